@@ -1,0 +1,1 @@
+"""podscaler: one asyncio operator for workload, vertical, proportional and node autoscaling."""

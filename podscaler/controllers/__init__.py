@@ -1,0 +1,1 @@
+"""The reconcile loops that gather inputs, call the engine and apply its decisions."""

@@ -1,0 +1,1 @@
+"""The external.metrics.k8s.io server."""

@@ -1,0 +1,1 @@
+"""Node autoscaling: predicates, binpacking, expanders, the scale-down planner and providers."""

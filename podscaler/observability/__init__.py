@@ -1,0 +1,1 @@
+"""Prometheus metrics, logging and the one list of Event reasons."""

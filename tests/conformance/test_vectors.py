@@ -1,0 +1,76 @@
+"""Run every upstream conformance vector as one test case (../shared/vectors/README.md).
+
+Vectors come from every ``*.json`` in ``$PODSCALER_VECTORS_DIR`` (default ``../shared/vectors``
+beside the project root). Each is dispatched to the adapter registered for its file and kind.
+A vector without an adapter fails, unless ``unsupported.toml`` names its kind or id:
+``[unsupported]`` entries are upstream internals with no counterpart in this design, and
+``[pending]`` entries are kinds whose feature belongs to an issue not yet built (they say which).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import pkgutil
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conformance import registry
+
+HERE = Path(__file__).parent
+ROOT = HERE.parent.parent
+
+
+def _vectors_dir() -> Path:
+    configured = os.environ.get("PODSCALER_VECTORS_DIR")
+    return Path(configured) if configured else (ROOT.parent / "shared" / "vectors")
+
+
+def _load_adapters() -> None:
+    for module in pkgutil.iter_modules([str(HERE)]):
+        if module.name.startswith("adapt_"):
+            importlib.import_module(f"tests.conformance.{module.name}")
+
+
+def _skips() -> dict[str, dict[str, str]]:
+    with (HERE / "unsupported.toml").open("rb") as fh:
+        data = tomllib.load(fh)
+    return {section: dict(data.get(section, {})) for section in ("unsupported", "pending")}
+
+
+def _collect() -> list[Any]:
+    directory = _vectors_dir()
+    files = sorted(directory.glob("*.json"))
+    if not files:
+        # A missing vectors directory must fail loudly, never pass as "no cases".
+        return [pytest.param(None, None, id="no-vectors-found")]
+    params = []
+    for path in files:
+        data = json.loads(path.read_text())
+        for vector in data["vectors"]:
+            params.append(
+                pytest.param(path.stem, vector, id=f"{path.stem}:{vector['id']}")
+            )
+    return params
+
+
+_load_adapters()
+SKIPS = _skips()
+
+
+@pytest.mark.parametrize(("file", "vector"), _collect())
+def test_vector(file: str | None, vector: dict[str, Any] | None) -> None:
+    assert file is not None and vector is not None, f"no vectors in {_vectors_dir()}"
+    kind = registry.kind_of(vector)
+    fn = registry.ADAPTERS.get((file, kind))
+    if fn is None:
+        for section in ("unsupported", "pending"):
+            for key in (vector["id"], f"{file}:{kind}"):
+                if key in SKIPS[section]:
+                    pytest.skip(f"{section}: {SKIPS[section][key]}")
+        pytest.fail(f"no adapter for {file}:{kind} and no entry in unsupported.toml")
+    fn(vector)
