@@ -1,1 +1,3 @@
 """podscaler: one asyncio operator for workload, vertical, proportional and node autoscaling."""
+
+__version__ = "0.1.0"

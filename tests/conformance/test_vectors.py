@@ -52,9 +52,7 @@ def _collect() -> list[Any]:
     for path in files:
         data = json.loads(path.read_text())
         for vector in data["vectors"]:
-            params.append(
-                pytest.param(path.stem, vector, id=f"{path.stem}:{vector['id']}")
-            )
+            params.append(pytest.param(path.stem, vector, id=f"{path.stem}:{vector['id']}"))
     return params
 
 
@@ -64,7 +62,8 @@ SKIPS = _skips()
 
 @pytest.mark.parametrize(("file", "vector"), _collect())
 def test_vector(file: str | None, vector: dict[str, Any] | None) -> None:
-    assert file is not None and vector is not None, f"no vectors in {_vectors_dir()}"
+    assert file is not None, f"no vectors in {_vectors_dir()}"
+    assert vector is not None
     kind = registry.kind_of(vector)
     fn = registry.ADAPTERS.get((file, kind))
     if fn is None:

@@ -1,0 +1,5 @@
+"""``python -m podscaler`` is the ``podscaler`` command."""
+
+from podscaler.cli import run
+
+run()

@@ -1,0 +1,129 @@
+"""The layers of DESIGN.md stay visible in the imports.
+
+Dependencies flow one way, down: ``cli → controllers, metricsapi, sim → engine, nodes, scalers,
+kube → api``. ``api`` imports nothing of ours, and the pure core (``engine`` and the planning
+half of ``nodes``) imports nothing that does I/O or reads a clock. This test reads every module's
+imports (statically, with ``ast``) so a layer reaching up fails CI with the offending line.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: For each layer, the podscaler layers it may import (itself always allowed).
+ALLOWED: dict[str, set[str]] = {
+    "podscaler.api": set(),
+    "podscaler.observability": {"podscaler.api"},
+    "podscaler.engine": {"podscaler.api"},
+    "podscaler.nodes": {"podscaler.api", "podscaler.engine", "podscaler.observability"},
+    "scalers": {"podscaler.api", "podscaler.observability"},
+    "podscaler.kube": {"podscaler.api", "podscaler.observability"},
+    "podscaler.controllers": {
+        "podscaler.api",
+        "podscaler.engine",
+        "podscaler.nodes",
+        "scalers",
+        "podscaler.kube",
+        "podscaler.observability",
+    },
+    "podscaler.metricsapi": {
+        "podscaler.api",
+        "podscaler.engine",
+        "scalers",
+        "podscaler.kube",
+        "podscaler.observability",
+    },
+    "podscaler.sim": {
+        "podscaler.api",
+        "podscaler.engine",
+        "podscaler.nodes",
+        "scalers",
+        "podscaler.kube",
+        "podscaler.observability",
+    },
+}
+
+#: Modules the pure core must never import: they do I/O, run an event loop or read the clock.
+IMPURE = {
+    "asyncio",
+    "aiohttp",
+    "aiobotocore",
+    "aiokafka",
+    "kubernetes_asyncio",
+    "prometheus_client",
+    "socket",
+    "subprocess",
+    "time",
+    "requests",
+}
+
+PURE_LAYERS = ("podscaler.engine",)
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _layer_of(module: str) -> str | None:
+    for layer in sorted(ALLOWED, key=len, reverse=True):
+        if module == layer or module.startswith(layer + "."):
+            return layer
+    if module.startswith("podscaler.") or module == "podscaler":
+        return module  # cli, demo, __main__ and friends: the top, may import anything
+    return None
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: list[tuple[int, str]] = []
+    package = _module_name(path)
+    if path.name != "__init__.py":
+        package = package.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.extend((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                found.append((node.lineno, ".".join([*base, node.module or ""]).rstrip(".")))
+            elif node.module:
+                found.append((node.lineno, node.module))
+    return found
+
+
+def _sources() -> list[Path]:
+    return sorted([*(ROOT / "podscaler").rglob("*.py"), *(ROOT / "scalers").rglob("*.py")])
+
+
+@pytest.mark.parametrize("path", _sources(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_imports_flow_down(path: Path) -> None:
+    layer = _layer_of(_module_name(path))
+    if layer not in ALLOWED:
+        return
+    allowed = ALLOWED[layer] | {layer}
+    for lineno, imported in _imports(path):
+        target = _layer_of(imported)
+        if target is None or target not in ALLOWED:
+            if imported.split(".")[0] == "podscaler":
+                pytest.fail(f"{path.name}:{lineno}: {layer} imports {imported} (a higher layer)")
+            continue
+        assert target in allowed, f"{path.name}:{lineno}: {layer} may not import {imported}"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in _sources() if _layer_of(_module_name(p)) in PURE_LAYERS],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_pure_core_does_no_io(path: Path) -> None:
+    for lineno, imported in _imports(path):
+        assert imported.split(".")[0] not in IMPURE, f"{path.name}:{lineno}: imports {imported}"
