@@ -1,0 +1,107 @@
+"""The kustomize base in manifests/deploy renders, and stays least-privilege and restricted.
+
+Rendering uses kubectl's built-in kustomize, exactly what ``kubectl apply -k`` does.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import IN_CI
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def rendered() -> list[dict[str, Any]]:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        if IN_CI:
+            pytest.fail("kubectl is required in CI")
+        pytest.skip("kubectl not installed")
+    out = subprocess.run(
+        [kubectl, "kustomize", str(ROOT / "manifests" / "deploy")],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+def _of_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+def test_base_holds_what_an_operator_needs(rendered: list[dict[str, Any]]) -> None:
+    kinds = sorted(d["kind"] for d in rendered)
+    assert kinds == sorted(
+        [
+            "Namespace",
+            "ServiceAccount",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Role",
+            "RoleBinding",
+            "Deployment",
+            "Service",
+        ]
+    )
+    for doc in rendered:
+        assert doc["metadata"]["labels"]["app.kubernetes.io/name"] == "podscaler"
+
+
+def test_rbac_has_no_wildcards(rendered: list[dict[str, Any]]) -> None:
+    for role in [*_of_kind(rendered, "ClusterRole"), *_of_kind(rendered, "Role")]:
+        for rule in role["rules"]:
+            for field in ("apiGroups", "resources", "verbs"):
+                assert "*" not in rule[field], f"{role['metadata']['name']}: wildcard {field}"
+
+
+def test_cluster_role_never_writes_workloads_except_scale(rendered: list[dict[str, Any]]) -> None:
+    (cluster_role,) = _of_kind(rendered, "ClusterRole")
+    for rule in cluster_role["rules"]:
+        writes = set(rule["verbs"]) & {"create", "update", "patch", "delete", "deletecollection"}
+        if "apps" in rule["apiGroups"] and writes:
+            assert all(r.endswith("/scale") for r in rule["resources"]), rule
+        if "" in rule["apiGroups"]:
+            assert not writes, f"core objects are read-only to the operator: {rule}"
+            if "secrets" in rule["resources"]:
+                assert rule["verbs"] == ["get"], "secrets are read by name, never listed"
+
+
+def test_leases_only_in_own_namespace(rendered: list[dict[str, Any]]) -> None:
+    (cluster_role,) = _of_kind(rendered, "ClusterRole")
+    assert all("coordination.k8s.io" not in r["apiGroups"] for r in cluster_role["rules"])
+    (role,) = _of_kind(rendered, "Role")
+    assert role["metadata"]["namespace"] == "podscaler"
+
+
+def test_operator_pod_is_restricted(rendered: list[dict[str, Any]]) -> None:
+    (deployment,) = _of_kind(rendered, "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+    (container,) = pod["containers"]
+    sc = container["securityContext"]
+    assert sc["allowPrivilegeEscalation"] is False
+    assert sc["readOnlyRootFilesystem"] is True
+    assert sc["capabilities"]["drop"] == ["ALL"]
+    assert container["resources"]["requests"]
+    assert container["resources"]["limits"]["memory"]
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["image"].startswith("ghcr.io/podscaler/podscaler:")
+
+
+def test_metrics_service_targets_the_operator(rendered: list[dict[str, Any]]) -> None:
+    (service,) = _of_kind(rendered, "Service")
+    (deployment,) = _of_kind(rendered, "Deployment")
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert all(labels.get(k) == v for k, v in service["spec"]["selector"].items())
+    assert service["spec"]["ports"][0]["targetPort"] == "metrics"
