@@ -1,0 +1,365 @@
+"""Connecting to a Kubernetes API server, and one generic request helper over dicts.
+
+kubernetes-asyncio loads the configuration (kubeconfig files and contexts, client
+certificates, exec plugins) and owns the HTTP session (its ``ApiClient`` builds the aiohttp
+session with the right TLS context). Above that we do not use its generated API classes: the
+operator handles arbitrary kinds (custom resources, ``/scale`` of anything) and informers see
+tens of thousands of objects, so building model objects for every answer would cost time and
+give nothing a dict does not. :class:`Kube` therefore sends requests itself on the
+``ApiClient``'s session and returns decoded JSON.
+
+Three ways in, all through :func:`connect`:
+
+* a kubeconfig (path and optional context), as ``kubectl`` reads it;
+* in-cluster: the service account token and CA under
+  ``/var/run/secrets/kubernetes.io/serviceaccount`` and ``KUBERNETES_SERVICE_HOST/PORT``.
+  The kubelet rotates projected tokens (hourly by default) by swapping the file, so the token
+  is re-read when the file changes (checked at most once a second) and after any 401;
+* an explicit server URL with an optional token, CA file, or ``insecure`` for tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import ssl
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import aiohttp
+from kubernetes_asyncio.client import ApiClient, Configuration
+from kubernetes_asyncio.config import load_kube_config
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
+
+from podscaler.kube.errors import (
+    ApiError,
+    KubeError,
+    TransportError,
+    error_for_status,
+)
+
+__all__ = [
+    "JSON_PATCH",
+    "MERGE_PATCH",
+    "STRATEGIC_MERGE_PATCH",
+    "Kube",
+    "ServiceAccountToken",
+    "connect",
+]
+
+log = logging.getLogger(__name__)
+
+MERGE_PATCH: Final = "application/merge-patch+json"
+JSON_PATCH: Final = "application/json-patch+json"
+STRATEGIC_MERGE_PATCH: Final = "application/strategic-merge-patch+json"
+
+SERVICE_ACCOUNT_DIR: Final = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+
+#: Requests other than watches give up after this long; a stuck API server must not stall a
+#: controller forever.
+DEFAULT_REQUEST_TIMEOUT_SECONDS: Final = 30.0
+
+#: How often the in-cluster token file is stat()ed for rotation.
+TOKEN_CHECK_INTERVAL_SECONDS: Final = 1.0
+
+Params = Mapping[str, str | int | bool | None]
+
+
+class ServiceAccountToken:
+    """A bearer token read from a file, re-read when the file is replaced.
+
+    The kubelet writes a new projected token through an atomic symlink swap, which changes
+    the inode and mtime seen through the path; comparing them is cheaper than reading the
+    file on every request and sees a rotation within :data:`TOKEN_CHECK_INTERVAL_SECONDS`.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._token = ""
+        self._stamp: tuple[int, int] | None = None
+        self._next_check = float("-inf")
+        self.reload()
+
+    def reload(self) -> None:
+        """Read the file now (also used after a 401, when the server says the token is stale)."""
+        st = os.stat(self._path)
+        token = self._path.read_text().strip()
+        if not token:
+            raise KubeError(f"service account token file {self._path} is empty")
+        self._token = token
+        self._stamp = (st.st_ino, st.st_mtime_ns)
+
+    def header(self, now: float) -> str:
+        """The Authorization header value; ``now`` is the loop time."""
+        if now >= self._next_check:
+            self._next_check = now + TOKEN_CHECK_INTERVAL_SECONDS
+            try:
+                st = os.stat(self._path)
+            except OSError:
+                log.warning(
+                    "service account token file %s vanished; keeping the old token", self._path
+                )
+            else:
+                if (st.st_ino, st.st_mtime_ns) != self._stamp:
+                    self.reload()
+        return f"Bearer {self._token}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Response:
+    status: int
+    reason: str
+    body: bytes
+
+
+class Kube:
+    """A connection to one API server: the kubernetes-asyncio ``ApiClient`` and dict requests.
+
+    Close it (``await kube.close()`` or ``async with``) to close the HTTP session.
+    """
+
+    def __init__(
+        self,
+        api_client: ApiClient,
+        *,
+        token: ServiceAccountToken | None = None,
+        request_timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT_SECONDS,
+    ) -> None:
+        self.api_client = api_client
+        self.configuration: Configuration = api_client.configuration
+        self.host = str(self.configuration.host).rstrip("/")
+        self.request_timeout_seconds = request_timeout_seconds
+        self._token = token
+        rest = api_client.rest_client
+        self._session: aiohttp.ClientSession = rest.pool_manager
+        self._extra: dict[str, Any] = {}
+        if rest.server_hostname:
+            self._extra["server_hostname"] = rest.server_hostname
+        if rest.proxy:
+            self._extra["proxy"] = rest.proxy
+        if rest.proxy_headers:
+            self._extra["proxy_headers"] = rest.proxy_headers
+
+    async def __aenter__(self) -> Kube:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self.api_client.close()
+
+    async def _headers(self, content_type: str | None) -> dict[str, str]:
+        headers = {"Accept": "application/json"}
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        if self._token is not None:
+            headers["Authorization"] = self._token.header(asyncio.get_running_loop().time())
+        else:
+            auth = await self.configuration.auth_settings()
+            bearer = auth.get("BearerToken")
+            if bearer and bearer.get("value"):
+                headers["Authorization"] = str(bearer["value"])
+            elif self.configuration.username or self.configuration.password:
+                headers["Authorization"] = self.configuration.get_basic_auth_token()
+        return headers
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        params: Params | None,
+        data: bytes | None,
+        content_type: str | None,
+        timeout_seconds: float | None,
+    ) -> _Response:
+        url = self.host + path
+        query = _query(params)
+        timeout = aiohttp.ClientTimeout(total=timeout_seconds or self.request_timeout_seconds)
+        for attempt in (1, 2):
+            headers = await self._headers(content_type)
+            try:
+                async with self._session.request(
+                    method,
+                    url,
+                    params=query,
+                    data=data,
+                    headers=headers,
+                    timeout=timeout,
+                    **self._extra,
+                ) as resp:
+                    body = await resp.read()
+                    answer = _Response(resp.status, resp.reason or "", body)
+            except (aiohttp.ClientError, ssl.SSLError, OSError, TimeoutError) as exc:
+                raise TransportError(f"{method} {path}: {exc!r}") from exc
+            if answer.status == 401 and self._token is not None and attempt == 1:
+                self._token.reload()
+                continue
+            return answer
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        body: Any = None,
+        content_type: str | None = None,
+        timeout_seconds: float | None = None,
+    ) -> dict[str, Any]:
+        """Send one request and return the decoded JSON answer (``{}`` for an empty body).
+
+        ``body`` is JSON-encoded; ``content_type`` defaults to ``application/json`` when there
+        is a body (pass :data:`MERGE_PATCH` and friends for PATCH). Non-2xx answers raise the
+        matching :class:`~podscaler.kube.errors.ApiError` subclass.
+        """
+        data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
+        if data is not None and content_type is None:
+            content_type = "application/json"
+        answer = await self._send(method, path, params, data, content_type, timeout_seconds)
+        if answer.status >= 300:
+            raise _api_error(method, path, answer)
+        if not answer.body:
+            return {}
+        try:
+            decoded = json.loads(answer.body)
+        except ValueError as exc:
+            raise TransportError(f"{method} {path}: answer is not JSON") from exc
+        if not isinstance(decoded, dict):
+            raise TransportError(f"{method} {path}: answer is not a JSON object")
+        return decoded
+
+    @asynccontextmanager
+    async def stream(
+        self,
+        path: str,
+        *,
+        params: Params | None = None,
+        read_timeout_seconds: float | None = None,
+    ) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
+        """GET a newline-delimited JSON stream (a watch) and yield its decoded lines.
+
+        The HTTP status is checked before yielding (a 410 raises :class:`Gone` here);
+        ``read_timeout_seconds`` bounds the silence between two lines, so a half-open
+        connection is noticed.
+        """
+        headers = await self._headers(None)
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_read=read_timeout_seconds, connect=self.request_timeout_seconds
+        )
+        try:
+            async with self._session.get(
+                self.host + path,
+                params=_query(params),
+                headers=headers,
+                timeout=timeout,
+                **self._extra,
+            ) as resp:
+                if resp.status >= 300:
+                    answer = _Response(resp.status, resp.reason or "", await resp.read())
+                    raise _api_error("GET", path, answer)
+                yield _lines(resp, path)
+        except (aiohttp.ClientError, ssl.SSLError, OSError, TimeoutError) as exc:
+            raise TransportError(f"watch {path}: {exc!r}") from exc
+
+
+async def _lines(resp: aiohttp.ClientResponse, path: str) -> AsyncIterator[dict[str, Any]]:
+    async for raw in resp.content:
+        line = raw.strip()
+        if not line:
+            continue
+        try:
+            decoded = json.loads(line)
+        except ValueError as exc:
+            raise TransportError(f"watch {path}: undecodable line") from exc
+        if isinstance(decoded, dict):
+            yield decoded
+
+
+def _query(params: Params | None) -> dict[str, str]:
+    if not params:
+        return {}
+    out: dict[str, str] = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        out[key] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return out
+
+
+def _api_error(method: str, path: str, answer: _Response) -> ApiError:
+    body: dict[str, Any] | str | None
+    try:
+        decoded = json.loads(answer.body) if answer.body else None
+        body = decoded if isinstance(decoded, dict) else answer.body.decode(errors="replace")
+    except ValueError:
+        body = answer.body.decode(errors="replace")
+    cause = aiohttp.ClientResponseError(
+        request_info=aiohttp.RequestInfo(
+            url=URL(path), method=method, headers=CIMultiDictProxy(CIMultiDict())
+        ),
+        history=(),
+        status=answer.status,
+        message=answer.reason,
+    )
+    error = error_for_status(answer.status, answer.reason, body)
+    error.__cause__ = cause
+    return error
+
+
+async def connect(
+    *,
+    kubeconfig: str | os.PathLike[str] | None = None,
+    context: str | None = None,
+    server: str | None = None,
+    token: str | None = None,
+    ca_file: str | os.PathLike[str] | None = None,
+    insecure: bool = False,
+    in_cluster: bool | None = None,
+    service_account_dir: Path = SERVICE_ACCOUNT_DIR,
+    request_timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT_SECONDS,
+) -> Kube:
+    """Connect to an API server and return a :class:`Kube`.
+
+    Precedence: an explicit ``server`` URL; else a ``kubeconfig`` path; else in-cluster when
+    ``KUBERNETES_SERVICE_HOST`` is set (or ``in_cluster=True``); else ``$KUBECONFIG`` or
+    ``~/.kube/config``. Nothing is sent to the server here.
+    """
+    configuration = Configuration()
+    sa_token: ServiceAccountToken | None = None
+    if server is not None:
+        configuration.host = server
+        if token is not None:
+            configuration.api_key["BearerToken"] = f"Bearer {token}"
+        if ca_file is not None:
+            configuration.ssl_ca_cert = os.fspath(ca_file)
+        configuration.verify_ssl = not insecure
+    elif kubeconfig is None and (
+        in_cluster or (in_cluster is None and os.environ.get("KUBERNETES_SERVICE_HOST"))
+    ):
+        host = os.environ.get("KUBERNETES_SERVICE_HOST", "")
+        port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
+        if not host:
+            raise KubeError("in-cluster configuration needs KUBERNETES_SERVICE_HOST")
+        if ":" in host:
+            host = f"[{host}]"
+        configuration.host = f"https://{host}:{port}"
+        configuration.ssl_ca_cert = os.fspath(service_account_dir / "ca.crt")
+        sa_token = ServiceAccountToken(service_account_dir / "token")
+    else:
+        path = kubeconfig or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or None
+        await load_kube_config(
+            config_file=os.fspath(path) if path is not None else None,
+            context=context,
+            client_configuration=configuration,
+            persist_config=False,
+        )
+    api_client = ApiClient(configuration=configuration)
+    return Kube(api_client, token=sa_token, request_timeout_seconds=request_timeout_seconds)

@@ -1,0 +1,451 @@
+"""Informer caches: a local, indexed copy of one resource type kept current by list + watch.
+
+Controllers read from the cache (``get``, ``by_namespace``, ``by_label``, ``select``) instead
+of the API server, and react to changes through handlers. The protocol is the reflector's:
+
+1. LIST in pages (``limit`` / ``continue``); the list's ``resourceVersion`` is the snapshot.
+2. WATCH from that version with ``allowWatchBookmarks=true``. Every event, and every
+   BOOKMARK (which carries only a version), advances the remembered version.
+3. When the stream ends (server timeout, dropped connection, read timeout) the watch resumes
+   from the remembered version, so nothing is lost and nothing is seen twice.
+4. When the server says that version is gone — HTTP 410, or a watch ``ERROR`` event whose
+   Status has code 410 — LIST again and *diff* the fresh list against the cache: objects that
+   vanished while we were away get a delete, new ones an add, changed ones an update.
+5. Other failures wait an exponentially growing, jittered delay (:mod:`podscaler.kube.backoff`),
+   timed by the event loop's clock.
+
+Objects are kept as the decoded JSON dicts, never as generated model classes: an informer
+over tens of thousands of pods parses every event, and a dict costs nothing more. Objects in
+the cache and handed to handlers are shared; treat them as read-only.
+
+Handlers: each registration gets its own FIFO queue and worker task. The watch loop only
+appends to the queues, so a slow handler delays its own later events and nobody else's, and
+never the stream (which the server would otherwise close for slow reading). Each handler
+sees its events in order. The queues are unbounded: a handler that is permanently slower than
+the event rate grows its queue (``pending`` exposes the depth for metrics); controllers that
+need coalescing put a keyed work queue behind their handler. A handler that raises is logged
+and keeps receiving events. A handler registered after the first sync first receives an add
+for every cached object, so late subscribers see the same world as early ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from podscaler.kube.backoff import Backoff
+from podscaler.kube.clients import Kube
+from podscaler.kube.errors import Gone, error_for_status
+from podscaler.kube.resources import Resource
+from podscaler.kube.selectors import Requirement, matches, parse_selector
+
+__all__ = ["Change", "Informer", "Key", "Subscription", "diff_relist", "object_key"]
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, str]
+"""(namespace or "" for cluster-scoped objects, name)."""
+
+Obj = dict[str, Any]
+AddHandler = Callable[[Obj], Awaitable[None]]
+UpdateHandler = Callable[[Obj, Obj], Awaitable[None]]
+DeleteHandler = Callable[[Obj], Awaitable[None]]
+
+
+def object_key(obj: Mapping[str, Any]) -> Key:
+    meta = obj.get("metadata") or {}
+    return str(meta.get("namespace") or ""), str(meta.get("name") or "")
+
+
+def _resource_version(obj: Mapping[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
+
+
+def _labels(obj: Mapping[str, Any]) -> Mapping[str, str]:
+    labels = (obj.get("metadata") or {}).get("labels")
+    return labels if isinstance(labels, dict) else {}
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One change seen by the cache: ``old`` is set for updates."""
+
+    type: Literal["add", "update", "delete"]
+    obj: Obj
+    old: Obj | None = None
+
+
+def diff_relist(cached: Mapping[Key, Obj], listed: Mapping[Key, Obj]) -> list[Change]:
+    """The changes that turn ``cached`` into ``listed`` after a relist.
+
+    An object whose resourceVersion did not change produces nothing (it is the same object);
+    deletes carry the last cached state, since that is all anyone knows of it.
+    """
+    changes: list[Change] = []
+    for key, obj in listed.items():
+        old = cached.get(key)
+        if old is None:
+            changes.append(Change("add", obj))
+        elif _resource_version(old) != _resource_version(obj):
+            changes.append(Change("update", obj, old))
+    changes.extend(Change("delete", old) for key, old in cached.items() if key not in listed)
+    return changes
+
+
+class Subscription:
+    """One handler registration: its queue, its worker, and how to cancel it."""
+
+    def __init__(
+        self,
+        informer: Informer,
+        on_add: AddHandler | None,
+        on_update: UpdateHandler | None,
+        on_delete: DeleteHandler | None,
+    ) -> None:
+        self._informer = informer
+        self._on_add = on_add
+        self._on_update = on_update
+        self._on_delete = on_delete
+        self._queue: asyncio.Queue[Change] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
+
+    @property
+    def pending(self) -> int:
+        """Events queued for this handler and not yet handled."""
+        return self._queue.qsize()
+
+    def _push(self, change: Change) -> None:
+        if self._wants(change):
+            self._queue.put_nowait(change)
+            if self._worker is None:
+                self._worker = asyncio.get_running_loop().create_task(
+                    self._work(), name=f"informer-handler-{self._informer.name}"
+                )
+
+    def _wants(self, change: Change) -> bool:
+        if change.type == "add":
+            return self._on_add is not None
+        if change.type == "update":
+            return self._on_update is not None
+        return self._on_delete is not None
+
+    async def _work(self) -> None:
+        while True:
+            change = await self._queue.get()
+            try:
+                if change.type == "add" and self._on_add is not None:
+                    await self._on_add(change.obj)
+                elif change.type == "update" and self._on_update is not None:
+                    assert change.old is not None
+                    await self._on_update(change.old, change.obj)
+                elif change.type == "delete" and self._on_delete is not None:
+                    await self._on_delete(change.obj)
+            except Exception:
+                log.exception("informer %s: %s handler failed", self._informer.name, change.type)
+            finally:
+                self._queue.task_done()
+
+    async def drain(self) -> None:
+        """Wait until every event queued so far has been handled."""
+        await self._queue.join()
+
+    async def cancel(self) -> None:
+        """Stop receiving events; queued ones are dropped."""
+        self._informer._subscriptions.discard(self)
+        if self._worker is not None:
+            self._worker.cancel()
+            await asyncio.gather(self._worker, return_exceptions=True)
+            self._worker = None
+
+
+class Informer:
+    """A list+watch cache of one resource type (optionally one namespace, and/or selectors).
+
+    Use as ``async with Informer(...) as informer:`` (or :meth:`start` / :meth:`aclose`), then
+    ``await informer.wait_synced()`` before trusting the cache.
+    """
+
+    def __init__(
+        self,
+        kube: Kube,
+        resource: Resource,
+        *,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        page_size: int = 500,
+        watch_timeout_seconds: float = 300.0,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.kube = kube
+        self.resource = resource
+        self.namespace = namespace
+        self.label_selector = label_selector
+        self.field_selector = field_selector
+        self.page_size = page_size
+        self.watch_timeout_seconds = watch_timeout_seconds
+        self.name = resource.plural if namespace is None else f"{namespace}/{resource.plural}"
+        self._backoff = backoff or Backoff()
+        self.resource_version = ""
+        self.relists = 0
+        """How many times the cache was rebuilt after a 410 (for metrics and tests)."""
+        self._objects: dict[Key, Obj] = {}
+        self._by_namespace: dict[str, set[Key]] = {}
+        self._by_label: dict[tuple[str, str], set[Key]] = {}
+        self._subscriptions: set[Subscription] = set()
+        self._synced = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def start(self) -> asyncio.Task[None]:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self.run(), name=f"informer-{self.name}"
+            )
+        return self._task
+
+    async def aclose(self) -> None:
+        """Stop watching and stop every handler worker."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        for sub in list(self._subscriptions):
+            await sub.cancel()
+
+    async def __aenter__(self) -> Informer:
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    @property
+    def has_synced(self) -> bool:
+        """True once the first LIST has been applied."""
+        return self._synced.is_set()
+
+    async def wait_synced(self, timeout_seconds: float | None = None) -> None:
+        async with asyncio.timeout(timeout_seconds):
+            await self._synced.wait()
+
+    async def drain(self) -> None:
+        """Wait until every handler has handled every event queued so far."""
+        for sub in list(self._subscriptions):
+            await sub.drain()
+
+    # ---------------------------------------------------------------- handlers
+
+    def add_handler(
+        self,
+        *,
+        on_add: AddHandler | None = None,
+        on_update: UpdateHandler | None = None,
+        on_delete: DeleteHandler | None = None,
+    ) -> Subscription:
+        """Register async handlers; call from a running loop. See the module docstring."""
+        sub = Subscription(self, on_add, on_update, on_delete)
+        self._subscriptions.add(sub)
+        for obj in self._objects.values():
+            sub._push(Change("add", obj))
+        return sub
+
+    # ---------------------------------------------------------------- reads
+
+    def __len__(self) -> int:
+        return len(self._objects)
+
+    def get(self, namespace: str | None, name: str) -> Obj | None:
+        return self._objects.get((namespace or "", name))
+
+    def items(self) -> list[Obj]:
+        return list(self._objects.values())
+
+    def by_namespace(self, namespace: str) -> list[Obj]:
+        return [self._objects[k] for k in self._by_namespace.get(namespace, ())]
+
+    def by_label(self, key: str, value: str) -> list[Obj]:
+        return [self._objects[k] for k in self._by_label.get((key, value), ())]
+
+    def select(
+        self, selector: str | tuple[Requirement, ...], namespace: str | None = None
+    ) -> list[Obj]:
+        """Objects matching a label selector (string form or parsed), optionally in one
+        namespace. Equality requirements are answered from the label index."""
+        requirements = parse_selector(selector) if isinstance(selector, str) else selector
+        candidates: Iterable[Key] | None = None
+        best = -1
+        for req in requirements:
+            if req.operator in ("=", "in"):
+                keys: set[Key] = set()
+                for value in req.values:
+                    keys |= self._by_label.get((req.key, value), set())
+                if best < 0 or len(keys) < best:
+                    candidates, best = keys, len(keys)
+        if candidates is None:
+            candidates = (
+                self._by_namespace.get(namespace or "", set())
+                if namespace is not None
+                else self._objects.keys()
+            )
+        out: list[Obj] = []
+        for key in candidates:
+            if namespace is not None and key[0] != namespace:
+                continue
+            obj = self._objects[key]
+            if matches(requirements, _labels(obj)):
+                out.append(obj)
+        return out
+
+    # ---------------------------------------------------------------- the loop
+
+    async def run(self) -> None:
+        """List, then watch forever; returns only when cancelled."""
+        loop = asyncio.get_running_loop()
+        need_list = True
+        while True:
+            try:
+                if need_list:
+                    await self._relist()
+                    need_list = False
+                    self._backoff.reset()
+                started = loop.time()
+                events = await self._watch()
+                if events > 0 or loop.time() - started >= 1.0:
+                    self._backoff.reset()
+                    continue
+                # Closed at once without a word: do not spin on a server that does this.
+                await asyncio.sleep(self._backoff.next_delay_seconds())
+            except Gone:
+                log.info(
+                    "informer %s: version %s is gone; listing again",
+                    self.name,
+                    self.resource_version,
+                )
+                need_list = True
+                if self.has_synced:
+                    self.relists += 1
+            except Exception as exc:
+                delay = self._backoff.next_delay_seconds()
+                log.warning("informer %s: %s; retrying in %.1fs", self.name, exc, delay)
+                await asyncio.sleep(delay)
+
+    def _selector_params(self) -> dict[str, str | int | bool | None]:
+        return {"labelSelector": self.label_selector, "fieldSelector": self.field_selector}
+
+    async def _list(self) -> tuple[dict[Key, Obj], str]:
+        path = self.resource.path(self.namespace)
+        limit: int | None = self.page_size
+        items: dict[Key, Obj] = {}
+        token: str | None = None
+        while True:
+            params = {**self._selector_params(), "limit": limit, "continue": token}
+            try:
+                page = await self.kube.request("GET", path, params=params)
+            except Gone:
+                if token is None:
+                    raise
+                # The continue token expired mid-list: list again in one go.
+                items, token, limit = {}, None, None
+                continue
+            for item in page.get("items") or []:
+                item.setdefault("apiVersion", self.resource.api_version)
+                item.setdefault("kind", self.resource.kind)
+                items[object_key(item)] = item
+            meta = page.get("metadata") or {}
+            token = meta.get("continue") or None
+            if token is None:
+                return items, str(meta.get("resourceVersion") or "")
+
+    async def _relist(self) -> None:
+        listed, version = await self._list()
+        for change in diff_relist(self._objects, listed):
+            self._apply(change)
+        self.resource_version = version
+        self._synced.set()
+
+    async def _watch(self) -> int:
+        """One watch request; returns the number of events seen when the stream ends."""
+        timeout = int(self.watch_timeout_seconds * (1.0 + random.random()))
+        params = {
+            **self._selector_params(),
+            "watch": True,
+            "resourceVersion": self.resource_version,
+            "allowWatchBookmarks": True,
+            "timeoutSeconds": timeout,
+        }
+        seen = 0
+        async with self.kube.stream(
+            self.resource.path(self.namespace), params=params, read_timeout_seconds=timeout + 30
+        ) as stream:
+            async for event in stream:
+                seen += 1
+                self._on_event(event)
+        return seen
+
+    def _on_event(self, event: Mapping[str, Any]) -> None:
+        kind = event.get("type")
+        obj = event.get("object")
+        if not isinstance(obj, dict):
+            return
+        if kind == "ERROR":
+            code = int(obj.get("code") or 500)
+            raise error_for_status(code, str(obj.get("reason") or ""), obj)
+        version = _resource_version(obj)
+        if kind == "BOOKMARK":
+            if version:
+                self.resource_version = version
+            return
+        key = object_key(obj)
+        old = self._objects.get(key)
+        if kind in ("ADDED", "MODIFIED"):
+            self._apply(Change("add", obj) if old is None else Change("update", obj, old))
+        elif kind == "DELETED":
+            if old is not None:
+                self._apply(Change("delete", obj))
+        else:
+            log.warning("informer %s: unknown watch event type %r", self.name, kind)
+            return
+        if version:
+            self.resource_version = version
+
+    def _apply(self, change: Change) -> None:
+        obj = change.obj
+        key = object_key(obj)
+        old = self._objects.get(key)
+        if change.type == "delete":
+            if old is not None:
+                self._unindex(key, old)
+                del self._objects[key]
+        else:
+            if old is not None and _labels(old) != _labels(obj):
+                self._unindex(key, old)
+                old = None
+            self._objects[key] = obj
+            if old is None:
+                self._index(key, obj)
+        for sub in self._subscriptions:
+            sub._push(change)
+
+    def _index(self, key: Key, obj: Obj) -> None:
+        self._by_namespace.setdefault(key[0], set()).add(key)
+        for label in _labels(obj).items():
+            self._by_label.setdefault(label, set()).add(key)
+
+    def _unindex(self, key: Key, obj: Obj) -> None:
+        keys = self._by_namespace.get(key[0])
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self._by_namespace[key[0]]
+        for label in _labels(obj).items():
+            holders = self._by_label.get(label)
+            if holders is not None:
+                holders.discard(key)
+                if not holders:
+                    del self._by_label[label]
