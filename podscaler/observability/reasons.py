@@ -1,0 +1,114 @@
+"""Every Event reason podscaler emits, in one place.
+
+Reasons are an API: users ``kubectl get events --field-selector reason=...`` and alert on
+them, so they are declared once, in UpperCamelCase, each with the situation that emits it,
+and a test keeps the list and its documentation complete. Names mirror KEDA's events
+(``KEDAScaleTargetActivated`` → :attr:`Reason.ScaleTargetActivated`, …) without the
+``KEDA`` prefix, so a KEDA user finds the same story under familiar words.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = ["EventType", "Reason"]
+
+
+class EventType(StrEnum):
+    """The two Event types Kubernetes knows."""
+
+    Normal = "Normal"
+    Warning = "Warning"
+
+
+class Reason(StrEnum):
+    """Event reasons; the attribute docstring says when each is emitted."""
+
+    ScaledObjectReady = "ScaledObjectReady"
+    """A ScaledObject passed validation, its scale target was found and its triggers started
+    (KEDA: ``KEDAScalersStarted``)."""
+
+    ScaledObjectCheckFailed = "ScaledObjectCheckFailed"
+    """A ScaledObject's spec is invalid (bad trigger metadata, min > max, duplicate trigger
+    names, a formula that does not parse); the message names the field."""
+
+    ScaledObjectDeleted = "ScaledObjectDeleted"
+    """A ScaledObject was deleted and its triggers stopped (KEDA: ``KEDAScalersStopped``)."""
+
+    ScaleTargetNotFound = "ScaleTargetNotFound"
+    """The ``scaleTargetRef`` names an object that does not exist, or a kind that is not
+    served."""
+
+    ScaleTargetNotScalable = "ScaleTargetNotScalable"
+    """The ``scaleTargetRef`` kind exists but declares no ``/scale`` subresource."""
+
+    TriggerError = "TriggerError"
+    """A trigger failed to return metrics or activity (KEDA: ``KEDAScalerFailed``); the
+    message carries the trigger name and the error, never credentials."""
+
+    MetricSourceFailed = "MetricSourceFailed"
+    """Serving an external metric to the HPA failed (KEDA: ``KEDAMetricSourceFailed``)."""
+
+    ScaleTargetActivated = "ScaleTargetActivated"
+    """The target was scaled up from zero (or from the idle count) because a trigger became
+    active (KEDA: ``KEDAScaleTargetActivated``)."""
+
+    ScaleTargetDeactivated = "ScaleTargetDeactivated"
+    """The target was scaled to zero (or to the idle count) after the cooldown with no active
+    trigger (KEDA: ``KEDAScaleTargetDeactivated``)."""
+
+    ScaleTargetActivationFailed = "ScaleTargetActivationFailed"
+    """Scaling the target up from zero failed (KEDA: ``KEDAScaleTargetActivationFailed``)."""
+
+    ScaleTargetDeactivationFailed = "ScaleTargetDeactivationFailed"
+    """Scaling the target to zero failed (KEDA: ``KEDAScaleTargetDeactivationFailed``)."""
+
+    ScaledTargetScaled = "ScaledTargetScaled"
+    """In direct mode, podscaler changed the target's replicas; the message gives old and new
+    counts and the rule that bound the decision."""
+
+    ScaleFailed = "ScaleFailed"
+    """Writing the target's ``/scale`` failed (in any mode)."""
+
+    FallbackActivated = "FallbackActivated"
+    """Triggers failed more than ``fallback.failureThreshold`` times, so the fallback replica
+    count applies (KEDA: ``ScaledObjectFallbackActivated``)."""
+
+    FallbackDeactivated = "FallbackDeactivated"
+    """Triggers recovered and fallback no longer applies (KEDA:
+    ``ScaledObjectFallbackDeactivated``)."""
+
+    Paused = "Paused"
+    """Scaling was paused by the ``autoscaling.keda.sh/paused`` or ``paused-replicas``
+    annotation (KEDA: ``ScaledObjectPaused``)."""
+
+    Unpaused = "Unpaused"
+    """The pause annotation was removed and scaling resumed (KEDA: ``ScaledObjectUnpaused``)."""
+
+    LeaderElected = "LeaderElected"
+    """This operator replica acquired the leader Lease and started singleton work."""
+
+    LeaderLost = "LeaderLost"
+    """This operator replica lost the leader Lease (renew deadline passed or another holder
+    took it) and stopped singleton work."""
+
+    @property
+    def event_type(self) -> EventType:
+        """The Event type this reason is normally reported with."""
+        return EventType.Warning if self in _WARNINGS else EventType.Normal
+
+
+_WARNINGS: frozenset[Reason] = frozenset(
+    {
+        Reason.ScaledObjectCheckFailed,
+        Reason.ScaleTargetNotFound,
+        Reason.ScaleTargetNotScalable,
+        Reason.TriggerError,
+        Reason.MetricSourceFailed,
+        Reason.ScaleTargetActivationFailed,
+        Reason.ScaleTargetDeactivationFailed,
+        Reason.ScaleFailed,
+        Reason.FallbackActivated,
+        Reason.LeaderLost,
+    }
+)
