@@ -486,12 +486,13 @@ def _reading(spec: MetricSpec, data: Mapping[str, Any]) -> MetricReading:
     raw = data[key]
     if isinstance(raw, Mapping) and "error" in raw:
         return ReadingError(str(raw["error"]))
-    if key == "resourceMetrics":
+    if isinstance(spec, ResourceMetric):
+        resource = spec.resource
         return ResourceReading(
             tuple(
                 PodResourceUsage(
                     entry["pod"],
-                    {name: {"cpu": int(v)} for name, v in entry["containers"].items()},
+                    {name: {resource: int(v)} for name, v in entry["containers"].items()},
                     _at(entry.get("timestampAgeSeconds", 0)),
                     float(entry.get("windowSeconds", 0)),
                 )
@@ -506,10 +507,16 @@ def _reading(spec: MetricSpec, data: Mapping[str, Any]) -> MetricReading:
 
 
 def _controller_pod(raw: Mapping[str, Any]) -> PodFacts:
+    """A pod of the controller vectors: ``<resource>RequestMilli`` per container (null = none)."""
+    suffix = "RequestMilli"
     containers = tuple(
         ContainerRequests(
             c["name"],
-            {} if c.get("cpuRequestMilli") is None else {"cpu": int(c["cpuRequestMilli"])},
+            {
+                key.removesuffix(suffix): int(value)
+                for key, value in c.items()
+                if key.endswith(suffix) and value is not None
+            },
         )
         for c in raw.get("containers", [])
     )

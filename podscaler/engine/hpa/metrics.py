@@ -216,7 +216,10 @@ def _resource_sample_map(
 def _evaluate_pods(spec: PodsMetric, reading: MetricReading, ctx: PassContext) -> MetricEvaluation:
     if spec.target.average_value_milli is None:
         raise MetricUnavailable("invalid pods metric source: no average value target was set")
-    pods_reading = _reading_as(reading, PodsReading, f"unable to get metric {spec.metric_name}")
+    fetch_error = f"unable to get metric {spec.metric_name}"
+    pods_reading = _reading_as(reading, PodsReading, fetch_error)
+    if not pods_reading.samples:
+        raise MetricUnavailable(f"{fetch_error}: no metrics returned from custom metrics API")
     samples = {sample.pod: sample for sample in pods_reading.samples}
     proposal = plain_metric_replicas(
         ctx.spec_replicas, spec.target.average_value_milli, samples, ctx.pods, ctx.tolerances
@@ -262,6 +265,13 @@ def _evaluate_object(
     )
 
 
+def _external_values(reading: MetricReading, fetch_error: str) -> tuple[int, ...]:
+    values = _reading_as(reading, ExternalReading, fetch_error).values_milli
+    if not values:
+        raise MetricUnavailable(f"{fetch_error}: no metrics returned from external metrics API")
+    return values
+
+
 def _evaluate_external(
     spec: ExternalMetric, reading: MetricReading, ctx: PassContext
 ) -> MetricEvaluation:
@@ -269,7 +279,7 @@ def _evaluate_external(
     fetch_error = f"unable to get external metric {spec.metric_name}"
     target = spec.target
     if target.average_value_milli is not None:
-        values = _reading_as(reading, ExternalReading, fetch_error).values_milli
+        values = _external_values(reading, fetch_error)
         proposal = external_average_value_replicas(
             ctx.status_replicas, values, target.average_value_milli, ctx.tolerances
         )
@@ -278,7 +288,7 @@ def _evaluate_external(
         )
         return MetricEvaluation(description, proposal, status)
     if target.value_milli is not None:
-        values = _reading_as(reading, ExternalReading, fetch_error).values_milli
+        values = _external_values(reading, fetch_error)
         proposal = external_value_replicas(
             ctx.spec_replicas, values, target.value_milli, ctx.tolerances, ctx.pods
         )

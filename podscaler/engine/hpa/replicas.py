@@ -124,9 +124,9 @@ def resource_samples(
 ) -> dict[str, PodSample]:
     """Per-pod values of one resource, as upstream's resource metrics client builds them.
 
-    A pod's value is the sum over its containers; if any container lacks the resource the whole
-    pod is left out (it becomes *missing*). With a named container only that container counts,
-    and pods without it are left out.
+    A pod's value is the sum over its containers; if any container lacks the resource, or the pod
+    reports no container at all, the whole pod is left out (it becomes *missing*). With a named
+    container only that container counts, and pods without it are left out.
     """
     usages = tuple(usages)
     if not usages:
@@ -136,6 +136,8 @@ def resource_samples(
         value: int | None
         if container:
             value = usage.containers.get(container, {}).get(resource)
+        elif not usage.containers:
+            value = None
         else:
             value = 0
             for per_resource in usage.containers.values():
