@@ -1,0 +1,171 @@
+"""Object metadata, the API group, the base model every resource model shares, and annotations.
+
+Annotations: podscaler reads its own names under ``autoscaling.podscaler.io/`` **and** KEDA's
+names (``autoscaling.keda.sh/paused``, ``scaledobject.keda.sh/transfer-hpa-ownership`` …), so a
+KEDA manifest ports by changing only ``apiVersion`` and keeps behaving the same, while new
+manifests can use names that match the API group they belong to. When an object carries both
+spellings of one annotation, podscaler's own spelling wins; :meth:`ObjectMeta.annotation` is the
+one place that rule lives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+__all__ = [
+    "API_GROUP",
+    "API_VERSION",
+    "FORCE_ACTIVATION",
+    "GROUP_VERSION",
+    "HPA_EXCLUDED_LABELS",
+    "KEDA_GROUP_VERSION",
+    "PAUSED",
+    "PAUSED_REPLICAS",
+    "PAUSED_SCALE_IN",
+    "PAUSED_SCALE_OUT",
+    "SCALED_OBJECT_NAME_LABEL",
+    "SKIP_HPA_OWNERSHIP_VALIDATION",
+    "TRANSFER_HPA_OWNERSHIP",
+    "Annotation",
+    "ApiModel",
+    "ObjectMeta",
+    "OwnerReference",
+    "SpecModel",
+]
+
+API_GROUP: Final = "autoscaling.podscaler.io"
+API_VERSION: Final = "v1alpha1"
+GROUP_VERSION: Final = f"{API_GROUP}/{API_VERSION}"
+#: KEDA's group/version: accepted on input so KEDA manifests validate unchanged.
+KEDA_GROUP_VERSION: Final = "keda.sh/v1alpha1"
+
+
+class ApiModel(BaseModel):
+    """Base of every API model: camelCase names on the wire, snake_case in Python.
+
+    ``populate_by_name`` lets code build models with Python names; ``by_alias`` dumping gives
+    the Kubernetes JSON. Unknown fields are ignored here; :class:`SpecModel` forbids them.
+    """
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The object as Kubernetes JSON: camelCase keys, unset fields left out."""
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+class SpecModel(ApiModel):
+    """Base of user-written parts (spec): an unknown field is an error, not silently dropped.
+
+    The API server prunes unknown fields of a structural schema without a word; rejecting
+    them here is what lets ``podscaler validate`` catch ``minReplicas`` written for
+    ``minReplicaCount`` before the object is applied.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class OwnerReference(ApiModel):
+    """The owner of an object (metav1.OwnerReference)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    api_version: str = Field(description="API version of the owner.")
+    kind: str = Field(description="Kind of the owner.")
+    name: str = Field(description="Name of the owner.")
+    uid: str = Field(description="UID of the owner.")
+    controller: bool | None = Field(
+        default=None, description="True if the owner is the controller."
+    )
+    block_owner_deletion: bool | None = Field(
+        default=None, description="True if deleting the owner waits for this object."
+    )
+
+
+class ObjectMeta(ApiModel):
+    """The parts of metav1.ObjectMeta podscaler reads; other fields are kept as they come."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str | None = Field(default=None, description="Name of the object.")
+    generate_name: str | None = Field(default=None, description="Prefix for a generated name.")
+    namespace: str | None = Field(default=None, description="Namespace of the object.")
+    uid: str | None = Field(default=None, description="Unique id assigned by the API server.")
+    resource_version: str | None = Field(default=None, description="Opaque version for watches.")
+    generation: int | None = Field(default=None, description="Sequence number of spec changes.")
+    creation_timestamp: datetime | None = Field(default=None, description="Creation time.")
+    deletion_timestamp: datetime | None = Field(default=None, description="Deletion request time.")
+    labels: dict[str, str] = Field(default_factory=dict, description="Labels of the object.")
+    annotations: dict[str, str] = Field(default_factory=dict, description="Annotations.")
+    finalizers: list[str] = Field(default_factory=list, description="Finalizers.")
+    owner_references: list[OwnerReference] = Field(
+        default_factory=list, description="Owners of the object."
+    )
+
+    def annotation(self, which: Annotation) -> str | None:
+        """The value of *which* under podscaler's name, else under KEDA's, else ``None``."""
+        for key in which.names:
+            if key in self.annotations:
+                return self.annotations[key]
+        return None
+
+    def has_annotation(self, which: Annotation) -> bool:
+        return any(key in self.annotations for key in which.names)
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """One annotation (or label) under podscaler's name and KEDA's."""
+
+    podscaler: str
+    keda: str
+
+    @property
+    def names(self) -> tuple[str, str]:
+        """Both names, the one that wins first."""
+        return (self.podscaler, self.keda)
+
+
+#: Pause at N replicas: stop scaling and hold the target at N. Presence pauses, whatever else.
+PAUSED_REPLICAS: Final = Annotation(
+    "autoscaling.podscaler.io/paused-replicas", "autoscaling.keda.sh/paused-replicas"
+)
+#: Pause at the current replica count; any value but a false boolean means true (as KEDA).
+PAUSED: Final = Annotation("autoscaling.podscaler.io/paused", "autoscaling.keda.sh/paused")
+#: Never scale in (never to 0/idle, and the HPA's scaleDown is disabled).
+PAUSED_SCALE_IN: Final = Annotation(
+    "autoscaling.podscaler.io/paused-scale-in", "autoscaling.keda.sh/paused-scale-in"
+)
+#: Never scale out (never activate from 0/idle, and the HPA's scaleUp is disabled).
+PAUSED_SCALE_OUT: Final = Annotation(
+    "autoscaling.podscaler.io/paused-scale-out", "autoscaling.keda.sh/paused-scale-out"
+)
+#: Treat the object as active whatever its triggers say.
+FORCE_ACTIVATION: Final = Annotation(
+    "autoscaling.podscaler.io/force-activation", "autoscaling.keda.sh/force-activation"
+)
+#: Adopt the existing HPA named in ``spec.advanced.horizontalPodAutoscalerConfig.name``.
+TRANSFER_HPA_OWNERSHIP: Final = Annotation(
+    "autoscaling.podscaler.io/transfer-hpa-ownership",
+    "scaledobject.keda.sh/transfer-hpa-ownership",
+)
+#: On an HPA: ``"false"`` exempts it from the one-autoscaler-per-target admission check.
+SKIP_HPA_OWNERSHIP_VALIDATION: Final = Annotation(
+    "autoscaling.podscaler.io/hpa-ownership", "validations.keda.sh/hpa-ownership"
+)
+#: Comma-separated labels of the ScaledObject not copied to the generated HPA.
+HPA_EXCLUDED_LABELS: Final = Annotation(
+    "autoscaling.podscaler.io/hpa-excluded-labels", "scaledobject.keda.sh/hpa-excluded-labels"
+)
+#: Label carrying the ScaledObject name (on the object, its HPA, and external metric selectors).
+SCALED_OBJECT_NAME_LABEL: Final = Annotation(
+    "autoscaling.podscaler.io/scaledobject-name", "scaledobject.keda.sh/name"
+)

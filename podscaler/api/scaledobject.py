@@ -1,0 +1,382 @@
+"""ScaledObject: KEDA's schema field for field, in ``autoscaling.podscaler.io/v1alpha1``.
+
+Fields KEDA leaves unset stay ``None`` here rather than being filled with defaults, because
+KEDA's rules tell "unset" from "set to the default value" (an unset ``minReplicaCount`` with
+``idleReplicaCount: 0`` is invalid while an explicit ``0`` is fine; a *configured*
+``pollingInterval`` earns a warning). The ``*_seconds`` / ``*_replicas`` properties give the
+effective values with KEDA's defaults applied; the engine reads those.
+
+podscaler's own extensions live under ``spec.advanced`` and say so in their descriptions:
+``advanced.mode`` (``direct``, the default: podscaler computes replicas itself and writes
+``/scale``; ``hpa``: KEDA's way, an HPA reads podscaler's external metrics).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Final, Literal
+
+from pydantic import Field
+
+from podscaler.api.conditions import Condition
+from podscaler.api.hpabehavior import HorizontalPodAutoscalerBehavior
+from podscaler.api.meta import GROUP_VERSION, ApiModel, ObjectMeta, SpecModel
+from podscaler.api.triggers import MetricType, ScaleTrigger
+
+__all__ = [
+    "COMPOSITE_METRIC_NAME",
+    "DEFAULT_COOLDOWN_PERIOD_SECONDS",
+    "DEFAULT_HPA_MAX_REPLICAS",
+    "DEFAULT_HPA_MIN_REPLICAS",
+    "DEFAULT_INITIAL_COOLDOWN_PERIOD_SECONDS",
+    "DEFAULT_POLLING_INTERVAL_SECONDS",
+    "GENERATED_HPA_NAME_PREFIX",
+    "AdvancedConfig",
+    "Fallback",
+    "FallbackBehavior",
+    "GroupVersionKindResource",
+    "HealthStatus",
+    "HorizontalPodAutoscalerConfig",
+    "ScaleTarget",
+    "ScaledObject",
+    "ScaledObjectSpec",
+    "ScaledObjectStatus",
+    "ScalingMode",
+    "ScalingModifiers",
+    "TriggerActivity",
+]
+
+DEFAULT_POLLING_INTERVAL_SECONDS: Final = 30
+DEFAULT_COOLDOWN_PERIOD_SECONDS: Final = 300
+DEFAULT_INITIAL_COOLDOWN_PERIOD_SECONDS: Final = 0
+#: An HPA cannot go below one replica; 0 is KEDA's (and podscaler's) business.
+DEFAULT_HPA_MIN_REPLICAS: Final = 1
+DEFAULT_HPA_MAX_REPLICAS: Final = 100
+#: Name of the single external metric that replaces the triggers' when a formula is set.
+COMPOSITE_METRIC_NAME: Final = "composite-metric"
+#: Prefix of the generated HPA's name when none is configured (KEDA's, for drop-in migration).
+GENERATED_HPA_NAME_PREFIX: Final = "keda-hpa-"
+
+FallbackBehavior = Literal[
+    "static",
+    "currentReplicas",
+    "currentReplicasIfHigher",
+    "currentReplicasIfLower",
+    "scalingModifiers",
+]
+ScalingMode = Literal["direct", "hpa"]
+
+
+class ScaleTarget(SpecModel):
+    """The workload to scale: anything that serves the ``/scale`` subresource."""
+
+    name: str = Field(min_length=1, description="Name of the target, in the object's namespace.")
+    api_version: str | None = Field(
+        default=None, description="API version of the target; defaults to apps/v1."
+    )
+    kind: str | None = Field(
+        default=None, description="Kind of the target; defaults to Deployment."
+    )
+    env_source_container_name: str | None = Field(
+        default=None,
+        description=(
+            "Container whose environment resolves xxxFromEnv trigger parameters; "
+            "defaults to the first container."
+        ),
+    )
+
+    @property
+    def effective_api_version(self) -> str:
+        return self.api_version or "apps/v1"
+
+    @property
+    def effective_kind(self) -> str:
+        return self.kind or "Deployment"
+
+
+class Fallback(SpecModel):
+    """Replicas to run while a trigger keeps failing."""
+
+    failure_threshold: int = Field(
+        json_schema_extra={"minimum": 0},
+        description="Consecutive failures of a metric after which fallback applies (> threshold).",
+    )
+    replicas: int = Field(
+        json_schema_extra={"minimum": 0},
+        description="Replica count to fall back to (how it is used depends on behavior).",
+    )
+    behavior: FallbackBehavior = Field(
+        default="static",
+        description=(
+            "static: fallback.replicas; currentReplicas: keep the current count; "
+            "currentReplicasIfHigher / IfLower: the larger / smaller of current and replicas; "
+            "scalingModifiers: failing triggers enter the formula as nil."
+        ),
+    )
+
+
+class ScalingModifiers(SpecModel):
+    """Combine named triggers' metrics with a formula into one composite metric."""
+
+    formula: str | None = Field(
+        default=None,
+        description=(
+            "expr-lang expression over trigger names (cpu/memory excluded), e.g. "
+            "'(queue + lag) / 2'; its value is the composite metric."
+        ),
+    )
+    target: str | None = Field(
+        default=None,
+        description="Target of the composite metric: a number > 0, as a string; needs a formula.",
+    )
+    activation_target: str | None = Field(
+        default=None,
+        description="The object is active while the composite value is above this (default 0).",
+    )
+    metric_type: MetricType | None = Field(
+        default=None,
+        description="Target type of the composite metric: AverageValue (default) or Value.",
+    )
+
+    def is_empty(self) -> bool:
+        return not (self.formula or self.target or self.activation_target or self.metric_type)
+
+
+class HorizontalPodAutoscalerConfig(SpecModel):
+    """Settings of the generated HPA (mode hpa) and of the scaling behavior (both modes)."""
+
+    name: str | None = Field(
+        default=None, description="Name of the generated HPA; defaults to keda-hpa-<name>."
+    )
+    behavior: HorizontalPodAutoscalerBehavior | None = Field(
+        default=None,
+        description=(
+            "autoscaling/v2 scaling behavior (stabilization windows and rate policies); copied "
+            "into the HPA in mode hpa, applied by podscaler itself in mode direct."
+        ),
+    )
+
+
+class AdvancedConfig(SpecModel):
+    """KEDA's advanced options, plus podscaler's extensions (marked as such)."""
+
+    horizontal_pod_autoscaler_config: HorizontalPodAutoscalerConfig | None = Field(
+        default=None, description="HPA name and autoscaling/v2 behavior."
+    )
+    restore_to_original_replica_count: bool | None = Field(
+        default=None,
+        description="On deletion, restore the replica count the target had before (default false).",
+    )
+    scaling_modifiers: ScalingModifiers | None = Field(
+        default=None, description="Formula combining the triggers' metrics into one."
+    )
+    mode: ScalingMode = Field(
+        default="direct",
+        description=(
+            "podscaler extension. direct (default): podscaler computes replicas with the HPA "
+            "algorithm and writes /scale, 0..N in one place. hpa: KEDA's way, an HPA reads "
+            "podscaler's external metrics and podscaler handles only 0<->1."
+        ),
+    )
+
+
+class ScaledObjectSpec(SpecModel):
+    """What to scale, on which triggers, within which bounds."""
+
+    scale_target_ref: ScaleTarget = Field(description="The workload to scale.")
+    polling_interval: int | None = Field(
+        default=None,
+        ge=1,
+        description="Seconds between trigger polls for activation and status (default 30).",
+    )
+    cooldown_period: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "Seconds after the last active poll before scaling to zero or idle (default 300)."
+        ),
+    )
+    initial_cooldown_period: int | None = Field(
+        default=None,
+        ge=0,
+        description="Seconds after creation before the first scale to zero or idle (default 0).",
+    )
+    idle_replica_count: int | None = Field(
+        default=None,
+        ge=0,
+        description="Replicas while no trigger is active; below minReplicaCount (unset: off).",
+    )
+    min_replica_count: int | None = Field(
+        default=None, ge=0, description="Fewest replicas while active (default 0)."
+    )
+    max_replica_count: int | None = Field(
+        default=None, ge=0, description="Most replicas (default 100)."
+    )
+    advanced: AdvancedConfig | None = Field(
+        default=None, description="HPA settings, scaling modifiers, and podscaler extensions."
+    )
+    triggers: list[ScaleTrigger] = Field(
+        json_schema_extra={"minItems": 1},
+        description="Event sources the object scales on (at least one).",
+    )
+    fallback: Fallback | None = Field(
+        default=None, description="Replicas to run while triggers fail."
+    )
+
+    @property
+    def polling_interval_seconds(self) -> int:
+        return (
+            self.polling_interval
+            if self.polling_interval is not None
+            else DEFAULT_POLLING_INTERVAL_SECONDS
+        )
+
+    @property
+    def cooldown_period_seconds(self) -> int:
+        return (
+            self.cooldown_period
+            if self.cooldown_period is not None
+            else DEFAULT_COOLDOWN_PERIOD_SECONDS
+        )
+
+    @property
+    def initial_cooldown_period_seconds(self) -> int:
+        if self.initial_cooldown_period is None:
+            return DEFAULT_INITIAL_COOLDOWN_PERIOD_SECONDS
+        return self.initial_cooldown_period
+
+    @property
+    def min_replicas(self) -> int:
+        """minReplicaCount, default 0."""
+        return self.min_replica_count or 0
+
+    @property
+    def max_replicas(self) -> int:
+        """maxReplicaCount, default 100."""
+        return self.hpa_max_replicas()
+
+    def hpa_min_replicas(self) -> int:
+        """minReplicas of the generated HPA: minReplicaCount when above zero, else 1."""
+        if self.min_replica_count is not None and self.min_replica_count > 0:
+            return self.min_replica_count
+        return DEFAULT_HPA_MIN_REPLICAS
+
+    def hpa_max_replicas(self) -> int:
+        """maxReplicas of the generated HPA: maxReplicaCount, else 100."""
+        if self.max_replica_count is not None:
+            return self.max_replica_count
+        return DEFAULT_HPA_MAX_REPLICAS
+
+    @property
+    def mode(self) -> ScalingMode:
+        return self.advanced.mode if self.advanced is not None else "direct"
+
+    @property
+    def scaling_modifiers(self) -> ScalingModifiers | None:
+        """The scaling modifiers when any of their fields is set, else ``None``."""
+        if self.advanced is None or self.advanced.scaling_modifiers is None:
+            return None
+        modifiers = self.advanced.scaling_modifiers
+        return None if modifiers.is_empty() else modifiers
+
+    @property
+    def is_using_modifiers(self) -> bool:
+        return self.scaling_modifiers is not None
+
+    @property
+    def behavior(self) -> HorizontalPodAutoscalerBehavior | None:
+        config = self.advanced.horizontal_pod_autoscaler_config if self.advanced else None
+        return config.behavior if config else None
+
+
+class HealthStatus(ApiModel):
+    """Failure count of one metric, for fallback."""
+
+    number_of_failures: int | None = Field(
+        default=None, description="Consecutive failures of the metric."
+    )
+    status: Literal["Happy", "Failing"] | None = Field(
+        default=None, description="Happy after a success, Failing after a failure."
+    )
+
+
+class TriggerActivity(ApiModel):
+    """Whether one metric was active at the last poll."""
+
+    is_active: bool = Field(description="True when the metric was above its activation threshold.")
+
+
+class GroupVersionKindResource(ApiModel):
+    """The resolved scale target type."""
+
+    group: str = Field(description="API group of the target.")
+    version: str = Field(description="API version of the target.")
+    kind: str = Field(description="Kind of the target.")
+    resource: str = Field(description="Resource (plural) of the target.")
+
+
+class ScaledObjectStatus(ApiModel):
+    """What podscaler last observed and decided; written only by podscaler."""
+
+    scale_target_kind: str | None = Field(
+        default=None, description="Group/version.Kind of the target, e.g. apps/v1.Deployment."
+    )
+    scale_target_gvkr: GroupVersionKindResource | None = Field(
+        default=None, alias="scaleTargetGVKR", description="The resolved target type."
+    )
+    original_replica_count: int | None = Field(
+        default=None, description="Target replicas when first seen, restored on deletion if asked."
+    )
+    last_active_time: datetime | None = Field(
+        default=None, description="Last poll at which a trigger was active."
+    )
+    external_metric_names: list[str] | None = Field(
+        default=None, description="External metric names served for this object (s0-cron-…)."
+    )
+    resource_metric_names: list[str] | None = Field(
+        default=None, description="Resource metrics used (cpu, memory)."
+    )
+    composite_scaler_name: str | None = Field(
+        default=None, description="composite-metric when scalingModifiers are in use."
+    )
+    conditions: list[Condition] | None = Field(
+        default=None, description="Ready, Active, Fallback, Paused (and HPAActive in mode hpa)."
+    )
+    health: dict[str, HealthStatus] | None = Field(
+        default=None, description="Failure counts per metric name, when fallback is configured."
+    )
+    triggers_activity: dict[str, TriggerActivity] | None = Field(
+        default=None, description="Activity per metric name at the last poll."
+    )
+    paused_replica_count: int | None = Field(
+        default=None, description="Replica count held by the paused-replicas annotation."
+    )
+    hpa_name: str | None = Field(default=None, description="Name of the generated HPA (mode hpa).")
+    triggers_types: str | None = Field(
+        default=None, description="Comma-separated trigger types, e.g. cron,kafka."
+    )
+    authentications_types: str | None = Field(
+        default=None, description="Comma-separated authentication kinds referenced."
+    )
+    observed_generation: int | None = Field(
+        default=None,
+        description="metadata.generation this status reflects (podscaler addition).",
+    )
+
+
+class ScaledObject(ApiModel):
+    """Scales a workload on events, 0..N (kubectl short name: so)."""
+
+    api_version: str = Field(default=GROUP_VERSION, description="autoscaling.podscaler.io/v1alpha1")
+    kind: Literal["ScaledObject"] = Field(default="ScaledObject", description="ScaledObject")
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta, description="Standard metadata.")
+    spec: ScaledObjectSpec = Field(description="Desired scaling.")
+    status: ScaledObjectStatus | None = Field(default=None, description="Observed state.")
+
+    def hpa_name(self) -> str:
+        """Name of the generated HPA: the configured one, else ``keda-hpa-<name>``."""
+        advanced = self.spec.advanced
+        config = advanced.horizontal_pod_autoscaler_config if advanced else None
+        if config is not None and config.name:
+            return config.name
+        return f"{GENERATED_HPA_NAME_PREFIX}{self.metadata.name or ''}"

@@ -1,0 +1,87 @@
+"""Triggers (``spec.triggers[]``), shared by ScaledObject and ScaledJob, as KEDA's ScaleTriggers.
+
+Trigger ``metadata`` is a map of strings exactly as KEDA has it: each scaler parses its own
+parameters (see ``scalers/``), so the API layer does not know them. Only rules that are about
+the trigger list itself live here and in :mod:`podscaler.api.validation`.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+from pydantic import Field
+
+from podscaler.api.meta import SpecModel
+
+__all__ = [
+    "CPU",
+    "MEMORY",
+    "RESOURCE_TRIGGER_TYPES",
+    "AuthenticationRef",
+    "MetricType",
+    "ScaleTrigger",
+]
+
+#: Trigger types whose metric comes from metrics.k8s.io (pod resource usage), not a scaler.
+CPU: Final = "cpu"
+MEMORY: Final = "memory"
+RESOURCE_TRIGGER_TYPES: Final = frozenset({CPU, MEMORY})
+
+#: autoscaling/v2 MetricTargetType.
+MetricType = Literal["AverageValue", "Value", "Utilization"]
+
+
+class AuthenticationRef(SpecModel):
+    """Reference to the (Cluster)TriggerAuthentication that holds the trigger's credentials."""
+
+    name: str = Field(min_length=1, description="Name of the TriggerAuthentication.")
+    kind: Literal["TriggerAuthentication", "ClusterTriggerAuthentication"] | None = Field(
+        default=None,
+        description="TriggerAuthentication (default) or ClusterTriggerAuthentication.",
+    )
+
+
+class ScaleTrigger(SpecModel):
+    """One event source the object scales on."""
+
+    type: str = Field(
+        min_length=1,
+        description="Scaler name, e.g. cpu, memory, cron, prometheus, aws-sqs-queue, kafka.",
+    )
+    name: str | None = Field(
+        default=None,
+        description=(
+            "Name unique within the object; needed to use the trigger in "
+            "scalingModifiers.formula, and the scaler label of metrics and Events."
+        ),
+    )
+    use_cached_metrics: bool | None = Field(
+        default=None,
+        description=(
+            "Answer metric requests from the value of the last poll instead of querying the "
+            "source again (default false; not for cpu, memory, cron)."
+        ),
+    )
+    metadata: dict[str, str] = Field(
+        description="Scaler parameters; all values are strings (quote numbers in YAML)."
+    )
+    authentication_ref: AuthenticationRef | None = Field(
+        default=None, description="Where the scaler's credentials come from."
+    )
+    metric_type: MetricType | None = Field(
+        default=None,
+        description=(
+            "Target type of the metric: AverageValue (default), Value, or Utilization "
+            "(cpu and memory only)."
+        ),
+    )
+
+    @property
+    def is_resource_trigger(self) -> bool:
+        """True for cpu and memory, whose values the metrics API reads from pods."""
+        return self.type in RESOURCE_TRIGGER_TYPES
+
+    @property
+    def effective_metric_type(self) -> MetricType:
+        """The metric type with KEDA's default applied (AverageValue)."""
+        return self.metric_type or "AverageValue"
