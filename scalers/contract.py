@@ -1,0 +1,359 @@
+"""The trigger contract: what every scaler module provides and what the controller may rely on.
+
+KEDA's scaler interface is the model (``pkg/scalers/scaler.go``): trigger metadata is parsed
+*without I/O* into a typed config, and only fetching metric values touches the network. Keeping
+the two apart is what lets admission, ``podscaler validate`` and the conformance vectors check
+a trigger without a cluster, and what lets the controller rebuild a scaler (fresh clients,
+refreshed credentials) from an already-validated config after a fetch fails.
+
+A trigger type is one :class:`ScalerFactory` (``parse`` then ``build``); a built scaler is one
+:class:`Scaler`. Both are protocols, so third-party triggers registered through the
+``podscaler.scalers`` entry-point group need not inherit from anything of ours.
+
+Errors::
+
+    TriggerError                 anything a trigger raises on purpose
+     ├── ScalerConfigError       the trigger is misconfigured; names the parameter; retrying
+     │                           the same spec cannot help (status condition, Warning Event)
+     └── ScalerError             fetching failed (server down, timeout, HTTP 5xx, garbage
+                                 body); transient, counts towards fallback
+
+Both carry the original exception as ``__cause__``. Neither ever contains a secret: config
+fields holding secrets are :class:`pydantic.SecretStr`, and messages are built from parameter
+names and non-secret values only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "AuthenticationRef",
+    "ContainerResourceMetricSpec",
+    "ExternalMetricSpec",
+    "MetricSpec",
+    "MetricTarget",
+    "MetricTargetType",
+    "MetricValue",
+    "ResourceMetricSpec",
+    "Scaler",
+    "ScalerConfig",
+    "ScalerConfigError",
+    "ScalerEnvironment",
+    "ScalerError",
+    "ScalerFactory",
+    "TriggerError",
+    "TriggerSpec",
+    "exported_metric_value",
+    "wall_clock",
+]
+
+
+# --------------------------------------------------------------------------------------------
+# Errors
+
+
+class TriggerError(Exception):
+    """Base of every error a scaler raises on purpose."""
+
+
+class ScalerConfigError(TriggerError, ValueError):
+    """The trigger's metadata, auth params or metric type are invalid.
+
+    ``parameter`` names the offending parameter (``None`` when the problem is the combination,
+    e.g. an unknown trigger type). The message never contains the value of a secret.
+    """
+
+    def __init__(self, message: str, *, parameter: str | None = None) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+
+
+class ScalerError(TriggerError):
+    """Fetching the metric failed in a way a later poll may not (network, timeout, 5xx, bad
+    body). The controller counts these towards ``fallback.failureThreshold`` and rebuilds the
+    scaler before retrying, as KEDA does."""
+
+
+# --------------------------------------------------------------------------------------------
+# The trigger as written in a ScaledObject / ScaledJob
+
+
+class MetricTargetType(StrEnum):
+    """autoscaling/v2 ``MetricTargetType``."""
+
+    VALUE = "Value"
+    AVERAGE_VALUE = "AverageValue"
+    UTILIZATION = "Utilization"
+
+
+class AuthenticationRef(BaseModel):
+    """``triggers[].authenticationRef``: which (Cluster)TriggerAuthentication supplies
+    ``auth_params``. Resolving it is the controller's job; scalers only see the result."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    name: str
+    kind: Literal["TriggerAuthentication", "ClusterTriggerAuthentication"] = "TriggerAuthentication"
+
+
+class TriggerSpec(BaseModel):
+    """One entry of ``spec.triggers``, field for field as KEDA's ``ScaleTriggers``.
+
+    Deliberately small and local to ``scalers`` so the package does not depend on the CRD
+    models; the controller converts its own trigger model into this one (the JSON field names
+    are the same, so ``TriggerSpec.model_validate(trigger_dict)`` works).
+    """
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    type: str = Field(min_length=1)
+    name: str = ""
+    metadata: dict[str, str] = Field(default_factory=dict)
+    #: Kept as written (``""`` means unset); each trigger type decides what it accepts, so a
+    #: bad value is a :class:`ScalerConfigError` naming ``metricType``, not a model error.
+    metric_type: str = Field(default="", alias="metricType")
+    use_cached_metrics: bool = Field(default=False, alias="useCachedMetrics")
+    authentication_ref: AuthenticationRef | None = Field(default=None, alias="authenticationRef")
+
+
+class ScalerConfig(BaseModel):
+    """Fields every parsed trigger config has, whatever its type.
+
+    ``unexpected_parameters`` lists metadata keys the trigger type does not read. KEDA ignores
+    them (it only reports them when ``KEDA_CHECK_UNEXPECTED_SCALERS_PARAMS`` is set), so a
+    manifest that works with KEDA keeps working here; the controller should surface them as a
+    Warning Event so typos do not go unnoticed.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    trigger_index: int = 0
+    trigger_name: str = ""
+    unexpected_parameters: tuple[str, ...] = ()
+
+
+# --------------------------------------------------------------------------------------------
+# What a scaler reports
+
+
+class MetricValue(BaseModel):
+    """One sample for the external metrics API (``ExternalMetricValue``).
+
+    ``value`` is already in the exported form (see :func:`exported_metric_value`); ``raw`` is
+    what the source returned, kept for explanations and the ``keda_scaler_metrics_value``
+    gauge. ``timestamp`` is the time the scaler asked for the sample (injected clock).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    metric_name: str
+    value: float
+    raw: float
+    timestamp: datetime
+
+    @property
+    def milli_value(self) -> int:
+        """The value in thousandths, as a Kubernetes quantity ``"{milli}m"`` carries it."""
+        return round(self.value * 1000)
+
+
+def exported_metric_value(value: float) -> float:
+    """The value KEDA exports for a raw metric (``GenerateMetricInMili``).
+
+    KEDA formats the float with ``%.3f`` and parses it as a quantity, refusing NaN, ±Inf and
+    negatives (the HPA cannot use them) by exporting 0. Activity is decided on the raw value,
+    not on this one.
+    """
+    if math.isnan(value) or math.isinf(value) or value < 0:
+        return 0.0
+    return float(f"{value:.3f}")
+
+
+class MetricTarget(BaseModel):
+    """autoscaling/v2 ``MetricTarget``; exactly the field matching ``type`` is set."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: MetricTargetType
+    value: float | None = None
+    average_value: float | None = None
+    average_value_quantity: str | None = None
+    average_utilization: int | None = None
+
+    def to_hpa(self) -> dict[str, Any]:
+        """The ``target`` object of an autoscaling/v2 HPA metric."""
+        out: dict[str, Any] = {"type": self.type.value}
+        if self.type is MetricTargetType.UTILIZATION:
+            out["averageUtilization"] = self.average_utilization
+        elif self.type is MetricTargetType.AVERAGE_VALUE:
+            out["averageValue"] = self.average_value_quantity or _quantity(self.average_value)
+        else:
+            out["value"] = _quantity(self.value)
+        return out
+
+
+def _quantity(value: float | None) -> str:
+    """A float target as a canonical-enough quantity string (milli when fractional)."""
+    if value is None:
+        return "0"
+    milli = round(value * 1000)
+    return str(milli // 1000) if milli % 1000 == 0 else f"{milli}m"
+
+
+class ExternalMetricSpec(BaseModel):
+    """An ``External`` metric served by podscaler's external.metrics.k8s.io API."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["External"] = "External"
+    metric_name: str
+    target: MetricTarget
+
+    def to_hpa(self, scaled_object: str) -> dict[str, Any]:
+        """The HPA ``metrics[]`` entry KEDA generates (selector names the ScaledObject)."""
+        return {
+            "type": "External",
+            "external": {
+                "metric": {
+                    "name": self.metric_name,
+                    "selector": {"matchLabels": {"scaledobject.keda.sh/name": scaled_object}},
+                },
+                "target": self.target.to_hpa(),
+            },
+        }
+
+
+class ResourceMetricSpec(BaseModel):
+    """A ``Resource`` metric (cpu/memory of whole pods) read from metrics.k8s.io."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["Resource"] = "Resource"
+    resource: Literal["cpu", "memory"]
+    target: MetricTarget
+
+    def to_hpa(self, scaled_object: str) -> dict[str, Any]:
+        return {
+            "type": "Resource",
+            "resource": {"name": self.resource, "target": self.target.to_hpa()},
+        }
+
+
+class ContainerResourceMetricSpec(BaseModel):
+    """A ``ContainerResource`` metric: cpu/memory of one named container of each pod."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["ContainerResource"] = "ContainerResource"
+    resource: Literal["cpu", "memory"]
+    container: str
+    target: MetricTarget
+
+    def to_hpa(self, scaled_object: str) -> dict[str, Any]:
+        return {
+            "type": "ContainerResource",
+            "containerResource": {
+                "name": self.resource,
+                "container": self.container,
+                "target": self.target.to_hpa(),
+            },
+        }
+
+
+MetricSpec = Annotated[
+    ExternalMetricSpec | ResourceMetricSpec | ContainerResourceMetricSpec,
+    Field(discriminator="kind"),
+]
+
+
+# --------------------------------------------------------------------------------------------
+# What a scaler needs from its surroundings
+
+
+def wall_clock() -> datetime:
+    """The real time, in UTC. The one place the scalers package reads the wall clock; only
+    the default :class:`ScalerEnvironment` uses it, never a decision function."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class ScalerEnvironment:
+    """Collaborators injected into scalers when they are built.
+
+    ``now`` is the clock (the simulator and tests pass their own); ``http_timeout_seconds``
+    is the default per-request timeout of HTTP scalers (KEDA's ``KEDA_HTTP_DEFAULT_TIMEOUT``,
+    3 s) when a trigger sets none; ``extras`` carries trigger-specific collaborators such as
+    the pod-metrics fetcher of the cpu/memory triggers, keyed by name.
+    """
+
+    now: Callable[[], datetime] = wall_clock
+    http_timeout_seconds: float = 3.0
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------
+# The protocols
+
+
+@runtime_checkable
+class Scaler(Protocol):
+    """A built trigger: fetches values and activity for the metrics it declared."""
+
+    def metric_specs(self) -> list[MetricSpec]:
+        """The HPA metric specs this trigger contributes (External name + target, or a
+        Resource/ContainerResource spec for cpu/memory), exactly as KEDA builds them."""
+        ...
+
+    async def get_metrics_and_activity(self, metric_name: str) -> tuple[list[MetricValue], bool]:
+        """Current value(s) of ``metric_name`` and whether the trigger is active.
+
+        Raises :class:`ScalerError` when the source cannot be read; never returns a made-up
+        value instead (KEDA: errors never scale to zero; fallback decides).
+        """
+        ...
+
+    async def close(self) -> None:
+        """Release connections; safe to call more than once."""
+        ...
+
+
+@runtime_checkable
+class ScalerFactory(Protocol):
+    """A trigger type: pure parsing plus building. Registered under its trigger type name."""
+
+    @property
+    def trigger_types(self) -> tuple[str, ...]:
+        """Trigger type names this factory serves (``cpu``; ``prometheus`` …)."""
+        ...
+
+    def parse(
+        self,
+        trigger: TriggerSpec,
+        resolved_env: Mapping[str, str],
+        auth_params: Mapping[str, str],
+        *,
+        trigger_index: int = 0,
+        pod_identity_provider: str = "",
+    ) -> ScalerConfig:
+        """Validate ``trigger`` into a typed config, without any I/O.
+
+        ``resolved_env`` is the env of the scale target's container (for ``…FromEnv``),
+        ``auth_params`` the parameters resolved from the TriggerAuthentication,
+        ``trigger_index`` the trigger's position (metric names are ``s{index}-…``) and
+        ``pod_identity_provider`` the TriggerAuthentication's ``podIdentity.provider``.
+        Raises :class:`ScalerConfigError`, and nothing else, on bad input.
+        """
+        ...
+
+    def build(self, config: ScalerConfig, env: ScalerEnvironment) -> Scaler:
+        """A scaler for a config this factory parsed. May raise :class:`ScalerConfigError`
+        for problems only visible when materialising (e.g. an unreadable certificate)."""
+        ...

@@ -1,0 +1,304 @@
+"""The ``cpu`` and ``memory`` triggers: resource metrics of the target's own pods.
+
+Unlike every other trigger these contribute no External metric: KEDA turns them into an HPA
+``Resource`` metric (or ``ContainerResource`` with ``containerName``) whose values come from
+metrics.k8s.io ``PodMetrics``, and they are always "active" (so they can never scale a
+workload to or from zero by themselves — KEDA issues #2446 and #6057).
+
+Parsing follows KEDA's ``cpu_memory_scaler.go``: ``metricType`` on the trigger is
+``Utilization`` (``value`` is an integer percentage) or ``AverageValue`` (``value`` is a
+quantity like ``500m`` or ``1Gi``); the old ``metadata.type`` has been removed and is an
+error; ``containerName`` selects one container.
+
+What the HPA engine needs from the pods is computed by the pure :func:`resource_usage` (the
+arithmetic of the HPA's ``GetResourceUtilizationRatio``); fetching PodMetrics and pod specs
+is the controller's: it injects an async fetcher (``env.extras["pod_resources"]``, see
+:data:`PodResourcesFetcher`) and :meth:`CPUMemoryScaler.observe` combines the two.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, Decimal, InvalidOperation
+from typing import Literal
+
+from pydantic import ConfigDict
+
+from scalers.contract import (
+    ContainerResourceMetricSpec,
+    MetricSpec,
+    MetricTarget,
+    MetricTargetType,
+    MetricValue,
+    ResourceMetricSpec,
+    ScalerConfig,
+    ScalerConfigError,
+    ScalerEnvironment,
+    ScalerError,
+    TriggerSpec,
+)
+from scalers.metadata import MetadataReader
+
+__all__ = [
+    "CPU",
+    "MEMORY",
+    "CPUMemoryConfig",
+    "CPUMemoryFactory",
+    "CPUMemoryScaler",
+    "PodResources",
+    "PodResourcesFetcher",
+    "ResourceUsage",
+    "parse_quantity",
+    "resource_usage",
+]
+
+ResourceName = Literal["cpu", "memory"]
+
+_TYPE_REMOVED = (
+    "The 'type' setting is DEPRECATED and is removed in v2.18 - Use 'metricType' instead."
+)
+_INT32_MAX = 2**31 - 1
+
+
+class CPUMemoryConfig(ScalerConfig):
+    """A validated ``cpu`` or ``memory`` trigger."""
+
+    model_config = ConfigDict(frozen=True)
+
+    resource: ResourceName
+    metric_type: MetricTargetType
+    value: str
+    average_utilization: int | None = None
+    #: The AverageValue target in milli-units (millicores; milli-bytes for memory).
+    average_value_milli: int | None = None
+    container_name: str = ""
+
+    def metric_spec(self) -> MetricSpec:
+        """The HPA metric KEDA generates for this trigger."""
+        if self.metric_type is MetricTargetType.UTILIZATION:
+            target = MetricTarget(
+                type=MetricTargetType.UTILIZATION, average_utilization=self.average_utilization
+            )
+        else:
+            milli = self.average_value_milli or 0
+            target = MetricTarget(
+                type=MetricTargetType.AVERAGE_VALUE,
+                average_value=milli / 1000,
+                average_value_quantity=self.value,
+            )
+        if self.container_name:
+            return ContainerResourceMetricSpec(
+                resource=self.resource, container=self.container_name, target=target
+            )
+        return ResourceMetricSpec(resource=self.resource, target=target)
+
+
+class CPUMemoryFactory:
+    """Parses and builds one of the two resource triggers."""
+
+    def __init__(self, resource: ResourceName) -> None:
+        self.resource: ResourceName = resource
+        self.trigger_types: tuple[str, ...] = (resource,)
+
+    def parse(
+        self,
+        trigger: TriggerSpec,
+        resolved_env: Mapping[str, str],
+        auth_params: Mapping[str, str],
+        *,
+        trigger_index: int = 0,
+        pod_identity_provider: str = "",
+    ) -> CPUMemoryConfig:
+        reader = MetadataReader(
+            trigger.metadata, resolved_env, auth_params, trigger_type=self.resource
+        )
+        reader.removed("type", _TYPE_REMOVED)
+        value = reader.required_string("value")
+        container = reader.string("containerName", required=False) or ""
+        metric_type = trigger.metric_type
+        utilization: int | None = None
+        average_milli: int | None = None
+        if metric_type == MetricTargetType.UTILIZATION:
+            if not re.fullmatch(r"[+-]?[0-9]+", value) or not 0 < int(value) <= _INT32_MAX:
+                raise ScalerConfigError(
+                    f"parameter 'value' {value!r} must be a positive integer percentage "
+                    "for metricType Utilization",
+                    parameter="value",
+                )
+            utilization = int(value)
+        elif metric_type == MetricTargetType.AVERAGE_VALUE:
+            try:
+                quantity = parse_quantity(value)
+            except ValueError as exc:
+                raise ScalerConfigError(
+                    f"parameter 'value' {value!r} must be a quantity (e.g. 500m, 1Gi) "
+                    "for metricType AverageValue",
+                    parameter="value",
+                ) from exc
+            if quantity <= 0:
+                raise ScalerConfigError(
+                    f"parameter 'value' {value!r} must be greater than zero", parameter="value"
+                )
+            average_milli = int((quantity * 1000).to_integral_value(ROUND_CEILING))
+        else:
+            raise ScalerConfigError(
+                f"unknown metric type: {metric_type}, allowed values are 'Utilization' or "
+                "'AverageValue'",
+                parameter="metricType",
+            )
+        return CPUMemoryConfig(
+            trigger_index=trigger_index,
+            trigger_name=trigger.name,
+            unexpected_parameters=reader.unexpected(),
+            resource=self.resource,
+            metric_type=MetricTargetType(metric_type),
+            value=value,
+            average_utilization=utilization,
+            average_value_milli=average_milli,
+            container_name=container,
+        )
+
+    def build(self, config: ScalerConfig, env: ScalerEnvironment) -> CPUMemoryScaler:
+        if not isinstance(config, CPUMemoryConfig) or config.resource != self.resource:
+            raise TypeError(f"{self.resource} cannot build from {type(config).__name__}")
+        return CPUMemoryScaler(config, env)
+
+
+# -------------------------------------------------------------------------------- usage
+
+
+@dataclass(frozen=True)
+class PodResources:
+    """One pod's usage (from its PodMetrics) and requests (from its spec) for one resource,
+    per container, in milli-units (millicores for cpu, milli-bytes for memory, as the HPA
+    counts). ``requests_milli`` lists every container of the pod spec, ``None`` where the
+    container has no request for the resource; a pod without metrics is not passed in."""
+
+    pod: str
+    usage_milli: Mapping[str, int]
+    requests_milli: Mapping[str, int | None]
+
+
+@dataclass(frozen=True)
+class ResourceUsage:
+    """What the HPA compares with a cpu/memory target."""
+
+    #: ``int(Σ usage * 100 / Σ requests)``, the HPA's ``currentUtilization``.
+    utilization_percent: int
+    #: ``Σ usage // pods``: the HPA's ``rawAverageValue`` (milli-units).
+    average_value_milli: int
+    pods: int
+
+
+#: ``(resource, container or None) -> pods`` — supplied by the controller, which knows the
+#: scale target's pods and owns the Kubernetes client.
+PodResourcesFetcher = Callable[[ResourceName, str | None], Awaitable[Sequence[PodResources]]]
+
+
+def resource_usage(
+    pods: Sequence[PodResources], *, resource: ResourceName, container: str | None = None
+) -> ResourceUsage:
+    """Average utilization and value over ``pods``, as the HPA computes them. Pure.
+
+    Requests are summed over all containers, or the named one; a container (of those
+    counted) without a request is an error, as in the HPA ("missing request for cpu"). Usage
+    of a pod whose metrics lack the container counts as 0.
+    """
+    usage_total = 0
+    requests_total = 0
+    for pod in pods:
+        for name, request in pod.requests_milli.items():
+            if container and name != container:
+                continue
+            if request is None:
+                raise ScalerError(
+                    f"missing request for {resource} in container {name} of Pod {pod.pod}"
+                )
+            requests_total += request
+        usage_total += sum(v for k, v in pod.usage_milli.items() if not container or k == container)
+    if requests_total == 0:
+        raise ScalerError(f"no {resource} metrics returned matched known pods with requests")
+    return ResourceUsage(
+        utilization_percent=(usage_total * 100) // requests_total,
+        average_value_milli=usage_total // len(pods),
+        pods=len(pods),
+    )
+
+
+class CPUMemoryScaler:
+    """A built ``cpu``/``memory`` trigger."""
+
+    def __init__(self, config: CPUMemoryConfig, env: ScalerEnvironment) -> None:
+        self.config = config
+        self._fetch: PodResourcesFetcher | None = env.extras.get("pod_resources")
+
+    def metric_specs(self) -> list[MetricSpec]:
+        return [self.config.metric_spec()]
+
+    async def get_metrics_and_activity(self, metric_name: str) -> tuple[list[MetricValue], bool]:
+        # Values come from metrics.k8s.io through the HPA engine; the trigger is always
+        # active, exactly as KEDA's (it can never hold a workload at zero on its own).
+        return [], True
+
+    async def observe(self) -> ResourceUsage:
+        """Current usage of the target's pods via the injected fetcher."""
+        if self._fetch is None:
+            raise ScalerError(
+                f"{self.config.resource} trigger has no pod metrics source "
+                "(ScalerEnvironment.extras['pod_resources'])"
+            )
+        container = self.config.container_name or None
+        pods = await self._fetch(self.config.resource, container)
+        return resource_usage(pods, resource=self.config.resource, container=container)
+
+    async def close(self) -> None:
+        return None
+
+
+# -------------------------------------------------------------------------------- quantities
+
+_QUANTITY = re.compile(r"([+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+))([a-zA-Z]*|[eE][+-]?[0-9]+)")
+_SUFFIXES = {
+    "": Decimal(1),
+    "n": Decimal("1e-9"),
+    "u": Decimal("1e-6"),
+    "m": Decimal("1e-3"),
+    "k": Decimal("1e3"),
+    "M": Decimal("1e6"),
+    "G": Decimal("1e9"),
+    "T": Decimal("1e12"),
+    "P": Decimal("1e15"),
+    "E": Decimal("1e18"),
+    "Ki": Decimal(2**10),
+    "Mi": Decimal(2**20),
+    "Gi": Decimal(2**30),
+    "Ti": Decimal(2**40),
+    "Pi": Decimal(2**50),
+    "Ei": Decimal(2**60),
+}
+
+
+def parse_quantity(text: str) -> Decimal:
+    """A Kubernetes resource quantity (``500m``, ``1.5Gi``, ``2e3``) as an exact Decimal.
+
+    Small on purpose: when ``podscaler.api`` has its quantity type, this should use it.
+    """
+    match = _QUANTITY.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"quantities must match the regular expression {_QUANTITY.pattern}")
+    number, suffix = match.groups()
+    try:
+        amount = Decimal(number)
+        if suffix[:1] in ("e", "E") and suffix[1:]:
+            return amount * (Decimal(10) ** int(suffix[1:]))
+    except (InvalidOperation, ValueError) as exc:
+        raise ValueError(f"invalid quantity {text!r}") from exc
+    if suffix not in _SUFFIXES:
+        raise ValueError(f"unknown quantity suffix {suffix!r}")
+    return amount * _SUFFIXES[suffix]
+
+
+CPU = CPUMemoryFactory("cpu")
+MEMORY = CPUMemoryFactory("memory")

@@ -1,0 +1,463 @@
+"""The ``prometheus`` trigger: one instant PromQL query, compared with a threshold.
+
+As KEDA's ``pkg/scalers/prometheus_scaler.go``: ``GET {serverAddress}/api/v1/query`` with
+``query``, ``time`` (now, UTC, RFC 3339), ``namespace`` when set (Thanos querier / tenancy
+proxies read it) and ``queryParameters``; ``customHeaders`` and the auth headers on top. The
+query must return at most one sample. Its value drives an ``AverageValue`` (or ``Value``)
+External metric ``s{i}-prometheus`` with target ``threshold``; the trigger is active when the
+value is strictly greater than ``activationThreshold``.
+
+Response handling is the pure :func:`parse_query_response`, which follows KEDA case by case
+(empty results, several series, missing values, ``NaN``/``±Inf``, JSON ``null``) including
+the decoding rules of Go's ``encoding/json``, so a response that KEDA accepts is accepted
+here with the same value, and one that KEDA rejects is a :class:`ScalerError` here.
+
+Each scaler owns one :class:`aiohttp.ClientSession`, created on the first poll (inside the
+running loop) and reused until :meth:`PrometheusScaler.close`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from datetime import UTC
+from typing import Any
+from urllib.parse import quote_plus, urlsplit, urlunsplit
+
+import aiohttp
+from pydantic import ConfigDict
+from yarl import URL
+
+from scalers.contract import (
+    ExternalMetricSpec,
+    MetricSpec,
+    MetricTargetType,
+    MetricValue,
+    ScalerConfig,
+    ScalerConfigError,
+    ScalerEnvironment,
+    ScalerError,
+    TriggerSpec,
+    exported_metric_value,
+)
+from scalers.http_auth import AuthMode, HTTPAuth, parse_http_auth, ssl_context
+from scalers.metadata import (
+    MetadataReader,
+    Source,
+    external_metric_target_milli,
+    external_target_type,
+    metric_name,
+    normalize_metric_name,
+)
+
+__all__ = [
+    "PROMETHEUS",
+    "PrometheusConfig",
+    "PrometheusFactory",
+    "PrometheusResponseError",
+    "PrometheusScaler",
+    "parse_query_response",
+    "prometheus_activity",
+]
+
+#: Largest response body read; an instant query for one sample is a few hundred bytes.
+MAX_BODY_BYTES = 8 * 1024 * 1024
+
+_POD_IDENTITIES_WITHOUT_SUPPORT = ("azure", "azure-workload", "gcp", "aws", "aws-eks")
+
+
+class PrometheusConfig(ScalerConfig):
+    """A validated ``prometheus`` trigger."""
+
+    model_config = ConfigDict(frozen=True)
+
+    server_address: str
+    query: str
+    threshold: float
+    activation_threshold: float = 0.0
+    query_parameters: dict[str, str] = {}
+    namespace: str = ""
+    custom_headers: dict[str, str] = {}
+    ignore_null_values: bool = True
+    unsafe_ssl: bool = False
+    aws_region: str = ""
+    identity_owner: str = ""
+    #: Per-request timeout; ``None`` (or 0) means the environment's default.
+    timeout_seconds: float | None = None
+    auth: HTTPAuth = HTTPAuth()
+    pod_identity_provider: str = ""
+    metric_type: MetricTargetType = MetricTargetType.AVERAGE_VALUE
+
+    @property
+    def metric_name(self) -> str:
+        return metric_name(self.trigger_index, normalize_metric_name("prometheus"))
+
+
+class PrometheusFactory:
+    """Parses and builds ``prometheus`` triggers."""
+
+    trigger_types: tuple[str, ...] = ("prometheus",)
+
+    def parse(
+        self,
+        trigger: TriggerSpec,
+        resolved_env: Mapping[str, str],
+        auth_params: Mapping[str, str],
+        *,
+        trigger_index: int = 0,
+        pod_identity_provider: str = "",
+    ) -> PrometheusConfig:
+        r = MetadataReader(trigger.metadata, resolved_env, auth_params, trigger_type="prometheus")
+        auth = parse_http_auth(r)
+        server_address = r.required_string("serverAddress")
+        query = r.required_string("query")
+        query_parameters = r.mapping("queryParameters") or {}
+        threshold = r.number("threshold")
+        activation = r.number("activationThreshold", required=False)
+        namespace = r.string("namespace", required=False) or ""
+        custom_headers = r.mapping("customHeaders") or {}
+        ignore_null = r.boolean("ignoreNullValues", default=True)
+        unsafe_ssl = r.boolean("unsafeSsl", default=False)
+        aws_region = r.string(
+            "awsRegion", (Source.TRIGGER_METADATA, Source.AUTH_PARAMS), required=False
+        )
+        timeout = r.duration_seconds("timeout", required=False)
+        identity_owner = r.string("identityOwner", required=False) or ""
+        metric_type = external_target_type(trigger.metric_type)
+        assert threshold is not None
+        assert ignore_null is not None
+        assert unsafe_ssl is not None
+        if auth.modes and pod_identity_provider not in ("", "none"):
+            raise ScalerConfigError(
+                "pod identity cannot be enabled with other auth types", parameter="authModes"
+            )
+        return PrometheusConfig(
+            trigger_index=trigger_index,
+            trigger_name=trigger.name,
+            unexpected_parameters=r.unexpected(),
+            server_address=server_address,
+            query=query,
+            threshold=threshold,
+            activation_threshold=activation or 0.0,
+            query_parameters=query_parameters,
+            namespace=namespace,
+            custom_headers=custom_headers,
+            ignore_null_values=ignore_null,
+            unsafe_ssl=unsafe_ssl,
+            aws_region=aws_region or "",
+            identity_owner=identity_owner,
+            timeout_seconds=timeout or None,
+            auth=auth,
+            pod_identity_provider=pod_identity_provider,
+            metric_type=metric_type,
+        )
+
+    def build(self, config: ScalerConfig, env: ScalerEnvironment) -> PrometheusScaler:
+        if not isinstance(config, PrometheusConfig):
+            raise TypeError(f"prometheus cannot build from {type(config).__name__}")
+        return PrometheusScaler(config, env)
+
+
+# -------------------------------------------------------------------------------- the scaler
+
+
+class PrometheusScaler:
+    """A built ``prometheus`` trigger."""
+
+    def __init__(self, config: PrometheusConfig, env: ScalerEnvironment) -> None:
+        if config.auth.enabled(AuthMode.OAUTH):
+            raise ScalerConfigError(
+                "authModes 'oauth' is not supported by podscaler's prometheus trigger yet",
+                parameter="authModes",
+            )
+        if config.pod_identity_provider in _POD_IDENTITIES_WITHOUT_SUPPORT:
+            raise ScalerConfigError(
+                f"pod identity provider {config.pod_identity_provider!r} is not supported by "
+                "podscaler's prometheus trigger; use bearer, basic, custom or tls auth",
+                parameter="podIdentity",
+            )
+        try:
+            URL(config.server_address)
+        except ValueError as exc:
+            raise ScalerConfigError(
+                "parameter 'serverAddress' is not a valid URL", parameter="serverAddress"
+            ) from exc
+        self.config = config
+        self._env = env
+        self._ssl = ssl_context(config.auth, unsafe_ssl=config.unsafe_ssl)
+        self._timeout = config.timeout_seconds or env.http_timeout_seconds
+        self._session: aiohttp.ClientSession | None = None
+        self._redactions = [s for s in config.auth.secrets() if len(s) >= 3]
+        password = urlsplit(config.server_address).password
+        if password:
+            self._redactions.append(password)
+        self._where = _without_userinfo(config.server_address)
+
+    def metric_specs(self) -> list[MetricSpec]:
+        target = external_metric_target_milli(self.config.metric_type, self.config.threshold)
+        return [ExternalMetricSpec(metric_name=self.config.metric_name, target=target)]
+
+    def request_url(self) -> URL:
+        """The query URL for now (injected clock), parameters in KEDA's order."""
+        now = self._env.now().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        params = [("query", self.config.query), ("time", now)]
+        if self.config.namespace:
+            params.append(("namespace", self.config.namespace))
+        params.extend(self.config.query_parameters.items())
+        query = "&".join(f"{quote_plus(k)}={quote_plus(v)}" for k, v in params)
+        base = self.config.server_address.rstrip("/")
+        return URL(f"{base}/api/v1/query?{query}", encoded=True)
+
+    def request_headers(self) -> dict[str, str]:
+        headers = dict(self.config.custom_headers)
+        headers.update(self.config.auth.headers())
+        return headers
+
+    async def execute_query(self) -> float:
+        """Run the query once; the value as KEDA's ``ExecutePromQuery`` returns it."""
+        session = self._ensure_session()
+        try:
+            async with session.get(
+                self.request_url(),
+                headers=self.request_headers(),
+                timeout=aiohttp.ClientTimeout(total=self._timeout),
+            ) as response:
+                body = await response.content.read(MAX_BODY_BYTES + 1)
+                status = response.status
+        except TimeoutError as exc:
+            raise ScalerError(
+                f"prometheus query to {self._where} timed out after {self._timeout:g}s"
+            ) from exc
+        except aiohttp.ClientError as exc:
+            reason = self._redact(str(exc) or type(exc).__name__)
+            raise ScalerError(f"prometheus query to {self._where} failed: {reason}") from exc
+        if not 200 <= status <= 299:
+            detail = _error_detail(body)
+            raise ScalerError(
+                f"prometheus query api at {self._where} returned error. status: {status}"
+                + (f" ({self._redact(detail)})" if detail else "")
+            )
+        if len(body) > MAX_BODY_BYTES:
+            raise ScalerError(
+                f"prometheus response from {self._where} exceeds {MAX_BODY_BYTES} bytes"
+            )
+        return parse_query_response(
+            body, ignore_null_values=self.config.ignore_null_values, query=self.config.query
+        )
+
+    async def get_metrics_and_activity(self, metric_name: str) -> tuple[list[MetricValue], bool]:
+        now = self._env.now()
+        value = await self.execute_query()
+        exported, active = prometheus_activity(value, self.config.activation_threshold)
+        sample = MetricValue(metric_name=metric_name, value=exported, raw=value, timestamp=now)
+        return [sample], active
+
+    async def close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None and not session.closed:
+            await session.close()
+
+    def _ensure_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(ssl=self._ssl if self._ssl is not None else True)
+            # trust_env: honour HTTP(S)_PROXY / NO_PROXY as KEDA's HTTP clients do.
+            self._session = aiohttp.ClientSession(connector=connector, trust_env=True)
+        return self._session
+
+    def _redact(self, text: str) -> str:
+        for secret in self._redactions:
+            text = text.replace(secret, "***")
+        return text
+
+
+def prometheus_activity(value: float, activation_threshold: float) -> tuple[float, bool]:
+    """The exported metric value and the activity for a query result. Pure.
+
+    Activity uses the raw value (strictly greater than the activation threshold); the
+    exported value maps NaN/±Inf/negatives to 0, as KEDA's ``GenerateMetricInMili``.
+    """
+    return exported_metric_value(value), value > activation_threshold
+
+
+# -------------------------------------------------------------------------------- responses
+
+
+class PrometheusResponseError(ScalerError):
+    """The response body is not one KEDA would turn into a value."""
+
+
+def parse_query_response(body: bytes | str, *, ignore_null_values: bool, query: str = "") -> float:
+    """The value of an instant-query response, as KEDA's ``ExecutePromQuery`` computes it.
+
+    Zero samples: 0 (or an error when ``ignore_null_values`` is false); more than one: error;
+    an empty ``value``: like zero samples; a one-element ``value``: error; a JSON ``null``
+    sample value: -1 (no error: exported as 0, inactive); ``NaN``/``±Inf``: 0 (or error);
+    anything Go's ``strconv.ParseFloat`` would refuse: error.
+    """
+    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
+    try:
+        document = json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:
+        raise PrometheusResponseError(f"prometheus response is not valid JSON: {exc}") from exc
+    top = _decode_struct(document, ("status", "data"), "response")
+    _expect_string(top.get("status"), "status")
+    data = _decode_struct(top.get("data"), ("resultType", "result"), "data")
+    _expect_string(data.get("resultType"), "data.resultType")
+    results = _decode_list(data.get("result"), "data.result")
+    samples = [_decode_struct(item, ("metric", "value"), "data.result[]") for item in results]
+    for sample in samples:
+        _decode_struct(sample.get("metric"), (), "data.result[].metric")
+        _decode_list(sample.get("value"), "data.result[].value")
+
+    if not samples:
+        if ignore_null_values:
+            return 0.0
+        raise PrometheusResponseError(
+            "prometheus metrics 'prometheus' target may be lost, the result is empty"
+        )
+    if len(samples) > 1:
+        raise PrometheusResponseError(
+            f"prometheus query {query} returned multiple elements ({len(samples)})"
+        )
+    pair = _decode_list(samples[0].get("value"), "data.result[0].value")
+    if not pair:
+        if ignore_null_values:
+            return 0.0
+        raise PrometheusResponseError(
+            "prometheus metrics 'prometheus' target may be lost, the value list is empty"
+        )
+    if len(pair) < 2:
+        raise PrometheusResponseError(f"prometheus query {query} didn't return enough values")
+    raw = pair[1]
+    value = -1.0
+    if raw is not None:
+        if not isinstance(raw, str):
+            raise PrometheusResponseError(
+                f"prometheus sample value must be a string, got {type(raw).__name__}"
+            )
+        parsed = parse_go_float(raw)
+        if parsed is None:
+            raise PrometheusResponseError(f"error converting prometheus value {raw[:64]!r}")
+        value = parsed
+    if math.isinf(value) or math.isnan(value):
+        if ignore_null_values:
+            return 0.0
+        raise PrometheusResponseError(f"prometheus query returns {_go_format(value)}")
+    return value
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"invalid JSON literal {name}")
+
+
+def _decode_struct(value: Any, fields: tuple[str, ...], where: str) -> dict[str, Any]:
+    """Go's decoding of a JSON value into a struct: ``null`` is the zero value, an object's
+    keys match field names case-insensitively (last one wins), anything else is an error."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise PrometheusResponseError(
+            f"prometheus response: {where} must be an object, got {_json_kind(value)}"
+        )
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        for field in fields:
+            if key == field or key.lower() == field.lower():
+                out[field] = item
+                break
+    return out
+
+
+def _decode_list(value: Any, where: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise PrometheusResponseError(
+            f"prometheus response: {where} must be an array, got {_json_kind(value)}"
+        )
+    return value
+
+
+def _expect_string(value: Any, where: str) -> None:
+    if value is not None and not isinstance(value, str):
+        raise PrometheusResponseError(
+            f"prometheus response: {where} must be a string, got {_json_kind(value)}"
+        )
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object" if isinstance(value, dict) else type(value).__name__
+
+
+_GO_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_GO_HEX = re.compile(r"([+-]?)0[xX]([0-9a-fA-F_]*\.?[0-9a-fA-F_]*)[pP]([+-]?[0-9_]+)")
+_GO_SPECIAL = {
+    "inf": math.inf,
+    "+inf": math.inf,
+    "-inf": -math.inf,
+    "infinity": math.inf,
+    "+infinity": math.inf,
+    "-infinity": -math.inf,
+    "nan": math.nan,
+}
+
+
+def parse_go_float(text: str) -> float | None:
+    """Go ``strconv.ParseFloat(text, 64)``: ``None`` where Go returns an error (syntax, or a
+    finite literal out of range). Accepts Prometheus' ``NaN``, ``+Inf``, ``-Inf``."""
+    special = _GO_SPECIAL.get(text.lower())
+    if special is not None:
+        return special
+    if _GO_DECIMAL.fullmatch(text):
+        value = float(text)
+    else:
+        match = _GO_HEX.fullmatch(text)
+        if match is None or not any(c not in "._" for c in match.group(2)):
+            return None
+        try:
+            value = float.fromhex(f"{match.group(1)}0x{match.group(2)}p{match.group(3)}")
+        except (ValueError, OverflowError):
+            return None
+    return None if math.isinf(value) else value
+
+
+def _go_format(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    return "+Inf" if value > 0 else "-Inf"
+
+
+def _error_detail(body: bytes) -> str:
+    """Prometheus' own ``error`` text from a failed response, short, if there is one."""
+    try:
+        document = json.loads(body.decode("utf-8", errors="replace"))
+    except ValueError:
+        return ""
+    if isinstance(document, dict) and isinstance(document.get("error"), str):
+        return str(document["error"])[:200]
+    return ""
+
+
+def _without_userinfo(address: str) -> str:
+    """``serverAddress`` as shown in messages: credentials in the URL are dropped."""
+    try:
+        parts = urlsplit(address)
+        host = parts.hostname or ""
+        if parts.port is not None:
+            host = f"{host}:{parts.port}"
+    except ValueError:
+        return "<invalid serverAddress>"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+PROMETHEUS = PrometheusFactory()
