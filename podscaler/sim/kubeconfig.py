@@ -1,0 +1,50 @@
+"""kubeconfig documents for the embedded API server (cluster, user and context ``podscaler``).
+
+The server authenticates nobody: it listens on localhost for development, tests and demos,
+and accepts any request. Over HTTPS the kubeconfig still carries a bearer token (``podscaler``)
+because some clients insist on having credentials; the server ignores it. Over plain HTTP the
+user entry is empty, so no client ever sends a token in the clear.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+NAME = "podscaler"
+
+
+def build(
+    server_url: str, ca_pem: bytes | None = None, namespace: str = "default"
+) -> dict[str, Any]:
+    cluster: dict[str, Any] = {"server": server_url}
+    user: dict[str, Any] = {}
+    if ca_pem is not None:
+        cluster["certificate-authority-data"] = base64.b64encode(ca_pem).decode()
+        user["token"] = NAME
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "preferences": {},
+        "clusters": [{"name": NAME, "cluster": cluster}],
+        "users": [{"name": NAME, "user": user}],
+        "contexts": [
+            {"name": NAME, "context": {"cluster": NAME, "user": NAME, "namespace": namespace}}
+        ],
+        "current-context": NAME,
+    }
+
+
+def write(config: dict[str, Any], path: Path) -> Path:
+    """Write ``config`` as YAML, readable by its owner only (it may hold a CA and token)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as fh:
+        yaml.safe_dump(config, fh, sort_keys=False)
+    tmp.replace(path)
+    return path

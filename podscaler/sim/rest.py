@@ -1,0 +1,317 @@
+"""The REST verbs on resources: list, get, create, update, patch, delete, delete collection.
+
+Each handler turns one HTTP request into store calls and answers with the stored bytes. Writes
+go through :meth:`ApiServer.after_write` so that CRDs start (or stop) serving their resource the
+moment they are stored.
+
+Deliberate simplifications versus a real kube-apiserver:
+
+* ``fieldValidation=Strict`` is treated as ``Ignore``: unknown fields are kept, never rejected
+  (and CRD objects are not pruned to their schema).
+* ``dryRun=All`` validates and answers with the object as it would be stored, but does not
+  assign uid/resourceVersion the way a real dry run does.
+* Server-side apply (``application/apply-patch+yaml``) answers 415 Unsupported Media Type;
+  kubectl's default client-side apply uses strategic merge patch, which is supported.
+* ``managedFields`` are not maintained.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from podscaler.sim import tables, validation
+from podscaler.sim.errors import (
+    ApiError,
+    BadRequest,
+    Invalid,
+    MethodNotAllowed,
+    UnsupportedMediaType,
+)
+from podscaler.sim.resources import ResourceType
+from podscaler.sim.store import Entry, Obj, dumps
+from podscaler.sim.wire import (
+    Target,
+    check_kind,
+    decode_continue,
+    encode_continue,
+    query_bool,
+    query_int,
+    read_object,
+    read_patch,
+    respond,
+    selector_predicate,
+    wants_table,
+)
+
+if TYPE_CHECKING:
+    from podscaler.sim.apiserver import ApiServer
+
+MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+STRATEGIC_PATCH = "application/strategic-merge-patch+json"
+APPLY_PATCH = "application/apply-patch+yaml"
+
+
+async def collection(server: ApiServer, request: web.Request, target: Target) -> web.StreamResponse:
+    """GET on a collection: a list, or a watch with ``?watch=true``."""
+    query = request.query
+    if target.watch_path or query_bool(query, "watch"):
+        from podscaler.sim.watching import serve_watch
+
+        return await serve_watch(server, request, target)
+    rt = target.rt
+    predicate = selector_predicate(rt, query)
+    limit = query_int(query, "limit", 0)
+    token = query.get("continue")
+    after = None
+    list_rv = server.store.resource_version
+    if token:
+        list_rv, after = decode_continue(token)
+    items: list[Entry] = []
+    more = False
+    for entry in server.store.entries(rt, target.namespace, after=after):
+        if predicate is not None and not predicate(entry.obj):
+            continue
+        if limit > 0 and len(items) >= limit:
+            more = True
+            break
+        items.append(entry)
+    meta: dict[str, Any] = {"resourceVersion": str(list_rv)}
+    if more:
+        meta["continue"] = encode_continue(list_rv, (items[-1].namespace, items[-1].name))
+    if wants_table(request):
+        include = query.get("includeObject", "Metadata")
+        return respond(
+            tables.table(
+                rt, (e.obj for e in items), server.now(), list_meta=meta, include_object=include
+            )
+        )
+    head = (
+        b'{"kind":"'
+        + rt.list_kind.encode()
+        + b'","apiVersion":"'
+        + rt.api_version.encode()
+        + b'","metadata":'
+        + dumps(meta)
+        + b',"items":['
+    )
+    return respond(head + b",".join(e.raw() for e in items) + b"]}")
+
+
+def object_response(
+    server: ApiServer, request: web.Request, rt: ResourceType, entry: Entry, status: int = 200
+) -> web.Response:
+    if wants_table(request):
+        return respond(tables.table(rt, [entry.obj], server.now()), status)
+    return respond(entry.raw(), status)
+
+
+async def get(server: ApiServer, request: web.Request, target: Target) -> web.Response:
+    assert target.name is not None
+    entry = server.store.get(target.rt, target.namespace or "", target.name)
+    return object_response(server, request, target.rt, entry)
+
+
+async def create(server: ApiServer, request: web.Request, target: Target) -> web.Response:
+    rt = target.rt
+    obj = await read_object(request)
+    check_kind(rt, obj)
+    validation.validate(rt, obj)
+    if _dry_run(request):
+        obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
+        return respond(obj, 201)
+    entry = server.store.create(rt, obj, namespace=target.namespace or "")
+    entry = server.after_write(rt, entry)
+    return respond(entry.raw(), 201)
+
+
+async def replace(server: ApiServer, request: web.Request, target: Target) -> web.Response:
+    rt = target.rt
+    assert target.name is not None
+    obj = await read_object(request)
+    check_kind(rt, obj)
+    if target.subresource is None:
+        validation.validate(rt, obj)
+    if _dry_run(request):
+        return respond(obj)
+    entry = server.store.update(
+        rt, obj, namespace=target.namespace or "", name=target.name, subresource=target.subresource
+    )
+    entry = server.after_write(rt, entry)
+    return respond(entry.raw())
+
+
+def apply_patch(
+    ctype: str,
+    rt: ResourceType,
+    current: Obj,
+    patch: Any,
+    *,
+    kind: str | None = None,
+    group: str | None = None,
+    version: str | None = None,
+) -> Obj:
+    """Apply a patch body of content type ``ctype`` to a private copy of ``current``."""
+    from podscaler.sim import patching
+
+    try:
+        if ctype == MERGE_PATCH:
+            if not isinstance(patch, dict):
+                raise BadRequest("a merge patch must be a JSON object")
+            result = patching.apply_merge_patch(current, patch)
+        elif ctype == JSON_PATCH:
+            if not isinstance(patch, list):
+                raise BadRequest("a JSON patch must be a JSON array of operations")
+            result = patching.apply_json_patch(current, patch)
+        elif ctype == STRATEGIC_PATCH:
+            if not isinstance(patch, dict):
+                raise BadRequest("a strategic merge patch must be a JSON object")
+            strategy = (
+                None
+                if rt.custom
+                else patching.strategy_for(
+                    group if group is not None else rt.group,
+                    version or rt.version,
+                    kind or rt.kind,
+                )
+            )
+            if strategy is None:
+                raise UnsupportedMediaType(
+                    f"the body of the request was in an unknown format - accepted media types "
+                    f"include: {JSON_PATCH}, {MERGE_PATCH}, {APPLY_PATCH}"
+                )
+            result = patching.apply_strategic_merge_patch(current, patch, strategy)
+        elif ctype == APPLY_PATCH:
+            raise UnsupportedMediaType(
+                "server-side apply (application/apply-patch+yaml) is not supported by the "
+                "podscaler embedded API server; use client-side apply (kubectl apply without "
+                "--server-side)"
+            )
+        else:
+            raise UnsupportedMediaType(
+                f"the body of the request was in an unknown format - accepted media types "
+                f"include: {JSON_PATCH}, {MERGE_PATCH}, {STRATEGIC_PATCH}"
+            )
+    except patching.PatchError as exc:
+        raise _patch_error(exc) from exc
+    if not isinstance(result, dict):
+        raise BadRequest("the patch did not produce an object")
+    return result
+
+
+def _patch_error(exc: Exception) -> ApiError:
+    """A failed JSON patch ``test`` operation is 422 upstream; other patch errors are 400."""
+    text = str(exc)
+    if "test" in text.lower() and "fail" in text.lower():
+        return Invalid(text)
+    return BadRequest(text)
+
+
+async def patch(server: ApiServer, request: web.Request, target: Target) -> web.Response:
+    """PATCH the main resource or ``/status`` (``/scale`` is in ``subresources``)."""
+    rt = target.rt
+    assert target.name is not None
+    ns = target.namespace or ""
+    body = await read_patch(request)
+    current = server.store.get(rt, ns, target.name)
+    patched = apply_patch(request.content_type, rt, current.copy(), body)
+    meta = patched.get("metadata")
+    if not isinstance(meta, dict):
+        raise BadRequest("metadata must be an object")
+    if meta.get("name") != target.name:
+        raise BadRequest("the name of the object cannot be changed by a patch")
+    if target.subresource is None:
+        validation.validate(rt, patched)
+    if _dry_run(request):
+        return respond(patched)
+    entry = server.store.update(
+        rt, patched, namespace=ns, name=target.name, subresource=target.subresource
+    )
+    entry = server.after_write(rt, entry)
+    return object_response(server, request, rt, entry)
+
+
+async def _delete_options(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    options: dict[str, Any] = {}
+    if raw.strip():
+        try:
+            value = json.loads(raw)
+        except ValueError as exc:
+            raise BadRequest(f"the DeleteOptions body could not be decoded: {exc}") from exc
+        if not isinstance(value, dict):
+            raise BadRequest("DeleteOptions must be an object")
+        options = value
+    query = request.query
+    if "propagationPolicy" in query:
+        options["propagationPolicy"] = query["propagationPolicy"]
+    if "orphanDependents" in query:
+        options["orphanDependents"] = query_bool(query, "orphanDependents")
+    policy = options.get("propagationPolicy")
+    if policy not in (None, "Orphan", "Background", "Foreground"):
+        raise BadRequest(f"propagationPolicy: Unsupported value: {policy!r}")
+    if policy is None and options.get("orphanDependents") is True:
+        options["propagationPolicy"] = "Orphan"
+    return options
+
+
+async def delete(server: ApiServer, request: web.Request, target: Target) -> web.Response:
+    rt = target.rt
+    assert target.name is not None
+    options = await _delete_options(request)
+    pre = options.get("preconditions") or {}
+    if _dry_run(request) or options.get("dryRun"):
+        return respond(server.store.get(rt, target.namespace or "", target.name).raw())
+    entry, _gone = server.store.delete(
+        rt,
+        target.namespace or "",
+        target.name,
+        propagation=options.get("propagationPolicy"),
+        precondition_uid=pre.get("uid"),
+        precondition_rv=pre.get("resourceVersion"),
+    )
+    return respond(entry.raw())
+
+
+async def delete_collection(
+    server: ApiServer, request: web.Request, target: Target
+) -> web.Response:
+    rt = target.rt
+    options = await _delete_options(request)
+    predicate = selector_predicate(rt, request.query)
+    doomed = [
+        (e.namespace, e.name)
+        for e in server.store.entries(rt, target.namespace)
+        if predicate is None or predicate(e.obj)
+    ]
+    deleted: list[bytes] = []
+    for ns, name in doomed:
+        if server.store.find(rt, ns, name) is None:
+            continue
+        entry, _gone = server.store.delete(
+            rt, ns, name, propagation=options.get("propagationPolicy")
+        )
+        deleted.append(entry.raw())
+    head = (
+        b'{"kind":"'
+        + rt.list_kind.encode()
+        + b'","apiVersion":"'
+        + rt.api_version.encode()
+        + b'","metadata":{"resourceVersion":"'
+        + str(server.store.resource_version).encode()
+        + b'"},"items":['
+    )
+    return respond(head + b",".join(deleted) + b"]}")
+
+
+def _dry_run(request: web.Request) -> bool:
+    return bool(request.query.get("dryRun"))
+
+
+def method_not_allowed(method: str, what: str) -> MethodNotAllowed:
+    return MethodNotAllowed(
+        f"the server does not allow this method on the requested resource: {method} {what}"
+    )
