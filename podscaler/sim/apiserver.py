@@ -78,12 +78,12 @@ async def _status_errors(
     except ApiError as err:
         return error_response(err)
     except web.HTTPException as exc:
-        err = ApiError(exc.text or exc.reason)
-        err.code = exc.status
-        err.reason = _HTTP_REASONS.get(
+        http_err = ApiError(exc.text or exc.reason)
+        http_err.code = exc.status
+        http_err.reason = _HTTP_REASONS.get(
             exc.status, "InternalError" if exc.status >= 500 else "Unknown"
         )
-        return error_response(err)
+        return error_response(http_err)
     except asyncio.CancelledError:
         raise
     except Exception as exc:
@@ -347,8 +347,9 @@ class ApiServer:
                 else self.metrics.node_metrics(target.name, labels)
             )
             if item is None:
+                kind_name = "podmetrics" if is_pods else "nodemetrics"
                 raise NotFound(
-                    f'{"podmetrics" if is_pods else "nodemetrics"}.metrics.k8s.io "{target.name}" not found',
+                    f'{kind_name}.metrics.k8s.io "{target.name}" not found',
                     name=target.name,
                     group=METRICS_GROUP,
                     kind=rt.resource,

@@ -31,8 +31,8 @@ def _served_version(spec: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def validate(crd: Obj) -> None:
-    spec = crd.get("spec") if isinstance(crd.get("spec"), dict) else {}
-    names = spec.get("names") if isinstance(spec.get("names"), dict) else {}
+    spec: dict[str, Any] = crd["spec"] if isinstance(crd.get("spec"), dict) else {}
+    names: dict[str, Any] = spec["names"] if isinstance(spec.get("names"), dict) else {}
     name = str((crd.get("metadata") or {}).get("name", ""))
     causes: list[tuple[str, str, str]] = []
     group, plural, kind = spec.get("group"), names.get("plural"), names.get("kind")

@@ -180,13 +180,13 @@ class Watcher:
         self.closed = True
         self._wake.set()
 
-    async def wait(self, timeout: float) -> None:
-        """Return when events are queued, the watch closed, or ``timeout`` passed."""
+    async def wait(self, seconds: float) -> None:
+        """Return when events are queued, the watch closed, or ``seconds`` passed."""
         if self.queue or self.closed:
             return
         self._wake.clear()
         try:
-            await asyncio.wait_for(self._wake.wait(), timeout)
+            await asyncio.wait_for(self._wake.wait(), seconds)
         except TimeoutError:
             return
 

@@ -289,8 +289,9 @@ async def evict(server: ApiServer, request: web.Request, target: Target) -> web.
                 causes=[
                     {
                         "reason": "DisruptionBudget",
-                        "message": f"The disruption budget {name} needs {figures['desiredHealthy']} "
-                        f"healthy pods and has {figures['currentHealthy']} currently",
+                        "message": f"The disruption budget {name} needs "
+                        f"{figures['desiredHealthy']} healthy pods and has "
+                        f"{figures['currentHealthy']} currently",
                     }
                 ],
             )

@@ -61,7 +61,7 @@ def _workload(spec: dict[str, Any]) -> list[tuple[str, str, str]]:
                 "Invalid value: empty selector is invalid for deployment",
             )
         )
-    template = spec.get("template") if isinstance(spec.get("template"), dict) else {}
+    template: dict[str, Any] = spec["template"] if isinstance(spec.get("template"), dict) else {}
     labels = (template.get("metadata") or {}).get("labels") or {}
     if not parsed.is_empty and not parsed.matches(labels):
         causes.append(
