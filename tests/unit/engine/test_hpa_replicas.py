@@ -105,8 +105,8 @@ def test_missing_pod_counts_as_zero_on_scale_up() -> None:
 
 
 def test_unready_pods_hold_back_scale_up_only() -> None:
-    warming = {"ready": ReadyCondition("False", NOW - 5), "start_time_seconds": NOW - 5}
-    pods = [ready_pod("a"), ready_pod("b"), ready_pod("c", **warming)]
+    warming = ready_pod("c", ready=ReadyCondition("False", NOW - 5), start_time_seconds=NOW - 5)
+    pods = [ready_pod("a"), ready_pod("b"), warming]
     # Scale-up: c counts as 0, so (800 + 800 + 0) / 3 -> 53 % of 30 % -> ceil(1.766 * 3) = 6.
     assert utilization(3, 30, cpu_samples(a=800, b=800, c=900), pods).replicas == 6
     # Scale-down: c is simply left out; ratio 0.2 over the two ready pods -> 1.
