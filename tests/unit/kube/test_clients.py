@@ -1,0 +1,61 @@
+"""Client setup without a server: explicit URLs, in-cluster files, token rotation."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+import trustme
+
+from podscaler.kube.clients import ServiceAccountToken, connect
+from podscaler.kube.errors import KubeError
+
+
+async def test_explicit_server_with_token() -> None:
+    kube = await connect(server="https://127.0.0.1:6443", token="abc", insecure=True)
+    async with kube:
+        assert kube.host == "https://127.0.0.1:6443"
+        assert (await kube._headers(None))["Authorization"] == "Bearer abc"
+        assert kube.configuration.verify_ssl is False
+
+
+async def test_in_cluster_reads_env_and_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.crt"))
+    (tmp_path / "token").write_text("first\n")
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "fd00::1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "6443")
+    async with await connect(service_account_dir=tmp_path) as kube:
+        assert kube.host == "https://[fd00::1]:6443"
+        assert (await kube._headers(None))["Authorization"] == "Bearer first"
+
+
+def test_token_is_reread_when_the_file_is_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "token"
+    path.write_text("first")
+    token = ServiceAccountToken(path)
+    assert token.header(now=0.0) == "Bearer first"
+    replacement = tmp_path / "token.new"
+    replacement.write_text("second")
+    os.replace(replacement, path)
+    # Within the check interval the cached token is served without a stat().
+    assert token.header(now=0.5) == "Bearer first"
+    assert token.header(now=2.0) == "Bearer second"
+
+
+def test_empty_token_file_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "token"
+    path.write_text("")
+    with pytest.raises(KubeError):
+        ServiceAccountToken(path)
+
+
+async def test_in_cluster_without_host_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    with pytest.raises(KubeError):
+        await connect(in_cluster=True)
+    await asyncio.sleep(0)
