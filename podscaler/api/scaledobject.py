@@ -21,7 +21,7 @@ from pydantic import Field
 from podscaler.api.conditions import Condition
 from podscaler.api.hpabehavior import HorizontalPodAutoscalerBehavior
 from podscaler.api.meta import GROUP_VERSION, ApiModel, ObjectMeta, SpecModel
-from podscaler.api.triggers import MetricType, ScaleTrigger
+from podscaler.api.triggers import OptionalMetricType, ScaleTrigger
 
 __all__ = [
     "COMPOSITE_METRIC_NAME",
@@ -133,7 +133,7 @@ class ScalingModifiers(SpecModel):
         default=None,
         description="The object is active while the composite value is above this (default 0).",
     )
-    metric_type: MetricType | None = Field(
+    metric_type: OptionalMetricType = Field(
         default=None,
         description="Target type of the composite metric: AverageValue (default) or Value.",
     )

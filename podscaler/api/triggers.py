@@ -7,9 +7,9 @@ the trigger list itself live here and in :mod:`podscaler.api.validation`.
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Annotated, Any, Final, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from podscaler.api.meta import SpecModel
 
@@ -19,6 +19,7 @@ __all__ = [
     "RESOURCE_TRIGGER_TYPES",
     "AuthenticationRef",
     "MetricType",
+    "OptionalMetricType",
     "ScaleTrigger",
 ]
 
@@ -27,8 +28,16 @@ CPU: Final = "cpu"
 MEMORY: Final = "memory"
 RESOURCE_TRIGGER_TYPES: Final = frozenset({CPU, MEMORY})
 
+
+def _empty_as_unset(value: Any) -> Any:
+    """Go's ``omitempty`` makes ``""`` and "not set" the same thing; so do we."""
+    return None if value == "" else value
+
+
 #: autoscaling/v2 MetricTargetType.
 MetricType = Literal["AverageValue", "Value", "Utilization"]
+#: An optional metric type field; an empty string means unset (the default, AverageValue).
+OptionalMetricType = Annotated[MetricType | None, BeforeValidator(_empty_as_unset)]
 
 
 class AuthenticationRef(SpecModel):
@@ -68,7 +77,7 @@ class ScaleTrigger(SpecModel):
     authentication_ref: AuthenticationRef | None = Field(
         default=None, description="Where the scaler's credentials come from."
     )
-    metric_type: MetricType | None = Field(
+    metric_type: OptionalMetricType = Field(
         default=None,
         description=(
             "Target type of the metric: AverageValue (default), Value, or Utilization "

@@ -1,0 +1,405 @@
+"""CustomResourceDefinitions generated from the models, and the generator of ``manifests/crds``.
+
+The models are the single source of truth: :func:`crd_manifests` turns their JSON schema into
+apiextensions.k8s.io/v1 *structural* schemas (every node typed, references inlined, nullability
+dropped because the API omits unset fields, int-or-string for quantities, unknown fields kept
+only where the models keep them). ``manifests/crds`` is the committed output; a unit test fails
+when it drifts from the models. Regenerate with::
+
+    python -m podscaler.api.crds manifests/crds
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import yaml
+
+from podscaler.api.meta import API_GROUP, API_VERSION, ApiModel
+from podscaler.api.scaledjob import ScaledJobSpec, ScaledJobStatus
+from podscaler.api.scaledobject import ScaledObjectSpec, ScaledObjectStatus
+from podscaler.api.triggerauth import TriggerAuthenticationSpec, TriggerAuthenticationStatus
+
+__all__ = [
+    "REGENERATE_COMMAND",
+    "crd_file_name",
+    "crd_manifests",
+    "main",
+    "render_crd",
+    "structural_schema",
+    "write_crds",
+]
+
+REGENERATE_COMMAND: Final = "python -m podscaler.api.crds manifests/crds"
+CATEGORY: Final = "podscaler"
+
+_HEADER: Final = (
+    f"# Generated from podscaler.api models by `{REGENERATE_COMMAND}`; do not edit by hand.\n"
+)
+
+
+@dataclass(frozen=True)
+class _Resource:
+    kind: str
+    plural: str
+    short_name: str
+    scope: str
+    description: str
+    spec: type[ApiModel]
+    status: type[ApiModel]
+    columns: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _condition_column(condition_type: str) -> dict[str, Any]:
+    return {
+        "name": condition_type,
+        "type": "string",
+        "jsonPath": f'.status.conditions[?(@.type=="{condition_type}")].status',
+        "description": f"Status of the {condition_type} condition.",
+    }
+
+
+_AGE: Final = {
+    "name": "Age",
+    "type": "date",
+    "jsonPath": ".metadata.creationTimestamp",
+    "description": "Time since creation.",
+}
+_TRIGGERS: Final = {
+    "name": "Triggers",
+    "type": "string",
+    "jsonPath": ".spec.triggers[*].type",
+    "description": "Trigger types.",
+}
+_AUTHENTICATIONS: Final = {
+    "name": "Authentications",
+    "type": "string",
+    "jsonPath": ".spec.triggers[*].authenticationRef.name",
+    "description": "TriggerAuthentications the triggers use.",
+    "priority": 1,
+}
+
+
+def _auth_columns() -> list[dict[str, Any]]:
+    return [
+        {
+            "name": "PodIdentity",
+            "type": "string",
+            "jsonPath": ".spec.podIdentity.provider",
+            "description": "Workload identity provider.",
+        },
+        {
+            "name": "Secret",
+            "type": "string",
+            "jsonPath": ".spec.secretTargetRef[*].name",
+            "description": "Secrets parameters come from.",
+        },
+        {
+            "name": "Env",
+            "type": "string",
+            "jsonPath": ".spec.env[*].name",
+            "description": "Environment variables parameters come from.",
+        },
+        {
+            "name": "VaultAddress",
+            "type": "string",
+            "jsonPath": ".spec.hashiCorpVault.address",
+            "description": "HashiCorp Vault address.",
+        },
+        {
+            "name": "ScaledObjects",
+            "type": "string",
+            "jsonPath": ".status.scaledobjects",
+            "description": "ScaledObjects using this authentication.",
+            "priority": 1,
+        },
+        {
+            "name": "ScaledJobs",
+            "type": "string",
+            "jsonPath": ".status.scaledjobs",
+            "description": "ScaledJobs using this authentication.",
+            "priority": 1,
+        },
+        _AGE,
+    ]
+
+
+_RESOURCES: Final = (
+    _Resource(
+        kind="ScaledObject",
+        plural="scaledobjects",
+        short_name="so",
+        scope="Namespaced",
+        description=(
+            "ScaledObject scales a workload (anything with a /scale subresource) from zero to N "
+            "replicas on event triggers. KEDA's ScaledObject schema; podscaler extensions are "
+            "under spec.advanced."
+        ),
+        spec=ScaledObjectSpec,
+        status=ScaledObjectStatus,
+        columns=[
+            {
+                "name": "ScaleTargetKind",
+                "type": "string",
+                "jsonPath": ".status.scaleTargetKind",
+                "description": "Kind of the scaled workload.",
+            },
+            {
+                "name": "ScaleTargetName",
+                "type": "string",
+                "jsonPath": ".spec.scaleTargetRef.name",
+                "description": "Name of the scaled workload.",
+            },
+            {
+                "name": "Min",
+                "type": "integer",
+                "jsonPath": ".spec.minReplicaCount",
+                "description": "Minimum replicas while active.",
+            },
+            {
+                "name": "Max",
+                "type": "integer",
+                "jsonPath": ".spec.maxReplicaCount",
+                "description": "Maximum replicas.",
+            },
+            _condition_column("Ready"),
+            _condition_column("Active"),
+            _condition_column("Fallback"),
+            _condition_column("Paused"),
+            _TRIGGERS,
+            _AUTHENTICATIONS,
+            {
+                "name": "Mode",
+                "type": "string",
+                "jsonPath": ".spec.advanced.mode",
+                "description": "direct (podscaler writes /scale) or hpa (an HPA does 1..N).",
+                "priority": 1,
+            },
+            _AGE,
+        ],
+    ),
+    _Resource(
+        kind="ScaledJob",
+        plural="scaledjobs",
+        short_name="sj",
+        scope="Namespaced",
+        description=(
+            "ScaledJob runs Kubernetes Jobs for pending events on its triggers. KEDA's "
+            "ScaledJob schema."
+        ),
+        spec=ScaledJobSpec,
+        status=ScaledJobStatus,
+        columns=[
+            {
+                "name": "Min",
+                "type": "integer",
+                "jsonPath": ".spec.minReplicaCount",
+                "description": "Jobs kept running.",
+            },
+            {
+                "name": "Max",
+                "type": "integer",
+                "jsonPath": ".spec.maxReplicaCount",
+                "description": "Most Jobs at once.",
+            },
+            _condition_column("Ready"),
+            _condition_column("Active"),
+            _condition_column("Paused"),
+            _TRIGGERS,
+            _AUTHENTICATIONS,
+            _AGE,
+        ],
+    ),
+    _Resource(
+        kind="TriggerAuthentication",
+        plural="triggerauthentications",
+        short_name="ta",
+        scope="Namespaced",
+        description=(
+            "TriggerAuthentication says where the triggers of its namespace find their "
+            "credentials. KEDA's TriggerAuthentication schema."
+        ),
+        spec=TriggerAuthenticationSpec,
+        status=TriggerAuthenticationStatus,
+        columns=_auth_columns(),
+    ),
+    _Resource(
+        kind="ClusterTriggerAuthentication",
+        plural="clustertriggerauthentications",
+        short_name="cta",
+        scope="Cluster",
+        description=(
+            "ClusterTriggerAuthentication says where triggers in any namespace find their "
+            "credentials; Secrets are read from the operator's namespace. KEDA's schema."
+        ),
+        spec=TriggerAuthenticationSpec,
+        status=TriggerAuthenticationStatus,
+        columns=_auth_columns(),
+    ),
+)
+
+#: JSON-schema keywords that have no place in a CRD schema.
+_DROPPED_KEYWORDS: Final = frozenset({"title", "$defs", "examples"})
+
+
+def _clean_text(text: str) -> str:
+    return " ".join(text.replace("``", "`").split())
+
+
+def structural_schema(model: type[ApiModel]) -> dict[str, Any]:
+    """The OpenAPI v3 structural schema of *model*, ready for a CRD."""
+    raw = model.model_json_schema(by_alias=True, mode="validation")
+    definitions = raw.get("$defs", {})
+    return _structural(raw, definitions)
+
+
+def _structural(node: Mapping[str, Any], definitions: Mapping[str, Any]) -> dict[str, Any]:
+    node = dict(node)
+    if "$ref" in node:
+        target = definitions[node.pop("$ref").rsplit("/", 1)[-1]]
+        merged = dict(target)
+        merged.update(node)  # the field's own description wins over the class docstring
+        node = merged
+    if "anyOf" in node and not node.get("x-kubernetes-int-or-string"):
+        options = [option for option in node.pop("anyOf") if option.get("type") != "null"]
+        if len(options) != 1:
+            raise ValueError(f"cannot make a structural schema of anyOf {options}")
+        option = _structural(options[0], definitions)
+        option.update({key: value for key, value in node.items() if key != "default"})
+        if node.get("default") is not None:
+            option["default"] = node["default"]
+        node = option
+    result: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in _DROPPED_KEYWORDS or (key == "default" and value is None):
+            continue
+        if key == "description":
+            result[key] = _clean_text(str(value))
+        elif key == "properties":
+            result[key] = {name: _structural(child, definitions) for name, child in value.items()}
+        elif key == "items":
+            result[key] = _structural(value, definitions)
+        elif key == "additionalProperties":
+            if value is True:
+                result["x-kubernetes-preserve-unknown-fields"] = True
+            elif isinstance(value, Mapping):
+                result[key] = _structural(value, definitions)
+            # ``false`` (extra="forbid") is the API server's pruning already.
+        elif key in {"exclusiveMinimum", "exclusiveMaximum"} and not isinstance(value, bool):
+            bound = "minimum" if key == "exclusiveMinimum" else "maximum"
+            result[bound] = value
+            result[key] = True
+        else:
+            result[key] = copy.deepcopy(value)
+    if "properties" in result and "additionalProperties" in result:
+        del result["additionalProperties"]
+    untyped = "type" not in result and not result.get("x-kubernetes-int-or-string")
+    if untyped and ("properties" in result or "x-kubernetes-preserve-unknown-fields" in result):
+        result["type"] = "object"
+    return result
+
+
+def _crd(resource: _Resource) -> dict[str, Any]:
+    spec_schema = structural_schema(resource.spec)
+    status_schema = structural_schema(resource.status)
+    root = {
+        "description": resource.description,
+        "type": "object",
+        "required": ["spec"],
+        "properties": {
+            "apiVersion": {
+                "description": (
+                    "APIVersion defines the versioned schema of this representation of an object."
+                ),
+                "type": "string",
+            },
+            "kind": {
+                "description": "Kind is a string value representing the REST resource.",
+                "type": "string",
+            },
+            "metadata": {"type": "object"},
+            "spec": spec_schema,
+            "status": status_schema,
+        },
+    }
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {
+            "name": f"{resource.plural}.{API_GROUP}",
+            "labels": {"app.kubernetes.io/part-of": "podscaler"},
+        },
+        "spec": {
+            "group": API_GROUP,
+            "names": {
+                "kind": resource.kind,
+                "listKind": f"{resource.kind}List",
+                "plural": resource.plural,
+                "singular": resource.kind.lower(),
+                "shortNames": [resource.short_name],
+                "categories": [CATEGORY],
+            },
+            "scope": resource.scope,
+            "versions": [
+                {
+                    "name": API_VERSION,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": copy.deepcopy(resource.columns),
+                    "schema": {"openAPIV3Schema": root},
+                }
+            ],
+        },
+    }
+
+
+def crd_manifests() -> list[dict[str, Any]]:
+    """The four CustomResourceDefinitions (ScaledObject, ScaledJob, TriggerAuthentication,
+    ClusterTriggerAuthentication) as apiextensions.k8s.io/v1 dicts."""
+    return [_crd(resource) for resource in _RESOURCES]
+
+
+def crd_file_name(crd: Mapping[str, Any]) -> str:
+    """``<group>_<plural>.yaml``, as controller-gen names them."""
+    spec = crd["spec"]
+    return f"{spec['group']}_{spec['names']['plural']}.yaml"
+
+
+def render_crd(crd: Mapping[str, Any]) -> str:
+    """The committed YAML text of *crd*."""
+    body = yaml.safe_dump(dict(crd), sort_keys=False, default_flow_style=False, width=100)
+    return _HEADER + "---\n" + body
+
+
+def write_crds(directory: Path) -> list[Path]:
+    """Write every CRD into *directory*; returns the files written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for crd in crd_manifests():
+        path = directory / crd_file_name(crd)
+        path.write_text(render_crd(crd), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m podscaler.api.crds DIRECTORY``: (re)generate the CRD manifests."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print(
+            f"usage: {REGENERATE_COMMAND.replace('manifests/crds', 'DIRECTORY')}", file=sys.stderr
+        )
+        return 2
+    for path in write_crds(Path(args[0])):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,220 @@
+"""Offline validation of manifest files, for ``podscaler validate FILE...``.
+
+A file is a YAML stream of documents. Each document of one of our kinds is validated with the
+same rules the operator applies; other kinds are reported as skipped (info), so piping a whole
+kustomize build through it works. Findings carry the line of the field they are about where the
+YAML says it, so an editor can jump there.
+
+KEDA manifests (``apiVersion: keda.sh/v1alpha1``) are validated too, with a warning that the
+apiVersion must become ``autoscaling.podscaler.io/v1alpha1`` for podscaler to act on them: the
+schemas are the same, so this is the one change a port needs, and checking everything else at the
+same time tells users whether the port will work.
+
+Nothing here raises on bad input: any text gives a list of findings.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+import yaml
+
+from podscaler.api.meta import GROUP_VERSION, KEDA_GROUP_VERSION
+from podscaler.api.validation import (
+    Problem,
+    scaled_job_problems,
+    scaled_object_problems,
+    scaled_object_warnings,
+    trigger_authentication_problems,
+)
+
+__all__ = ["Finding", "Severity", "validate_documents"]
+
+Severity = Literal["error", "warning", "info"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing to report about one document of a file.
+
+    ``document_index`` counts documents in the stream from 0; ``line`` (1-based) is where the
+    offending field (or the document) starts, when known.
+    """
+
+    source: str
+    document_index: int
+    kind: str
+    name: str
+    path: str
+    message: str
+    severity: Severity
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line else self.source
+        subject = f"{self.kind}/{self.name}" if self.name else self.kind or "document"
+        field = f" {self.path}:" if self.path else ""
+        return f"{where}: {self.severity}: {subject}{field} {self.message}"
+
+
+def _scaled_object(obj: Mapping[str, Any]) -> tuple[list[Problem], list[Problem]]:
+    so, problems = scaled_object_problems(obj)
+    warnings = scaled_object_warnings(so.spec) if so is not None else []
+    return problems, warnings
+
+
+_VALIDATORS: Final[
+    dict[str, Callable[[Mapping[str, Any]], tuple[list[Problem], list[Problem]]]]
+] = {
+    "ScaledObject": _scaled_object,
+    "ScaledJob": lambda obj: (scaled_job_problems(obj)[1], []),
+    "TriggerAuthentication": lambda obj: (trigger_authentication_problems(obj)[1], []),
+    "ClusterTriggerAuthentication": lambda obj: (
+        trigger_authentication_problems(obj, cluster=True)[1],
+        [],
+    ),
+}
+
+_PATH_PART: Final = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\['((?:[^'\\]|\\.)*)'\]")
+
+
+def _line_of(node: yaml.Node | None, path: str) -> int | None:
+    """1-based line of the node at *path* (``spec.triggers[0].name``), or of its nearest parent."""
+    if node is None:
+        return None
+    line: int = node.start_mark.line + 1
+    for match in _PATH_PART.finditer(path):
+        key, index, quoted = match.groups()
+        child: yaml.Node | None = None
+        if index is not None and isinstance(node, yaml.SequenceNode):
+            position = int(index)
+            child = node.value[position] if position < len(node.value) else None
+        elif isinstance(node, yaml.MappingNode):
+            wanted = key if key is not None else quoted
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode) and key_node.value == wanted:
+                    child = value_node
+                    line = key_node.start_mark.line + 1
+                    break
+        if child is None:
+            break
+        node = child
+        if not isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            line = node.start_mark.line + 1
+    return line
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _validate_document(source: str, index: int, data: Any, node: yaml.Node | None) -> list[Finding]:
+    doc_line = node.start_mark.line + 1 if node is not None else None
+    if data is None:
+        return []
+    if not isinstance(data, Mapping):
+        return [
+            Finding(
+                source,
+                index,
+                "",
+                "",
+                "",
+                "document is not a mapping (an object)",
+                "error",
+                doc_line,
+            )
+        ]
+    kind = _text(data.get("kind"))
+    metadata = data.get("metadata")
+    name = _text(metadata.get("name")) if isinstance(metadata, Mapping) else ""
+    api_version = _text(data.get("apiVersion"))
+    group = api_version.split("/", 1)[0] if "/" in api_version else ""
+    ours = api_version in (GROUP_VERSION, KEDA_GROUP_VERSION)
+    if not ours or kind not in _VALIDATORS:
+        if group in ("autoscaling.podscaler.io", "keda.sh"):
+            message = (
+                f"unknown kind {kind!r} for {api_version}; expected one of "
+                f"{', '.join(_VALIDATORS)} in {GROUP_VERSION}"
+            )
+            return [Finding(source, index, kind, name, "kind", message, "error", doc_line)]
+        label = f"{api_version or '?'} {kind or '?'}"
+        return [
+            Finding(
+                source,
+                index,
+                kind,
+                name,
+                "",
+                f"skipped: {label} is not a podscaler resource",
+                "info",
+                doc_line,
+            )
+        ]
+    findings: list[Finding] = []
+    if api_version == KEDA_GROUP_VERSION:
+        findings.append(
+            Finding(
+                source,
+                index,
+                kind,
+                name,
+                "apiVersion",
+                f"{KEDA_GROUP_VERSION} is KEDA's API; change apiVersion to {GROUP_VERSION} for "
+                "podscaler to act on it (the rest of the schema is the same)",
+                "warning",
+                _line_of(node, "apiVersion"),
+            )
+        )
+    problems, warnings = _VALIDATORS[kind](data)
+    groups: tuple[tuple[Severity, list[Problem]], ...] = (
+        ("error", problems),
+        ("warning", warnings),
+    )
+    for severity, items in groups:
+        findings.extend(
+            Finding(
+                source,
+                index,
+                kind,
+                name,
+                problem.path,
+                problem.message,
+                severity,
+                _line_of(node, problem.path),
+            )
+            for problem in items
+        )
+    return findings
+
+
+def validate_documents(text: str, source: str) -> list[Finding]:
+    """Validate every document of the YAML stream *text* (read from *source*, for messages)."""
+    findings: list[Finding] = []
+    loader = yaml.SafeLoader(text)
+    index = 0
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            data = loader.construct_document(node) if node is not None else None
+            findings.extend(_validate_document(source, index, data, node))
+            index += 1
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark is not None else None
+        detail = " ".join(str(part) for part in (error.context, error.problem) if part)
+        findings.append(
+            Finding(source, index, "", "", "", f"YAML syntax error: {detail}", "error", line)
+        )
+    except (yaml.YAMLError, ValueError, TypeError, RecursionError, OverflowError) as error:
+        # PyYAML raises plain ValueError and friends for some malformed scalars (e.g. a
+        # timestamp with day 31 of February); they are syntax errors to the user all the same.
+        findings.append(
+            Finding(source, index, "", "", "", f"YAML could not be read: {error}", "error", None)
+        )
+    finally:
+        loader.dispose()
+    return findings
