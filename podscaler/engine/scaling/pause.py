@@ -1,0 +1,146 @@
+"""The pause annotations, read the way KEDA reads them.
+
+KEDA's annotations live under ``autoscaling.keda.sh/``; podscaler accepts the same names under
+its own group ``autoscaling.podscaler.io/`` so a ported manifest keeps working and a native one
+can use podscaler's prefix. When both prefixes carry the same annotation, podscaler's wins.
+
+Semantics (``scaledobject_types.go`` at the reference commit):
+
+- ``paused-replicas: "N"`` — its mere presence pauses (even beside ``paused: "false"``) and
+  pins the target at N. A value that is not a base-10 int32 is an error (the object is then not
+  Ready), not a silent "unpaused".
+- ``paused: "<bool>"`` — Go's ``strconv.ParseBool``; a value that is not a boolean counts as
+  **true** (the user obviously meant to pause), ``"false"`` unpauses.
+- ``paused-scale-in`` / ``paused-scale-out`` / ``force-activation`` — the same boolean reading;
+  the scale loop keeps running, only the named direction is blocked (or activity forced).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+__all__ = [
+    "KEDA_PREFIX",
+    "PODSCALER_PREFIX",
+    "PauseAnnotations",
+    "PausedReplicasError",
+    "has_paused_annotation",
+    "need_to_be_paused",
+    "parse_go_bool",
+    "paused_replica_count",
+    "read_pause_annotations",
+]
+
+KEDA_PREFIX = "autoscaling.keda.sh/"
+PODSCALER_PREFIX = "autoscaling.podscaler.io/"
+
+PAUSED = "paused"
+PAUSED_REPLICAS = "paused-replicas"
+PAUSED_SCALE_IN = "paused-scale-in"
+PAUSED_SCALE_OUT = "paused-scale-out"
+FORCE_ACTIVATION = "force-activation"
+
+_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
+_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
+
+_INT32_MIN = -(2**31)
+_INT32_MAX = 2**31 - 1
+
+
+class PausedReplicasError(ValueError):
+    """``paused-replicas`` holds something that is not an int32."""
+
+
+def parse_go_bool(value: str) -> bool | None:
+    """Go's ``strconv.ParseBool``: the twelve spellings it accepts, else ``None``."""
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    return None
+
+
+def _lookup(annotations: Mapping[str, str] | None, name: str) -> str | None:
+    if not annotations:
+        return None
+    for prefix in (PODSCALER_PREFIX, KEDA_PREFIX):
+        value = annotations.get(prefix + name)
+        if value is not None:
+            return value
+    return None
+
+
+def _flag(annotations: Mapping[str, str] | None, name: str) -> bool:
+    """KEDA's ``getBoolAnnotation``: absent ⇒ false, non-boolean ⇒ true."""
+    value = _lookup(annotations, name)
+    if value is None:
+        return False
+    parsed = parse_go_bool(value)
+    return True if parsed is None else parsed
+
+
+def has_paused_annotation(annotations: Mapping[str, str] | None) -> bool:
+    """Whether either pausing annotation is present at all, whatever its value."""
+    return _lookup(annotations, PAUSED) is not None or (
+        _lookup(annotations, PAUSED_REPLICAS) is not None
+    )
+
+
+def need_to_be_paused(annotations: Mapping[str, str] | None) -> bool:
+    """Whether the scale loop must stop: ``paused-replicas`` present, or ``paused`` not false."""
+    if _lookup(annotations, PAUSED_REPLICAS) is not None:
+        return True
+    return _flag(annotations, PAUSED)
+
+
+def paused_replica_count(annotations: Mapping[str, str] | None) -> int | None:
+    """The pinned replica count, ``None`` without the annotation.
+
+    Parsed like Go's ``strconv.ParseInt(v, 10, 32)``: an optional sign and ASCII digits, no
+    spaces, within int32.
+    """
+    value = _lookup(annotations, PAUSED_REPLICAS)
+    if value is None:
+        return None
+    body = value[1:] if value[:1] in ("+", "-") else value
+    if not body or not body.isascii() or not body.isdigit():
+        raise PausedReplicasError(f"invalid paused-replicas annotation {value!r}")
+    number = int(value, 10)
+    if not _INT32_MIN <= number <= _INT32_MAX:
+        raise PausedReplicasError(f"paused-replicas annotation {value!r} out of range")
+    return number
+
+
+@dataclass(frozen=True)
+class PauseAnnotations:
+    """Everything the pause annotations say, read once per poll.
+
+    ``paused_replicas_error`` is set (and ``paused`` true) when ``paused-replicas`` is present
+    but unreadable: the object stays paused and is reported not Ready rather than resuming.
+    """
+
+    paused: bool = False
+    paused_replicas: int | None = None
+    paused_replicas_error: str | None = None
+    scale_in_paused: bool = False
+    scale_out_paused: bool = False
+    force_activation: bool = False
+
+
+def read_pause_annotations(annotations: Mapping[str, str] | None) -> PauseAnnotations:
+    """Read all pause-related annotations (either prefix) into one record."""
+    replicas: int | None = None
+    error: str | None = None
+    try:
+        replicas = paused_replica_count(annotations)
+    except PausedReplicasError as exc:
+        error = str(exc)
+    return PauseAnnotations(
+        paused=need_to_be_paused(annotations),
+        paused_replicas=replicas,
+        paused_replicas_error=error,
+        scale_in_paused=_flag(annotations, PAUSED_SCALE_IN),
+        scale_out_paused=_flag(annotations, PAUSED_SCALE_OUT),
+        force_activation=_flag(annotations, FORCE_ACTIVATION),
+    )
