@@ -1,0 +1,59 @@
+"""Choosing one node among the feasible ones: least-allocated, ties by name.
+
+kube-scheduler's default profile sums several scores (resources, balanced allocation, taint
+and node-affinity preferences, image locality, topology spread) and breaks ties at random.
+The embedded cluster keeps only the part that shapes what autoscaling sees — the
+``NodeResourcesFit`` ``LeastAllocated`` score, cpu and memory weighted equally, which spreads
+pods to the emptiest nodes — and breaks ties by node name so that a simulation replays the
+same way every time. Preferred (soft) affinity, ``PreferNoSchedule`` taints and balanced
+allocation are ignored, as Cluster Autoscaler itself ignores soft constraints.
+
+Scores use the *non-zero* requests (an unset cpu request counts as 100m, memory as 200 MiB)
+and integer arithmetic on a 0..100 scale, as upstream does, so a node with room for the pod
+scores the same here as in kube-scheduler's resource score.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Final
+
+from podscaler.nodes.podfacts import NodeState
+from podscaler.nodes.predicates import FitResult, PodFacts
+
+__all__ = ["MAX_NODE_SCORE", "least_allocated_score", "rank_nodes", "select_node"]
+
+#: The top of the scheduler's per-plugin score scale.
+MAX_NODE_SCORE: Final = 100
+
+
+def _free_fraction_score(allocatable: int, requested: int) -> int:
+    if allocatable <= 0 or requested > allocatable:
+        return 0
+    return (allocatable - requested) * MAX_NODE_SCORE // allocatable
+
+
+def least_allocated_score(pod: PodFacts, state: NodeState) -> int:
+    """0..100: how much of the node's cpu and memory would stay free with the pod on it."""
+    cpu = _free_fraction_score(
+        state.allocatable.cpu_millicores,
+        state.nonzero_requested.cpu_millicores + pod.nonzero_requests.cpu_millicores,
+    )
+    memory = _free_fraction_score(
+        state.allocatable.memory_bytes,
+        state.nonzero_requested.memory_bytes + pod.nonzero_requests.memory_bytes,
+    )
+    return (cpu + memory) // 2
+
+
+def rank_nodes(pod: PodFacts, states: Iterable[NodeState]) -> list[tuple[int, str]]:
+    """``(score, node name)`` best first: highest score, then the smallest name."""
+    scored = [(least_allocated_score(pod, state), state.name) for state in states]
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    return scored
+
+
+def select_node(result: FitResult) -> str | None:
+    """The node the embedded scheduler binds the pod to, or None when nothing fits."""
+    ranked = rank_nodes(result.pod, result.feasible)
+    return ranked[0][1] if ranked else None
