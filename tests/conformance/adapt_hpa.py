@@ -63,7 +63,9 @@ from podscaler.engine.hpa import (
     object_average_value_replicas,
     object_value_replicas,
     plain_metric_replicas,
+    pod_samples,
     replicas_change_in_period,
+    resource_samples,
     resource_utilization_replicas,
     scale_down_limit,
     scale_up_limit,
@@ -148,16 +150,31 @@ def _calculator_pods(
     return tuple(pods)
 
 
-def _samples(raw: Mapping[str, Mapping[str, Any]]) -> dict[str, PodSample]:
-    return {
-        pod: PodSample(
+def _samples(raw: Mapping[str, Mapping[str, Any]]) -> list[PodSample]:
+    return [
+        PodSample(
             pod,
             int(entry["valueMilli"]),
             _at(entry.get("timestampAgeSeconds", 0)),
-            float(entry.get("windowSeconds", 0)),
+            float(entry.get("windowSeconds", 60)),
         )
         for pod, entry in raw.items()
-    }
+    ]
+
+
+def _resource_usage(
+    raw: Mapping[str, Mapping[str, Any]], resource: str, container: str
+) -> list[PodResourceUsage]:
+    """The per-pod values as ``metrics.k8s.io`` would report them (one container each)."""
+    return [
+        PodResourceUsage(
+            sample.pod,
+            {container or "app": {resource: sample.value_milli}},
+            sample.timestamp_seconds,
+            sample.window_seconds,
+        )
+        for sample in _samples(raw)
+    ]
 
 
 def _pods_by_readiness(vector_input: Mapping[str, Any]) -> tuple[PodFacts, ...]:
@@ -244,7 +261,9 @@ def resource_utilization(vector: Vector) -> None:
             int(given["targetUtilization"]),
             resource,
             container or None,
-            _samples(given["metrics"]),
+            resource_samples(
+                _resource_usage(given["metrics"], resource, container), resource, container or None
+            ),
             _calculator_pods(given["pods"], resource, container),
             _tolerances(given["tolerance"]),
             cpu_initialization_period_seconds=float(given["cpuInitializationPeriodSeconds"]),
@@ -272,7 +291,7 @@ def pods_metric_average_value(vector: Vector) -> None:
         return plain_metric_replicas(
             int(given["currentReplicas"]),
             int(given["targetAverageValueMilli"]),
-            _samples(given["metrics"]),
+            pod_samples(_samples(given["metrics"]), "the-metric"),
             _calculator_pods(given["pods"], "", ""),
             _tolerances(given["tolerance"]),
             now_seconds=NOW,

@@ -58,6 +58,7 @@ from podscaler.engine.hpa.replicas import (
     object_value_replicas,
     plain_metric_replicas,
     pod_requests_milli,
+    pod_samples,
     resource_samples,
     resource_utilization_replicas,
 )
@@ -170,6 +171,7 @@ __all__ = [
     "object_value_replicas",
     "plain_metric_replicas",
     "pod_requests_milli",
+    "pod_samples",
     "record_rescale",
     "replicas_change_in_period",
     "resolve_behavior",

@@ -27,6 +27,7 @@ from podscaler.engine.hpa.replicas import (
     object_average_value_replicas,
     object_value_replicas,
     plain_metric_replicas,
+    pod_samples,
     resource_samples,
     resource_utilization_replicas,
 )
@@ -207,20 +208,14 @@ def _resource_sample_map(
     spec: ResourceMetric, reading: MetricReading, fetch_error: str
 ) -> dict[str, PodSample]:
     resource_reading = _reading_as(reading, ResourceReading, fetch_error)
-    try:
-        return resource_samples(resource_reading.pods, spec.resource, spec.container)
-    except MetricUnavailable as exc:
-        raise MetricUnavailable(f"{fetch_error}: {exc}") from exc
+    return resource_samples(resource_reading.pods, spec.resource, spec.container)
 
 
 def _evaluate_pods(spec: PodsMetric, reading: MetricReading, ctx: PassContext) -> MetricEvaluation:
     if spec.target.average_value_milli is None:
         raise MetricUnavailable("invalid pods metric source: no average value target was set")
     fetch_error = f"unable to get metric {spec.metric_name}"
-    pods_reading = _reading_as(reading, PodsReading, fetch_error)
-    if not pods_reading.samples:
-        raise MetricUnavailable(f"{fetch_error}: no metrics returned from custom metrics API")
-    samples = {sample.pod: sample for sample in pods_reading.samples}
+    samples = pod_samples(_reading_as(reading, PodsReading, fetch_error).samples, spec.metric_name)
     proposal = plain_metric_replicas(
         ctx.spec_replicas, spec.target.average_value_milli, samples, ctx.pods, ctx.tolerances
     )

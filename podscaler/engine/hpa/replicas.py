@@ -130,7 +130,10 @@ def resource_samples(
     """
     usages = tuple(usages)
     if not usages:
-        raise MetricUnavailable("no metrics returned from resource metrics API")
+        raise MetricUnavailable(
+            f"unable to get metrics for resource {resource}: "
+            "no metrics returned from resource metrics API"
+        )
     samples: dict[str, PodSample] = {}
     for usage in usages:
         value: int | None
@@ -151,6 +154,16 @@ def resource_samples(
             usage.pod, value, usage.timestamp_seconds, usage.window_seconds
         )
     return samples
+
+
+def pod_samples(samples: Iterable[PodSample], metric_name: str) -> dict[str, PodSample]:
+    """Per-pod values of a Pods metric by pod name; an empty answer is an error upstream."""
+    by_pod = {sample.pod: sample for sample in samples}
+    if not by_pod:
+        raise MetricUnavailable(
+            f"unable to get metric {metric_name}: no metrics returned from custom metrics API"
+        )
+    return by_pod
 
 
 def group_pods(
