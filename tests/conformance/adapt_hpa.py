@@ -50,6 +50,7 @@ from podscaler.engine.hpa import (
     ScaleEvent,
     ScalingPolicy,
     ScalingRules,
+    SelectorProblem,
     SelectPolicy,
     TargetType,
     Tolerances,
@@ -218,8 +219,14 @@ def _rules(raw: Mapping[str, Any] | None) -> ScalingRules | None:
         stabilization_window_seconds=raw.get("stabilizationWindowSeconds"),
         select_policy=None if select is None else SelectPolicy(select),
         policies=None if policies is None else tuple(_policy(p) for p in policies),
-        tolerance=None if tolerance is None else float(tolerance),
+        tolerance=None if tolerance is None else _plain_quantity(tolerance),
     )
+
+
+def _plain_quantity(raw: Any) -> float:
+    """A tolerance given as a number or as a Quantity string such as ``"50m"``."""
+    text = str(raw)
+    return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
 
 
 def _events(raw: Sequence[Mapping[str, Any]]) -> tuple[ScaleEvent, ...]:
@@ -566,6 +573,11 @@ def controller_reconcile(vector: Vector) -> None:
         pods=tuple(_controller_pod(p) for p in given["pods"]),
         readings=tuple(_reading(m, given.get("metricData", {})) for m in metrics),
         previous_desired_replicas=spec_replicas,
+        selector_problem=(
+            SelectorProblem("InvalidSelector", "the HPA target's scale is missing a selector")
+            if "selector" in given and not given["selector"]
+            else None
+        ),
     )
     initial = given.get("initialRecommendations")
     history = HpaHistory(None if initial is None else _recommendations(initial))
