@@ -194,14 +194,19 @@ def _validate_document(source: str, index: int, data: Any, node: yaml.Node | Non
 def validate_documents(text: str, source: str) -> list[Finding]:
     """Validate every document of the YAML stream *text* (read from *source*, for messages)."""
     findings: list[Finding] = []
-    loader = yaml.SafeLoader(text)
+    loader: yaml.SafeLoader | None = None
     index = 0
     try:
+        loader = yaml.SafeLoader(text)  # reads ahead: may already find bad characters
         while loader.check_node():
             node = loader.get_node()
             data = loader.construct_document(node) if node is not None else None
             findings.extend(_validate_document(source, index, data, node))
             index += 1
+    except yaml.reader.ReaderError as error:
+        findings.append(
+            Finding(source, index, "", "", "", f"YAML could not be read: {error}", "error", None)
+        )
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -216,5 +221,6 @@ def validate_documents(text: str, source: str) -> list[Finding]:
             Finding(source, index, "", "", "", f"YAML could not be read: {error}", "error", None)
         )
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return findings
