@@ -45,6 +45,7 @@ from podscaler.engine.hpa.reconcile import (
     conclude,
     decide,
     resolved_behavior_of,
+    scale_unreadable,
 )
 from podscaler.engine.hpa.replicas import (
     Hold,
@@ -179,6 +180,7 @@ __all__ = [
     "resource_samples",
     "resource_utilization_replicas",
     "scale_down_limit",
+    "scale_unreadable",
     "scale_up_limit",
     "seed_recommendations",
     "stabilize_with_behavior",

@@ -441,6 +441,21 @@ def conclude(decision: Decision, *, update_error: str | None = None) -> Outcome:
     )
 
 
+def scale_unreadable(
+    previous_conditions: tuple[Condition, ...], error: str, now_seconds: float
+) -> tuple[Condition, ...]:
+    """The conditions to write when the target's ``/scale`` could not be read (nothing else is
+    decided in that pass, and the history is left as it was)."""
+    return set_condition(
+        previous_conditions,
+        ABLE,
+        reasons.FALSE,
+        reasons.FAILED_GET_SCALE,
+        reasons.failed_get_scale_message(error),
+        now_seconds,
+    )
+
+
 def resolved_behavior_of(
     spec: HpaSpec, settings: HpaSettings | None = None
 ) -> ResolvedBehavior | None:

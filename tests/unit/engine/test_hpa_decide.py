@@ -30,6 +30,7 @@ from podscaler.engine.hpa import (
     UnknownMetric,
     conclude,
     decide,
+    scale_unreadable,
 )
 from podscaler.engine.hpa import PolicyType as Policy
 from tests.unit.engine.hpa_builders import NOW, cpu_reading, cpu_spec, ready_pod
@@ -215,3 +216,11 @@ def test_empty_metrics_mean_cpu_at_eighty_percent() -> None:
     spec = HpaSpec(max_replicas=10, metrics=())
     decision = decide(spec, observe(2, a=1600, b=1600), HpaHistory(), NOW)
     assert decision.desired_replicas == 4
+
+
+def test_an_unreadable_scale_only_flips_able_to_scale() -> None:
+    conditions = scale_unreadable((), "not found", NOW)
+    assert reasons(conditions) == [("AbleToScale", "False", "FailedGetScale")]
+    assert conditions[0].message == (
+        "the HPA controller was unable to get the target's current scale: not found"
+    )
