@@ -622,6 +622,10 @@ class Store:
             for ref in meta.get("ownerReferences") or []:
                 self._dependents.setdefault(str(ref.get("uid")), set()).add(uid)
 
+    def find_uid(self, uid: str) -> tuple[ResourceType, Entry] | None:
+        """The object with this uid, whatever its kind (owner references name uids)."""
+        return self._lookup_uid(uid)
+
     def _lookup_uid(self, uid: str) -> tuple[ResourceType, Entry] | None:
         where = self._by_uid.get(uid)
         if where is None:

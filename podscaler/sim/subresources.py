@@ -7,9 +7,9 @@ Deliberate simplifications versus a real kube-apiserver:
 
 * Eviction computes the PodDisruptionBudget's allowance from the pods that exist right now
   (matching pods, healthy = Ready and not terminating) instead of reading the budget's status
-  written by the disruption controller; the expected pod count is the number of matching
-  pods rather than the owning controller's scale. It writes the recomputed figures to the
-  budget's status after an eviction.
+  written by the disruption controller (the expected pod count is the replicas of the pods'
+  controllers, as upstream). It writes the recomputed figures to the budget's status after an
+  eviction.
 * The Scale of a kind is always ``autoscaling/v1``.
 """
 
@@ -216,10 +216,33 @@ def _scaled(value: Any, expected: int, *, round_up: bool = True) -> int:
     return int(value)
 
 
-def budget(pdb: Obj, pods: list[Obj]) -> dict[str, int]:
+def expected_pods(server: ApiServer, pods: list[Obj]) -> int:
+    """How many pods should exist: the replicas of their controllers, as upstream counts.
+
+    A pod without a controller (or whose controller has no ``spec.replicas``) counts as one.
+    """
+    expected = 0
+    seen: set[str] = set()
+    for pod in pods:
+        refs = pod["metadata"].get("ownerReferences") or []
+        ctrl = next((r for r in refs if r.get("controller")), None)
+        if ctrl is None:
+            expected += 1
+            continue
+        uid = str(ctrl.get("uid"))
+        if uid in seen:
+            continue
+        seen.add(uid)
+        found = server.store.find_uid(uid)
+        replicas = (found[1].obj.get("spec") or {}).get("replicas") if found else None
+        expected += int(replicas) if isinstance(replicas, int) else 1
+    return expected
+
+
+def budget(pdb: Obj, pods: list[Obj], expected: int | None = None) -> dict[str, int]:
     """The PDB's status figures for ``pods`` (its matching, non-terminated pods)."""
     spec = pdb.get("spec") or {}
-    expected = len(pods)
+    expected = len(pods) if expected is None else expected
     healthy = sum(1 for p in pods if _healthy(p))
     if spec.get("minAvailable") is not None:
         desired = _scaled(spec["minAvailable"], expected)
@@ -271,7 +294,7 @@ async def evict(server: ApiServer, request: web.Request, target: Target) -> web.
             if selector.matches(e.obj["metadata"].get("labels") or {})
             and (e.obj.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
         ]
-        figures = budget(pdb.obj, pods)
+        figures = budget(pdb.obj, pods, expected_pods(server, pods))
         unhealthy_policy = (pdb.obj.get("spec") or {}).get(
             "unhealthyPodEvictionPolicy", "IfHealthyBudget"
         )
@@ -325,6 +348,6 @@ def _refresh_budget(
     ]
     new = current.copy()
     status = new.setdefault("status", {})
-    status.update(budget(current.obj, pods))
+    status.update(budget(current.obj, pods, expected_pods(server, pods)))
     status["observedGeneration"] = current.obj["metadata"].get("generation", 1)
     server.store.update(pdb_rt, new, namespace=ns, name=pdb.name, subresource="status")
