@@ -1,0 +1,176 @@
+"""The real kubectl (1.32) against the embedded API server.
+
+What a user exploring the embedded cluster types: get, describe, apply (create, then a change),
+scale, label, annotate, delete and ``get -w``, plus podscaler's own CRDs with their printer
+columns. kubectl runs as a subprocess driven from the event loop that also serves the API, so
+it never blocks the server it talks to. Without kubectl these skip, except in CI (``CI=true``)
+where a missing kubectl is a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+from pathlib import Path
+
+import pytest
+
+from podscaler.sim.apiserver import ApiServer
+from tests.conftest import IN_CI
+
+KUBECTL = shutil.which("kubectl")
+
+pytestmark = pytest.mark.kubectl
+
+
+@pytest.fixture
+def kubectl_bin() -> str:
+    if KUBECTL is None:
+        if IN_CI:
+            pytest.fail("kubectl is required in CI but was not found on PATH")
+        pytest.skip("kubectl not installed")
+    return KUBECTL
+
+
+class Kubectl:
+    def __init__(self, binary: str, kubeconfig: Path) -> None:
+        self.argv = [binary, f"--kubeconfig={kubeconfig}", "--request-timeout=10s"]
+        # A private discovery/OpenAPI cache per test: servers come and go on new ports.
+        self.cache = kubeconfig.parent / "kube-cache"
+
+    async def __call__(self, *args: str, stdin: str | None = None, ok: bool = True) -> str:
+        proc = await asyncio.create_subprocess_exec(
+            *self.argv,
+            f"--cache-dir={self.cache}",
+            *args,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(
+            proc.communicate(stdin.encode() if stdin else None), timeout=60
+        )
+        if ok:
+            assert proc.returncode == 0, f"kubectl {' '.join(args)} failed: {err.decode()}"
+        return out.decode() + (err.decode() if not ok else "")
+
+
+@pytest.fixture
+def kubectl(kubectl_bin: str, kubeconfig: Path) -> Kubectl:
+    return Kubectl(kubectl_bin, kubeconfig)
+
+
+DEPLOYMENT = """
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels: {app: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: app
+        image: nginx:1.27
+        env: [{name: MODE, value: "one"}]
+"""
+
+
+async def test_apply_create_then_change(kubectl: Kubectl, apiserver: ApiServer) -> None:
+    assert "deployment.apps/web created" in await kubectl("apply", "-f", "-", stdin=DEPLOYMENT)
+    changed = DEPLOYMENT.replace('"one"', '"two"').replace("replicas: 2", "replicas: 3")
+    assert "deployment.apps/web configured" in await kubectl("apply", "-f", "-", stdin=changed)
+    assert "unchanged" in await kubectl("apply", "-f", "-", stdin=changed)
+    rt = apiserver.table.get("apps", "v1", "deployments")
+    assert rt is not None
+    obj = apiserver.store.get(rt, "default", "web").obj
+    assert obj["spec"]["replicas"] == 3
+    assert obj["spec"]["template"]["spec"]["containers"][0]["env"] == [
+        {"name": "MODE", "value": "two"}
+    ]
+    assert obj["metadata"]["generation"] == 2
+
+
+async def test_get_describe_scale_label_annotate_delete(kubectl: Kubectl) -> None:
+    await kubectl("apply", "-f", "-", stdin=DEPLOYMENT)
+    table = await kubectl("get", "deployments")
+    assert table.splitlines()[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    assert "web" in table
+    assert "deployment.apps/web scaled" in await kubectl("scale", "deployment/web", "--replicas=4")
+    assert await kubectl("get", "deploy", "web", "-o", "jsonpath={.spec.replicas}") == "4"
+    assert "labeled" in await kubectl("label", "deployment", "web", "tier=front")
+    assert "annotated" in await kubectl("annotate", "deployment", "web", "note=hello")
+    assert "web" in await kubectl("get", "deploy", "-l", "tier=front")
+    assert "No resources found" in await kubectl("get", "deploy", "-l", "tier=back", ok=False)
+    described = await kubectl("describe", "deployment", "web")
+    assert "tier=front" in described
+    assert "note: hello" in described
+    assert "4 desired" in described
+    namespaces = await kubectl("get", "ns")
+    assert "kube-system" in namespaces
+    assert "Active" in namespaces
+    assert 'deployment.apps "web" deleted' in await kubectl("delete", "deployment", "web")
+    assert "NotFound" in await kubectl("get", "deployment", "web", ok=False)
+
+
+async def test_get_watch_sees_a_change_arrive(kubectl: Kubectl, kubectl_bin: str) -> None:
+    await kubectl("apply", "-f", "-", stdin=DEPLOYMENT)
+    proc = await asyncio.create_subprocess_exec(
+        *kubectl.argv,
+        f"--cache-dir={kubectl.cache}",
+        "get",
+        "deployments",
+        "-w",
+        "--output-watch-events",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    try:
+        async with asyncio.timeout(30):
+            first = await proc.stdout.readline()
+            assert b"web" in first or b"EVENT" in first
+            while b"web" not in first:
+                first = await proc.stdout.readline()
+            await kubectl("scale", "deployment/web", "--replicas=5")
+            while True:
+                line = await proc.stdout.readline()
+                assert line, "kubectl get -w ended early"
+                if b"MODIFIED" in line and b"web" in line:
+                    break
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
+
+
+async def test_podscaler_crds_with_printer_columns(kubectl: Kubectl) -> None:
+    pytest.importorskip("podscaler.api.crds")
+    scaled_object = """
+apiVersion: autoscaling.podscaler.io/v1alpha1
+kind: ScaledObject
+metadata: {name: web}
+spec:
+  scaleTargetRef: {name: web}
+  minReplicaCount: 1
+  maxReplicaCount: 5
+  triggers:
+  - type: cpu
+    metadata: {value: "50"}
+"""
+    assert "created" in await kubectl("apply", "-f", "-", stdin=scaled_object)
+    short = await kubectl("get", "so")
+    header = short.splitlines()[0].split()
+    assert header[:5] == ["NAME", "SCALETARGETKIND", "SCALETARGETNAME", "MIN", "MAX"]
+    assert "READY" in header
+    row = short.splitlines()[1].split()
+    assert row[0] == "web"
+    assert "5" in row
+    assert (await kubectl("get", "scaledobjects")).splitlines()[0] == short.splitlines()[0]
+    changed = scaled_object.replace("maxReplicaCount: 5", "maxReplicaCount: 7")
+    assert "configured" in await kubectl("apply", "-f", "-", stdin=changed)
+    assert await kubectl("get", "so", "web", "-o", "jsonpath={.spec.maxReplicaCount}") == "7"
