@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -68,17 +69,21 @@ def validate(files: tuple[Path, ...], output: str, quiet: bool) -> None:
             except (OSError, UnicodeDecodeError) as exc:
                 click.echo(f"{candidate}: cannot read: {exc}", err=True)
                 unreadable = True
-    errors = 0
+    errors = warnings = 0
     for source, text in sources:
         for finding in validate_documents(text, source):
-            if finding.severity == "error":
-                errors += 1
+            errors += finding.severity == "error"
+            warnings += finding.severity == "warning"
             if quiet and finding.severity not in {"error", "warning"}:
                 continue
             if output == "json":
-                click.echo(json.dumps(finding.to_dict(), sort_keys=True))
+                click.echo(json.dumps(dataclasses.asdict(finding), sort_keys=True))
             else:
                 click.echo(str(finding))
+    if output == "text":
+        click.echo(
+            f"{len(sources)} file(s) checked: {errors} error(s), {warnings} warning(s)", err=True
+        )
     if unreadable:
         sys.exit(2)
     if errors:
