@@ -246,7 +246,7 @@ class LeaderElector:
             return
         spec = dict(lease.get("spec") or {})
         spec.update(
-            holderIdentity=None,
+            holderIdentity="",
             leaseDurationSeconds=1,
             renewTime=format_micro_time(self._now()),
         )
