@@ -1,174 +1,402 @@
-"""Static checks of ``scalingModifiers.formula`` (an expr-lang expression) at admission.
+"""Tokens, syntax tree and Pratt parser of the scalingModifiers formula language.
 
-KEDA compiles the formula with the named, non-cpu/memory triggers as its variables, so a
-formula that names a trigger that does not exist (or has no name) is rejected when the object is
-created, not at the first poll. This module does the same for podscaler without evaluating
-anything: it tokenizes the expression, checks that brackets balance and operands and operators
-alternate, and that every free variable is a trigger name. Evaluation belongs to the engine.
+Split from :mod:`.formula` (which evaluates) so each file holds one idea; see that module for
+the language itself. The parser bounds nesting (``MAX_DEPTH``) so no input can exhaust the
+stack, and every error is a :class:`FormulaError` with the 0-based position it is about.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Final
 
-__all__ = ["FormulaError", "check_formula", "formula_variables"]
+#: A value the language handles. ``None`` is expr-lang's ``nil``.
+Value = int | float | bool | str | None | tuple["Value", ...]
 
-#: expr-lang words that are not variables.
-_KEYWORDS: Final = frozenset(
-    {
-        "true",
-        "false",
-        "nil",
-        "and",
-        "or",
-        "not",
-        "in",
-        "matches",
-        "contains",
-        "startsWith",
-        "endsWith",
-        "let",
-        "if",
-        "else",
-    }
+#: Deepest nesting the parser accepts; deeper input is rejected rather than exhausting the stack.
+MAX_DEPTH = 64
+
+_INT64_MAX = 2**63 - 1
+
+#: Functions taking values, and builtins taking an array and a predicate (``{# > 1}``).
+FUNCTION_NAMES = frozenset(
+    {"abs", "ceil", "floor", "round", "int", "float", "max", "min", "sum", "mean", "median", "len"}
 )
-
-_TOKEN_RE: Final = re.compile(
-    r"""
-    (?P<space>\s+)
-  | (?P<number>(?:\d[\d_]*)?\.?\d[\d_]*(?:[eE][+-]?\d+)?)
-  | (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)
-  | (?P<name>[A-Za-z_$][A-Za-z0-9_$]*)
-  | (?P<pointer>\#[A-Za-z_0-9]*)
-  | (?P<operator>\?\?|\?\.|\.\.|\*\*|==|!=|<=|>=|&&|\|\||[-+*/%^<>!?:.|=;])
-  | (?P<open>[(\[{])
-  | (?P<close>[)\]}])
-  | (?P<comma>,)
-    """,
-    re.VERBOSE,
-)
-
-_PAIRS: Final = {")": "(", "]": "[", "}": "{"}
-_PREFIX_OPERATORS: Final = frozenset({"-", "+", "!", "not"})
+PREDICATE_NAMES = frozenset({"all", "any", "none", "one", "count", "filter", "map"})
 
 
 class FormulaError(ValueError):
-    """The formula cannot compile; the message says where and why."""
+    """A formula that cannot be tokenized, parsed or evaluated; ``position`` is 0-based."""
+
+    def __init__(self, message: str, position: int) -> None:
+        super().__init__(f"{message} (at position {position})")
+        self.message = message
+        self.position = position
+
+
+def parse(source: str) -> Node:
+    """The syntax tree of *source*."""
+    return _Parser(_tokenize(source)).parse()
+
+
+# ---------------------------------------------------------------------------------------------
+# Tokens
 
 
 @dataclass(frozen=True)
 class _Token:
-    kind: str
+    kind: str  # "number", "string", "name", "op", "eof"
     text: str
     position: int
+    value: Value = None
 
 
-def _tokens(formula: str) -> list[_Token]:
+_OPERATORS = sorted(
+    [
+        "??", "||", "&&", "==", "!=", "<=", ">=", "**",
+        "<", ">", "+", "-", "*", "/", "%", "^", "!", "?", ":",
+        "(", ")", "[", "]", "{", "}", ",", "#",
+    ],
+    key=len,
+    reverse=True,
+)  # fmt: skip
+_WORD_OPERATORS = {"and", "or", "not", "in"}
+
+
+def _tokenize(source: str) -> list[_Token]:
     tokens: list[_Token] = []
-    position = 0
-    while position < len(formula):
-        match = _TOKEN_RE.match(formula, position)
-        if match is None or match.end() == position:
-            raise FormulaError(f"unexpected character {formula[position]!r} at position {position}")
-        kind = match.lastgroup or ""
-        if kind != "space":
-            tokens.append(_Token(kind, match.group(), position))
-        position = match.end()
+    i = 0
+    n = len(source)
+    while i < n:
+        ch = source[i]
+        if ch in " \t\r\n":
+            i += 1
+            continue
+        if ch.isdigit() or (ch == "." and i + 1 < n and source[i + 1].isdigit()):
+            i = _number(source, i, tokens)
+            continue
+        if ch in "'\"":
+            i = _string(source, i, tokens)
+            continue
+        if ch.isascii() and (ch.isalpha() or ch in "_$"):
+            start = i
+            while i < n and source[i].isascii() and (source[i].isalnum() or source[i] in "_$"):
+                i += 1
+            word = source[start:i]
+            kind = "op" if word in _WORD_OPERATORS else "name"
+            tokens.append(_Token(kind, word, start))
+            continue
+        for op in _OPERATORS:
+            if source.startswith(op, i):
+                tokens.append(_Token("op", op, i))
+                i += len(op)
+                break
+        else:
+            raise FormulaError(f"unexpected character {ch!r}", i)
+    tokens.append(_Token("eof", "", n))
     return tokens
 
 
-def formula_variables(formula: str) -> list[str]:
-    """Free variables of *formula* (trigger names it uses), in order of first use."""
-    tokens = _tokens(formula)
-    declared: set[str] = set()
-    found: list[str] = []
-    for index, token in enumerate(tokens):
-        if token.kind != "name" or token.text in _KEYWORDS:
+def _number(source: str, start: int, tokens: list[_Token]) -> int:
+    n = len(source)
+    i = start
+    if source.startswith(("0x", "0X"), i):
+        i += 2
+        while i < n and (source[i] in "0123456789abcdefABCDEF_"):
+            i += 1
+        text = source[start:i]
+        digits = text[2:].replace("_", "")
+        if not digits:
+            raise FormulaError(f"invalid number {text!r}", start)
+        return _int_token(int(digits, 16), text, start, tokens, i)
+    while i < n and (source[i].isdigit() or source[i] == "_"):
+        i += 1
+    is_float = False
+    # A '.' followed by a digit (or nothing numeric-looking) continues the number.
+    if i < n and source[i] == "." and not source.startswith("..", i):
+        is_float = True
+        i += 1
+        while i < n and (source[i].isdigit() or source[i] == "_"):
+            i += 1
+    if i < n and source[i] in "eE":
+        j = i + 1
+        if j < n and source[j] in "+-":
+            j += 1
+        if j < n and source[j].isdigit():
+            is_float = True
+            i = j
+            while i < n and source[i].isdigit():
+                i += 1
+    text = source[start:i]
+    cleaned = text.replace("_", "")
+    if i < n and (source[i].isalpha() or source[i] == "_"):
+        raise FormulaError(f"invalid number {source[start : i + 1]!r}", start)
+    try:
+        if is_float:
+            tokens.append(_Token("number", text, start, float(cleaned)))
+            return i
+        return _int_token(int(cleaned, 10), text, start, tokens, i)
+    except ValueError:
+        raise FormulaError(f"invalid number {text!r}", start) from None
+
+
+def _int_token(value: int, text: str, start: int, tokens: list[_Token], end: int) -> int:
+    if value > _INT64_MAX:
+        raise FormulaError(f"integer {text!r} out of range", start)
+    tokens.append(_Token("number", text, start, value))
+    return end
+
+
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", '"': '"', "0": "\0"}
+
+
+def _string(source: str, start: int, tokens: list[_Token]) -> int:
+    quote = source[start]
+    i = start + 1
+    out: list[str] = []
+    while i < len(source):
+        ch = source[i]
+        if ch == quote:
+            tokens.append(_Token("string", source[start : i + 1], start, "".join(out)))
+            return i + 1
+        if ch == "\\":
+            if i + 1 >= len(source) or source[i + 1] not in _ESCAPES:
+                raise FormulaError("invalid escape in string", i)
+            out.append(_ESCAPES[source[i + 1]])
+            i += 2
             continue
-        before = tokens[index - 1] if index > 0 else None
-        after = tokens[index + 1] if index + 1 < len(tokens) else None
-        if before is not None and before.text == "let":
-            declared.add(token.text)
-            continue
-        if before is not None and before.text in {".", "?."}:
-            continue  # member access: x.field
-        if after is not None and after.text == "(":
-            continue  # function call: float(x), max(a, b)
-        if after is not None and after.text == ":" and _inside_map_literal(tokens, index):
-            continue  # map literal key: {a: 1}
-        if token.text not in declared and token.text not in found:
-            found.append(token.text)
-    return found
+        out.append(ch)
+        i += 1
+    raise FormulaError("unterminated string", start)
 
 
-def _inside_map_literal(tokens: list[_Token], index: int) -> bool:
-    depth = 0
-    for token in reversed(tokens[:index]):
-        if token.kind == "close":
-            depth += 1
-        elif token.kind == "open":
-            if depth == 0:
-                return token.text == "{"
-            depth -= 1
-    return False
+# ---------------------------------------------------------------------------------------------
+# AST
 
 
-def check_formula(formula: str, variables: Collection[str]) -> None:
-    """Raise :class:`FormulaError` unless *formula* is well formed over *variables*."""
-    if not formula.strip():
-        raise FormulaError("formula is empty")
-    tokens = _tokens(formula)
-    stack: list[_Token] = []
-    expect_operand = True
-    for token in tokens:
-        if token.kind == "open":
-            if not expect_operand and token.text == "{":
-                raise FormulaError(f"unexpected {token.text!r} at position {token.position}")
-            stack.append(token)
-            expect_operand = True
-        elif token.kind == "close":
-            if not stack or stack[-1].text != _PAIRS[token.text]:
-                raise FormulaError(f"unbalanced {token.text!r} at position {token.position}")
-            opened = stack.pop()
-            # An empty call "f()", list "[]" or map "{}" closes right after it opens.
-            if expect_operand and tokens[tokens.index(opened) + 1] is not token:
+@dataclass(frozen=True)
+class Literal:
+    value: Value
+    position: int
+
+
+@dataclass(frozen=True)
+class Name:
+    name: str
+    position: int
+
+
+@dataclass(frozen=True)
+class Pointer:
+    """``#``: the current element inside a predicate closure."""
+
+    position: int
+
+
+@dataclass(frozen=True)
+class Unary:
+    op: str
+    operand: Node
+    position: int
+
+
+@dataclass(frozen=True)
+class Binary:
+    op: str
+    left: Node
+    right: Node
+    position: int
+
+
+@dataclass(frozen=True)
+class Conditional:
+    condition: Node
+    then: Node
+    otherwise: Node
+    position: int
+
+
+@dataclass(frozen=True)
+class ArrayLiteral:
+    items: tuple[Node, ...]
+    position: int
+
+
+@dataclass(frozen=True)
+class Closure:
+    body: Node
+    position: int
+
+
+@dataclass(frozen=True)
+class Call:
+    function: str
+    args: tuple[Node, ...]
+    position: int
+
+
+Node = Literal | Name | Pointer | Unary | Binary | Conditional | ArrayLiteral | Closure | Call
+
+# Binary precedence and associativity, as expr-lang's operator table orders them.
+_BINARY: dict[str, tuple[int, bool]] = {
+    "or": (10, False),
+    "||": (10, False),
+    "and": (15, False),
+    "&&": (15, False),
+    "==": (20, False),
+    "!=": (20, False),
+    "<": (20, False),
+    ">": (20, False),
+    "<=": (20, False),
+    ">=": (20, False),
+    "in": (20, False),
+    "+": (30, False),
+    "-": (30, False),
+    "*": (60, False),
+    "/": (60, False),
+    "%": (60, False),
+    "**": (100, True),
+    "^": (100, True),
+    "??": (500, False),
+}
+_UNARY = {"not": 50, "!": 50, "-": 90, "+": 90}
+_CANONICAL = {"or": "||", "and": "&&", "not": "!", "^": "**"}
+
+
+class _Parser:
+    def __init__(self, tokens: list[_Token]) -> None:
+        self.tokens = tokens
+        self.index = 0
+        self.depth = 0
+        self.closure_depth = 0
+
+    @property
+    def current(self) -> _Token:
+        return self.tokens[self.index]
+
+    def advance(self) -> _Token:
+        token = self.tokens[self.index]
+        if token.kind != "eof":
+            self.index += 1
+        return token
+
+    def expect(self, text: str) -> _Token:
+        token = self.current
+        if token.kind != "op" or token.text != text:
+            raise FormulaError(f"expected {text!r}, found {_describe(token)}", token.position)
+        return self.advance()
+
+    def parse(self) -> Node:
+        node = self.expression(0)
+        if self.current.kind != "eof":
+            raise FormulaError(f"unexpected {_describe(self.current)}", self.current.position)
+        return node
+
+    def expression(self, min_precedence: int) -> Node:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise FormulaError("formula nested too deeply", self.current.position)
+        try:
+            left = self.unary()
+            while True:
+                token = self.current
+                if token.kind != "op" or token.text not in _BINARY:
+                    break
+                precedence, right_assoc = _BINARY[token.text]
+                if precedence < min_precedence:
+                    break
+                self.advance()
+                right = self.expression(precedence if right_assoc else precedence + 1)
+                op = _CANONICAL.get(token.text, token.text)
+                left = Binary(op, left, right, token.position)
+            if min_precedence == 0 and self.current.kind == "op" and self.current.text == "?":
+                question = self.advance()
+                then = self.expression(0)
+                self.expect(":")
+                otherwise = self.expression(0)
+                left = Conditional(left, then, otherwise, question.position)
+            return left
+        finally:
+            self.depth -= 1
+
+    def unary(self) -> Node:
+        token = self.current
+        if token.kind == "op" and token.text in _UNARY:
+            self.advance()
+            operand = self.expression(_UNARY[token.text])
+            return Unary(_CANONICAL.get(token.text, token.text), operand, token.position)
+        return self.primary()
+
+    def primary(self) -> Node:
+        token = self.advance()
+        if token.kind in ("number", "string"):
+            return Literal(token.value, token.position)
+        if token.kind == "name":
+            if token.text in ("true", "false"):
+                return Literal(token.text == "true", token.position)
+            if token.text == "nil":
+                return Literal(None, token.position)
+            if self.current.kind == "op" and self.current.text == "(":
+                return self.call(token)
+            return Name(token.text, token.position)
+        if token.kind == "op":
+            if token.text == "(":
+                node = self.expression(0)
+                self.expect(")")
+                return node
+            if token.text == "[":
+                return ArrayLiteral(self.items("]"), token.position)
+            if token.text == "#":
+                if self.closure_depth == 0:
+                    raise FormulaError("'#' outside a predicate", token.position)
+                return Pointer(token.position)
+            if token.text == "{":
                 raise FormulaError(
-                    f"missing operand before {token.text!r} at position {token.position}"
+                    "a predicate {...} is only allowed as an argument", token.position
                 )
-            expect_operand = False
-        elif token.kind == "comma":
-            if expect_operand or not stack:
-                raise FormulaError(f"unexpected ',' at position {token.position}")
-            expect_operand = True
-        elif token.kind == "operator" or (
-            token.kind == "name" and token.text in _KEYWORDS - {"true", "false", "nil"}
-        ):
-            if expect_operand:
-                if token.text not in _PREFIX_OPERATORS and token.text != "let":
-                    raise FormulaError(
-                        f"missing operand before {token.text!r} at position {token.position}"
-                    )
+        raise FormulaError(f"unexpected {_describe(token)}", token.position)
+
+    def items(self, closing: str) -> tuple[Node, ...]:
+        items: list[Node] = []
+        while not (self.current.kind == "op" and self.current.text == closing):
+            items.append(self.expression(0))
+            if self.current.kind == "op" and self.current.text == ",":
+                self.advance()
                 continue
-            expect_operand = True
-        else:
-            if not expect_operand:
-                raise FormulaError(
-                    f"missing operator before {token.text!r} at position {token.position}"
-                )
-            expect_operand = False
-    if stack:
-        raise FormulaError(f"unclosed {stack[-1].text!r} at position {stack[-1].position}")
-    if expect_operand:
-        raise FormulaError("formula ends where an operand is expected")
-    known = set(variables)
-    for name in formula_variables(formula):
-        if name not in known:
-            hint = (
-                f"; triggers usable in a formula: {', '.join(sorted(known))}"
-                if known
-                else "; no trigger has a name (cpu and memory triggers cannot be used)"
-            )
-            raise FormulaError(f"unknown name {name}{hint}")
+            break
+        self.expect(closing)
+        return tuple(items)
+
+    def call(self, name: _Token) -> Call:
+        if name.text not in FUNCTION_NAMES and name.text not in PREDICATE_NAMES:
+            raise FormulaError(f"unknown function {name.text!r}", name.position)
+        self.expect("(")
+        args: list[Node] = []
+        while not (self.current.kind == "op" and self.current.text == ")"):
+            if name.text in PREDICATE_NAMES and len(args) == 1:
+                args.append(self.predicate())
+            else:
+                args.append(self.expression(0))
+            if self.current.kind == "op" and self.current.text == ",":
+                self.advance()
+                continue
+            break
+        self.expect(")")
+        return Call(name.text, tuple(args), name.position)
+
+    def predicate(self) -> Closure:
+        start = self.current
+        self.closure_depth += 1
+        try:
+            if start.kind == "op" and start.text == "{":
+                self.advance()
+                body = self.expression(0)
+                self.expect("}")
+            else:
+                body = self.expression(0)
+        finally:
+            self.closure_depth -= 1
+        return Closure(body, start.position)
+
+
+def _describe(token: _Token) -> str:
+    return "end of formula" if token.kind == "eof" else repr(token.text)

@@ -279,14 +279,19 @@ class Informer:
         namespace. Equality requirements are answered from the label index."""
         requirements = parse_selector(selector) if isinstance(selector, str) else selector
         candidates: Iterable[Key] | None = None
+        narrowest: Requirement | None = None
         best = -1
         for req in requirements:
             if req.operator in ("=", "in"):
-                keys: set[Key] = set()
-                for value in req.values:
-                    keys |= self._by_label.get((req.key, value), set())
-                if best < 0 or len(keys) < best:
-                    candidates, best = keys, len(keys)
+                size = sum(len(self._by_label.get((req.key, v), ())) for v in req.values)
+                if best < 0 or size < best:
+                    narrowest, best = req, size
+        if narrowest is not None:
+            candidates = [
+                key
+                for value in narrowest.values
+                for key in self._by_label.get((narrowest.key, value), ())
+            ]
         if candidates is None:
             candidates = (
                 self._by_namespace.get(namespace or "", set())

@@ -9,6 +9,7 @@ the same grammar: ``k=v``, ``k==v``, ``k!=v``, ``k in (a,b)``, ``k notin (a,b)``
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -65,8 +66,12 @@ def _split_terms(selector: str) -> list[str]:
     return [t for t in terms if t.strip()]
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_selector(selector: str) -> tuple[Requirement, ...]:
-    """Parse the string form; the empty selector matches everything."""
+    """Parse the string form; the empty selector matches everything.
+
+    Cached: controllers select with the same few selectors on every reconcile.
+    """
     requirements: list[Requirement] = []
     for term in _split_terms(selector):
         if m := _SET_RE.match(term):
