@@ -1,16 +1,24 @@
-"""Tokens, syntax tree and Pratt parser of the scalingModifiers formula language.
+"""The ``scalingModifiers.formula`` language: tokens, syntax tree and a Pratt parser.
 
-Split from :mod:`.formula` (which evaluates) so each file holds one idea; see that module for
-the language itself. The parser bounds nesting (``MAX_DEPTH``) so no input can exhaust the
-stack, and every error is a :class:`FormulaError` with the 0-based position it is about.
+This is the one grammar of the formula. Admission (``podscaler validate``, the controller's
+checks) parses with it, and the engine (``podscaler.engine.scaling.formula``) evaluates the tree
+it produces, so a formula is accepted exactly when the engine can evaluate it. It lives in
+``api`` because validation needs it and ``api`` is the bottom layer. See the engine module for
+the language's semantics. The parser bounds length (``MAX_LENGTH``) and nesting (``MAX_DEPTH``)
+so no input can exhaust the stack, and every error is a :class:`FormulaError` with the 0-based
+position it is about.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 #: A value the language handles. ``None`` is expr-lang's ``nil``.
 Value = int | float | bool | str | None | tuple["Value", ...]
+
+#: Longest formula accepted, in characters.
+MAX_LENGTH = 4096
 
 #: Deepest nesting the parser accepts; deeper input is rejected rather than exhausting the stack.
 MAX_DEPTH = 64
@@ -34,8 +42,60 @@ class FormulaError(ValueError):
 
 
 def parse(source: str) -> Node:
-    """The syntax tree of *source*."""
+    """The syntax tree of *source*; raises :class:`FormulaError` at the first problem."""
+    if not isinstance(source, str):
+        raise FormulaError("formula must be a string", 0)
+    if len(source) > MAX_LENGTH:
+        raise FormulaError(f"formula longer than {MAX_LENGTH} characters", MAX_LENGTH)
+    if not source.strip():
+        raise FormulaError("formula is empty", 0)
     return _Parser(_tokenize(source)).parse()
+
+
+def formula_variables(source: str) -> list[str]:
+    """The names *source* reads (the triggers it uses), in order of first use."""
+    return [name.name for name in _free_names(parse(source))]
+
+
+def _free_names(tree: Node) -> list[Name]:
+    """Each name the tree reads, at its first occurrence."""
+    found: dict[str, Name] = {}
+    pending: list[Node] = [tree]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, Name):
+            if node.name not in found or node.position < found[node.name].position:
+                found[node.name] = node
+        elif isinstance(node, Unary):
+            pending.append(node.operand)
+        elif isinstance(node, Binary):
+            pending += [node.left, node.right]
+        elif isinstance(node, Conditional):
+            pending += [node.condition, node.then, node.otherwise]
+        elif isinstance(node, ArrayLiteral):
+            pending += node.items
+        elif isinstance(node, Call):
+            pending += node.args
+        elif isinstance(node, Closure):
+            pending.append(node.body)
+    return sorted(found.values(), key=lambda name: name.position)
+
+
+def check_formula(source: str, variables: Collection[str]) -> None:
+    """Raise :class:`FormulaError` unless *source* parses and reads only *variables*.
+
+    KEDA compiles the formula with the named, non-cpu/memory triggers as its environment, so a
+    formula naming anything else is rejected when the object is admitted, not at the first poll.
+    """
+    known = set(variables)
+    for name in _free_names(parse(source)):
+        if name.name not in known:
+            hint = (
+                f"; triggers usable in a formula: {', '.join(sorted(known))}"
+                if known
+                else "; no trigger has a name (cpu and memory triggers cannot be used)"
+            )
+            raise FormulaError(f"unknown name {name.name}{hint}", name.position)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from podscaler.engine.scaling.formula_parser import (
+from podscaler.api.formulas import (
     FUNCTION_NAMES,
     PREDICATE_NAMES,
     ArrayLiteral,
@@ -57,9 +57,6 @@ __all__ = [
     "compile_formula",
     "evaluate",
 ]
-
-#: Longest formula accepted, in characters.
-MAX_LENGTH = 4096
 
 _INT64_MIN = -(2**63)
 
@@ -467,12 +464,6 @@ class Formula:
 
 def compile_formula(source: str) -> Formula:
     """Parse *source*; raises :class:`FormulaError` naming the position of the first problem."""
-    if not isinstance(source, str):
-        raise FormulaError("formula must be a string", 0)
-    if len(source) > MAX_LENGTH:
-        raise FormulaError(f"formula longer than {MAX_LENGTH} characters", MAX_LENGTH)
-    if not source.strip():
-        raise FormulaError("formula is empty", 0)
     return Formula(source, parse(source))
 
 
