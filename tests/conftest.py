@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+
+import pytest
 
 pytest_plugins = ["tests.fixtures.apiserver"]
 
 #: In CI a missing server or tool is a failure, never a skip (TESTING.md).
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Declare "no current event loop" before any test runs.
+
+    pytest-asyncio 1.5 on Python 3.11 asks ``asyncio.get_event_loop()`` for the previous loop
+    when a synchronous test precedes an asynchronous one; without this, that call silently
+    creates a loop nobody closes, and its ResourceWarning fails a later test under ``-W error``.
+    """
+    asyncio.set_event_loop(None)

@@ -12,7 +12,8 @@ clock. The modules:
 * :mod:`~podscaler.kube.statuses` — status patches, conflict-retrying updates, conditions;
 * :mod:`~podscaler.kube.events` — :class:`EventRecorder` (deduplicated, rate limited);
 * :mod:`~podscaler.kube.leases` — :class:`LeaderElector`;
-* :mod:`~podscaler.kube.selectors` and :mod:`~podscaler.kube.backoff` — pure helpers.
+* :mod:`~podscaler.kube.backoff` — the retry schedule (pure). Label selectors come from
+  :mod:`podscaler.api.selectors`, the same grammar the embedded API server uses.
 """
 
 from podscaler.kube.clients import Kube, connect

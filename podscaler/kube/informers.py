@@ -31,17 +31,18 @@ for every cached object, so late subscribers see the same world as early ones.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from podscaler.api.selectors import LabelSelector, Operator, Requirement, parse_label_selector
 from podscaler.kube.backoff import Backoff
 from podscaler.kube.clients import Kube
 from podscaler.kube.errors import Gone, error_for_status
 from podscaler.kube.resources import Resource
-from podscaler.kube.selectors import Requirement, matches, parse_selector
 
 __all__ = ["Change", "Informer", "Key", "Subscription", "diff_relist", "object_key"]
 
@@ -272,17 +273,16 @@ class Informer:
     def by_label(self, key: str, value: str) -> list[Obj]:
         return [self._objects[k] for k in self._by_label.get((key, value), ())]
 
-    def select(
-        self, selector: str | tuple[Requirement, ...], namespace: str | None = None
-    ) -> list[Obj]:
+    def select(self, selector: str | LabelSelector, namespace: str | None = None) -> list[Obj]:
         """Objects matching a label selector (string form or parsed), optionally in one
         namespace. Equality requirements are answered from the label index."""
-        requirements = parse_selector(selector) if isinstance(selector, str) else selector
+        parsed = _parse_selector(selector) if isinstance(selector, str) else selector
+        requirements = parsed.requirements
         candidates: Iterable[Key] | None = None
         narrowest: Requirement | None = None
         best = -1
         for req in requirements:
-            if req.operator in ("=", "in"):
+            if req.operator in (Operator.EQUALS, Operator.IN):
                 size = sum(len(self._by_label.get((req.key, v), ())) for v in req.values)
                 if best < 0 or size < best:
                     narrowest, best = req, size
@@ -303,7 +303,7 @@ class Informer:
             if namespace is not None and key[0] != namespace:
                 continue
             obj = self._objects[key]
-            if matches(requirements, _labels(obj)):
+            if parsed.matches(_labels(obj)):
                 out.append(obj)
         return out
 
@@ -454,3 +454,9 @@ class Informer:
                 holders.discard(key)
                 if not holders:
                     del self._by_label[label]
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_selector(text: str) -> LabelSelector:
+    """Parsed selectors are immutable, so the strings controllers repeat are parsed once."""
+    return parse_label_selector(text)
