@@ -42,6 +42,10 @@ class Reason(StrEnum):
     ScaleTargetNotScalable = "ScaleTargetNotScalable"
     """The ``scaleTargetRef`` kind exists but declares no ``/scale`` subresource."""
 
+    ScaleTargetAlreadyManaged = "ScaleTargetAlreadyManaged"
+    """Another ScaledObject (the older one) already scales the same workload; this one is
+    refused and stays not Ready until the other goes away (KEDA's admission check)."""
+
     TriggerError = "TriggerError"
     """A trigger failed to return metrics or activity (KEDA: ``KEDAScalerFailed``); the
     message carries the trigger name and the error, never credentials."""
@@ -103,6 +107,7 @@ _WARNINGS: frozenset[Reason] = frozenset(
         Reason.ScaledObjectCheckFailed,
         Reason.ScaleTargetNotFound,
         Reason.ScaleTargetNotScalable,
+        Reason.ScaleTargetAlreadyManaged,
         Reason.TriggerError,
         Reason.MetricSourceFailed,
         Reason.ScaleTargetActivationFailed,

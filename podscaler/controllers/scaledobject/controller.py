@@ -1,0 +1,271 @@
+"""The ScaledObject controller: an informer, one timed loop per object, and the evaluator.
+
+Scheduling. Each ScaledObject gets its own task that evaluates it every ``pollingInterval``
+on a fixed-rate schedule of the *loop clock* (so an accelerated simulated loop accelerates
+it too). The first evaluation starts at a random point in the first ``pollingInterval *
+start_spread`` seconds: after a restart, thousands of objects spread their polls instead of
+all querying their sources in the same millisecond. How late each evaluation starts compared
+with its schedule is KEDA's ``keda_internal_scale_loop_latency_seconds``; it is also offered
+to :attr:`ScaledObjectController.on_lateness` (the benchmark reads it there).
+
+A spec change (``metadata.generation``), an annotation change (the pause annotations) or a
+deletion wakes the object's loop at once, and the schedule restarts from there, as KEDA
+restarts a scale loop when the generation changes. Status updates do not wake anything.
+
+Ownership. Two ScaledObjects that target the same workload would fight over its replicas
+(KEDA issue #897); the older one (by creation time, then name) keeps the target, the other is
+refused with Ready=False (reason ScaleTargetAlreadyManaged) until the first one goes away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from podscaler.controllers.scaledobject.evaluation import (
+    SCALED_OBJECTS,
+    Evaluator,
+    ObjectContext,
+    Settings,
+)
+from podscaler.controllers.scaledobject.records import DecisionLog
+from podscaler.controllers.scaledobject.targets import TargetReader
+from podscaler.kube.clients import Kube
+from podscaler.kube.events import EventRecorder
+from podscaler.kube.informers import Informer
+from podscaler.kube.resources import Discovery
+from podscaler.observability.metrics import OperatorMetrics
+from scalers.registry import ScalerRegistry, default_registry
+
+__all__ = ["ScaledObjectController", "target_key"]
+
+log = logging.getLogger(__name__)
+
+TargetKey = tuple[str, str, str, str]
+
+
+def target_key(obj: dict[str, Any]) -> TargetKey | None:
+    """``(namespace, apiVersion, kind, name)`` of the object's target, as written."""
+    ref = (obj.get("spec") or {}).get("scaleTargetRef") or {}
+    name = ref.get("name")
+    if not isinstance(name, str) or not name:
+        return None
+    namespace = str((obj.get("metadata") or {}).get("namespace") or "")
+    return (
+        namespace,
+        str(ref.get("apiVersion") or "apps/v1"),
+        str(ref.get("kind") or "Deployment"),
+        name,
+    )
+
+
+def _seniority(obj: dict[str, Any]) -> tuple[str, str]:
+    meta = obj.get("metadata") or {}
+    return str(meta.get("creationTimestamp") or ""), str(meta.get("name") or "")
+
+
+def _wake_worthy(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    old_meta, new_meta = old.get("metadata") or {}, new.get("metadata") or {}
+    return (
+        old_meta.get("generation") != new_meta.get("generation")
+        or old_meta.get("annotations") != new_meta.get("annotations")
+        or bool(new_meta.get("deletionTimestamp")) != bool(old_meta.get("deletionTimestamp"))
+    )
+
+
+class ScaledObjectController:
+    """Watches ScaledObjects (one namespace or all) and keeps each one evaluated."""
+
+    def __init__(
+        self,
+        kube: Kube,
+        *,
+        namespace: str | None,
+        now: Callable[[], datetime],
+        settings: Settings | None = None,
+        metrics: OperatorMetrics | None = None,
+        recorder: EventRecorder | None = None,
+        registry: ScalerRegistry | None = None,
+        decisions: DecisionLog | None = None,
+        cache_targets: bool = True,
+    ) -> None:
+        self.kube = kube
+        self.namespace = namespace
+        self.settings = settings or Settings()
+        self.metrics = metrics or OperatorMetrics()
+        self.decisions = decisions or DecisionLog()
+        self.discovery = Discovery(kube)
+        self.targets = TargetReader(
+            kube, self.discovery, namespace=namespace, use_cache=cache_targets
+        )
+        self.informer = Informer(kube, SCALED_OBJECTS, namespace=namespace)
+        self.evaluator = Evaluator(
+            kube,
+            self.targets,
+            settings=self.settings,
+            metrics=self.metrics,
+            recorder=recorder,
+            decisions=self.decisions,
+            now=now,
+            registry=registry or default_registry(),
+            owner_of=self._owner_of,
+        )
+        self.objects: dict[tuple[str, str], ObjectContext] = {}
+        self._by_target: dict[TargetKey, set[tuple[str, str]]] = {}
+        self.on_lateness: Callable[[float], None] | None = None
+        self.evaluations = 0
+
+    # ---------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        self.informer.add_handler(
+            on_add=self._on_add, on_update=self._on_update, on_delete=self._on_delete
+        )
+        self.informer.start()
+
+    @property
+    def synced(self) -> bool:
+        return self.informer.has_synced
+
+    async def wait_synced(self, timeout_seconds: float | None = None) -> None:
+        await self.informer.wait_synced(timeout_seconds)
+
+    async def aclose(self) -> None:
+        await self.informer.aclose()
+        tasks = [c.task for c in self.objects.values() if c.task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for ctx in self.objects.values():
+            await ctx.close()
+        self.objects.clear()
+        await self.targets.aclose()
+
+    # ---------------------------------------------------------------- ownership
+
+    def _index(
+        self, key: tuple[str, str], obj: dict[str, Any] | None, old: dict[str, Any] | None
+    ) -> None:
+        before = target_key(old) if old is not None else None
+        after = target_key(obj) if obj is not None else None
+        if before == after and obj is not None:
+            return
+        if before is not None:
+            holders = self._by_target.get(before)
+            if holders is not None:
+                holders.discard(key)
+                if not holders:
+                    del self._by_target[before]
+        if after is not None:
+            self._by_target.setdefault(after, set()).add(key)
+
+    def _owner_of(self, ctx: ObjectContext) -> str | None:
+        """The name of the older object on the same target, or ``None`` when *ctx* owns it."""
+        target = target_key(ctx.obj)
+        if target is None:
+            return None
+        holders = self._by_target.get(target, set())
+        if len(holders) < 2:
+            return None
+        contenders = [self.objects[k].obj for k in holders if k in self.objects]
+        oldest = min(contenders, key=_seniority)
+        name = str((oldest.get("metadata") or {}).get("name") or "")
+        return None if name == ctx.name else name
+
+    # ---------------------------------------------------------------- informer handlers
+
+    async def _on_add(self, obj: dict[str, Any]) -> None:
+        meta = obj.get("metadata") or {}
+        key = (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+        ctx = self.objects.get(key)
+        if ctx is not None:  # re-added after a relist
+            await self._on_update(ctx.obj, obj)
+            return
+        ctx = ObjectContext(namespace=key[0], name=key[1], obj=obj)
+        self.objects[key] = ctx
+        self._index(key, obj, None)
+        self.metrics.objects.set(len(self.objects))
+        ctx.task = asyncio.get_running_loop().create_task(
+            self._run(ctx), name=f"scaledobject-{key[0]}/{key[1]}"
+        )
+
+    async def _on_update(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+        meta = new.get("metadata") or {}
+        key = (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+        ctx = self.objects.get(key)
+        if ctx is None:
+            await self._on_add(new)
+            return
+        previous = ctx.obj
+        ctx.obj = new
+        self._index(key, new, previous)
+        if _wake_worthy(previous, new):
+            ctx.wake.set()
+
+    async def _on_delete(self, obj: dict[str, Any]) -> None:
+        meta = obj.get("metadata") or {}
+        key = (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+        ctx = self.objects.pop(key, None)
+        self._index(key, None, ctx.obj if ctx is not None else obj)
+        self.metrics.objects.set(len(self.objects))
+        if ctx is None:
+            return
+        if ctx.task is not None:
+            ctx.task.cancel()
+            await asyncio.gather(ctx.task, return_exceptions=True)
+        await ctx.close()
+        if ctx.target is not None:
+            self.targets.forget(ctx.target)
+        self.decisions.forget(*key)
+        self.metrics.forget(*key)
+        # The object that was refused for this target may own it now: let it know at once.
+        target = target_key(obj)
+        for other in self._by_target.get(target, set()) if target else set():
+            if other in self.objects:
+                self.objects[other].wake.set()
+
+    # ---------------------------------------------------------------- the loop
+
+    async def _run(self, ctx: ObjectContext) -> None:
+        loop = asyncio.get_running_loop()
+        spread = ctx.polling_interval_seconds * self.settings.start_spread
+        deadline = loop.time() + random.uniform(0.0, spread)
+        while True:
+            woke = False
+            delay = deadline - loop.time()
+            if delay > 0 or not ctx.wake.is_set():
+                try:
+                    async with asyncio.timeout(max(delay, 0.0)):
+                        await ctx.wake.wait()
+                    woke = True
+                except TimeoutError:
+                    woke = ctx.wake.is_set()
+            else:
+                woke = True
+            ctx.wake.clear()
+            started = loop.time()
+            if not woke:
+                lateness = started - deadline
+                self.metrics.lateness(ctx.namespace, ctx.name, lateness)
+                if self.on_lateness is not None:
+                    self.on_lateness(lateness)
+            try:
+                await self.evaluator.evaluate(ctx)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Principle 5: a bug met by one object must not stop the others (or this one).
+                log.exception("evaluating ScaledObject %s/%s failed", ctx.namespace, ctx.name)
+                self.metrics.object_error(ctx.namespace, ctx.name)
+            self.evaluations += 1
+            interval = ctx.polling_interval_seconds
+            if woke:
+                deadline = started + interval
+            else:
+                deadline += interval
+                if deadline < loop.time():
+                    deadline = loop.time()

@@ -1,0 +1,91 @@
+"""Direct mode's bridge from the KEDA rules to the HPA calculation. Pure.
+
+``engine.scaling.decide`` says *which* metrics the 1..N calculation must use this poll
+(:class:`~podscaler.engine.scaling.HpaInputs`: each metric's value, target and type, fallback
+values already substituted, min/max, and whether a direction is paused). This module turns that
+into ``engine.hpa``'s :class:`HpaSpec` and readings, exactly as the HPA KEDA generates would
+see them through the external metrics API: values in milli-units (``GenerateMetricInMili``),
+External ``AverageValue``/``Value`` targets, and Resource/ContainerResource metrics for
+cpu/memory read from metrics.k8s.io.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from podscaler.engine import hpa
+from podscaler.engine.scaling import HpaInputs, MetricType
+from scalers.contract import ContainerResourceMetricSpec, MetricTargetType, ResourceMetricSpec
+
+__all__ = ["hpa_spec_and_readings"]
+
+ResourceSpec = ResourceMetricSpec | ContainerResourceMetricSpec
+
+
+def _milli(value: float) -> int:
+    return round(value * 1000)
+
+
+def _resource_metric(spec: ResourceSpec) -> hpa.ResourceMetric:
+    container = spec.container if isinstance(spec, ContainerResourceMetricSpec) else None
+    if spec.target.type is MetricTargetType.UTILIZATION:
+        target = hpa.MetricTarget(
+            hpa.TargetType.UTILIZATION, average_utilization=spec.target.average_utilization
+        )
+    else:
+        target = hpa.MetricTarget(
+            hpa.TargetType.AVERAGE_VALUE,
+            average_value_milli=_milli(spec.target.average_value or 0.0),
+        )
+    return hpa.ResourceMetric(spec.resource, target, container)
+
+
+def hpa_spec_and_readings(
+    inputs: HpaInputs,
+    resource_specs: Mapping[str, ResourceSpec],
+    behavior: hpa.Behavior | None,
+    resource_reading: hpa.MetricReading | None,
+) -> tuple[hpa.HpaSpec, tuple[hpa.MetricReading, ...]]:
+    """The HPA spec and one reading per metric (index for index).
+
+    *resource_specs* maps the engine's key of each cpu/memory trigger to its metric spec;
+    *resource_reading* is the PodMetrics of the target's pods (or the error reading them).
+    """
+    metrics: list[hpa.MetricSpec] = []
+    readings: list[hpa.MetricReading] = []
+    for metric in inputs.metrics:
+        resource = resource_specs.get(metric.metric_name)
+        if resource is not None:
+            metrics.append(_resource_metric(resource))
+            readings.append(
+                resource_reading
+                if resource_reading is not None
+                else hpa.ReadingError("no pod metrics were read")
+            )
+            continue
+        target = metric.target if metric.target is not None else 0.0
+        if metric.metric_type is MetricType.VALUE:
+            metric_target = hpa.MetricTarget(hpa.TargetType.VALUE, value_milli=_milli(target))
+        else:
+            metric_target = hpa.MetricTarget(
+                hpa.TargetType.AVERAGE_VALUE, average_value_milli=_milli(target)
+            )
+        metrics.append(hpa.ExternalMetric(metric.metric_name, metric_target))
+        if metric.value is not None and metric.target is not None and metric.target > 0:
+            readings.append(hpa.ExternalReading((_milli(metric.value),)))
+        elif metric.target is None or metric.target <= 0:
+            readings.append(hpa.ReadingError(f"metric {metric.metric_name} has no usable target"))
+        else:
+            readings.append(
+                hpa.ReadingError(
+                    f"unable to get external metric {metric.metric_name}: "
+                    f"{metric.error or 'no value'}"
+                )
+            )
+    spec = hpa.HpaSpec(
+        max_replicas=inputs.max_replicas,
+        min_replicas=inputs.min_replicas,
+        metrics=tuple(metrics),
+        behavior=behavior,
+    )
+    return spec, tuple(readings)

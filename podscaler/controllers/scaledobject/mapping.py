@@ -1,0 +1,198 @@
+"""Translations between the ScaledObject's API shapes and the engines' plain records. Pure.
+
+The engines (``engine.scaling`` for KEDA's 0↔1 semantics, ``engine.hpa`` for 1..N) speak small
+frozen records on one clock of float seconds; the cluster speaks pydantic models and JSON with
+RFC 3339 times. Keeping every conversion here, free of I/O, is what lets the unit tests pin the
+mapping down (and lets a restarted operator rebuild exactly the state it persisted).
+
+The engines' clock is **Unix seconds** taken from the injected wall clock: ``lastActiveTime`` is
+persisted in status and must mean the same instant after a restart, which a loop's monotonic
+clock cannot promise. Scheduling (when to poll) uses the loop clock instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any
+
+from podscaler.api.hpabehavior import HorizontalPodAutoscalerBehavior, HPAScalingRules
+from podscaler.api.scaledobject import ScaledObject
+from podscaler.engine import hpa
+from podscaler.engine.scaling import (
+    Condition,
+    ConditionStatus,
+    FallbackBehavior,
+    FallbackSpec,
+    HealthStatus,
+    MetricHealth,
+    MetricType,
+    ScalingModifiersSpec,
+    ScalingSpec,
+    ScalingState,
+)
+
+__all__ = [
+    "datetime_of",
+    "hpa_behavior",
+    "parse_time",
+    "scaling_spec",
+    "seconds_of",
+    "state_from_status",
+]
+
+
+def parse_time(text: object) -> datetime | None:
+    """An RFC 3339 timestamp from JSON (``...Z`` or with an offset), ``None`` when absent/bad."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def seconds_of(moment: datetime) -> float:
+    """Unix seconds of an aware datetime: the engines' clock."""
+    return moment.timestamp()
+
+
+def datetime_of(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def scaling_spec(so: ScaledObject) -> ScalingSpec:
+    """The engine's view of a parsed ScaledObject (unset fields stay unset: KEDA's defaults
+    depend on whether a field was written at all)."""
+    spec = so.spec
+    fallback = None
+    if spec.fallback is not None:
+        fallback = FallbackSpec(
+            failure_threshold=spec.fallback.failure_threshold,
+            replicas=spec.fallback.replicas,
+            behavior=FallbackBehavior(spec.fallback.behavior),
+        )
+    modifiers = None
+    raw = spec.advanced.scaling_modifiers if spec.advanced is not None else None
+    if raw is not None:
+        modifiers = ScalingModifiersSpec(
+            formula=raw.formula or "",
+            target=raw.target or "",
+            activation_target=raw.activation_target or "",
+            metric_type=MetricType(raw.metric_type) if raw.metric_type else None,
+        )
+    created = so.metadata.creation_timestamp
+    return ScalingSpec(
+        min_replica_count=spec.min_replica_count,
+        max_replica_count=spec.max_replica_count,
+        idle_replica_count=spec.idle_replica_count,
+        polling_interval_seconds=spec.polling_interval,
+        cooldown_period_seconds=spec.cooldown_period,
+        initial_cooldown_period_seconds=spec.initial_cooldown_period,
+        fallback=fallback,
+        scaling_modifiers=modifiers,
+        trigger_types=tuple(t.type for t in spec.triggers),
+        annotations=MappingProxyType(dict(so.metadata.annotations)),
+        created_seconds=seconds_of(_aware(created)) if created is not None else None,
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _rules(rules: HPAScalingRules | None, *, disabled: bool) -> hpa.ScalingRules | None:
+    if rules is None and not disabled:
+        return None
+    policies = None
+    if rules is not None and rules.policies is not None:
+        policies = tuple(
+            hpa.ScalingPolicy(hpa.PolicyType(p.type), p.value, p.period_seconds)
+            for p in rules.policies
+        )
+    select = None
+    if rules is not None and rules.select_policy is not None:
+        select = hpa.SelectPolicy(rules.select_policy)
+    if disabled:
+        select = hpa.SelectPolicy.DISABLED
+    tolerance = None
+    if rules is not None and rules.tolerance is not None:
+        tolerance = float(rules.tolerance.as_float())
+    return hpa.ScalingRules(
+        stabilization_window_seconds=(
+            rules.stabilization_window_seconds if rules is not None else None
+        ),
+        select_policy=select,
+        policies=policies,
+        tolerance=tolerance,
+    )
+
+
+def hpa_behavior(
+    behavior: HorizontalPodAutoscalerBehavior | None,
+    *,
+    scale_up_disabled: bool = False,
+    scale_down_disabled: bool = False,
+) -> hpa.Behavior | None:
+    """``advanced.horizontalPodAutoscalerConfig.behavior`` for the HPA engine.
+
+    The ``paused-scale-out`` / ``paused-scale-in`` annotations become ``selectPolicy: Disabled``
+    on their direction, exactly what KEDA writes into the HPA it generates; like there, that
+    turns a behavior-less object into one with behavior (default policies, not the 2x cap).
+    """
+    if behavior is None and not scale_up_disabled and not scale_down_disabled:
+        return None
+    up = behavior.scale_up if behavior is not None else None
+    down = behavior.scale_down if behavior is not None else None
+    return hpa.Behavior(
+        scale_up=_rules(up, disabled=scale_up_disabled),
+        scale_down=_rules(down, disabled=scale_down_disabled),
+    )
+
+
+def _condition(raw: Mapping[str, Any]) -> Condition | None:
+    kind = raw.get("type")
+    status = raw.get("status")
+    if not isinstance(kind, str) or status not in ("True", "False", "Unknown"):
+        return None
+    return Condition(
+        kind, ConditionStatus(status), str(raw.get("reason") or ""), str(raw.get("message") or "")
+    )
+
+
+def state_from_status(status: Mapping[str, Any] | None) -> ScalingState:
+    """What a ScaledObject carried over from earlier polls, read back from its status.
+
+    This is how a restarted operator resumes mid-cooldown: ``lastActiveTime`` (and the health
+    counts, the original replica count, the conditions) come from the object, not from memory.
+    """
+    status = status or {}
+    last_active = parse_time(status.get("lastActiveTime"))
+    health: dict[str, MetricHealth] = {}
+    for metric, entry in (status.get("health") or {}).items():
+        if not isinstance(entry, Mapping):
+            continue
+        failures = entry.get("numberOfFailures")
+        kind = entry.get("status")
+        health[str(metric)] = MetricHealth(
+            number_of_failures=int(failures) if isinstance(failures, int) else 0,
+            status=HealthStatus(kind) if kind in ("Happy", "Failing") else HealthStatus.HAPPY,
+        )
+    conditions = tuple(
+        c
+        for c in (
+            _condition(raw) for raw in status.get("conditions") or [] if isinstance(raw, dict)
+        )
+        if c is not None
+    )
+    original = status.get("originalReplicaCount")
+    paused = status.get("pausedReplicaCount")
+    return ScalingState(
+        last_active_seconds=seconds_of(last_active) if last_active is not None else None,
+        health=MappingProxyType(health),
+        original_replica_count=original if isinstance(original, int) else None,
+        paused_replica_count=paused if isinstance(paused, int) else None,
+        conditions=conditions,
+    )

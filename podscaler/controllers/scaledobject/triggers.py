@@ -1,0 +1,314 @@
+"""A ScaledObject's triggers: built through the scaler registry, polled concurrently.
+
+Building (:func:`build_triggers`) resolves each trigger's inputs (container env for
+``xxxFromEnv``, the TriggerAuthentication's parameters), parses the metadata with the trigger
+type's factory and builds the scaler. Parsing is pure and its errors (:class:`ScalerConfigError`)
+make the object not Ready with a message naming the trigger and parameter; they are not retried
+until the spec changes.
+
+Polling (:meth:`TriggerSet.poll`) asks every external metric of every trigger at once, each
+under its own timeout, so one slow source cannot delay the others past their deadline. A
+failed scaler is rebuilt from its (already validated) config before the next poll, as KEDA
+refreshes its scalers cache after an error — a new HTTP session, fresh connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from podscaler.controllers.scaledobject.auth import (
+    AuthError,
+    container_of,
+    resolve_auth,
+    resolve_container_env,
+)
+from podscaler.controllers.scaledobject.records import TriggerRecord
+from podscaler.engine.scaling import MetricType, TriggerObservation
+from podscaler.kube.clients import Kube
+from scalers.contract import (
+    ContainerResourceMetricSpec,
+    ExternalMetricSpec,
+    MetricSpec,
+    MetricTargetType,
+    ResourceMetricSpec,
+    Scaler,
+    ScalerConfig,
+    ScalerConfigError,
+    ScalerEnvironment,
+    TriggerSpec,
+)
+from scalers.registry import ScalerRegistry
+
+__all__ = ["BuiltTrigger", "TriggerConfigError", "TriggerPoll", "TriggerSet", "build_triggers"]
+
+log = logging.getLogger(__name__)
+
+
+class TriggerConfigError(Exception):
+    """A trigger cannot be built; the message names it and never carries a secret."""
+
+
+@dataclass
+class BuiltTrigger:
+    index: int
+    type: str
+    name: str
+    config: ScalerConfig
+    scaler: Scaler
+    specs: list[MetricSpec]
+    needs_rebuild: bool = False
+
+    @property
+    def is_resource(self) -> bool:
+        return self.type in ("cpu", "memory")
+
+    def resource_specs(self) -> list[ResourceMetricSpec | ContainerResourceMetricSpec]:
+        return [
+            s for s in self.specs if isinstance(s, ResourceMetricSpec | ContainerResourceMetricSpec)
+        ]
+
+    def resource_metric_name(self) -> str:
+        """The engine's key for a cpu/memory trigger (no external metric name exists)."""
+        return f"s{self.index}-{self.type}"
+
+
+@dataclass(frozen=True)
+class TriggerPoll:
+    """What one poll of all triggers returned, for the engine and for the record."""
+
+    observations: tuple[TriggerObservation, ...]
+    records: tuple[TriggerRecord, ...]
+
+
+def _target_of(spec: ExternalMetricSpec) -> tuple[MetricType, float | None]:
+    target = spec.target
+    if target.type is MetricTargetType.VALUE:
+        return MetricType.VALUE, target.value
+    return MetricType.AVERAGE_VALUE, target.average_value
+
+
+class TriggerSet:
+    """The built triggers of one ScaledObject generation."""
+
+    def __init__(
+        self,
+        triggers: list[BuiltTrigger],
+        registry: ScalerRegistry,
+        env: ScalerEnvironment,
+        auth_kinds: Sequence[str] = (),
+    ) -> None:
+        self.triggers = triggers
+        self._registry = registry
+        self._env = env
+        self.auth_kinds = tuple(auth_kinds)
+
+    @property
+    def external_metric_names(self) -> list[str]:
+        return [
+            s.metric_name
+            for t in self.triggers
+            for s in t.specs
+            if isinstance(s, ExternalMetricSpec)
+        ]
+
+    @property
+    def resource_metric_names(self) -> list[str]:
+        names: list[str] = []
+        for t in self.triggers:
+            for s in t.resource_specs():
+                if s.resource not in names:
+                    names.append(s.resource)
+        return names
+
+    @property
+    def needs_pods(self) -> bool:
+        """cpu/memory triggers and Value targets need the target's pods (see ``pods``)."""
+        for t in self.triggers:
+            if t.is_resource:
+                return True
+            for s in t.specs:
+                if isinstance(s, ExternalMetricSpec) and s.target.type is MetricTargetType.VALUE:
+                    return True
+        return False
+
+    async def poll(self, timeout_seconds: float, loop_time: Any) -> TriggerPoll:
+        """Poll every trigger metric concurrently; never raises for a trigger's failure."""
+        self._rebuild_failed()
+        jobs = []
+        for trigger in self.triggers:
+            if trigger.is_resource:
+                continue
+            for spec in trigger.specs:
+                if isinstance(spec, ExternalMetricSpec):
+                    jobs.append(self._poll_one(trigger, spec, timeout_seconds, loop_time))
+        polled = await asyncio.gather(*jobs)
+        observations: list[TriggerObservation] = []
+        records: list[TriggerRecord] = []
+        results = iter(polled)
+        for trigger in self.triggers:
+            if trigger.is_resource:
+                for spec in trigger.resource_specs():
+                    metric_type = (
+                        MetricType.UTILIZATION
+                        if spec.target.type is MetricTargetType.UTILIZATION
+                        else MetricType.AVERAGE_VALUE
+                    )
+                    name = trigger.resource_metric_name()
+                    observations.append(
+                        TriggerObservation(
+                            metric_name=name,
+                            trigger_type=trigger.type,
+                            name=trigger.name,
+                            metric_type=metric_type,
+                        )
+                    )
+                    records.append(
+                        TriggerRecord(trigger.index, trigger.type, trigger.name, name, None, True)
+                    )
+                continue
+            for spec in trigger.specs:
+                if isinstance(spec, ExternalMetricSpec):
+                    observation, record = next(results)
+                    observations.append(observation)
+                    records.append(record)
+        return TriggerPoll(tuple(observations), tuple(records))
+
+    async def _poll_one(
+        self,
+        trigger: BuiltTrigger,
+        spec: ExternalMetricSpec,
+        timeout_seconds: float,
+        loop_time: Any,
+    ) -> tuple[TriggerObservation, TriggerRecord]:
+        metric_type, target = _target_of(spec)
+        started = loop_time()
+        error: str | None = None
+        value: float | None = None
+        raw: float | None = None
+        active = False
+        try:
+            async with asyncio.timeout(timeout_seconds):
+                samples, active = await trigger.scaler.get_metrics_and_activity(spec.metric_name)
+            value = sum(s.value for s in samples) if samples else 0.0
+            raw = sum(s.raw for s in samples) if samples else 0.0
+        except TimeoutError:
+            error = f"timed out after {timeout_seconds:g}s"
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a scaler's failure is data for fallback, never fatal
+            error = str(exc) or type(exc).__name__
+        took = loop_time() - started
+        if error is not None:
+            trigger.needs_rebuild = True
+            observation = TriggerObservation(
+                metric_name=spec.metric_name,
+                trigger_type=trigger.type,
+                name=trigger.name,
+                error=error,
+                metric_type=metric_type,
+                target=target,
+            )
+            record = TriggerRecord(
+                trigger.index, trigger.type, trigger.name, spec.metric_name, None, False, error,
+                took,
+            )  # fmt: skip
+            return observation, record
+        observation = TriggerObservation(
+            metric_name=spec.metric_name,
+            trigger_type=trigger.type,
+            name=trigger.name,
+            value=value,
+            is_active=active,
+            metric_type=metric_type,
+            target=target,
+        )
+        record = TriggerRecord(
+            trigger.index, trigger.type, trigger.name, spec.metric_name, raw, active, None, took
+        )
+        return observation, record
+
+    def _rebuild_failed(self) -> None:
+        for trigger in self.triggers:
+            if not trigger.needs_rebuild:
+                continue
+            trigger.needs_rebuild = False
+            old = trigger.scaler
+            try:
+                trigger.scaler = self._registry.build(trigger.type, trigger.config, self._env)
+            except Exception:
+                log.warning("rebuilding trigger %d (%s) failed", trigger.index, trigger.type)
+                continue
+            asyncio.get_running_loop().create_task(_close_quietly(old))
+
+    async def close(self) -> None:
+        for trigger in self.triggers:
+            await _close_quietly(trigger.scaler)
+
+
+async def _close_quietly(scaler: Scaler) -> None:
+    try:
+        await scaler.close()
+    except Exception:
+        log.debug("closing a scaler failed", exc_info=True)
+
+
+async def build_triggers(
+    kube: Kube,
+    registry: ScalerRegistry,
+    env: ScalerEnvironment,
+    *,
+    namespace: str,
+    triggers: Sequence[Mapping[str, Any]],
+    workload: Mapping[str, Any] | None,
+    env_source_container: str | None,
+    operator_namespace: str,
+) -> TriggerSet:
+    """Resolve, parse and build every trigger; :class:`TriggerConfigError` on the first bad one
+    (already-built scalers are closed)."""
+    container = container_of(workload, env_source_container) if workload is not None else None
+    try:
+        container_env = await resolve_container_env(kube, namespace, container)
+    except AuthError as exc:
+        raise TriggerConfigError(f"cannot resolve the target's environment: {exc}") from exc
+    built: list[BuiltTrigger] = []
+    auth_kinds: list[str] = []
+    try:
+        for index, raw in enumerate(triggers):
+            spec = TriggerSpec.model_validate(dict(raw))
+            label = f"trigger {index} ({spec.name or spec.type})"
+            try:
+                auth = await resolve_auth(
+                    kube,
+                    namespace,
+                    raw.get("authenticationRef"),
+                    container_env=container_env,
+                    workload=workload,
+                    operator_namespace=operator_namespace,
+                )
+            except AuthError as exc:
+                raise TriggerConfigError(f"{label}: {exc}") from exc
+            if auth.kind and auth.kind not in auth_kinds:
+                auth_kinds.append(auth.kind)
+            try:
+                config = registry.parse(
+                    spec,
+                    container_env,
+                    auth.params,
+                    trigger_index=index,
+                    pod_identity_provider=auth.pod_identity_provider,
+                )
+                scaler = registry.build(spec.type, config, env)
+            except ScalerConfigError as exc:
+                raise TriggerConfigError(f"{label}: {exc}") from exc
+            built.append(
+                BuiltTrigger(index, spec.type, spec.name, config, scaler, scaler.metric_specs())
+            )
+    except BaseException:
+        for trigger in built:
+            await _close_quietly(trigger.scaler)
+        raise
+    return TriggerSet(built, registry, env, auth_kinds)

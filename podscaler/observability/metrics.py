@@ -1,0 +1,264 @@
+"""The operator's Prometheus metrics: ``podscaler_*`` and the ``keda_*`` names dashboards query.
+
+Two families, on one registry served at ``/metrics`` on the metrics port:
+
+* ``podscaler_*`` in base units (seconds), ``_total`` for counters: desired and current
+  replicas per ScaledObject, decisions by the rule that bound them, trigger values and errors,
+  the evaluation duration and the scale loop's lateness.
+* KEDA's names with KEDA's labels (``reference/keda.md`` §4.1), so the KEDA Grafana dashboard
+  and alerts keep working unchanged: ``keda_scaler_metrics_value``, ``keda_scaler_active``,
+  ``keda_scaler_detail_errors_total`` (and the older ``keda_scaler_errors_total`` that
+  dashboards built before KEDA 2.16 still query), ``keda_scaled_object_errors_total``,
+  ``keda_scaled_object_paused`` and ``keda_internal_scale_loop_latency_seconds``.
+
+Labels are bounded: per object (namespace, name) and per trigger (index, name, metric name),
+never a value, an error message or anything a user can make unbounded at run time. Histograms
+carry no per-object labels (10,000 objects x buckets would be a cardinality problem of our own
+making). Series of a deleted object are removed (:meth:`OperatorMetrics.forget`).
+
+Each :class:`OperatorMetrics` owns its own :class:`~prometheus_client.CollectorRegistry`, so
+tests and benchmarks can run several operators in one process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Final
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+__all__ = ["CONTENT_TYPE_LATEST", "SCALED_OBJECT", "OperatorMetrics"]
+
+#: KEDA's ``type`` label value for ScaledObjects.
+SCALED_OBJECT: Final = "scaledobject"
+
+#: KEDA's common scaler labels (``pkg/metricscollector/prommetrics.go``: metricLabels).
+KEDA_SCALER_LABELS: Final = (
+    "namespace",
+    "metric",
+    "scaledObject",
+    "scaler",
+    "triggerIndex",
+    "type",
+)
+
+_LOOP_BUCKETS_SECONDS: Final = (
+    0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)  # fmt: skip
+
+
+class OperatorMetrics:
+    """Every metric the ScaledObject controller reports, on one registry."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        obj = ("namespace", "scaledobject")
+        trig = ("namespace", "scaledobject", "trigger_index", "trigger", "metric")
+        self.desired_replicas = Gauge(
+            "podscaler_scaledobject_desired_replicas",
+            "Replicas podscaler decided for the target at the last evaluation.",
+            obj,
+            registry=r,
+        )
+        self.current_replicas = Gauge(
+            "podscaler_scaledobject_current_replicas",
+            "The target's /scale spec.replicas seen at the last evaluation.",
+            obj,
+            registry=r,
+        )
+        self.decisions = Counter(
+            "podscaler_scaledobject_decisions",
+            "Evaluations by the rule that bound the result (hpa, cooldown, fallback, pause ...).",
+            (*obj, "rule"),
+            registry=r,
+        )
+        self.scale_writes = Counter(
+            "podscaler_scaledobject_scale_writes",
+            "Writes of the target's /scale, by outcome (success, error).",
+            (*obj, "outcome"),
+            registry=r,
+        )
+        self.trigger_value = Gauge(
+            "podscaler_trigger_value",
+            "Last value of a trigger metric (raw, in the metric's own unit).",
+            trig,
+            registry=r,
+        )
+        self.trigger_errors = Counter(
+            "podscaler_trigger_errors",
+            "Failed trigger evaluations (errors and timeouts).",
+            trig,
+            registry=r,
+        )
+        self.evaluation_duration = Histogram(
+            "podscaler_scaledobject_evaluation_duration_seconds",
+            "Time one ScaledObject evaluation took, triggers to status write.",
+            buckets=_LOOP_BUCKETS_SECONDS,
+            registry=r,
+        )
+        self.loop_lateness = Histogram(
+            "podscaler_scale_loop_lateness_seconds",
+            "How late an evaluation started compared with its schedule (all objects).",
+            buckets=_LOOP_BUCKETS_SECONDS,
+            registry=r,
+        )
+        self.objects = Gauge(
+            "podscaler_scaledobjects",
+            "ScaledObjects the controller evaluates.",
+            registry=r,
+        )
+        # ---- KEDA's names and labels
+        self.keda_metrics_value = Gauge(
+            "keda_scaler_metrics_value",
+            "The current value for each scaler's metric that would be used by the HPA.",
+            KEDA_SCALER_LABELS,
+            registry=r,
+        )
+        self.keda_metrics_latency = Gauge(
+            "keda_scaler_metrics_latency_seconds",
+            "The latency of retrieving current metric from each scaler.",
+            KEDA_SCALER_LABELS,
+            registry=r,
+        )
+        self.keda_active = Gauge(
+            "keda_scaler_active",
+            "Activity of a scaler metric (1 active, 0 inactive).",
+            KEDA_SCALER_LABELS,
+            registry=r,
+        )
+        self.keda_detail_errors = Counter(
+            "keda_scaler_detail_errors",
+            "The number of errors that have occurred for each scaler.",
+            KEDA_SCALER_LABELS,
+            registry=r,
+        )
+        self.keda_errors = Counter(
+            "keda_scaler_errors",
+            "The number of errors for each scaler (KEDA before 2.16; kept for old dashboards).",
+            KEDA_SCALER_LABELS,
+            registry=r,
+        )
+        self.keda_object_errors = Counter(
+            "keda_scaled_object_errors",
+            "The number of errors that have occurred for each ScaledObject.",
+            ("namespace", "scaledObject"),
+            registry=r,
+        )
+        self.keda_paused = Gauge(
+            "keda_scaled_object_paused",
+            "Whether a ScaledObject is paused (1) or not (0).",
+            ("namespace", "scaledObject"),
+            registry=r,
+        )
+        self.keda_loop_latency = Gauge(
+            "keda_internal_scale_loop_latency_seconds",
+            "Lateness of the last scale loop run compared with its schedule.",
+            ("namespace", "type", "resource"),
+            registry=r,
+        )
+        self._trigger_labels: dict[tuple[str, str], set[tuple[str, ...]]] = {}
+
+    # ---------------------------------------------------------------- recording
+
+    def trigger(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        index: int,
+        trigger_name: str,
+        trigger_type: str,
+        metric: str,
+        value: float | None,
+        active: bool,
+        error: bool,
+        latency_seconds: float,
+    ) -> None:
+        """Record one trigger metric's poll under both families."""
+        scaler = trigger_name or trigger_type
+        keda = (namespace, metric, name, scaler, str(index), SCALED_OBJECT)
+        ours = (namespace, name, str(index), scaler, metric)
+        self._trigger_labels.setdefault((namespace, name), set()).add(keda)
+        self.keda_active.labels(*keda).set(1.0 if active else 0.0)
+        self.keda_metrics_latency.labels(*keda).set(latency_seconds)
+        if error:
+            self.keda_detail_errors.labels(*keda).inc()
+            self.keda_errors.labels(*keda).inc()
+            self.trigger_errors.labels(*ours).inc()
+        elif value is not None:
+            self.keda_metrics_value.labels(*keda).set(max(value, 0.0))
+            self.trigger_value.labels(*ours).set(value)
+
+    def object_error(self, namespace: str, name: str) -> None:
+        self.keda_object_errors.labels(namespace, name).inc()
+
+    def evaluated(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        rule: str,
+        current: int | None,
+        desired: int | None,
+        paused: bool,
+        duration_seconds: float,
+    ) -> None:
+        self.decisions.labels(namespace, name, rule).inc()
+        if current is not None:
+            self.current_replicas.labels(namespace, name).set(current)
+        if desired is not None:
+            self.desired_replicas.labels(namespace, name).set(desired)
+        self.keda_paused.labels(namespace, name).set(1.0 if paused else 0.0)
+        self.evaluation_duration.observe(duration_seconds)
+
+    def lateness(self, namespace: str, name: str, seconds: float) -> None:
+        self.loop_lateness.observe(max(seconds, 0.0))
+        self.keda_loop_latency.labels(namespace, SCALED_OBJECT, f"{namespace}/{name}").set(
+            max(seconds, 0.0)
+        )
+
+    def scale_write(self, namespace: str, name: str, *, ok: bool) -> None:
+        self.scale_writes.labels(namespace, name, "success" if ok else "error").inc()
+
+    def forget(self, namespace: str, name: str) -> None:
+        """Remove a deleted object's series, so they do not linger at their last value."""
+        for keda in self._trigger_labels.pop((namespace, name), set()):
+            ours = (namespace, name, keda[4], keda[3], keda[1])
+            for metric in (
+                self.keda_active,
+                self.keda_metrics_latency,
+                self.keda_metrics_value,
+                self.keda_detail_errors,
+                self.keda_errors,
+            ):
+                _remove(metric, keda)
+            for metric in (self.trigger_value, self.trigger_errors):
+                _remove(metric, ours)
+        for gauge in (self.current_replicas, self.desired_replicas):
+            _remove(gauge, (namespace, name))
+        _remove(self.keda_paused, (namespace, name))
+        _remove(self.keda_object_errors, (namespace, name))
+        _remove(self.keda_loop_latency, (namespace, SCALED_OBJECT, f"{namespace}/{name}"))
+        for labels in list(_label_sets(self.decisions)):
+            if labels[:2] == (namespace, name):
+                _remove(self.decisions, labels)
+        for labels in list(_label_sets(self.scale_writes)):
+            if labels[:2] == (namespace, name):
+                _remove(self.scale_writes, labels)
+
+    def exposition(self) -> bytes:
+        """The text exposition format of every metric."""
+        return generate_latest(self.registry)
+
+
+def _remove(metric: Gauge | Counter, labels: tuple[str, ...]) -> None:
+    with contextlib.suppress(KeyError):
+        metric.remove(*labels)
+
+
+def _label_sets(metric: Gauge | Counter) -> list[tuple[str, ...]]:
+    # prometheus_client keeps children in ``_metrics``; read-only use, for cleanup only.
+    children: dict[tuple[str, ...], object] = getattr(metric, "_metrics", {})
+    return list(children)
