@@ -36,7 +36,7 @@ class Trigger:
     cached: float | Exception = 0.0
     polled_at: datetime = field(default_factory=lambda: datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
     live: LiveQuery | None = None
-    #: ``spec.fallback`` already resolved to a value (target × replicas); None: no fallback.
+    #: ``spec.fallback`` already resolved to a value (target x replicas); None: no fallback.
     fallback_value: float | None = None
     live_queries: int = 0
 

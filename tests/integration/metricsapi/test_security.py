@@ -41,7 +41,11 @@ async def test_front_proxy_with_user_headers_reads_the_metric(
     reviews: DelegatingApiServer,
 ) -> None:
     ctx = pki.client_context(pki.front_proxy_ca, FRONT_PROXY_NAME)
-    headers = [*proxy_headers(), ("X-Remote-Extra-Scopes%2Fa", "x"), ("X-Remote-Extra-Scopes%2Fa", "y")]
+    headers = [
+        *proxy_headers(),
+        ("X-Remote-Extra-Scopes%2Fa", "x"),
+        ("X-Remote-Extra-Scopes%2Fa", "y"),
+    ]
     status, body = await _get(
         session, metric_url(api, "team-a", "s0-prometheus", "orders"), ctx, headers
     )
@@ -78,7 +82,8 @@ async def test_unauthenticated_request_gets_401(
         session, metric_url(api, "team-a", "s0-prometheus", "orders"), pki.client_context()
     )
     assert status == 401
-    assert body["kind"] == "Status" and body["reason"] == "Unauthorized"
+    assert body["kind"] == "Status"
+    assert body["reason"] == "Unauthorized"
     # Discovery needs credentials too; health does not.
     status, _ = await _get(session, f"{api.url}/apis", pki.client_context())
     assert status == 401
