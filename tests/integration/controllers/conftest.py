@@ -3,7 +3,6 @@ a Kubernetes client of the embedded API server, and a running controller."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,10 +13,6 @@ from podscaler.controllers.scaledobject import ScaledObjectController, Settings
 from podscaler.kube.clients import Kube, connect
 from podscaler.kube.events import EventRecorder
 from tests.integration.controllers.promserver import PromServer
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    asyncio.set_event_loop(None)  # see tests/integration/kube/conftest.py
 
 
 @pytest.fixture

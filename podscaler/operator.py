@@ -1,0 +1,197 @@
+"""``podscaler run``: the operator process, wired from its parts.
+
+What runs:
+
+* the ScaledObject controller (direct mode), over one namespace or all;
+* an HTTP server on the **metrics port** (default 8080): ``/metrics`` (Prometheus text format)
+  and ``/debug/decisions`` (the recent decision records per object as JSON, optionally
+  ``?namespace=&name=``; this is what ``podscaler explain --endpoint`` reads);
+* an HTTP server on the **health port** (default 8081): ``/healthz`` answers 200 while the
+  process runs its loop; ``/readyz`` answers 200 only once the ScaledObject informer has
+  synced (a standby replica under ``--leader-elect`` is ready too: it can take over).
+
+``--leader-elect`` campaigns for a Lease and runs the controller only while holding it.
+ScaledObjects need no singleton (every evaluation is idempotent), so this is optional and only
+gives active/standby; spreading objects over replicas by consistent hashing of their keys is
+future work (DESIGN.md, "Scale beyond one operator").
+
+``--dry-run`` decides and explains every object, writes status, Events and metrics, but never
+writes a target's ``/scale``.
+
+Time: wall timestamps come from the running loop's clock view (``podscaler.sim.clock``), so a
+simulated loop moves the operator's notion of "now" with it; intervals use ``loop.time()``.
+SIGTERM and SIGINT stop the controller, flush Events and close connections before exiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from podscaler.controllers.scaledobject import ScaledObjectController, Settings
+from podscaler.kube.clients import connect
+from podscaler.kube.events import EventRecorder
+from podscaler.kube.leases import LeaderElector
+from podscaler.observability.metrics import CONTENT_TYPE_LATEST, OperatorMetrics
+
+__all__ = ["RunOptions", "run_operator"]
+
+log = logging.getLogger("podscaler.operator")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    kubeconfig: str | None = None
+    server: str | None = None
+    namespace: str | None = None
+    metrics_port: int = 8080
+    health_port: int = 8081
+    bind_address: str = "0.0.0.0"
+    leader_elect: bool = False
+    dry_run: bool = False
+    operator_namespace: str = "podscaler-system"
+    trigger_timeout_seconds: float = 5.0
+    identity: str = ""
+
+
+def _wall_clock() -> Callable[[], datetime]:
+    """``now()`` of the running loop's clock (simulated loops have their own)."""
+    try:
+        from podscaler.sim.clock import clock_of
+    except ImportError:  # pragma: no cover - the sim package ships with podscaler
+        return lambda: datetime.now(UTC)
+    return clock_of(asyncio.get_running_loop()).now
+
+
+class _Servers:
+    """The metrics and health HTTP servers."""
+
+    def __init__(self, options: RunOptions, metrics: OperatorMetrics) -> None:
+        self.options = options
+        self.metrics = metrics
+        self.controller: ScaledObjectController | None = None
+        self.standby = False
+        self._runners: list[web.AppRunner] = []
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        return web.Response(
+            body=self.metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
+
+    async def _decisions(self, request: web.Request) -> web.Response:
+        if self.controller is None:
+            return web.json_response({"objects": []})
+        return web.json_response(
+            self.controller.decisions.to_json(
+                request.query.get("namespace"), request.query.get("name")
+            )
+        )
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def _readyz(self, request: web.Request) -> web.Response:
+        if self.standby or (self.controller is not None and self.controller.synced):
+            return web.Response(text="ok")
+        return web.Response(status=503, text="informers not synced")
+
+    async def start(self) -> None:
+        metrics_app = web.Application()
+        metrics_app.router.add_get("/metrics", self._metrics)
+        metrics_app.router.add_get("/debug/decisions", self._decisions)
+        health_app = web.Application()
+        health_app.router.add_get("/healthz", self._healthz)
+        health_app.router.add_get("/readyz", self._readyz)
+        for app, port in (
+            (metrics_app, self.options.metrics_port),
+            (health_app, self.options.health_port),
+        ):
+            runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+            await runner.setup()
+            await web.TCPSite(runner, self.options.bind_address, port).start()
+            self._runners.append(runner)
+
+    async def stop(self) -> None:
+        for runner in self._runners:
+            await runner.cleanup()
+        self._runners.clear()
+
+
+async def run_operator(options: RunOptions, stop: asyncio.Event | None = None) -> None:
+    """Run until *stop* is set (or SIGTERM/SIGINT arrives), then shut down gracefully."""
+    loop = asyncio.get_running_loop()
+    stop = stop or asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
+            loop.add_signal_handler(sig, stop.set)
+    now = _wall_clock()
+    identity = options.identity or f"{socket.gethostname()}-{os.getpid()}"
+    metrics = OperatorMetrics()
+    servers = _Servers(options, metrics)
+    await servers.start()
+    kube = await connect(kubeconfig=options.kubeconfig, server=options.server)
+    recorder = EventRecorder(kube, now=now, reporting_instance=identity)
+    settings = Settings(
+        dry_run=options.dry_run,
+        operator_namespace=options.operator_namespace,
+        trigger_timeout_seconds=options.trigger_timeout_seconds,
+    )
+
+    async def control() -> None:
+        controller = ScaledObjectController(
+            kube,
+            namespace=options.namespace,
+            now=now,
+            settings=settings,
+            metrics=metrics,
+            recorder=recorder,
+        )
+        servers.controller = controller
+        servers.standby = False
+        await controller.start()
+        try:
+            await controller.wait_synced()
+            log.info(
+                "ScaledObject controller synced: %d objects (namespace: %s%s)",
+                len(controller.objects),
+                options.namespace or "all",
+                ", dry run" if options.dry_run else "",
+            )
+            await asyncio.Event().wait()
+        finally:
+            await controller.aclose()
+
+    if options.leader_elect:
+        servers.standby = True
+        elector = LeaderElector(
+            kube,
+            namespace=options.operator_namespace,
+            name="podscaler-scaledobjects",
+            identity=identity,
+            now=now,
+        )
+        work = loop.create_task(elector.run(control), name="leader-election")
+    else:
+        work = loop.create_task(control(), name="scaledobject-controller")
+    stopper = loop.create_task(stop.wait(), name="stop")
+    try:
+        await asyncio.wait({work, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        log.info("shutting down")
+        for task in (work, stopper):
+            task.cancel()
+        await asyncio.gather(work, stopper, return_exceptions=True)
+        if work.done() and not work.cancelled() and work.exception() is not None:
+            log.error("controller stopped: %s", work.exception())
+        await recorder.aclose()
+        await servers.stop()
+        await kube.close()
