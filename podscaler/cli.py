@@ -137,6 +137,118 @@ def demo(serve: bool, kubeconfig_path: Path) -> None:
         sys.exit(asyncio.run(run_demo(serve=serve, kubeconfig_path=kubeconfig_path)))
 
 
+@main.command("run")
+@click.option(
+    "--kubeconfig",
+    type=click.Path(),
+    help="kubeconfig file (default: in-cluster, then $KUBECONFIG).",
+)
+@click.option("--server", help="API server URL, instead of a kubeconfig (tests, port-forwards).")
+@click.option("--namespace", default=None, help="Watch only this namespace (default: all).")
+@click.option(
+    "--metrics-port", default=8080, show_default=True, help="Port of /metrics and /debug/decisions."
+)
+@click.option(
+    "--health-port", default=8081, show_default=True, help="Port of /healthz and /readyz."
+)
+@click.option(
+    "--bind-address", default="0.0.0.0", show_default=True, help="Address the ports listen on."
+)
+@click.option(
+    "--leader-elect/--no-leader-elect",
+    default=False,
+    show_default=True,
+    help="Run the controller only while holding a Lease (active/standby).",
+)
+@click.option(
+    "--operator-namespace",
+    default="podscaler-system",
+    show_default=True,
+    help="Namespace of the Lease and of ClusterTriggerAuthentication Secrets.",
+)
+@click.option(
+    "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+)
+@click.option("--dry-run", is_flag=True, help="Decide and explain, never write a target's /scale.")
+@click.option(
+    "--trigger-timeout", default=5.0, show_default=True, help="Seconds a trigger may take per poll."
+)
+def run_command(
+    kubeconfig: str | None,
+    server: str | None,
+    namespace: str | None,
+    metrics_port: int,
+    health_port: int,
+    bind_address: str,
+    leader_elect: bool,
+    operator_namespace: str,
+    log_format: str,
+    log_level: str,
+    dry_run: bool,
+    trigger_timeout: float,
+) -> None:
+    """Run the operator.
+
+    Every option is also PODSCALER_RUN_<OPTION> (e.g. PODSCALER_RUN_DRY_RUN=true).
+    """
+    from podscaler.observability.logging import configure_logging
+    from podscaler.operator import RunOptions, run_operator
+
+    configure_logging(log_format, log_level)
+    options = RunOptions(
+        kubeconfig=kubeconfig,
+        server=server,
+        namespace=namespace,
+        metrics_port=metrics_port,
+        health_port=health_port,
+        bind_address=bind_address,
+        leader_elect=leader_elect,
+        dry_run=dry_run,
+        operator_namespace=operator_namespace,
+        trigger_timeout_seconds=trigger_timeout,
+    )
+    asyncio.run(run_operator(options))
+
+
+@main.command()
+@click.argument("target", metavar="NAMESPACE/NAME")
+@click.option(
+    "--kubeconfig", type=click.Path(), help="Read status.lastDecision through this kubeconfig."
+)
+@click.option("--server", help="API server URL, instead of a kubeconfig.")
+@click.option(
+    "--endpoint",
+    help="The operator's metrics address (http://host:8080); reads /debug/decisions.",
+)
+@click.option(
+    "--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def explain(
+    target: str, kubeconfig: str | None, server: str | None, endpoint: str | None, output: str
+) -> None:
+    """Explain a ScaledObject's recent scaling decisions.
+
+    With --endpoint, the last decisions the operator kept in memory (per trigger values and
+    activity, the HPA calculation, the rule that bound each result). Without it, the latest
+    decision in short form from the object's status, plus its conditions.
+    """
+    from podscaler.explaining import explain_from_endpoint, explain_from_status
+
+    namespace, _, name = target.rpartition("/")
+    namespace = namespace or "default"
+    if endpoint:
+        text = asyncio.run(explain_from_endpoint(endpoint, namespace, name, output))
+    else:
+        text = asyncio.run(explain_from_status(kubeconfig, server, namespace, name, output))
+    click.echo(text)
+
+
 def run() -> None:
     """Entry point with the ``PODSCALER_`` environment prefix for every option."""
     main(auto_envvar_prefix="PODSCALER")
