@@ -1,0 +1,43 @@
+"""What every part of the world shares: the server and its writer, the caches, the timers,
+the event writer, the profiles, the seeded random generator and the clock."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from podscaler.sim.world.events import EventWriter
+from podscaler.sim.world.profiles import Profiles
+from podscaler.sim.world.state import ClusterState, Timers
+from podscaler.sim.world.writing import ApiWriter, Kinds
+
+if TYPE_CHECKING:
+    from podscaler.sim.apiserver import ApiServer
+
+__all__ = ["FINALIZER", "WorldContext"]
+
+#: Held by the simulated kubelet on every pod it runs, so a DELETE leaves the pod Terminating
+#: (``deletionTimestamp`` set) until the kubelet has stopped it: the store itself deletes at
+#: once, and this is how graceful termination becomes visible to kubectl and to operators.
+FINALIZER = "sim.podscaler.io/kubelet"
+
+_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+
+@dataclass
+class WorldContext:
+    server: ApiServer
+    writer: ApiWriter
+    kinds: Kinds
+    state: ClusterState
+    timers: Timers
+    events: EventWriter
+    profiles: Profiles
+    rng: random.Random
+    monotonic: Callable[[], float]
+
+    def suffix(self, length: int = 5) -> str:
+        """A generateName-style suffix from the seeded generator (replays identically)."""
+        return "".join(self.rng.choice(_SUFFIX_ALPHABET) for _ in range(length))

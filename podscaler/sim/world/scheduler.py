@@ -1,0 +1,125 @@
+"""The scheduler: bind Pending pods to nodes, or say why they cannot be placed.
+
+Placement is :mod:`podscaler.nodes.predicates` (kube-scheduler's filters, the same functions
+the node autoscaler's binpacking uses, so the two never disagree) and
+:mod:`podscaler.nodes.scoring` (least-allocated, ties by name). A pod that fits is bound with
+``pods/binding`` semantics and gets a ``Scheduled`` Event; one that does not gets
+``PodScheduled=False`` with reason ``Unschedulable`` and kube-scheduler's message
+("0/3 nodes are available: 3 Insufficient cpu. preemption: ...") and a ``FailedScheduling``
+Event — which is what the node autoscaler looks for.
+
+One pass places pods oldest first, updating each node's state as pods land, so a burst of
+pods spreads as a real scheduler's would. Unschedulable pods are retried only when something
+that could make them fit changes (a node added or Ready, a pod gone), as kube-scheduler moves
+pods back from its unschedulable queue on cluster events.
+
+Simplifications: no preemption (the message says none was found), no scheduling gates, no
+permit/bind plugins, no ``PodTopologySpread``; a pod naming another ``schedulerName`` is left
+alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from podscaler.nodes.podfacts import NodeState, PodSpecError
+from podscaler.nodes.predicates import PodFacts, filter_states, unschedulable_message
+from podscaler.nodes.scoring import select_node
+from podscaler.sim.errors import ApiError
+from podscaler.sim.store import Obj, rfc3339
+from podscaler.sim.world.context import WorldContext
+from podscaler.sim.world.state import Key
+
+__all__ = ["Scheduler"]
+
+COMPONENT = "default-scheduler"
+
+
+class Scheduler:
+    def __init__(self, ctx: WorldContext) -> None:
+        self.ctx = ctx
+        #: pods found unschedulable since the last cluster change (not retried until then)
+        self._parked: set[Key] = set()
+        #: scheduling attempts (a figure for benchmarks)
+        self.attempts = 0
+
+    def has_work(self) -> bool:
+        state = self.ctx.state
+        if state.unbound and state.capacity_changed:
+            return True
+        return any(key not in self._parked for key in state.unbound)
+
+    def schedule(self) -> None:
+        state = self.ctx.state
+        if state.capacity_changed:
+            self._parked.clear()
+            state.capacity_changed = False
+        candidates = [k for k in state.unbound if k not in self._parked]
+        if not candidates:
+            return
+        candidates.sort(key=lambda k: state.births.get(str(state.pods[k]["metadata"]["uid"]), 0))
+        states: dict[str, NodeState] | None = None
+        for key in candidates:
+            pod = state.pods.get(key)
+            if pod is None or key not in state.unbound:
+                continue
+            if (pod.get("spec") or {}).get("schedulerName", COMPONENT) != COMPONENT:
+                self._parked.add(key)
+                continue
+            if states is None:
+                states = self._node_states()
+            self.attempts += 1
+            try:
+                facts = PodFacts.from_pod(pod)
+            except PodSpecError as exc:
+                self._unschedulable(pod, f"the pod cannot be read: {exc}")
+                self._parked.add(key)
+                continue
+            result = filter_states(facts, list(states.values()))
+            chosen = select_node(result)
+            if chosen is None:
+                self._unschedulable(pod, unschedulable_message(result, preemption=True))
+                self._parked.add(key)
+                continue
+            try:
+                self.ctx.writer.bind(self.ctx.kinds.pods, pod, chosen)
+            except ApiError:
+                continue
+            states[chosen] = states[chosen].with_pod(pod)
+            meta = pod["metadata"]
+            self.ctx.events.record(
+                pod,
+                "Normal",
+                "Scheduled",
+                f"Successfully assigned {meta['namespace']}/{meta['name']} to {chosen}",
+                COMPONENT,
+            )
+
+    def _node_states(self) -> dict[str, NodeState]:
+        state = self.ctx.state
+        states: dict[str, NodeState] = {}
+        for name in sorted(state.nodes):
+            pods = [state.pods[k] for k in state.pods_by_node.get(name, ()) if k in state.pods]
+            states[name] = NodeState.build(state.nodes[name], pods)
+        return states
+
+    def _unschedulable(self, pod: Obj, message: str) -> None:
+        status: dict[str, Any] = dict(pod.get("status") or {})
+        conditions = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
+        previous = next(
+            (c for c in status.get("conditions") or [] if c.get("type") == "PodScheduled"), None
+        )
+        if previous is None or previous.get("message") != message:
+            conditions.append(
+                {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "reason": "Unschedulable",
+                    "message": message,
+                    "lastProbeTime": None,
+                    "lastTransitionTime": rfc3339(self.ctx.server.now()),
+                }
+            )
+            status["conditions"] = conditions
+            self.ctx.writer.replace_status(self.ctx.kinds.pods, pod, status)
+        self.ctx.events.record(pod, "Warning", "FailedScheduling", message, COMPONENT)

@@ -1,0 +1,320 @@
+"""The world: every simulated component of the cluster, run on the one clock.
+
+:class:`World` watches the store in-process (the same watch fan-out HTTP clients get), keeps
+:class:`~podscaler.sim.world.state.ClusterState` current, and runs *steps*: due timers (pods
+starting, getting Ready, stopping; nodes turning Ready), the cloud (instances becoming Nodes),
+the workload controllers for whatever changed, the kubelet and the scheduler — repeated until
+nothing is left to do at this instant. Every ``tick_seconds`` it also advances load (usage,
+queues, OOM kills) and records a timeline sample.
+
+Between steps it sleeps until the next due thing — timer, booting instance, tick — or until
+someone else writes (an operator over HTTP, kubectl): the store's watch queues wake it. Under a
+simulated event loop that sleep is a jump in time, which is what makes a day run in seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from podscaler.nodes.providers.sim import SimCloud
+from podscaler.sim.resources import ResourceType
+from podscaler.sim.store import Watcher
+from podscaler.sim.world.cloud import CloudSync
+from podscaler.sim.world.context import WorldContext
+from podscaler.sim.world.deployments import reconcile_deployment
+from podscaler.sim.world.events import EventWriter
+from podscaler.sim.world.jobs import reconcile_job
+from podscaler.sim.world.kubelet import Kubelet
+from podscaler.sim.world.load import LoadModel
+from podscaler.sim.world.profiles import Profiles
+from podscaler.sim.world.queues import QueueHub
+from podscaler.sim.world.replicasets import reconcile_replicaset
+from podscaler.sim.world.scheduler import Scheduler
+from podscaler.sim.world.state import ClusterState, Timers
+from podscaler.sim.world.statefulsets import reconcile_statefulset
+from podscaler.sim.world.timeline import Timeline
+from podscaler.sim.world.writing import ApiWriter, Kinds
+
+if TYPE_CHECKING:
+    from podscaler.sim.apiserver import ApiServer
+
+__all__ = ["World"]
+
+#: Steps within one instant before the world assumes it is looping and moves on.
+_MAX_ROUNDS_PER_INSTANT = 100
+
+
+class World:
+    def __init__(
+        self,
+        server: ApiServer,
+        *,
+        cloud: SimCloud | None = None,
+        profiles: Profiles | None = None,
+        queues: QueueHub | None = None,
+        tick_seconds: float = 15.0,
+        node_ready_seconds: float = 10.0,
+        seed: int = 0,
+    ) -> None:
+        loop_time = asyncio.get_running_loop().time
+        self.server = server
+        self.tick_seconds = tick_seconds
+        self.rng = random.Random(seed)
+        self.cloud = cloud or SimCloud(loop_time, random.Random(seed + 1))
+        kinds = Kinds.of(server)
+        writer = ApiWriter(server)
+        self.ctx = WorldContext(
+            server=server,
+            writer=writer,
+            kinds=kinds,
+            state=ClusterState(),
+            timers=Timers(),
+            events=EventWriter(writer, kinds, loop_time),
+            profiles=profiles or Profiles(),
+            rng=self.rng,
+            monotonic=loop_time,
+        )
+        self.queues = queues or QueueHub()
+        self.kubelet = Kubelet(self.ctx, node_ready_seconds=node_ready_seconds)
+        self.scheduler = Scheduler(self.ctx)
+        self.cloud_sync = CloudSync(self.ctx, self.cloud)
+        self.load = LoadModel(self.ctx, self.kubelet, self.queues)
+        self.timeline = Timeline()
+        self.origin_seconds = loop_time()
+        self.ticks = 0
+        self._watches: list[tuple[str, ResourceType, Watcher]] = []
+        self._pumps: list[asyncio.Task[None]] = []
+        self._wake = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._dirty_nodes: set[str] = set()
+        self._draining = False
+        self._started = False
+        writer.on_write.append(self._drain)
+        self.cloud.on_change.append(self._wake.set)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def seconds(self) -> float:
+        """Simulated seconds since the world started."""
+        return self.ctx.monotonic() - self.origin_seconds
+
+    def start(self) -> None:
+        """Open the watches (replaying what exists as ADDED) and start the wake-up pumps."""
+        if self._started:
+            return
+        self._started = True
+        kinds = self.ctx.kinds
+        watched = [
+            ("nodes", kinds.nodes),
+            ("deployments", kinds.deployments),
+            ("replicasets", kinds.replicasets),
+            ("statefulsets", kinds.statefulsets),
+            ("jobs", kinds.jobs),
+            ("pods", kinds.pods),
+            ("events", kinds.events),
+        ]
+        new_events = self.server.table.get("events.k8s.io", "v1", "events")
+        if new_events is not None and new_events.key != kinds.events.key:
+            watched.append(("events", new_events))
+        for name, rt in watched:
+            watcher = self.server.store.watch(rt, None, None)
+            self._watches.append((name, rt, watcher))
+        self._drain()
+        for _name, _rt, watcher in self._watches:
+            self._pumps.append(asyncio.ensure_future(self._pump(watcher)))
+
+    async def stop(self) -> None:
+        for _name, rt, watcher in self._watches:
+            self.server.store.unwatch(rt, watcher)
+        for task in self._pumps:
+            task.cancel()
+        for task in self._pumps:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._pumps.clear()
+        await self.queues.close()
+
+    async def _pump(self, watcher: Watcher) -> None:
+        """Wake the world when someone else's write reaches this watch."""
+        while not watcher.closed:
+            await watcher.wait(3600.0)
+            if watcher.queue:
+                drained = self._drained
+                self._wake.set()
+                await drained.wait()
+
+    # ------------------------------------------------------------------ feeding
+
+    def _drain(self) -> None:
+        if self._draining:
+            return
+        self._draining = True
+        try:
+            seconds = self.seconds()
+            state = self.ctx.state
+            timeline = self.timeline
+            for kind, _rt, watcher in self._watches:
+                if not watcher.queue:
+                    continue
+                for type_, event in watcher.drain():
+                    obj = event.entry.obj
+                    if kind == "events":
+                        if type_ == "ADDED":
+                            timeline.observe_event(seconds, obj)
+                        continue
+                    state.apply(kind, type_, obj, event.old)
+                    if kind == "pods":
+                        timeline.observe_pod(seconds, type_, obj)
+                    elif kind == "nodes":
+                        self._dirty_nodes.add(str(obj["metadata"]["name"]))
+                        if type_ != "MODIFIED":
+                            verb = "joined" if type_ == "ADDED" else "left"
+                            timeline.note(
+                                seconds, "nodes", "", f"node {obj['metadata']['name']} {verb}"
+                            )
+                    elif kind in ("deployments", "statefulsets"):
+                        timeline.observe_replicas(
+                            seconds,
+                            str(obj.get("kind")),
+                            str(obj["metadata"]["name"]),
+                            event.old if type_ != "ADDED" else None,
+                            obj if type_ != "DELETED" else None,
+                        )
+        finally:
+            self._draining = False
+        drained, self._drained = self._drained, asyncio.Event()
+        drained.set()
+
+    # ------------------------------------------------------------------ stepping
+
+    def step(self) -> None:
+        """Do everything due at this instant."""
+        ctx = self.ctx
+        state = ctx.state
+        now = ctx.monotonic()
+        self._drain()
+        for callback in ctx.timers.pop_due(now):
+            callback()
+        self.cloud_sync.sync()
+        for _ in range(_MAX_ROUNDS_PER_INSTANT):
+            self._drain()
+            if not (
+                state.dirty_deployments
+                or state.dirty_replicasets
+                or state.dirty_statefulsets
+                or state.dirty_jobs
+                or state.dirty_pods
+                or self._dirty_nodes
+                or self.scheduler.has_work()
+            ):
+                break
+            keys, state.dirty_deployments = state.dirty_deployments, set()
+            for key in sorted(keys):
+                reconcile_deployment(ctx, key)
+            keys, state.dirty_replicasets = state.dirty_replicasets, set()
+            for key in sorted(keys):
+                reconcile_replicaset(ctx, key)
+            keys, state.dirty_statefulsets = state.dirty_statefulsets, set()
+            for key in sorted(keys):
+                reconcile_statefulset(ctx, key)
+            keys, state.dirty_jobs = state.dirty_jobs, set()
+            for key in sorted(keys):
+                reconcile_job(ctx, key)
+            names, self._dirty_nodes = self._dirty_nodes, set()
+            for name in sorted(names):
+                self.kubelet.sync_node(name)
+            keys, state.dirty_pods = state.dirty_pods, set()
+            for key in sorted(keys):
+                self.kubelet.sync_pod(key)
+            self.scheduler.schedule()
+
+    def next_wake_seconds(self) -> float | None:
+        """Loop time of the next thing due (timer or booting instance)."""
+        due = [d for d in (self.ctx.timers.next_due(), self.cloud_sync.next_due()) if d is not None]
+        return min(due) if due else None
+
+    async def tick(self) -> None:
+        """Advance load to now and record a sample."""
+        seconds = self.seconds()
+        await self.load.tick(seconds, self.tick_seconds)
+        self.step()
+        self.ticks += 1
+        self._sample(seconds)
+
+    def _sample(self, seconds: float) -> None:
+        state = self.ctx.state
+        workloads: dict[str, tuple[float, int, int]] = {}
+        for cache in (state.deployments, state.statefulsets):
+            for (namespace, name), obj in cache.items():
+                desired = int((obj.get("spec") or {}).get("replicas", 1))
+                ready = len(state.ready_by_workload.get((namespace, name), ()))
+                load = self.load.by_workload.get((namespace, name))
+                workloads[name] = (load.demand if load else 0.0, desired, ready)
+        for workload, profile in self.ctx.profiles.by_workload.items():
+            if workload[1] in workloads:
+                continue
+            ready = len(state.ready_by_workload.get(workload, ()))
+            load = self.load.by_workload.get(workload)
+            running = (
+                sum(
+                    1
+                    for run in self.kubelet.runs.values()
+                    if run.workload == workload and run.stage in ("starting", "running", "ready")
+                )
+                if profile.job.from_queue or profile.queue
+                else ready
+            )
+            workloads[workload[1]] = (load.demand if load else 0.0, running, ready)
+        nodes_ready = sum(
+            1
+            for node in state.nodes.values()
+            if any(
+                c.get("type") == "Ready" and c.get("status") == "True"
+                for c in (node.get("status") or {}).get("conditions") or ()
+            )
+        )
+        self.timeline.record(
+            seconds,
+            workloads,
+            len(state.nodes),
+            nodes_ready,
+            len(self.timeline.pending_since),
+            {name: wiring.depth for name, wiring in self.queues.queues.items()},
+        )
+
+    async def run(
+        self,
+        until_seconds: float | None = None,
+        on_tick: Callable[[World], None] | None = None,
+    ) -> None:
+        """Run until ``until_seconds`` of simulated time (forever when None)."""
+        self.start()
+        next_tick = self.seconds()
+        while True:
+            self._wake.clear()
+            self.step()
+            seconds = self.seconds()
+            if seconds >= next_tick:
+                await self.tick()
+                if on_tick is not None:
+                    on_tick(self)
+                while next_tick <= seconds:
+                    next_tick += self.tick_seconds
+            if until_seconds is not None and seconds >= until_seconds:
+                return
+            wake = self.origin_seconds + next_tick
+            due = self.next_wake_seconds()
+            if due is not None:
+                wake = min(wake, due)
+            if until_seconds is not None:
+                wake = min(wake, self.origin_seconds + until_seconds)
+            timeout = max(0.0, wake - self.ctx.monotonic())
+            if timeout > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+            else:
+                await asyncio.sleep(0)
