@@ -20,9 +20,10 @@ under node pressure, no node heartbeats (a node is Ready until it is deleted).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from podscaler.sim.load import PodLimits, pod_limits
 from podscaler.sim.store import Obj, rfc3339
 from podscaler.sim.world.context import FINALIZER, WorldContext
 from podscaler.sim.world.profiles import WorkloadProfile
@@ -48,26 +49,7 @@ class PodRun:
     started_seconds: float = 0.0
     restarts: int = 0
     ip: str = ""
-    memory_limit_bytes: float | None = None
-    limits: dict[str, float] | None = None
-
-
-def _limits(pod: Obj) -> dict[str, float]:
-    """cpu (millicores) and memory (bytes) limits summed over containers, when all set."""
-    from podscaler.api.quantities import parse_quantity
-
-    totals: dict[str, float] = {}
-    containers = (pod.get("spec") or {}).get("containers") or []
-    for resource, scale in (("cpu", 1000.0), ("memory", 1.0)):
-        values = [
-            ((c.get("resources") or {}).get("limits") or {}).get(resource) for c in containers
-        ]
-        if containers and all(v is not None for v in values):
-            try:
-                totals[resource] = sum(parse_quantity(str(v)).as_float() for v in values) * scale
-            except (ValueError, TypeError):
-                continue
-    return totals
+    limits: PodLimits = field(default_factory=lambda: PodLimits(""))
 
 
 class Kubelet:
@@ -207,15 +189,13 @@ class Kubelet:
         key = (str(pod["metadata"]["namespace"]), str(pod["metadata"]["name"]))
         workload = workload_of(pod)
         profile = self.ctx.profiles.get(workload).for_pod(pod)
-        limits = _limits(pod)
         run = PodRun(
             uid=str(pod["metadata"]["uid"]),
             key=key,
             workload=workload,
             node=node,
             profile=profile,
-            memory_limit_bytes=limits.get("memory"),
-            limits=limits,
+            limits=pod_limits(pod),
         )
         self.runs[key] = run
         finalizers = list(pod["metadata"].get("finalizers") or [])
@@ -244,7 +224,7 @@ class Kubelet:
             self.ctx.monotonic() + run.profile.ready_seconds, lambda: self._ready(run)
         )
         job = run.profile.job
-        if _is_job_pod(pod) and not (job.from_queue and run.profile.queue):
+        if is_job_pod(pod) and not (job.from_queue and run.profile.queue):
             self.ctx.timers.at(
                 run.started_seconds + job.run_seconds,
                 lambda: self.finish(run, succeeded=self.ctx.rng.random() >= job.failure_rate),
@@ -265,6 +245,7 @@ class Kubelet:
             return
         run.stage = "done"
         self.up_by_workload.get(run.workload, set()).discard(run.key)
+        self.ctx.server.metrics.clear_pod(run.key[0], run.key[1])
         status = self._status(
             pod,
             run,
@@ -432,7 +413,7 @@ class Kubelet:
         return status
 
 
-def _is_job_pod(pod: Obj) -> bool:
+def is_job_pod(pod: Obj) -> bool:
     return any(
         ref.get("kind") == "Job" and ref.get("controller")
         for ref in pod["metadata"].get("ownerReferences") or ()

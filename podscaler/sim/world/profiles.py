@@ -7,30 +7,26 @@ pods the world knows nothing about (created with kubectl in ``cluster serve --wo
 (``sim.podscaler.io/start-seconds``, ``ready-seconds``, ``stop-seconds``, ``run-seconds``), so
 a user exploring by hand can still shape what they see.
 
-The usage model (:meth:`WorkloadProfile.usage`) is the simplification to know about: demand is
-shared *evenly* by the workload's Ready pods (a perfect load balancer), each unit of demand
-costs a fixed amount of cpu and memory on top of a per-pod base, and cpu is capped at the
-limit (throttling) while memory is not (a pod over its memory limit is OOMKilled).
+Demand curves and the usage model are :mod:`podscaler.sim.load`'s (demand shared evenly by the
+Ready pods; cpu capped at the limit, memory not — a pod over its memory limit is OOMKilled).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from podscaler.sim.load import Curve, UsageModel
 from podscaler.sim.store import Obj
-from podscaler.sim.world.demand import DemandCurve
 from podscaler.sim.world.state import Key
 
-__all__ = ["DEFAULT_PROFILE", "JobWork", "Profiles", "Usage", "WorkloadProfile"]
+__all__ = ["DEFAULT_PROFILE", "DEFAULT_USAGE", "JobWork", "Profiles", "WorkloadProfile"]
 
 _ANNOTATION_PREFIX = "sim.podscaler.io/"
 
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    cpu_millicores: float
-    memory_bytes: float
+#: A pod nobody described: 5m cpu and 32 MiB idle, 10m per unit of demand.
+DEFAULT_USAGE = UsageModel(
+    cpu_base_millicores=5.0, cpu_millicores_per_unit=10.0, memory_base_bytes=32 * 2**20
+)
 
 
 @dataclass(frozen=True)
@@ -48,24 +44,12 @@ class WorkloadProfile:
     start_seconds: float = 5.0
     ready_seconds: float = 5.0
     stop_seconds: float = 2.0
-    base_cpu_millicores: float = 5.0
-    base_memory_bytes: float = 32 * 2**20
-    cpu_millicores_per_unit: float = 10.0
-    memory_bytes_per_unit: float = 0.0
-    demand: DemandCurve | None = None
+    usage: UsageModel = DEFAULT_USAGE
+    demand: Curve | None = None
     #: the queue this workload consumes (by scenario queue name), and its rate per Ready pod
     queue: str | None = None
     consume_per_second: float = 1.0
     job: JobWork = field(default_factory=JobWork)
-
-    def usage(self, share: float, limits: Mapping[str, float]) -> Usage:
-        """One pod's usage when it serves ``share`` units of demand."""
-        cpu = self.base_cpu_millicores + share * self.cpu_millicores_per_unit
-        cpu_limit = limits.get("cpu")
-        if cpu_limit:
-            cpu = min(cpu, cpu_limit)
-        memory = self.base_memory_bytes + share * self.memory_bytes_per_unit
-        return Usage(cpu, memory)
 
     def for_pod(self, pod: Obj) -> WorkloadProfile:
         """This profile with the pod's ``sim.podscaler.io/*-seconds`` annotations applied."""

@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from podscaler.sim.world.demand import DemandCurve
+from podscaler.sim.load import Curve
 
 __all__ = [
     "InMemoryQueue",
@@ -166,7 +166,7 @@ class QueueWiring:
     """One queue, its producers' rate (messages per second) and what is owed to them."""
 
     backend: QueueBackend
-    production: DemandCurve | None
+    production: Curve | None
     carry: float = 0.0
     depth: int = 0
     produced_total: int = 0
@@ -180,14 +180,14 @@ class QueueHub:
     def __init__(self) -> None:
         self.queues: dict[str, QueueWiring] = {}
 
-    def add(self, backend: QueueBackend, production: DemandCurve | None) -> None:
+    def add(self, backend: QueueBackend, production: Curve | None) -> None:
         self.queues[backend.name] = QueueWiring(backend, production)
 
     async def produce(self, seconds: float, elapsed_seconds: float) -> None:
         for wiring in self.queues.values():
             if wiring.production is None:
                 continue
-            wiring.carry += wiring.production.value(seconds) * elapsed_seconds
+            wiring.carry += max(0.0, wiring.production.demand_at(seconds)) * elapsed_seconds
             whole = int(wiring.carry)
             if whole:
                 wiring.carry -= whole

@@ -1,27 +1,30 @@
-"""Load: demand curves become usage on ``metrics.k8s.io``, queue traffic, and OOM kills.
+"""Usage: demand becomes what ``metrics.k8s.io`` reports, queue traffic flows, OOM kills.
 
-Every tick, for each workload with pods up: its demand now (the curve's value, or for a queue
-consumer the messages it processed per second) is shared evenly by its Ready pods; each pod's
-cpu and memory follow from its profile (``profiles.WorkloadProfile.usage``); pods that are up
-but not Ready use only their base. The figures go to the API server's metrics board (what
-metrics-server would serve), nodes report the sum of their pods plus a fixed system overhead,
-and a pod over its memory limit is OOMKilled by the kubelet.
+Every tick, for each workload with pods up: its demand now — its curve's value, or for a queue
+consumer the messages its pods processed per second — goes through its
+:class:`~podscaler.sim.load.UsageModel` (demand shared evenly by the Ready pods; cpu capped
+at the limit, memory over the limit flagged); pods that are up but not Ready report only their
+base. The figures go to the API server's metrics board (what metrics-server would serve),
+nodes report the sum of their pods plus a fixed system overhead, and the kubelet OOM-kills a
+pod whose memory is over its limit.
 
-Simplifications: usage is a step function of the tick (no averaging window), containers of a
-pod share its usage evenly, and demand the Ready pods cannot serve (cpu capped at the limit) is
-simply dropped — the report shows it as load above what was served.
+Speed: without noise every Ready pod of a workload with the same limits uses the same, so the
+model is evaluated once per distinct limits and the answer shared; with noise, once per pod.
+Simplifications: usage is a step function of the tick (metrics-server averages over a window);
+containers of a pod share its usage evenly.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from podscaler.sim.load import PodLimits, PodUsage
 from podscaler.sim.world.context import WorldContext
-from podscaler.sim.world.kubelet import Kubelet, PodRun, _is_job_pod
+from podscaler.sim.world.kubelet import Kubelet, PodRun, is_job_pod
 from podscaler.sim.world.queues import QueueHub
 from podscaler.sim.world.state import Key
 
-__all__ = ["LoadModel"]
+__all__ = ["LoadModel", "WorkloadLoad"]
 
 #: What the node's system daemons use on top of the pods (kubelet, runtime, kube-proxy).
 NODE_OVERHEAD_CPU_MILLICORES = 100.0
@@ -41,7 +44,7 @@ class WorkloadLoad:
     """What the last tick computed for one workload (read by the timeline and app metrics)."""
 
     demand: float = 0.0
-    served_per_pod: float = 0.0
+    demand_per_pod: float = 0.0
     ready: int = 0
 
 
@@ -51,29 +54,28 @@ class LoadModel:
     kubelet: Kubelet
     queues: QueueHub
     by_workload: dict[Key, WorkloadLoad] = field(default_factory=dict)
+    #: pod usage samples published (a figure for benchmarks)
     published: int = 0
 
     def demand_of(self, workload: Key, seconds: float) -> float:
         profile = self.ctx.profiles.get(workload)
-        return profile.demand.value(seconds) if profile.demand is not None else 0.0
+        return max(0.0, profile.demand.demand_at(seconds)) if profile.demand is not None else 0.0
 
-    async def tick(self, seconds: float, elapsed_seconds: float) -> None:
-        """Advance load by ``elapsed_seconds`` ending at ``seconds`` since the start."""
+    async def _queues(self, seconds: float, elapsed_seconds: float) -> dict[Key, float]:
+        """Produce and consume; messages processed per second, per consumer workload."""
         state = self.ctx.state
         kubelet = self.kubelet
-        if self.queues.queues:
-            await self.queues.produce(seconds, elapsed_seconds)
+        await self.queues.produce(seconds, elapsed_seconds)
         processed: dict[Key, float] = {}
-        finished_jobs: list[PodRun] = []
+        finished: list[PodRun] = []
         for workload, profile in list(self.ctx.profiles.by_workload.items()):
             if profile.queue is None:
                 continue
             ready = state.ready_by_workload.get(workload, set())
-            up = list(kubelet.up_by_workload.get(workload, ()))
-            workers = [k for k in up if k in ready] or []
+            workers = sorted(k for k in kubelet.up_by_workload.get(workload, ()) if k in ready)
             taken = 0
-            for key in sorted(workers):
-                capacity = profile.consume_per_second * elapsed_seconds
+            capacity = profile.consume_per_second * elapsed_seconds
+            for key in workers:
                 got = await self.queues.consume(profile.queue, key, capacity)
                 taken += got
                 run = kubelet.runs.get(key)
@@ -82,21 +84,26 @@ class LoadModel:
                     run is not None
                     and pod is not None
                     and profile.job.from_queue
-                    and _is_job_pod(pod)
+                    and is_job_pod(pod)
                     and got < int(capacity)
                 ):
-                    finished_jobs.append(run)
+                    finished.append(run)  # the queue ran dry: the job pod's work is done
             processed[workload] = taken / elapsed_seconds if elapsed_seconds > 0 else 0.0
-        if self.queues.queues:
-            await self.queues.refresh_depths()
-        for run in finished_jobs:
+        await self.queues.refresh_depths()
+        for run in finished:
             kubelet.finish(run, succeeded=True)
+        return processed
 
+    async def tick(self, seconds: float, elapsed_seconds: float) -> None:
+        """Advance load by ``elapsed_seconds`` ending at ``seconds`` since the start."""
+        processed = await self._queues(seconds, elapsed_seconds) if self.queues.queues else {}
+        state = self.ctx.state
+        kubelet = self.kubelet
         board = self.ctx.server.metrics
         node_cpu: dict[str, float] = {}
         node_memory: dict[str, float] = {}
         doomed: list[PodRun] = []
-        seen: set[Key] = set()
+        self.by_workload = {}
         for workload, keys in kubelet.up_by_workload.items():
             if not keys:
                 continue
@@ -104,51 +111,59 @@ class LoadModel:
             if profile.queue is not None:
                 demand = processed.get(workload, 0.0)
             else:
-                demand = profile.demand.value(seconds) if profile.demand is not None else 0.0
+                demand = self.demand_of(workload, seconds)
             ready = state.ready_by_workload.get(workload, set())
-            n_ready = len(ready)
-            share = demand / n_ready if n_ready else 0.0
-            self.by_workload[workload] = WorkloadLoad(demand, share, n_ready)
-            seen.add(workload)
-            cache: dict[tuple[int, float, float | None], dict[str, dict[str, str]]] = {}
+            model = profile.usage
+            noisy = bool(model.cpu_noise_fraction or model.memory_noise_fraction)
+            shared: dict[tuple[PodLimits, bool], PodUsage] = {}
+            published: dict[tuple[PodLimits, bool], dict[str, dict[str, str]]] = {}
             for key in keys:
                 run = kubelet.runs.get(key)
-                if run is None:
+                pod = state.pods.get(key)
+                if run is None or pod is None:
                     continue
-                mine = share if key in ready else 0.0
-                usage = run.profile.usage(mine, run.limits or {})
-                if (
-                    run.memory_limit_bytes is not None
-                    and usage.memory_bytes > run.memory_limit_bytes
-                ):
+                serving = key in ready
+                limits = run.limits
+                usage: PodUsage | None = None
+                if not noisy:
+                    usage = shared.get((limits, serving))
+                if usage is None:
+                    # A not-Ready pod serves nothing: the model's answer for zero demand.
+                    share_demand = demand / len(ready) if serving and ready else 0.0
+                    sample = run.profile.usage.usage(share_demand, [limits], seconds)
+                    usage = sample.pods[limits.name]
+                    if not noisy:
+                        shared[(limits, serving)] = usage
+                if usage.over_memory_limit:
                     doomed.append(run)
                 node_cpu[run.node] = node_cpu.get(run.node, 0.0) + usage.cpu_millicores
                 node_memory[run.node] = node_memory.get(run.node, 0.0) + usage.memory_bytes
-                pod = state.pods.get(key)
-                if pod is None:
-                    continue
-                containers = [
-                    c.get("name") for c in (pod.get("spec") or {}).get("containers") or ()
-                ]
-                cache_key = (id(run.profile), mine, run.memory_limit_bytes)
-                per_container = cache.get(cache_key)
+                per_container = None if noisy else published.get((limits, serving))
                 if per_container is None:
-                    n = max(1, len(containers))
+                    names = [
+                        str(c.get("name")) for c in (pod.get("spec") or {}).get("containers") or ()
+                    ]
+                    n = max(1, len(names))
                     figures = {
                         "cpu": _cpu(usage.cpu_millicores / n),
                         "memory": _memory(usage.memory_bytes / n),
                     }
-                    per_container = {str(c): figures for c in containers}
-                    cache[cache_key] = per_container
+                    per_container = dict.fromkeys(names, figures)
+                    if not noisy:
+                        published[(limits, serving)] = per_container
                 board.set_pod(key[0], key[1], per_container)
                 self.published += 1
-        for workload in list(self.by_workload):
-            if workload not in seen:
-                demand = self.demand_of(workload, seconds)
-                self.by_workload[workload] = WorkloadLoad(demand, 0.0, 0)
+            self.by_workload[workload] = WorkloadLoad(
+                demand, demand / len(ready) if ready else 0.0, len(ready)
+            )
         for workload, profile in self.ctx.profiles.by_workload.items():
-            if workload not in self.by_workload and profile.demand is not None:
-                self.by_workload[workload] = WorkloadLoad(profile.demand.value(seconds), 0.0, 0)
+            if workload not in self.by_workload:
+                demand = (
+                    processed.get(workload, 0.0)
+                    if profile.queue
+                    else self.demand_of(workload, seconds)
+                )
+                self.by_workload[workload] = WorkloadLoad(demand, 0.0, 0)
         for name in state.nodes:
             board.set_node(
                 name,

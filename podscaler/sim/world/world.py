@@ -29,7 +29,6 @@ from podscaler.sim.world.deployments import reconcile_deployment
 from podscaler.sim.world.events import EventWriter
 from podscaler.sim.world.jobs import reconcile_job
 from podscaler.sim.world.kubelet import Kubelet
-from podscaler.sim.world.load import LoadModel
 from podscaler.sim.world.profiles import Profiles
 from podscaler.sim.world.queues import QueueHub
 from podscaler.sim.world.replicasets import reconcile_replicaset
@@ -37,6 +36,7 @@ from podscaler.sim.world.scheduler import Scheduler
 from podscaler.sim.world.state import ClusterState, Timers
 from podscaler.sim.world.statefulsets import reconcile_statefulset
 from podscaler.sim.world.timeline import Timeline
+from podscaler.sim.world.usage import LoadModel
 from podscaler.sim.world.writing import ApiWriter, Kinds
 
 if TYPE_CHECKING:
