@@ -281,6 +281,9 @@ def prometheus_request(vector: Vector) -> None:
             for name, header_value in want.items():
                 assert headers.get(name) == header_value, f"header {name}"
             checked += 1
+        elif "time" in lowered:
+            assert ("time" in query) is bool(want)
+            checked += 1
         elif "param" in lowered or "query" in lowered:
             for name, param_value in want.items():
                 assert query.get(name) == param_value, f"query parameter {name}"

@@ -1,0 +1,1 @@
+"""Unit tests of the scalers package (pure code and fake servers; no real Prometheus)."""
