@@ -55,6 +55,9 @@ MAX_SELECTOR_LENGTH: Final = 4096
 #: a 400 rather than a lookup.
 MAX_METRIC_NAME_LENGTH: Final = 253
 
+#: The largest value the HPA can represent (``Quantity.MilliValue`` is an int64 of milli-units).
+_MAX_MILLI_EXPORTABLE: Final = Decimal(2**63 - 1) / 1000
+
 #: The label keys that name the ScaledObject, podscaler's own first (``api.meta``).
 SCALED_OBJECT_LABELS: Final = SCALED_OBJECT_NAME_LABEL.names
 
@@ -165,11 +168,14 @@ def quantity_text(value: float) -> str:
 
     KEDA formats with ``%.3f`` and parses the result as a quantity; doing the same through
     :class:`~podscaler.api.quantities.Quantity` gives the canonical form (``0.25`` → ``250m``,
-    ``35`` → ``35``, ``35000`` → ``35k``).
+    ``35`` → ``35``, ``35000`` → ``35k``). Values beyond what the HPA can hold in milli-units
+    (an int64, about 9.2e15) are capped there: the HPA would saturate them anyway, and formatting
+    a 1e300 float digit by digit helps nobody.
     """
     if math.isnan(value) or math.isinf(value) or value <= 0:
         return "0"
-    return Quantity(Decimal(format(value, ".3f"))).canonical()
+    amount = min(Decimal(format(value, ".3f")), _MAX_MILLI_EXPORTABLE)
+    return Quantity(amount).canonical()
 
 
 def timestamp_text(moment: datetime) -> str:
