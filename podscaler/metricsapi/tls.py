@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import os
 import ssl
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -41,6 +42,41 @@ FILE_CHECK_INTERVAL_SECONDS: Final = 5.0
 PublishCaBundle = Callable[[bytes], Awaitable[None]]
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _load_chain(ctx: ssl.SSLContext, material: ServingMaterial) -> None:
+    """Load certificate and key, which Python's ``ssl`` only takes from files.
+
+    On Linux the files are anonymous memory (``memfd_create``) read through ``/proc/self/fd``:
+    the key never touches a disk, and it works with ``readOnlyRootFilesystem``. Elsewhere a
+    private temporary directory is used and removed at once.
+    """
+    if hasattr(os, "memfd_create") and os.path.isdir("/proc/self/fd"):
+        fds = [
+            os.memfd_create("tls.crt", os.MFD_CLOEXEC),
+            os.memfd_create("tls.key", os.MFD_CLOEXEC),
+        ]
+        try:
+            _write_all(fds[0], material.cert_pem)
+            _write_all(fds[1], material.key_pem)
+            ctx.load_cert_chain(f"/proc/self/fd/{fds[0]}", f"/proc/self/fd/{fds[1]}")
+        finally:
+            for fd in fds:
+                os.close(fd)
+        return
+    with tempfile.TemporaryDirectory(prefix="podscaler-metricsapi-") as tmp:
+        cert_path = Path(tmp) / "tls.crt"
+        key_path = Path(tmp) / "tls.key"
+        key_path.touch(mode=0o600)
+        key_path.write_bytes(material.key_pem)
+        cert_path.write_bytes(material.cert_pem)
+        ctx.load_cert_chain(cert_path, key_path)
+
+
 def build_context(material: ServingMaterial, client_ca_pem: bytes) -> ssl.SSLContext:
     """A server context for ``material`` that requests (optional) client certificates.
 
@@ -50,14 +86,7 @@ def build_context(material: ServingMaterial, client_ca_pem: bytes) -> ssl.SSLCon
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.set_alpn_protocols(["http/1.1"])
-    # OpenSSL only loads a key from a file; the directory is private and gone on return.
-    with tempfile.TemporaryDirectory(prefix="podscaler-metricsapi-") as tmp:
-        cert_path = Path(tmp) / "tls.crt"
-        key_path = Path(tmp) / "tls.key"
-        key_path.touch(mode=0o600)
-        key_path.write_bytes(material.key_pem)
-        cert_path.write_bytes(material.cert_pem)
-        ctx.load_cert_chain(cert_path, key_path)
+    _load_chain(ctx, material)
     ctx.verify_mode = ssl.CERT_OPTIONAL
     if client_ca_pem.strip():
         ctx.load_verify_locations(cadata=client_ca_pem.decode("ascii"))
