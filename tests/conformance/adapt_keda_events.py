@@ -14,12 +14,18 @@ rules of :mod:`scalers.kafka_lag`; ScaledJob strategy vectors drive
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from aiohttp import web
 
+from podscaler.engine.scaledjob import (
+    ScalingStrategyName,
+    StrategySettings,
+    effective_max_scale,
+)
 from scalers import ScalerConfigError, ScalerEnvironment, ScalerError, TriggerSpec
 from scalers.aws_sqs_queue import (
     AWS_SQS_QUEUE,
@@ -31,6 +37,19 @@ from scalers.aws_sqs_queue import (
     queue_length_from_attributes,
     sqs_activity,
 )
+from scalers.kafka import KAFKA, KafkaConfig, topic_partitions
+from scalers.kafka_lag import (
+    LagSettings,
+    MissingTopicOffsets,
+    OffsetResetPolicy,
+    PartitionLimitationError,
+    PartitionOffsets,
+    find_factors,
+    lag_from_latest_offsets,
+    next_factor,
+    parse_partition_limitation,
+    total_lag,
+)
 from scalers.registry import ScalerRegistry, builtin_factories
 from tests.conformance.registry import Vector, adapter
 
@@ -40,6 +59,7 @@ _T = TypeVar("_T")
 def _registry() -> ScalerRegistry:
     registry = ScalerRegistry(builtin_factories())
     registry.register("aws-sqs-queue", AWS_SQS_QUEUE)
+    registry.register("kafka", KAFKA)
     return registry
 
 
@@ -214,3 +234,189 @@ def sqs_metric(vector: Vector) -> None:
     assert value is not None, f"unexpected error: {error}"
     assert value.value == float(expected["metricValue"])
     assert active is expected["isActive"]
+
+
+# ------------------------------------------------------------------------------------- kafka
+
+_KAFKA_FIELDS = {
+    "consumerGroup": "consumer_group",
+    "topic": "topic",
+    "offsetResetPolicy": "offset_reset_policy",
+    "allowIdleConsumers": "allow_idle_consumers",
+    "excludePersistentLag": "exclude_persistent_lag",
+    "limitToPartitionsWithLag": "limit_to_partitions_with_lag",
+    "ensureEvenDistributionOfPartitions": "ensure_even_distribution_of_partitions",
+    "fullMetadata": "full_metadata",
+    "lagThreshold": "lag_threshold",
+    "scaleToZeroOnInvalidOffset": "scale_to_zero_on_invalid_offset",
+    "activationLagThreshold": "activation_lag_threshold",
+}
+
+
+def _go_int32_list(expected: list[int] | None) -> list[int] | None:
+    """The vector generator caught the ``32`` of Go's ``[]int32{…}`` literal as a first
+    element of every expected partition list; the list proper follows it."""
+    return None if expected is None else list(expected[1:])
+
+
+@adapter("keda", "kafka.parse")
+def kafka_parse(vector: Vector) -> None:
+    # KEDA runs each case with and without the SASL auth params; so do we.
+    for auth in (vector["input"].get("authParams") or {}, {}):
+        case = {**vector, "input": {**vector["input"], "authParams": auth}}
+        config = _parse_outcome("kafka", case)
+        if config is None:
+            continue
+        assert isinstance(config, KafkaConfig)
+        expected = vector["expected"]
+        assert list(config.bootstrap_servers) == expected["bootstrapServers"]
+        limitation = config.partition_limitation
+        want = _go_int32_list(expected.get("partitionLimitation"))
+        assert (None if limitation is None else list(limitation)) == want
+        for key, attribute in _KAFKA_FIELDS.items():
+            if key in expected and expected[key] is not None:
+                got = getattr(config, attribute)
+                assert got == expected[key], f"{key}: {got!r} != {expected[key]!r}"
+
+
+@adapter("keda", "kafka.auth_parse")
+def kafka_auth_parse(vector: Vector) -> None:
+    config = _parse_outcome("kafka", vector)
+    if config is None:
+        return
+    assert isinstance(config, KafkaConfig)
+    assert config.auth.tls is vector["expected"]["enableTLS"]
+    for secret in config.auth.secrets():
+        if len(secret) >= 6:
+            assert secret not in repr(config)
+
+
+@adapter("keda", "kafka.metric_name")
+def kafka_metric_name(vector: Vector) -> None:
+    _check_metric_name("kafka", vector)
+
+
+@adapter("keda", "kafka.partition_limitation")
+def kafka_partition_limitation(vector: Vector) -> None:
+    inp, expected = vector["input"], vector["expected"]
+    got: list[int] | None = None
+    with contextlib.suppress(PartitionLimitationError):
+        got = parse_partition_limitation(inp["partitionLimitation"])
+    if expected["error"]:
+        assert got is None, f"expected an error, got {got}"
+        return
+    assert got is not None, "unexpected error"
+    assert got == _go_int32_list(expected["partitions"])
+
+
+@adapter("keda", "kafka.topic_partitions")
+def kafka_topic_partitions(vector: Vector) -> None:
+    inp, expected = vector["input"], vector["expected"]
+    config = _parse("kafka", inp)
+    assert isinstance(config, KafkaConfig)
+    got = topic_partitions(list(inp["brokerPartitionIds"]), config.partition_limitation)
+    assert {config.topic: got} == expected["topicPartitions"]
+
+
+@adapter("keda", "kafka.find_factors")
+def kafka_find_factors(vector: Vector) -> None:
+    assert find_factors(int(vector["input"]["n"])) == vector["expected"]["factors"]
+
+
+@adapter("keda", "kafka.next_factor")
+def kafka_next_factor(vector: Vector) -> None:
+    inp = vector["input"]
+    got = next_factor(int(inp["totalLag"]), int(inp["totalTopicPartitions"]), inp["lagThreshold"])
+    assert got == vector["expected"]["factor"]
+
+
+def _lag_settings(inp: dict[str, Any]) -> LagSettings:
+    return LagSettings(
+        lag_threshold=int(inp.get("lagThreshold", 10)),
+        activation_lag_threshold=int(inp.get("activationLagThreshold", 0)),
+        offset_reset_policy=OffsetResetPolicy(inp.get("offsetResetPolicy", "latest")),
+        scale_to_zero_on_invalid_offset=bool(inp.get("scaleToZeroOnInvalidOffset", False)),
+        exclude_persistent_lag=bool(inp.get("excludePersistentLag", False)),
+        allow_idle_consumers=bool(inp.get("allowIdleConsumers", False)),
+        limit_to_partitions_with_lag=bool(inp.get("limitToPartitionsWithLag", False)),
+        ensure_even_distribution_of_partitions=bool(
+            inp.get("ensureEvenDistributionOfPartitions", False)
+        ),
+    )
+
+
+@adapter("keda", "kafka.partition_lag")
+def kafka_partition_lag(vector: Vector) -> None:
+    inp, expected = vector["input"], vector["expected"]
+    latest = {
+        topic: {int(p): int(o) for p, o in partitions.items()}
+        for topic, partitions in (inp.get("latestOffsets") or {}).items()
+    }
+    try:
+        lag, persistent = lag_from_latest_offsets(
+            inp["topic"],
+            int(inp["partition"]),
+            int(inp["committedOffset"]),
+            latest,
+            _lag_settings(inp),
+            inp.get("previousOffset"),
+        )
+    except MissingTopicOffsets:
+        assert expected["error"], "unexpected error"
+        return
+    assert not expected["error"], "expected an error"
+    assert (lag, persistent) == (expected["lag"], expected["lagWithPersistent"])
+
+
+@adapter("keda", "kafka.total_lag")
+def kafka_total_lag(vector: Vector) -> None:
+    inp, expected = vector["input"], vector["expected"]
+    offsets = [
+        PartitionOffsets("topic", i, int(p["committedOffset"]), p.get("latestOffset"))
+        for i, p in enumerate(inp["partitions"])
+    ]
+    result = total_lag(offsets, _lag_settings(inp))
+    assert [p.lag for p in result.partitions] == expected["perPartitionLag"]
+    assert result.metric_value == expected["metricValue"]
+    assert result.total_lag_with_persistent == expected["totalLagWithPersistent"]
+    assert result.is_active is expected["isActive"]
+
+
+@adapter("keda", "kafka.persistent_lag")
+def kafka_persistent_lag(vector: Vector) -> None:
+    inp, expected = vector["input"], vector["expected"]
+    settings = _lag_settings(inp)
+    previous: Any = {}
+    for poll, want in zip(inp["polls"], expected["polls"], strict=True):
+        offsets = [PartitionOffsets("t", 0, int(poll["committedOffset"]), poll["latestOffset"])]
+        result = total_lag(offsets, settings, previous)
+        previous = result.committed
+        [partition] = result.partitions
+        assert (partition.lag, partition.lag_with_persistent) == (
+            want["lag"],
+            want["lagWithPersistent"],
+        )
+
+
+# ------------------------------------------------------------------------------------- scaledjob
+
+
+@adapter("keda", "scaledjob.strategy")
+def scaledjob_strategy(vector: Vector) -> None:
+    inp, expected = vector["input"], vector["expected"]
+    settings = StrategySettings(
+        strategy=ScalingStrategyName(inp.get("strategy") or "default"),
+        queue_length_deduction=inp.get("customScalingQueueLengthDeduction"),
+        running_job_percentage=inp.get("customScalingRunningJobPercentage"),
+    )
+    effective, scale_to = effective_max_scale(
+        settings,
+        int(inp["maxScale"]),
+        int(inp["runningJobCount"]),
+        int(inp["pendingJobCount"]),
+        int(inp["maxReplicaCount"]),
+        int(inp.get("scaleTo", 1)),
+    )
+    assert effective == expected["effectiveMaxScale"]
+    if "scaleTo" in expected:
+        assert scale_to == expected["scaleTo"]
