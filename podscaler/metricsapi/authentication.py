@@ -66,6 +66,7 @@ TOKEN_CACHE_TTL_SECONDS: Final = 10.0
 #: while a client hammering with a bad token does not turn into a TokenReview per request.
 TOKEN_FAILURE_CACHE_TTL_SECONDS: Final = 1.0
 _TOKEN_CACHE_SIZE: Final = 4096
+_CERTIFICATE_CACHE_SIZE: Final = 256
 
 
 class Unauthenticated(Exception):
@@ -185,6 +186,16 @@ def _attribute_values(name: x509.Name, oid: x509.ObjectIdentifier) -> list[str]:
     return [str(attr.value) for attr in name.get_attributes_for_oid(oid)]
 
 
+@dataclass(frozen=True, slots=True)
+class _Certificate:
+    """What authentication needs to know of a peer certificate."""
+
+    common_names: tuple[str, ...]
+    organizations: tuple[str, ...]
+    by_requestheader_ca: bool
+    by_client_ca: bool
+
+
 class TokenReviewer:
     """Bearer tokens checked with TokenReview, answers cached briefly (positive and negative)."""
 
@@ -256,6 +267,7 @@ class Authenticator:
         rh = config.requestheader
         self._requestheader_cas = _load_bundle(rh.client_ca_pem) if rh is not None else []
         self._client_cas = _load_bundle(config.client_ca_pem)
+        self._certificates: dict[bytes, _Certificate | None] = {}
 
     async def authenticate(
         self, peer_certificate_der: bytes | None, headers: CIMultiDictProxy[str]
@@ -284,27 +296,50 @@ class Authenticator:
                     reasons.append("invalid bearer token")
         raise Unauthenticated("; ".join(reasons) or "no credentials")
 
-    def _from_certificate(
-        self, der: bytes, headers: CIMultiDictProxy[str], reasons: list[str]
-    ) -> UserInfo | None:
+    def _classify(self, der: bytes) -> _Certificate | None:
+        """Parse a peer certificate and find its issuer, once per distinct certificate.
+
+        The aggregator presents the same certificate on every connection, and parsing plus a
+        signature check costs more than the rest of a request; the cache is emptied whenever
+        the configuration changes.
+        """
+        cached = self._certificates.get(der)
+        if cached is not None or der in self._certificates:
+            return cached
         try:
             cert = x509.load_der_x509_certificate(der)
         except ValueError:
+            found = None
+        else:
+            found = _Certificate(
+                common_names=tuple(_attribute_values(cert.subject, NameOID.COMMON_NAME)),
+                organizations=tuple(_attribute_values(cert.subject, NameOID.ORGANIZATION_NAME)),
+                by_requestheader_ca=_issued_by(cert, self._requestheader_cas),
+                by_client_ca=_issued_by(cert, self._client_cas),
+            )
+        if len(self._certificates) >= _CERTIFICATE_CACHE_SIZE:
+            self._certificates.pop(next(iter(self._certificates)))
+        self._certificates[der] = found
+        return found
+
+    def _from_certificate(
+        self, der: bytes, headers: CIMultiDictProxy[str], reasons: list[str]
+    ) -> UserInfo | None:
+        cert = self._classify(der)
+        if cert is None:
             reasons.append("the client certificate does not parse")
             return None
-        common_names = _attribute_values(cert.subject, NameOID.COMMON_NAME)
         rh = self.config.requestheader
-        if rh is not None and _issued_by(cert, self._requestheader_cas):
-            if rh.allowed_names and not set(common_names) & rh.allowed_names:
+        if rh is not None and cert.by_requestheader_ca:
+            if rh.allowed_names and not set(cert.common_names) & rh.allowed_names:
                 reasons.append("the front-proxy certificate's name is not allowed")
             else:
                 user = _user_from_headers(rh, headers)
                 if user is not None:
                     return user
                 reasons.append("the front-proxy request names no user")
-        if _issued_by(cert, self._client_cas) and common_names and common_names[0]:
-            organizations = _attribute_values(cert.subject, NameOID.ORGANIZATION_NAME)
-            return UserInfo(name=common_names[0], groups=tuple(organizations))
+        if cert.by_client_ca and cert.common_names and cert.common_names[0]:
+            return UserInfo(name=cert.common_names[0], groups=cert.organizations)
         if not reasons:
             reasons.append("the client certificate is not signed by a trusted client CA")
         return None
