@@ -35,12 +35,14 @@ log = logging.getLogger(__name__)
 
 def builtin_factories() -> dict[str, ScalerFactory]:
     """The trigger types podscaler ships."""
+    from scalers.aws_sqs_queue import AWS_SQS_QUEUE
     from scalers.cpu_memory import CPU, MEMORY
     from scalers.cron import CRON
+    from scalers.kafka import KAFKA
     from scalers.prometheus import PROMETHEUS
 
     factories: dict[str, ScalerFactory] = {}
-    for factory in (CPU, MEMORY, CRON, PROMETHEUS):
+    for factory in (CPU, MEMORY, CRON, PROMETHEUS, AWS_SQS_QUEUE, KAFKA):
         for trigger_type in factory.trigger_types:
             factories[trigger_type] = factory
     return factories
