@@ -74,6 +74,7 @@ class Timeline:
     nodes_ready: Series = field(default_factory=Series)
     pending: Series = field(default_factory=Series)
     queues: dict[str, Series] = field(default_factory=dict)
+    node_groups: dict[str, Series] = field(default_factory=dict)
     annotations: list[Annotation] = field(default_factory=list)
     #: pod key → when it was first seen Pending (seconds since start)
     pending_since: dict[Key, float] = field(default_factory=dict)
@@ -133,6 +134,7 @@ class Timeline:
         nodes_ready: int,
         pending: int,
         queues: dict[str, int],
+        node_groups: dict[str, int] | None = None,
     ) -> None:
         """One tick: per workload (demand, desired, ready), the cluster's figures, queues."""
         index = len(self)
@@ -149,6 +151,8 @@ class Timeline:
         self.pending.add(pending, index)
         for name, depth in queues.items():
             self.queues.setdefault(name, Series()).add(depth, index)
+        for name, count in (node_groups or {}).items():
+            self.node_groups.setdefault(name, Series()).add(count, index)
 
     def series(self, workload: str, what: str) -> list[float]:
         """A workload's ``demand``, ``desired`` or ``ready`` per tick (zeros before it
@@ -171,8 +175,12 @@ class Timeline:
     def pending_pod_minutes(self) -> float:
         return _integral(self.times.values, self.pending.values) / 60.0
 
-    def node_hours(self) -> float:
-        return _integral(self.times.values, self.nodes.values) / 3600.0
+    def node_hours(self, group: str | None = None) -> float:
+        """Node-hours over the run; of one node group when ``group`` is given."""
+        if group is None:
+            return _integral(self.times.values, self.nodes.values) / 3600.0
+        found = self.node_groups.get(group)
+        return _integral(self.times.values, found.values) / 3600.0 if found else 0.0
 
     def scale_up_catch_up_seconds(self) -> list[tuple[str, float, float | None]]:
         """For each scale-up: (workload, when, seconds until that many pods were Ready, or

@@ -20,7 +20,7 @@ import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from podscaler.nodes.providers.sim import SimCloud
+from podscaler.nodes.providers.sim import LABEL_NODE_GROUP, SimCloud
 from podscaler.sim.resources import ResourceType
 from podscaler.sim.store import Watcher
 from podscaler.sim.world.cloud import CloudSync
@@ -269,14 +269,17 @@ class World:
                 else ready
             )
             workloads[workload[1]] = (load.demand if load else 0.0, running, ready)
-        nodes_ready = sum(
-            1
-            for node in state.nodes.values()
+        nodes_ready = 0
+        groups: dict[str, int] = dict.fromkeys(self.cloud.groups, 0)
+        for node in state.nodes.values():
+            group = (node["metadata"].get("labels") or {}).get(LABEL_NODE_GROUP)
+            if group is not None:
+                groups[group] = groups.get(group, 0) + 1
             if any(
                 c.get("type") == "Ready" and c.get("status") == "True"
                 for c in (node.get("status") or {}).get("conditions") or ()
-            )
-        )
+            ):
+                nodes_ready += 1
         self.timeline.record(
             seconds,
             workloads,
@@ -284,6 +287,7 @@ class World:
             nodes_ready,
             len(self.timeline.pending_since),
             {name: wiring.depth for name, wiring in self.queues.queues.items()},
+            groups,
         )
 
     async def run(
