@@ -88,6 +88,8 @@ DEFAULT_AUTH_REFRESH_SECONDS: Final = 60.0
 #: limit, so an oversized selector reaches our check and its clearer Status.
 _MAX_LINE_SIZE: Final = 2 * wire.MAX_SELECTOR_LENGTH + 1024
 
+#: Where the pipeline leaves the authenticated user for the handler.
+_USER: Final = web.RequestKey("podscaler_user", UserInfo)
 _HEALTH_PATHS: Final = frozenset({"/healthz", "/livez", "/readyz"})
 _JSON: Final = "application/json"
 
@@ -202,7 +204,7 @@ class MetricsApiServer:
         if request.path in _HEALTH_PATHS:
             return web.Response(text="ok", content_type="text/plain")
         try:
-            request["user"] = await self._authenticate(request)
+            request[_USER] = await self._authenticate(request)
             return await handler(request)
         except wire.StatusError as err:
             return _error(err)
@@ -261,7 +263,7 @@ class MetricsApiServer:
             raise wire.StatusError(404, "the server could not find the requested resource")
         if request.method not in ("GET", "HEAD"):
             raise wire.StatusError(405, f"the server does not allow method {request.method}")
-        user: UserInfo = request["user"]
+        user = request[_USER]
         if discovery is not None:
             await self._authorize(user, Attributes(verb="get", path=request.path))
             return _respond(discovery())
