@@ -575,7 +575,7 @@ class AwsSqsQueueScaler:
 
     async def _ensure_client(self) -> Any:
         if self._client is None:
-            pool = self._pool or SQSClientPool.for_running_loop()
+            pool = self._pool if self._pool is not None else SQSClientPool.for_running_loop()
             identity, auth = self._identity, self.config.auth
             self._client = await pool.acquire(identity, lambda: create_sqs_client(identity, auth))
             self._acquired_from = pool

@@ -662,9 +662,13 @@ class KafkaScaler:
 
     async def _partitions(self, admin: Any) -> list[tuple[str, int]]:
         from aiokafka.errors import for_code
+        from aiokafka.protocol.metadata import MetadataRequest
 
         topics = [self.config.topic] if self.config.topic else None
-        described = await admin.describe_topics(topics)
+        # As admin.describe_topics, but reading a metric must never create a topic: brokers
+        # with auto-creation on would otherwise make a deleted topic reappear, empty.
+        request = MetadataRequest(topics, allow_auto_topic_creation=False)
+        described = (await admin._send_request(request)).to_object()["topics"]
         out: list[tuple[str, int]] = []
         for topic in described:
             name = topic["topic"]
@@ -701,7 +705,7 @@ class KafkaScaler:
 
     def _ensure_connection(self) -> KafkaConnection:
         if self._connection is None:
-            pool = self._pool or KafkaConnections.for_running_loop()
+            pool = self._pool if self._pool is not None else KafkaConnections.for_running_loop()
             self._connection = pool.acquire(self._identity, self.config.auth)
             self._acquired_from = pool
         return self._connection
