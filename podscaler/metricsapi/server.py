@@ -308,7 +308,8 @@ class MetricsApiServer:
 class MetricsApiOptions:
     """Settings of :func:`serve_metrics_api`; each maps to one ``podscaler run`` flag."""
 
-    #: ``--metrics-api-port`` (0 disables the metrics API). KEDA's adapter uses 6443 too.
+    #: ``--metrics-api-port``; KEDA's adapter uses 6443 too. (0 here means an ephemeral port, for
+    #: tests; the CLI should treat ``--metrics-api-port=0`` as "do not serve" and not call us.)
     port: int = DEFAULT_PORT
     #: ``--metrics-api-bind-address``.
     host: str = "0.0.0.0"
@@ -375,7 +376,9 @@ async def _keep_authentication_fresh(
         await asyncio.sleep(options.auth_refresh_seconds)
         try:
             config = await _load_authentication(kube, options)
-        except (KubeError, OSError, ValueError) as exc:
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # RBAC, a network blip, a broken file: keep what works
             log.warning("metrics API: keeping the authentication configuration: %r", exc)
             continue
         if config != authenticator.config:
@@ -424,7 +427,16 @@ async def serve_metrics_api(
     authentication ConfigMap, the APIService). ``on_ready`` is called once listening.
     """
     await _check_apiservice(kube, options)
-    config = await _load_authentication(kube, options)
+    try:
+        config = await _load_authentication(kube, options)
+    except (KubeError, OSError, ValueError) as exc:
+        # Missing RBAC must not take the operator down: serve (tokens only) and keep retrying.
+        log.error(
+            "metrics API: cannot read the authentication configuration (%r); front-proxy and "
+            "client certificates are refused until it can be read",
+            exc,
+        )
+        config = AuthenticationConfig()
     cert_source = _certificate_source(options)
 
     async def publish(bundle: bytes) -> None:
