@@ -32,6 +32,7 @@ from typing import Any
 from aiohttp import web
 
 from podscaler.sim import crds, discovery, kubeconfig, openapi, rest, subresources
+from podscaler.sim.aggregation import Aggregator
 from podscaler.sim.certificates import ServingCertificate, mint
 from podscaler.sim.errors import (
     ApiError,
@@ -105,6 +106,7 @@ class ApiServer:
         install_crds: bool = True,
         bookmark_interval: float = 5.0,
         history_size: int = 5000,
+        aggregation: bool = False,
     ) -> None:
         self.host = host
         self.port = port
@@ -123,6 +125,11 @@ class ApiServer:
         self._runner: web.AppRunner | None = None
         self._heap_task: asyncio.Task[None] | None = None
         self._settled_at_rv = 0
+        #: The kube-aggregator part (APIService proxying, front-proxy identity and the
+        #: ``extension-apiserver-authentication`` ConfigMap); off unless ``aggregation``, so
+        #: that servers started for other purposes hold no such ConfigMap (tests that play
+        #: kube-apiserver's part write their own). See ``aggregation.py``.
+        self.aggregator = Aggregator(self) if aggregation else None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -134,6 +141,8 @@ class ApiServer:
             self._install_podscaler_crds()
         app = web.Application(middlewares=[_status_errors], client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        if self.aggregator is not None:
+            await self.aggregator.start()
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         ssl_context = None
@@ -182,6 +191,8 @@ class ApiServer:
                 await self._heap_task
             self._heap_task = None
         self.drop_watches()
+        if self.aggregator is not None:
+            await self.aggregator.stop()
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
@@ -226,6 +237,12 @@ class ApiServer:
         """Publish a node's usage, e.g. ``{"cpu": "1500m", "memory": "3Gi"}``."""
         self.metrics.set_node(name, usage)
 
+    def register_service_endpoint(self, namespace: str, name: str, host: str, port: int) -> None:
+        """Route Service ``namespace/name`` (as an APIService backend) to ``host:port``."""
+        if self.aggregator is None:
+            raise RuntimeError("start the ApiServer with aggregation=True to proxy APIServices")
+        self.aggregator.register_endpoint(namespace, name, host, port)
+
     # ------------------------------------------------------------------ CRDs
 
     def _install_podscaler_crds(self) -> None:
@@ -244,7 +261,10 @@ class ApiServer:
             self.after_write(crd_rt, entry)
 
     def after_write(self, rt: ResourceType, entry: Entry) -> Entry:
-        """Side effects of a stored write: a CRD starts serving (and gets its status)."""
+        """Side effects of a stored write: a CRD starts serving (and gets its status), an
+        APIService's availability is checked again."""
+        if self.aggregator is not None:
+            self.aggregator.after_write(rt, entry)
         if rt.group == "apiextensions.k8s.io" and rt.resource == "customresourcedefinitions":
             obj = entry.obj
             if obj["metadata"].get("deletionTimestamp"):
@@ -285,6 +305,10 @@ class ApiServer:
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         parts = [p for p in request.path.split("/") if p]
+        if self.aggregator is not None:
+            routed = await self.aggregator.route(request, parts)
+            if routed is not None:
+                return routed
         if not parts:
             return respond(discovery.root_paths(self.table))
         head = parts[0]
@@ -435,7 +459,7 @@ async def serve_forever(
     on_ready: Callable[[ApiServer], None],
 ) -> None:
     """Run an API server until cancelled (the ``podscaler cluster serve`` command)."""
-    server = ApiServer(host=host, port=port, tls=tls)
+    server = ApiServer(host=host, port=port, tls=tls, aggregation=True)
     await server.start()
     try:
         server.write_kubeconfig(kubeconfig_path)
