@@ -21,11 +21,11 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from typing import Literal
 
 from pydantic import ConfigDict
 
+from podscaler.api.quantities import QuantityError, parse_quantity
 from scalers.contract import (
     ContainerResourceMetricSpec,
     MetricSpec,
@@ -50,7 +50,6 @@ __all__ = [
     "PodResources",
     "PodResourcesFetcher",
     "ResourceUsage",
-    "parse_quantity",
     "resource_usage",
 ]
 
@@ -131,17 +130,17 @@ class CPUMemoryFactory:
         elif metric_type == MetricTargetType.AVERAGE_VALUE:
             try:
                 quantity = parse_quantity(value)
-            except ValueError as exc:
+            except QuantityError as exc:
                 raise ScalerConfigError(
                     f"parameter 'value' {value!r} must be a quantity (e.g. 500m, 1Gi) "
                     "for metricType AverageValue",
                     parameter="value",
                 ) from exc
-            if quantity <= 0:
+            if quantity.value <= 0:
                 raise ScalerConfigError(
                     f"parameter 'value' {value!r} must be greater than zero", parameter="value"
                 )
-            average_milli = int((quantity * 1000).to_integral_value(ROUND_CEILING))
+            average_milli = quantity.milli_value()
         else:
             raise ScalerConfigError(
                 f"unknown metric type: {metric_type}, allowed values are 'Utilization' or "
@@ -258,47 +257,6 @@ class CPUMemoryScaler:
 
 
 # -------------------------------------------------------------------------------- quantities
-
-_QUANTITY = re.compile(r"([+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+))([a-zA-Z]*|[eE][+-]?[0-9]+)")
-_SUFFIXES = {
-    "": Decimal(1),
-    "n": Decimal("1e-9"),
-    "u": Decimal("1e-6"),
-    "m": Decimal("1e-3"),
-    "k": Decimal("1e3"),
-    "M": Decimal("1e6"),
-    "G": Decimal("1e9"),
-    "T": Decimal("1e12"),
-    "P": Decimal("1e15"),
-    "E": Decimal("1e18"),
-    "Ki": Decimal(2**10),
-    "Mi": Decimal(2**20),
-    "Gi": Decimal(2**30),
-    "Ti": Decimal(2**40),
-    "Pi": Decimal(2**50),
-    "Ei": Decimal(2**60),
-}
-
-
-def parse_quantity(text: str) -> Decimal:
-    """A Kubernetes resource quantity (``500m``, ``1.5Gi``, ``2e3``) as an exact Decimal.
-
-    Small on purpose: when ``podscaler.api`` has its quantity type, this should use it.
-    """
-    match = _QUANTITY.fullmatch(text.strip())
-    if match is None:
-        raise ValueError(f"quantities must match the regular expression {_QUANTITY.pattern}")
-    number, suffix = match.groups()
-    try:
-        amount = Decimal(number)
-        if suffix[:1] in ("e", "E") and suffix[1:]:
-            return amount * (Decimal(10) ** int(suffix[1:]))
-    except (InvalidOperation, ValueError) as exc:
-        raise ValueError(f"invalid quantity {text!r}") from exc
-    if suffix not in _SUFFIXES:
-        raise ValueError(f"unknown quantity suffix {suffix!r}")
-    return amount * _SUFFIXES[suffix]
-
 
 CPU = CPUMemoryFactory("cpu")
 MEMORY = CPUMemoryFactory("memory")

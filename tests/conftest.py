@@ -7,7 +7,12 @@ import os
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.apiserver", "tests.fixtures.moto", "tests.fixtures.kafka"]
+pytest_plugins = [
+    "tests.fixtures.apiserver",
+    "tests.fixtures.kafka",
+    "tests.fixtures.moto",
+    "tests.fixtures.prometheus",
+]
 
 #: In CI a missing server or tool is a failure, never a skip (TESTING.md).
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}

@@ -4,7 +4,6 @@ metric specs they become, the HPA's utilization/average arithmetic over pods, an
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
 
 import pytest
 
@@ -15,7 +14,6 @@ from scalers.cpu_memory import (
     CPUMemoryConfig,
     PodResources,
     ResourceName,
-    parse_quantity,
     resource_usage,
 )
 
@@ -112,18 +110,3 @@ async def test_observe_uses_the_injected_fetcher() -> None:
     assert calls == [("cpu", "app")]
     with pytest.raises(ScalerError, match="no pod metrics source"):
         await CPU.build(config, ScalerEnvironment()).observe()
-
-
-@pytest.mark.parametrize(
-    ("text", "value"),
-    [("500m", "0.5"), ("2", "2"), ("1Gi", str(2**30)), ("1.5k", "1500"), ("2e3", "2000"),
-     ("100M", "100000000"), (".5", "0.5")],
-)  # fmt: skip
-def test_quantities(text: str, value: str) -> None:
-    assert parse_quantity(text) == Decimal(value)
-
-
-@pytest.mark.parametrize("text", ["", "Gi", "1GB", "1 Gi", "1.2.3", "--1"])
-def test_bad_quantities(text: str) -> None:
-    with pytest.raises(ValueError, match=r"quantit|suffix"):
-        parse_quantity(text)
