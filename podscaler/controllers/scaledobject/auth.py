@@ -8,7 +8,10 @@ Scalers parse metadata without I/O (``scalers.contract``); they get two ready-ma
   ``envFrom`` are resolved through the API, as KEDA's ``ResolveContainerEnv`` does;
 * ``auth_params`` — from the trigger's ``authenticationRef``: ``secretTargetRef``,
   ``configMapTargetRef`` and ``env`` entries (others — vault, cloud secret managers, pod
-  identity — are a later issue; an object using them gets a clear error naming the source).
+  identity — are a later issue; an object using them gets a clear error naming the source);
+  ``podIdentity`` gives its provider, and for AWS its ``roleArn``/``externalID``/
+  ``identityOwner`` under the ``podIdentity.*`` auth-param keys ``scalers.aws_sqs_queue``
+  reads.
 
 Values read here are secrets more often than not: they are handed to the scaler and never
 logged, put in an Event, a status, a decision record or a metric label. Errors name the
@@ -25,6 +28,11 @@ from typing import Any
 from podscaler.api.triggerauth import TriggerAuthenticationSpec
 from podscaler.kube.clients import Kube
 from podscaler.kube.errors import KubeError, NotFound
+from scalers.aws_sqs_queue import (
+    POD_IDENTITY_EXTERNAL_ID,
+    POD_IDENTITY_IDENTITY_OWNER,
+    POD_IDENTITY_ROLE_ARN,
+)
 
 __all__ = [
     "AuthError",
@@ -214,5 +222,17 @@ async def resolve_auth(
         if env_ref.name not in values:
             raise AuthError(f"{kind} {name}: env var {env_ref.name} not found in the target")
         params[env_ref.parameter] = values[env_ref.name]
-    provider = spec.pod_identity.provider if spec.pod_identity is not None else ""
+    provider = ""
+    if spec.pod_identity is not None:
+        provider = spec.pod_identity.provider
+        # The factory contract carries only the provider's name; AWS triggers read the role
+        # to assume (and its external id, and whose identity) from these reserved keys.
+        identity = spec.pod_identity
+        for key, value in (
+            (POD_IDENTITY_ROLE_ARN, identity.role_arn),
+            (POD_IDENTITY_EXTERNAL_ID, identity.external_id),
+            (POD_IDENTITY_IDENTITY_OWNER, identity.identity_owner),
+        ):
+            if value:
+                params[key] = value
     return ResolvedAuth(params=params, pod_identity_provider=provider, kind=kind)
