@@ -96,6 +96,19 @@ class Reason(StrEnum):
     """This operator replica lost the leader Lease (renew deadline passed or another holder
     took it) and stopped singleton work."""
 
+    ScaledJobReady = "ScaledJobReady"
+    """A ScaledJob passed validation and its triggers started."""
+
+    ScaledJobCheckFailed = "ScaledJobCheckFailed"
+    """A ScaledJob's spec or triggers are invalid (bad metadata, a missing Secret or key of
+    its TriggerAuthentication); the message names the field, never a value."""
+
+    JobsCreated = "JobsCreated"
+    """A ScaledJob created Jobs for pending events; the message says how many and why."""
+
+    JobCreateFailed = "JobCreateFailed"
+    """Creating a Job of a ScaledJob failed (the API refused the job template)."""
+
     @property
     def event_type(self) -> EventType:
         """The Event type this reason is normally reported with."""
@@ -115,5 +128,7 @@ _WARNINGS: frozenset[Reason] = frozenset(
         Reason.ScaleFailed,
         Reason.FallbackActivated,
         Reason.LeaderLost,
+        Reason.ScaledJobCheckFailed,
+        Reason.JobCreateFailed,
     }
 )
