@@ -2,9 +2,10 @@
 
 Scheduling. Each ScaledObject gets its own task that evaluates it every ``pollingInterval``
 on a fixed-rate schedule of the *loop clock* (so an accelerated simulated loop accelerates
-it too). The first evaluation starts at a random point in the first ``pollingInterval *
-start_spread`` seconds: after a restart, thousands of objects spread their polls instead of
-all querying their sources in the same millisecond. How late each evaluation starts compared
+it too). Objects found at start-up take their first evaluation at a random point of their
+first interval: after a restart, thousands of objects spread their polls evenly instead of all
+querying their sources in the same millisecond (and keep that phase). Objects created while
+the operator runs are evaluated at once. How late each evaluation starts compared
 with its schedule is KEDA's ``keda_internal_scale_loop_latency_seconds``; it is also offered
 to :attr:`ScaledObjectController.on_lateness` (the benchmark reads it there).
 
@@ -23,7 +24,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from podscaler.controllers.scaledobject.evaluation import (
@@ -32,6 +33,7 @@ from podscaler.controllers.scaledobject.evaluation import (
     ObjectContext,
     Settings,
 )
+from podscaler.controllers.scaledobject.mapping import parse_time
 from podscaler.controllers.scaledobject.records import DecisionLog
 from podscaler.controllers.scaledobject.targets import TargetReader
 from podscaler.kube.clients import Kube
@@ -117,11 +119,15 @@ class ScaledObjectController:
         self.objects: dict[tuple[str, str], ObjectContext] = {}
         self._by_target: dict[TargetKey, set[tuple[str, str]]] = {}
         self.on_lateness: Callable[[float], None] | None = None
+        self._now = now
+        self._started_wall = now()
         self.evaluations = 0
 
     # ---------------------------------------------------------------- lifecycle
 
     async def start(self) -> None:
+        # Whole seconds, as creationTimestamp: an object created in this very second is new.
+        self._started_wall = self._now().replace(microsecond=0) - timedelta(seconds=1)
         self.informer.add_handler(
             on_add=self._on_add, on_update=self._on_update, on_delete=self._on_delete
         )
@@ -232,7 +238,10 @@ class ScaledObjectController:
 
     async def _run(self, ctx: ObjectContext) -> None:
         loop = asyncio.get_running_loop()
-        spread = ctx.polling_interval_seconds * self.settings.start_spread
+        created = parse_time((ctx.obj.get("metadata") or {}).get("creationTimestamp"))
+        spread = 0.0
+        if created is None or created < self._started_wall:
+            spread = ctx.polling_interval_seconds * self.settings.start_spread
         deadline = loop.time() + random.uniform(0.0, spread)
         while True:
             woke = False

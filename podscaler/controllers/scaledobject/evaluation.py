@@ -106,10 +106,11 @@ class Settings:
     dry_run: bool = False
     #: Where ClusterTriggerAuthentications read their Secrets.
     operator_namespace: str = "podscaler-system"
-    #: The first poll of an object starts at a random point in the first
-    #: ``pollingInterval * start_spread`` seconds, so thousands of objects do not all poll at
-    #: the same instant after a restart.
-    start_spread: float = 0.1
+    #: Objects that existed before the operator started take their first poll at a random
+    #: point of the first ``pollingInterval * start_spread`` seconds, so after a restart
+    #: thousands of objects spread evenly over the interval instead of all polling at once.
+    #: Objects created while the operator runs are polled at once (a user waits for them).
+    start_spread: float = 1.0
     hpa: hpa.HpaSettings = field(default_factory=hpa.HpaSettings)
 
 

@@ -1,0 +1,497 @@
+"""The ScaledJob controller: each ``pollingInterval``, create Jobs for the events waiting.
+
+Per object, one task on the loop clock (as the ScaledObject controller): build the triggers
+(the same resolution of env and TriggerAuthentication as ScaledObjects, so a missing Secret
+or key gives Ready=False with the Secret and key named), poll them, count the ScaledJob's
+Jobs by state, let :func:`podscaler.engine.scaledjob.decide_jobs` say how many to create,
+create them, and delete finished Jobs beyond ``successfulJobsHistoryLimit`` /
+``failedJobsHistoryLimit``. Status carries Ready and Active conditions, ``lastActiveTime``
+and ``observedGeneration``; Events say when Jobs were created and why.
+
+Jobs are labelled ``scaledjob.keda.sh/name`` (KEDA's label, so existing dashboards and
+``kubectl get jobs -l`` keep working), on the Job and on its pods, and owned by the ScaledJob
+(garbage collection deletes them with it). A spec change deletes the still-running Jobs unless
+``rollout.strategy`` is ``gradual`` (KEDA's default is to delete them).
+
+A trigger that fails counts as inactive for that poll (KEDA: fallback is not supported for
+ScaledJobs), with a TriggerError Event; a ScaledJob never creates Jobs because a source is down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+from pydantic import ValidationError
+
+from podscaler.api.meta import API_GROUP, API_VERSION
+from podscaler.api.scaledjob import (
+    DEFAULT_FAILED_JOBS_HISTORY_LIMIT,
+    DEFAULT_SUCCESSFUL_JOBS_HISTORY_LIMIT,
+    ScaledJob,
+)
+from podscaler.controllers.scaledobject.triggers import (
+    TriggerConfigError,
+    TriggerSet,
+    build_triggers,
+)
+from podscaler.engine.scaledjob import (
+    JobDecision,
+    JobMetric,
+    JobState,
+    MultipleScalersCalculation,
+    ScalingStrategyName,
+    StrategySettings,
+    decide_jobs,
+    history_to_delete,
+    job_metric,
+    job_state,
+)
+from podscaler.kube.clients import Kube
+from podscaler.kube.errors import KubeError, NotFound
+from podscaler.kube.events import EventRecorder
+from podscaler.kube.informers import Informer
+from podscaler.kube.resources import Resource
+from podscaler.kube.statuses import patch_status
+from podscaler.observability.reasons import Reason
+from scalers.contract import ScalerEnvironment
+from scalers.registry import ScalerRegistry, default_registry
+
+__all__ = [
+    "JOB_LABEL",
+    "SCALED_JOBS",
+    "JobSettings",
+    "ScaledJobContext",
+    "ScaledJobController",
+    "job_manifest",
+]
+
+log = logging.getLogger(__name__)
+
+JOB_LABEL: Final = "scaledjob.keda.sh/name"
+DEFAULT_POLLING_INTERVAL_SECONDS: Final = 30
+
+SCALED_JOBS: Final = Resource(
+    group=API_GROUP,
+    version=API_VERSION,
+    plural="scaledjobs",
+    kind="ScaledJob",
+    namespaced=True,
+    subresources=frozenset({"status"}),
+)
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    trigger_timeout_seconds: float = 5.0
+    operator_namespace: str = "podscaler-system"
+
+
+@dataclass
+class ScaledJobContext:
+    namespace: str
+    name: str
+    obj: dict[str, Any]
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+    triggers: TriggerSet | None = None
+    built_generation: int | None = None
+    status: dict[str, Any] | None = None
+    last_decision: JobDecision | None = None
+
+    @property
+    def generation(self) -> int | None:
+        value = (self.obj.get("metadata") or {}).get("generation")
+        return int(value) if isinstance(value, int) else None
+
+    @property
+    def polling_interval_seconds(self) -> float:
+        value = (self.obj.get("spec") or {}).get("pollingInterval")
+        return float(value) if isinstance(value, int) and value > 0 else 30.0
+
+    async def close(self) -> None:
+        triggers, self.triggers = self.triggers, None
+        if triggers is not None:
+            await triggers.close()
+
+
+def _condition(kind: str, status: bool, reason: str, message: str, now: datetime) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "status": "True" if status else "False",
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def _merge_conditions(
+    previous: list[dict[str, Any]] | None, new: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """New conditions, keeping ``lastTransitionTime`` where the status did not change."""
+    before = {c.get("type"): c for c in previous or []}
+    out = []
+    for condition in new:
+        old = before.get(condition["type"])
+        if old is not None and old.get("status") == condition["status"]:
+            condition = {**condition, "lastTransitionTime": old.get("lastTransitionTime")}
+        out.append(condition)
+    return out
+
+
+class ScaledJobController:
+    """Watches ScaledJobs (one namespace or all) and runs each one's poll loop."""
+
+    def __init__(
+        self,
+        kube: Kube,
+        *,
+        namespace: str | None,
+        now: Callable[[], datetime],
+        settings: JobSettings | None = None,
+        recorder: EventRecorder | None = None,
+        registry: ScalerRegistry | None = None,
+        scaler_env: ScalerEnvironment | None = None,
+    ) -> None:
+        self.kube = kube
+        self.namespace = namespace
+        self.settings = settings or JobSettings()
+        self.recorder = recorder
+        self.registry = registry or default_registry()
+        self.scaler_env = scaler_env or ScalerEnvironment(now=now)
+        self.informer = Informer(kube, SCALED_JOBS, namespace=namespace)
+        self.objects: dict[tuple[str, str], ScaledJobContext] = {}
+        self.now = now
+        self.evaluations = 0
+
+    # ---------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        self.informer.add_handler(
+            on_add=self._on_add, on_update=self._on_update, on_delete=self._on_delete
+        )
+        self.informer.start()
+
+    @property
+    def synced(self) -> bool:
+        return self.informer.has_synced
+
+    async def wait_synced(self, timeout_seconds: float | None = None) -> None:
+        await self.informer.wait_synced(timeout_seconds)
+
+    async def aclose(self) -> None:
+        await self.informer.aclose()
+        tasks = [c.task for c in self.objects.values() if c.task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for ctx in self.objects.values():
+            await ctx.close()
+        self.objects.clear()
+
+    # ---------------------------------------------------------------- informer handlers
+
+    @staticmethod
+    def _key(obj: Mapping[str, Any]) -> tuple[str, str]:
+        meta = obj.get("metadata") or {}
+        return str(meta.get("namespace") or ""), str(meta.get("name") or "")
+
+    async def _on_add(self, obj: dict[str, Any]) -> None:
+        key = self._key(obj)
+        if key in self.objects:
+            await self._on_update(self.objects[key].obj, obj)
+            return
+        ctx = ScaledJobContext(namespace=key[0], name=key[1], obj=obj)
+        self.objects[key] = ctx
+        ctx.task = asyncio.get_running_loop().create_task(
+            self._run(ctx), name=f"scaledjob-{key[0]}/{key[1]}"
+        )
+
+    async def _on_update(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+        ctx = self.objects.get(self._key(new))
+        if ctx is None:
+            await self._on_add(new)
+            return
+        ctx.obj = new
+        if (old.get("metadata") or {}).get("generation") != (new.get("metadata") or {}).get(
+            "generation"
+        ):
+            ctx.wake.set()
+
+    async def _on_delete(self, obj: dict[str, Any]) -> None:
+        ctx = self.objects.pop(self._key(obj), None)
+        if ctx is None:
+            return
+        if ctx.task is not None:
+            ctx.task.cancel()
+            await asyncio.gather(ctx.task, return_exceptions=True)
+        await ctx.close()
+
+    # ---------------------------------------------------------------- the loop
+
+    async def _run(self, ctx: ScaledJobContext) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            ctx.wake.clear()
+            try:
+                await self.evaluate(ctx)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("evaluating ScaledJob %s/%s failed", ctx.namespace, ctx.name)
+            self.evaluations += 1
+            deadline = loop.time() + ctx.polling_interval_seconds
+            try:
+                async with asyncio.timeout(max(deadline - loop.time(), 0.0)):
+                    await ctx.wake.wait()
+            except TimeoutError:
+                pass
+
+    # ---------------------------------------------------------------- one poll
+
+    async def evaluate(self, ctx: ScaledJobContext) -> JobDecision | None:
+        """One poll of one ScaledJob; the decision, or ``None`` when it is not ready."""
+        now = self.now()
+        try:
+            scaled_job = ScaledJob.model_validate(ctx.obj)
+        except ValidationError as exc:
+            fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors()[:3])
+            await self._not_ready(ctx, now, f"invalid ScaledJob spec: {fields}")
+            return None
+        spec = scaled_job.spec
+        if ctx.triggers is None or ctx.built_generation != ctx.generation:
+            rebuilt = ctx.built_generation is not None
+            await ctx.close()
+            try:
+                ctx.triggers = await build_triggers(
+                    self.kube,
+                    self.registry,
+                    self.scaler_env,
+                    namespace=ctx.namespace,
+                    triggers=[t.to_dict() for t in spec.triggers],
+                    workload={"spec": {"template": spec.job_target_ref.template}},
+                    env_source_container=spec.env_source_container_name,
+                    operator_namespace=self.settings.operator_namespace,
+                )
+            except TriggerConfigError as exc:
+                await self._not_ready(ctx, now, str(exc))
+                return None
+            ctx.built_generation = ctx.generation
+            if rebuilt and not _gradual(spec.rollout, spec.rolling_update_strategy):
+                await self._delete_unfinished(ctx)
+            self._event(ctx, Reason.ScaledJobReady, "triggers started")
+        triggers = ctx.triggers
+        assert triggers is not None
+        loop = asyncio.get_running_loop()
+        poll = await triggers.poll(self.settings.trigger_timeout_seconds, loop.time)
+        maximum = spec.effective_max_replicas
+        metrics: list[JobMetric] = []
+        for observation in poll.observations:
+            if observation.error is not None:
+                self._event(
+                    ctx,
+                    Reason.TriggerError,
+                    f"trigger {observation.name or observation.trigger_type} "
+                    f"({observation.metric_name}): {observation.error}",
+                )
+                continue
+            target = observation.target or 0.0
+            metrics.append(
+                job_metric(observation.value or 0.0, target, maximum, bool(observation.is_active))
+            )
+        jobs = await self._jobs(ctx)
+        pods = await self._pods(ctx)
+        strategy = spec.scaling_strategy
+        conditions = tuple(strategy.pending_pod_conditions or ()) if strategy else ()
+        states = [(job, job_state(job, pods.get(_name(job), []), conditions)) for job in jobs]
+        running = sum(1 for _, s in states if s in (JobState.RUNNING, JobState.PENDING))
+        pending = sum(1 for _, s in states if s is JobState.PENDING)
+        decision = decide_jobs(
+            metrics,
+            running=running,
+            pending=pending,
+            min_replica_count=spec.effective_min_replicas,
+            max_replica_count=maximum,
+            settings=_strategy(strategy),
+            calculation=MultipleScalersCalculation(
+                (strategy.multiple_scalers_calculation if strategy else None) or "max"
+            ),
+        )
+        ctx.last_decision = decision
+        created = await self._create_jobs(ctx, scaled_job, decision.create)
+        if created:
+            self._event(ctx, Reason.JobsCreated, f"created {created} Jobs: {decision.reason}")
+        successful = spec.successful_jobs_history_limit
+        failed = spec.failed_jobs_history_limit
+        for name in history_to_delete(
+            states,
+            DEFAULT_SUCCESSFUL_JOBS_HISTORY_LIMIT if successful is None else successful,
+            DEFAULT_FAILED_JOBS_HISTORY_LIMIT if failed is None else failed,
+        ):
+            await self._delete_job(ctx, name)
+        await self._write_status(ctx, now, decision)
+        return decision
+
+    # ---------------------------------------------------------------- Jobs
+
+    async def _jobs(self, ctx: ScaledJobContext) -> list[dict[str, Any]]:
+        answer = await self.kube.request(
+            "GET",
+            f"/apis/batch/v1/namespaces/{ctx.namespace}/jobs",
+            params={"labelSelector": f"{JOB_LABEL}={ctx.name}"},
+        )
+        return [j for j in answer.get("items") or [] if isinstance(j, dict)]
+
+    async def _pods(self, ctx: ScaledJobContext) -> dict[str, list[dict[str, Any]]]:
+        answer = await self.kube.request(
+            "GET",
+            f"/api/v1/namespaces/{ctx.namespace}/pods",
+            params={"labelSelector": f"{JOB_LABEL}={ctx.name}"},
+        )
+        by_job: dict[str, list[dict[str, Any]]] = {}
+        for pod in answer.get("items") or []:
+            job = _owning_job(pod)
+            if job:
+                by_job.setdefault(job, []).append(pod)
+        return by_job
+
+    async def _create_jobs(self, ctx: ScaledJobContext, scaled_job: ScaledJob, count: int) -> int:
+        created = 0
+        for _ in range(count):
+            try:
+                await self.kube.request(
+                    "POST",
+                    f"/apis/batch/v1/namespaces/{ctx.namespace}/jobs",
+                    body=job_manifest(ctx.obj, scaled_job),
+                )
+            except KubeError as exc:
+                self._event(ctx, Reason.JobCreateFailed, f"creating a Job failed: {exc}")
+                break
+            created += 1
+        return created
+
+    async def _delete_job(self, ctx: ScaledJobContext, name: str) -> None:
+        try:
+            await self.kube.request(
+                "DELETE",
+                f"/apis/batch/v1/namespaces/{ctx.namespace}/jobs/{name}",
+                body={"propagationPolicy": "Background"},
+            )
+        except NotFound:
+            return
+        except KubeError as exc:
+            log.warning("deleting Job %s/%s failed: %s", ctx.namespace, name, exc)
+
+    async def _delete_unfinished(self, ctx: ScaledJobContext) -> None:
+        for job in await self._jobs(ctx):
+            if job_state(job) in (JobState.PENDING, JobState.RUNNING):
+                await self._delete_job(ctx, _name(job))
+
+    # ---------------------------------------------------------------- status and Events
+
+    def _event(self, ctx: ScaledJobContext, reason: Reason, note: str) -> None:
+        if self.recorder is not None:
+            self.recorder.record(ctx.obj, reason, note)
+
+    async def _write_status(
+        self, ctx: ScaledJobContext, now: datetime, decision: JobDecision
+    ) -> None:
+        active_reason = "ScalerActive" if decision.active else "ScalerNotActive"
+        conditions = [
+            _condition("Ready", True, "ScaledJobReady", "ScaledJob is defined correctly", now),
+            _condition("Active", decision.active, active_reason, decision.reason, now),
+        ]
+        status: dict[str, Any] = {"observedGeneration": ctx.generation}
+        if decision.active:
+            status["lastActiveTime"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        await self._patch_status(ctx, status, conditions)
+
+    async def _not_ready(self, ctx: ScaledJobContext, now: datetime, message: str) -> None:
+        conditions = [
+            _condition("Ready", False, Reason.ScaledJobCheckFailed.value, message, now),
+            _condition("Active", False, "ScalerNotActive", "not ready", now),
+        ]
+        await self._patch_status(ctx, {"observedGeneration": ctx.generation}, conditions)
+        self._event(ctx, Reason.ScaledJobCheckFailed, message)
+
+    async def _patch_status(
+        self, ctx: ScaledJobContext, status: dict[str, Any], conditions: list[dict[str, Any]]
+    ) -> None:
+        previous = ctx.status if ctx.status is not None else (ctx.obj.get("status") or {})
+        status["conditions"] = _merge_conditions(previous.get("conditions"), conditions)
+        if all(previous.get(k) == v for k, v in status.items()):
+            return
+        try:
+            written = await patch_status(self.kube, SCALED_JOBS, ctx.namespace, ctx.name, status)
+        except NotFound:
+            return
+        except KubeError as exc:
+            log.warning("status of ScaledJob %s/%s not written: %s", ctx.namespace, ctx.name, exc)
+            return
+        ctx.status = dict(written.get("status") or {})
+
+
+def _name(obj: Mapping[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("name") or "")
+
+
+def _owning_job(pod: Mapping[str, Any]) -> str:
+    meta = pod.get("metadata") or {}
+    for ref in meta.get("ownerReferences") or []:
+        if ref.get("kind") == "Job":
+            return str(ref.get("name") or "")
+    labels = meta.get("labels") or {}
+    return str(labels.get("batch.kubernetes.io/job-name") or labels.get("job-name") or "")
+
+
+def _gradual(rollout: Any, deprecated: str | None) -> bool:
+    strategy = getattr(rollout, "strategy", None) or deprecated or "default"
+    return bool(strategy == "gradual")
+
+
+def _strategy(strategy: Any) -> StrategySettings:
+    if strategy is None:
+        return StrategySettings()
+    return StrategySettings(
+        strategy=ScalingStrategyName(strategy.strategy or "default"),
+        queue_length_deduction=strategy.custom_scaling_queue_length_deduction,
+        running_job_percentage=strategy.custom_scaling_running_job_percentage,
+    )
+
+
+def job_manifest(obj: Mapping[str, Any], scaled_job: ScaledJob) -> dict[str, Any]:
+    """The Job a ScaledJob creates: its template, KEDA's label on the Job and its pods, and
+    an owner reference so the Job goes when the ScaledJob does."""
+    meta = obj.get("metadata") or {}
+    name = str(meta.get("name") or "")
+    spec = scaled_job.spec.job_target_ref.model_dump(by_alias=True, exclude_none=True)
+    template = dict(spec.get("template") or {})
+    template_meta = dict(template.get("metadata") or {})
+    template_meta["labels"] = {**(template_meta.get("labels") or {}), JOB_LABEL: name}
+    template["metadata"] = template_meta
+    spec["template"] = template
+    labels = {**(meta.get("labels") or {}), JOB_LABEL: name}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "generateName": f"{name}-",
+            "namespace": meta.get("namespace"),
+            "labels": labels,
+            "ownerReferences": [
+                {
+                    "apiVersion": f"{API_GROUP}/{API_VERSION}",
+                    "kind": "ScaledJob",
+                    "name": name,
+                    "uid": meta.get("uid"),
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+        },
+        "spec": spec,
+    }
