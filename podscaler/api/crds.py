@@ -174,6 +174,13 @@ _RESOURCES: Final = (
             _TRIGGERS,
             _AUTHENTICATIONS,
             {
+                "name": "Decision",
+                "type": "string",
+                "jsonPath": ".status.lastDecision.summary",
+                "description": "The latest scaling decision and why (podscaler explain).",
+                "priority": 1,
+            },
+            {
                 "name": "Mode",
                 "type": "string",
                 "jsonPath": ".spec.advanced.mode",

@@ -306,6 +306,30 @@ class TriggerActivity(ApiModel):
     is_active: bool = Field(description="True when the metric was above its activation threshold.")
 
 
+class LastDecision(ApiModel):
+    """The latest scaling decision in short form (podscaler addition; ``podscaler explain``).
+
+    It carries no timestamp and no raw metric values, so it changes only when the decision
+    does and a steady object costs no status writes; the full records are served by the
+    operator at ``/debug/decisions``.
+    """
+
+    rule: str = Field(
+        description="The rule that bound the result: activation, cooldown, idle, hpa, "
+        "fallback, pause, minReplicas, maxReplicas …"
+    )
+    summary: str = Field(description="One sentence a person can read.")
+    replicas: int | None = Field(default=None, description="The replica count decided.")
+    bound_by: str | None = Field(
+        default=None,
+        description="For HPA calculations: what limited the result (Tolerance, "
+        "StabilizationWindow, ScaleUpPolicy, MaxReplicas …).",
+    )
+    dry_run: bool | None = Field(
+        default=None, description="True when the operator runs with --dry-run and wrote nothing."
+    )
+
+
 class GroupVersionKindResource(ApiModel):
     """The resolved scale target type."""
 
@@ -361,6 +385,9 @@ class ScaledObjectStatus(ApiModel):
     observed_generation: int | None = Field(
         default=None,
         description="metadata.generation this status reflects (podscaler addition).",
+    )
+    last_decision: LastDecision | None = Field(
+        default=None, description="The latest decision in short form (podscaler addition)."
     )
 
 
