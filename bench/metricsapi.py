@@ -369,6 +369,7 @@ def main() -> None:
     parser.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
     args = parser.parse_args()
     mp.set_start_method("spawn")
+    load_before = os.getloadavg()[0]
     runs: list[Run] = []
     wrk_runs: list[WrkRun] = []
     reviews: dict[str, int] = {}
@@ -392,23 +393,35 @@ def main() -> None:
                     wrk_runs.append(done)
                     print(done, flush=True)
             reviews[kind] = server.stats.get("access_reviews", -1)
-    table = _table(args, runs, wrk_runs, reviews)
+    loads = (load_before, os.getloadavg()[0])
+    table = _table(args, runs, wrk_runs, reviews, loads)
     print(table)
     if args.record:
+        text = RESULTS.read_text()
+        if _SECTION in text:  # later runs go under the section's existing heading
+            table = table.replace(f"\n{_SECTION}\n", "", 1)
         with RESULTS.open("a") as out:
             out.write(table)
 
 
+_SECTION = "## External metrics API (issue 5)"
+
+
 def _table(
-    args: argparse.Namespace, runs: list[Run], wrk_runs: list[WrkRun], reviews: dict[str, int]
+    args: argparse.Namespace,
+    runs: list[Run],
+    wrk_runs: list[WrkRun],
+    reviews: dict[str, int],
+    loads: tuple[float, float],
 ) -> str:
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "",
-        "## External metrics API (issue 5)",
+        _SECTION,
         "",
         f"### {now} — nproc={os.cpu_count()}, Python {platform.python_version()}, "
-        f"{platform.machine()}, {ssl.OPENSSL_VERSION}",
+        f"{platform.machine()}, {ssl.OPENSSL_VERSION}; load average {loads[0]:.1f} before, "
+        f"{loads[1]:.1f} after",
         "",
         "`python -m bench.metricsapi` — 1,000 ScaledObjects (in-memory source), server on CPU 0, "
         "load from a separate process on CPU 1; every request authenticated and authorized "
