@@ -397,14 +397,21 @@ def main() -> None:
     table = _table(args, runs, wrk_runs, reviews, loads)
     print(table)
     if args.record:
-        text = RESULTS.read_text()
-        if _SECTION in text:  # later runs go under the section's existing heading
-            table = table.replace(f"\n{_SECTION}\n", "", 1)
-        with RESULTS.open("a") as out:
-            out.write(table)
+        RESULTS.write_text(_insert(RESULTS.read_text(), table))
 
 
 _SECTION = "## External metrics API (issue 5)"
+
+
+def _insert(text: str, table: str) -> str:
+    """Append a run to this benchmark's section (other sections may follow it)."""
+    if _SECTION not in text:
+        return text.rstrip("\n") + "\n" + table
+    run = table.split(f"\n{_SECTION}\n", 1)[1]
+    start = text.index(_SECTION) + len(_SECTION)
+    following = text.find("\n## ", start)
+    end = len(text) if following < 0 else following
+    return text[:end].rstrip("\n") + "\n" + run.rstrip("\n") + "\n" + text[end:]
 
 
 def _table(
