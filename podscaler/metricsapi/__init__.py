@@ -17,7 +17,7 @@ from podscaler.metricsapi.server import (
     MetricsApiServer,
     serve_metrics_api,
 )
-from podscaler.metricsapi.source import (
+from podscaler.api.externalmetrics import (
     ExternalMetricSample,
     MetricNotFound,
     MetricsSource,

@@ -8,7 +8,7 @@ request that fails one step never reaches the next:
 2. authentication (:mod:`~podscaler.metricsapi.authentication`): none recognised ⇒ 401;
 3. routing: discovery documents or one metric; anything else ⇒ 404, a verb other than GET ⇒ 405;
 4. authorization (:mod:`~podscaler.metricsapi.authorization`): denied ⇒ 403;
-5. the metric from the :class:`~podscaler.metricsapi.source.MetricsSource`, bounded by the
+5. the metric from the :class:`~podscaler.api.externalmetrics.MetricsSource`, bounded by the
    request deadline (⇒ 504), its typed errors mapped to 404 and 503.
 
 Every error is a ``metav1.Status`` document. Slow or stuck clients cannot pin resources: the TLS
@@ -58,7 +58,7 @@ from podscaler.metricsapi.certificates import (
     SelfSignedIssuer,
     service_hostnames,
 )
-from podscaler.metricsapi.source import (
+from podscaler.api.externalmetrics import (
     MetricNotFound,
     MetricsSource,
     MetricUnavailable,

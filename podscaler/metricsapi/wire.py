@@ -22,7 +22,7 @@ from typing import Any, Final
 from podscaler.api.meta import SCALED_OBJECT_NAME_LABEL
 from podscaler.api.quantities import Quantity
 from podscaler.api.selectors import Operator, SelectorError, parse_label_selector
-from podscaler.metricsapi.source import ExternalMetricSample
+from podscaler.api.externalmetrics import ExternalMetricSample
 
 __all__ = [
     "GROUP",

@@ -1,4 +1,4 @@
-"""An in-memory :class:`~podscaler.metricsapi.source.MetricsSource` for the tests.
+"""An in-memory :class:`~podscaler.api.externalmetrics.MetricsSource` for the tests.
 
 A real implementation of the protocol (not a mock): ScaledObjects hold triggers, each either
 cached (``useCachedMetrics: true``: the last poll's value *or error* is answered) or live (a
@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from podscaler.metricsapi.source import (
+from podscaler.api.externalmetrics import (
     ExternalMetricSample,
     MetricNotFound,
     MetricUnavailable,

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from podscaler.api.quantities import Quantity
 from podscaler.metricsapi import wire
-from podscaler.metricsapi.source import ExternalMetricSample
+from podscaler.api.externalmetrics import ExternalMetricSample
 
 
 def test_keda_selector_names_the_scaled_object() -> None:

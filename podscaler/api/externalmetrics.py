@@ -22,8 +22,9 @@ into Kubernetes quantities (milli precision, NaN/±Inf/negative as 0) is the API
 (:mod:`podscaler.metricsapi.wire`). Messages of the errors reach the client in a ``Status``, so
 they must never contain secrets (connection strings, tokens): name the trigger, not its metadata.
 
-This module imports only the standard library so that any layer may implement the protocol; the
-controller implements it structurally (no inheritance needed) and raises these errors.
+It lives in ``api``, the bottom layer, because two layers that must not import each other meet
+here: ``controllers`` implements the protocol structurally (no inheritance needed) and raises
+these errors, and ``metricsapi`` serves what it answers. It imports only the standard library.
 """
 
 from __future__ import annotations
