@@ -12,11 +12,6 @@ ScaledObject controller); the modules, bottom up:
 * ``server`` — the HTTP pipeline and :func:`serve_metrics_api`.
 """
 
-from podscaler.metricsapi.server import (
-    MetricsApiOptions,
-    MetricsApiServer,
-    serve_metrics_api,
-)
 from podscaler.api.externalmetrics import (
     ExternalMetricSample,
     MetricNotFound,
@@ -24,6 +19,11 @@ from podscaler.api.externalmetrics import (
     MetricsSourceError,
     MetricUnavailable,
     ScaledObjectNotFound,
+)
+from podscaler.metricsapi.server import (
+    MetricsApiOptions,
+    MetricsApiServer,
+    serve_metrics_api,
 )
 
 __all__ = [

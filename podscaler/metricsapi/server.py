@@ -36,6 +36,12 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from podscaler.api.externalmetrics import (
+    MetricNotFound,
+    MetricsSource,
+    MetricUnavailable,
+    ScaledObjectNotFound,
+)
 from podscaler.kube.clients import Kube
 from podscaler.kube.errors import KubeError, NotFound
 from podscaler.metricsapi import wire
@@ -57,12 +63,6 @@ from podscaler.metricsapi.certificates import (
     CertificateFiles,
     SelfSignedIssuer,
     service_hostnames,
-)
-from podscaler.api.externalmetrics import (
-    MetricNotFound,
-    MetricsSource,
-    MetricUnavailable,
-    ScaledObjectNotFound,
 )
 from podscaler.metricsapi.tls import CertificateKeeper, ServingTls
 

@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final
 
+from podscaler.api.externalmetrics import ExternalMetricSample
 from podscaler.api.meta import SCALED_OBJECT_NAME_LABEL
 from podscaler.api.quantities import Quantity
 from podscaler.api.selectors import Operator, SelectorError, parse_label_selector
-from podscaler.api.externalmetrics import ExternalMetricSample
 
 __all__ = [
     "GROUP",

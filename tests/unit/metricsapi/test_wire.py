@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from podscaler.api.externalmetrics import ExternalMetricSample
 from podscaler.api.quantities import Quantity
 from podscaler.metricsapi import wire
-from podscaler.api.externalmetrics import ExternalMetricSample
 
 
 def test_keda_selector_names_the_scaled_object() -> None:
