@@ -29,7 +29,6 @@ import contextlib
 import signal
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -67,7 +66,6 @@ class Progress:
         self.started = time.perf_counter()
         self._last_draw = 0.0
         self._next_decile = 1
-        self.on_first_tick: Callable[[], None] | None = None
 
     def line(self, world: World) -> str:
         seconds = world.seconds()
@@ -95,9 +93,6 @@ class Progress:
         return f"[{bar}] {clock}  " + " · ".join(parts)
 
     def __call__(self, world: World) -> None:
-        if self.on_first_tick is not None:
-            callback, self.on_first_tick = self.on_first_tick, None
-            callback()
         now = time.perf_counter()
         if self.tty:
             if now - self._last_draw >= 0.1:
@@ -212,16 +207,6 @@ def run_demo(
 
     async def main(clock: object) -> RunResult:
         loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-
-        def take_ctrl_c() -> None:
-            # The operator installs its own SIGINT handler; the demo's must win so that
-            # Ctrl-C ends the whole demo, not just the operator.
-            if task is not None:
-                with contextlib.suppress(NotImplementedError, RuntimeError):
-                    loop.add_signal_handler(signal.SIGINT, task.cancel)
-
-        progress.on_first_tick = take_ctrl_c
         assert isinstance(loop, SimulatedEventLoop)
         return await run_scenario(
             scenario,

@@ -19,6 +19,7 @@ import contextlib
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -138,6 +139,21 @@ def _sqs_endpoint(scenario: Scenario) -> Iterator[str | None]:
             process.wait()
 
 
+def _take_signals() -> None:
+    """Make SIGINT and SIGTERM cancel the run.
+
+    An operator run in-process (``podscaler run``'s loop) installs handlers that stop only
+    itself; the world would then go on without it. Installed after it, these win.
+    """
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    if task is None:
+        return
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, task.cancel)
+
+
 def _substitute(obj: Any, values: Mapping[str, str]) -> Any:
     """``${sqs.endpoint}``, ``${queues.NAME.url}`` in object manifests."""
     if isinstance(obj, str):
@@ -244,6 +260,8 @@ async def run_scenario(
             if operator is not None:
                 context = OperatorContext(server.url, kubeconfig_path, clock)
                 operator_task = asyncio.ensure_future(operator(context))
+                await asyncio.sleep(0)  # let it start (and install its signal handlers)
+                _take_signals()
             await world.run(until_seconds=scenario.duration_seconds, on_tick=on_tick)
             if operator_task is not None and operator_task.done() and operator_task.exception():
                 raise ScenarioError(f"the operator stopped: {operator_task.exception()!r}")

@@ -89,7 +89,7 @@ class LoadModel:
                 ):
                     finished.append(run)  # the queue ran dry: the job pod's work is done
             processed[workload] = taken / elapsed_seconds if elapsed_seconds > 0 else 0.0
-        await self.queues.refresh_depths()
+        self.queues.refresh_depths()
         for run in finished:
             kubelet.finish(run, succeeded=True)
         return processed
