@@ -2,7 +2,8 @@
 
 What runs:
 
-* the ScaledObject controller (direct mode), over one namespace or all;
+* the ScaledObject controller (direct mode), over one namespace or all, and the ScaledJob
+  controller beside it (not under ``--dry-run``: it creates Jobs);
 * an HTTP server on the **metrics port** (default 8080): ``/metrics`` (Prometheus text format)
   and ``/debug/decisions`` (the recent decision records per object as JSON, optionally
   ``?namespace=&name=``; this is what ``podscaler explain --endpoint`` reads);
@@ -37,6 +38,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from podscaler.controllers.scaledjob import JobSettings, ScaledJobController
 from podscaler.controllers.scaledobject import ScaledObjectController, Settings
 from podscaler.kube.clients import connect
 from podscaler.kube.events import EventRecorder
@@ -155,9 +157,24 @@ async def run_operator(options: RunOptions, stop: asyncio.Event | None = None) -
             metrics=metrics,
             recorder=recorder,
         )
+        # ScaledJobs create Jobs: nothing of theirs runs under --dry-run.
+        jobs = None
+        if not options.dry_run:
+            jobs = ScaledJobController(
+                kube,
+                namespace=options.namespace,
+                now=now,
+                settings=JobSettings(
+                    trigger_timeout_seconds=options.trigger_timeout_seconds,
+                    operator_namespace=options.operator_namespace,
+                ),
+                recorder=recorder,
+            )
         servers.controller = controller
         servers.standby = False
         await controller.start()
+        if jobs is not None:
+            await jobs.start()
         try:
             await controller.wait_synced()
             log.info(
@@ -168,6 +185,8 @@ async def run_operator(options: RunOptions, stop: asyncio.Event | None = None) -
             )
             await asyncio.Event().wait()
         finally:
+            if jobs is not None:
+                await jobs.aclose()
             await controller.aclose()
 
     if options.leader_elect:
