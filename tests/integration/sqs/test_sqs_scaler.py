@@ -143,7 +143,7 @@ async def test_deleted_queue_fails_clearly_and_recovers(
     try:
         assert await scaler.queue_length() == 0
         await sqs.delete_queue(QueueUrl=url)
-        with pytest.raises(ScalerError, match="jobs.*NonExistentQueue|jobs.*QueueDoesNotExist"):
+        with pytest.raises(ScalerError, match=r"jobs.*(NonExistentQueue|QueueDoesNotExist)"):
             await scaler.queue_length()
         await sqs.create_queue(QueueName="jobs")
         await fill(sqs, url, visible=2)
