@@ -34,6 +34,7 @@ from aiohttp import web
 from podscaler.sim import crds, discovery, kubeconfig, openapi, rest, subresources
 from podscaler.sim.aggregation import Aggregator
 from podscaler.sim.certificates import ServingCertificate, mint
+from podscaler.sim.delegation import AuthPolicy, check_review_request
 from podscaler.sim.errors import (
     ApiError,
     BadRequest,
@@ -130,6 +131,8 @@ class ApiServer:
         #: that servers started for other purposes hold no such ConfigMap (tests that play
         #: kube-apiserver's part write their own). See ``aggregation.py``.
         self.aggregator = Aggregator(self) if aggregation else None
+        #: Answers to TokenReview and SubjectAccessReview (see ``delegation.py``).
+        self.auth_policy = AuthPolicy()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -341,6 +344,7 @@ class ApiServer:
         target = parse_resource_path(self.table, group, version, rest_parts)
         if target.rt.group == METRICS_GROUP:
             return self._serve_metrics(request, target)
+        check_review_request(request.method, target)
         return await self._serve(request, target)
 
     async def _serve(self, request: web.Request, target: Target) -> web.StreamResponse:

@@ -235,6 +235,23 @@ BUILTIN: tuple[ResourceType, ...] = (
         sub=("status",),
         keep_status=True,
     ),
+    # Delegated authentication and authorization: answered, never stored (see delegation.py).
+    _t(
+        "authentication.k8s.io",
+        "v1",
+        "tokenreviews",
+        "TokenReview",
+        namespaced=False,
+        verbs=("create",),
+    ),
+    _t(
+        "authorization.k8s.io",
+        "v1",
+        "subjectaccessreviews",
+        "SubjectAccessReview",
+        namespaced=False,
+        verbs=("create",),
+    ),
     _t("metrics.k8s.io", "v1beta1", "pods", "PodMetrics", verbs=READ_VERBS),
     _t("metrics.k8s.io", "v1beta1", "nodes", "NodeMetrics", namespaced=False, verbs=READ_VERBS),
 )

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from podscaler.sim import tables, validation
+from podscaler.sim import delegation, tables, validation
 from podscaler.sim.errors import (
     ApiError,
     BadRequest,
@@ -119,6 +119,8 @@ async def create(server: ApiServer, request: web.Request, target: Target) -> web
     rt = target.rt
     obj = await read_object(request)
     check_kind(rt, obj)
+    if delegation.is_review(rt):
+        return await delegation.review(server, rt, obj)
     validation.validate(rt, obj)
     if _dry_run(request):
         obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
