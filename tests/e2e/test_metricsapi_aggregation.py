@@ -8,11 +8,11 @@ APIService; the aggregator finds the metrics API through a Service and its Endpo
 (``Available``), and proxies the HPA controller's request over TLS with the front-proxy
 certificate and ``X-Remote-User: system:serviceaccount:kube-system:horizontal-pod-autoscaler``;
 the metrics API authenticates that, authorizes it with a SubjectAccessReview, and answers; the
-HPA scales the Deployment. TokenReview and SubjectAccessReview come from the delegation front
-of the metrics API tests (the embedded server does not serve them).
+HPA scales the Deployment. TokenReview and SubjectAccessReview are answered by the embedded
+server itself, from its auth policy.
 
-What is not here yet: a ScaledObject in ``hpa`` mode (issue 5 §4) feeding the metrics API from
-the real controller; the source is the tests' in-memory one.
+The source here is the tests' in-memory one; ``test_hpa_mode.py`` runs the same path with the
+real ``podscaler run`` and a ScaledObject in ``hpa`` mode.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from podscaler.metricsapi.server import MetricsApiOptions, MetricsApiServer, ser
 from podscaler.sim.apiserver import ApiServer
 from podscaler.sim.store import rfc3339
 from podscaler.sim.world.hpa import HPA_USER, HpaController
-from tests.integration.metricsapi.delegation import DelegatingApiServer
 from tests.integration.metricsapi.memory import InMemorySource, Trigger
 
 APISERVICE = "v1beta1.external.metrics.k8s.io"
@@ -42,13 +41,12 @@ HPAS = f"/apis/autoscaling/v2/namespaces/{NS}/horizontalpodautoscalers"
 
 
 @pytest.fixture
-async def cluster() -> AsyncIterator[tuple[ApiServer, Kube, DelegatingApiServer]]:
+async def cluster() -> AsyncIterator[tuple[ApiServer, Kube]]:
     async with (
         ApiServer(install_crds=False, aggregation=True) as server,
-        DelegatingApiServer(upstream=server.url) as front,
-        await connect(server=front.url) as kube,
+        await connect(server=server.url) as kube,
     ):
-        yield server, kube, front
+        yield server, kube
 
 
 async def _apiservice_available(kube: Kube) -> dict[str, Any]:
@@ -102,12 +100,14 @@ async def _workload(server: ApiServer, kube: Kube, replicas: int) -> None:
 
 
 async def test_the_hpa_scales_on_a_metric_read_through_the_aggregator_over_tls(
-    cluster: tuple[ApiServer, Kube, DelegatingApiServer],
+    cluster: tuple[ApiServer, Kube],
 ) -> None:
-    server, kube, front = cluster
-    front.policy.allowed_users.add(HPA_USER)
-    # The aggregator's own availability check calls as system:kube-aggregator/system:masters.
-    front.policy.allowed_groups.add("system:masters")
+    server, kube = cluster
+    # Nothing but what this test grants: the HPA's service account reads external metrics, and
+    # the aggregator's own availability check calls as system:kube-aggregator/system:masters.
+    server.auth_policy.clear()
+    server.auth_policy.allow(HPA_USER, "list", "*", group="external.metrics.k8s.io")
+    server.auth_policy.allow("system:masters", "get", "/apis/external.metrics.k8s.io*")
     source = InMemorySource()
     source.add(NS, "web", Trigger("s0-prometheus", cached=30))
 
@@ -204,7 +204,7 @@ async def test_the_hpa_scales_on_a_metric_read_through_the_aggregator_over_tls(
         active = next(c for c in hpa["status"]["conditions"] if c["type"] == "ScalingActive")
         assert (active["status"], active["reason"]) == ("True", "ValidMetricFound")
         # The metrics API authorized the HPA's service account, named by the front proxy.
-        reviewed = [r for r in front.access_reviews if "resourceAttributes" in r]
+        reviewed = [r for r in server.auth_policy.access_reviews if "resourceAttributes" in r]
         assert reviewed[-1]["user"] == HPA_USER
         assert reviewed[-1]["resourceAttributes"]["resource"] == "s0-prometheus"
 

@@ -1,10 +1,10 @@
 """``serve_metrics_api`` against the embedded API server, as ``podscaler run`` starts it.
 
 The embedded API server holds the ``extension-apiserver-authentication`` ConfigMap and the
-APIService; TokenReview and SubjectAccessReview come from the delegation front in between (the
-embedded server does not serve them yet). Checked: the self-signed CA lands in the APIService
-caBundle and is what the server presents, a changed requestheader CA is adopted without a
-restart, and the owner check and caBundle patch leave other products' APIServices alone.
+APIService, and answers TokenReview and SubjectAccessReview from its auth policy. Checked: the
+self-signed CA lands in the APIService caBundle and is what the server presents, a changed
+requestheader CA is adopted without a restart, only the user the policy allows reads a metric,
+and the owner check and caBundle patch leave other products' APIServices alone.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ from tests.integration.metricsapi.conftest import (
     metric_url,
     proxy_headers,
 )
-from tests.integration.metricsapi.delegation import DelegatingApiServer
 from tests.integration.metricsapi.memory import InMemorySource
 
 APISERVICES = "/apis/apiregistration.k8s.io/v1/apiservices"
@@ -75,12 +74,9 @@ def _auth_configmap(front_proxy_ca: trustme.CA) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def cluster(apiserver: ApiServer) -> AsyncIterator[tuple[DelegatingApiServer, Kube]]:
-    async with (
-        DelegatingApiServer(upstream=apiserver.url) as front,
-        await connect(server=front.url) as kube,
-    ):
-        yield front, kube
+async def cluster(apiserver: ApiServer) -> AsyncIterator[tuple[ApiServer, Kube]]:
+    async with await connect(server=apiserver.url) as kube:
+        yield apiserver, kube
 
 
 def _trusting(ca_pem: bytes, front_proxy_ca: trustme.CA) -> ssl.SSLContext:
@@ -90,10 +86,12 @@ def _trusting(ca_pem: bytes, front_proxy_ca: trustme.CA) -> ssl.SSLContext:
 
 
 async def test_serve_publishes_its_ca_and_follows_the_authentication_configmap(
-    cluster: tuple[DelegatingApiServer, Kube], source: InMemorySource
+    cluster: tuple[ApiServer, Kube], source: InMemorySource
 ) -> None:
-    front, kube = cluster
-    front.policy.allowed_users.add(HPA_USER)
+    server, kube = cluster
+    # Only the HPA's service account may read metrics (no defaults).
+    server.auth_policy.clear()
+    server.auth_policy.allow(HPA_USER, "list", "*", group="external.metrics.k8s.io")
     front_proxy_ca = trustme.CA()
     await kube.request(
         "POST", APISERVICES, body=_apiservice("podscaler", "podscaler-metrics-apiserver")
@@ -119,6 +117,9 @@ async def test_serve_publishes_its_ca_and_follows_the_authentication_configmap(
             async with session.get(url, ssl=ctx, headers=proxy_headers()) as resp:
                 assert resp.status == 200
                 assert (await resp.json())["items"][0]["value"] == "250m"
+            assert server.auth_policy.access_reviews[-1]["user"] == HPA_USER
+            async with session.get(url, ssl=ctx, headers=proxy_headers("mallory")) as resp:
+                assert resp.status == 403
 
             # kube-apiserver rotates its front-proxy CA: the ConfigMap changes, we follow.
             new_front_proxy_ca = trustme.CA()
@@ -150,7 +151,7 @@ async def test_serve_publishes_its_ca_and_follows_the_authentication_configmap(
 
 
 async def test_ca_bundle_is_only_patched_into_our_own_apiservice(
-    cluster: tuple[DelegatingApiServer, Kube],
+    cluster: tuple[ApiServer, Kube],
 ) -> None:
     _, kube = cluster
     with pytest.raises(NotFound):
