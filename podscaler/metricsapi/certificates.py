@@ -22,7 +22,6 @@ Validity is wall-clock time by nature (certificates carry UTC instants), so the 
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -31,9 +30,8 @@ from pathlib import Path
 from typing import Final
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from podscaler.pki import BACKDATE, Authority, not_after
 
 __all__ = [
     "DEFAULT_CA_VALIDITY",
@@ -52,8 +50,6 @@ log = logging.getLogger(__name__)
 DEFAULT_SERVING_VALIDITY: Final = dt.timedelta(days=30)
 #: The CA lives a year; renewing it means republishing the APIService caBundle.
 DEFAULT_CA_VALIDITY: Final = dt.timedelta(days=365)
-#: Certificates are backdated by this much, so a node whose clock lags a little accepts them.
-_BACKDATE: Final = dt.timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,11 +62,6 @@ class ServingMaterial:
 
     def __repr__(self) -> str:  # the key must never reach a log line or a traceback
         return f"ServingMaterial(cert={len(self.cert_pem)}B, key=<redacted>)"
-
-
-def not_after(cert_pem: bytes) -> dt.datetime:
-    """When the first certificate of a PEM chain expires (UTC)."""
-    return x509.load_pem_x509_certificate(cert_pem).not_valid_after_utc
 
 
 def service_hostnames(service: str, namespace: str) -> list[str]:
@@ -123,28 +114,6 @@ class CertificateFiles:
         return ServingMaterial(cert, key, bundle)
 
 
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class _Authority:
-    key: ec.EllipticCurvePrivateKey
-    cert: x509.Certificate
-
-    @property
-    def pem(self) -> bytes:
-        return self.cert.public_bytes(serialization.Encoding.PEM)
-
-
 class SelfSignedIssuer:
     """Our own CA and a serving certificate for ``hostnames``, renewed before expiry.
 
@@ -168,76 +137,22 @@ class SelfSignedIssuer:
         self.serving_validity = serving_validity
         self.ca_validity = ca_validity
         self._now = now or (lambda: dt.datetime.now(dt.UTC))
-        self._ca: _Authority | None = None
-        self._previous_ca: _Authority | None = None
+        self._ca: Authority | None = None
+        self._previous_ca: Authority | None = None
         self._material: ServingMaterial | None = None
         self._serving_renew_at = dt.datetime.min.replace(tzinfo=dt.UTC)
 
     def _renew_at(self, cert: x509.Certificate) -> dt.datetime:
-        start, end = cert.not_valid_before_utc + _BACKDATE, cert.not_valid_after_utc
+        start, end = cert.not_valid_before_utc + BACKDATE, cert.not_valid_after_utc
         return start + (end - start) * 2 / 3
 
     def renewal_due(self) -> dt.datetime:
         """When the current serving certificate (or the CA) should be renewed."""
         return self._serving_renew_at
 
-    def _new_ca(self, now: dt.datetime) -> _Authority:
-        key = ec.generate_private_key(ec.SECP256R1())
-        name = _name(f"podscaler-metrics-apiserver-ca@{int(now.timestamp())}")
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - _BACKDATE)
-            .not_valid_after(now + self.ca_validity)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=True,
-                    crl_sign=True,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
-            .sign(key, hashes.SHA256())
-        )
-        return _Authority(key, cert)
-
-    def _serving(self, ca: _Authority, now: dt.datetime) -> tuple[bytes, bytes, x509.Certificate]:
-        key = ec.generate_private_key(ec.SECP256R1())
-        alt: list[x509.GeneralName] = []
-        for host in self.hostnames:
-            try:
-                alt.append(x509.IPAddress(ipaddress.ip_address(host)))
-            except ValueError:
-                alt.append(x509.DNSName(host))
-        until = min(now + self.serving_validity, ca.cert.not_valid_after_utc)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(_name(self.hostnames[0]))
-            .issuer_name(ca.cert.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - _BACKDATE)
-            .not_valid_after(until)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.SubjectAlternativeName(alt), critical=False)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), False
-            )
-            .sign(ca.key, hashes.SHA256())
-        )
-        return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key), cert
+    def _new_ca(self, now: dt.datetime) -> Authority:
+        name = f"podscaler-metrics-apiserver-ca@{int(now.timestamp())}"
+        return Authority.create(name, now=now, validity=self.ca_validity)
 
     def material(self) -> ServingMaterial:
         """The current material, renewing the serving certificate (and the CA) when due."""
@@ -256,10 +171,16 @@ class SelfSignedIssuer:
             )
         elif self._previous_ca is not None and self._previous_ca.cert.not_valid_after_utc < now:
             self._previous_ca = None
-        cert_pem, key_pem, cert = self._serving(ca, now)
+        serving = ca.issue(
+            self.hostnames[0],
+            usage="server",
+            now=now,
+            validity=self.serving_validity,
+            hostnames=self.hostnames,
+        )
         bundle = ca.pem + (self._previous_ca.pem if self._previous_ca is not None else b"")
-        self._material = ServingMaterial(cert_pem, key_pem, bundle)
-        self._serving_renew_at = self._renew_at(cert)
+        self._material = ServingMaterial(serving.cert_pem, serving.key_pem, bundle)
+        self._serving_renew_at = self._renew_at(serving.cert)
         log.info(
             "metrics API: issued a serving certificate for %s (renewal at %s)",
             ", ".join(self.hostnames),

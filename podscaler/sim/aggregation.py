@@ -77,12 +77,9 @@ from typing import TYPE_CHECKING, Final
 
 import aiohttp
 from aiohttp import web
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from yarl import URL
 
+from podscaler.pki import Authority
 from podscaler.sim import discovery
 from podscaler.sim.errors import AlreadyExists, ApiError
 from podscaler.sim.resources import ResourceType
@@ -138,95 +135,6 @@ class ForwardedUser:
 # ------------------------------------------------------------------------------ certificates
 
 
-def _name(common_name: str, organization: str | None = None) -> x509.Name:
-    attributes = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
-    if organization:
-        attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
-    return x509.Name(attributes)
-
-
-def _pem(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-
-
-_CA_USAGE = x509.KeyUsage(
-    digital_signature=True,
-    content_commitment=False,
-    key_encipherment=False,
-    data_encipherment=False,
-    key_agreement=False,
-    key_cert_sign=True,
-    crl_sign=True,
-    encipher_only=False,
-    decipher_only=False,
-)
-
-
-@dataclass(frozen=True)
-class _Authority:
-    cert: x509.Certificate
-    key: ec.EllipticCurvePrivateKey
-
-    @classmethod
-    def mint(cls, common_name: str, valid_days: int) -> _Authority:
-        key = ec.generate_private_key(ec.SECP256R1())
-        start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(_name(common_name))
-            .issuer_name(_name(common_name))
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(start)
-            .not_valid_after(start + dt.timedelta(days=valid_days))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(_CA_USAGE, critical=True)
-            .add_extension(
-                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
-            )
-            .sign(key, hashes.SHA256())
-        )
-        return cls(cert, key)
-
-    @property
-    def pem(self) -> bytes:
-        return _pem(self.cert)
-
-    def issue_client(
-        self, common_name: str, organizations: tuple[str, ...], valid_days: int
-    ) -> tuple[bytes, bytes]:
-        """A client certificate (clientAuth) and its key, as PEM."""
-        key = ec.generate_private_key(ec.SECP256R1())
-        start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
-        subject = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
-        subject.extend(x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in organizations)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name(subject))
-            .issuer_name(self.cert.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(start)
-            .not_valid_after(start + dt.timedelta(days=valid_days))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
-                critical=False,
-            )
-            .sign(self.key, hashes.SHA256())
-        )
-        return _pem(cert), _key_pem(key)
-
-
 @dataclass(frozen=True)
 class FrontProxyIdentity:
     """The aggregator's own credentials: front-proxy CA and client certificate, and a client CA.
@@ -239,18 +147,21 @@ class FrontProxyIdentity:
     client_cert_pem: bytes
     client_key_pem: bytes
     client_ca_pem: bytes
-    _client_ca: _Authority
+    _client_ca: Authority
     valid_days: int
 
     @classmethod
     def mint(cls, *, valid_days: int = 365) -> FrontProxyIdentity:
-        front_proxy_ca = _Authority.mint("podscaler-embedded-front-proxy-ca", valid_days)
-        cert_pem, key_pem = front_proxy_ca.issue_client(FRONT_PROXY_NAME, (), valid_days)
-        client_ca = _Authority.mint("podscaler-embedded-client-ca", valid_days)
+        now, validity = dt.datetime.now(dt.UTC), dt.timedelta(days=valid_days)
+        front_proxy_ca = Authority.create(
+            "podscaler-embedded-front-proxy-ca", now=now, validity=validity
+        )
+        client = front_proxy_ca.issue(FRONT_PROXY_NAME, usage="client", now=now, validity=validity)
+        client_ca = Authority.create("podscaler-embedded-client-ca", now=now, validity=validity)
         return cls(
             front_proxy_ca_pem=front_proxy_ca.pem,
-            client_cert_pem=cert_pem,
-            client_key_pem=key_pem,
+            client_cert_pem=client.cert_pem,
+            client_key_pem=client.key_pem,
             client_ca_pem=client_ca.pem,
             _client_ca=client_ca,
             valid_days=valid_days,
@@ -258,7 +169,14 @@ class FrontProxyIdentity:
 
     def client_certificate(self, user: str, groups: tuple[str, ...] = ()) -> tuple[bytes, bytes]:
         """A certificate for ``user`` (CN) in ``groups`` (O), signed by the client CA."""
-        return self._client_ca.issue_client(user, groups, self.valid_days)
+        issued = self._client_ca.issue(
+            user,
+            usage="client",
+            now=dt.datetime.now(dt.UTC),
+            validity=dt.timedelta(days=self.valid_days),
+            organizations=groups,
+        )
+        return issued.cert_pem, issued.key_pem
 
     def configmap_data(self) -> dict[str, str]:
         """The ``extension-apiserver-authentication`` data, as kube-apiserver writes it."""

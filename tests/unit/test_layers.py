@@ -18,11 +18,13 @@ ROOT = Path(__file__).resolve().parents[2]
 #: For each layer, the podscaler layers it may import (itself always allowed).
 ALLOWED: dict[str, set[str]] = {
     "podscaler.api": set(),
+    # X.509 mechanics (no I/O, no podscaler imports), shared by every TLS speaker.
+    "podscaler.pki": set(),
     "podscaler.observability": {"podscaler.api"},
     "podscaler.engine": {"podscaler.api"},
     "podscaler.nodes": {"podscaler.api", "podscaler.engine", "podscaler.observability"},
     "scalers": {"podscaler.api", "podscaler.observability"},
-    "podscaler.kube": {"podscaler.api", "podscaler.observability"},
+    "podscaler.kube": {"podscaler.api", "podscaler.observability", "podscaler.pki"},
     "podscaler.controllers": {
         "podscaler.api",
         "podscaler.engine",
@@ -33,6 +35,7 @@ ALLOWED: dict[str, set[str]] = {
     },
     "podscaler.metricsapi": {
         "podscaler.api",
+        "podscaler.pki",
         "podscaler.engine",
         "scalers",
         "podscaler.kube",
@@ -40,6 +43,7 @@ ALLOWED: dict[str, set[str]] = {
     },
     "podscaler.sim": {
         "podscaler.api",
+        "podscaler.pki",
         "podscaler.engine",
         "podscaler.nodes",
         "scalers",
