@@ -25,19 +25,25 @@ names and non-secret values only.
 
 from __future__ import annotations
 
+import asyncio
 import math
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    import aiohttp
 
 __all__ = [
     "AuthenticationRef",
     "ContainerResourceMetricSpec",
     "ExternalMetricSpec",
+    "HTTPSessionPool",
     "MetricSpec",
     "MetricTarget",
     "MetricTargetType",
@@ -297,6 +303,86 @@ class ScalerEnvironment:
     now: Callable[[], datetime] = wall_clock
     http_timeout_seconds: float = 3.0
     extras: Mapping[str, Any] = field(default_factory=dict)
+
+
+class HTTPSessionPool:
+    """One :class:`aiohttp.ClientSession` shared by every HTTP trigger of an event loop.
+
+    Why: a session per trigger means, at 10,000 ScaledObjects, 10,000 connectors, cookie jars
+    and connection pools (a large share of the operator's memory) and, with polls 30 s apart
+    and aiohttp's 15 s keep-alive, a new TCP connection for nearly every poll. Triggers that
+    query the same server share its kept-alive connections through one session instead.
+
+    What is *not* shared: anything secret. The session has no default headers, auth or
+    cookies worth keeping (``cookie_jar`` is a dummy) and does not read the environment
+    (``trust_env=False``: no ``.netrc`` lookup and proxy resolution in a thread on every
+    request); each trigger passes its own headers, TLS context and proxy with every request.
+    aiohttp keys pooled connections by host, port *and* TLS context, so a connection opened
+    with one trigger's client certificate is never lent to another trigger.
+
+    Sessions belong to the loop they were created on, so the process-wide pool is one per
+    loop (:meth:`for_running_loop`); a controller may pass its own through
+    ``ScalerEnvironment.extras["http_sessions"]``. Users are counted: the session is created
+    by the first :meth:`acquire` and closed when the last user releases it, so no
+    session outlives the triggers that used it.
+    """
+
+    _per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, HTTPSessionPool] = (
+        weakref.WeakKeyDictionary()
+    )
+
+    def __init__(self, *, connection_limit: int = 100) -> None:
+        self._limit = connection_limit
+        self._session: aiohttp.ClientSession | None = None
+        self._users = 0
+
+    @classmethod
+    def for_running_loop(cls) -> HTTPSessionPool:
+        loop = asyncio.get_running_loop()
+        pool = cls._per_loop.get(loop)
+        if pool is None:
+            pool = cls._per_loop[loop] = HTTPSessionPool()
+        return pool
+
+    def __repr__(self) -> str:
+        return f"HTTPSessionPool({self._users} users)"
+
+    @property
+    def users(self) -> int:
+        return self._users
+
+    def acquire(self) -> aiohttp.ClientSession:
+        """The shared session (created in the running loop on first use); pair with
+        :meth:`release`."""
+        import aiohttp
+
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=self._limit)
+            self._session = aiohttp.ClientSession(
+                connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False
+            )
+        self._users += 1
+        return self._session
+
+    def reacquire(self) -> aiohttp.ClientSession:
+        """The session again for a user that already holds it (it was closed by
+        :meth:`aclose` meanwhile); not counted twice."""
+        self._users = max(0, self._users - 1)
+        return self.acquire()
+
+    async def release(self) -> None:
+        """One user less; the last one closes the session."""
+        self._users = max(0, self._users - 1)
+        if self._users == 0 and self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+    async def aclose(self) -> None:
+        """Close the session whoever still uses it (the owner shuts down)."""
+        self._users = 0
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
 
 
 # --------------------------------------------------------------------------------------------

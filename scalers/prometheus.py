@@ -12,8 +12,13 @@ Response handling is the pure :func:`parse_query_response`, which follows KEDA c
 the decoding rules of Go's ``encoding/json``, so a response that KEDA accepts is accepted
 here with the same value, and one that KEDA rejects is a :class:`ScalerError` here.
 
-Each scaler owns one :class:`aiohttp.ClientSession`, created on the first poll (inside the
-running loop) and reused until :meth:`PrometheusScaler.close`.
+Connections: every scaler of a loop shares one :class:`aiohttp.ClientSession` through an
+:class:`~scalers.contract.HTTPSessionPool` (``ScalerEnvironment.extras["http_sessions"]``, or the
+running loop's pool), acquired on the first poll and released by :meth:`PrometheusScaler.close`.
+Each request carries the trigger's own headers, TLS context and proxy, so nothing secret sits
+in shared state. The proxy for ``serverAddress`` is read from ``HTTP(S)_PROXY`` / ``NO_PROXY``
+once, when the scaler is built (as Go's ``ProxyFromEnvironment`` caches it), not in a thread on
+every request as a ``trust_env`` session would.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from yarl import URL
 
 from scalers.contract import (
     ExternalMetricSpec,
+    HTTPSessionPool,
     MetricSpec,
     MetricTargetType,
     MetricValue,
@@ -188,7 +194,14 @@ class PrometheusScaler:
         self._env = env
         self._ssl = ssl_context(config.auth, unsafe_ssl=config.unsafe_ssl)
         self._timeout = config.timeout_seconds or env.http_timeout_seconds
+        self._client_timeout = aiohttp.ClientTimeout(total=self._timeout)
+        pool = env.extras.get("http_sessions")
+        if pool is not None and not isinstance(pool, HTTPSessionPool):
+            raise TypeError("extras['http_sessions'] must be an HTTPSessionPool")
+        self._pool: HTTPSessionPool | None = pool
         self._session: aiohttp.ClientSession | None = None
+        self._session_pool: HTTPSessionPool | None = None
+        self._proxy, self._proxy_auth = _env_proxy(config.server_address)
         self._redactions = [s for s in config.auth.secrets() if len(s) >= 3]
         password = urlsplit(config.server_address).password
         if password:
@@ -222,7 +235,10 @@ class PrometheusScaler:
             async with session.get(
                 self.request_url(),
                 headers=self.request_headers(),
-                timeout=aiohttp.ClientTimeout(total=self._timeout),
+                timeout=self._client_timeout,
+                ssl=self._ssl if self._ssl is not None else True,
+                proxy=self._proxy,
+                proxy_auth=self._proxy_auth,
             ) as response:
                 body = await response.content.read(MAX_BODY_BYTES + 1)
                 status = response.status
@@ -255,15 +271,18 @@ class PrometheusScaler:
         return [sample], active
 
     async def close(self) -> None:
-        session, self._session = self._session, None
-        if session is not None and not session.closed:
-            await session.close()
+        pool, self._session_pool = self._session_pool, None
+        self._session = None
+        if pool is not None:
+            await pool.release()
 
     def _ensure_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(ssl=self._ssl if self._ssl is not None else True)
-            # trust_env: honour HTTP(S)_PROXY / NO_PROXY as KEDA's HTTP clients do.
-            self._session = aiohttp.ClientSession(connector=connector, trust_env=True)
+            if self._session_pool is None:
+                self._session_pool = self._pool or HTTPSessionPool.for_running_loop()
+                self._session = self._session_pool.acquire()
+            else:  # the pool's owner closed it under us: take the pool's next session
+                self._session = self._session_pool.reacquire()
         return self._session
 
     def _redact(self, text: str) -> str:
@@ -446,6 +465,14 @@ def _error_detail(body: bytes) -> str:
     if isinstance(document, dict) and isinstance(document.get("error"), str):
         return str(document["error"])[:200]
     return ""
+
+
+def _env_proxy(address: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
+    """The proxy ``HTTP(S)_PROXY`` / ``NO_PROXY`` choose for *address* (``None``: direct)."""
+    try:
+        return aiohttp.helpers.get_env_proxy_for_url(URL(address))
+    except (LookupError, ValueError):
+        return None, None
 
 
 def _without_userinfo(address: str) -> str:

@@ -17,6 +17,7 @@ import trustme
 from aiohttp import web
 
 from scalers import ScalerConfigError, ScalerEnvironment, ScalerError, TriggerSpec
+from scalers.contract import HTTPSessionPool
 from scalers.prometheus import (
     PROMETHEUS,
     PrometheusConfig,
@@ -226,6 +227,29 @@ async def test_one_session_reused_across_polls_and_closed(prom: FakePrometheus) 
     assert len(prom.connections) == 1, "keep-alive: one connection for three polls"
     await scaler.close()
     await scaler.close()  # idempotent
+
+
+async def test_triggers_share_one_session_with_their_own_headers(prom: FakePrometheus) -> None:
+    pool = HTTPSessionPool()
+    env = ScalerEnvironment(now=lambda: NOW, extras={"http_sessions": pool})
+    bearer = PROMETHEUS.build(
+        _config(prom.url, {"bearerToken": "tok-secret-1"}, authModes="bearer"), env
+    )
+    plain = PROMETHEUS.build(_config(prom.url), env)
+    for _ in range(2):
+        await bearer.execute_query()
+        await plain.execute_query()
+    assert len(prom.connections) == 1, "one kept-alive connection for both triggers"
+    auth = [r["headers"].get("Authorization") for r in prom.requests]
+    assert auth == ["Bearer tok-secret-1", None, "Bearer tok-secret-1", None]
+    assert pool.users == 2
+    assert "tok-secret" not in repr(pool)
+    await bearer.close()
+    await bearer.close()  # idempotent: released once
+    assert pool.users == 1
+    await plain.execute_query()
+    await plain.close()
+    assert pool.users == 0
 
 
 async def test_activation_is_strictly_greater_and_exported_value_clamped(
