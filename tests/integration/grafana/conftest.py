@@ -1,0 +1,174 @@
+"""A real Prometheus that scrapes a real ``podscaler run``, for the dashboard checks.
+
+``scraped_operator`` starts the operator (the e2e ``operator`` fixture) against the embedded
+API server with four ScaledObjects on a fake Prometheus-API trigger endpoint, chosen so every
+panel has something to show:
+
+* ``worker`` — healthy and active (35 against threshold 10): scales 1 -> 4;
+* ``flaky`` — its trigger's server is down: trigger errors, then fallback replicas;
+* ``held`` — ``paused-replicas``: paused;
+* ``ghost`` — scales 1 -> 4, then its target is deleted: a ScaledObject error every poll
+  (after its trigger reported, so KEDA's variables, taken from ``keda_scaler_active``, list
+  it).
+
+Then it starts Prometheus 2.42 scraping the operator's ``/metrics`` every second, twice, as a
+cluster would: job ``podscaler`` adds a ``namespace`` target label (what a ServiceMonitor or
+``kubernetes_sd_configs`` do), so Prometheus renames podscaler's own label to
+``exported_namespace`` as KEDA's dashboard expects; job ``podscaler-honor-labels`` keeps it.
+
+The launch reuses the session fixture's readiness wait (``tests/fixtures/prometheus.py``); that
+fixture's own server cannot be reused because its scrape configuration is fixed at start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from podscaler.kube.clients import Kube
+from tests.e2e import conftest as e2e
+from tests.e2e.conftest import OperatorProcess
+from tests.fixtures.prometheus import _wait_ready
+from tests.fixtures.servers import free_port, missing
+from tests.integration.controllers.objects import (
+    create_deployment,
+    create_so,
+    deployment,
+    prometheus_trigger,
+    replicas,
+    scaled_object,
+    wait_for,
+)
+from tests.integration.controllers.promserver import PromServer
+
+#: The namespace label a cluster's scrape adds (the operator's own namespace).
+OPERATOR_NAMESPACE = "podscaler"
+PAUSED_REPLICAS = "autoscaling.keda.sh/paused-replicas"
+
+# The e2e fixtures, shared: the operator process, a client of the embedded API server, and the
+# fake Prometheus-API endpoint the triggers ask.
+operator, kube, prom = e2e.operator, e2e.kube, e2e.prom
+
+
+@dataclass
+class ScrapedOperator:
+    """Prometheus' HTTP API over the scraped operator."""
+
+    url: str
+    session: aiohttp.ClientSession
+
+    async def api(self, path: str, params: dict[str, str] | list[tuple[str, str]]) -> Any:
+        """``data`` of a successful answer; AssertionError with Prometheus' error otherwise."""
+        async with self.session.get(f"{self.url}{path}", params=params) as response:
+            body = await response.json()
+        if body.get("status") != "success":
+            raise AssertionError(f"{path} {params}: {body.get('errorType')}: {body.get('error')}")
+        return body["data"]
+
+
+def _config(target: str) -> str:
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "scrape_configs": [
+            {
+                "job_name": "podscaler",
+                "static_configs": [
+                    {"targets": [target], "labels": {"namespace": OPERATOR_NAMESPACE}}
+                ],
+            },
+            {
+                "job_name": "podscaler-honor-labels",
+                "honor_labels": True,
+                "static_configs": [{"targets": [target]}],
+            },
+        ],
+    }
+    return json.dumps(config, indent=2)  # YAML is a superset of JSON
+
+
+def _launch(binary: str, workdir: Path, target: str, port: int) -> subprocess.Popen[bytes]:
+    config = workdir / "prometheus.yml"
+    config.write_text(_config(target))
+    with (workdir / "prometheus.log").open("wb") as log:
+        return subprocess.Popen(
+            [binary, f"--config.file={config}", f"--storage.tsdb.path={workdir / 'data'}",
+             f"--web.listen-address=127.0.0.1:{port}"],
+            stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+async def _world(kube: Kube, prom: PromServer) -> None:
+    prom.values = {"worker": 35.0, "held": 40.0}
+    down = f"http://127.0.0.1:{free_port()}"  # nothing listens: every poll fails
+    for name in ("worker", "flaky", "held", "ghost"):
+        await create_deployment(kube, deployment(name, 1))
+    objects = [
+        scaled_object(
+            "worker", "worker", [prometheus_trigger(prom.url, query="worker")],
+            pollingInterval=1, maxReplicaCount=8,
+        ),
+        scaled_object(
+            "flaky", "flaky", [prometheus_trigger(down, query="flaky")],
+            pollingInterval=1, minReplicaCount=1,
+            fallback={"failureThreshold": 1, "replicas": 3},
+        ),
+        scaled_object(
+            "held", "held", [prometheus_trigger(prom.url, query="held")],
+            pollingInterval=1, annotations={PAUSED_REPLICAS: "2"},
+        ),
+        scaled_object(
+            "ghost", "ghost", [prometheus_trigger(prom.url, query="worker")], pollingInterval=1
+        ),
+    ]  # fmt: skip
+    for body in objects:
+        await create_so(kube, body)
+    await wait_for(lambda: _at(kube, "ghost", 4), 15)
+    await kube.request("DELETE", "/apis/apps/v1/namespaces/default/deployments/ghost")
+
+
+async def _at(kube: Kube, name: str, count: int) -> bool:
+    return await replicas(kube, name) == count
+
+
+@pytest.fixture
+async def scraped_operator(
+    kube: Kube,
+    prom: PromServer,
+    operator: Callable[..., Awaitable[OperatorProcess]],
+    tmp_path: Path,
+) -> AsyncIterator[ScrapedOperator]:
+    binary = shutil.which("prometheus")
+    if binary is None:
+        missing("prometheus not installed (apt-get install prometheus)")
+    op = await operator()
+    await _world(kube, prom)
+    port = free_port()
+    workdir = tmp_path / "prometheus"
+    workdir.mkdir()
+    target = f"127.0.0.1:{op.metrics_port}"
+    process = await asyncio.to_thread(_launch, binary, workdir, target, port)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        await asyncio.to_thread(_wait_ready, url, process, workdir / "prometheus.log", 60)
+        async with aiohttp.ClientSession() as session:
+            yield ScrapedOperator(url, session)
+    finally:
+        await asyncio.to_thread(_stop, process)

@@ -1,0 +1,373 @@
+"""The Grafana dashboards in ``grafana/``: well-formed, and every query works on real data.
+
+No Grafana is obtainable (TESTING.md), so the checks do what Grafana would:
+
+* structure: valid JSON, unique panel ids, a ``${datasource}`` Prometheus datasource and
+  targets on every panel, units on every timeseries and stat, every ``$variable`` defined
+  before use;
+* parsing: every expression, with its variables substituted, through ``promtool check rules``;
+* execution: a real Prometheus scrapes a real ``podscaler run`` (``conftest.py``); each
+  variable is resolved as Grafana would (``label_values`` through the label values API, "All"
+  as ``(a|b)``), each target runs as Grafana runs it (range queries for timeseries, instant for
+  stat and table) and must return a finite value in series carrying the labels its legend
+  names. A metric or label renamed in the code therefore fails here. The queries of KEDA's own
+  dashboard (``reference/keda.md`` §4.2) run the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import product
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fixtures.servers import missing
+from tests.integration.grafana.conftest import ScrapedOperator
+
+GRAFANA = Path(__file__).resolve().parents[3] / "grafana"
+DASHBOARDS = ("podscaler.json", "keda-compatible.json")
+DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
+PANEL_TYPES = {"row", "timeseries", "stat", "table"}
+
+#: What Grafana puts for its built-in variables; short windows, as Prometheus scrapes every
+#: second here ($__rate_interval is at least four scrape intervals).
+BUILTINS = {
+    "__rate_interval": "10s",
+    "__interval": "2s",
+    "__interval_ms": "2000",
+    "__range": "20s",
+    "__range_s": "20",
+    "__range_ms": "20000",
+}
+RANGE_SECONDS, STEP_SECONDS = 20, 2
+
+#: ``$name``, ``${name}``, ``${name:format}``, ``[[name]]``. A numeric name (``$1`` in
+#: ``label_replace``) is no variable: Grafana leaves it alone.
+VARIABLE = re.compile(r"\$\{(\w+)(?::[^}]*)?\}|\$(\w+)|\[\[(\w+)(?::[^\]]*)?\]\]")
+LABEL_VALUES = re.compile(r"^\s*label_values\(\s*(?:(.+),\s*)?([\w${}]+)\s*\)\s*$", re.DOTALL)
+LEGEND_LABEL = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+OR_ZERO = " or vector(0)"
+
+#: The queries of KEDA's "KEDA" dashboard over keda_* metrics, verbatim (reference/keda.md
+#: §4.2), with the variables of keda-compatible.json (the same definitions as KEDA's). Its
+#: replica panels query kube-state-metrics' HPA series, which podscaler has no part in.
+KEDA_UPSTREAM = {
+    "Scaler Total Errors": "sum by(job) (rate(keda_scaler_detail_errors_total{}[5m]))",
+    "Scaler Errors": 'sum by(scaler) (rate(keda_scaler_detail_errors_total{exported_namespace=~"$namespace", scaledObject=~"$scaledObject", scaler=~"$scaler"}[5m]))',  # noqa: E501
+    "Scaled Object Errors": 'sum by(scaledObject) (rate(keda_scaled_object_errors_total{exported_namespace=~"$namespace", scaledObject=~"$scaledObject"}[5m]))',  # noqa: E501
+    "Scaler Metric Value": 'sum by(metric) (keda_scaler_metrics_value{exported_namespace=~"$namespace", metric=~"$metric", scaledObject=~"$scaledObject"})',  # noqa: E501
+}
+
+
+@dataclass(frozen=True)
+class Query:
+    """One target of one panel."""
+
+    dashboard: str
+    panel: str
+    ref: str
+    expr: str
+    legend: str
+    instant: bool
+
+    def __str__(self) -> str:
+        return f"{self.dashboard} / {self.panel} [{self.ref}]"
+
+
+def load(name: str) -> dict[str, Any]:
+    board: dict[str, Any] = json.loads((GRAFANA / name).read_text())
+    return board
+
+
+def panels(board: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for panel in board.get("panels", []):
+        yield panel
+        yield from panel.get("panels", [])  # a collapsed row holds its panels
+
+
+def variables(board: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(board.get("templating", {}).get("list", []))
+
+
+def variable_query(var: dict[str, Any]) -> str:
+    query = var.get("query")
+    return str(query.get("query", "")) if isinstance(query, dict) else str(query or "")
+
+
+def queries(name: str, board: dict[str, Any]) -> list[Query]:
+    found = []
+    for panel in panels(board):
+        if panel.get("type") == "row":
+            continue
+        for target in panel.get("targets", []):
+            instant = bool(target.get("instant")) and not target.get("range")
+            found.append(
+                Query(
+                    name,
+                    str(panel.get("title")),
+                    str(target.get("refId")),
+                    str(target.get("expr", "")),
+                    str(target.get("legendFormat", "")),
+                    instant,
+                )
+            )
+    return found
+
+
+def used_names(text: str) -> set[str]:
+    names = {next(g for g in m.groups() if g) for m in VARIABLE.finditer(text)}
+    return {n for n in names if not n.isdigit()}
+
+
+def substitute(text: str, values: dict[str, str]) -> str:
+    def one(match: re.Match[str]) -> str:
+        name = next(g for g in match.groups() if g)
+        return values.get(name, BUILTINS.get(name, match.group(0)))
+
+    return VARIABLE.sub(one, text)
+
+
+def formatted(var: dict[str, Any], found: list[str]) -> str:
+    """A variable's value as Grafana puts it into a Prometheus query: "All" (the dashboards'
+    default) becomes a regex of every value."""
+    if var.get("includeAll") or var.get("multi"):
+        return found[0] if len(found) == 1 else "(" + "|".join(found) + ")"
+    return found[0]
+
+
+# ------------------------------------------------------------------------------ structure
+
+
+@pytest.mark.parametrize("name", DASHBOARDS)
+def test_dashboard_structure(name: str) -> None:
+    board = load(name)
+    assert board["title"]
+    assert board["uid"]
+    assert board["schemaVersion"] >= 36
+    ids = [panel["id"] for panel in panels(board)]
+    assert len(ids) == len(set(ids)), f"duplicate panel ids: {sorted(ids)}"
+    titles = [panel["title"] for panel in panels(board) if panel["type"] != "row"]
+    assert len(titles) == len(set(titles)), f"duplicate panel titles: {sorted(titles)}"
+    for panel in panels(board):
+        title = panel.get("title")
+        assert title, panel
+        assert panel["type"] in PANEL_TYPES, (title, panel["type"])
+        pos = panel["gridPos"]
+        assert pos["w"] > 0, (title, pos)
+        assert pos["h"] > 0, (title, pos)
+        assert pos["x"] + pos["w"] <= 24, (title, pos)
+        if panel["type"] == "row":
+            continue
+        assert panel.get("datasource") == DATASOURCE, title
+        targets = panel.get("targets")
+        assert targets, f"{title}: no targets"
+        refs = [target["refId"] for target in targets]
+        assert len(refs) == len(set(refs)), f"{title}: duplicate refIds {refs}"
+        for target in targets:
+            assert target.get("datasource") == DATASOURCE, (title, target["refId"])
+            assert target.get("expr", "").strip(), (title, target["refId"])
+        if panel["type"] in ("timeseries", "stat"):
+            assert panel["fieldConfig"]["defaults"].get("unit"), f"{title}: no unit"
+
+
+@pytest.mark.parametrize("name", DASHBOARDS)
+def test_every_variable_is_defined_before_use(name: str) -> None:
+    board = load(name)
+    defined: set[str] = set()
+    datasource = [v for v in variables(board) if v["type"] == "datasource"]
+    assert datasource, "no datasource variable"
+    assert datasource[0]["name"] == "datasource"
+    assert datasource[0]["query"] == "prometheus"
+    for var in variables(board):
+        unknown = used_names(variable_query(var)) - defined - BUILTINS.keys()
+        assert not unknown, f"variable {var['name']} uses {unknown} before their definition"
+        if var["type"] == "query":
+            assert var.get("datasource") == DATASOURCE, var["name"]
+            assert LABEL_VALUES.match(variable_query(var)), var["name"]
+        defined.add(var["name"])
+    for panel in panels(board):
+        texts = [str(panel.get("title", ""))]
+        texts += [
+            str(t.get(k, "")) for t in panel.get("targets", []) for k in ("expr", "legendFormat")
+        ]
+        for text in texts:
+            unknown = used_names(text) - defined - BUILTINS.keys()
+            assert not unknown, f"{panel.get('title')}: undefined {unknown} in {text!r}"
+
+
+def test_dashboards_have_distinct_uids() -> None:
+    uids = [load(name)["uid"] for name in DASHBOARDS]
+    assert len(uids) == len(set(uids))
+
+
+# ------------------------------------------------------------------------------ parsing
+
+
+def test_every_expression_parses_with_promtool(tmp_path: Path) -> None:
+    """``promtool check rules`` with each expression as a recording rule (one group each, so
+    an error names its panel), every variable replaced by one of its possible values."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        missing("promtool not installed (apt-get install prometheus)")
+    groups: list[dict[str, Any]] = []
+
+    def add(label: str, expr: str, values: dict[str, str]) -> None:
+        record = f"grafana:check_{len(groups)}"
+        rule = {"record": record, "expr": substitute(expr, values)}
+        groups.append({"name": f"#{len(groups)} {label}", "rules": [rule]})
+
+    for name in DASHBOARDS:
+        board = load(name)
+        for values in _placeholder_assignments(board):
+            suffix = ", ".join(f"{k}={v}" for k, v in values.items())
+            for var in variables(board):
+                match = LABEL_VALUES.match(variable_query(var))
+                if match and match.group(1):
+                    add(f"{name} / variable {var['name']} ({suffix})", match.group(1), values)
+            for query in queries(name, board):
+                add(f"{query} ({suffix})", query.expr, values)
+    keda_values = dict.fromkeys(("namespace", "scaledObject", "scaler", "metric"), "(a|b)")
+    for title, expr in KEDA_UPSTREAM.items():
+        add(f"KEDA upstream / {title}", expr, keda_values)
+    rules = tmp_path / "dashboards.rules.yml"
+    rules.write_text(json.dumps({"groups": groups}, indent=1))  # YAML is a superset of JSON
+    checked = subprocess.run(
+        [promtool, "check", "rules", str(rules)], capture_output=True, text=True, timeout=60
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert f"SUCCESS: {len(groups)} rules found" in checked.stdout
+
+
+def _placeholder_assignments(board: dict[str, Any]) -> list[dict[str, str]]:
+    """Every combination of the custom variables' options; query variables as a two-value
+    regex (what "All" gives) or a single value."""
+    fixed: dict[str, str] = {}
+    options: dict[str, list[str]] = {}
+    for var in variables(board):
+        if var["type"] == "custom":
+            options[var["name"]] = [o.strip() for o in variable_query(var).split(",")]
+        elif var["type"] == "query":
+            fixed[var["name"]] = formatted(var, ["a", "b"])
+    names = list(options)
+    return [
+        {**fixed, **dict(zip(names, combo, strict=True))}
+        for combo in product(*(options[n] for n in names))
+    ] or [fixed]
+
+
+# ------------------------------------------------------------------------------ execution
+
+
+async def test_every_expression_returns_data_from_a_scraped_operator(
+    scraped_operator: ScrapedOperator,
+) -> None:
+    """Polls until every query of both dashboards (and KEDA's) answers as it should — the
+    first scrape lands seconds after Prometheus starts — and fails listing those that never
+    did."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 40
+    while True:
+        problems = []
+        for name in DASHBOARDS:
+            problems += await _problems(scraped_operator, name)
+        if not problems:
+            return
+        if loop.time() > deadline:
+            pytest.fail("dashboard queries without data:\n" + "\n".join(problems))
+        await asyncio.sleep(1)
+
+
+async def _problems(prometheus: ScrapedOperator, name: str) -> list[str]:
+    board = load(name)
+    checks = queries(name, board)
+    if name == "keda-compatible.json":
+        checks += [
+            Query("KEDA upstream", title, "A", expr, "", instant=False)
+            for title, expr in KEDA_UPSTREAM.items()
+        ]
+    problems: list[str] = []
+    for values in await _assignments(prometheus, name, board, problems):
+        for query in checks:
+            expr = substitute(query.expr, values)
+            # ``X or vector(0)`` always answers; X itself must, or a rename would hide.
+            exprs = [expr, expr.removesuffix(OR_ZERO)] if expr.endswith(OR_ZERO) else [expr]
+            for one in exprs:
+                problem = await _run(prometheus, one, query)
+                if problem:
+                    problems.append(f"{query} {one}: {problem}")
+    return problems
+
+
+async def _assignments(
+    prometheus: ScrapedOperator, name: str, board: dict[str, Any], problems: list[str]
+) -> list[dict[str, str]]:
+    """Each combination of custom-variable options, with the query variables resolved in
+    order through Prometheus, as Grafana resolves them with "All" selected."""
+    assignments = []
+    for base in _placeholder_assignments(board):
+        values = {k: v for k, v in base.items() if k not in _query_variable_names(board)}
+        for var in variables(board):
+            if var["type"] != "query":
+                continue
+            found = await _label_values(prometheus, substitute(variable_query(var), values))
+            if not found:
+                problems.append(f"{name} / variable {var['name']} ({values}): no values")
+                break
+            values[var["name"]] = formatted(var, found)
+        else:
+            assignments.append(values)
+    return assignments
+
+
+def _query_variable_names(board: dict[str, Any]) -> set[str]:
+    return {v["name"] for v in variables(board) if v["type"] == "query"}
+
+
+async def _label_values(prometheus: ScrapedOperator, query: str) -> list[str]:
+    match = LABEL_VALUES.match(query)
+    assert match, query
+    selector, label = match.groups()
+    now = int(time.time())
+    params = [("start", str(now - 300)), ("end", str(now))]
+    if selector:
+        params.append(("match[]", selector))
+    found: list[str] = await prometheus.api(f"/api/v1/label/{label}/values", params)
+    return sorted(found)
+
+
+async def _run(prometheus: ScrapedOperator, expr: str, query: Query) -> str | None:
+    """What is wrong with the answer to *expr*, as the panel runs it; None when nothing."""
+    now = int(time.time())
+    if query.instant:
+        data = await prometheus.api("/api/v1/query", {"query": expr, "time": str(now)})
+        samples = {i: [s["value"]] for i, s in enumerate(data["result"])}
+    else:
+        params = {
+            "query": expr,
+            "start": str(now - RANGE_SECONDS),
+            "end": str(now),
+            "step": str(STEP_SECONDS),
+        }
+        data = await prometheus.api("/api/v1/query_range", params)
+        samples = {i: s["values"] for i, s in enumerate(data["result"])}
+    result = data["result"]
+    if not result:
+        return "no data"
+    if not any(math.isfinite(float(v)) for values in samples.values() for _, v in values):
+        return "no finite value"
+    wanted = set(LEGEND_LABEL.findall(query.legend))
+    for series in result:
+        absent = wanted - series["metric"].keys()
+        if absent:
+            return f"legend labels {sorted(absent)} absent from {series['metric']}"
+    return None
