@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from podscaler.sim.world.timeline import Annotation, Timeline
 
 if TYPE_CHECKING:
-    from podscaler.sim.scenario import RunResult
+    from podscaler.sim.world.runs import RunResult
 
 __all__ = ["Summary", "render_report", "summarize", "write_report"]
 
@@ -167,19 +167,26 @@ class _Chart:
                 f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>'
             )
             parts.append(
-                f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="#666">{value:g}</text>'
+                f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" '
+                f'fill="#666">{value:g}</text>'
             )
             if right_top is not None:
                 right = right_top * k / 4
                 parts.append(
-                    f'<text x="{WIDTH - RIGHT + 6}" y="{y + 4:.1f}" font-size="11" fill="{COLORS["demand"]}">{right:g}</text>'
+                    f'<text x="{WIDTH - RIGHT + 6}" y="{y + 4:.1f}" font-size="11" '
+                    f'fill="{COLORS["demand"]}">{right:g}</text>'
                 )
         parts.append(
-            f'<text x="14" y="{HEIGHT / 2:.0f}" font-size="11" fill="#666" transform="rotate(-90 14 {HEIGHT / 2:.0f})" text-anchor="middle">{_esc(left_label)}</text>'
+            f'<text x="14" y="{HEIGHT / 2:.0f}" font-size="11" fill="#666" '
+            f'transform="rotate(-90 14 {HEIGHT / 2:.0f})" text-anchor="middle">'
+            f"{_esc(left_label)}</text>"
         )
         if right_top is not None:
             parts.append(
-                f'<text x="{WIDTH - 12}" y="{HEIGHT / 2:.0f}" font-size="11" fill="{COLORS["demand"]}" transform="rotate(90 {WIDTH - 12} {HEIGHT / 2:.0f})" text-anchor="middle">{_esc(right_label)}</text>'
+                f'<text x="{WIDTH - 12}" y="{HEIGHT / 2:.0f}" font-size="11" '
+                f'fill="{COLORS["demand"]}" '
+                f'transform="rotate(90 {WIDTH - 12} {HEIGHT / 2:.0f})" text-anchor="middle">'
+                f"{_esc(right_label)}</text>"
             )
         span = self.t1 - self.t0
         step = next(
@@ -194,10 +201,12 @@ class _Chart:
         while tick <= self.t1:
             x = self.x(tick)
             parts.append(
-                f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{TOP}" y2="{HEIGHT - BOTTOM}" stroke="#f3f3f3"/>'
+                f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{TOP}" y2="{HEIGHT - BOTTOM}" '
+                'stroke="#f3f3f3"/>'
             )
             parts.append(
-                f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" font-size="11" fill="#666">{_clock(tick, self.start)}</text>'
+                f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" '
+                f'font-size="11" fill="#666">{_clock(tick, self.start)}</text>'
             )
             tick += step
 
@@ -229,10 +238,12 @@ class _Chart:
             first_x = self.x(self.times[idx[0]])
             last_x = self.x(self.times[idx[-1]])
             self.parts.append(
-                f'<polygon points="{first_x:.1f},{base:.1f} {path} {last_x:.1f},{base:.1f}" fill="{color}" fill-opacity="0.18" stroke="none"/>'
+                f'<polygon points="{first_x:.1f},{base:.1f} {path} {last_x:.1f},{base:.1f}" '
+                f'fill="{color}" fill-opacity="0.18" stroke="none"/>'
             )
         self.parts.append(
-            f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="{width}" stroke-linejoin="round"><title>{_esc(label)}</title></polyline>'
+            f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="{width}" '
+            f'stroke-linejoin="round"><title>{_esc(label)}</title></polyline>'
         )
 
     def markers(self, annotations: Sequence[Annotation], top: float) -> None:
@@ -259,7 +270,8 @@ class _Chart:
     def svg(self, title: str) -> str:
         body = "\n".join(self.parts)
         return (
-            f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" role="img" aria-label="{_esc(title)}" '
+            f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" role="img" '
+            f'aria-label="{_esc(title)}" '
             f'xmlns="http://www.w3.org/2000/svg">{body}</svg>'
         )
 
@@ -366,7 +378,8 @@ def render_report(result: RunResult, *, notes: Sequence[str] = ()) -> str:
         f'<div class="card"><b>{_esc(v)}</b><span>{_esc(k)}</span></div>' for v, k in cards
     )
     asserts = "".join(
-        f'<li class="{"ok" if r.ok else "fail"}">{"✔" if r.ok else "✘"} <code>{_esc(r.text)}</code> — {_esc(r.detail)}</li>'
+        f'<li class="{"ok" if r.ok else "fail"}">{"✔" if r.ok else "✘"} '
+        f"<code>{_esc(r.text)}</code> — {_esc(r.detail)}</li>"
         for r in result.results
     )
     verdict = (
@@ -379,17 +392,20 @@ def render_report(result: RunResult, *, notes: Sequence[str] = ()) -> str:
     charts = "".join(_workload_chart(timeline, n, start) for n in names[:MAX_WORKLOAD_CHARTS] if n)
     events = [a for a in timeline.annotations if a.kind in ("scale", "event")]
     rows = "".join(
-        f"<tr><td>{_esc(_clock(a.seconds, start))}</td><td>{_esc(a.workload)}</td><td>{_esc(a.text)}</td></tr>"
+        f"<tr><td>{_esc(_clock(a.seconds, start))}</td><td>{_esc(a.workload)}</td>"
+        f"<td>{_esc(a.text)}</td></tr>"
         for a in events[:500]
     )
     note_html = "".join(f"<p class='sub'>{_esc(n)}</p>" for n in notes)
     when = f"starting {start.isoformat()}" if start else ""
+    operator_ran = "with" if result.operator_ran else "without"
+    simulated = _duration(result.end_seconds)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>podscaler — {_esc(scenario.name)}</title>
 <style>{CSS}</style></head><body>
 <h1>{_esc(scenario.name)}</h1>
-<div class="sub">{_esc(scenario.description)}<br>{_esc(_duration(result.end_seconds))} simulated {_esc(when)},
-seed {scenario.seed}, {"with" if result.operator_ran else "without"} the podscaler operator — {verdict}</div>
+<div class="sub">{_esc(scenario.description)}<br>{_esc(simulated)} simulated {_esc(when)},
+seed {scenario.seed}, {operator_ran} the podscaler operator — {verdict}</div>
 {note_html}
 <div class="cards">{card_html}</div>
 <ul class="asserts">{asserts}</ul>

@@ -41,6 +41,8 @@ class CloudSync:
             if instance.state == InstanceState.CREATING and instance.boot_due_seconds <= now:
                 group = self.cloud.groups[instance.group]
                 node = node_object(group.spec, instance.node_name, instance.provider_id)
+                if instance.boot_due_seconds <= instance.requested_at_seconds:
+                    self.ctx.state.nodes_up_at_start.add(instance.node_name)
                 entry = self.ctx.writer.create(nodes, node)
                 instance.state = InstanceState.RUNNING
                 self.ctx.events.record(

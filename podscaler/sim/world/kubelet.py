@@ -77,6 +77,9 @@ class Kubelet:
             return
         self._nodes_pending_ready.add(name)
         uid = node["metadata"]["uid"]
+        if name in self.ctx.state.nodes_up_at_start:
+            self._node_ready(name, uid)
+            return
         self.ctx.timers.at(
             self.ctx.monotonic() + self.node_ready_seconds, lambda: self._node_ready(name, uid)
         )

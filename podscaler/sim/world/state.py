@@ -120,6 +120,8 @@ class ClusterState:
     capacity_changed: bool = True
     #: uid → owner key and kind, to find an owner from a pod's controller reference
     uid_index: dict[str, tuple[str, Key]] = field(default_factory=dict)
+    #: nodes the cluster starts with: Ready at once (no registration delay)
+    nodes_up_at_start: set[str] = field(default_factory=set)
     #: pod uid → order in which the world saw it created (creationTimestamp has whole seconds
     #: only; "newest first" needs a finer order)
     births: dict[str, int] = field(default_factory=dict)
