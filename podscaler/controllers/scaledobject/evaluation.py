@@ -30,6 +30,7 @@ from podscaler.api.meta import API_GROUP, API_VERSION
 from podscaler.api.scaledobject import ScaledObject
 from podscaler.api.validation import scaled_object_problems
 from podscaler.controllers.scaledobject.direct import hpa_spec_and_readings
+from podscaler.controllers.scaledobject.hpamode import HpaMode, finish_status, reconcile_mode
 from podscaler.controllers.scaledobject.mapping import (
     datetime_of,
     hpa_behavior,
@@ -52,6 +53,7 @@ from podscaler.controllers.scaledobject.status import StatusParts, compose_statu
 from podscaler.controllers.scaledobject.targets import TargetReader
 from podscaler.controllers.scaledobject.triggers import (
     TriggerConfigError,
+    TriggerPoll,
     TriggerSet,
     build_triggers,
 )
@@ -131,6 +133,9 @@ class ObjectContext:
     hpa_desired: int | None = None
     status: dict[str, Any] | None = None
     target: ScaleRef | None = None
+    #: The last poll and its time: what the metrics API answers for ``useCachedMetrics``.
+    last_poll: TriggerPoll | None = None
+    last_poll_at: datetime | None = None
 
     @property
     def generation(self) -> int | None:
@@ -174,6 +179,7 @@ class Evaluator:
         self.registry = registry
         self.owner_of = owner_of
         self.scaler_env = ScalerEnvironment(now=now)
+        self.hpa_mode = HpaMode(kube, dry_run=settings.dry_run)
 
     # ---------------------------------------------------------------- helpers
 
@@ -357,6 +363,12 @@ class Evaluator:
             return await self._not_ready(
                 ctx, started, now, Reason.ScaleTargetAlreadyManaged, message, "conflict"
             )
+        if so.spec.mode == "hpa":
+            foreign = await self.hpa_mode.conflict(so, ref)
+            if foreign is not None:
+                return await self._not_ready(
+                    ctx, started, now, Reason.ScaleTargetAlreadyManaged, foreign, "conflict"
+                )
         await self._keep_finalizer(ctx, so)
         try:
             resource = await self.targets.resource(ref)
@@ -406,6 +418,7 @@ class Evaluator:
         triggers = ctx.triggers
         assert triggers is not None
         poll = await triggers.poll(self.settings.trigger_timeout_seconds, loop.time)
+        ctx.last_poll, ctx.last_poll_at = poll, now
         for polled in poll.records:
             self.metrics.trigger(
                 ctx.namespace,
@@ -454,7 +467,7 @@ class Evaluator:
             if decision.replicas != scale.replicas:
                 error = await self._write_scale(ctx, ref, decision.replicas)
                 scaled = error is None
-        elif decision.hpa is not None:
+        elif decision.hpa is not None and so.spec.mode != "hpa":
             hpa_record, error, scaled = await self._hpa_pass(
                 ctx, so, ref, scale, decision.hpa, triggers, facts, pods is not None, now_seconds
             )
@@ -487,11 +500,16 @@ class Evaluator:
         if error is not None:
             self._event(ctx, Reason.ScaleFailed, f"writing /scale of {target_text} failed: {error}")
             self.metrics.object_error(ctx.namespace, ctx.name)
+        previous_status = ctx.status if ctx.status is not None else ctx.obj.get("status")
+        specs = [s for t in triggers.triggers for s in t.specs]
+        hpa_mode = await reconcile_mode(self.hpa_mode, so, specs, previous_status)
         ctx.scaling_state = decision.state
         explanation = decision.explanation
         summary = explanation.summary
         if hpa_record is not None:
             summary = f"{summary}; {hpa_record.summary}"
+        if hpa_mode is not None:
+            summary = f"{summary}; {hpa_mode.summary}"
         record = DecisionRecord(
             at=now.isoformat(),
             generation=ctx.generation,
@@ -534,6 +552,7 @@ class Evaluator:
             now,
             last_active=datetime_of(last_active) if last_active is not None else None,
         )
+        status = finish_status(status, hpa_mode, now, ctx.generation)
         await self._write_status(ctx, status)
         return self._finish(ctx, record, loop.time() - started)
 

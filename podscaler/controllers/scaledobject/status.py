@@ -39,6 +39,7 @@ OWNED_KEYS = (
     "authenticationsTypes",
     "observedGeneration",
     "lastDecision",
+    "hpaName",
 )
 
 
