@@ -2,8 +2,13 @@
 
 What runs:
 
-* the ScaledObject controller (direct mode), over one namespace or all, and the ScaledJob
-  controller beside it (not under ``--dry-run``: it creates Jobs);
+* the ScaledObject controller (direct and hpa modes), over one namespace or all, and the
+  ScaledJob controller beside it (not under ``--dry-run``: it creates Jobs);
+* with ``--metrics-api-port`` (the manifests pass 6443), the external.metrics.k8s.io server
+  over TLS (``podscaler.metricsapi``), answering from the ScaledObject controller's live state
+  (:class:`~podscaler.controllers.scaledobject.metricsource.ControllerMetricsSource`; 503 on a
+  standby replica); at start it says who owns the ``v1beta1.external.metrics.k8s.io``
+  APIService when another adapter (KEDA, prometheus-adapter) holds it, served or not;
 * an HTTP server on the **metrics port** (default 8080): ``/metrics`` (Prometheus text format)
   and ``/debug/decisions`` (the recent decision records per object as JSON, optionally
   ``?namespace=&name=``; this is what ``podscaler explain --endpoint`` reads);
@@ -40,9 +45,13 @@ from aiohttp import web
 
 from podscaler.controllers.scaledjob import JobSettings, ScaledJobController
 from podscaler.controllers.scaledobject import ScaledObjectController, Settings
-from podscaler.kube.clients import connect
+from podscaler.controllers.scaledobject.metricsource import ControllerMetricsSource
+from podscaler.kube.clients import Kube, connect
+from podscaler.kube.errors import KubeError
 from podscaler.kube.events import EventRecorder
 from podscaler.kube.leases import LeaderElector
+from podscaler.metricsapi.apiservice import APISERVICE_NAME, apiservice_owner
+from podscaler.metricsapi.server import MetricsApiOptions, serve_metrics_api
 from podscaler.observability.metrics import CONTENT_TYPE_LATEST, OperatorMetrics
 
 __all__ = ["RunOptions", "run_operator"]
@@ -63,6 +72,8 @@ class RunOptions:
     operator_namespace: str = "podscaler-system"
     trigger_timeout_seconds: float = 5.0
     identity: str = ""
+    #: The external metrics API; ``None`` does not serve it (``--metrics-api-port=0``).
+    metrics_api: MetricsApiOptions | None = None
 
 
 def _wall_clock() -> Callable[[], datetime]:
@@ -128,6 +139,32 @@ class _Servers:
         self._runners.clear()
 
 
+async def _serve_external_metrics(
+    source: ControllerMetricsSource, kube: Kube, options: MetricsApiOptions | None
+) -> None:
+    """The metrics API for the operator's lifetime. It failing (a port taken, unreadable
+    certificates) is logged and leaves the controllers running: direct mode needs no API."""
+    if options is None:
+        try:
+            owner = await apiservice_owner(kube)
+        except KubeError:
+            return
+        if owner is not None:
+            log.info(
+                "metrics API not served (--metrics-api-port=0); APIService %s routes to %s, "
+                "so HPAs of ScaledObjects in mode hpa read their metrics there",
+                APISERVICE_NAME,
+                owner.describe(),
+            )
+        return
+    try:
+        await serve_metrics_api(source, kube, options)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        log.error("metrics API stopped: %s: %s", type(exc).__name__, exc)
+
+
 async def run_operator(options: RunOptions, stop: asyncio.Event | None = None) -> None:
     """Run until *stop* is set (or SIGTERM/SIGINT arrives), then shut down gracefully."""
     loop = asyncio.get_running_loop()
@@ -147,6 +184,8 @@ async def run_operator(options: RunOptions, stop: asyncio.Event | None = None) -
         operator_namespace=options.operator_namespace,
         trigger_timeout_seconds=options.trigger_timeout_seconds,
     )
+
+    source = ControllerMetricsSource(now=now)
 
     async def control() -> None:
         controller = ScaledObjectController(
@@ -172,6 +211,7 @@ async def run_operator(options: RunOptions, stop: asyncio.Event | None = None) -
             )
         servers.controller = controller
         servers.standby = False
+        source.controller = controller
         await controller.start()
         if jobs is not None:
             await jobs.start()
@@ -185,6 +225,7 @@ async def run_operator(options: RunOptions, stop: asyncio.Event | None = None) -
             )
             await asyncio.Event().wait()
         finally:
+            source.controller = None
             if jobs is not None:
                 await jobs.aclose()
             await controller.aclose()
@@ -202,13 +243,16 @@ async def run_operator(options: RunOptions, stop: asyncio.Event | None = None) -
     else:
         work = loop.create_task(control(), name="scaledobject-controller")
     stopper = loop.create_task(stop.wait(), name="stop")
+    serving = loop.create_task(
+        _serve_external_metrics(source, kube, options.metrics_api), name="metrics-api"
+    )
     try:
         await asyncio.wait({work, stopper}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         log.info("shutting down")
-        for task in (work, stopper):
+        for task in (work, stopper, serving):
             task.cancel()
-        await asyncio.gather(work, stopper, return_exceptions=True)
+        await asyncio.gather(work, stopper, serving, return_exceptions=True)
         if work.done() and not work.cancelled() and work.exception() is not None:
             log.error("controller stopped: %s", work.exception())
         await recorder.aclose()
