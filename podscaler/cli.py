@@ -259,6 +259,62 @@ def simulate(
 )
 @click.option("--dry-run", is_flag=True, help="Decide and explain, never write a target's /scale.")
 @click.option(
+    "--metrics-api-port",
+    default=0,
+    show_default=True,
+    help="Port of the external.metrics.k8s.io API over TLS (the manifests use 6443; 0: off).",
+)
+@click.option(
+    "--metrics-api-bind-address",
+    default="0.0.0.0",
+    show_default=True,
+    help="Address the metrics API listens on.",
+)
+@click.option(
+    "--metrics-api-tls-cert-file",
+    type=click.Path(path_type=Path),
+    help="Serving certificate (PEM), reloaded when replaced; needs --metrics-api-tls-key-file.",
+)
+@click.option(
+    "--metrics-api-tls-key-file", type=click.Path(path_type=Path), help="Its private key (PEM)."
+)
+@click.option(
+    "--metrics-api-cert-dir",
+    type=click.Path(path_type=Path),
+    help="Directory with tls.crt/tls.key (a mounted Secret); without certificates podscaler "
+    "issues its own and publishes its CA in the APIService.",
+)
+@click.option(
+    "--metrics-api-service",
+    default="podscaler-metrics-apiserver",
+    show_default=True,
+    help="The Service the APIService routes to (certificate names, ownership check).",
+)
+@click.option(
+    "--metrics-api-service-namespace",
+    default="podscaler",
+    show_default=True,
+    help="Namespace of that Service.",
+)
+@click.option(
+    "--metrics-api-authentication-config",
+    type=click.Path(path_type=Path),
+    help="A file with the data of kube-system/extension-apiserver-authentication, for clusters "
+    "without that ConfigMap (default: read the ConfigMap, every minute).",
+)
+@click.option(
+    "--metrics-api-authorization/--no-metrics-api-authorization",
+    default=True,
+    show_default=True,
+    help="Authorize metric reads with SubjectAccessReview (off: development only).",
+)
+@click.option(
+    "--metrics-api-publish-ca-bundle/--no-metrics-api-publish-ca-bundle",
+    default=True,
+    show_default=True,
+    help="Patch the self-issued CA into the APIService's caBundle.",
+)
+@click.option(
     "--trigger-timeout", default=5.0, show_default=True, help="Seconds a trigger may take per poll."
 )
 def run_command(
@@ -273,6 +329,16 @@ def run_command(
     log_format: str,
     log_level: str,
     dry_run: bool,
+    metrics_api_port: int,
+    metrics_api_bind_address: str,
+    metrics_api_tls_cert_file: Path | None,
+    metrics_api_tls_key_file: Path | None,
+    metrics_api_cert_dir: Path | None,
+    metrics_api_service: str,
+    metrics_api_service_namespace: str,
+    metrics_api_authentication_config: Path | None,
+    metrics_api_authorization: bool,
+    metrics_api_publish_ca_bundle: bool,
     trigger_timeout: float,
 ) -> None:
     """Run the operator.
@@ -295,6 +361,26 @@ def run_command(
         operator_namespace=operator_namespace,
         trigger_timeout_seconds=trigger_timeout,
     )
+    if metrics_api_port:
+        from podscaler.metricsapi.server import MetricsApiOptions
+
+        if (metrics_api_tls_cert_file is None) != (metrics_api_tls_key_file is None):
+            raise click.UsageError(
+                "--metrics-api-tls-cert-file and --metrics-api-tls-key-file go together"
+            )
+        metrics_api = MetricsApiOptions(
+            port=metrics_api_port,
+            host=metrics_api_bind_address,
+            cert_file=metrics_api_tls_cert_file,
+            key_file=metrics_api_tls_key_file,
+            cert_dir=metrics_api_cert_dir,
+            service=metrics_api_service,
+            namespace=metrics_api_service_namespace,
+            authentication_config_file=metrics_api_authentication_config,
+            authorization=metrics_api_authorization,
+            publish_ca_bundle=metrics_api_publish_ca_bundle,
+        )
+        options = dataclasses.replace(options, metrics_api=metrics_api)
     asyncio.run(run_operator(options))
 
 
