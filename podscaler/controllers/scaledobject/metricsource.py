@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from podscaler.api.externalmetrics import (
     ExternalMetricSample,
@@ -52,6 +53,16 @@ if TYPE_CHECKING:
     from podscaler.controllers.scaledobject.evaluation import ObjectContext
 
 __all__ = ["ControllerMetricsSource"]
+
+#: ``scheme://user:password@`` in a URL a scaler quoted in its error.
+_USERINFO: Final = re.compile(r"://[^/\s@]+@")
+
+
+def _redacted(message: str) -> str:
+    """A scaler's error as the client may see it: credentials inside URLs masked (scalers keep
+    secrets out of their messages; a server address written with user:password is the one
+    case they cannot tell apart from an address)."""
+    return _USERINFO.sub("://***@", message)
 
 
 class ControllerMetricsSource:
@@ -131,7 +142,7 @@ class ControllerMetricsSource:
         if outcome.value is None:
             raise MetricUnavailable(
                 f"trigger {observation.name or observation.metric_name} failed: "
-                f"{outcome.error or observation.error or 'no value'}"
+                f"{_redacted(outcome.error or observation.error or 'no value')}"
             )
         return [ExternalMetricSample(metric_name, outcome.value, at)]
 
@@ -261,7 +272,8 @@ class ControllerMetricsSource:
         for observation, outcome in outcomes:
             if outcome.error is not None:
                 raise MetricUnavailable(
-                    f"trigger {observation.name or observation.metric_name} failed: {outcome.error}"
+                    f"trigger {observation.name or observation.metric_name} failed: "
+                    f"{_redacted(outcome.error)}"
                 )
             if outcome.fallback_active and first_fallback is None:
                 first_fallback = outcome.value
