@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from podscaler.api.triggerauth import TriggerAuthenticationSpec
+from podscaler.controllers.refresh import note_read
 from podscaler.kube.clients import Kube
 from podscaler.kube.errors import KubeError, NotFound
 from scalers.aws_sqs_queue import (
@@ -90,6 +91,7 @@ class _Reader:
             raise AuthError(f"{kind} {ns}/{name} not found") from exc
         except KubeError as exc:
             raise AuthError(f"cannot read {kind} {ns}/{name}: {type(exc).__name__}") from exc
+        note_read(kind, ns, name, obj)  # so a rotation rebuilds the triggers (controllers.refresh)
         values: dict[str, str] = {}
         if kind == "Secret":
             for k, v in (obj.get("data") or {}).items():
@@ -186,6 +188,7 @@ async def resolve_auth(
         raise AuthError(f"{kind} {where} not found") from exc
     except KubeError as exc:
         raise AuthError(f"cannot read {kind} {name}: {type(exc).__name__}") from exc
+    note_read(kind, "" if cluster_scoped else namespace, name, obj)
     try:
         spec = TriggerAuthenticationSpec.model_validate(obj.get("spec") or {})
     except ValueError as exc:
