@@ -29,6 +29,7 @@ from typing import Any, Final
 from podscaler.api.meta import API_GROUP, API_VERSION
 from podscaler.api.scaledobject import ScaledObject
 from podscaler.api.validation import scaled_object_problems
+from podscaler.controllers.refresh import AuthRefresher, recording
 from podscaler.controllers.scaledobject.direct import hpa_spec_and_readings
 from podscaler.controllers.scaledobject.hpamode import HpaMode, finish_status, reconcile_mode
 from podscaler.controllers.scaledobject.mapping import (
@@ -179,6 +180,9 @@ class Evaluator:
         self.registry = registry
         self.owner_of = owner_of
         self.scaler_env = ScalerEnvironment(now=now)
+        #: Rebuilds triggers when their Secrets/TriggerAuthentications change (set by the
+        #: operator; see :mod:`podscaler.controllers.refresh`).
+        self.refresher: AuthRefresher | None = None
         self.hpa_mode = HpaMode(kube, dry_run=settings.dry_run)
 
     # ---------------------------------------------------------------- helpers
@@ -386,22 +390,25 @@ class Evaluator:
             await ctx.close()
             try:
                 workload = await self.targets.workload(ref)
-                ctx.triggers = await build_triggers(
-                    self.kube,
-                    self.registry,
-                    self.scaler_env,
-                    namespace=ctx.namespace,
-                    triggers=[t.to_dict() for t in so.spec.triggers],
-                    workload=workload,
-                    env_source_container=target.env_source_container_name,
-                    operator_namespace=self.settings.operator_namespace,
-                )
+                with recording() as reads:
+                    ctx.triggers = await build_triggers(
+                        self.kube,
+                        self.registry,
+                        self.scaler_env,
+                        namespace=ctx.namespace,
+                        triggers=[t.to_dict() for t in so.spec.triggers],
+                        workload=workload,
+                        env_source_container=target.env_source_container_name,
+                        operator_namespace=self.settings.operator_namespace,
+                    )
             except TriggerConfigError as exc:
                 return await self._not_ready(
                     ctx, started, now, Reason.ScaledObjectCheckFailed, str(exc), "invalid",
                     current=scale.replicas,
                 )  # fmt: skip
             ctx.built_generation = ctx.generation
+            if self.refresher is not None:
+                self.refresher.track(("ScaledObject", ctx.namespace, ctx.name), reads, ctx)
         return await self._decide_and_apply(ctx, so, ref, resource, scale, started, now)
 
     async def _decide_and_apply(
@@ -418,6 +425,9 @@ class Evaluator:
         triggers = ctx.triggers
         assert triggers is not None
         poll = await triggers.poll(self.settings.trigger_timeout_seconds, loop.time)
+        if self.refresher is not None:
+            errors = [r.error for r in poll.records if r.error is not None]
+            self.refresher.report_errors(("ScaledObject", ctx.namespace, ctx.name), errors)
         ctx.last_poll, ctx.last_poll_at = poll, now
         for polled in poll.records:
             self.metrics.trigger(
