@@ -34,6 +34,7 @@ from podscaler.api.scaledjob import (
     DEFAULT_SUCCESSFUL_JOBS_HISTORY_LIMIT,
     ScaledJob,
 )
+from podscaler.controllers.refresh import AuthRefresher, recording
 from podscaler.controllers.scaledobject.triggers import (
     TriggerConfigError,
     TriggerSet,
@@ -167,6 +168,10 @@ class ScaledJobController:
         self.objects: dict[tuple[str, str], ScaledJobContext] = {}
         self.now = now
         self.evaluations = 0
+        #: Rebuilds triggers when their Secrets/TriggerAuthentications change (set by the
+        #: operator; see :mod:`podscaler.controllers.refresh`). Such a rebuild is not a spec
+        #: change: running Jobs are kept.
+        self.refresher: AuthRefresher | None = None
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -226,6 +231,8 @@ class ScaledJobController:
         ctx = self.objects.pop(self._key(obj), None)
         if ctx is None:
             return
+        if self.refresher is not None:
+            self.refresher.forget(("ScaledJob", ctx.namespace, ctx.name))
         if ctx.task is not None:
             ctx.task.cancel()
             await asyncio.gather(ctx.task, return_exceptions=True)
@@ -267,20 +274,23 @@ class ScaledJobController:
             rebuilt = ctx.built_generation is not None
             await ctx.close()
             try:
-                ctx.triggers = await build_triggers(
-                    self.kube,
-                    self.registry,
-                    self.scaler_env,
-                    namespace=ctx.namespace,
-                    triggers=[t.to_dict() for t in spec.triggers],
-                    workload={"spec": {"template": spec.job_target_ref.template}},
-                    env_source_container=spec.env_source_container_name,
-                    operator_namespace=self.settings.operator_namespace,
-                )
+                with recording() as reads:
+                    ctx.triggers = await build_triggers(
+                        self.kube,
+                        self.registry,
+                        self.scaler_env,
+                        namespace=ctx.namespace,
+                        triggers=[t.to_dict() for t in spec.triggers],
+                        workload={"spec": {"template": spec.job_target_ref.template}},
+                        env_source_container=spec.env_source_container_name,
+                        operator_namespace=self.settings.operator_namespace,
+                    )
             except TriggerConfigError as exc:
                 await self._not_ready(ctx, now, str(exc))
                 return None
             ctx.built_generation = ctx.generation
+            if self.refresher is not None:
+                self.refresher.track(("ScaledJob", ctx.namespace, ctx.name), reads, ctx)
             if rebuilt and not _gradual(spec.rollout, spec.rolling_update_strategy):
                 await self._delete_unfinished(ctx)
             self._event(ctx, Reason.ScaledJobReady, "triggers started")
@@ -288,6 +298,9 @@ class ScaledJobController:
         assert triggers is not None
         loop = asyncio.get_running_loop()
         poll = await triggers.poll(self.settings.trigger_timeout_seconds, loop.time)
+        if self.refresher is not None:
+            errors = [r.error for r in poll.records if r.error is not None]
+            self.refresher.report_errors(("ScaledJob", ctx.namespace, ctx.name), errors)
         maximum = spec.effective_max_replicas
         metrics: list[JobMetric] = []
         for observation in poll.observations:
