@@ -317,6 +317,12 @@ def simulate(
 @click.option(
     "--trigger-timeout", default=5.0, show_default=True, help="Seconds a trigger may take per poll."
 )
+@click.option(
+    "--auth-refresh-interval",
+    default=60.0,
+    show_default=True,
+    help="Seconds between re-reads of the Secrets/ConfigMaps triggers use (0: never).",
+)
 def run_command(
     kubeconfig: str | None,
     server: str | None,
@@ -340,6 +346,7 @@ def run_command(
     metrics_api_authorization: bool,
     metrics_api_publish_ca_bundle: bool,
     trigger_timeout: float,
+    auth_refresh_interval: float,
 ) -> None:
     """Run the operator.
 
@@ -360,6 +367,7 @@ def run_command(
         dry_run=dry_run,
         operator_namespace=operator_namespace,
         trigger_timeout_seconds=trigger_timeout,
+        auth_refresh_seconds=auth_refresh_interval,
     )
     if metrics_api_port:
         from podscaler.metricsapi.server import MetricsApiOptions

@@ -9,6 +9,10 @@ What runs:
   (:class:`~podscaler.controllers.scaledobject.metricsource.ControllerMetricsSource`; 503 on a
   standby replica); at start it says who owns the ``v1beta1.external.metrics.k8s.io``
   APIService when another adapter (KEDA, prometheus-adapter) holds it, served or not;
+* beside both, :class:`~podscaler.controllers.refresh.AuthRefresher`: triggers are rebuilt
+  when a referenced TriggerAuthentication changes (watched) or a referenced Secret/ConfigMap
+  does (re-read by name every ``auth_refresh_seconds``, and at once after an authentication
+  failure);
 * an HTTP server on the **metrics port** (default 8080): ``/metrics`` (Prometheus text format)
   and ``/debug/decisions`` (the recent decision records per object as JSON, optionally
   ``?namespace=&name=``; this is what ``podscaler explain --endpoint`` reads);
@@ -43,6 +47,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from podscaler.controllers.refresh import AuthRefresher
 from podscaler.controllers.scaledjob import JobSettings, ScaledJobController
 from podscaler.controllers.scaledobject import ScaledObjectController, Settings
 from podscaler.controllers.scaledobject.metricsource import ControllerMetricsSource
@@ -74,6 +79,8 @@ class RunOptions:
     identity: str = ""
     #: The external metrics API; ``None`` does not serve it (``--metrics-api-port=0``).
     metrics_api: MetricsApiOptions | None = None
+    #: How often referenced Secrets/ConfigMaps are re-read to notice rotations (0: never).
+    auth_refresh_seconds: float = 60.0
 
 
 def _wall_clock() -> Callable[[], datetime]:
@@ -209,9 +216,16 @@ async def run_operator(options: RunOptions, stop: asyncio.Event | None = None) -
                 ),
                 recorder=recorder,
             )
+        refresher = AuthRefresher(
+            kube, namespace=options.namespace, period_seconds=options.auth_refresh_seconds
+        )
+        controller.evaluator.refresher = refresher
+        if jobs is not None:
+            jobs.refresher = refresher
         servers.controller = controller
         servers.standby = False
         source.controller = controller
+        await refresher.start()
         await controller.start()
         if jobs is not None:
             await jobs.start()
@@ -229,6 +243,7 @@ async def run_operator(options: RunOptions, stop: asyncio.Event | None = None) -
             if jobs is not None:
                 await jobs.aclose()
             await controller.aclose()
+            await refresher.aclose()
 
     if options.leader_elect:
         servers.standby = True
