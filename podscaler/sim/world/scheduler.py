@@ -20,10 +20,19 @@ alone.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from podscaler.nodes.podfacts import NodeState, PodSpecError
-from podscaler.nodes.predicates import PodFacts, filter_states, unschedulable_message
+from podscaler.nodes.predicates import (
+    FitResult,
+    NodeFailure,
+    PodFacts,
+    TopologyIndex,
+    filter_states,
+    node_failure,
+    unschedulable_message,
+)
 from podscaler.nodes.scoring import select_node
 from podscaler.sim.errors import ApiError
 from podscaler.sim.store import Obj, rfc3339
@@ -42,6 +51,8 @@ class Scheduler:
         self._parked: set[Key] = set()
         #: scheduling attempts (a figure for benchmarks)
         self.attempts = 0
+        #: node → (its version when built, its predicate state)
+        self._states: dict[str, tuple[int, NodeState]] = {}
 
     def has_work(self) -> bool:
         state = self.ctx.state
@@ -59,6 +70,7 @@ class Scheduler:
             return
         candidates.sort(key=lambda k: state.births.get(str(state.pods[k]["metadata"]["uid"]), 0))
         states: dict[str, NodeState] | None = None
+        placed_anti_affinity = False
         for key in candidates:
             pod = state.pods.get(key)
             if pod is None or key not in state.unbound:
@@ -68,6 +80,9 @@ class Scheduler:
                 continue
             if states is None:
                 states = self._node_states()
+                placed_anti_affinity = any(
+                    _has_required_anti_affinity(p) for st in states.values() for p in st.pods
+                )
             self.attempts += 1
             try:
                 facts = PodFacts.from_pod(pod)
@@ -75,7 +90,10 @@ class Scheduler:
                 self._unschedulable(pod, f"the pod cannot be read: {exc}")
                 self._parked.add(key)
                 continue
-            result = filter_states(facts, list(states.values()))
+            if facts.affinity_terms or facts.anti_affinity_terms or placed_anti_affinity:
+                result = filter_states(facts, list(states.values()))
+            else:
+                result = _filter_without_topology(facts, states)
             chosen = select_node(result)
             if chosen is None:
                 self._unschedulable(pod, unschedulable_message(result, preemption=True))
@@ -86,6 +104,9 @@ class Scheduler:
             except ApiError:
                 continue
             states[chosen] = states[chosen].with_pod(pod)
+            # The bind bumped the node's version; the state built here already holds the pod.
+            self._states[chosen] = (self.ctx.state.node_versions.get(chosen, 0), states[chosen])
+            placed_anti_affinity = placed_anti_affinity or _has_required_anti_affinity(pod)
             meta = pod["metadata"]
             self.ctx.events.record(
                 pod,
@@ -96,11 +117,23 @@ class Scheduler:
             )
 
     def _node_states(self) -> dict[str, NodeState]:
+        """Each node's predicate state, rebuilt only for nodes whose pods changed (reading
+        every pod's requests is what a pass would otherwise spend its time on)."""
         state = self.ctx.state
         states: dict[str, NodeState] = {}
         for name in sorted(state.nodes):
+            version = state.node_versions.get(name, 0)
+            cached = self._states.get(name)
+            if cached is not None and cached[0] == version:
+                states[name] = cached[1]
+                continue
             pods = [state.pods[k] for k in state.pods_by_node.get(name, ()) if k in state.pods]
-            states[name] = NodeState.build(state.nodes[name], pods)
+            built = NodeState.build(state.nodes[name], pods)
+            self._states[name] = (version, built)
+            states[name] = built
+        for name in list(self._states):
+            if name not in state.nodes:
+                del self._states[name]
         return states
 
     def _unschedulable(self, pod: Obj, message: str) -> None:
@@ -123,3 +156,24 @@ class Scheduler:
             status["conditions"] = conditions
             self.ctx.writer.replace_status(self.ctx.kinds.pods, pod, status)
         self.ctx.events.record(pod, "Warning", "FailedScheduling", message, COMPONENT)
+
+
+def _has_required_anti_affinity(pod: Mapping[str, Any]) -> bool:
+    affinity = (pod.get("spec") or {}).get("affinity") or {}
+    anti = affinity.get("podAntiAffinity") if isinstance(affinity, Mapping) else None
+    return bool(anti and anti.get("requiredDuringSchedulingIgnoredDuringExecution"))
+
+
+def _filter_without_topology(pod: PodFacts, states: dict[str, NodeState]) -> FitResult:
+    """``filter_states`` for the common case — no inter-pod affinity anywhere — without its
+    scan of every placed pod for anti-affinity terms (which makes placing n pods O(n²))."""
+    empty = TopologyIndex()
+    feasible: list[NodeState] = []
+    failures: dict[str, NodeFailure] = {}
+    for state in states.values():
+        failure = node_failure(pod, state, empty)
+        if failure is None:
+            feasible.append(state)
+        else:
+            failures[state.name] = failure
+    return FitResult(pod, len(states), tuple(feasible), failures)

@@ -64,6 +64,10 @@ def is_terminating(obj: Obj) -> bool:
     return bool(obj["metadata"].get("deletionTimestamp"))
 
 
+def _terminal(pod: Obj) -> bool:
+    return pod_phase(pod) in ("Succeeded", "Failed")
+
+
 def workload_of(pod: Obj) -> Key:
     meta = pod["metadata"]
     name = (meta.get("annotations") or {}).get(WORKLOAD_ANNOTATION)
@@ -120,6 +124,11 @@ class ClusterState:
     capacity_changed: bool = True
     #: uid → owner key and kind, to find an owner from a pod's controller reference
     uid_index: dict[str, tuple[str, Key]] = field(default_factory=dict)
+    #: workload → a counter bumped by every event of one of its pods (caches key on it)
+    workload_versions: dict[Key, int] = field(default_factory=dict)
+    #: node → a counter bumped when its set of pods (or a pod's terminal state) or the node
+    #: itself changes; the scheduler keeps each node's predicate state until it moves
+    node_versions: dict[str, int] = field(default_factory=dict)
     #: nodes the cluster starts with: Ready at once (no registration delay)
     nodes_up_at_start: set[str] = field(default_factory=set)
     #: pod uid → order in which the world saw it created (creationTimestamp has whole seconds
@@ -198,17 +207,25 @@ class ClusterState:
             self.dirty_pods.update(self.pods_by_node.get(name, ()))
         else:
             self.nodes[name] = obj
+        self.node_versions[name] = self.node_versions.get(name, 0) + 1
         self.capacity_changed = True
 
     def _on_pods(self, type_: str, obj: Obj, old: Obj | None) -> None:
         key = key_of(obj)
+        workload = workload_of(obj)
+        self.workload_versions[workload] = self.workload_versions.get(workload, 0) + 1
         deleted = type_ == "DELETED"
         self._own(obj, old, deleted)
+        new_node = None if deleted else (obj.get("spec") or {}).get("nodeName")
         if old is not None:
             old_node = (old.get("spec") or {}).get("nodeName")
             if old_node:
                 self.pods_by_node.get(str(old_node), set()).discard(key)
+                if old_node != new_node or _terminal(old) != _terminal(obj):
+                    self._bump_node(str(old_node))
             self.ready_by_workload.get(workload_of(old), set()).discard(key)
+        if new_node and (old is None or (old.get("spec") or {}).get("nodeName") != new_node):
+            self._bump_node(str(new_node))
         self.unbound.discard(key)
         if deleted:
             self.pods.pop(key, None)
@@ -232,6 +249,9 @@ class ClusterState:
         elif deleted:
             self.births.pop(str(obj["metadata"].get("uid")), None)
         self._mark_owner(obj)
+
+    def _bump_node(self, name: str) -> None:
+        self.node_versions[name] = self.node_versions.get(name, 0) + 1
 
     def replicasets_owned_by(self, uid: str) -> list[Obj]:
         found = []

@@ -17,8 +17,10 @@ containers of a pod share its usage evenly.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from podscaler.sim.load import PodLimits, PodUsage
+from podscaler.sim.load import PodUsage
+from podscaler.sim.store import rfc3339
 from podscaler.sim.world.context import WorldContext
 from podscaler.sim.world.kubelet import Kubelet, PodRun, is_job_pod
 from podscaler.sim.world.queues import QueueHub
@@ -49,6 +51,28 @@ class WorkloadLoad:
 
 
 @dataclass
+class _Group:
+    example: PodRun
+    names: list[str]
+    keys: list[Key] = field(default_factory=list)
+    runs: list[PodRun] = field(default_factory=list)
+    nodes: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Plan:
+    version: int
+    size: int
+    groups: dict[tuple[int | None, int | None, bool], _Group] = field(default_factory=dict)
+
+
+def _containers(names: list[str], usage: PodUsage) -> list[dict[str, Any]]:
+    n = max(1, len(names))
+    figures = {"cpu": _cpu(usage.cpu_millicores / n), "memory": _memory(usage.memory_bytes / n)}
+    return [{"name": name, "usage": figures} for name in names]
+
+
+@dataclass
 class LoadModel:
     ctx: WorldContext
     kubelet: Kubelet
@@ -56,6 +80,7 @@ class LoadModel:
     by_workload: dict[Key, WorkloadLoad] = field(default_factory=dict)
     #: pod usage samples published (a figure for benchmarks)
     published: int = 0
+    _plans: dict[Key, _Plan] = field(default_factory=dict)
 
     def demand_of(self, workload: Key, seconds: float) -> float:
         profile = self.ctx.profiles.get(workload)
@@ -94,12 +119,103 @@ class LoadModel:
             kubelet.finish(run, succeeded=True)
         return processed
 
+    def _plan(self, workload: Key, keys: set[Key], ready: set[Key]) -> _Plan:
+        """The workload's up pods grouped by what makes their usage differ (limits, Ready),
+        rebuilt only when one of its pods changed."""
+        version = self.ctx.state.workload_versions.get(workload, 0)
+        plan = self._plans.get(workload)
+        if plan is not None and plan.version == version and plan.size == len(keys):
+            return plan
+        plan = _Plan(version, len(keys))
+        runs = self.kubelet.runs
+        pods = self.ctx.state.pods
+        for key in keys:
+            run = runs.get(key)
+            pod = pods.get(key)
+            if run is None or pod is None:
+                continue
+            same = (
+                run.limits.cpu_limit_millicores,
+                run.limits.memory_limit_bytes,
+                key in ready,
+            )
+            group = plan.groups.get(same)
+            if group is None:
+                names = [
+                    str(c.get("name")) for c in (pod.get("spec") or {}).get("containers") or ()
+                ]
+                group = plan.groups[same] = _Group(run, names)
+            group.keys.append(key)
+            group.runs.append(run)
+            group.nodes[run.node] = group.nodes.get(run.node, 0) + 1
+        self._plans[workload] = plan
+        return plan
+
+    def _shared(
+        self,
+        workload: Key,
+        keys: set[Key],
+        ready: set[Key],
+        demand: float,
+        seconds: float,
+        stamp: str,
+        node_cpu: dict[str, float],
+        node_memory: dict[str, float],
+        doomed: list[PodRun],
+    ) -> None:
+        """Without noise every pod of a group uses the same: evaluate the model once per group
+        and publish the same figures for all of them."""
+        board = self.ctx.server.metrics
+        for (_cpu_limit, _memory_limit, serving), group in self._plan(
+            workload, keys, ready
+        ).groups.items():
+            share = demand / len(ready) if serving and ready else 0.0
+            limits = group.example.limits
+            usage = group.example.profile.usage.usage(share, [limits], seconds).pods[limits.name]
+            if usage.over_memory_limit:
+                doomed.extend(group.runs)
+            for node, count in group.nodes.items():
+                node_cpu[node] = node_cpu.get(node, 0.0) + usage.cpu_millicores * count
+                node_memory[node] = node_memory.get(node, 0.0) + usage.memory_bytes * count
+            value = (stamp, _containers(group.names, usage))
+            # The board's ``pods`` (key → (timestamp, containers)) is its published state;
+            # writing it directly shares one entry among the group's pods.
+            board.pods.update(dict.fromkeys(group.keys, value))
+            self.published += len(group.keys)
+
+    def _per_pod(
+        self,
+        workload: Key,
+        keys: set[Key],
+        ready: set[Key],
+        demand: float,
+        seconds: float,
+        stamp: str,
+        node_cpu: dict[str, float],
+        node_memory: dict[str, float],
+        doomed: list[PodRun],
+    ) -> None:
+        """With noise each pod's figures are its own."""
+        board = self.ctx.server.metrics
+        for group in self._plan(workload, keys, ready).groups.values():
+            for key, run in zip(group.keys, group.runs, strict=True):
+                share = demand / len(ready) if key in ready and ready else 0.0
+                limits = run.limits
+                usage = run.profile.usage.usage(share, [limits], seconds).pods[limits.name]
+                if usage.over_memory_limit:
+                    doomed.append(run)
+                node_cpu[run.node] = node_cpu.get(run.node, 0.0) + usage.cpu_millicores
+                node_memory[run.node] = node_memory.get(run.node, 0.0) + usage.memory_bytes
+                board.pods[key] = (stamp, _containers(group.names, usage))
+                self.published += 1
+
     async def tick(self, seconds: float, elapsed_seconds: float) -> None:
         """Advance load by ``elapsed_seconds`` ending at ``seconds`` since the start."""
         processed = await self._queues(seconds, elapsed_seconds) if self.queues.queues else {}
         state = self.ctx.state
         kubelet = self.kubelet
         board = self.ctx.server.metrics
+        stamp = rfc3339(self.ctx.server.now())
         node_cpu: dict[str, float] = {}
         node_memory: dict[str, float] = {}
         doomed: list[PodRun] = []
@@ -114,45 +230,14 @@ class LoadModel:
                 demand = self.demand_of(workload, seconds)
             ready = state.ready_by_workload.get(workload, set())
             model = profile.usage
-            noisy = bool(model.cpu_noise_fraction or model.memory_noise_fraction)
-            shared: dict[tuple[PodLimits, bool], PodUsage] = {}
-            published: dict[tuple[PodLimits, bool], dict[str, dict[str, str]]] = {}
-            for key in keys:
-                run = kubelet.runs.get(key)
-                pod = state.pods.get(key)
-                if run is None or pod is None:
-                    continue
-                serving = key in ready
-                limits = run.limits
-                usage: PodUsage | None = None
-                if not noisy:
-                    usage = shared.get((limits, serving))
-                if usage is None:
-                    # A not-Ready pod serves nothing: the model's answer for zero demand.
-                    share_demand = demand / len(ready) if serving and ready else 0.0
-                    sample = run.profile.usage.usage(share_demand, [limits], seconds)
-                    usage = sample.pods[limits.name]
-                    if not noisy:
-                        shared[(limits, serving)] = usage
-                if usage.over_memory_limit:
-                    doomed.append(run)
-                node_cpu[run.node] = node_cpu.get(run.node, 0.0) + usage.cpu_millicores
-                node_memory[run.node] = node_memory.get(run.node, 0.0) + usage.memory_bytes
-                per_container = None if noisy else published.get((limits, serving))
-                if per_container is None:
-                    names = [
-                        str(c.get("name")) for c in (pod.get("spec") or {}).get("containers") or ()
-                    ]
-                    n = max(1, len(names))
-                    figures = {
-                        "cpu": _cpu(usage.cpu_millicores / n),
-                        "memory": _memory(usage.memory_bytes / n),
-                    }
-                    per_container = dict.fromkeys(names, figures)
-                    if not noisy:
-                        published[(limits, serving)] = per_container
-                board.set_pod(key[0], key[1], per_container)
-                self.published += 1
+            if model.cpu_noise_fraction or model.memory_noise_fraction:
+                self._per_pod(
+                    workload, keys, ready, demand, seconds, stamp, node_cpu, node_memory, doomed
+                )
+            else:
+                self._shared(
+                    workload, keys, ready, demand, seconds, stamp, node_cpu, node_memory, doomed
+                )
             self.by_workload[workload] = WorkloadLoad(
                 demand, demand / len(ready) if ready else 0.0, len(ready)
             )
