@@ -5,7 +5,11 @@ on a fixed-rate schedule of the *loop clock* (so an accelerated simulated loop a
 it too). Objects found at start-up take their first evaluation at a random point of their
 first interval: after a restart, thousands of objects spread their polls evenly instead of all
 querying their sources in the same millisecond (and keep that phase). Objects created while
-the operator runs are evaluated at once. How late each evaluation starts compared
+the operator runs are evaluated at once, and their *second* poll comes at a random point of
+their first interval (``start_spread``): objects created together (a Helm release, a GitOps
+sync, a benchmark) would otherwise poll in lock-step forever — 1,000 objects due in the same
+millisecond make the last one hundreds of milliseconds late on every round. The cost is one
+poll sooner than ``pollingInterval`` in an object's life. How late each evaluation starts compared
 with its schedule is KEDA's ``keda_internal_scale_loop_latency_seconds``; it is also offered
 to :attr:`ScaledObjectController.on_lateness` (the benchmark reads it there).
 
@@ -121,6 +125,9 @@ class ScaledObjectController:
         self.on_lateness: Callable[[float], None] | None = None
         self._now = now
         self._started_wall = now()
+        #: Fraction of the interval over which a new object's second poll is moved (never
+        #: later than one pollingInterval after the first).
+        self._phase_spread = min(max(self.settings.start_spread, 0.0), 0.9)
         self.evaluations = 0
 
     # ---------------------------------------------------------------- lifecycle
@@ -245,6 +252,7 @@ class ScaledObjectController:
         if created is None or created < self._started_wall:
             spread = ctx.polling_interval_seconds * self.settings.start_spread
         deadline = loop.time() + random.uniform(0.0, spread)
+        first = True
         while True:
             woke = False
             delay = deadline - loop.time()
@@ -274,9 +282,13 @@ class ScaledObjectController:
                 self.metrics.object_error(ctx.namespace, ctx.name)
             self.evaluations += 1
             interval = ctx.polling_interval_seconds
-            if woke:
+            if first and spread == 0.0 and self._phase_spread > 0.0:
+                # Created just now: leave the lock-step of the batch it was created with.
+                deadline = started + interval * (1.0 - random.uniform(0.0, self._phase_spread))
+            elif woke:
                 deadline = started + interval
             else:
                 deadline += interval
                 if deadline < loop.time():
                     deadline = loop.time()
+            first = False

@@ -28,14 +28,13 @@ from typing import Any, Final
 
 from podscaler.api.meta import API_GROUP, API_VERSION
 from podscaler.api.scaledobject import ScaledObject
-from podscaler.api.validation import scaled_object_problems
 from podscaler.controllers.refresh import AuthRefresher, recording
 from podscaler.controllers.scaledobject.direct import hpa_spec_and_readings
 from podscaler.controllers.scaledobject.hpamode import HpaMode, finish_status, reconcile_mode
 from podscaler.controllers.scaledobject.mapping import (
     datetime_of,
     hpa_behavior,
-    scaling_spec,
+    resumed_state,
     state_from_status,
 )
 from podscaler.controllers.scaledobject.pods import (
@@ -50,7 +49,15 @@ from podscaler.controllers.scaledobject.records import (
     HpaMetricRecord,
     HpaRecord,
 )
-from podscaler.controllers.scaledobject.status import StatusParts, compose_status, status_patch
+from podscaler.controllers.scaledobject.specs import SpecCache
+from podscaler.controllers.scaledobject.status import (
+    DEFAULT_LAST_ACTIVE_REFRESH_CAP_SECONDS,
+    StatusParts,
+    compose_status,
+    last_active_refresh_seconds,
+    last_active_to_write,
+    status_patch,
+)
 from podscaler.controllers.scaledobject.targets import TargetReader
 from podscaler.controllers.scaledobject.triggers import (
     TriggerConfigError,
@@ -114,6 +121,9 @@ class Settings:
     #: thousands of objects spread evenly over the interval instead of all polling at once.
     #: Objects created while the operator runs are polled at once (a user waits for them).
     start_spread: float = 1.0
+    #: Cap of how stale ``status.lastActiveTime`` may get while an object stays active (the
+    #: exact value is kept in memory); see :mod:`.status` for why and what it costs.
+    last_active_refresh_cap_seconds: float = DEFAULT_LAST_ACTIVE_REFRESH_CAP_SECONDS
     hpa: hpa.HpaSettings = field(default_factory=hpa.HpaSettings)
 
 
@@ -134,6 +144,7 @@ class ObjectContext:
     hpa_desired: int | None = None
     status: dict[str, Any] | None = None
     target: ScaleRef | None = None
+    spec_cache: SpecCache = field(default_factory=SpecCache)
     #: The last poll and its time: what the metrics API answers for ``useCachedMetrics``.
     last_poll: TriggerPoll | None = None
     last_poll_at: datetime | None = None
@@ -347,7 +358,8 @@ class Evaluator:
         if (ctx.obj.get("metadata") or {}).get("deletionTimestamp"):
             await self.finalize(ctx)
             return None
-        so, problems = scaled_object_problems(ctx.obj)
+        parsed = ctx.spec_cache.get(ctx.obj)
+        so, problems = parsed.so, parsed.problems
         if problems or so is None:
             message = "; ".join(str(p) for p in problems) or "invalid ScaledObject"
             return await self._not_ready(
@@ -460,9 +472,16 @@ class Evaluator:
             if pods is not None
             else None
         )
-        previous_state = ctx.scaling_state or state_from_status(ctx.obj.get("status"))
         now_seconds = now.timestamp()
-        spec = scaling_spec(so)
+        spec = ctx.spec_cache.scaling_of(so)
+        refresh = last_active_refresh_seconds(
+            spec.polling_seconds,
+            spec.cooldown_seconds,
+            self.settings.last_active_refresh_cap_seconds,
+        )
+        previous_state = ctx.scaling_state or resumed_state(
+            ctx.obj.get("status"), now_seconds, refresh
+        )
         decision = keda.decide(
             spec, poll.observations, previous_state, scale.replicas, now_seconds,
             ready_replicas=ready,
@@ -554,13 +573,15 @@ class Evaluator:
             authentications_types=",".join(triggers.auth_kinds) or None,
             last_decision=record.short(),
         )
-        last_active = decision.state.last_active_seconds
+        previous_status = ctx.status if ctx.status is not None else ctx.obj.get("status")
         status = compose_status(
-            ctx.status if ctx.status is not None else ctx.obj.get("status"),
+            previous_status,
             decision.state,
             parts,
             now,
-            last_active=datetime_of(last_active) if last_active is not None else None,
+            last_active=last_active_to_write(
+                previous_status, decision.state, refresh_seconds=refresh
+            ),
         )
         status = finish_status(status, hpa_mode, now, ctx.generation)
         await self._write_status(ctx, status)

@@ -37,6 +37,7 @@ __all__ = [
     "datetime_of",
     "hpa_behavior",
     "parse_time",
+    "resumed_state",
     "scaling_spec",
     "seconds_of",
     "state_from_status",
@@ -195,4 +196,32 @@ def state_from_status(status: Mapping[str, Any] | None) -> ScalingState:
         original_replica_count=original if isinstance(original, int) else None,
         paused_replica_count=paused if isinstance(paused, int) else None,
         conditions=conditions,
+    )
+
+
+def resumed_state(
+    status: Mapping[str, Any] | None, now_seconds: float, refresh_seconds: float
+) -> ScalingState:
+    """:func:`state_from_status` for the first poll of a (re)started operator.
+
+    ``lastActiveTime`` is persisted at most every *refresh_seconds* while the object is active
+    (see :mod:`.status`), so if status says the object was active, the last active poll may be
+    up to *refresh_seconds* later than the persisted value. The latest moment it can have been
+    is taken (``min(persisted + refresh, now)``): a cooldown that begins after a restart may
+    last longer than KEDA's (by the downtime, at most *refresh_seconds*), never shorter.
+    """
+    state = state_from_status(status)
+    last = state.last_active_seconds
+    active = next((c for c in state.conditions if c.type == "Active"), None)
+    if last is None or active is None or active.status is not ConditionStatus.TRUE:
+        return state
+    resumed = min(last + refresh_seconds, now_seconds)
+    if resumed <= last:
+        return state
+    return ScalingState(
+        last_active_seconds=resumed,
+        health=state.health,
+        original_replica_count=state.original_replica_count,
+        paused_replica_count=state.paused_replica_count,
+        conditions=state.conditions,
     )
