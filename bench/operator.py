@@ -1,20 +1,30 @@
 """Benchmark: the ScaledObject controller's scale loop at 100, 1,000 and 10,000 objects.
 
-Setup, three processes so the operator's own CPU and memory are measured alone:
+Setup, four processes so the operator's own CPU and memory are measured alone:
 
 1. the embedded API server (``podscaler cluster serve``), holding N Deployments and N
-   ScaledObjects;
+   ScaledObjects — a fresh one for every measurement, so no run inherits another's status;
 2. a minimal **Prometheus-API-compatible endpoint** (an aiohttp app answering
    ``/api/v1/query`` with a constant sample, started by this script with ``--serve-prom``):
    a real Prometheus cannot serve 10,000 queries per 30 s beside the operator on a 2-core
    machine, and the scale loop is what is measured here, not PromQL;
-3. this process: the ScaledObject controller (the same code ``podscaler run`` runs), with a
-   hook on each evaluation's lateness.
+3. the **operator under test** (``--run-operator``): the ScaledObject controller (the same
+   code ``podscaler run`` runs, including its heap settling), with a hook on each
+   evaluation's lateness; it reports its figures as one JSON line;
+4. this process: creates the objects, starts and stops the others, and reads the CPU time
+   the API server and the Prometheus endpoint used (to show they were not the bottleneck).
+
+``--baseline REF`` measures, in the same run and under the same load, the operator of an
+earlier commit (``git archive REF`` unpacked to a temporary directory and put first on the
+operator process's ``PYTHONPATH``) before the current tree, size by size.
 
 Each ScaledObject has one prometheus trigger (threshold 10, activationThreshold 0, the
-endpoint answers 5) and ``minReplicaCount: 1``: every poll is active, queries its source and
-refreshes ``lastActiveTime`` (one status write per poll, as KEDA does), and the replica count
-stays at 1, so no ``/scale`` writes happen in the steady state.
+endpoint answers 5) and ``minReplicaCount: 1``: every poll is active and queries its source,
+and the replica count stays at 1, so no ``/scale`` writes happen in the steady state. (KEDA
+would also write ``lastActiveTime`` on every one of those polls; podscaler since issue 4 §7
+only when activity changes or the persisted value is R old — see
+``podscaler/controllers/scaledobject/status.py``; a ``--baseline`` before that commit shows
+the difference.) The objects exist before the operator starts, as after a restart.
 
 Measured over ``--periods`` polling intervals after one warm-up interval:
 
@@ -28,8 +38,8 @@ performance) accepts p95 < 20 ms at 100 and < 75 ms at 1,000 objects; podscaler'
 p95 < 20 ms at 1,000, < 75 ms at 10,000 and RSS < 500 MiB at 10,000.
 
 Usage: ``python bench/operator.py [--sizes 100,1000,10000] [--polling-interval 30]
-[--periods 2]``. A shorter interval is a proportionally heavier load (same objects, more polls
-per second).
+[--periods 2] [--baseline REF]``. A shorter interval is a proportionally heavier load (same
+objects, more polls per second).
 """
 
 from __future__ import annotations
@@ -49,7 +59,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+#: The tree whose operator is measured (``--baseline`` points the operator process elsewhere).
+TREE = Path(os.environ.get("PODSCALER_BENCH_TREE") or ROOT)
+sys.path.insert(0, str(TREE))
 
 KEDA_ANCHOR_P95_MS = {100: 20.0, 1000: 75.0}
 TARGET_P95_MS = {1000: 20.0, 10000: 75.0}
@@ -168,12 +180,104 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[k]
 
 
-async def measure(n: int, interval: int, periods: int) -> dict[str, Any]:
-    from podscaler.controllers.scaledobject import ScaledObjectController
+def _proc_cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+async def run_operator(kubeconfig: str, interval: int, periods: int) -> None:
+    """The operator under test (``--run-operator``): one JSON line with its figures."""
+    import dataclasses
+    import json
+
+    from podscaler.controllers.scaledobject import ScaledObjectController, Settings
+    from podscaler.kube.clients import connect
+
+    kube = await connect(kubeconfig=Path(kubeconfig))
+    known = {f.name for f in dataclasses.fields(Settings)}
+    settings = Settings(**{k: v for k, v in {"start_spread": 1.0}.items() if k in known})
+    controller = ScaledObjectController(
+        kube, namespace="default", now=lambda: datetime.now(UTC), settings=settings
+    )
+    samples: list[float] = []
+    measuring = False
+
+    def on_lateness(seconds: float) -> None:
+        if measuring:
+            samples.append(seconds)
+
+    controller.on_lateness = on_lateness
+    await controller.start()
+    await controller.wait_synced(300)
+    settle = None
+    try:  # what ``podscaler run`` does for its heap, where the measured tree has it
+        from podscaler.operator import settle_heap_periodically
+    except ImportError:
+        pass
+    else:
+        settle = asyncio.get_running_loop().create_task(settle_heap_periodically(interval))
+    # Warm-up: every object polls once, sources connect, the heap is settled at its end.
+    await asyncio.sleep(interval + 3.0)
+    measuring = True
+    evaluations0, cpu0 = controller.evaluations, _cpu_seconds()
+    await asyncio.sleep(interval * periods)
+    measuring = False
+    evaluations = controller.evaluations - evaluations0
+    cpu = _cpu_seconds() - cpu0
+    rss, hwm = _rss_mib()
+    errors = sum(
+        1
+        for key in controller.objects
+        if (latest := controller.decisions.latest(*key)) is not None and latest.error
+    )
+    if settle is not None:
+        settle.cancel()
+    await controller.aclose()
+    await kube.close()
+    result = {
+        "evaluations": evaluations,
+        "samples": len(samples),
+        "p50_ms": _percentile(samples, 50) * 1000,
+        "p95_ms": _percentile(samples, 95) * 1000,
+        "p99_ms": _percentile(samples, 99) * 1000,
+        "max_ms": max(samples) * 1000 if samples else float("nan"),
+        "mean_ms": statistics.fmean(samples) * 1000 if samples else float("nan"),
+        "cpu_ms_per_eval": cpu / evaluations * 1000 if evaluations else float("nan"),
+        "cpu_share": cpu / (interval * periods),
+        "rss_mib": rss,
+        "hwm_mib": hwm,
+        "objects_in_error": errors,
+    }
+    print(json.dumps(result), flush=True)
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is not None:
+        return
+    process.terminate()
+    try:
+        async with asyncio.timeout(10):
+            await process.wait()
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+
+
+async def measure(n: int, interval: int, periods: int, prom_url: str, tree: Path) -> dict[str, Any]:
+    """One measurement: a fresh API server with N objects, then the operator of *tree*."""
+    import json
+
     from podscaler.kube.clients import connect
 
     workdir = Path(tempfile.mkdtemp(prefix="podscaler-bench-"))
-    api_port, prom_port = _free_port(), _free_port()
+    api_port = _free_port()
     kubeconfig = workdir / "kubeconfig"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     quiet = asyncio.subprocess.DEVNULL
@@ -181,78 +285,48 @@ async def measure(n: int, interval: int, periods: int) -> dict[str, Any]:
         sys.executable, "-m", "podscaler", "cluster", "serve", "--port", str(api_port),
         "--kubeconfig", str(kubeconfig), stdout=quiet, stderr=quiet, env=env, cwd=ROOT,
     )  # fmt: skip
-    prom = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--serve-prom", str(prom_port),
-        stdout=quiet, stderr=quiet, env=env, cwd=ROOT,
-    )  # fmt: skip
+    operator: asyncio.subprocess.Process | None = None
     try:
         await _wait_port(api_port)
-        await _wait_port(prom_port)
         for _ in range(300):
             if kubeconfig.exists():
                 break
             await asyncio.sleep(0.1)
         kube = await connect(kubeconfig=kubeconfig)
         t0 = time.perf_counter()
-        await _populate(kube, n, f"http://127.0.0.1:{prom_port}", interval)
+        await _populate(kube, n, prom_url, interval)
         populate_s = time.perf_counter() - t0
         await kube.close()
-
-        kube = await connect(kubeconfig=kubeconfig)
-        controller = ScaledObjectController(
-            kube, namespace="default", now=lambda: datetime.now(UTC)
+        await asyncio.sleep(2.0)  # objects exist before the operator starts, as after a restart
+        load_before = _loadavg()
+        operator_env = {**os.environ, "PYTHONPATH": str(tree), "PODSCALER_BENCH_TREE": str(tree)}
+        operator = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--run-operator", str(kubeconfig),
+            "--polling-interval", str(interval), "--periods", str(periods),
+            stdout=asyncio.subprocess.PIPE, env=operator_env, cwd=tree,
+        )  # fmt: skip
+        api_cpu0 = _proc_cpu_seconds(api.pid)
+        assert operator.stdout is not None
+        line = await operator.stdout.readline()
+        api_cpu = _proc_cpu_seconds(api.pid) - api_cpu0
+        await operator.wait()
+        if not line:
+            raise RuntimeError(f"the operator under test ({tree}) reported nothing")
+        result: dict[str, Any] = json.loads(line)
+        result.update(
+            objects=n,
+            interval_s=interval,
+            populate_s=populate_s,
+            expected=n * periods,
+            api_cpu_share=api_cpu / (interval * (periods + 1)),
+            load_before=load_before,
+            load_after=_loadavg(),
         )
-        samples: list[float] = []
-        measuring = False
-
-        def on_lateness(seconds: float) -> None:
-            if measuring:
-                samples.append(seconds)
-
-        controller.on_lateness = on_lateness
-        await controller.start()
-        await controller.wait_synced(120)
-        await asyncio.sleep(interval)  # warm-up: every object polls once, sources connect
-        measuring = True
-        evaluations0, cpu0 = controller.evaluations, _cpu_seconds()
-        await asyncio.sleep(interval * periods)
-        measuring = False
-        evaluations = controller.evaluations - evaluations0
-        cpu = _cpu_seconds() - cpu0
-        rss, hwm = _rss_mib()
-        errors = sum(
-            1
-            for key in controller.objects
-            if (latest := controller.decisions.latest(*key)) is not None and latest.error
-        )
-        await controller.aclose()
-        await kube.close()
-        return {
-            "objects": n,
-            "interval_s": interval,
-            "populate_s": populate_s,
-            "evaluations": evaluations,
-            "expected": n * periods,
-            "p50_ms": _percentile(samples, 50) * 1000,
-            "p95_ms": _percentile(samples, 95) * 1000,
-            "p99_ms": _percentile(samples, 99) * 1000,
-            "max_ms": max(samples) * 1000 if samples else float("nan"),
-            "mean_ms": statistics.fmean(samples) * 1000 if samples else float("nan"),
-            "cpu_ms_per_eval": cpu / evaluations * 1000 if evaluations else float("nan"),
-            "cpu_share": cpu / (interval * periods),
-            "rss_mib": rss,
-            "hwm_mib": hwm,
-            "objects_in_error": errors,
-        }
+        return result
     finally:
-        for process in (api, prom):
-            process.terminate()
-            try:
-                async with asyncio.timeout(10):
-                    await process.wait()
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+        if operator is not None:
+            await _stop(operator)
+        await _stop(api)
 
 
 def _verdict(n: int, result: dict[str, Any]) -> str:
@@ -268,27 +342,63 @@ def _verdict(n: int, result: dict[str, Any]) -> str:
     return "; ".join(notes)
 
 
-async def main_async(sizes: list[int], interval: int, periods: int) -> None:
-    print(f"# podscaler operator scale loop — {datetime.now(UTC):%Y-%m-%d} — "
+def _baseline_tree(ref: str) -> Path:
+    """The operator of commit *ref*, unpacked from ``git archive`` (no worktree, no checkout)."""
+    import subprocess
+
+    target = Path(tempfile.mkdtemp(prefix="podscaler-baseline-"))
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", ref], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
+
+
+async def main_async(sizes: list[int], interval: int, periods: int, baseline: str | None) -> None:
+    print(f"# podscaler operator scale loop — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC — "
           f"{platform.node()} {platform.machine()} {os.cpu_count()} cpus, Python "
-          f"{platform.python_version()}")  # fmt: skip
+          f"{platform.python_version()}; load average {_loadavg()}")  # fmt: skip
     print(f"pollingInterval {interval} s, {periods} measured periods after one warm-up period")
+    variants: list[tuple[str, Path]] = []
+    if baseline:
+        variants.append((f"baseline {baseline}", _baseline_tree(baseline)))
+    variants.append(("current", ROOT))
     print(
-        "| objects | evaluations (expected) | lateness p50 / p95 / p99 / max (ms) "
-        "| CPU ms / evaluation | CPU share | RSS / peak (MiB) | baseline |"
+        "| objects | operator | evaluations (expected) | lateness p50 / p95 / p99 / max (ms) "
+        "| CPU ms / evaluation | CPU share | RSS / peak (MiB) | API server CPU share "
+        "| load avg before → after | baseline |"
     )
-    print("|---|---|---|---|---|---|---|")
-    for n in sizes:
-        r = await measure(n, interval, periods)
-        print(
-            f"| {n:,} | {r['evaluations']:,} ({r['expected']:,}) "
-            f"| {r['p50_ms']:.1f} / {r['p95_ms']:.1f} / {r['p99_ms']:.1f} / {r['max_ms']:.1f} "
-            f"| {r['cpu_ms_per_eval']:.2f} | {r['cpu_share']:.0%} "
-            f"| {r['rss_mib']:.0f} / {r['hwm_mib']:.0f} | {_verdict(n, r)} |",
-            flush=True,
-        )
-        if r["objects_in_error"]:
-            print(f"  ({r['objects_in_error']} objects ended with an error)")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    prom_port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    quiet = asyncio.subprocess.DEVNULL
+    prom = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--serve-prom", str(prom_port),
+        stdout=quiet, stderr=quiet, env=env, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        await _wait_port(prom_port)
+        prom_url = f"http://127.0.0.1:{prom_port}"
+        for n in sizes:
+            for label, tree in variants:
+                prom_cpu0 = _proc_cpu_seconds(prom.pid)
+                r = await measure(n, interval, periods, prom_url, tree)
+                prom_cpu = _proc_cpu_seconds(prom.pid) - prom_cpu0
+                print(
+                    f"| {n:,} | {label} | {r['evaluations']:,} ({r['expected']:,}) "
+                    f"| {r['p50_ms']:.1f} / {r['p95_ms']:.1f} / {r['p99_ms']:.1f} "
+                    f"/ {r['max_ms']:.1f} "
+                    f"| {r['cpu_ms_per_eval']:.2f} | {r['cpu_share']:.0%} "
+                    f"| {r['rss_mib']:.0f} / {r['hwm_mib']:.0f} | {r['api_cpu_share']:.0%} "
+                    f"| {r['load_before']} → {r['load_after']} | {_verdict(n, r)} |",
+                    flush=True,
+                )
+                notes = [f"prometheus endpoint CPU {prom_cpu:.1f} s"]
+                if r["objects_in_error"]:
+                    notes.append(f"{r['objects_in_error']} objects ended with an error")
+                print(f"  ({'; '.join(notes)})", flush=True)
+    finally:
+        await _stop(prom)
 
 
 def main() -> None:
@@ -297,12 +407,17 @@ def main() -> None:
     parser.add_argument("--sizes", default="100,1000,10000")
     parser.add_argument("--polling-interval", type=int, default=30)
     parser.add_argument("--periods", type=int, default=2)
+    parser.add_argument("--baseline", help="also measure the operator of this git commit")
+    parser.add_argument("--run-operator", metavar="KUBECONFIG", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_prom:
         serve_prom(args.serve_prom)
         return
+    if args.run_operator:
+        asyncio.run(run_operator(args.run_operator, args.polling_interval, args.periods))
+        return
     sizes = [int(s) for s in args.sizes.split(",")]
-    asyncio.run(main_async(sizes, args.polling_interval, args.periods))
+    asyncio.run(main_async(sizes, args.polling_interval, args.periods, args.baseline))
 
 
 if __name__ == "__main__":
