@@ -46,10 +46,17 @@ from podscaler.sim.scenario import (
     parse_scenario,
 )
 from podscaler.sim.world.appmetrics import AppMetricsServer
-from podscaler.sim.world.runs import RunResult, embedded_operator, run_scenario
+from podscaler.sim.world.runs import OperatorContext, RunResult, run_scenario
 from podscaler.sim.world.world import World
 
-__all__ = ["Progress", "format_summary", "run_demo", "serve_world", "simulate_command"]
+__all__ = [
+    "Progress",
+    "embedded_operator",
+    "format_summary",
+    "run_demo",
+    "serve_world",
+    "simulate_command",
+]
 
 DEFAULT_SCENARIO = "web-diurnal"
 DEFAULT_REPORT = Path("podscaler-demo.html")
@@ -110,6 +117,26 @@ class Progress:
         if self.tty:
             self.out.write("\r\x1b[2K")
             self.out.flush()
+
+
+async def embedded_operator(context: OperatorContext) -> None:
+    """``podscaler run`` in this process: the ScaledObject controller against the embedded
+    API server, metrics and health on ephemeral localhost ports."""
+    from podscaler.operator import RunOptions, run_operator
+
+    stop = asyncio.Event()
+    options = RunOptions(
+        kubeconfig=str(context.kubeconfig_path),
+        namespace=context.namespace,
+        metrics_port=0,
+        health_port=0,
+        bind_address="127.0.0.1",
+        identity="podscaler-embedded",
+    )
+    try:
+        await run_operator(options, stop)
+    finally:
+        stop.set()
 
 
 def _duration(seconds: float | None) -> str:

@@ -3,8 +3,9 @@
 :func:`run_scenario` runs a :class:`~podscaler.sim.scenario.Scenario` inside the current
 (normally simulated) event loop, all parts sharing the loop's clock. The operator is reached
 through the :data:`OperatorRunner` seam — an async callable given the API server's URL, a
-kubeconfig path and the clock, which runs until cancelled — so the demo, ``simulate`` and the
-e2e tests can start ``podscaler run``'s controller in-process, and a test can start anything
+kubeconfig path and the clock, which runs until cancelled — so the demo and ``simulate`` can start
+``podscaler run``'s controller in-process (``podscaler.demo.embedded_operator``: the operator is
+a higher layer than ``sim``, so the seam is filled from above), and a test can start anything
 else that speaks to a Kubernetes API.
 
 SQS queues need an endpoint: ``PODSCALER_SQS_ENDPOINT``, a queue's ``endpoint``, or else a moto
@@ -38,7 +39,7 @@ from podscaler.sim.world.queues import InMemoryQueue, QueueBackend, QueueHub, Sq
 from podscaler.sim.world.timeline import Timeline
 from podscaler.sim.world.world import World
 
-__all__ = ["OperatorContext", "OperatorRunner", "RunResult", "embedded_operator", "run_scenario"]
+__all__ = ["OperatorContext", "OperatorRunner", "RunResult", "run_scenario"]
 
 
 # --------------------------------------------------------------------------- the operator seam
@@ -56,26 +57,6 @@ class OperatorContext:
 
 #: An operator started with the run and cancelled at its end.
 OperatorRunner = Callable[[OperatorContext], Awaitable[None]]
-
-
-async def embedded_operator(context: OperatorContext) -> None:
-    """``podscaler run`` in this process: the ScaledObject controller against the embedded
-    API server, metrics and health on ephemeral localhost ports."""
-    from podscaler.operator import RunOptions, run_operator
-
-    stop = asyncio.Event()
-    options = RunOptions(
-        kubeconfig=str(context.kubeconfig_path),
-        namespace=context.namespace,
-        metrics_port=0,
-        health_port=0,
-        bind_address="127.0.0.1",
-        identity="podscaler-embedded",
-    )
-    try:
-        await run_operator(options, stop)
-    finally:
-        stop.set()
 
 
 # --------------------------------------------------------------------------- running
