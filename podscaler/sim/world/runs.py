@@ -25,11 +25,12 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from podscaler.nodes.providers.base import NodeGroup
 from podscaler.sim.clock import Clock
 from podscaler.sim.scenario import Scenario, ScenarioError, importable
 from podscaler.sim.world.appmetrics import AppMetricsServer
@@ -53,6 +54,8 @@ class OperatorContext:
     kubeconfig_path: Path
     clock: Clock
     namespace: str | None = None
+    #: the simulated cloud's node groups, for a node autoscaler run in-process
+    node_groups: Sequence[NodeGroup] = ()
 
 
 #: An operator started with the run and cancelled at its end.
@@ -239,7 +242,12 @@ async def run_scenario(
             for obj in scenario.objects:
                 _apply(world, _substitute(obj, substitutions))
             if operator is not None:
-                context = OperatorContext(server.url, kubeconfig_path, clock)
+                context = OperatorContext(
+                    server.url,
+                    kubeconfig_path,
+                    clock,
+                    node_groups=list(world.cloud.groups.values()),
+                )
                 operator_task = asyncio.ensure_future(operator(context))
                 await asyncio.sleep(0)  # let it start (and install its signal handlers)
                 _take_signals()
