@@ -31,13 +31,13 @@ condition is mirrored into the ScaledObject's ``HPAActive`` condition.
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from podscaler import __version__
 from podscaler.api.scaledobject import COMPOSITE_METRIC_NAME, ScaledObject
 from podscaler.engine.scaling import read_pause_annotations
 from podscaler.kube.clients import Kube
@@ -56,6 +56,8 @@ __all__ = [
     "finish_status",
     "hpa_active_condition",
     "hpa_manifest",
+    "hpa_metrics",
+    "installed_version",
     "owned_by",
     "reconcile_mode",
     "targets",
@@ -80,6 +82,15 @@ MANAGED_BY: Final = "podscaler"
 _LAST_APPLIED: Final = "kubectl.kubernetes.io/last-applied-configuration"
 
 
+def installed_version() -> str | None:
+    """podscaler's version for the ``app.kubernetes.io/version`` label (from the installed
+    distribution: ``controllers`` may not import the package root), ``None`` when unknown."""
+    try:
+        return importlib.metadata.version("podscaler")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 class HpaSpecError(ValueError):
     """The ScaledObject cannot be expressed as an HPA (e.g. two triggers export one metric)."""
 
@@ -97,11 +108,13 @@ def _labels(so: ScaledObject, hpa_name: str) -> dict[str, str]:
     labels.update(
         {
             "app.kubernetes.io/name": hpa_name,
-            "app.kubernetes.io/version": __version__,
             "app.kubernetes.io/part-of": so.metadata.name or "",
             "app.kubernetes.io/managed-by": MANAGED_BY,
         }
     )
+    version = installed_version()
+    if version is not None:
+        labels["app.kubernetes.io/version"] = version
     return labels
 
 

@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 
-from podscaler import __version__
 from podscaler.api.scaledobject import ScaledObject
 from podscaler.controllers.scaledobject.hpamode import (
     HpaModeOutcome,
@@ -24,6 +23,7 @@ from podscaler.controllers.scaledobject.hpamode import (
     finish_status,
     hpa_active_condition,
     hpa_manifest,
+    installed_version,
     targets,
 )
 from podscaler.kube.scaling import ScaleRef
@@ -93,7 +93,7 @@ def test_cron_story_gives_keda_generated_hpa(specs_of: Any) -> None:
     assert meta["namespace"] == "shop"
     assert meta["labels"] == {
         "app.kubernetes.io/name": "keda-hpa-orders",
-        "app.kubernetes.io/version": __version__,
+        "app.kubernetes.io/version": installed_version(),
         "app.kubernetes.io/part-of": "orders",
         "app.kubernetes.io/managed-by": "podscaler",
     }
