@@ -1,9 +1,11 @@
 """A fake kube-apiserver front for delegated authentication and authorization.
 
-The embedded API server does not serve TokenReview and SubjectAccessReview yet, so this small
-aiohttp *server* answers those two resources the way kube-apiserver does, with a policy the test
-sets, and passes every other request through to the embedded API server (ConfigMaps,
-APIServices). Clients talk to it over real HTTP with the real ``podscaler.kube`` client.
+A small aiohttp *server* that answers those two resources the way kube-apiserver does, with a
+policy the test sets, and passes every other request through to an upstream when given one.
+The embedded API server answers them too (``podscaler.sim.delegation``), and the tests that run
+against it use that; this one stays for the security tests, which need nothing but the two
+reviews and want the plainest possible policy (a set of users, a set of groups). Clients talk
+to it over real HTTP with the real ``podscaler.kube`` client.
 """
 
 from __future__ import annotations
