@@ -116,6 +116,12 @@ def _nice_max(value: float) -> float:
     return float(10 ** (exponent + 1))
 
 
+def _count_max(value: float) -> float:
+    """An axis top for whole counts (replicas, nodes, pods): four gridlines at whole numbers."""
+    step = _nice_max(max(value, 1.0) / 4)
+    return 4 * float(max(1, math.ceil(step)))
+
+
 def _clock(seconds: float, start: datetime | None) -> str:
     if start is not None:
         return (start + timedelta(seconds=seconds)).strftime("%H:%M")
@@ -288,7 +294,7 @@ def _workload_chart(timeline: Timeline, name: str, start: datetime | None) -> st
     demand = timeline.series(name, "demand")
     desired = timeline.series(name, "desired")
     ready = timeline.series(name, "ready")
-    top = _nice_max(max([*desired, *ready, 1.0]) * 1.15)
+    top = _count_max(max([*desired, *ready, 1.0]) * 1.15)
     demand_top = _nice_max(max([*demand, 0.0]) * 1.1)
     chart = _Chart(times, start)
     chart.axes(top, "replicas", demand_top if any(demand) else None, "demand")
@@ -313,7 +319,7 @@ def _cluster_chart(timeline: Timeline, start: datetime | None) -> str:
     times = list(timeline.times.values)
     nodes = list(timeline.nodes.values)
     pending = list(timeline.pending.values)
-    top = _nice_max(max([*nodes, *pending, 1.0]) * 1.15)
+    top = _count_max(max([*nodes, *pending, 1.0]) * 1.15)
     chart = _Chart(times, start)
     chart.axes(top, "count", None, "")
     chart.line(
@@ -340,7 +346,7 @@ def _queue_chart(timeline: Timeline, start: datetime | None) -> str:
     out = []
     for name, series in timeline.queues.items():
         values = list(series.values) + [0.0] * (len(times) - len(series.values))
-        top = _nice_max(max([*values, 1.0]) * 1.15)
+        top = _count_max(max([*values, 1.0]) * 1.15)
         chart = _Chart(times, start)
         chart.axes(top, "messages", None, "")
         chart.line(values, top, COLORS["queue"], step=True, fill=True, label=f"queue {name}")
