@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from podscaler.engine.hpa import (
+    DEFAULT_METRICS,
     Behavior,
     ContainerRequests,
     ExternalMetric,
@@ -179,13 +180,21 @@ def _resource_usage(
 
 
 def _pods_by_readiness(vector_input: Mapping[str, Any]) -> tuple[PodFacts, ...]:
-    """Running pods whose Ready status matches ``podReadiness``, or ``readyPodCount`` ready pods
-    among ``currentReplicas`` (the upstream test's default)."""
-    readiness = vector_input.get("podReadiness")
-    if readiness is None:
-        ready = int(vector_input.get("readyPodCount", 0))
-        total = max(ready, int(vector_input.get("currentReplicas", 0)))
+    """Running pods: ``readyPodCount`` Ready ones among ``currentReplicas`` (or among the
+    ``podReadiness`` entries, when that list is longer).
+
+    ``readyPodCount`` is the schema's field and what upstream reads (``getReadyPodsCount``);
+    ``podReadiness`` is only a list of the harness's overrides, whose pods beyond its end are
+    Ready by default, so its own count of "True" can fall short.
+    """
+    readiness = list(vector_input.get("podReadiness") or [])
+    total = max(len(readiness), int(vector_input.get("currentReplicas", 0)))
+    if vector_input.get("readyPodCount") is not None:
+        ready = int(vector_input["readyPodCount"])
+        total = max(total, ready)
         readiness = ["True"] * ready + ["False"] * (total - ready)
+    else:
+        readiness += ["True"] * (total - len(readiness))
     return tuple(
         PodFacts(f"pod-{i}", PodPhase.RUNNING, ReadyCondition(status, GO_ZERO_TIME), GO_ZERO_TIME)
         for i, status in enumerate(readiness)
@@ -294,13 +303,24 @@ def resource_utilization(vector: Vector) -> None:
 def pods_metric_average_value(vector: Vector) -> None:
     given = vector["input"]
 
+    # A Resource metric with an AverageValue target goes through the same calculator with its
+    # resource named, and then cpu's readiness rules apply (GetRawResourceReplicas).
+    resource = given.get("resource") or None
+
     def calculate() -> ReplicaProposal:
         return plain_metric_replicas(
             int(given["currentReplicas"]),
             int(given["targetAverageValueMilli"]),
             pod_samples(_samples(given["metrics"]), "the-metric"),
-            _calculator_pods(given["pods"], "", ""),
+            _calculator_pods(given["pods"], resource or "", given.get("container") or ""),
             _tolerances(given["tolerance"]),
+            resource=resource,
+            cpu_initialization_period_seconds=float(
+                given.get("cpuInitializationPeriodSeconds", 120)
+            ),
+            initial_readiness_delay_seconds=float(
+                given.get("delayOfInitialReadinessStatusSeconds", 10)
+            ),
             now_seconds=NOW,
         )
 
@@ -469,12 +489,17 @@ def store_event(vector: Vector) -> None:
 # One reconcile pass
 
 
-def _target(raw: Mapping[str, Any]) -> MetricTarget:
+def _target(raw: Mapping[str, Any] | None) -> MetricTarget:
+    """A metric's target; a missing target (or type) stays missing, so the calculators fail the
+    metric as upstream does. ``Utilization`` stands in for an unset type: no Object/External
+    branch matches it, and Resource/Pods read the value fields, not the type."""
+    raw = raw or {}
+
     def optional(key: str) -> int | None:
         return None if raw.get(key) is None else int(raw[key])
 
     return MetricTarget(
-        type=TargetType(raw["type"]),
+        type=TargetType(raw.get("type") or TargetType.UTILIZATION),
         average_utilization=optional("averageUtilization"),
         average_value_milli=optional("averageValueMilli"),
         value_milli=optional("valueMilli"),
@@ -485,18 +510,18 @@ def _metric_spec(raw: Mapping[str, Any]) -> MetricSpec:
     kind = raw["type"]
     if kind in ("Resource", "ContainerResource"):
         container = raw.get("container") if kind == "ContainerResource" else None
-        return ResourceMetric(raw["resource"], _target(raw["target"]), container or None)
+        return ResourceMetric(raw["resource"], _target(raw.get("target")), container or None)
     if kind == "Pods":
-        return PodsMetric(raw["metricName"], _target(raw["target"]))
+        return PodsMetric(raw["metricName"], _target(raw.get("target")))
     if kind == "Object":
         ref = raw["describedObject"]
         return ObjectMetric(
             raw["metricName"],
             ObjectRef(ref["kind"], ref["name"], ref.get("apiVersion", "")),
-            _target(raw["target"]),
+            _target(raw.get("target")),
         )
     if kind == "External":
-        return ExternalMetric(raw["metricName"], _target(raw["target"]))
+        return ExternalMetric(raw["metricName"], _target(raw.get("target")))
     return UnknownMetric(kind)
 
 
@@ -552,7 +577,8 @@ def _controller_pod(raw: Mapping[str, Any]) -> PodFacts:
 @adapter("hpa", "controller_reconcile")
 def controller_reconcile(vector: Vector) -> None:
     given = vector["input"]
-    metrics = tuple(_metric_spec(m) for m in given["metrics"])
+    # No metrics means upstream's default (cpu at 80 %), which then needs its reading too.
+    metrics = tuple(_metric_spec(m) for m in given["metrics"]) or DEFAULT_METRICS
     raw_behavior = given.get("behavior")
     behavior = (
         None
