@@ -87,10 +87,18 @@ def has_paused_annotation(annotations: Mapping[str, str] | None) -> bool:
     )
 
 
-def need_to_be_paused(annotations: Mapping[str, str] | None) -> bool:
-    """Whether the scale loop must stop: ``paused-replicas`` present, or ``paused`` not false."""
+def need_to_be_paused(
+    annotations: Mapping[str, str] | None, *, paused_replicas_applied: bool = True
+) -> bool:
+    """Whether the scale loop must stop: ``paused-replicas`` present, or ``paused`` not false.
+
+    With ``paused-replicas`` present KEDA answers ``status.pausedReplicaCount != nil``: the
+    loop keeps running until it has pinned the count, and only then stops (the annotation
+    wins over ``paused`` either way). ``paused_replicas_applied`` says whether that has
+    happened; podscaler's own loop pins the count in the pass that pauses, hence the default.
+    """
     if _lookup(annotations, PAUSED_REPLICAS) is not None:
-        return True
+        return paused_replicas_applied
     return _flag(annotations, PAUSED)
 
 
