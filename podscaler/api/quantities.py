@@ -290,6 +290,11 @@ def _format_decimal(value: Decimal, *, exponent_suffix: bool) -> str:
         while exponent < -9:
             mantissa = -(-mantissa // 1000)
             exponent += 3
+        # Rounding to the context's precision can leave whole thousands in the mantissa (a
+        # 30-digit value keeps 28 digits); the canonical form takes the largest suffix.
+        while mantissa % 1000 == 0 and mantissa and exponent < 18:
+            mantissa //= 1000
+            exponent += 3
     text = f"{'-' if sign else ''}{mantissa}"
     if exponent_suffix:
         return text if exponent == 0 else f"{text}e{exponent}"
