@@ -161,7 +161,7 @@ async def test_hpa_mode_scales_through_the_aggregated_metrics_api(
     await _endpoints(kube, port)
     await wait_for(lambda: _available(kube), 20)
 
-    prom.values = {"sum(queue_depth)": 3, "sum(cached)": 8}  # 3: below activation 5
+    prom.values = {"sum(queue_depth)": 3}  # 3: below activation 5
     await create_deployment(kube, deployment("web", 0))
     await create_deployment(kube, deployment("cached", 1))
     follower = asyncio.create_task(_follow_replicas(server, kube, "web"))
@@ -244,8 +244,10 @@ async def test_hpa_mode_scales_through_the_aggregated_metrics_api(
         await wait_for(falls_back, 10)
         prom.status = 200
 
-        # useCachedMetrics: the last poll's value, whatever the source says meanwhile.
-        cached = prometheus_trigger(prom.url, query="sum(cached)")
+        # useCachedMetrics: the last poll's value, whatever the source says meanwhile. A source
+        # of its own, so its query count is this object's alone.
+        cached_prom = await PromServer(8).start()
+        cached = prometheus_trigger(cached_prom.url, query="sum(cached)")
         await create_so(
             kube,
             scaled_object(
@@ -263,12 +265,13 @@ async def test_hpa_mode_scales_through_the_aggregated_metrics_api(
             return False
 
         await wait_for(cached_served, 15)
-        queries = prom.queries
-        prom.values["sum(cached)"] = 80
+        queries = cached_prom.queries
+        cached_prom.value = 80
         for _ in range(3):
             answer = await _metric(kube, "s0-prometheus", "cached")
             assert answer["items"][0]["value"] == "8"
-        assert prom.queries == queries
+        assert cached_prom.queries == queries
+        await cached_prom.stop()
 
         prom.values["sum(queue_depth)"] = 0  # inactive: podscaler takes it to 0 after cooldown
         await wait_for(lambda: at(0), 25)
