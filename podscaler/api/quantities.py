@@ -159,7 +159,8 @@ class Quantity:
 
     def milli_value(self) -> int:
         """``ceil(value * 1000)``, as ``resource.Quantity.MilliValue`` (e.g. millicores)."""
-        return int((self._value * 1000).to_integral_value(rounding=decimal.ROUND_CEILING))
+        milli = _CONTEXT.multiply(self._value, Decimal(1000))
+        return int(milli.to_integral_value(rounding=decimal.ROUND_CEILING))
 
     def int_value(self) -> int:
         """``ceil(value)``, as ``resource.Quantity.Value`` (e.g. bytes)."""
@@ -196,16 +197,16 @@ class Quantity:
         return hash(self._value)
 
     def __add__(self, other: Quantity) -> Quantity:
-        return Quantity(self._value + other._value, self._format)
+        return Quantity(_CONTEXT.add(self._value, other._value), self._format)
 
     def __sub__(self, other: Quantity) -> Quantity:
-        return Quantity(self._value - other._value, self._format)
+        return Quantity(_CONTEXT.subtract(self._value, other._value), self._format)
 
     def __neg__(self) -> Quantity:
         return Quantity(-self._value, self._format)
 
     def __mul__(self, factor: int) -> Quantity:
-        return Quantity(self._value * factor, self._format)
+        return Quantity(_CONTEXT.multiply(self._value, Decimal(factor)), self._format)
 
     __rmul__ = __mul__
 
@@ -237,7 +238,10 @@ def _parse(text: str) -> tuple[Decimal, QuantityFormat]:
     suffix = match["suffix"] or ""
     fmt: QuantityFormat
     if suffix in _BINARY_SUFFIX_POWERS:
-        amount = number * (Decimal(1024) ** _BINARY_SUFFIX_POWERS[suffix])
+        # In the module's wide context: the default one (28 digits) would round large values.
+        amount = _CONTEXT.multiply(
+            number, _CONTEXT.power(Decimal(1024), _BINARY_SUFFIX_POWERS[suffix])
+        )
         fmt = "BinarySI"
     elif suffix in _DECIMAL_SUFFIX_EXPONENTS:
         amount = number.scaleb(_DECIMAL_SUFFIX_EXPONENTS[suffix], context=_CONTEXT)
@@ -248,7 +252,7 @@ def _parse(text: str) -> tuple[Decimal, QuantityFormat]:
             raise QuantityError(f"quantity {text!r} has an exponent out of range")
         amount = number.scaleb(exponent, context=_CONTEXT)
         fmt = "DecimalExponent"
-    return _round_up_to_nano(sign * amount), fmt
+    return _round_up_to_nano(amount.copy_negate() if sign < 0 else amount), fmt
 
 
 def _format(value: Decimal, fmt: QuantityFormat) -> str:
@@ -289,11 +293,6 @@ def _format_decimal(value: Decimal, *, exponent_suffix: bool) -> str:
         # Nano is the finest unit kept; parsing already rounded to it.
         while exponent < -9:
             mantissa = -(-mantissa // 1000)
-            exponent += 3
-        # Rounding to the context's precision can leave whole thousands in the mantissa (a
-        # 30-digit value keeps 28 digits); the canonical form takes the largest suffix.
-        while mantissa % 1000 == 0 and mantissa and exponent < 18:
-            mantissa //= 1000
             exponent += 3
     text = f"{'-' if sign else ''}{mantissa}"
     if exponent_suffix:
