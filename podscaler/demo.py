@@ -244,7 +244,7 @@ def run_demo(
         )
 
     try:
-        result = run_simulated(main, start=start)
+        result = run_simulated(main, start=start, speed=scenario.speed)
     except (asyncio.CancelledError, KeyboardInterrupt):
         progress.finish()
         stream.write("interrupted\n")
@@ -340,7 +340,7 @@ def simulate_command(
         )
 
     try:
-        result = run_simulated(main, start=start, speed=speed)
+        result = run_simulated(main, start=start, speed=speed or scenario.speed)
     except ScenarioError as exc:
         progress.finish()
         print(f"podscaler simulate: {exc}", file=sys.stderr)

@@ -36,9 +36,14 @@ timeout at once. Before jumping the loop therefore makes sure the sockets are qu
    is pending, it does not jump at all: it waits for real and lets simulated time flow at the
    real pace, since a thread's progress cannot be fast-forwarded.
 
-What cannot be made exact: a peer in *another process* that takes real time to answer. In
-unlimited mode the loop may jump past its timeouts while it thinks; use paced mode for
-anything that talks to the outside world.
+5. while a connection to a server in *another process* has sent something and not yet been
+   answered, it does not jump either: such a peer (moto for SQS, a Kafka broker) answers in
+   real time, and a jump would fire the request's timeout before the answer arrives. The loop
+   sees the writes through its own socket transports (client connections to addresses it does
+   not serve itself: a server in this loop answers on simulated time, and a server writing to
+   its clients expects no answer) and the answers through the selector; a request unanswered
+   for ``reply_patience_seconds`` of real time stops holding the clock, so a long-poll or a
+   lost peer cannot freeze a simulation.
 
 :class:`SimulatedClock` is the :class:`Clock` view of such a loop (``now()`` as an aware UTC
 datetime, anchored at the loop's ``start``); :class:`WallClock` is the production clock.
@@ -49,6 +54,7 @@ from __future__ import annotations
 import asyncio
 import selectors
 import time
+from asyncio import selector_events
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Executor
 from datetime import UTC, datetime, timedelta
@@ -130,6 +136,8 @@ class _WarpSelector(selectors.BaseSelector):
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         loop = self._loop
         ready = self._inner.select(0)
+        if ready:
+            loop._answers_arrived(ready)
         if ready or timeout == 0:
             # Work to do: time never moves while the loop is busy.
             self._empty_polls = 0
@@ -152,13 +160,17 @@ class _WarpSelector(selectors.BaseSelector):
                     return ready
             # The wall has reached the timer (or we are behind): jump like unlimited mode.
 
-        elif loop.executor_busy():
+        elif loop.executor_busy() or loop.awaiting_replies():
+            # Something outside the loop is making progress in real time: let simulated time
+            # flow at the real pace until it is done.
             self._empty_polls = 0
             step = min(timeout if timeout is not None else 1.0, _EXECUTOR_STEP_SECONDS)
             started = time.monotonic()
             ready = self._inner.select(step)
             elapsed = time.monotonic() - started
             loop._jump(elapsed if timeout is None else min(elapsed, timeout))
+            if ready:
+                loop._answers_arrived(ready)
             self._io_since_jump = self._io_since_jump or bool(ready)
             return ready
 
@@ -183,6 +195,26 @@ class _WarpSelector(selectors.BaseSelector):
         return []
 
 
+#: asyncio's socket transport; private, but the simulated loop must see a client's writes (a
+#: request sent) and the standard library offers no hook for that.
+_SocketTransport: Any = getattr(selector_events, "_SelectorSocketTransport")  # noqa: B009
+
+
+class _ClientTransport(_SocketTransport):  # type: ignore[misc]
+    """A client connection's transport that tells the loop when a request goes out."""
+
+    __slots__ = ()
+
+    def write(self, data: Any) -> None:
+        if data:
+            self._loop._request_sent(self._sock_fd)
+        super().write(data)
+
+    def writelines(self, list_of_data: Any) -> None:
+        self._loop._request_sent(self._sock_fd)
+        super().writelines(list_of_data)
+
+
 class SimulatedEventLoop(asyncio.SelectorEventLoop):
     """An asyncio event loop on simulated time (see the module docstring for the modes).
 
@@ -197,6 +229,7 @@ class SimulatedEventLoop(asyncio.SelectorEventLoop):
         speed: float | None = None,
         settle_polls: int = 3,
         io_settle_seconds: float = 0.0002,
+        reply_patience_seconds: float = 2.0,
         selector: selectors.BaseSelector | None = None,
     ) -> None:
         self._start = datetime.now(UTC)
@@ -206,6 +239,11 @@ class SimulatedEventLoop(asyncio.SelectorEventLoop):
         self._speed: float | None = None
         self.settle_polls = settle_polls
         self.io_settle_seconds = io_settle_seconds
+        self.reply_patience_seconds = reply_patience_seconds
+        #: Client sockets that sent something not yet answered: fd -> real time of the send.
+        self._awaiting_reply: dict[int, float] = {}
+        #: (host, port) of the servers this loop serves; connections to them are not "outside".
+        self._listening: set[tuple[Any, ...]] = set()
         self._executor_futures: set[asyncio.Future[Any]] = set()
         self._clock: SimulatedClock | None = None
         super().__init__(_WarpSelector(selector or selectors.DefaultSelector(), self))
@@ -280,6 +318,59 @@ class SimulatedEventLoop(asyncio.SelectorEventLoop):
     def executor_busy(self) -> bool:
         """Whether work handed to threads is still running (then time is not jumped)."""
         return any(not future.done() for future in self._executor_futures)
+
+    def awaiting_replies(self) -> bool:
+        """Whether a connection this process opened waits for an answer (see the module
+        docstring); requests older than ``reply_patience_seconds`` of real time are given up."""
+        if not self._awaiting_reply:
+            return False
+        oldest_allowed = time.monotonic() - self.reply_patience_seconds
+        for fd, sent in list(self._awaiting_reply.items()):
+            if sent < oldest_allowed:
+                del self._awaiting_reply[fd]
+        return bool(self._awaiting_reply)
+
+    def _request_sent(self, fd: int) -> None:
+        self._awaiting_reply.setdefault(fd, time.monotonic())
+
+    def _answers_arrived(self, ready: list[tuple[selectors.SelectorKey, int]]) -> None:
+        if self._awaiting_reply:
+            for key, events in ready:
+                if events & selectors.EVENT_READ:
+                    self._awaiting_reply.pop(key.fd, None)
+
+    def _make_socket_transport(
+        self,
+        sock: Any,
+        protocol: Any,
+        waiter: Any = None,
+        *,
+        extra: Any = None,
+        server: Any = None,
+    ) -> Any:
+        if server is not None or self._served_here(sock):
+            # Accepted connections (a server's writes are answers, not requests), and client
+            # connections to a server in this loop, which answers on simulated time.
+            return super()._make_socket_transport(  # type: ignore[misc]
+                sock, protocol, waiter, extra=extra, server=server
+            )
+        return _ClientTransport(self, sock, protocol, waiter, extra, server)
+
+    def _served_here(self, sock: Any) -> bool:
+        try:
+            peer = sock.getpeername()
+        except (OSError, AttributeError):
+            return False
+        return isinstance(peer, tuple) and tuple(peer[:2]) in self._listening
+
+    async def create_server(self, *args: Any, **kwargs: Any) -> asyncio.Server:
+        """As asyncio's, remembering the addresses, so connections to them are in-process."""
+        server = await super().create_server(*args, **kwargs)
+        for listening in server.sockets:
+            address = listening.getsockname()
+            if isinstance(address, tuple):
+                self._listening.add(tuple(address[:2]))
+        return server
 
     def run_in_executor(
         self,

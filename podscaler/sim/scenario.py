@@ -181,6 +181,8 @@ class Scenario:
     #: the workload the summary and the report headline follow
     focus: str | None = None
     app_metrics: bool = False
+    #: Simulated seconds per wall second, or None for as fast as the machine allows.
+    speed: float | None = None
 
     def with_seed(self, seed: int) -> Scenario:
         return replace(self, seed=seed)
@@ -203,6 +205,7 @@ _TOP_FIELDS = {
     "nodeReadySeconds",
     "focus",
     "appMetrics",
+    "speed",
 }
 _WORKLOAD_FIELDS = {
     "name",
@@ -286,6 +289,12 @@ def _int(raw: Any, where: str, default: int) -> int:
     if isinstance(raw, bool) or not isinstance(raw, int):
         raise _fail(where, f"must be an integer, not {raw!r}")
     return raw
+
+
+def _float(raw: Any, where: str) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise _fail(where, f"must be a number, not {raw!r}")
+    return float(raw)
 
 
 def _strings(raw: Any, where: str) -> dict[str, str]:
@@ -541,6 +550,11 @@ def parse_scenario(document: Any, *, path: Path | None = None) -> Scenario:
         if (o.get("metadata") or {}).get("namespace")
     )
     focus = top.get("focus")
+    speed: float | None = None
+    if top.get("speed") is not None:
+        speed = _float(top.get("speed"), "speed")
+        if speed <= 0:
+            raise _fail("speed", "must be positive (simulated seconds per wall second)")
     return Scenario(
         name=name,
         description=str(top.get("description") or "").strip(),
@@ -559,6 +573,7 @@ def parse_scenario(document: Any, *, path: Path | None = None) -> Scenario:
         node_ready_seconds=_seconds(top.get("nodeReadySeconds"), "nodeReadySeconds", 10.0),
         focus=str(focus) if focus else (workloads[0].name if workloads else None),
         app_metrics=bool(top.get("appMetrics", False)),
+        speed=speed,
     )
 
 
