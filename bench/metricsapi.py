@@ -46,6 +46,7 @@ import aiohttp
 import trustme
 from aiohttp import web
 
+from podscaler.api.externalmetrics import ExternalMetricSample, ScaledObjectNotFound
 from podscaler.kube.clients import connect
 from podscaler.metricsapi.authentication import (
     AuthenticationConfig,
@@ -56,7 +57,6 @@ from podscaler.metricsapi.authentication import (
 from podscaler.metricsapi.authorization import SubjectAccessReviewer
 from podscaler.metricsapi.certificates import ServingMaterial
 from podscaler.metricsapi.server import MetricsApiServer
-from podscaler.metricsapi.source import ExternalMetricSample, ScaledObjectNotFound
 from podscaler.metricsapi.tls import ServingTls
 
 SCALED_OBJECTS = 1000
