@@ -16,6 +16,20 @@ Three ways in, all through :func:`connect`:
   The kubelet rotates projected tokens (hourly by default) by swapping the file, so the token
   is re-read when the file changes (checked at most once a second) and after any 401;
 * an explicit server URL with an optional token, CA file, or ``insecure`` for tests.
+
+HTTP sessions. :class:`Kube` owns two aiohttp sessions of its own (the ``ApiClient``'s is left
+unused): one for requests, one for watch streams, each with its own connector. Why:
+
+* kubernetes-asyncio's session is built with ``trust_env=True``, which makes aiohttp read
+  ``~/.netrc`` and look up the environment's proxies in the thread pool on **every request**:
+  at 10,000 ScaledObjects the first round of status writes spent a third of the operator's CPU
+  there (bench/RESULTS.md, issue 4). Here the proxy (``configuration.proxy``, else
+  ``HTTPS_PROXY`` / ``NO_PROXY`` as client-go reads them) is resolved once, at connect;
+  ``.netrc`` is not consulted (no Kubernetes client does);
+* a watch holds its connection for minutes: on a shared, size-limited pool, long-lived
+  streams take slots that requests then wait for. Watches get their own unlimited connector
+  (one connection per informer), requests a pool of ``pool_size`` connections
+  (:data:`DEFAULT_POOL_SIZE`), whose wait counts in a request's timeout.
 """
 
 from __future__ import annotations
@@ -32,6 +46,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import aiohttp
+from aiohttp.helpers import get_env_proxy_for_url
 from kubernetes_asyncio.client import ApiClient, Configuration
 from kubernetes_asyncio.config import load_kube_config
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -45,6 +60,7 @@ from podscaler.kube.errors import (
 )
 
 __all__ = [
+    "DEFAULT_POOL_SIZE",
     "JSON_PATCH",
     "MERGE_PATCH",
     "STRATEGIC_MERGE_PATCH",
@@ -64,6 +80,14 @@ SERVICE_ACCOUNT_DIR: Final = Path("/var/run/secrets/kubernetes.io/serviceaccount
 #: Requests other than watches give up after this long; a stuck API server must not stall a
 #: controller forever.
 DEFAULT_REQUEST_TIMEOUT_SECONDS: Final = 30.0
+
+#: Connections for requests (watches have their own): at most this many requests in flight,
+#: the others wait for a connection (kubernetes-asyncio's default is 100 too).
+DEFAULT_POOL_SIZE: Final = 100
+
+#: aiohttp's read buffer: watch events of large objects exceed its 64 KiB default (etcd allows
+#: objects up to 1.5 MiB), as kubernetes-asyncio sets it.
+_READ_BUFSIZE: Final = 2**21
 
 #: How often the in-cluster token file is stat()ed for rotation.
 TOKEN_CHECK_INTERVAL_SECONDS: Final = 1.0
@@ -130,21 +154,47 @@ class Kube:
         *,
         token: ServiceAccountToken | None = None,
         request_timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT_SECONDS,
+        pool_size: int = DEFAULT_POOL_SIZE,
     ) -> None:
         self.api_client = api_client
         self.configuration: Configuration = api_client.configuration
         self.host = str(self.configuration.host).rstrip("/")
         self.request_timeout_seconds = request_timeout_seconds
         self._token = token
+        self.pool_size = pool_size
         rest = api_client.rest_client
-        self._session: aiohttp.ClientSession = rest.pool_manager
+        tls = _ssl_context(self.configuration)
+        # trust_env=False: see the module docstring (a .netrc read per request otherwise).
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=pool_size, ssl=tls),
+            trust_env=False,
+            read_bufsize=_READ_BUFSIZE,
+        )
+        self._watch_session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, ssl=tls),
+            trust_env=False,
+            read_bufsize=_READ_BUFSIZE,
+        )
         self._extra: dict[str, Any] = {}
         if rest.server_hostname:
             self._extra["server_hostname"] = rest.server_hostname
-        if rest.proxy:
-            self._extra["proxy"] = rest.proxy
+        proxy, proxy_auth = _proxy_for(self.host, rest.proxy)
+        if proxy is not None:
+            self._extra["proxy"] = proxy
+            if proxy_auth is not None:
+                self._extra["proxy_auth"] = proxy_auth
         if rest.proxy_headers:
             self._extra["proxy_headers"] = rest.proxy_headers
+
+    @property
+    def pool_stats(self) -> tuple[int, int]:
+        """(connections in use by requests, requests waiting for one) — for probes and tests."""
+        connector = self._session.connector
+        if connector is None:
+            return 0, 0
+        in_use = len(getattr(connector, "_acquired", ()))
+        waiting = sum(len(w) for w in getattr(connector, "_waiters", {}).values())
+        return in_use, waiting
 
     async def __aenter__(self) -> Kube:
         return self
@@ -153,6 +203,8 @@ class Kube:
         await self.close()
 
     async def close(self) -> None:
+        await self._session.close()
+        await self._watch_session.close()
         await self.api_client.close()
 
     async def _headers(self, content_type: str | None) -> dict[str, str]:
@@ -255,7 +307,7 @@ class Kube:
             total=None, sock_read=read_timeout_seconds, connect=self.request_timeout_seconds
         )
         try:
-            async with self._session.get(
+            async with self._watch_session.get(
                 self.host + path,
                 params=_query(params),
                 headers=headers,
@@ -281,6 +333,31 @@ async def _lines(resp: aiohttp.ClientResponse, path: str) -> AsyncIterator[dict[
             raise TransportError(f"watch {path}: undecodable line") from exc
         if isinstance(decoded, dict):
             yield decoded
+
+
+def _ssl_context(configuration: Configuration) -> ssl.SSLContext:
+    """The TLS context kubernetes-asyncio's ``RESTClientObject`` builds, for our connectors."""
+    context = ssl.create_default_context(cafile=configuration.ssl_ca_cert)
+    if configuration.cert_file:
+        context.load_cert_chain(configuration.cert_file, keyfile=configuration.key_file)
+    if not configuration.verify_ssl:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if configuration.disable_strict_ssl_verification:
+        context.verify_flags &= ~ssl.VERIFY_X509_STRICT
+    return context
+
+
+def _proxy_for(host: str, configured: str | None) -> tuple[str | None, aiohttp.BasicAuth | None]:
+    """The proxy for the API server, decided once: the kubeconfig's ``proxy-url``, else the
+    environment's (``HTTPS_PROXY``/``HTTP_PROXY`` unless ``NO_PROXY`` exempts the host)."""
+    if configured:
+        return configured, None
+    try:
+        proxy, auth = get_env_proxy_for_url(URL(host))
+    except LookupError:
+        return None, None
+    return str(proxy), auth
 
 
 def _query(params: Params | None) -> dict[str, str]:
@@ -325,6 +402,7 @@ async def connect(
     in_cluster: bool | None = None,
     service_account_dir: Path = SERVICE_ACCOUNT_DIR,
     request_timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT_SECONDS,
+    pool_size: int = DEFAULT_POOL_SIZE,
 ) -> Kube:
     """Connect to an API server and return a :class:`Kube`.
 
@@ -362,4 +440,9 @@ async def connect(
             persist_config=False,
         )
     api_client = ApiClient(configuration=configuration)
-    return Kube(api_client, token=sa_token, request_timeout_seconds=request_timeout_seconds)
+    return Kube(
+        api_client,
+        token=sa_token,
+        request_timeout_seconds=request_timeout_seconds,
+        pool_size=pool_size,
+    )

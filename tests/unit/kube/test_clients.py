@@ -59,3 +59,23 @@ async def test_in_cluster_without_host_is_an_error(monkeypatch: pytest.MonkeyPat
     with pytest.raises(KubeError):
         await connect(in_cluster=True)
     await asyncio.sleep(0)
+
+
+async def test_sessions_do_not_read_the_environment_per_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """trust_env=True made aiohttp read ~/.netrc and the proxies in a thread on every request
+    (a third of the operator's CPU at 10,000 objects): the proxy is resolved once, here."""
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    async with await connect(server="https://10.0.0.1:6443", insecure=True) as kube:
+        assert kube._session.trust_env is False
+        assert kube._watch_session.trust_env is False
+        assert kube._extra["proxy"] == "http://proxy.example:3128"
+        # Watches have a connector of their own: they never hold a request's slot.
+        assert kube._watch_session.connector is not kube._session.connector
+        assert kube.pool_stats == (0, 0)
+    monkeypatch.setenv("NO_PROXY", "10.0.0.1")
+    async with await connect(server="https://10.0.0.1:6443", insecure=True) as kube:
+        assert "proxy" not in kube._extra
