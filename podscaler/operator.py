@@ -174,28 +174,46 @@ async def _serve_external_metrics(
 
 
 async def settle_heap_periodically(
-    first_after_seconds: float = 30.0, every_seconds: float = 3600.0
+    first_after_seconds: float = 30.0,
+    every_seconds: float = 3600.0,
+    *,
+    first_round_steps: int = 6,
 ) -> None:
     """Keep the cycle collector off the operator's long-lived heap.
 
     Why: at thousands of ScaledObjects the informer caches, scalers and per-object state are
     millions of small objects, and each full (generation 2) collection walks all of them: a
-    pause of 0.2 to 0.5 s at 1,000 objects and several seconds at 10,000, measured as scale loop
-    lateness (bench/RESULTS.md, issue 4). Almost none of it is cyclic garbage, so once the
-    first round of polls has built it (*first_after_seconds*, one polling interval), it is
-    collected once and frozen (``gc.freeze()``): later collections only look at what was
-    allocated since; frozen objects are still freed by reference counting.
+    pause of 0.2 to 0.5 s at 1,000 objects and over a second at 10,000, measured as scale loop
+    lateness (bench/RESULTS.md, issue 4). Almost none of it is cyclic garbage, so it is frozen
+    (``gc.freeze()``): later collections only look at what was allocated since; frozen objects
+    are still freed by reference counting.
+
+    When: at once (call this right after the informers synced: their caches are most of the
+    heap), then *first_round_steps* times during the first round of polls, which builds every
+    object's scalers and state (at 10,000 objects the collector otherwise ran a dozen full
+    collections of up to 1.2 s each in that round), after a young-generation collection each
+    time; then, once the first round is over (*first_after_seconds*, one polling interval), a
+    full collection of what is not frozen, and a freeze.
 
     Cost: cyclic garbage that is reachable at the moment of freezing (in-flight requests) and
     dies later is not collected while frozen, so every *every_seconds* the heap is unfrozen,
     collected in full (one pause per hour by default) and frozen again.
     """
-    await asyncio.sleep(first_after_seconds)
+    gc.collect(1)
+    gc.freeze()
+    steps = max(first_round_steps, 0)
+    for _ in range(steps):
+        await asyncio.sleep(first_after_seconds / (steps + 1))
+        gc.collect(1)
+        gc.freeze()
+    await asyncio.sleep(first_after_seconds / (steps + 1))
+    gc.collect()
+    gc.freeze()
     while True:
+        await asyncio.sleep(every_seconds)
         gc.unfreeze()
         gc.collect()
         gc.freeze()
-        await asyncio.sleep(every_seconds)
 
 
 async def run_operator(options: RunOptions, stop: asyncio.Event | None = None) -> None:
