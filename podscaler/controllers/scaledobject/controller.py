@@ -17,6 +17,9 @@ A spec change (``metadata.generation``), an annotation change (the pause annotat
 deletion wakes the object's loop at once, and the schedule restarts from there, as KEDA
 restarts a scale loop when the generation changes. Status updates do not wake anything.
 
+Status is written in the background (:class:`~.statuswriter.StatusWriter`: coalesced per
+object, a few writes in flight, a short timeout), so a slow API server never holds a poll.
+
 Ownership. Two ScaledObjects that target the same workload would fight over its replicas
 (KEDA issue #897); the older one (by creation time, then name) keeps the target, the other is
 refused with Ready=False (reason ScaleTargetAlreadyManaged) until the first one goes away.
@@ -25,6 +28,7 @@ refused with Ready=False (reason ScaleTargetAlreadyManaged) until the first one 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Callable
@@ -39,6 +43,7 @@ from podscaler.controllers.scaledobject.evaluation import (
 )
 from podscaler.controllers.scaledobject.mapping import parse_time
 from podscaler.controllers.scaledobject.records import DecisionLog
+from podscaler.controllers.scaledobject.statuswriter import StatusWriter
 from podscaler.controllers.scaledobject.targets import TargetReader
 from podscaler.kube.clients import Kube
 from podscaler.kube.events import EventRecorder
@@ -120,6 +125,8 @@ class ScaledObjectController:
             registry=registry or default_registry(),
             owner_of=self._owner_of,
         )
+        self.status_writer = StatusWriter(kube, SCALED_OBJECTS)
+        self.evaluator.status_writer = self.status_writer
         self.objects: dict[tuple[str, str], ObjectContext] = {}
         self._by_target: dict[TargetKey, set[tuple[str, str]]] = {}
         self.on_lateness: Callable[[float], None] | None = None
@@ -149,6 +156,10 @@ class ScaledObjectController:
 
     async def aclose(self) -> None:
         await self.informer.aclose()
+        with contextlib.suppress(TimeoutError):  # what is still queued is written on restart
+            async with asyncio.timeout(2.0):
+                await self.status_writer.flush()
+        await self.status_writer.aclose()
         tasks = [c.task for c in self.objects.values() if c.task is not None]
         for task in tasks:
             task.cancel()
@@ -215,6 +226,8 @@ class ScaledObjectController:
             return
         previous = ctx.obj
         ctx.obj = new
+        if ctx.status is not None and new.get("status") == ctx.status:
+            ctx.status = None  # the cache caught up with our write: keep one copy, not two
         self._index(key, new, previous)
         if _wake_worthy(previous, new):
             ctx.wake.set()
@@ -237,6 +250,7 @@ class ScaledObjectController:
             self.targets.forget(ctx.target)
         self.decisions.forget(*key)
         self.metrics.forget(*key)
+        self.status_writer.forget(*key)
         # The object that was refused for this target may own it now: let it know at once.
         target = target_key(obj)
         for other in self._by_target.get(target, set()) if target else set():

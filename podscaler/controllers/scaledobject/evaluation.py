@@ -58,6 +58,7 @@ from podscaler.controllers.scaledobject.status import (
     last_active_to_write,
     status_patch,
 )
+from podscaler.controllers.scaledobject.statuswriter import StatusWriter
 from podscaler.controllers.scaledobject.targets import TargetReader
 from podscaler.controllers.scaledobject.triggers import (
     TriggerConfigError,
@@ -142,7 +143,10 @@ class ObjectContext:
     hpa_history: hpa.HpaHistory = field(default_factory=hpa.HpaHistory)
     hpa_conditions: tuple[hpa.Condition, ...] = ()
     hpa_desired: int | None = None
+    #: The status the server holds after our last write (``None``: the informer's copy).
     status: dict[str, Any] | None = None
+    #: The latest status handed to the status writer and not yet written.
+    wanted_status: dict[str, Any] | None = None
     target: ScaleRef | None = None
     spec_cache: SpecCache = field(default_factory=SpecCache)
     #: The last poll and its time: what the metrics API answers for ``useCachedMetrics``.
@@ -153,6 +157,17 @@ class ObjectContext:
     def generation(self) -> int | None:
         value = (self.obj.get("metadata") or {}).get("generation")
         return value if isinstance(value, int) else None
+
+    @property
+    def known_status(self) -> dict[str, Any] | None:
+        """The status the next one is composed over: the one waiting to be written, else the
+        last written, else the informer's."""
+        if self.wanted_status is not None:
+            return self.wanted_status
+        if self.status is not None:
+            return self.status
+        status = self.obj.get("status")
+        return status if isinstance(status, dict) else None
 
     @property
     def polling_interval_seconds(self) -> float:
@@ -195,6 +210,9 @@ class Evaluator:
         #: operator; see :mod:`podscaler.controllers.refresh`).
         self.refresher: AuthRefresher | None = None
         self.hpa_mode = HpaMode(kube, dry_run=settings.dry_run)
+        #: Writes statuses in the background when set (the controller sets one); without it
+        #: an evaluation writes its status itself before returning.
+        self.status_writer: StatusWriter | None = None
 
     # ---------------------------------------------------------------- helpers
 
@@ -226,6 +244,10 @@ class Evaluator:
         current = ctx.status if ctx.status is not None else ctx.obj.get("status")
         patch = status_patch(current, desired)
         if patch is None:
+            ctx.wanted_status = None  # the server has it (or a pending write is outdated)
+            return
+        if self.status_writer is not None:
+            self.status_writer.submit(ctx, desired)
             return
         try:
             written = await patch_status(self.kube, SCALED_OBJECTS, ctx.namespace, ctx.name, patch)
@@ -285,7 +307,7 @@ class Evaluator:
             error=message,
             dry_run=self.settings.dry_run,
         )
-        previous = ctx.status if ctx.status is not None else ctx.obj.get("status")
+        previous = ctx.known_status
         parts = StatusParts(generation=ctx.generation, last_decision=record.short())
         last_active = (
             datetime_of(state.last_active_seconds)
@@ -326,7 +348,7 @@ class Evaluator:
         if FINALIZER not in finalizers:
             return
         advanced = (ctx.obj.get("spec") or {}).get("advanced") or {}
-        status = ctx.status if ctx.status is not None else ctx.obj.get("status") or {}
+        status = ctx.known_status or {}
         original = status.get("originalReplicaCount")
         ref = ctx.target
         if advanced.get("restoreToOriginalReplicaCount") and isinstance(original, int) and ref:
@@ -529,7 +551,7 @@ class Evaluator:
         if error is not None:
             self._event(ctx, Reason.ScaleFailed, f"writing /scale of {target_text} failed: {error}")
             self.metrics.object_error(ctx.namespace, ctx.name)
-        previous_status = ctx.status if ctx.status is not None else ctx.obj.get("status")
+        previous_status = ctx.known_status
         specs = [s for t in triggers.triggers for s in t.specs]
         hpa_mode = await reconcile_mode(self.hpa_mode, so, specs, previous_status)
         ctx.scaling_state = decision.state
@@ -573,7 +595,7 @@ class Evaluator:
             authentications_types=",".join(triggers.auth_kinds) or None,
             last_decision=record.short(),
         )
-        previous_status = ctx.status if ctx.status is not None else ctx.obj.get("status")
+        previous_status = ctx.known_status
         status = compose_status(
             previous_status,
             decision.state,
