@@ -39,7 +39,7 @@ __all__ = [
 DEFAULT_RECORDS_PER_OBJECT: Final = 20
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TriggerRecord:
     """One trigger metric on one poll."""
 
@@ -53,7 +53,7 @@ class TriggerRecord:
     duration_seconds: float = 0.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HpaMetricRecord:
     """One metric inside the HPA calculation: its proposal or why it had none."""
 
@@ -65,7 +65,7 @@ class HpaMetricRecord:
     error: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HpaRecord:
     """The 1..N calculation (``engine.hpa``) of one poll."""
 
@@ -77,7 +77,7 @@ class HpaRecord:
     metrics: tuple[HpaMetricRecord, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DecisionRecord:
     """One evaluation of one ScaledObject, from inputs to the replica count written."""
 
@@ -117,6 +117,29 @@ class DecisionRecord:
         return out
 
 
+#: Fields of consecutive records that are usually equal (a steady object's summary, facts,
+#: HPA calculation): the new record points at the previous one's values instead of its own.
+_SHARED_FIELDS: Final = ("rule", "summary", "hpa", "error", "facts")
+_SHARED_TRIGGER_FIELDS: Final = ("type", "name", "metric", "error")
+
+
+def _share(previous: DecisionRecord, record: DecisionRecord) -> None:
+    """Let *record* reuse *previous*'s equal values (memory: objects x N records, where N is
+    :data:`DEFAULT_RECORDS_PER_OBJECT`; a steady object's records differ in little but their
+    time and values). Records are immutable, so sharing is invisible to readers."""
+    for name in _SHARED_FIELDS:
+        mine, theirs = getattr(record, name), getattr(previous, name)
+        if mine is not theirs and mine == theirs:
+            object.__setattr__(record, name, theirs)
+    if len(record.triggers) != len(previous.triggers):
+        return
+    for trigger, before in zip(record.triggers, previous.triggers, strict=True):
+        for name in _SHARED_TRIGGER_FIELDS:
+            mine, theirs = getattr(trigger, name), getattr(before, name)
+            if mine is not theirs and mine == theirs:
+                object.__setattr__(trigger, name, theirs)
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [_jsonable(v) for v in value]
@@ -138,6 +161,8 @@ class DecisionLog:
         kept = self._records.get((namespace, name))
         if kept is None:
             kept = self._records[(namespace, name)] = deque(maxlen=self.per_object)
+        elif kept:
+            _share(kept[-1], record)
         kept.append(record)
 
     def forget(self, namespace: str, name: str) -> None:
