@@ -244,7 +244,7 @@ def simulate(
 )
 @click.option(
     "--operator-namespace",
-    default="podscaler-system",
+    default="podscaler",
     show_default=True,
     help="Namespace of the Lease and of ClusterTriggerAuthentication Secrets.",
 )

@@ -105,3 +105,26 @@ def test_metrics_service_targets_the_operator(rendered: list[dict[str, Any]]) ->
     labels = deployment["spec"]["template"]["metadata"]["labels"]
     assert all(labels.get(k) == v for k, v in service["spec"]["selector"].items())
     assert service["spec"]["ports"][0]["targetPort"] == "metrics"
+
+
+def test_the_operator_container_starts_with_options_podscaler_run_accepts(
+    rendered: list[dict[str, Any]],
+) -> None:
+    """Arguments and PODSCALER_RUN_* variables of the Deployment must be real options of
+    ``podscaler run``: an unknown flag crash-loops the pod, and an unknown variable is silently
+    ignored (a misspelt one once restricted the operator to its own namespace)."""
+    import click
+
+    from podscaler.cli import main
+
+    (deployment,) = _of_kind(rendered, "Deployment")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    command, *args = container["args"]
+    run = main.commands[command]
+    assert isinstance(run, click.Command)
+    run.make_context(command, list(args))  # raises on an unknown or malformed option
+    options = {p.name.upper() for p in run.params if p.name}
+    for env in container.get("env", []):
+        name = env["name"]
+        assert name.startswith("PODSCALER_RUN_"), name
+        assert name.removeprefix("PODSCALER_RUN_") in options, f"{name} is not a run option"
