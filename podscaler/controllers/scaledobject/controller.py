@@ -47,7 +47,7 @@ from podscaler.controllers.scaledobject.statuswriter import StatusWriter
 from podscaler.controllers.scaledobject.targets import TargetReader
 from podscaler.kube.clients import Kube
 from podscaler.kube.events import EventRecorder
-from podscaler.kube.informers import Informer
+from podscaler.kube.informers import Informer, compact
 from podscaler.kube.resources import Discovery
 from podscaler.observability.metrics import OperatorMetrics
 from scalers.registry import ScalerRegistry, default_registry
@@ -113,7 +113,7 @@ class ScaledObjectController:
         self.targets = TargetReader(
             kube, self.discovery, namespace=namespace, use_cache=cache_targets
         )
-        self.informer = Informer(kube, SCALED_OBJECTS, namespace=namespace)
+        self.informer = Informer(kube, SCALED_OBJECTS, namespace=namespace, transform=compact)
         self.evaluator = Evaluator(
             kube,
             self.targets,

@@ -22,7 +22,7 @@ from typing import Any
 from podscaler.api.selectors import LabelSelector, SelectorError
 from podscaler.kube.clients import Kube
 from podscaler.kube.errors import NotFound
-from podscaler.kube.informers import Informer
+from podscaler.kube.informers import Informer, compact
 from podscaler.kube.resources import Discovery, Resource
 from podscaler.kube.scaling import Scale, ScaleClient, ScaleRef
 
@@ -85,7 +85,9 @@ class TargetReader:
                 informer = self._informers.get(key)
                 if informer is None:
                     resource = await self._scales.resource(ref)
-                    informer = Informer(self._kube, resource, namespace=self._namespace)
+                    informer = Informer(
+                        self._kube, resource, namespace=self._namespace, transform=compact
+                    )
                     self._informers[key] = informer
                     informer.start()
         if not informer.has_synced:

@@ -102,3 +102,34 @@ def test_error_event_with_410_raises_gone() -> None:
         cache._on_event(event("ERROR", status))
     assert caught.value.status == 410
     assert caught.value.reason == "Expired"
+
+
+def test_compact_drops_managed_fields_and_interns_keys() -> None:
+    import json
+    import sys
+
+    from podscaler.kube.informers import compact
+
+    text = json.dumps(
+        {
+            "metadata": {
+                "name": "a",
+                "managedFields": [{"manager": "kubectl"}],
+                "annotations": {
+                    "kubectl.kubernetes.io/last-applied-configuration": "{}",
+                    "autoscaling.keda.sh/paused": "true",
+                },
+            },
+            "status": {"conditions": [{"type": "Ready", "status": "True", "message": "x" * 100}]},
+        }
+    )
+    original = json.loads(text)
+    obj = compact(original)
+    assert obj == {
+        "metadata": {"name": "a", "annotations": {"autoscaling.keda.sh/paused": "true"}},
+        "status": {"conditions": [{"type": "Ready", "status": "True", "message": "x" * 100}]},
+    }
+    assert "managedFields" in original["metadata"]  # the decoded object is not changed
+    key = next(k for k in compact(json.loads(text)) if k == "status")
+    assert key is sys.intern("status")
+    assert compact(json.loads(text))["status"]["conditions"][0]["type"] is sys.intern("Ready")
