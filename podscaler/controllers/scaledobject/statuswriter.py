@@ -86,9 +86,8 @@ class StatusWriter:
         ctx.wanted_status = desired
         key = (ctx.namespace, ctx.name)
         if key not in self._queued:
-            # Re-queued even while a write of an older status is in flight: the worker that
-            # takes it next waits for nothing, the in-flight one answers first (ordering by
-            # the per-object ``_writing`` check below).
+            # Queued even while an older status of the object is being written: ``_take``
+            # skips it until that write has answered, so one object's writes never overlap.
             self._queued[key] = ctx
         self._idle.clear()
         self._ready.set()
