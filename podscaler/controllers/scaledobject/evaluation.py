@@ -37,12 +37,7 @@ from podscaler.controllers.scaledobject.mapping import (
     resumed_state,
     state_from_status,
 )
-from podscaler.controllers.scaledobject.pods import (
-    list_pod_metrics,
-    list_pods,
-    pod_facts,
-    resource_reading,
-)
+from podscaler.controllers.scaledobject.pods import list_pod_metrics, list_pods
 from podscaler.controllers.scaledobject.records import (
     DecisionLog,
     DecisionRecord,
@@ -68,6 +63,7 @@ from podscaler.controllers.scaledobject.triggers import (
 )
 from podscaler.engine import hpa
 from podscaler.engine import scaling as keda
+from podscaler.engine.hpa.objects import pod_facts, resource_reading
 from podscaler.engine.scaling import conditions as cond
 from podscaler.kube.clients import MERGE_PATCH, Kube
 from podscaler.kube.errors import KubeError, NoScaleSubresource, NotFound

@@ -56,10 +56,17 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
-from podscaler.api.quantities import Quantity, QuantityError, parse_quantity
+from podscaler.api.quantities import Quantity
 from podscaler.api.selectors import LabelSelector, SelectorError, parse_label_selector
 from podscaler.engine import hpa
 from podscaler.engine.hpa import conditions as reasons
+from podscaler.engine.hpa.objects import (
+    ZERO_TIME_SECONDS,
+    milli_of,
+    pod_facts,
+    resource_reading,
+    unix_seconds,
+)
 from podscaler.kube.clients import MERGE_PATCH, Kube, connect
 from podscaler.kube.errors import KubeError, NotFound
 from podscaler.kube.resources import Discovery
@@ -79,8 +86,6 @@ COMPONENT: Final = "horizontal-pod-autoscaler"
 _HPAS: Final = "/apis/autoscaling/v2/horizontalpodautoscalers"
 _EXTERNAL: Final = "/apis/external.metrics.k8s.io/v1beta1"
 _CUSTOM: Final = "/apis/custom.metrics.k8s.io/v1beta2"
-#: Go's zero time, far in the past but finite (see ``engine.hpa.types``).
-_ZERO_TIME_SECONDS: Final = -62135596800.0
 _DEFAULT_METRIC: Final = {
     "type": "Resource",
     "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}},
@@ -92,26 +97,8 @@ Obj = dict[str, Any]
 # ------------------------------------------------------------------------------ reading JSON
 
 
-def _parse_time(text: object) -> float | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        return None
-
-
 def _format_time(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _milli(value: object) -> int | None:
-    if value is None:
-        return None
-    try:
-        return parse_quantity(str(value)).milli_value()
-    except (QuantityError, ValueError):
-        return None
 
 
 def _quantity(milli: int) -> str:
@@ -157,8 +144,8 @@ def _target(raw: Mapping[str, Any] | None) -> hpa.MetricTarget:
     return hpa.MetricTarget(
         kind,
         average_utilization=int(utilization) if isinstance(utilization, int) else None,
-        average_value_milli=_milli(raw.get("averageValue")),
-        value_milli=_milli(raw.get("value")),
+        average_value_milli=milli_of(raw.get("averageValue")),
+        value_milli=milli_of(raw.get("value")),
     )
 
 
@@ -205,7 +192,7 @@ def _rules(raw: Mapping[str, Any] | None) -> hpa.ScalingRules | None:
         return None
     select = raw.get("selectPolicy")
     policies = raw.get("policies")
-    tolerance = _milli(raw.get("tolerance"))
+    tolerance = milli_of(raw.get("tolerance"))
     window = raw.get("stabilizationWindowSeconds")
     return hpa.ScalingRules(
         stabilization_window_seconds=int(window) if isinstance(window, int) else None,
@@ -248,82 +235,6 @@ def hpa_spec(obj: Mapping[str, Any]) -> tuple[hpa.HpaSpec, list[Obj]]:
     )
 
 
-def _requests(container: Mapping[str, Any]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for resource, amount in ((container.get("resources") or {}).get("requests") or {}).items():
-        milli = _milli(amount)
-        if milli is not None:
-            out[str(resource)] = milli
-    return out
-
-
-def pod_facts(pod: Mapping[str, Any]) -> hpa.PodFacts:
-    """A pod as the HPA sees it: phase, readiness, start time, deletion, requests."""
-    meta = pod.get("metadata") or {}
-    spec = pod.get("spec") or {}
-    status = pod.get("status") or {}
-    try:
-        phase = hpa.PodPhase(str(status.get("phase") or "Pending"))
-    except ValueError:
-        phase = hpa.PodPhase.UNKNOWN
-    ready = None
-    for condition in status.get("conditions") or []:
-        if condition.get("type") == "Ready":
-            moment = _parse_time(condition.get("lastTransitionTime"))
-            ready = hpa.ReadyCondition(
-                str(condition.get("status") or "Unknown"),
-                _ZERO_TIME_SECONDS if moment is None else moment,
-            )
-    containers = [
-        hpa.ContainerRequests(str(c.get("name") or ""), _requests(c))
-        for c in spec.get("containers") or []
-    ]
-    containers.extend(
-        hpa.ContainerRequests(str(c.get("name") or ""), _requests(c))
-        for c in spec.get("initContainers") or []
-        if c.get("restartPolicy") == "Always"
-    )
-    return hpa.PodFacts(
-        name=str(meta.get("name") or ""),
-        phase=phase,
-        ready=ready,
-        start_time_seconds=_parse_time(status.get("startTime")),
-        deleting=bool(meta.get("deletionTimestamp")),
-        containers=tuple(containers),
-    )
-
-
-def _window_seconds(text: object) -> float:
-    if isinstance(text, str) and text.endswith("s"):
-        with contextlib.suppress(ValueError):
-            return float(text[:-1])
-    return 0.0
-
-
-def resource_reading(items: Sequence[Mapping[str, Any]]) -> hpa.ResourceReading:
-    """PodMetrics items (metrics.k8s.io) as the engine's reading, usage in milli-units."""
-    pods = []
-    for item in items:
-        containers: dict[str, dict[str, int]] = {}
-        for container in item.get("containers") or []:
-            usage = {}
-            for resource, amount in (container.get("usage") or {}).items():
-                milli = _milli(amount)
-                if milli is not None:
-                    usage[str(resource)] = milli
-            containers[str(container.get("name") or "")] = usage
-        stamp = _parse_time(item.get("timestamp"))
-        pods.append(
-            hpa.PodResourceUsage(
-                pod=str((item.get("metadata") or {}).get("name") or ""),
-                containers=containers,
-                timestamp_seconds=0.0 if stamp is None else stamp,
-                window_seconds=_window_seconds(item.get("window")),
-            )
-        )
-    return hpa.ResourceReading(tuple(pods))
-
-
 def _conditions(status: Mapping[str, Any]) -> tuple[hpa.Condition, ...]:
     out = []
     for raw in status.get("conditions") or []:
@@ -331,14 +242,14 @@ def _conditions(status: Mapping[str, Any]) -> tuple[hpa.Condition, ...]:
             kind = hpa.ConditionType(str(raw.get("type")))
         except ValueError:
             continue
-        moment = _parse_time(raw.get("lastTransitionTime"))
+        moment = unix_seconds(raw.get("lastTransitionTime"))
         out.append(
             hpa.Condition(
                 kind,
                 str(raw.get("status") or "Unknown"),
                 str(raw.get("reason") or ""),
                 str(raw.get("message") or ""),
-                _ZERO_TIME_SECONDS if moment is None else moment,
+                ZERO_TIME_SECONDS if moment is None else moment,
             )
         )
     return tuple(out)
@@ -729,7 +640,9 @@ class HpaController:
         except KubeError as exc:
             return hpa.ReadingError(f"unable to fetch metrics from external metrics API: {exc}")
         values = tuple(
-            m for m in (_milli(i.get("value")) for i in answer.get("items") or []) if m is not None
+            m
+            for m in (milli_of(i.get("value")) for i in answer.get("items") or [])
+            if m is not None
         )
         return hpa.ExternalReading(values)
 
@@ -746,14 +659,14 @@ class HpaController:
             return hpa.ReadingError(f"unable to fetch metrics from custom metrics API: {exc}")
         samples = []
         for item in answer.get("items") or []:
-            value = _milli(item.get("value"))
+            value = milli_of(item.get("value"))
             if value is None:
                 continue
             samples.append(
                 hpa.PodSample(
                     pod=str((item.get("describedObject") or {}).get("name") or ""),
                     value_milli=value,
-                    timestamp_seconds=_parse_time(item.get("timestamp")) or 0.0,
+                    timestamp_seconds=unix_seconds(item.get("timestamp")) or 0.0,
                     window_seconds=float(item.get("windowSeconds") or 0),
                 )
             )
@@ -773,7 +686,7 @@ class HpaController:
         except KubeError as exc:
             return hpa.ReadingError(f"unable to fetch metrics from custom metrics API: {exc}")
         items = answer.get("items") or []
-        value = _milli(items[0].get("value")) if items else None
+        value = milli_of(items[0].get("value")) if items else None
         if value is None:
             return hpa.ReadingError("no metrics returned from custom metrics API")
         return hpa.ObjectReading(value)

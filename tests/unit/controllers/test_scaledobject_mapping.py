@@ -13,7 +13,6 @@ from podscaler.controllers.scaledobject.mapping import (
     scaling_spec,
     state_from_status,
 )
-from podscaler.controllers.scaledobject.pods import pod_facts, resource_reading
 from podscaler.controllers.scaledobject.records import (
     DecisionLog,
     DecisionRecord,
@@ -27,6 +26,7 @@ from podscaler.controllers.scaledobject.status import (
 )
 from podscaler.engine import hpa
 from podscaler.engine import scaling as keda
+from podscaler.engine.hpa.objects import pod_facts, resource_reading
 from scalers.contract import MetricTarget, MetricTargetType, ResourceMetricSpec
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)

@@ -1,0 +1,131 @@
+"""Pods and PodMetrics as the Kubernetes API serves them, turned into the engine's records.
+
+Two callers read the same JSON for the same algorithm: the ScaledObject controller (direct mode)
+and the embedded cluster's HPA controller. The translation is pure, so it lives here once.
+Times become Unix seconds, the clock both callers give ``decide`` as ``now_seconds``; a missing
+Ready transition time is Go's zero time, as upstream's pod lister hands it over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from podscaler.api.quantities import QuantityError, parse_quantity
+from podscaler.engine.hpa.types import (
+    ContainerRequests,
+    PodFacts,
+    PodPhase,
+    PodResourceUsage,
+    ReadyCondition,
+    ResourceReading,
+)
+
+__all__ = ["ZERO_TIME_SECONDS", "milli_of", "pod_facts", "resource_reading", "unix_seconds"]
+
+#: Go's zero time (0001-01-01T00:00:00Z) in Unix seconds: far in the past but finite.
+ZERO_TIME_SECONDS: Final = -62135596800.0
+
+
+def unix_seconds(text: object) -> float | None:
+    """An RFC 3339 timestamp (``...Z`` or with an offset) in Unix seconds; None when absent."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def milli_of(value: object) -> int | None:
+    """A quantity in milli-units (millicores, milli-bytes); None when absent or malformed."""
+    if value is None:
+        return None
+    try:
+        return parse_quantity(str(value)).milli_value()
+    except (QuantityError, ValueError):
+        return None
+
+
+def _requests(container: Mapping[str, Any]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for resource, amount in ((container.get("resources") or {}).get("requests") or {}).items():
+        milli = milli_of(amount)
+        if milli is not None:
+            out[str(resource)] = milli
+    return out
+
+
+def pod_facts(pod: Mapping[str, Any]) -> PodFacts:
+    """One pod as the HPA sees it: phase, readiness, start time, deletion, requests.
+
+    Requests count the app containers and the sidecars (init containers with
+    ``restartPolicy: Always``), as upstream's resource calculation does.
+    """
+    meta = pod.get("metadata") or {}
+    spec = pod.get("spec") or {}
+    status = pod.get("status") or {}
+    try:
+        phase = PodPhase(str(status.get("phase") or "Pending"))
+    except ValueError:
+        phase = PodPhase.UNKNOWN
+    ready = None
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "Ready":
+            moment = unix_seconds(condition.get("lastTransitionTime"))
+            ready = ReadyCondition(
+                str(condition.get("status") or "Unknown"),
+                ZERO_TIME_SECONDS if moment is None else moment,
+            )
+    containers = [
+        ContainerRequests(str(c.get("name") or ""), _requests(c))
+        for c in spec.get("containers") or []
+    ]
+    containers.extend(
+        ContainerRequests(str(c.get("name") or ""), _requests(c))
+        for c in spec.get("initContainers") or []
+        if c.get("restartPolicy") == "Always"
+    )
+    return PodFacts(
+        name=str(meta.get("name") or ""),
+        phase=phase,
+        ready=ready,
+        start_time_seconds=unix_seconds(status.get("startTime")),
+        deleting=bool(meta.get("deletionTimestamp")),
+        containers=tuple(containers),
+    )
+
+
+def _window_seconds(text: object) -> float:
+    if isinstance(text, str) and text.endswith("s"):
+        try:
+            return float(text[:-1])
+        except ValueError:
+            return 0.0
+    return 0.0
+
+
+def resource_reading(items: Sequence[Mapping[str, Any]]) -> ResourceReading:
+    """PodMetrics items (metrics.k8s.io) as the engine's reading, usage in milli-units."""
+    pods: list[PodResourceUsage] = []
+    for item in items:
+        containers: dict[str, dict[str, int]] = {}
+        for container in item.get("containers") or []:
+            usage: dict[str, int] = {}
+            for resource, amount in (container.get("usage") or {}).items():
+                milli = milli_of(amount)
+                if milli is not None:
+                    usage[str(resource)] = milli
+            containers[str(container.get("name") or "")] = usage
+        stamp = unix_seconds(item.get("timestamp"))
+        pods.append(
+            PodResourceUsage(
+                pod=str((item.get("metadata") or {}).get("name") or ""),
+                containers=containers,
+                timestamp_seconds=0.0 if stamp is None else stamp,
+                window_seconds=_window_seconds(item.get("window")),
+            )
+        )
+    return ResourceReading(tuple(pods))
