@@ -249,7 +249,11 @@ async def run(seconds: float, rate: float, runs: int) -> dict[str, Any]:
         wr_parent, wr_child = ctx.Pipe()
         writer = ctx.Process(target=_write, args=(server.url, rate, seconds, wr_child))
         writer.start()
+        cpu0 = time.process_time()
         writes = await loop.run_in_executor(None, wr_parent.recv)
+        # The server's CPU over the write phase (the watcher's fan-out included): how much
+        # headroom it keeps when the machine is busy.
+        server_cpu_s = time.process_time() - cpu0
         await asyncio.sleep(1.0)
         server.drop_watches()
         latencies = await loop.run_in_executor(None, w_parent.recv)
@@ -267,12 +271,14 @@ async def run(seconds: float, rate: float, runs: int) -> dict[str, Any]:
         "client_parse_p50_s": statistics.median(listing["parse"]),
         "dumps_p50_s": statistics.median(dumps_runs),
         "writes": writes,
+        "server_cpu_s": server_cpu_s,
         "events": len(latencies),
         "watch_p50_ms": pct(latencies, 0.50) * 1000 if latencies else float("nan"),
         "watch_p99_ms": pct(latencies, 0.99) * 1000 if latencies else float("nan"),
         "watch_max_ms": max(latencies) * 1000 if latencies else float("nan"),
         "rate": rate,
         "seconds": seconds,
+        "loadavg": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
 
 
@@ -305,6 +311,12 @@ def report(r: dict[str, Any]) -> str:
             f"({w['done'] / w['elapsed']:.0f}/s, target {r['rate']:.0f}/s)",
             "",
         ),
+        (
+            "server CPU per write (process time / writes)",
+            f"{r['server_cpu_s'] / max(w['done'], 1) * 1e6:.0f} µs "
+            f"({r['server_cpu_s'] / w['elapsed'] * 100:.0f}% of a core)",
+            "",
+        ),
         ("watch events received (separate process)", f"{r['events']}", ""),
         ("watch latency p50 (send → received)", f"{r['watch_p50_ms']:.1f} ms", ""),
         ("watch latency p99", f"{r['watch_p99_ms']:.1f} ms", "target < 50 ms"),
@@ -317,6 +329,8 @@ def report(r: dict[str, Any]) -> str:
         f"|{'-' * (width + 2)}|{'-' * (vwidth + 2)}|------|",
     ]
     lines += [f"| {a.ljust(width)} | {b.ljust(vwidth)} | {c} |" for a, b, c in rows]
+    lines.append("")
+    lines.append(f"load average at the end of the run: {r['loadavg']}")
     return "\n".join(lines)
 
 

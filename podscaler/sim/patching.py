@@ -77,19 +77,37 @@ def json_equal(a: Any, b: Any) -> bool:
 # --- RFC 7386 JSON merge patch ------------------------------------------------------------------
 
 
-def apply_merge_patch(target: Any, patch: Any) -> Any:
+def apply_merge_patch(target: Any, patch: Any, *, in_place: bool = False) -> Any:
     """Apply an RFC 7386 merge patch: objects merge recursively, ``null`` deletes, all else
-    (lists included) replaces."""
+    (lists included) replaces.
+
+    ``in_place=True`` is for a caller that owns ``target`` (a private copy it will discard on
+    error): ``target`` itself is merged into and returned instead of being copied first. The
+    result still shares nothing with ``patch``.
+    """
     if not isinstance(patch, Mapping):
         return _copy(patch)
-    result: dict[str, Any] = (
-        {k: _copy(v) for k, v in target.items()} if isinstance(target, Mapping) else {}
-    )
+    if isinstance(target, dict) and in_place:
+        result: dict[str, Any] = target
+    elif isinstance(target, Mapping):
+        # One deep copy, then merge into it (copying per level of the patch's depth would copy
+        # the patched branch again at each level).
+        result = _copy(target)
+    else:
+        result = {}
+    return _merge_into(result, patch)
+
+
+def _merge_into(result: dict[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge ``patch`` into ``result``, which the caller owns (every dict in it is private)."""
     for key, value in patch.items():
         if value is None:
             result.pop(key, None)
+        elif isinstance(value, Mapping):
+            current = result.get(key)
+            result[key] = _merge_into(current if isinstance(current, dict) else {}, value)
         else:
-            result[key] = apply_merge_patch(result.get(key), value)
+            result[key] = _copy(value)
     return result
 
 
@@ -203,11 +221,15 @@ def _apply_operation(doc: Any, operation: Any, index: int) -> Any:
     raise PatchError(f"operation {index}: unknown op {op!r}")
 
 
-def apply_json_patch(target: Any, operations: list[Any]) -> Any:
-    """Apply an RFC 6902 JSON patch; the operations apply in order, all or nothing."""
+def apply_json_patch(target: Any, operations: list[Any], *, in_place: bool = False) -> Any:
+    """Apply an RFC 6902 JSON patch; the operations apply in order, all or nothing.
+
+    ``in_place=True`` skips the copy of ``target`` for a caller that owns it and discards it
+    when this raises (it may then be partly patched).
+    """
     if not isinstance(operations, list):
         raise PatchError("a JSON patch must be an array of operations")
-    doc = _copy(target)
+    doc = target if in_place else _copy(target)
     for index, operation in enumerate(operations):
         doc = _apply_operation(doc, operation, index)
     return doc
@@ -360,19 +382,27 @@ _ORDER_PREFIX = "$setElementOrder/"
 
 
 def apply_strategic_merge_patch(
-    target: Mapping[str, Any], patch: Mapping[str, Any], strategy: PatchStrategy
+    target: Mapping[str, Any],
+    patch: Mapping[str, Any],
+    strategy: PatchStrategy,
+    *,
+    in_place: bool = False,
 ) -> dict[str, Any]:
     """Apply a Kubernetes strategic merge patch to an object of ``strategy``'s kind.
 
     Maps merge as in a JSON merge patch; lists the strategy marks as merging combine with the
     target's (objects by merge key, scalars as a set), every other list is replaced; the
     directives are honoured as apimachinery honours them on the server side.
+
+    ``in_place=True`` skips the copy of ``target`` for a caller that owns it and discards it
+    when this raises.
     """
     if not isinstance(target, Mapping):
         raise PatchError("the object to patch must be a JSON object")
     if not isinstance(patch, Mapping):
         raise PatchError("a strategic merge patch must be a JSON object")
-    return _merge_map(_copy(target), _copy(patch), (), strategy)
+    owned = target if in_place and isinstance(target, dict) else _copy(target)
+    return _merge_map(owned, _copy(patch), (), strategy)
 
 
 def _where(path: Path) -> str:

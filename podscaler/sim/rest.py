@@ -155,19 +155,24 @@ def apply_patch(
     kind: str | None = None,
     group: str | None = None,
     version: str | None = None,
+    owned: bool = False,
 ) -> Obj:
-    """Apply a patch body of content type ``ctype`` to a private copy of ``current``."""
+    """Apply a patch body of content type ``ctype`` to a private copy of ``current``.
+
+    ``owned=True``: ``current`` already is a private copy (discarded by the caller on error),
+    so it is patched in place instead of being copied once more.
+    """
     from podscaler.sim import patching
 
     try:
         if ctype == MERGE_PATCH:
             if not isinstance(patch, dict):
                 raise BadRequest("a merge patch must be a JSON object")
-            result = patching.apply_merge_patch(current, patch)
+            result = patching.apply_merge_patch(current, patch, in_place=owned)
         elif ctype == JSON_PATCH:
             if not isinstance(patch, list):
                 raise BadRequest("a JSON patch must be a JSON array of operations")
-            result = patching.apply_json_patch(current, patch)
+            result = patching.apply_json_patch(current, patch, in_place=owned)
         elif ctype == STRATEGIC_PATCH:
             if not isinstance(patch, dict):
                 raise BadRequest("a strategic merge patch must be a JSON object")
@@ -185,7 +190,7 @@ def apply_patch(
                     f"the body of the request was in an unknown format - accepted media types "
                     f"include: {JSON_PATCH}, {MERGE_PATCH}, {APPLY_PATCH}"
                 )
-            result = patching.apply_strategic_merge_patch(current, patch, strategy)
+            result = patching.apply_strategic_merge_patch(current, patch, strategy, in_place=owned)
         elif ctype == APPLY_PATCH:
             raise UnsupportedMediaType(
                 "server-side apply (application/apply-patch+yaml) is not supported by the "
@@ -219,7 +224,7 @@ async def patch(server: ApiServer, request: web.Request, target: Target) -> web.
     ns = target.namespace or ""
     body = await read_patch(request)
     current = server.store.get(rt, ns, target.name)
-    patched = apply_patch(request.content_type, rt, current.copy(), body)
+    patched = apply_patch(request.content_type, rt, current.copy(), body, owned=True)
     meta = patched.get("metadata")
     if not isinstance(meta, dict):
         raise BadRequest("metadata must be an object")
