@@ -179,7 +179,8 @@ def main() -> None:
         ("behavior-history", external_case(behavior, replace(history))),
         ("baseline: ScaledObject JSON -> validated model", baseline_case()),
     ]
-    print(f"engine decisions on one core — Python {platform.python_version()}, {args.seconds} s each")
+    python = platform.python_version()
+    print(f"engine decisions on one core — Python {python}, {args.seconds} s each")
     print("| case | decisions/s | µs per decision |")
     print("|---|---|---|")
     for name, fn in cases:
