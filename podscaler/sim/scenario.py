@@ -44,6 +44,7 @@ from podscaler.sim.world.assertions import (
     BadAssertion,
     parse_assertion,
 )
+from podscaler.sim.world.brokers import kafka_unavailable
 from podscaler.sim.world.profiles import DEFAULT_USAGE, JobWork, WorkloadProfile
 
 __all__ = [
@@ -115,7 +116,7 @@ def _sqs_available() -> str | None:
 FEATURES: dict[str, Callable[[], str | None]] = {
     "scaledobject-controller": _operator_available,
     "sqs": _sqs_available,
-    "kafka": lambda: "Kafka topics as load are not built into the world yet (Tansu broker pending)",
+    "kafka": kafka_unavailable,
     "cpu-trigger": _trigger("cpu"),
     "memory-trigger": _trigger("memory"),
     "cron-trigger": _trigger("cron"),
@@ -158,7 +159,16 @@ class QueueSpec:
     name: str
     type: str
     production: Curve | None
+    #: SQS: the endpoint URL; Kafka: the bootstrap servers (else a broker started for the run)
     endpoint: str | None = None
+    #: Kafka: the topic's partitions (the topic is named as the queue)
+    partitions: int = 1
+    #: Kafka: the group the world's consumers commit as (default ``NAME-consumers``)
+    consumer_group: str | None = None
+
+    @property
+    def group(self) -> str:
+        return self.consumer_group or f"{self.name}-consumers"
 
 
 @dataclass(frozen=True)
@@ -463,20 +473,40 @@ def _workload(raw: Any, where: str, base_dir: Path | None, seed: int) -> Workloa
 
 def _queue(raw: Any, where: str, base_dir: Path | None) -> QueueSpec:
     spec = _mapping(raw, where)
-    _known(spec, {"name", "type", "production", "endpoint"}, where)
+    _known(spec, {"name", "type", "production", "endpoint", "partitions", "consumerGroup"}, where)
     name = spec.get("name")
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,80}", name):
-        raise _fail(f"{where}.name", "required: letters, digits, - and _ (an SQS queue name)")
+        raise _fail(
+            f"{where}.name", "required: letters, digits, - and _ (an SQS queue or Kafka topic name)"
+        )
     kind = str(spec.get("type", "sqs"))
     if kind not in ("sqs", "kafka", "memory"):
         raise _fail(f"{where}.type", f"must be sqs, kafka or memory, not {kind!r}")
+    for kafka_only in ("partitions", "consumerGroup"):
+        if kind != "kafka" and kafka_only in spec:
+            raise _fail(f"{where}.{kafka_only}", "only a kafka queue has it")
+    partitions = _int(spec.get("partitions"), f"{where}.partitions", 1)
+    if not 1 <= partitions <= 1000:
+        raise _fail(f"{where}.partitions", f"must be within 1..1000, not {partitions}")
+    group = spec.get("consumerGroup")
+    if group is not None and (
+        not isinstance(group, str) or not re.fullmatch(r"[A-Za-z0-9._-]{1,200}", group)
+    ):
+        raise _fail(f"{where}.consumerGroup", "letters, digits, ., - and _")
     production = (
         _curve(spec["production"], f"{where}.production", base_dir)
         if spec.get("production") is not None
         else None
     )
     endpoint = spec.get("endpoint")
-    return QueueSpec(name, kind, production, str(endpoint) if endpoint else None)
+    return QueueSpec(
+        name,
+        kind,
+        production,
+        str(endpoint) if endpoint else None,
+        partitions=partitions,
+        consumer_group=group,
+    )
 
 
 def parse_scenario(document: Any, *, path: Path | None = None) -> Scenario:
@@ -524,6 +554,8 @@ def parse_scenario(document: Any, *, path: Path | None = None) -> Scenario:
         for i, q in enumerate(_list(top.get("queues"), "queues"))
     )
     queue_names = {q.name for q in queues}
+    if len(queue_names) != len(queues):
+        raise _fail("queues", "names must be unique")
     for index, workload in enumerate(workloads):
         if workload.profile.queue is not None and workload.profile.queue not in queue_names:
             raise _fail(f"workloads[{index}].queue", f"no queue named {workload.profile.queue!r}")

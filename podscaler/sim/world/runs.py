@@ -9,8 +9,14 @@ a higher layer than ``sim``, so the seam is filled from above), and a test can s
 else that speaks to a Kubernetes API.
 
 SQS queues need an endpoint: ``PODSCALER_SQS_ENDPOINT``, a queue's ``endpoint``, or else a moto
-server started here on a free localhost port and stopped at the end. Object manifests may say
-``${sqs.endpoint}`` and ``${queues.NAME.url}``; they are substituted before applying.
+server started here on a free localhost port and stopped at the end. Kafka queues likewise need
+a broker: ``PODSCALER_KAFKA_BOOTSTRAP``, a queue's ``endpoint``, or else a Tansu broker started
+here (:mod:`podscaler.sim.world.brokers`) and stopped at the end; each becomes a topic of its
+name with its partitions, and a consumer group that starts committed at the topic's beginning
+(a consumer that has run before and was scaled to zero). Object manifests may say
+``${sqs.endpoint}``, ``${queues.NAME.url}``, ``${kafka.bootstrapServers}``,
+``${queues.NAME.topic}`` and ``${queues.NAME.consumerGroup}``; they are substituted before
+applying.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ from podscaler.sim.clock import Clock
 from podscaler.sim.scenario import Scenario, ScenarioError, importable
 from podscaler.sim.world.appmetrics import AppMetricsServer
 from podscaler.sim.world.assertions import AssertionResult
+from podscaler.sim.world.brokers import BOOTSTRAP_ENV, BrokerError, running_tansu
+from podscaler.sim.world.kafka_consumers import KafkaTopic
 from podscaler.sim.world.profiles import Profiles
 from podscaler.sim.world.queues import InMemoryQueue, QueueBackend, QueueHub, SqsQueue
 from podscaler.sim.world.timeline import Timeline
@@ -87,7 +95,7 @@ def _sqs_endpoint(scenario: Scenario) -> Iterator[str | None]:
     """An SQS endpoint for the scenario's queues: the configured one, or a moto server we
     start (and stop) ourselves on a free localhost port."""
     configured = os.environ.get("PODSCALER_SQS_ENDPOINT") or next(
-        (q.endpoint for q in scenario.queues if q.endpoint), None
+        (q.endpoint for q in scenario.queues if q.type == "sqs" and q.endpoint), None
     )
     if configured or not any(q.type == "sqs" for q in scenario.queues):
         yield configured
@@ -121,6 +129,21 @@ def _sqs_endpoint(scenario: Scenario) -> Iterator[str | None]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextlib.contextmanager
+def _kafka_bootstrap(scenario: Scenario) -> Iterator[str | None]:
+    """Bootstrap servers for the scenario's Kafka queues without an ``endpoint`` of their own:
+    ``PODSCALER_KAFKA_BOOTSTRAP``, or a Tansu broker we start (and stop) ourselves."""
+    configured = os.environ.get(BOOTSTRAP_ENV)
+    if configured or not any(q.type == "kafka" and not q.endpoint for q in scenario.queues):
+        yield configured
+        return
+    try:
+        with running_tansu() as broker:
+            yield broker.bootstrap
+    except BrokerError as exc:
+        raise ScenarioError(f"queues: Kafka needs a broker: {exc}") from exc
 
 
 def _take_signals() -> None:
@@ -197,83 +220,103 @@ async def run_scenario(
     world: World | None = None
     app_metrics: AppMetricsServer | None = None
     operator_task: asyncio.Task[None] | None = None
+    hub: QueueHub | None = None
+    # Queue servers (moto, a Kafka broker) outlive everything that talks to them.
+    brokers = contextlib.ExitStack()
     try:
-        with _sqs_endpoint(scenario) as endpoint:
-            profiles = Profiles()
-            for workload in scenario.workloads:
-                profiles.set(workload.namespace, workload.name, workload.profile)
-            hub = QueueHub()
-            substitutions: dict[str, str] = {}
-            if endpoint:
-                substitutions["sqs.endpoint"] = endpoint
-            for queue in scenario.queues:
-                backend: QueueBackend
-                if queue.type == "sqs":
-                    assert endpoint is not None
-                    sqs = await SqsQueue.open(queue.name, queue.endpoint or endpoint)
-                    substitutions[f"queues.{queue.name}.url"] = sqs.url
-                    backend = sqs
-                elif queue.type == "memory":
-                    backend = InMemoryQueue(queue.name)
-                else:
-                    raise ScenarioError(f"queues: {queue.name}: Kafka queues are not built yet")
-                hub.add(backend, queue.production)
-            world = World(
-                server,
-                profiles=profiles,
-                queues=hub,
-                tick_seconds=scenario.tick_seconds,
-                node_ready_seconds=scenario.node_ready_seconds,
-                seed=scenario.seed,
-            )
-            for group in scenario.node_groups:
-                world.cloud.add_group(group)
-            namespaces_rt = world.ctx.kinds.namespaces
-            for namespace in scenario.namespaces:
-                if server.store.find(namespaces_rt, "", namespace) is None:
-                    world.ctx.writer.create(namespaces_rt, {"metadata": {"name": namespace}})
-            world.start()
-            world.step()  # the initial nodes register and turn Ready before workloads arrive
-            if scenario.app_metrics:
-                app_metrics = AppMetricsServer(world)
-                await app_metrics.start()
-            for workload in scenario.workloads:
-                _apply(world, _substitute(workload.manifest, substitutions))
-            for obj in scenario.objects:
-                _apply(world, _substitute(obj, substitutions))
-            if operator is not None:
-                context = OperatorContext(
-                    server.url,
-                    kubeconfig_path,
-                    clock,
-                    node_groups=list(world.cloud.groups.values()),
+        endpoint = brokers.enter_context(_sqs_endpoint(scenario))
+        bootstrap = brokers.enter_context(_kafka_bootstrap(scenario))
+        profiles = Profiles()
+        for workload in scenario.workloads:
+            profiles.set(workload.namespace, workload.name, workload.profile)
+        hub = QueueHub()
+        substitutions: dict[str, str] = {}
+        if endpoint:
+            substitutions["sqs.endpoint"] = endpoint
+        if bootstrap:
+            substitutions["kafka.bootstrapServers"] = bootstrap
+        for queue in scenario.queues:
+            backend: QueueBackend
+            if queue.type == "sqs":
+                assert endpoint is not None
+                sqs = await SqsQueue.open(queue.name, queue.endpoint or endpoint)
+                substitutions[f"queues.{queue.name}.url"] = sqs.url
+                backend = sqs
+            elif queue.type == "memory":
+                backend = InMemoryQueue(queue.name)
+            else:
+                servers = queue.endpoint or bootstrap
+                assert servers is not None
+                topic = await KafkaTopic.open(
+                    queue.name,
+                    servers,
+                    group=queue.group,
+                    partitions=queue.partitions,
+                    commit_start=True,
+                    fetch_when_asked=True,
                 )
-                operator_task = asyncio.ensure_future(operator(context))
-                await asyncio.sleep(0)  # let it start (and install its signal handlers)
-                _take_signals()
-            await world.run(until_seconds=scenario.duration_seconds, on_tick=on_tick)
-            if operator_task is not None and operator_task.done() and operator_task.exception():
-                raise ScenarioError(f"the operator stopped: {operator_task.exception()!r}")
-            end = world.seconds()
-            results = [a.check(world.timeline, end) for a in scenario.assertions]
-            groups = {g.name: g for g in scenario.node_groups}
-            result = RunResult(
-                scenario=scenario,
-                timeline=world.timeline,
-                results=results,
-                operator_ran=operator is not None,
-                wall_seconds=time.perf_counter() - started_wall,
-                end_seconds=end,
-                writes=world.ctx.writer.writes,
+                substitutions[f"queues.{queue.name}.topic"] = topic.topic
+                substitutions[f"queues.{queue.name}.consumerGroup"] = topic.group
+                substitutions[f"queues.{queue.name}.bootstrapServers"] = servers
+                substitutions.setdefault("kafka.bootstrapServers", servers)
+                backend = topic
+            hub.add(backend, queue.production)
+        world = World(
+            server,
+            profiles=profiles,
+            queues=hub,
+            tick_seconds=scenario.tick_seconds,
+            node_ready_seconds=scenario.node_ready_seconds,
+            seed=scenario.seed,
+        )
+        for group in scenario.node_groups:
+            world.cloud.add_group(group)
+        namespaces_rt = world.ctx.kinds.namespaces
+        for namespace in scenario.namespaces:
+            if server.store.find(namespaces_rt, "", namespace) is None:
+                world.ctx.writer.create(namespaces_rt, {"metadata": {"name": namespace}})
+        world.start()
+        world.step()  # the initial nodes register and turn Ready before workloads arrive
+        if scenario.app_metrics:
+            app_metrics = AppMetricsServer(world)
+            await app_metrics.start()
+        for workload in scenario.workloads:
+            _apply(world, _substitute(workload.manifest, substitutions))
+        for obj in scenario.objects:
+            _apply(world, _substitute(obj, substitutions))
+        if operator is not None:
+            context = OperatorContext(
+                server.url,
+                kubeconfig_path,
+                clock,
+                node_groups=list(world.cloud.groups.values()),
             )
-            result.node_hours_by_group = {name: world.timeline.node_hours(name) for name in groups}
-            result.cost = sum(
-                hours * groups[name].price_per_hour
-                for name, hours in result.node_hours_by_group.items()
-            )
-            if keep is not None:
-                await keep(world)
-            return result
+            operator_task = asyncio.ensure_future(operator(context))
+            await asyncio.sleep(0)  # let it start (and install its signal handlers)
+            _take_signals()
+        await world.run(until_seconds=scenario.duration_seconds, on_tick=on_tick)
+        if operator_task is not None and operator_task.done() and operator_task.exception():
+            raise ScenarioError(f"the operator stopped: {operator_task.exception()!r}")
+        end = world.seconds()
+        results = [a.check(world.timeline, end) for a in scenario.assertions]
+        groups = {g.name: g for g in scenario.node_groups}
+        result = RunResult(
+            scenario=scenario,
+            timeline=world.timeline,
+            results=results,
+            operator_ran=operator is not None,
+            wall_seconds=time.perf_counter() - started_wall,
+            end_seconds=end,
+            writes=world.ctx.writer.writes,
+        )
+        result.node_hours_by_group = {name: world.timeline.node_hours(name) for name in groups}
+        result.cost = sum(
+            hours * groups[name].price_per_hour
+            for name, hours in result.node_hours_by_group.items()
+        )
+        if keep is not None:
+            await keep(world)
+        return result
     finally:
         if operator_task is not None:
             operator_task.cancel()
@@ -283,6 +326,9 @@ async def run_scenario(
             await app_metrics.stop()
         if world is not None:
             await world.stop()
+        elif hub is not None:
+            await hub.close()
+        brokers.close()
         await server.stop()
         if tmp is not None:
             tmp.cleanup()
