@@ -2,13 +2,13 @@
 
 This is how event-driven scaling is exercised end to end: the operator's ``aws-sqs-queue``
 trigger reads the real queue (moto server speaking the SQS protocol) while the world fills and
-drains it. Two backends share one small protocol:
+drains it. Three backends share one small protocol:
 
 * :class:`SqsQueue` — a real SQS queue through aiobotocore (moto server in tests and demos);
 * :class:`InMemoryQueue` — a counter, for unit tests and benchmarks that need no server.
 
-Kafka topics are not built yet (they will follow the same protocol with aiokafka against the
-Tansu broker); a scenario that declares ``type: kafka`` is refused with that reason.
+* :class:`~podscaler.sim.world.kafka_consumers.KafkaTopic` — a Kafka topic and consumer group
+  through aiokafka (a Tansu broker, :mod:`podscaler.sim.world.brokers`).
 
 Time and real servers: under the unlimited simulated clock the event loop jumps time whenever
 it would wait, which would make a real server's millisecond answer look like minutes. While an
