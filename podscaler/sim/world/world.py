@@ -47,6 +47,13 @@ __all__ = ["World"]
 #: Steps within one instant before the world assumes it is looping and moves on.
 _MAX_ROUNDS_PER_INSTANT = 100
 
+#: The shortest wait for the next wake-up. Loop time is a float summed from other tasks'
+#: sleeps (seven sleeps of 30/7 s end at 29.999999999999996, not 30): a deadline a few ulps
+#: ahead gives a wait of 1e-15 s, which asyncio fires at once (within its clock resolution)
+#: without the clock moving, and the world would wait for it again forever. Waiting at least
+#: this long moves the clock past the deadline; being up to a microsecond late is harmless.
+_MIN_WAIT_SECONDS = 1e-6
+
 
 class World:
     def __init__(
@@ -316,9 +323,6 @@ class World:
                 wake = min(wake, due)
             if until_seconds is not None:
                 wake = min(wake, self.origin_seconds + until_seconds)
-            timeout = max(0.0, wake - self.ctx.monotonic())
-            if timeout > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout)
-            else:
-                await asyncio.sleep(0)
+            timeout = max(_MIN_WAIT_SECONDS, wake - self.ctx.monotonic())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
