@@ -202,11 +202,15 @@ async def settle_heap_periodically(
     gc.collect(1)
     gc.freeze()
     steps = max(first_round_steps, 0)
+    # Whole seconds: sums of fractional sleeps drift by float ulps (seven sleeps of 30/7 s end
+    # at 29.999999999999996), which left the simulated clock a hair short of other tasks'
+    # deadlines and spun the embedded cluster (podscaler demo / simulate) at one instant.
+    step_seconds = float(max(1, int(first_after_seconds // (steps + 1))))
     for _ in range(steps):
-        await asyncio.sleep(first_after_seconds / (steps + 1))
+        await asyncio.sleep(step_seconds)
         gc.collect(1)
         gc.freeze()
-    await asyncio.sleep(first_after_seconds / (steps + 1))
+    await asyncio.sleep(step_seconds)
     gc.collect()
     gc.freeze()
     while True:
