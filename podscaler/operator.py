@@ -75,7 +75,7 @@ class RunOptions:
     bind_address: str = "0.0.0.0"
     leader_elect: bool = False
     dry_run: bool = False
-    operator_namespace: str = "podscaler-system"
+    operator_namespace: str = "podscaler"
     trigger_timeout_seconds: float = 5.0
     identity: str = ""
     #: The external metrics API; ``None`` does not serve it (``--metrics-api-port=0``).

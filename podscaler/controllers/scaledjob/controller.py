@@ -89,7 +89,7 @@ SCALED_JOBS: Final = Resource(
 @dataclass(frozen=True)
 class JobSettings:
     trigger_timeout_seconds: float = 5.0
-    operator_namespace: str = "podscaler-system"
+    operator_namespace: str = "podscaler"
 
 
 @dataclass

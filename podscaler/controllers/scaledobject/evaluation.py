@@ -112,7 +112,7 @@ class Settings:
     #: Decide and explain, never write ``/scale``.
     dry_run: bool = False
     #: Where ClusterTriggerAuthentications read their Secrets.
-    operator_namespace: str = "podscaler-system"
+    operator_namespace: str = "podscaler"
     #: Objects that existed before the operator started take their first poll at a random
     #: point of the first ``pollingInterval * start_spread`` seconds, so after a restart
     #: thousands of objects spread evenly over the interval instead of all polling at once.
