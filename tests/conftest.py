@@ -6,6 +6,12 @@ import asyncio
 import os
 
 import pytest
+from hypothesis import settings
+
+#: No property here is about speed, and a 200 ms deadline fails on a loaded shared CI machine
+#: (TESTING.md): every hypothesis test inherits ``deadline=None`` from this profile.
+settings.register_profile("podscaler", deadline=None, print_blob=True)
+settings.load_profile("podscaler")
 
 pytest_plugins = [
     "tests.fixtures.apiserver",

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,8 +33,8 @@ def install_python_packages() -> None:
         "-m",
         "pip",
         "install",
-        "--quiet",
         "--disable-pip-version-check",
+        "--progress-bar=off",
         "-e",
         ".[test]",
     )
@@ -60,11 +61,17 @@ def install_servers() -> None:
 
 
 def main() -> int:
+    started = time.monotonic()
     install_python_packages()
     install_servers()
-    argv = [sys.executable, "-m", "pytest", "tests", *sys.argv[1:]]
+    print(f"setup took {time.monotonic() - started:.0f} s", flush=True)
+    # pytest's own progress (a line per test file, with the share done), and the slowest tests
+    # at the end so a slow tier shows itself.
+    argv = [sys.executable, "-m", "pytest", "tests", "--durations=15", *sys.argv[1:]]
     print("+", " ".join(argv), flush=True)
-    return subprocess.run(argv, cwd=ROOT).returncode
+    code = subprocess.run(argv, cwd=ROOT).returncode
+    print(f"tests/run.py finished in {time.monotonic() - started:.0f} s (exit {code})", flush=True)
+    return code
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
-"""Run every upstream conformance vector as one test case (../shared/vectors/README.md).
+"""Run every upstream conformance vector as one test case (vectors/README.md: the contract).
 
-Vectors come from every ``*.json`` in ``$PODSCALER_VECTORS_DIR`` (default ``../shared/vectors``
-beside the project root). Each is dispatched to the adapter registered for its file and kind.
+Vectors come from every ``*.json`` in ``$PODSCALER_VECTORS_DIR`` (default: the public vectors
+the repository carries, ``tests/conformance/vectors``, a copy of the shared set with its README). Each is dispatched to the adapter registered for its file and kind.
 A vector without an adapter fails, unless ``unsupported.toml`` names its kind or id:
 ``[unsupported]`` entries are upstream internals with no counterpart in this design, and
 ``[pending]`` entries are kinds whose feature belongs to an issue not yet built (they say which).
@@ -22,12 +22,11 @@ import pytest
 from tests.conformance import registry
 
 HERE = Path(__file__).parent
-ROOT = HERE.parent.parent
 
 
 def _vectors_dir() -> Path:
     configured = os.environ.get("PODSCALER_VECTORS_DIR")
-    return Path(configured) if configured else (ROOT.parent / "shared" / "vectors")
+    return Path(configured) if configured else (HERE / "vectors")
 
 
 def _load_adapters() -> None:
