@@ -128,3 +128,30 @@ def test_the_operator_container_starts_with_options_podscaler_run_accepts(
         name = env["name"]
         assert name.startswith("PODSCALER_RUN_"), name
         assert name.removeprefix("PODSCALER_RUN_") in options, f"{name} is not a run option"
+
+
+def test_the_image_recipe_matches_the_deployment(rendered: list[dict[str, Any]]) -> None:
+    """The Containerfile's user and ports are the ones the Deployment runs and probes.
+
+    The image cannot be built on these machines (no container registry is reachable for a base
+    image), so what the Deployment relies on is checked against the recipe itself.
+    """
+    recipe = (ROOT / "Containerfile").read_text()
+    (deployment,) = _of_kind(rendered, "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    user = pod["securityContext"]["runAsUser"]
+    group = pod["securityContext"]["runAsGroup"]
+    assert f"USER {user}:{group}" in recipe
+    exposed = {
+        int(port)
+        for line in recipe.splitlines()
+        if line.startswith("EXPOSE")
+        for port in line.split()[1:]
+    }
+    assert {p["containerPort"] for p in container["ports"]} <= exposed
+    assert 'ENTRYPOINT ["podscaler"]' in recipe
+    assert container["args"][0] == "run"
+    # Multi-stage, with the base pinned to a full release rather than a moving tag.
+    assert recipe.count("\nFROM ") == 2
+    assert "python:3.11.11-slim-bookworm" in recipe
