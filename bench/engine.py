@@ -1,6 +1,6 @@
 """Benchmark: decisions per second of the pure engine, on one core.
 
-What an evaluation costs when no I/O is involved: ``engine.scaling.decide`` (KEDA's activation,
+What an evaluation costs when no I/O is involved: ``engine.keda.decide`` (KEDA's activation,
 cooldown, fallback, pause) followed, when the target is active, by ``engine.hpa.decide`` and
 ``conclude`` (the autoscaling/v2 calculation with behavior and a full stabilization history).
 Three shapes, each measured over a few seconds of repeated calls:
@@ -29,8 +29,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from podscaler.api.validation import validate_scaled_object
-from podscaler.engine import hpa
-from podscaler.engine import scaling as keda
+from podscaler.engine import hpa, keda
 
 NOW = 100_000.0
 LONG_AGO = NOW - 3_600.0

@@ -52,7 +52,7 @@ def validate(files: tuple[Path, ...], output: str, quiet: bool) -> None:
     ClusterTriggerAuthentication in it, and ignores other kinds. Exit status: 0 when nothing is
     wrong, 1 when any document is invalid, 2 when a file cannot be read.
     """
-    from podscaler.api.documents import validate_documents
+    from podscaler.api.manifests import validate_documents
 
     sources: list[tuple[str, str]] = []
     unreadable = False

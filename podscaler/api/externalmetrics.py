@@ -17,7 +17,7 @@ What a source must do for one call, as KEDA's operator does (reference/keda.md Â
   an evaluation for the health counter); when no fallback applies, raise
   :class:`MetricUnavailable` (the HPA then shows ``FailedGetExternalMetric``).
 
-Values are plain floats in the metric's own unit, as ``engine.scaling`` keeps them; turning them
+Values are plain floats in the metric's own unit, as ``engine.keda`` keeps them; turning them
 into Kubernetes quantities (milli precision, NaN/Â±Inf/negative as 0) is the API's job
 (:mod:`podscaler.metricsapi.wire`). Messages of the errors reach the client in a ``Status``, so
 they must never contain secrets (connection strings, tokens): name the trigger, not its metadata.

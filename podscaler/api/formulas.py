@@ -1,7 +1,7 @@
 """The ``scalingModifiers.formula`` language: tokens, syntax tree and a Pratt parser.
 
 This is the one grammar of the formula. Admission (``podscaler validate``, the controller's
-checks) parses with it, and the engine (``podscaler.engine.scaling.formula``) evaluates the tree
+checks) parses with it, and the engine (``podscaler.engine.keda.formula``) evaluates the tree
 it produces, so a formula is accepted exactly when the engine can evaluate it. It lives in
 ``api`` because validation needs it and ``api`` is the bottom layer. See the engine module for
 the language's semantics. The parser bounds length (``MAX_LENGTH``) and nesting (``MAX_DEPTH``)

@@ -1,4 +1,4 @@
-"""Adapters for keda.json's ScaledObject scaling vectors, onto ``podscaler.engine.scaling``.
+"""Adapters for keda.json's ScaledObject scaling vectors, onto ``podscaler.engine.keda``.
 
 Categories: ``fallback.metric`` (one metric reading through fallback and health counting),
 ``executor.scale_decision`` (one poll's 0↔1 decision, driven through :func:`decide`),
@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from podscaler.engine.scaling import (
+from podscaler.engine.keda import (
     Action,
     Event,
     FallbackBehavior,
@@ -32,7 +32,7 @@ from podscaler.engine.scaling import (
     paused_replica_count,
     read_pause_annotations,
 )
-from podscaler.engine.scaling import conditions as cond
+from podscaler.engine.keda import conditions as cond
 from tests.conformance.registry import REL_TOL, Vector, adapter
 
 NOW_SECONDS = 1_000_000.0

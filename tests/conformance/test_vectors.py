@@ -1,7 +1,8 @@
 """Run every upstream conformance vector as one test case (vectors/README.md: the contract).
 
 Vectors come from every ``*.json`` in ``$PODSCALER_VECTORS_DIR`` (default: the public vectors
-the repository carries, ``tests/conformance/vectors``, a copy of the shared set with its README). Each is dispatched to the adapter registered for its file and kind.
+the repository carries, ``tests/conformance/vectors``, a copy of the shared set with its README).
+Each is dispatched to the adapter registered for its file and kind.
 A vector without an adapter fails, unless ``unsupported.toml`` names its kind or id:
 ``[unsupported]`` entries are upstream internals with no counterpart in this design, and
 ``[pending]`` entries are kinds whose feature belongs to an issue not yet built (they say which).

@@ -1,7 +1,7 @@
 """The ScaledObject controller, in direct mode: podscaler decides 0..N and writes ``/scale``.
 
 ``controller`` schedules one evaluation per object per ``pollingInterval``; ``evaluation`` is
-one pass (triggers → ``engine.scaling`` → ``engine.hpa`` → ``/scale``, status, Events,
+one pass (triggers → ``engine.keda`` → ``engine.hpa`` → ``/scale``, status, Events,
 metrics); ``triggers`` builds and polls scalers; ``auth`` resolves env and
 TriggerAuthentications; ``targets`` and ``pods`` read the workload; ``mapping``, ``direct``
 and ``status`` are the pure translations; ``records`` keeps what ``podscaler explain`` shows.

@@ -1,7 +1,7 @@
 """Direct mode's bridge from the KEDA rules to the HPA calculation. Pure.
 
-``engine.scaling.decide`` says *which* metrics the 1..N calculation must use this poll
-(:class:`~podscaler.engine.scaling.HpaInputs`: each metric's value, target and type, fallback
+``engine.keda.decide`` says *which* metrics the 1..N calculation must use this poll
+(:class:`~podscaler.engine.keda.HpaInputs`: each metric's value, target and type, fallback
 values already substituted, min/max, and whether a direction is paused). This module turns that
 into ``engine.hpa``'s :class:`HpaSpec` and readings, exactly as the HPA KEDA generates would
 see them through the external metrics API: values in milli-units (``GenerateMetricInMili``),
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from podscaler.engine import hpa
-from podscaler.engine.scaling import HpaInputs, MetricType
+from podscaler.engine.keda import HpaInputs, MetricType
 from scalers.contract import ContainerResourceMetricSpec, MetricTargetType, ResourceMetricSpec
 
 __all__ = ["hpa_spec_and_readings"]

@@ -6,7 +6,7 @@ The order of a pass (direct mode):
    happens to it — the others keep scaling); refuse a second object on the same target;
 2. read the target's replicas (a missing target is a condition, retried every poll);
 3. build the triggers when the spec changed, then poll them concurrently;
-4. ``engine.scaling.decide``: pause, fallback, activity, the 0↔1 edge;
+4. ``engine.keda.decide``: pause, fallback, activity, the 0↔1 edge;
 5. if it scales to a number (activate, deactivate, paused-replicas), write that; otherwise, when
    the target runs, ``engine.hpa.decide`` computes 1..N, ``/scale`` is written only if the
    count changes, and ``engine.hpa.conclude`` keeps the history;
@@ -61,10 +61,9 @@ from podscaler.controllers.scaledobject.triggers import (
     TriggerSet,
     build_triggers,
 )
-from podscaler.engine import hpa
-from podscaler.engine import scaling as keda
+from podscaler.engine import hpa, keda
 from podscaler.engine.hpa.objects import pod_facts, resource_reading
-from podscaler.engine.scaling import conditions as cond
+from podscaler.engine.keda import conditions as cond
 from podscaler.kube.clients import MERGE_PATCH, Kube
 from podscaler.kube.errors import KubeError, NoScaleSubresource, NotFound
 from podscaler.kube.events import EventRecorder

@@ -5,7 +5,7 @@ For them a ScaledObject with ``spec.advanced.mode: hpa`` gets the autoscaling/v2
 generate (reference/keda.md §2.4), reading podscaler's external metrics through the aggregation
 layer, while podscaler itself still polls the triggers every ``pollingInterval`` for what an HPA
 cannot do: activation from 0, deactivation to 0 after the cooldown, idle replicas, pause. The
-same ``engine.scaling.decide`` runs in both modes; only who writes 1..N differs.
+same ``engine.keda.decide`` runs in both modes; only who writes 1..N differs.
 
 :func:`hpa_manifest` is pure (ScaledObject + its triggers' metric specs → the HPA object), so its
 shape is pinned by unit tests against KEDA's: name ``keda-hpa-{name}`` unless
@@ -39,7 +39,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from podscaler.api.scaledobject import COMPOSITE_METRIC_NAME, ScaledObject
-from podscaler.engine.scaling import read_pause_annotations
+from podscaler.engine.keda import read_pause_annotations
 from podscaler.kube.clients import Kube
 from podscaler.kube.errors import KubeError, NotFound
 from podscaler.kube.resources import Resource

@@ -1,6 +1,6 @@
 """Translations between the ScaledObject's API shapes and the engines' plain records. Pure.
 
-The engines (``engine.scaling`` for KEDA's 0↔1 semantics, ``engine.hpa`` for 1..N) speak small
+The engines (``engine.keda`` for KEDA's 0↔1 semantics, ``engine.hpa`` for 1..N) speak small
 frozen records on one clock of float seconds; the cluster speaks pydantic models and JSON with
 RFC 3339 times. Keeping every conversion here, free of I/O, is what lets the unit tests pin the
 mapping down (and lets a restarted operator rebuild exactly the state it persisted).
@@ -20,7 +20,7 @@ from typing import Any
 from podscaler.api.hpabehavior import HorizontalPodAutoscalerBehavior, HPAScalingRules
 from podscaler.api.scaledobject import ScaledObject
 from podscaler.engine import hpa
-from podscaler.engine.scaling import (
+from podscaler.engine.keda import (
     Condition,
     ConditionStatus,
     FallbackBehavior,

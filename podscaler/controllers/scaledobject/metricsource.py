@@ -11,13 +11,13 @@ it:
   error, with the poll's timestamp), so the source is hit once per ``pollingInterval`` however
   often the HPA asks; any other trigger is **queried live**, with the same per-trigger timeout
   as a poll, and a failure marks its scaler for rebuilding as a failed poll does;
-* a failure goes through **fallback** exactly as a poll does (``engine.scaling.apply_fallback``):
+* a failure goes through **fallback** exactly as a poll does (``engine.keda.apply_fallback``):
   a live failure counts once more against the metric's health (KEDA counts HPA reads too, so
   fallback engages sooner under an HPA), a cached one was counted by its poll already; a
   masked failure answers the fallback value, an unmasked one is a 503 (:class:`MetricUnavailable`)
   and the HPA keeps its replicas;
 * with ``scalingModifiers`` the only metric is ``composite-metric``: every trigger is read (in
-  parallel), then the formula (``engine.scaling.compose``), as the poll computes it.
+  parallel), then the formula (``engine.keda.compose``), as the poll computes it.
 
 Messages name triggers and metrics, never trigger metadata: they reach the client.
 
@@ -44,7 +44,7 @@ from podscaler.api.externalmetrics import (
 from podscaler.api.scaledobject import ScaledObject
 from podscaler.controllers.scaledobject.mapping import scaling_spec, state_from_status
 from podscaler.controllers.scaledobject.triggers import BuiltTrigger
-from podscaler.engine import scaling as keda
+from podscaler.engine import keda
 from podscaler.kube.errors import KubeError
 from scalers.contract import ExternalMetricSpec, MetricTargetType
 

@@ -19,7 +19,7 @@ from typing import Any
 from podscaler.api.scaledobject import ScaledObject
 from podscaler.api.validation import Problem, scaled_object_problems
 from podscaler.controllers.scaledobject.mapping import scaling_spec
-from podscaler.engine.scaling import ScalingSpec
+from podscaler.engine.keda import ScalingSpec
 
 __all__ = ["ParsedSpec", "SpecCache"]
 

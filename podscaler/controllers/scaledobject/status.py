@@ -36,7 +36,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from podscaler.engine.scaling import Condition, ScalingState
+from podscaler.engine.keda import Condition, ScalingState
 from podscaler.kube.statuses import format_time, set_condition
 
 _ACTIVE = "Active"

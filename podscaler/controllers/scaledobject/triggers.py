@@ -27,7 +27,7 @@ from podscaler.controllers.scaledobject.auth import (
     resolve_container_env,
 )
 from podscaler.controllers.scaledobject.records import TriggerRecord
-from podscaler.engine.scaling import MetricType, TriggerObservation
+from podscaler.engine.keda import MetricType, TriggerObservation
 from podscaler.kube.clients import Kube
 from scalers.contract import (
     ContainerResourceMetricSpec,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from podscaler.engine.scaling import need_to_be_paused
+from podscaler.engine.keda import need_to_be_paused
 from tests.conformance import adapt_keda_scaling
 
 REPLICAS = {"autoscaling.keda.sh/paused-replicas": "5"}

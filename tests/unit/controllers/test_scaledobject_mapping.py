@@ -24,8 +24,7 @@ from podscaler.controllers.scaledobject.status import (
     compose_status,
     status_patch,
 )
-from podscaler.engine import hpa
-from podscaler.engine import scaling as keda
+from podscaler.engine import hpa, keda
 from podscaler.engine.hpa.objects import pod_facts, resource_reading
 from scalers.contract import MetricTarget, MetricTargetType, ResourceMetricSpec
 

@@ -13,7 +13,7 @@ from podscaler.controllers.scaledobject.status import (
     last_active_refresh_seconds,
     last_active_to_write,
 )
-from podscaler.engine import scaling as keda
+from podscaler.engine import keda
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC).timestamp()
 

@@ -7,7 +7,7 @@ applies the :class:`ScalingDecision`: the 0↔1 edge it owns, the HPA inputs and
 (computed by ``engine.hpa``), the new status, Events, and the explanation of the binding rule.
 """
 
-from podscaler.engine.scaling.decision import (
+from podscaler.engine.keda.decision import (
     Explanation,
     HpaInputs,
     HpaMetric,
@@ -17,16 +17,16 @@ from podscaler.engine.scaling.decision import (
     hpa_max_replicas,
     hpa_min_replicas,
 )
-from podscaler.engine.scaling.executor import Action, Event, Rule, cooldown_passed, request_scale
-from podscaler.engine.scaling.fallback import (
+from podscaler.engine.keda.executor import Action, Event, Rule, cooldown_passed, request_scale
+from podscaler.engine.keda.fallback import (
     FallbackOutcome,
     apply_fallback,
     fallback_replicas,
     has_valid_fallback,
 )
-from podscaler.engine.scaling.formula import Formula, FormulaError, compile_formula
-from podscaler.engine.scaling.modifiers import CompositeOutcome, compose, validate_formula
-from podscaler.engine.scaling.pause import (
+from podscaler.engine.keda.formula import Formula, FormulaError, compile_formula
+from podscaler.engine.keda.modifiers import CompositeOutcome, compose, validate_formula
+from podscaler.engine.keda.pause import (
     PauseAnnotations,
     PausedReplicasError,
     has_paused_annotation,
@@ -34,7 +34,7 @@ from podscaler.engine.scaling.pause import (
     paused_replica_count,
     read_pause_annotations,
 )
-from podscaler.engine.scaling.types import (
+from podscaler.engine.keda.types import (
     COMPOSITE_METRIC_NAME,
     Condition,
     ConditionStatus,

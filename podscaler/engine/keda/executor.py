@@ -27,9 +27,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from podscaler.engine.scaling import conditions as cond
-from podscaler.engine.scaling.pause import PauseAnnotations
-from podscaler.engine.scaling.types import Condition, ScalingSpec
+from podscaler.engine.keda import conditions as cond
+from podscaler.engine.keda.pause import PauseAnnotations
+from podscaler.engine.keda.types import Condition, ScalingSpec
 
 __all__ = ["Action", "Event", "ExecutorOutcome", "Rule", "cooldown_passed", "request_scale"]
 

@@ -21,7 +21,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from podscaler.engine.scaling.types import (
+from podscaler.engine.keda.types import (
     COMPOSITE_METRIC_NAME,
     FallbackBehavior,
     FallbackSpec,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from podscaler.engine.scaling.types import Condition, ConditionStatus
+from podscaler.engine.keda.types import Condition, ConditionStatus
 
 READY = "Ready"
 ACTIVE = "Active"

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from podscaler.engine.scaling.formula import FormulaError, compile_formula, evaluate
+from podscaler.engine.keda.formula import FormulaError, compile_formula, evaluate
 
 
 @pytest.mark.parametrize(

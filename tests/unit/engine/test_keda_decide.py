@@ -3,7 +3,7 @@ conditions, and the rule that bound each result. Times are seconds on the caller
 
 from __future__ import annotations
 
-from podscaler.engine.scaling import (
+from podscaler.engine.keda import (
     Action,
     ConditionStatus,
     Event,
@@ -16,7 +16,7 @@ from podscaler.engine.scaling import (
     TriggerObservation,
     decide,
 )
-from podscaler.engine.scaling import conditions as cond
+from podscaler.engine.keda import conditions as cond
 
 NOW = 10_000.0
 

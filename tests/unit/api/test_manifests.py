@@ -6,7 +6,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from podscaler.api.documents import Finding, validate_documents
+from podscaler.api.manifests import Finding, validate_documents
 
 GOOD = """\
 apiVersion: autoscaling.podscaler.io/v1alpha1

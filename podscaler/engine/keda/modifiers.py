@@ -23,8 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-from podscaler.engine.scaling.formula import Formula, FormulaError, Value, compile_formula
-from podscaler.engine.scaling.types import RESOURCE_TRIGGER_TYPES, ScalingSpec
+from podscaler.engine.keda.formula import Formula, FormulaError, Value, compile_formula
+from podscaler.engine.keda.types import RESOURCE_TRIGGER_TYPES, ScalingSpec
 
 __all__ = [
     "CompositeOutcome",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from podscaler.engine.scaling import (
+from podscaler.engine.keda import (
     FallbackBehavior,
     FallbackSpec,
     MetricHealth,
@@ -17,7 +17,7 @@ from podscaler.engine.scaling import (
     paused_replica_count,
     read_pause_annotations,
 )
-from podscaler.engine.scaling.types import HealthStatus
+from podscaler.engine.keda.types import HealthStatus
 
 FAILED = TriggerObservation("s0-queue", error="timeout", target=10.0)
 

@@ -19,12 +19,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from podscaler.engine.scaling import conditions as cond
-from podscaler.engine.scaling.executor import Action, Event, Rule, request_scale
-from podscaler.engine.scaling.fallback import apply_fallback, fallback_exceeded, has_valid_fallback
-from podscaler.engine.scaling.modifiers import compose
-from podscaler.engine.scaling.pause import PauseAnnotations, read_pause_annotations
-from podscaler.engine.scaling.types import (
+from podscaler.engine.keda import conditions as cond
+from podscaler.engine.keda.executor import Action, Event, Rule, request_scale
+from podscaler.engine.keda.fallback import apply_fallback, fallback_exceeded, has_valid_fallback
+from podscaler.engine.keda.modifiers import compose
+from podscaler.engine.keda.pause import PauseAnnotations, read_pause_annotations
+from podscaler.engine.keda.types import (
     COMPOSITE_METRIC_NAME,
     DEFAULT_HPA_MIN_REPLICAS,
     DEFAULT_MAX_REPLICA_COUNT,
