@@ -31,7 +31,7 @@ from typing import Any
 
 from aiohttp import web
 
-from podscaler.sim import crds, discovery, kubeconfig, openapi, rest, subresources
+from podscaler.sim import crds, discovery, kubeconfig, openapi, rest, subresources, views
 from podscaler.sim.aggregation import Aggregator
 from podscaler.sim.certificates import ServingCertificate, mint
 from podscaler.sim.delegation import AuthPolicy, check_review_request
@@ -45,6 +45,7 @@ from podscaler.sim.errors import (
 from podscaler.sim.metrics import MetricsBoard
 from podscaler.sim.resources import METRICS_GROUP, ResourceTable, ResourceType
 from podscaler.sim.store import Entry, Obj, Store, Watcher, rfc3339, wall_clock
+from podscaler.sim.views import Objects
 from podscaler.sim.wire import (
     Target,
     error_response,
@@ -138,6 +139,11 @@ class ApiServer:
 
     def now(self) -> datetime:
         return self._now()
+
+    def objects(self, rt: ResourceType) -> Objects:
+        """The store as requests for ``rt`` see it: itself, or a converting view (events.k8s.io
+        Events are the core/v1 Events, see ``views.py``)."""
+        return views.objects(self.store, self.table, rt)
 
     async def start(self) -> None:
         if self.install_crds:

@@ -71,6 +71,9 @@ class ResourceType:
     #: Whether status sent on create is kept (nodes, namespaces and events keep it upstream;
     #: workloads and pods start from an empty status that controllers fill in).
     keep_status_on_create: bool = False
+    #: Served as a view of another resource's objects, (group, resource) of the stored one:
+    #: events.k8s.io/v1 Events are the core/v1 Events, converted (see ``views.py``).
+    stored_as: tuple[str, str] | None = None
 
     @property
     def api_version(self) -> str:
@@ -78,8 +81,9 @@ class ResourceType:
 
     @property
     def key(self) -> tuple[str, str]:
-        """The store bucket key: a resource is one bucket whatever version it is read at."""
-        return (self.group, self.resource)
+        """The store bucket key: a resource is one bucket whatever version (or group, for a
+        view) it is read at."""
+        return self.stored_as or (self.group, self.resource)
 
     @property
     def singular(self) -> str:
@@ -112,6 +116,7 @@ def _t(
     verbs: tuple[str, ...] = ALL_VERBS,
     scale: ScalePaths | None = None,
     keep_status: bool = False,
+    stored_as: tuple[str, str] | None = None,
 ) -> ResourceType:
     return ResourceType(
         group=group,
@@ -125,6 +130,7 @@ def _t(
         verbs=verbs,
         scale=scale,
         keep_status_on_create=keep_status,
+        stored_as=stored_as,
     )
 
 
@@ -216,7 +222,15 @@ BUILTIN: tuple[ResourceType, ...] = (
         sub=("status",),
     ),
     _t("coordination.k8s.io", "v1", "leases", "Lease"),
-    _t("events.k8s.io", "v1", "events", "Event", short=("ev",), keep_status=True),
+    _t(
+        "events.k8s.io",
+        "v1",
+        "events",
+        "Event",
+        short=("ev",),
+        keep_status=True,
+        stored_as=("", "events"),
+    ),
     _t(
         "apiextensions.k8s.io",
         "v1",

@@ -72,7 +72,7 @@ async def collection(server: ApiServer, request: web.Request, target: Target) ->
         list_rv, after = decode_continue(token)
     items: list[Entry] = []
     more = False
-    for entry in server.store.entries(rt, target.namespace, after=after):
+    for entry in server.objects(rt).entries(rt, target.namespace, after=after):
         if predicate is not None and not predicate(entry.obj):
             continue
         if limit > 0 and len(items) >= limit:
@@ -111,7 +111,7 @@ def object_response(
 
 async def get(server: ApiServer, request: web.Request, target: Target) -> web.Response:
     assert target.name is not None
-    entry = server.store.get(target.rt, target.namespace or "", target.name)
+    entry = server.objects(target.rt).get(target.rt, target.namespace or "", target.name)
     return object_response(server, request, target.rt, entry)
 
 
@@ -125,7 +125,7 @@ async def create(server: ApiServer, request: web.Request, target: Target) -> web
     if _dry_run(request):
         obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
         return respond(obj, 201)
-    entry = server.store.create(rt, obj, namespace=target.namespace or "")
+    entry = server.objects(rt).create(rt, obj, namespace=target.namespace or "")
     entry = server.after_write(rt, entry)
     return respond(entry.raw(), 201)
 
@@ -139,7 +139,7 @@ async def replace(server: ApiServer, request: web.Request, target: Target) -> we
         validation.validate(rt, obj)
     if _dry_run(request):
         return respond(obj)
-    entry = server.store.update(
+    entry = server.objects(rt).update(
         rt, obj, namespace=target.namespace or "", name=target.name, subresource=target.subresource
     )
     entry = server.after_write(rt, entry)
@@ -223,7 +223,8 @@ async def patch(server: ApiServer, request: web.Request, target: Target) -> web.
     assert target.name is not None
     ns = target.namespace or ""
     body = await read_patch(request)
-    current = server.store.get(rt, ns, target.name)
+    objects = server.objects(rt)
+    current = objects.get(rt, ns, target.name)
     patched = apply_patch(request.content_type, rt, current.copy(), body, owned=True)
     meta = patched.get("metadata")
     if not isinstance(meta, dict):
@@ -234,7 +235,7 @@ async def patch(server: ApiServer, request: web.Request, target: Target) -> web.
         validation.validate(rt, patched)
     if _dry_run(request):
         return respond(patched)
-    entry = server.store.update(
+    entry = objects.update(
         rt, patched, namespace=ns, name=target.name, subresource=target.subresource
     )
     entry = server.after_write(rt, entry)
@@ -270,9 +271,10 @@ async def delete(server: ApiServer, request: web.Request, target: Target) -> web
     assert target.name is not None
     options = await _delete_options(request)
     pre = options.get("preconditions") or {}
+    objects = server.objects(rt)
     if _dry_run(request) or options.get("dryRun"):
-        return respond(server.store.get(rt, target.namespace or "", target.name).raw())
-    entry, _gone = server.store.delete(
+        return respond(objects.get(rt, target.namespace or "", target.name).raw())
+    entry, _gone = objects.delete(
         rt,
         target.namespace or "",
         target.name,
@@ -287,20 +289,19 @@ async def delete_collection(
     server: ApiServer, request: web.Request, target: Target
 ) -> web.Response:
     rt = target.rt
+    objects = server.objects(rt)
     options = await _delete_options(request)
     predicate = selector_predicate(rt, request.query)
     doomed = [
         (e.namespace, e.name)
-        for e in server.store.entries(rt, target.namespace)
+        for e in objects.entries(rt, target.namespace)
         if predicate is None or predicate(e.obj)
     ]
     deleted: list[bytes] = []
     for ns, name in doomed:
-        if server.store.find(rt, ns, name) is None:
+        if objects.find(rt, ns, name) is None:
             continue
-        entry, _gone = server.store.delete(
-            rt, ns, name, propagation=options.get("propagationPolicy")
-        )
+        entry, _gone = objects.delete(rt, ns, name, propagation=options.get("propagationPolicy"))
         deleted.append(entry.raw())
     head = (
         b'{"kind":"'

@@ -141,10 +141,19 @@ class Watcher:
     matching arrives as ADDED and one that stops matching as DELETED.
     """
 
-    def __init__(self, namespace: str | None, predicate: Predicate | None, max_queue: int) -> None:
+    def __init__(
+        self,
+        namespace: str | None,
+        predicate: Predicate | None,
+        max_queue: int,
+        convert: Callable[[Event], Event] | None = None,
+    ) -> None:
         self.namespace = namespace
         self.predicate = predicate
         self.max_queue = max_queue
+        #: Turns a stored object's event into what this watch's client sees (a view of
+        #: another group-version, see ``views.py``); the predicate sees the converted object.
+        self.convert = convert
         self.queue: deque[tuple[str, Event]] = deque()
         self.closed = False
         self.overflowed = False
@@ -155,6 +164,8 @@ class Watcher:
             return
         if self.namespace and ev.entry.namespace != self.namespace:
             return
+        if self.convert is not None:
+            ev = self.convert(ev)
         type_ = ev.type
         pred = self.predicate
         if pred is not None:
@@ -239,6 +250,11 @@ class Store:
         return self._now()
 
     def _bucket(self, rt: ResourceType) -> dict[str, dict[str, Entry]]:
+        if rt.stored_as is not None:
+            raise TypeError(
+                f"{rt.group_resource} is a view of {rt.stored_as}: use the stored resource "
+                "(the API server converts, see views.py)"
+            )
         key = rt.key
         bucket = self._buckets.get(key)
         if bucket is None:
@@ -685,6 +701,8 @@ class Store:
         namespace: str | None,
         since: int | None,
         predicate: Predicate | None = None,
+        *,
+        convert: Callable[[Event], Event] | None = None,
     ) -> Watcher:
         """Open a watch from ``since`` (exclusive); ``None`` starts with ADDED for every object.
 
@@ -692,7 +710,9 @@ class Store:
         informers relist, exactly as the real watch cache's "too old resource version".
         """
         self._bucket(rt)
-        watcher = Watcher(namespace if rt.namespaced else None, predicate, self.max_watch_queue)
+        watcher = Watcher(
+            namespace if rt.namespaced else None, predicate, self.max_watch_queue, convert
+        )
         key = rt.key
         if since is None:
             for entry in self.entries(rt, namespace):

@@ -16,6 +16,7 @@ from typing import Any
 
 from podscaler.sim.resources import ResourceType
 from podscaler.sim.store import Obj
+from podscaler.sim.views import events_v1_to_core_event
 
 Column = tuple[str, str, int, Callable[[Obj, datetime], Any]]
 
@@ -124,9 +125,69 @@ def _hpa_ref(obj: Obj, _now: datetime) -> str:
     return f"{ref.get('kind', '')}/{ref.get('name', '')}"
 
 
+# Events, as kubectl's event printer shows them. The cells are computed from the core/v1 shape
+# (events.k8s.io/v1 objects are converted first): an Event written through the newer API has
+# eventTime and series instead of firstTimestamp, lastTimestamp and count, and a reporting
+# controller instead of a source.
+
+
+def _event_first_seen(obj: Obj, now: datetime) -> str:
+    return _age_of(obj.get("firstTimestamp") or obj.get("eventTime"), now)
+
+
+def _event_last_seen(obj: Obj, now: datetime) -> str:
+    series = obj.get("series")
+    if isinstance(series, dict) and series.get("lastObservedTime"):
+        return _age_of(series["lastObservedTime"], now)
+    if obj.get("lastTimestamp"):
+        return _age_of(obj["lastTimestamp"], now)
+    return _event_first_seen(obj, now)
+
+
+def _event_count(obj: Obj, _now: datetime) -> int:
+    series = obj.get("series")
+    if isinstance(series, dict) and series.get("count") is not None:
+        return int(series["count"])
+    return int(obj.get("count") or 1)
+
+
 def _event_object(obj: Obj, _now: datetime) -> str:
-    ref = obj.get("involvedObject") or obj.get("regarding") or {}
-    return f"{str(ref.get('kind', '')).lower()}/{ref.get('name', '')}"
+    ref = _g(obj, "involvedObject", default={})
+    kind = str(ref.get("kind") or "").lower()
+    return f"{kind}/{ref['name']}" if ref.get("name") else kind
+
+
+def _event_source(obj: Obj, _now: datetime) -> str:
+    component = _g(obj, "source", "component", default="") or obj.get("reportingComponent") or ""
+    host = _g(obj, "source", "host", default="") or obj.get("reportingInstance") or ""
+    return f"{component}, {host}" if host else str(component)
+
+
+def _event_message(obj: Obj, _now: datetime) -> str:
+    return str(obj.get("message") or "").strip()
+
+
+_EVENT_COLUMNS: list[Column] = [
+    ("Last Seen", "string", 0, _event_last_seen),
+    ("Type", "string", 0, _field("type", default="")),
+    ("Reason", "string", 0, _field("reason", default="")),
+    ("Object", "string", 0, _event_object),
+    ("Subobject", "string", 1, _field("involvedObject", "fieldPath", default="")),
+    ("Source", "string", 1, _event_source),
+    ("Message", "string", 0, _event_message),
+    ("First Seen", "string", 1, _event_first_seen),
+    ("Count", "integer", 1, _event_count),
+    ("Name", "string", 1, lambda o, _n: o["metadata"]["name"]),
+]
+
+
+def _on_core_event(column: Column) -> Column:
+    name, type_, priority, cell = column
+
+    def converted(obj: Obj, now: datetime) -> Any:
+        return cell(events_v1_to_core_event(obj), now)
+
+    return (name, type_, priority, converted)
 
 
 _NAME: Column = ("Name", "string", 0, lambda o, _n: o["metadata"]["name"])
@@ -161,18 +222,8 @@ BUILTIN_COLUMNS: dict[tuple[str, str], list[Column]] = {
         ("Port(s)", "string", 0, _ports),
         _AGE,
     ],
-    ("", "Event"): [
-        (
-            "Last Seen",
-            "string",
-            0,
-            lambda o, n: _age_of(o.get("lastTimestamp") or o.get("eventTime"), n),
-        ),
-        ("Type", "string", 0, _field("type", default="")),
-        ("Reason", "string", 0, _field("reason", default="")),
-        ("Object", "string", 0, _event_object),
-        ("Message", "string", 0, _field("message", default="")),
-    ],
+    ("", "Event"): _EVENT_COLUMNS,
+    ("events.k8s.io", "Event"): [_on_core_event(c) for c in _EVENT_COLUMNS],
     ("apps", "Deployment"): [
         _NAME,
         ("Ready", "string", 0, _ratio(("status", "readyReplicas"), ("spec", "replicas"))),

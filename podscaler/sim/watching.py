@@ -61,7 +61,7 @@ async def serve_watch(
     response.content_type = JSON
     response.enable_chunked_encoding()
     try:
-        watcher = server.store.watch(rt, target.namespace, since, predicate)
+        watcher = server.objects(rt).watch(rt, target.namespace, since, predicate)
     except Gone as exc:
         await response.prepare(request)
         await response.write(b'{"type":"ERROR","object":' + dumps(exc.status()) + b"}\n")
@@ -124,6 +124,6 @@ async def serve_watch(
         # The client went away: nothing left to tell anyone.
         pass
     finally:
-        server.store.unwatch(rt, watcher)
+        server.objects(rt).unwatch(rt, watcher)
         server.open_watches.discard(watcher)
     return response
