@@ -10,6 +10,10 @@ Deliberate simplifications versus a real kube-apiserver:
   (and CRD objects are not pruned to their schema).
 * ``dryRun=All`` validates and answers with the object as it would be stored, but does not
   assign uid/resourceVersion the way a real dry run does.
+* Request bodies may be JSON, YAML or Kubernetes protobuf (what ``kubectl create deployment``
+  and client-go's typed clients send) for every built-in kind this server stores (see
+  ``protobuf/``); a protobuf kind without a table answers 415. Responses are always JSON, which
+  every client accepts in place of protobuf.
 * Server-side apply (``application/apply-patch+yaml``) answers 415 Unsupported Media Type;
   kubectl's default client-side apply uses strategic merge patch, which is supported.
 * ``managedFields`` are not maintained.

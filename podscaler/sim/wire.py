@@ -20,11 +20,13 @@ from podscaler.api.selectors import (
     parse_field_selector,
     parse_label_selector,
 )
-from podscaler.sim.errors import ApiError, BadRequest, NotFound
+from podscaler.sim import protobuf
+from podscaler.sim.errors import ApiError, BadRequest, NotFound, UnsupportedMediaType
 from podscaler.sim.resources import ResourceTable, ResourceType
 from podscaler.sim.store import Obj, Predicate, dumps
 
 JSON = "application/json"
+PROTOBUF = protobuf.MEDIA_TYPE
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,11 +80,14 @@ def error_response(err: ApiError) -> web.Response:
 
 
 async def read_object(request: web.Request) -> Obj:
-    """The request body as a JSON (or YAML) object; anything else is a 400."""
+    """The request body as a JSON, YAML or Kubernetes protobuf object; anything else is a 400
+    (a protobuf kind the server has no table for is a 415)."""
     raw = await request.read()
     if not raw.strip():
         raise BadRequest("the request body is empty")
     ctype = request.content_type
+    if ctype == PROTOBUF:
+        return protobuf_object(raw)
     try:
         value = yaml.safe_load(raw) if "yaml" in ctype else json.loads(raw)
     except (ValueError, yaml.YAMLError) as exc:
@@ -90,6 +95,23 @@ async def read_object(request: web.Request) -> Obj:
     if not isinstance(value, dict):
         raise BadRequest("the body of the request must be an object")
     return value
+
+
+def protobuf_object(raw: bytes) -> Obj:
+    """A ``k8s\\x00`` protobuf body as the JSON object it stands for (see ``protobuf/``)."""
+    try:
+        return protobuf.decode(raw)
+    except protobuf.UnsupportedKind as exc:
+        raise UnsupportedMediaType(
+            f"the embedded API server cannot decode {exc.kind} ({exc.api_version}) sent as "
+            f"{PROTOBUF}; send it as JSON instead: kubectl apply -f with a manifest (kubectl "
+            "create ... --dry-run=client -o yaml | kubectl apply -f - turns a kubectl create "
+            "command into one)"
+        ) from exc
+    except protobuf.MalformedBody as exc:
+        raise BadRequest(
+            f"the body of the request could not be decoded as protobuf: {exc}"
+        ) from exc
 
 
 async def read_patch(request: web.Request) -> Any:
