@@ -10,6 +10,12 @@ Routing is one catch-all route parsed by hand: Kubernetes paths (``/api/v1/names
 ``/apis/{g}/{v}/...``, the deprecated ``/watch/`` prefix) are regular enough, and a table of
 aiohttp routes per resource would have to be rebuilt whenever a CRD comes or goes.
 
+Time: every timestamp the server writes (creationTimestamp, deletionTimestamp, conditions,
+metrics) and every age it prints in a Table comes from one ``now``: the one injected, else the
+running event loop's clock (``store.loop_now``) — simulated time when the server runs in a
+simulated loop with a world, the wall clock otherwise. Only TLS certificates use the wall
+clock, since the clients checking them do.
+
 Security: **there is no authentication or authorization.** Every request is accepted, whatever
 credentials it carries. The server is meant for localhost development only; never expose it.
 
@@ -44,7 +50,7 @@ from podscaler.sim.errors import (
 )
 from podscaler.sim.metrics import MetricsBoard
 from podscaler.sim.resources import METRICS_GROUP, ResourceTable, ResourceType
-from podscaler.sim.store import Entry, Obj, Store, Watcher, rfc3339, wall_clock
+from podscaler.sim.store import Entry, Obj, Store, Watcher, loop_now, rfc3339
 from podscaler.sim.views import Objects
 from podscaler.sim.wire import (
     Target,
@@ -113,7 +119,7 @@ class ApiServer:
         self.host = host
         self.port = port
         self.tls = tls
-        self._now = now or wall_clock
+        self._now = now or loop_now
         self.install_crds = install_crds
         #: Seconds between watch BOOKMARK events (upstream sends one about every minute).
         self.bookmark_interval = bookmark_interval

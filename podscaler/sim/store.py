@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from podscaler.sim.clock import clock_of
 from podscaler.sim.errors import (
     AlreadyExists,
     BadRequest,
@@ -67,8 +68,15 @@ _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
-def wall_clock() -> datetime:
-    return datetime.now(UTC)
+def loop_now() -> datetime:
+    """Now on the running loop's clock: simulated time in a simulated loop (a world, the demo),
+    the wall clock in a real one or outside any loop. The server's one source of "now" for
+    timestamps and ages, unless a clock is injected."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return datetime.now(UTC)
+    return clock_of(loop).now()
 
 
 def rfc3339(moment: datetime) -> str:
@@ -218,7 +226,7 @@ class Store:
         max_watch_queue: int = 50_000,
         seed_namespaces: bool = True,
     ) -> None:
-        self._now = now or wall_clock
+        self._now = now or loop_now
         self._rv = 1
         self.history_size = history_size
         self.max_watch_queue = max_watch_queue
