@@ -37,10 +37,12 @@ from podscaler.sim.errors import (
 from podscaler.sim.resources import ResourceType
 from podscaler.sim.store import Entry, Obj, dumps
 from podscaler.sim.wire import (
+    PROTOBUF,
     Target,
     check_kind,
     decode_continue,
     encode_continue,
+    protobuf_object,
     query_bool,
     query_int,
     read_object,
@@ -249,7 +251,9 @@ async def patch(server: ApiServer, request: web.Request, target: Target) -> web.
 async def _delete_options(request: web.Request) -> dict[str, Any]:
     raw = await request.read()
     options: dict[str, Any] = {}
-    if raw.strip():
+    if raw.strip() and request.content_type == PROTOBUF:
+        options = protobuf_object(raw)
+    elif raw.strip():
         try:
             value = json.loads(raw)
         except ValueError as exc:

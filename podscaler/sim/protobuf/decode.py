@@ -174,7 +174,11 @@ def decode(body: bytes) -> dict[str, Any]:
         raise MalformedBody("the protobuf envelope does not name an apiVersion and kind")
     if encoding:
         raise MalformedBody(f"content encoding {encoding!r} is not supported")
-    message = _schema().kinds.get(f"{api_version}/{kind}")
+    kinds = _schema().kinds
+    # DeleteOptions is registered in every group-version: client-go names the resource's.
+    message = kinds.get(f"{api_version}/{kind}") or (
+        kinds["meta.k8s.io/v1/DeleteOptions"] if kind == "DeleteOptions" else None
+    )
     if message is None:
         raise UnsupportedKind(api_version, kind)
     start, end = raw if raw is not None else (0, 0)

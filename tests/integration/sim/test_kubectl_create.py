@@ -231,3 +231,25 @@ def test_fuzzed_protobuf_bodies_never_make_a_500(
     if code != 201:
         assert status["kind"] == "Status"
         assert status["code"] == code
+
+
+async def test_protobuf_delete_options_are_honoured(apiserver: ApiServer) -> None:
+    """A typed client-go DELETE carries protobuf DeleteOptions: its precondition counts."""
+
+    def ld(number: int, data: bytes) -> bytes:
+        return bytes([number << 3 | 2, len(data)]) + data
+
+    url = f"{apiserver.url}/api/v1/namespaces/default/configmaps"
+    async with aiohttp.ClientSession() as session:
+        async with session.post(url, json={"metadata": {"name": "cm"}}) as response:
+            assert response.status == 201
+        wrong_uid = _envelope("v1", "DeleteOptions", ld(2, ld(1, b"not-the-uid")))
+        headers = {"Content-Type": PROTOBUF}
+        async with session.delete(f"{url}/cm", data=wrong_uid, headers=headers) as response:
+            status = await response.json()
+        assert response.status == 409, status
+        assert "Precondition failed" in status["message"]
+        async with session.delete(
+            f"{url}/cm", data=_envelope("v1", "DeleteOptions", b""), headers=headers
+        ) as response:
+            assert response.status == 200

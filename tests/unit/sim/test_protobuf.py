@@ -309,3 +309,16 @@ def test_schema_covers_every_builtin_kind_the_server_stores() -> None:
         and f"{rt.api_version}/{rt.kind}" not in kinds
     ]
     assert missing == []
+
+
+def test_delete_options_decode_under_any_group_version() -> None:
+    """client-go sends DeleteOptions with the resource's group-version in the envelope."""
+    body = ld(2, ld(1, "uid-1")) + ld(4, "Orphan") + ld(5, "All")
+    got = decode(envelope("apps/v1", "DeleteOptions", body))
+    assert got == {
+        "apiVersion": "apps/v1",
+        "kind": "DeleteOptions",
+        "preconditions": {"uid": "uid-1"},
+        "propagationPolicy": "Orphan",
+        "dryRun": ["All"],
+    }
