@@ -2,7 +2,10 @@
 
 Run (from checkouts of k8s.io/api and k8s.io/apimachinery)::
 
-    python -m podscaler.sim.protobuf.generate --api ../api --apimachinery ../apimachinery
+    python -m podscaler.sim.protobuf.generate --api ../api --apimachinery ../apimachinery \
+        --release v0.35.7
+
+(``schema.json`` records the release it was generated from; v0.35.7 of both today.)
 
 The schema holds facts only: for each message the kinds in :data:`ROOTS` reach, each field's
 number, its JSON name, its type, and how Go's JSON encoding treats it. Two sources are needed
@@ -263,15 +266,19 @@ def main() -> None:
     parser.add_argument("--api", type=Path, required=True, help="a k8s.io/api checkout")
     parser.add_argument("--apimachinery", type=Path, required=True)
     parser.add_argument(
+        "--release", required=True, help="the checkouts' release, recorded in the schema"
+    )
+    parser.add_argument(
         "--out", type=Path, default=Path(__file__).with_name("schema.json"), help="output file"
     )
     args = parser.parse_args()
-    args.out.write_text(render(build(args.api, args.apimachinery)))
+    schema = {"release": args.release, **build(args.api, args.apimachinery)}
+    args.out.write_text(render(schema))
 
 
 def render(schema: dict[str, object]) -> str:
     """JSON with one kind or message per line: small diffs when upstream adds a field."""
-    lines = []
+    lines = [f'"release": {json.dumps(schema["release"])}']
     for section in ("kinds", "messages"):
         items = schema[section]
         assert isinstance(items, dict)

@@ -322,3 +322,48 @@ def test_delete_options_decode_under_any_group_version() -> None:
         "propagationPolicy": "Orphan",
         "dryRun": ["All"],
     }
+
+
+def test_generator_reads_field_numbers_pointers_omitempty_and_inline() -> None:
+    """The schema generator on a made-up package in upstream's file shapes."""
+    from podscaler.sim.protobuf.generate import parse_go, parse_proto
+
+    proto = """
+package k8s.io.api.apps.v1;
+message Thing {
+  // comment lines are ignored
+  optional int32 replicas = 1;
+  optional .k8s.io.api.core.v1.PodSpec spec = 2;
+  repeated string names = 3;
+  map<string, string> labels = 4;
+  optional Inner inner = 5;
+}
+"""
+    go = """
+type Thing struct {
+	Replicas *int32 `json:"replicas,omitempty" protobuf:"varint,1,opt,name=replicas"`
+	Spec v1.PodSpec `json:"spec" protobuf:"bytes,2,opt,name=spec"`
+	Names []string `json:"names,omitempty" protobuf:"bytes,3,rep,name=names"`
+	Labels map[string]string `json:"labels,omitempty" protobuf:"bytes,4,rep,name=labels"`
+	Inner `json:",inline" protobuf:"bytes,5,opt,name=inner"`
+	Hidden string `json:"-"`
+}
+type Items []string
+"""
+    [(name, message)] = parse_proto(proto).items()
+    assert name == "apps/v1.Thing"
+    assert [(f.number, f.name, f.type, f.repeated, f.map_key) for f in message.fields] == [
+        (1, "replicas", "int32", False, None),
+        (2, "spec", "core/v1.PodSpec", False, None),
+        (3, "names", "string", True, None),
+        (4, "labels", "string", False, "string"),
+        (5, "inner", "apps/v1.Inner", False, None),
+    ]
+    fields, slices = parse_go(go, "apps/v1")
+    assert slices == {"apps/v1.Items"}
+    replicas = fields[("apps/v1.Thing", "replicas")]
+    assert (replicas.pointer, replicas.omitempty, replicas.inline) == (True, True, False)
+    spec = fields[("apps/v1.Thing", "spec")]
+    assert (spec.pointer, spec.omitempty, spec.inline) == (False, False, False)
+    assert fields[("apps/v1.Thing", "inner")].inline
+    assert ("apps/v1.Thing", "Hidden") not in fields
