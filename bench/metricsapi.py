@@ -48,16 +48,16 @@ from aiohttp import web
 
 from podscaler.api.externalmetrics import ExternalMetricSample, ScaledObjectNotFound
 from podscaler.kube.clients import connect
-from podscaler.metricsapi.authentication import (
+from podscaler.metricsapi.server import MetricsApiServer
+from podscaler.serving.authentication import (
     AuthenticationConfig,
     Authenticator,
     RequestHeaderConfig,
     TokenReviewer,
 )
-from podscaler.metricsapi.authorization import SubjectAccessReviewer
-from podscaler.metricsapi.certificates import ServingMaterial
-from podscaler.metricsapi.server import MetricsApiServer
-from podscaler.metricsapi.tls import ServingTls
+from podscaler.serving.authorization import SubjectAccessReviewer
+from podscaler.serving.certificates import ServingMaterial
+from podscaler.serving.tls import ServingTls
 
 SCALED_OBJECTS = 1000
 NAMESPACES = 10

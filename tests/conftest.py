@@ -15,8 +15,10 @@ settings.load_profile("podscaler")
 
 pytest_plugins = [
     "tests.fixtures.apiserver",
+    "tests.fixtures.delegation",
     "tests.fixtures.kafka",
     "tests.fixtures.moto",
+    "tests.fixtures.pki",
     "tests.fixtures.prometheus",
 ]
 

@@ -1,15 +1,13 @@
-"""The external.metrics.k8s.io server (aiohttp over TLS, kube-aggregator authentication).
+"""The external.metrics.k8s.io server, over :mod:`podscaler.serving` (TLS with rotation,
+kube-aggregator authentication, SubjectAccessReview).
 
 ``podscaler run`` starts :func:`serve_metrics_api` with a :class:`MetricsSource` (the
-ScaledObject controller); the modules, bottom up:
+ScaledObject controller; the protocol and its typed errors live in
+``podscaler.api.externalmetrics``); the modules, bottom up:
 
-* ``source`` — the protocol the controller implements, and its typed errors;
 * ``wire`` — request parsing and response documents (pure);
-* ``certificates``, ``tls`` — serving certificates from files or our own CA, swapped live;
-* ``authentication``, ``authorization`` — front proxy / client certificate / TokenReview, and
-  SubjectAccessReview;
 * ``apiservice`` — who owns ``v1beta1.external.metrics.k8s.io``, and its caBundle;
-* ``server`` — the HTTP pipeline and :func:`serve_metrics_api`.
+* ``server`` — routes, the attributes each is authorized with, and :func:`serve_metrics_api`.
 """
 
 from podscaler.api.externalmetrics import (

@@ -5,8 +5,9 @@ and the server module reads as routing and policy.
 
 The shapes follow what the HPA's external metrics client and KEDA's adapter exchange
 (reference/keda.md §2.6): an ``ExternalMetricValueList`` whose values are Kubernetes quantity
-strings at milli precision, and ``metav1.Status`` documents for every error, because client-go
-shows ``Status.message`` to the user (``kubectl describe hpa``) and branches on ``code``.
+strings at milli precision, and ``metav1.Status`` documents for every error
+(:mod:`podscaler.serving.status`, re-exported here), because client-go shows ``Status.message``
+to the user (``kubectl describe hpa``) and branches on ``code``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from podscaler.api.externalmetrics import ExternalMetricSample
 from podscaler.api.meta import SCALED_OBJECT_NAME_LABEL
 from podscaler.api.quantities import Quantity
 from podscaler.api.selectors import Operator, SelectorError, parse_label_selector
+from podscaler.serving.status import StatusError, status_body
 
 __all__ = [
     "GROUP",
@@ -60,48 +62,6 @@ _MAX_MILLI_EXPORTABLE: Final = Decimal(2**63 - 1) / 1000
 
 #: The label keys that name the ScaledObject, podscaler's own first (``api.meta``).
 SCALED_OBJECT_LABELS: Final = SCALED_OBJECT_NAME_LABEL.names
-
-_REASONS: Final = {
-    400: "BadRequest",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "NotFound",
-    405: "MethodNotAllowed",
-    408: "Timeout",
-    500: "InternalError",
-    503: "ServiceUnavailable",
-    504: "Timeout",
-}
-
-
-class StatusError(Exception):
-    """An error answered as a ``metav1.Status`` with HTTP ``code``.
-
-    The message goes to the client verbatim: it names what was wrong with the request, never a
-    credential.
-    """
-
-    def __init__(self, code: int, message: str, *, reason: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.reason = reason or _REASONS.get(code, "Unknown")
-
-    def body(self) -> dict[str, Any]:
-        return status_body(self.code, self.message, reason=self.reason)
-
-
-def status_body(code: int, message: str, *, reason: str | None = None) -> dict[str, Any]:
-    """A ``metav1.Status`` failure document, as kube-apiserver writes them."""
-    return {
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Failure",
-        "message": message,
-        "reason": reason or _REASONS.get(code, "Unknown"),
-        "code": code,
-    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,10 @@
 """The layers of DESIGN.md stay visible in the imports.
 
 Dependencies flow one way, down: ``cli → controllers, metricsapi, sim → engine, nodes, scalers,
-kube → api``. ``api`` imports nothing of ours, and the pure core (``engine`` and the planning
-half of ``nodes``) imports nothing that does I/O or reads a clock. This test reads every module's
-imports (statically, with ``ast``) so a layer reaching up fails CI with the offending line.
+kube, serving → api``. ``api`` imports nothing of ours, and the pure core (``engine`` and the
+planning half of ``nodes``) imports nothing that does I/O or reads a clock. This test reads
+every module's imports (statically, with ``ast``) so a layer reaching up fails CI with the
+offending line.
 """
 
 from __future__ import annotations
@@ -25,6 +26,14 @@ ALLOWED: dict[str, set[str]] = {
     "podscaler.nodes": {"podscaler.api", "podscaler.engine", "podscaler.observability"},
     "scalers": {"podscaler.api", "podscaler.observability"},
     "podscaler.kube": {"podscaler.api", "podscaler.observability", "podscaler.pki"},
+    # TLS with rotation, authentication and authorization for every server behind
+    # kube-apiserver (the metrics API, the admission webhook).
+    "podscaler.serving": {
+        "podscaler.api",
+        "podscaler.pki",
+        "podscaler.kube",
+        "podscaler.observability",
+    },
     "podscaler.controllers": {
         "podscaler.api",
         "podscaler.engine",
@@ -39,6 +48,7 @@ ALLOWED: dict[str, set[str]] = {
         "podscaler.engine",
         "scalers",
         "podscaler.kube",
+        "podscaler.serving",
         "podscaler.observability",
     },
     "podscaler.sim": {

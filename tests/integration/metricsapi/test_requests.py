@@ -16,15 +16,14 @@ import aiohttp
 import pytest
 
 from podscaler.metricsapi.server import MetricsApiServer
+from tests.fixtures.delegation import DelegatingApiServer
+from tests.fixtures.pki import FRONT_PROXY_NAME, Pki
 from tests.integration.metricsapi.conftest import (
-    FRONT_PROXY_NAME,
     HPA_USER,
-    Pki,
     ServerFactory,
     metric_url,
     proxy_headers,
 )
-from tests.integration.metricsapi.delegation import DelegatingApiServer
 from tests.integration.metricsapi.memory import InMemorySource, Trigger, TriggerFailed
 
 

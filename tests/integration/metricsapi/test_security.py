@@ -1,8 +1,10 @@
-"""Who may read a metric: the front proxy with its headers, client certificates, tokens — and
-nobody else.
+"""Who may read a metric: every metric and discovery path needs credentials, and each is
+authorized with the attributes kube-apiserver derives from it.
 
-Every request goes over TLS to a started server; TokenReview and SubjectAccessReview are
-answered by a real HTTP server with a policy (``delegation.py``).
+How a request is authenticated (front proxy, client certificates, tokens) is the serving
+layer's and tested there (``tests/integration/serving``). Every request goes over TLS to a
+started server; TokenReview and SubjectAccessReview are answered by a real HTTP server with a
+policy (``tests/fixtures/delegation.py``).
 """
 
 from __future__ import annotations
@@ -10,18 +12,15 @@ from __future__ import annotations
 import ssl
 
 import aiohttp
-import pytest
 
 from podscaler.metricsapi.server import MetricsApiServer
+from tests.fixtures.delegation import DelegatingApiServer
+from tests.fixtures.pki import FRONT_PROXY_NAME, Pki
 from tests.integration.metricsapi.conftest import (
-    FRONT_PROXY_NAME,
     HPA_USER,
-    Pki,
-    ServerFactory,
     metric_url,
     proxy_headers,
 )
-from tests.integration.metricsapi.delegation import DelegatingApiServer
 
 
 async def _get(
@@ -91,53 +90,6 @@ async def test_unauthenticated_request_gets_401(
         assert resp.status == 200
 
 
-async def test_user_headers_without_front_proxy_certificate_are_ignored(
-    api: MetricsApiServer, pki: Pki, session: aiohttp.ClientSession
-) -> None:
-    status, body = await _get(
-        session,
-        metric_url(api, "team-a", "s0-prometheus", "orders"),
-        pki.client_context(),
-        proxy_headers(),
-    )
-    assert status == 401, body
-
-
-async def test_certificate_from_another_ca_cannot_read(
-    api: MetricsApiServer, pki: Pki, session: aiohttp.ClientSession
-) -> None:
-    ctx = pki.client_context(pki.stranger_ca, FRONT_PROXY_NAME)
-    with pytest.raises((aiohttp.ClientError, ssl.SSLError, ConnectionError)):
-        await _get(
-            session, metric_url(api, "team-a", "s0-prometheus", "orders"), ctx, proxy_headers()
-        )
-    # The listener is unharmed: the aggregator still gets through.
-    ok = pki.client_context(pki.front_proxy_ca, FRONT_PROXY_NAME)
-    status, _ = await _get(
-        session, metric_url(api, "team-a", "s0-prometheus", "orders"), ok, proxy_headers()
-    )
-    assert status == 200
-
-
-async def test_front_proxy_certificate_with_a_name_not_allowed_gets_401(
-    api: MetricsApiServer, pki: Pki, session: aiohttp.ClientSession
-) -> None:
-    ctx = pki.client_context(pki.front_proxy_ca, "intruder")
-    status, body = await _get(
-        session, metric_url(api, "team-a", "s0-prometheus", "orders"), ctx, proxy_headers()
-    )
-    assert status == 401
-    assert "not allowed" in str(body["message"])
-
-
-async def test_front_proxy_without_user_header_gets_401(
-    api: MetricsApiServer, pki: Pki, session: aiohttp.ClientSession
-) -> None:
-    ctx = pki.client_context(pki.front_proxy_ca, FRONT_PROXY_NAME)
-    status, _ = await _get(session, metric_url(api, "team-a", "s0-prometheus", "orders"), ctx)
-    assert status == 401
-
-
 async def test_user_denied_by_subject_access_review_gets_403(
     api: MetricsApiServer,
     pki: Pki,
@@ -185,54 +137,6 @@ async def test_allowed_answers_are_cached(
     assert len(reviews.access_reviews) == 2
 
 
-async def test_bearer_token_checked_by_token_review(
-    api: MetricsApiServer,
-    pki: Pki,
-    session: aiohttp.ClientSession,
-    reviews: DelegatingApiServer,
-) -> None:
-    reviews.policy.tokens["good-token"] = {
-        "username": "alice",
-        "uid": "u-1",
-        "groups": ["readers"],
-    }
-    reviews.policy.allowed_groups.add("readers")
-    url = metric_url(api, "team-a", "s1-cron", "orders")
-    ctx = pki.client_context()
-    for _ in range(3):
-        status, body = await _get(session, url, ctx, [("Authorization", "Bearer good-token")])
-        assert status == 200, body
-        assert body["items"][0]["value"] == "3"  # type: ignore[index]
-    assert len(reviews.token_reviews) == 1, "token reviews are cached"
-    assert reviews.access_reviews[0]["user"] == "alice"
-    assert reviews.access_reviews[0]["uid"] == "u-1"
-
-    status, body = await _get(session, url, ctx, [("Authorization", "Bearer bad-token")])
-    assert status == 401
-    assert "bad-token" not in str(body), "a token is never echoed"
-    # Spoofed front-proxy headers next to a token are not believed: alice stays alice.
-    status, _ = await _get(
-        session,
-        url,
-        ctx,
-        [("Authorization", "Bearer good-token"), ("X-Remote-User", "system:admin")],
-    )
-    assert status == 200
-    assert {r["user"] for r in reviews.access_reviews} == {"alice"}
-
-
-async def test_ordinary_client_certificate_is_its_common_name(
-    api: MetricsApiServer,
-    pki: Pki,
-    session: aiohttp.ClientSession,
-    reviews: DelegatingApiServer,
-) -> None:
-    ctx = pki.client_context(pki.client_ca, "jane")
-    status, _ = await _get(session, metric_url(api, "team-a", "s1-cron", "orders"), ctx)
-    assert status == 403
-    assert reviews.access_reviews[0]["user"] == "jane"
-
-
 async def test_discovery_for_an_authenticated_user(
     api: MetricsApiServer,
     pki: Pki,
@@ -255,21 +159,3 @@ async def test_discovery_for_an_authenticated_user(
         session, f"{api.url}/apis/external.metrics.k8s.io", ctx, proxy_headers()
     )
     assert body["preferredVersion"]["version"] == "v1beta1"  # type: ignore[index]
-
-
-async def test_authorization_failure_is_a_500_not_an_allow(
-    make_server: ServerFactory,
-    pki: Pki,
-    session: aiohttp.ClientSession,
-) -> None:
-    from podscaler.kube.clients import connect
-    from podscaler.metricsapi.authorization import SubjectAccessReviewer
-
-    async with await connect(server="http://127.0.0.1:9", request_timeout_seconds=1) as dead:
-        api = await make_server(authorizer=SubjectAccessReviewer(dead))
-        ctx = pki.client_context(pki.front_proxy_ca, FRONT_PROXY_NAME)
-        status, body = await _get(
-            session, metric_url(api, "team-a", "s1-cron", "orders"), ctx, proxy_headers()
-        )
-    assert status == 500
-    assert body["message"] == "authorization could not be checked"

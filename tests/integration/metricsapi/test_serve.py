@@ -31,8 +31,8 @@ from podscaler.metricsapi.apiservice import (
 )
 from podscaler.metricsapi.server import MetricsApiOptions, MetricsApiServer, serve_metrics_api
 from podscaler.sim.apiserver import ApiServer
+from tests.fixtures.pki import FRONT_PROXY_NAME
 from tests.integration.metricsapi.conftest import (
-    FRONT_PROXY_NAME,
     HPA_USER,
     metric_url,
     proxy_headers,

@@ -13,13 +13,13 @@ import pytest
 import trustme
 from cryptography import x509
 
-from podscaler.metricsapi.certificates import (
+from podscaler.serving.certificates import (
     CertificateFiles,
     SelfSignedIssuer,
     ServingMaterial,
     service_hostnames,
 )
-from podscaler.metricsapi.tls import ServingTls, build_context
+from podscaler.serving.tls import ServingTls, build_context
 
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 

@@ -1,8 +1,9 @@
 """Who is asking: the kube-aggregator's front-proxy certificate, a client certificate, or a token.
 
-An extension API server behind the kube-aggregator never sees the end user's credentials. The
-aggregator authenticates the user, then connects with its own *front-proxy* client certificate
-and names the user in request headers (``X-Remote-User``, ``X-Remote-Group``,
+Shared by every server podscaler runs behind kube-apiserver (the external metrics API, the
+admission webhook). An extension API server behind the kube-aggregator never sees the end user's
+credentials. The aggregator authenticates the user, then connects with its own *front-proxy*
+client certificate and names the user in request headers (``X-Remote-User``, ``X-Remote-Group``,
 ``X-Remote-Extra-*`` by default). Those headers are only believable on a connection whose client
 certificate chains to the requestheader CA and, when a list of allowed names is configured,
 whose common name is on it; on any other connection they are ignored. kube-apiserver publishes
@@ -20,9 +21,12 @@ wins, and a request none recognises is a 401:
    echoed).
 
 OpenSSL has already verified the presented chain against the union of both CAs during the
-handshake (see :mod:`podscaler.metricsapi.tls`); here we decide which CA issued the leaf. Only
+handshake (see :mod:`podscaler.serving.tls`); here we decide which CA issued the leaf. Only
 certificates issued directly by a configured CA are recognised: Python 3.11 does not expose the
 verified chain, and both kube-apiserver CAs sign their client certificates directly.
+
+The configuration comes from the ConfigMap or, for clusters that mount it elsewhere, from a
+file holding the ConfigMap (or just its ``data``): :func:`load_authentication_config`.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import logging
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final
 
 from cryptography import x509
@@ -52,6 +57,8 @@ __all__ = [
     "TokenReviewer",
     "Unauthenticated",
     "UserInfo",
+    "authentication_config_from_file",
+    "load_authentication_config",
     "read_authentication_config",
 ]
 
@@ -139,7 +146,9 @@ class AuthenticationConfig:
         return b"\n".join(parts) + b"\n" if parts else b""
 
 
-async def read_authentication_config(kube: Kube) -> AuthenticationConfig:
+async def read_authentication_config(
+    kube: Kube, *, component: str = "server"
+) -> AuthenticationConfig:
     """Read ``kube-system/extension-apiserver-authentication``; an absent ConfigMap means no
     certificate authentication (bearer tokens still work)."""
     namespace, name = AUTHENTICATION_CONFIGMAP
@@ -148,7 +157,8 @@ async def read_authentication_config(kube: Kube) -> AuthenticationConfig:
     except KubeError as exc:
         if getattr(exc, "status", None) == 404:
             log.warning(
-                "metrics API: ConfigMap %s/%s not found; only bearer tokens will authenticate",
+                "%s: ConfigMap %s/%s not found; only bearer tokens will authenticate",
+                component,
                 namespace,
                 name,
             )
@@ -160,13 +170,32 @@ async def read_authentication_config(kube: Kube) -> AuthenticationConfig:
     )
 
 
-def _load_bundle(pem: bytes) -> list[x509.Certificate]:
+def authentication_config_from_file(path: Path) -> AuthenticationConfig:
+    """The configuration from a YAML file: the ConfigMap as ``kubectl get -o yaml`` prints it,
+    or only its ``data`` mapping."""
+    import yaml
+
+    loaded = yaml.safe_load(path.read_text()) or {}
+    data = loaded.get("data", loaded) if isinstance(loaded, dict) else {}
+    return AuthenticationConfig.from_configmap_data({str(k): str(v) for k, v in data.items()})
+
+
+async def load_authentication_config(
+    kube: Kube, file: Path | None = None, *, component: str = "server"
+) -> AuthenticationConfig:
+    """From ``file`` when one is configured, otherwise from the cluster's ConfigMap."""
+    if file is not None:
+        return authentication_config_from_file(file)
+    return await read_authentication_config(kube, component=component)
+
+
+def _load_bundle(pem: bytes, component: str) -> list[x509.Certificate]:
     if not pem.strip():
         return []
     try:
         return x509.load_pem_x509_certificates(pem)
     except ValueError:
-        log.warning("metrics API: a configured client CA bundle does not parse; ignoring it")
+        log.warning("%s: a configured client CA bundle does not parse; ignoring it", component)
         return []
 
 
@@ -256,17 +285,25 @@ class Authenticator:
     """Tries front proxy, client certificate and bearer token, in that order."""
 
     def __init__(
-        self, config: AuthenticationConfig, token_reviewer: TokenReviewer | None = None
+        self,
+        config: AuthenticationConfig,
+        token_reviewer: TokenReviewer | None = None,
+        *,
+        component: str = "server",
     ) -> None:
         self.token_reviewer = token_reviewer
+        #: Prefixes the log lines (``metrics API``, ``admission webhook``).
+        self.component = component
         self.configure(config)
 
     def configure(self, config: AuthenticationConfig) -> None:
         """Adopt a new configuration (the ConfigMap changed)."""
         self.config = config
         rh = config.requestheader
-        self._requestheader_cas = _load_bundle(rh.client_ca_pem) if rh is not None else []
-        self._client_cas = _load_bundle(config.client_ca_pem)
+        self._requestheader_cas = (
+            _load_bundle(rh.client_ca_pem, self.component) if rh is not None else []
+        )
+        self._client_cas = _load_bundle(config.client_ca_pem, self.component)
         self._certificates: dict[bytes, _Certificate | None] = {}
 
     async def authenticate(
@@ -288,7 +325,7 @@ class Authenticator:
                 try:
                     user = await self.token_reviewer.review(token)
                 except KubeError as exc:
-                    log.warning("metrics API: TokenReview failed: %s", type(exc).__name__)
+                    log.warning("%s: TokenReview failed: %s", self.component, type(exc).__name__)
                     reasons.append("the token could not be reviewed")
                 else:
                     if user is not None:

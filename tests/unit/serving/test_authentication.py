@@ -12,7 +12,7 @@ import pytest
 import trustme
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from podscaler.metricsapi.authentication import (
+from podscaler.serving.authentication import (
     AuthenticationConfig,
     Authenticator,
     Unauthenticated,

@@ -12,11 +12,13 @@ Two sources, one shape (:class:`ServingMaterial`: certificate chain, key, CA bun
   files are given, and renews the serving certificate well before it expires. The CA lives
   longer than the certificates it signs; when the CA itself is renewed, the published bundle
   carries the old and the new CA for one serving period, so the kube-aggregator trusts the
-  server through the change. The caller publishes the bundle (the APIService ``caBundle``)
-  *before* serving a certificate signed by a new CA.
+  server through the change. The caller publishes the bundle (the metrics API's APIService
+  ``caBundle``, a webhook configuration's ``clientConfig.caBundle``) *before* serving a
+  certificate signed by a new CA.
 
 Validity is wall-clock time by nature (certificates carry UTC instants), so the issuer takes a
-``now`` callable instead of the loop clock; tests pass a fake one.
+``now`` callable instead of the loop clock, and says how long to wait for the next renewal by
+that same callable (:meth:`SelfSignedIssuer.seconds_until_renewal`); tests pass a fake one.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ log = logging.getLogger(__name__)
 #: The serving certificate lives 30 days and is renewed once two thirds of it have passed, so a
 #: stuck renewal has ten days to be noticed (the same proportion cert-manager uses by default).
 DEFAULT_SERVING_VALIDITY: Final = dt.timedelta(days=30)
-#: The CA lives a year; renewing it means republishing the APIService caBundle.
+#: The CA lives a year; renewing it means republishing the caBundle clients trust.
 DEFAULT_CA_VALIDITY: Final = dt.timedelta(days=365)
 
 
@@ -118,7 +120,10 @@ class SelfSignedIssuer:
     """Our own CA and a serving certificate for ``hostnames``, renewed before expiry.
 
     :meth:`material` returns the current material, renewing what is due first;
-    :meth:`renewal_due` says when to call it again.
+    :meth:`renewal_due` says when to call it again. The CA is named ``ca_name`` (default:
+    the first host name with ``-ca``, e.g. ``podscaler-metrics-apiserver-ca``) followed by
+    ``@`` and its creation time, as kube-apiserver names its self-signed CAs; ``component``
+    prefixes the log lines.
     """
 
     def __init__(
@@ -128,6 +133,8 @@ class SelfSignedIssuer:
         serving_validity: dt.timedelta = DEFAULT_SERVING_VALIDITY,
         ca_validity: dt.timedelta = DEFAULT_CA_VALIDITY,
         now: Callable[[], dt.datetime] | None = None,
+        ca_name: str | None = None,
+        component: str = "server",
     ) -> None:
         if not hostnames:
             raise ValueError("a serving certificate needs at least one host name")
@@ -137,6 +144,8 @@ class SelfSignedIssuer:
         self.serving_validity = serving_validity
         self.ca_validity = ca_validity
         self._now = now or (lambda: dt.datetime.now(dt.UTC))
+        self.ca_name = ca_name or f"{self.hostnames[0]}-ca"
+        self.component = component
         self._ca: Authority | None = None
         self._previous_ca: Authority | None = None
         self._material: ServingMaterial | None = None
@@ -150,8 +159,12 @@ class SelfSignedIssuer:
         """When the current serving certificate (or the CA) should be renewed."""
         return self._serving_renew_at
 
+    def seconds_until_renewal(self) -> float:
+        """Seconds from now (by this issuer's clock) until :meth:`renewal_due`; may be negative."""
+        return (self._serving_renew_at - self._now()).total_seconds()
+
     def _new_ca(self, now: dt.datetime) -> Authority:
-        name = f"podscaler-metrics-apiserver-ca@{int(now.timestamp())}"
+        name = f"{self.ca_name}@{int(now.timestamp())}"
         return Authority.create(name, now=now, validity=self.ca_validity)
 
     def material(self) -> ServingMaterial:
@@ -166,7 +179,8 @@ class SelfSignedIssuer:
             self._previous_ca = ca
             ca = self._ca = self._new_ca(now)
             log.info(
-                "metrics API: minted a new serving CA (valid until %s)",
+                "%s: minted a new serving CA (valid until %s)",
+                self.component,
                 ca.cert.not_valid_after_utc.isoformat(),
             )
         elif self._previous_ca is not None and self._previous_ca.cert.not_valid_after_utc < now:
@@ -182,7 +196,8 @@ class SelfSignedIssuer:
         self._material = ServingMaterial(serving.cert_pem, serving.key_pem, bundle)
         self._serving_renew_at = self._renew_at(serving.cert)
         log.info(
-            "metrics API: issued a serving certificate for %s (renewal at %s)",
+            "%s: issued a serving certificate for %s (renewal at %s)",
+            self.component,
             ", ".join(self.hostnames),
             self._serving_renew_at.isoformat(),
         )

@@ -8,18 +8,22 @@ connection keeps the context it was handshaken with, so requests in flight are n
 and every new connection gets the newest certificate and the newest client CAs.
 
 Client certificates are requested but optional (``CERT_OPTIONAL``): the kube-aggregator presents
-its front-proxy certificate, other clients come with a bearer token. OpenSSL verifies a
+its front-proxy certificate, kube-apiserver calling a webhook may present its client
+certificate, other clients come with a bearer token. OpenSSL verifies a
 presented certificate against the union of the requestheader CA and the client CA; one that
 verifies against neither fails the handshake (Python's ``ssl`` has no verify callback that could
 turn it into a 401 instead). Which of the two CAs signed it is decided afterwards, in
-:mod:`podscaler.metricsapi.authentication`.
+:mod:`podscaler.serving.authentication`.
+
+:class:`CertificateKeeper` is the task that keeps a :class:`ServingTls` fresh: it stat()s
+certificate files every few seconds, or sleeps until the self-signed issuer's renewal is due
+(measured by the issuer's own clock, so a test's fake ``now`` drives it too).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 import os
 import ssl
@@ -28,9 +32,15 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Final
 
-from podscaler.metricsapi.certificates import CertificateFiles, SelfSignedIssuer, ServingMaterial
+from podscaler.serving.certificates import CertificateFiles, SelfSignedIssuer, ServingMaterial
 
-__all__ = ["FILE_CHECK_INTERVAL_SECONDS", "CertificateKeeper", "ServingTls", "build_context"]
+__all__ = [
+    "FILE_CHECK_INTERVAL_SECONDS",
+    "CertificateKeeper",
+    "PublishCaBundle",
+    "ServingTls",
+    "build_context",
+]
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +48,7 @@ log = logging.getLogger(__name__)
 FILE_CHECK_INTERVAL_SECONDS: Final = 5.0
 
 #: A CA bundle publisher: called with the PEM bundle before a certificate signed by a new CA is
-#: served (the APIService caBundle patch).
+#: served (the metrics API patches its APIService's caBundle, a webhook its configuration's).
 PublishCaBundle = Callable[[bytes], Awaitable[None]]
 
 
@@ -68,7 +78,7 @@ def _load_chain(ctx: ssl.SSLContext, material: ServingMaterial) -> None:
             for fd in fds:
                 os.close(fd)
         return
-    with tempfile.TemporaryDirectory(prefix="podscaler-metricsapi-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="podscaler-serving-") as tmp:
         cert_path = Path(tmp) / "tls.crt"
         key_path = Path(tmp) / "tls.key"
         key_path.touch(mode=0o600)
@@ -152,10 +162,13 @@ class CertificateKeeper:
         *,
         publish_ca_bundle: PublishCaBundle | None = None,
         file_check_interval_seconds: float = FILE_CHECK_INTERVAL_SECONDS,
+        component: str = "server",
     ) -> None:
         self.source = source
         self.publish_ca_bundle = publish_ca_bundle
         self.file_check_interval_seconds = file_check_interval_seconds
+        #: Prefixes the log lines (``metrics API``, ``admission webhook``).
+        self.component = component
         self._published: bytes | None = None
 
     async def initial(self) -> ServingMaterial:
@@ -189,22 +202,26 @@ class CertificateKeeper:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a half-written pair, a failing publish: retry next time
-            log.warning("metrics API: keeping the current certificate: %s", type(exc).__name__)
+            log.warning(
+                "%s: keeping the current certificate: %s", self.component, type(exc).__name__
+            )
             return False
         if changed:
-            log.info("metrics API: serving a new certificate (generation %d)", tls.generation)
+            log.info(
+                "%s: serving a new certificate (generation %d)", self.component, tls.generation
+            )
         return changed
 
-    def _sleep_seconds(self) -> float:
+    def sleep_seconds(self) -> float:
+        """How long :meth:`run` waits before its next check."""
         if isinstance(self.source, CertificateFiles):
             return self.file_check_interval_seconds
-        due = self.source.renewal_due() - dt.datetime.now(dt.UTC)
         # Wake at least hourly: a suspended laptop or VM jumps past the due time.
-        return max(1.0, min(due.total_seconds(), 3600.0))
+        return max(1.0, min(self.source.seconds_until_renewal(), 3600.0))
 
     async def run(self, tls: ServingTls) -> None:
         """Check forever (cancel to stop)."""
         while True:
-            await asyncio.sleep(self._sleep_seconds())
+            await asyncio.sleep(self.sleep_seconds())
             with contextlib.suppress(Exception):
                 await self.refresh(tls)

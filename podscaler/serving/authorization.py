@@ -1,14 +1,13 @@
-"""May this user read this metric: SubjectAccessReview, with a short cache.
+"""May this user do this: SubjectAccessReview, with a short cache.
 
-The kube-aggregator has already authorized the *caller* (the HPA controller's service account)
-against kube-apiserver's RBAC, but an extension API server must not trust that alone: anyone who
-can reach the Service directly with a valid token would otherwise read every metric. So each
-request is checked again with a SubjectAccessReview (``authorization.k8s.io/v1``) for the user
-the request authenticated as, using the attributes kube-apiserver derives from the path:
-``GET /apis/external.metrics.k8s.io/v1beta1/namespaces/{ns}/{metric}`` is verb ``list`` (a path
-without an object name) on resource ``{metric}`` in namespace ``{ns}`` — hence the
-``resources: ["*"]`` in every external-metrics reader ClusterRole. Discovery paths are checked as
-non-resource URLs with verb ``get``.
+The kube-aggregator has already authorized the *caller* (for the metrics API, the HPA
+controller's service account) against kube-apiserver's RBAC, but an extension API server must
+not trust that alone: anyone who can reach the Service directly with a valid token would
+otherwise read every metric. So each request is checked again with a SubjectAccessReview
+(``authorization.k8s.io/v1``) for the user the request authenticated as, using the
+:class:`Attributes` kube-apiserver would derive from the path (each server maps its own paths;
+the metrics API's mapping is in :mod:`podscaler.metricsapi.server`). :func:`forbidden_message`
+words a denial as kube-apiserver does.
 
 Answers are cached per (user, attributes): the HPA asks for the same metric every 15 s, and a
 SubjectAccessReview per request would double the API server traffic the metrics API causes.
@@ -24,9 +23,9 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from podscaler.kube.clients import Kube
-from podscaler.metricsapi.authentication import UserInfo
+from podscaler.serving.authentication import UserInfo
 
-__all__ = ["Attributes", "Decision", "SubjectAccessReviewer"]
+__all__ = ["Attributes", "Decision", "SubjectAccessReviewer", "forbidden_message"]
 
 ALLOWED_TTL_SECONDS: Final = 10.0
 DENIED_TTL_SECONDS: Final = 5.0
@@ -58,6 +57,21 @@ class Attributes:
             "name": self.name,
         }
         return {"resourceAttributes": {k: v for k, v in attrs.items() if v}}
+
+
+def forbidden_message(user: UserInfo, attributes: Attributes) -> str:
+    """The 403 message, in kube-apiserver's words (clients and people grep for them)."""
+    if attributes.path:
+        return f'User "{user.name}" cannot {attributes.verb} path "{attributes.path}"'
+    scope = (
+        f'in the namespace "{attributes.namespace}"'
+        if attributes.namespace
+        else "at the cluster scope"
+    )
+    return (
+        f'User "{user.name}" cannot {attributes.verb} resource "{attributes.resource}" in API '
+        f'group "{attributes.group}" {scope}'
+    )
 
 
 @dataclass(frozen=True, slots=True)
