@@ -19,6 +19,7 @@ pytest_plugins = [
     "tests.fixtures.kafka",
     "tests.fixtures.moto",
     "tests.fixtures.pki",
+    "tests.fixtures.proxy",
     "tests.fixtures.prometheus",
 ]
 

@@ -3,9 +3,13 @@ the one Event), a new Event after the series window, rate limiting, and never ra
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import pytest
 
 from podscaler.kube.clients import Kube, connect
 from podscaler.kube.events import EventRecorder
@@ -129,10 +133,38 @@ async def test_rate_limit_per_object(kube: Kube) -> None:
     assert recorder.dropped == 2
 
 
-async def test_failures_are_logged_never_raised() -> None:
+async def test_a_refused_event_is_logged_and_later_events_still_land(
+    kube: Kube, caplog: pytest.LogCaptureFixture
+) -> None:
+    await make_namespace(kube)
+    recorder = EventRecorder(kube, now=Clock(), reporting_instance="p")
+    elsewhere = {**TARGET, "metadata": {**TARGET["metadata"], "namespace": "nowhere"}}
+    with caplog.at_level(logging.WARNING, logger="podscaler.kube.events"):
+        assert recorder.record(elsewhere, Reason.TriggerError, "its namespace is gone") is None
+        await recorder.flush()
+    assert [r.getMessage() for r in caplog.records] == [
+        'could not write event TriggerError: 404 NotFound: namespaces "nowhere" not found'
+    ]
+    recorder.record(TARGET, Reason.TriggerError, "still recording")
+    await recorder.flush()
+    await recorder.aclose()
+    assert [e["note"] for e in await events(kube)] == ["still recording"]
+    assert recorder.dropped == 0, "a failed write is not a rate-limit drop"
+
+
+async def test_an_unreachable_server_is_logged_never_raised(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     async with await connect(server="http://127.0.0.1:9", request_timeout_seconds=1) as kube:
         recorder = EventRecorder(kube, now=Clock(), reporting_instance="p")
-        recorder.record(TARGET, Reason.TriggerError, "nobody listens")
-        recorder.record({"no": "metadata"}, "weird", "still fine")
-        await recorder.flush()
-        await recorder.aclose()
+        with caplog.at_level(logging.WARNING, logger="podscaler.kube.events"):
+            recorder.record(TARGET, Reason.TriggerError, "nobody listens")
+            recorder.record({"no": "metadata"}, "weird", "still fine")
+            async with asyncio.timeout(10):
+                await recorder.flush()
+            await recorder.aclose()
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 2, messages
+    assert messages[0].startswith("could not write event TriggerError: ")
+    assert messages[1].startswith("could not write event weird: ")
+    assert all(r.levelno == logging.WARNING for r in caplog.records)
