@@ -4,6 +4,10 @@ Covers: list (paginated) then watch sees adds, updates and deletes; indexes; a d
 resumes from the last version without losing or repeating events; a 410 makes the informer
 relist and emit exactly the deletes/adds/updates it missed; bookmarks advance the remembered
 version; a server-side label selector; a slow handler does not hold up another.
+
+Time is the loop's (``looptime``): the informers and the embedded API server share the event
+loop, so waiting "long enough for a duplicate to show up" means the loop has run out of work and
+then some, not a guess at how long a busy machine needs.
 """
 
 from __future__ import annotations
@@ -11,12 +15,16 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from podscaler.kube.backoff import Backoff
 from podscaler.kube.clients import MERGE_PATCH, Kube
 from podscaler.kube.informers import Informer
 from podscaler.kube.resources import Discovery, Resource
 from podscaler.sim.apiserver import ApiServer
 from tests.integration.kube.waiting import eventually
+
+pytestmark = pytest.mark.looptime
 
 Obj = dict[str, Any]
 CM_PATH = "/api/v1/namespaces/default/configmaps"
