@@ -1,7 +1,8 @@
 """Benchmark: a simulated day of a 50-node, 100-workload cluster (~2,000 pods, 15-second ticks).
 
 Target (issue 3): under 60 s of wall time on one core. Two cases run, each in its own process
-(so peak memory is its own), on the unlimited simulated clock:
+(so peak memory is its own; pinned to CPU 1 on a machine with two or more CPUs and
+``taskset``, the load average printed beside each), on the unlimited simulated clock:
 
 * ``load-only`` (the baseline): the same cluster with fixed replicas — what the load model,
   metrics publishing and timeline cost by themselves;
@@ -22,8 +23,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -167,14 +170,18 @@ def _child(case: str, hours: float) -> None:
     print(json.dumps(figures))
 
 
+def _loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def _measure(case: str, hours: float) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, __file__, "--child", case, "--hours", str(hours)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    command = [sys.executable, __file__, "--child", case, "--hours", str(hours)]
+    if (os.cpu_count() or 1) >= 2 and shutil.which("taskset"):
+        command = ["taskset", "-c", "1", *command]
+    load_before = _loadavg()
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    result["load"] = f"{load_before} → {_loadavg()}"
     return result
 
 
@@ -193,14 +200,15 @@ def _machine() -> str:
 def _table(rows: list[dict[str, Any]], hours: float) -> str:
     lines = [
         "| case | simulated | wall | sim-s per wall-s | store writes | scale writes | "
-        "usage samples | pods at end | peak RSS |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "usage samples | pods at end | peak RSS | load average before → after |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['case']} | {hours:g} h | {r['wall_seconds']:.1f} s | "
             f"{r['simulated_per_wall']:,.0f} | {r['writes']:,} | {r['scale_writes']:,} | "
-            f"{r['usage_samples']:,} | {r['pods_at_end']:,} | {r['peak_rss_mib']:.0f} MiB |"
+            f"{r['usage_samples']:,} | {r['pods_at_end']:,} | {r['peak_rss_mib']:.0f} MiB "
+            f"| {r['load']} |"
         )
     return "\n".join(lines)
 

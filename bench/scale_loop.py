@@ -14,9 +14,19 @@ Setup, four processes so the operator's own CPU and memory are measured alone:
 4. this process: creates the objects, starts and stops the others, and reads the CPU time
    the API server and the Prometheus endpoint used (to show they were not the bottleneck).
 
-``--baseline REF`` measures, in the same run and under the same load, the operator of an
-earlier commit (``git archive REF`` unpacked to a temporary directory and put first on the
-operator process's ``PYTHONPATH``) before the current tree, size by size.
+``--baseline REF`` measures, in the same run, the operator of an earlier commit (``git archive
+REF`` unpacked to a temporary directory and put first on the operator process's
+``PYTHONPATH``) beside the current tree: for each size the two alternate, baseline then
+current, ``--rounds`` times (A/B/A/B with the default 2), each in the same process layout, so
+a change of machine load during the run shows in both and cannot bias their ratio. The
+summary per size gives the medians over the rounds and the ratio current / baseline.
+
+**Cores.** The targets are for an operator on one core. On a machine with two or more CPUs
+(and ``taskset``), the operator process is pinned to CPU 1 and everything else — the API
+server, the Prometheus stand-in and this driver — to CPU 0, so the operator has a core to
+itself and the servers it talks to cannot take it (``--no-pin`` turns this off; the layout is
+printed). The load average is printed beside every figure: on a shared machine it says how
+much of the other core, and of the operator's, other work took.
 
 Each ScaledObject has one prometheus trigger (threshold 10, activationThreshold 0, the
 endpoint answers 5) and ``minReplicaCount: 1``: every poll is active and queries its source,
@@ -37,9 +47,13 @@ Baselines printed beside the figures: KEDA's own performance harness (kedacore/k
 performance) accepts p95 < 20 ms at 100 and < 75 ms at 1,000 objects; podscaler's targets are
 p95 < 20 ms at 1,000, < 75 ms at 10,000 and RSS < 500 MiB at 10,000.
 
-Usage: ``python bench/operator.py [--sizes 100,1000,10000] [--polling-interval 30]
-[--periods 2] [--baseline REF]``. A shorter interval is a proportionally heavier load (same
-objects, more polls per second).
+Usage: ``python bench/scale_loop.py [--sizes 100,1000,10000] [--polling-interval 30]
+[--periods 2] [--baseline REF] [--rounds 2] [--no-pin]``. A shorter interval is a
+proportionally heavier load (same objects, more polls per second); ``--sizes 20
+--polling-interval 2 --periods 1`` checks the setup in seconds.
+
+(This file was ``bench/operator.py`` until it was found shadowing the standard library's
+``operator`` for every script run from ``bench/``.)
 """
 
 from __future__ import annotations
@@ -49,6 +63,7 @@ import asyncio
 import os
 import platform
 import resource
+import shutil
 import socket
 import statistics
 import sys
@@ -66,6 +81,20 @@ sys.path.insert(0, str(TREE))
 KEDA_ANCHOR_P95_MS = {100: 20.0, 1000: 75.0}
 TARGET_P95_MS = {1000: 20.0, 10000: 75.0}
 TARGET_RSS_MIB = {10000: 500.0}
+
+
+#: CPU of the operator under test, and of everything else, when pinning (see the docstring).
+OPERATOR_CPU = 1
+SERVERS_CPU = 0
+
+
+def _pinned(cpu: int | None, command: list[str]) -> list[str]:
+    """``command`` run on ``cpu`` only (``taskset -c``), or as is when not pinning."""
+    return command if cpu is None else ["taskset", "-c", str(cpu), *command]
+
+
+def _can_pin() -> bool:
+    return (os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None
 
 
 def _free_port() -> int:
@@ -270,7 +299,9 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
         await process.wait()
 
 
-async def measure(n: int, interval: int, periods: int, prom_url: str, tree: Path) -> dict[str, Any]:
+async def measure(
+    n: int, interval: int, periods: int, prom_url: str, tree: Path, *, pin: bool
+) -> dict[str, Any]:
     """One measurement: a fresh API server with N objects, then the operator of *tree*."""
     import json
 
@@ -281,9 +312,13 @@ async def measure(n: int, interval: int, periods: int, prom_url: str, tree: Path
     kubeconfig = workdir / "kubeconfig"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     quiet = asyncio.subprocess.DEVNULL
-    api = await asyncio.create_subprocess_exec(
+    api_command = [
         sys.executable, "-m", "podscaler", "cluster", "serve", "--port", str(api_port),
-        "--kubeconfig", str(kubeconfig), stdout=quiet, stderr=quiet, env=env, cwd=ROOT,
+        "--kubeconfig", str(kubeconfig),
+    ]  # fmt: skip
+    api = await asyncio.create_subprocess_exec(
+        *_pinned(SERVERS_CPU if pin else None, api_command),
+        stdout=quiet, stderr=quiet, env=env, cwd=ROOT,
     )  # fmt: skip
     operator: asyncio.subprocess.Process | None = None
     try:
@@ -300,9 +335,12 @@ async def measure(n: int, interval: int, periods: int, prom_url: str, tree: Path
         await asyncio.sleep(2.0)  # objects exist before the operator starts, as after a restart
         load_before = _loadavg()
         operator_env = {**os.environ, "PYTHONPATH": str(tree), "PODSCALER_BENCH_TREE": str(tree)}
-        operator = await asyncio.create_subprocess_exec(
+        operator_command = [
             sys.executable, __file__, "--run-operator", str(kubeconfig),
             "--polling-interval", str(interval), "--periods", str(periods),
+        ]  # fmt: skip
+        operator = await asyncio.create_subprocess_exec(
+            *_pinned(OPERATOR_CPU if pin else None, operator_command),
             stdout=asyncio.subprocess.PIPE, env=operator_env, cwd=tree,
         )  # fmt: skip
         api_cpu0 = _proc_cpu_seconds(api.pid)
@@ -354,14 +392,73 @@ def _baseline_tree(ref: str) -> Path:
     return target
 
 
-async def main_async(sizes: list[int], interval: int, periods: int, baseline: str | None) -> None:
+def _row(n: int, label: str, r: dict[str, Any]) -> str:
+    return (
+        f"| {n:,} | {label} | {r['evaluations']:,} ({r['expected']:,}) "
+        f"| {r['p50_ms']:.1f} / {r['p95_ms']:.1f} / {r['p99_ms']:.1f} / {r['max_ms']:.1f} "
+        f"| {r['cpu_ms_per_eval']:.2f} | {r['cpu_share']:.0%} "
+        f"| {r['rss_mib']:.0f} / {r['hwm_mib']:.0f} | {r['api_cpu_share']:.0%} "
+        f"| {r['load_before']} → {r['load_after']} | {_verdict(n, r)} |"
+    )
+
+
+def _summary(n: int, runs: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Medians over the rounds per variant, and current / baseline when both ran."""
+    lines = []
+    medians: dict[str, dict[str, float]] = {}
+    for label, results in runs.items():
+        loads = [float(r[key].split()[0]) for r in results for key in ("load_before", "load_after")]
+        medians[label] = {
+            key: statistics.median(r[key] for r in results)
+            for key in ("p50_ms", "p95_ms", "p99_ms", "cpu_ms_per_eval", "hwm_mib")
+        }
+        m = medians[label]
+        lines.append(
+            f"  {n:,} {label}: median of {len(results)} — lateness p50 {m['p50_ms']:.1f} / "
+            f"p95 {m['p95_ms']:.1f} / p99 {m['p99_ms']:.1f} ms, CPU {m['cpu_ms_per_eval']:.2f} "
+            f"ms/evaluation, peak RSS {m['hwm_mib']:.0f} MiB; 1-min load average "
+            f"{min(loads):.2f} to {max(loads):.2f}"
+        )
+    labels = list(runs)
+    if len(labels) == 2:
+        base, current = medians[labels[0]], medians[labels[1]]
+        ratios = ", ".join(
+            f"{name} {current[key] / base[key]:.2f}x" if base[key] else f"{name} n/a"
+            for name, key in (
+                ("p95", "p95_ms"),
+                ("CPU/evaluation", "cpu_ms_per_eval"),
+                ("peak RSS", "hwm_mib"),
+            )
+        )
+        lines.append(f"  {n:,} current / {labels[0]}: {ratios}")
+    return lines
+
+
+async def main_async(
+    sizes: list[int],
+    interval: int,
+    periods: int,
+    baseline: str | None,
+    rounds: int,
+    pin: bool,
+) -> None:
     print(f"# podscaler operator scale loop — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC — "
           f"{platform.node()} {platform.machine()} {os.cpu_count()} cpus, Python "
           f"{platform.python_version()}; load average {_loadavg()}")  # fmt: skip
     print(f"pollingInterval {interval} s, {periods} measured periods after one warm-up period")
+    if pin:
+        # The driver joins the servers: the operator's core is the operator's alone.
+        os.sched_setaffinity(0, {SERVERS_CPU})
+        print(
+            f"cores: operator on CPU {OPERATOR_CPU}; API server, Prometheus stand-in and "
+            f"driver on CPU {SERVERS_CPU} (taskset)"
+        )
+    else:
+        print("cores: not pinned (one CPU, no taskset, or --no-pin)")
     variants: list[tuple[str, Path]] = []
     if baseline:
         variants.append((f"baseline {baseline}", _baseline_tree(baseline)))
+        print(f"interleaved: {' / '.join(['baseline', 'current'] * rounds)} per size")
     variants.append(("current", ROOT))
     print(
         "| objects | operator | evaluations (expected) | lateness p50 / p95 / p99 / max (ms) "
@@ -372,33 +469,33 @@ async def main_async(sizes: list[int], interval: int, periods: int, baseline: st
     prom_port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     quiet = asyncio.subprocess.DEVNULL
+    prom_command = [sys.executable, __file__, "--serve-prom", str(prom_port)]
     prom = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--serve-prom", str(prom_port),
+        *_pinned(SERVERS_CPU if pin else None, prom_command),
         stdout=quiet, stderr=quiet, env=env, cwd=ROOT,
     )  # fmt: skip
+    summaries: list[str] = []
     try:
         await _wait_port(prom_port)
         prom_url = f"http://127.0.0.1:{prom_port}"
         for n in sizes:
-            for label, tree in variants:
-                prom_cpu0 = _proc_cpu_seconds(prom.pid)
-                r = await measure(n, interval, periods, prom_url, tree)
-                prom_cpu = _proc_cpu_seconds(prom.pid) - prom_cpu0
-                print(
-                    f"| {n:,} | {label} | {r['evaluations']:,} ({r['expected']:,}) "
-                    f"| {r['p50_ms']:.1f} / {r['p95_ms']:.1f} / {r['p99_ms']:.1f} "
-                    f"/ {r['max_ms']:.1f} "
-                    f"| {r['cpu_ms_per_eval']:.2f} | {r['cpu_share']:.0%} "
-                    f"| {r['rss_mib']:.0f} / {r['hwm_mib']:.0f} | {r['api_cpu_share']:.0%} "
-                    f"| {r['load_before']} → {r['load_after']} | {_verdict(n, r)} |",
-                    flush=True,
-                )
-                notes = [f"prometheus endpoint CPU {prom_cpu:.1f} s"]
-                if r["objects_in_error"]:
-                    notes.append(f"{r['objects_in_error']} objects ended with an error")
-                print(f"  ({'; '.join(notes)})", flush=True)
+            runs: dict[str, list[dict[str, Any]]] = {label: [] for label, _ in variants}
+            for _ in range(rounds):
+                for label, tree in variants:
+                    prom_cpu0 = _proc_cpu_seconds(prom.pid)
+                    r = await measure(n, interval, periods, prom_url, tree, pin=pin)
+                    prom_cpu = _proc_cpu_seconds(prom.pid) - prom_cpu0
+                    runs[label].append(r)
+                    print(_row(n, label, r), flush=True)
+                    notes = [f"prometheus endpoint CPU {prom_cpu:.1f} s"]
+                    if r["objects_in_error"]:
+                        notes.append(f"{r['objects_in_error']} objects ended with an error")
+                    print(f"  ({'; '.join(notes)})", flush=True)
+            summaries.extend(_summary(n, runs))
     finally:
         await _stop(prom)
+    print()
+    print("\n".join(summaries))
 
 
 def main() -> None:
@@ -408,6 +505,15 @@ def main() -> None:
     parser.add_argument("--polling-interval", type=int, default=30)
     parser.add_argument("--periods", type=int, default=2)
     parser.add_argument("--baseline", help="also measure the operator of this git commit")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="measurements per variant and size, interleaved (baseline, current, ...)",
+    )
+    parser.add_argument(
+        "--no-pin", action="store_true", help="do not pin the operator and the servers to cores"
+    )
     parser.add_argument("--run-operator", metavar="KUBECONFIG", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_prom:
@@ -417,7 +523,10 @@ def main() -> None:
         asyncio.run(run_operator(args.run_operator, args.polling_interval, args.periods))
         return
     sizes = [int(s) for s in args.sizes.split(",")]
-    asyncio.run(main_async(sizes, args.polling_interval, args.periods, args.baseline))
+    pin = not args.no_pin and _can_pin()
+    asyncio.run(
+        main_async(sizes, args.polling_interval, args.periods, args.baseline, args.rounds, pin)
+    )
 
 
 if __name__ == "__main__":
