@@ -227,6 +227,10 @@ async def bench_sqs(
     }
 
 
+def _loadavg() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--partitions", type=int, default=1000)
@@ -238,18 +242,21 @@ def main() -> None:
     print(
         f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
     )
+    load_before = _loadavg()
     broker, bootstrap = start_tansu()
     try:
         kafka = asyncio.run(bench_kafka(bootstrap, args.partitions, args.polls))
     finally:
         broker.terminate()
         broker.wait(10)
+    kafka_load = f"load average {load_before} → {_loadavg()}"
     verdict = "PASS" if kafka["median_ms"] < 200 else "FAIL"
     print(
         f"kafka: {kafka['partitions']:.0f} partitions, first poll {kafka['first_poll_ms']:.1f} ms, "
         f"median {kafka['median_ms']:.1f} ms, p95 {kafka['p95_ms']:.1f} ms, "
-        f"CPU {kafka['cpu_ms_per_poll']:.1f} ms/poll (target < 200 ms: {verdict})"
+        f"CPU {kafka['cpu_ms_per_poll']:.1f} ms/poll (target < 200 ms: {verdict}); {kafka_load}"
     )
+    load_before = _loadavg()
     moto, endpoint = start_moto()
     try:
         sqs = asyncio.run(bench_sqs(endpoint, args.queues, args.seconds, args.baseline_polls))
@@ -261,7 +268,7 @@ def main() -> None:
         f"polls/s, CPU {sqs['shared_cpu_ms_per_poll']:.2f} ms/poll (all queues every "
         f"{sqs['queue_scan_seconds_shared']:.1f} s); new client per poll "
         f"{sqs['baseline_polls_per_second']:.0f} polls/s, CPU "
-        f"{sqs['baseline_cpu_ms_per_poll']:.2f} ms/poll"
+        f"{sqs['baseline_cpu_ms_per_poll']:.2f} ms/poll; load average {load_before} → {_loadavg()}"
     )
 
 

@@ -227,7 +227,7 @@ def main() -> None:
     print(table)
     full = rows[1]
     verdict = (
-        f"target: {args.hours:g} h in < {TARGET_WALL_SECONDS * args.hours / 24:.0f} s wall — "
+        f"target: {args.hours:g} h in < {TARGET_WALL_SECONDS * args.hours / 24:.3g} s wall — "
         + ("met" if full["wall_seconds"] < TARGET_WALL_SECONDS * args.hours / 24 else "NOT met")
         + f"; scaling costs {full['wall_seconds'] / rows[0]['wall_seconds']:.1f}x the load-only "
         "baseline"
