@@ -320,6 +320,7 @@ def _ms(text: str) -> float:
 def wrk(label: str, base: str, seconds: int, directory: Path) -> WrkRun | None:
     binary = shutil.which("wrk")
     if binary is None:
+        print(f"{label}: wrk is not installed; closed-loop throughput skipped", flush=True)
         return None
     script = directory / "rotate.lua"
     script.write_text(
