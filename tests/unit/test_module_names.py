@@ -23,7 +23,7 @@ KNOWN: frozenset[str] = frozenset(
         "podscaler/operator.py",  # the CLI's run command: moves under podscaler/commands/
         "podscaler/api/selectors.py",
         "podscaler/engine/hpa/types.py",  # one model per concept: the types merge into api
-        "podscaler/engine/scaling/types.py",  # engine/scaling becomes engine/keda
+        "podscaler/engine/keda/types.py",
         "podscaler/observability/logging.py",
     }
 )
