@@ -12,6 +12,7 @@ from podscaler.controllers.proportional.controller import (
     ProportionalSettings,
     ScalerState,
     proportional_crd_installed,
+    start_proportional_controller,
 )
 from podscaler.controllers.proportional.flags import CpaFlags, FlagError, FlagTarget
 from podscaler.controllers.proportional.nodes import NODES, NodeCounts, trim_node
@@ -27,5 +28,6 @@ __all__ = [
     "ProportionalSettings",
     "ScalerState",
     "proportional_crd_installed",
+    "start_proportional_controller",
     "trim_node",
 ]

@@ -74,6 +74,7 @@ __all__ = [
     "ProportionalSettings",
     "ScalerState",
     "proportional_crd_installed",
+    "start_proportional_controller",
 ]
 
 log = logging.getLogger(__name__)
@@ -657,3 +658,43 @@ class ProportionalController:
                 self._retry_later(state)
             return
         state.written_status = status
+
+
+async def start_proportional_controller(
+    kube: Kube,
+    *,
+    namespace: str | None,
+    now: Callable[[], datetime],
+    recorder: EventRecorder | None,
+    enabled: bool | None,
+    settings: ProportionalSettings,
+) -> ProportionalController | None:
+    """The controller ``podscaler run`` starts, or None when there is nothing to do.
+
+    ``enabled`` None (the default) watches ProportionalScalers when their CRD is installed;
+    True watches them regardless (the informer retries until the CRD appears); False does not.
+    CPA's flags in *settings* run either way.
+    """
+    watch = enabled
+    if watch is None:
+        try:
+            watch = await proportional_crd_installed(kube)
+        except KubeError as exc:
+            log.warning("could not tell whether ProportionalScalers are served: %s", exc)
+            watch = False
+        if not watch:
+            log.info(
+                "the ProportionalScaler CRD is not installed: ProportionalScalers are not "
+                "watched (install manifests/crds, or pass --proportional)"
+            )
+    if not watch and settings.flags is None:
+        return None
+    controller = ProportionalController(
+        kube,
+        namespace=namespace,
+        now=now,
+        settings=replace(settings, watch_scalers=watch),
+        recorder=recorder,
+    )
+    await controller.start()
+    return controller

@@ -7,13 +7,16 @@ user sees: the Deployment's replicas, the scaler's status and conditions, and Ev
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from podscaler.cli import main
 from podscaler.controllers.proportional import (
     CpaFlags,
     ProportionalController,
@@ -21,6 +24,7 @@ from podscaler.controllers.proportional import (
 )
 from podscaler.kube.clients import MERGE_PATCH, Kube
 from podscaler.kube.events import EventRecorder
+from podscaler.sim.apiserver import ApiServer
 from tests.integration.controllers.objects import (
     condition,
     create,
@@ -115,7 +119,7 @@ async def _at(kube: Kube, name: str, count: int) -> bool:
 
 
 async def test_a_node_added_is_followed_within_a_second(
-    kube: Kube, controller: ProportionalController
+    kube: Kube, apiserver: ApiServer, controller: ProportionalController
 ) -> None:
     for index in range(3):
         await add_node(kube, f"n{index}")
@@ -149,6 +153,18 @@ async def test_a_node_added_is_followed_within_a_second(
     assert condition(await get_ps(kube, "dns"), "Ready")["status"] == "True"
     assert condition(await get_ps(kube, "dns"), "ParametersValid")["status"] == "True"
     assert {"ProportionalScalerReady", "ProportionalTargetScaled"} <= await reasons(kube)
+
+    # What a user types (asyncio.run inside, so off this test's loop).
+    result = await asyncio.to_thread(
+        CliRunner().invoke,
+        main,
+        ["explain", "proportionalscaler/default/dns", "--server", apiserver.url],
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "ProportionalScaler default/dns -> Deployment dns"
+    assert "nodes: 4 schedulable of 4; cores: 8 schedulable of 8" in lines
+    assert "decided: 4 replicas by nodesPerReplica" in lines
 
 
 async def test_only_schedulable_selected_nodes_count(
