@@ -88,7 +88,7 @@ def test_flags_need_a_namespace_and_a_configmap() -> None:
 
 
 def test_run_options_from_the_command_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    base = {
+    base: dict[str, Any] = {
         "proportional": None,
         "cpa_configmap": None,
         "cpa_target": None,
