@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from podscaler.api.crds import crd_manifests
-from podscaler.api.documents import validate_documents
+from podscaler.api.manifests import validate_documents
 from podscaler.api.proportionalscaler import (
     ProportionalScaler,
     node_label_selector,
