@@ -423,16 +423,13 @@ def explain(
     from podscaler.explaining import explain_from_endpoint, explain_from_status
 
     kind, _, rest = target.partition("/")
-    if kind.lower() in ("proportionalscaler", "proportionalscalers", "ps") and rest:
+    # KIND/NAMESPACE/NAME; NAMESPACE/NAME alone stays a ScaledObject (even in a namespace "ps").
+    if kind.lower() in ("proportionalscaler", "proportionalscalers", "ps") and "/" in rest:
         from podscaler.controllers.proportional.explain import explain_proportional_scaler
 
-        namespace, _, name = rest.rpartition("/")
+        namespace, _, name = rest.partition("/")
         click.echo(
-            asyncio.run(
-                explain_proportional_scaler(
-                    kubeconfig, server, namespace or "default", name, output
-                )
-            )
+            asyncio.run(explain_proportional_scaler(kubeconfig, server, namespace, name, output))
         )
         return
     namespace, _, name = target.rpartition("/")
