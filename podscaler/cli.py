@@ -14,10 +14,12 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from podscaler import __version__
+from podscaler.proportional_options import proportional_options, proportional_run_options
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -323,6 +325,7 @@ def simulate(
     show_default=True,
     help="Seconds between re-reads of the Secrets/ConfigMaps triggers use (0: never).",
 )
+@proportional_options
 def run_command(
     kubeconfig: str | None,
     server: str | None,
@@ -347,6 +350,7 @@ def run_command(
     metrics_api_publish_ca_bundle: bool,
     trigger_timeout: float,
     auth_refresh_interval: float,
+    **proportional: Any,
 ) -> None:
     """Run the operator.
 
@@ -368,6 +372,7 @@ def run_command(
         operator_namespace=operator_namespace,
         trigger_timeout_seconds=trigger_timeout,
         auth_refresh_seconds=auth_refresh_interval,
+        **proportional_run_options(namespace, **proportional),
     )
     if metrics_api_port:
         from podscaler.metricsapi.server import MetricsApiOptions
@@ -408,7 +413,8 @@ def run_command(
 def explain(
     target: str, kubeconfig: str | None, server: str | None, endpoint: str | None, output: str
 ) -> None:
-    """Explain a ScaledObject's recent scaling decisions.
+    """Explain a ScaledObject's recent scaling decisions (or, for
+    proportionalscaler/NAMESPACE/NAME, what a ProportionalScaler counted and what decided).
 
     With --endpoint, the last decisions the operator kept in memory (per trigger values and
     activity, the HPA calculation, the rule that bound each result). Without it, the latest
@@ -416,6 +422,16 @@ def explain(
     """
     from podscaler.explaining import explain_from_endpoint, explain_from_status
 
+    kind, _, rest = target.partition("/")
+    # KIND/NAMESPACE/NAME; NAMESPACE/NAME alone stays a ScaledObject (even in a namespace "ps").
+    if kind.lower() in ("proportionalscaler", "proportionalscalers", "ps") and "/" in rest:
+        from podscaler.controllers.proportional.explain import explain_proportional_scaler
+
+        namespace, _, name = rest.partition("/")
+        click.echo(
+            asyncio.run(explain_proportional_scaler(kubeconfig, server, namespace, name, output))
+        )
+        return
     namespace, _, name = target.rpartition("/")
     namespace = namespace or "default"
     if endpoint:

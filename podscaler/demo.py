@@ -38,6 +38,7 @@ from podscaler.sim.clock import SimulatedEventLoop, run_simulated
 from podscaler.sim.report import Summary, summarize, write_report
 from podscaler.sim.scenario import (
     DEFAULT_START,
+    OPERATOR_FEATURES,
     Scenario,
     ScenarioError,
     describe_missing,
@@ -212,7 +213,7 @@ def run_demo(
         return 2
     missing = missing_features(scenario.features)
     operator = embedded_operator
-    if any(feature == "scaledobject-controller" for feature, _ in missing):
+    if any(feature in OPERATOR_FEATURES for feature, _ in missing):
         operator = None  # type: ignore[assignment]
         stream.write(
             "The podscaler operator is not available yet "
@@ -319,12 +320,12 @@ def simulate_command(
         return 2
     if seed is not None:
         scenario = scenario.with_seed(seed)
-    needed = [f for f in scenario.features if operator or f != "scaledobject-controller"]
+    needed = [f for f in scenario.features if operator or f not in OPERATOR_FEATURES]
     missing = missing_features(needed)
     if missing:
         stream.write(f"SKIPPED {scenario.name}: needs {describe_missing(missing)}\n")
         return 3
-    uses_operator = operator and "scaledobject-controller" in scenario.features
+    uses_operator = operator and bool(OPERATOR_FEATURES & set(scenario.features))
     start = scenario.start or DEFAULT_START
     scenario = replace(scenario, start=start)
     progress = Progress(scenario, stream)

@@ -4,6 +4,9 @@ What runs:
 
 * the ScaledObject controller (direct and hpa modes), over one namespace or all, and the
   ScaledJob controller beside it (not under ``--dry-run``: it creates Jobs);
+* the ProportionalScaler controller (``podscaler.controllers.proportional``) when its CRD is
+  installed (``--proportional/--no-proportional`` force it), and for CPA's own
+  ``--configmap/--target`` flags;
 * with ``--metrics-api-port`` (the manifests pass 6443), the external.metrics.k8s.io server
   over TLS (``podscaler.metricsapi``), answering from the ScaledObject controller's live state
   (:class:`~podscaler.controllers.scaledobject.metricsource.ControllerMetricsSource`; 503 on a
@@ -48,6 +51,12 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from podscaler.controllers.proportional import (
+    CpaFlags,
+    ProportionalController,
+    ProportionalSettings,
+    start_proportional_controller,
+)
 from podscaler.controllers.refresh import AuthRefresher
 from podscaler.controllers.scaledjob import JobSettings, ScaledJobController
 from podscaler.controllers.scaledobject import ScaledObjectController, Settings
@@ -82,6 +91,12 @@ class RunOptions:
     metrics_api: MetricsApiOptions | None = None
     #: How often referenced Secrets/ConfigMaps are re-read to notice rotations (0: never).
     auth_refresh_seconds: float = 60.0
+    #: ProportionalScalers: None watches them when their CRD is installed; True/False forces.
+    proportional: bool | None = None
+    #: cluster-proportional-autoscaler's own flags (--configmap/--target/...), or None.
+    cpa_flags: CpaFlags | None = None
+    #: How often proportional targets' /scale is re-checked (CPA's --poll-period-seconds).
+    proportional_resync_seconds: float = 10.0
 
 
 def _wall_clock() -> Callable[[], datetime]:
@@ -277,7 +292,20 @@ async def run_operator(options: RunOptions, stop: asyncio.Event | None = None) -
         await controller.start()
         if jobs is not None:
             await jobs.start()
+        proportional: ProportionalController | None = None
         try:
+            proportional = await start_proportional_controller(
+                kube,
+                namespace=options.namespace,
+                now=now,
+                recorder=recorder,
+                enabled=options.proportional,
+                settings=ProportionalSettings(
+                    dry_run=options.dry_run,
+                    resync_seconds=options.proportional_resync_seconds,
+                    flags=options.cpa_flags,
+                ),
+            )
             await controller.wait_synced()
             log.info(
                 "ScaledObject controller synced: %d objects (namespace: %s%s)",
@@ -297,6 +325,8 @@ async def run_operator(options: RunOptions, stop: asyncio.Event | None = None) -
                 settling.cancel()
         finally:
             source.controller = None
+            if proportional is not None:
+                await proportional.aclose()
             if jobs is not None:
                 await jobs.aclose()
             await controller.aclose()

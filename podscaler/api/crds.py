@@ -21,6 +21,7 @@ from typing import Any, Final
 import yaml
 
 from podscaler.api.meta import API_GROUP, API_VERSION, ApiModel
+from podscaler.api.proportionalscaler import ProportionalScalerSpec, ProportionalScalerStatus
 from podscaler.api.scaledjob import ScaledJobSpec, ScaledJobStatus
 from podscaler.api.scaledobject import ScaledObjectSpec, ScaledObjectStatus
 from podscaler.api.triggerauth import TriggerAuthenticationSpec, TriggerAuthenticationStatus
@@ -248,6 +249,61 @@ _RESOURCES: Final = (
         status=TriggerAuthenticationStatus,
         columns=_auth_columns(),
     ),
+    _Resource(
+        kind="ProportionalScaler",
+        plural="proportionalscalers",
+        short_name="ps",
+        scope="Namespaced",
+        description=(
+            "ProportionalScaler scales a cluster add-on with the size of the cluster: "
+            "cluster-proportional-autoscaler's linear and ladder modes, from a typed spec or "
+            "from an upstream CPA ConfigMap."
+        ),
+        spec=ProportionalScalerSpec,
+        status=ProportionalScalerStatus,
+        columns=[
+            {
+                "name": "Target",
+                "type": "string",
+                "jsonPath": ".spec.scaleTargetRef.name",
+                "description": "Name of the scaled workload.",
+            },
+            {
+                "name": "Mode",
+                "type": "string",
+                "jsonPath": ".status.mode",
+                "description": "linear or ladder (of the parameters in force).",
+            },
+            {
+                "name": "Nodes",
+                "type": "integer",
+                "jsonPath": ".status.schedulableNodes",
+                "description": "Schedulable nodes counted.",
+            },
+            {
+                "name": "Cores",
+                "type": "integer",
+                "jsonPath": ".status.schedulableCores",
+                "description": "Allocatable cores of the schedulable nodes.",
+            },
+            {
+                "name": "Replicas",
+                "type": "integer",
+                "jsonPath": ".status.replicas",
+                "description": "Replicas chosen.",
+            },
+            _condition_column("Ready"),
+            {**_condition_column("ParametersValid"), "priority": 1},
+            {
+                "name": "Decision",
+                "type": "string",
+                "jsonPath": ".status.lastDecision.rule",
+                "description": "What decided the replicas (podscaler explain).",
+                "priority": 1,
+            },
+            _AGE,
+        ],
+    ),
 )
 
 #: JSON-schema keywords that have no place in a CRD schema.
@@ -367,8 +423,8 @@ def _crd(resource: _Resource) -> dict[str, Any]:
 
 
 def crd_manifests() -> list[dict[str, Any]]:
-    """The four CustomResourceDefinitions (ScaledObject, ScaledJob, TriggerAuthentication,
-    ClusterTriggerAuthentication) as apiextensions.k8s.io/v1 dicts."""
+    """Every CustomResourceDefinition (ScaledObject, ScaledJob, TriggerAuthentication,
+    ClusterTriggerAuthentication, ProportionalScaler) as apiextensions.k8s.io/v1 dicts."""
     return [_crd(resource) for resource in _RESOURCES]
 
 

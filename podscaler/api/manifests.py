@@ -23,6 +23,7 @@ from typing import Any, Final, Literal
 import yaml
 
 from podscaler.api.meta import GROUP_VERSION, KEDA_GROUP_VERSION
+from podscaler.api.proportionalscaler import proportional_scaler_problems
 from podscaler.api.validation import (
     Problem,
     scaled_job_problems,
@@ -76,6 +77,7 @@ _VALIDATORS: Final[
         trigger_authentication_problems(obj, cluster=True)[1],
         [],
     ),
+    "ProportionalScaler": lambda obj: (proportional_scaler_problems(obj)[1], []),
 }
 
 _PATH_PART: Final = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\['((?:[^'\\]|\\.)*)'\]")

@@ -109,6 +109,27 @@ class Reason(StrEnum):
     JobCreateFailed = "JobCreateFailed"
     """Creating a Job of a ScaledJob failed (the API refused the job template)."""
 
+    ProportionalScalerReady = "ProportionalScalerReady"
+    """A ProportionalScaler's parameters (from its spec or its ConfigMap) were accepted and are
+    now in force; the message says the mode and where they came from."""
+
+    ProportionalParametersInvalid = "ProportionalParametersInvalid"
+    """A ProportionalScaler's spec or its CPA ConfigMap holds parameters cluster-proportional-
+    autoscaler would refuse; the message gives CPA's error and whether the last good parameters
+    stay in force."""
+
+    ProportionalConfigMapNotFound = "ProportionalConfigMapNotFound"
+    """The ConfigMap a ProportionalScaler (or ``--configmap``) names does not exist; the last
+    good parameters, if any, stay in force."""
+
+    ProportionalConfigMapCreated = "ProportionalConfigMapCreated"
+    """``podscaler run --configmap … --default-params …`` created the missing CPA ConfigMap
+    from the default parameters, as cluster-proportional-autoscaler does."""
+
+    ProportionalTargetScaled = "ProportionalTargetScaled"
+    """A ProportionalScaler changed its target's replicas; the message gives old and new
+    counts, the nodes and cores seen, and the formula term or ladder step that decided."""
+
     @property
     def event_type(self) -> EventType:
         """The Event type this reason is normally reported with."""
@@ -130,5 +151,7 @@ _WARNINGS: frozenset[Reason] = frozenset(
         Reason.LeaderLost,
         Reason.ScaledJobCheckFailed,
         Reason.JobCreateFailed,
+        Reason.ProportionalParametersInvalid,
+        Reason.ProportionalConfigMapNotFound,
     }
 )

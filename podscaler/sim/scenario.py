@@ -50,6 +50,7 @@ from podscaler.sim.world.profiles import DEFAULT_USAGE, JobWork, WorkloadProfile
 __all__ = [
     "BUILTIN_DIR",
     "FEATURES",
+    "OPERATOR_FEATURES",
     "Scenario",
     "ScenarioError",
     "builtin_scenarios",
@@ -99,6 +100,15 @@ def _operator_available() -> str | None:
     return "the ScaledObject controller (podscaler run) is not built yet"
 
 
+def _proportional_available() -> str | None:
+    missing = _operator_available()
+    if missing is not None:
+        return missing
+    if importable("podscaler.controllers.proportional"):
+        return None
+    return "the ProportionalScaler controller is not built yet"
+
+
 def _sqs_available() -> str | None:
     if os.environ.get("PODSCALER_SQS_ENDPOINT"):
         return None
@@ -112,9 +122,13 @@ def _sqs_available() -> str | None:
     return None
 
 
+#: Features that are controllers of ``podscaler run``: a scenario naming one runs the operator.
+OPERATOR_FEATURES = frozenset({"scaledobject-controller", "proportional-controller"})
+
 #: feature → a check returning None when available, else the reason it is not.
 FEATURES: dict[str, Callable[[], str | None]] = {
     "scaledobject-controller": _operator_available,
+    "proportional-controller": _proportional_available,
     "sqs": _sqs_available,
     "kafka": kafka_unavailable,
     "cpu-trigger": _trigger("cpu"),
@@ -172,6 +186,15 @@ class QueueSpec:
 
 
 @dataclass(frozen=True)
+class GroupResize:
+    """Someone (a person, a script, an outside autoscaler) sets a node group's target size."""
+
+    group: str
+    at_seconds: float
+    size: int
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     description: str
@@ -193,6 +216,8 @@ class Scenario:
     app_metrics: bool = False
     #: Simulated seconds per wall second, or None for as fast as the machine allows.
     speed: float | None = None
+    #: Node group resizes on a schedule (``nodeGroups[].resize``), in time order.
+    resizes: tuple[GroupResize, ...] = ()
 
     def with_seed(self, seed: int) -> Scenario:
         return replace(self, seed=seed)
@@ -255,6 +280,7 @@ _GROUP_FIELDS = {
     "bootSeconds",
     "zone",
     "pricePerHour",
+    "resize",
 }
 
 
@@ -364,6 +390,25 @@ def _node_group(raw: Any, where: str) -> NodeGroupSpec:
         zone=str(spec.get("zone", "sim-a")),
         price_per_hour=float(price),
     )
+
+
+def _resizes(raw: Any, group: NodeGroupSpec, where: str) -> list[GroupResize]:
+    """``resize: [{at: 5m, size: 5}, ...]``: the group's target size set at those times."""
+    resizes = []
+    for index, item in enumerate(_list(raw, f"{where}.resize")):
+        entry = _mapping(item, f"{where}.resize[{index}]")
+        _known(entry, {"at", "size"}, f"{where}.resize[{index}]")
+        if "at" not in entry or "size" not in entry:
+            raise _fail(f"{where}.resize[{index}]", "needs at and size")
+        at = _seconds(entry["at"], f"{where}.resize[{index}].at", 0.0)
+        size = _int(entry["size"], f"{where}.resize[{index}].size", 0)
+        if not group.min_size <= size <= group.max_size:
+            raise _fail(
+                f"{where}.resize[{index}].size",
+                f"{size} is outside the group's min..max ({group.min_size}..{group.max_size})",
+            )
+        resizes.append(GroupResize(group.name, at, size))
+    return resizes
 
 
 def _container(spec: Mapping[str, Any], name: str, where: str) -> dict[str, Any]:
@@ -539,9 +584,15 @@ def parse_scenario(document: Any, *, path: Path | None = None) -> Scenario:
     unknown = [f for f in features if f not in FEATURES]
     if unknown:
         raise _fail("features", f"unknown {unknown}; known: {', '.join(sorted(FEATURES))}")
-    groups = tuple(
-        _node_group(g, f"nodeGroups[{i}]")
-        for i, g in enumerate(_list(top.get("nodeGroups"), "nodeGroups"))
+    groups_raw = _list(top.get("nodeGroups"), "nodeGroups")
+    groups = tuple(_node_group(g, f"nodeGroups[{i}]") for i, g in enumerate(groups_raw))
+    resizes = sorted(
+        (
+            resize
+            for i, (raw, group) in enumerate(zip(groups_raw, groups, strict=True))
+            for resize in _resizes(raw.get("resize"), group, f"nodeGroups[{i}]")
+        ),
+        key=lambda r: r.at_seconds,
     )
     if len({g.name for g in groups}) != len(groups):
         raise _fail("nodeGroups", "names must be unique")
@@ -606,6 +657,7 @@ def parse_scenario(document: Any, *, path: Path | None = None) -> Scenario:
         focus=str(focus) if focus else (workloads[0].name if workloads else None),
         app_metrics=bool(top.get("appMetrics", False)),
         speed=speed,
+        resizes=tuple(resizes),
     )
 
 

@@ -172,6 +172,16 @@ def _substitute(obj: Any, values: Mapping[str, str]) -> Any:
     return obj
 
 
+def _resizer(world: World, group: str, size: int) -> Callable[[], None]:
+    """A timer callback setting *group*'s target size, as someone resizing the ASG would."""
+
+    def resize() -> None:
+        world.timeline.note(world.seconds(), "nodes", "", f"node group {group} resized to {size}")
+        world.cloud.groups[group].set_target_size(size)
+
+    return resize
+
+
 def _apply(world: World, manifest: dict[str, Any]) -> None:
     """Create one manifest through the world's writer (the HTTP write path)."""
     server = world.server
@@ -271,6 +281,10 @@ async def run_scenario(
         )
         for group in scenario.node_groups:
             world.cloud.add_group(group)
+        for resize in scenario.resizes:
+            world.ctx.timers.at(
+                world.origin_seconds + resize.at_seconds, _resizer(world, resize.group, resize.size)
+            )
         namespaces_rt = world.ctx.kinds.namespaces
         for namespace in scenario.namespaces:
             if server.store.find(namespaces_rt, "", namespace) is None:

@@ -128,6 +128,7 @@ def test_names_scope_and_categories() -> None:
         "ScaledJob": ["sj"],
         "TriggerAuthentication": ["ta"],
         "ClusterTriggerAuthentication": ["cta"],
+        "ProportionalScaler": ["ps"],
     }
     assert names["ClusterTriggerAuthentication"]["spec"]["scope"] == "Cluster"
     assert {
