@@ -40,6 +40,7 @@ from podscaler.controllers.scaledobject.triggers import (
     TriggerSet,
     build_triggers,
 )
+from podscaler.controllers.transitions import condition_changes
 from podscaler.engine.scaledjob import (
     JobDecision,
     JobMetric,
@@ -338,6 +339,15 @@ class ScaledJobController:
         created = await self._create_jobs(ctx, scaled_job, decision.create)
         if created:
             self._event(ctx, Reason.JobsCreated, f"created {created} Jobs: {decision.reason}")
+            log.info(
+                "ScaledJob %s/%s: created %d Jobs (%d running or pending, strategy %s): %s",
+                ctx.namespace,
+                ctx.name,
+                created,
+                decision.running,
+                decision.strategy,
+                decision.reason,
+            )
         successful = spec.successful_jobs_history_limit
         failed = spec.failed_jobs_history_limit
         for name in history_to_delete(
@@ -438,6 +448,8 @@ class ScaledJobController:
         status["conditions"] = _merge_conditions(previous.get("conditions"), conditions)
         if all(previous.get(k) == v for k, v in status.items()):
             return
+        for line in condition_changes("ScaledJob", ctx.namespace, ctx.name, previous, status):
+            log.info("%s", line)
         try:
             written = await patch_status(self.kube, SCALED_JOBS, ctx.namespace, ctx.name, status)
         except NotFound:

@@ -2,14 +2,20 @@
 
 Scheduling. Each ScaledObject gets its own task that evaluates it every ``pollingInterval``
 on a fixed-rate schedule of the *loop clock* (so an accelerated simulated loop accelerates
-it too). Objects found at start-up take their first evaluation at a random point of their
-first interval: after a restart, thousands of objects spread their polls evenly instead of all
-querying their sources in the same millisecond (and keep that phase). Objects created while
-the operator runs are evaluated at once, and their *second* poll comes at a random point of
-their first interval (``start_spread``): objects created together (a Helm release, a GitOps
-sync, a benchmark) would otherwise poll in lock-step forever — 1,000 objects due in the same
-millisecond make the last one hundreds of milliseconds late on every round. The cost is one
-poll sooner than ``pollingInterval`` in an object's life. How late each evaluation starts compared
+it too). An object whose status already answers its spec (``status.observedGeneration`` is
+its ``metadata.generation``: an operator evaluated it before this one started) takes its first
+evaluation at a random point of its first interval: after a restart, thousands of objects
+spread their polls evenly instead of all querying their sources in the same millisecond (and
+keep that phase). Any other object — new, or changed while no operator ran — is evaluated at
+once: someone is waiting for its first status (a newcomer who applied an example and then
+started ``podscaler run`` waited up to a whole interval for it). Which one an object is
+comes from its own status, not from comparing its ``creationTimestamp`` with this process's
+clock: the two clocks need not agree (another machine, a simulated cluster). The *second*
+poll of an object evaluated at once comes at a random point of its first interval
+(``start_spread``): objects created together (a Helm release, a GitOps sync, a benchmark)
+would otherwise poll in lock-step forever — 1,000 objects due in the same millisecond make the
+last one hundreds of milliseconds late on every round. The cost is one poll sooner than
+``pollingInterval`` in an object's life. How late each evaluation starts compared
 with its schedule is KEDA's ``keda_internal_scale_loop_latency_seconds``; it is also offered
 to :attr:`ScaledObjectController.on_lateness` (the benchmark reads it there).
 
@@ -32,7 +38,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from podscaler.controllers.scaledobject.evaluation import (
@@ -41,7 +47,6 @@ from podscaler.controllers.scaledobject.evaluation import (
     ObjectContext,
     Settings,
 )
-from podscaler.controllers.scaledobject.mapping import parse_time
 from podscaler.controllers.scaledobject.records import DecisionLog
 from podscaler.controllers.scaledobject.statuswriter import StatusWriter
 from podscaler.controllers.scaledobject.targets import TargetReader
@@ -77,6 +82,14 @@ def target_key(obj: dict[str, Any]) -> TargetKey | None:
 def _seniority(obj: dict[str, Any]) -> tuple[str, str]:
     meta = obj.get("metadata") or {}
     return str(meta.get("creationTimestamp") or ""), str(meta.get("name") or "")
+
+
+def _status_is_current(obj: dict[str, Any]) -> bool:
+    """Whether the object's status was written for its current spec (by us before a restart,
+    or by another replica)."""
+    generation = (obj.get("metadata") or {}).get("generation")
+    observed = (obj.get("status") or {}).get("observedGeneration")
+    return isinstance(generation, int) and observed == generation
 
 
 def _wake_worthy(old: dict[str, Any], new: dict[str, Any]) -> bool:
@@ -130,8 +143,6 @@ class ScaledObjectController:
         self.objects: dict[tuple[str, str], ObjectContext] = {}
         self._by_target: dict[TargetKey, set[tuple[str, str]]] = {}
         self.on_lateness: Callable[[float], None] | None = None
-        self._now = now
-        self._started_wall = now()
         #: Fraction of the interval over which a new object's second poll is moved (never
         #: later than one pollingInterval after the first).
         self._phase_spread = min(max(self.settings.start_spread, 0.0), 0.9)
@@ -140,8 +151,6 @@ class ScaledObjectController:
     # ---------------------------------------------------------------- lifecycle
 
     async def start(self) -> None:
-        # Whole seconds, as creationTimestamp: an object created in this very second is new.
-        self._started_wall = self._now().replace(microsecond=0) - timedelta(seconds=1)
         self.informer.add_handler(
             on_add=self._on_add, on_update=self._on_update, on_delete=self._on_delete
         )
@@ -261,9 +270,8 @@ class ScaledObjectController:
 
     async def _run(self, ctx: ObjectContext) -> None:
         loop = asyncio.get_running_loop()
-        created = parse_time((ctx.obj.get("metadata") or {}).get("creationTimestamp"))
         spread = 0.0
-        if created is None or created < self._started_wall:
+        if _status_is_current(ctx.obj):  # evaluated before: nobody waits for this poll
             spread = ctx.polling_interval_seconds * self.settings.start_spread
         deadline = loop.time() + random.uniform(0.0, spread)
         first = True

@@ -61,6 +61,7 @@ from podscaler.controllers.scaledobject.triggers import (
     TriggerSet,
     build_triggers,
 )
+from podscaler.controllers.transitions import condition_changes, replica_change
 from podscaler.engine import hpa, keda
 from podscaler.engine.hpa.objects import pod_facts, resource_reading
 from podscaler.engine.keda import conditions as cond
@@ -112,10 +113,10 @@ class Settings:
     dry_run: bool = False
     #: Where ClusterTriggerAuthentications read their Secrets.
     operator_namespace: str = "podscaler"
-    #: Objects that existed before the operator started take their first poll at a random
-    #: point of the first ``pollingInterval * start_spread`` seconds, so after a restart
+    #: Objects whose status is current when the operator starts take their first poll at a
+    #: random point of the first ``pollingInterval * start_spread`` seconds, so after a restart
     #: thousands of objects spread evenly over the interval instead of all polling at once.
-    #: Objects created while the operator runs are polled at once (a user waits for them).
+    #: Objects without a current status are polled at once (a user waits for them).
     start_spread: float = 1.0
     #: Cap of how stale ``status.lastActiveTime`` may get while an object stays active (the
     #: exact value is kept in memory); see :mod:`.status` for why and what it costs.
@@ -175,6 +176,33 @@ class ObjectContext:
             self.triggers = None
 
 
+def _log_replica_change(ctx: ObjectContext, record: DecisionRecord) -> None:
+    """Info for each write of ``/scale`` (or, under ``--dry-run``, each it would make), a
+    warning for a write that failed."""
+    current, desired = record.current_replicas, record.desired_replicas
+    if current is None or desired is None or current == desired or ctx.target is None:
+        return
+    if not (record.scaled or record.dry_run or record.error):
+        return
+    line = replica_change(
+        "ScaledObject",
+        ctx.namespace,
+        ctx.name,
+        str(ctx.target),
+        current,
+        desired,
+        rule=record.rule,
+        bound_by=record.hpa.bound_by if record.hpa is not None else None,
+        summary=record.summary,
+        dry_run=record.dry_run,
+        error=None if record.scaled or record.dry_run else record.error,
+    )
+    if record.scaled or record.dry_run:
+        log.info("%s", line)
+    else:
+        log.warning("%s", line)
+
+
 class Evaluator:
     """Runs evaluations; shared by every object of one controller."""
 
@@ -221,6 +249,7 @@ class Evaluator:
         self, ctx: ObjectContext, record: DecisionRecord, duration: float
     ) -> DecisionRecord:
         self.decisions.add(ctx.namespace, ctx.name, record)
+        _log_replica_change(ctx, record)
         rule = record.rule
         if record.hpa is not None and rule == "hpa":
             rule = f"hpa.{record.hpa.bound_by}"
@@ -236,6 +265,10 @@ class Evaluator:
         return record
 
     async def _write_status(self, ctx: ObjectContext, desired: dict[str, Any]) -> None:
+        for line in condition_changes(
+            "ScaledObject", ctx.namespace, ctx.name, ctx.known_status, desired
+        ):
+            log.info("%s", line)
         current = ctx.status if ctx.status is not None else ctx.obj.get("status")
         patch = status_patch(current, desired)
         if patch is None:
@@ -355,6 +388,13 @@ class Evaluator:
                 ctx,
                 Reason.ScaledObjectDeleted,
                 f"ScaledObject deleted; {ref} restored to its original {original} replicas",
+            )
+            log.info(
+                "ScaledObject %s/%s deleted: %s restored to its original %d replicas",
+                ctx.namespace,
+                ctx.name,
+                ref,
+                original,
             )
         await self._set_finalizers(ctx, [f for f in finalizers if f != FINALIZER])
 
