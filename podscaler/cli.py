@@ -22,7 +22,40 @@ from podscaler import __version__
 from podscaler.proportional_options import proportional_options, proportional_run_options
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group.
+
+    * An ordinary failure a command reports as :class:`~podscaler.failures.CommandFailure`
+      ends as one line on stderr and its exit code, never as a traceback.
+    * Every option of every command shows its environment variable in ``--help``
+      (``PODSCALER_<COMMAND>_<OPTION>``: click's ``auto_envvar_prefix`` names it after the
+      option's parameter, so each parameter is named like its flag).
+    """
+
+    group_class = type  # nested groups (``cluster``) behave the same
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        for param in cmd.params:
+            if isinstance(param, click.Option) and param.expose_value:
+                param.show_envvar = True
+        super().add_command(cmd, name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from podscaler.failures import CommandFailure
+
+        try:
+            return super().invoke(ctx)
+        except CommandFailure as exc:
+            failure = click.ClickException(exc.message)
+            failure.exit_code = exc.exit_code
+            raise failure from None
+
+
+@click.group(
+    cls=_Commands,
+    # Wide enough that the longest PODSCALER_RUN_* name is not broken across lines.
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120},
+)
 @click.version_option(__version__, prog_name="podscaler")
 def main() -> None:
     """podscaler: workload, event-driven, vertical, proportional and node autoscaling in one
@@ -65,6 +98,8 @@ def validate(files: tuple[Path, ...], output: str, quiet: bool) -> None:
         candidates = (
             sorted([*path.glob("*.yaml"), *path.glob("*.yml")]) if path.is_dir() else [path]
         )
+        if not candidates:
+            click.echo(f"{path}: no *.yaml or *.yml files in this directory", err=True)
         for candidate in candidates:
             try:
                 sources.append((str(candidate), candidate.read_text(encoding="utf-8")))
@@ -103,7 +138,6 @@ def cluster() -> None:
 @click.option("--tls/--no-tls", default=False, show_default=True, help="Serve HTTPS.")
 @click.option(
     "--kubeconfig",
-    "kubeconfig_path",
     type=click.Path(path_type=Path),
     default=Path("podscaler.kubeconfig"),
     show_default=True,
@@ -111,24 +145,24 @@ def cluster() -> None:
 )
 @click.option(
     "--world",
-    "world_scenario",
     is_flag=False,
     flag_value="default",
     default=None,
     help="Run the simulated world behind the server (scheduler, kubelet, controllers, nodes); "
     "optionally a scenario file or built-in name to set it up.",
 )
-def cluster_serve(
-    host: str, port: int, tls: bool, kubeconfig_path: Path, world_scenario: str | None
-) -> None:
+def cluster_serve(host: str, port: int, tls: bool, kubeconfig: Path, world: str | None) -> None:
     """Serve an in-memory Kubernetes API (with podscaler's CRDs) until interrupted."""
+    from podscaler.failures import CommandFailure, check_listenable, check_writable
     from podscaler.sim.apiserver import ApiServer, serve_forever
 
-    if world_scenario is not None:
+    check_listenable(host, port, "--port or --host")
+    kubeconfig_path = check_writable(kubeconfig, "--kubeconfig")
+    if world is not None:
         from podscaler.demo import serve_world
 
         with contextlib.suppress(KeyboardInterrupt):
-            sys.exit(serve_world(host, port, tls, kubeconfig_path, world_scenario))
+            sys.exit(serve_world(host, port, tls, kubeconfig_path, world))
 
     def ready(server: ApiServer) -> None:
         click.echo(f"API server at {server.url}")
@@ -136,34 +170,35 @@ def cluster_serve(
         click.echo(f"try: kubectl --kubeconfig {kubeconfig_path} get namespaces")
 
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve_forever(host, port, tls, kubeconfig_path, ready))
+        try:
+            asyncio.run(serve_forever(host, port, tls, kubeconfig_path, ready))
+        except OSError as exc:  # lost a race for the port, or the kubeconfig's directory
+            raise CommandFailure(f"podscaler cluster serve: {exc}") from exc
 
 
 @main.command()
 @click.option("--serve", is_flag=True, help="Keep the cluster up afterwards for kubectl.")
 @click.option(
     "--kubeconfig",
-    "kubeconfig_path",
     type=click.Path(path_type=Path),
     default=Path("podscaler-demo.kubeconfig"),
     show_default=True,
+    help="Where --serve writes a kubeconfig for the cluster.",
 )
 @click.option(
     "--scenario",
-    "scenario_name",
     default="web-diurnal",
     show_default=True,
     help="A built-in scenario name or a scenario file.",
 )
 @click.option(
     "--report",
-    "report_path",
     type=click.Path(path_type=Path),
     default=Path("podscaler-demo.html"),
     show_default=True,
     help="Where to write the HTML report.",
 )
-def demo(serve: bool, kubeconfig_path: Path, scenario_name: str, report_path: Path) -> None:
+def demo(serve: bool, kubeconfig: Path, scenario: str, report: Path) -> None:
     """Run a day of autoscaling on the embedded cluster in accelerated time: the API server,
     the simulated world and the operator in one process. Prints a summary and writes a
     report; --serve keeps the cluster up afterwards for kubectl."""
@@ -172,9 +207,9 @@ def demo(serve: bool, kubeconfig_path: Path, scenario_name: str, report_path: Pa
     sys.exit(
         run_demo(
             serve=serve,
-            kubeconfig_path=kubeconfig_path,
-            scenario_name=scenario_name,
-            report_path=report_path,
+            kubeconfig_path=kubeconfig,
+            scenario_name=scenario,
+            report_path=report,
         )
     )
 
@@ -187,9 +222,7 @@ def demo(serve: bool, kubeconfig_path: Path, scenario_name: str, report_path: Pa
     default=None,
     help="Simulated seconds per real second (default: as fast as possible).",
 )
-@click.option(
-    "--report", "report_path", type=click.Path(path_type=Path), help="Write an HTML report."
-)
+@click.option("--report", type=click.Path(path_type=Path), help="Write an HTML report.")
 @click.option("--seed", type=int, default=None, help="Override the scenario's seed.")
 @click.option(
     "--no-operator",
@@ -199,7 +232,7 @@ def demo(serve: bool, kubeconfig_path: Path, scenario_name: str, report_path: Pa
 def simulate(
     scenario_file: str,
     speed: float | None,
-    report_path: Path | None,
+    report: Path | None,
     seed: int | None,
     no_operator: bool,
 ) -> None:
@@ -214,7 +247,7 @@ def simulate(
         simulate_command(
             scenario_file,
             speed=speed,
-            report_path=report_path,
+            report_path=report,
             seed=seed,
             operator=not no_operator,
         )
@@ -224,9 +257,10 @@ def simulate(
 @main.command("run")
 @click.option(
     "--kubeconfig",
-    type=click.Path(),
-    help="kubeconfig file (default: in-cluster, then $KUBECONFIG).",
+    type=click.Path(dir_okay=False),
+    help="kubeconfig file (default: in-cluster, then $KUBECONFIG, then ~/.kube/config).",
 )
+@click.option("--context", help="The kubeconfig context to use (default: its current context).")
 @click.option("--server", help="API server URL, instead of a kubeconfig (tests, port-forwards).")
 @click.option("--namespace", default=None, help="Watch only this namespace (default: all).")
 @click.option(
@@ -328,6 +362,7 @@ def simulate(
 @proportional_options
 def run_command(
     kubeconfig: str | None,
+    context: str | None,
     server: str | None,
     namespace: str | None,
     metrics_port: int,
@@ -362,6 +397,7 @@ def run_command(
     configure_logging(log_format, log_level)
     options = RunOptions(
         kubeconfig=kubeconfig,
+        context=context,
         server=server,
         namespace=namespace,
         metrics_port=metrics_port,
@@ -397,21 +433,51 @@ def run_command(
     asyncio.run(run_operator(options))
 
 
+def _target(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, str, str]:
+    from podscaler.explaining import parse_target
+
+    try:
+        return parse_target(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+
+
+def _endpoint(ctx: click.Context, param: click.Parameter, value: str | None) -> object:
+    if value is None:
+        return None
+    from podscaler.explaining import endpoint_url
+
+    try:
+        return endpoint_url(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+
+
 @main.command()
-@click.argument("target", metavar="NAMESPACE/NAME")
+@click.argument("target", metavar="NAMESPACE/NAME", callback=_target)
 @click.option(
-    "--kubeconfig", type=click.Path(), help="Read status.lastDecision through this kubeconfig."
+    "--kubeconfig",
+    type=click.Path(dir_okay=False),
+    help="Read status.lastDecision through this kubeconfig (default: $KUBECONFIG, then "
+    "~/.kube/config).",
 )
+@click.option("--context", help="The kubeconfig context to use (default: its current context).")
 @click.option("--server", help="API server URL, instead of a kubeconfig.")
 @click.option(
     "--endpoint",
+    callback=_endpoint,
     help="The operator's metrics address (http://host:8080); reads /debug/decisions.",
 )
 @click.option(
     "--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 def explain(
-    target: str, kubeconfig: str | None, server: str | None, endpoint: str | None, output: str
+    target: tuple[str, str, str],
+    kubeconfig: str | None,
+    context: str | None,
+    server: str | None,
+    endpoint: Any,
+    output: str,
 ) -> None:
     """Explain a ScaledObject's recent scaling decisions (or, for
     proportionalscaler/NAMESPACE/NAME, what a ProportionalScaler counted and what decided).
@@ -419,25 +485,26 @@ def explain(
     With --endpoint, the last decisions the operator kept in memory (per trigger values and
     activity, the HPA calculation, the rule that bound each result). Without it, the latest
     decision in short form from the object's status, plus its conditions.
+
+    Exit status: 0 explained, 1 the object, the operator or the cluster could not be reached
+    or found (the message says which, and what to do), 2 a mistake in the arguments.
     """
     from podscaler.explaining import explain_from_endpoint, explain_from_status
 
-    kind, _, rest = target.partition("/")
-    # KIND/NAMESPACE/NAME; NAMESPACE/NAME alone stays a ScaledObject (even in a namespace "ps").
-    if kind.lower() in ("proportionalscaler", "proportionalscalers", "ps") and "/" in rest:
+    kind, namespace, name = target
+    if kind == "proportionalscaler":
         from podscaler.controllers.proportional.explain import explain_proportional_scaler
 
-        namespace, _, name = rest.partition("/")
         click.echo(
             asyncio.run(explain_proportional_scaler(kubeconfig, server, namespace, name, output))
         )
         return
-    namespace, _, name = target.rpartition("/")
-    namespace = namespace or "default"
-    if endpoint:
+    if endpoint is not None:
         text = asyncio.run(explain_from_endpoint(endpoint, namespace, name, output))
     else:
-        text = asyncio.run(explain_from_status(kubeconfig, server, namespace, name, output))
+        text = asyncio.run(
+            explain_from_status(kubeconfig, server, namespace, name, output, context=context)
+        )
     click.echo(text)
 
 

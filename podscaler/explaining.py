@@ -8,45 +8,177 @@ Two sources, because they answer different questions:
 * the object's status (a kubeconfig is enough): ``status.lastDecision``, the latest decision
   in short form, and the conditions with their transition times — the story so far when the
   operator's port is not reachable.
+
+Every ordinary mistake (nothing listening at the endpoint, a port that is not the operator's,
+an object that does not exist, no kubeconfig) ends in a :class:`~podscaler.failures.
+CommandFailure` whose one line says what is wrong and what to do; nothing waits longer than
+:data:`TIMEOUT_SECONDS`.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+import re
+from typing import Final
 
 import aiohttp
+from yarl import URL
 
+from podscaler.connection import describe_api_error, describe_cause, open_kube
 from podscaler.controllers.scaledobject import render_records
-from podscaler.kube.clients import connect
+from podscaler.failures import CommandFailure
+from podscaler.kube.errors import KubeError
 
-__all__ = ["explain_from_endpoint", "explain_from_status"]
+__all__ = [
+    "TIMEOUT_SECONDS",
+    "endpoint_url",
+    "explain_from_endpoint",
+    "explain_from_status",
+    "parse_target",
+]
+
+#: The longest explain waits for an answer, from the operator or the API server.
+TIMEOUT_SECONDS: Final = 10.0
+
+#: A namespace or object name as Kubernetes accepts it (DNS-1123 subdomain, loosely).
+_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
+
+_METRICS_PORT_HINT = (
+    "podscaler run serves /debug/decisions on its --metrics-port (default 8080; the health "
+    "port does not)"
+)
 
 
-async def explain_from_endpoint(endpoint: str, namespace: str, name: str, output: str) -> str:
-    url = endpoint.rstrip("/") + "/debug/decisions"
-    async with (
-        aiohttp.ClientSession() as session,
-        session.get(url, params={"namespace": namespace, "name": name}) as response,
-    ):
-        response.raise_for_status()
-        document: dict[str, Any] = await response.json()
-    objects = document.get("objects") or []
+#: The kinds ``explain`` takes as ``KIND/NAMESPACE/NAME``, by the names kubectl knows them.
+_KINDS: Final = {"proportionalscaler": ("proportionalscaler", "proportionalscalers", "ps")}
+
+
+def parse_target(target: str) -> tuple[str, str, str]:
+    """``(kind, namespace, name)`` of ``NAMESPACE/NAME`` or ``NAME`` (a ScaledObject, namespace
+    ``default``) or ``KIND/NAMESPACE/NAME`` (``proportionalscaler/kube-system/dns``); a
+    :class:`ValueError` says why anything else is not an object's name. ``NAMESPACE/NAME``
+    stays a ScaledObject even in a namespace named like a kind."""
+    kind = "scaledobject"
+    first, slash, rest = target.partition("/")
+    for name, aliases in _KINDS.items():
+        if first.lower() in aliases and "/" in rest:
+            kind, target = name, rest
+    namespace, slash, name = target.partition("/")
+    if not slash:
+        namespace, name = "default", target
+    for part, what in ((namespace, "namespace"), (name, "name")):
+        if not part:
+            raise ValueError(
+                f"{target!r} has an empty {what}; expected NAMESPACE/NAME, NAME or "
+                "proportionalscaler/NAMESPACE/NAME"
+            )
+        if "/" in part or not _NAME.fullmatch(part) or len(part) > 253:
+            raise ValueError(
+                f"{part!r} is not a valid {what} (lower-case letters, digits, '-' and '.'); "
+                "expected NAMESPACE/NAME, NAME or proportionalscaler/NAMESPACE/NAME"
+            )
+    return kind, namespace, name
+
+
+def endpoint_url(endpoint: str) -> URL:
+    """The operator's metrics address as a URL; ``host:port`` means ``http://host:port``."""
+    text = endpoint.strip()
+    if "://" not in text:
+        text = "http://" + text
+    try:
+        url = URL(text)
+    except ValueError as exc:
+        raise ValueError(f"{endpoint!r} is not a URL ({exc})") from exc
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError(
+            f"{endpoint!r} is not an http(s) address; expected e.g. http://127.0.0.1:8080"
+        )
+    try:
+        url.port  # noqa: B018 - a port that is not a number raises here
+    except ValueError as exc:
+        raise ValueError(f"{endpoint!r} has an invalid port") from exc
+    return url
+
+
+async def explain_from_endpoint(endpoint: URL, namespace: str, name: str, output: str) -> str:
+    url = endpoint.with_path(endpoint.path.rstrip("/") + "/debug/decisions")
+    where = str(endpoint)
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS)) as session,
+            session.get(url, params={"namespace": namespace, "name": name}) as response,
+        ):
+            if response.status != 200:
+                raise CommandFailure(
+                    f"{where} answered {response.status} {response.reason} for /debug/decisions, "
+                    f"so it is not the operator's metrics port: {_METRICS_PORT_HINT}"
+                )
+            document = await response.json(content_type=None)
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        if isinstance(exc, aiohttp.ClientResponseError):
+            raise CommandFailure(
+                f"{where} did not answer /debug/decisions as podscaler does ({exc.message}): "
+                f"{_METRICS_PORT_HINT}"
+            ) from exc
+        if isinstance(exc, TimeoutError):
+            cause = f"no answer within {TIMEOUT_SECONDS:g} s"
+        else:
+            cause = describe_cause(exc)
+        raise CommandFailure(
+            f"cannot reach the operator at {where}: {cause}; is podscaler run running there? "
+            f"{_METRICS_PORT_HINT}"
+        ) from exc
+    except ValueError as exc:  # not JSON
+        raise CommandFailure(
+            f"{where} did not answer /debug/decisions with JSON, so it is not the operator's "
+            f"metrics port: {_METRICS_PORT_HINT}"
+        ) from exc
+    objects = document.get("objects") if isinstance(document, dict) else None
+    if not isinstance(objects, list):
+        raise CommandFailure(
+            f"{where} did not answer /debug/decisions as podscaler does: {_METRICS_PORT_HINT}"
+        )
+    if not objects:
+        raise CommandFailure(
+            f"the operator at {where} has no decisions for ScaledObject {namespace}/{name}: "
+            f"it does not exist or is not watched by this operator (kubectl get scaledobjects "
+            f"-n {namespace} lists them), or the operator is a standby replica"
+        )
     if output == "json":
         return json.dumps(objects, indent=2, sort_keys=True)
-    if not objects:
-        return f"no decisions recorded for {namespace}/{name} (is it a ScaledObject?)"
     return f"ScaledObject {namespace}/{name}\n" + render_records(objects[0].get("decisions") or [])
 
 
 async def explain_from_status(
-    kubeconfig: str | None, server: str | None, namespace: str, name: str, output: str
+    kubeconfig: str | None,
+    server: str | None,
+    namespace: str,
+    name: str,
+    output: str,
+    *,
+    context: str | None = None,
 ) -> str:
-    async with await connect(kubeconfig=kubeconfig, server=server) as kube:
-        obj = await kube.request(
-            "GET",
-            f"/apis/autoscaling.podscaler.io/v1alpha1/namespaces/{namespace}/scaledobjects/{name}",
-        )
+    async with await open_kube(
+        kubeconfig=kubeconfig,
+        server=server,
+        context=context,
+        request_timeout_seconds=TIMEOUT_SECONDS,
+    ) as kube:
+        try:
+            obj = await kube.request(
+                "GET",
+                "/apis/autoscaling.podscaler.io/v1alpha1/namespaces/"
+                f"{namespace}/scaledobjects/{name}",
+            )
+        except KubeError as exc:
+            raise CommandFailure(
+                describe_api_error(
+                    exc,
+                    kube.host,
+                    subject=f"ScaledObject {namespace}/{name}",
+                    listing=f"kubectl get scaledobjects -n {namespace}",
+                )
+            ) from exc
     status = obj.get("status") or {}
     if output == "json":
         return json.dumps(status, indent=2, sort_keys=True)
@@ -62,6 +194,8 @@ async def explain_from_status(
             line += " (dry run)"
         lines.append(line)
         lines.append(f"  why: {decision.get('summary', '')}")
+    elif not status:
+        lines.append("no status yet: the operator has not evaluated it (is podscaler run running?)")
     if status.get("lastActiveTime"):
         lines.append(f"last active: {status['lastActiveTime']}")
     for condition in status.get("conditions") or []:

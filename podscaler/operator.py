@@ -51,6 +51,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from podscaler.connection import open_kube
 from podscaler.controllers.proportional import (
     CpaFlags,
     ProportionalController,
@@ -61,7 +62,8 @@ from podscaler.controllers.refresh import AuthRefresher
 from podscaler.controllers.scaledjob import JobSettings, ScaledJobController
 from podscaler.controllers.scaledobject import ScaledObjectController, Settings
 from podscaler.controllers.scaledobject.metricsource import ControllerMetricsSource
-from podscaler.kube.clients import Kube, connect
+from podscaler.failures import CommandFailure, describe_listen_error
+from podscaler.kube.clients import Kube
 from podscaler.kube.errors import KubeError
 from podscaler.kube.events import EventRecorder
 from podscaler.kube.leases import LeaderElector
@@ -77,6 +79,7 @@ log = logging.getLogger("podscaler.operator")
 @dataclass(frozen=True)
 class RunOptions:
     kubeconfig: str | None = None
+    context: str | None = None
     server: str | None = None
     namespace: str | None = None
     metrics_port: int = 8080
@@ -99,6 +102,15 @@ class RunOptions:
     proportional_resync_seconds: float = 10.0
 
 
+def _http(host: str, port: int) -> str:
+    """A URL a person can paste: a wildcard bind address is reached as localhost."""
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
 def _wall_clock() -> Callable[[], datetime]:
     """``now()`` of the running loop's clock (simulated loops have their own)."""
     try:
@@ -117,6 +129,9 @@ class _Servers:
         self.controller: ScaledObjectController | None = None
         self.standby = False
         self._runners: list[web.AppRunner] = []
+        #: ``(host, port)`` of the metrics and the health server once started (the ports
+        #: really bound: 0 in the options picks a free one).
+        self.addresses: list[tuple[str, int]] = []
 
     async def _metrics(self, request: web.Request) -> web.Response:
         return web.Response(
@@ -147,14 +162,24 @@ class _Servers:
         health_app = web.Application()
         health_app.router.add_get("/healthz", self._healthz)
         health_app.router.add_get("/readyz", self._readyz)
-        for app, port in (
-            (metrics_app, self.options.metrics_port),
-            (health_app, self.options.health_port),
+        host = self.options.bind_address
+        for app, port, option in (
+            (metrics_app, self.options.metrics_port, "--metrics-port"),
+            (health_app, self.options.health_port, "--health-port"),
         ):
             runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
             await runner.setup()
-            await web.TCPSite(runner, self.options.bind_address, port).start()
             self._runners.append(runner)
+            site = web.TCPSite(runner, host, port)
+            try:
+                await site.start()
+            except OSError as exc:
+                await self.stop()
+                raise CommandFailure(
+                    describe_listen_error(exc, host, port, f"{option} or --bind-address")
+                ) from exc
+            host_bound, port_bound = runner.addresses[0][:2]
+            self.addresses.append((str(host_bound), int(port_bound)))
 
     async def stop(self) -> None:
         for runner in self._runners:
@@ -235,8 +260,17 @@ async def settle_heap_periodically(
         gc.freeze()
 
 
-async def run_operator(options: RunOptions, stop: asyncio.Event | None = None) -> None:
-    """Run until *stop* is set (or SIGTERM/SIGINT arrives), then shut down gracefully."""
+async def run_operator(
+    options: RunOptions,
+    stop: asyncio.Event | None = None,
+    *,
+    on_serving: Callable[[str], None] | None = None,
+) -> None:
+    """Run until *stop* is set (or SIGTERM/SIGINT arrives), then shut down gracefully.
+
+    *on_serving* is called with the metrics server's URL (what ``podscaler explain
+    --endpoint`` takes) once it listens. An ordinary mistake (no kubeconfig, a port in use)
+    raises :class:`~podscaler.failures.CommandFailure` before anything runs."""
     loop = asyncio.get_running_loop()
     stop = stop or asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -245,9 +279,25 @@ async def run_operator(options: RunOptions, stop: asyncio.Event | None = None) -
     now = _wall_clock()
     identity = options.identity or f"{socket.gethostname()}-{os.getpid()}"
     metrics = OperatorMetrics()
+    kube = await open_kube(
+        kubeconfig=options.kubeconfig, server=options.server, context=options.context
+    )
     servers = _Servers(options, metrics)
-    await servers.start()
-    kube = await connect(kubeconfig=options.kubeconfig, server=options.server)
+    try:
+        await servers.start()
+    except BaseException:
+        await kube.close()
+        raise
+    metrics_host, metrics_port = servers.addresses[0]
+    health_host, health_port = servers.addresses[1]
+    log.info(
+        "serving /metrics and /debug/decisions on %s, /healthz and /readyz on %s; API server %s",
+        _http(metrics_host, metrics_port),
+        _http(health_host, health_port),
+        kube.host,
+    )
+    if on_serving is not None:
+        on_serving(_http(metrics_host, metrics_port))
     recorder = EventRecorder(kube, now=now, reporting_instance=identity)
     settings = Settings(
         dry_run=options.dry_run,
