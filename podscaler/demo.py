@@ -26,14 +26,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
+from podscaler.failures import CommandFailure, check_writable
 from podscaler.sim.clock import SimulatedEventLoop, run_simulated
 from podscaler.sim.report import Summary, summarize, write_report
 from podscaler.sim.scenario import (
@@ -47,7 +50,7 @@ from podscaler.sim.scenario import (
     parse_scenario,
 )
 from podscaler.sim.world.appmetrics import AppMetricsServer
-from podscaler.sim.world.runs import OperatorContext, RunResult, run_scenario
+from podscaler.sim.world.runs import OperatorContext, OperatorRunner, RunResult, run_scenario
 from podscaler.sim.world.world import World
 
 __all__ = [
@@ -56,6 +59,7 @@ __all__ = [
     "format_summary",
     "run_demo",
     "serve_world",
+    "serving_banner",
     "simulate_command",
 ]
 
@@ -120,9 +124,12 @@ class Progress:
             self.out.flush()
 
 
-async def embedded_operator(context: OperatorContext) -> None:
+async def embedded_operator(
+    context: OperatorContext, *, on_serving: Callable[[str], None] | None = None
+) -> None:
     """``podscaler run`` in this process: the ScaledObject controller against the embedded
-    API server, metrics and health on ephemeral localhost ports."""
+    API server, metrics and health on ephemeral localhost ports (*on_serving* hears the
+    metrics server's URL, for ``podscaler explain --endpoint``)."""
     from podscaler.operator import RunOptions, run_operator
 
     stop = asyncio.Event()
@@ -135,7 +142,7 @@ async def embedded_operator(context: OperatorContext) -> None:
         identity="podscaler-embedded",
     )
     try:
-        await run_operator(options, stop)
+        await run_operator(options, stop, on_serving=on_serving)
     finally:
         stop.set()
 
@@ -211,10 +218,18 @@ def run_demo(
     except ScenarioError as exc:
         print(f"podscaler demo: {exc}", file=sys.stderr)
         return 2
+    # Checked now, and shown absolute: a typo must not cost the day, and the paths printed at
+    # the end must work from any directory.
+    report_path = check_writable(report_path, "--report")
+    if serve:
+        kubeconfig_path = check_writable(kubeconfig_path, "--kubeconfig")
     missing = missing_features(scenario.features)
-    operator = embedded_operator
+    endpoint: list[str] = []
+    operator: OperatorRunner | None = functools.partial(
+        embedded_operator, on_serving=endpoint.append
+    )
     if any(feature in OPERATOR_FEATURES for feature, _ in missing):
-        operator = None  # type: ignore[assignment]
+        operator = None
         stream.write(
             "The podscaler operator is not available yet "
             f"({describe_missing(missing)}); running the cluster without it.\n"
@@ -230,8 +245,17 @@ def run_demo(
     )
     progress = Progress(scenario, stream)
 
-    async def keep(world: World) -> None:
-        await _serve(world, kubeconfig_path, stream)
+    async def keep(world: World, result: RunResult) -> None:
+        progress.finish()
+        _write_report(result, report_path)
+        stream.write(format_summary(result, summarize(result), report_path) + "\n")
+        await _serve(
+            world,
+            kubeconfig_path,
+            stream,
+            operator_endpoint=endpoint[0] if endpoint else None,
+            focus=_focus(scenario),
+        )
 
     async def main(clock: object) -> RunResult:
         loop = asyncio.get_running_loop()
@@ -255,41 +279,109 @@ def run_demo(
         print(f"podscaler demo: {exc}", file=sys.stderr)
         return 2
     progress.finish()
-    notes = (
-        [] if result.operator_ran else ["The podscaler operator was not available: no autoscaling."]
-    )
-    write_report(result, report_path, notes=notes)
-    if not serve:
+    if not serve:  # --serve wrote both before serving
+        _write_report(result, report_path)
         stream.write(format_summary(result, summarize(result), report_path) + "\n")
     return 0 if result.passed else 1
 
 
+def _write_report(result: RunResult, path: Path) -> None:
+    notes = (
+        [] if result.operator_ran else ["The podscaler operator was not available: no autoscaling."]
+    )
+    try:
+        write_report(result, path, notes=notes)
+    except OSError as exc:
+        raise CommandFailure(f"cannot write the report to {path}: {exc.strerror or exc}") from exc
+
+
+def _focus(scenario: Scenario) -> str | None:
+    """``NAMESPACE/NAME`` of the scenario's main ScaledObject, for the commands printed."""
+    for obj in scenario.objects:
+        meta = obj.get("metadata") or {}
+        if obj.get("kind") == "ScaledObject" and meta.get("name"):
+            namespace = meta.get("namespace") or "default"
+            if not scenario.focus or meta["name"] == scenario.focus:
+                return f"{namespace}/{meta['name']}"
+    return None
+
+
+def serving_banner(
+    *,
+    api_server: str,
+    kubeconfig_path: Path,
+    app_metrics: str,
+    operator_endpoint: str | None,
+    operator_note: bool = True,
+    focus: str | None = None,
+) -> str:
+    """What ``demo --serve`` and ``cluster serve --world`` print once the cluster stays up:
+    every address they serve and a command to try on each."""
+    kubeconfig = kubeconfig_path.absolute()
+    if not operator_note:
+        headline = "The embedded cluster is up, with its world (scheduler, kubelet, controllers)."
+    elif operator_endpoint is not None:
+        headline = "The cluster stays up (real time now; the operator keeps scaling)."
+    else:
+        headline = "The cluster stays up (real time now; no operator runs in this build)."
+    rows = [("API server", api_server), ("kubeconfig", str(kubeconfig))]
+    if operator_endpoint is not None:
+        rows += [
+            ("operator", f"{operator_endpoint}  (for podscaler explain --endpoint)"),
+            ("operator metrics", f"{operator_endpoint}/metrics"),
+        ]
+    rows.append(("app metrics", app_metrics))
+    tries = [
+        f"kubectl --kubeconfig {kubeconfig} get pods,nodes -A",
+        f"kubectl --kubeconfig {kubeconfig} get scaledobjects -A",
+    ]
+    if operator_endpoint is not None:
+        tries.append(
+            f"podscaler explain --endpoint {operator_endpoint} {focus or 'NAMESPACE/NAME'}"
+        )
+    elif not operator_note:
+        tries.append(f"podscaler run --kubeconfig {kubeconfig}")
+    rows += [("try" if i == 0 else "", command) for i, command in enumerate(tries)]
+    lines = ["", headline]
+    for label, value in rows:
+        lines.append(f"  {label + ':' if label else '':<18}{value}")
+    lines.append("Ctrl-C to stop.")
+    return "\n".join(lines) + "\n"
+
+
 async def _serve(
-    world: World, kubeconfig_path: Path, stream: TextIO, *, operator_note: bool = True
+    world: World,
+    kubeconfig_path: Path,
+    stream: TextIO,
+    *,
+    operator_note: bool = True,
+    operator_endpoint: str | None = None,
+    focus: str | None = None,
 ) -> None:
     """Keep the cluster up in real time until Ctrl-C."""
     loop = asyncio.get_running_loop()
     if isinstance(loop, SimulatedEventLoop):
         loop.set_speed(1.0)
-    world.server.write_kubeconfig(kubeconfig_path)
+    try:
+        world.server.write_kubeconfig(kubeconfig_path)
+    except OSError as exc:
+        raise CommandFailure(
+            f"cannot write the kubeconfig to {kubeconfig_path}: {exc.strerror or exc}"
+        ) from exc
     app_metrics = AppMetricsServer(world)
     await app_metrics.start()
     stop = asyncio.Event()
     with contextlib.suppress(NotImplementedError, RuntimeError):
         loop.add_signal_handler(signal.SIGINT, stop.set)
-    headline = (
-        "The cluster stays up (real time now; the operator keeps scaling)."
-        if operator_note
-        else "The embedded cluster is up, with its world (scheduler, kubelet, controllers)."
-    )
     stream.write(
-        f"\n{headline}\n"
-        f"  API server:  {world.server.url}\n"
-        f"  kubeconfig:  {kubeconfig_path}\n"
-        f"  app metrics: {app_metrics.url}\n"
-        f"  try:         kubectl --kubeconfig {kubeconfig_path} get pods,nodes -A\n"
-        f"               kubectl --kubeconfig {kubeconfig_path} get scaledobjects -A\n"
-        "Ctrl-C to stop.\n"
+        serving_banner(
+            api_server=world.server.url,
+            kubeconfig_path=kubeconfig_path,
+            app_metrics=app_metrics.url,
+            operator_endpoint=operator_endpoint,
+            operator_note=operator_note,
+            focus=focus,
+        )
     )
     stream.flush()
     runner = asyncio.ensure_future(world.run())
@@ -320,6 +412,8 @@ def simulate_command(
         return 2
     if seed is not None:
         scenario = scenario.with_seed(seed)
+    if report_path is not None:
+        report_path = check_writable(report_path, "--report")
     needed = [f for f in scenario.features if operator or f not in OPERATOR_FEATURES]
     missing = missing_features(needed)
     if missing:
@@ -348,7 +442,7 @@ def simulate_command(
         return 2
     progress.finish()
     if report_path is not None:
-        write_report(result, report_path)
+        _write_report(result, report_path)
     stream.write(format_summary(result, summarize(result), report_path, command="simulate") + "\n")
     return 0 if result.passed else 1
 
@@ -376,7 +470,7 @@ def serve_world(host: str, port: int, tls: bool, kubeconfig_path: Path, scenario
     start = datetime.now(UTC)
     scenario = replace(scenario, start=start, duration_seconds=scenario.tick_seconds)
 
-    async def keep(world: World) -> None:
+    async def keep(world: World, result: RunResult) -> None:
         await _serve(world, kubeconfig_path, sys.stdout, operator_note=False)
 
     async def main(clock: object) -> RunResult:

@@ -204,7 +204,7 @@ async def run_scenario(
     operator: OperatorRunner | None = None,
     on_tick: Callable[[World], None] | None = None,
     workdir: Path | None = None,
-    keep: Callable[[World], Awaitable[None]] | None = None,
+    keep: Callable[[World, RunResult], Awaitable[None]] | None = None,
     host: str = "127.0.0.1",
     port: int = 0,
     tls: bool = False,
@@ -213,7 +213,8 @@ async def run_scenario(
     """Run ``scenario`` in the running loop (normally a simulated one, see ``run_simulated``).
 
     ``operator`` is started once the cluster is set up and cancelled at the end. ``keep``,
-    when given, is awaited after the run with the world still up (``demo --serve``).
+    when given, is awaited after the run with the world still up and the run's result
+    (``demo --serve`` prints its summary, then serves).
     """
     from podscaler.sim.apiserver import ApiServer
 
@@ -329,7 +330,7 @@ async def run_scenario(
             for name, hours in result.node_hours_by_group.items()
         )
         if keep is not None:
-            await keep(world)
+            await keep(world, result)
         return result
     finally:
         if operator_task is not None:
