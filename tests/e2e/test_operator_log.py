@@ -50,10 +50,10 @@ async def _has_status(kube: Kube, name: str) -> bool:
     return bool((await get_so(kube, name)).get("status", {}).get("conditions"))
 
 
-async def _logged(process: OperatorProcess, pattern: str, timeout: float = 10.0) -> str:
+async def _logged(process: OperatorProcess, pattern: str, seconds: float = 10.0) -> str:
     """The first line of the operator's output matching *pattern* (waits for it)."""
     compiled = re.compile(pattern)
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(seconds):
         while True:
             for line in process.output().splitlines():
                 if compiled.search(line):
