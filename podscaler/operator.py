@@ -46,12 +46,12 @@ import os
 import signal
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from aiohttp import web
 
-from podscaler.connection import open_kube
+from podscaler.api.flags import flag
 from podscaler.controllers.proportional import (
     CpaFlags,
     ProportionalController,
@@ -62,8 +62,7 @@ from podscaler.controllers.refresh import AuthRefresher
 from podscaler.controllers.scaledjob import JobSettings, ScaledJobController
 from podscaler.controllers.scaledobject import ScaledObjectController, Settings
 from podscaler.controllers.scaledobject.metricsource import ControllerMetricsSource
-from podscaler.failures import CommandFailure, describe_listen_error
-from podscaler.kube.clients import Kube
+from podscaler.kube.clients import ConnectOptions, Kube, connect
 from podscaler.kube.errors import KubeError
 from podscaler.kube.events import EventRecorder
 from podscaler.kube.leases import LeaderElector
@@ -71,35 +70,61 @@ from podscaler.metricsapi.apiservice import APISERVICE_NAME, apiservice_owner
 from podscaler.metricsapi.server import MetricsApiOptions, serve_metrics_api
 from podscaler.observability.metrics import CONTENT_TYPE_LATEST, OperatorMetrics
 
-__all__ = ["RunOptions", "run_operator", "settle_heap_periodically"]
+__all__ = ["ListenFailed", "RunOptions", "run_operator", "settle_heap_periodically"]
 
 log = logging.getLogger("podscaler.operator")
 
 
 @dataclass(frozen=True)
 class RunOptions:
-    kubeconfig: str | None = None
-    context: str | None = None
-    server: str | None = None
-    namespace: str | None = None
-    metrics_port: int = 8080
-    health_port: int = 8081
-    bind_address: str = "0.0.0.0"
-    leader_elect: bool = False
-    dry_run: bool = False
-    operator_namespace: str = "podscaler"
-    trigger_timeout_seconds: float = 5.0
+    """The operator's settings; each flagged field is a ``podscaler run`` flag (and its
+    ``PODSCALER_RUN_*`` variable), declared here once (:mod:`podscaler.api.flags`)."""
+
+    namespace: str | None = flag(None, help="Watch only this namespace (default: all).")
+    metrics_port: int = flag(8080, help="Port of /metrics and /debug/decisions.")
+    health_port: int = flag(8081, help="Port of /healthz and /readyz.")
+    bind_address: str = flag("0.0.0.0", help="Address the ports listen on.")
+    leader_elect: bool = flag(
+        False,
+        negatable=True,
+        help="Run the controller only while holding a Lease (active/standby).",
+    )
+    dry_run: bool = flag(False, help="Decide and explain, never write a target's /scale.")
+    operator_namespace: str = flag(
+        "podscaler", help="Namespace of the Lease and of ClusterTriggerAuthentication Secrets."
+    )
+    trigger_timeout_seconds: float = flag(
+        5.0, name="trigger-timeout", help="Seconds a trigger may take per poll."
+    )
+    #: How often referenced Secrets/ConfigMaps are re-read to notice rotations (0: never).
+    auth_refresh_seconds: float = flag(
+        60.0,
+        name="auth-refresh-interval",
+        help="Seconds between re-reads of the Secrets/ConfigMaps triggers use (0: never).",
+    )
     identity: str = ""
+    #: Where the API server is (``--kubeconfig``, ``--context``, ``--server``).
+    cluster: ConnectOptions = field(default_factory=ConnectOptions)
     #: The external metrics API; ``None`` does not serve it (``--metrics-api-port=0``).
     metrics_api: MetricsApiOptions | None = None
-    #: How often referenced Secrets/ConfigMaps are re-read to notice rotations (0: never).
-    auth_refresh_seconds: float = 60.0
     #: ProportionalScalers: None watches them when their CRD is installed; True/False forces.
     proportional: bool | None = None
     #: cluster-proportional-autoscaler's own flags (--configmap/--target/...), or None.
     cpa_flags: CpaFlags | None = None
     #: How often proportional targets' /scale is re-checked (CPA's --poll-period-seconds).
     proportional_resync_seconds: float = 10.0
+
+
+class ListenFailed(Exception):
+    """One of the operator's HTTP servers could not listen (a port in use, a bad address);
+    ``server`` is ``metrics`` or ``health``."""
+
+    def __init__(self, server: str, host: str, port: int, cause: OSError) -> None:
+        super().__init__(f"the {server} server cannot listen on {host}:{port}: {cause}")
+        self.server = server
+        self.host = host
+        self.port = port
+        self.cause = cause
 
 
 def _http(host: str, port: int) -> str:
@@ -163,9 +188,9 @@ class _Servers:
         health_app.router.add_get("/healthz", self._healthz)
         health_app.router.add_get("/readyz", self._readyz)
         host = self.options.bind_address
-        for app, port, option in (
-            (metrics_app, self.options.metrics_port, "--metrics-port"),
-            (health_app, self.options.health_port, "--health-port"),
+        for app, port, server in (
+            (metrics_app, self.options.metrics_port, "metrics"),
+            (health_app, self.options.health_port, "health"),
         ):
             runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
             await runner.setup()
@@ -175,9 +200,7 @@ class _Servers:
                 await site.start()
             except OSError as exc:
                 await self.stop()
-                raise CommandFailure(
-                    describe_listen_error(exc, host, port, f"{option} or --bind-address")
-                ) from exc
+                raise ListenFailed(server, host, port, exc) from exc
             host_bound, port_bound = runner.addresses[0][:2]
             self.addresses.append((str(host_bound), int(port_bound)))
 
@@ -269,8 +292,9 @@ async def run_operator(
     """Run until *stop* is set (or SIGTERM/SIGINT arrives), then shut down gracefully.
 
     *on_serving* is called with the metrics server's URL (what ``podscaler explain
-    --endpoint`` takes) once it listens. An ordinary mistake (no kubeconfig, a port in use)
-    raises :class:`~podscaler.failures.CommandFailure` before anything runs."""
+    --endpoint`` takes) once it listens. A configuration that cannot work fails before
+    anything runs: :func:`~podscaler.kube.clients.connect`'s errors, and
+    :class:`ListenFailed` for a port that cannot be listened on."""
     loop = asyncio.get_running_loop()
     stop = stop or asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -279,8 +303,10 @@ async def run_operator(
     now = _wall_clock()
     identity = options.identity or f"{socket.gethostname()}-{os.getpid()}"
     metrics = OperatorMetrics()
-    kube = await open_kube(
-        kubeconfig=options.kubeconfig, server=options.server, context=options.context
+    kube = await connect(
+        kubeconfig=options.cluster.kubeconfig,
+        server=options.cluster.server,
+        context=options.cluster.context,
     )
     servers = _Servers(options, metrics)
     try:

@@ -52,6 +52,7 @@ from kubernetes_asyncio.config import load_kube_config
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
+from podscaler.api.flags import flag
 from podscaler.kube.errors import (
     ApiError,
     KubeError,
@@ -64,6 +65,7 @@ __all__ = [
     "JSON_PATCH",
     "MERGE_PATCH",
     "STRATEGIC_MERGE_PATCH",
+    "ConnectOptions",
     "Kube",
     "ServiceAccountToken",
     "connect",
@@ -445,4 +447,22 @@ async def connect(
         token=sa_token,
         request_timeout_seconds=request_timeout_seconds,
         pool_size=pool_size,
+    )
+
+
+@dataclass(frozen=True)
+class ConnectOptions:
+    """How a command finds its API server: the flags ``podscaler run`` and ``podscaler
+    explain`` share (precedence: :func:`connect`)."""
+
+    kubeconfig: str | None = flag(
+        None,
+        path=True,
+        help="kubeconfig file (default: in-cluster, then $KUBECONFIG, then ~/.kube/config).",
+    )
+    context: str | None = flag(
+        None, help="The kubeconfig context to use (default: its current context)."
+    )
+    server: str | None = flag(
+        None, help="API server URL, instead of a kubeconfig (tests, port-forwards)."
     )

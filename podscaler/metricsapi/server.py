@@ -36,6 +36,7 @@ from podscaler.api.externalmetrics import (
     MetricUnavailable,
     ScaledObjectNotFound,
 )
+from podscaler.api.flags import flag
 from podscaler.kube.clients import Kube
 from podscaler.kube.errors import KubeError, NotFound
 from podscaler.metricsapi import wire
@@ -192,34 +193,56 @@ class MetricsApiServer:
 
 @dataclass(frozen=True)
 class MetricsApiOptions:
-    """Settings of :func:`serve_metrics_api`; each maps to one ``podscaler run`` flag."""
+    """Settings of :func:`serve_metrics_api`. The flagged fields are ``podscaler run``'s
+    ``--metrics-api-*`` flags (:mod:`podscaler.api.flags`)."""
 
-    #: ``--metrics-api-port``; KEDA's adapter uses 6443 too. (0 here means an ephemeral port, for
-    #: tests; the CLI should treat ``--metrics-api-port=0`` as "do not serve" and not call us.)
-    port: int = DEFAULT_PORT
-    #: ``--metrics-api-bind-address``.
-    host: str = "0.0.0.0"
-    #: ``--metrics-api-tls-cert-file`` / ``--metrics-api-tls-key-file``: serve these, reloading
-    #: them when they are replaced (cert-manager, a mounted Secret).
-    cert_file: Path | None = None
-    key_file: Path | None = None
-    #: ``--metrics-api-cert-dir``: a directory holding ``tls.crt`` and ``tls.key`` (a mounted
-    #: Secret). Without files, podscaler mints its own CA and patches the APIService caBundle.
-    cert_dir: Path | None = None
+    #: KEDA's adapter uses 6443 too. (0 here means an ephemeral port, for tests; on the command
+    #: line ``--metrics-api-port=0``, the default, means "do not serve", and we are not called.)
+    port: int = flag(
+        DEFAULT_PORT,
+        cli_default=0,
+        help="Port of the external.metrics.k8s.io API over TLS (the manifests use 6443; 0: off).",
+    )
+    host: str = flag("0.0.0.0", name="bind-address", help="Address the metrics API listens on.")
+    #: Serve these, reloading them when they are replaced (cert-manager, a mounted Secret).
+    cert_file: Path | None = flag(
+        None,
+        name="tls-cert-file",
+        help="Serving certificate (PEM), reloaded when replaced; needs --metrics-api-tls-key-file.",
+    )
+    key_file: Path | None = flag(None, name="tls-key-file", help="Its private key (PEM).")
+    #: A directory holding ``tls.crt`` and ``tls.key`` (a mounted Secret). Without files,
+    #: podscaler mints its own CA and patches the APIService caBundle.
+    cert_dir: Path | None = flag(
+        None,
+        help="Directory with tls.crt/tls.key (a mounted Secret); without certificates podscaler "
+        "issues its own and publishes its CA in the APIService.",
+    )
     #: The Service the APIService routes to (certificate names, caBundle ownership check).
-    service: str = "podscaler-metrics-apiserver"
-    namespace: str = "podscaler"
-    #: ``--metrics-api-authentication-config``: ``None`` reads
-    #: ``kube-system/extension-apiserver-authentication`` (and re-reads it every minute); a path
-    #: reads the same keys from a YAML/JSON file of that ConfigMap's ``data`` (clusters without
-    #: the ConfigMap, tests).
-    authentication_config_file: Path | None = None
-    #: ``--metrics-api-authorization`` (default on): off allows every authenticated request;
-    #: for development only.
-    authorization: bool = True
-    #: ``--metrics-api-publish-ca-bundle`` (default on): patch the APIService with our CA when
-    #: self-signed.
-    publish_ca_bundle: bool = True
+    service: str = flag(
+        "podscaler-metrics-apiserver",
+        help="The Service the APIService routes to (certificate names, ownership check).",
+    )
+    namespace: str = flag("podscaler", name="service-namespace", help="Namespace of that Service.")
+    #: ``None`` reads ``kube-system/extension-apiserver-authentication`` (and re-reads it every
+    #: minute); a path reads the same keys from a YAML/JSON file of that ConfigMap's ``data``
+    #: (clusters without the ConfigMap, tests).
+    authentication_config_file: Path | None = flag(
+        None,
+        name="authentication-config",
+        help="A file with the data of kube-system/extension-apiserver-authentication, for "
+        "clusters without that ConfigMap (default: read the ConfigMap, every minute).",
+    )
+    #: Off allows every authenticated request; for development only.
+    authorization: bool = flag(
+        True,
+        negatable=True,
+        help="Authorize metric reads with SubjectAccessReview (off: development only).",
+    )
+    #: Patch the APIService with our CA when self-signed.
+    publish_ca_bundle: bool = flag(
+        True, negatable=True, help="Patch the self-issued CA into the APIService's caBundle."
+    )
     request_timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT_SECONDS
     idle_timeout_seconds: float = DEFAULT_IDLE_TIMEOUT_SECONDS
     auth_refresh_seconds: float = DEFAULT_AUTH_REFRESH_SECONDS

@@ -11,12 +11,27 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
-__all__ = ["LOG_FORMATS", "JsonFormatter", "configure_logging"]
+from podscaler.api.flags import flag
+
+__all__ = ["LOG_FORMATS", "LOG_LEVELS", "JsonFormatter", "LoggingOptions", "configure_logging"]
 
 LOG_FORMATS: Final = ("text", "json")
+LOG_LEVELS: Final = ("debug", "info", "warning", "error")
+
+
+@dataclass(frozen=True)
+class LoggingOptions:
+    """``--log-format`` and ``--log-level`` of the commands that run the operator."""
+
+    format: str = flag("text", name="log-format", choices=LOG_FORMATS, help="text or json.")
+    level: str = flag("info", name="log-level", choices=LOG_LEVELS, help="The least to log.")
+
+    def configure(self) -> None:
+        configure_logging(self.format, self.level)
 
 
 class JsonFormatter(logging.Formatter):

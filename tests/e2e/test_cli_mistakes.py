@@ -182,7 +182,7 @@ async def test_explain_against_a_cluster_without_podscalers_crds(home: Path) -> 
         done = await podscaler("explain", "--server", server.url, "web", home=home)
     assert done.code == 1
     line = done.one_line()
-    assert "does not serve ScaledObjects" in line
+    assert "does not serve scaledobjects" in line
     assert "manifests/crds" in line
 
 

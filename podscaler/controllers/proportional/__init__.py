@@ -14,7 +14,12 @@ from podscaler.controllers.proportional.controller import (
     proportional_crd_installed,
     start_proportional_controller,
 )
-from podscaler.controllers.proportional.flags import CpaFlags, FlagError, FlagTarget
+from podscaler.controllers.proportional.flags import (
+    CpaFlags,
+    FlagError,
+    FlagTarget,
+    ProportionalOptions,
+)
 from podscaler.controllers.proportional.nodes import NODES, NodeCounts, trim_node
 
 __all__ = [
@@ -25,6 +30,7 @@ __all__ = [
     "FlagTarget",
     "NodeCounts",
     "ProportionalController",
+    "ProportionalOptions",
     "ProportionalSettings",
     "ScalerState",
     "proportional_crd_installed",

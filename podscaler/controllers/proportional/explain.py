@@ -1,8 +1,9 @@
 """``podscaler explain proportionalscaler/NS/NAME``: what the scaler counted and what decided.
 
-Read from the object's status (a kubeconfig is enough): the node and core counts, the mode and
-where its parameters came from, the formula terms or ladder steps, the replicas, and the
-conditions with their reasons (a refused ConfigMap says so there).
+Read from the object's status (a kubeconfig is enough; ``podscaler.commands.explain`` reads
+it): the node and core counts, the mode and where its parameters came from, the formula terms or
+ladder steps, the replicas, and the conditions with their reasons (a refused ConfigMap says so
+there).
 """
 
 from __future__ import annotations
@@ -11,10 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from podscaler.controllers.proportional.controller import PROPORTIONAL_SCALERS
-from podscaler.kube.clients import connect
-
-__all__ = ["explain_proportional_scaler", "render_explanation"]
+__all__ = ["render_explanation"]
 
 
 def render_explanation(obj: Mapping[str, Any]) -> str:
@@ -49,13 +47,3 @@ def render_explanation(obj: Mapping[str, Any]) -> str:
             f"{condition.get('message')}"
         )
     return "\n".join(lines)
-
-
-async def explain_proportional_scaler(
-    kubeconfig: str | None, server: str | None, namespace: str, name: str, output: str
-) -> str:
-    async with await connect(kubeconfig=kubeconfig, server=server) as kube:
-        obj = await kube.request("GET", PROPORTIONAL_SCALERS.path(namespace, name))
-    if output == "json":
-        return json.dumps(obj.get("status") or {}, indent=2, sort_keys=True)
-    return render_explanation(obj)

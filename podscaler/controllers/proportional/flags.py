@@ -18,9 +18,17 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from podscaler.api.flags import flag
 from podscaler.api.selectors import LabelSelector, SelectorError, parse_label_selector
 
-__all__ = ["CpaFlags", "FlagError", "FlagTarget", "parse_default_params", "parse_targets"]
+__all__ = [
+    "CpaFlags",
+    "FlagError",
+    "FlagTarget",
+    "ProportionalOptions",
+    "parse_default_params",
+    "parse_targets",
+]
 
 #: ``--target`` kinds as upstream's flag validation accepts them, with their API types.
 TARGET_KINDS: Final = {
@@ -116,3 +124,61 @@ def parse_default_params(text: str) -> dict[str, str]:
         str(mode): json.dumps(params, separators=(",", ":"), sort_keys=True)
         for mode, params in raw.items()
     }
+
+
+@dataclass(frozen=True)
+class ProportionalOptions:
+    """``podscaler run``'s proportional scaling flags, CPA's own among them, declared once
+    (:mod:`podscaler.api.flags`): users replacing a cluster-proportional-autoscaler Deployment
+    keep its arguments. ``--namespace`` (podscaler's option, which also narrows what the other
+    controllers watch) names the namespace of the ConfigMap and targets, falling back to
+    ``$MY_POD_NAMESPACE`` as CPA does (the command resolves it)."""
+
+    proportional: bool | None = flag(
+        None,
+        negatable=True,
+        help="Watch ProportionalScalers (default: when their CRD is installed).",
+    )
+    configmap: str | None = flag(
+        None,
+        help="cluster-proportional-autoscaler's flag: the ConfigMap holding linear or ladder "
+        "parameters; with --target.",
+    )
+    target: str | None = flag(
+        None,
+        help="cluster-proportional-autoscaler's flag: deployment/NAME, replicaset/NAME or "
+        "replicationcontroller/NAME (comma-separated) to scale from --configmap.",
+    )
+    nodelabels: str = flag(
+        "",
+        help="cluster-proportional-autoscaler's flag: count only nodes with these labels "
+        "(a label selector, e.g. pool=general) for --target.",
+    )
+    default_params: str | None = flag(
+        None,
+        help="cluster-proportional-autoscaler's flag: JSON parameters "
+        '(e.g. {"linear": {"nodesPerReplica": 16}}) to create --configmap with when missing.',
+    )
+    poll_period_seconds: int = flag(
+        10,
+        minimum=1,
+        help="How often proportional targets' /scale is re-checked to undo manual changes "
+        "(CPA's flag; decisions follow node changes at once, not on this period).",
+    )
+
+    def cpa_flags(self, namespace: str | None) -> CpaFlags | None:
+        """CPA's flags parsed, or ``None`` when they are not used; a :class:`FlagError` names
+        the flag that is wrong."""
+        if self.configmap or self.target:
+            if not (self.configmap and self.target):
+                raise FlagError("--configmap and --target go together")
+            return CpaFlags.parse(
+                configmap=self.configmap,
+                target=self.target,
+                namespace=namespace,
+                nodelabels=self.nodelabels,
+                default_params=self.default_params,
+            )
+        if self.nodelabels or self.default_params:
+            raise FlagError("--nodelabels and --default-params need --configmap and --target")
+        return None

@@ -4,9 +4,9 @@
 (normally simulated) event loop, all parts sharing the loop's clock. The operator is reached
 through the :data:`OperatorRunner` seam — an async callable given the API server's URL, a
 kubeconfig path and the clock, which runs until cancelled — so the demo and ``simulate`` can start
-``podscaler run``'s controller in-process (``podscaler.demo.embedded_operator``: the operator is
-a higher layer than ``sim``, so the seam is filled from above), and a test can start anything
-else that speaks to a Kubernetes API.
+``podscaler run``'s controller in-process (``podscaler.commands.simulating.embedded_operator``:
+the operator is a higher layer than ``sim``, so the seam is filled from above), and a test can
+start anything else that speaks to a Kubernetes API.
 
 SQS queues need an endpoint: ``PODSCALER_SQS_ENDPOINT``, a queue's ``endpoint``, or else a moto
 server started here on a free localhost port and stopped at the end. Kafka queues likewise need

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import click
 import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
@@ -14,12 +13,17 @@ from hypothesis import strategies as st
 
 from podscaler.api.selectors import parse_label_selector
 from podscaler.cli import main
-from podscaler.controllers.proportional import CpaFlags, FlagError, NodeCounts, trim_node
+from podscaler.controllers.proportional import (
+    CpaFlags,
+    FlagError,
+    NodeCounts,
+    ProportionalOptions,
+    trim_node,
+)
 from podscaler.controllers.proportional.explain import render_explanation
 from podscaler.controllers.proportional.flags import parse_default_params, parse_targets
 from podscaler.controllers.proportional.status import Problem, compose_status
 from podscaler.engine.cpa import ClusterStatus, LadderParams, decide, parse_config_data
-from podscaler.proportional_options import proportional_run_options
 
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 
@@ -87,27 +91,33 @@ def test_flags_need_a_namespace_and_a_configmap() -> None:
     assert not flags.node_selector.matches({"pool": "b"})
 
 
-def test_run_options_from_the_command_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    base: dict[str, Any] = {
-        "proportional": None,
-        "cpa_configmap": None,
-        "cpa_target": None,
-        "cpa_nodelabels": "",
-        "cpa_default_params": None,
-        "cpa_poll_period_seconds": 10,
-    }
-    assert proportional_run_options(None, **base) == {
-        "proportional": None,
-        "cpa_flags": None,
-        "proportional_resync_seconds": 10.0,
-    }
+def test_run_options_from_the_command_line() -> None:
+    assert ProportionalOptions().cpa_flags(None) is None
+    chosen = ProportionalOptions(configmap="dns", target="deployment/coredns")
+    flags = chosen.cpa_flags("kube-system")
+    assert flags is not None
+    assert flags.namespace == "kube-system"
+    with pytest.raises(FlagError, match="go together"):
+        ProportionalOptions(configmap="dns").cpa_flags("kube-system")
+    with pytest.raises(FlagError, match="need --configmap and --target"):
+        ProportionalOptions(nodelabels="pool=a").cpa_flags("kube-system")
+
+
+def test_podscaler_run_takes_my_pod_namespace_as_cpa_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    from podscaler.commands.run import GROUPS
+    from podscaler.commands.run import settings as run_settings
+
     monkeypatch.setenv("MY_POD_NAMESPACE", "kube-system")
-    chosen = proportional_run_options(
-        None, **{**base, "cpa_configmap": "dns", "cpa_target": "deployment/coredns"}
-    )
-    assert chosen["cpa_flags"].namespace == "kube-system"
-    with pytest.raises(click.UsageError, match="go together"):
-        proportional_run_options(None, **{**base, "cpa_configmap": "dns"})
+    values: dict[str, Any] = {}
+    for group in GROUPS:
+        for option in group.params:
+            assert option.name is not None
+            values[option.name] = option.default
+    values.update(configmap="dns", target="deployment/coredns")
+    chosen = run_settings(values)
+    assert chosen.cpa_flags is not None
+    assert chosen.cpa_flags.namespace == "kube-system"
+    assert chosen.proportional_resync_seconds == 10.0
 
 
 def test_podscaler_run_refuses_a_target_without_configmap() -> None:

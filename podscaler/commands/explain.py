@@ -10,30 +10,41 @@ Two sources, because they answer different questions:
   operator's port is not reachable.
 
 Every ordinary mistake (nothing listening at the endpoint, a port that is not the operator's,
-an object that does not exist, no kubeconfig) ends in a :class:`~podscaler.failures.
-CommandFailure` whose one line says what is wrong and what to do; nothing waits longer than
+an object that does not exist, no kubeconfig) ends in a :class:`~podscaler.commands.
+failures.CommandFailure` whose one line says what is wrong and what to do; nothing waits longer than
 :data:`TIMEOUT_SECONDS`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
-from typing import Final
+from typing import Any, Final
 
 import aiohttp
+import click
 from yarl import URL
 
-from podscaler.connection import describe_api_error, describe_cause, open_kube
+from podscaler.commands.connection import (
+    CLUSTER,
+    describe_api_error,
+    describe_cause,
+    open_kube,
+)
+from podscaler.commands.failures import CommandFailure
+from podscaler.commands.options import options
 from podscaler.controllers.scaledobject import render_records
-from podscaler.failures import CommandFailure
+from podscaler.kube.clients import ConnectOptions
 from podscaler.kube.errors import KubeError
 
 __all__ = [
     "TIMEOUT_SECONDS",
     "endpoint_url",
+    "explain",
     "explain_from_endpoint",
     "explain_from_status",
+    "explain_proportional_scaler",
     "parse_target",
 ]
 
@@ -149,36 +160,43 @@ async def explain_from_endpoint(endpoint: URL, namespace: str, name: str, output
     return f"ScaledObject {namespace}/{name}\n" + render_records(objects[0].get("decisions") or [])
 
 
-async def explain_from_status(
-    kubeconfig: str | None,
-    server: str | None,
-    namespace: str,
-    name: str,
-    output: str,
-    *,
-    context: str | None = None,
-) -> str:
-    async with await open_kube(
-        kubeconfig=kubeconfig,
-        server=server,
-        context=context,
-        request_timeout_seconds=TIMEOUT_SECONDS,
-    ) as kube:
+async def _read(access: ConnectOptions, path: str, subject: str, namespace: str) -> dict[str, Any]:
+    """The object at *path*; every failure a :class:`CommandFailure` about *subject*."""
+    async with await open_kube(access, request_timeout_seconds=TIMEOUT_SECONDS) as kube:
         try:
-            obj = await kube.request(
-                "GET",
-                "/apis/autoscaling.podscaler.io/v1alpha1/namespaces/"
-                f"{namespace}/scaledobjects/{name}",
-            )
+            return await kube.request("GET", path)
         except KubeError as exc:
+            plural = subject.split()[0].lower() + "s"
             raise CommandFailure(
                 describe_api_error(
                     exc,
                     kube.host,
-                    subject=f"ScaledObject {namespace}/{name}",
-                    listing=f"kubectl get scaledobjects -n {namespace}",
+                    subject=subject,
+                    listing=f"kubectl get {plural} -n {namespace}",
+                    kind_plural=plural,
                 )
             ) from exc
+
+
+async def explain_proportional_scaler(
+    access: ConnectOptions, namespace: str, name: str, output: str
+) -> str:
+    """What a ProportionalScaler counted and what decided, from its status."""
+    from podscaler.controllers.proportional import PROPORTIONAL_SCALERS
+    from podscaler.controllers.proportional.explain import render_explanation
+
+    subject = f"ProportionalScaler {namespace}/{name}"
+    obj = await _read(access, PROPORTIONAL_SCALERS.path(namespace, name), subject, namespace)
+    if output == "json":
+        return json.dumps(obj.get("status") or {}, indent=2, sort_keys=True)
+    return render_explanation(obj)
+
+
+async def explain_from_status(
+    access: ConnectOptions, namespace: str, name: str, output: str
+) -> str:
+    path = f"/apis/autoscaling.podscaler.io/v1alpha1/namespaces/{namespace}/scaledobjects/{name}"
+    obj = await _read(access, path, f"ScaledObject {namespace}/{name}", namespace)
     status = obj.get("status") or {}
     if output == "json":
         return json.dumps(status, indent=2, sort_keys=True)
@@ -205,3 +223,52 @@ async def explain_from_status(
         )
     lines.append("(recent decisions in full: podscaler explain --endpoint http://<operator>:8080)")
     return "\n".join(lines)
+
+
+def _target(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, str, str]:
+    try:
+        return parse_target(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+
+
+def _endpoint(ctx: click.Context, param: click.Parameter, value: str | None) -> URL | None:
+    if value is None:
+        return None
+    try:
+        return endpoint_url(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+
+
+@click.command()
+@click.argument("target", metavar="[proportionalscaler/]NAMESPACE/NAME", callback=_target)
+@options(CLUSTER)
+@click.option(
+    "--endpoint",
+    callback=_endpoint,
+    help="The operator's metrics address (http://host:8080); reads /debug/decisions.",
+)
+@click.option(
+    "--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def explain(target: tuple[str, str, str], endpoint: URL | None, output: str, **values: Any) -> None:
+    """Explain a ScaledObject's recent scaling decisions (or, for
+    proportionalscaler/NAMESPACE/NAME, what a ProportionalScaler counted and what decided).
+
+    With --endpoint, the last decisions the operator kept in memory (per trigger values and
+    activity, the HPA calculation, the rule that bound each result). Without it, the latest
+    decision in short form from the object's status, plus its conditions.
+
+    Exit status: 0 explained, 1 the object, the operator or the cluster could not be reached
+    or found (the message says which, and what to do), 2 a mistake in the arguments.
+    """
+    kind, namespace, name = target
+    access = CLUSTER.build(values)
+    if kind == "proportionalscaler":
+        text = asyncio.run(explain_proportional_scaler(access, namespace, name, output))
+    elif endpoint is not None:
+        text = asyncio.run(explain_from_endpoint(endpoint, namespace, name, output))
+    else:
+        text = asyncio.run(explain_from_status(access, namespace, name, output))
+    click.echo(text)

@@ -5,23 +5,25 @@
 kubeconfig where one is looked for, a kubeconfig without a current context, a server that is
 not up, an object that does not exist. Each of them must read as one line saying what is
 wrong and what to do, never as a traceback from inside the Kubernetes client. This module
-turns those failures into :class:`~podscaler.failures.CommandFailure`.
+turns those failures into :class:`~podscaler.commands.failures.CommandFailure`.
 """
 
 from __future__ import annotations
 
-import errno
 import os
 import ssl
 from pathlib import Path
+from typing import Final
 
 import aiohttp
 from kubernetes_asyncio.config import ConfigException
 
-from podscaler.failures import CommandFailure
+from podscaler.commands.failures import CommandFailure
+from podscaler.commands.options import OptionGroup
 from podscaler.kube.clients import (
     DEFAULT_REQUEST_TIMEOUT_SECONDS,
     SERVICE_ACCOUNT_DIR,
+    ConnectOptions,
     Kube,
     connect,
 )
@@ -35,11 +37,17 @@ from podscaler.kube.errors import (
 )
 
 __all__ = [
+    "CLUSTER",
+    "check_configuration",
     "describe_api_error",
     "describe_cause",
+    "describe_config_error",
     "open_kube",
-    "port_in_use",
 ]
+
+#: ``--kubeconfig``, ``--context``, ``--server``: one group for every command that talks to a
+#: cluster.
+CLUSTER: Final = OptionGroup(ConnectOptions)
 
 #: How the user can point a command at a cluster, for the hints.
 _WAYS_IN = "pass --kubeconfig FILE or --server URL, or set KUBECONFIG"
@@ -83,7 +91,9 @@ def _kubeconfig_in_use(kubeconfig: str | None) -> Path | None:
     return Path(first) if first else Path.home() / ".kube" / "config"
 
 
-def _check_configuration(kubeconfig: str | None) -> Path | None:
+def check_configuration(kubeconfig: str | None) -> Path | None:
+    """The kubeconfig a command will read (``None``: in-cluster), checked to exist; a
+    :class:`CommandFailure` says what is missing and how to point the command elsewhere."""
     path = _kubeconfig_in_use(kubeconfig)
     if path is None:
         token = SERVICE_ACCOUNT_DIR / "token"
@@ -105,7 +115,9 @@ def _check_configuration(kubeconfig: str | None) -> Path | None:
     raise CommandFailure(f"no kubeconfig: {origin}; {_WAYS_IN}")
 
 
-def _describe_config_error(path: Path | None, context: str | None, exc: ConfigException) -> str:
+def describe_config_error(path: Path | None, context: str | None, exc: ConfigException) -> str:
+    """One line for a kubeconfig the Kubernetes client refused (no current context, no such
+    context, a malformed file)."""
     text = str(exc)
     where = f"kubeconfig {path}" if path is not None else "the kubeconfig"
     if "Expected key current-context" in text:
@@ -123,16 +135,13 @@ def _describe_config_error(path: Path | None, context: str | None, exc: ConfigEx
 
 
 async def open_kube(
-    *,
-    kubeconfig: str | None,
-    server: str | None,
-    context: str | None = None,
-    request_timeout_seconds: float | None = None,
+    access: ConnectOptions, *, request_timeout_seconds: float | None = None
 ) -> Kube:
     """:func:`connect`, with every configuration mistake as a :class:`CommandFailure`."""
+    kubeconfig, server, context = access.kubeconfig, access.server, access.context
     path: Path | None = None
     if server is None:
-        path = _check_configuration(kubeconfig)
+        path = check_configuration(kubeconfig)
     timeout = request_timeout_seconds or DEFAULT_REQUEST_TIMEOUT_SECONDS
     try:
         return await connect(
@@ -142,12 +151,14 @@ async def open_kube(
             request_timeout_seconds=timeout,
         )
     except ConfigException as exc:
-        raise CommandFailure(_describe_config_error(path, context, exc)) from exc
+        raise CommandFailure(describe_config_error(path, context, exc)) from exc
     except (KubeError, OSError) as exc:
         raise CommandFailure(f"cannot configure the Kubernetes client: {exc}") from exc
 
 
-def describe_api_error(exc: KubeError, host: str, *, subject: str, listing: str) -> str:
+def describe_api_error(
+    exc: KubeError, host: str, *, subject: str, listing: str, kind_plural: str = "scaledobjects"
+) -> str:
     """One line for a failed request about *subject* (``ScaledObject shop/web``) to *host*;
     *listing* is the command that lists what exists (``kubectl get scaledobjects -n shop``)."""
     if isinstance(exc, TransportError):
@@ -160,7 +171,7 @@ def describe_api_error(exc: KubeError, host: str, *, subject: str, listing: str)
         if isinstance(details, dict) and details.get("name"):
             return f"{subject} not found ({listing} lists what exists)"
         return (
-            f"the API server at {host} does not serve ScaledObjects: podscaler's CRDs are not "
+            f"the API server at {host} does not serve {kind_plural}: podscaler's CRDs are not "
             "installed (kubectl apply -f manifests/crds/)"
         )
     if isinstance(exc, Unauthorized):
@@ -173,7 +184,3 @@ def describe_api_error(exc: KubeError, host: str, *, subject: str, listing: str)
     if isinstance(exc, ApiError):
         return f"reading {subject} failed: {exc}"
     return f"reading {subject} failed: {exc}"
-
-
-def port_in_use(exc: OSError) -> bool:
-    return exc.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL)

@@ -1,0 +1,95 @@
+"""``podscaler run``: the operator process (:mod:`podscaler.operator`), configured from its
+option groups.
+
+Each group is a settings dataclass whose fields declare their flags: where the API server is
+(:class:`~podscaler.kube.clients.ConnectOptions`), the operator itself
+(:class:`~podscaler.operator.RunOptions`), logging
+(:class:`~podscaler.observability.logging.LoggingOptions`) and the external metrics API
+(:class:`~podscaler.metricsapi.server.MetricsApiOptions`, under ``--metrics-api-``) and
+proportional scaling with cluster-proportional-autoscaler's own flags
+(:class:`~podscaler.controllers.proportional.ProportionalOptions`). A new
+flag is a new field in one of them, or a new group added to :data:`GROUPS` (the node module's
+Cluster Autoscaler options); nothing here lists flags one by one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any, Final
+
+import click
+from kubernetes_asyncio.config import ConfigException
+
+from podscaler.commands.connection import CLUSTER, check_configuration, describe_config_error
+from podscaler.commands.failures import CommandFailure, describe_listen_error
+from podscaler.commands.options import OptionGroup, options
+from podscaler.controllers.proportional import FlagError, ProportionalOptions
+from podscaler.kube.errors import KubeError
+from podscaler.metricsapi.server import MetricsApiOptions
+from podscaler.observability.logging import LoggingOptions
+from podscaler.operator import ListenFailed, RunOptions, run_operator
+
+__all__ = ["GROUPS", "run"]
+
+OPERATOR: Final = OptionGroup(RunOptions)
+LOGGING: Final = OptionGroup(LoggingOptions)
+METRICS_API: Final = OptionGroup(MetricsApiOptions, prefix="metrics-api-")
+PROPORTIONAL: Final = OptionGroup(ProportionalOptions)
+
+#: Every option of ``podscaler run``, in the order ``--help`` shows them.
+GROUPS: Final[tuple[OptionGroup[Any], ...]] = (
+    CLUSTER,
+    OPERATOR,
+    LOGGING,
+    METRICS_API,
+    PROPORTIONAL,
+)
+
+#: The flag that moves each of the operator's servers.
+_PORT_FLAGS: Final = {"metrics": "--metrics-port", "health": "--health-port"}
+
+
+def settings(values: dict[str, Any]) -> RunOptions:
+    """The operator's settings from the parsed command line; a :class:`click.UsageError`
+    names the flags that do not go together."""
+    metrics_api = METRICS_API.build(values)
+    if (metrics_api.cert_file is None) != (metrics_api.key_file is None):
+        cert, key = METRICS_API.flag_name("cert_file"), METRICS_API.flag_name("key_file")
+        raise click.UsageError(f"{cert} and {key} go together")
+    proportional = PROPORTIONAL.build(values)
+    namespace = values[OPERATOR.param_of("namespace")]
+    try:
+        cpa_flags = proportional.cpa_flags(namespace or os.environ.get("MY_POD_NAMESPACE"))
+    except FlagError as exc:
+        raise click.UsageError(str(exc)) from exc
+    return OPERATOR.build(
+        values,
+        cluster=CLUSTER.build(values),
+        metrics_api=metrics_api if metrics_api.port else None,
+        proportional=proportional.proportional,
+        cpa_flags=cpa_flags,
+        proportional_resync_seconds=float(proportional.poll_period_seconds),
+    )
+
+
+@click.command("run")
+@options(*GROUPS)
+def run(**values: Any) -> None:
+    """Run the operator.
+
+    Every option is also PODSCALER_RUN_<OPTION> (e.g. PODSCALER_RUN_DRY_RUN=true).
+    """
+    chosen = settings(values)
+    LOGGING.build(values).configure()
+    cluster = chosen.cluster
+    path = check_configuration(cluster.kubeconfig) if cluster.server is None else None
+    try:
+        asyncio.run(run_operator(chosen))
+    except ListenFailed as exc:
+        option = f"{_PORT_FLAGS[exc.server]} or {OPERATOR.flag_name('bind_address')}"
+        raise CommandFailure(describe_listen_error(exc.cause, exc.host, exc.port, option)) from exc
+    except ConfigException as exc:
+        raise CommandFailure(describe_config_error(path, cluster.context, exc)) from exc
+    except KubeError as exc:  # the in-cluster configuration, before anything ran
+        raise CommandFailure(f"cannot configure the Kubernetes client: {exc}") from exc
