@@ -46,8 +46,8 @@ GROUPS: Final[tuple[OptionGroup[Any], ...]] = (
     PROPORTIONAL,
 )
 
-#: The flag that moves each of the operator's servers.
-_PORT_FLAGS: Final = {"metrics": "--metrics-port", "health": "--health-port"}
+#: The flag that moves each of the operator's servers (:class:`ListenFailed`'s ``server``).
+_PORT_FIELDS: Final = {"metrics": "metrics_port", "health": "health_port"}
 
 
 def settings(values: dict[str, Any]) -> RunOptions:
@@ -87,7 +87,8 @@ def run(**values: Any) -> None:
     try:
         asyncio.run(run_operator(chosen))
     except ListenFailed as exc:
-        option = f"{_PORT_FLAGS[exc.server]} or {OPERATOR.flag_name('bind_address')}"
+        port = OPERATOR.flag_name(_PORT_FIELDS[exc.server])
+        option = f"{port} or {OPERATOR.flag_name('bind_address')}"
         raise CommandFailure(describe_listen_error(exc.cause, exc.host, exc.port, option)) from exc
     except ConfigException as exc:
         raise CommandFailure(describe_config_error(path, cluster.context, exc)) from exc

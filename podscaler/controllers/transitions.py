@@ -58,9 +58,13 @@ def condition_changes(
     True (ScaledObjectReady)``, with the message when there is one. A condition that was
     absent counts as Unknown, so a new object's first status reports what it found out, not
     the Unknowns it starts with."""
-    old = _by_type((before or {}).get("conditions"))
+    previous_conditions = (before or {}).get("conditions")
+    conditions = (after or {}).get("conditions")
+    if conditions == previous_conditions:  # every poll of a steady object: nothing to say
+        return []
+    old = _by_type(previous_conditions)
     lines = []
-    for type_, condition in _by_type((after or {}).get("conditions")).items():
+    for type_, condition in _by_type(conditions).items():
         previous = old.get(type_) or {}
         was = str(previous.get("status") or "Unknown")
         now = str(condition.get("status") or "Unknown")
