@@ -48,6 +48,9 @@ class WorkloadLoad:
     demand: float = 0.0
     demand_per_pod: float = 0.0
     ready: int = 0
+    #: what the Ready pods used in all (what a cpu or memory trigger averages)
+    ready_cpu_millicores: float = 0.0
+    ready_memory_bytes: float = 0.0
 
 
 @dataclass
@@ -162,10 +165,11 @@ class LoadModel:
         node_cpu: dict[str, float],
         node_memory: dict[str, float],
         doomed: list[PodRun],
-    ) -> None:
+    ) -> tuple[float, float]:
         """Without noise every pod of a group uses the same: evaluate the model once per group
-        and publish the same figures for all of them."""
+        and publish the same figures for all of them. Returns what the Ready pods used."""
         board = self.ctx.server.metrics
+        ready_cpu = ready_memory = 0.0
         for (_cpu_limit, _memory_limit, serving), group in self._plan(
             workload, keys, ready
         ).groups.items():
@@ -177,11 +181,15 @@ class LoadModel:
             for node, count in group.nodes.items():
                 node_cpu[node] = node_cpu.get(node, 0.0) + usage.cpu_millicores * count
                 node_memory[node] = node_memory.get(node, 0.0) + usage.memory_bytes * count
+            if serving:
+                ready_cpu += usage.cpu_millicores * len(group.keys)
+                ready_memory += usage.memory_bytes * len(group.keys)
             value = (stamp, _containers(group.names, usage))
             # The board's ``pods`` (key → (timestamp, containers)) is its published state;
             # writing it directly shares one entry among the group's pods.
             board.pods.update(dict.fromkeys(group.keys, value))
             self.published += len(group.keys)
+        return ready_cpu, ready_memory
 
     def _per_pod(
         self,
@@ -194,9 +202,10 @@ class LoadModel:
         node_cpu: dict[str, float],
         node_memory: dict[str, float],
         doomed: list[PodRun],
-    ) -> None:
-        """With noise each pod's figures are its own."""
+    ) -> tuple[float, float]:
+        """With noise each pod's figures are its own. Returns what the Ready pods used."""
         board = self.ctx.server.metrics
+        ready_cpu = ready_memory = 0.0
         for group in self._plan(workload, keys, ready).groups.values():
             for key, run in zip(group.keys, group.runs, strict=True):
                 share = demand / len(ready) if key in ready and ready else 0.0
@@ -206,8 +215,12 @@ class LoadModel:
                     doomed.append(run)
                 node_cpu[run.node] = node_cpu.get(run.node, 0.0) + usage.cpu_millicores
                 node_memory[run.node] = node_memory.get(run.node, 0.0) + usage.memory_bytes
+                if key in ready:
+                    ready_cpu += usage.cpu_millicores
+                    ready_memory += usage.memory_bytes
                 board.pods[key] = (stamp, _containers(group.names, usage))
                 self.published += 1
+        return ready_cpu, ready_memory
 
     async def tick(self, seconds: float, elapsed_seconds: float) -> None:
         """Advance load by ``elapsed_seconds`` ending at ``seconds`` since the start."""
@@ -230,16 +243,16 @@ class LoadModel:
                 demand = self.demand_of(workload, seconds)
             ready = state.ready_by_workload.get(workload, set())
             model = profile.usage
-            if model.cpu_noise_fraction or model.memory_noise_fraction:
-                self._per_pod(
-                    workload, keys, ready, demand, seconds, stamp, node_cpu, node_memory, doomed
-                )
-            else:
-                self._shared(
-                    workload, keys, ready, demand, seconds, stamp, node_cpu, node_memory, doomed
-                )
+            publish = (
+                self._per_pod
+                if model.cpu_noise_fraction or model.memory_noise_fraction
+                else self._shared
+            )
+            used_cpu, used_memory = publish(
+                workload, keys, ready, demand, seconds, stamp, node_cpu, node_memory, doomed
+            )
             self.by_workload[workload] = WorkloadLoad(
-                demand, demand / len(ready) if ready else 0.0, len(ready)
+                demand, demand / len(ready) if ready else 0.0, len(ready), used_cpu, used_memory
             )
         for workload, profile in self.ctx.profiles.by_workload.items():
             if workload not in self.by_workload:

@@ -170,8 +170,10 @@ class World:
                 for type_, event in watcher.drain():
                     obj = event.entry.obj
                     if kind == "events":
-                        if type_ == "ADDED":
-                            timeline.observe_event(seconds, obj)
+                        if type_ != "DELETED":
+                            timeline.observe_event(
+                                seconds, obj, event.old if type_ == "MODIFIED" else None
+                            )
                         continue
                     state.apply(kind, type_, obj, event.old)
                     if kind == "pods":
@@ -255,12 +257,15 @@ class World:
     def _sample(self, seconds: float) -> None:
         state = self.ctx.state
         workloads: dict[str, tuple[float, int, int]] = {}
+        usage: dict[str, tuple[float, float]] = {}
         for cache in (state.deployments, state.statefulsets):
             for (namespace, name), obj in cache.items():
                 desired = int((obj.get("spec") or {}).get("replicas", 1))
                 ready = len(state.ready_by_workload.get((namespace, name), ()))
                 load = self.load.by_workload.get((namespace, name))
                 workloads[name] = (load.demand if load else 0.0, desired, ready)
+                if load is not None:
+                    usage[name] = (load.ready_cpu_millicores, load.ready_memory_bytes)
         for workload, profile in self.ctx.profiles.by_workload.items():
             if workload[1] in workloads:
                 continue
@@ -295,6 +300,7 @@ class World:
             len(self.timeline.pending_since),
             {name: wiring.depth for name, wiring in self.queues.queues.items()},
             groups,
+            usage,
         )
 
     async def run(
