@@ -4,7 +4,9 @@ Two sources, because they answer different questions:
 
 * the operator's ``/debug/decisions`` endpoint on its metrics port (``--endpoint``): the last
   decisions it kept in memory, with every trigger's value and activity, the HPA calculation
-  and the rule that bound each result — the full story of the last minutes;
+  and the rule that bound each result — the full story of the last minutes — preceded by the
+  last day's history, one line per decision held (from when to when, how many polls, the
+  rule and binding limit, each trigger's value range);
 * the object's status (a kubeconfig is enough): ``status.lastDecision``, the latest decision
   in short form, and the conditions with their transition times — the story so far when the
   operator's port is not reachable.
@@ -34,7 +36,7 @@ from podscaler.commands.connection import (
 )
 from podscaler.commands.failures import CommandFailure
 from podscaler.commands.options import options
-from podscaler.controllers.scaledobject import render_records
+from podscaler.controllers.scaledobject import render_history, render_records
 from podscaler.kube.clients import ConnectOptions
 from podscaler.kube.errors import KubeError
 
@@ -157,7 +159,15 @@ async def explain_from_endpoint(endpoint: URL, namespace: str, name: str, output
         )
     if output == "json":
         return json.dumps(objects, indent=2, sort_keys=True)
-    return f"ScaledObject {namespace}/{name}\n" + render_records(objects[0].get("decisions") or [])
+    found = objects[0]
+    parts = [f"ScaledObject {namespace}/{name}"]
+    history = found.get("history") or []
+    if history:
+        parts.append(f"History ({len(history)} decisions held, oldest first):")
+        parts.append(render_history(history))
+        parts.append("Recent polls in full:")
+    parts.append(render_records(found.get("decisions") or []))
+    return "\n".join(parts)
 
 
 async def _read(access: ConnectOptions, path: str, subject: str, namespace: str) -> dict[str, Any]:
@@ -256,9 +266,10 @@ def explain(target: tuple[str, str, str], endpoint: URL | None, output: str, **v
     """Explain a ScaledObject's recent scaling decisions (or, for
     proportionalscaler/NAMESPACE/NAME, what a ProportionalScaler counted and what decided).
 
-    With --endpoint, the last decisions the operator kept in memory (per trigger values and
-    activity, the HPA calculation, the rule that bound each result). Without it, the latest
-    decision in short form from the object's status, plus its conditions.
+    With --endpoint, the last day of decisions the operator kept in memory, one line per
+    decision held, then the last polls in full (per trigger values and activity, the HPA
+    calculation, the rule that bound each result). Without it, the latest decision in short
+    form from the object's status, plus its conditions.
 
     Exit status: 0 explained, 1 the object, the operator or the cluster could not be reached
     or found (the message says which, and what to do), 2 a mistake in the arguments.

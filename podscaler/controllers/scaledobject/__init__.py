@@ -9,7 +9,12 @@ and ``status`` are the pure translations; ``records`` keeps what ``podscaler exp
 
 from podscaler.controllers.scaledobject.controller import ScaledObjectController
 from podscaler.controllers.scaledobject.evaluation import FINALIZER, Settings
-from podscaler.controllers.scaledobject.records import DecisionLog, DecisionRecord, render_records
+from podscaler.controllers.scaledobject.records import (
+    DecisionLog,
+    DecisionRecord,
+    render_history,
+    render_records,
+)
 
 __all__ = [
     "FINALIZER",
@@ -17,5 +22,6 @@ __all__ = [
     "DecisionRecord",
     "ScaledObjectController",
     "Settings",
+    "render_history",
     "render_records",
 ]

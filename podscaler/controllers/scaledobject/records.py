@@ -10,6 +10,18 @@ Where records live, and why there:
 * the last :data:`DEFAULT_RECORDS_PER_OBJECT` per object stay in the operator's memory
   (:class:`DecisionLog`) and are served as JSON on the metrics port at ``/debug/decisions``;
   memory is bounded by objects x N and nothing is written per poll;
+* behind them, a day of history per object, so "why did we go to 10 at 12:59?" can be
+  answered the next morning: consecutive polls that decided the same (same replicas, rule,
+  binding limit, trigger activity and errors) fold into one :class:`DecisionSpan` — the first
+  poll in full (the decision that started it), how many polls followed, when the last was, and
+  the range of each trigger's value. A steady object costs one span however long it holds;
+  each change of decision costs one. Spans are dropped when their last poll is older than
+  :data:`DEFAULT_HISTORY_SECONDS` (24 h) behind the newest, and beyond
+  :data:`DEFAULT_SPANS_PER_OBJECT` (an object changing its decision more often than every
+  ~3 minutes all day keeps its latest changes, not the whole day). Measured (see
+  ``tests/unit/controllers/test_decision_history.py``): a span costs about 1 KB, so a busy
+  object of the web-diurnal story (about 60 spans a day) holds ~60 KB, 0.6 GB at 10,000
+  such objects; a steady one a few KB; the cap bounds any object to ~0.5 MB;
 * the latest one, shortened (:meth:`DecisionRecord.short`), goes into
   ``status.lastDecision`` and is written only when it *changes*, so a steady object costs no
   status writes; ``podscaler explain`` can read it with nothing but a kubeconfig.
@@ -22,21 +34,30 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any, Final
 
 __all__ = [
+    "DEFAULT_HISTORY_SECONDS",
     "DEFAULT_RECORDS_PER_OBJECT",
+    "DEFAULT_SPANS_PER_OBJECT",
     "DecisionLog",
     "DecisionRecord",
+    "DecisionSpan",
     "HpaMetricRecord",
     "HpaRecord",
     "TriggerRecord",
+    "render_history",
     "render_records",
 ]
 
 #: Records kept per object: about ten minutes at a 30 s polling interval.
 DEFAULT_RECORDS_PER_OBJECT: Final = 20
+#: History kept per object: spans whose last poll is at most this far behind the newest.
+DEFAULT_HISTORY_SECONDS: Final = 24 * 3600.0
+#: ... and at most this many spans (a change of decision every ~3 minutes for a day).
+DEFAULT_SPANS_PER_OBJECT: Final = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +161,107 @@ def _share(previous: DecisionRecord, record: DecisionRecord) -> None:
                 object.__setattr__(trigger, name, theirs)
 
 
+def _instant(at: str) -> float | None:
+    """Seconds since the epoch of a record's ``at`` (RFC 3339), or None if it is not one."""
+    try:
+        moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def _decision_key(record: DecisionRecord) -> tuple[Any, ...]:
+    """What a span's polls have in common: everything but times and values, and — while the
+    object holds its replica count — which limit held it (tolerance, the metrics themselves,
+    a stabilization window: with noisy metrics that changes from poll to poll, so the span
+    counts the limits instead of splitting on them)."""
+    hold = not record.scaled and record.desired_replicas == record.current_replicas
+    return (
+        record.generation,
+        record.current_replicas,
+        record.desired_replicas,
+        record.rule,
+        record.active,
+        record.scaled,
+        record.dry_run,
+        record.error,
+        None if hold or record.hpa is None else record.hpa.bound_by,
+        tuple((t.index, t.active, t.error) for t in record.triggers),
+    )
+
+
+_NO_FACTS: Final[Mapping[str, Any]] = {}
+
+
+@dataclass(slots=True)
+class DecisionSpan:
+    """Consecutive polls of one object that decided the same thing.
+
+    ``first`` is the poll that started the span, in full but without its ``facts`` (those are
+    in the recent records and in status). ``ranges`` holds each trigger's lowest and highest
+    value over the span (``[low0, high0, low1, high1, …]``, None where a trigger had none);
+    ``held`` counts, for a span that held the replica count, the polls each limit held it
+    (``{"Tolerance": 30, "StabilizationWindow": 12}``). Kept small on purpose: an object may
+    keep hundreds of these.
+    """
+
+    first: DecisionRecord
+    last_at: str
+    polls: int
+    ranges: list[float | None]
+    held: dict[str, int] | None
+
+    @classmethod
+    def start(cls, record: DecisionRecord) -> DecisionSpan:
+        ranges: list[float | None] = []
+        for trigger in record.triggers:
+            ranges += (trigger.value, trigger.value)
+        span = cls(replace(record, facts=_NO_FACTS), record.at, 1, ranges, None)
+        span._count_limit(record)
+        return span
+
+    def _count_limit(self, record: DecisionRecord) -> None:
+        if record.hpa is None or record.scaled:
+            return
+        if record.desired_replicas != record.current_replicas:
+            return
+        if self.held is None:
+            self.held = {}
+        self.held[record.hpa.bound_by] = self.held.get(record.hpa.bound_by, 0) + 1
+
+    def extend(self, record: DecisionRecord) -> None:
+        self.polls += 1
+        self.last_at = record.at
+        self._count_limit(record)
+        ranges = self.ranges
+        for i, trigger in enumerate(record.triggers[: len(ranges) // 2]):
+            value = trigger.value
+            if value is None:
+                continue
+            low, high = ranges[2 * i], ranges[2 * i + 1]
+            ranges[2 * i] = value if low is None else min(low, value)
+            ranges[2 * i + 1] = value if high is None else max(high, value)
+
+    def to_dict(self) -> dict[str, Any]:
+        decision = self.first.to_dict()
+        decision.pop("facts", None)
+        out: dict[str, Any] = {
+            "from": self.first.at,
+            "to": self.last_at,
+            "polls": self.polls,
+            "decision": decision,
+            "values": [
+                {"metric": t.metric, "min": self.ranges[2 * i], "max": self.ranges[2 * i + 1]}
+                for i, t in enumerate(self.first.triggers[: len(self.ranges) // 2])
+            ],
+        }
+        if self.held:
+            out["heldBy"] = dict(sorted(self.held.items(), key=lambda kv: (-kv[1], kv[0])))
+        return out
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [_jsonable(v) for v in value]
@@ -151,22 +273,56 @@ def _jsonable(value: Any) -> Any:
 
 
 class DecisionLog:
-    """The last N records per object, in memory."""
+    """The last N records per object, and a day of history as spans, in memory."""
 
-    def __init__(self, per_object: int = DEFAULT_RECORDS_PER_OBJECT) -> None:
+    def __init__(
+        self,
+        per_object: int = DEFAULT_RECORDS_PER_OBJECT,
+        *,
+        history_seconds: float = DEFAULT_HISTORY_SECONDS,
+        spans_per_object: int = DEFAULT_SPANS_PER_OBJECT,
+    ) -> None:
         self.per_object = per_object
+        self.history_seconds = history_seconds
+        self.spans_per_object = spans_per_object
         self._records: dict[tuple[str, str], deque[DecisionRecord]] = {}
+        self._spans: dict[tuple[str, str], deque[DecisionSpan]] = {}
 
     def add(self, namespace: str, name: str, record: DecisionRecord) -> None:
-        kept = self._records.get((namespace, name))
+        key = (namespace, name)
+        kept = self._records.get(key)
         if kept is None:
-            kept = self._records[(namespace, name)] = deque(maxlen=self.per_object)
+            kept = self._records[key] = deque(maxlen=self.per_object)
         elif kept:
             _share(kept[-1], record)
         kept.append(record)
+        self._remember(key, record)
+
+    def _remember(self, key: tuple[str, str], record: DecisionRecord) -> None:
+        spans = self._spans.get(key)
+        if spans is None:
+            spans = self._spans[key] = deque(maxlen=self.spans_per_object)
+        if spans and _decision_key(spans[-1].first) == _decision_key(record):
+            spans[-1].extend(record)
+        else:
+            spans.append(DecisionSpan.start(record))
+        newest = _instant(record.at)
+        if newest is None:
+            return
+        horizon = newest - self.history_seconds
+        while len(spans) > 1:
+            oldest = _instant(spans[0].last_at)
+            if oldest is None or oldest >= horizon:
+                break
+            spans.popleft()
 
     def forget(self, namespace: str, name: str) -> None:
         self._records.pop((namespace, name), None)
+        self._spans.pop((namespace, name), None)
+
+    def history(self, namespace: str, name: str) -> list[DecisionSpan]:
+        """The object's spans, oldest first (the current one last, still growing)."""
+        return list(self._spans.get((namespace, name), ()))
 
     def recent(self, namespace: str, name: str) -> list[DecisionRecord]:
         """Oldest first."""
@@ -180,7 +336,8 @@ class DecisionLog:
         return sorted(self._records)
 
     def to_json(self, namespace: str | None = None, name: str | None = None) -> dict[str, Any]:
-        """The ``/debug/decisions`` document: ``{"objects": [{namespace, name, decisions}]}``."""
+        """The ``/debug/decisions`` document: ``{"objects": [{namespace, name, decisions,
+        history}]}`` — the recent records in full, and the day's spans."""
         objects = []
         for ns, n in self.keys():
             if namespace is not None and ns != namespace:
@@ -192,6 +349,7 @@ class DecisionLog:
                     "namespace": ns,
                     "name": n,
                     "decisions": [r.to_dict() for r in self._records[(ns, n)]],
+                    "history": [span.to_dict() for span in self._spans.get((ns, n), ())],
                 }
             )
         return {"objects": objects}
@@ -249,4 +407,49 @@ def render_records(records: Iterable[Mapping[str, Any]]) -> str:
                 lines.append(text)
             if hpa.get("summary"):
                 lines.append(f"    {hpa['summary']}")
+    return "\n".join(lines)
+
+
+def render_history(spans: Iterable[Mapping[str, Any]]) -> str:
+    """History spans (as dicts, from JSON) as text, one line each, oldest first::
+
+    2026-01-05T12:58:45+00:00 .. 13:04:15 (12 polls) replicas 9 -> 10 rule=hpa
+      (bound by MaxReplicas): <why>; s0-cpu 71.8..80.2
+    """
+    lines: list[str] = []
+    for span in spans:
+        decision: Mapping[str, Any] = span.get("decision") or {}
+        start = str(span.get("from", ""))
+        end = str(span.get("to", ""))
+        same_day = start[:10] == end[:10] and len(end) > 11
+        until = end[11:19] if same_day else end
+        current = _number(decision.get("current_replicas"))
+        desired = _number(decision.get("desired_replicas"))
+        polls = span.get("polls", 1)
+        head = (
+            f"{start} .. {until} ({polls} poll{'s' if polls != 1 else ''}) "
+            f"replicas {current} -> {desired} rule={decision.get('rule')}"
+        )
+        hpa = decision.get("hpa")
+        held: Mapping[str, Any] = span.get("heldBy") or {}
+        if held:
+            head += " held by " + ", ".join(f"{k} ({v})" for k, v in held.items())
+        elif isinstance(hpa, Mapping) and hpa.get("bound_by"):
+            head += f" (bound by {hpa['bound_by']})"
+        if decision.get("scaled"):
+            head += " scaled"
+        if decision.get("dry_run"):
+            head += " (dry run)"
+        lines.append(head)
+        detail = f"  why: {decision.get('summary', '')}"
+        ranges = [
+            f"{v.get('metric')} {_number(v.get('min'))}"
+            + (f"..{_number(v.get('max'))}" if v.get("max") != v.get("min") else "")
+            for v in span.get("values") or []
+        ]
+        if ranges:
+            detail += "; " + ", ".join(ranges)
+        if decision.get("error"):
+            detail += f"; error: {decision['error']}"
+        lines.append(detail)
     return "\n".join(lines)
