@@ -163,7 +163,8 @@ def format_summary(
         if summary.never_caught_up:
             catch_up += f"; {summary.never_caught_up} overtaken by the next decision"
         lines.append(
-            f"  scaling:    {summary.scale_ups} scale-ups, peak {summary.peak_desired} replicas; "
+            f"  scaling:    {summary.scale_ups} scale-ups, {summary.scale_downs} scale-downs, "
+            f"peak {summary.peak_desired} replicas; "
             + catch_up
         )
     else:

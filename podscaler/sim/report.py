@@ -1,64 +1,105 @@
 """The report of a simulated run: one self-contained HTML file with inline SVG charts.
 
-A person should rather look at this than read a log, so the page leads with the outcome (the
-assertions, passed or failed, and the run's figures) and then shows, on one time axis per
-chart: demand against desired and Ready replicas per workload with every scaling decision
-marked (hover a marker for the operator's reason), nodes and Pending pods, and queue depths.
+A person should rather look at this than read a log, and should see *why* replicas moved, not
+only that they did. So the page leads with the outcome (the assertions, passed or failed, and
+the run's figures, scale-ups and scale-downs counted apart) and then, for each workload an
+autoscaler scales (:mod:`podscaler.sim.drivers`), three charts on one time axis:
 
-No JavaScript and nothing fetched: charts are SVG written here, hover text is SVG ``<title>``,
-styles are inline, so the file can be attached to a ticket or opened offline years later.
-Long runs are drawn from at most :data:`MAX_POINTS` points per series (min/max preserving
-decimation would be nicer; every n-th sample plus each change is enough for step series).
+1. **why** — each trigger's metric against its target, as the ScaledObject states it (above the
+   dashed line the autoscaler adds replicas, below it removes them), with the activation
+   threshold and, for a cron trigger, the schedule's windows;
+2. **what** — desired and Ready replicas between the min and max bounds, the replicas the
+   metric asked for, and a marker on each change (hover it for the decision that made it);
+3. **capacity against demand** — what the Ready pods can serve against what arrives, overload
+   shaded.
+
+Then the cluster (nodes, Pending pods), the queues, and a table with each replica change once:
+the ``/scale`` write and the autoscaler's decision in one row (:mod:`podscaler.sim.changes`).
+
+No JavaScript and nothing fetched: charts are SVG written here (:mod:`podscaler.sim.charts`),
+hover text is SVG ``<title>``, styles are inline, so the file can be attached to a ticket or
+opened offline years later. The page holds nothing but what the run computed — no wall-clock
+time, no timings of the machine — so the same scenario and seed give the same bytes.
 """
 
 from __future__ import annotations
 
-import html
-import math
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from podscaler.sim.world.timeline import Annotation, Timeline
+from podscaler.sim.changes import Change, OtherEvent, pair_changes
+from podscaler.sim.charts import Chart, esc, legend, nice_axis
+from podscaler.sim.drivers import (
+    Autoscaler,
+    Driver,
+    Supply,
+    autoscalers,
+    drivers,
+    format_figure,
+    overload_spans,
+    proposals,
+    supply,
+)
+from podscaler.sim.world.timeline import Timeline
 
 if TYPE_CHECKING:
     from podscaler.sim.world.runs import RunResult
 
 __all__ = ["Summary", "render_report", "summarize", "write_report"]
 
-MAX_POINTS = 1500
 MAX_WORKLOAD_CHARTS = 8
-WIDTH, HEIGHT = 960, 260
-LEFT, RIGHT, TOP, BOTTOM = 56, 64, 18, 34
+TIMES = "\u00d7"
+EN_DASH = "\u2013"
+MAX_TABLE_ROWS = 1000
 
 COLORS = {
-    "demand": "#f2b134",
+    "demand": "#e8a33d",
+    "capacity": "#137a52",
     "desired": "#3b6fd8",
     "ready": "#1f9d6b",
+    "asks": "#8e44ad",
+    "bound": "#6b6b6b",
+    "metric": "#0f6e8c",
+    "target": "#c0392b",
+    "activation": "#b07d2b",
+    "above": "#e4572e",
+    "below": "#4a90d9",
+    "up": "#1d4ed8",
+    "down": "#d97706",
+    "event": "#777777",
+    "overload": "#d6453d",
+    "idle": "#9a9a9a",
+    "window": "#3b6fd8",
     "nodes": "#7b4fc9",
     "pending": "#d6453d",
     "queue": "#2d8fb3",
-    "event": "#555",
 }
 
 CSS = """
 body{font:14px/1.45 -apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px auto;
-max-width:1000px;color:#222;background:#fafafa}
-h1{font-size:22px;margin:0 0 4px} h2{font-size:16px;margin:28px 0 6px}
-.sub{color:#666;margin-bottom:16px}
+max-width:1000px;color:#222;background:#fafafa;padding:0 12px}
+h1{font-size:22px;margin:0 0 4px} h2{font-size:18px;margin:34px 0 2px}
+h3{font-size:14px;margin:16px 0 4px;color:#333}
+.sub{color:#666;margin-bottom:10px}
 .cards{display:flex;flex-wrap:wrap;gap:10px;margin:14px 0}
-.card{background:#fff;border:1px solid #e3e3e3;border-radius:8px;padding:10px 14px;min-width:150px}
+.card{background:#fff;border:1px solid #e3e3e3;border-radius:8px;padding:10px 14px;min-width:130px}
 .card b{display:block;font-size:20px}
 .card span{color:#666;font-size:12px}
-.ok{color:#1f9d6b} .fail{color:#d6453d} .skip{color:#999}
+.ok{color:#1f9d6b} .fail{color:#d6453d}
 ul.asserts{list-style:none;padding:0} ul.asserts li{margin:3px 0}
-svg{background:#fff;border:1px solid #e3e3e3;border-radius:8px}
-.legend span{display:inline-block;margin-right:14px;font-size:12px}
-.legend i{display:inline-block;width:18px;height:3px;vertical-align:middle;margin-right:4px}
+svg[role=img]{background:#fff;border:1px solid #e3e3e3;border-radius:8px}
+.legend{margin:2px 0 4px}
+.key{display:inline-block;margin-right:14px;font-size:12px;color:#333;white-space:nowrap}
+.key svg{vertical-align:middle}
+.howto{background:#fff;border-left:3px solid #3b6fd8;padding:8px 12px;color:#444;font-size:13px}
+.note{color:#666;font-size:12px;margin:2px 0 6px}
 table{border-collapse:collapse;width:100%;background:#fff;font-size:12px}
 td,th{border-bottom:1px solid #eee;padding:3px 6px;text-align:left;vertical-align:top}
+td.num{white-space:nowrap} .up{color:#1d4ed8} .down{color:#d97706}
 """
 
 
@@ -76,6 +117,16 @@ class Summary:
     cost: float
     peak_desired: int
     peak_nodes: int
+    scale_downs: int = 0
+    #: minutes the focus workload's demand exceeded what its Ready pods serve (None: unknown)
+    overloaded_minutes: float | None = None
+
+
+def _overloaded_minutes(found: Supply | None, timeline: Timeline, end: float) -> float | None:
+    if found is None or found.capacity is None:
+        return None
+    spans = overload_spans(timeline.times.values, found.overloaded(), end)
+    return sum(b - a for a, b in spans) / 60.0
 
 
 def summarize(result: RunResult) -> Summary:
@@ -84,6 +135,11 @@ def summarize(result: RunResult) -> Summary:
     done = sorted(c for _, _, c in catch_ups if c is not None)
     focus = result.scenario.focus
     peak = max(timeline.series(focus, "desired"), default=0.0) if focus else 0.0
+    overloaded = (
+        _overloaded_minutes(supply(focus, timeline, result.scenario), timeline, result.end_seconds)
+        if focus
+        else None
+    )
     return Summary(
         scale_ups=len(catch_ups),
         median_catch_up_seconds=done[len(done) // 2] if done else None,
@@ -95,263 +151,12 @@ def summarize(result: RunResult) -> Summary:
         cost=result.cost,
         peak_desired=int(peak),
         peak_nodes=int(max(timeline.nodes.values, default=0.0)),
+        scale_downs=timeline.scale_downs(),
+        overloaded_minutes=overloaded,
     )
 
 
-# --------------------------------------------------------------------------- drawing
-
-
-def _esc(text: object) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def _nice_max(value: float) -> float:
-    if value <= 0:
-        return 1.0
-    exponent = math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
-        candidate = step * 10**exponent
-        if candidate >= value:
-            return float(candidate)
-    return float(10 ** (exponent + 1))
-
-
-def _count_max(value: float) -> float:
-    """An axis top for whole counts (replicas, nodes, pods): four gridlines at whole numbers."""
-    step = _nice_max(max(value, 1.0) / 4)
-    return 4 * float(max(1, math.ceil(step)))
-
-
-def _clock(seconds: float, start: datetime | None) -> str:
-    if start is not None:
-        return (start + timedelta(seconds=seconds)).strftime("%H:%M")
-    hours, rest = divmod(int(seconds), 3600)
-    return f"{hours}:{rest // 60:02d}"
-
-
-def _indices(times: Sequence[float], series: Sequence[Sequence[float]]) -> list[int]:
-    """Which samples to draw: every n-th, plus every sample where a series changes."""
-    n = len(times)
-    if n <= MAX_POINTS:
-        return list(range(n))
-    stride = math.ceil(n / MAX_POINTS)
-    keep = set(range(0, n, stride))
-    keep.add(n - 1)
-    for values in series:
-        for i in range(1, n):
-            if values[i] != values[i - 1]:
-                keep.add(i - 1)
-                keep.add(i)
-        if len(keep) > 4 * MAX_POINTS:
-            break
-    return sorted(keep)
-
-
-class _Chart:
-    def __init__(self, times: Sequence[float], start: datetime | None) -> None:
-        self.times = times
-        self.start = start
-        self.t0 = times[0] if times else 0.0
-        self.t1 = times[-1] if times and times[-1] > self.t0 else self.t0 + 1.0
-        self.parts: list[str] = []
-
-    def x(self, seconds: float) -> float:
-        return LEFT + (seconds - self.t0) / (self.t1 - self.t0) * (WIDTH - LEFT - RIGHT)
-
-    @staticmethod
-    def y(value: float, top: float) -> float:
-        return HEIGHT - BOTTOM - value / top * (HEIGHT - TOP - BOTTOM)
-
-    def axes(
-        self, left_top: float, left_label: str, right_top: float | None, right_label: str
-    ) -> None:
-        parts = self.parts
-        for k in range(5):
-            value = left_top * k / 4
-            y = self.y(value, left_top)
-            parts.append(
-                f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>'
-            )
-            parts.append(
-                f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" '
-                f'fill="#666">{value:g}</text>'
-            )
-            if right_top is not None:
-                right = right_top * k / 4
-                parts.append(
-                    f'<text x="{WIDTH - RIGHT + 6}" y="{y + 4:.1f}" font-size="11" '
-                    f'fill="{COLORS["demand"]}">{right:g}</text>'
-                )
-        parts.append(
-            f'<text x="14" y="{HEIGHT / 2:.0f}" font-size="11" fill="#666" '
-            f'transform="rotate(-90 14 {HEIGHT / 2:.0f})" text-anchor="middle">'
-            f"{_esc(left_label)}</text>"
-        )
-        if right_top is not None:
-            parts.append(
-                f'<text x="{WIDTH - 12}" y="{HEIGHT / 2:.0f}" font-size="11" '
-                f'fill="{COLORS["demand"]}" '
-                f'transform="rotate(90 {WIDTH - 12} {HEIGHT / 2:.0f})" text-anchor="middle">'
-                f"{_esc(right_label)}</text>"
-            )
-        span = self.t1 - self.t0
-        step = next(
-            (
-                s
-                for s in (60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
-                if span / s <= 12
-            ),
-            86400 * 7,
-        )
-        tick = math.ceil(self.t0 / step) * step
-        while tick <= self.t1:
-            x = self.x(tick)
-            parts.append(
-                f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{TOP}" y2="{HEIGHT - BOTTOM}" '
-                'stroke="#f3f3f3"/>'
-            )
-            parts.append(
-                f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" '
-                f'font-size="11" fill="#666">{_clock(tick, self.start)}</text>'
-            )
-            tick += step
-
-    def line(
-        self,
-        values: Sequence[float],
-        top: float,
-        color: str,
-        *,
-        step: bool,
-        width: float = 2,
-        fill: bool = False,
-        label: str = "",
-    ) -> None:
-        idx = _indices(self.times, [values])
-        if not idx:
-            return
-        points: list[str] = []
-        previous_y: float | None = None
-        for i in idx:
-            x, y = self.x(self.times[i]), self.y(values[i], top)
-            if step and previous_y is not None:
-                points.append(f"{x:.1f},{previous_y:.1f}")
-            points.append(f"{x:.1f},{y:.1f}")
-            previous_y = y
-        path = " ".join(points)
-        if fill:
-            base = self.y(0, top)
-            first_x = self.x(self.times[idx[0]])
-            last_x = self.x(self.times[idx[-1]])
-            self.parts.append(
-                f'<polygon points="{first_x:.1f},{base:.1f} {path} {last_x:.1f},{base:.1f}" '
-                f'fill="{color}" fill-opacity="0.18" stroke="none"/>'
-            )
-        self.parts.append(
-            f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="{width}" '
-            f'stroke-linejoin="round"><title>{_esc(label)}</title></polyline>'
-        )
-
-    def markers(self, annotations: Sequence[Annotation], top: float) -> None:
-        for note in annotations:
-            x = self.x(note.seconds)
-            y = self.y(note.after, top) if note.kind == "scale" else TOP + 4
-            color = COLORS["desired"] if note.kind == "scale" else COLORS["event"]
-            if note.kind == "scale":
-                tag = "circle"
-                attributes = (
-                    f'cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="#fff" stroke="{color}" '
-                    'stroke-width="1.5"'
-                )
-            else:
-                tag = "rect"
-                attributes = (
-                    f'x="{x - 2:.1f}" y="{y - 2:.1f}" width="4" height="8" fill="{color}" '
-                    'fill-opacity="0.5"'
-                )
-            when = _clock(note.seconds, self.start)
-            title = f"<title>{_esc(when)} {_esc(note.text)}</title>"
-            self.parts.append(f"<{tag} {attributes}>{title}</{tag}>")
-
-    def svg(self, title: str) -> str:
-        body = "\n".join(self.parts)
-        return (
-            f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" role="img" '
-            f'aria-label="{_esc(title)}" '
-            f'xmlns="http://www.w3.org/2000/svg">{body}</svg>'
-        )
-
-
-def _legend(items: Sequence[tuple[str, str]]) -> str:
-    spans = "".join(
-        f'<span><i style="background:{color}"></i>{_esc(label)}</span>' for label, color in items
-    )
-    return f'<div class="legend">{spans}</div>'
-
-
-def _workload_chart(timeline: Timeline, name: str, start: datetime | None) -> str:
-    times = list(timeline.times.values)
-    demand = timeline.series(name, "demand")
-    desired = timeline.series(name, "desired")
-    ready = timeline.series(name, "ready")
-    top = _count_max(max([*desired, *ready, 1.0]) * 1.15)
-    demand_top = _nice_max(max([*demand, 0.0]) * 1.1)
-    chart = _Chart(times, start)
-    chart.axes(top, "replicas", demand_top if any(demand) else None, "demand")
-    if any(demand):
-        scaled = [v / demand_top * top for v in demand]
-        chart.line(scaled, top, COLORS["demand"], step=False, width=1.5, fill=True, label="demand")
-    chart.line(desired, top, COLORS["desired"], step=True, label="desired replicas")
-    chart.line(ready, top, COLORS["ready"], step=True, width=1.5, label="Ready replicas")
-    notes = [a for a in timeline.annotations if a.workload == name and a.kind in ("scale", "event")]
-    chart.markers(notes, top)
-    legend = _legend(
-        [
-            ("demand (right axis)", COLORS["demand"]),
-            ("desired replicas", COLORS["desired"]),
-            ("Ready", COLORS["ready"]),
-        ]
-    )
-    return f"<h2>{_esc(name)}</h2>{legend}{chart.svg(name)}"
-
-
-def _cluster_chart(timeline: Timeline, start: datetime | None) -> str:
-    times = list(timeline.times.values)
-    nodes = list(timeline.nodes.values)
-    pending = list(timeline.pending.values)
-    top = _count_max(max([*nodes, *pending, 1.0]) * 1.15)
-    chart = _Chart(times, start)
-    chart.axes(top, "count", None, "")
-    chart.line(
-        pending, top, COLORS["pending"], step=True, width=1.5, fill=True, label="Pending pods"
-    )
-    chart.line(nodes, top, COLORS["nodes"], step=True, label="nodes")
-    chart.line(
-        list(timeline.nodes_ready.values),
-        top,
-        COLORS["nodes"],
-        step=True,
-        width=1,
-        label="Ready nodes",
-    )
-    chart.markers([a for a in timeline.annotations if a.kind == "nodes"][:400], top)
-    legend = _legend([("nodes", COLORS["nodes"]), ("Pending pods", COLORS["pending"])])
-    return f"<h2>Nodes and Pending pods</h2>{legend}{chart.svg('nodes and pending pods')}"
-
-
-def _queue_chart(timeline: Timeline, start: datetime | None) -> str:
-    if not timeline.queues:
-        return ""
-    times = list(timeline.times.values)
-    out = []
-    for name, series in timeline.queues.items():
-        values = list(series.values) + [0.0] * (len(times) - len(series.values))
-        top = _count_max(max([*values, 1.0]) * 1.15)
-        chart = _Chart(times, start)
-        chart.axes(top, "messages", None, "")
-        chart.line(values, top, COLORS["queue"], step=True, fill=True, label=f"queue {name}")
-        out.append(f"<h2>Queue {_esc(name)}</h2>{chart.svg('queue ' + name)}")
-    return "".join(out)
+# --------------------------------------------------------------------------- pieces
 
 
 def _duration(seconds: float | None) -> str:
@@ -364,28 +169,469 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def _at_or_before(times: Sequence[float], seconds: float) -> int | None:
+    index = bisect.bisect_right(times, seconds + 1e-9) - 1
+    return index if index >= 0 else None
+
+
+@dataclass
+class _Page:
+    """What every section of one page shares."""
+
+    result: RunResult
+    timeline: Timeline
+    times: list[float]
+    start: datetime | None
+    end: float
+    charts: int = 0
+
+    def chart(self, *, height: int, top: float, step: float) -> Chart:
+        self.charts += 1
+        return Chart(
+            0.0,
+            max(self.end, self.times[-1] if self.times else 0.0),
+            self.start,
+            ident=f"c{self.charts}",
+            height=height,
+            top=top,
+            step=step,
+        )
+
+    def when(self, seconds: float) -> str:
+        return Chart(0.0, 1.0, self.start, ident="").when(seconds)
+
+
+def _change_title(page: _Page, change: Change) -> str:
+    head = f"{page.when(change.seconds)} {change.workload}: {change.before} → {change.after}"
+    return f"{head} — {change.decision}" if change.decision else f"{head} (no autoscaler Event)"
+
+
+def _change_markers(
+    page: _Page, chart: Chart, changes: Sequence[Change], value_at: Sequence[float | None] | None
+) -> None:
+    """A marker per change: at the new replica count (``value_at`` None), or on a metric at
+    the sample before the change (what the decision saw)."""
+    for change in changes:
+        value: float | None = float(change.after)
+        if value_at is not None:
+            index = _at_or_before(page.times, change.seconds)
+            value = value_at[index] if index is not None and index < len(value_at) else None
+        chart.marker(
+            change.seconds,
+            value if value is not None else 0.0,
+            "up" if change.up else "down",
+            COLORS["up"] if change.up else COLORS["down"],
+            _change_title(page, change),
+        )
+
+
+def _why_chart(page: _Page, driver: Driver, changes: Sequence[Change]) -> str:
+    trigger = driver.trigger
+    if trigger.source == "cron" and trigger.target is not None:
+        heading = (
+            f"<h3>Why: the cron schedule asks for {esc(driver.target_text())} inside its "
+            "windows, 0 outside</h3>"
+        )
+    elif trigger.target is not None:
+        heading = f"<h3>Why: {esc(driver.title)} against {esc(driver.target_text())}</h3>"
+    else:
+        heading = f"<h3>Why: {esc(driver.title)}</h3>"
+    note = f'<p class="note">{esc(driver.note)}</p>' if driver.note else ""
+    present = [v for v in driver.values if v is not None]
+    if not present:
+        return (
+            f'{heading}<p class="note">{esc(driver.note or "no samples")}; the decisions are '
+            "listed below.</p>"
+        )
+    target = trigger.target
+    activation = trigger.activation if trigger.activation else None
+    largest = max([*present, (target or 0.0) * 1.25, activation or 0.0])
+    top, step = nice_axis(largest, whole=trigger.source == "cron")
+    chart = page.chart(height=210, top=top, step=step)
+    chart.axes(driver.unit or ("replicas" if trigger.source == "cron" else "per replica"))
+    items: list[tuple[str, str, str]] = []
+    if trigger.source == "cron":
+        for t0, t1 in overload_spans(page.times, [bool(v) for v in driver.values], page.end):
+            chart.band(t0, t1, COLORS["window"], 0.10, "inside the schedule's window")
+        items.append(("band", COLORS["window"], "inside the schedule's window"))
+        chart.series(page.times, driver.values, COLORS["metric"], driver.title, width=2.0)
+        items.append(("line", COLORS["metric"], driver.title))
+    else:
+        if target is not None:
+            chart.split_fill(page.times, driver.values, target, COLORS["above"], COLORS["below"])
+            items.append(("band", COLORS["above"], "above target: scale up"))
+            items.append(("band", COLORS["below"], "below target: scale down (after the window)"))
+        chart.series(page.times, driver.values, COLORS["metric"], driver.title, width=1.6)
+        items.insert(0, ("line", COLORS["metric"], driver.title))
+    if target is not None:
+        chart.hline(target, COLORS["target"], f"target {format_figure(target)}", role="target")
+        items.append(("dashed", COLORS["target"], driver.target_text()))
+    if activation is not None:
+        chart.hline(
+            activation,
+            COLORS["activation"],
+            f"activ. {format_figure(activation)}",
+            role="activation",
+        )
+        items.append(
+            (
+                "dashed",
+                COLORS["activation"],
+                f"{trigger.activation_name} {format_figure(activation)} (from zero: active above)",
+            )
+        )
+    _change_markers(page, chart, changes, driver.values)
+    items += _marker_items(changes)
+    return heading + legend(items) + chart.svg(driver.title, "why") + note
+
+
+def _marker_items(changes: Sequence[Change]) -> list[tuple[str, str, str]]:
+    items: list[tuple[str, str, str]] = []
+    if any(c.up for c in changes):
+        items.append(("up", COLORS["up"], "scale-up (hover: the decision)"))
+    if any(not c.up for c in changes):
+        items.append(("down", COLORS["down"], "scale-down"))
+    return items
+
+
+def _what_chart(
+    page: _Page,
+    scaler: Autoscaler,
+    found: Sequence[Driver],
+    changes: Sequence[Change],
+    others: Sequence[OtherEvent],
+) -> str:
+    name = scaler.target_name
+    desired = page.timeline.series(name, "desired")
+    ready = page.timeline.series(name, "ready")
+    asks = proposals(found, len(page.times))
+    asked = [a for a in asks if a is not None]
+    data = max([*desired, *ready, float(scaler.min_replicas), 1.0])
+    cap = min((t.cap for t in scaler.triggers if t.cap), default=None)
+    bounds_near = scaler.max_replicas <= 2 * data
+    reach = max([data, *(min(a, scaler.max_replicas * 1.5) for a in asked)])
+    if bounds_near:
+        reach = max(reach, float(scaler.max_replicas))
+    top, step = nice_axis(reach, whole=True)
+    chart = page.chart(height=230, top=top, step=step)
+    chart.axes("replicas")
+    items: list[tuple[str, str, str]] = []
+    if bounds_near:
+        chart.hline(scaler.max_replicas, COLORS["bound"], f"max {scaler.max_replicas}", role="max")
+    if scaler.min_replicas > 0:
+        chart.hline(scaler.min_replicas, COLORS["bound"], f"min {scaler.min_replicas}", role="min")
+    bounds = f"min {scaler.min_replicas}, max {scaler.max_replicas}"
+    if not bounds_near:
+        bounds += f" (max {scaler.max_replicas} is far above this chart)"
+    items.append(("dashed", COLORS["bound"], bounds))
+    if cap is not None and cap <= top:
+        chart.hline(cap, COLORS["asks"], f"cap {cap}", role="cap", dash="8 3")
+        items.append(("dashed", COLORS["asks"], f"cap: {cap} partitions"))
+    if asked:
+        chart.series(
+            page.times, asks, COLORS["asks"], "replicas the metric asks for", width=1.2, dash="2 3"
+        )
+        label = "the metric asks for (before tolerance, windows, bounds)"
+        if max(asked) > top:
+            label += f"; up to {format_figure(max(asked))}, above the chart"
+        items.append(("dotted", COLORS["asks"], label))
+    chart.series(page.times, ready, COLORS["ready"], "Ready pods", width=1.2, fill=0.16)
+    chart.series(page.times, desired, COLORS["desired"], "desired replicas (spec.replicas)")
+    items.append(("line", COLORS["desired"], "desired replicas (spec.replicas)"))
+    items.append(("area", COLORS["ready"], "Ready pods"))
+    _change_markers(page, chart, changes, None)
+    items += _marker_items(changes)
+    if others:
+        for event in others:
+            chart.marker(
+                event.seconds,
+                top,
+                "diamond",
+                COLORS["event"],
+                f"{page.when(event.seconds)} {event.about}: {event.text}"
+                + (f" ({TIMES}{event.times})" if event.times > 1 else ""),
+            )
+        items.append(("diamond", COLORS["event"], "other Event of the autoscaler"))
+    return "<h3>What: replicas</h3>" + legend(items) + chart.svg(f"{name} replicas", "what")
+
+
+def _supply_chart(page: _Page, name: str, found: Supply | None) -> str:
+    if found is None:
+        return ""
+    heading = f"<h3>Capacity against demand ({esc(found.unit)})</h3>"
+    top, step = nice_axis(max([*found.demand, *(found.capacity or []), 0.0]) * 1.05)
+    chart = page.chart(height=190, top=top, step=step)
+    chart.axes(found.unit)
+    items: list[tuple[str, str, str]] = []
+    for flags, color, opacity, what in (
+        (found.overloaded(), COLORS["overload"], 0.18, "overload: demand above capacity"),
+        (found.unserved(), COLORS["idle"], 0.22, "demand but no Ready pod"),
+    ):
+        spans = overload_spans(page.times, flags, page.end)
+        for t0, t1 in spans:
+            chart.band(t0, t1, color, opacity, f"{page.when(t0)}{EN_DASH}{page.when(t1)}: {what}")
+        if spans:
+            items.append(("band", color, f"{what} ({_duration(sum(b - a for a, b in spans))})"))
+    chart.series(
+        page.times, found.demand, COLORS["demand"], found.demand_label, step=False, fill=0.2
+    )
+    items.insert(0, ("area", COLORS["demand"], found.demand_label))
+    if found.capacity is not None and found.per_pod is not None:
+        label = f"capacity: Ready pods {TIMES} {format_figure(found.per_pod)} {found.unit} each"
+        chart.series(page.times, found.capacity, COLORS["capacity"], label, width=1.8)
+        items.insert(1, ("line", COLORS["capacity"], label))
+    if found.at_target is not None and found.per_pod_at_target is not None:
+        label = (
+            f"at the target: Ready pods {TIMES} {format_figure(found.per_pod_at_target)} "
+            f"{found.unit} ({found.target_text})"
+        )
+        chart.series(page.times, found.at_target, COLORS["capacity"], label, width=1.4, dash="5 3")
+        items.insert(2, ("dashed", COLORS["capacity"], label))
+    note = f'<p class="note">{esc(found.note)}</p>' if found.note else ""
+    if found.capacity is not None and found.unit == "req/s":
+        note += (
+            '<p class="note">A pod serves until its cpu reaches its limit '
+            f"(usage = cpuBase + cpuPerUnit {TIMES} its share of demand)"
+            + (
+                "; the autoscaler keeps demand near the capacity at the target."
+                if found.at_target is not None
+                else "."
+            )
+            + "</p>"
+        )
+    return heading + legend(items) + chart.svg(f"{name} capacity and demand", "capacity") + note
+
+
+def _workload_section(
+    page: _Page,
+    scaler: Autoscaler,
+    changes: Sequence[Change],
+    others: Sequence[OtherEvent],
+) -> str:
+    name = scaler.target_name
+    timeline, scenario = page.timeline, page.result.scenario
+    found = drivers(scaler, timeline, scenario)
+    cpu_target = next(
+        (
+            d.target
+            for d in found
+            if d.trigger.source == "cpu" and d.trigger.metric_type == "Utilization"
+        ),
+        None,
+    )
+    capacity = supply(name, timeline, scenario, cpu_target)
+    mine = [c for c in changes if c.workload == name]
+    ups = sum(1 for c in mine if c.up)
+    downs = len(mine) - ups
+    targets = "; ".join(
+        f"{d.trigger.type} trigger, {d.target_text()}" if d.target is not None else d.trigger.type
+        for d in found
+    )
+    overloaded = _overloaded_minutes(capacity, timeline, page.end)
+    facts = [
+        f"scaled by {scaler.label} ({targets})",
+        f"replicas {scaler.min_replicas}..{scaler.max_replicas}",
+        scaler.timing(),
+        f"{ups} scale-up{'s' * (ups != 1)}, {downs} scale-down{'s' * (downs != 1)}",
+    ]
+    if overloaded is not None:
+        facts.append(f"overloaded {_duration(overloaded * 60.0)}")
+    if capacity is not None and capacity.capacity is not None:
+        waiting = overload_spans(page.times, capacity.unserved(), page.end)
+        if waiting:
+            facts.append(f"demand with no Ready pod {_duration(sum(b - a for a, b in waiting))}")
+    sub = f'<div class="sub">{esc(" · ".join(facts))}</div>'
+    about = [o for o in others if o.about == scaler.label]
+    body = "".join(_why_chart(page, d, mine) for d in found)
+    body += _what_chart(page, scaler, found, mine, about)
+    body += _supply_chart(page, name, capacity)
+    return (
+        f'<section class="workload" data-workload="{esc(name)}" '
+        f'data-scaled-by="{esc(scaler.label)}"><h2>{esc(name)}</h2>{sub}{body}</section>'
+    )
+
+
+def _plain_workload_chart(page: _Page, name: str) -> str:
+    """A workload no autoscaler of the scenario scales: demand, desired and Ready."""
+    demand = page.timeline.series(name, "demand")
+    desired = page.timeline.series(name, "desired")
+    ready = page.timeline.series(name, "ready")
+    top, step = nice_axis(max([*desired, *ready, 1.0]), whole=True)
+    chart = page.chart(height=200, top=top, step=step)
+    chart.axes("replicas")
+    items: list[tuple[str, str, str]] = []
+    if any(demand):
+        demand_top = max(demand)
+        scaled = [v / demand_top * top for v in demand]
+        chart.series(page.times, scaled, COLORS["demand"], "demand (scaled)", step=False, fill=0.2)
+        items.append(("area", COLORS["demand"], f"demand, scaled (peak {demand_top:.0f})"))
+    chart.series(page.times, desired, COLORS["desired"], "desired replicas")
+    chart.series(page.times, ready, COLORS["ready"], "Ready", width=1.5)
+    items += [("line", COLORS["desired"], "desired replicas"), ("line", COLORS["ready"], "Ready")]
+    return (
+        f'<h2>{esc(name)}</h2><div class="sub">not scaled by an autoscaler of the scenario</div>'
+        + legend(items)
+        + chart.svg(name, "workload")
+    )
+
+
+def _cluster_chart(page: _Page) -> str:
+    timeline = page.timeline
+    nodes = list(timeline.nodes.values)
+    pending = list(timeline.pending.values)
+    top, step = nice_axis(max([*nodes, *pending, 1.0]), whole=True)
+    chart = page.chart(height=190, top=top, step=step)
+    chart.axes("count")
+    chart.series(page.times, pending, COLORS["pending"], "Pending pods", width=1.5, fill=0.18)
+    chart.series(page.times, nodes, COLORS["nodes"], "nodes")
+    chart.series(
+        page.times, list(timeline.nodes_ready.values), COLORS["nodes"], "Ready nodes", width=1,
+        dash="4 3",
+    )  # fmt: skip
+    items = [
+        ("line", COLORS["nodes"], "nodes"),
+        ("dashed", COLORS["nodes"], "Ready nodes"),
+        ("area", COLORS["pending"], "Pending pods"),
+    ]
+    joined = [a for a in timeline.annotations if a.kind == "nodes"][:400]
+    for note in joined:
+        up = note.text.endswith("joined")
+        chart.marker(
+            note.seconds,
+            top,
+            "up" if up else "down",
+            COLORS["nodes"],
+            f"{page.when(note.seconds)} {note.text}",
+        )
+    if any(a.text.endswith("joined") for a in joined):
+        items.append(("up", COLORS["nodes"], "a node joined"))
+    if any(not a.text.endswith("joined") for a in joined):
+        items.append(("down", COLORS["nodes"], "a node left"))
+    return (
+        "<h2>Nodes and Pending pods</h2>"
+        + legend(items)
+        + chart.svg("nodes and pending pods", "cluster")
+    )
+
+
+def _queue_charts(page: _Page) -> str:
+    out = []
+    for name, series in page.timeline.queues.items():
+        values = list(series.values) + [0.0] * (len(page.times) - len(series.values))
+        top, step = nice_axis(max([*values, 1.0]), whole=True)
+        chart = page.chart(height=170, top=top, step=step)
+        chart.axes("messages")
+        chart.series(page.times, values, COLORS["queue"], f"queue {name}", fill=0.2)
+        out.append(
+            f"<h2>Queue {esc(name)}</h2>"
+            + legend([("area", COLORS["queue"], "messages waiting")])
+            + chart.svg("queue " + name, "queue")
+        )
+    return "".join(out)
+
+
+def _metric_cell(page: _Page, found: Sequence[Driver], seconds: float) -> str:
+    index = _at_or_before(page.times, seconds)
+    parts = []
+    for driver in found:
+        if driver.target is None or index is None:
+            continue
+        value = driver.values[index] if index < len(driver.values) else None
+        if value is None:
+            continue
+        parts.append(f"{driver.value_text(value)} (target {driver.value_text(driver.target)})")
+    return "; ".join(parts)
+
+
+def _changes_table(page: _Page, changes: Sequence[Change], found: dict[str, list[Driver]]) -> str:
+    catch_up = {
+        (w, s): c for w, s, c in page.timeline.scale_up_catch_up_seconds()
+    }  # fmt: skip
+    rows = []
+    for change in changes[:MAX_TABLE_ROWS]:
+        arrow = "▲" if change.up else "▼"
+        css = "up" if change.up else "down"
+        ready = _duration(catch_up.get((change.workload, change.seconds))) if change.up else ""
+        decision = change.decision or "no autoscaler Event (written by someone else)"
+        metric = _metric_cell(page, found.get(change.workload, []), change.seconds)
+        rows.append(
+            f'<tr data-change="{esc(change.workload)}" data-before="{change.before}" '
+            f'data-after="{change.after}" data-seconds="{change.seconds:.3f}" '
+            f'data-decided="{"yes" if change.decision else "no"}">'
+            f"<td class=num>{esc(page.when(change.seconds))}</td>"
+            f"<td>{esc(change.workload)}</td>"
+            f'<td class="num {css}">{arrow} {change.before} → {change.after}</td>'
+            f"<td class=num>{esc(metric)}</td>"
+            f"<td>{esc(decision)}</td><td class=num>{esc(ready)}</td></tr>"
+        )
+    more = (
+        f'<p class="note">… and {len(changes) - MAX_TABLE_ROWS} more changes.</p>'
+        if len(changes) > MAX_TABLE_ROWS
+        else ""
+    )
+    if not rows:
+        return "<h2>Replica changes</h2><p class='note'>No workload changed its replicas.</p>"
+    return (
+        "<h2>Replica changes</h2>"
+        '<p class="note">Each change once: the write of <code>spec.replicas</code> and the '
+        "autoscaler's Event that decided it. <i>Metric</i> is the trigger's value at the sample "
+        "before the change; <i>Ready after</i> is how long the new pods took.</p>"
+        "<table><tr><th>time</th><th>workload</th><th>replicas</th><th>metric</th>"
+        f"<th>decision (the autoscaler's Event)</th><th>Ready after</th></tr>{''.join(rows)}"
+        f"</table>{more}"
+    )
+
+
+def _others_table(page: _Page, others: Sequence[OtherEvent]) -> str:
+    if not others:
+        return ""
+    rows = "".join(
+        f"<tr><td class=num>{esc(page.when(o.seconds))}</td><td>{esc(o.about)}</td>"
+        f"<td>{esc(o.text)}{f' ({TIMES}{o.times} in a row)' if o.times > 1 else ''}</td></tr>"
+        for o in others[:MAX_TABLE_ROWS]
+    )
+    return (
+        "<h2>Other Events of the autoscalers</h2>"
+        "<table><tr><th>time</th><th>object</th><th>Event</th></tr>"
+        f"{rows}</table>"
+    )
+
+
 def render_report(result: RunResult, *, notes: Sequence[str] = ()) -> str:
     scenario = result.scenario
     timeline = result.timeline
     summary = summarize(result)
-    start = scenario.start
+    page = _Page(
+        result,
+        timeline,
+        list(timeline.times.values),
+        scenario.start,
+        max(result.end_seconds, timeline.times.values[-1] if len(timeline) else 0.0),
+    )
+    scalers = autoscalers(scenario)
+    changes, others = pair_changes(timeline.annotations, scalers)
     cards = [
         (f"{summary.scale_ups}", "scale-ups"),
+        (f"{summary.scale_downs}", "scale-downs"),
         (_duration(summary.median_catch_up_seconds), "median time to Ready after a scale-up"),
+    ]
+    if summary.overloaded_minutes is not None:
+        cards.append((_duration(summary.overloaded_minutes * 60.0), f"{scenario.focus} overloaded"))
+    cards += [
         (f"{summary.pending_pod_minutes:.1f}", "pod-minutes Pending"),
         (_duration(summary.max_pending_seconds), "longest Pending"),
         (
             f"{summary.node_hours:.1f}",
             "node-hours" + (f" (${summary.cost:.2f})" if summary.cost else ""),
         ),
-        (_duration(result.end_seconds), f"simulated in {result.wall_seconds:.1f} s"),
     ]
     card_html = "".join(
-        f'<div class="card"><b>{_esc(v)}</b><span>{_esc(k)}</span></div>' for v, k in cards
+        f'<div class="card" data-card="{esc(k)}"><b>{esc(v)}</b><span>{esc(k)}</span></div>'
+        for v, k in cards
     )
     asserts = "".join(
         f'<li class="{"ok" if r.ok else "fail"}">{"✔" if r.ok else "✘"} '
-        f"<code>{_esc(r.text)}</code> — {_esc(r.detail)}</li>"
+        f"<code>{esc(r.text)}</code> — {esc(r.detail)}</li>"
         for r in result.results
     )
     verdict = (
@@ -393,33 +639,51 @@ def render_report(result: RunResult, *, notes: Sequence[str] = ()) -> str:
         if result.passed and result.results
         else ('<b class="fail">assertions failed</b>' if result.results else "no assertions")
     )
-    names = [scenario.focus] if scenario.focus else []
-    names += [n for n in timeline.workloads if n not in names]
-    charts = "".join(_workload_chart(timeline, n, start) for n in names[:MAX_WORKLOAD_CHARTS] if n)
-    events = [a for a in timeline.annotations if a.kind in ("scale", "event")]
-    rows = "".join(
-        f"<tr><td>{_esc(_clock(a.seconds, start))}</td><td>{_esc(a.workload)}</td>"
-        f"<td>{_esc(a.text)}</td></tr>"
-        for a in events[:500]
+    # The focus workload first, then the others in the order the scenario scales them.
+    scaled: dict[str, Autoscaler] = {}
+    for scaler in sorted(scalers, key=lambda s: s.target_name != scenario.focus):
+        scaled.setdefault(scaler.target_name, scaler)
+    sections = [
+        _workload_section(page, scaler, changes, others)
+        for scaler in list(scaled.values())[:MAX_WORKLOAD_CHARTS]
+    ]
+    plain = [n for n in timeline.workloads if n not in scaled]
+    if scenario.focus in plain:
+        plain.remove(scenario.focus)
+        plain.insert(0, scenario.focus)
+    sections += [
+        _plain_workload_chart(page, n) for n in plain[: max(0, MAX_WORKLOAD_CHARTS - len(scaled))]
+    ]
+    found = {s.target_name: drivers(s, timeline, scenario) for s in scaled.values()}
+    howto = (
+        '<p class="howto">For each scaled workload: <b>Why</b> is the metric its trigger '
+        "compared with the target the ScaledObject sets (above the dashed line the autoscaler "
+        "adds replicas, below it removes them once the stabilization window allows); "
+        "<b>What</b> is the replicas it decided, between the min and max bounds, with a marker "
+        "on each change — hover a marker for the decision; <b>Capacity</b> is what the Ready "
+        "pods can serve against what arrives, overload shaded.</p>"
+        if scaled
+        else ""
     )
-    note_html = "".join(f"<p class='sub'>{_esc(n)}</p>" for n in notes)
-    when = f"starting {start.isoformat()}" if start else ""
+    note_html = "".join(f"<p class='sub'>{esc(n)}</p>" for n in notes)
+    when = f"starting {scenario.start.isoformat()}" if scenario.start else ""
     operator_ran = "with" if result.operator_ran else "without"
     simulated = _duration(result.end_seconds)
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>podscaler — {_esc(scenario.name)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>podscaler — {esc(scenario.name)}</title>
 <style>{CSS}</style></head><body>
-<h1>{_esc(scenario.name)}</h1>
-<div class="sub">{_esc(scenario.description)}<br>{_esc(simulated)} simulated {_esc(when)},
+<h1>{esc(scenario.name)}</h1>
+<div class="sub">{esc(scenario.description)}<br>{esc(simulated)} simulated {esc(when)},
 seed {scenario.seed}, {operator_ran} the podscaler operator — {verdict}</div>
 {note_html}
 <div class="cards">{card_html}</div>
 <ul class="asserts">{asserts}</ul>
-{charts}
-{_cluster_chart(timeline, start)}
-{_queue_chart(timeline, start)}
-<h2>Scaling events</h2>
-<table><tr><th>time</th><th>object</th><th>what happened</th></tr>{rows}</table>
+{howto}
+{"".join(sections)}
+{_cluster_chart(page)}
+{_queue_charts(page)}
+{_changes_table(page, changes, found)}
+{_others_table(page, others)}
 <p class="sub">Generated by podscaler from a simulated run. Hover the markers for details.</p>
 </body></html>
 """

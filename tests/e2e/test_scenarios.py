@@ -22,6 +22,7 @@ import pytest
 
 from podscaler.sim.scenario import builtin_scenarios
 from tests.conftest import IN_CI
+from tests.unit.sim.report_checks import assert_report_answers_why
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,7 +50,12 @@ def test_builtin_scenario_passes_its_assertions(path: Path, tmp_path: Path) -> N
         pytest.skip(message)
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
     assert "assertions:" in done.stdout
-    assert report.read_text(encoding="utf-8").startswith("<!doctype html>")
+    page = report.read_text(encoding="utf-8")
+    assert page.startswith("<!doctype html>")
+    # The report answers why: panels per scaled workload, targets as the ScaledObject says,
+    # each change once with the operator's decision, scale-downs counted.
+    shape = assert_report_answers_why(page, path)
+    assert f"{shape.cards['scale-ups']} scale-ups" in done.stdout
 
 
 def test_a_failing_assertion_fails_the_command(tmp_path: Path) -> None:

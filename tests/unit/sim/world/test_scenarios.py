@@ -237,4 +237,5 @@ def test_report_is_self_contained_html_with_svg() -> None:
     assert len(svgs) >= 2
     for chunk in svgs:
         ET.fromstring("<svg" + chunk.split("</svg>")[0] + "</svg>")
-    assert "Deployment web: 1 → 3" in page
+    assert 'data-change="web" data-before="1" data-after="3"' in page
+    assert "1 → 3" in page
