@@ -85,7 +85,7 @@ class Chart:
         self.step = step
         self.parts: list[str] = []
         self._ids = 0
-        self._labels: list[float] = []
+        self._labels: list[tuple[float, str, str]] = []
 
     # ------------------------------------------------------------------ geometry
 
@@ -159,17 +159,24 @@ class Chart:
             f'x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="{color}" '
             f'stroke-width="1.5" stroke-dasharray="{dash}"><title>{esc(label)}</title></line>'
         )
-        # Labels of lines close together are moved apart, nearest free slot first.
-        spot = y
-        for shift in (0, -12, -24, 12, 24, -36, 36):
-            if all(abs(y + shift - used) >= 11.5 for used in self._labels):
-                spot = y + shift
-                break
-        self._labels.append(spot)
-        self.parts.append(
+        self._labels.append((y, color, label))
+
+    def _label_parts(self) -> list[str]:
+        """The reference lines' labels at the right edge, in the lines' order, moved apart
+        where lines are close (pushed down, then the block back up into the plot)."""
+        gap, low = 11.5, self.height - BOTTOM + 2.0
+        placed = sorted(self._labels, key=lambda item: item[0])
+        spots = [y for y, _, _ in placed]
+        for i in range(1, len(spots)):
+            spots[i] = max(spots[i], spots[i - 1] + gap)
+        for i in range(len(spots) - 1, -1, -1):
+            ceiling = low if i == len(spots) - 1 else spots[i + 1] - gap
+            spots[i] = min(spots[i], ceiling)
+        return [
             f'<text x="{WIDTH - RIGHT + 5}" y="{spot + 4:.1f}" font-size="11" '
             f'fill="{color}">{esc(label)}</text>'
-        )
+            for spot, (_, color, label) in zip(spots, placed, strict=True)
+        ]
 
     def _keep(self, times: Sequence[float], values: Sequence[float | None]) -> list[int]:
         """Indices worth drawing: per pixel column its first, last, lowest and highest."""
@@ -298,7 +305,7 @@ class Chart:
 
     def svg(self, label: str, panel: str) -> str:
         """The chart; ``panel`` (``why``, ``what``, ``capacity``, …) becomes ``data-panel``."""
-        body = "\n".join(self.parts)
+        body = "\n".join([*self.parts, *self._label_parts()])
         return (
             f'<svg data-panel="{esc(panel)}" viewBox="0 0 {WIDTH} {self.height}" width="100%" '
             f'role="img" aria-label="{esc(label)}" xmlns="http://www.w3.org/2000/svg">'

@@ -405,12 +405,12 @@ def _supply_chart(page: _Page, name: str, found: Supply | None) -> str:
 def _workload_section(
     page: _Page,
     scaler: Autoscaler,
+    found: Sequence[Driver],
     changes: Sequence[Change],
     others: Sequence[OtherEvent],
 ) -> str:
     name = scaler.target_name
     timeline, scenario = page.timeline, page.result.scenario
-    found = drivers(scaler, timeline, scenario)
     cpu_target = next(
         (
             d.target
@@ -643,8 +643,9 @@ def render_report(result: RunResult, *, notes: Sequence[str] = ()) -> str:
     scaled: dict[str, Autoscaler] = {}
     for scaler in sorted(scalers, key=lambda s: s.target_name != scenario.focus):
         scaled.setdefault(scaler.target_name, scaler)
+    found = {s.target_name: drivers(s, timeline, scenario) for s in scaled.values()}
     sections = [
-        _workload_section(page, scaler, changes, others)
+        _workload_section(page, scaler, found[scaler.target_name], changes, others)
         for scaler in list(scaled.values())[:MAX_WORKLOAD_CHARTS]
     ]
     plain = [n for n in timeline.workloads if n not in scaled]
@@ -654,7 +655,6 @@ def render_report(result: RunResult, *, notes: Sequence[str] = ()) -> str:
     sections += [
         _plain_workload_chart(page, n) for n in plain[: max(0, MAX_WORKLOAD_CHARTS - len(scaled))]
     ]
-    found = {s.target_name: drivers(s, timeline, scenario) for s in scaled.values()}
     howto = (
         '<p class="howto">For each scaled workload: <b>Why</b> is the metric its trigger '
         "compared with the target the ScaledObject sets (above the dashed line the autoscaler "

@@ -91,3 +91,8 @@ async def test_zero_to_n_to_zero_with_activation_and_cooldown(
     assert explain.returncode == 0
     assert b"rule=deactivation" in out
     assert b"s0-prometheus" in out
+    # The history: one line per decision held, the scale-up and the scale-in among them.
+    assert b"History (" in out
+    history = out.split(b"Recent polls in full:")[0]
+    assert b"rule=activation" in history
+    assert b"rule=deactivation" in history

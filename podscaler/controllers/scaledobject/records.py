@@ -337,21 +337,22 @@ class DecisionLog:
 
     def to_json(self, namespace: str | None = None, name: str | None = None) -> dict[str, Any]:
         """The ``/debug/decisions`` document: ``{"objects": [{namespace, name, decisions,
-        history}]}`` — the recent records in full, and the day's spans."""
+        history}]}`` — the recent records in full and, when one object is asked for by name,
+        its day of spans (for every object at once that would be a day of a whole fleet)."""
         objects = []
         for ns, n in self.keys():
             if namespace is not None and ns != namespace:
                 continue
             if name is not None and n != name:
                 continue
-            objects.append(
-                {
-                    "namespace": ns,
-                    "name": n,
-                    "decisions": [r.to_dict() for r in self._records[(ns, n)]],
-                    "history": [span.to_dict() for span in self._spans.get((ns, n), ())],
-                }
-            )
+            found: dict[str, Any] = {
+                "namespace": ns,
+                "name": n,
+                "decisions": [r.to_dict() for r in self._records[(ns, n)]],
+            }
+            if name is not None:
+                found["history"] = [span.to_dict() for span in self._spans.get((ns, n), ())]
+            objects.append(found)
         return {"objects": objects}
 
 

@@ -79,6 +79,9 @@ def test_steady_polls_fold_into_one_span_with_value_ranges_and_holding_limits() 
     document = span.to_dict()
     assert document["heldBy"] == {"Tolerance": 3, "Metrics": 1, "StabilizationWindow": 1}
     assert document["values"] == [{"metric": "cpu", "min": 45.0, "max": 49.0}]
+    # The day's history is served for one object asked by name, not for a whole fleet.
+    assert "history" not in log.to_json()["objects"][0]
+    assert len(log.to_json("shop", "web")["objects"][0]["history"]) == 1
 
 
 def test_a_change_of_decision_starts_a_span_that_keeps_the_decision_in_full() -> None:

@@ -66,11 +66,11 @@ class _Reader(HTMLParser):
             if self.section is not None:
                 self.section.panels.append(self.panel)
         if tag == "line" and "data-line" in a and self.section is not None and self.panel:
-            key = (self.panel, a["data-line"])
-            self.section.lines.setdefault(key, []).append(float(a["data-value"]))
+            line = (self.panel, a["data-line"])
+            self.section.lines.setdefault(line, []).append(float(a["data-value"]))
         if tag == "polygon" and "data-marker" in a and self.section is not None:
-            key = f"{self.panel}:{a['data-marker']}"
-            self.section.markers[key] = self.section.markers.get(key, 0) + 1
+            marker = f"{self.panel}:{a['data-marker']}"
+            self.section.markers[marker] = self.section.markers.get(marker, 0) + 1
         if tag == "tr" and "data-change" in a:
             row = (a["data-change"], int(a["data-before"]), int(a["data-after"]))
             self.shape.changes.append(row)

@@ -28,7 +28,7 @@ from podscaler.sim.report import render_report, summarize
 from podscaler.sim.scenario import Scenario, builtin_scenarios, load_scenario, parse_scenario
 from podscaler.sim.world.runs import RunResult
 from podscaler.sim.world.timeline import Timeline
-from tests.unit.sim.report_checks import expected_targets, read_report
+from tests.unit.sim.report_checks import assert_report_answers_why, read_report
 
 TICK = 15.0
 
@@ -158,33 +158,16 @@ def test_each_scenario_report_shows_why(path: Path) -> None:
     scenario = load_scenario(path)
     timeline, end = play(scenario)
     page = render_report(result_of(scenario, timeline, end))
-    shape = read_report(page)
-    expected = expected_targets(path)
-    assert expected, "every built-in scenario scales something"
-    for workload, facts in expected.items():
-        section = shape.sections[workload]
-        assert section.panels == ["why", "what", "capacity"]
-        assert section.lines[("why", "target")] == [facts["target"]]
-        if facts["min"] > 0:
-            assert section.lines[("what", "min")] == [facts["min"]]
-        if ("what", "max") in section.lines:
-            assert section.lines[("what", "max")] == [facts["max"]]
-        writes = timeline.scale_changes(workload)
-        rows = [c for c in shape.changes if c[0] == workload]
-        assert rows == [(workload, w.before, w.after) for w in writes]
-        assert section.markers.get("what:up", 0) == sum(1 for w in writes if w.after > w.before)
-        assert section.markers.get("what:down", 0) == sum(1 for w in writes if w.after < w.before)
+    shape = assert_report_answers_why(page, path)
+    # ... and agrees with the timeline: one row per write, scale-downs as it counts them.
+    writes = timeline.scale_changes()
+    assert shape.changes == [(w.workload, w.before, w.after) for w in writes]
     assert shape.cards["scale-downs"] == str(timeline.scale_downs())
-    assert shape.cards["scale-ups"] == str(
-        sum(1 for w in timeline.scale_changes() if w.after > w.before)
-    )
     # Each decision once: in its change's row, not again among the other Events.
     others = page.split("<h2>Other Events of the autoscalers</h2>")[1]
     assert "ScaledObjectReady" in others
     assert "New size" not in others
     assert "ScaleTarget" not in others
-    assert shape.scripts == 0
-    assert shape.external == []
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
 
 
@@ -319,3 +302,75 @@ def test_a_scenario_without_autoscalers_still_reports() -> None:
     assert shape.sections == {}
     assert shape.panels == ["workload", "cluster"]
     assert shape.cards["scale-downs"] == "0"
+
+
+def test_a_plain_hpa_is_read_like_a_scaled_object() -> None:
+    scenario = parse_scenario(
+        {
+            "workloads": [{"name": "api", "requests": {"cpu": "100m"}}],
+            "objects": [
+                {
+                    "apiVersion": "autoscaling/v2",
+                    "kind": "HorizontalPodAutoscaler",
+                    "metadata": {"name": "api", "namespace": "default"},
+                    "spec": {
+                        "scaleTargetRef": {
+                            "apiVersion": "apps/v1",
+                            "kind": "Deployment",
+                            "name": "api",
+                        },
+                        "minReplicas": 2,
+                        "maxReplicas": 5,
+                        "metrics": [
+                            {
+                                "type": "Resource",
+                                "resource": {
+                                    "name": "cpu",
+                                    "target": {"type": "Utilization", "averageUtilization": 60},
+                                },
+                            }
+                        ],
+                        "behavior": {"scaleDown": {"stabilizationWindowSeconds": 60}},
+                    },
+                }
+            ],
+        }
+    )
+    (hpa,) = autoscalers(scenario)
+    assert (hpa.label, hpa.target_name, hpa.min_replicas, hpa.max_replicas) == (
+        "HorizontalPodAutoscaler default/api",
+        "api",
+        2,
+        5,
+    )
+    assert hpa.scale_down_window_seconds == 60
+    assert [(t.source, t.metric_type, t.target) for t in hpa.triggers] == [
+        ("cpu", "Utilization", 60.0)
+    ]
+    timeline = Timeline()
+    timeline.record(0.0, {"api": (0.0, 2, 2)}, 1, 1, 0, {}, None, {"api": (150.0, 0.0)})
+    timeline.observe_replicas(
+        10.0,
+        "Deployment",
+        "api",
+        _deployment("api", "default", 2),
+        _deployment("api", "default", 3),
+    )
+    timeline.observe_event(
+        10.0,
+        {
+            "metadata": {"name": "e", "namespace": "default"},
+            "source": {"component": "horizontal-pod-autoscaler"},
+            "involvedObject": {"kind": "HorizontalPodAutoscaler", "name": "api"},
+            "reason": "SuccessfulRescale",
+            "message": "New size: 3; reason: cpu resource utilization above target",
+        },
+    )
+    timeline.record(15.0, {"api": (0.0, 3, 2)}, 1, 1, 0, {}, None, {"api": (150.0, 0.0)})
+    page = render_report(result_of(scenario, timeline, 15.0))
+    shape = read_report(page)
+    assert shape.sections["api"].lines[("why", "target")] == [60.0]
+    assert shape.sections["api"].lines[("what", "min")] == [2.0]
+    assert shape.changes == [("api", 2, 3)]
+    assert shape.undecided == []
+    assert "75% (target 60%)" in page  # 150m used by 2 pods of 100m
