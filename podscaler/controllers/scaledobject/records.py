@@ -12,16 +12,18 @@ Where records live, and why there:
   memory is bounded by objects x N and nothing is written per poll;
 * behind them, a day of history per object, so "why did we go to 10 at 12:59?" can be
   answered the next morning: consecutive polls that decided the same (same replicas, rule,
-  binding limit, trigger activity and errors) fold into one :class:`DecisionSpan` — the first
-  poll in full (the decision that started it), how many polls followed, when the last was, and
-  the range of each trigger's value. A steady object costs one span however long it holds;
+  trigger activity and errors; for a change, the same binding limit) fold into one
+  :class:`DecisionSpan` — the first poll in full (the decision that started it), how many
+  polls followed, when the last was, the range of each trigger's value, and how often each
+  limit held the replicas. A steady object costs one span however long it holds;
   each change of decision costs one. Spans are dropped when their last poll is older than
   :data:`DEFAULT_HISTORY_SECONDS` (24 h) behind the newest, and beyond
   :data:`DEFAULT_SPANS_PER_OBJECT` (an object changing its decision more often than every
-  ~3 minutes all day keeps its latest changes, not the whole day). Measured (see
-  ``tests/unit/controllers/test_decision_history.py``): a span costs about 1 KB, so a busy
-  object of the web-diurnal story (about 60 spans a day) holds ~60 KB, 0.6 GB at 10,000
-  such objects; a steady one a few KB; the cap bounds any object to ~0.5 MB;
+  ~3 minutes all day keeps its latest changes, not the whole day). Memory per object,
+  measured at 10,000 objects (``bench/decision_history.py``, ``bench/RESULTS.md``): a span is
+  ~1.2 KiB; a steady object holds 25 KiB (its 20 recent records; the history adds one span),
+  a busy one — 34 spans a day, as web-diurnal's 2 → 10 → 2 — 68 KiB: 250 MiB and 660 MiB at
+  10,000 such objects; the count caps one object's history at ~0.6 MiB;
 * the latest one, shortened (:meth:`DecisionRecord.short`), goes into
   ``status.lastDecision`` and is written only when it *changes*, so a steady object costs no
   status writes; ``podscaler explain`` can read it with nothing but a kubeconfig.
