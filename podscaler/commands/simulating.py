@@ -164,8 +164,7 @@ def format_summary(
             catch_up += f"; {summary.never_caught_up} overtaken by the next decision"
         lines.append(
             f"  scaling:    {summary.scale_ups} scale-ups, {summary.scale_downs} scale-downs, "
-            f"peak {summary.peak_desired} replicas; "
-            + catch_up
+            f"peak {summary.peak_desired} replicas; " + catch_up
         )
     else:
         lines.append("  scaling:    no scale-ups")

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aiohttp import web
 
+from podscaler.commands.explain import endpoint_url, explain_from_endpoint
 from podscaler.controllers.scaledobject.records import (
     DEFAULT_HISTORY_SECONDS,
     DecisionLog,
@@ -26,7 +27,6 @@ from podscaler.controllers.scaledobject.records import (
     TriggerRecord,
     render_history,
 )
-from podscaler.commands.explain import endpoint_url, explain_from_endpoint
 
 START = datetime(2026, 1, 5, tzinfo=UTC)
 
