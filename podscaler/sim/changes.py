@@ -3,7 +3,8 @@
 The timeline sees two things when an autoscaler scales a workload: ``spec.replicas`` changing
 on the workload (the write) and the autoscaler's Event about its own object (the decision:
 ``ScaledTargetScaled`` "New size: 5; reason: … (bound by Metrics)", ``ScaleTargetActivated``
-"… from 0 to 1, triggered by …", ``ScaleTargetDeactivated``, the HPA's ``SuccessfulRescale``).
+"… from 0 to 1, triggered by …", ``ScaleTargetDeactivated``, the HPA's ``SuccessfulRescale``,
+a ProportionalScaler's ``ProportionalTargetScaled`` "… 3 -> 5 replicas (…)").
 :func:`pair_changes` joins them: an Event is the decision of a write when it is about an
 autoscaler of that workload (or the workload itself), names the same new size, and comes
 within :data:`PAIRING_WINDOW_SECONDS` of it; the nearest unpaired one wins. A write nobody
@@ -35,11 +36,12 @@ SCALING_REASONS = frozenset(
         "KEDAScaleTargetActivated",
         "KEDAScaleTargetDeactivated",
         "SuccessfulRescale",
+        "ProportionalTargetScaled",
     }
 )
 
 _NEW_SIZE = re.compile(r"New size: (\d+)")
-_FROM_TO = re.compile(r"from (\d+) to (\d+)")
+_FROM_TO = re.compile(r"from (\d+) to (\d+)|(\d+) -> (\d+) replicas")
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,9 @@ def _size(note: Annotation) -> int | None:
     if match:
         return int(match.group(1))
     found = _FROM_TO.search(note.text)
-    return int(found.group(2)) if found else None
+    if found is None:
+        return None
+    return int(found.group(2) or found.group(4))
 
 
 def _workload_of(note: Annotation, scalers: Sequence[Autoscaler]) -> tuple[str, str]:

@@ -9,7 +9,8 @@ The report answers *why* replicas moved, so for each workload an autoscaler scal
   total ÷ replicas with the target), or for a cron trigger the replicas its window asks for;
 * the **target** as the ScaledObject states it (``value``, ``queueLength``, ``lagThreshold``,
   ``desiredReplicas``, …, with the trigger's own defaults), the activation threshold, the
-  ``min``/``max`` bounds;
+  ``min``/``max`` bounds; for a HorizontalPodAutoscaler its Resource metrics; for a
+  ProportionalScaler the nodes it counts against its ladder's steps or ``nodesPerReplica``;
 * the **replicas the metric asks for** — ``ceil(replicas * value / target)``, before the
   tolerance, stabilization windows and bounds — so that "held at max", "held by the
   stabilization window" and "capped at the partition count" can be seen;
@@ -32,8 +33,21 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from podscaler.api.proportionalscaler import ProportionalScalerSpec
 from podscaler.api.quantities import QuantityError, parse_quantity
 from podscaler.api.scaledobject import ScaledObjectSpec
+from podscaler.engine.cpa import (
+    INT32_MAX,
+    ClusterStatus,
+    LadderParams,
+    LinearParams,
+    Params,
+    ParamsError,
+    check_ladder,
+    check_linear,
+    decide,
+    parse_config_data,
+)
 from podscaler.sim.scenario import Scenario, WorkloadSpec
 from podscaler.sim.world.timeline import Timeline
 from scalers.aws_sqs_queue import AwsSqsQueueConfig
@@ -82,6 +96,8 @@ class TriggerSpec:
     cap: int | None = None
     cron: tuple[str, str, str] | None = None
     detail: str = ""
+    #: a ProportionalScaler's parameters (linear or ladder, cluster-proportional-autoscaler's)
+    params: Params | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +123,8 @@ class Autoscaler:
 
     def timing(self) -> str:
         """The waits that delay a scale-down, as the object sets them."""
+        if self.kind == "ProportionalScaler":
+            return "decided as soon as the nodes change (no window)"
         parts = [f"scale-down window {self.scale_down_window_seconds} s"]
         if self.cooldown_seconds is not None and self.min_replicas == 0:
             parts.append(f"cooldown {self.cooldown_seconds} s before scaling to zero")
@@ -187,6 +205,8 @@ def autoscalers(scenario: Scenario) -> list[Autoscaler]:
         name = str(meta.get("name") or "")
         if kind == "ScaledObject" and group in _SCALED_OBJECT_GROUPS:
             scaler = _scaled_object(scenario, namespace, name, obj.get("spec") or {})
+        elif kind == "ProportionalScaler" and group in _SCALED_OBJECT_GROUPS:
+            scaler = _proportional(scenario, namespace, name, obj.get("spec") or {})
         elif kind == "HorizontalPodAutoscaler" and group == "autoscaling":
             scaler = _hpa(namespace, name, obj.get("spec") or {})
         else:
@@ -343,6 +363,75 @@ def _queue_of(
     return names[0] if len(names) == 1 else None
 
 
+def _proportional(
+    scenario: Scenario, namespace: str, name: str, raw: Mapping[str, Any]
+) -> Autoscaler | None:
+    """A ProportionalScaler: its parameters from its spec or from the scenario's ConfigMap."""
+    try:
+        spec = ProportionalScalerSpec.model_validate(raw)
+        if spec.config_map_ref is not None:
+            data = next(
+                (
+                    o.get("data") or {}
+                    for o in scenario.objects
+                    if o.get("kind") == "ConfigMap"
+                    and (o.get("metadata") or {}).get("name") == spec.config_map_ref.name
+                    and str((o.get("metadata") or {}).get("namespace") or "default") == namespace
+                ),
+                None,
+            )
+            if data is None:
+                return None
+            params: Params = parse_config_data(data)
+        elif spec.linear is not None:
+            linear = spec.linear
+            params = check_linear(
+                LinearParams(
+                    cores_per_replica=linear.cores_per_replica or 0.0,
+                    nodes_per_replica=linear.nodes_per_replica or 0.0,
+                    min=linear.min or 0,
+                    max=linear.max or 0,
+                    prevent_single_point_failure=bool(linear.prevent_single_point_failure),
+                    include_unschedulable_nodes=bool(linear.include_unschedulable_nodes),
+                )
+            )
+        elif spec.ladder is not None:
+            ladder = spec.ladder
+            params = check_ladder(
+                LadderParams(
+                    cores_to_replicas=tuple((s[0], s[1]) for s in ladder.cores_to_replicas or ()),
+                    nodes_to_replicas=tuple((s[0], s[1]) for s in ladder.nodes_to_replicas or ()),
+                    include_unschedulable_nodes=bool(ladder.include_unschedulable_nodes),
+                )
+            )
+        else:
+            return None
+    except (ValidationError, ParamsError):
+        return None
+    if isinstance(params, LinearParams):
+        low, high = params.min, params.max or INT32_MAX
+        target = params.nodes_per_replica or None
+        target_name = "nodesPerReplica"
+    else:
+        replicas = [r for _, r in (*params.nodes_to_replicas, *params.cores_to_replicas)]
+        low, high = min(replicas, default=0), max(replicas, default=0)
+        target, target_name = None, "nodesToReplicas"
+    trigger = TriggerSpec(0, params.mode, "nodes", target, target_name, params=params)
+    ref = spec.scale_target_ref
+    return Autoscaler(
+        "ProportionalScaler",
+        namespace,
+        name,
+        ref.effective_kind,
+        ref.name,
+        low,
+        high,
+        (trigger,),
+        None,
+        0,
+    )
+
+
 def _hpa(namespace: str, name: str, spec: Mapping[str, Any]) -> Autoscaler | None:
     ref = spec.get("scaleTargetRef") or {}
     if not isinstance(ref, Mapping) or not ref.get("name"):
@@ -463,6 +552,8 @@ def _driver(
         return Driver(trigger, title, "", values, asks, note)
     if trigger.source == "cron":
         return _cron_driver(trigger, timeline, scenario)
+    if trigger.source == "nodes" and trigger.params is not None:
+        return _proportional_driver(trigger, trigger.params, timeline, desired)
     what = f"{trigger.type} trigger" + (f" ({trigger.detail})" if trigger.detail else "")
     return Driver(trigger, what, "", none, none, "the simulated world does not model this metric")
 
@@ -530,6 +621,44 @@ def _cron_driver(trigger: TriggerSpec, timeline: Timeline, scenario: Scenario) -
         values.append(current)
     note = f"start {start!r}, end {end!r} ({zone})"
     return Driver(trigger, title, "", values, list(values), note)
+
+
+def _proportional_driver(
+    trigger: TriggerSpec, params: Params, timeline: Timeline, desired: list[float]
+) -> Driver:
+    """The nodes a ProportionalScaler counted, and the replicas its mode gives for them
+    (``engine.cpa.decide``, the controller's own function). A linear mode is drawn as nodes
+    per replica against ``nodesPerReplica``, a ladder as nodes against its steps."""
+    every = params.include_unschedulable_nodes
+    nodes = list(timeline.nodes.values if every else timeline.schedulable_nodes.values)
+    asks: list[float | None] = []
+    for i in range(len(timeline)):
+        status = ClusterStatus(
+            int(timeline.nodes.values[i]),
+            int(timeline.schedulable_nodes.values[i]),
+            int(timeline.total_cores.values[i]),
+            int(timeline.schedulable_cores.values[i]),
+        )
+        asks.append(float(decide(params, status).replicas))
+    which = "all" if every else "schedulable"
+    if isinstance(params, LinearParams) and params.nodes_per_replica:
+        values: list[float | None] = [n / max(1.0, r) for n, r in zip(nodes, desired, strict=True)]
+        note = (
+            f"linear: replicas = max(ceil(cores / {format_figure(params.cores_per_replica)}), "
+            f"ceil(nodes / {format_figure(params.nodes_per_replica)})), min {params.min}"
+            + (f", max {params.max}" if params.max else "")
+            + (
+                ", at least 2 with more than one node"
+                if params.prevent_single_point_failure
+                else ""
+            )
+        )
+        return Driver(trigger, f"{which} nodes per replica", "", values, asks, note)
+    note = ""
+    if isinstance(params, LadderParams):
+        steps = ", ".join(f"{n} nodes: {r}" for n, r in params.nodes_to_replicas)
+        note = f"ladder nodesToReplicas: {steps}" if steps else "ladder on cores"
+    return Driver(trigger, f"{which} nodes", "", [float(n) for n in nodes], asks, note)
 
 
 def proposals(found: Sequence[Driver], length: int) -> list[float | None]:

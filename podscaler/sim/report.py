@@ -31,6 +31,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from podscaler.engine.cpa import INT32_MAX, LadderParams
 from podscaler.sim.changes import Change, OtherEvent, pair_changes
 from podscaler.sim.charts import Chart, esc, legend, nice_axis
 from podscaler.sim.drivers import (
@@ -169,6 +170,11 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def _most(replicas: int) -> str:
+    """A maximum as people read it (a ProportionalScaler without one has Go's int32 max)."""
+    return "no max" if replicas >= INT32_MAX else str(replicas)
+
+
 def _at_or_before(times: Sequence[float], seconds: float) -> int | None:
     index = bisect.bisect_right(times, seconds + 1e-9) - 1
     return index if index >= 0 else None
@@ -227,7 +233,14 @@ def _change_markers(
 
 def _why_chart(page: _Page, driver: Driver, changes: Sequence[Change]) -> str:
     trigger = driver.trigger
-    if trigger.source == "cron" and trigger.target is not None:
+    steps = (
+        [(float(n), r) for n, r in trigger.params.nodes_to_replicas]
+        if isinstance(trigger.params, LadderParams)
+        else []
+    )
+    if steps:
+        heading = f"<h3>Why: {esc(driver.title)} against the ladder's steps (nodesToReplicas)</h3>"
+    elif trigger.source == "cron" and trigger.target is not None:
         heading = (
             f"<h3>Why: the cron schedule asks for {esc(driver.target_text())} inside its "
             "windows, 0 outside</h3>"
@@ -246,9 +259,13 @@ def _why_chart(page: _Page, driver: Driver, changes: Sequence[Change]) -> str:
     target = trigger.target
     activation = trigger.activation if trigger.activation else None
     largest = max([*present, (target or 0.0) * 1.25, activation or 0.0])
-    top, step = nice_axis(largest, whole=trigger.source == "cron")
+    # The ladder's steps up to the first one above the data.
+    shown = [s for s in steps if s[0] <= largest] + [s for s in steps if s[0] > largest][:1]
+    largest = max([largest, *(n for n, _ in shown)])
+    top, step = nice_axis(largest, whole=trigger.source in ("cron", "nodes"))
     chart = page.chart(height=210, top=top, step=step)
-    chart.axes(driver.unit or ("replicas" if trigger.source == "cron" else "per replica"))
+    axis = {"cron": "replicas", "nodes": "nodes" if steps else "nodes per replica"}
+    chart.axes(driver.unit or axis.get(trigger.source, "per replica"))
     items: list[tuple[str, str, str]] = []
     if trigger.source == "cron":
         for t0, t1 in overload_spans(page.times, [bool(v) for v in driver.values], page.end):
@@ -260,9 +277,14 @@ def _why_chart(page: _Page, driver: Driver, changes: Sequence[Change]) -> str:
         if target is not None:
             chart.split_fill(page.times, driver.values, target, COLORS["above"], COLORS["below"])
             items.append(("band", COLORS["above"], "above target: scale up"))
-            items.append(("band", COLORS["below"], "below target: scale down (after the window)"))
+            later = "" if trigger.source == "nodes" else " (after the window)"
+            items.append(("band", COLORS["below"], f"below target: scale down{later}"))
         chart.series(page.times, driver.values, COLORS["metric"], driver.title, width=1.6)
         items.insert(0, ("line", COLORS["metric"], driver.title))
+    for nodes, replicas in shown:
+        chart.hline(nodes, COLORS["target"], f"{nodes:g} → {replicas}", role="step", dash="3 3")
+    if shown:
+        items.append(("dashed", COLORS["target"], "a ladder step: from N nodes, R replicas"))
     if target is not None:
         chart.hline(target, COLORS["target"], f"target {format_figure(target)}", role="target")
         items.append(("dashed", COLORS["target"], driver.target_text()))
@@ -320,9 +342,13 @@ def _what_chart(
         chart.hline(scaler.max_replicas, COLORS["bound"], f"max {scaler.max_replicas}", role="max")
     if scaler.min_replicas > 0:
         chart.hline(scaler.min_replicas, COLORS["bound"], f"min {scaler.min_replicas}", role="min")
-    bounds = f"min {scaler.min_replicas}, max {scaler.max_replicas}"
+    bounds = f"min {scaler.min_replicas}, max {_most(scaler.max_replicas)}"
     if not bounds_near:
-        bounds += f" (max {scaler.max_replicas} is far above this chart)"
+        bounds += (
+            " (no maximum)"
+            if scaler.max_replicas >= INT32_MAX
+            else f" (max {scaler.max_replicas} is far above this chart)"
+        )
     items.append(("dashed", COLORS["bound"], bounds))
     if cap is not None and cap <= top:
         chart.hline(cap, COLORS["asks"], f"cap {cap}", role="cap", dash="8 3")
@@ -423,14 +449,17 @@ def _workload_section(
     mine = [c for c in changes if c.workload == name]
     ups = sum(1 for c in mine if c.up)
     downs = len(mine) - ups
+    what = "mode" if scaler.kind == "ProportionalScaler" else "trigger"
     targets = "; ".join(
-        f"{d.trigger.type} trigger, {d.target_text()}" if d.target is not None else d.trigger.type
+        f"{d.trigger.type} {what}, {d.target_text()}"
+        if d.target is not None
+        else f"{d.trigger.type} {what}"
         for d in found
     )
     overloaded = _overloaded_minutes(capacity, timeline, page.end)
     facts = [
         f"scaled by {scaler.label} ({targets})",
-        f"replicas {scaler.min_replicas}..{scaler.max_replicas}",
+        f"replicas {scaler.min_replicas}..{_most(scaler.max_replicas)}",
         scaler.timing(),
         f"{ups} scale-up{'s' * (ups != 1)}, {downs} scale-down{'s' * (downs != 1)}",
     ]

@@ -97,6 +97,11 @@ class Timeline:
     nodes: Series = field(default_factory=Series)
     nodes_ready: Series = field(default_factory=Series)
     pending: Series = field(default_factory=Series)
+    #: as cluster-proportional-autoscaler counts the cluster: schedulable (Ready, uncordoned)
+    #: nodes, and allocatable cores of all nodes and of the schedulable ones
+    schedulable_nodes: Series = field(default_factory=Series)
+    total_cores: Series = field(default_factory=Series)
+    schedulable_cores: Series = field(default_factory=Series)
     queues: dict[str, Series] = field(default_factory=dict)
     node_groups: dict[str, Series] = field(default_factory=dict)
     annotations: list[Annotation] = field(default_factory=list)
@@ -194,9 +199,12 @@ class Timeline:
         queues: dict[str, int],
         node_groups: dict[str, int] | None = None,
         usage: Mapping[str, tuple[float, float]] | None = None,
+        cluster: tuple[int, int, int] | None = None,
     ) -> None:
-        """One tick: per workload (demand, desired, ready), the cluster's figures, queues, and
-        per workload the (cpu millicores, memory bytes) its Ready pods used."""
+        """One tick: per workload (demand, desired, ready), the cluster's figures, queues, per
+        workload the (cpu millicores, memory bytes) its Ready pods used, and the cluster as a
+        proportional autoscaler counts it (schedulable nodes, total and schedulable cores;
+        without it, Ready nodes and no cores)."""
         index = len(self)
         self.times.add(seconds, index)
         used = usage or {}
@@ -213,6 +221,10 @@ class Timeline:
         self.nodes.add(nodes, index)
         self.nodes_ready.add(nodes_ready, index)
         self.pending.add(pending, index)
+        schedulable, total_cores, schedulable_cores = cluster or (nodes_ready, 0, 0)
+        self.schedulable_nodes.add(schedulable, index)
+        self.total_cores.add(total_cores, index)
+        self.schedulable_cores.add(schedulable_cores, index)
         for name, depth in queues.items():
             self.queues.setdefault(name, Series()).add(depth, index)
         for name, count in (node_groups or {}).items():

@@ -20,6 +20,7 @@ import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from podscaler.engine.cpa import cluster_status, node_facts
 from podscaler.nodes.providers.sim import LABEL_NODE_GROUP, SimCloud
 from podscaler.sim.resources import ResourceType
 from podscaler.sim.store import Watcher
@@ -283,6 +284,7 @@ class World:
             workloads[workload[1]] = (load.demand if load else 0.0, running, ready)
         nodes_ready = 0
         groups: dict[str, int] = dict.fromkeys(self.cloud.groups, 0)
+        facts = []
         for node in state.nodes.values():
             group = (node["metadata"].get("labels") or {}).get(LABEL_NODE_GROUP)
             if group is not None:
@@ -292,6 +294,8 @@ class World:
                 for c in (node.get("status") or {}).get("conditions") or ()
             ):
                 nodes_ready += 1
+            facts.append(node_facts(node))
+        cluster = cluster_status(facts)
         self.timeline.record(
             seconds,
             workloads,
@@ -301,6 +305,7 @@ class World:
             {name: wiring.depth for name, wiring in self.queues.queues.items()},
             groups,
             usage,
+            (cluster.schedulable_nodes, cluster.total_cores, cluster.schedulable_cores),
         )
 
     async def run(

@@ -8,6 +8,7 @@ row per replica change, ``data-card`` on the figures), so the checks read conten
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -114,12 +115,51 @@ _TARGET_KEYS: dict[str, tuple[str, float | None]] = {
 }
 
 
+def _proportional(document: dict[str, Any], obj: dict[str, Any]) -> dict[str, Any]:
+    """A ProportionalScaler's ladder steps (``steps``) or linear ``nodesPerReplica``
+    (``target``) and its bounds, from its spec or its ConfigMap's JSON."""
+    spec = obj["spec"]
+    params: dict[str, Any] = {}
+    mode = "ladder" if "ladder" in spec else "linear"
+    if "configMapRef" in spec:
+        (cm,) = [
+            o
+            for o in document["objects"]
+            if o.get("kind") == "ConfigMap"
+            and o["metadata"]["name"] == spec["configMapRef"]["name"]
+        ]
+        mode, raw = next(iter(cm["data"].items()))
+        params = json.loads(raw)
+    else:
+        params = spec[mode]
+    if mode == "ladder":
+        steps = params.get("nodesToReplicas") or []
+        replicas = [r for _, r in steps]
+        return {
+            "type": "ladder",
+            "steps": [float(n) for n, _ in steps],
+            "target": None,
+            "min": min(replicas),
+            "max": max(replicas),
+        }
+    return {
+        "type": "linear",
+        "target": float(params["nodesPerReplica"]),
+        "min": int(params.get("min", 0)),
+        "max": int(params.get("max", 0)) or 2**31 - 1,
+    }
+
+
 def expected_targets(path: Path) -> dict[str, dict[str, Any]]:
     """Read straight from the scenario file: per scaled workload, its ScaledObject's bounds
-    and the target of its first trigger (``{"target": 50.0, "min": 1, "max": 10}``)."""
+    and the target of its first trigger (``{"target": 50.0, "min": 1, "max": 10}``), or a
+    ProportionalScaler's steps or ``nodesPerReplica``."""
     document = yaml.safe_load(path.read_text(encoding="utf-8"))
     out: dict[str, dict[str, Any]] = {}
     for obj in document.get("objects") or []:
+        if obj.get("kind") == "ProportionalScaler":
+            out[obj["spec"]["scaleTargetRef"]["name"]] = _proportional(document, obj)
+            continue
         if obj.get("kind") != "ScaledObject":
             continue
         spec = obj["spec"]
@@ -144,7 +184,12 @@ def assert_report_answers_why(page: str, path: Path, *, decided: bool = True) ->
     for workload, facts in expected.items():
         section = shape.sections[workload]
         assert section.panels == ["why", "what", "capacity"], section.panels
-        assert section.lines[("why", "target")] == [facts["target"]]
+        if facts.get("steps"):
+            drawn = section.lines[("why", "step")]
+            assert drawn, "the ladder's steps are drawn"
+            assert set(drawn) <= set(facts["steps"])
+        else:
+            assert section.lines[("why", "target")] == [facts["target"]]
         if facts["min"] > 0:
             assert section.lines[("what", "min")] == [facts["min"]]
         if ("what", "max") in section.lines:

@@ -43,7 +43,13 @@ def _deployment(name: str, namespace: str, replicas: int) -> dict[str, Any]:
 
 
 def _event(
-    name: str, namespace: str, about: str, reason: str, note: str, count: int = 1
+    name: str,
+    namespace: str,
+    about: str,
+    reason: str,
+    note: str,
+    count: int = 1,
+    kind: str = "ScaledObject",
 ) -> dict[str, Any]:
     """An events.k8s.io/v1 Event as the operator's recorder writes it."""
     event: dict[str, Any] = {
@@ -51,7 +57,7 @@ def _event(
         "kind": "Event",
         "metadata": {"name": name, "namespace": namespace},
         "reportingController": "podscaler",
-        "regarding": {"kind": "ScaledObject", "name": about, "namespace": namespace},
+        "regarding": {"kind": kind, "name": about, "namespace": namespace},
         "reason": reason,
         "note": note,
     }
@@ -60,8 +66,13 @@ def _event(
     return event
 
 
-def _decision(target: str, before: int, after: int) -> tuple[str, str]:
-    """The operator's Event for a change, in its wording (controllers/scaledobject)."""
+def _decision(target: str, before: int, after: int, kind: str = "ScaledObject") -> tuple[str, str]:
+    """The operator's Event for a change, in its wording (controllers/scaledobject and
+    controllers/proportional)."""
+    if kind == "ProportionalScaler":
+        return "ProportionalTargetScaled", (
+            f"{target}: {before} -> {after} replicas (ladder: {after} from the nodes)"
+        )
     if before == 0:
         return "ScaleTargetActivated", (
             f"Scaled {target} from 0 to {after}, triggered by s0-metric"
@@ -93,7 +104,12 @@ def play(scenario: Scenario) -> tuple[Timeline, float]:
         timeline.observe_event(
             0.0,
             _event(
-                f"{scaler.name}.ready", scaler.namespace, scaler.name, "ScaledObjectReady", "ok"
+                f"{scaler.name}.ready",
+                scaler.namespace,
+                scaler.name,
+                "ScaledObjectReady",
+                "ok",
+                kind=scaler.kind,
             ),
         )
         current = start
@@ -109,13 +125,12 @@ def play(scenario: Scenario) -> tuple[Timeline, float]:
                 _deployment(workload.name, scaler.namespace, current),
                 _deployment(workload.name, scaler.namespace, after),
             )
-            reason, note = _decision(ref, current, after)
+            reason, note = _decision(ref, current, after, scaler.kind)
             # The recorder folds a repeat of the same Event into its series count.
             name, count = seen.get((reason, note), (f"{scaler.name}.{seconds:.0f}", 0))
-            event = _event(name, scaler.namespace, scaler.name, reason, note, count + 1)
-            old = (
-                _event(name, scaler.namespace, scaler.name, reason, note, count) if count else None
-            )
+            about = (scaler.namespace, scaler.name, reason, note)
+            event = _event(name, *about, count + 1, scaler.kind)
+            old = _event(name, *about, count, scaler.kind) if count else None
             timeline.observe_event(seconds + 0.2, event, old)
             seen[(reason, note)] = (name, count + 1)
             current = after
