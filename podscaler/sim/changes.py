@@ -96,7 +96,10 @@ def pair_changes(
     annotations: Iterable[Annotation], scalers: Sequence[Autoscaler]
 ) -> tuple[list[Change], list[OtherEvent]]:
     """Each write once, with its decision; and the Events that explain no write."""
-    notes = list(annotations)
+    # Two workloads changed at one instant by two controllers (or two objects of one) may
+    # arrive in either order from run to run; the report lists them by time, then workload
+    # (a stable sort keeps one workload's own changes in the order they happened).
+    notes = sorted(annotations, key=lambda a: (a.seconds, a.workload))
     writes = [a for a in notes if a.kind == "scale" and a.before != a.after]
     events = [a for a in notes if a.kind == "event"]
     labels: dict[int, str] = {}

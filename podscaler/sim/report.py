@@ -522,7 +522,9 @@ def _cluster_chart(page: _Page) -> str:
         ("dashed", COLORS["nodes"], "Ready nodes"),
         ("area", COLORS["pending"], "Pending pods"),
     ]
-    joined = [a for a in timeline.annotations if a.kind == "nodes"][:400]
+    joined = sorted(
+        (a for a in timeline.annotations if a.kind == "nodes"), key=lambda a: (a.seconds, a.text)
+    )[:400]
     for note in joined:
         up = note.text.endswith("joined")
         chart.marker(

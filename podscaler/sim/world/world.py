@@ -20,7 +20,7 @@ import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from podscaler.engine.cpa import cluster_status, node_facts
+from podscaler.engine.cpa import ClusterTally, node_facts
 from podscaler.nodes.providers.sim import LABEL_NODE_GROUP, SimCloud
 from podscaler.sim.resources import ResourceType
 from podscaler.sim.store import Watcher
@@ -92,6 +92,8 @@ class World:
         self.cloud_sync = CloudSync(self.ctx, self.cloud)
         self.load = LoadModel(self.ctx, self.kubelet, self.queues)
         self.timeline = Timeline()
+        #: nodes and cores as a proportional autoscaler counts them, kept as nodes change
+        self.node_tally = ClusterTally()
         self.origin_seconds = loop_time()
         self.ticks = 0
         self._watches: list[tuple[str, ResourceType, Watcher]] = []
@@ -180,7 +182,12 @@ class World:
                     if kind == "pods":
                         timeline.observe_pod(seconds, type_, obj)
                     elif kind == "nodes":
-                        self._dirty_nodes.add(str(obj["metadata"]["name"]))
+                        node_name = str(obj["metadata"]["name"])
+                        self._dirty_nodes.add(node_name)
+                        if type_ == "DELETED":
+                            self.node_tally.remove(node_name)
+                        else:
+                            self.node_tally.put(node_name, node_facts(obj))
                         if type_ != "MODIFIED":
                             verb = "joined" if type_ == "ADDED" else "left"
                             timeline.note(
@@ -284,7 +291,6 @@ class World:
             workloads[workload[1]] = (load.demand if load else 0.0, running, ready)
         nodes_ready = 0
         groups: dict[str, int] = dict.fromkeys(self.cloud.groups, 0)
-        facts = []
         for node in state.nodes.values():
             group = (node["metadata"].get("labels") or {}).get(LABEL_NODE_GROUP)
             if group is not None:
@@ -294,8 +300,7 @@ class World:
                 for c in (node.get("status") or {}).get("conditions") or ()
             ):
                 nodes_ready += 1
-            facts.append(node_facts(node))
-        cluster = cluster_status(facts)
+        cluster = self.node_tally.status()
         self.timeline.record(
             seconds,
             workloads,

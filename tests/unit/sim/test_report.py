@@ -175,7 +175,7 @@ def test_each_scenario_report_shows_why(path: Path) -> None:
     page = render_report(result_of(scenario, timeline, end))
     shape = assert_report_answers_why(page, path)
     # ... and agrees with the timeline: one row per write, scale-downs as it counts them.
-    writes = timeline.scale_changes()
+    writes = sorted(timeline.scale_changes(), key=lambda w: (w.seconds, w.workload))
     assert shape.changes == [(w.workload, w.before, w.after) for w in writes]
     assert shape.cards["scale-downs"] == str(timeline.scale_downs())
     # Each decision once: in its change's row, not again among the other Events.
@@ -193,6 +193,36 @@ def test_the_same_run_gives_the_same_bytes_whatever_it_took() -> None:
     second = render_report(result_of(scenario, timeline, end, wall=97.5))
     assert first == second
     assert "97.5" not in second
+
+
+def test_changes_at_one_instant_read_the_same_whichever_arrived_first() -> None:
+    """Two controllers scaling two workloads at the same simulated instant write in an order
+    that varies from run to run; the page must not."""
+    scenario = load_scenario("cpa-ladder")
+    pages = []
+    for order in (("nginx", "coredns"), ("coredns", "nginx")):
+        timeline = Timeline()
+        timeline.record(0.0, {"nginx": (10.0, 3, 3), "coredns": (10.0, 2, 2)}, 4, 4, 0, {})
+        for name in order:
+            namespace = "web" if name == "nginx" else "kube-system"
+            before, after = (3, 5) if name == "nginx" else (2, 3)
+            timeline.observe_replicas(
+                300.0,
+                "Deployment",
+                name,
+                _deployment(name, namespace, before),
+                _deployment(name, namespace, after),
+            )
+            reason, note = _decision(
+                f"Deployment {namespace}/{name}", before, after, "ProportionalScaler"
+            )
+            timeline.observe_event(
+                300.0, _event(name, namespace, name, reason, note, kind="ProportionalScaler")
+            )
+        timeline.record(300.0, {"nginx": (10.0, 5, 3), "coredns": (10.0, 3, 2)}, 5, 5, 0, {})
+        pages.append(render_report(result_of(scenario, timeline, 300.0)))
+    assert pages[0] == pages[1]
+    assert read_report(pages[0]).changes == [("coredns", 2, 3), ("nginx", 3, 5)]
 
 
 def test_each_change_is_one_row_with_its_decision() -> None:
