@@ -27,7 +27,6 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from datetime import UTC
 from typing import Any
 from urllib.parse import quote_plus, urlsplit, urlunsplit
 
@@ -35,6 +34,7 @@ import aiohttp
 from pydantic import ConfigDict
 from yarl import URL
 
+from podscaler.api.timestamps import format_time
 from scalers.contract import (
     ExternalMetricSpec,
     HTTPSessionPool,
@@ -214,7 +214,7 @@ class PrometheusScaler:
 
     def request_url(self) -> URL:
         """The query URL for now (injected clock), parameters in KEDA's order."""
-        now = self._env.now().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = format_time(self._env.now())
         params = [("query", self.config.query), ("time", now)]
         if self.config.namespace:
             params.append(("namespace", self.config.namespace))

@@ -20,15 +20,15 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from podscaler.api.timestamps import format_time
 from podscaler.kube.clients import MERGE_PATCH, Kube
 from podscaler.kube.errors import Conflict
 from podscaler.kube.resources import Resource
 
 __all__ = [
-    "format_time",
     "get_condition",
     "patch_status",
     "set_condition",
@@ -38,11 +38,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
-
-
-def format_time(moment: datetime) -> str:
-    """RFC 3339 in UTC at second precision, as ``metav1.Time`` serialises."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def get_condition(conditions: Sequence[Mapping[str, Any]] | None, type_: str) -> Obj | None:

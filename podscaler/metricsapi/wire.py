@@ -16,7 +16,6 @@ import math
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final
 
@@ -24,6 +23,7 @@ from podscaler.api.externalmetrics import ExternalMetricSample
 from podscaler.api.meta import SCALED_OBJECT_NAME_LABEL
 from podscaler.api.quantities import Quantity
 from podscaler.api.selectors import Operator, SelectorError, parse_label_selector
+from podscaler.api.timestamps import format_time
 from podscaler.serving.status import StatusError, status_body
 
 __all__ = [
@@ -40,7 +40,6 @@ __all__ = [
     "parse_metric_request",
     "quantity_text",
     "status_body",
-    "timestamp_text",
     "value_list",
 ]
 
@@ -138,13 +137,6 @@ def quantity_text(value: float) -> str:
     return Quantity(amount).canonical()
 
 
-def timestamp_text(moment: datetime) -> str:
-    """RFC 3339 in UTC with second precision, as ``metav1.Time`` marshals."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def value_list(samples: Iterable[ExternalMetricSample]) -> dict[str, Any]:
     """The ``ExternalMetricValueList`` answer."""
     items: list[dict[str, Any]] = []
@@ -152,7 +144,7 @@ def value_list(samples: Iterable[ExternalMetricSample]) -> dict[str, Any]:
         item: dict[str, Any] = {
             "metricName": sample.metric_name,
             "metricLabels": None,
-            "timestamp": timestamp_text(sample.timestamp),
+            "timestamp": format_time(sample.timestamp),
             "value": quantity_text(sample.value),
         }
         if sample.window_seconds is not None:

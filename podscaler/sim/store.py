@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from podscaler.api.timestamps import format_time as rfc3339
 from podscaler.sim.clock import clock_of
 from podscaler.sim.errors import (
     AlreadyExists,
@@ -77,13 +78,6 @@ def loop_now() -> datetime:
     except RuntimeError:
         return datetime.now(UTC)
     return clock_of(loop).now()
-
-
-def rfc3339(moment: datetime) -> str:
-    """Kubernetes timestamps: second precision, UTC, ``Z``."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def dumps(obj: Any) -> bytes:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
+from podscaler.api.timestamps import parse_time
 from podscaler.sim.resources import ResourceType
 from podscaler.sim.store import Obj
 from podscaler.sim.views import events_v1_to_core_event
@@ -47,9 +48,8 @@ def human_duration(seconds: float) -> str:
 def _age_of(stamp: Any, now: datetime) -> str:
     if not isinstance(stamp, str) or not stamp:
         return "<unknown>"
-    try:
-        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    except ValueError:
+    moment = parse_time(stamp)
+    if moment is None:
         return "<invalid>"
     return human_duration((now - moment).total_seconds())
 

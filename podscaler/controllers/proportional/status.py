@@ -14,8 +14,9 @@ from datetime import datetime
 from typing import Any
 
 from podscaler.api.proportionalscaler import PARAMETERS_VALID, PROPORTIONAL_READY
+from podscaler.api.timestamps import format_time
 from podscaler.engine.cpa import Decision
-from podscaler.kube.statuses import format_time, set_condition
+from podscaler.kube.statuses import set_condition
 
 __all__ = ["Problem", "compose_status"]
 

@@ -34,6 +34,7 @@ from podscaler.api.scaledjob import (
     DEFAULT_SUCCESSFUL_JOBS_HISTORY_LIMIT,
     ScaledJob,
 )
+from podscaler.api.timestamps import format_time
 from podscaler.controllers.refresh import AuthRefresher, recording
 from podscaler.controllers.scaledobject.triggers import (
     TriggerConfigError,
@@ -127,7 +128,7 @@ def _condition(kind: str, status: bool, reason: str, message: str, now: datetime
         "status": "True" if status else "False",
         "reason": reason,
         "message": message,
-        "lastTransitionTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "lastTransitionTime": format_time(now),
     }
 
 
@@ -430,7 +431,7 @@ class ScaledJobController:
         ]
         status: dict[str, Any] = {"observedGeneration": ctx.generation}
         if decision.active:
-            status["lastActiveTime"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+            status["lastActiveTime"] = format_time(now)
         await self._patch_status(ctx, status, conditions)
 
     async def _not_ready(self, ctx: ScaledJobContext, now: datetime, message: str) -> None:

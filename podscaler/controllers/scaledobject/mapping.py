@@ -19,6 +19,7 @@ from typing import Any
 
 from podscaler.api.hpabehavior import HorizontalPodAutoscalerBehavior, HPAScalingRules
 from podscaler.api.scaledobject import ScaledObject
+from podscaler.api.timestamps import parse_time
 from podscaler.engine import hpa
 from podscaler.engine.keda import (
     Condition,
@@ -36,23 +37,11 @@ from podscaler.engine.keda import (
 __all__ = [
     "datetime_of",
     "hpa_behavior",
-    "parse_time",
     "resumed_state",
     "scaling_spec",
     "seconds_of",
     "state_from_status",
 ]
-
-
-def parse_time(text: object) -> datetime | None:
-    """An RFC 3339 timestamp from JSON (``...Z`` or with an offset), ``None`` when absent/bad."""
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def seconds_of(moment: datetime) -> float:

@@ -36,8 +36,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from podscaler.api.timestamps import format_time, parse_seconds
 from podscaler.engine.keda import Condition, ScalingState
-from podscaler.kube.statuses import format_time, set_condition
+from podscaler.kube.statuses import set_condition
 
 _ACTIVE = "Active"
 
@@ -231,7 +232,7 @@ def last_active_to_write(
         return None
     exact_time = datetime.fromtimestamp(exact, UTC)
     previous = previous or {}
-    persisted = _parse(previous.get("lastActiveTime"))
+    persisted = parse_seconds(previous.get("lastActiveTime"))
     if persisted is None or exact < persisted:
         return exact_time
     if _active(state.conditions) != _active(previous.get("conditions")):
@@ -239,13 +240,3 @@ def last_active_to_write(
     if exact - persisted >= refresh_seconds:
         return exact_time
     return datetime.fromtimestamp(persisted, UTC)
-
-
-def _parse(text: object) -> float | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).timestamp()

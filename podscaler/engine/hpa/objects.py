@@ -9,10 +9,10 @@ Ready transition time is Go's zero time, as upstream's pod lister hands it over.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any, Final
 
 from podscaler.api.quantities import QuantityError, parse_quantity
+from podscaler.api.timestamps import parse_seconds
 from podscaler.engine.hpa.types import (
     ContainerRequests,
     PodFacts,
@@ -22,21 +22,10 @@ from podscaler.engine.hpa.types import (
     ResourceReading,
 )
 
-__all__ = ["ZERO_TIME_SECONDS", "milli_of", "pod_facts", "resource_reading", "unix_seconds"]
+__all__ = ["ZERO_TIME_SECONDS", "milli_of", "pod_facts", "resource_reading"]
 
 #: Go's zero time (0001-01-01T00:00:00Z) in Unix seconds: far in the past but finite.
 ZERO_TIME_SECONDS: Final = -62135596800.0
-
-
-def unix_seconds(text: object) -> float | None:
-    """An RFC 3339 timestamp (``...Z`` or with an offset) in Unix seconds; None when absent."""
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def milli_of(value: object) -> int | None:
@@ -74,7 +63,7 @@ def pod_facts(pod: Mapping[str, Any]) -> PodFacts:
     ready = None
     for condition in status.get("conditions") or []:
         if condition.get("type") == "Ready":
-            moment = unix_seconds(condition.get("lastTransitionTime"))
+            moment = parse_seconds(condition.get("lastTransitionTime"))
             ready = ReadyCondition(
                 str(condition.get("status") or "Unknown"),
                 ZERO_TIME_SECONDS if moment is None else moment,
@@ -92,7 +81,7 @@ def pod_facts(pod: Mapping[str, Any]) -> PodFacts:
         name=str(meta.get("name") or ""),
         phase=phase,
         ready=ready,
-        start_time_seconds=unix_seconds(status.get("startTime")),
+        start_time_seconds=parse_seconds(status.get("startTime")),
         deleting=bool(meta.get("deletionTimestamp")),
         containers=tuple(containers),
     )
@@ -119,7 +108,7 @@ def resource_reading(items: Sequence[Mapping[str, Any]]) -> ResourceReading:
                 if milli is not None:
                     usage[str(resource)] = milli
             containers[str(container.get("name") or "")] = usage
-        stamp = unix_seconds(item.get("timestamp"))
+        stamp = parse_seconds(item.get("timestamp"))
         pods.append(
             PodResourceUsage(
                 pod=str((item.get("metadata") or {}).get("name") or ""),

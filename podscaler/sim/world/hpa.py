@@ -58,6 +58,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from podscaler.api.quantities import Quantity
 from podscaler.api.selectors import LabelSelector, SelectorError, parse_label_selector
+from podscaler.api.timestamps import format_seconds, format_time, parse_seconds
 from podscaler.engine import hpa
 from podscaler.engine.hpa import conditions as reasons
 from podscaler.engine.hpa.objects import (
@@ -65,7 +66,6 @@ from podscaler.engine.hpa.objects import (
     milli_of,
     pod_facts,
     resource_reading,
-    unix_seconds,
 )
 from podscaler.kube.clients import MERGE_PATCH, Kube, connect
 from podscaler.kube.errors import KubeError, NotFound
@@ -95,10 +95,6 @@ Obj = dict[str, Any]
 
 
 # ------------------------------------------------------------------------------ reading JSON
-
-
-def _format_time(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _quantity(milli: int) -> str:
@@ -242,7 +238,7 @@ def _conditions(status: Mapping[str, Any]) -> tuple[hpa.Condition, ...]:
             kind = hpa.ConditionType(str(raw.get("type")))
         except ValueError:
             continue
-        moment = unix_seconds(raw.get("lastTransitionTime"))
+        moment = parse_seconds(raw.get("lastTransitionTime"))
         out.append(
             hpa.Condition(
                 kind,
@@ -263,7 +259,7 @@ def conditions_json(conditions: Sequence[hpa.Condition]) -> list[Obj]:
         {
             "type": str(c.type),
             "status": c.status,
-            "lastTransitionTime": _format_time(c.last_transition_seconds),
+            "lastTransitionTime": format_seconds(c.last_transition_seconds),
             "reason": c.reason,
             "message": c.message,
         }
@@ -329,7 +325,7 @@ class _Events:
         meta = hpa_obj.get("metadata") or {}
         namespace = str(meta.get("namespace") or "default")
         key = (str(meta.get("uid") or ""), reason, message)
-        stamp = self._now().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = format_time(self._now())
         path = f"/api/v1/namespaces/{namespace}/events"
         try:
             known = self._series.get(key)
@@ -562,7 +558,7 @@ class HpaController:
                 for raw, s in zip(raw_metrics, decision.metric_statuses, strict=False)
             ]
         last_scale = (
-            _format_time(outcome.last_scale_seconds)
+            format_seconds(outcome.last_scale_seconds)
             if outcome.last_scale_seconds is not None
             else status.get("lastScaleTime")
         )
@@ -666,7 +662,7 @@ class HpaController:
                 hpa.PodSample(
                     pod=str((item.get("describedObject") or {}).get("name") or ""),
                     value_milli=value,
-                    timestamp_seconds=unix_seconds(item.get("timestamp")) or 0.0,
+                    timestamp_seconds=parse_seconds(item.get("timestamp")) or 0.0,
                     window_seconds=float(item.get("windowSeconds") or 0),
                 )
             )

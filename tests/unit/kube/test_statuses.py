@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 from datetime import UTC, datetime, timedelta
 
-from podscaler.kube.statuses import format_time, get_condition, set_condition
+from podscaler.api.timestamps import format_time
+from podscaler.kube.statuses import get_condition, set_condition
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
 T1 = T0 + timedelta(minutes=5)
@@ -101,10 +102,3 @@ def test_get_condition() -> None:
     assert get_condition(conditions, "Ready") == conditions[0]
     assert get_condition(conditions, "Active") is None
     assert get_condition(None, "Ready") is None
-
-
-def test_format_time_converts_to_utc() -> None:
-    from datetime import timezone
-
-    moment = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone(timedelta(hours=2)))
-    assert format_time(moment) == "2026-01-01T10:00:00Z"
