@@ -37,6 +37,7 @@ from pathlib import Path
 # The tree this file belongs to, not whatever podscaler is installed (a fresh clone runs as is).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from podscaler.api.metrictarget import MetricTargetType
 from podscaler.api.validation import validate_scaled_object
 from podscaler.engine import hpa, keda
 
@@ -69,7 +70,8 @@ def _keda_step(spec: keda.ScalingSpec, value: float) -> keda.ScalingDecision:
 def external_case(behavior: hpa.Behavior | None, history: hpa.HpaHistory) -> Callable[[], int]:
     spec = keda.ScalingSpec(min_replica_count=0, max_replica_count=50, trigger_types=("prom",))
     metric = hpa.ExternalMetric(
-        "s0-prometheus", hpa.MetricTarget(hpa.TargetType.AVERAGE_VALUE, average_value_milli=100_000)
+        "s0-prometheus",
+        hpa.MetricTarget(MetricTargetType.AVERAGE_VALUE, average_value_milli=100_000),
     )
     hpa_spec = hpa.HpaSpec(50, 1, (metric,), behavior)
     observed = hpa.Observed(4, 4, (), (hpa.ExternalReading((730_000,)),))
@@ -85,7 +87,7 @@ def external_case(behavior: hpa.Behavior | None, history: hpa.HpaHistory) -> Cal
 def cpu_case(pods: int) -> Callable[[], int]:
     spec = keda.ScalingSpec(min_replica_count=1, max_replica_count=50, trigger_types=("cpu",))
     metric = hpa.ResourceMetric(
-        "cpu", hpa.MetricTarget(hpa.TargetType.UTILIZATION, average_utilization=50)
+        "cpu", hpa.MetricTarget(MetricTargetType.UTILIZATION, average_utilization=50)
     )
     hpa_spec = hpa.HpaSpec(50, 1, (metric,))
     facts = tuple(_pod(f"web-{i}") for i in range(pods))
@@ -116,7 +118,8 @@ def full_history() -> tuple[hpa.Behavior, hpa.HpaHistory]:
     )
     history = hpa.HpaHistory()
     metric = hpa.ExternalMetric(
-        "s0-prometheus", hpa.MetricTarget(hpa.TargetType.AVERAGE_VALUE, average_value_milli=100_000)
+        "s0-prometheus",
+        hpa.MetricTarget(MetricTargetType.AVERAGE_VALUE, average_value_milli=100_000),
     )
     spec = hpa.HpaSpec(50, 1, (metric,), behavior)
     # Twenty polls, 15 s apart, fill the 300 s window the way a running controller does.

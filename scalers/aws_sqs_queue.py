@@ -39,10 +39,10 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
+from podscaler.api.metrictarget import MetricTargetType
 from scalers.contract import (
     ExternalMetricSpec,
     MetricSpec,
-    MetricTargetType,
     MetricValue,
     ScalerConfig,
     ScalerConfigError,

@@ -31,10 +31,11 @@ import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from podscaler.api.metrictarget import MetricTargetType
 
 if TYPE_CHECKING:
     import aiohttp
@@ -90,14 +91,6 @@ class ScalerError(TriggerError):
 
 # --------------------------------------------------------------------------------------------
 # The trigger as written in a ScaledObject / ScaledJob
-
-
-class MetricTargetType(StrEnum):
-    """autoscaling/v2 ``MetricTargetType``."""
-
-    VALUE = "Value"
-    AVERAGE_VALUE = "AverageValue"
-    UTILIZATION = "Utilization"
 
 
 class AuthenticationRef(BaseModel):

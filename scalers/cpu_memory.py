@@ -25,12 +25,12 @@ from typing import Literal
 
 from pydantic import ConfigDict
 
+from podscaler.api.metrictarget import MetricTargetType
 from podscaler.api.quantities import QuantityError, parse_quantity
 from scalers.contract import (
     ContainerResourceMetricSpec,
     MetricSpec,
     MetricTarget,
-    MetricTargetType,
     MetricValue,
     ResourceMetricSpec,
     ScalerConfig,

@@ -19,10 +19,10 @@ from datetime import datetime, tzinfo
 
 from pydantic import ConfigDict
 
+from podscaler.api.metrictarget import MetricTargetType
 from scalers.contract import (
     ExternalMetricSpec,
     MetricSpec,
-    MetricTargetType,
     MetricValue,
     ScalerConfig,
     ScalerConfigError,

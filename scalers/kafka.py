@@ -41,10 +41,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
+from podscaler.api.metrictarget import MetricTargetType
 from scalers.contract import (
     ExternalMetricSpec,
     MetricSpec,
-    MetricTargetType,
     MetricValue,
     ScalerConfig,
     ScalerConfigError,

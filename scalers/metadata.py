@@ -27,7 +27,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 
-from scalers.contract import MetricTarget, MetricTargetType, ScalerConfigError
+from podscaler.api.metrictarget import MetricTargetType
+from scalers.contract import MetricTarget, ScalerConfigError
 
 __all__ = [
     "AUTH_PARAMS",

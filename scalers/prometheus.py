@@ -34,12 +34,12 @@ import aiohttp
 from pydantic import ConfigDict
 from yarl import URL
 
+from podscaler.api.metrictarget import MetricTargetType
 from podscaler.api.timestamps import format_time
 from scalers.contract import (
     ExternalMetricSpec,
     HTTPSessionPool,
     MetricSpec,
-    MetricTargetType,
     MetricValue,
     ScalerConfig,
     ScalerConfigError,

@@ -12,13 +12,13 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import BeforeValidator, Field
 
 from podscaler.api.meta import SpecModel
+from podscaler.api.metrictarget import MetricTargetType
 
 __all__ = [
     "CPU",
     "MEMORY",
     "RESOURCE_TRIGGER_TYPES",
     "AuthenticationRef",
-    "MetricType",
     "OptionalMetricType",
     "ScaleTrigger",
 ]
@@ -34,10 +34,8 @@ def _empty_as_unset(value: Any) -> Any:
     return None if value == "" else value
 
 
-#: autoscaling/v2 MetricTargetType.
-MetricType = Literal["AverageValue", "Value", "Utilization"]
 #: An optional metric type field; an empty string means unset (the default, AverageValue).
-OptionalMetricType = Annotated[MetricType | None, BeforeValidator(_empty_as_unset)]
+OptionalMetricType = Annotated[MetricTargetType | None, BeforeValidator(_empty_as_unset)]
 
 
 class AuthenticationRef(SpecModel):
@@ -91,6 +89,6 @@ class ScaleTrigger(SpecModel):
         return self.type in RESOURCE_TRIGGER_TYPES
 
     @property
-    def effective_metric_type(self) -> MetricType:
+    def effective_metric_type(self) -> MetricTargetType:
         """The metric type with KEDA's default applied (AverageValue)."""
-        return self.metric_type or "AverageValue"
+        return self.metric_type or MetricTargetType.AVERAGE_VALUE

@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from podscaler.api.timestamps import format_time as rfc3339
+from podscaler.api.timestamps import format_time
 from podscaler.sim.clock import clock_of
 from podscaler.sim.errors import (
     AlreadyExists,
@@ -78,6 +78,10 @@ def loop_now() -> datetime:
     except RuntimeError:
         return datetime.now(UTC)
     return clock_of(loop).now()
+
+
+#: Kubernetes timestamps as the embedded cluster writes them (the one writer is in ``api``).
+rfc3339 = format_time
 
 
 def dumps(obj: Any) -> bytes:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from podscaler.api.metrictarget import MetricTargetType
 from podscaler.engine.hpa import (
     DEFAULT_METRICS,
     Behavior,
@@ -53,7 +54,6 @@ from podscaler.engine.hpa import (
     ScalingRules,
     SelectorProblem,
     SelectPolicy,
-    TargetType,
     Tolerances,
     UnknownMetric,
     conclude,
@@ -499,7 +499,7 @@ def _target(raw: Mapping[str, Any] | None) -> MetricTarget:
         return None if raw.get(key) is None else int(raw[key])
 
     return MetricTarget(
-        type=TargetType(raw.get("type") or TargetType.UTILIZATION),
+        type=MetricTargetType(raw.get("type") or MetricTargetType.UTILIZATION),
         average_utilization=optional("averageUtilization"),
         average_value_milli=optional("averageValueMilli"),
         value_milli=optional("valueMilli"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from podscaler.api.metrictarget import MetricTargetType
 from podscaler.engine.keda import (
     Action,
     Event,
@@ -19,7 +20,6 @@ from podscaler.engine.keda import (
     FallbackSpec,
     HealthStatus,
     MetricHealth,
-    MetricType,
     PausedReplicasError,
     ScalingModifiersSpec,
     ScalingSpec,
@@ -68,7 +68,7 @@ def _modifiers(advanced: dict[str, Any] | None) -> ScalingModifiersSpec | None:
         formula=raw.get("formula") or "",
         target=str(raw.get("target") or ""),
         activation_target=str(raw.get("activationTarget") or ""),
-        metric_type=MetricType(metric_type) if metric_type else None,
+        metric_type=MetricTargetType(metric_type) if metric_type else None,
     )
 
 
@@ -82,7 +82,7 @@ def fallback_metric(vector: Vector) -> None:
     _unknown(
         expected, {"fallbackActive", "metricValue", "numberOfFailures", "healthStatus", "error"}
     )
-    metric_type = MetricType(given.get("metricTargetType") or "AverageValue")
+    metric_type = MetricTargetType(given.get("metricTargetType") or "AverageValue")
     target = given.get("targetAverageValue", given.get("targetValue", given.get("target")))
     error = "some error" if given.get("scalerError") else None
     modifiers = _modifiers(given.get("advanced") or given.get("spec", {}).get("advanced"))

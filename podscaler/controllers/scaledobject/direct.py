@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from podscaler.api.metrictarget import MetricTargetType
 from podscaler.engine import hpa
-from podscaler.engine.keda import HpaInputs, MetricType
-from scalers.contract import ContainerResourceMetricSpec, MetricTargetType, ResourceMetricSpec
+from podscaler.engine.keda import HpaInputs
+from scalers.contract import ContainerResourceMetricSpec, ResourceMetricSpec
 
 __all__ = ["hpa_spec_and_readings"]
 
@@ -30,11 +31,11 @@ def _resource_metric(spec: ResourceSpec) -> hpa.ResourceMetric:
     container = spec.container if isinstance(spec, ContainerResourceMetricSpec) else None
     if spec.target.type is MetricTargetType.UTILIZATION:
         target = hpa.MetricTarget(
-            hpa.TargetType.UTILIZATION, average_utilization=spec.target.average_utilization
+            MetricTargetType.UTILIZATION, average_utilization=spec.target.average_utilization
         )
     else:
         target = hpa.MetricTarget(
-            hpa.TargetType.AVERAGE_VALUE,
+            MetricTargetType.AVERAGE_VALUE,
             average_value_milli=_milli(spec.target.average_value or 0.0),
         )
     return hpa.ResourceMetric(spec.resource, target, container)
@@ -64,11 +65,11 @@ def hpa_spec_and_readings(
             )
             continue
         target = metric.target if metric.target is not None else 0.0
-        if metric.metric_type is MetricType.VALUE:
-            metric_target = hpa.MetricTarget(hpa.TargetType.VALUE, value_milli=_milli(target))
+        if metric.metric_type is MetricTargetType.VALUE:
+            metric_target = hpa.MetricTarget(MetricTargetType.VALUE, value_milli=_milli(target))
         else:
             metric_target = hpa.MetricTarget(
-                hpa.TargetType.AVERAGE_VALUE, average_value_milli=_milli(target)
+                MetricTargetType.AVERAGE_VALUE, average_value_milli=_milli(target)
             )
         metrics.append(hpa.ExternalMetric(metric.metric_name, metric_target))
         if metric.value is not None and metric.target is not None and metric.target > 0:

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from podscaler.api.metrictarget import MetricTargetType
 from podscaler.api.scaledobject import COMPOSITE_METRIC_NAME, ScaledObject
 from podscaler.engine.keda import read_pause_annotations
 from podscaler.kube.clients import Kube
@@ -45,7 +46,7 @@ from podscaler.kube.errors import KubeError, NotFound
 from podscaler.kube.resources import Resource
 from podscaler.kube.scaling import ScaleRef
 from podscaler.kube.statuses import set_condition
-from scalers.contract import ExternalMetricSpec, MetricSpec, MetricTarget, MetricTargetType
+from scalers.contract import ExternalMetricSpec, MetricSpec, MetricTarget
 
 __all__ = [
     "HPAS",

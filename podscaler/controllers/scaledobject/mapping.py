@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from podscaler.api.hpabehavior import HorizontalPodAutoscalerBehavior, HPAScalingRules
+from podscaler.api.metrictarget import MetricTargetType
 from podscaler.api.scaledobject import ScaledObject
 from podscaler.api.timestamps import parse_time
 from podscaler.engine import hpa
@@ -28,7 +29,6 @@ from podscaler.engine.keda import (
     FallbackSpec,
     HealthStatus,
     MetricHealth,
-    MetricType,
     ScalingModifiersSpec,
     ScalingSpec,
     ScalingState,
@@ -71,7 +71,7 @@ def scaling_spec(so: ScaledObject) -> ScalingSpec:
             formula=raw.formula or "",
             target=raw.target or "",
             activation_target=raw.activation_target or "",
-            metric_type=MetricType(raw.metric_type) if raw.metric_type else None,
+            metric_type=MetricTargetType(raw.metric_type) if raw.metric_type else None,
         )
     created = so.metadata.creation_timestamp
     return ScalingSpec(

@@ -41,12 +41,13 @@ from podscaler.api.externalmetrics import (
     MetricUnavailable,
     ScaledObjectNotFound,
 )
+from podscaler.api.metrictarget import MetricTargetType
 from podscaler.api.scaledobject import ScaledObject
 from podscaler.controllers.scaledobject.mapping import scaling_spec, state_from_status
 from podscaler.controllers.scaledobject.triggers import BuiltTrigger
 from podscaler.engine import keda
 from podscaler.kube.errors import KubeError
-from scalers.contract import ExternalMetricSpec, MetricTargetType
+from scalers.contract import ExternalMetricSpec
 
 if TYPE_CHECKING:
     from podscaler.controllers.scaledobject.controller import ScaledObjectController
@@ -231,9 +232,9 @@ class ControllerMetricsSource:
                 if observation.metric_name == metric.metric_name:
                     return observation, True
         if metric.target.type is MetricTargetType.VALUE:
-            metric_type, target = keda.MetricType.VALUE, metric.target.value
+            metric_type, target = MetricTargetType.VALUE, metric.target.value
         else:
-            metric_type, target = keda.MetricType.AVERAGE_VALUE, metric.target.average_value
+            metric_type, target = MetricTargetType.AVERAGE_VALUE, metric.target.average_value
         base = keda.TriggerObservation(
             metric_name=metric.metric_name,
             trigger_type=trigger.type,

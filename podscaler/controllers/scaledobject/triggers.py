@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from podscaler.api.metrictarget import MetricTargetType
 from podscaler.controllers.scaledobject.auth import (
     AuthError,
     container_of,
@@ -27,13 +28,12 @@ from podscaler.controllers.scaledobject.auth import (
     resolve_container_env,
 )
 from podscaler.controllers.scaledobject.records import TriggerRecord
-from podscaler.engine.keda import MetricType, TriggerObservation
+from podscaler.engine.keda import TriggerObservation
 from podscaler.kube.clients import Kube
 from scalers.contract import (
     ContainerResourceMetricSpec,
     ExternalMetricSpec,
     MetricSpec,
-    MetricTargetType,
     ResourceMetricSpec,
     Scaler,
     ScalerConfig,
@@ -84,11 +84,11 @@ class TriggerPoll:
     records: tuple[TriggerRecord, ...]
 
 
-def _target_of(spec: ExternalMetricSpec) -> tuple[MetricType, float | None]:
+def _target_of(spec: ExternalMetricSpec) -> tuple[MetricTargetType, float | None]:
     target = spec.target
     if target.type is MetricTargetType.VALUE:
-        return MetricType.VALUE, target.value
-    return MetricType.AVERAGE_VALUE, target.average_value
+        return MetricTargetType.VALUE, target.value
+    return MetricTargetType.AVERAGE_VALUE, target.average_value
 
 
 class TriggerSet:
@@ -153,9 +153,9 @@ class TriggerSet:
             if trigger.is_resource:
                 for spec in trigger.resource_specs():
                     metric_type = (
-                        MetricType.UTILIZATION
+                        MetricTargetType.UTILIZATION
                         if spec.target.type is MetricTargetType.UTILIZATION
-                        else MetricType.AVERAGE_VALUE
+                        else MetricTargetType.AVERAGE_VALUE
                     )
                     name = trigger.resource_metric_name()
                     observations.append(

@@ -100,7 +100,6 @@ from podscaler.engine.hpa.types import (
     ScalingRules,
     SelectorProblem,
     SelectPolicy,
-    TargetType,
     Tolerances,
     UnknownMetric,
 )
@@ -156,7 +155,6 @@ __all__ = [
     "SelectPolicy",
     "SelectorProblem",
     "Stabilized",
-    "TargetType",
     "Tolerances",
     "UnknownMetric",
     "combine_metrics",

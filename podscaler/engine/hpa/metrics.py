@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from podscaler.api.metrictarget import MetricTargetType
 from podscaler.engine.hpa import conditions as reasons
 from podscaler.engine.hpa.replicas import (
     MetricUnavailable,
@@ -46,7 +47,6 @@ from podscaler.engine.hpa.types import (
     ReadingError,
     ResourceMetric,
     ResourceReading,
-    TargetType,
     Tolerances,
 )
 
@@ -232,7 +232,7 @@ def _evaluate_object(
     ref = spec.described_object
     fetch_error = f"unable to get metric {spec.metric_name} on {ref.kind} {ref.name}"
     target = spec.target
-    if target.type == TargetType.VALUE and target.value_milli is not None:
+    if target.type == MetricTargetType.VALUE and target.value_milli is not None:
         value = _reading_as(reading, ObjectReading, fetch_error).value_milli
         proposal = object_value_replicas(
             ctx.spec_replicas, value, target.value_milli, ctx.tolerances, ctx.pods
@@ -242,7 +242,7 @@ def _evaluate_object(
             proposal=proposal,
             status=MetricStatus("Object", spec.metric_name, value_milli=proposal.usage_milli),
         )
-    if target.type == TargetType.AVERAGE_VALUE and target.average_value_milli is not None:
+    if target.type == MetricTargetType.AVERAGE_VALUE and target.average_value_milli is not None:
         value = _reading_as(reading, ObjectReading, fetch_error).value_milli
         proposal = object_average_value_replicas(
             ctx.status_replicas, value, target.average_value_milli, ctx.tolerances

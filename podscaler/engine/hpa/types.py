@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from podscaler.api.metrictarget import MetricTargetType
+
 # --------------------------------------------------------------------------------------------
 # Controller-wide settings (kube-controller-manager flags)
 
@@ -180,17 +182,11 @@ MetricReading = ResourceReading | PodsReading | ObjectReading | ExternalReading 
 # Metric specs (autoscaling/v2 ``spec.metrics[]``)
 
 
-class TargetType(StrEnum):
-    UTILIZATION = "Utilization"
-    AVERAGE_VALUE = "AverageValue"
-    VALUE = "Value"
-
-
 @dataclass(frozen=True)
 class MetricTarget:
     """A metric's target. Upstream reads the fields, not only ``type``: see each calculator."""
 
-    type: TargetType
+    type: MetricTargetType
     average_utilization: int | None = None
     average_value_milli: int | None = None
     value_milli: int | None = None
@@ -246,7 +242,7 @@ MetricSpec = ResourceMetric | PodsMetric | ObjectMetric | ExternalMetric | Unkno
 
 #: Upstream's default when ``spec.metrics`` is empty: cpu at 80 % of requests.
 DEFAULT_METRICS: tuple[MetricSpec, ...] = (
-    ResourceMetric("cpu", MetricTarget(TargetType.UTILIZATION, average_utilization=80)),
+    ResourceMetric("cpu", MetricTarget(MetricTargetType.UTILIZATION, average_utilization=80)),
 )
 
 

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from podscaler.api.metrictarget import MetricTargetType
 from podscaler.engine.keda import conditions as cond
 from podscaler.engine.keda.executor import Action, Event, Rule, request_scale
 from podscaler.engine.keda.fallback import apply_fallback, fallback_exceeded, has_valid_fallback
@@ -32,7 +33,6 @@ from podscaler.engine.keda.types import (
     ConditionStatus,
     FallbackBehavior,
     MetricHealth,
-    MetricType,
     ScalingSpec,
     ScalingState,
     TriggerObservation,
@@ -75,7 +75,7 @@ class HpaMetric:
     trigger_type: str
     value: float | None
     target: float | None
-    metric_type: MetricType
+    metric_type: MetricTargetType
     fallback: bool = False
     error: str | None = None
 

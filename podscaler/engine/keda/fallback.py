@@ -21,13 +21,13 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from podscaler.api.metrictarget import MetricTargetType
 from podscaler.engine.keda.types import (
     COMPOSITE_METRIC_NAME,
     FallbackBehavior,
     FallbackSpec,
     HealthStatus,
     MetricHealth,
-    MetricType,
     ScalingSpec,
     TriggerObservation,
 )
@@ -149,12 +149,12 @@ def apply_fallback(
     else:
         metric_type = observation.metric_type
         target = observation.target
-    if metric_type == MetricType.UTILIZATION or target is None:
+    if metric_type == MetricTargetType.UTILIZATION or target is None:
         # Fallback only stands in for external AverageValue/Value metrics.
         return FallbackOutcome(None, False, observation.error, health, name)
 
     replicas: float = fallback_replicas(fallback, current_replicas)
-    if metric_type == MetricType.VALUE:
+    if metric_type == MetricTargetType.VALUE:
         if not ready_replicas:
             return FallbackOutcome(None, False, "error performing fallback", health, name)
         replicas /= ready_replicas

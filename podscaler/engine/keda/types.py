@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
+from podscaler.api.metrictarget import MetricTargetType
+
 #: KEDA's defaults (``scale_executor.go``, ``withtriggers_types.go``, ``scaledobject_types.go``).
 DEFAULT_POLLING_INTERVAL_SECONDS = 30
 DEFAULT_COOLDOWN_PERIOD_SECONDS = 300
@@ -40,14 +42,6 @@ COMPOSITE_METRIC_NAME = "composite-metric"
 RESOURCE_TRIGGER_TYPES = frozenset({"cpu", "memory"})
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
-
-
-class MetricType(StrEnum):
-    """An HPA metric target type (``autoscaling/v2`` ``MetricTargetType``)."""
-
-    AVERAGE_VALUE = "AverageValue"
-    VALUE = "Value"
-    UTILIZATION = "Utilization"
 
 
 class FallbackBehavior(StrEnum):
@@ -85,7 +79,7 @@ class ScalingModifiersSpec:
     formula: str = ""
     target: str = ""
     activation_target: str = ""
-    metric_type: MetricType | None = None
+    metric_type: MetricTargetType | None = None
 
     @property
     def in_use(self) -> bool:
@@ -93,8 +87,8 @@ class ScalingModifiersSpec:
         return bool(self.formula or self.target or self.activation_target or self.metric_type)
 
     @property
-    def effective_metric_type(self) -> MetricType:
-        return self.metric_type or MetricType.AVERAGE_VALUE
+    def effective_metric_type(self) -> MetricTargetType:
+        return self.metric_type or MetricTargetType.AVERAGE_VALUE
 
 
 @dataclass(frozen=True)
@@ -172,7 +166,7 @@ class TriggerObservation:
     is_active: bool | None = None
     activation_threshold: float = 0.0
     error: str | None = None
-    metric_type: MetricType = MetricType.AVERAGE_VALUE
+    metric_type: MetricTargetType = MetricTargetType.AVERAGE_VALUE
     target: float | None = None
 
     @property

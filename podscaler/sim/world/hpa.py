@@ -56,6 +56,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
+from podscaler.api.metrictarget import MetricTargetType
 from podscaler.api.quantities import Quantity
 from podscaler.api.selectors import LabelSelector, SelectorError, parse_label_selector
 from podscaler.api.timestamps import format_seconds, format_time, parse_seconds
@@ -133,9 +134,9 @@ def _selector_query(selector: Mapping[str, Any] | None) -> str:
 def _target(raw: Mapping[str, Any] | None) -> hpa.MetricTarget:
     raw = raw or {}
     try:
-        kind = hpa.TargetType(str(raw.get("type")))
+        kind = MetricTargetType(str(raw.get("type")))
     except ValueError:
-        kind = hpa.TargetType.AVERAGE_VALUE
+        kind = MetricTargetType.AVERAGE_VALUE
     utilization = raw.get("averageUtilization")
     return hpa.MetricTarget(
         kind,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from podscaler.api.metrictarget import MetricTargetType
 from podscaler.api.validation import validate_scaled_object
 from podscaler.controllers.scaledobject.direct import hpa_spec_and_readings
 from podscaler.controllers.scaledobject.mapping import (
@@ -26,7 +27,7 @@ from podscaler.controllers.scaledobject.status import (
 )
 from podscaler.engine import hpa, keda
 from podscaler.engine.hpa.objects import pod_facts, resource_reading
-from scalers.contract import MetricTarget, MetricTargetType, ResourceMetricSpec
+from scalers.contract import MetricTarget, ResourceMetricSpec
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -80,10 +81,10 @@ def test_external_and_resource_metrics_reach_the_hpa_in_milli_units() -> None:
     inputs = keda.HpaInputs(
         metrics=(
             keda.HpaMetric(
-                "s0-prometheus", "prometheus", 35.0, 10.0, keda.MetricType.AVERAGE_VALUE
+                "s0-prometheus", "prometheus", 35.0, 10.0, MetricTargetType.AVERAGE_VALUE
             ),
-            keda.HpaMetric("s1-cpu", "cpu", None, None, keda.MetricType.UTILIZATION),
-            keda.HpaMetric("s2-x", "x", None, 5.0, keda.MetricType.VALUE, error="down"),
+            keda.HpaMetric("s1-cpu", "cpu", None, None, MetricTargetType.UTILIZATION),
+            keda.HpaMetric("s2-x", "x", None, 5.0, MetricTargetType.VALUE, error="down"),
         ),
         min_replicas=1,
         max_replicas=10,
@@ -94,7 +95,7 @@ def test_external_and_resource_metrics_reach_the_hpa_in_milli_units() -> None:
     )
     spec, readings = hpa_spec_and_readings(inputs, {"s1-cpu": cpu}, None, None)
     assert spec.metrics[0] == hpa.ExternalMetric(
-        "s0-prometheus", hpa.MetricTarget(hpa.TargetType.AVERAGE_VALUE, average_value_milli=10000)
+        "s0-prometheus", hpa.MetricTarget(MetricTargetType.AVERAGE_VALUE, average_value_milli=10000)
     )
     assert readings[0] == hpa.ExternalReading((35000,))
     assert isinstance(spec.metrics[1], hpa.ResourceMetric)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from podscaler.api.metrictarget import MetricTargetType
 from podscaler.engine.hpa import (
     ContainerRequests,
     HpaSpec,
@@ -16,7 +17,6 @@ from podscaler.engine.hpa import (
     ReadyCondition,
     ResourceMetric,
     ResourceReading,
-    TargetType,
 )
 
 NOW = 10_000.0
@@ -51,7 +51,9 @@ def cpu_reading(**usage_milli: int) -> ResourceReading:
 
 
 def cpu_utilization(percent: int) -> ResourceMetric:
-    return ResourceMetric("cpu", MetricTarget(TargetType.UTILIZATION, average_utilization=percent))
+    return ResourceMetric(
+        "cpu", MetricTarget(MetricTargetType.UTILIZATION, average_utilization=percent)
+    )
 
 
 def cpu_spec(

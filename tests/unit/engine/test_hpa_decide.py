@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from podscaler.api.metrictarget import MetricTargetType
 from podscaler.engine.hpa import (
     Behavior,
     BoundBy,
@@ -26,7 +27,6 @@ from podscaler.engine.hpa import (
     ScalingPolicy,
     ScalingRules,
     SelectorProblem,
-    TargetType,
     UnknownMetric,
     conclude,
     decide,
@@ -154,7 +154,7 @@ def test_all_metrics_failing_keeps_the_previous_desired_count() -> None:
 
 
 def test_a_failing_metric_blocks_scale_down_but_not_scale_up() -> None:
-    external = ExternalMetric("queue", MetricTarget(TargetType.VALUE, value_milli=1000))
+    external = ExternalMetric("queue", MetricTarget(MetricTargetType.VALUE, value_milli=1000))
     spec = replace(cpu_spec(50), metrics=(*cpu_spec(50).metrics, external))
     broken = (ReadingError("unreachable"),)
 
@@ -170,7 +170,7 @@ def test_a_failing_metric_blocks_scale_down_but_not_scale_up() -> None:
 
 
 def test_several_metrics_take_the_maximum() -> None:
-    external = ExternalMetric("queue", MetricTarget(TargetType.VALUE, value_milli=1000))
+    external = ExternalMetric("queue", MetricTarget(MetricTargetType.VALUE, value_milli=1000))
     spec = replace(cpu_spec(50, max_replicas=20), metrics=(*cpu_spec(50).metrics, external))
     observed = observe(3, a=500, b=500, c=500)
     observed = replace(observed, readings=(*observed.readings, ExternalReading((2500, 500))))

@@ -3,12 +3,12 @@ conditions, and the rule that bound each result. Times are seconds on the caller
 
 from __future__ import annotations
 
+from podscaler.api.metrictarget import MetricTargetType
 from podscaler.engine.keda import (
     Action,
     ConditionStatus,
     Event,
     FallbackSpec,
-    MetricType,
     Rule,
     ScalingModifiersSpec,
     ScalingSpec,
@@ -123,7 +123,7 @@ def test_idle_mode_scales_to_idle_after_cooldown_and_back_to_min_when_active() -
 def test_only_cpu_memory_triggers_are_always_active_and_never_scale_to_zero() -> None:
     spec = ScalingSpec(min_replica_count=1, trigger_types=("cpu",))
     cpu = TriggerObservation(
-        "cpu", trigger_type="cpu", target=50.0, metric_type=MetricType.UTILIZATION
+        "cpu", trigger_type="cpu", target=50.0, metric_type=MetricTargetType.UTILIZATION
     )
     decision = decide(spec, [cpu], ScalingState(last_active_seconds=0.0), 2, NOW)
     assert decision.is_active

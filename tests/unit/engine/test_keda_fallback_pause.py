@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from podscaler.api.metrictarget import MetricTargetType
 from podscaler.engine.keda import (
     FallbackBehavior,
     FallbackSpec,
     MetricHealth,
-    MetricType,
     PausedReplicasError,
     ScalingSpec,
     TriggerObservation,
@@ -44,7 +44,9 @@ def test_each_behaviour_picks_its_replicas_and_exports_target_times_replicas(
 
 def test_value_targets_divide_by_ready_replicas_and_cannot_fall_back_with_none_ready() -> None:
     spec = ScalingSpec(fallback=FallbackSpec(0, 4))
-    observation = TriggerObservation("s0-q", error="x", target=10.0, metric_type=MetricType.VALUE)
+    observation = TriggerObservation(
+        "s0-q", error="x", target=10.0, metric_type=MetricTargetType.VALUE
+    )
     assert apply_fallback(spec, observation, None, current_replicas=1, ready_replicas=2).value == 20
     stuck = apply_fallback(spec, observation, None, current_replicas=1, ready_replicas=0)
     assert not stuck.fallback_active
