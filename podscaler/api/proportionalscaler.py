@@ -33,7 +33,7 @@ from typing import Annotated, Any, Final, Literal
 import pydantic
 from pydantic import Field
 
-from podscaler.api.conditions import Condition
+from podscaler.api.conditions import StatusCondition
 from podscaler.api.meta import GROUP_VERSION, ApiModel, ObjectMeta, SpecModel
 from podscaler.api.selectors import LabelSelector, SelectorError
 from podscaler.api.validation import Problem, pydantic_problems
@@ -220,7 +220,7 @@ class ProportionalScalerStatus(ApiModel):
     last_decision: ProportionalDecision | None = Field(
         default=None, description="The latest decision and why."
     )
-    conditions: list[Condition] | None = Field(
+    conditions: list[StatusCondition] | None = Field(
         default=None, description="Ready and ParametersValid."
     )
 

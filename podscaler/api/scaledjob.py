@@ -12,7 +12,7 @@ from typing import Any, Final, Literal
 
 from pydantic import ConfigDict, Field
 
-from podscaler.api.conditions import Condition
+from podscaler.api.conditions import StatusCondition
 from podscaler.api.meta import GROUP_VERSION, ApiModel, ObjectMeta, SpecModel
 from podscaler.api.triggers import ScaleTrigger
 
@@ -147,7 +147,9 @@ class ScaledJobStatus(ApiModel):
     last_active_time: datetime | None = Field(
         default=None, description="Last poll at which a trigger was active."
     )
-    conditions: list[Condition] | None = Field(default=None, description="Ready, Active, Paused.")
+    conditions: list[StatusCondition] | None = Field(
+        default=None, description="Ready, Active, Paused."
+    )
     paused: str | None = Field(
         default=None,
         alias="Paused",

@@ -18,7 +18,7 @@ from typing import Final, Literal
 
 from pydantic import Field
 
-from podscaler.api.conditions import Condition
+from podscaler.api.conditions import StatusCondition
 from podscaler.api.hpabehavior import HorizontalPodAutoscalerBehavior
 from podscaler.api.meta import GROUP_VERSION, ApiModel, ObjectMeta, SpecModel
 from podscaler.api.triggers import OptionalMetricType, ScaleTrigger
@@ -363,7 +363,7 @@ class ScaledObjectStatus(ApiModel):
     composite_scaler_name: str | None = Field(
         default=None, description="composite-metric when scalingModifiers are in use."
     )
-    conditions: list[Condition] | None = Field(
+    conditions: list[StatusCondition] | None = Field(
         default=None, description="Ready, Active, Fallback, Paused (and HPAActive in mode hpa)."
     )
     health: dict[str, HealthStatus] | None = Field(

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
-from podscaler.api.conditions import Condition
+from podscaler.api.conditions import StatusCondition
 from podscaler.api.meta import GROUP_VERSION, ApiModel, ObjectMeta, SpecModel
 
 __all__ = [
@@ -208,7 +208,7 @@ class TriggerAuthenticationStatus(ApiModel):
     scaled_jobs: str | None = Field(
         default=None, alias="scaledjobs", description="Comma-separated ScaledJobs using it."
     )
-    conditions: list[Condition] | None = Field(
+    conditions: list[StatusCondition] | None = Field(
         default=None, description="Conditions (podscaler addition)."
     )
     observed_generation: int | None = Field(

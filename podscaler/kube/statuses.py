@@ -12,7 +12,9 @@ Two ways to write, for two needs:
 
 :func:`set_condition` follows the Kubernetes API conventions: ``lastTransitionTime`` moves
 only when ``status`` changes, so it says how long the condition has held. It is pure: the
-time is passed in.
+time is passed in. :func:`merge_conditions` is where a controller's
+:class:`~podscaler.api.conditions.Condition` records become that JSON: once, at the status
+boundary.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from podscaler.api.conditions import Condition
 from podscaler.api.timestamps import format_time
 from podscaler.kube.clients import MERGE_PATCH, Kube
 from podscaler.kube.errors import Conflict
@@ -30,6 +33,7 @@ from podscaler.kube.resources import Resource
 
 __all__ = [
     "get_condition",
+    "merge_conditions",
     "patch_status",
     "set_condition",
     "update_status",
@@ -99,6 +103,30 @@ def _condition(
     if observed_generation is not None:
         condition["observedGeneration"] = observed_generation
     return condition
+
+
+def merge_conditions(
+    previous: Sequence[Mapping[str, Any]] | None,
+    conditions: Sequence[Condition],
+    now: datetime,
+    generation: int | None,
+) -> list[dict[str, Any]]:
+    """*conditions* over the *previous* JSON list, keeping ``lastTransitionTime`` where the
+    status did not flip (Kubernetes API conventions)."""
+    merged: list[dict[str, Any]] = [dict(c) for c in previous or ()]
+    for condition in conditions:
+        merged = set_condition(
+            merged,
+            type_=condition.type,
+            status=condition.status.value,
+            reason=condition.reason,
+            message=condition.message,
+            now=now,
+            observed_generation=generation,
+        )
+    order = [c.type for c in conditions]
+    merged.sort(key=lambda c: order.index(c["type"]) if c["type"] in order else len(order))
+    return merged
 
 
 async def patch_status(

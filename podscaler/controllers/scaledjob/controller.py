@@ -28,6 +28,7 @@ from typing import Any, Final
 
 from pydantic import ValidationError
 
+from podscaler.api.conditions import ACTIVE, READY, Condition, ConditionStatus
 from podscaler.api.meta import API_GROUP, API_VERSION
 from podscaler.api.scaledjob import (
     DEFAULT_FAILED_JOBS_HISTORY_LIMIT,
@@ -59,7 +60,7 @@ from podscaler.kube.errors import KubeError, NotFound
 from podscaler.kube.events import EventRecorder
 from podscaler.kube.informers import Informer
 from podscaler.kube.resources import Resource
-from podscaler.kube.statuses import patch_status
+from podscaler.kube.statuses import merge_conditions, patch_status
 from podscaler.observability.reasons import Reason
 from scalers.contract import ScalerEnvironment
 from scalers.registry import ScalerRegistry, default_registry
@@ -120,30 +121,6 @@ class ScaledJobContext:
         triggers, self.triggers = self.triggers, None
         if triggers is not None:
             await triggers.close()
-
-
-def _condition(kind: str, status: bool, reason: str, message: str, now: datetime) -> dict[str, Any]:
-    return {
-        "type": kind,
-        "status": "True" if status else "False",
-        "reason": reason,
-        "message": message,
-        "lastTransitionTime": format_time(now),
-    }
-
-
-def _merge_conditions(
-    previous: list[dict[str, Any]] | None, new: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """New conditions, keeping ``lastTransitionTime`` where the status did not change."""
-    before = {c.get("type"): c for c in previous or []}
-    out = []
-    for condition in new:
-        old = before.get(condition["type"])
-        if old is not None and old.get("status") == condition["status"]:
-            condition = {**condition, "lastTransitionTime": old.get("lastTransitionTime")}
-        out.append(condition)
-    return out
 
 
 class ScaledJobController:
@@ -424,29 +401,38 @@ class ScaledJobController:
     async def _write_status(
         self, ctx: ScaledJobContext, now: datetime, decision: JobDecision
     ) -> None:
-        active_reason = "ScalerActive" if decision.active else "ScalerNotActive"
-        conditions = [
-            _condition("Ready", True, "ScaledJobReady", "ScaledJob is defined correctly", now),
-            _condition("Active", decision.active, active_reason, decision.reason, now),
-        ]
+        if decision.active:
+            active = Condition(ACTIVE, ConditionStatus.TRUE, "ScalerActive", decision.reason)
+        else:
+            active = Condition(ACTIVE, ConditionStatus.FALSE, "ScalerNotActive", decision.reason)
+        conditions = (
+            Condition(
+                READY, ConditionStatus.TRUE, "ScaledJobReady", "ScaledJob is defined correctly"
+            ),
+            active,
+        )
         status: dict[str, Any] = {"observedGeneration": ctx.generation}
         if decision.active:
             status["lastActiveTime"] = format_time(now)
-        await self._patch_status(ctx, status, conditions)
+        await self._patch_status(ctx, now, status, conditions)
 
     async def _not_ready(self, ctx: ScaledJobContext, now: datetime, message: str) -> None:
-        conditions = [
-            _condition("Ready", False, Reason.ScaledJobCheckFailed.value, message, now),
-            _condition("Active", False, "ScalerNotActive", "not ready", now),
-        ]
-        await self._patch_status(ctx, {"observedGeneration": ctx.generation}, conditions)
+        conditions = (
+            Condition(READY, ConditionStatus.FALSE, Reason.ScaledJobCheckFailed.value, message),
+            Condition(ACTIVE, ConditionStatus.FALSE, "ScalerNotActive", "not ready"),
+        )
+        await self._patch_status(ctx, now, {"observedGeneration": ctx.generation}, conditions)
         self._event(ctx, Reason.ScaledJobCheckFailed, message)
 
     async def _patch_status(
-        self, ctx: ScaledJobContext, status: dict[str, Any], conditions: list[dict[str, Any]]
+        self,
+        ctx: ScaledJobContext,
+        now: datetime,
+        status: dict[str, Any],
+        conditions: tuple[Condition, ...],
     ) -> None:
         previous = ctx.status if ctx.status is not None else (ctx.obj.get("status") or {})
-        status["conditions"] = _merge_conditions(previous.get("conditions"), conditions)
+        status["conditions"] = merge_conditions(previous.get("conditions"), conditions, now, None)
         if all(previous.get(k) == v for k, v in status.items()):
             return
         for line in condition_changes("ScaledJob", ctx.namespace, ctx.name, previous, status):

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
+from podscaler.api.conditions import Condition, ConditionStatus
 from podscaler.api.meta import API_GROUP, API_VERSION
 from podscaler.api.scaledobject import ScaledObject
 from podscaler.controllers.refresh import AuthRefresher, recording
@@ -137,7 +138,7 @@ class ObjectContext:
     built_generation: int | None = None
     scaling_state: keda.ScalingState | None = None
     hpa_history: hpa.HpaHistory = field(default_factory=hpa.HpaHistory)
-    hpa_conditions: tuple[hpa.Condition, ...] = ()
+    hpa_conditions: tuple[Condition, ...] = ()
     hpa_desired: int | None = None
     #: The status the server holds after our last write (``None``: the informer's copy).
     status: dict[str, Any] | None = None
@@ -314,7 +315,7 @@ class Evaluator:
         state = ctx.scaling_state or state_from_status(ctx.obj.get("status"))
         conditions = cond.with_condition(
             cond.complete(state.conditions),
-            keda.Condition(cond.READY, keda.ConditionStatus.FALSE, reason.value, message),
+            Condition(cond.READY, ConditionStatus.FALSE, reason.value, message),
         )
         state = keda.ScalingState(
             state.last_active_seconds,
@@ -576,7 +577,7 @@ class Evaluator:
                 self._event(ctx, reason, event.message)
         was_ready = cond.get(cond.complete(previous_state.conditions), cond.READY).status
         now_ready = cond.get(decision.state.conditions, cond.READY).status
-        if now_ready == keda.ConditionStatus.TRUE and was_ready != keda.ConditionStatus.TRUE:
+        if now_ready == ConditionStatus.TRUE and was_ready != ConditionStatus.TRUE:
             self._event(
                 ctx,
                 Reason.ScaledObjectReady,

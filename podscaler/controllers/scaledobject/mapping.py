@@ -17,14 +17,13 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
+from podscaler.api.conditions import ConditionStatus, condition_from_json
 from podscaler.api.hpabehavior import HorizontalPodAutoscalerBehavior, HPAScalingRules
 from podscaler.api.metrictarget import MetricTargetType
 from podscaler.api.scaledobject import ScaledObject
 from podscaler.api.timestamps import parse_time
 from podscaler.engine import hpa
 from podscaler.engine.keda import (
-    Condition,
-    ConditionStatus,
     FallbackBehavior,
     FallbackSpec,
     HealthStatus,
@@ -142,16 +141,6 @@ def hpa_behavior(
     )
 
 
-def _condition(raw: Mapping[str, Any]) -> Condition | None:
-    kind = raw.get("type")
-    status = raw.get("status")
-    if not isinstance(kind, str) or status not in ("True", "False", "Unknown"):
-        return None
-    return Condition(
-        kind, ConditionStatus(status), str(raw.get("reason") or ""), str(raw.get("message") or "")
-    )
-
-
 def state_from_status(status: Mapping[str, Any] | None) -> ScalingState:
     """What a ScaledObject carried over from earlier polls, read back from its status.
 
@@ -170,11 +159,10 @@ def state_from_status(status: Mapping[str, Any] | None) -> ScalingState:
             number_of_failures=int(failures) if isinstance(failures, int) else 0,
             status=HealthStatus(kind) if kind in ("Happy", "Failing") else HealthStatus.HAPPY,
         )
+    raw_conditions = status.get("conditions") or []
     conditions = tuple(
         c
-        for c in (
-            _condition(raw) for raw in status.get("conditions") or [] if isinstance(raw, dict)
-        )
+        for c in (condition_from_json(raw) for raw in raw_conditions if isinstance(raw, dict))
         if c is not None
     )
     original = status.get("originalReplicaCount")

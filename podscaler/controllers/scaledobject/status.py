@@ -36,9 +36,10 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from podscaler.api.conditions import Condition
 from podscaler.api.timestamps import format_time, parse_seconds
-from podscaler.engine.keda import Condition, ScalingState
-from podscaler.kube.statuses import set_condition
+from podscaler.engine.keda import ScalingState
+from podscaler.kube.statuses import merge_conditions
 
 _ACTIVE = "Active"
 
@@ -49,7 +50,6 @@ __all__ = [
     "compose_status",
     "last_active_refresh_seconds",
     "last_active_to_write",
-    "merge_conditions",
     "status_patch",
 ]
 
@@ -75,30 +75,6 @@ OWNED_KEYS = (
     "lastDecision",
     "hpaName",
 )
-
-
-def merge_conditions(
-    previous: Sequence[Mapping[str, Any]] | None,
-    conditions: Sequence[Condition],
-    now: datetime,
-    generation: int | None,
-) -> list[dict[str, Any]]:
-    """*conditions* over the *previous* JSON list, keeping ``lastTransitionTime`` where the
-    status did not flip (Kubernetes API conventions)."""
-    merged: list[dict[str, Any]] = [dict(c) for c in previous or ()]
-    for condition in conditions:
-        merged = set_condition(
-            merged,
-            type_=condition.type,
-            status=condition.status.value,
-            reason=condition.reason,
-            message=condition.message,
-            now=now,
-            observed_generation=generation,
-        )
-    order = [c.type for c in conditions]
-    merged.sort(key=lambda c: order.index(c["type"]) if c["type"] in order else len(order))
-    return merged
 
 
 class StatusParts:

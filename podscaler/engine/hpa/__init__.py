@@ -66,7 +66,6 @@ from podscaler.engine.hpa.replicas import (
 from podscaler.engine.hpa.types import (
     DEFAULT_METRICS,
     Behavior,
-    Condition,
     ConditionType,
     ContainerRequests,
     ExternalMetric,
@@ -109,7 +108,6 @@ __all__ = [
     "Behavior",
     "BoundBy",
     "CombinedMetrics",
-    "Condition",
     "ConditionType",
     "ContainerRequests",
     "Decision",

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from podscaler.engine.hpa.types import Condition, ConditionType
+from podscaler.api.conditions import Condition, ConditionStatus
+from podscaler.engine.hpa.types import ConditionType
 
-TRUE = "True"
-FALSE = "False"
+TRUE = ConditionStatus.TRUE
+FALSE = ConditionStatus.FALSE
 
 # AbleToScale
 SUCCEEDED_GET_SCALE = "SucceededGetScale"
@@ -86,7 +87,7 @@ def unable_to_compute_message(error: str) -> str:
 def set_condition(
     conditions: Sequence[Condition],
     type_: ConditionType,
-    status: str,
+    status: ConditionStatus,
     reason: str,
     message: str,
     now_seconds: float,
@@ -108,7 +109,3 @@ def set_condition(
             return tuple(updated)
     updated.append(Condition(type_, status, reason, message, now_seconds))
     return tuple(updated)
-
-
-def find_condition(conditions: Sequence[Condition], type_: ConditionType) -> Condition | None:
-    return next((c for c in conditions if c.type == type_), None)

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from podscaler.api.conditions import Condition
 from podscaler.engine.hpa import conditions as reasons
 from podscaler.engine.hpa.behavior import (
     convert_with_behavior_rate,
@@ -41,7 +42,6 @@ from podscaler.engine.hpa.metrics import (
 from podscaler.engine.hpa.replicas import Hold
 from podscaler.engine.hpa.types import (
     DEFAULT_METRICS,
-    Condition,
     ConditionType,
     HpaHistory,
     HpaSettings,

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from podscaler.api.conditions import Condition
 from podscaler.api.metrictarget import MetricTargetType
 
 # --------------------------------------------------------------------------------------------
@@ -389,12 +390,3 @@ class ConditionType(StrEnum):
     ABLE_TO_SCALE = "AbleToScale"
     SCALING_ACTIVE = "ScalingActive"
     SCALING_LIMITED = "ScalingLimited"
-
-
-@dataclass(frozen=True)
-class Condition:
-    type: ConditionType
-    status: str
-    reason: str
-    message: str
-    last_transition_seconds: float

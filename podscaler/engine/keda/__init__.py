@@ -36,8 +36,6 @@ from podscaler.engine.keda.pause import (
 )
 from podscaler.engine.keda.types import (
     COMPOSITE_METRIC_NAME,
-    Condition,
-    ConditionStatus,
     FallbackBehavior,
     FallbackSpec,
     HealthStatus,
@@ -52,8 +50,6 @@ __all__ = [
     "COMPOSITE_METRIC_NAME",
     "Action",
     "CompositeOutcome",
-    "Condition",
-    "ConditionStatus",
     "Event",
     "Explanation",
     "FallbackBehavior",

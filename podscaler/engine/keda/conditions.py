@@ -1,20 +1,47 @@
-"""The ScaledObject status conditions, with KEDA's types, reasons and messages.
+"""The ScaledObject status conditions KEDA's rules produce: reasons and messages per type.
 
 Printer columns and dashboards key on these strings (``kubectl get so`` shows Ready, Active,
-Fallback and Paused), so they are spelled exactly as KEDA spells them; they live here, in one
-place, so the engine never invents a reason inline.
+Fallback and Paused), so they are spelled exactly as KEDA spells them; the condition types and
+the :class:`~podscaler.api.conditions.Condition` record are ``api``'s, the values the engine
+sets live here, in one place, so the engine never invents a reason inline.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from podscaler.engine.keda.types import Condition, ConditionStatus
+from podscaler.api.conditions import (
+    ACTIVE,
+    FALLBACK,
+    PAUSED,
+    READY,
+    Condition,
+    ConditionStatus,
+    find_condition,
+)
 
-READY = "Ready"
-ACTIVE = "Active"
-FALLBACK = "Fallback"
-PAUSED = "Paused"
+__all__ = [
+    "ACTIVE",
+    "ACTIVE_COOLDOWN",
+    "ACTIVE_FALSE",
+    "ACTIVE_FORCED",
+    "ACTIVE_TRUE",
+    "FALLBACK",
+    "FALLBACK_FALSE",
+    "FALLBACK_TRUE",
+    "INITIAL_CONDITIONS",
+    "PAUSED",
+    "PAUSED_FALSE",
+    "PAUSED_TRUE",
+    "READY",
+    "READY_PARTIAL_TRIGGER_ERROR",
+    "READY_TRIGGER_ERROR",
+    "READY_TRUE",
+    "complete",
+    "get",
+    "ready_invalid",
+    "with_condition",
+]
 
 #: KEDA's ``GetInitializedConditions``: what a fresh ScaledObject reports before its first poll.
 INITIAL_CONDITIONS: tuple[Condition, ...] = (
@@ -102,13 +129,10 @@ def with_condition(
 
 def get(conditions: tuple[Condition, ...], condition_type: str) -> Condition:
     """The condition of *condition_type*, or its initial value when absent."""
-    for condition in conditions:
-        if condition.type == condition_type:
-            return condition
-    for condition in INITIAL_CONDITIONS:
-        if condition.type == condition_type:
-            return condition
-    return replace(INITIAL_CONDITIONS[0], type=condition_type)  # pragma: no cover
+    found = find_condition(conditions, condition_type) or find_condition(
+        INITIAL_CONDITIONS, condition_type
+    )
+    return found or replace(INITIAL_CONDITIONS[0], type=condition_type)  # pragma: no cover
 
 
 def complete(conditions: tuple[Condition, ...]) -> tuple[Condition, ...]:

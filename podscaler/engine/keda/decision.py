@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from podscaler.api.conditions import Condition, ConditionStatus
 from podscaler.api.metrictarget import MetricTargetType
 from podscaler.engine.keda import conditions as cond
 from podscaler.engine.keda.executor import Action, Event, Rule, request_scale
@@ -29,8 +30,6 @@ from podscaler.engine.keda.types import (
     COMPOSITE_METRIC_NAME,
     DEFAULT_HPA_MIN_REPLICAS,
     DEFAULT_MAX_REPLICA_COUNT,
-    Condition,
-    ConditionStatus,
     FallbackBehavior,
     MetricHealth,
     ScalingSpec,

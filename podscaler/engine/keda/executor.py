@@ -27,9 +27,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from podscaler.api.conditions import Condition
 from podscaler.engine.keda import conditions as cond
 from podscaler.engine.keda.pause import PauseAnnotations
-from podscaler.engine.keda.types import Condition, ScalingSpec
+from podscaler.engine.keda.types import ScalingSpec
 
 __all__ = ["Action", "Event", "ExecutorOutcome", "Rule", "cooldown_passed", "request_scale"]
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
+from podscaler.api.conditions import Condition, find_condition
 from podscaler.api.metrictarget import MetricTargetType
 
 #: KEDA's defaults (``scale_executor.go``, ``withtriggers_types.go``, ``scaledobject_types.go``).
@@ -193,22 +194,6 @@ class MetricHealth:
     status: HealthStatus = HealthStatus.HAPPY
 
 
-class ConditionStatus(StrEnum):
-    TRUE = "True"
-    FALSE = "False"
-    UNKNOWN = "Unknown"
-
-
-@dataclass(frozen=True)
-class Condition:
-    """One ``status.conditions`` entry (type, status, reason, message) as KEDA writes it."""
-
-    type: str
-    status: ConditionStatus
-    reason: str = ""
-    message: str = ""
-
-
 @dataclass(frozen=True)
 class ScalingState:
     """What a ScaledObject carries from one poll to the next (its ``status``).
@@ -224,7 +209,4 @@ class ScalingState:
     conditions: tuple[Condition, ...] = ()
 
     def condition(self, condition_type: str) -> Condition | None:
-        for condition in self.conditions:
-            if condition.type == condition_type:
-                return condition
-        return None
+        return find_condition(self.conditions, condition_type)

@@ -53,9 +53,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
+from podscaler.api.conditions import Condition, condition_from_json
 from podscaler.api.metrictarget import MetricTargetType
 from podscaler.api.quantities import Quantity
 from podscaler.api.selectors import LabelSelector, SelectorError, parse_label_selector
@@ -91,6 +93,8 @@ _DEFAULT_METRIC: Final = {
     "type": "Resource",
     "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}},
 }
+
+_CONDITION_TYPES: Final = frozenset(hpa.ConditionType)
 
 Obj = dict[str, Any]
 
@@ -232,35 +236,32 @@ def hpa_spec(obj: Mapping[str, Any]) -> tuple[hpa.HpaSpec, list[Obj]]:
     )
 
 
-def _conditions(status: Mapping[str, Any]) -> tuple[hpa.Condition, ...]:
+def _conditions(status: Mapping[str, Any]) -> tuple[Condition, ...]:
+    """The HPA's conditions of its own types; a missing transition time is Go's zero time."""
     out = []
     for raw in status.get("conditions") or []:
-        try:
-            kind = hpa.ConditionType(str(raw.get("type")))
-        except ValueError:
+        condition = condition_from_json(raw)
+        if condition is None or condition.type not in _CONDITION_TYPES:
             continue
-        moment = parse_seconds(raw.get("lastTransitionTime"))
-        out.append(
-            hpa.Condition(
-                kind,
-                str(raw.get("status") or "Unknown"),
-                str(raw.get("reason") or ""),
-                str(raw.get("message") or ""),
-                ZERO_TIME_SECONDS if moment is None else moment,
-            )
-        )
+        if condition.last_transition_seconds is None:
+            condition = replace(condition, last_transition_seconds=ZERO_TIME_SECONDS)
+        out.append(condition)
     return tuple(out)
 
 
 # ------------------------------------------------------------------------------ writing JSON
 
 
-def conditions_json(conditions: Sequence[hpa.Condition]) -> list[Obj]:
+def conditions_json(conditions: Sequence[Condition]) -> list[Obj]:
     return [
         {
             "type": str(c.type),
-            "status": c.status,
-            "lastTransitionTime": format_seconds(c.last_transition_seconds),
+            "status": c.status.value,
+            "lastTransitionTime": format_seconds(
+                ZERO_TIME_SECONDS
+                if c.last_transition_seconds is None
+                else c.last_transition_seconds
+            ),
             "reason": c.reason,
             "message": c.message,
         }

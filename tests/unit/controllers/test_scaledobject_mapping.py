@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from podscaler.api.conditions import Condition, ConditionStatus
 from podscaler.api.metrictarget import MetricTargetType
 from podscaler.api.validation import validate_scaled_object
 from podscaler.controllers.scaledobject.direct import hpa_spec_and_readings
@@ -109,7 +110,7 @@ def test_status_is_written_only_when_it_changes_and_stale_keys_are_nulled() -> N
         last_active_seconds=None,
         original_replica_count=2,
         paused_replica_count=None,
-        conditions=(keda.Condition("Ready", keda.ConditionStatus.TRUE, "ScaledObjectReady", "ok"),),
+        conditions=(Condition("Ready", ConditionStatus.TRUE, "ScaledObjectReady", "ok"),),
     )
     parts = StatusParts(generation=1, last_decision={"rule": "hpa", "summary": "s"})
     first = compose_status(None, state, parts, NOW, last_active=None)

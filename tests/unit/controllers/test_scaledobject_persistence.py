@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from podscaler.api.conditions import Condition, ConditionStatus
 from podscaler.controllers.scaledobject.mapping import resumed_state
 from podscaler.controllers.scaledobject.specs import SpecCache
 from podscaler.controllers.scaledobject.status import (
@@ -18,8 +19,8 @@ from podscaler.engine import keda
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC).timestamp()
 
 
-def _active(status: str) -> tuple[keda.Condition, ...]:
-    return (keda.Condition("Active", keda.ConditionStatus(status), "r", "m"),)
+def _active(status: str) -> tuple[Condition, ...]:
+    return (Condition("Active", ConditionStatus(status), "r", "m"),)
 
 
 def _persisted(seconds: float, active: str) -> dict[str, Any]:

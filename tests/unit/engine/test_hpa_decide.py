@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from podscaler.api.conditions import Condition
 from podscaler.api.metrictarget import MetricTargetType
 from podscaler.engine.hpa import (
     Behavior,
     BoundBy,
-    Condition,
     ConditionType,
     Decision,
     ExternalMetric,

@@ -3,10 +3,10 @@ conditions, and the rule that bound each result. Times are seconds on the caller
 
 from __future__ import annotations
 
+from podscaler.api.conditions import ConditionStatus
 from podscaler.api.metrictarget import MetricTargetType
 from podscaler.engine.keda import (
     Action,
-    ConditionStatus,
     Event,
     FallbackSpec,
     Rule,
