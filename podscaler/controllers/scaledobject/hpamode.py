@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from podscaler.api.conditions import HPA_ACTIVE
 from podscaler.api.metrictarget import MetricTargetType
 from podscaler.api.scaledobject import COMPOSITE_METRIC_NAME, ScaledObject
 from podscaler.engine.keda import read_pause_annotations
@@ -50,7 +51,6 @@ from scalers.contract import ExternalMetricSpec, MetricSpec, MetricTarget
 
 __all__ = [
     "HPAS",
-    "HPA_ACTIVE",
     "HpaMode",
     "HpaModeOutcome",
     "HpaSpecError",
@@ -74,8 +74,6 @@ HPAS: Final = Resource(
     namespaced=True,
     subresources=frozenset({"status"}),
 )
-#: The ScaledObject condition mirroring the HPA's ``ScalingActive`` (KEDA's name).
-HPA_ACTIVE: Final = "HPAActive"
 SCALED_OBJECT_LABEL: Final = "scaledobject.keda.sh/name"
 EXCLUDED_LABELS_ANNOTATION: Final = "scaledobject.keda.sh/hpa-excluded-labels"
 TRANSFER_ANNOTATION: Final = "scaledobject.keda.sh/transfer-hpa-ownership"
