@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from podscaler.api.reasons import EventType, Reason
 from podscaler.kube.clients import MERGE_PATCH, Kube
 from podscaler.kube.errors import NotFound
-from podscaler.observability.reasons import EventType, Reason
 
 __all__ = ["EventRecorder", "format_micro_time", "object_reference"]
 

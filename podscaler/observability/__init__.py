@@ -1,1 +1,1 @@
-"""Prometheus metrics, logging and the one list of Event reasons."""
+"""Prometheus metrics and logging."""

@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 from podscaler.api.metrictarget import MetricTargetType
+from podscaler.api.reasons import Reason
 from podscaler.engine.keda import (
     Action,
     Event,
@@ -36,6 +37,13 @@ from podscaler.engine.keda import conditions as cond
 from tests.conformance.registry import REL_TOL, Vector, adapter
 
 NOW_SECONDS = 1_000_000.0
+
+#: KEDA's Event names in the vectors → podscaler's reasons (the same Events, named without
+#: KEDA's prefix).
+KEDA_EVENTS = {
+    "KEDAScaleTargetActivated": Reason.ScaleTargetActivated,
+    "KEDAScaleTargetDeactivated": Reason.ScaleTargetDeactivated,
+}
 
 
 def _close(actual: float | None, expected: float | None) -> bool:
@@ -199,7 +207,7 @@ def executor_scale_decision(vector: Vector) -> None:
         if expected["event"] is None:
             assert reasons == []
         else:
-            assert expected["event"] in reasons, reasons
+            assert KEDA_EVENTS[expected["event"]] in reasons, reasons
     if "updateLastActiveTime" in expected:
         updated = decision.state.last_active_seconds == NOW_SECONDS
         assert updated == expected["updateLastActiveTime"]

@@ -43,6 +43,7 @@ from podscaler.api.proportionalscaler import (
     node_label_selector,
     proportional_scaler_problems,
 )
+from podscaler.api.reasons import Reason
 from podscaler.api.selectors import LabelSelector
 from podscaler.controllers.proportional.configmaps import CONFIG_MAPS, ConfigMapWatches
 from podscaler.controllers.proportional.flags import CpaFlags, FlagTarget
@@ -66,7 +67,6 @@ from podscaler.kube.informers import Informer, compact
 from podscaler.kube.resources import Discovery, Resource
 from podscaler.kube.scaling import ScaleClient, ScaleRef
 from podscaler.kube.statuses import patch_status
-from podscaler.observability.reasons import Reason
 
 __all__ = [
     "PROPORTIONAL_SCALERS",

@@ -30,6 +30,7 @@ from pydantic import ValidationError
 
 from podscaler.api.conditions import ACTIVE, READY, Condition, ConditionStatus
 from podscaler.api.meta import API_GROUP, API_VERSION
+from podscaler.api.reasons import Reason
 from podscaler.api.scaledjob import (
     DEFAULT_FAILED_JOBS_HISTORY_LIMIT,
     DEFAULT_SUCCESSFUL_JOBS_HISTORY_LIMIT,
@@ -61,7 +62,6 @@ from podscaler.kube.events import EventRecorder
 from podscaler.kube.informers import Informer
 from podscaler.kube.resources import Resource
 from podscaler.kube.statuses import merge_conditions, patch_status
-from podscaler.observability.reasons import Reason
 from scalers.contract import ScalerEnvironment
 from scalers.registry import ScalerRegistry, default_registry
 

@@ -28,6 +28,7 @@ from typing import Any, Final
 
 from podscaler.api.conditions import Condition, ConditionStatus
 from podscaler.api.meta import API_GROUP, API_VERSION
+from podscaler.api.reasons import Reason
 from podscaler.api.scaledobject import ScaledObject
 from podscaler.controllers.refresh import AuthRefresher, recording
 from podscaler.controllers.scaledobject.direct import hpa_spec_and_readings
@@ -73,7 +74,6 @@ from podscaler.kube.resources import Resource
 from podscaler.kube.scaling import Scale, ScaleRef
 from podscaler.kube.statuses import patch_status
 from podscaler.observability.metrics import OperatorMetrics
-from podscaler.observability.reasons import Reason
 from scalers.contract import ScalerEnvironment
 from scalers.registry import ScalerRegistry
 
@@ -91,16 +91,6 @@ SCALED_OBJECTS: Final = Resource(
     namespaced=True,
     subresources=frozenset({"status"}),
 )
-
-#: The engine's event names (KEDA's) → podscaler's reasons.
-_EVENT_REASONS: Final = {
-    "KEDAScaleTargetActivated": Reason.ScaleTargetActivated,
-    "KEDAScaleTargetDeactivated": Reason.ScaleTargetDeactivated,
-    "ScaledObjectPaused": Reason.Paused,
-    "ScaledObjectUnpaused": Reason.Unpaused,
-    "ScaledObjectFallbackActivated": Reason.FallbackActivated,
-    "ScaledObjectFallbackDeactivated": Reason.FallbackDeactivated,
-}
 
 
 @dataclass(frozen=True)
@@ -560,21 +550,14 @@ class Evaluator:
             )
             desired = hpa_record.desired_replicas
         for event in decision.events:
-            reason = _EVENT_REASONS.get(event.reason)
-            if reason is None:
-                continue
             if isinstance(event, keda.Event):
                 if error is not None:
-                    failed = (
-                        Reason.ScaleTargetActivationFailed
-                        if reason is Reason.ScaleTargetActivated
-                        else Reason.ScaleTargetDeactivationFailed
-                    )
-                    self._event(ctx, failed, f"Failed to scale {target_text}: {error}")
+                    note = f"Failed to scale {target_text}: {error}"
+                    self._event(ctx, event.failure_reason, note)
                 else:
-                    self._event(ctx, reason, event.message(target_text))
+                    self._event(ctx, event.reason, event.message(target_text))
             else:
-                self._event(ctx, reason, event.message)
+                self._event(ctx, event.reason, event.message)
         was_ready = cond.get(cond.complete(previous_state.conditions), cond.READY).status
         now_ready = cond.get(decision.state.conditions, cond.READY).status
         if now_ready == ConditionStatus.TRUE and was_ready != ConditionStatus.TRUE:

@@ -21,6 +21,7 @@ from types import MappingProxyType
 
 from podscaler.api.conditions import Condition, ConditionStatus
 from podscaler.api.metrictarget import MetricTargetType
+from podscaler.api.reasons import Reason
 from podscaler.engine.keda import conditions as cond
 from podscaler.engine.keda.executor import Action, Event, Rule, request_scale
 from podscaler.engine.keda.fallback import apply_fallback, fallback_exceeded, has_valid_fallback
@@ -128,9 +129,8 @@ class ScalingDecision:
 class StatusEvent:
     """An Event about the object itself (pause, fallback) rather than its target's replicas."""
 
-    reason: str
+    reason: Reason
     message: str
-    type: str = "Normal"
 
 
 def decide(
@@ -156,7 +156,7 @@ def decide(
     events: list[Event | StatusEvent] = []
     if was_paused:
         conditions = cond.with_condition(conditions, cond.PAUSED_FALSE)
-        events.append(StatusEvent("ScaledObjectUnpaused", cond.PAUSED_FALSE.message))
+        events.append(StatusEvent(Reason.Unpaused, cond.PAUSED_FALSE.message))
 
     # 2. fallback and health, per external metric.
     health = dict(state.health)
@@ -338,9 +338,9 @@ def _fallback_condition(
     condition = cond.FALLBACK_TRUE if exceeded else cond.FALLBACK_FALSE
     events: list[StatusEvent] = []
     if exceeded and before != ConditionStatus.TRUE:
-        events.append(StatusEvent("ScaledObjectFallbackActivated", condition.message, "Warning"))
+        events.append(StatusEvent(Reason.FallbackActivated, condition.message))
     elif not exceeded and before == ConditionStatus.TRUE:
-        events.append(StatusEvent("ScaledObjectFallbackDeactivated", condition.message))
+        events.append(StatusEvent(Reason.FallbackDeactivated, condition.message))
     return cond.with_condition(conditions, condition), events
 
 
@@ -368,7 +368,7 @@ def _paused(
         return ScalingDecision(Action.NONE, None, False, True, None, new_state, (), explanation)
     conditions = cond.with_condition(conditions, cond.PAUSED_TRUE)
     if not was_paused:
-        events.append(StatusEvent("ScaledObjectPaused", cond.PAUSED_TRUE.message))
+        events.append(StatusEvent(Reason.Paused, cond.PAUSED_TRUE.message))
     action, replicas = Action.NONE, None
     if pause.paused_replicas is not None:
         rule = Rule.PAUSED_REPLICAS

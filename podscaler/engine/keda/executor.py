@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from podscaler.api.conditions import Condition
+from podscaler.api.reasons import Reason
 from podscaler.engine.keda import conditions as cond
 from podscaler.engine.keda.pause import PauseAnnotations
 from podscaler.engine.keda.types import ScalingSpec
@@ -64,27 +65,33 @@ class Rule(StrEnum):
 
 @dataclass(frozen=True)
 class Event:
-    """A Kubernetes Event to record; the controller formats it with the target's identity."""
+    """A scale of the target to record as an Event (activation or deactivation, KEDA's
+    ``KEDAScaleTarget(De)Activated``); the controller formats it with the target's identity,
+    once it knows whether writing ``/scale`` worked."""
 
-    reason: str
+    reason: Reason
     from_replicas: int
     to_replicas: int
     triggers: tuple[str, ...] = ()
     forced: bool = False
-    type: str = "Normal"
+
+    @property
+    def failure_reason(self) -> Reason:
+        """The reason to record instead when writing ``/scale`` failed."""
+        if self.reason is Reason.ScaleTargetActivated:
+            return Reason.ScaleTargetActivationFailed
+        return Reason.ScaleTargetDeactivationFailed
 
     def message(self, target: str) -> str:
         """KEDA's message text; *target* is ``"<kind> <namespace>/<name>"``."""
-        if self.reason == "KEDAScaleTargetActivated":
+        if self.reason is Reason.ScaleTargetActivated:
             cause = (
                 "caused by forced activation annotation"
                 if self.forced
                 else "triggered by " + ";".join(self.triggers)
             )
             return f"Scaled {target} from {self.from_replicas} to {self.to_replicas}, {cause}"
-        if self.reason == "KEDAScaleTargetDeactivated":
-            return f"Deactivated {target} from {self.from_replicas} to {self.to_replicas}"
-        return f"{self.reason} {target}"
+        return f"Deactivated {target} from {self.from_replicas} to {self.to_replicas}"
 
 
 @dataclass(frozen=True)
@@ -144,7 +151,7 @@ def request_scale(
                 )
             forced = not is_active
             event = Event(
-                "KEDAScaleTargetActivated", current_replicas, target, active_triggers, forced
+                Reason.ScaleTargetActivated, current_replicas, target, active_triggers, forced
             )
             rule = Rule.FORCE_ACTIVATION if forced else Rule.ACTIVATION
             why = "activation forced by annotation" if forced else "triggers active"
@@ -241,7 +248,7 @@ def _scale_to_zero_or_idle(
             f"{since}: scale to {'idleReplicaCount' if idle is not None else 'minReplicaCount'} "
             f"{target}",
             active=cond.ACTIVE_FALSE,
-            event=Event("KEDAScaleTargetDeactivated", current_replicas, target),
+            event=Event(Reason.ScaleTargetDeactivated, current_replicas, target),
         )
     if last_active_seconds is None:
         created = spec.created_seconds if spec.created_seconds is not None else now_seconds

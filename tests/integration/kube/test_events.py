@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from podscaler.api.reasons import Reason
 from podscaler.kube.clients import Kube, connect
 from podscaler.kube.events import EventRecorder
-from podscaler.observability.reasons import Reason
 
 Obj = dict[str, Any]
 EVENTS = "/apis/events.k8s.io/v1/namespaces/shop/events"

@@ -5,6 +5,10 @@ them, so they are declared once, in UpperCamelCase, each with the situation that
 and a test keeps the list and its documentation complete. Names mirror KEDA's events
 (``KEDAScaleTargetActivated`` → :attr:`Reason.ScaleTargetActivated`, …) without the
 ``KEDA`` prefix, so a KEDA user finds the same story under familiar words.
+
+They live in ``api`` because deciding an Event is the engines' business and recording it the
+controllers': the engines' decisions carry a :class:`Reason` (never a string a controller
+translates), and :attr:`Reason.event_type` is the one place that says which are Warnings.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ import ast
 import inspect
 import re
 
-from podscaler.observability import reasons
-from podscaler.observability.reasons import EventType, Reason
+from podscaler.api import reasons
+from podscaler.api.reasons import EventType, Reason
 
 
 def _documented_members() -> dict[str, str]:
