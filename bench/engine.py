@@ -38,6 +38,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from podscaler.api.metrictarget import MetricTargetType
+from podscaler.api.scaledobject import ScalingSpec
 from podscaler.api.validation import validate_scaled_object
 from podscaler.engine import hpa, keda
 
@@ -55,7 +56,7 @@ def _pod(name: str) -> hpa.PodFacts:
     )
 
 
-def _keda_step(spec: keda.ScalingSpec, value: float) -> keda.ScalingDecision:
+def _keda_step(spec: ScalingSpec, value: float) -> keda.ScalingDecision:
     observation = keda.TriggerObservation(
         "s0-prometheus",
         trigger_type="prometheus",
@@ -68,7 +69,7 @@ def _keda_step(spec: keda.ScalingSpec, value: float) -> keda.ScalingDecision:
 
 
 def external_case(behavior: hpa.Behavior | None, history: hpa.HpaHistory) -> Callable[[], int]:
-    spec = keda.ScalingSpec(min_replica_count=0, max_replica_count=50, trigger_types=("prom",))
+    spec = ScalingSpec(min_replica_count=0, max_replica_count=50, trigger_types=("prom",))
     metric = hpa.ExternalMetric(
         "s0-prometheus",
         hpa.MetricTarget(MetricTargetType.AVERAGE_VALUE, average_value_milli=100_000),
@@ -85,7 +86,7 @@ def external_case(behavior: hpa.Behavior | None, history: hpa.HpaHistory) -> Cal
 
 
 def cpu_case(pods: int) -> Callable[[], int]:
-    spec = keda.ScalingSpec(min_replica_count=1, max_replica_count=50, trigger_types=("cpu",))
+    spec = ScalingSpec(min_replica_count=1, max_replica_count=50, trigger_types=("cpu",))
     metric = hpa.ResourceMetric(
         "cpu", hpa.MetricTarget(MetricTargetType.UTILIZATION, average_utilization=50)
     )

@@ -52,6 +52,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from podscaler.api.flags import flag
+from podscaler.api.triggers import DEFAULT_POLLING_INTERVAL_SECONDS
 from podscaler.controllers.proportional import (
     CpaFlags,
     ProportionalController,
@@ -390,7 +391,8 @@ async def run_operator(
                 ", dry run" if options.dry_run else "",
             )
             first_round = max(
-                (c.polling_interval_seconds for c in controller.objects.values()), default=30.0
+                (c.polling_interval_seconds for c in controller.objects.values()),
+                default=DEFAULT_POLLING_INTERVAL_SECONDS,
             )
             settling = loop.create_task(
                 settle_heap_periodically(min(first_round, 300.0)), name="settle-heap"

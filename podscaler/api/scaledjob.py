@@ -3,34 +3,100 @@
 The job template is a batch/v1 JobSpec. Its common fields are typed; the pod template and any
 other JobSpec field are kept as given (the API server validates them when the Job is created),
 which keeps this layer free of the whole core/v1 Pod schema.
+
+Unset fields stay ``None``; :meth:`ScaledJobSpec.resolved` applies KEDA's defaults, here and
+nowhere else, and gives the frozen :class:`ScaledJobScaling` the controller and the engine read.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Final, Literal
 
 from pydantic import ConfigDict, Field
 
 from podscaler.api.conditions import StatusCondition
 from podscaler.api.meta import GROUP_VERSION, ApiModel, ObjectMeta, SpecModel
-from podscaler.api.triggers import ScaleTrigger
+from podscaler.api.triggers import DEFAULT_POLLING_INTERVAL_SECONDS, ScaleTrigger
 
 __all__ = [
     "DEFAULT_FAILED_JOBS_HISTORY_LIMIT",
+    "DEFAULT_MULTIPLE_SCALERS_CALCULATION",
+    "DEFAULT_ROLLOUT_STRATEGY",
     "DEFAULT_SCALED_JOB_MAX_REPLICAS",
+    "DEFAULT_SCALED_JOB_MIN_REPLICAS",
+    "DEFAULT_SCALING_STRATEGY",
     "DEFAULT_SUCCESSFUL_JOBS_HISTORY_LIMIT",
     "JobTargetRef",
+    "MultipleScalersCalculation",
     "Rollout",
     "ScaledJob",
+    "ScaledJobScaling",
     "ScaledJobSpec",
     "ScaledJobStatus",
     "ScalingStrategy",
+    "ScalingStrategyName",
 ]
 
+
+class ScalingStrategyName(StrEnum):
+    """``scalingStrategy.strategy``: how running and pending Jobs count against the queue."""
+
+    DEFAULT = "default"
+    CUSTOM = "custom"
+    ACCURATE = "accurate"
+    EAGER = "eager"
+
+
+class MultipleScalersCalculation(StrEnum):
+    """``scalingStrategy.multipleScalersCalculation``: how the active triggers combine."""
+
+    MAX = "max"
+    MIN = "min"
+    AVG = "avg"
+    SUM = "sum"
+
+
+RolloutStrategy = Literal["default", "gradual", "immediate"]
+
+#: KEDA's defaults (``scaledjob_types.go``, ``scale_jobs.go``); applied by
+#: :meth:`ScaledJobSpec.resolved` and nowhere else.
 DEFAULT_SUCCESSFUL_JOBS_HISTORY_LIMIT: Final = 100
 DEFAULT_FAILED_JOBS_HISTORY_LIMIT: Final = 100
+DEFAULT_SCALED_JOB_MIN_REPLICAS: Final = 0
 DEFAULT_SCALED_JOB_MAX_REPLICAS: Final = 100
+DEFAULT_SCALING_STRATEGY: Final = ScalingStrategyName.DEFAULT
+DEFAULT_MULTIPLE_SCALERS_CALCULATION: Final = MultipleScalersCalculation.MAX
+DEFAULT_ROLLOUT_STRATEGY: Final[RolloutStrategy] = "default"
+
+
+@dataclass(frozen=True)
+class ScaledJobScaling:
+    """A ScaledJob's spec with every default resolved: what a poll reads.
+
+    ``queue_length_deduction`` and ``running_job_percentage`` are the custom strategy's,
+    as written (``None`` when unset): whether the percentage parses decides which strategy
+    KEDA really applies, and that is the engine's business.
+    """
+
+    polling_interval_seconds: int = DEFAULT_POLLING_INTERVAL_SECONDS
+    min_replica_count: int = DEFAULT_SCALED_JOB_MIN_REPLICAS
+    max_replica_count: int = DEFAULT_SCALED_JOB_MAX_REPLICAS
+    successful_jobs_history_limit: int = DEFAULT_SUCCESSFUL_JOBS_HISTORY_LIMIT
+    failed_jobs_history_limit: int = DEFAULT_FAILED_JOBS_HISTORY_LIMIT
+    scaling_strategy: ScalingStrategyName = DEFAULT_SCALING_STRATEGY
+    queue_length_deduction: int | None = None
+    running_job_percentage: str | None = None
+    pending_pod_conditions: tuple[str, ...] = ()
+    multiple_scalers_calculation: MultipleScalersCalculation = DEFAULT_MULTIPLE_SCALERS_CALCULATION
+    rollout_strategy: RolloutStrategy = DEFAULT_ROLLOUT_STRATEGY
+
+    @property
+    def gradual_rollout(self) -> bool:
+        """A spec change lets running Jobs finish instead of deleting them."""
+        return self.rollout_strategy == "gradual"
 
 
 class JobTargetRef(SpecModel):
@@ -61,7 +127,7 @@ class JobTargetRef(SpecModel):
 class Rollout(SpecModel):
     """What happens to running Jobs when the ScaledJob changes."""
 
-    strategy: Literal["default", "gradual", "immediate"] | None = Field(
+    strategy: RolloutStrategy | None = Field(
         default=None,
         description="default/immediate: delete running Jobs on update; gradual: let them finish.",
     )
@@ -73,7 +139,7 @@ class Rollout(SpecModel):
 class ScalingStrategy(SpecModel):
     """How many Jobs to create for the pending work."""
 
-    strategy: Literal["default", "custom", "accurate", "eager"] | None = Field(
+    strategy: ScalingStrategyName | None = Field(
         default=None, description="default, custom, accurate or eager (see the docs)."
     )
     custom_scaling_queue_length_deduction: int | None = Field(
@@ -87,7 +153,7 @@ class ScalingStrategy(SpecModel):
         default=None,
         description="Pod conditions that must all be true for a pod not to count as pending.",
     )
-    multiple_scalers_calculation: Literal["max", "min", "avg", "sum"] | None = Field(
+    multiple_scalers_calculation: MultipleScalersCalculation | None = Field(
         default=None, description="How the active triggers' values combine (default max)."
     )
 
@@ -128,17 +194,45 @@ class ScaledJobSpec(SpecModel):
         description="Event sources the Jobs are created for (at least one).",
     )
 
-    @property
-    def effective_max_replicas(self) -> int:
-        return (
-            self.max_replica_count
-            if self.max_replica_count is not None
-            else DEFAULT_SCALED_JOB_MAX_REPLICAS
+    def resolved(self) -> ScaledJobScaling:
+        """This spec with KEDA's defaults in place of every unset field."""
+        strategy = self.scaling_strategy or ScalingStrategy()
+        rollout = self.rollout.strategy if self.rollout is not None else None
+        return ScaledJobScaling(
+            polling_interval_seconds=_given(
+                self.polling_interval, DEFAULT_POLLING_INTERVAL_SECONDS
+            ),
+            min_replica_count=_given(self.min_replica_count, DEFAULT_SCALED_JOB_MIN_REPLICAS),
+            max_replica_count=_given(self.max_replica_count, DEFAULT_SCALED_JOB_MAX_REPLICAS),
+            successful_jobs_history_limit=_given(
+                self.successful_jobs_history_limit, DEFAULT_SUCCESSFUL_JOBS_HISTORY_LIMIT
+            ),
+            failed_jobs_history_limit=_given(
+                self.failed_jobs_history_limit, DEFAULT_FAILED_JOBS_HISTORY_LIMIT
+            ),
+            scaling_strategy=strategy.strategy or DEFAULT_SCALING_STRATEGY,
+            queue_length_deduction=strategy.custom_scaling_queue_length_deduction,
+            running_job_percentage=strategy.custom_scaling_running_job_percentage,
+            pending_pod_conditions=tuple(strategy.pending_pod_conditions or ()),
+            multiple_scalers_calculation=(
+                strategy.multiple_scalers_calculation or DEFAULT_MULTIPLE_SCALERS_CALCULATION
+            ),
+            rollout_strategy=_rollout(rollout or self.rolling_update_strategy),
         )
 
-    @property
-    def effective_min_replicas(self) -> int:
-        return self.min_replica_count or 0
+
+def _given(value: int | None, default: int) -> int:
+    return default if value is None else value
+
+
+def _rollout(value: str | None) -> RolloutStrategy:
+    """The deprecated ``rolloutStrategy`` is free text: anything but a known name is KEDA's
+    default (only ``gradual`` changes what happens)."""
+    if value == "gradual":
+        return "gradual"
+    if value == "immediate":
+        return "immediate"
+    return DEFAULT_ROLLOUT_STRATEGY
 
 
 class ScaledJobStatus(ApiModel):

@@ -3,8 +3,9 @@
 Fields KEDA leaves unset stay ``None`` here rather than being filled with defaults, because
 KEDA's rules tell "unset" from "set to the default value" (an unset ``minReplicaCount`` with
 ``idleReplicaCount: 0`` is invalid while an explicit ``0`` is fine; a *configured*
-``pollingInterval`` earns a warning). The ``*_seconds`` / ``*_replicas`` properties give the
-effective values with KEDA's defaults applied; the engine reads those.
+``pollingInterval`` earns a warning). Every default is applied here and nowhere else:
+:meth:`ScaledObject.resolved` gives :class:`ScalingSpec`, the frozen view with KEDA's defaults
+resolved that the engine decides over and the controller schedules by.
 
 podscaler's own extensions live under ``spec.advanced`` and say so in their descriptions:
 ``advanced.mode`` (``direct``, the default: podscaler computes replicas itself and writes
@@ -13,7 +14,11 @@ podscaler's own extensions live under ``spec.advanced`` and say so in their desc
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from types import MappingProxyType
 from typing import Final, Literal
 
 from pydantic import Field
@@ -21,19 +26,27 @@ from pydantic import Field
 from podscaler.api.conditions import StatusCondition
 from podscaler.api.hpabehavior import HorizontalPodAutoscalerBehavior
 from podscaler.api.meta import GROUP_VERSION, ApiModel, ObjectMeta, SpecModel
-from podscaler.api.triggers import OptionalMetricType, ScaleTrigger
+from podscaler.api.metrictarget import MetricTargetType
+from podscaler.api.triggers import (
+    DEFAULT_POLLING_INTERVAL_SECONDS,
+    RESOURCE_TRIGGER_TYPES,
+    OptionalMetricType,
+    ScaleTrigger,
+)
 
 __all__ = [
     "COMPOSITE_METRIC_NAME",
     "DEFAULT_COOLDOWN_PERIOD_SECONDS",
-    "DEFAULT_HPA_MAX_REPLICAS",
     "DEFAULT_HPA_MIN_REPLICAS",
     "DEFAULT_INITIAL_COOLDOWN_PERIOD_SECONDS",
-    "DEFAULT_POLLING_INTERVAL_SECONDS",
+    "DEFAULT_MAX_REPLICA_COUNT",
+    "DEFAULT_MIN_REPLICA_COUNT",
+    "DEFAULT_MODE",
     "GENERATED_HPA_NAME_PREFIX",
     "AdvancedConfig",
     "Fallback",
     "FallbackBehavior",
+    "FallbackSpec",
     "GroupVersionKindResource",
     "HealthStatus",
     "HorizontalPodAutoscalerConfig",
@@ -43,28 +56,159 @@ __all__ = [
     "ScaledObjectStatus",
     "ScalingMode",
     "ScalingModifiers",
+    "ScalingModifiersSpec",
+    "ScalingSpec",
     "TriggerActivity",
 ]
 
-DEFAULT_POLLING_INTERVAL_SECONDS: Final = 30
+#: KEDA's defaults (``scale_executor.go``, ``scaledobject_types.go``) and podscaler's own;
+#: applied by :meth:`ScaledObjectSpec.resolved` and nowhere else (``pollingInterval``'s, shared
+#: with ScaledJobs, is in :mod:`podscaler.api.triggers`).
 DEFAULT_COOLDOWN_PERIOD_SECONDS: Final = 300
 DEFAULT_INITIAL_COOLDOWN_PERIOD_SECONDS: Final = 0
+DEFAULT_MIN_REPLICA_COUNT: Final = 0
+DEFAULT_MAX_REPLICA_COUNT: Final = 100
 #: An HPA cannot go below one replica; 0 is KEDA's (and podscaler's) business.
 DEFAULT_HPA_MIN_REPLICAS: Final = 1
-DEFAULT_HPA_MAX_REPLICAS: Final = 100
 #: Name of the single external metric that replaces the triggers' when a formula is set.
 COMPOSITE_METRIC_NAME: Final = "composite-metric"
 #: Prefix of the generated HPA's name when none is configured (KEDA's, for drop-in migration).
 GENERATED_HPA_NAME_PREFIX: Final = "keda-hpa-"
 
-FallbackBehavior = Literal[
-    "static",
-    "currentReplicas",
-    "currentReplicasIfHigher",
-    "currentReplicasIfLower",
-    "scalingModifiers",
-]
+
+class FallbackBehavior(StrEnum):
+    """``spec.fallback.behavior``: which replica count a failing metric pretends to ask for."""
+
+    STATIC = "static"
+    CURRENT_REPLICAS = "currentReplicas"
+    CURRENT_REPLICAS_IF_HIGHER = "currentReplicasIfHigher"
+    CURRENT_REPLICAS_IF_LOWER = "currentReplicasIfLower"
+    SCALING_MODIFIERS = "scalingModifiers"
+
+
 ScalingMode = Literal["direct", "hpa"]
+#: podscaler's default ``advanced.mode``: it computes 0..N itself.
+DEFAULT_MODE: Final[ScalingMode] = "direct"
+
+
+_NO_ANNOTATIONS: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class FallbackSpec:
+    """``spec.fallback``, resolved. Fallback engages once a metric failed *more than*
+    ``failure_threshold`` consecutive times; negative numbers make the whole fallback inert
+    (KEDA's ``HasValidFallback``), they are not clamped."""
+
+    failure_threshold: int
+    replicas: int
+    behavior: FallbackBehavior = FallbackBehavior.STATIC
+
+
+@dataclass(frozen=True)
+class ScalingModifiersSpec:
+    """``spec.advanced.scalingModifiers``; strings exactly as in the manifest ("" = unset),
+    because KEDA parses them where it uses them (a target that is not a number is an error
+    of that poll, not of the object)."""
+
+    formula: str = ""
+    target: str = ""
+    activation_target: str = ""
+    metric_type: MetricTargetType | None = None
+
+    @property
+    def in_use(self) -> bool:
+        """KEDA's ``IsUsingModifiers``: any field set at all switches the composite metric on."""
+        return bool(self.formula or self.target or self.activation_target or self.metric_type)
+
+    @property
+    def effective_metric_type(self) -> MetricTargetType:
+        return self.metric_type or MetricTargetType.AVERAGE_VALUE
+
+
+@dataclass(frozen=True)
+class ScalingSpec:
+    """A ScaledObject as the engine decides over it and the controller schedules it: every
+    default resolved, frozen.
+
+    Build one with :meth:`ScaledObject.resolved` (or :meth:`resolve` from loose fields, where
+    ``None`` means "unset", as in a manifest). ``idle_replica_count`` stays ``None`` when
+    unset: that is not a default but "no idle mode". ``trigger_types`` lists
+    ``spec.triggers[].type`` in order (the "only cpu/memory triggers ⇒ always active" rule
+    holds even when a poll observed nothing for some trigger); ``annotations`` are
+    ``metadata.annotations`` (the pause annotations); ``created_seconds`` is
+    ``metadata.creationTimestamp`` in Unix seconds, ``None`` meaning "just created" (KEDA then
+    uses now), which matters for ``initialCooldownPeriod``.
+    """
+
+    min_replica_count: int = DEFAULT_MIN_REPLICA_COUNT
+    max_replica_count: int = DEFAULT_MAX_REPLICA_COUNT
+    idle_replica_count: int | None = None
+    polling_interval_seconds: int = DEFAULT_POLLING_INTERVAL_SECONDS
+    cooldown_period_seconds: int = DEFAULT_COOLDOWN_PERIOD_SECONDS
+    initial_cooldown_period_seconds: int = DEFAULT_INITIAL_COOLDOWN_PERIOD_SECONDS
+    fallback: FallbackSpec | None = None
+    scaling_modifiers: ScalingModifiersSpec | None = None
+    trigger_types: tuple[str, ...] = ()
+    annotations: Mapping[str, str] = field(default_factory=lambda: _NO_ANNOTATIONS)
+    created_seconds: float | None = None
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        min_replica_count: int | None = None,
+        max_replica_count: int | None = None,
+        idle_replica_count: int | None = None,
+        polling_interval: int | None = None,
+        cooldown_period: int | None = None,
+        initial_cooldown_period: int | None = None,
+        fallback: FallbackSpec | None = None,
+        scaling_modifiers: ScalingModifiersSpec | None = None,
+        trigger_types: tuple[str, ...] = (),
+        annotations: Mapping[str, str] | None = None,
+        created_seconds: float | None = None,
+    ) -> ScalingSpec:
+        """The spec with KEDA's defaults in place of every unset (``None``) field."""
+        return cls(
+            min_replica_count=_given(min_replica_count, DEFAULT_MIN_REPLICA_COUNT),
+            max_replica_count=_given(max_replica_count, DEFAULT_MAX_REPLICA_COUNT),
+            idle_replica_count=idle_replica_count,
+            polling_interval_seconds=_given(polling_interval, DEFAULT_POLLING_INTERVAL_SECONDS),
+            cooldown_period_seconds=_given(cooldown_period, DEFAULT_COOLDOWN_PERIOD_SECONDS),
+            initial_cooldown_period_seconds=_given(
+                initial_cooldown_period, DEFAULT_INITIAL_COOLDOWN_PERIOD_SECONDS
+            ),
+            fallback=fallback,
+            scaling_modifiers=scaling_modifiers,
+            trigger_types=trigger_types,
+            annotations=MappingProxyType(dict(annotations or {})),
+            created_seconds=created_seconds,
+        )
+
+    @property
+    def hpa_min_replicas(self) -> int:
+        """KEDA's ``GetHPAMinReplicas``: ``minReplicaCount``, at least 1 (0 is the executor's
+        business); also the count an activation scales to."""
+        return max(self.min_replica_count, DEFAULT_HPA_MIN_REPLICAS)
+
+    @property
+    def hpa_max_replicas(self) -> int:
+        """KEDA's ``GetHPAMaxReplicas``: ``maxReplicaCount``."""
+        return self.max_replica_count
+
+    @property
+    def uses_modifiers(self) -> bool:
+        return self.scaling_modifiers is not None and self.scaling_modifiers.in_use
+
+    @property
+    def only_resource_triggers(self) -> bool:
+        """All triggers are cpu/memory: KEDA then treats the object as always active."""
+        return all(t in RESOURCE_TRIGGER_TYPES for t in self.trigger_types)
+
+
+def _given(value: int | None, default: int) -> int:
+    return default if value is None else value
 
 
 class ScaleTarget(SpecModel):
@@ -106,13 +250,16 @@ class Fallback(SpecModel):
         description="Replica count to fall back to (how it is used depends on behavior).",
     )
     behavior: FallbackBehavior = Field(
-        default="static",
+        default=FallbackBehavior.STATIC,
         description=(
             "static: fallback.replicas; currentReplicas: keep the current count; "
             "currentReplicasIfHigher / IfLower: the larger / smaller of current and replicas; "
             "scalingModifiers: failing triggers enter the formula as nil."
         ),
     )
+
+    def resolved(self) -> FallbackSpec:
+        return FallbackSpec(self.failure_threshold, self.replicas, self.behavior)
 
 
 class ScalingModifiers(SpecModel):
@@ -138,8 +285,13 @@ class ScalingModifiers(SpecModel):
         description="Target type of the composite metric: AverageValue (default) or Value.",
     )
 
-    def is_empty(self) -> bool:
-        return not (self.formula or self.target or self.activation_target or self.metric_type)
+    def resolved(self) -> ScalingModifiersSpec:
+        return ScalingModifiersSpec(
+            formula=self.formula or "",
+            target=self.target or "",
+            activation_target=self.activation_target or "",
+            metric_type=self.metric_type,
+        )
 
 
 class HorizontalPodAutoscalerConfig(SpecModel):
@@ -171,7 +323,7 @@ class AdvancedConfig(SpecModel):
         default=None, description="Formula combining the triggers' metrics into one."
     )
     mode: ScalingMode = Field(
-        default="direct",
+        default=DEFAULT_MODE,
         description=(
             "podscaler extension. direct (default): podscaler computes replicas with the HPA "
             "algorithm and writes /scale, 0..N in one place. hpa: KEDA's way, an HPA reads "
@@ -223,53 +375,33 @@ class ScaledObjectSpec(SpecModel):
         default=None, description="Replicas to run while triggers fail."
     )
 
-    @property
-    def polling_interval_seconds(self) -> int:
-        return (
-            self.polling_interval
-            if self.polling_interval is not None
-            else DEFAULT_POLLING_INTERVAL_SECONDS
+    def resolved(
+        self,
+        *,
+        annotations: Mapping[str, str] | None = None,
+        created_seconds: float | None = None,
+    ) -> ScalingSpec:
+        """This spec with every default resolved; *annotations* and *created_seconds* come
+        from the object's metadata (see :meth:`ScaledObject.resolved`)."""
+        advanced = self.advanced
+        modifiers = advanced.scaling_modifiers if advanced is not None else None
+        return ScalingSpec.resolve(
+            min_replica_count=self.min_replica_count,
+            max_replica_count=self.max_replica_count,
+            idle_replica_count=self.idle_replica_count,
+            polling_interval=self.polling_interval,
+            cooldown_period=self.cooldown_period,
+            initial_cooldown_period=self.initial_cooldown_period,
+            fallback=self.fallback.resolved() if self.fallback is not None else None,
+            scaling_modifiers=modifiers.resolved() if modifiers is not None else None,
+            trigger_types=tuple(t.type for t in self.triggers),
+            annotations=annotations,
+            created_seconds=created_seconds,
         )
-
-    @property
-    def cooldown_period_seconds(self) -> int:
-        return (
-            self.cooldown_period
-            if self.cooldown_period is not None
-            else DEFAULT_COOLDOWN_PERIOD_SECONDS
-        )
-
-    @property
-    def initial_cooldown_period_seconds(self) -> int:
-        if self.initial_cooldown_period is None:
-            return DEFAULT_INITIAL_COOLDOWN_PERIOD_SECONDS
-        return self.initial_cooldown_period
-
-    @property
-    def min_replicas(self) -> int:
-        """minReplicaCount, default 0."""
-        return self.min_replica_count or 0
-
-    @property
-    def max_replicas(self) -> int:
-        """maxReplicaCount, default 100."""
-        return self.hpa_max_replicas()
-
-    def hpa_min_replicas(self) -> int:
-        """minReplicas of the generated HPA: minReplicaCount when above zero, else 1."""
-        if self.min_replica_count is not None and self.min_replica_count > 0:
-            return self.min_replica_count
-        return DEFAULT_HPA_MIN_REPLICAS
-
-    def hpa_max_replicas(self) -> int:
-        """maxReplicas of the generated HPA: maxReplicaCount, else 100."""
-        if self.max_replica_count is not None:
-            return self.max_replica_count
-        return DEFAULT_HPA_MAX_REPLICAS
 
     @property
     def mode(self) -> ScalingMode:
-        return self.advanced.mode if self.advanced is not None else "direct"
+        return self.advanced.mode if self.advanced is not None else DEFAULT_MODE
 
     @property
     def scaling_modifiers(self) -> ScalingModifiers | None:
@@ -277,7 +409,7 @@ class ScaledObjectSpec(SpecModel):
         if self.advanced is None or self.advanced.scaling_modifiers is None:
             return None
         modifiers = self.advanced.scaling_modifiers
-        return None if modifiers.is_empty() else modifiers
+        return modifiers if modifiers.resolved().in_use else None
 
     @property
     def is_using_modifiers(self) -> bool:
@@ -399,6 +531,17 @@ class ScaledObject(ApiModel):
     metadata: ObjectMeta = Field(default_factory=ObjectMeta, description="Standard metadata.")
     spec: ScaledObjectSpec = Field(description="Desired scaling.")
     status: ScaledObjectStatus | None = Field(default=None, description="Observed state.")
+
+    def resolved(self) -> ScalingSpec:
+        """The spec with every default resolved, with the metadata the engine reads (the
+        annotations, and the creation time in Unix seconds)."""
+        created = self.metadata.creation_timestamp
+        if created is not None and created.tzinfo is None:
+            created = created.replace(tzinfo=UTC)
+        return self.spec.resolved(
+            annotations=self.metadata.annotations,
+            created_seconds=created.timestamp() if created is not None else None,
+        )
 
     def hpa_name(self) -> str:
         """Name of the generated HPA: the configured one, else ``keda-hpa-<name>``."""

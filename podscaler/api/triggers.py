@@ -1,4 +1,5 @@
-"""Triggers (``spec.triggers[]``), shared by ScaledObject and ScaledJob, as KEDA's ScaleTriggers.
+"""Triggers (``spec.triggers[]``) and how often they are polled (``spec.pollingInterval``),
+shared by ScaledObject and ScaledJob, as KEDA's ScaleTriggers.
 
 Trigger ``metadata`` is a map of strings exactly as KEDA has it: each scaler parses its own
 parameters (see ``scalers/``), so the API layer does not know them. Only rules that are about
@@ -7,6 +8,7 @@ the trigger list itself live here and in :mod:`podscaler.api.validation`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import BeforeValidator, Field
@@ -16,17 +18,38 @@ from podscaler.api.metrictarget import MetricTargetType
 
 __all__ = [
     "CPU",
+    "DEFAULT_POLLING_INTERVAL_SECONDS",
     "MEMORY",
     "RESOURCE_TRIGGER_TYPES",
     "AuthenticationRef",
     "OptionalMetricType",
     "ScaleTrigger",
+    "polling_interval_of",
 ]
 
 #: Trigger types whose metric comes from metrics.k8s.io (pod resource usage), not a scaler.
 CPU: Final = "cpu"
 MEMORY: Final = "memory"
 RESOURCE_TRIGGER_TYPES: Final = frozenset({CPU, MEMORY})
+
+#: KEDA's ``pollingInterval`` default, for ScaledObjects and ScaledJobs alike.
+DEFAULT_POLLING_INTERVAL_SECONDS: Final = 30
+
+
+def polling_interval_of(spec: object) -> int:
+    """``spec.pollingInterval`` of an object's JSON *spec*, valid or not: the value when it
+    is a whole number of at least one second, else the default.
+
+    The controllers' schedules read it: scheduling must not cost a parse (thousands of objects
+    are scheduled at once when the operator starts), and an object that fails validation is
+    still polled (to report why, and to pick up a fix). For a valid object it is the number
+    the model resolves (:attr:`podscaler.api.scaledobject.ScalingSpec.polling_interval_seconds`,
+    ``ScaledJobSpec.resolved()``); a test holds the two together.
+    """
+    value = spec.get("pollingInterval") if isinstance(spec, Mapping) else None
+    if isinstance(value, int) and value >= 1:
+        return value
+    return DEFAULT_POLLING_INTERVAL_SECONDS
 
 
 def _empty_as_unset(value: Any) -> Any:

@@ -162,8 +162,9 @@ def check_replica_bounds(spec: ScaledObjectSpec) -> list[Problem]:
     ``idleReplicaCount: 0`` alone is not. Equal min and max are allowed.
     """
     problems: list[Problem] = []
-    minimum = 0 if spec.min_replica_count is None else spec.hpa_min_replicas()
-    maximum = spec.hpa_max_replicas()
+    resolved = spec.resolved()
+    minimum = 0 if spec.min_replica_count is None else resolved.hpa_min_replicas
+    maximum = resolved.hpa_max_replicas
     if minimum > maximum:
         problems.append(
             Problem(
@@ -553,12 +554,13 @@ def scaled_job_problems(obj: Mapping[str, Any]) -> tuple[ScaledJob | None, list[
     spec = sj.spec
     problems.extend(check_triggers(spec.triggers))
     problems.extend(check_metric_types(spec.triggers))
-    if spec.effective_min_replicas > spec.effective_max_replicas:
+    resolved = spec.resolved()
+    if resolved.min_replica_count > resolved.max_replica_count:
         problems.append(
             Problem(
                 "spec.minReplicaCount",
-                f"MinReplicaCount={spec.effective_min_replicas} must be less than "
-                f"MaxReplicaCount={spec.effective_max_replicas}",
+                f"MinReplicaCount={resolved.min_replica_count} must be less than "
+                f"MaxReplicaCount={resolved.max_replica_count}",
             )
         )
     strategy = spec.scaling_strategy

@@ -31,12 +31,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from podscaler.api.scaledjob import MultipleScalersCalculation, ScalingStrategyName
+
 __all__ = [
     "JobDecision",
     "JobMetric",
     "JobState",
-    "MultipleScalersCalculation",
-    "ScalingStrategyName",
     "StrategySettings",
     "combine_metrics",
     "decide_jobs",
@@ -46,20 +46,6 @@ __all__ = [
     "job_state",
     "parse_running_job_percentage",
 ]
-
-
-class ScalingStrategyName(StrEnum):
-    DEFAULT = "default"
-    CUSTOM = "custom"
-    ACCURATE = "accurate"
-    EAGER = "eager"
-
-
-class MultipleScalersCalculation(StrEnum):
-    MAX = "max"
-    MIN = "min"
-    AVG = "avg"
-    SUM = "sum"
 
 
 _GO_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")

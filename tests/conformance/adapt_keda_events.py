@@ -21,8 +21,8 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from podscaler.api.scaledjob import ScalingStrategyName
 from podscaler.engine.scaledjob import (
-    ScalingStrategyName,
     StrategySettings,
     effective_max_scale,
 )

@@ -14,16 +14,18 @@ from typing import Any
 
 from podscaler.api.metrictarget import MetricTargetType
 from podscaler.api.reasons import Reason
+from podscaler.api.scaledobject import (
+    FallbackBehavior,
+    FallbackSpec,
+    ScalingModifiersSpec,
+    ScalingSpec,
+)
 from podscaler.engine.keda import (
     Action,
     Event,
-    FallbackBehavior,
-    FallbackSpec,
     HealthStatus,
     MetricHealth,
     PausedReplicasError,
-    ScalingModifiersSpec,
-    ScalingSpec,
     ScalingState,
     TriggerObservation,
     apply_fallback,
@@ -156,12 +158,12 @@ def executor_scale_decision(vector: Vector) -> None:
     }
     _unknown(expected, known)
     trigger_types = tuple(given.get("triggers") or ("prometheus",))
-    spec = ScalingSpec(
+    spec = ScalingSpec.resolve(
         min_replica_count=given.get("minReplicaCount"),
         max_replica_count=given.get("maxReplicaCount"),
         idle_replica_count=given.get("idleReplicaCount"),
-        cooldown_period_seconds=given.get("cooldownPeriod"),
-        initial_cooldown_period_seconds=given.get("initialCooldownPeriod"),
+        cooldown_period=given.get("cooldownPeriod"),
+        initial_cooldown_period=given.get("initialCooldownPeriod"),
         fallback=_fallback(given.get("fallback")),
         trigger_types=trigger_types,
         annotations=given.get("annotations") or {},

@@ -194,8 +194,8 @@ def scaled_object_validation(vector: Vector) -> None:
 def scaled_object_hpa_bounds(vector: Vector) -> None:
     spec = _spec(vector["input"]["spec"], default_triggers=[{}])
     expected = vector["expected"]
-    assert spec.hpa_min_replicas() == expected["hpaMinReplicas"]
-    assert spec.hpa_max_replicas() == expected["hpaMaxReplicas"]
+    assert spec.resolved().hpa_min_replicas == expected["hpaMinReplicas"]
+    assert spec.resolved().hpa_max_replicas == expected["hpaMaxReplicas"]
 
 
 @adapter("keda", "scaledobject.warnings")

@@ -31,12 +31,9 @@ from pydantic import ValidationError
 from podscaler.api.conditions import ACTIVE, READY, Condition, ConditionStatus
 from podscaler.api.meta import API_GROUP, API_VERSION
 from podscaler.api.reasons import Reason
-from podscaler.api.scaledjob import (
-    DEFAULT_FAILED_JOBS_HISTORY_LIMIT,
-    DEFAULT_SUCCESSFUL_JOBS_HISTORY_LIMIT,
-    ScaledJob,
-)
+from podscaler.api.scaledjob import ScaledJob
 from podscaler.api.timestamps import format_time
+from podscaler.api.triggers import polling_interval_of
 from podscaler.controllers.refresh import AuthRefresher, recording
 from podscaler.controllers.scaledobject.triggers import (
     TriggerConfigError,
@@ -48,8 +45,6 @@ from podscaler.engine.scaledjob import (
     JobDecision,
     JobMetric,
     JobState,
-    MultipleScalersCalculation,
-    ScalingStrategyName,
     StrategySettings,
     decide_jobs,
     history_to_delete,
@@ -77,7 +72,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 JOB_LABEL: Final = "scaledjob.keda.sh/name"
-DEFAULT_POLLING_INTERVAL_SECONDS: Final = 30
 
 SCALED_JOBS: Final = Resource(
     group=API_GROUP,
@@ -114,8 +108,7 @@ class ScaledJobContext:
 
     @property
     def polling_interval_seconds(self) -> float:
-        value = (self.obj.get("spec") or {}).get("pollingInterval")
-        return float(value) if isinstance(value, int) and value > 0 else 30.0
+        return float(polling_interval_of(self.obj.get("spec")))
 
     async def close(self) -> None:
         triggers, self.triggers = self.triggers, None
@@ -249,6 +242,7 @@ class ScaledJobController:
             await self._not_ready(ctx, now, f"invalid ScaledJob spec: {fields}")
             return None
         spec = scaled_job.spec
+        scaling = spec.resolved()
         if ctx.triggers is None or ctx.built_generation != ctx.generation:
             rebuilt = ctx.built_generation is not None
             await ctx.close()
@@ -270,7 +264,7 @@ class ScaledJobController:
             ctx.built_generation = ctx.generation
             if self.refresher is not None:
                 self.refresher.track(("ScaledJob", ctx.namespace, ctx.name), reads, ctx)
-            if rebuilt and not _gradual(spec.rollout, spec.rolling_update_strategy):
+            if rebuilt and not scaling.gradual_rollout:
                 await self._delete_unfinished(ctx)
             self._event(ctx, Reason.ScaledJobReady, "triggers started")
         triggers = ctx.triggers
@@ -280,7 +274,7 @@ class ScaledJobController:
         if self.refresher is not None:
             errors = [r.error for r in poll.records if r.error is not None]
             self.refresher.report_errors(("ScaledJob", ctx.namespace, ctx.name), errors)
-        maximum = spec.effective_max_replicas
+        maximum = scaling.max_replica_count
         metrics: list[JobMetric] = []
         for observation in poll.observations:
             if observation.error is not None:
@@ -297,8 +291,7 @@ class ScaledJobController:
             )
         jobs = await self._jobs(ctx)
         pods = await self._pods(ctx)
-        strategy = spec.scaling_strategy
-        conditions = tuple(strategy.pending_pod_conditions or ()) if strategy else ()
+        conditions = scaling.pending_pod_conditions
         states = [(job, job_state(job, pods.get(_name(job), []), conditions)) for job in jobs]
         running = sum(1 for _, s in states if s in (JobState.RUNNING, JobState.PENDING))
         pending = sum(1 for _, s in states if s is JobState.PENDING)
@@ -306,12 +299,14 @@ class ScaledJobController:
             metrics,
             running=running,
             pending=pending,
-            min_replica_count=spec.effective_min_replicas,
+            min_replica_count=scaling.min_replica_count,
             max_replica_count=maximum,
-            settings=_strategy(strategy),
-            calculation=MultipleScalersCalculation(
-                (strategy.multiple_scalers_calculation if strategy else None) or "max"
+            settings=StrategySettings(
+                scaling.scaling_strategy,
+                scaling.queue_length_deduction,
+                scaling.running_job_percentage,
             ),
+            calculation=scaling.multiple_scalers_calculation,
         )
         ctx.last_decision = decision
         created = await self._create_jobs(ctx, scaled_job, decision.create)
@@ -326,12 +321,8 @@ class ScaledJobController:
                 decision.strategy,
                 decision.reason,
             )
-        successful = spec.successful_jobs_history_limit
-        failed = spec.failed_jobs_history_limit
         for name in history_to_delete(
-            states,
-            DEFAULT_SUCCESSFUL_JOBS_HISTORY_LIMIT if successful is None else successful,
-            DEFAULT_FAILED_JOBS_HISTORY_LIMIT if failed is None else failed,
+            states, scaling.successful_jobs_history_limit, scaling.failed_jobs_history_limit
         ):
             await self._delete_job(ctx, name)
         await self._write_status(ctx, now, decision)
@@ -458,21 +449,6 @@ def _owning_job(pod: Mapping[str, Any]) -> str:
             return str(ref.get("name") or "")
     labels = meta.get("labels") or {}
     return str(labels.get("batch.kubernetes.io/job-name") or labels.get("job-name") or "")
-
-
-def _gradual(rollout: Any, deprecated: str | None) -> bool:
-    strategy = getattr(rollout, "strategy", None) or deprecated or "default"
-    return bool(strategy == "gradual")
-
-
-def _strategy(strategy: Any) -> StrategySettings:
-    if strategy is None:
-        return StrategySettings()
-    return StrategySettings(
-        strategy=ScalingStrategyName(strategy.strategy or "default"),
-        queue_length_deduction=strategy.custom_scaling_queue_length_deduction,
-        running_job_percentage=strategy.custom_scaling_running_job_percentage,
-    )
 
 
 def job_manifest(obj: Mapping[str, Any], scaled_job: ScaledJob) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from podscaler.api.conditions import Condition, ConditionStatus
 from podscaler.api.meta import API_GROUP, API_VERSION
 from podscaler.api.reasons import Reason
 from podscaler.api.scaledobject import ScaledObject
+from podscaler.api.triggers import polling_interval_of
 from podscaler.controllers.refresh import AuthRefresher, recording
 from podscaler.controllers.scaledobject.direct import hpa_spec_and_readings
 from podscaler.controllers.scaledobject.hpamode import HpaMode, finish_status, reconcile_mode
@@ -158,8 +159,7 @@ class ObjectContext:
 
     @property
     def polling_interval_seconds(self) -> float:
-        value = (self.obj.get("spec") or {}).get("pollingInterval")
-        return float(value) if isinstance(value, int) and value >= 1 else 30.0
+        return float(polling_interval_of(self.obj.get("spec")))
 
     async def close(self) -> None:
         if self.triggers is not None:
@@ -523,8 +523,8 @@ class Evaluator:
         now_seconds = now.timestamp()
         spec = ctx.spec_cache.scaling_of(so)
         refresh = last_active_refresh_seconds(
-            spec.polling_seconds,
-            spec.cooldown_seconds,
+            spec.polling_interval_seconds,
+            spec.cooldown_period_seconds,
             self.settings.last_active_refresh_cap_seconds,
         )
         previous_state = ctx.scaling_state or resumed_state(

@@ -185,6 +185,7 @@ def hpa_manifest(
     """
     name = hpa_name or so.hpa_name()
     target = so.spec.scale_target_ref
+    resolved = so.spec.resolved()
     metadata: dict[str, Any] = {
         "name": name,
         "namespace": so.metadata.namespace,
@@ -209,8 +210,8 @@ def hpa_manifest(
             "kind": target.effective_kind,
             "name": target.name,
         },
-        "minReplicas": so.spec.hpa_min_replicas(),
-        "maxReplicas": so.spec.hpa_max_replicas(),
+        "minReplicas": resolved.hpa_min_replicas,
+        "maxReplicas": resolved.hpa_max_replicas,
         "metrics": hpa_metrics(so, specs),
     }
     behavior = _behavior(so)

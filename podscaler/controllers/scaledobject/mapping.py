@@ -1,9 +1,10 @@
-"""Translations between the ScaledObject's API shapes and the engines' plain records. Pure.
+"""Translations between a ScaledObject's status and behavior and the engines' records. Pure.
 
 The engines (``engine.keda`` for KEDA's 0↔1 semantics, ``engine.hpa`` for 1..N) speak small
-frozen records on one clock of float seconds; the cluster speaks pydantic models and JSON with
-RFC 3339 times. Keeping every conversion here, free of I/O, is what lets the unit tests pin the
-mapping down (and lets a restarted operator rebuild exactly the state it persisted).
+frozen records on one clock of float seconds; the cluster speaks JSON with RFC 3339 times. The
+spec needs no translation (``ScaledObject.resolved()`` is the engine's view of it); the status
+and the HPA behavior do, and keeping those here, free of I/O, is what lets the unit tests pin
+them down (and lets a restarted operator rebuild exactly the state it persisted).
 
 The engines' clock is **Unix seconds** taken from the injected wall clock: ``lastActiveTime`` is
 persisted in status and must mean the same instant after a restart, which a loop's monotonic
@@ -19,77 +20,21 @@ from typing import Any
 
 from podscaler.api.conditions import ConditionStatus, condition_from_json
 from podscaler.api.hpabehavior import HorizontalPodAutoscalerBehavior, HPAScalingRules
-from podscaler.api.metrictarget import MetricTargetType
-from podscaler.api.scaledobject import ScaledObject
-from podscaler.api.timestamps import parse_time
+from podscaler.api.timestamps import parse_seconds
 from podscaler.engine import hpa
-from podscaler.engine.keda import (
-    FallbackBehavior,
-    FallbackSpec,
-    HealthStatus,
-    MetricHealth,
-    ScalingModifiersSpec,
-    ScalingSpec,
-    ScalingState,
-)
+from podscaler.engine.keda import HealthStatus, MetricHealth, ScalingState
 
 __all__ = [
     "datetime_of",
     "hpa_behavior",
     "resumed_state",
-    "scaling_spec",
-    "seconds_of",
     "state_from_status",
 ]
 
 
-def seconds_of(moment: datetime) -> float:
-    """Unix seconds of an aware datetime: the engines' clock."""
-    return moment.timestamp()
-
-
 def datetime_of(seconds: float) -> datetime:
+    """An instant on the engines' clock (Unix seconds) as an aware datetime."""
     return datetime.fromtimestamp(seconds, UTC)
-
-
-def scaling_spec(so: ScaledObject) -> ScalingSpec:
-    """The engine's view of a parsed ScaledObject (unset fields stay unset: KEDA's defaults
-    depend on whether a field was written at all)."""
-    spec = so.spec
-    fallback = None
-    if spec.fallback is not None:
-        fallback = FallbackSpec(
-            failure_threshold=spec.fallback.failure_threshold,
-            replicas=spec.fallback.replicas,
-            behavior=FallbackBehavior(spec.fallback.behavior),
-        )
-    modifiers = None
-    raw = spec.advanced.scaling_modifiers if spec.advanced is not None else None
-    if raw is not None:
-        modifiers = ScalingModifiersSpec(
-            formula=raw.formula or "",
-            target=raw.target or "",
-            activation_target=raw.activation_target or "",
-            metric_type=MetricTargetType(raw.metric_type) if raw.metric_type else None,
-        )
-    created = so.metadata.creation_timestamp
-    return ScalingSpec(
-        min_replica_count=spec.min_replica_count,
-        max_replica_count=spec.max_replica_count,
-        idle_replica_count=spec.idle_replica_count,
-        polling_interval_seconds=spec.polling_interval,
-        cooldown_period_seconds=spec.cooldown_period,
-        initial_cooldown_period_seconds=spec.initial_cooldown_period,
-        fallback=fallback,
-        scaling_modifiers=modifiers,
-        trigger_types=tuple(t.type for t in spec.triggers),
-        annotations=MappingProxyType(dict(so.metadata.annotations)),
-        created_seconds=seconds_of(_aware(created)) if created is not None else None,
-    )
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _rules(rules: HPAScalingRules | None, *, disabled: bool) -> hpa.ScalingRules | None:
@@ -148,7 +93,7 @@ def state_from_status(status: Mapping[str, Any] | None) -> ScalingState:
     counts, the original replica count, the conditions) come from the object, not from memory.
     """
     status = status or {}
-    last_active = parse_time(status.get("lastActiveTime"))
+    last_active = parse_seconds(status.get("lastActiveTime"))
     health: dict[str, MetricHealth] = {}
     for metric, entry in (status.get("health") or {}).items():
         if not isinstance(entry, Mapping):
@@ -168,7 +113,7 @@ def state_from_status(status: Mapping[str, Any] | None) -> ScalingState:
     original = status.get("originalReplicaCount")
     paused = status.get("pausedReplicaCount")
     return ScalingState(
-        last_active_seconds=seconds_of(last_active) if last_active is not None else None,
+        last_active_seconds=last_active,
         health=MappingProxyType(health),
         original_replica_count=original if isinstance(original, int) else None,
         paused_replica_count=paused if isinstance(paused, int) else None,

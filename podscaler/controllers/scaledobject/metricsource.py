@@ -42,8 +42,8 @@ from podscaler.api.externalmetrics import (
     ScaledObjectNotFound,
 )
 from podscaler.api.metrictarget import MetricTargetType
-from podscaler.api.scaledobject import ScaledObject
-from podscaler.controllers.scaledobject.mapping import scaling_spec, state_from_status
+from podscaler.api.scaledobject import COMPOSITE_METRIC_NAME, ScaledObject, ScalingSpec
+from podscaler.controllers.scaledobject.mapping import state_from_status
 from podscaler.controllers.scaledobject.triggers import BuiltTrigger
 from podscaler.engine import keda
 from podscaler.kube.errors import KubeError
@@ -80,7 +80,7 @@ class ControllerMetricsSource:
         self._now = now
         #: Parsed objects per context, reused while ``metadata.generation`` stays the same, so a
         #: busy HPA does not re-validate the ScaledObject on every read.
-        self._parsed: dict[tuple[str, str], tuple[object, ScaledObject, keda.ScalingSpec]] = {}
+        self._parsed: dict[tuple[str, str], tuple[object, ScaledObject, ScalingSpec]] = {}
 
     def now(self) -> datetime:
         if self._now is not None:
@@ -149,7 +149,7 @@ class ControllerMetricsSource:
 
     # ------------------------------------------------------------------ parts
 
-    def _parse(self, ctx: ObjectContext) -> keda.ScalingSpec:
+    def _parse(self, ctx: ObjectContext) -> ScalingSpec:
         key = (ctx.namespace, ctx.name)
         generation = (ctx.obj.get("metadata") or {}).get("generation")
         annotations = (ctx.obj.get("metadata") or {}).get("annotations")
@@ -163,7 +163,7 @@ class ControllerMetricsSource:
             raise MetricUnavailable(
                 f"ScaledObject {ctx.namespace}/{ctx.name} is invalid (see its Ready condition)"
             ) from exc
-        spec = scaling_spec(so)
+        spec = so.resolved()
         self._parsed[key] = (stamp, so, spec)
         if len(self._parsed) > 4 * max(len(self.controller.objects) if self.controller else 0, 1):
             self._parsed = {k: v for k, v in self._parsed.items() if self._holds(k)}
@@ -176,7 +176,7 @@ class ControllerMetricsSource:
     def _wanted(
         ctx: ObjectContext,
         triggers: Sequence[BuiltTrigger],
-        spec: keda.ScalingSpec,
+        spec: ScalingSpec,
         metric_name: str,
     ) -> list[tuple[BuiltTrigger, ExternalMetricSpec]]:
         external = [
@@ -187,10 +187,10 @@ class ControllerMetricsSource:
             if isinstance(metric, ExternalMetricSpec)
         ]
         if spec.uses_modifiers:
-            if metric_name != keda.COMPOSITE_METRIC_NAME:
+            if metric_name != COMPOSITE_METRIC_NAME:
                 raise MetricNotFound(
                     f"ScaledObject {ctx.namespace}/{ctx.name} uses scalingModifiers; its only "
-                    f"external metric is {keda.COMPOSITE_METRIC_NAME}, not {metric_name}"
+                    f"external metric is {COMPOSITE_METRIC_NAME}, not {metric_name}"
                 )
             return external
         found = [(t, m) for t, m in external if m.metric_name == metric_name]
@@ -265,7 +265,7 @@ class ControllerMetricsSource:
 
     @staticmethod
     def _composite(
-        spec: keda.ScalingSpec,
+        spec: ScalingSpec,
         outcomes: Sequence[tuple[keda.TriggerObservation, keda.FallbackOutcome]],
     ) -> float:
         variables: dict[str, float | None] = {}

@@ -1,9 +1,9 @@
 """A ScaledObject parsed once per spec, not once per poll.
 
-Validating the object into the pydantic model (``scaled_object_problems``) and translating it
-for the engines (``scaling_spec``) cost as much CPU as the rest of a poll, and their result only
-changes when the spec does: ``metadata.generation`` (bumped by every spec change) and the
-metadata the parse also reads — annotations (the pause annotations do not bump the
+Validating the object into the pydantic model (``scaled_object_problems``) and resolving it
+for the engine (``ScaledObject.resolved``) cost as much CPU as the rest of a poll, and their
+result only changes when the spec does: ``metadata.generation`` (bumped by every spec change)
+and the metadata the parse also reads — annotations (the pause annotations do not bump the
 generation), labels and finalizers. Status is left out of the parse: it is ours, the
 evaluation reads it from the JSON, and it changes without the spec changing.
 
@@ -16,10 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from podscaler.api.scaledobject import ScaledObject
+from podscaler.api.scaledobject import ScaledObject, ScalingSpec
 from podscaler.api.validation import Problem, scaled_object_problems
-from podscaler.controllers.scaledobject.mapping import scaling_spec
-from podscaler.engine.keda import ScalingSpec
 
 __all__ = ["ParsedSpec", "SpecCache"]
 
@@ -58,7 +56,7 @@ def _key(obj: Mapping[str, Any]) -> tuple[object, ...] | None:
 def parse(obj: Mapping[str, Any]) -> ParsedSpec:
     """Validate and translate *obj* (its status left aside)."""
     so, problems = scaled_object_problems({k: v for k, v in obj.items() if k != "status"})
-    scaling = scaling_spec(so) if so is not None and not problems else None
+    scaling = so.resolved() if so is not None and not problems else None
     return ParsedSpec(so, tuple(problems), scaling)
 
 
@@ -76,7 +74,7 @@ class SpecCache:
         parsed = self._parsed
         if parsed is not None and parsed.so is so and parsed.scaling is not None:
             return parsed.scaling
-        return scaling_spec(so)
+        return so.resolved()
 
     def get(self, obj: Mapping[str, Any]) -> ParsedSpec:
         key = _key(obj)

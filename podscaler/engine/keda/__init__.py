@@ -1,8 +1,9 @@
 """KEDA's ScaledObject semantics as pure functions: activation, cooldown, idle, fallback,
 scalingModifiers and pause.
 
-The controller maps a ScaledObject and its scalers' results onto :class:`ScalingSpec`,
-:class:`TriggerObservation` and :class:`ScalingState`, calls :func:`decide` once per poll, and
+The controller takes a ScaledObject's resolved view (``api``'s ``ScalingSpec``, every default
+applied), maps its scalers' results onto :class:`TriggerObservation` and its status onto
+:class:`ScalingState`, calls :func:`decide` once per poll, and
 applies the :class:`ScalingDecision`: the 0↔1 edge it owns, the HPA inputs and bounds for 1..N
 (computed by ``engine.hpa``), the new status, Events, and the explanation of the binding rule.
 """
@@ -14,8 +15,6 @@ from podscaler.engine.keda.decision import (
     ScalingDecision,
     StatusEvent,
     decide,
-    hpa_max_replicas,
-    hpa_min_replicas,
 )
 from podscaler.engine.keda.executor import Action, Event, Rule, cooldown_passed, request_scale
 from podscaler.engine.keda.fallback import (
@@ -35,26 +34,18 @@ from podscaler.engine.keda.pause import (
     read_pause_annotations,
 )
 from podscaler.engine.keda.types import (
-    COMPOSITE_METRIC_NAME,
-    FallbackBehavior,
-    FallbackSpec,
     HealthStatus,
     MetricHealth,
-    ScalingModifiersSpec,
-    ScalingSpec,
     ScalingState,
     TriggerObservation,
 )
 
 __all__ = [
-    "COMPOSITE_METRIC_NAME",
     "Action",
     "CompositeOutcome",
     "Event",
     "Explanation",
-    "FallbackBehavior",
     "FallbackOutcome",
-    "FallbackSpec",
     "Formula",
     "FormulaError",
     "HealthStatus",
@@ -65,8 +56,6 @@ __all__ = [
     "PausedReplicasError",
     "Rule",
     "ScalingDecision",
-    "ScalingModifiersSpec",
-    "ScalingSpec",
     "ScalingState",
     "StatusEvent",
     "TriggerObservation",
@@ -78,8 +67,6 @@ __all__ = [
     "fallback_replicas",
     "has_paused_annotation",
     "has_valid_fallback",
-    "hpa_max_replicas",
-    "hpa_min_replicas",
     "need_to_be_paused",
     "paused_replica_count",
     "read_pause_annotations",

@@ -22,18 +22,14 @@ from types import MappingProxyType
 from podscaler.api.conditions import Condition, ConditionStatus
 from podscaler.api.metrictarget import MetricTargetType
 from podscaler.api.reasons import Reason
+from podscaler.api.scaledobject import COMPOSITE_METRIC_NAME, FallbackBehavior, ScalingSpec
 from podscaler.engine.keda import conditions as cond
 from podscaler.engine.keda.executor import Action, Event, Rule, request_scale
 from podscaler.engine.keda.fallback import apply_fallback, fallback_exceeded, has_valid_fallback
 from podscaler.engine.keda.modifiers import compose
 from podscaler.engine.keda.pause import PauseAnnotations, read_pause_annotations
 from podscaler.engine.keda.types import (
-    COMPOSITE_METRIC_NAME,
-    DEFAULT_HPA_MIN_REPLICAS,
-    DEFAULT_MAX_REPLICA_COUNT,
-    FallbackBehavior,
     MetricHealth,
-    ScalingSpec,
     ScalingState,
     TriggerObservation,
 )
@@ -44,23 +40,7 @@ __all__ = [
     "HpaMetric",
     "ScalingDecision",
     "decide",
-    "hpa_max_replicas",
-    "hpa_min_replicas",
 ]
-
-
-def hpa_min_replicas(spec: ScalingSpec) -> int:
-    """KEDA's ``GetHPAMinReplicas``: the HPA never goes below 1 (0 is the executor's business)."""
-    if spec.min_replica_count is not None and spec.min_replica_count > 0:
-        return spec.min_replica_count
-    return DEFAULT_HPA_MIN_REPLICAS
-
-
-def hpa_max_replicas(spec: ScalingSpec) -> int:
-    """KEDA's ``GetHPAMaxReplicas``: ``maxReplicaCount`` or 100."""
-    if spec.max_replica_count is not None:
-        return spec.max_replica_count
-    return DEFAULT_MAX_REPLICA_COUNT
 
 
 @dataclass(frozen=True)
@@ -292,8 +272,8 @@ def decide(
     ):
         hpa = HpaInputs(
             tuple(metrics),
-            hpa_min_replicas(spec),
-            hpa_max_replicas(spec),
+            spec.hpa_min_replicas,
+            spec.hpa_max_replicas,
             scale_up_disabled=pause.scale_out_paused,
             scale_down_disabled=pause.scale_in_paused,
         )
@@ -307,9 +287,9 @@ def decide(
         isError=is_error,
         activeTriggers=tuple(active_triggers),
         lastActiveSeconds=state.last_active_seconds,
-        cooldownPeriodSeconds=spec.cooldown_seconds,
-        hpaMinReplicas=hpa_min_replicas(spec),
-        hpaMaxReplicas=hpa_max_replicas(spec),
+        cooldownPeriodSeconds=spec.cooldown_period_seconds,
+        hpaMinReplicas=spec.hpa_min_replicas,
+        hpaMaxReplicas=spec.hpa_max_replicas,
     )
     return ScalingDecision(
         action=outcome_.action,

@@ -29,9 +29,9 @@ from enum import StrEnum
 
 from podscaler.api.conditions import Condition
 from podscaler.api.reasons import Reason
+from podscaler.api.scaledobject import ScalingSpec
 from podscaler.engine.keda import conditions as cond
 from podscaler.engine.keda.pause import PauseAnnotations
-from podscaler.engine.keda.types import ScalingSpec
 
 __all__ = ["Action", "Event", "ExecutorOutcome", "Rule", "cooldown_passed", "request_scale"]
 
@@ -116,13 +116,9 @@ def cooldown_passed(
         if spec.created_seconds is None:
             # KEDA stamps a missing creationTimestamp with "now" and compares it with a later
             # "now": only a zero initialCooldownPeriod has passed.
-            return spec.initial_cooldown_seconds <= 0
-        return spec.created_seconds + spec.initial_cooldown_seconds < now_seconds
-    return last_active_seconds + spec.cooldown_seconds < now_seconds
-
-
-def _activation_replicas(spec: ScalingSpec) -> int:
-    return spec.min_replica_count if spec.min_replica_count and spec.min_replica_count > 0 else 1
+            return spec.initial_cooldown_period_seconds <= 0
+        return spec.created_seconds + spec.initial_cooldown_period_seconds < now_seconds
+    return last_active_seconds + spec.cooldown_period_seconds < now_seconds
 
 
 def request_scale(
@@ -137,11 +133,11 @@ def request_scale(
     active_triggers: tuple[str, ...] = (),
 ) -> ExecutorOutcome:
     """Decide the 0↔1 edge for one poll; pause annotations must already have been handled."""
-    min_replicas = spec.min_replicas
+    min_replicas = spec.min_replica_count
     idle = spec.idle_replica_count
     if is_active or pause.force_activation:
         if (idle is not None and current_replicas < min_replicas) or current_replicas == 0:
-            target = _activation_replicas(spec)
+            target = spec.hpa_min_replicas
             if pause.scale_out_paused:
                 return ExecutorOutcome(
                     Action.NONE,
@@ -229,17 +225,17 @@ def _scale_to_zero_or_idle(
             f"inactive, but paused-scale-in keeps the target at {current_replicas}",
         )
     idle = spec.idle_replica_count
-    target = idle if idle is not None else spec.min_replicas
+    target = idle if idle is not None else spec.min_replica_count
     if cooldown_passed(spec, last_active_seconds, now_seconds):
         if last_active_seconds is None:
             since = (
                 "never active; created + initialCooldownPeriod "
-                f"{spec.initial_cooldown_seconds}s passed"
+                f"{spec.initial_cooldown_period_seconds}s passed"
             )
         else:
             since = (
                 f"inactive for {now_seconds - last_active_seconds:g}s > cooldownPeriod "
-                f"{spec.cooldown_seconds}s"
+                f"{spec.cooldown_period_seconds}s"
             )
         return ExecutorOutcome(
             Action.SCALE_TO,
@@ -252,10 +248,10 @@ def _scale_to_zero_or_idle(
         )
     if last_active_seconds is None:
         created = spec.created_seconds if spec.created_seconds is not None else now_seconds
-        remaining = created + spec.initial_cooldown_seconds - now_seconds
+        remaining = created + spec.initial_cooldown_period_seconds - now_seconds
         rule = Rule.INITIAL_COOLDOWN
     else:
-        remaining = last_active_seconds + spec.cooldown_seconds - now_seconds
+        remaining = last_active_seconds + spec.cooldown_period_seconds - now_seconds
         rule = Rule.COOLDOWN
     return ExecutorOutcome(
         Action.NONE,

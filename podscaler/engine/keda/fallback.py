@@ -22,13 +22,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from podscaler.api.metrictarget import MetricTargetType
-from podscaler.engine.keda.types import (
+from podscaler.api.scaledobject import (
     COMPOSITE_METRIC_NAME,
     FallbackBehavior,
     FallbackSpec,
+    ScalingSpec,
+)
+from podscaler.engine.keda.types import (
     HealthStatus,
     MetricHealth,
-    ScalingSpec,
     TriggerObservation,
 )
 

@@ -23,8 +23,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
+from podscaler.api.scaledobject import ScalingSpec
+from podscaler.api.triggers import RESOURCE_TRIGGER_TYPES
 from podscaler.engine.keda.formula import Formula, FormulaError, Value, compile_formula
-from podscaler.engine.keda.types import RESOURCE_TRIGGER_TYPES, ScalingSpec
 
 __all__ = [
     "CompositeOutcome",

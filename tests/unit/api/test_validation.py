@@ -42,11 +42,12 @@ def problems_of(obj: dict[str, Any]) -> list[str]:
 
 def test_a_minimal_object_is_valid_and_gets_keda_defaults() -> None:
     so = validate_scaled_object(scaled_object())
-    assert so.spec.polling_interval_seconds == 30
-    assert so.spec.cooldown_period_seconds == 300
-    assert so.spec.initial_cooldown_period_seconds == 0
-    assert so.spec.min_replicas == 0
-    assert so.spec.max_replicas == 100
+    resolved = so.resolved()
+    assert resolved.polling_interval_seconds == 30
+    assert resolved.cooldown_period_seconds == 300
+    assert resolved.initial_cooldown_period_seconds == 0
+    assert resolved.min_replica_count == 0
+    assert resolved.max_replica_count == 100
     assert so.spec.mode == "direct"
     assert so.spec.scale_target_ref.effective_kind == "Deployment"
     assert so.hpa_name() == "keda-hpa-web"

@@ -11,10 +11,9 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
+from podscaler.api.scaledjob import MultipleScalersCalculation, ScalingStrategyName
 from podscaler.engine.scaledjob import (
     JobState,
-    MultipleScalersCalculation,
-    ScalingStrategyName,
     StrategySettings,
     combine_metrics,
     decide_jobs,

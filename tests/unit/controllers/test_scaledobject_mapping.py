@@ -1,6 +1,6 @@
 """The ScaledObject controller's pure translations: API shapes to engine records and back
-(spec, behavior with pause annotations, status state across restarts), the HPA bridge, the
-status patch that skips unchanged writes, pod facts, and decision records."""
+(the resolved spec, behavior with pause annotations, status state across restarts), the HPA
+bridge, the status patch that skips unchanged writes, pod facts, and decision records."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from podscaler.api.validation import validate_scaled_object
 from podscaler.controllers.scaledobject.direct import hpa_spec_and_readings
 from podscaler.controllers.scaledobject.mapping import (
     hpa_behavior,
-    scaling_spec,
     state_from_status,
 )
 from podscaler.controllers.scaledobject.records import (
@@ -46,9 +45,9 @@ def _so(**spec: object) -> dict[str, object]:
     }
 
 
-def test_unset_fields_stay_unset_and_creation_is_on_the_unix_clock() -> None:
-    spec = scaling_spec(validate_scaled_object(_so(cooldownPeriod=7)))
-    assert spec.min_replica_count is None
+def test_the_engine_reads_the_resolved_spec_with_creation_on_the_unix_clock() -> None:
+    spec = validate_scaled_object(_so(cooldownPeriod=7)).resolved()
+    assert spec.min_replica_count == 0
     assert spec.cooldown_period_seconds == 7
     assert spec.trigger_types == ("cron",)
     assert spec.created_seconds == datetime(2026, 1, 1, tzinfo=UTC).timestamp()

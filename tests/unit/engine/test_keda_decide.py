@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from podscaler.api.conditions import ConditionStatus
 from podscaler.api.metrictarget import MetricTargetType
+from podscaler.api.scaledobject import (
+    FallbackSpec,
+    ScalingModifiersSpec,
+    ScalingSpec,
+)
 from podscaler.engine.keda import (
     Action,
     Event,
-    FallbackSpec,
     Rule,
-    ScalingModifiersSpec,
-    ScalingSpec,
     ScalingState,
     TriggerObservation,
     decide,

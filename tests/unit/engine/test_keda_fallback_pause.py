@@ -5,12 +5,14 @@ from __future__ import annotations
 import pytest
 
 from podscaler.api.metrictarget import MetricTargetType
-from podscaler.engine.keda import (
+from podscaler.api.scaledobject import (
     FallbackBehavior,
     FallbackSpec,
+    ScalingSpec,
+)
+from podscaler.engine.keda import (
     MetricHealth,
     PausedReplicasError,
-    ScalingSpec,
     TriggerObservation,
     apply_fallback,
     need_to_be_paused,
