@@ -37,6 +37,7 @@ from pathlib import Path
 # The tree this file belongs to, not whatever podscaler is installed (a fresh clone runs as is).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from podscaler.api.hpabehavior import Behavior, PolicyType, ScalingPolicy, ScalingRules
 from podscaler.api.metrictarget import MetricTargetType
 from podscaler.api.scaledobject import ScalingSpec
 from podscaler.api.validation import validate_scaled_object
@@ -68,7 +69,7 @@ def _keda_step(spec: ScalingSpec, value: float) -> keda.ScalingDecision:
     return keda.decide(spec, (observation,), keda.ScalingState(), 4, NOW)
 
 
-def external_case(behavior: hpa.Behavior | None, history: hpa.HpaHistory) -> Callable[[], int]:
+def external_case(behavior: Behavior | None, history: hpa.HpaHistory) -> Callable[[], int]:
     spec = ScalingSpec(min_replica_count=0, max_replica_count=50, trigger_types=("prom",))
     metric = hpa.ExternalMetric(
         "s0-prometheus",
@@ -107,13 +108,13 @@ def cpu_case(pods: int) -> Callable[[], int]:
     return once
 
 
-def full_history() -> tuple[hpa.Behavior, hpa.HpaHistory]:
-    behavior = hpa.Behavior(
-        scale_down=hpa.ScalingRules(
+def full_history() -> tuple[Behavior, hpa.HpaHistory]:
+    behavior = Behavior(
+        scale_down=ScalingRules(
             stabilization_window_seconds=300,
             policies=(
-                hpa.ScalingPolicy(hpa.PolicyType.PERCENT, 50, 60),
-                hpa.ScalingPolicy(hpa.PolicyType.PODS, 2, 60),
+                ScalingPolicy(PolicyType.PERCENT, 50, 60),
+                ScalingPolicy(PolicyType.PODS, 2, 60),
             ),
         )
     )

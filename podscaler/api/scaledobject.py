@@ -24,7 +24,7 @@ from typing import Final, Literal
 from pydantic import Field
 
 from podscaler.api.conditions import StatusCondition
-from podscaler.api.hpabehavior import HorizontalPodAutoscalerBehavior
+from podscaler.api.hpabehavior import DEFAULT_HPA_MIN_REPLICAS, HorizontalPodAutoscalerBehavior
 from podscaler.api.meta import GROUP_VERSION, ApiModel, ObjectMeta, SpecModel
 from podscaler.api.metrictarget import MetricTargetType
 from podscaler.api.triggers import (
@@ -37,7 +37,6 @@ from podscaler.api.triggers import (
 __all__ = [
     "COMPOSITE_METRIC_NAME",
     "DEFAULT_COOLDOWN_PERIOD_SECONDS",
-    "DEFAULT_HPA_MIN_REPLICAS",
     "DEFAULT_INITIAL_COOLDOWN_PERIOD_SECONDS",
     "DEFAULT_MAX_REPLICA_COUNT",
     "DEFAULT_MIN_REPLICA_COUNT",
@@ -68,8 +67,6 @@ DEFAULT_COOLDOWN_PERIOD_SECONDS: Final = 300
 DEFAULT_INITIAL_COOLDOWN_PERIOD_SECONDS: Final = 0
 DEFAULT_MIN_REPLICA_COUNT: Final = 0
 DEFAULT_MAX_REPLICA_COUNT: Final = 100
-#: An HPA cannot go below one replica; 0 is KEDA's (and podscaler's) business.
-DEFAULT_HPA_MIN_REPLICAS: Final = 1
 #: Name of the single external metric that replaces the triggers' when a formula is set.
 COMPOSITE_METRIC_NAME: Final = "composite-metric"
 #: Prefix of the generated HPA's name when none is configured (KEDA's, for drop-in migration).

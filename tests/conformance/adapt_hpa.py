@@ -16,10 +16,18 @@ from typing import Any
 
 import pytest
 
+from podscaler.api.hpabehavior import (
+    Behavior,
+    PolicyType,
+    ResolvedBehavior,
+    ResolvedRules,
+    ScalingPolicy,
+    ScalingRules,
+    SelectPolicy,
+)
 from podscaler.api.metrictarget import MetricTargetType
 from podscaler.engine.hpa import (
     DEFAULT_METRICS,
-    Behavior,
     ContainerRequests,
     ExternalMetric,
     ExternalReading,
@@ -40,20 +48,14 @@ from podscaler.engine.hpa import (
     PodSample,
     PodsMetric,
     PodsReading,
-    PolicyType,
     ReadingError,
     ReadyCondition,
     Recommendation,
     ReplicaProposal,
-    ResolvedBehavior,
-    ResolvedRules,
     ResourceMetric,
     ResourceReading,
     ScaleEvent,
-    ScalingPolicy,
-    ScalingRules,
     SelectorProblem,
-    SelectPolicy,
     Tolerances,
     UnknownMetric,
     conclude,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from podscaler.api.hpabehavior import Behavior
 from podscaler.api.metrictarget import MetricTargetType
 from podscaler.engine import hpa
 from podscaler.engine.keda import HpaInputs
@@ -44,7 +45,7 @@ def _resource_metric(spec: ResourceSpec) -> hpa.ResourceMetric:
 def hpa_spec_and_readings(
     inputs: HpaInputs,
     resource_specs: Mapping[str, ResourceSpec],
-    behavior: hpa.Behavior | None,
+    behavior: Behavior | None,
     resource_reading: hpa.MetricReading | None,
 ) -> tuple[hpa.HpaSpec, tuple[hpa.MetricReading, ...]]:
     """The HPA spec and one reading per metric (index for index).

@@ -14,14 +14,19 @@ clock cannot promise. Scheduling (when to poll) uses the loop clock instead.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
 from podscaler.api.conditions import ConditionStatus, condition_from_json
-from podscaler.api.hpabehavior import HorizontalPodAutoscalerBehavior, HPAScalingRules
+from podscaler.api.hpabehavior import (
+    Behavior,
+    HorizontalPodAutoscalerBehavior,
+    ScalingRules,
+    SelectPolicy,
+)
 from podscaler.api.timestamps import parse_seconds
-from podscaler.engine import hpa
 from podscaler.engine.keda import HealthStatus, MetricHealth, ScalingState
 
 __all__ = [
@@ -37,31 +42,8 @@ def datetime_of(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
-def _rules(rules: HPAScalingRules | None, *, disabled: bool) -> hpa.ScalingRules | None:
-    if rules is None and not disabled:
-        return None
-    policies = None
-    if rules is not None and rules.policies is not None:
-        policies = tuple(
-            hpa.ScalingPolicy(hpa.PolicyType(p.type), p.value, p.period_seconds)
-            for p in rules.policies
-        )
-    select = None
-    if rules is not None and rules.select_policy is not None:
-        select = hpa.SelectPolicy(rules.select_policy)
-    if disabled:
-        select = hpa.SelectPolicy.DISABLED
-    tolerance = None
-    if rules is not None and rules.tolerance is not None:
-        tolerance = float(rules.tolerance.as_float())
-    return hpa.ScalingRules(
-        stabilization_window_seconds=(
-            rules.stabilization_window_seconds if rules is not None else None
-        ),
-        select_policy=select,
-        policies=policies,
-        tolerance=tolerance,
-    )
+def _disabled(rules: ScalingRules | None) -> ScalingRules:
+    return replace(rules or ScalingRules(), select_policy=SelectPolicy.DISABLED)
 
 
 def hpa_behavior(
@@ -69,7 +51,7 @@ def hpa_behavior(
     *,
     scale_up_disabled: bool = False,
     scale_down_disabled: bool = False,
-) -> hpa.Behavior | None:
+) -> Behavior | None:
     """``advanced.horizontalPodAutoscalerConfig.behavior`` for the HPA engine.
 
     The ``paused-scale-out`` / ``paused-scale-in`` annotations become ``selectPolicy: Disabled``
@@ -78,11 +60,10 @@ def hpa_behavior(
     """
     if behavior is None and not scale_up_disabled and not scale_down_disabled:
         return None
-    up = behavior.scale_up if behavior is not None else None
-    down = behavior.scale_down if behavior is not None else None
-    return hpa.Behavior(
-        scale_up=_rules(up, disabled=scale_up_disabled),
-        scale_down=_rules(down, disabled=scale_down_disabled),
+    frozen = behavior.to_behavior() if behavior is not None else Behavior()
+    return Behavior(
+        scale_up=_disabled(frozen.scale_up) if scale_up_disabled else frozen.scale_up,
+        scale_down=_disabled(frozen.scale_down) if scale_down_disabled else frozen.scale_down,
     )
 
 

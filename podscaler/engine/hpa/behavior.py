@@ -20,34 +20,23 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from podscaler.api.hpabehavior import (
+    Behavior,
+    PolicyType,
+    ResolvedBehavior,
+    ResolvedRules,
+    ScalingPolicy,
+    SelectPolicy,
+)
 from podscaler.engine.hpa import conditions as reasons
 from podscaler.engine.hpa.history import put_recommendation, replicas_change_in_period
 from podscaler.engine.hpa.replicas import MAX_INT32, MIN_INT32
 from podscaler.engine.hpa.types import (
-    Behavior,
     HpaSettings,
-    PolicyType,
     Recommendation,
-    ResolvedBehavior,
-    ResolvedRules,
     ScaleEvent,
-    ScalingPolicy,
-    ScalingRules,
-    SelectPolicy,
     Tolerances,
 )
-
-#: ``behavior.scaleUp`` defaults: no window; 4 pods or 100 % per 15 s, whichever is more.
-DEFAULT_SCALE_UP = ResolvedRules(
-    stabilization_window_seconds=0,
-    select_policy=SelectPolicy.MAX,
-    policies=(
-        ScalingPolicy(PolicyType.PODS, 4, 15),
-        ScalingPolicy(PolicyType.PERCENT, 100, 15),
-    ),
-)
-#: ``behavior.scaleDown`` defaults; the window comes from the controller's downscale flag.
-DEFAULT_SCALE_DOWN_POLICIES = (ScalingPolicy(PolicyType.PERCENT, 100, 15),)
 
 
 @dataclass(frozen=True)
@@ -72,46 +61,7 @@ class Limited:
 
 
 # --------------------------------------------------------------------------------------------
-# Defaulting
-
-
-def _resolve(
-    rules: ScalingRules | None,
-    window_seconds: float,
-    policies: tuple[ScalingPolicy, ...],
-) -> ResolvedRules:
-    if rules is None:
-        return ResolvedRules(window_seconds, SelectPolicy.MAX, policies)
-    return ResolvedRules(
-        stabilization_window_seconds=(
-            window_seconds
-            if rules.stabilization_window_seconds is None
-            else rules.stabilization_window_seconds
-        ),
-        select_policy=rules.select_policy or SelectPolicy.MAX,
-        policies=policies if rules.policies is None else rules.policies,
-        tolerance=rules.tolerance,
-    )
-
-
-def resolve_behavior(
-    behavior: Behavior, downscale_stabilization_seconds: float
-) -> ResolvedBehavior:
-    """Fill every unset field from upstream's defaults.
-
-    Each field is taken separately (a set ``policies`` list replaces the default list whole),
-    and an unset scale-down window becomes the controller's downscale stabilization flag.
-    """
-    return ResolvedBehavior(
-        scale_up=_resolve(
-            behavior.scale_up,
-            DEFAULT_SCALE_UP.stabilization_window_seconds,
-            DEFAULT_SCALE_UP.policies,
-        ),
-        scale_down=_resolve(
-            behavior.scale_down, downscale_stabilization_seconds, DEFAULT_SCALE_DOWN_POLICIES
-        ),
-    )
+# Tolerance
 
 
 def tolerances_for(behavior: Behavior | None, settings: HpaSettings) -> Tolerances:

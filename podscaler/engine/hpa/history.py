@@ -11,11 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+from podscaler.api.hpabehavior import ResolvedBehavior, ResolvedRules
 from podscaler.engine.hpa.types import (
     HpaHistory,
     Recommendation,
-    ResolvedBehavior,
-    ResolvedRules,
     ScaleEvent,
 )
 

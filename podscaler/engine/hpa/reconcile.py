@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from podscaler.api.conditions import Condition
+from podscaler.api.hpabehavior import ResolvedBehavior, resolve_behavior
 from podscaler.engine.hpa import conditions as reasons
 from podscaler.engine.hpa.behavior import (
     convert_with_behavior_rate,
     convert_with_rules,
-    resolve_behavior,
     stabilize_with_behavior,
     stabilize_without_behavior,
     tolerances_for,
@@ -47,7 +47,6 @@ from podscaler.engine.hpa.types import (
     HpaSettings,
     HpaSpec,
     Observed,
-    ResolvedBehavior,
     Tolerances,
 )
 

@@ -24,6 +24,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from podscaler.api.conditions import Condition
+from podscaler.api.hpabehavior import (
+    DEFAULT_CPU_UTILIZATION_PERCENT,
+    DEFAULT_DOWNSCALE_STABILIZATION_SECONDS,
+    DEFAULT_HPA_MIN_REPLICAS,
+    DEFAULT_TOLERANCE,
+    Behavior,
+)
 from podscaler.api.metrictarget import MetricTargetType
 
 # --------------------------------------------------------------------------------------------
@@ -39,8 +46,8 @@ class HpaSettings:
     tests run with a factor of 8, which is why they are settings here.
     """
 
-    tolerance: float = 0.1
-    downscale_stabilization_seconds: float = 300.0
+    tolerance: float = DEFAULT_TOLERANCE
+    downscale_stabilization_seconds: float = DEFAULT_DOWNSCALE_STABILIZATION_SECONDS
     cpu_initialization_period_seconds: float = 300.0
     initial_readiness_delay_seconds: float = 30.0
     scale_up_limit_factor: float = 2.0
@@ -243,65 +250,13 @@ MetricSpec = ResourceMetric | PodsMetric | ObjectMetric | ExternalMetric | Unkno
 
 #: Upstream's default when ``spec.metrics`` is empty: cpu at 80 % of requests.
 DEFAULT_METRICS: tuple[MetricSpec, ...] = (
-    ResourceMetric("cpu", MetricTarget(MetricTargetType.UTILIZATION, average_utilization=80)),
+    ResourceMetric(
+        "cpu",
+        MetricTarget(
+            MetricTargetType.UTILIZATION, average_utilization=DEFAULT_CPU_UTILIZATION_PERCENT
+        ),
+    ),
 )
-
-
-# --------------------------------------------------------------------------------------------
-# Behavior (autoscaling/v2 ``spec.behavior``)
-
-
-class PolicyType(StrEnum):
-    PODS = "Pods"
-    PERCENT = "Percent"
-
-
-class SelectPolicy(StrEnum):
-    MAX = "Max"
-    MIN = "Min"
-    DISABLED = "Disabled"
-
-
-@dataclass(frozen=True)
-class ScalingPolicy:
-    type: PolicyType
-    value: int
-    period_seconds: int
-
-
-@dataclass(frozen=True)
-class ScalingRules:
-    """One direction of ``behavior`` as written by the user: ``None`` means "not set".
-
-    ``policies=None`` takes the defaults; an empty tuple is a list the user set to empty.
-    """
-
-    stabilization_window_seconds: int | None = None
-    select_policy: SelectPolicy | None = None
-    policies: tuple[ScalingPolicy, ...] | None = None
-    tolerance: float | None = None
-
-
-@dataclass(frozen=True)
-class Behavior:
-    scale_up: ScalingRules | None = None
-    scale_down: ScalingRules | None = None
-
-
-@dataclass(frozen=True)
-class ResolvedRules:
-    """One direction of ``behavior`` after upstream's defaulting: nothing left unset."""
-
-    stabilization_window_seconds: float
-    select_policy: SelectPolicy
-    policies: tuple[ScalingPolicy, ...]
-    tolerance: float | None = None
-
-
-@dataclass(frozen=True)
-class ResolvedBehavior:
-    scale_up: ResolvedRules
-    scale_down: ResolvedRules
 
 
 # --------------------------------------------------------------------------------------------
@@ -350,7 +305,7 @@ class HpaHistory:
 @dataclass(frozen=True)
 class HpaSpec:
     max_replicas: int
-    min_replicas: int = 1
+    min_replicas: int = DEFAULT_HPA_MIN_REPLICAS
     metrics: tuple[MetricSpec, ...] = DEFAULT_METRICS
     behavior: Behavior | None = None
 

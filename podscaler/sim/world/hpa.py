@@ -58,6 +58,15 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from podscaler.api.conditions import Condition, condition_from_json
+from podscaler.api.hpabehavior import (
+    DEFAULT_CPU_UTILIZATION_PERCENT,
+    DEFAULT_HPA_MIN_REPLICAS,
+    Behavior,
+    PolicyType,
+    ScalingPolicy,
+    ScalingRules,
+    SelectPolicy,
+)
 from podscaler.api.metrictarget import MetricTargetType
 from podscaler.api.quantities import Quantity
 from podscaler.api.selectors import LabelSelector, SelectorError, parse_label_selector
@@ -91,7 +100,10 @@ _EXTERNAL: Final = "/apis/external.metrics.k8s.io/v1beta1"
 _CUSTOM: Final = "/apis/custom.metrics.k8s.io/v1beta2"
 _DEFAULT_METRIC: Final = {
     "type": "Resource",
-    "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}},
+    "resource": {
+        "name": "cpu",
+        "target": {"type": "Utilization", "averageUtilization": DEFAULT_CPU_UTILIZATION_PERCENT},
+    },
 }
 
 _CONDITION_TYPES: Final = frozenset(hpa.ConditionType)
@@ -188,21 +200,21 @@ def metric_spec(raw: Mapping[str, Any]) -> hpa.MetricSpec:
     return hpa.UnknownMetric(kind)
 
 
-def _rules(raw: Mapping[str, Any] | None) -> hpa.ScalingRules | None:
+def _rules(raw: Mapping[str, Any] | None) -> ScalingRules | None:
     if raw is None:
         return None
     select = raw.get("selectPolicy")
     policies = raw.get("policies")
     tolerance = milli_of(raw.get("tolerance"))
     window = raw.get("stabilizationWindowSeconds")
-    return hpa.ScalingRules(
+    return ScalingRules(
         stabilization_window_seconds=int(window) if isinstance(window, int) else None,
-        select_policy=hpa.SelectPolicy(select) if select in ("Max", "Min", "Disabled") else None,
+        select_policy=SelectPolicy(select) if select in ("Max", "Min", "Disabled") else None,
         policies=None
         if policies is None
         else tuple(
-            hpa.ScalingPolicy(
-                hpa.PolicyType(p.get("type")), int(p.get("value")), int(p.get("periodSeconds"))
+            ScalingPolicy(
+                PolicyType(p.get("type")), int(p.get("value")), int(p.get("periodSeconds"))
             )
             for p in policies
             if p.get("type") in ("Pods", "Percent")
@@ -220,7 +232,7 @@ def hpa_spec(obj: Mapping[str, Any]) -> tuple[hpa.HpaSpec, list[Obj]]:
     behavior_raw = spec.get("behavior")
     behavior = None
     if isinstance(behavior_raw, dict):
-        behavior = hpa.Behavior(
+        behavior = Behavior(
             scale_up=_rules(behavior_raw.get("scaleUp")),
             scale_down=_rules(behavior_raw.get("scaleDown")),
         )
@@ -228,7 +240,7 @@ def hpa_spec(obj: Mapping[str, Any]) -> tuple[hpa.HpaSpec, list[Obj]]:
     return (
         hpa.HpaSpec(
             max_replicas=int(spec.get("maxReplicas") or 0),
-            min_replicas=int(minimum) if isinstance(minimum, int) else 1,
+            min_replicas=int(minimum) if isinstance(minimum, int) else DEFAULT_HPA_MIN_REPLICAS,
             metrics=tuple(metric_spec(m) for m in raw_metrics),
             behavior=behavior,
         ),

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from podscaler.api.conditions import Condition, ConditionStatus
+from podscaler.api.hpabehavior import SelectPolicy
 from podscaler.api.metrictarget import MetricTargetType
 from podscaler.api.validation import validate_scaled_object
 from podscaler.controllers.scaledobject.direct import hpa_spec_and_readings
@@ -58,7 +59,7 @@ def test_pause_annotations_disable_their_direction_of_behavior() -> None:
     behavior = hpa_behavior(None, scale_down_disabled=True)
     assert behavior is not None
     assert behavior.scale_down is not None
-    assert behavior.scale_down.select_policy is hpa.SelectPolicy.DISABLED
+    assert behavior.scale_down.select_policy is SelectPolicy.DISABLED
     assert behavior.scale_up is None
 
 

@@ -7,21 +7,23 @@ selectPolicy, and the scale-event bookkeeping the policies read.
 
 from __future__ import annotations
 
-from podscaler.engine.hpa import (
+from podscaler.api.hpabehavior import (
     Behavior,
-    HpaHistory,
     PolicyType,
-    Recommendation,
     ResolvedRules,
-    ScaleEvent,
     ScalingPolicy,
     ScalingRules,
     SelectPolicy,
+    resolve_behavior,
+)
+from podscaler.engine.hpa import (
+    HpaHistory,
+    Recommendation,
+    ScaleEvent,
     convert_with_behavior_rate,
     convert_with_rules,
     record_rescale,
     replicas_change_in_period,
-    resolve_behavior,
     scale_down_limit,
     scale_up_limit,
     seed_recommendations,

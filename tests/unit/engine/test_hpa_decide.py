@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from podscaler.api.conditions import Condition
+from podscaler.api.hpabehavior import Behavior, ScalingPolicy, ScalingRules
+from podscaler.api.hpabehavior import PolicyType as Policy
 from podscaler.api.metrictarget import MetricTargetType
 from podscaler.engine.hpa import (
-    Behavior,
     BoundBy,
     ConditionType,
     Decision,
@@ -24,15 +25,12 @@ from podscaler.engine.hpa import (
     MetricTarget,
     Observed,
     ReadingError,
-    ScalingPolicy,
-    ScalingRules,
     SelectorProblem,
     UnknownMetric,
     conclude,
     decide,
     scale_unreadable,
 )
-from podscaler.engine.hpa import PolicyType as Policy
 from tests.unit.engine.hpa_builders import NOW, cpu_reading, cpu_spec, ready_pod
 
 

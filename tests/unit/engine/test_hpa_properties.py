@@ -12,14 +12,11 @@ from __future__ import annotations
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from podscaler.api.hpabehavior import Behavior, PolicyType, ScalingPolicy, ScalingRules
 from podscaler.engine.hpa import (
-    Behavior,
     HpaHistory,
     Observed,
-    PolicyType,
     Recommendation,
-    ScalingPolicy,
-    ScalingRules,
     Tolerances,
     conclude,
     decide,
