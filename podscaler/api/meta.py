@@ -20,6 +20,8 @@ from pydantic.alias_generators import to_camel
 __all__ = [
     "API_GROUP",
     "API_VERSION",
+    "DEFAULT_TARGET_API_VERSION",
+    "DEFAULT_TARGET_KIND",
     "FORCE_ACTIVATION",
     "GROUP_VERSION",
     "HPA_EXCLUDED_LABELS",
@@ -43,6 +45,10 @@ API_VERSION: Final = "v1alpha1"
 GROUP_VERSION: Final = f"{API_GROUP}/{API_VERSION}"
 #: KEDA's group/version: accepted on input so KEDA manifests validate unchanged.
 KEDA_GROUP_VERSION: Final = "keda.sh/v1alpha1"
+#: A ``scaleTargetRef`` without ``apiVersion`` or ``kind`` names a Deployment (KEDA's default,
+#: and CPA's).
+DEFAULT_TARGET_API_VERSION: Final = "apps/v1"
+DEFAULT_TARGET_KIND: Final = "Deployment"
 
 
 class ApiModel(BaseModel):

@@ -34,7 +34,14 @@ import pydantic
 from pydantic import Field
 
 from podscaler.api.conditions import StatusCondition
-from podscaler.api.meta import GROUP_VERSION, ApiModel, ObjectMeta, SpecModel
+from podscaler.api.meta import (
+    DEFAULT_TARGET_API_VERSION,
+    DEFAULT_TARGET_KIND,
+    GROUP_VERSION,
+    ApiModel,
+    ObjectMeta,
+    SpecModel,
+)
 from podscaler.api.selectors import LabelSelector, SelectorError
 from podscaler.api.validation import Problem, pydantic_problems
 
@@ -76,11 +83,11 @@ class ProportionalTarget(SpecModel):
 
     @property
     def effective_api_version(self) -> str:
-        return self.api_version or "apps/v1"
+        return self.api_version or DEFAULT_TARGET_API_VERSION
 
     @property
     def effective_kind(self) -> str:
-        return self.kind or "Deployment"
+        return self.kind or DEFAULT_TARGET_KIND
 
 
 class LinearSpec(SpecModel):

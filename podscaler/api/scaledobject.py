@@ -25,7 +25,14 @@ from pydantic import Field
 
 from podscaler.api.conditions import StatusCondition
 from podscaler.api.hpabehavior import DEFAULT_HPA_MIN_REPLICAS, HorizontalPodAutoscalerBehavior
-from podscaler.api.meta import GROUP_VERSION, ApiModel, ObjectMeta, SpecModel
+from podscaler.api.meta import (
+    DEFAULT_TARGET_API_VERSION,
+    DEFAULT_TARGET_KIND,
+    GROUP_VERSION,
+    ApiModel,
+    ObjectMeta,
+    SpecModel,
+)
 from podscaler.api.metrictarget import MetricTargetType
 from podscaler.api.triggers import (
     DEFAULT_POLLING_INTERVAL_SECONDS,
@@ -58,6 +65,7 @@ __all__ = [
     "ScalingModifiersSpec",
     "ScalingSpec",
     "TriggerActivity",
+    "scale_target_of",
 ]
 
 #: KEDA's defaults (``scale_executor.go``, ``scaledobject_types.go``) and podscaler's own;
@@ -86,6 +94,25 @@ class FallbackBehavior(StrEnum):
 ScalingMode = Literal["direct", "hpa"]
 #: podscaler's default ``advanced.mode``: it computes 0..N itself.
 DEFAULT_MODE: Final[ScalingMode] = "direct"
+
+
+def scale_target_of(spec: object) -> tuple[str, str, str] | None:
+    """``(apiVersion, kind, name)`` of ``spec.scaleTargetRef`` in an object's JSON *spec*,
+    valid or not, with the defaults applied; ``None`` without a name.
+
+    The controller keys its one-ScaledObject-per-workload check by it for every object it
+    watches, before (and whether or not) the object validates; for a valid object it is
+    :attr:`ScaleTarget.effective_api_version`, ``effective_kind`` and ``name``.
+    """
+    ref = spec.get("scaleTargetRef") if isinstance(spec, Mapping) else None
+    name = ref.get("name") if isinstance(ref, Mapping) else None
+    if not isinstance(ref, Mapping) or not isinstance(name, str) or not name:
+        return None
+    return (
+        str(ref.get("apiVersion") or DEFAULT_TARGET_API_VERSION),
+        str(ref.get("kind") or DEFAULT_TARGET_KIND),
+        name,
+    )
 
 
 _NO_ANNOTATIONS: Mapping[str, str] = MappingProxyType({})
@@ -228,11 +255,11 @@ class ScaleTarget(SpecModel):
 
     @property
     def effective_api_version(self) -> str:
-        return self.api_version or "apps/v1"
+        return self.api_version or DEFAULT_TARGET_API_VERSION
 
     @property
     def effective_kind(self) -> str:
-        return self.kind or "Deployment"
+        return self.kind or DEFAULT_TARGET_KIND
 
 
 class Fallback(SpecModel):

@@ -12,6 +12,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from podscaler.api.meta import DEFAULT_TARGET_KIND
+
 __all__ = ["render_explanation"]
 
 
@@ -23,7 +25,7 @@ def render_explanation(obj: Mapping[str, Any]) -> str:
     target = spec.get("scaleTargetRef") or {}
     lines = [
         f"ProportionalScaler {meta.get('namespace')}/{meta.get('name')} -> "
-        f"{target.get('kind') or 'Deployment'} {target.get('name')}"
+        f"{target.get('kind') or DEFAULT_TARGET_KIND} {target.get('name')}"
     ]
     if status.get("mode"):
         lines.append(f"mode: {status['mode']} (parameters from {status.get('parametersSource')})")

@@ -41,6 +41,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from podscaler.api.scaledobject import scale_target_of
 from podscaler.controllers.scaledobject.evaluation import (
     SCALED_OBJECTS,
     Evaluator,
@@ -66,17 +67,10 @@ TargetKey = tuple[str, str, str, str]
 
 def target_key(obj: dict[str, Any]) -> TargetKey | None:
     """``(namespace, apiVersion, kind, name)`` of the object's target, as written."""
-    ref = (obj.get("spec") or {}).get("scaleTargetRef") or {}
-    name = ref.get("name")
-    if not isinstance(name, str) or not name:
+    target = scale_target_of(obj.get("spec"))
+    if target is None:
         return None
-    namespace = str((obj.get("metadata") or {}).get("namespace") or "")
-    return (
-        namespace,
-        str(ref.get("apiVersion") or "apps/v1"),
-        str(ref.get("kind") or "Deployment"),
-        name,
-    )
+    return (str((obj.get("metadata") or {}).get("namespace") or ""), *target)
 
 
 def _seniority(obj: dict[str, Any]) -> tuple[str, str]:
