@@ -31,7 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scalers import ScalerEnvironment, TriggerSpec  # noqa: E402
+from scalers import ScalerEnvironment, ScaleTrigger  # noqa: E402
 from scalers.aws_sqs_queue import (  # noqa: E402
     AWS_SQS_QUEUE,
     AwsSqsQueueScaler,
@@ -118,7 +118,7 @@ async def bench_kafka(bootstrap: str, partitions: int, polls: int) -> dict[str, 
         await consumer.commit(dict.fromkeys(tps[: partitions // 2], 0))
         await consumer.stop()
         meta = {"bootstrapServers": bootstrap, "consumerGroup": "bench", "topic": "wide"}
-        config = KAFKA.parse(TriggerSpec(type="kafka", metadata=meta), {}, {})
+        config = KAFKA.parse(ScaleTrigger(type="kafka", metadata=meta), {}, {})
         scaler = KafkaScaler(config, ScalerEnvironment(), pool)
         first_started = time.perf_counter()
         result = await scaler.lag()
@@ -166,7 +166,7 @@ async def bench_sqs(
     def config(url: str) -> Any:
         meta = {"queueURL": url, "awsRegion": REGION, "awsEndpoint": endpoint}
         auth = {"awsAccessKeyID": KEY, "awsSecretAccessKey": SECRET}
-        return AWS_SQS_QUEUE.parse(TriggerSpec(type="aws-sqs-queue", metadata=meta), {}, auth)
+        return AWS_SQS_QUEUE.parse(ScaleTrigger(type="aws-sqs-queue", metadata=meta), {}, auth)
 
     configs = [config(url) for url in urls]
 

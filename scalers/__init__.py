@@ -1,8 +1,9 @@
 """Triggers: one module per trigger type behind one Scaler protocol and a registry.
 
-The public surface: :class:`TriggerSpec` in, :class:`ScalerConfig` out of a pure ``parse``,
-a :class:`Scaler` out of ``build``; the registry finds the factory for a trigger type
-(built-ins plus the ``podscaler.scalers`` entry-point group). See :mod:`scalers.contract`.
+The public surface: a :class:`ScaleTrigger` (``api``'s model of a trigger) in,
+:class:`ScalerConfig` out of a pure ``parse``, a :class:`Scaler` out of ``build``; the registry
+finds the factory for a trigger type (built-ins plus the ``podscaler.scalers`` entry-point
+group). See :mod:`scalers.contract`.
 """
 
 from scalers.contract import (
@@ -20,8 +21,8 @@ from scalers.contract import (
     ScalerEnvironment,
     ScalerError,
     ScalerFactory,
+    ScaleTrigger,
     TriggerError,
-    TriggerSpec,
     exported_metric_value,
 )
 from scalers.registry import ScalerRegistry, default_registry
@@ -35,6 +36,7 @@ __all__ = [
     "MetricTargetType",
     "MetricValue",
     "ResourceMetricSpec",
+    "ScaleTrigger",
     "Scaler",
     "ScalerConfig",
     "ScalerConfigError",
@@ -43,7 +45,6 @@ __all__ = [
     "ScalerFactory",
     "ScalerRegistry",
     "TriggerError",
-    "TriggerSpec",
     "default_registry",
     "exported_metric_value",
 ]

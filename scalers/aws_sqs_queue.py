@@ -48,7 +48,7 @@ from scalers.contract import (
     ScalerConfigError,
     ScalerEnvironment,
     ScalerError,
-    TriggerSpec,
+    ScaleTrigger,
     exported_metric_value,
 )
 from scalers.metadata import (
@@ -277,7 +277,7 @@ class AwsSqsQueueFactory:
 
     def parse(
         self,
-        trigger: TriggerSpec,
+        trigger: ScaleTrigger,
         resolved_env: Mapping[str, str],
         auth_params: Mapping[str, str],
         *,
@@ -302,7 +302,7 @@ class AwsSqsQueueFactory:
         assert delayed is not None
         return AwsSqsQueueConfig(
             trigger_index=trigger_index,
-            trigger_name=trigger.name,
+            trigger_name=trigger.name or "",
             unexpected_parameters=r.unexpected(),
             queue_url=queue_url,
             queue_name=queue_name_from_url(queue_url),

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol, runtime_che
 from pydantic import BaseModel, ConfigDict, Field
 
 from podscaler.api.metrictarget import MetricTargetType
+from podscaler.api.triggers import AuthenticationRef, ScaleTrigger
 
 if TYPE_CHECKING:
     import aiohttp
@@ -50,6 +51,7 @@ __all__ = [
     "MetricTargetType",
     "MetricValue",
     "ResourceMetricSpec",
+    "ScaleTrigger",
     "Scaler",
     "ScalerConfig",
     "ScalerConfigError",
@@ -57,7 +59,6 @@ __all__ = [
     "ScalerError",
     "ScalerFactory",
     "TriggerError",
-    "TriggerSpec",
     "exported_metric_value",
     "wall_clock",
 ]
@@ -90,37 +91,8 @@ class ScalerError(TriggerError):
 
 
 # --------------------------------------------------------------------------------------------
-# The trigger as written in a ScaledObject / ScaledJob
-
-
-class AuthenticationRef(BaseModel):
-    """``triggers[].authenticationRef``: which (Cluster)TriggerAuthentication supplies
-    ``auth_params``. Resolving it is the controller's job; scalers only see the result."""
-
-    model_config = ConfigDict(frozen=True, populate_by_name=True)
-
-    name: str
-    kind: Literal["TriggerAuthentication", "ClusterTriggerAuthentication"] = "TriggerAuthentication"
-
-
-class TriggerSpec(BaseModel):
-    """One entry of ``spec.triggers``, field for field as KEDA's ``ScaleTriggers``.
-
-    Deliberately small and local to ``scalers`` so the package does not depend on the CRD
-    models; the controller converts its own trigger model into this one (the JSON field names
-    are the same, so ``TriggerSpec.model_validate(trigger_dict)`` works).
-    """
-
-    model_config = ConfigDict(frozen=True, populate_by_name=True)
-
-    type: str = Field(min_length=1)
-    name: str = ""
-    metadata: dict[str, str] = Field(default_factory=dict)
-    #: Kept as written (``""`` means unset); each trigger type decides what it accepts, so a
-    #: bad value is a :class:`ScalerConfigError` naming ``metricType``, not a model error.
-    metric_type: str = Field(default="", alias="metricType")
-    use_cached_metrics: bool = Field(default=False, alias="useCachedMetrics")
-    authentication_ref: AuthenticationRef | None = Field(default=None, alias="authenticationRef")
+# The trigger as written in a ScaledObject / ScaledJob is api's ScaleTrigger (validated before
+# a scaler sees it); its authenticationRef is api's AuthenticationRef.
 
 
 class ScalerConfig(BaseModel):
@@ -415,7 +387,7 @@ class ScalerFactory(Protocol):
 
     def parse(
         self,
-        trigger: TriggerSpec,
+        trigger: ScaleTrigger,
         resolved_env: Mapping[str, str],
         auth_params: Mapping[str, str],
         *,

@@ -37,7 +37,7 @@ from scalers.contract import (
     ScalerConfigError,
     ScalerEnvironment,
     ScalerError,
-    TriggerSpec,
+    ScaleTrigger,
 )
 from scalers.metadata import MetadataReader
 
@@ -103,7 +103,7 @@ class CPUMemoryFactory:
 
     def parse(
         self,
-        trigger: TriggerSpec,
+        trigger: ScaleTrigger,
         resolved_env: Mapping[str, str],
         auth_params: Mapping[str, str],
         *,
@@ -116,7 +116,7 @@ class CPUMemoryFactory:
         reader.removed("type", _TYPE_REMOVED)
         value = reader.required_string("value")
         container = reader.string("containerName", required=False) or ""
-        metric_type = trigger.metric_type
+        metric_type = trigger.metric_type or ""
         utilization: int | None = None
         average_milli: int | None = None
         if metric_type == MetricTargetType.UTILIZATION:
@@ -149,7 +149,7 @@ class CPUMemoryFactory:
             )
         return CPUMemoryConfig(
             trigger_index=trigger_index,
-            trigger_name=trigger.name,
+            trigger_name=trigger.name or "",
             unexpected_parameters=reader.unexpected(),
             resource=self.resource,
             metric_type=MetricTargetType(metric_type),

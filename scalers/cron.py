@@ -27,7 +27,7 @@ from scalers.contract import (
     ScalerConfig,
     ScalerConfigError,
     ScalerEnvironment,
-    TriggerSpec,
+    ScaleTrigger,
     exported_metric_value,
 )
 from scalers.cron_schedule import (
@@ -116,7 +116,7 @@ class CronFactory:
 
     def parse(
         self,
-        trigger: TriggerSpec,
+        trigger: ScaleTrigger,
         resolved_env: Mapping[str, str],
         auth_params: Mapping[str, str],
         *,
@@ -151,7 +151,7 @@ class CronFactory:
             raise ScalerConfigError(str(exc), parameter="timezone") from exc
         return CronConfig(
             trigger_index=trigger_index,
-            trigger_name=trigger.name,
+            trigger_name=trigger.name or "",
             unexpected_parameters=reader.unexpected(),
             timezone=timezone,
             start=start,

@@ -50,7 +50,7 @@ from scalers.contract import (
     ScalerConfigError,
     ScalerEnvironment,
     ScalerError,
-    TriggerSpec,
+    ScaleTrigger,
     exported_metric_value,
 )
 from scalers.http_auth import AuthMode, HTTPAuth, ssl_context
@@ -283,7 +283,7 @@ class KafkaFactory:
 
     def parse(
         self,
-        trigger: TriggerSpec,
+        trigger: ScaleTrigger,
         resolved_env: Mapping[str, str],
         auth_params: Mapping[str, str],
         *,
@@ -364,7 +364,7 @@ class KafkaFactory:
         r.mark_known("commitOffset")
         return KafkaConfig(
             trigger_index=trigger_index,
-            trigger_name=trigger.name,
+            trigger_name=trigger.name or "",
             unexpected_parameters=r.unexpected(),
             bootstrap_servers=tuple(s.strip() for s in servers.split(",") if s.strip()),
             consumer_group=group,

@@ -45,7 +45,7 @@ from scalers.contract import (
     ScalerConfigError,
     ScalerEnvironment,
     ScalerError,
-    TriggerSpec,
+    ScaleTrigger,
     exported_metric_value,
 )
 from scalers.http_auth import AuthMode, HTTPAuth, parse_http_auth, ssl_context
@@ -108,7 +108,7 @@ class PrometheusFactory:
 
     def parse(
         self,
-        trigger: TriggerSpec,
+        trigger: ScaleTrigger,
         resolved_env: Mapping[str, str],
         auth_params: Mapping[str, str],
         *,
@@ -141,7 +141,7 @@ class PrometheusFactory:
             )
         return PrometheusConfig(
             trigger_index=trigger_index,
-            trigger_name=trigger.name,
+            trigger_name=trigger.name or "",
             unexpected_parameters=r.unexpected(),
             server_address=server_address,
             query=query,

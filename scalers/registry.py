@@ -23,7 +23,7 @@ from scalers.contract import (
     ScalerConfigError,
     ScalerEnvironment,
     ScalerFactory,
-    TriggerSpec,
+    ScaleTrigger,
 )
 
 __all__ = ["ENTRY_POINT_GROUP", "ScalerRegistry", "builtin_factories", "default_registry"]
@@ -102,7 +102,7 @@ class ScalerRegistry:
 
     def parse(
         self,
-        trigger: TriggerSpec,
+        trigger: ScaleTrigger,
         resolved_env: Mapping[str, str] | None = None,
         auth_params: Mapping[str, str] | None = None,
         *,

@@ -18,9 +18,11 @@ from podscaler.api.metrictarget import MetricTargetType
 
 __all__ = [
     "CPU",
+    "DEFAULT_AUTHENTICATION_KIND",
     "DEFAULT_POLLING_INTERVAL_SECONDS",
     "MEMORY",
     "RESOURCE_TRIGGER_TYPES",
+    "AuthenticationKind",
     "AuthenticationRef",
     "OptionalMetricType",
     "ScaleTrigger",
@@ -61,16 +63,29 @@ def _empty_as_unset(value: Any) -> Any:
 OptionalMetricType = Annotated[MetricTargetType | None, BeforeValidator(_empty_as_unset)]
 
 
+AuthenticationKind = Literal["TriggerAuthentication", "ClusterTriggerAuthentication"]
+#: ``authenticationRef.kind`` when unset.
+DEFAULT_AUTHENTICATION_KIND: Final[AuthenticationKind] = "TriggerAuthentication"
+
+
 class AuthenticationRef(SpecModel):
     """Reference to the (Cluster)TriggerAuthentication that holds the trigger's credentials."""
 
     name: str = Field(min_length=1, description="Name of the TriggerAuthentication.")
-    kind: Literal["TriggerAuthentication", "ClusterTriggerAuthentication"] | None = Field(
+    kind: AuthenticationKind | None = Field(
         default=None,
         description="TriggerAuthentication (default) or ClusterTriggerAuthentication.",
     )
 
+    @property
+    def effective_kind(self) -> AuthenticationKind:
+        return self.kind or DEFAULT_AUTHENTICATION_KIND
 
+
+# The one model of a trigger: the custom resources validate it, the controllers build scalers
+# from it, and every scaler parses its metadata from it. Unset stays unset (name, metricType):
+# each trigger type applies KEDA's defaults for itself. (Its docstring is the CRDs'
+# description of a trigger.)
 class ScaleTrigger(SpecModel):
     """One event source the object scales on."""
 

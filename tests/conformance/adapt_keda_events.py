@@ -26,7 +26,7 @@ from podscaler.engine.scaledjob import (
     StrategySettings,
     effective_max_scale,
 )
-from scalers import ScalerConfigError, ScalerEnvironment, ScalerError, TriggerSpec
+from scalers import ScalerConfigError, ScalerEnvironment, ScalerError, ScaleTrigger
 from scalers.aws_sqs_queue import (
     AWS_SQS_QUEUE,
     POD_IDENTITY_EXTERNAL_ID,
@@ -83,7 +83,7 @@ def _parse(trigger_type: str, inp: dict[str, Any]) -> Any:
     if identity.get("externalID"):
         auth[POD_IDENTITY_EXTERNAL_ID] = identity["externalID"]
     return _registry().parse(
-        TriggerSpec(type=trigger_type, metadata=dict(inp.get("metadata") or {})),
+        ScaleTrigger(type=trigger_type, metadata=dict(inp.get("metadata") or {})),
         inp.get("resolvedEnv") or {},
         auth,
         trigger_index=int(inp.get("triggerIndex", 0)),

@@ -1,6 +1,6 @@
 """keda.json vectors for the cpu/memory, cron and prometheus triggers, run against ``scalers``.
 
-Parsing vectors go through the registry exactly as the controller will (TriggerSpec +
+Parsing vectors go through the registry exactly as the controller will (ScaleTrigger +
 resolved env + auth params + trigger index + pod identity). Cron activity runs the built
 scaler with the vector's pinned *now* as its clock. Prometheus response and request vectors
 take the real HTTP path: a small aiohttp server answers with the vector's status and body
@@ -21,7 +21,7 @@ from scalers import (
     ScalerConfigError,
     ScalerEnvironment,
     ScalerError,
-    TriggerSpec,
+    ScaleTrigger,
     default_registry,
 )
 from scalers.cron import CronScaler
@@ -43,8 +43,8 @@ def _run(coroutine: Coroutine[Any, Any, _T]) -> _T:
         loop.close()
 
 
-def _trigger(trigger_type: str, inp: dict[str, Any]) -> TriggerSpec:
-    return TriggerSpec(
+def _trigger(trigger_type: str, inp: dict[str, Any]) -> ScaleTrigger:
+    return ScaleTrigger(
         type=trigger_type,
         metadata=dict(inp.get("metadata") or {}),
         metricType=inp.get("metricType") or "",

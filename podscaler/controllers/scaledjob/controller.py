@@ -253,7 +253,7 @@ class ScaledJobController:
                         self.registry,
                         self.scaler_env,
                         namespace=ctx.namespace,
-                        triggers=[t.to_dict() for t in spec.triggers],
+                        triggers=spec.triggers,
                         workload={"spec": {"template": spec.job_target_ref.template}},
                         env_source_container=spec.env_source_container_name,
                         operator_namespace=self.settings.operator_namespace,

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from podscaler.api.triggerauth import TriggerAuthenticationSpec
+from podscaler.api.triggers import AuthenticationRef
 from podscaler.controllers.refresh import note_read
 from podscaler.kube.clients import Kube
 from podscaler.kube.errors import KubeError, NotFound
@@ -162,17 +163,17 @@ async def resolve_container_env(
 async def resolve_auth(
     kube: Kube,
     namespace: str,
-    ref: Mapping[str, Any] | None,
+    ref: AuthenticationRef | None,
     *,
     container_env: Mapping[str, str],
     workload: Mapping[str, Any] | None,
     operator_namespace: str,
 ) -> ResolvedAuth:
     """The auth params of a trigger's ``authenticationRef`` (empty without one)."""
-    if not ref:
+    if ref is None:
         return ResolvedAuth()
-    kind = str(ref.get("kind") or "TriggerAuthentication")
-    name = str(ref.get("name") or "")
+    kind = ref.effective_kind
+    name = ref.name
     cluster_scoped = kind == "ClusterTriggerAuthentication"
     plural = "clustertriggerauthentications" if cluster_scoped else "triggerauthentications"
     base = f"/apis/{AUTH_GROUP_VERSION}"

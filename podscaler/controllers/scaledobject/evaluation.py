@@ -456,7 +456,7 @@ class Evaluator:
                         self.registry,
                         self.scaler_env,
                         namespace=ctx.namespace,
-                        triggers=[t.to_dict() for t in so.spec.triggers],
+                        triggers=so.spec.triggers,
                         workload=workload,
                         env_source_container=target.env_source_container_name,
                         operator_namespace=self.settings.operator_namespace,

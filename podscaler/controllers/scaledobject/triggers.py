@@ -39,7 +39,7 @@ from scalers.contract import (
     ScalerConfig,
     ScalerConfigError,
     ScalerEnvironment,
-    TriggerSpec,
+    ScaleTrigger,
 )
 from scalers.registry import ScalerRegistry
 
@@ -262,7 +262,7 @@ async def build_triggers(
     env: ScalerEnvironment,
     *,
     namespace: str,
-    triggers: Sequence[Mapping[str, Any]],
+    triggers: Sequence[ScaleTrigger],
     workload: Mapping[str, Any] | None,
     env_source_container: str | None,
     operator_namespace: str,
@@ -277,14 +277,13 @@ async def build_triggers(
     built: list[BuiltTrigger] = []
     auth_kinds: list[str] = []
     try:
-        for index, raw in enumerate(triggers):
-            spec = TriggerSpec.model_validate(dict(raw))
+        for index, spec in enumerate(triggers):
             label = f"trigger {index} ({spec.name or spec.type})"
             try:
                 auth = await resolve_auth(
                     kube,
                     namespace,
-                    raw.get("authenticationRef"),
+                    spec.authentication_ref,
                     container_env=container_env,
                     workload=workload,
                     operator_namespace=operator_namespace,
@@ -305,7 +304,9 @@ async def build_triggers(
             except ScalerConfigError as exc:
                 raise TriggerConfigError(f"{label}: {exc}") from exc
             built.append(
-                BuiltTrigger(index, spec.type, spec.name, config, scaler, scaler.metric_specs())
+                BuiltTrigger(
+                    index, spec.type, spec.name or "", config, scaler, scaler.metric_specs()
+                )
             )
     except BaseException:
         for trigger in built:

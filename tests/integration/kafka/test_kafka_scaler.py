@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import TopicPartition
 
-from scalers import ScalerEnvironment, ScalerError, TriggerSpec
+from scalers import ScalerEnvironment, ScalerError, ScaleTrigger
 from scalers.kafka import KAFKA, KafkaConnections, KafkaScaler
 from tests.fixtures.kafka import MockCluster, TansuBroker
 
@@ -35,7 +35,7 @@ async def connections() -> AsyncIterator[KafkaConnections]:
 
 def build(bootstrap: str, pool: KafkaConnections, **metadata: str) -> KafkaScaler:
     meta = {"bootstrapServers": bootstrap, **metadata}
-    config = KAFKA.parse(TriggerSpec(type="kafka", metadata=meta), {}, {})
+    config = KAFKA.parse(ScaleTrigger(type="kafka", metadata=meta), {}, {})
     return KafkaScaler(config, ScalerEnvironment(), pool)
 
 

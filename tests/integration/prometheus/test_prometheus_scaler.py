@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 from aiohttp import web
 
-from scalers import ScalerEnvironment, ScalerError, TriggerSpec
+from scalers import ScalerEnvironment, ScalerError, ScaleTrigger
 from scalers.prometheus import PROMETHEUS, PrometheusScaler
 from tests.fixtures.prometheus import PrometheusServer
 
@@ -21,7 +21,7 @@ def _scaler(
     url: str, query: str, *, now: datetime | None = None, **metadata: str
 ) -> PrometheusScaler:
     meta = {"serverAddress": url, "query": query, "threshold": "10", **metadata}
-    config = PROMETHEUS.parse(TriggerSpec(type="prometheus", metadata=meta), {}, {})
+    config = PROMETHEUS.parse(ScaleTrigger(type="prometheus", metadata=meta), {}, {})
     env = ScalerEnvironment(now=(lambda: now) if now else ScalerEnvironment().now)
     return PROMETHEUS.build(config, env)
 

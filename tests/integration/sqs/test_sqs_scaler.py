@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from aiobotocore.session import AioSession
 
-from scalers import ScalerEnvironment, ScalerError, TriggerSpec
+from scalers import ScalerEnvironment, ScalerError, ScaleTrigger
 from scalers.aws_sqs_queue import (
     AWS_SQS_QUEUE,
     POD_IDENTITY_ROLE_ARN,
@@ -59,7 +59,7 @@ def build(
 ) -> AwsSqsQueueScaler:
     meta = {"queueURL": queue_url, "awsRegion": REGION, "awsEndpoint": endpoint, **metadata}
     config = AWS_SQS_QUEUE.parse(
-        TriggerSpec(type="aws-sqs-queue", metadata=meta),
+        ScaleTrigger(type="aws-sqs-queue", metadata=meta),
         {},
         AUTH if auth is None else auth,
         pod_identity_provider=provider,

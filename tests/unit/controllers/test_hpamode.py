@@ -27,7 +27,7 @@ from podscaler.controllers.scaledobject.hpamode import (
     targets,
 )
 from podscaler.kube.scaling import ScaleRef
-from scalers.contract import MetricSpec, ScalerEnvironment, TriggerSpec
+from scalers.contract import MetricSpec, ScalerEnvironment, ScaleTrigger
 from scalers.registry import default_registry
 
 UID = "0b5a1f1e-5f43-4c8e-9d55-7d1b8a6c4e21"
@@ -62,7 +62,7 @@ async def specs_of() -> AsyncIterator[Any]:
     def specs(so: ScaledObject) -> list[MetricSpec]:
         out: list[MetricSpec] = []
         for index, trigger in enumerate(so.spec.triggers):
-            spec = TriggerSpec.model_validate(trigger.to_dict())
+            spec = ScaleTrigger.model_validate(trigger.to_dict())
             config = registry.parse(spec, trigger_index=index)
             scaler = registry.build(spec.type, config, env)
             built.append(scaler)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from scalers import ScalerConfigError, ScalerEnvironment, ScalerError, TriggerSpec
+from scalers import ScalerConfigError, ScalerEnvironment, ScalerError, ScaleTrigger
 from scalers.cpu_memory import (
     CPU,
     MEMORY,
@@ -20,7 +20,7 @@ from scalers.cpu_memory import (
 
 def _parse(metric_type: str, resource: str = "cpu", **metadata: str) -> CPUMemoryConfig:
     factory = CPU if resource == "cpu" else MEMORY
-    trigger = TriggerSpec(type=resource, metadata=metadata, metricType=metric_type)
+    trigger = ScaleTrigger(type=resource, metadata=metadata, metricType=metric_type)
     return factory.parse(trigger, {}, {})
 
 

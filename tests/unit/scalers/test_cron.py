@@ -12,7 +12,7 @@ from croniter import croniter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scalers import ScalerConfigError, ScalerEnvironment, TriggerSpec
+from scalers import ScalerConfigError, ScalerEnvironment, ScaleTrigger
 from scalers.cron import CRON, CronConfig, cron_activity
 from scalers.cron_schedule import CronSyntaxError, next_after, parse_cron
 
@@ -23,7 +23,7 @@ def _config(**metadata: str) -> CronConfig:
     base = {"timezone": "Etc/UTC", "start": "0 9 * * *", "end": "0 17 * * *"}
     base.update(metadata)
     base.setdefault("desiredReplicas", "4")
-    return CRON.parse(TriggerSpec(type="cron", metadata=base), {}, {})
+    return CRON.parse(ScaleTrigger(type="cron", metadata=base), {}, {})
 
 
 def _active(config: CronConfig, now: datetime) -> bool:
@@ -73,7 +73,7 @@ def test_config_errors_name_the_parameter() -> None:
         assert info.value.parameter == parameter, metadata
     with pytest.raises(ScalerConfigError, match="Utilization"):
         CRON.parse(
-            TriggerSpec(
+            ScaleTrigger(
                 type="cron",
                 metadata={"timezone": "UTC", "start": "0 1 * * *", "end": "0 2 * * *",
                           "desiredReplicas": "1"},
@@ -164,7 +164,7 @@ def test_never_occurring_schedule_uses_keda_comparisons() -> None:
 
 def test_metric_names() -> None:
     config = CRON.parse(
-        TriggerSpec(
+        ScaleTrigger(
             type="cron",
             metadata={"timezone": "Asia/Seoul", "start": "00,15,30,45 * * * *",
                       "end": "05,20,35,50 * * * *", "desiredReplicas": "2"},

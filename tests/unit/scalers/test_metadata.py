@@ -7,8 +7,10 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
-from scalers import ScalerConfigError, TriggerSpec, default_registry
+from podscaler.api.metrictarget import MetricTargetType
+from scalers import ScalerConfigError, ScaleTrigger, default_registry
 from scalers.metadata import (
     AUTH_PARAMS,
     MetadataReader,
@@ -161,7 +163,7 @@ def test_removed_parameters_are_errors_and_unknown_ones_only_reported() -> None:
 
 
 def test_unknown_metadata_keeps_a_trigger_valid_but_is_listed() -> None:
-    trigger = TriggerSpec(
+    trigger = ScaleTrigger(
         type="prometheus",
         metadata={
             "serverAddress": "http://p:9090",
@@ -180,12 +182,17 @@ def test_metric_names_follow_keda() -> None:
 
 
 def test_external_metric_types() -> None:
-    assert external_target_type("") == "AverageValue"
-    assert external_target_type("Value") == "Value"
-    for bad in ("Utilization", "value", "xxx"):
-        with pytest.raises(ScalerConfigError) as info:
-            external_target_type(bad)
-        assert info.value.parameter == "metricType"
+    assert external_target_type(None) == "AverageValue"
+    assert external_target_type(MetricTargetType.VALUE) == "Value"
+    with pytest.raises(ScalerConfigError) as info:
+        external_target_type(MetricTargetType.UTILIZATION)
+    assert info.value.parameter == "metricType"
+
+
+def test_a_metric_type_that_is_none_is_refused_by_the_trigger_model() -> None:
+    for bad in ("value", "xxx"):
+        with pytest.raises(ValidationError):
+            ScaleTrigger(type="cron", metadata={}, metricType=bad)
 
 
 # ------------------------------------------------------------------------------ property
@@ -213,7 +220,7 @@ VALUES = st.sampled_from(
         VALUES | st.text(max_size=10).map(lambda t: "s3cr3t-" + t),
     ),
     env=st.dictionaries(st.text(max_size=5), VALUES, max_size=3),
-    metric_type=st.sampled_from(["", "Value", "AverageValue", "Utilization", "bogus"]),
+    metric_type=st.sampled_from(["", "Value", "AverageValue", "Utilization"]),
     pod_identity=st.sampled_from(["", "none", "azure-workload"]),
     index=st.integers(0, 20),
 )
@@ -226,7 +233,7 @@ def test_arbitrary_metadata_only_ever_raises_config_errors(
     pod_identity: str,
     index: int,
 ) -> None:
-    trigger = TriggerSpec(type=trigger_type, metadata=metadata, metricType=metric_type)
+    trigger = ScaleTrigger(type=trigger_type, metadata=metadata, metricType=metric_type)
     message = ""
     try:
         config = default_registry().parse(

@@ -16,7 +16,7 @@ import pytest
 import trustme
 from aiohttp import web
 
-from scalers import ScalerConfigError, ScalerEnvironment, ScalerError, TriggerSpec
+from scalers import ScalerConfigError, ScalerEnvironment, ScalerError, ScaleTrigger
 from scalers.contract import HTTPSessionPool
 from scalers.prometheus import (
     PROMETHEUS,
@@ -155,7 +155,7 @@ def _config(
 ) -> PrometheusConfig:
     meta = {"serverAddress": address, "query": 'sum(rate(x{a="b & c"}[1m]))', "threshold": "10"}
     meta.update(metadata)
-    trigger = TriggerSpec(type="prometheus", metadata=meta, metricType=metric_type)
+    trigger = ScaleTrigger(type="prometheus", metadata=meta, metricType=metric_type)
     return PROMETHEUS.parse(trigger, {}, auth or {}, trigger_index=2)
 
 

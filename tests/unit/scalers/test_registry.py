@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from scalers import ScalerConfigError, ScalerEnvironment, ScalerRegistry, TriggerSpec
+from scalers import ScalerConfigError, ScalerEnvironment, ScalerRegistry, ScaleTrigger
 from scalers.cron import CRON
 from scalers.registry import ENTRY_POINT_GROUP, builtin_factories, default_registry
 
@@ -22,7 +22,7 @@ def test_builtins_are_registered() -> None:
 
 def test_unknown_trigger_type_is_a_config_error() -> None:
     with pytest.raises(ScalerConfigError, match="unknown trigger type 'rabbitmq'") as info:
-        default_registry().parse(TriggerSpec(type="rabbitmq"))
+        default_registry().parse(ScaleTrigger(type="rabbitmq", metadata={}))
     assert info.value.parameter == "type"
 
 
@@ -66,7 +66,7 @@ def test_entry_points_add_types_and_broken_ones_only_break_themselves() -> None:
     assert "echo" in registry.trigger_types
     # A plugin raising something else from parse is still reported as a config error.
     with pytest.raises(ScalerConfigError, match="'echo' failed to parse") as info:
-        registry.parse(TriggerSpec(type="echo"))
+        registry.parse(ScaleTrigger(type="echo", metadata={}))
     assert isinstance(info.value.__cause__, KeyError)
     with pytest.raises(ScalerConfigError, match="installed but unusable"):
         registry.factory("ghost")
@@ -80,7 +80,7 @@ def test_register_checks_the_protocol() -> None:
 
 async def test_parse_then_build_through_the_registry() -> None:
     registry = default_registry()
-    trigger = TriggerSpec.model_validate(
+    trigger = ScaleTrigger.model_validate(
         {
             "type": "cron",
             "name": "office-hours",
