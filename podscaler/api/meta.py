@@ -10,6 +10,7 @@ one place that rule lives.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -118,10 +119,7 @@ class ObjectMeta(ApiModel):
 
     def annotation(self, which: Annotation) -> str | None:
         """The value of *which* under podscaler's name, else under KEDA's, else ``None``."""
-        for key in which.names:
-            if key in self.annotations:
-                return self.annotations[key]
-        return None
+        return which.lookup(self.annotations)
 
     def has_annotation(self, which: Annotation) -> bool:
         return any(key in self.annotations for key in which.names)
@@ -138,6 +136,15 @@ class Annotation:
     def names(self) -> tuple[str, str]:
         """Both names, the one that wins first."""
         return (self.podscaler, self.keda)
+
+    def lookup(self, annotations: Mapping[str, str] | None) -> str | None:
+        """The value in *annotations* under podscaler's name, else KEDA's, else ``None``."""
+        if annotations:
+            for key in self.names:
+                value = annotations.get(key)
+                if value is not None:
+                    return value
+        return None
 
 
 #: Pause at N replicas: stop scaling and hold the target at N. Presence pauses, whatever else.

@@ -3,6 +3,8 @@
 KEDA's annotations live under ``autoscaling.keda.sh/``; podscaler accepts the same names under
 its own group ``autoscaling.podscaler.io/`` so a ported manifest keeps working and a native one
 can use podscaler's prefix. When both prefixes carry the same annotation, podscaler's wins.
+The names, and that rule, are ``api``'s (:class:`podscaler.api.meta.Annotation`); what the
+values mean is KEDA's, here.
 
 Semantics (``scaledobject_types.go`` at the reference commit):
 
@@ -20,9 +22,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from podscaler.api.meta import (
+    FORCE_ACTIVATION,
+    PAUSED,
+    PAUSED_REPLICAS,
+    PAUSED_SCALE_IN,
+    PAUSED_SCALE_OUT,
+    Annotation,
+)
+
 __all__ = [
-    "KEDA_PREFIX",
-    "PODSCALER_PREFIX",
     "PauseAnnotations",
     "PausedReplicasError",
     "has_paused_annotation",
@@ -31,15 +40,6 @@ __all__ = [
     "paused_replica_count",
     "read_pause_annotations",
 ]
-
-KEDA_PREFIX = "autoscaling.keda.sh/"
-PODSCALER_PREFIX = "autoscaling.podscaler.io/"
-
-PAUSED = "paused"
-PAUSED_REPLICAS = "paused-replicas"
-PAUSED_SCALE_IN = "paused-scale-in"
-PAUSED_SCALE_OUT = "paused-scale-out"
-FORCE_ACTIVATION = "force-activation"
 
 _TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
 _FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
@@ -61,19 +61,9 @@ def parse_go_bool(value: str) -> bool | None:
     return None
 
 
-def _lookup(annotations: Mapping[str, str] | None, name: str) -> str | None:
-    if not annotations:
-        return None
-    for prefix in (PODSCALER_PREFIX, KEDA_PREFIX):
-        value = annotations.get(prefix + name)
-        if value is not None:
-            return value
-    return None
-
-
-def _flag(annotations: Mapping[str, str] | None, name: str) -> bool:
+def _flag(annotations: Mapping[str, str] | None, which: Annotation) -> bool:
     """KEDA's ``getBoolAnnotation``: absent ⇒ false, non-boolean ⇒ true."""
-    value = _lookup(annotations, name)
+    value = which.lookup(annotations)
     if value is None:
         return False
     parsed = parse_go_bool(value)
@@ -82,8 +72,8 @@ def _flag(annotations: Mapping[str, str] | None, name: str) -> bool:
 
 def has_paused_annotation(annotations: Mapping[str, str] | None) -> bool:
     """Whether either pausing annotation is present at all, whatever its value."""
-    return _lookup(annotations, PAUSED) is not None or (
-        _lookup(annotations, PAUSED_REPLICAS) is not None
+    return PAUSED.lookup(annotations) is not None or (
+        PAUSED_REPLICAS.lookup(annotations) is not None
     )
 
 
@@ -97,7 +87,7 @@ def need_to_be_paused(
     wins over ``paused`` either way). ``paused_replicas_applied`` says whether that has
     happened; podscaler's own loop pins the count in the pass that pauses, hence the default.
     """
-    if _lookup(annotations, PAUSED_REPLICAS) is not None:
+    if PAUSED_REPLICAS.lookup(annotations) is not None:
         return paused_replicas_applied
     return _flag(annotations, PAUSED)
 
@@ -108,7 +98,7 @@ def paused_replica_count(annotations: Mapping[str, str] | None) -> int | None:
     Parsed like Go's ``strconv.ParseInt(v, 10, 32)``: an optional sign and ASCII digits, no
     spaces, within int32.
     """
-    value = _lookup(annotations, PAUSED_REPLICAS)
+    value = PAUSED_REPLICAS.lookup(annotations)
     if value is None:
         return None
     body = value[1:] if value[:1] in ("+", "-") else value
