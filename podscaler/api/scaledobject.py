@@ -55,6 +55,7 @@ __all__ = [
     "FallbackSpec",
     "GroupVersionKindResource",
     "HealthStatus",
+    "HealthStatusType",
     "HorizontalPodAutoscalerConfig",
     "ScaleTarget",
     "ScaledObject",
@@ -445,13 +446,20 @@ class ScaledObjectSpec(SpecModel):
         return config.behavior if config else None
 
 
+class HealthStatusType(StrEnum):
+    """Whether a metric's last poll succeeded (``status.health[metric].status``)."""
+
+    HAPPY = "Happy"
+    FAILING = "Failing"
+
+
 class HealthStatus(ApiModel):
     """Failure count of one metric, for fallback."""
 
     number_of_failures: int | None = Field(
         default=None, description="Consecutive failures of the metric."
     )
-    status: Literal["Happy", "Failing"] | None = Field(
+    status: HealthStatusType | None = Field(
         default=None, description="Happy after a success, Failing after a failure."
     )
 

@@ -17,13 +17,13 @@ from podscaler.api.reasons import Reason
 from podscaler.api.scaledobject import (
     FallbackBehavior,
     FallbackSpec,
+    HealthStatusType,
     ScalingModifiersSpec,
     ScalingSpec,
 )
 from podscaler.engine.keda import (
     Action,
     Event,
-    HealthStatus,
     MetricHealth,
     PausedReplicasError,
     ScalingState,
@@ -100,7 +100,7 @@ def fallback_metric(vector: Vector) -> None:
     starting = given.get("startingNumberOfFailures")
     previous = None
     if starting is not None:
-        status = HealthStatus(given.get("startingHealthStatus") or "Happy")
+        status = HealthStatusType(given.get("startingHealthStatus") or "Happy")
         previous = MetricHealth(int(starting), status)
     observation = TriggerObservation(
         metric_name="some_metric_name",

@@ -26,8 +26,9 @@ from podscaler.api.hpabehavior import (
     ScalingRules,
     SelectPolicy,
 )
+from podscaler.api.scaledobject import HealthStatusType
 from podscaler.api.timestamps import parse_seconds
-from podscaler.engine.keda import HealthStatus, MetricHealth, ScalingState
+from podscaler.engine.keda import MetricHealth, ScalingState
 
 __all__ = [
     "datetime_of",
@@ -83,7 +84,9 @@ def state_from_status(status: Mapping[str, Any] | None) -> ScalingState:
         kind = entry.get("status")
         health[str(metric)] = MetricHealth(
             number_of_failures=int(failures) if isinstance(failures, int) else 0,
-            status=HealthStatus(kind) if kind in ("Happy", "Failing") else HealthStatus.HAPPY,
+            status=HealthStatusType(kind)
+            if kind in ("Happy", "Failing")
+            else HealthStatusType.HAPPY,
         )
     raw_conditions = status.get("conditions") or []
     conditions = tuple(

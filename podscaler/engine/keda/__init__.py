@@ -34,7 +34,6 @@ from podscaler.engine.keda.pause import (
     read_pause_annotations,
 )
 from podscaler.engine.keda.types import (
-    HealthStatus,
     MetricHealth,
     ScalingState,
     TriggerObservation,
@@ -48,7 +47,6 @@ __all__ = [
     "FallbackOutcome",
     "Formula",
     "FormulaError",
-    "HealthStatus",
     "HpaInputs",
     "HpaMetric",
     "MetricHealth",

@@ -26,10 +26,10 @@ from podscaler.api.scaledobject import (
     COMPOSITE_METRIC_NAME,
     FallbackBehavior,
     FallbackSpec,
+    HealthStatusType,
     ScalingSpec,
 )
 from podscaler.engine.keda.types import (
-    HealthStatus,
     MetricHealth,
     TriggerObservation,
 )
@@ -78,7 +78,7 @@ def fallback_replicas(fallback: FallbackSpec, current_replicas: int) -> int:
 def fallback_exceeded(health: Mapping[str, MetricHealth], failure_threshold: int) -> bool:
     """The Fallback condition: some metric is failing beyond the threshold."""
     return any(
-        h.status == HealthStatus.FAILING and h.number_of_failures > failure_threshold
+        h.status == HealthStatusType.FAILING and h.number_of_failures > failure_threshold
         for h in health.values()
     )
 
@@ -130,14 +130,14 @@ def apply_fallback(
     name = observation.metric_name
     configured = has_valid_fallback(spec)
     if observation.error is None:
-        health = MetricHealth(0, HealthStatus.HAPPY) if configured else None
+        health = MetricHealth(0, HealthStatusType.HAPPY) if configured else None
         return FallbackOutcome(observation.value, False, None, health, name)
     if not configured:
         return FallbackOutcome(None, False, observation.error, None, name)
     fallback = spec.fallback
     assert fallback is not None
     failures = (previous.number_of_failures if previous else 0) + 1
-    health = MetricHealth(failures, HealthStatus.FAILING)
+    health = MetricHealth(failures, HealthStatusType.FAILING)
     if failures <= fallback.failure_threshold:
         return FallbackOutcome(None, False, observation.error, health, name)
     if fallback.behavior == FallbackBehavior.SCALING_MODIFIERS:

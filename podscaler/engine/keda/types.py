@@ -22,19 +22,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from types import MappingProxyType
 
 from podscaler.api.conditions import Condition, find_condition
 from podscaler.api.metrictarget import MetricTargetType
+from podscaler.api.scaledobject import HealthStatusType
 from podscaler.api.triggers import RESOURCE_TRIGGER_TYPES
-
-
-class HealthStatus(StrEnum):
-    """``status.health[metric].status``."""
-
-    HAPPY = "Happy"
-    FAILING = "Failing"
 
 
 @dataclass(frozen=True)
@@ -80,7 +73,7 @@ class MetricHealth:
     """``status.health[metric]``: consecutive failures and whether the metric is failing now."""
 
     number_of_failures: int = 0
-    status: HealthStatus = HealthStatus.HAPPY
+    status: HealthStatusType = HealthStatusType.HAPPY
 
 
 @dataclass(frozen=True)

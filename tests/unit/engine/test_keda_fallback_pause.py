@@ -8,6 +8,7 @@ from podscaler.api.metrictarget import MetricTargetType
 from podscaler.api.scaledobject import (
     FallbackBehavior,
     FallbackSpec,
+    HealthStatusType,
     ScalingSpec,
 )
 from podscaler.engine.keda import (
@@ -19,7 +20,6 @@ from podscaler.engine.keda import (
     paused_replica_count,
     read_pause_annotations,
 )
-from podscaler.engine.keda.types import HealthStatus
 
 FAILED = TriggerObservation("s0-queue", error="timeout", target=10.0)
 
@@ -62,12 +62,12 @@ def test_failures_count_up_to_the_threshold_before_fallback_engages() -> None:
         outcome = apply_fallback(spec, FAILED, health, current_replicas=1)
         assert outcome.fallback_active is expected_active
         health = outcome.health
-    assert health == MetricHealth(3, HealthStatus.FAILING)
+    assert health == MetricHealth(3, HealthStatusType.FAILING)
 
 
 def test_an_invalid_fallback_leaves_health_untouched() -> None:
     spec = ScalingSpec(fallback=FallbackSpec(-1, 4))
-    previous = MetricHealth(5, HealthStatus.FAILING)
+    previous = MetricHealth(5, HealthStatusType.FAILING)
     outcome = apply_fallback(spec, FAILED, previous, current_replicas=1)
     assert outcome.health is None
     assert outcome.error == "timeout"
