@@ -39,6 +39,7 @@ __all__ = [
     "ObjectMeta",
     "OwnerReference",
     "SpecModel",
+    "TargetReference",
 ]
 
 API_GROUP: Final = "autoscaling.podscaler.io"
@@ -78,6 +79,26 @@ class SpecModel(ApiModel):
     """
 
     model_config = ConfigDict(extra="forbid")
+
+
+class TargetReference(SpecModel):
+    """A workload in the object's namespace, by kind and name (a ``scaleTargetRef``)."""
+
+    name: str = Field(min_length=1, description="Name of the target, in the object's namespace.")
+    api_version: str | None = Field(
+        default=None, description="API version of the target; defaults to apps/v1."
+    )
+    kind: str | None = Field(
+        default=None, description="Kind of the target; defaults to Deployment."
+    )
+
+    @property
+    def effective_api_version(self) -> str:
+        return self.api_version or DEFAULT_TARGET_API_VERSION
+
+    @property
+    def effective_kind(self) -> str:
+        return self.kind or DEFAULT_TARGET_KIND
 
 
 class OwnerReference(ApiModel):

@@ -35,12 +35,11 @@ from pydantic import Field
 
 from podscaler.api.conditions import StatusCondition
 from podscaler.api.meta import (
-    DEFAULT_TARGET_API_VERSION,
-    DEFAULT_TARGET_KIND,
     GROUP_VERSION,
     ApiModel,
     ObjectMeta,
     SpecModel,
+    TargetReference,
 )
 from podscaler.api.selectors import LabelSelector, SelectorError
 from podscaler.api.validation import Problem, pydantic_problems
@@ -70,24 +69,8 @@ NonNegative = Annotated[int, Field(ge=0)]
 Step = Annotated[list[NonNegative], Field(min_length=2, max_length=2)]
 
 
-class ProportionalTarget(SpecModel):
+class ProportionalTarget(TargetReference):
     """The add-on to scale: anything that serves the ``/scale`` subresource."""
-
-    name: str = Field(min_length=1, description="Name of the target, in the object's namespace.")
-    api_version: str | None = Field(
-        default=None, description="API version of the target; defaults to apps/v1."
-    )
-    kind: str | None = Field(
-        default=None, description="Kind of the target; defaults to Deployment."
-    )
-
-    @property
-    def effective_api_version(self) -> str:
-        return self.api_version or DEFAULT_TARGET_API_VERSION
-
-    @property
-    def effective_kind(self) -> str:
-        return self.kind or DEFAULT_TARGET_KIND
 
 
 class LinearSpec(SpecModel):

@@ -32,6 +32,7 @@ from podscaler.api.meta import (
     ApiModel,
     ObjectMeta,
     SpecModel,
+    TargetReference,
 )
 from podscaler.api.metrictarget import MetricTargetType
 from podscaler.api.triggers import (
@@ -236,16 +237,9 @@ def _given(value: int | None, default: int) -> int:
     return default if value is None else value
 
 
-class ScaleTarget(SpecModel):
+class ScaleTarget(TargetReference):
     """The workload to scale: anything that serves the ``/scale`` subresource."""
 
-    name: str = Field(min_length=1, description="Name of the target, in the object's namespace.")
-    api_version: str | None = Field(
-        default=None, description="API version of the target; defaults to apps/v1."
-    )
-    kind: str | None = Field(
-        default=None, description="Kind of the target; defaults to Deployment."
-    )
     env_source_container_name: str | None = Field(
         default=None,
         description=(
@@ -253,14 +247,6 @@ class ScaleTarget(SpecModel):
             "defaults to the first container."
         ),
     )
-
-    @property
-    def effective_api_version(self) -> str:
-        return self.api_version or DEFAULT_TARGET_API_VERSION
-
-    @property
-    def effective_kind(self) -> str:
-        return self.kind or DEFAULT_TARGET_KIND
 
 
 class Fallback(SpecModel):
