@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
+from podscaler.api.gostrconv import parse_int
 from podscaler.api.metrictarget import MetricTargetType
 from scalers.contract import (
     ExternalMetricSpec,
@@ -93,7 +94,6 @@ IN_FLIGHT = "ApproximateNumberOfMessagesNotVisible"
 DELAYED = "ApproximateNumberOfMessagesDelayed"
 
 _META_THEN_AUTH = (Source.TRIGGER_METADATA, Source.AUTH_PARAMS)
-_GO_INT64 = re.compile(r"[+-]?[0-9]+")
 
 
 # -------------------------------------------------------------------------------- credentials
@@ -341,9 +341,10 @@ def queue_length_from_attributes(
         raw = attributes.get(name)
         if raw is None:
             raise ScalerError(f"SQS did not return the requested attribute {name}")
-        if not _GO_INT64.fullmatch(raw) or not -(2**63) <= int(raw) < 2**63:
+        count = parse_int(raw)
+        if count is None:
             raise ScalerError(f"SQS attribute {name} is not an integer: {raw[:32]!r}")
-        total += int(raw)
+        total += count
     return total
 
 

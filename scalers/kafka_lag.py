@@ -26,6 +26,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from podscaler.api.gostrconv import parse_int
+
 __all__ = [
     "INVALID_OFFSET",
     "LagResult",
@@ -78,11 +80,10 @@ def parse_partition_limitation(text: str) -> list[int]:
 
 def _int32(text: str, whole: str) -> int:
     value = text.strip()
-    digits = value[1:] if value[:1] in "+-" else value
-    if not digits.isascii() or not digits.isdigit():
+    if parse_int(value, bits=None) is None:
         raise PartitionLimitationError(f"{value!r} in {whole!r} is not an integer")
-    number = int(value)
-    if not -(2**31) <= number < 2**31:
+    number = parse_int(value, bits=32)
+    if number is None:
         raise PartitionLimitationError(f"{value!r} is out of the int32 range")
     return number
 

@@ -27,6 +27,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 
+from podscaler.api.gostrconv import parse_bool, parse_int
 from podscaler.api.metrictarget import MetricTargetType
 from scalers.contract import MetricTarget, ScalerConfigError
 
@@ -41,7 +42,6 @@ __all__ = [
     "external_target_type",
     "metric_name",
     "normalize_metric_name",
-    "parse_go_bool",
     "parse_go_duration_seconds",
 ]
 
@@ -63,10 +63,6 @@ _FROM_ENV = "FromEnv"
 # Go's encoding/json number grammar: what KEDA accepts for int and float parameters.
 _JSON_INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
-_GO_BOOL = {
-    "1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
-    "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False,
-}  # fmt: skip
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
@@ -217,7 +213,7 @@ class MetadataReader:
         if found is None:
             return None
         value, source = found
-        parsed = parse_go_bool(value)
+        parsed = parse_bool(value)
         if parsed is None:
             raise self._invalid(names, value, source, "a boolean (true or false)")
         return parsed
@@ -363,11 +359,6 @@ def _names(names: str | Sequence[str]) -> tuple[str, ...]:
 # -------------------------------------------------------------------------------- Go parsing
 
 
-def parse_go_bool(value: str) -> bool | None:
-    """Go ``strconv.ParseBool``: ``None`` when the text is not one of its spellings."""
-    return _GO_BOOL.get(value)
-
-
 _DURATION_UNITS = {
     "ns": 1e-9,
     "us": 1e-6,
@@ -379,7 +370,6 @@ _DURATION_UNITS = {
     "h": 3600.0,
 }
 _DURATION_PART = re.compile(r"([0-9]*)(?:\.([0-9]*))?([^0-9.]+)")
-_GO_INT = re.compile(r"[+-]?[0-9]+")
 
 
 def parse_go_duration_seconds(value: str) -> float | None:
@@ -390,8 +380,9 @@ def parse_go_duration_seconds(value: str) -> float | None:
     parsed = _parse_go_duration(value)
     if parsed is not None:
         return parsed
-    if _GO_INT.fullmatch(value) and _INT64_MIN <= int(value) <= _INT64_MAX:
-        return int(value) / 1000.0
+    milliseconds = parse_int(value)
+    if milliseconds is not None:
+        return milliseconds / 1000.0
     return None
 
 

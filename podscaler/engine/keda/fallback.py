@@ -21,6 +21,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from podscaler.api.gostrconv import parse_int
 from podscaler.api.metrictarget import MetricTargetType
 from podscaler.api.scaledobject import (
     COMPOSITE_METRIC_NAME,
@@ -43,13 +44,6 @@ __all__ = [
 ]
 
 
-def _parse_go_int(text: str) -> int | None:
-    body = text[1:] if text[:1] in ("+", "-") else text
-    if not body or not body.isascii() or not body.isdigit():
-        return None
-    return int(text, 10)
-
-
 def has_valid_fallback(spec: ScalingSpec) -> bool:
     """Whether ``spec.fallback`` is set and usable; an unusable one behaves as if absent."""
     fallback = spec.fallback
@@ -57,7 +51,7 @@ def has_valid_fallback(spec: ScalingSpec) -> bool:
         return False
     if spec.uses_modifiers:
         assert spec.scaling_modifiers is not None
-        target = _parse_go_int(spec.scaling_modifiers.target)
+        target = parse_int(spec.scaling_modifiers.target, bits=None)
         if target is None or target <= 0:
             return False
     return fallback.failure_threshold >= 0 and fallback.replicas >= 0

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from podscaler.api.gostrconv import parse_bool, parse_int
 from podscaler.api.meta import (
     FORCE_ACTIVATION,
     PAUSED,
@@ -36,29 +37,13 @@ __all__ = [
     "PausedReplicasError",
     "has_paused_annotation",
     "need_to_be_paused",
-    "parse_go_bool",
     "paused_replica_count",
     "read_pause_annotations",
 ]
 
-_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
-_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
-
-_INT32_MIN = -(2**31)
-_INT32_MAX = 2**31 - 1
-
 
 class PausedReplicasError(ValueError):
     """``paused-replicas`` holds something that is not an int32."""
-
-
-def parse_go_bool(value: str) -> bool | None:
-    """Go's ``strconv.ParseBool``: the twelve spellings it accepts, else ``None``."""
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    return None
 
 
 def _flag(annotations: Mapping[str, str] | None, which: Annotation) -> bool:
@@ -66,7 +51,7 @@ def _flag(annotations: Mapping[str, str] | None, which: Annotation) -> bool:
     value = which.lookup(annotations)
     if value is None:
         return False
-    parsed = parse_go_bool(value)
+    parsed = parse_bool(value)
     return True if parsed is None else parsed
 
 
@@ -101,11 +86,10 @@ def paused_replica_count(annotations: Mapping[str, str] | None) -> int | None:
     value = PAUSED_REPLICAS.lookup(annotations)
     if value is None:
         return None
-    body = value[1:] if value[:1] in ("+", "-") else value
-    if not body or not body.isascii() or not body.isdigit():
+    if parse_int(value, bits=None) is None:
         raise PausedReplicasError(f"invalid paused-replicas annotation {value!r}")
-    number = int(value, 10)
-    if not _INT32_MIN <= number <= _INT32_MAX:
+    number = parse_int(value, bits=32)
+    if number is None:
         raise PausedReplicasError(f"paused-replicas annotation {value!r} out of range")
     return number
 
