@@ -37,6 +37,7 @@ from pathlib import Path
 # The tree this file belongs to, not whatever podscaler is installed (a fresh clone runs as is).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from podscaler.api.conditions import Condition, ConditionStatus
 from podscaler.api.hpabehavior import Behavior, PolicyType, ScalingPolicy, ScalingRules
 from podscaler.api.metrictarget import MetricTargetType
 from podscaler.api.scaledobject import ScalingSpec
@@ -51,7 +52,7 @@ def _pod(name: str) -> hpa.PodFacts:
     return hpa.PodFacts(
         name=name,
         phase=hpa.PodPhase.RUNNING,
-        ready=hpa.ReadyCondition("True", LONG_AGO),
+        ready=Condition("Ready", ConditionStatus.TRUE, last_transition_seconds=LONG_AGO),
         start_time_seconds=LONG_AGO,
         containers=(hpa.ContainerRequests("app", {"cpu": 200}),),
     )

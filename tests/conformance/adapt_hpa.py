@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from podscaler.api.conditions import Condition, ConditionStatus
 from podscaler.api.hpabehavior import (
     Behavior,
     PolicyType,
@@ -49,7 +50,6 @@ from podscaler.engine.hpa import (
     PodsMetric,
     PodsReading,
     ReadingError,
-    ReadyCondition,
     Recommendation,
     ReplicaProposal,
     ResourceMetric,
@@ -124,10 +124,14 @@ def _tolerances(raw: Mapping[str, Any]) -> Tolerances:
 # Pods and samples
 
 
-def _ready(raw: Mapping[str, Any] | None) -> ReadyCondition | None:
+def _ready(raw: Mapping[str, Any] | None) -> Condition | None:
     if raw is None:
         return None
-    return ReadyCondition(raw["status"], _at(raw["lastTransitionAgeSeconds"]))
+    return Condition(
+        "Ready",
+        ConditionStatus(raw["status"]),
+        last_transition_seconds=_at(raw["lastTransitionAgeSeconds"]),
+    )
 
 
 def _pod(raw: Mapping[str, Any], containers: tuple[ContainerRequests, ...]) -> PodFacts:
@@ -198,7 +202,12 @@ def _pods_by_readiness(vector_input: Mapping[str, Any]) -> tuple[PodFacts, ...]:
     else:
         readiness += ["True"] * (total - len(readiness))
     return tuple(
-        PodFacts(f"pod-{i}", PodPhase.RUNNING, ReadyCondition(status, GO_ZERO_TIME), GO_ZERO_TIME)
+        PodFacts(
+            f"pod-{i}",
+            PodPhase.RUNNING,
+            Condition("Ready", ConditionStatus(status), last_transition_seconds=GO_ZERO_TIME),
+            GO_ZERO_TIME,
+        )
         for i, status in enumerate(readiness)
     )
 

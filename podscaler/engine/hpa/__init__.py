@@ -64,6 +64,7 @@ from podscaler.engine.hpa.replicas import (
 )
 from podscaler.engine.hpa.types import (
     DEFAULT_METRICS,
+    ZERO_TIME_SECONDS,
     ConditionType,
     ContainerRequests,
     ExternalMetric,
@@ -85,7 +86,6 @@ from podscaler.engine.hpa.types import (
     PodsMetric,
     PodsReading,
     ReadingError,
-    ReadyCondition,
     Recommendation,
     ResourceMetric,
     ResourceReading,
@@ -97,6 +97,7 @@ from podscaler.engine.hpa.types import (
 
 __all__ = [
     "DEFAULT_METRICS",
+    "ZERO_TIME_SECONDS",
     "BoundBy",
     "CombinedMetrics",
     "ConditionType",
@@ -130,7 +131,6 @@ __all__ = [
     "PodsMetric",
     "PodsReading",
     "ReadingError",
-    "ReadyCondition",
     "Recommendation",
     "ReplicaProposal",
     "ResourceMetric",

@@ -9,23 +9,25 @@ Ready transition time is Go's zero time, as upstream's pod lister hands it over.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Final
 
+from podscaler.api.conditions import Condition, ConditionStatus, condition_from_json
 from podscaler.api.quantities import QuantityError, parse_quantity
 from podscaler.api.timestamps import parse_seconds
 from podscaler.engine.hpa.types import (
+    ZERO_TIME_SECONDS,
     ContainerRequests,
     PodFacts,
     PodPhase,
     PodResourceUsage,
-    ReadyCondition,
     ResourceReading,
 )
 
 __all__ = ["ZERO_TIME_SECONDS", "milli_of", "pod_facts", "resource_reading"]
 
-#: Go's zero time (0001-01-01T00:00:00Z) in Unix seconds: far in the past but finite.
-ZERO_TIME_SECONDS: Final = -62135596800.0
+#: The type of a pod's readiness condition.
+POD_READY: Final = "Ready"
 
 
 def milli_of(value: object) -> int | None:
@@ -62,12 +64,15 @@ def pod_facts(pod: Mapping[str, Any]) -> PodFacts:
         phase = PodPhase.UNKNOWN
     ready = None
     for condition in status.get("conditions") or []:
-        if condition.get("type") == "Ready":
-            moment = parse_seconds(condition.get("lastTransitionTime"))
-            ready = ReadyCondition(
-                str(condition.get("status") or "Unknown"),
-                ZERO_TIME_SECONDS if moment is None else moment,
+        if condition.get("type") == POD_READY:
+            # A status that is none of True/False/Unknown counts as Unknown (it is neither).
+            ready = condition_from_json(condition) or Condition(
+                POD_READY,
+                ConditionStatus.UNKNOWN,
+                last_transition_seconds=parse_seconds(condition.get("lastTransitionTime")),
             )
+            if ready.last_transition_seconds is None:
+                ready = replace(ready, last_transition_seconds=ZERO_TIME_SECONDS)
     containers = [
         ContainerRequests(str(c.get("name") or ""), _requests(c))
         for c in spec.get("containers") or []

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from podscaler.api.conditions import ConditionStatus
 from podscaler.engine.hpa.types import (
     PodFacts,
     PodPhase,
@@ -222,15 +223,12 @@ def _cpu_unready(
     start = pod.start_time_seconds
     if ready is None or start is None:
         return True
+    not_ready = ready.status is ConditionStatus.FALSE
     if start + cpu_initialization_period_seconds > now_seconds:
         return (
-            ready.status == "False"
-            or sample.timestamp_seconds < ready.last_transition_seconds + sample.window_seconds
+            not_ready or sample.timestamp_seconds < pod.ready_since_seconds + sample.window_seconds
         )
-    return (
-        ready.status == "False"
-        and start + initial_readiness_delay_seconds > ready.last_transition_seconds
-    )
+    return not_ready and start + initial_readiness_delay_seconds > pod.ready_since_seconds
 
 
 def pod_requests_milli(

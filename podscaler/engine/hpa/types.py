@@ -22,8 +22,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Final
 
-from podscaler.api.conditions import Condition
+from podscaler.api.conditions import Condition, ConditionStatus
 from podscaler.api.hpabehavior import (
     DEFAULT_CPU_UTILIZATION_PERCENT,
     DEFAULT_DOWNSCALE_STABILIZATION_SECONDS,
@@ -84,12 +85,10 @@ class PodPhase(StrEnum):
     UNKNOWN = "Unknown"
 
 
-@dataclass(frozen=True)
-class ReadyCondition:
-    """The pod's ``Ready`` condition: ``status`` is ``"True"``, ``"False"`` or ``"Unknown"``."""
-
-    status: str
-    last_transition_seconds: float
+#: Go's zero time (0001-01-01T00:00:00Z) in Unix seconds: far in the past but finite. A pod's
+#: Ready condition without a transition time is at this instant, as upstream's pod lister hands
+#: it over.
+ZERO_TIME_SECONDS: Final = -62135596800.0
 
 
 @dataclass(frozen=True)
@@ -107,11 +106,15 @@ class ContainerRequests:
 
 @dataclass(frozen=True)
 class PodFacts:
-    """What the HPA needs to know about one pod selected by the target's scale selector."""
+    """What the HPA needs to know about one pod selected by the target's scale selector.
+
+    ``ready`` is the pod's ``Ready`` condition (``None`` when the pod has none); its
+    ``last_transition_seconds`` is set (Go's zero time when the pod's is missing).
+    """
 
     name: str
     phase: PodPhase = PodPhase.RUNNING
-    ready: ReadyCondition | None = None
+    ready: Condition | None = None
     start_time_seconds: float | None = None
     deleting: bool = False
     containers: tuple[ContainerRequests, ...] = ()
@@ -121,7 +124,14 @@ class PodFacts:
 
     @property
     def is_ready(self) -> bool:
-        return self.ready is not None and self.ready.status == "True"
+        return self.ready is not None and self.ready.status is ConditionStatus.TRUE
+
+    @property
+    def ready_since_seconds(self) -> float:
+        """When the Ready condition last changed (Go's zero time when unknown)."""
+        if self.ready is None or self.ready.last_transition_seconds is None:
+            return ZERO_TIME_SECONDS
+        return self.ready.last_transition_seconds
 
 
 # --------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from podscaler.api.conditions import Condition, ConditionStatus
 from podscaler.api.metrictarget import MetricTargetType
 from podscaler.engine.hpa import (
     ContainerRequests,
@@ -14,7 +15,6 @@ from podscaler.engine.hpa import (
     PodPhase,
     PodResourceUsage,
     PodSample,
-    ReadyCondition,
     ResourceMetric,
     ResourceReading,
 )
@@ -24,12 +24,17 @@ NOW = 10_000.0
 LONG_AGO = NOW - 3_600.0
 
 
+def ready_condition(status: str, at_seconds: float) -> Condition:
+    """A pod's Ready condition with *status* ("True", "False", "Unknown") since *at_seconds*."""
+    return Condition("Ready", ConditionStatus(status), last_transition_seconds=at_seconds)
+
+
 def ready_pod(name: str, cpu_request_milli: int = 1000, **changes: Any) -> PodFacts:
     """A Running, Ready pod started an hour ago, with one container requesting cpu."""
     pod = PodFacts(
         name=name,
         phase=PodPhase.RUNNING,
-        ready=ReadyCondition("True", LONG_AGO),
+        ready=ready_condition("True", LONG_AGO),
         start_time_seconds=LONG_AGO,
         containers=(ContainerRequests("app", {"cpu": cpu_request_milli}),),
     )

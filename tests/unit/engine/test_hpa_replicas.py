@@ -17,7 +17,6 @@ from podscaler.engine.hpa import (
     PodPhase,
     PodResourceUsage,
     PodSample,
-    ReadyCondition,
     ReplicaProposal,
     Tolerances,
     external_average_value_replicas,
@@ -30,7 +29,7 @@ from podscaler.engine.hpa import (
     resource_samples,
     resource_utilization_replicas,
 )
-from tests.unit.engine.hpa_builders import NOW, cpu_samples, ready_pod
+from tests.unit.engine.hpa_builders import NOW, cpu_samples, ready_condition, ready_pod
 
 DEFAULT = Tolerances()
 TIMING = {
@@ -105,7 +104,7 @@ def test_missing_pod_counts_as_zero_on_scale_up() -> None:
 
 
 def test_unready_pods_hold_back_scale_up_only() -> None:
-    warming = ready_pod("c", ready=ReadyCondition("False", NOW - 5), start_time_seconds=NOW - 5)
+    warming = ready_pod("c", ready=ready_condition("False", NOW - 5), start_time_seconds=NOW - 5)
     pods = [ready_pod("a"), ready_pod("b"), warming]
     # Scale-up: c counts as 0, so (800 + 800 + 0) / 3 -> 53 % of 30 % -> ceil(1.766 * 3) = 6.
     assert utilization(3, 30, cpu_samples(a=800, b=800, c=900), pods).replicas == 6
@@ -153,16 +152,16 @@ def test_cpu_readiness_rules() -> None:
     pods = [
         # Within the init period and ready, but not yet a full window since becoming ready.
         ready_pod(
-            "fresh", start_time_seconds=started_recently, ready=ReadyCondition("True", NOW - 30)
+            "fresh", start_time_seconds=started_recently, ready=ready_condition("True", NOW - 30)
         ),
         # Within the init period, ready for longer than a window.
         ready_pod(
-            "warm", start_time_seconds=started_recently, ready=ReadyCondition("True", NOW - 61)
+            "warm", start_time_seconds=started_recently, ready=ready_condition("True", NOW - 61)
         ),
         # Past the init period, became unready later on: still counted as ready.
-        ready_pod("flaky", ready=ReadyCondition("False", NOW - 100)),
+        ready_pod("flaky", ready=ready_condition("False", NOW - 100)),
         # Past the init period and never ready after the initial delay.
-        ready_pod("never", ready=ReadyCondition("False", NOW - 3_590)),
+        ready_pod("never", ready=ready_condition("False", NOW - 3_590)),
         ready_pod("no-condition", ready=None),
     ]
     samples = cpu_samples(fresh=1, warm=1, flaky=1, never=1, **{"no-condition": 1})
@@ -230,7 +229,7 @@ def test_plain_metric_at_exactly_the_target_with_missing_pods_fills_nothing() ->
 
 
 def test_object_value_counts_running_and_ready_pods() -> None:
-    pods = [ready_pod("a"), ready_pod("b", ready=ReadyCondition("False", NOW)), ready_pod("c")]
+    pods = [ready_pod("a"), ready_pod("b", ready=ready_condition("False", NOW)), ready_pod("c")]
     proposal = object_value_replicas(3, 50_000, 10_000, DEFAULT, pods)
     assert proposal.replicas == 10  # ceil(5.0 * 2 ready pods)
 
