@@ -38,10 +38,10 @@ import random
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Final, Protocol
 
 from podscaler.api.quantities import QuantityError, parse_quantity
+from podscaler.api.timestamps import parse_seconds
 
 __all__ = [
     "Constant",
@@ -207,14 +207,12 @@ class Replay:
 
 
 def _timestamp_seconds(text: str) -> float | None:
-    """Epoch or relative seconds, or an ISO 8601 date-time; None when neither."""
+    """Epoch or relative seconds, or an ISO 8601 date-time (UTC unless it says otherwise);
+    None when neither."""
     try:
         value = float(text)
     except ValueError:
-        try:
-            return datetime.fromisoformat(text.strip()).timestamp()
-        except ValueError:
-            return None
+        return parse_seconds(text.strip())
     return value if math.isfinite(value) else None
 
 

@@ -30,6 +30,7 @@ from typing import Any
 
 import yaml
 
+from podscaler.api.timestamps import parse_time
 from podscaler.nodes.providers.sim import NodeGroupSpec
 from podscaler.sim.load import (
     Curve,
@@ -570,14 +571,9 @@ def parse_scenario(document: Any, *, path: Path | None = None) -> Scenario:
     start: datetime | None = None
     if top.get("start") is not None:
         raw_start = top["start"]
-        try:
-            start = (
-                raw_start
-                if isinstance(raw_start, datetime)
-                else datetime.fromisoformat(str(raw_start).replace("Z", "+00:00"))
-            )
-        except ValueError as exc:
-            raise _fail("start", f"must be an ISO 8601 date-time, not {raw_start!r}") from exc
+        start = raw_start if isinstance(raw_start, datetime) else parse_time(str(raw_start))
+        if start is None:
+            raise _fail("start", f"must be an ISO 8601 date-time, not {raw_start!r}")
         if start.tzinfo is None:
             start = start.replace(tzinfo=UTC)
     features = tuple(str(f) for f in _list(top.get("features"), "features"))
