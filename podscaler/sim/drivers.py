@@ -33,6 +33,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from podscaler.api.hpabehavior import (
+    DEFAULT_CPU_UTILIZATION_PERCENT,
+    DEFAULT_DOWNSCALE_STABILIZATION_SECONDS,
+    DEFAULT_HPA_MIN_REPLICAS,
+)
 from podscaler.api.proportionalscaler import ProportionalScalerSpec
 from podscaler.api.quantities import QuantityError, parse_quantity
 from podscaler.api.scaledobject import ScaledObjectSpec
@@ -69,10 +74,8 @@ __all__ = [
 
 #: Kinds whose objects scale a workload, by the API group they are served from.
 _SCALED_OBJECT_GROUPS = ("autoscaling.podscaler.io", "keda.sh")
-#: The HPA's default metric when ``metrics`` is empty (autoscaling/v2).
-_HPA_DEFAULT_UTILIZATION = 80.0
-#: autoscaling/v2's default ``behavior.scaleDown.stabilizationWindowSeconds``.
-_DEFAULT_SCALE_DOWN_WINDOW_SECONDS = 300
+#: The scale-down window of an HPA or ScaledObject whose behavior sets none.
+_DEFAULT_SCALE_DOWN_WINDOW_SECONDS = int(DEFAULT_DOWNSCALE_STABILIZATION_SECONDS)
 _PLACEHOLDER = re.compile(r"\$\{queues\.([^.}]+)\.")
 
 
@@ -235,16 +238,17 @@ def _scaled_object(
         if behavior is not None and behavior.scale_down is not None
         else None
     )
+    resolved = spec.resolved()
     return Autoscaler(
         "ScaledObject",
         namespace,
         name,
         ref.effective_kind,
         ref.name,
-        spec.min_replicas,
-        spec.max_replicas,
+        resolved.min_replica_count,
+        resolved.max_replica_count,
         triggers,
-        spec.cooldown_period_seconds,
+        resolved.cooldown_period_seconds,
         window if window is not None else _DEFAULT_SCALE_DOWN_WINDOW_SECONDS,
     )
 
@@ -444,7 +448,7 @@ def _hpa(namespace: str, name: str, spec: Mapping[str, Any]) -> Autoscaler | Non
                 "name": "cpu",
                 "target": {
                     "type": "Utilization",
-                    "averageUtilization": _HPA_DEFAULT_UTILIZATION,
+                    "averageUtilization": DEFAULT_CPU_UTILIZATION_PERCENT,
                 },
             },
         }
@@ -479,7 +483,7 @@ def _hpa(namespace: str, name: str, spec: Mapping[str, Any]) -> Autoscaler | Non
         name,
         str(ref.get("kind") or "Deployment"),
         str(ref["name"]),
-        int(spec.get("minReplicas") or 1),
+        int(spec.get("minReplicas") or DEFAULT_HPA_MIN_REPLICAS),
         int(spec.get("maxReplicas") or 1),
         tuple(triggers),
         None,

@@ -37,8 +37,9 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
 from typing import Any, Final
+
+from podscaler.api.timestamps import parse_seconds
 
 __all__ = [
     "DEFAULT_HISTORY_SECONDS",
@@ -165,13 +166,7 @@ def _share(previous: DecisionRecord, record: DecisionRecord) -> None:
 
 def _instant(at: str) -> float | None:
     """Seconds since the epoch of a record's ``at`` (RFC 3339), or None if it is not one."""
-    try:
-        moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+    return parse_seconds(at)
 
 
 def _decision_key(record: DecisionRecord) -> tuple[Any, ...]:
