@@ -16,7 +16,7 @@ node contributes to the message:
 2. ``NodeName`` — ``spec.nodeName``, if the pod names a node;
 3. ``TaintToleration`` — the first ``NoSchedule``/``NoExecute`` taint the pod does not
    tolerate (``PreferNoSchedule`` only matters to scoring); not-ready nodes carry an implied
-   taint (:func:`podscaler.nodes.podfacts.effective_taints`);
+   taint (:func:`podscaler.nodes.nodestate.effective_taints`);
 4. ``NodeAffinity`` — ``nodeSelector`` and required node affinity (``In``, ``NotIn``,
    ``Exists``, ``DoesNotExist``, ``Gt``, ``Lt`` on labels; ``matchFields`` on
    ``metadata.name``);
@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from podscaler.api.selectors import LabelSelector, Operator, Requirement, SelectorError
-from podscaler.nodes.podfacts import (
+from podscaler.nodes.nodestate import (
     CPU,
     EPHEMERAL_STORAGE,
     MEMORY,
@@ -76,7 +76,7 @@ __all__ = [
     "FitResult",
     "NodeFailure",
     "NodeSelectorTerm",
-    "PodFacts",
+    "PodRequirements",
     "TopologyIndex",
     "filter_nodes",
     "filter_states",
@@ -264,8 +264,10 @@ def _required_terms(pod: Mapping[str, Any], kind: str) -> tuple[AffinityTerm, ..
 
 
 @dataclass(frozen=True)
-class PodFacts:
-    """The pod being placed, read once (see :meth:`from_pod`)."""
+class PodRequirements:
+    """What the pod being placed requires of a node — requests, selectors, affinity,
+    tolerations, host ports — read once (see :meth:`from_pod`). The HPA's view of a pod
+    (readiness, start time) is a different concept: :class:`podscaler.engine.hpa.PodFacts`."""
 
     pod: Mapping[str, Any]
     key: str
@@ -283,7 +285,7 @@ class PodFacts:
     anti_affinity_terms: tuple[AffinityTerm, ...]
 
     @classmethod
-    def from_pod(cls, pod: Mapping[str, Any]) -> PodFacts:
+    def from_pod(cls, pod: Mapping[str, Any]) -> PodRequirements:
         """Read ``pod``; :class:`PodSpecError` names the field when it cannot be read."""
         if not isinstance(pod, Mapping):
             raise PodSpecError(f"a pod must be an object, not {type(pod).__name__}")
@@ -351,7 +353,7 @@ class TopologyIndex:
     @classmethod
     def build(
         cls,
-        pod: PodFacts,
+        pod: PodRequirements,
         states: Iterable[NodeState],
         namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
     ) -> TopologyIndex:
@@ -401,7 +403,7 @@ class NodeFailure:
     resolvable: bool
 
 
-def _node_affinity_ok(pod: PodFacts, state: NodeState) -> bool:
+def _node_affinity_ok(pod: PodRequirements, state: NodeState) -> bool:
     if any(state.labels.get(k) != v for k, v in pod.node_selector.items()):
         return False
     if pod.node_affinity is None:
@@ -409,7 +411,7 @@ def _node_affinity_ok(pod: PodFacts, state: NodeState) -> bool:
     return any(term.matches(state.labels, state.name) for term in pod.node_affinity)
 
 
-def _resource_failure(pod: PodFacts, state: NodeState) -> NodeFailure | None:
+def _resource_failure(pod: PodRequirements, state: NodeState) -> NodeFailure | None:
     reasons: list[str] = []
     unresolvable = False
     if len(state.pods) + 1 > state.allowed_pods:
@@ -439,7 +441,9 @@ def _resource_failure(pod: PodFacts, state: NodeState) -> NodeFailure | None:
     return NodeFailure("NodeResourcesFit", tuple(reasons), resolvable=not unresolvable)
 
 
-def _inter_pod_failure(pod: PodFacts, state: NodeState, index: TopologyIndex) -> NodeFailure | None:
+def _inter_pod_failure(
+    pod: PodRequirements, state: NodeState, index: TopologyIndex
+) -> NodeFailure | None:
     if pod.affinity_terms:
         domains = [(t.topology_key, state.labels.get(t.topology_key)) for t in pod.affinity_terms]
         if any(value is None for _, value in domains):
@@ -457,7 +461,9 @@ def _inter_pod_failure(pod: PodFacts, state: NodeState, index: TopologyIndex) ->
     return None
 
 
-def node_failure(pod: PodFacts, state: NodeState, index: TopologyIndex) -> NodeFailure | None:
+def node_failure(
+    pod: PodRequirements, state: NodeState, index: TopologyIndex
+) -> NodeFailure | None:
     """The first predicate that rejects ``state`` for ``pod``, or None when the pod fits.
 
     ``index`` must have been built for this pod over the cluster's nodes (it can be reused
@@ -486,7 +492,7 @@ def node_failure(pod: PodFacts, state: NodeState, index: TopologyIndex) -> NodeF
 class FitResult:
     """The outcome of filtering every node for one pod."""
 
-    pod: PodFacts
+    pod: PodRequirements
     total_nodes: int
     #: Nodes that passed every predicate, in the order they were given.
     feasible: tuple[NodeState, ...]
@@ -514,15 +520,15 @@ def filter_nodes(
     ``pods_by_node`` maps node name → the pods bound to it (terminal pods are skipped; a node
     missing from the map is empty). ``namespace_labels`` (namespace → labels) is only needed
     for affinity terms with a ``namespaceSelector``; without it namespaces have no labels.
-    Raises :class:`~podscaler.nodes.podfacts.PodSpecError` when a pod or node cannot be read.
+    Raises :class:`~podscaler.nodes.nodestate.PodSpecError` when a pod or node cannot be read.
     """
-    facts = PodFacts.from_pod(pod)
+    facts = PodRequirements.from_pod(pod)
     states = [NodeState.build(node, pods_by_node.get(node_name(node), ())) for node in nodes]
     return filter_states(facts, states, namespace_labels=namespace_labels)
 
 
 def filter_states(
-    pod: PodFacts,
+    pod: PodRequirements,
     states: Sequence[NodeState],
     *,
     namespace_labels: Mapping[str, Mapping[str, str]] | None = None,

@@ -23,11 +23,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from podscaler.nodes.podfacts import NodeState, PodSpecError
+from podscaler.nodes.nodestate import NodeState, PodSpecError
 from podscaler.nodes.predicates import (
     FitResult,
     NodeFailure,
-    PodFacts,
+    PodRequirements,
     TopologyIndex,
     filter_states,
     node_failure,
@@ -85,7 +85,7 @@ class Scheduler:
                 )
             self.attempts += 1
             try:
-                facts = PodFacts.from_pod(pod)
+                facts = PodRequirements.from_pod(pod)
             except PodSpecError as exc:
                 self._unschedulable(pod, f"the pod cannot be read: {exc}")
                 self._parked.add(key)
@@ -164,7 +164,7 @@ def _has_required_anti_affinity(pod: Mapping[str, Any]) -> bool:
     return bool(anti and anti.get("requiredDuringSchedulingIgnoredDuringExecution"))
 
 
-def _filter_without_topology(pod: PodFacts, states: dict[str, NodeState]) -> FitResult:
+def _filter_without_topology(pod: PodRequirements, states: dict[str, NodeState]) -> FitResult:
     """``filter_states`` for the common case — no inter-pod affinity anywhere — without its
     scan of every placed pod for anti-affinity terms (which makes placing n pods O(n²))."""
     empty = TopologyIndex()

@@ -1,10 +1,11 @@
-"""What the scheduling predicates need to know about a pod and a node, read once.
+"""A node as the scheduling predicates see it (:class:`NodeState`), and the values it is
+made of: resource amounts, taints, tolerations, host ports, read once from API dicts.
 
 The predicates run for every (pod, node) pair, and the node autoscaler's binpacking runs them
 again for every pod against every template node it adds. Parsing quantities, tolerations and
-selectors out of plain API dicts each time would dominate that cost, so this module reads a pod
-into :class:`PodFacts` and a node (plus the pods already on it) into :class:`NodeState` once,
-and the predicates only compare.
+selectors out of plain API dicts each time would dominate that cost, so a node (plus the pods
+already on it) is read into a :class:`NodeState` once, a pod into
+:class:`~podscaler.nodes.predicates.PodRequirements` once, and the predicates only compare.
 
 Inputs are plain Kubernetes object dicts as the API serves them (``metadata``, ``spec``,
 ``status``, camelCase fields). Nothing here does I/O or reads a clock.
