@@ -27,6 +27,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 
+from podscaler.api.durations import parse_go_duration as _parse_go_duration
 from scalers.contract import MetricTarget, MetricTargetType, ScalerConfigError
 
 __all__ = [
@@ -367,17 +368,6 @@ def parse_go_bool(value: str) -> bool | None:
     return _GO_BOOL.get(value)
 
 
-_DURATION_UNITS = {
-    "ns": 1e-9,
-    "us": 1e-6,
-    "\u00b5s": 1e-6,  # Go accepts both micro signs
-    "\u03bcs": 1e-6,
-    "ms": 1e-3,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-}
-_DURATION_PART = re.compile(r"([0-9]*)(?:\.([0-9]*))?([^0-9.]+)")
 _GO_INT = re.compile(r"[+-]?[0-9]+")
 
 
@@ -392,35 +382,6 @@ def parse_go_duration_seconds(value: str) -> float | None:
     if _GO_INT.fullmatch(value) and _INT64_MIN <= int(value) <= _INT64_MAX:
         return int(value) / 1000.0
     return None
-
-
-def _parse_go_duration(text: str) -> float | None:
-    """Go ``time.ParseDuration``: ``[-+]?([0-9]*(\\.[0-9]*)?[a-z]+)+`` or ``0``."""
-    sign = 1.0
-    if text[:1] in ("-", "+"):
-        sign = -1.0 if text[0] == "-" else 1.0
-        text = text[1:]
-    if text == "0":
-        return 0.0
-    if not text:
-        return None
-    total = 0.0
-    pos = 0
-    while pos < len(text):
-        match = _DURATION_PART.match(text, pos)
-        if match is None:
-            return None
-        whole, frac, unit = match.group(1), match.group(2), match.group(3)
-        if not whole and not frac:
-            return None
-        if unit not in _DURATION_UNITS:
-            return None
-        amount = float(f"{whole or '0'}.{frac or '0'}")
-        total += amount * _DURATION_UNITS[unit]
-        pos = match.end()
-    if total > (2**63 - 1) / 1e9:
-        return None
-    return sign * total
 
 
 # -------------------------------------------------------------------------------- metric names
