@@ -23,12 +23,13 @@ node contributes to the message:
 5. ``NodePorts`` — host ports already bound on the node;
 6. ``NodeResourcesFit`` — pod count, cpu, memory, ephemeral-storage and extended resources,
    each reported separately;
-7. ``InterPodAffinity`` — required pod affinity, required pod anti-affinity of the incoming
+7. ``PodTopologySpread`` — ``DoNotSchedule`` constraints (:mod:`podscaler.nodes.spread`);
+8. ``InterPodAffinity`` — required pod affinity, required pod anti-affinity of the incoming
    pod, and required anti-affinity of the pods already placed, for any topology key.
 
 Simplifications versus kube-scheduler, deliberate:
 
-* no volume plugins, no ``PodTopologySpread``, no DRA, no scheduling gates;
+* no volume plugins, no DRA, no scheduling gates;
 * ``matchFields`` is evaluated per node rather than narrowing the node list in PreFilter, so
   such nodes report "didn't match Pod's node affinity/selector" rather than upstream's
   "didn't satisfy plugin(s) [NodeAffinity]" / "filtered out by the prefilter result";
@@ -61,6 +62,12 @@ from podscaler.nodes.nodestate import (
     pod_requests,
     pod_tolerations,
     tolerates,
+)
+from podscaler.nodes.spread import (
+    REASON_SPREAD_MISSING_LABEL,
+    SpreadConstraint,
+    SpreadCounts,
+    read_spread_constraints,
 )
 
 __all__ = [
@@ -283,6 +290,13 @@ class PodRequirements:
     host_ports: tuple[HostPort, ...]
     affinity_terms: tuple[AffinityTerm, ...]
     anti_affinity_terms: tuple[AffinityTerm, ...]
+    #: ``DoNotSchedule`` topology spread constraints.
+    spread: tuple[SpreadConstraint, ...] = ()
+
+    @property
+    def has_topology_rules(self) -> bool:
+        """Whether where other pods are matters to this pod (affinity, anti-affinity, spread)."""
+        return bool(self.affinity_terms or self.anti_affinity_terms or self.spread)
 
     @classmethod
     def from_pod(cls, pod: Mapping[str, Any]) -> PodRequirements:
@@ -326,6 +340,7 @@ class PodRequirements:
             host_ports=pod_host_ports(pod),
             affinity_terms=_required_terms(pod, "podAffinity"),
             anti_affinity_terms=_required_terms(pod, "podAntiAffinity"),
+            spread=read_spread_constraints(pod),
         )
 
 
@@ -349,6 +364,8 @@ class TopologyIndex:
     existing_anti_affinity: frozenset[tuple[str, str]] = frozenset()
     affinity: frozenset[tuple[str, str]] = frozenset()
     affinity_self_match: bool = False
+    #: One entry per topology spread constraint of the incoming pod.
+    spread: tuple[SpreadCounts, ...] = ()
 
     @classmethod
     def build(
@@ -383,7 +400,40 @@ class TopologyIndex:
         self_match = bool(pod.affinity_terms) and all(
             t.matches(pod.pod, ns_labels) for t in pod.affinity_terms
         )
-        return cls(frozenset(anti), frozenset(existing_anti), frozenset(affinity), self_match)
+        return cls(
+            frozenset(anti),
+            frozenset(existing_anti),
+            frozenset(affinity),
+            self_match,
+            spread_counts(pod, states),
+        )
+
+
+def spread_eligible(pod: PodRequirements, constraint: SpreadConstraint, state: NodeState) -> bool:
+    """Whether ``state``'s domain counts for ``constraint`` (the node inclusion policies)."""
+    if constraint.honor_node_affinity and not _node_affinity_ok(pod, state):
+        return False
+    return not constraint.honor_node_taints or all(
+        tolerates(pod.tolerations, taint)
+        for taint in state.taints
+        if taint.effect in ("NoSchedule", "NoExecute")
+    )
+
+
+def spread_counts(pod: PodRequirements, states: Iterable[NodeState]) -> tuple[SpreadCounts, ...]:
+    """Each of the pod's spread constraints counted over ``states``."""
+    if not pod.spread:
+        return ()
+    listed = list(states)
+    return tuple(
+        SpreadCounts.build(
+            constraint,
+            pod.pod,
+            pod.namespace,
+            ((s.labels, s.pods) for s in listed if spread_eligible(pod, constraint, s)),
+        )
+        for constraint in pod.spread
+    )
 
 
 # --- the filters --------------------------------------------------------------------------------
@@ -485,6 +535,11 @@ def node_failure(
     failure = _resource_failure(pod, state)
     if failure is not None:
         return failure
+    for counts in index.spread:
+        reason = counts.failure(state.labels)
+        if reason is not None:
+            resolvable = reason != REASON_SPREAD_MISSING_LABEL
+            return NodeFailure("PodTopologySpread", (reason,), resolvable=resolvable)
     return _inter_pod_failure(pod, state, index)
 
 
@@ -534,7 +589,7 @@ def filter_states(
     namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
 ) -> FitResult:
     """:func:`filter_nodes` over already-built node states (no re-reading of the dicts)."""
-    needs_index = bool(pod.affinity_terms or pod.anti_affinity_terms) or any(
+    needs_index = pod.has_topology_rules or any(
         _required_terms(other, "podAntiAffinity") for state in states for other in state.pods
     )
     index = TopologyIndex.build(pod, states, namespace_labels) if needs_index else TopologyIndex()

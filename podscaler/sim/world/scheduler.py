@@ -14,8 +14,7 @@ that could make them fit changes (a node added or Ready, a pod gone), as kube-sc
 pods back from its unschedulable queue on cluster events.
 
 Simplifications: no preemption (the message says none was found), no scheduling gates, no
-permit/bind plugins, no ``PodTopologySpread``; a pod naming another ``schedulerName`` is left
-alone.
+permit/bind plugins; a pod naming another ``schedulerName`` is left alone.
 """
 
 from __future__ import annotations
@@ -90,7 +89,7 @@ class Scheduler:
                 self._unschedulable(pod, f"the pod cannot be read: {exc}")
                 self._parked.add(key)
                 continue
-            if facts.affinity_terms or facts.anti_affinity_terms or placed_anti_affinity:
+            if facts.has_topology_rules or placed_anti_affinity:
                 result = filter_states(facts, list(states.values()))
             else:
                 result = _filter_without_topology(facts, states)
@@ -165,7 +164,7 @@ def _has_required_anti_affinity(pod: Mapping[str, Any]) -> bool:
 
 
 def _filter_without_topology(pod: PodRequirements, states: dict[str, NodeState]) -> FitResult:
-    """``filter_states`` for the common case — no inter-pod affinity anywhere — without its
+    """``filter_states`` for the common case — no inter-pod rules anywhere — without its
     scan of every placed pod for anti-affinity terms (which makes placing n pods O(n²))."""
     empty = TopologyIndex()
     feasible: list[NodeState] = []
