@@ -119,6 +119,12 @@ class Resources:
         }
 
     def __add__(self, other: Resources) -> Resources:
+        if not self.extended and not other.extended:
+            return Resources(
+                self.cpu_millicores + other.cpu_millicores,
+                self.memory_bytes + other.memory_bytes,
+                self.ephemeral_storage_bytes + other.ephemeral_storage_bytes,
+            )
         merged = self.amounts()
         for name, amount in other.amounts().items():
             merged[name] = merged.get(name, 0) + amount
@@ -450,6 +456,22 @@ class NodeState:
         """This node with ``pod`` placed on it (terminal pods change nothing)."""
         if is_terminal(pod):
             return self
+        return self.with_parsed(pod, pod_requests(pod), nonzero_requests(pod), pod_host_ports(pod))
+
+    def with_parsed(
+        self,
+        pod: Mapping[str, Any],
+        requests: Resources,
+        nonzero: Resources,
+        host_ports: tuple[HostPort, ...],
+        count: int = 1,
+    ) -> NodeState:
+        """:meth:`with_pod` for a pod already read (binpacking places the same pod shape
+        thousands of times); ``count`` places that many copies at once."""
+        if count > 1:
+            requests = Resources.from_amounts({k: v * count for k, v in requests.amounts().items()})
+            nonzero = Resources.from_amounts({k: v * count for k, v in nonzero.amounts().items()})
+            host_ports = host_ports * count
         return NodeState(
             node=self.node,
             name=self.name,
@@ -458,8 +480,8 @@ class NodeState:
             taints=self.taints,
             allocatable=self.allocatable,
             allowed_pods=self.allowed_pods,
-            requested=self.requested + pod_requests(pod),
-            nonzero_requested=self.nonzero_requested + nonzero_requests(pod),
-            pods=(*self.pods, pod),
-            host_ports=(*self.host_ports, *pod_host_ports(pod)),
+            requested=self.requested + requests,
+            nonzero_requested=self.nonzero_requested + nonzero,
+            pods=(*self.pods, *((pod,) * count)),
+            host_ports=(*self.host_ports, *host_ports),
         )

@@ -39,7 +39,7 @@ Simplifications versus kube-scheduler, deliberate:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from podscaler.api.selectors import LabelSelector, Operator, Requirement, SelectorError
@@ -85,10 +85,13 @@ __all__ = [
     "NodeSelectorTerm",
     "PodRequirements",
     "TopologyIndex",
+    "dynamic_failure",
     "filter_nodes",
     "filter_states",
     "insufficient",
     "node_failure",
+    "required_anti_affinity",
+    "static_failure",
     "unschedulable_message",
     "untolerated_taint",
 ]
@@ -251,6 +254,11 @@ def _affinity_term(raw: Any, namespace: str, labels: Mapping[str, str]) -> Affin
     return AffinityTerm(topology_key, selector, namespaces, namespace_selector)
 
 
+def required_anti_affinity(pod: Mapping[str, Any]) -> tuple[AffinityTerm, ...]:
+    """The required anti-affinity terms a placed pod holds against others."""
+    return _required_terms(pod, "podAntiAffinity")
+
+
 def _required_terms(pod: Mapping[str, Any], kind: str) -> tuple[AffinityTerm, ...]:
     spec = pod.get("spec") or {}
     affinity = spec.get("affinity") if isinstance(spec, Mapping) else None
@@ -408,6 +416,62 @@ class TopologyIndex:
             spread_counts(pod, states),
         )
 
+    def after_placing(
+        self,
+        pod: PodRequirements,
+        placed: PodRequirements,
+        state: NodeState,
+        namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> TopologyIndex:
+        """This index (built for ``pod``) once ``placed`` lands on ``state``'s node: what
+        binpacking needs after each placement instead of a rebuild over every pod."""
+        ns_labels = namespace_labels or {}
+        labels = state.labels
+        anti = set(self.anti_affinity)
+        for term in pod.anti_affinity_terms:
+            value = labels.get(term.topology_key)
+            if value is not None and term.matches(placed.pod, ns_labels):
+                anti.add((term.topology_key, value))
+        affinity = set(self.affinity)
+        if pod.affinity_terms and all(t.matches(placed.pod, ns_labels) for t in pod.affinity_terms):
+            for term in pod.affinity_terms:
+                value = labels.get(term.topology_key)
+                if value is not None:
+                    affinity.add((term.topology_key, value))
+        existing = set(self.existing_anti_affinity)
+        for term in placed.anti_affinity_terms:
+            value = labels.get(term.topology_key)
+            if value is not None and term.matches(pod.pod, ns_labels):
+                existing.add((term.topology_key, value))
+        spread = tuple(
+            counts.adding(labels[counts.constraint.topology_key], 1)
+            if counts.constraint.topology_key in labels
+            and spread_eligible(pod, counts.constraint, state)
+            and counts.constraint.matches(pod.namespace, placed.pod)
+            else counts
+            for counts in self.spread
+        )
+        return TopologyIndex(
+            frozenset(anti),
+            frozenset(existing),
+            frozenset(affinity),
+            self.affinity_self_match,
+            spread,
+        )
+
+    def after_adding_node(self, pod: PodRequirements, state: NodeState) -> TopologyIndex:
+        """This index once an empty node (``state``) joins: a new spread domain counts 0."""
+        if not self.spread:
+            return self
+        spread = tuple(
+            counts.adding(state.labels[counts.constraint.topology_key], 0)
+            if counts.constraint.topology_key in state.labels
+            and spread_eligible(pod, counts.constraint, state)
+            else counts
+            for counts in self.spread
+        )
+        return replace(self, spread=spread)
+
 
 def spread_eligible(pod: PodRequirements, constraint: SpreadConstraint, state: NodeState) -> bool:
     """Whether ``state``'s domain counts for ``constraint`` (the node inclusion policies)."""
@@ -519,6 +583,13 @@ def node_failure(
     ``index`` must have been built for this pod over the cluster's nodes (it can be reused
     across nodes). This is the single-node entry point for binpacking.
     """
+    return static_failure(pod, state) or dynamic_failure(pod, state, index)
+
+
+def static_failure(pod: PodRequirements, state: NodeState) -> NodeFailure | None:
+    """The predicates that depend only on the node's own spec and labels (unschedulable,
+    node name, taints, node affinity): placing pods never changes their answer, so an index
+    may remember it per kind of node."""
     if state.unschedulable and not tolerates(
         pod.tolerations, Taint(TAINT_UNSCHEDULABLE, "", "NoSchedule")
     ):
@@ -530,6 +601,14 @@ def node_failure(
             return NodeFailure("TaintToleration", (untolerated_taint(taint),), resolvable=False)
     if not _node_affinity_ok(pod, state):
         return NodeFailure("NodeAffinity", (REASON_NODE_AFFINITY,), resolvable=False)
+    return None
+
+
+def dynamic_failure(
+    pod: PodRequirements, state: NodeState, index: TopologyIndex
+) -> NodeFailure | None:
+    """The predicates that depend on what is already on the node or in its domains (host
+    ports, resources, topology spread, inter-pod affinity), in the scheduler's order."""
     if any(mine.conflicts_with(theirs) for mine in pod.host_ports for theirs in state.host_ports):
         return NodeFailure("NodePorts", (REASON_HOST_PORTS,), resolvable=True)
     failure = _resource_failure(pod, state)

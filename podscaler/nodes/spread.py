@@ -151,6 +151,13 @@ class SpreadCounts:
         )
         return cls(constraint, counts, global_min, self_match)
 
+    def adding(self, domain: str, amount: int) -> SpreadCounts:
+        """These counts with ``amount`` more matching pods in ``domain`` (0 opens a domain)."""
+        counts = dict(self.counts)
+        counts[domain] = counts.get(domain, 0) + amount
+        global_min = 0 if len(counts) < self.constraint.min_domains else min(counts.values())
+        return SpreadCounts(self.constraint, counts, global_min, self.self_match)
+
     def failure(self, node_labels: Mapping[str, str]) -> str | None:
         """The reason a node is rejected, or None when the pod may land there."""
         domain = node_labels.get(self.constraint.topology_key)
