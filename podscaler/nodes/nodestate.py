@@ -49,6 +49,7 @@ __all__ = [
     "effective_taints",
     "is_terminal",
     "node_allocatable",
+    "node_capacity",
     "node_name",
     "nonzero_requests",
     "pod_host_ports",
@@ -323,6 +324,17 @@ def node_allocatable(node: Mapping[str, Any]) -> tuple[Resources, int]:
     return Resources.from_amounts(amounts), allowed_pods
 
 
+def node_capacity(node: Mapping[str, Any]) -> dict[str, int]:
+    """The node's ``status.capacity`` (``allocatable`` when absent) in comparison units: only
+    the resources it lists, ``pods`` included when listed."""
+    owner = f"node {node_name(node)}"
+    status = _mapping(node.get("status"), "status", owner)
+    raw = status.get("capacity")
+    if raw is None:
+        raw = status.get("allocatable")
+    return _resource_list(raw, "status.capacity", owner)
+
+
 def _taint(raw: Any, where: str, owner: str) -> Taint:
     obj = _mapping(raw, where, owner)
     return Taint(
@@ -451,6 +463,37 @@ class NodeState:
         for pod in pods:
             state = state.with_pod(pod)
         return state
+
+    def with_parsed_pods(
+        self,
+        items: Iterable[tuple[Mapping[str, Any], Resources, Resources, tuple[HostPort, ...]]],
+    ) -> NodeState:
+        """This node with many already-read pods placed at once (one new state, not one per
+        pod): ``items`` are (pod, requests, nonzero requests, host ports)."""
+        pods = list(self.pods)
+        ports = list(self.host_ports)
+        requested = self.requested
+        nonzero_requested = self.nonzero_requested
+        for pod, requests, nonzero, host_ports in items:
+            if is_terminal(pod):
+                continue
+            pods.append(pod)
+            ports.extend(host_ports)
+            requested = requested + requests
+            nonzero_requested = nonzero_requested + nonzero
+        return NodeState(
+            node=self.node,
+            name=self.name,
+            labels=self.labels,
+            unschedulable=self.unschedulable,
+            taints=self.taints,
+            allocatable=self.allocatable,
+            allowed_pods=self.allowed_pods,
+            requested=requested,
+            nonzero_requested=nonzero_requested,
+            pods=tuple(pods),
+            host_ports=tuple(ports),
+        )
 
     def with_pod(self, pod: Mapping[str, Any]) -> NodeState:
         """This node with ``pod`` placed on it (terminal pods change nothing)."""

@@ -97,7 +97,8 @@ class NodeAutoscalerOptions:
     estimator: str = "binpacking"
     max_nodes_total: int = 0
     cores_total: tuple[int, int] = (0, 320000)
-    memory_total_gib: tuple[int, int] = (0, 6400000)
+    #: ``--memory-total`` is given in GiB, as CA's flag; kept in bytes, as CA's option
+    memory_total_bytes: tuple[int, int] = (0, 6400000 * 1024**3)
     new_pod_scale_up_delay_seconds: float = 0.0
     expendable_pods_priority_cutoff: int = -10
     max_node_provision_time_seconds: float = 900.0
@@ -171,7 +172,7 @@ class NodeAutoscalerOptions:
 
     @property
     def max_memory_total_bytes(self) -> int:
-        return self.memory_total_gib[1] * 1024**3
+        return self.memory_total_bytes[1]
 
     def with_changes(self, **changes: Any) -> NodeAutoscalerOptions:
         """A copy with ``changes`` applied (field names), validated like parsed options."""
@@ -192,7 +193,7 @@ OPTIONS: Final[tuple[OptionSpec, ...]] = (
     _spec("estimator", "estimator", _S, "Node count estimator (only binpacking)"),
     _spec("max-nodes-total", "max_nodes_total", _I, "Maximum nodes in the cluster (0: none)"),
     _spec("cores-total", "cores_total", _R, "min:max cores in the cluster"),
-    _spec("memory-total", "memory_total_gib", _R, "min:max GiB of memory in the cluster"),
+    _spec("memory-total", "memory_total_bytes", _R, "min:max GiB of memory in the cluster"),
     _spec(
         "new-pod-scale-up-delay",
         "new_pod_scale_up_delay_seconds",
@@ -559,6 +560,7 @@ _GO_BOOL: Final = {
     "False": False,
 }
 _INT: Final = re.compile(r"[+-]?[0-9]+")
+_NUMBER: Final = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 
 
 def _bad(spec: OptionSpec, key: str, raw: Any, what: str) -> OptionsError:
@@ -600,7 +602,10 @@ def _to_duration(spec: OptionSpec, key: str, raw: Any) -> float:
     if isinstance(raw, int | float) and not isinstance(raw, bool):
         seconds: float | None = float(raw)
     elif isinstance(raw, str):
-        seconds = parse_go_duration(raw.strip())
+        text = raw.strip()
+        seconds = parse_go_duration(text)
+        if seconds is None and _NUMBER.fullmatch(text):
+            seconds = float(text)  # a bare number is seconds (Go would want a unit)
     else:
         seconds = None
     if seconds is None or not math.isfinite(seconds):
@@ -670,7 +675,10 @@ def _convert(spec: OptionSpec, key: str, raw: Any) -> Any:
         case OptionKind.DURATION:
             return _to_duration(spec, key, raw)
         case OptionKind.RANGE:
-            return _to_range(spec, key, raw)
+            low, high = _to_range(spec, key, raw)
+            if spec.field == "memory_total_bytes":
+                return low * 1024**3, high * 1024**3
+            return low, high
         case OptionKind.STRINGS:
             values = _to_strings(spec, key, raw)
             if spec.field == "nodes":
