@@ -805,13 +805,16 @@ class GroupOptions:
     ignore_daemonsets_utilization: bool | None = None
     max_node_provision_time_seconds: float | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
+    #: set when the provider could not read the overrides: the group's nodes are not
+    #: removed until it can (CA's ``UnexpectedError``), rather than under the wrong options
+    error: str | None = None
 
     def resolve(self, options: NodeAutoscalerOptions) -> NodeAutoscalerOptions:
         """``options`` with this group's overrides applied."""
         changes = {
             f.name: getattr(self, f.name)
             for f in fields(self)
-            if f.name != "extra" and getattr(self, f.name) is not None
+            if f.name not in ("extra", "error") and getattr(self, f.name) is not None
         }
         return replace(options, **changes) if changes else options
 

@@ -301,6 +301,16 @@ class PodRequirements:
     #: ``DoNotSchedule`` topology spread constraints.
     spread: tuple[SpreadConstraint, ...] = ()
 
+    def unbound(self) -> PodRequirements:
+        """These requirements without ``spec.nodeName``: the pod as it would be re-created
+        elsewhere when its node is drained (cheap: binpacking asks this per moved pod)."""
+        if not self.node_name:
+            return self
+        copy = object.__new__(PodRequirements)
+        copy.__dict__.update(self.__dict__)
+        copy.__dict__["node_name"] = ""
+        return copy
+
     @property
     def has_topology_rules(self) -> bool:
         """Whether where other pods are matters to this pod (affinity, anti-affinity, spread)."""

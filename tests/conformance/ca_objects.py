@@ -70,6 +70,7 @@ NODE_FIELDS = (
     "unschedulable",
     "allocatable",
     "capacity",
+    "gpu_label",
 )
 
 
