@@ -262,6 +262,8 @@ def required_anti_affinity(pod: Mapping[str, Any]) -> tuple[AffinityTerm, ...]:
 def _required_terms(pod: Mapping[str, Any], kind: str) -> tuple[AffinityTerm, ...]:
     spec = pod.get("spec") or {}
     affinity = spec.get("affinity") if isinstance(spec, Mapping) else None
+    if not affinity:
+        return ()  # the common case, asked for every placed pod: answer it first
     section = affinity.get(kind) if isinstance(affinity, Mapping) else None
     raw_terms = (
         section.get("requiredDuringSchedulingIgnoredDuringExecution")

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from podscaler.nodes.nodestate import NodeState
+from podscaler.nodes.podindex import PlacedPods
 from podscaler.nodes.predicates import (
     AffinityTerm,
     NodeFailure,
@@ -40,8 +41,10 @@ from podscaler.nodes.predicates import (
     dynamic_failure,
     node_failure,
     required_anti_affinity,
+    spread_eligible,
     static_failure,
 )
+from podscaler.nodes.spread import SpreadConstraint, SpreadCounts
 
 __all__ = ["ClusterSim", "Placement"]
 
@@ -95,6 +98,8 @@ class ClusterSim:
         self._static_memo: dict[tuple[_StaticKey, int], NodeFailure | None] = {}
         #: required anti-affinity terms of placed pods, with the node they sit on
         self._anti_holders: list[tuple[AffinityTerm, int]] = []
+        #: every placed pod, by namespace and label
+        self._placed = PlacedPods()
         for state in states:
             self.add_node(state)
 
@@ -111,6 +116,7 @@ class ClusterSim:
         other._signature_ids = self._signature_ids  # append-only, safe to share
         other._static_memo = self._static_memo  # keyed by signature: safe to share
         other._anti_holders = list(self._anti_holders)
+        other._placed = self._placed.fork()
         return other
 
     def add_node(self, state: NodeState) -> int:
@@ -124,6 +130,7 @@ class ClusterSim:
         for pod in state.pods:
             for term in required_anti_affinity(pod):
                 self._anti_holders.append((term, index))
+        self._placed.add_node(state.pods)
         return index
 
     def remove_node(self, name: str) -> NodeState:
@@ -132,6 +139,7 @@ class ClusterSim:
         assert state is not None
         self._states[index] = None
         self._anti_holders = [(t, i) for t, i in self._anti_holders if i != index]
+        self._placed.reset_node(index)
         return state
 
     def replace_node(self, state: NodeState) -> None:
@@ -142,6 +150,7 @@ class ClusterSim:
         for pod in state.pods:
             for term in required_anti_affinity(pod):
                 self._anti_holders.append((term, index))
+        self._placed.reset_node(index, state.pods)
 
     def has(self, name: str) -> bool:
         return name in self._index_of
@@ -174,17 +183,71 @@ class ClusterSim:
         """The inter-pod index for ``req`` over the current placement."""
         if not self.indexed:
             return TopologyIndex.build(req, list(self.states()), self.namespace_labels)
+        existing = frozenset(self._existing_anti_affinity(req))
         if req.has_topology_rules:
-            return TopologyIndex.build(req, list(self.states()), self.namespace_labels)
-        existing = set()
+            return self._indexed_topology(req, existing)
+        return TopologyIndex(existing_anti_affinity=existing) if existing else _EMPTY
+
+    def _existing_anti_affinity(self, req: PodRequirements) -> set[tuple[str, str]]:
+        """Domains closed to ``req`` by placed pods' required anti-affinity."""
+        found: set[tuple[str, str]] = set()
         for term, index in self._anti_holders:
             state = self._states[index]
             if state is None:
                 continue
             value = state.labels.get(term.topology_key)
             if value is not None and term.matches(req.pod, self.namespace_labels):
-                existing.add((term.topology_key, value))
-        return TopologyIndex(existing_anti_affinity=frozenset(existing)) if existing else _EMPTY
+                found.add((term.topology_key, value))
+        return found
+
+    def _indexed_topology(
+        self, req: PodRequirements, existing: frozenset[tuple[str, str]]
+    ) -> TopologyIndex:
+        """``TopologyIndex.build`` through the label index (same answer, fewer pods read)."""
+        ns_labels = self.namespace_labels
+        anti: set[tuple[str, str]] = set()
+        for term in req.anti_affinity_terms:
+            spaces = None if term.namespace_selector is not None else term.namespaces
+            for pod, index in self._placed.selected(term.selector, spaces):
+                value = self.at(index).labels.get(term.topology_key)
+                if value is not None and term.matches(pod, ns_labels):
+                    anti.add((term.topology_key, value))
+        affinity: set[tuple[str, str]] = set()
+        if req.affinity_terms:
+            first = req.affinity_terms[0]
+            spaces = None if first.namespace_selector is not None else first.namespaces
+            for pod, index in self._placed.selected(first.selector, spaces):
+                if all(t.matches(pod, ns_labels) for t in req.affinity_terms):
+                    labels = self.at(index).labels
+                    for term in req.affinity_terms:
+                        value = labels.get(term.topology_key)
+                        if value is not None:
+                            affinity.add((term.topology_key, value))
+        self_match = bool(req.affinity_terms) and all(
+            t.matches(req.pod, ns_labels) for t in req.affinity_terms
+        )
+        spread = tuple(self._spread_counts(req, c) for c in req.spread)
+        return TopologyIndex(frozenset(anti), existing, frozenset(affinity), self_match, spread)
+
+    def _spread_counts(self, req: PodRequirements, constraint: SpreadConstraint) -> SpreadCounts:
+        key = constraint.topology_key
+        eligible: set[int] = set()
+        counts: dict[str, int] = {}
+        for index, state in enumerate(self._states):
+            if state is None or key not in state.labels:
+                continue
+            if spread_eligible(req, constraint, state):
+                eligible.add(index)
+                counts.setdefault(state.labels[key], 0)
+        for pod, index in self._placed.selected(constraint.selector, (req.namespace,)):
+            if index in eligible and constraint.matches(req.namespace, pod):
+                counts[self.at(index).labels[key]] += 1
+        if len(counts) < constraint.min_domains or not counts:
+            global_min = 0
+        else:
+            global_min = min(counts.values())
+        self_match = constraint.selector is not None and constraint.selector.matches(req.labels)
+        return SpreadCounts(constraint, counts, global_min, self_match)
 
     def static_failure(self, req: PodRequirements, index: int, key: _StaticKey | None) -> bool:
         state = self._states[index]
@@ -258,6 +321,7 @@ class ClusterSim:
             req.pod, req.requests, req.nonzero_requests, req.host_ports, count=count
         )
         self._states[index] = new
+        self._placed.add_pod(req.pod, index, count)
         if req.anti_affinity_terms:
             self._anti_holders.extend((term, index) for term in req.anti_affinity_terms)
         return new
