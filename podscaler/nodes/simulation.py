@@ -146,6 +146,10 @@ class ClusterSim:
         """Swap a node's state for another of the same name (e.g. with pods taken off)."""
         index = self._index_of[state.name]
         self._states[index] = state
+        signature = _node_signature(state)
+        self._signature[index] = self._signature_ids.setdefault(
+            signature, len(self._signature_ids)
+        )
         self._anti_holders = [(t, i) for t, i in self._anti_holders if i != index]
         for pod in state.pods:
             for term in required_anti_affinity(pod):
@@ -182,7 +186,15 @@ class ClusterSim:
     def topology(self, req: PodRequirements) -> TopologyIndex:
         """The inter-pod index for ``req`` over the current placement."""
         if not self.indexed:
-            return TopologyIndex.build(req, list(self.states()), self.namespace_labels)
+            # what filter_states does for the world's scheduler: scan every placed pod for
+            # anti-affinity, build the index when anything inter-pod is in play
+            states = list(self.states())
+            needed = req.has_topology_rules or any(
+                required_anti_affinity(p) for s in states for p in s.pods
+            )
+            if not needed:
+                return _EMPTY
+            return TopologyIndex.build(req, states, self.namespace_labels)
         existing = frozenset(self._existing_anti_affinity(req))
         if req.has_topology_rules:
             return self._indexed_topology(req, existing)
