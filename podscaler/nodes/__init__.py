@@ -45,13 +45,12 @@ Plans
     drain rule), ``cooldown``, ``state``.
 """
 
+from podscaler.nodes.flags import parse_flags, parse_options
 from podscaler.nodes.options import (
     OPTIONS,
     GroupOptions,
     NodeAutoscalerOptions,
     OptionsError,
-    parse_flags,
-    parse_options,
 )
 from podscaler.nodes.plans import (
     BlockingReason,

@@ -147,9 +147,7 @@ class ClusterSim:
         index = self._index_of[state.name]
         self._states[index] = state
         signature = _node_signature(state)
-        self._signature[index] = self._signature_ids.setdefault(
-            signature, len(self._signature_ids)
-        )
+        self._signature[index] = self._signature_ids.setdefault(signature, len(self._signature_ids))
         self._anti_holders = [(t, i) for t, i in self._anti_holders if i != index]
         for pod in state.pods:
             for term in required_anti_affinity(pod):

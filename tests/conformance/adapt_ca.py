@@ -33,6 +33,7 @@ from podscaler.nodes.expanders import (
     priority_filter,
     run_chain,
 )
+from podscaler.nodes.flags import parse_flags
 from podscaler.nodes.instancetypes import InstanceType
 from podscaler.nodes.nodestate import NodeState
 from podscaler.nodes.options import (
@@ -40,7 +41,6 @@ from podscaler.nodes.options import (
     OPTIONS,
     NodeAutoscalerOptions,
     OptionsError,
-    parse_flags,
 )
 from podscaler.nodes.pending import PodGroup, build_pod_groups, is_expendable, young_pod_filter
 from podscaler.nodes.plans import ClusterEvent

@@ -9,15 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from podscaler.nodes.flags import parse_expander_chain, parse_flags, parse_options
 from podscaler.nodes.options import (
     OPTIONS,
     GroupOptions,
     NodeAutoscalerOptions,
     NodeGroupBounds,
     OptionsError,
-    parse_expander_chain,
-    parse_flags,
-    parse_options,
 )
 
 
