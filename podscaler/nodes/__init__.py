@@ -17,32 +17,50 @@ Inputs
     reports it (``template`` is the provider's Node for scale-from-zero).
 
 Options
-    ``NodeAutoscalerOptions`` — every CA flag with CA's default; ``parse_options(mapping)``
-    reads flag spellings, camelCase (scenario files) or snake_case; ``parse_flags(argv)``;
-    ``OPTIONS`` is the declaration the CLI builds its flags from; ``GroupOptions`` holds
-    per-group overrides (ASG ``autoscaling-options`` tags). Bad input: ``OptionsError``.
+    ``NodeAutoscalerOptions`` — every CA flag with CA's default; ``OPTIONS`` is the
+    declaration (flag, field, kind, help) the CLI builds its flags from;
+    ``parse_options(mapping)`` reads flag spellings, camelCase (scenario files) or
+    snake_case, ``parse_flags(argv)`` a command line; ``GroupOptions`` holds per-group
+    overrides (``asgtags.options_from_tags`` reads them from ASG tags). Bad input:
+    ``OptionsError`` naming the option.
 
 State
     ``AutoscalerState.initial(options)`` — remembered between loops (scale-up requests,
-    backoff, unneeded timers, cooldown stamps). Transitions return a new state:
-    ``observe(groups, now) -> (state, timeouts)``, ``scaled_up(group, delta, now, options)``,
-    ``scale_up_failed(group, error_code, message, now, failed_nodes=None)``,
-    ``scaled_down(nodes, now)``, ``scale_down_failed(now)``.
+    backoff, unneeded timers, recently-unremovable nodes, cooldown stamps). Transitions return
+    a new state: ``observe(groups, now) -> (state, timeouts)`` (requests that completed or
+    timed out: revert those and emit ``ScaleUpTimedOut``), ``scaled_up(group, delta, now,
+    options)``, ``scale_up_failed(group, error_code, message, now, failed_nodes=None)``,
+    ``scaled_down(nodes, now)``, ``scale_down_failed(now)``; ``upcoming(group, now)``.
 
 Planning
-    ``plan_scale_up(snapshot, groups, options, now, *, state=None) -> ScaleUpPlan``
-    ``plan_scale_down(snapshot, groups, state, options, now, *, scale_up=None)
-    -> ScaleDownPlan`` (the plan carries the next ``state``)
+    ``plan_scale_up(snapshot, groups, options, now, *, state=None, priorities=None, seed=0)
+    -> ScaleUpPlan`` — ``priorities`` is the priority expander's configuration
+    (``priority.priorities_from_configmap(cm)`` gives a ``PriorityConfig`` or a
+    ``PriorityConfigError`` value: keep the last good one and record the error as an Event).
+    ``plan_scale_down(snapshot, groups, state, options, now, *, scale_up=None,
+    controllers=None) -> ScaleDownPlan`` — pass this loop's scale-up plan (scale-down holds
+    when it acted or waited for young pods); ``controllers(namespace, kind, name)`` returns a
+    controller's replicas (KeyError when missing) for ``--min-replica-count``.
 
 Plans
-    ``ScaleUpPlan``: ``scale_ups`` (``GroupScaleUp`` group/current/new/max), ``triggered``
-    pods, ``remaining`` pods with per-group reasons (``PodOutcome``), ``awaiting`` pods,
-    ``groups`` (``GroupOutcome``: skipped reason, estimate, chosen, dropped by which
-    expander), ``events``, ``filtered``; ``triggered_message()`` and
-    ``not_triggered_message(outcome)`` give CA's Event wording.
-    ``ScaleDownPlan``: ``removals`` (``NodeRemoval``: node, group, reason, pods to move),
-    ``unneeded``, ``unremovable`` (``NodeUnremovable``: CA's reason, the blocking pod and its
-    drain rule), ``cooldown``, ``state``.
+    ``ScaleUpPlan``: ``result``, ``scale_ups`` (``GroupScaleUp``: group, current, new, max —
+    the sizes to set), ``triggered`` pods (``TriggeredScaleUp`` with ``triggered_message()``),
+    ``remaining`` pods with per-group reasons (``PodOutcome``; ``NotTriggerScaleUp`` with
+    ``not_triggered_message(outcome)`` when ``emits_not_triggered``), ``awaiting`` pods,
+    ``groups`` (``GroupOutcome``: skip reason in CA's words, estimate, chosen, dropped by which
+    expander), ``events`` (``MaxNodesTotalReached``, priority ConfigMap warnings),
+    ``filtered`` (pods not considered, by why), ``warnings``.
+    ``ScaleDownPlan``: ``removals`` (``NodeRemoval``: node, group, reason label
+    empty/underutilized/unready, pods to evict), ``unneeded`` (since when, utilization),
+    ``unremovable`` (``NodeUnremovable``: CA's reason, the blocking pod and its drain rule, a
+    sentence), ``cooldown``, ``state``.
+
+Templates (for the AWS provider)
+    ``templates.asg_template_node(instance_type, asg_name, zones, tags, reserved=None)`` — the
+    scale-from-zero Node, as CA builds it; ``templates.asg_instance_type(asg, ...)``;
+    ``instancetypes.INSTANCE_TYPES`` / ``merged(described)``; ``asgtags``:
+    ``parse_auto_discovery_spec``, ``labels_from_tags``, ``taints_from_tags``,
+    ``resources_from_tags``, ``options_from_tags``.
 """
 
 from podscaler.nodes.flags import parse_flags, parse_options

@@ -39,6 +39,7 @@ __all__ = [
     "TAINT_DELETION_CANDIDATE",
     "TAINT_TO_BE_DELETED",
     "GroupTemplate",
+    "asg_instance_type",
     "asg_template_node",
     "daemonset_pods",
     "group_template",
@@ -122,6 +123,35 @@ def asg_template_node(
     if taints:
         node["spec"]["taints"] = taints
     return node
+
+
+def asg_instance_type(
+    asg: Mapping[str, Any],
+    *,
+    launch_template_data: Mapping[str, Any] | None = None,
+    launch_configuration: Mapping[str, Any] | None = None,
+) -> str | None:
+    """The instance type CA assumes for every node of an ASG (``DescribeAutoScalingGroups``
+    shape): a MixedInstancesPolicy's **first** override, else the launch template's type
+    (``LaunchTemplateData`` from ``DescribeLaunchTemplateVersions``), else the launch
+    configuration's. None when it takes an API call to know (attribute-based
+    ``InstanceRequirements``) or nothing says."""
+    policy = asg.get("MixedInstancesPolicy")
+    if isinstance(policy, Mapping):
+        spec = policy.get("LaunchTemplate") or {}
+        overrides = spec.get("Overrides") if isinstance(spec, Mapping) else None
+        if isinstance(overrides, list) and overrides:
+            first = overrides[0]
+            if isinstance(first, Mapping) and isinstance(first.get("InstanceType"), str):
+                return str(first["InstanceType"])
+            return None
+    if launch_template_data is not None:
+        kind = launch_template_data.get("InstanceType")
+        return kind if isinstance(kind, str) else None
+    if launch_configuration is not None:
+        kind = launch_configuration.get("InstanceType")
+        return kind if isinstance(kind, str) else None
+    return None
 
 
 def is_daemonset_pod(pod: Mapping[str, Any]) -> bool:

@@ -129,3 +129,27 @@ def test_tag_readers_never_raise(tags: dict[str, str]) -> None:
 def test_auto_discovery_parses_or_raises_options_error(spec: str) -> None:
     with contextlib.suppress(OptionsError):
         parse_auto_discovery_spec(spec)
+
+
+def test_the_instance_type_of_an_asg_is_the_first_override_as_ca_assumes() -> None:
+    from podscaler.nodes.templates import asg_instance_type
+
+    mixed = {
+        "MixedInstancesPolicy": {
+            "LaunchTemplate": {
+                "LaunchTemplateSpecification": {"LaunchTemplateName": "lt"},
+                "Overrides": [{"InstanceType": "m5.xlarge"}, {"InstanceType": "m5a.xlarge"}],
+            }
+        }
+    }
+    assert asg_instance_type(mixed) == "m5.xlarge"
+    by_attributes = {
+        "MixedInstancesPolicy": {
+            "LaunchTemplate": {"Overrides": [{"InstanceRequirements": {"VCpuCount": {"Min": 2}}}]}
+        }
+    }
+    assert asg_instance_type(by_attributes) is None
+    plain = {"LaunchTemplate": {"LaunchTemplateName": "lt"}}
+    assert asg_instance_type(plain, launch_template_data={"InstanceType": "c5.large"}) == "c5.large"
+    assert asg_instance_type({}, launch_configuration={"InstanceType": "t3.small"}) == "t3.small"
+    assert asg_instance_type({}) is None
