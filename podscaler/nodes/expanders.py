@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from podscaler.nodes.plans import ClusterEvent
-from podscaler.nodes.priority import CONFIGMAP_NAME, PriorityConfig, PriorityConfigError
+from podscaler.nodes.priority import PriorityConfig, PriorityConfigError
 
 __all__ = [
     "Choice",
@@ -152,13 +152,8 @@ def priority_filter(
     if not options:
         return []
     if config is None:
-        events.append(
-            ClusterEvent(
-                "Warning",
-                "PriorityConfigMapInvalid",
-                f"Priority expander config map {CONFIGMAP_NAME} not found",
-            )
-        )
+        # no ConfigMap: CA lets every option through, with no Event (there is no object to
+        # attach it to)
         return list(options)
     if isinstance(config, PriorityConfigError):
         events.append(ClusterEvent("Warning", config.reason, config.message))

@@ -32,6 +32,7 @@ from podscaler.nodes.balancing import AWS_IGNORED_LABELS, GroupSize, balance_sca
 from podscaler.nodes.binpacking import NodeLimiter, estimate
 from podscaler.nodes.cluster import Cluster
 from podscaler.nodes.expanders import Choice, ExpansionOption, choose
+from podscaler.nodes.instancetypes import INSTANCE_TYPES
 from podscaler.nodes.limits import Usage, allowed_new_nodes, exceeded_max, quota_message
 from podscaler.nodes.nodestate import node_capacity, pod_key
 from podscaler.nodes.options import CONSTANTS, NodeAutoscalerOptions
@@ -432,9 +433,18 @@ def _option(
         requested_memory_bytes=memory,
         capacity_cpu_millicores=capacity.get("cpu", template.allocatable.cpu_millicores),
         capacity_memory_bytes=capacity.get("memory", template.allocatable.memory_bytes),
-        price_per_hour=item.group.price_per_hour,
+        price_per_hour=_price(item),
         has_gpu=bool(capacity.get(GPU_RESOURCE)) or GPU_LABEL in template.labels,
     )
+
+
+def _price(item: _GroupWork) -> float | None:
+    """The group's price, or the instance-type table's for its template's type."""
+    if item.group.price_per_hour is not None:
+        return item.group.price_per_hour
+    kind = item.template.state.labels.get("node.kubernetes.io/instance-type")
+    known = INSTANCE_TYPES.get(kind) if kind else None
+    return known.price_per_hour if known else None
 
 
 def _similar_groups(

@@ -229,3 +229,16 @@ def test_the_baseline_decides_the_same() -> None:
     plain = plan_scale_up(snap, [group("g", [n1])], OPTIONS, NOW, indexed=False)
     assert fast.scale_ups == plain.scale_ups
     assert fast.triggered == plain.triggered
+
+
+def test_price_expander_picks_the_cheaper_way_to_run_the_pods() -> None:
+    small = aws_template("m5.large", "small")
+    large = aws_template("m5.4xlarge", "large")
+    pending = [pod(f"p{i}", cpu="1500m", memory="2Gi") for i in range(2)]
+    groups = [
+        group("small", [], target=0, template=small),
+        group("large", [], target=0, template=large),
+    ]
+    options = OPTIONS.with_changes(expander=("price",))
+    plan = plan_scale_up(snapshot([], pending), groups, options, NOW)
+    assert [str(s) for s in plan.scale_ups] == ["{small 0->2 (max: 10)}"]
