@@ -120,10 +120,11 @@ def similar(
 
 
 def _free(state: NodeState, allocatable: Mapping[str, int]) -> dict[str, int]:
-    """Allocatable minus requested, for the resources the node's pods request (cpu and
-    memory at least, as the scheduler's requested list always holds them)."""
+    """Allocatable minus requested, over what the scheduler's requested list holds: cpu,
+    memory, pods and ephemeral-storage always (pods requested count as 0, as there), plus
+    the extended resources pods request. A resource the node does not list counts as 0."""
     requested = state.requested.amounts()
-    names = {"cpu", "memory"} | {k for k, v in requested.items() if v}
+    names = {"cpu", "memory", "pods", "ephemeral-storage"} | {k for k, v in requested.items() if v}
     return {k: allocatable.get(k, 0) - requested.get(k, 0) for k in names}
 
 

@@ -139,6 +139,9 @@ POD_FIELDS = (
     "created_s_ago",
     "age_s",
     "creation_timestamp",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "restart_policy",
 )
 
 
@@ -179,8 +182,11 @@ def pod(raw: Mapping[str, Any], *, now: float | None = None, index: int = 0) -> 
     for key in ("creation_s_ago", "created_s_ago", "age_s"):
         if key in raw:
             meta["creationTimestamp"] = iso(base - float(raw[key]))
-    if "creation_timestamp" in raw:
-        meta["creationTimestamp"] = raw["creation_timestamp"]
+    for key in ("creation_timestamp", "creationTimestamp"):
+        if key in raw:
+            meta["creationTimestamp"] = raw[key]
+    if raw.get("deletionTimestamp"):
+        meta["deletionTimestamp"] = raw["deletionTimestamp"]
     if raw.get("deletion_timestamp"):
         meta["deletionTimestamp"] = raw["deletion_timestamp"]
     if raw.get("deletion_s_ago") is not None:
@@ -194,8 +200,8 @@ def pod(raw: Mapping[str, Any], *, now: float | None = None, index: int = 0) -> 
         spec["preemptionPolicy"] = raw["preemption_policy"]
     if raw.get("terminationGracePeriodSeconds") is not None:
         spec["terminationGracePeriodSeconds"] = raw["terminationGracePeriodSeconds"]
-    if raw.get("restartPolicy"):
-        spec["restartPolicy"] = raw["restartPolicy"]
+    if raw.get("restartPolicy") or raw.get("restart_policy"):
+        spec["restartPolicy"] = raw.get("restartPolicy") or raw["restart_policy"]
     if raw.get("volumes"):
         spec["volumes"] = list(raw["volumes"])
     if raw.get("topology_spread"):
