@@ -181,3 +181,22 @@ def test_removed_and_replaced_nodes_drop_their_pods_from_the_index() -> None:
     assert sim.topology(req).anti_affinity == frozenset({(ZONE, "b")})
     sim.remove_node("n1")
     assert sim.topology(req).anti_affinity == frozenset()
+
+
+@settings(deadline=None, max_examples=100)
+@given(
+    clusters(), st.lists(pending(), min_size=1, max_size=3), st.integers(1, 6), st.integers(0, 4)
+)
+def test_binpacking_estimates_the_same_with_and_without_the_index(
+    states: list[NodeState], reqs: list[PodRequirements], count: int, limit: int
+) -> None:
+    from podscaler.nodes.binpacking import NodeLimiter, estimate
+    from podscaler.nodes.pending import PodGroup
+
+    template = NodeState.build(make_node("tpl", cpu="2", pods="8", labels={ZONE: "a", "tier": "x"}))
+    groups = [PodGroup(req, tuple(req.pod for _ in range(count))) for req in reqs]
+    fast = estimate(groups, template, ClusterSim(states), NodeLimiter.of(limit or None))
+    plain = estimate(
+        groups, template, ClusterSim(states, indexed=False), NodeLimiter.of(limit or None)
+    )
+    assert fast == plain
