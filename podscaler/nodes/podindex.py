@@ -9,9 +9,9 @@ equality requirement (``matchLabels``, or ``In`` with one value) only looks at t
 that bucket, in the namespaces the rule covers; any other selector scans everything.
 
 Forks share what was filed before them: every fork starts a new layer for its own additions,
-and layers are merged when they pile up. A pod belongs to its node for as long as the node is
-not replaced or removed (the node's *epoch*), so taking a node out never needs to find its
-pods.
+and the layers above the first are merged when they pile up. A pod belongs to its node for as
+long as the node is not replaced or removed (the node's *epoch*), so taking a node out never
+needs to find its pods.
 """
 
 from __future__ import annotations
@@ -70,12 +70,14 @@ class PlacedPods:
         return other
 
     def _compact(self) -> None:
+        """Merge the layers above the first (the cluster as it was: by far the largest, and
+        never rewritten, since a node's epoch says which of its entries still hold)."""
         merged = _Layer()
-        for layer in self._layers:
+        for layer in self._layers[1:]:
             for pod, index, epoch in layer.entries:
                 if epoch == self._epochs[index]:
                     merged.add(pod, index, epoch)
-        self._layers = [merged]
+        self._layers = [self._layers[0], merged]
 
     # --- changes
 
