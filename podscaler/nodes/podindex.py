@@ -30,19 +30,33 @@ _Entry = tuple[Mapping[str, Any], int, int]  # pod, node index, node epoch when 
 
 
 class _Layer:
-    __slots__ = ("by_label", "entries")
+    """Entries in placement order; the label index over them is built on first use, so a
+    pass that never asks an inter-pod question never pays for it."""
+
+    __slots__ = ("_by_label", "entries")
 
     def __init__(self) -> None:
         self.entries: list[_Entry] = []
-        self.by_label: dict[tuple[str, str, str], list[int]] = {}
+        self._by_label: dict[tuple[str, str, str], list[int]] | None = None
 
     def add(self, pod: Mapping[str, Any], index: int, epoch: int) -> None:
-        position = len(self.entries)
         self.entries.append((pod, index, epoch))
+        if self._by_label is not None:
+            self._file(len(self.entries) - 1, pod)
+
+    def _file(self, position: int, pod: Mapping[str, Any]) -> None:
+        assert self._by_label is not None
         meta = pod.get("metadata") or {}
         namespace = meta.get("namespace") or "default"
         for key, value in (meta.get("labels") or {}).items():
-            self.by_label.setdefault((namespace, key, str(value)), []).append(position)
+            self._by_label.setdefault((namespace, key, str(value)), []).append(position)
+
+    def by_label(self) -> dict[tuple[str, str, str], list[int]]:
+        if self._by_label is None:
+            self._by_label = {}
+            for position, (pod, _, _) in enumerate(self.entries):
+                self._file(position, pod)
+        return self._by_label
 
 
 def _equality(selector: LabelSelector) -> tuple[str, str] | None:
@@ -73,10 +87,13 @@ class PlacedPods:
         """Merge the layers above the first (the cluster as it was: by far the largest, and
         never rewritten, since a node's epoch says which of its entries still hold)."""
         merged = _Layer()
-        for layer in self._layers[1:]:
-            for pod, index, epoch in layer.entries:
-                if epoch == self._epochs[index]:
-                    merged.add(pod, index, epoch)
+        epochs = self._epochs
+        merged.entries = [
+            entry
+            for layer in self._layers[1:]
+            for entry in layer.entries
+            if entry[2] == epochs[entry[1]]
+        ]
         self._layers = [self._layers[0], merged]
 
     # --- changes
@@ -115,9 +132,8 @@ class PlacedPods:
             if wanted is None or spaces is None:
                 positions: Iterable[int] = range(len(layer.entries))
             else:
-                positions = (
-                    p for ns in spaces for p in layer.by_label.get((ns, wanted[0], wanted[1]), ())
-                )
+                filed = layer.by_label()
+                positions = (p for ns in spaces for p in filed.get((ns, wanted[0], wanted[1]), ()))
             for position in positions:
                 pod, index, epoch = layer.entries[position]
                 if epoch == epochs[index] and not is_terminal(pod):

@@ -326,6 +326,7 @@ def _simulate_removal(
         )
     fork = sim.fork()
     fork.replace_node(_drained_copy(fork.state(name)))
+    fork.close_node(name)
     reqs: list[PodRequirements] = []
     for pod in moves.pods:
         try:

@@ -79,6 +79,71 @@ class Placement:
     node: str
 
 
+_GONE: Final = -(1 << 62)
+
+
+class _FreeRoom:
+    """Max-trees of free cpu, free memory and free pod slots over the nodes, in node order:
+    the first node with room for a pod is found without visiting the full ones (a subtree
+    whose best node lacks room is skipped whole)."""
+
+    __slots__ = ("cpu", "memory", "size", "slots")
+
+    def __init__(self, capacity: int) -> None:
+        self.size = 1
+        while self.size < max(1, capacity):
+            self.size *= 2
+        self.cpu = [_GONE] * (2 * self.size)
+        self.memory = [_GONE] * (2 * self.size)
+        self.slots = [_GONE] * (2 * self.size)
+
+    def copy(self) -> _FreeRoom:
+        other = _FreeRoom.__new__(_FreeRoom)
+        other.size = self.size
+        other.cpu = list(self.cpu)
+        other.memory = list(self.memory)
+        other.slots = list(self.slots)
+        return other
+
+    def set(self, index: int, state: NodeState | None) -> None:
+        i = index + self.size
+        if state is None:
+            cpu = memory = slots = _GONE
+        else:
+            cpu = state.allocatable.cpu_millicores - state.requested.cpu_millicores
+            memory = state.allocatable.memory_bytes - state.requested.memory_bytes
+            slots = state.allowed_pods - len(state.pods)
+        self.cpu[i], self.memory[i], self.slots[i] = cpu, memory, slots
+        i //= 2
+        while i:
+            left, right = 2 * i, 2 * i + 1
+            self.cpu[i] = max(self.cpu[left], self.cpu[right])
+            self.memory[i] = max(self.memory[left], self.memory[right])
+            self.slots[i] = max(self.slots[left], self.slots[right])
+            i //= 2
+
+    def candidates(self, cpu: int, memory: int, start: int = 0) -> Iterator[int]:
+        """Node indices from ``start`` on, in order, that might take ``cpu``/``memory`` and
+        one more pod (a zero request fits even an overcommitted node, as the scheduler's
+        rule)."""
+        cpu_floor = cpu if cpu > 0 else _GONE + 1
+        memory_floor = memory if memory > 0 else _GONE + 1
+        size, cpus, memories, slots = self.size, self.cpu, self.memory, self.slots
+        stack = [(1, 0, size)]
+        while stack:
+            node, low, high = stack.pop()
+            if high <= start:
+                continue
+            if cpus[node] < cpu_floor or memories[node] < memory_floor or slots[node] < 1:
+                continue
+            if node >= size:
+                yield low
+                continue
+            middle = (low + high) // 2
+            stack.append((2 * node + 1, middle, high))
+            stack.append((2 * node, low, middle))
+
+
 class ClusterSim:
     """Node states in a fixed order, mutable for one pass; :meth:`fork` copies cheaply."""
 
@@ -100,6 +165,9 @@ class ClusterSim:
         self._anti_holders: list[tuple[AffinityTerm, int]] = []
         #: every placed pod, by namespace and label
         self._placed = PlacedPods()
+        self._free = _FreeRoom(0)
+        #: nodes kept for their topology but taking no pod (being removed)
+        self._closed: set[int] = set()
         for state in states:
             self.add_node(state)
 
@@ -117,6 +185,8 @@ class ClusterSim:
         other._static_memo = self._static_memo  # keyed by signature: safe to share
         other._anti_holders = list(self._anti_holders)
         other._placed = self._placed.fork()
+        other._free = self._free.copy()
+        other._closed = set(self._closed)
         return other
 
     def add_node(self, state: NodeState) -> int:
@@ -131,6 +201,13 @@ class ClusterSim:
             for term in required_anti_affinity(pod):
                 self._anti_holders.append((term, index))
         self._placed.add_node(state.pods)
+        if index >= self._free.size:
+            grown = _FreeRoom(2 * (index + 1))
+            for i, existing in enumerate(self._states):
+                grown.set(i, None if i in self._closed else existing)
+            self._free = grown
+        else:
+            self._free.set(index, state)
         return index
 
     def remove_node(self, name: str) -> NodeState:
@@ -140,6 +217,7 @@ class ClusterSim:
         self._states[index] = None
         self._anti_holders = [(t, i) for t, i in self._anti_holders if i != index]
         self._placed.reset_node(index)
+        self._free.set(index, None)
         return state
 
     def replace_node(self, state: NodeState) -> None:
@@ -153,6 +231,14 @@ class ClusterSim:
             for term in required_anti_affinity(pod):
                 self._anti_holders.append((term, index))
         self._placed.reset_node(index, state.pods)
+        self._free.set(index, None if index in self._closed else state)
+
+    def close_node(self, name: str) -> None:
+        """Keep the node (its labels still make a topology domain) but place nothing on it:
+        a node being removed is no destination, whatever a pod tolerates."""
+        index = self._index_of[name]
+        self._closed.add(index)
+        self._free.set(index, None)
 
     def has(self, name: str) -> bool:
         return name in self._index_of
@@ -281,7 +367,7 @@ class ClusterSim:
 
     def fits(self, req: PodRequirements, index: int, topology: TopologyIndex) -> bool:
         state = self._states[index]
-        if state is None:
+        if state is None or index in self._closed:
             return False
         if not self.indexed:
             return node_failure(req, state, topology) is None
@@ -296,24 +382,29 @@ class ClusterSim:
         req: PodRequirements,
         topology: TopologyIndex | None = None,
         *,
-        among: Sequence[int] | None = None,
+        among: Iterable[int] | None = None,
         accept: Callable[[NodeState], bool] | None = None,
     ) -> int | None:
         """The first node (in order, or in ``among``'s order) where ``req`` fits."""
         topo = topology if topology is not None else self.topology(req)
-        order = among if among is not None else range(len(self._states))
+        order: Iterable[int] = among if among is not None else range(len(self._states))
         if not self.indexed:
             for index in order:
                 state = self._states[index]
-                if state is None or (accept is not None and not accept(state)):
+                if state is None or index in self._closed:
+                    continue
+                if accept is not None and not accept(state):
                     continue
                 if node_failure(req, state, topo) is None:
                     return index
             return None
         key = static_key(req)
+        if among is None:
+            order = self._free.candidates(req.requests.cpu_millicores, req.requests.memory_bytes)
+        closed = self._closed
         for index in order:
             state = self._states[index]
-            if state is None or not _room(req, state):
+            if state is None or index in closed or not _room(req, state):
                 continue
             if accept is not None and not accept(state):
                 continue
@@ -332,6 +423,7 @@ class ClusterSim:
         )
         self._states[index] = new
         self._placed.add_pod(req.pod, index, count)
+        self._free.set(index, None if index in self._closed else new)
         if req.anti_affinity_terms:
             self._anti_holders.extend((term, index) for term in req.anti_affinity_terms)
         return new
@@ -361,11 +453,15 @@ class ClusterSim:
             if topo is None or not same_shape or not self.indexed:
                 topo = self.topology(req)
             monotone = same_shape and self.indexed and not req.affinity_terms and not req.spread
-            span: Sequence[int]
+            span: Iterable[int] | None
             if order is not None:
                 span = order[start:] if monotone else order
+            elif monotone and self.indexed:
+                span = self._free.candidates(
+                    req.requests.cpu_millicores, req.requests.memory_bytes, start
+                )
             else:
-                span = range(start if monotone else 0, len(self._states))
+                span = None  # the free-room tree, from the first node
             found = self.first_fit(req, topo, among=span, accept=accept)
             results.append((req, found))
             if found is None:
@@ -395,11 +491,16 @@ class ClusterSim:
         A shape with no inter-pod rules is monotone — a node that refuses one copy refuses
         every later one — so each node is visited once and filled in one step.
         """
-        order: Sequence[int] = among if among is not None else range(len(self._states))
         topo = self.topology(req)
         placed: list[tuple[int, int]] = []
         remaining = count
         if self.indexed and not req.has_topology_rules and not topo.existing_anti_affinity:
+            # placing on the node just yielded never hides a later one from the tree walk
+            order: Iterable[int] = (
+                among
+                if among is not None
+                else self._free.candidates(req.requests.cpu_millicores, req.requests.memory_bytes)
+            )
             for index in order:
                 if remaining <= 0:
                     break
@@ -415,7 +516,7 @@ class ClusterSim:
         while remaining > 0:
             if not self.indexed:
                 topo = self.topology(req)
-            found = self.first_fit(req, topo, among=order)
+            found = self.first_fit(req, topo, among=among)
             if found is None:
                 break
             new_state = self.place(req, found)
