@@ -27,6 +27,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 
+from podscaler.api.durations import parse_go_duration as _parse_go_duration
 from podscaler.api.gostrconv import parse_bool, parse_int
 from podscaler.api.metrictarget import MetricTargetType
 from scalers.contract import MetricTarget, ScalerConfigError
@@ -359,19 +360,6 @@ def _names(names: str | Sequence[str]) -> tuple[str, ...]:
 # -------------------------------------------------------------------------------- Go parsing
 
 
-_DURATION_UNITS = {
-    "ns": 1e-9,
-    "us": 1e-6,
-    "\u00b5s": 1e-6,  # Go accepts both micro signs
-    "\u03bcs": 1e-6,
-    "ms": 1e-3,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-}
-_DURATION_PART = re.compile(r"([0-9]*)(?:\.([0-9]*))?([^0-9.]+)")
-
-
 def parse_go_duration_seconds(value: str) -> float | None:
     """KEDA's duration parameter: Go ``time.ParseDuration``, else integer milliseconds.
 
@@ -384,35 +372,6 @@ def parse_go_duration_seconds(value: str) -> float | None:
     if milliseconds is not None:
         return milliseconds / 1000.0
     return None
-
-
-def _parse_go_duration(text: str) -> float | None:
-    """Go ``time.ParseDuration``: ``[-+]?([0-9]*(\\.[0-9]*)?[a-z]+)+`` or ``0``."""
-    sign = 1.0
-    if text[:1] in ("-", "+"):
-        sign = -1.0 if text[0] == "-" else 1.0
-        text = text[1:]
-    if text == "0":
-        return 0.0
-    if not text:
-        return None
-    total = 0.0
-    pos = 0
-    while pos < len(text):
-        match = _DURATION_PART.match(text, pos)
-        if match is None:
-            return None
-        whole, frac, unit = match.group(1), match.group(2), match.group(3)
-        if not whole and not frac:
-            return None
-        if unit not in _DURATION_UNITS:
-            return None
-        amount = float(f"{whole or '0'}.{frac or '0'}")
-        total += amount * _DURATION_UNITS[unit]
-        pos = match.end()
-    if total > (2**63 - 1) / 1e9:
-        return None
-    return sign * total
 
 
 # -------------------------------------------------------------------------------- metric names

@@ -16,19 +16,20 @@ node contributes to the message:
 2. ``NodeName`` — ``spec.nodeName``, if the pod names a node;
 3. ``TaintToleration`` — the first ``NoSchedule``/``NoExecute`` taint the pod does not
    tolerate (``PreferNoSchedule`` only matters to scoring); not-ready nodes carry an implied
-   taint (:func:`podscaler.nodes.podfacts.effective_taints`);
+   taint (:func:`podscaler.nodes.nodestate.effective_taints`);
 4. ``NodeAffinity`` — ``nodeSelector`` and required node affinity (``In``, ``NotIn``,
    ``Exists``, ``DoesNotExist``, ``Gt``, ``Lt`` on labels; ``matchFields`` on
    ``metadata.name``);
 5. ``NodePorts`` — host ports already bound on the node;
 6. ``NodeResourcesFit`` — pod count, cpu, memory, ephemeral-storage and extended resources,
    each reported separately;
-7. ``InterPodAffinity`` — required pod affinity, required pod anti-affinity of the incoming
+7. ``PodTopologySpread`` — ``DoNotSchedule`` constraints (:mod:`podscaler.nodes.spread`);
+8. ``InterPodAffinity`` — required pod affinity, required pod anti-affinity of the incoming
    pod, and required anti-affinity of the pods already placed, for any topology key.
 
 Simplifications versus kube-scheduler, deliberate:
 
-* no volume plugins, no ``PodTopologySpread``, no DRA, no scheduling gates;
+* no volume plugins, no DRA, no scheduling gates;
 * ``matchFields`` is evaluated per node rather than narrowing the node list in PreFilter, so
   such nodes report "didn't match Pod's node affinity/selector" rather than upstream's
   "didn't satisfy plugin(s) [NodeAffinity]" / "filtered out by the prefilter result";
@@ -38,11 +39,11 @@ Simplifications versus kube-scheduler, deliberate:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from podscaler.api.selectors import LabelSelector, Operator, Requirement, SelectorError
-from podscaler.nodes.podfacts import (
+from podscaler.nodes.nodestate import (
     CPU,
     EPHEMERAL_STORAGE,
     MEMORY,
@@ -62,6 +63,12 @@ from podscaler.nodes.podfacts import (
     pod_tolerations,
     tolerates,
 )
+from podscaler.nodes.spread import (
+    REASON_SPREAD_MISSING_LABEL,
+    SpreadConstraint,
+    SpreadCounts,
+    read_spread_constraints,
+)
 
 __all__ = [
     "REASON_EXISTING_ANTI_AFFINITY",
@@ -76,12 +83,15 @@ __all__ = [
     "FitResult",
     "NodeFailure",
     "NodeSelectorTerm",
-    "PodFacts",
+    "PodRequirements",
     "TopologyIndex",
+    "dynamic_failure",
     "filter_nodes",
     "filter_states",
     "insufficient",
     "node_failure",
+    "required_anti_affinity",
+    "static_failure",
     "unschedulable_message",
     "untolerated_taint",
 ]
@@ -244,9 +254,16 @@ def _affinity_term(raw: Any, namespace: str, labels: Mapping[str, str]) -> Affin
     return AffinityTerm(topology_key, selector, namespaces, namespace_selector)
 
 
+def required_anti_affinity(pod: Mapping[str, Any]) -> tuple[AffinityTerm, ...]:
+    """The required anti-affinity terms a placed pod holds against others."""
+    return _required_terms(pod, "podAntiAffinity")
+
+
 def _required_terms(pod: Mapping[str, Any], kind: str) -> tuple[AffinityTerm, ...]:
     spec = pod.get("spec") or {}
     affinity = spec.get("affinity") if isinstance(spec, Mapping) else None
+    if not affinity:
+        return ()  # the common case, asked for every placed pod: answer it first
     section = affinity.get(kind) if isinstance(affinity, Mapping) else None
     raw_terms = (
         section.get("requiredDuringSchedulingIgnoredDuringExecution")
@@ -264,8 +281,10 @@ def _required_terms(pod: Mapping[str, Any], kind: str) -> tuple[AffinityTerm, ..
 
 
 @dataclass(frozen=True)
-class PodFacts:
-    """The pod being placed, read once (see :meth:`from_pod`)."""
+class PodRequirements:
+    """What the pod being placed requires of a node — requests, selectors, affinity,
+    tolerations, host ports — read once (see :meth:`from_pod`). The HPA's view of a pod
+    (readiness, start time) is a different concept: :class:`podscaler.engine.hpa.PodFacts`."""
 
     pod: Mapping[str, Any]
     key: str
@@ -281,9 +300,26 @@ class PodFacts:
     host_ports: tuple[HostPort, ...]
     affinity_terms: tuple[AffinityTerm, ...]
     anti_affinity_terms: tuple[AffinityTerm, ...]
+    #: ``DoNotSchedule`` topology spread constraints.
+    spread: tuple[SpreadConstraint, ...] = ()
+
+    def unbound(self) -> PodRequirements:
+        """These requirements without ``spec.nodeName``: the pod as it would be re-created
+        elsewhere when its node is drained (cheap: binpacking asks this per moved pod)."""
+        if not self.node_name:
+            return self
+        copy = object.__new__(PodRequirements)
+        copy.__dict__.update(self.__dict__)
+        copy.__dict__["node_name"] = ""
+        return copy
+
+    @property
+    def has_topology_rules(self) -> bool:
+        """Whether where other pods are matters to this pod (affinity, anti-affinity, spread)."""
+        return bool(self.affinity_terms or self.anti_affinity_terms or self.spread)
 
     @classmethod
-    def from_pod(cls, pod: Mapping[str, Any]) -> PodFacts:
+    def from_pod(cls, pod: Mapping[str, Any]) -> PodRequirements:
         """Read ``pod``; :class:`PodSpecError` names the field when it cannot be read."""
         if not isinstance(pod, Mapping):
             raise PodSpecError(f"a pod must be an object, not {type(pod).__name__}")
@@ -324,6 +360,7 @@ class PodFacts:
             host_ports=pod_host_ports(pod),
             affinity_terms=_required_terms(pod, "podAffinity"),
             anti_affinity_terms=_required_terms(pod, "podAntiAffinity"),
+            spread=read_spread_constraints(pod),
         )
 
 
@@ -347,11 +384,13 @@ class TopologyIndex:
     existing_anti_affinity: frozenset[tuple[str, str]] = frozenset()
     affinity: frozenset[tuple[str, str]] = frozenset()
     affinity_self_match: bool = False
+    #: One entry per topology spread constraint of the incoming pod.
+    spread: tuple[SpreadCounts, ...] = ()
 
     @classmethod
     def build(
         cls,
-        pod: PodFacts,
+        pod: PodRequirements,
         states: Iterable[NodeState],
         namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
     ) -> TopologyIndex:
@@ -381,7 +420,96 @@ class TopologyIndex:
         self_match = bool(pod.affinity_terms) and all(
             t.matches(pod.pod, ns_labels) for t in pod.affinity_terms
         )
-        return cls(frozenset(anti), frozenset(existing_anti), frozenset(affinity), self_match)
+        return cls(
+            frozenset(anti),
+            frozenset(existing_anti),
+            frozenset(affinity),
+            self_match,
+            spread_counts(pod, states),
+        )
+
+    def after_placing(
+        self,
+        pod: PodRequirements,
+        placed: PodRequirements,
+        state: NodeState,
+        namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> TopologyIndex:
+        """This index (built for ``pod``) once ``placed`` lands on ``state``'s node: what
+        binpacking needs after each placement instead of a rebuild over every pod."""
+        ns_labels = namespace_labels or {}
+        labels = state.labels
+        anti = set(self.anti_affinity)
+        for term in pod.anti_affinity_terms:
+            value = labels.get(term.topology_key)
+            if value is not None and term.matches(placed.pod, ns_labels):
+                anti.add((term.topology_key, value))
+        affinity = set(self.affinity)
+        if pod.affinity_terms and all(t.matches(placed.pod, ns_labels) for t in pod.affinity_terms):
+            for term in pod.affinity_terms:
+                value = labels.get(term.topology_key)
+                if value is not None:
+                    affinity.add((term.topology_key, value))
+        existing = set(self.existing_anti_affinity)
+        for term in placed.anti_affinity_terms:
+            value = labels.get(term.topology_key)
+            if value is not None and term.matches(pod.pod, ns_labels):
+                existing.add((term.topology_key, value))
+        spread = tuple(
+            counts.adding(labels[counts.constraint.topology_key], 1)
+            if counts.constraint.topology_key in labels
+            and spread_eligible(pod, counts.constraint, state)
+            and counts.constraint.matches(pod.namespace, placed.pod)
+            else counts
+            for counts in self.spread
+        )
+        return TopologyIndex(
+            frozenset(anti),
+            frozenset(existing),
+            frozenset(affinity),
+            self.affinity_self_match,
+            spread,
+        )
+
+    def after_adding_node(self, pod: PodRequirements, state: NodeState) -> TopologyIndex:
+        """This index once an empty node (``state``) joins: a new spread domain counts 0."""
+        if not self.spread:
+            return self
+        spread = tuple(
+            counts.adding(state.labels[counts.constraint.topology_key], 0)
+            if counts.constraint.topology_key in state.labels
+            and spread_eligible(pod, counts.constraint, state)
+            else counts
+            for counts in self.spread
+        )
+        return replace(self, spread=spread)
+
+
+def spread_eligible(pod: PodRequirements, constraint: SpreadConstraint, state: NodeState) -> bool:
+    """Whether ``state``'s domain counts for ``constraint`` (the node inclusion policies)."""
+    if constraint.honor_node_affinity and not _node_affinity_ok(pod, state):
+        return False
+    return not constraint.honor_node_taints or all(
+        tolerates(pod.tolerations, taint)
+        for taint in state.taints
+        if taint.effect in ("NoSchedule", "NoExecute")
+    )
+
+
+def spread_counts(pod: PodRequirements, states: Iterable[NodeState]) -> tuple[SpreadCounts, ...]:
+    """Each of the pod's spread constraints counted over ``states``."""
+    if not pod.spread:
+        return ()
+    listed = list(states)
+    return tuple(
+        SpreadCounts.build(
+            constraint,
+            pod.pod,
+            pod.namespace,
+            ((s.labels, s.pods) for s in listed if spread_eligible(pod, constraint, s)),
+        )
+        for constraint in pod.spread
+    )
 
 
 # --- the filters --------------------------------------------------------------------------------
@@ -401,7 +529,7 @@ class NodeFailure:
     resolvable: bool
 
 
-def _node_affinity_ok(pod: PodFacts, state: NodeState) -> bool:
+def _node_affinity_ok(pod: PodRequirements, state: NodeState) -> bool:
     if any(state.labels.get(k) != v for k, v in pod.node_selector.items()):
         return False
     if pod.node_affinity is None:
@@ -409,7 +537,7 @@ def _node_affinity_ok(pod: PodFacts, state: NodeState) -> bool:
     return any(term.matches(state.labels, state.name) for term in pod.node_affinity)
 
 
-def _resource_failure(pod: PodFacts, state: NodeState) -> NodeFailure | None:
+def _resource_failure(pod: PodRequirements, state: NodeState) -> NodeFailure | None:
     reasons: list[str] = []
     unresolvable = False
     if len(state.pods) + 1 > state.allowed_pods:
@@ -439,7 +567,9 @@ def _resource_failure(pod: PodFacts, state: NodeState) -> NodeFailure | None:
     return NodeFailure("NodeResourcesFit", tuple(reasons), resolvable=not unresolvable)
 
 
-def _inter_pod_failure(pod: PodFacts, state: NodeState, index: TopologyIndex) -> NodeFailure | None:
+def _inter_pod_failure(
+    pod: PodRequirements, state: NodeState, index: TopologyIndex
+) -> NodeFailure | None:
     if pod.affinity_terms:
         domains = [(t.topology_key, state.labels.get(t.topology_key)) for t in pod.affinity_terms]
         if any(value is None for _, value in domains):
@@ -457,12 +587,21 @@ def _inter_pod_failure(pod: PodFacts, state: NodeState, index: TopologyIndex) ->
     return None
 
 
-def node_failure(pod: PodFacts, state: NodeState, index: TopologyIndex) -> NodeFailure | None:
+def node_failure(
+    pod: PodRequirements, state: NodeState, index: TopologyIndex
+) -> NodeFailure | None:
     """The first predicate that rejects ``state`` for ``pod``, or None when the pod fits.
 
     ``index`` must have been built for this pod over the cluster's nodes (it can be reused
     across nodes). This is the single-node entry point for binpacking.
     """
+    return static_failure(pod, state) or dynamic_failure(pod, state, index)
+
+
+def static_failure(pod: PodRequirements, state: NodeState) -> NodeFailure | None:
+    """The predicates that depend only on the node's own spec and labels (unschedulable,
+    node name, taints, node affinity): placing pods never changes their answer, so an index
+    may remember it per kind of node."""
     if state.unschedulable and not tolerates(
         pod.tolerations, Taint(TAINT_UNSCHEDULABLE, "", "NoSchedule")
     ):
@@ -474,11 +613,24 @@ def node_failure(pod: PodFacts, state: NodeState, index: TopologyIndex) -> NodeF
             return NodeFailure("TaintToleration", (untolerated_taint(taint),), resolvable=False)
     if not _node_affinity_ok(pod, state):
         return NodeFailure("NodeAffinity", (REASON_NODE_AFFINITY,), resolvable=False)
+    return None
+
+
+def dynamic_failure(
+    pod: PodRequirements, state: NodeState, index: TopologyIndex
+) -> NodeFailure | None:
+    """The predicates that depend on what is already on the node or in its domains (host
+    ports, resources, topology spread, inter-pod affinity), in the scheduler's order."""
     if any(mine.conflicts_with(theirs) for mine in pod.host_ports for theirs in state.host_ports):
         return NodeFailure("NodePorts", (REASON_HOST_PORTS,), resolvable=True)
     failure = _resource_failure(pod, state)
     if failure is not None:
         return failure
+    for counts in index.spread:
+        reason = counts.failure(state.labels)
+        if reason is not None:
+            resolvable = reason != REASON_SPREAD_MISSING_LABEL
+            return NodeFailure("PodTopologySpread", (reason,), resolvable=resolvable)
     return _inter_pod_failure(pod, state, index)
 
 
@@ -486,7 +638,7 @@ def node_failure(pod: PodFacts, state: NodeState, index: TopologyIndex) -> NodeF
 class FitResult:
     """The outcome of filtering every node for one pod."""
 
-    pod: PodFacts
+    pod: PodRequirements
     total_nodes: int
     #: Nodes that passed every predicate, in the order they were given.
     feasible: tuple[NodeState, ...]
@@ -514,21 +666,21 @@ def filter_nodes(
     ``pods_by_node`` maps node name → the pods bound to it (terminal pods are skipped; a node
     missing from the map is empty). ``namespace_labels`` (namespace → labels) is only needed
     for affinity terms with a ``namespaceSelector``; without it namespaces have no labels.
-    Raises :class:`~podscaler.nodes.podfacts.PodSpecError` when a pod or node cannot be read.
+    Raises :class:`~podscaler.nodes.nodestate.PodSpecError` when a pod or node cannot be read.
     """
-    facts = PodFacts.from_pod(pod)
+    facts = PodRequirements.from_pod(pod)
     states = [NodeState.build(node, pods_by_node.get(node_name(node), ())) for node in nodes]
     return filter_states(facts, states, namespace_labels=namespace_labels)
 
 
 def filter_states(
-    pod: PodFacts,
+    pod: PodRequirements,
     states: Sequence[NodeState],
     *,
     namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
 ) -> FitResult:
     """:func:`filter_nodes` over already-built node states (no re-reading of the dicts)."""
-    needs_index = bool(pod.affinity_terms or pod.anti_affinity_terms) or any(
+    needs_index = pod.has_topology_rules or any(
         _required_terms(other, "podAntiAffinity") for state in states for other in state.pods
     )
     index = TopologyIndex.build(pod, states, namespace_labels) if needs_index else TopologyIndex()

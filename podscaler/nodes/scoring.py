@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
-from podscaler.nodes.podfacts import NodeState
-from podscaler.nodes.predicates import FitResult, PodFacts
+from podscaler.nodes.nodestate import NodeState
+from podscaler.nodes.predicates import FitResult, PodRequirements
 
 __all__ = ["MAX_NODE_SCORE", "least_allocated_score", "rank_nodes", "select_node"]
 
@@ -33,7 +33,7 @@ def _free_fraction_score(allocatable: int, requested: int) -> int:
     return (allocatable - requested) * MAX_NODE_SCORE // allocatable
 
 
-def least_allocated_score(pod: PodFacts, state: NodeState) -> int:
+def least_allocated_score(pod: PodRequirements, state: NodeState) -> int:
     """0..100: how much of the node's cpu and memory would stay free with the pod on it."""
     cpu = _free_fraction_score(
         state.allocatable.cpu_millicores,
@@ -46,7 +46,7 @@ def least_allocated_score(pod: PodFacts, state: NodeState) -> int:
     return (cpu + memory) // 2
 
 
-def rank_nodes(pod: PodFacts, states: Iterable[NodeState]) -> list[tuple[int, str]]:
+def rank_nodes(pod: PodRequirements, states: Iterable[NodeState]) -> list[tuple[int, str]]:
     """``(score, node name)`` best first: highest score, then the smallest name."""
     scored = [(least_allocated_score(pod, state), state.name) for state in states]
     scored.sort(key=lambda item: (-item[0], item[1]))

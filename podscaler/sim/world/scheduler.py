@@ -14,8 +14,7 @@ that could make them fit changes (a node added or Ready, a pod gone), as kube-sc
 pods back from its unschedulable queue on cluster events.
 
 Simplifications: no preemption (the message says none was found), no scheduling gates, no
-permit/bind plugins, no ``PodTopologySpread``; a pod naming another ``schedulerName`` is left
-alone.
+permit/bind plugins; a pod naming another ``schedulerName`` is left alone.
 """
 
 from __future__ import annotations
@@ -23,11 +22,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from podscaler.nodes.podfacts import NodeState, PodSpecError
+from podscaler.nodes.nodestate import NodeState, PodSpecError
 from podscaler.nodes.predicates import (
     FitResult,
     NodeFailure,
-    PodFacts,
+    PodRequirements,
     TopologyIndex,
     filter_states,
     node_failure,
@@ -85,12 +84,12 @@ class Scheduler:
                 )
             self.attempts += 1
             try:
-                facts = PodFacts.from_pod(pod)
+                facts = PodRequirements.from_pod(pod)
             except PodSpecError as exc:
                 self._unschedulable(pod, f"the pod cannot be read: {exc}")
                 self._parked.add(key)
                 continue
-            if facts.affinity_terms or facts.anti_affinity_terms or placed_anti_affinity:
+            if facts.has_topology_rules or placed_anti_affinity:
                 result = filter_states(facts, list(states.values()))
             else:
                 result = _filter_without_topology(facts, states)
@@ -164,8 +163,8 @@ def _has_required_anti_affinity(pod: Mapping[str, Any]) -> bool:
     return bool(anti and anti.get("requiredDuringSchedulingIgnoredDuringExecution"))
 
 
-def _filter_without_topology(pod: PodFacts, states: dict[str, NodeState]) -> FitResult:
-    """``filter_states`` for the common case — no inter-pod affinity anywhere — without its
+def _filter_without_topology(pod: PodRequirements, states: dict[str, NodeState]) -> FitResult:
+    """``filter_states`` for the common case — no inter-pod rules anywhere — without its
     scan of every placed pod for anti-affinity terms (which makes placing n pods O(n²))."""
     empty = TopologyIndex()
     feasible: list[NodeState] = []

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from podscaler.nodes.podfacts import (
+from podscaler.nodes.nodestate import (
     DEFAULT_CPU_REQUEST_MILLICORES,
     DEFAULT_MEMORY_REQUEST_BYTES,
     NodeState,
@@ -25,7 +25,7 @@ from podscaler.nodes.podfacts import (
 from podscaler.nodes.predicates import (
     FitResult,
     NodeFailure,
-    PodFacts,
+    PodRequirements,
     filter_nodes,
     unschedulable_message,
 )
@@ -712,7 +712,7 @@ def test_least_allocated_prefers_the_emptier_node_and_breaks_ties_by_name() -> N
 
 def test_scoring_counts_request_less_pods_at_the_defaults() -> None:
     state = NodeState.build(make_node("n1", cpu="1", memory="1000Mi"), [make_pod("a")])
-    facts = PodFacts.from_pod(make_pod())
+    facts = PodRequirements.from_pod(make_pod())
     # 200m of 1000m and 400Mi of 1000Mi in use with the new pod: (80 + 60) / 2
     assert least_allocated_score(facts, state) == 70
 

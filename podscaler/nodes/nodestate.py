@@ -1,10 +1,11 @@
-"""What the scheduling predicates need to know about a pod and a node, read once.
+"""A node as the scheduling predicates see it (:class:`NodeState`), and the values it is
+made of: resource amounts, taints, tolerations, host ports, read once from API dicts.
 
 The predicates run for every (pod, node) pair, and the node autoscaler's binpacking runs them
 again for every pod against every template node it adds. Parsing quantities, tolerations and
-selectors out of plain API dicts each time would dominate that cost, so this module reads a pod
-into :class:`PodFacts` and a node (plus the pods already on it) into :class:`NodeState` once,
-and the predicates only compare.
+selectors out of plain API dicts each time would dominate that cost, so a node (plus the pods
+already on it) is read into a :class:`NodeState` once, a pod into
+:class:`~podscaler.nodes.predicates.PodRequirements` once, and the predicates only compare.
 
 Inputs are plain Kubernetes object dicts as the API serves them (``metadata``, ``spec``,
 ``status``, camelCase fields). Nothing here does I/O or reads a clock.
@@ -48,6 +49,7 @@ __all__ = [
     "effective_taints",
     "is_terminal",
     "node_allocatable",
+    "node_capacity",
     "node_name",
     "nonzero_requests",
     "pod_host_ports",
@@ -118,6 +120,12 @@ class Resources:
         }
 
     def __add__(self, other: Resources) -> Resources:
+        if not self.extended and not other.extended:
+            return Resources(
+                self.cpu_millicores + other.cpu_millicores,
+                self.memory_bytes + other.memory_bytes,
+                self.ephemeral_storage_bytes + other.ephemeral_storage_bytes,
+            )
         merged = self.amounts()
         for name, amount in other.amounts().items():
             merged[name] = merged.get(name, 0) + amount
@@ -220,12 +228,27 @@ def is_terminal(pod: Mapping[str, Any]) -> bool:
     return isinstance(status, Mapping) and status.get("phase") in ("Succeeded", "Failed")
 
 
+#: (is cpu, quantity text) → amount. A cluster spells its requests with a few dozen strings
+#: ("100m", "512Mi"), and parsing one is ~20 µs of Decimal arithmetic; bounded so a stream of
+#: distinct spellings cannot grow it without end.
+_AMOUNTS: dict[tuple[bool, str], int] = {}
+_AMOUNTS_MAX: Final = 4096
+
+
 def _amount(name: str, raw: Any, where: str, owner: str) -> int:
+    key = (name == CPU, raw) if isinstance(raw, str) else None
+    if key is not None:
+        cached = _AMOUNTS.get(key)
+        if cached is not None:
+            return cached
     try:
         quantity = parse_quantity(raw)
     except (QuantityError, TypeError) as exc:
         raise PodSpecError(f"{owner}: {where}.{name}: {exc}") from exc
-    return quantity.milli_value() if name == CPU else quantity.int_value()
+    amount = quantity.milli_value() if name == CPU else quantity.int_value()
+    if key is not None and len(_AMOUNTS) < _AMOUNTS_MAX:
+        _AMOUNTS[key] = amount
+    return amount
 
 
 def _resource_list(obj: Any, where: str, owner: str) -> dict[str, int]:
@@ -314,6 +337,17 @@ def node_allocatable(node: Mapping[str, Any]) -> tuple[Resources, int]:
     amounts = _resource_list(raw, "status.allocatable", owner)
     allowed_pods = amounts.pop(PODS, 110)
     return Resources.from_amounts(amounts), allowed_pods
+
+
+def node_capacity(node: Mapping[str, Any]) -> dict[str, int]:
+    """The node's ``status.capacity`` (``allocatable`` when absent) in comparison units: only
+    the resources it lists, ``pods`` included when listed."""
+    owner = f"node {node_name(node)}"
+    status = _mapping(node.get("status"), "status", owner)
+    raw = status.get("capacity")
+    if raw is None:
+        raw = status.get("allocatable")
+    return _resource_list(raw, "status.capacity", owner)
 
 
 def _taint(raw: Any, where: str, owner: str) -> Taint:
@@ -445,10 +479,35 @@ class NodeState:
             state = state.with_pod(pod)
         return state
 
-    def with_pod(self, pod: Mapping[str, Any]) -> NodeState:
-        """This node with ``pod`` placed on it (terminal pods change nothing)."""
-        if is_terminal(pod):
-            return self
+    def with_parsed_pods(
+        self,
+        items: Iterable[tuple[Mapping[str, Any], Resources, Resources, tuple[HostPort, ...]]],
+    ) -> NodeState:
+        """This node with many already-read pods placed at once (one new state, not one per
+        pod): ``items`` are (pod, requests, nonzero requests, host ports); terminal pods are
+        the caller's to leave out."""
+        pods = list(self.pods)
+        ports = list(self.host_ports)
+        totals = [0] * 6
+        extended: dict[str, int] = {}
+        for pod, requests, nonzero, host_ports in items:
+            pods.append(pod)
+            if host_ports:
+                ports.extend(host_ports)
+            totals[0] += requests.cpu_millicores
+            totals[1] += requests.memory_bytes
+            totals[2] += requests.ephemeral_storage_bytes
+            totals[3] += nonzero.cpu_millicores
+            totals[4] += nonzero.memory_bytes
+            totals[5] += nonzero.ephemeral_storage_bytes
+            for name, amount in requests.extended:
+                extended[name] = extended.get(name, 0) + amount
+        requested = self.requested + Resources(
+            totals[0], totals[1], totals[2], tuple(sorted(extended.items()))
+        )
+        nonzero_requested = self.nonzero_requested + Resources(
+            totals[3], totals[4], totals[5], tuple(sorted(extended.items()))
+        )
         return NodeState(
             node=self.node,
             name=self.name,
@@ -457,8 +516,42 @@ class NodeState:
             taints=self.taints,
             allocatable=self.allocatable,
             allowed_pods=self.allowed_pods,
-            requested=self.requested + pod_requests(pod),
-            nonzero_requested=self.nonzero_requested + nonzero_requests(pod),
-            pods=(*self.pods, pod),
-            host_ports=(*self.host_ports, *pod_host_ports(pod)),
+            requested=requested,
+            nonzero_requested=nonzero_requested,
+            pods=tuple(pods),
+            host_ports=tuple(ports),
+        )
+
+    def with_pod(self, pod: Mapping[str, Any]) -> NodeState:
+        """This node with ``pod`` placed on it (terminal pods change nothing)."""
+        if is_terminal(pod):
+            return self
+        return self.with_parsed(pod, pod_requests(pod), nonzero_requests(pod), pod_host_ports(pod))
+
+    def with_parsed(
+        self,
+        pod: Mapping[str, Any],
+        requests: Resources,
+        nonzero: Resources,
+        host_ports: tuple[HostPort, ...],
+        count: int = 1,
+    ) -> NodeState:
+        """:meth:`with_pod` for a pod already read (binpacking places the same pod shape
+        thousands of times); ``count`` places that many copies at once."""
+        if count > 1:
+            requests = Resources.from_amounts({k: v * count for k, v in requests.amounts().items()})
+            nonzero = Resources.from_amounts({k: v * count for k, v in nonzero.amounts().items()})
+            host_ports = host_ports * count
+        return NodeState(
+            node=self.node,
+            name=self.name,
+            labels=self.labels,
+            unschedulable=self.unschedulable,
+            taints=self.taints,
+            allocatable=self.allocatable,
+            allowed_pods=self.allowed_pods,
+            requested=self.requested + requests,
+            nonzero_requested=self.nonzero_requested + nonzero,
+            pods=(*self.pods, *((pod,) * count)),
+            host_ports=(*self.host_ports, *host_ports),
         )

@@ -1,0 +1,231 @@
+"""Kubernetes objects from ca.json's compact descriptions, for the CA adapters.
+
+The vectors describe nodes and pods the way CA's test builders do (``BuildTestNode(name,
+cpu_m, mem)``, ``BuildTestPod(name, cpu_m, mem)``) with units in the field names; these
+helpers turn them into the API dicts podscaler's planner reads. Unknown fields fail loudly:
+a held-out vector using a field this file does not map must not pass by ignoring it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+NOW_ISO = "2020-12-18T17:00:00Z"
+
+
+def known(raw: Mapping[str, Any], allowed: Iterable[str], what: str) -> None:
+    extra = set(raw) - set(allowed)
+    assert not extra, f"adapter does not know {what} fields {sorted(extra)}"
+
+
+def unknown_expected(expected: Mapping[str, Any], allowed: Iterable[str]) -> None:
+    extra = set(expected) - set(allowed)
+    assert not extra, f"adapter does not know expected keys {sorted(extra)}"
+
+
+def iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def unix(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def resources(raw: Mapping[str, Any]) -> dict[str, str]:
+    """``{cpu_m, mem_bytes|mem, pods, gpu, <extended>}`` → a ResourceList (None = absent)."""
+    out: dict[str, str] = {}
+    for key, value in raw.items():
+        if value is None:
+            continue
+        if key == "cpu_m":
+            out["cpu"] = f"{value}m"
+        elif key in ("mem_bytes", "mem"):
+            out["memory"] = str(value)
+        elif key == "pods":
+            out["pods"] = str(value)
+        elif key == "gpu":
+            out["nvidia.com/gpu"] = str(value)
+        elif key in ("gpu_label", "ready"):
+            continue
+        else:
+            out[key] = str(value)
+    return out
+
+
+NODE_FIELDS = (
+    "name",
+    "cpu_m",
+    "mem_bytes",
+    "mem",
+    "pods",
+    "gpu",
+    "labels",
+    "taints",
+    "ready",
+    "annotations",
+    "group",
+    "pods_running",
+    "unschedulable",
+    "allocatable",
+    "capacity",
+    "gpu_label",
+)
+
+
+def node(raw: Mapping[str, Any], *, name: str | None = None) -> dict[str, Any]:
+    known(raw, NODE_FIELDS, "node")
+    node_name = name or raw["name"]
+    amounts = {k: raw[k] for k in ("cpu_m", "mem_bytes", "mem", "pods", "gpu") if k in raw}
+    capacity = resources(raw.get("capacity") or amounts)
+    allocatable = resources(raw.get("allocatable") or amounts)
+    capacity.setdefault("pods", "110")
+    allocatable.setdefault("pods", capacity["pods"])
+    labels = {"kubernetes.io/hostname": node_name, **(raw.get("labels") or {})}
+    ready = raw.get("ready", True)
+    obj: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": node_name,
+            "labels": labels,
+            "annotations": dict(raw.get("annotations") or {}),
+        },
+        "spec": {},
+        "status": {
+            "capacity": capacity,
+            "allocatable": allocatable,
+            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+        },
+    }
+    if raw.get("taints"):
+        obj["spec"]["taints"] = [
+            {"effect": "NoSchedule", "value": "", **t} for t in raw.get("taints") or ()
+        ]
+    if raw.get("unschedulable"):
+        obj["spec"]["unschedulable"] = True
+    return obj
+
+
+POD_FIELDS = (
+    "name",
+    "namespace",
+    "cpu_m",
+    "mem_bytes",
+    "mem",
+    "gpu",
+    "labels",
+    "annotations",
+    "node",
+    "owner_kind",
+    "owner_name",
+    "phase",
+    "priority",
+    "preemption_policy",
+    "nominatedNodeName",
+    "deletion_timestamp",
+    "deletion_s_ago",
+    "terminationGracePeriodSeconds",
+    "restartPolicy",
+    "volumes",
+    "host_ports",
+    "topology_spread",
+    "affinity",
+    "anti_affinity",
+    "node_selector",
+    "tolerations",
+    "creation_s_ago",
+    "created_s_ago",
+    "age_s",
+    "creation_timestamp",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "restart_policy",
+)
+
+
+def pod(raw: Mapping[str, Any], *, now: float | None = None, index: int = 0) -> dict[str, Any]:
+    """A pod dict; ``now`` (Unix seconds) anchors the relative times (``deletion_s_ago``…)."""
+    known(raw, POD_FIELDS, "pod")
+    name = raw.get("name") or f"pod-{index}"
+    requests = resources(
+        {k: raw[k] for k in ("cpu_m", "mem_bytes", "mem", "gpu") if raw.get(k) is not None}
+    )
+    container: dict[str, Any] = {"name": "c", "image": "app"}
+    if requests:
+        container["resources"] = {"requests": requests}
+    if raw.get("host_ports"):
+        container["ports"] = [
+            {"containerPort": p, "hostPort": p} if isinstance(p, int) else dict(p)
+            for p in raw["host_ports"]
+        ]
+    meta: dict[str, Any] = {
+        "name": name,
+        "namespace": raw.get("namespace") or "default",
+        "uid": f"uid-{name}-{index}",
+        "labels": dict(raw.get("labels") or {}),
+        "annotations": dict(raw.get("annotations") or {}),
+    }
+    if raw.get("owner_kind"):
+        owner = raw.get("owner_name") or f"{raw['owner_kind'].lower()}-owner"
+        meta["ownerReferences"] = [
+            {
+                "apiVersion": "apps/v1",
+                "kind": raw["owner_kind"],
+                "name": owner,
+                "uid": f"uid-{owner}",
+                "controller": True,
+            }
+        ]
+    base = now if now is not None else unix(NOW_ISO)
+    for key in ("creation_s_ago", "created_s_ago", "age_s"):
+        if key in raw:
+            meta["creationTimestamp"] = iso(base - float(raw[key]))
+    for key in ("creation_timestamp", "creationTimestamp"):
+        if key in raw:
+            meta["creationTimestamp"] = raw[key]
+    if raw.get("deletionTimestamp"):
+        meta["deletionTimestamp"] = raw["deletionTimestamp"]
+    if raw.get("deletion_timestamp"):
+        meta["deletionTimestamp"] = raw["deletion_timestamp"]
+    if raw.get("deletion_s_ago") is not None:
+        meta["deletionTimestamp"] = iso(base - float(raw["deletion_s_ago"]))
+    spec: dict[str, Any] = {"containers": [container]}
+    if raw.get("node"):
+        spec["nodeName"] = raw["node"]
+    if raw.get("priority") is not None:
+        spec["priority"] = raw["priority"]
+    if raw.get("preemption_policy") is not None:
+        spec["preemptionPolicy"] = raw["preemption_policy"]
+    if raw.get("terminationGracePeriodSeconds") is not None:
+        spec["terminationGracePeriodSeconds"] = raw["terminationGracePeriodSeconds"]
+    if raw.get("restartPolicy") or raw.get("restart_policy"):
+        spec["restartPolicy"] = raw.get("restartPolicy") or raw["restart_policy"]
+    if raw.get("volumes"):
+        spec["volumes"] = list(raw["volumes"])
+    if raw.get("topology_spread"):
+        spec["topologySpreadConstraints"] = list(raw["topology_spread"])
+    if raw.get("node_selector"):
+        spec["nodeSelector"] = dict(raw["node_selector"])
+    if raw.get("tolerations"):
+        spec["tolerations"] = list(raw["tolerations"])
+    affinity: dict[str, Any] = {}
+    if raw.get("affinity"):
+        affinity.update(raw["affinity"])
+    if raw.get("anti_affinity"):
+        affinity["podAntiAffinity"] = {
+            "requiredDuringSchedulingIgnoredDuringExecution": list(raw["anti_affinity"])
+        }
+    if affinity:
+        spec["affinity"] = affinity
+    status: dict[str, Any] = {
+        "phase": raw.get("phase") or ("Running" if raw.get("node") else "Pending")
+    }
+    if raw.get("nominatedNodeName"):
+        status["nominatedNodeName"] = raw["nominatedNodeName"]
+    if not raw.get("node"):
+        status["conditions"] = [
+            {"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}
+        ]
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec, "status": status}
