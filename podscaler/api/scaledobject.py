@@ -208,7 +208,7 @@ class ScalingSpec:
             fallback=fallback,
             scaling_modifiers=scaling_modifiers,
             trigger_types=trigger_types,
-            annotations=MappingProxyType(dict(annotations or {})),
+            annotations=MappingProxyType(dict(annotations)) if annotations else _NO_ANNOTATIONS,
             created_seconds=created_seconds,
         )
 

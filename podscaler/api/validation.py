@@ -25,7 +25,7 @@ from podscaler.api.formulas import FormulaError, check_formula
 from podscaler.api.meta import GROUP_VERSION, KEDA_GROUP_VERSION, SCALED_OBJECT_NAME_LABEL, ApiModel
 from podscaler.api.quantities import QuantityError, parse_quantity
 from podscaler.api.scaledjob import ScaledJob
-from podscaler.api.scaledobject import ScaledObject, ScaledObjectSpec
+from podscaler.api.scaledobject import ScaledObject, ScaledObjectSpec, ScalingSpec
 from podscaler.api.triggerauth import (
     ClusterTriggerAuthentication,
     TriggerAuthentication,
@@ -162,7 +162,9 @@ def check_replica_bounds(spec: ScaledObjectSpec) -> list[Problem]:
     ``idleReplicaCount: 0`` alone is not. Equal min and max are allowed.
     """
     problems: list[Problem] = []
-    resolved = spec.resolved()
+    resolved = ScalingSpec.resolve(
+        min_replica_count=spec.min_replica_count, max_replica_count=spec.max_replica_count
+    )
     minimum = 0 if spec.min_replica_count is None else resolved.hpa_min_replicas
     maximum = resolved.hpa_max_replicas
     if minimum > maximum:
