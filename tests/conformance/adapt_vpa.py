@@ -53,6 +53,7 @@ from podscaler.engine.vpa import (
     with_margin,
     with_minimum,
 )
+from podscaler.engine.vpa.checkpoints import format_time
 from tests.conformance.registry import REL_TOL, Vector, adapter
 
 #: Keys of ``expected`` that describe the upstream assertion rather than a value to compare.
@@ -200,7 +201,10 @@ def histogram_checkpoint_save(vector: Vector) -> None:
     saved = histogram.save()
     got = _checkpoint_dict(saved)
     if "referenceTimestamp" in vector["expected"]:
-        got["referenceTimestamp"] = saved.reference_seconds
+        # Unix seconds, or an RFC 3339 string as the checkpoint object holds it.
+        want = vector["expected"]["referenceTimestamp"]
+        seconds = saved.reference_seconds
+        got["referenceTimestamp"] = format_time(seconds) if isinstance(want, str) else seconds
     _check(vector, got)
 
 
@@ -375,7 +379,9 @@ def _steady_aggregate(settings: AggregationSettings, start: float = 1_700_000_00
 @adapter("vpa", "recommender_controlled_resources")
 def recommender_controlled_resources(vector: Vector) -> None:
     _known(vector, {"controlledResources"}, {"targetKeys", "lowerBoundKeys", "upperBoundKeys"})
-    names = tuple(vector["input"]["controlledResources"])
+    listed = vector["input"]["controlledResources"]
+    # Unset means upstream's default, [cpu, memory].
+    names = ("cpu", "memory") if listed is None else tuple(listed)
     settings = RecommenderSettings()
     policy = ResourcePolicy((ContainerPolicy("*", controlled_resources=names),))
     result = recommend({"app": _steady_aggregate(settings.aggregation)}, policy, settings)
@@ -611,13 +617,15 @@ def updater_pod_selection(vector: Vector) -> None:
     for pod in raw["pods"]:
         unknown = set(pod) - {"name", "podAgeHours", "priority", "quickOOM", "oomRunSeconds"}
         assert not unknown, f"pod keys {sorted(unknown)} are unknown to adapt_vpa"
-        start = now - float(pod["podAgeHours"]) * 3600.0
+        age = pod["podAgeHours"]
+        start = None if age is None else now - float(age) * 3600.0  # None: no status.startTime
         quick = bool(pod.get("quickOOM", False))
         if "oomRunSeconds" in pod:
             # The container was OOMKilled after running this long: derive quickOOM the way the
             # updater does, and hold the vector's own flag to it when both are given.
+            began = now if start is None else start
             termination = ContainerTermination(
-                "app", "OOMKilled", start, start + float(pod["oomRunSeconds"])
+                "app", "OOMKilled", began, began + float(pod["oomRunSeconds"])
             )
             derived = had_quick_oom([termination], settings.evict_after_oom_threshold_seconds)
             if "quickOOM" in pod:
