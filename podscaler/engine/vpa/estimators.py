@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Final, NamedTuple, Protocol
 
 from podscaler.engine.vpa.aggregates import DAY_SECONDS, AggregateContainerState
 from podscaler.engine.vpa.amounts import (
@@ -140,9 +140,8 @@ def per_container_minimum(settings: EstimationSettings, containers: int) -> Reso
     return Resources(cpu, memory)
 
 
-@dataclass(frozen=True, slots=True)
-class BoundEstimate:
-    """One of target / lower / upper for one resource, stage by stage."""
+class BoundEstimate(NamedTuple):
+    """One of target / lower / upper for one resource, stage by stage (``podscaler explain``)."""
 
     percentile: float
     #: The histogram's answer: cores for CPU, bytes for memory.
@@ -153,6 +152,19 @@ class BoundEstimate:
     final: int
     #: True when the per-container minimum raised the value.
     raised_to_minimum: bool
+
+
+_BOUNDS: Final = ("target", "lowerBound", "upperBound")
+
+
+def _chain(
+    raw: float, is_cpu: bool, margin: float, factor: float | None, floor: int
+) -> tuple[int, int, int, int]:
+    """percentile value → whole amount → margin → confidence factor → floor."""
+    base = amount_from_float(raw * 1000.0 if is_cpu else raw)
+    margined = base + amount_from_float(base * margin)
+    confident = margined if factor is None else scale_amount(margined, factor)
+    return base, margined, confident, confident if confident >= floor else floor
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,8 +178,59 @@ class ContainerEstimate:
     sample_span_seconds: float
     total_samples_count: int
     minimum: Resources
-    #: ``(resource, bound)`` → stages; bound is ``target``, ``lowerBound`` or ``upperBound``.
-    stages: dict[tuple[str, str], BoundEstimate]
+    #: Histogram answers for target, lower, upper: CPU in cores, memory in bytes.
+    cpu_percentile_values: tuple[float, float, float]
+    memory_percentile_values: tuple[float, float, float]
+    settings: EstimationSettings
+
+    def stages(self) -> dict[tuple[str, str], BoundEstimate]:
+        """``(resource, bound)`` → each stage of the chain; bound is ``target``,
+        ``lowerBound`` or ``upperBound``. Recomputed on demand (explaining is rare)."""
+        settings = self.settings
+        factors = _factors(self.confidence, settings)
+        percentiles = {
+            "cpu": (
+                settings.target_cpu_percentile,
+                settings.lower_bound_cpu_percentile,
+                settings.upper_bound_cpu_percentile,
+            ),
+            "memory": (
+                settings.target_memory_percentile,
+                settings.lower_bound_memory_percentile,
+                settings.upper_bound_memory_percentile,
+            ),
+        }
+        stages: dict[tuple[str, str], BoundEstimate] = {}
+        for resource, values, floor in (
+            ("cpu", self.cpu_percentile_values, self.minimum.cpu_millicores or 0),
+            ("memory", self.memory_percentile_values, self.minimum.memory_bytes or 0),
+        ):
+            for index, bound in enumerate(_BOUNDS):
+                base, margined, confident, final = _chain(
+                    values[index],
+                    resource == "cpu",
+                    settings.safety_margin_fraction,
+                    factors[index],
+                    floor,
+                )
+                stages[(resource, bound)] = BoundEstimate(
+                    percentiles[resource][index],
+                    values[index],
+                    base,
+                    margined,
+                    confident,
+                    final,
+                    final > confident,
+                )
+        return stages
+
+
+def _factors(conf: float, settings: EstimationSettings) -> tuple[None, float, float]:
+    return (
+        None,
+        confidence_factor(conf, settings.lower_bound_multiplier, settings.lower_bound_exponent),
+        confidence_factor(conf, settings.upper_bound_multiplier, settings.upper_bound_exponent),
+    )
 
 
 def estimate_container(
@@ -191,50 +254,13 @@ def estimate_container(
             settings.upper_bound_memory_percentile,
         )
     )
-    bounds = (
-        ("target", 0.0, 0.0),
-        ("lowerBound", settings.lower_bound_multiplier, settings.lower_bound_exponent),
-        ("upperBound", settings.upper_bound_multiplier, settings.upper_bound_exponent),
-    )
-    percentiles = {
-        "cpu": (
-            settings.target_cpu_percentile,
-            settings.lower_bound_cpu_percentile,
-            settings.upper_bound_cpu_percentile,
-        ),
-        "memory": (
-            settings.target_memory_percentile,
-            settings.lower_bound_memory_percentile,
-            settings.upper_bound_memory_percentile,
-        ),
-    }
-    stages: dict[tuple[str, str], BoundEstimate] = {}
-    results: dict[str, list[int]] = {"cpu": [], "memory": []}
-    for resource, values, floor in (
-        ("cpu", cpu_values, minimum.cpu_millicores or 0),
-        ("memory", memory_values, minimum.memory_bytes or 0),
-    ):
-        for index, (bound, multiplier, exponent) in enumerate(bounds):
-            raw = values[index]
-            base = cpu_millicores_from_cores(raw) if resource == "cpu" else amount_from_float(raw)
-            margined = with_margin(base, settings.safety_margin_fraction)
-            confident = (
-                margined
-                if bound == "target"
-                else with_confidence(margined, conf, multiplier, exponent)
-            )
-            final = with_minimum(confident, floor)
-            stages[(resource, bound)] = BoundEstimate(
-                percentile=percentiles[resource][index],
-                histogram_value=raw,
-                from_percentile=base,
-                with_margin=margined,
-                with_confidence=confident,
-                final=final,
-                raised_to_minimum=final > confident,
-            )
-            results[resource].append(final)
-    cpu, memory = results["cpu"], results["memory"]
+    factors = _factors(conf, settings)
+    margin = settings.safety_margin_fraction
+    cpu_floor, memory_floor = minimum.cpu_millicores or 0, minimum.memory_bytes or 0
+    cpu = [_chain(cpu_values[i], True, margin, factors[i], cpu_floor)[3] for i in range(3)]
+    memory = [
+        _chain(memory_values[i], False, margin, factors[i], memory_floor)[3] for i in range(3)
+    ]
     return ContainerEstimate(
         target=Resources(cpu[0], memory[0]),
         lower_bound=Resources(cpu[1], memory[1]),
@@ -243,5 +269,7 @@ def estimate_container(
         sample_span_seconds=state.sample_span_seconds(),
         total_samples_count=state.total_samples_count,
         minimum=minimum,
-        stages=stages,
+        cpu_percentile_values=(cpu_values[0], cpu_values[1], cpu_values[2]),
+        memory_percentile_values=(memory_values[0], memory_values[1], memory_values[2]),
+        settings=settings,
     )

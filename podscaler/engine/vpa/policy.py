@@ -73,6 +73,7 @@ class ContainerPolicy:
 
 
 _DEFAULT_POLICY: Final = ContainerPolicy()
+_NO_BOUNDS: Final = Resources()
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +121,8 @@ def cap_to_policy(
     global_max: Resources | None = None,
 ) -> CappedResources:
     """Clamp every present resource to the policy's min, then max (``applyVPAPolicy``)."""
+    if policy is None and (global_max is None or global_max == _NO_BOUNDS):
+        return CappedResources(resources)
     result = resources
     capped: list[tuple[ResourceName, str]] = []
     for resource, amount in resources.items():
@@ -180,6 +183,8 @@ def proportional_limit(
 
 def controlled(resources: Resources, names: Sequence[ResourceName]) -> Resources:
     """Only the controlled resources (``FilterControlledResources``)."""
+    if len(names) == 2 and CPU in names and MEMORY in names:
+        return resources
     return Resources(
         resources.cpu_millicores if CPU in names else None,
         resources.memory_bytes if MEMORY in names else None,

@@ -114,6 +114,8 @@ def merge_aggregates(
 
 
 def _rounded(resources: Resources, settings: RecommenderSettings) -> Resources:
+    if settings.round_cpu_millicores <= 1 and settings.round_memory_bytes <= 1:
+        return resources
     cpu, memory = resources.cpu_millicores, resources.memory_bytes
     return Resources(
         None if cpu is None else round_up(cpu, settings.round_cpu_millicores),

@@ -157,9 +157,9 @@ def test_the_hamster_gets_587m_and_262144k() -> None:
     assert quantities_of(hamster.target) == {"cpu": "587m", "memory": "262144k"}
     assert hamster.target == Resources(587, 262_144_000)
     assert hamster.uncapped_target == hamster.target
-    stage = hamster.estimate.stages[("cpu", "target")]
+    stage = hamster.estimate.stages()[("cpu", "target")]
     assert (stage.from_percentile, stage.with_margin) == (511, 587)
-    assert hamster.estimate.stages[("memory", "target")].raised_to_minimum
+    assert hamster.estimate.stages()[("memory", "target")].raised_to_minimum
 
 
 @pytest.mark.parametrize(
