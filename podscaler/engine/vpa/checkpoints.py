@@ -7,7 +7,7 @@ containerName}`` and a status that upstream's recommender would read unchanged::
      firstSampleStart, lastSampleStart, totalSamplesCount}
     H = {referenceTimestamp, bucketWeights: {"<bucket>": uint32}, totalWeight}
 
-Times are RFC 3339 in UTC with whole seconds (``metav1.Time``); an unset time is ``null``.
+Times are RFC 3339 in UTC with whole seconds (``metav1.Time``); an unset time is left out.
 Before saving, the peak of each running container's *unfinished* memory window is taken out
 of the copy being saved, so that a restart, which starts a new window, does not count that
 window twice.
@@ -76,7 +76,13 @@ def histogram_checkpoint_to_dict(checkpoint: HistogramCheckpoint) -> dict[str, A
         "bucketWeights": {str(b): w for b, w in sorted(checkpoint.bucket_weights.items())},
         "totalWeight": checkpoint.total_weight,
     }
-    return result
+    return _without_nulls(result)
+
+
+def _without_nulls(data: dict[str, Any]) -> dict[str, Any]:
+    """Unset times are left out rather than written as null (upstream writes null; a
+    structural schema without ``nullable`` prunes it anyway, so readers see the same)."""
+    return {key: value for key, value in data.items() if value is not None}
 
 
 def histogram_checkpoint_from_dict(data: Any, field: str) -> HistogramCheckpoint:
@@ -120,15 +126,17 @@ def checkpoint_status(
         memory = memory.copy()
         for end, peak in pending:
             memory.subtract_sample(float(peak), 1.0, end)
-    return {
-        "lastUpdateTime": format_time(now_seconds),
-        "version": CHECKPOINT_VERSION,
-        "cpuHistogram": histogram_checkpoint_to_dict(state.cpu_usage.save()),
-        "memoryHistogram": histogram_checkpoint_to_dict(memory.save()),
-        "firstSampleStart": format_time(state.first_sample_seconds),
-        "lastSampleStart": format_time(state.last_sample_seconds),
-        "totalSamplesCount": state.total_samples_count,
-    }
+    return _without_nulls(
+        {
+            "lastUpdateTime": format_time(now_seconds),
+            "version": CHECKPOINT_VERSION,
+            "cpuHistogram": histogram_checkpoint_to_dict(state.cpu_usage.save()),
+            "memoryHistogram": histogram_checkpoint_to_dict(memory.save()),
+            "firstSampleStart": format_time(state.first_sample_seconds),
+            "lastSampleStart": format_time(state.last_sample_seconds),
+            "totalSamplesCount": state.total_samples_count,
+        }
+    )
 
 
 def restore_aggregate(
