@@ -16,12 +16,14 @@ The chain is upstream's, stage by stage, each truncating to whole millicores or 
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Final, NamedTuple, Protocol
 
 from podscaler.engine.vpa.aggregates import DAY_SECONDS, AggregateContainerState
 from podscaler.engine.vpa.amounts import (
+    MAX_RESOURCE_AMOUNT,
     Resources,
     amount_from_float,
     cpu_millicores_from_cores,
@@ -132,6 +134,7 @@ def with_minimum(amount: int, minimum: int) -> int:
     return max(amount, minimum)
 
 
+@functools.lru_cache(maxsize=64)
 def per_container_minimum(settings: EstimationSettings, containers: int) -> Resources:
     """The pod minimum split evenly over *containers*, each share truncated (25m/2 → 12m)."""
     fraction = 1.0 / containers
@@ -155,14 +158,17 @@ class BoundEstimate(NamedTuple):
 
 
 _BOUNDS: Final = ("target", "lowerBound", "upperBound")
+_MAX_AMOUNT: Final = float(MAX_RESOURCE_AMOUNT)
 
 
 def _chain(
     raw: float, is_cpu: bool, margin: float, factor: float | None, floor: int
 ) -> tuple[int, int, int, int]:
     """percentile value → whole amount → margin → confidence factor → floor."""
-    base = amount_from_float(raw * 1000.0 if is_cpu else raw)
-    margined = base + amount_from_float(base * margin)
+    value = raw * 1000.0 if is_cpu else raw
+    base = int(value) if 0.0 <= value <= _MAX_AMOUNT else amount_from_float(value)
+    extra = base * margin
+    margined = base + (int(extra) if 0.0 <= extra <= _MAX_AMOUNT else amount_from_float(extra))
     confident = margined if factor is None else scale_amount(margined, factor)
     return base, margined, confident, confident if confident >= floor else floor
 
@@ -240,14 +246,14 @@ def estimate_container(
 ) -> ContainerEstimate:
     """Run percentile → margin → confidence → minimum for CPU and memory."""
     conf = confidence(state, settings.confidence_interval_seconds)
-    cpu_values = state.cpu_usage.percentiles(
+    cpu_values = state.cpu_usage.histogram.percentiles(
         (
             settings.target_cpu_percentile,
             settings.lower_bound_cpu_percentile,
             settings.upper_bound_cpu_percentile,
         )
     )
-    memory_values = state.memory_peaks.percentiles(
+    memory_values = state.memory_peaks.histogram.percentiles(
         (
             settings.target_memory_percentile,
             settings.lower_bound_memory_percentile,

@@ -24,7 +24,7 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import accumulate, islice
+from itertools import accumulate
 from typing import Final
 
 __all__ = [
@@ -179,17 +179,16 @@ class Histogram:
         The running sums are accumulated left to right exactly as upstream's loop does, so the
         first bucket reaching a threshold is the same bucket upstream stops at.
         """
-        if self.is_empty():
+        weights, low, high = self._weights, self._min_bucket, self._max_bucket
+        if weights[low] < self.options.epsilon:  # empty
             return tuple(0.0 for _ in wanted)
-        low, high = self._min_bucket, self._max_bucket
         # Upstream stops at max_bucket whatever the sum, so only [min, max) needs sums.
-        running = list(accumulate(islice(self._weights, low, high)))
-        last = self.options.num_buckets - 1
+        running = list(accumulate(weights[low:high]))
+        starts, last, total = self.options._starts, self.options.num_buckets - 1, self._total_weight
         answers = []
         for percentile in wanted:
-            threshold = percentile * self._total_weight
-            bucket = low + bisect_left(running, threshold)
-            answers.append(self.options.bucket_start(bucket + 1 if bucket < last else bucket))
+            bucket = low + bisect_left(running, percentile * total)
+            answers.append(starts[bucket + 1 if bucket < last else bucket])
         return tuple(answers)
 
     # ------------------------------------------------------------------ writing

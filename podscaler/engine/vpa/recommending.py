@@ -143,9 +143,31 @@ def recommend(
     if not chosen:
         return PodRecommendation((), skipped)
     minimum = per_container_minimum(settings.estimation, len(chosen))
+    # No policy, no operator-wide maximum, no rounding: the estimate is the recommendation
+    # (the common case, and the one a 50,000-container pass must not pay extra for).
+    plain = (
+        not policy.container_policies
+        and settings.max_allowed.cpu_millicores is None
+        and settings.max_allowed.memory_bytes is None
+        and settings.round_cpu_millicores <= 1
+        and settings.round_memory_bytes <= 1
+    )
     containers = []
     for name, state in chosen:
         estimate = estimate_container(state, minimum, settings.estimation)
+        if plain:
+            containers.append(
+                ContainerRecommendation(
+                    name,
+                    estimate.target,
+                    estimate.lower_bound,
+                    estimate.upper_bound,
+                    estimate.target,
+                    (),
+                    estimate,
+                )
+            )
+            continue
         container_policy = policy.for_container(name)
         names = policy.effective(name).controlled_resources
         target = _rounded(controlled(estimate.target, names), settings)
