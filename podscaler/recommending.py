@@ -138,10 +138,12 @@ def _aggregate(pods: Mapping[str, ContainerHistory], start: float) -> AggregateC
     state = AggregateContainerState(start)
     for history in pods.values():
         container = ContainerState(state)
-        for at, cores in history.cpu_cores:
-            container.add_cpu_sample(cpu_millicores_from_cores(cores), at)
+        container.add_cpu_samples(
+            [(at, cpu_millicores_from_cores(cores)) for at, cores in history.cpu_cores]
+        )
+        add_memory = container.add_memory_sample
         for at, memory in history.memory_bytes:
-            container.add_memory_sample(amount_from_float(memory), at)
+            add_memory(amount_from_float(memory), at)
     return state
 
 

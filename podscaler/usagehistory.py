@@ -294,7 +294,8 @@ def _add_series(
             history = found[key] = ContainerHistory()
         target = history.cpu_cores if cpu else history.memory_bytes
         values = series.get("values") or []
-        target.extend((float(at), float(value)) for at, value in values)
+        # Prometheus sends times as JSON numbers and values as strings.
+        target.extend([(at, float(value)) for at, value in values])
         count += len(values)
     return count
 

@@ -18,6 +18,7 @@ Everything is in-memory and clock-free: every call takes the sample's instant (U
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -108,6 +109,21 @@ class AggregateContainerState:
         if self.first_sample_seconds is None or time_seconds < self.first_sample_seconds:
             self.first_sample_seconds = time_seconds
         self.total_samples_count += 1
+
+    def add_cpu_samples(self, samples: Sequence[tuple[float, int]]) -> None:
+        """Many ``(time, millicores)`` samples at once, exactly as one by one."""
+        if not samples:
+            return
+        times = [at for at, _ in samples]
+        self.cpu_usage.add_samples(
+            [millicores / 1000.0 for _, millicores in samples], MIN_CPU_SAMPLE_WEIGHT, times
+        )
+        latest, earliest = max(times), min(times)
+        if self.last_sample_seconds is None or latest > self.last_sample_seconds:
+            self.last_sample_seconds = latest
+        if self.first_sample_seconds is None or earliest < self.first_sample_seconds:
+            self.first_sample_seconds = earliest
+        self.total_samples_count += len(samples)
 
     def add_memory_peak(self, memory_bytes: int, time_seconds: float) -> None:
         self.memory_peaks.add_sample(float(memory_bytes), MEMORY_PEAK_WEIGHT, time_seconds)
@@ -223,6 +239,24 @@ class ContainerState:
         self.sink.add_cpu_sample(cpu_millicores, time_seconds)
         self.last_cpu_sample_seconds = time_seconds
         return True
+
+    def add_cpu_samples(self, samples: Iterable[tuple[float, int]]) -> int:
+        """``add_cpu_sample`` for each ``(time, millicores)``; returns how many were taken.
+        An aggregate sink gets the accepted ones in one call."""
+        accepted: list[tuple[float, int]] = []
+        last = self.last_cpu_sample_seconds
+        for at, millicores in samples:
+            if millicores < 0 or (last is not None and at <= last):
+                continue
+            accepted.append((at, millicores))
+            last = at
+        if isinstance(self.sink, AggregateContainerState):
+            self.sink.add_cpu_samples(accepted)
+        else:
+            for at, millicores in accepted:
+                self.sink.add_cpu_sample(millicores, at)
+        self.last_cpu_sample_seconds = last
+        return len(accepted)
 
     def add_memory_sample(self, memory_bytes: int, time_seconds: float) -> bool:
         """A working-set sample; returns whether it was taken (older samples are dropped)."""

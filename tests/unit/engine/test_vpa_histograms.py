@@ -264,3 +264,28 @@ def test_checkpoints_carry_the_reference() -> None:
     assert restored.reference_seconds == histogram.reference_seconds
     assert restored.percentile(0.9) == histogram.percentile(0.9)
     assert DecayingHistogram(MEMORY_HISTOGRAM_OPTIONS, DAY).save().reference_seconds is None
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    samples=st.lists(
+        st.tuples(st.floats(-1, 20, allow_nan=False), st.floats(0, 200 * 3600)), max_size=40
+    )
+)
+def test_adding_samples_in_bulk_equals_one_at_a_time(samples: list[tuple[float, float]]) -> None:
+    linear = HistogramOptions.linear(10.0, 1.0, 1e-15)
+    for options in (linear, CPU_HISTOGRAM_OPTIONS):
+        one, bulk = DecayingHistogram(options, 3600.0), DecayingHistogram(options, 3600.0)
+        for value, at in samples:
+            one.add_sample(value, 0.5, START_2026 + at)
+        bulk.add_samples([v for v, _ in samples], 0.5, [START_2026 + t for _, t in samples])
+        assert bulk.histogram.bucket_weights() == one.histogram.bucket_weights()
+        assert bulk.histogram.total_weight == one.histogram.total_weight
+        assert (bulk.histogram.min_bucket, bulk.histogram.max_bucket) == (
+            one.histogram.min_bucket,
+            one.histogram.max_bucket,
+        )
+        assert bulk.reference_seconds == one.reference_seconds
+
+
+START_2026 = datetime(2026, 1, 1, tzinfo=UTC).timestamp()

@@ -277,3 +277,27 @@ def test_only_controlled_resources_are_recommended_and_rounding_goes_up() -> Non
     assert only.target == Resources(cpu_millicores=600)
     assert only.lower_bound.names() == ("cpu",)
     assert quantities_of(only.target) == {"cpu": "600m"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    samples=st.lists(
+        st.tuples(st.integers(-3, 150 * 86_400), st.integers(-10, 100_000)), max_size=60
+    )
+)
+def test_bulk_cpu_samples_are_exactly_one_by_one(samples: list[tuple[int, int]]) -> None:
+    """The fast path for history bootstrap: same histogram bit for bit, re-basing included
+    (times span 150 days, beyond the 100 half-lives that force a re-base)."""
+    one, bulk = AggregateContainerState(START), AggregateContainerState(START)
+    single, batch = ContainerState(one), ContainerState(bulk)
+    taken = sum(single.add_cpu_sample(m, START + t) for t, m in samples)
+    assert batch.add_cpu_samples([(START + t, m) for t, m in samples]) == taken
+    assert bulk.cpu_usage.save() == one.cpu_usage.save()
+    assert bulk.cpu_usage.histogram.bucket_weights() == one.cpu_usage.histogram.bucket_weights()
+    assert bulk.cpu_usage.histogram.total_weight == one.cpu_usage.histogram.total_weight
+    assert (bulk.first_sample_seconds, bulk.last_sample_seconds, bulk.total_samples_count) == (
+        one.first_sample_seconds,
+        one.last_sample_seconds,
+        one.total_samples_count,
+    )
+    assert batch.last_cpu_sample_seconds == single.last_cpu_sample_seconds
