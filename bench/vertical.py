@@ -11,7 +11,7 @@ Part 1 — histograms (issue 12 §6: memory < 1 GiB, one full recommendation pas
 * **checkpoint build rate**: v3 checkpoint statuses built and serialized to JSON per second;
   baseline: serializing the same, already built, statuses.
 
-Part 2 (``--prometheus``) — ``podscaler recommend`` over N containers × D days backfilled into a
+Part 2 (``--prometheus``) — ``podscaler recommend`` over N containers x D days backfilled into a
 real Prometheus (promtool), end to end, with the time split between waiting for Prometheus and
 estimating; baseline in the same run, interleaved: fetching the same ranges with a bare HTTP
 client and ``json.loads`` (the floor any client pays).
@@ -19,7 +19,8 @@ client and ``json.loads`` (the floor any client pays).
 One core: the code under test is pinned to CPU 1 and Prometheus to CPU 0 where there are two;
 the load average is printed beside the figures.
 
-Run: ``python bench/vertical.py [--containers 50000] [--prometheus --prom-containers 200 --days 8]``.
+Run: ``python bench/vertical.py [--containers 50000]
+[--prometheus --prom-containers 200 --days 8]``.
 """
 
 from __future__ import annotations
@@ -197,7 +198,8 @@ def part_one(count: int, rounds: int) -> None:
     ours_best, upstream_best = min(ours_times), min(upstream_times)
     print(
         f"| one recommendation pass (CPU, best of {rounds}) | {ours_best:.2f} s | "
-        f"{upstream_best:.2f} s (upstream's walk per percentile) | {ours_best / upstream_best:.2f} |"
+        f"{upstream_best:.2f} s (upstream's walk per percentile) | "
+        f"{ours_best / upstream_best:.2f} |"
     )
     sample = dict(list(aggregates.items())[: min(count, 10_000)])
     build = _cpu_seconds(

@@ -139,10 +139,10 @@ def _aggregate(pods: Mapping[str, ContainerHistory], start: float) -> AggregateC
     for history in pods.values():
         container = ContainerState(state)
         container.add_cpu_samples(
-            [(at, cpu_millicores_from_cores(cores)) for at, cores in history.cpu_cores]
+            [(at, cpu_millicores_from_cores(cores)) for at, cores in history.cpu_cores.pairs()]
         )
         add_memory = container.add_memory_sample
-        for at, memory in history.memory_bytes:
+        for at, memory in history.memory_bytes.pairs():
             add_memory(amount_from_float(memory), at)
     return state
 
@@ -151,8 +151,10 @@ def _running(pods: Mapping[str, ContainerHistory], end: float) -> int:
     return sum(
         1
         for history in pods.values()
-        if (history.cpu_cores and history.cpu_cores[-1][0] >= end - _RUNNING_WITHIN_SECONDS)
-        or (history.memory_bytes and history.memory_bytes[-1][0] >= end - _RUNNING_WITHIN_SECONDS)
+        if any(
+            samples.times and samples.times[-1] >= end - _RUNNING_WITHIN_SECONDS
+            for samples in (history.cpu_cores, history.memory_bytes)
+        )
     )
 
 
@@ -228,8 +230,8 @@ def recommend_from_history(
                         )
             else:
                 answer = simple(
-                    [value for history in pods.values() for _, value in history.cpu_cores],
-                    [value for history in pods.values() for _, value in history.memory_bytes],
+                    [value for history in pods.values() for value in history.cpu_cores.values],
+                    [value for history in pods.values() for value in history.memory_bytes.values],
                     simple_settings or SimpleSettings(),
                 )
                 row.recommended_cpu_millicores = answer.requests.cpu_millicores

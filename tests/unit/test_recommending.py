@@ -102,7 +102,7 @@ def test_the_simple_strategy() -> None:
 
 def _history(cores: float, memory: float, minutes: int) -> ContainerHistory:
     times = [START + 60 * m for m in range(minutes)]
-    return ContainerHistory([(t, cores) for t in times], [(t, memory) for t in times])
+    return ContainerHistory.of([(t, cores) for t in times], [(t, memory) for t in times])
 
 
 def test_rows_from_histories() -> None:
