@@ -306,8 +306,9 @@ def part_two(containers: int, days: int, rounds: int) -> None:
                 f"{best_wall / raw_wall:.2f} |"
             )
             print(
-                f"| of which waiting for Prometheus (summed over 4 threads) | "
-                f"{report.prometheus_seconds:.1f} s | - | - |"
+                f"| of which fetching (wall; {report.prometheus_seconds:.1f} s inside queries "
+                f"summed over 2 threads) | {report.fetch_seconds:.1f} s | {raw_wall:.1f} s | "
+                f"{report.fetch_seconds / raw_wall:.2f} |"
             )
             print(f"| of which estimating (CPU) | {report.compute_seconds:.1f} s | - | - |")
             print(

@@ -126,6 +126,13 @@ def parse_instant(text: str) -> float:
 )
 @click.option("--ca-file", default=None, help="CA bundle to verify Prometheus' certificate.")
 @click.option("--insecure-skip-tls-verify", is_flag=True, help="Do not verify TLS (tests only).")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 32),
+    default=2,
+    show_default=True,
+    help="Range queries in flight at once.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress on standard error.")
 def recommend(
     prometheus_url: str,
@@ -144,6 +151,7 @@ def recommend(
     password_file: Path | None,
     ca_file: str | None,
     insecure_skip_tls_verify: bool,
+    concurrency: int,
     quiet: bool,
 ) -> None:
     """Right-size requests from Prometheus history, without touching the cluster.
@@ -193,6 +201,7 @@ def recommend(
                 strategy="simple" if strategy == "simple" else "vpa",
                 prices=Prices(cpu_price, memory_price),
                 selector=parsed_selector,
+                concurrency=concurrency,
                 progress=progress,
             )
         )
@@ -200,8 +209,9 @@ def recommend(
         click.echo(f"podscaler recommend: {error}", err=True)
         sys.exit(1)
     progress(
-        f"{report.queries} queries, {report.samples:,} samples: {report.prometheus_seconds:.2f} s "
-        f"waiting for Prometheus, {report.compute_seconds:.2f} s estimating"
+        f"{report.queries} queries, {report.samples:,} samples: {report.fetch_seconds:.2f} s "
+        f"fetching ({report.prometheus_seconds:.2f} s waiting for Prometheus, summed over "
+        f"threads), {report.compute_seconds:.2f} s estimating"
         + (
             ""
             if report.kube_state_metrics

@@ -351,7 +351,7 @@ async def fetch_history(
     step_seconds: int = 60,
     rate_window: str = "5m",
     selector: LabelSelector | None = None,
-    concurrency: int = 4,
+    concurrency: int = 2,
     progress: ProgressFn | None = None,
 ) -> tuple[dict[tuple[str, str, str], ContainerHistory], Inventory, PrometheusHistory]:
     """Every container's samples between *start* and *end* (Unix seconds), and the inventory.
