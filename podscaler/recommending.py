@@ -265,8 +265,7 @@ async def run_recommend(
     The cyclic garbage collector is off while fetching: decoding day-sized responses allocates
     millions of small lists and strings that hold no cycles, and the full collections they set
     off (walking everything decoded so far) cost more than the decoding (measured, 4 in flight:
-    24 s → 14 s
-    for 100 containers x 8 days). It is back on before anything else runs.
+    24 s → 14 s for 100 containers x 8 days). It is back on before anything else runs.
     """
     fetch_started = time.perf_counter()
     collecting = gc.isenabled()
