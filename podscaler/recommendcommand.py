@@ -7,7 +7,6 @@ not pay for it.
 from __future__ import annotations
 
 import asyncio
-import re
 import sys
 import time
 from datetime import datetime
@@ -17,21 +16,19 @@ import click
 
 __all__ = ["parse_duration_seconds", "parse_instant", "recommend"]
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-
 
 def parse_duration_seconds(text: str) -> float:
-    """A Prometheus-style duration (``8d``, ``1h30m``, ``90s``) in seconds."""
-    position, total = 0, 0.0
-    for match in _DURATION.finditer(text):
-        if match.start() != position:
-            break
-        total += float(match[1]) * _UNITS[match[2]]
-        position = match.end()
-    if not text or position != len(text) or total <= 0:
-        raise click.BadParameter(f"{text!r} is not a duration such as 8d, 12h or 1m30s")
-    return total
+    """A positive duration: seconds, or ``8d``, ``1h30m``, ``90s`` (the scenario files' parser)."""
+    from podscaler.sim.load import LoadError
+    from podscaler.sim.load import parse_duration_seconds as parse
+
+    try:
+        seconds = parse(text, "duration")
+    except LoadError as error:
+        raise click.BadParameter(f"{text!r} is not a duration such as 8d, 12h or 1m30s") from error
+    if seconds <= 0:
+        raise click.BadParameter(f"{text!r} must be longer than zero")
+    return seconds
 
 
 def parse_instant(text: str) -> float:
