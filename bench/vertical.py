@@ -218,7 +218,7 @@ def part_one(count: int, rounds: int) -> None:
 
 def _raw_fetch(url: str, namespaces: list[str], start: float, end: float) -> int:
     """The floor: the same day-sized range queries, urllib + json.loads, no grouping."""
-    from podscaler.usagehistory import chunks, cpu_query, memory_query
+    from podscaler.controllers.vertical.history import chunks, cpu_query, memory_query
 
     samples = 0
     for query in (cpu_query(namespaces, "5m"), memory_query(namespaces)):
@@ -233,8 +233,8 @@ def _raw_fetch(url: str, namespaces: list[str], start: float, end: float) -> int
 
 
 def part_two(containers: int, days: int, rounds: int) -> None:
-    from podscaler.recommending import Prices, run_recommend
-    from podscaler.usagehistory import PrometheusSettings
+    from podscaler.commands.recommending import Prices, run_recommend
+    from podscaler.controllers.vertical.history import PrometheusSettings
     from tests.fixtures.prometheus_history import (
         MIB,
         ContainerSpec,

@@ -13,10 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from podscaler.engine.vpa.simple import linear_percentile, simple
-from podscaler.recommendcommand import parse_duration_seconds, parse_instant
-from podscaler.recommending import Report, format_report, recommend_from_history
-from podscaler.usagehistory import (
+from podscaler.commands.recommend import parse_duration_seconds, parse_instant
+from podscaler.commands.recommending import Report, format_report, recommend_from_history
+from podscaler.controllers.vertical.history import (
     MAX_POINTS,
     ContainerHistory,
     Inventory,
@@ -24,6 +23,7 @@ from podscaler.usagehistory import (
     chunks,
     workload_of_pod_name,
 )
+from podscaler.engine.vpa.simple import linear_percentile, simple
 
 MIB = 1024 * 1024
 START = 1_772_409_600.0

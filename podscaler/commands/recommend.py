@@ -1,18 +1,17 @@
-"""The ``podscaler recommend`` command line; the work is in ``podscaler.recommending``.
-
-Kept apart (and importing the Prometheus client only when run) so the rest of the CLI does
-not pay for it.
-"""
+"""``podscaler recommend``: right-size requests from Prometheus history (KRR's job, the
+VerticalScaler's numbers). The command line; the work is in :mod:`.recommending`, loaded (with
+the Prometheus client) only when the command runs."""
 
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from datetime import datetime
 from pathlib import Path
 
 import click
+
+from podscaler.commands.failures import CommandFailure
 
 __all__ = ["parse_duration_seconds", "parse_instant", "recommend"]
 
@@ -52,7 +51,6 @@ def parse_instant(text: str) -> float:
 @click.option(
     "--namespace",
     "-n",
-    "namespaces",
     multiple=True,
     help="Namespace to report on (repeatable); default: all.",
 )
@@ -133,7 +131,7 @@ def parse_instant(text: str) -> float:
 @click.option("--quiet", "-q", is_flag=True, help="No progress on standard error.")
 def recommend(
     prometheus_url: str,
-    namespaces: tuple[str, ...],
+    namespace: tuple[str, ...],
     selector: str | None,
     history: str,
     end: str | None,
@@ -159,8 +157,8 @@ def recommend(
     cost. Exit status 1 when Prometheus cannot be read.
     """
     from podscaler.api.selectors import SelectorError, parse_label_selector
-    from podscaler.recommending import Prices, format_report, run_recommend
-    from podscaler.usagehistory import HistoryError, PrometheusSettings
+    from podscaler.commands.recommending import Prices, format_report, run_recommend
+    from podscaler.controllers.vertical.history import HistoryError, PrometheusSettings
 
     lookback = parse_duration_seconds(history)
     step = int(parse_duration_seconds(resolution))
@@ -190,7 +188,7 @@ def recommend(
         report = asyncio.run(
             run_recommend(
                 settings,
-                namespaces=list(namespaces),
+                namespaces=list(namespace),
                 start=until - lookback,
                 end=until,
                 step_seconds=step,
@@ -203,8 +201,7 @@ def recommend(
             )
         )
     except HistoryError as error:
-        click.echo(f"podscaler recommend: {error}", err=True)
-        sys.exit(1)
+        raise CommandFailure(f"podscaler recommend: {error}") from error
     progress(
         f"{report.queries} queries, {report.samples:,} samples: {report.fetch_seconds:.2f} s "
         f"fetching ({report.prometheus_seconds:.2f} s waiting for Prometheus, summed over "

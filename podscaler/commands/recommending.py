@@ -1,11 +1,11 @@
 """``podscaler recommend``: KRR's one-shot report, with the VerticalScaler's numbers.
 
 No operator and no cluster change: usage history comes from the user's Prometheus
-(``usagehistory``), each workload's containers are estimated by the same engine a VerticalScaler
-uses (``--strategy vpa``: decaying histograms, p90 target + 15 %, confidence bounds, the pod
-minimum split over the containers) or by KRR's simple strategy (``--strategy simple``: CPU p95,
-memory peak + 15 %), and the result is printed as a table, JSON or CSV: current requests and
-limits, the recommendation, the change, and what the change is worth per month.
+(``controllers.vertical.history``), each workload's containers are estimated by the same engine
+a VerticalScaler uses (``--strategy vpa``: decaying histograms, p90 target + 15 %, confidence
+bounds, the pod minimum split over the containers) or by KRR's simple strategy (``--strategy
+simple``: CPU p95, memory peak + 15 %), and the result is printed as a table, JSON or CSV:
+current requests and limits, the recommendation, the change, and what it is worth per month.
 
 The VPA path feeds samples exactly as the recommender does — one ``ContainerState`` per pod's
 container (memory peaks per window of *that* container), all of a workload's pods into one
@@ -23,6 +23,15 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final, Literal
 
+from podscaler.controllers.vertical.history import (
+    ContainerHistory,
+    Inventory,
+    ProgressFn,
+    PrometheusSettings,
+    Workload,
+    fetch_history,
+    group_by_workload,
+)
 from podscaler.engine.vpa import (
     AggregateContainerState,
     ContainerState,
@@ -34,15 +43,6 @@ from podscaler.engine.vpa import (
 )
 from podscaler.engine.vpa.amounts import amount_from_float
 from podscaler.engine.vpa.simple import SimpleSettings, simple
-from podscaler.usagehistory import (
-    ContainerHistory,
-    Inventory,
-    ProgressFn,
-    PrometheusSettings,
-    Workload,
-    fetch_history,
-    group_by_workload,
-)
 
 __all__ = [
     "HOURS_PER_MONTH",
