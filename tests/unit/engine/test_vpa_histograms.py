@@ -249,8 +249,12 @@ def test_merging_decaying_histograms_equals_one_histogram(offsets: list[float], 
     assert a.reference_seconds == max(a.reference_seconds, b.reference_seconds)
     scale = 2.0 ** ((both.reference_seconds - a.reference_seconds) / DAY)
     assert a.histogram.total_weight == pytest.approx(both.histogram.total_weight * scale, rel=1e-9)
-    for p in (0.5, 0.9, 0.95):
-        assert a.percentile(p) == pytest.approx(both.percentile(p), rel=0.06)
+    # Bucket by bucket (percentiles themselves may flip at an exact tie, where the two sums
+    # differ in the last bit).
+    merged, single = a.histogram.bucket_weights(), both.histogram.bucket_weights()
+    assert merged.keys() == single.keys()
+    for bucket, weight in single.items():
+        assert merged[bucket] == pytest.approx(weight * scale, rel=1e-9)
 
 
 def test_checkpoints_carry_the_reference() -> None:
