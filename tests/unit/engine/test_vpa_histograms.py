@@ -29,8 +29,14 @@ from podscaler.engine.vpa import (
 from podscaler.engine.vpa.decaying import round_to_multiple
 
 DAY = 86_400.0
+# Weights are 0 or at least 1e-3: a lone weight under epsilon (1e-4) leaves its bucket outside
+# [min, max], and upstream's merge copies only that range, so two such crumbs that add up above
+# epsilon in one histogram stay lost in a merge (kept as upstream has it).
 samples = st.lists(
-    st.tuples(st.floats(0.0, 2_000.0, allow_nan=False), st.floats(0.0, 100.0, allow_nan=False)),
+    st.tuples(
+        st.floats(0.0, 2_000.0, allow_nan=False),
+        st.one_of(st.just(0.0), st.floats(0.001, 100.0, allow_nan=False)),
+    ),
     max_size=40,
 )
 
@@ -132,9 +138,17 @@ def test_merging_equals_adding_everything_to_one_histogram(
         both.add_sample(value, weight)
     a.merge(b)
     assert a.total_weight == pytest.approx(both.total_weight)
-    for p in (0.0, 0.5, 0.9, 0.95, 1.0):
-        # Float sums in another order may move a percentile only at an exact tie.
-        assert a.percentile(p) == pytest.approx(both.percentile(p), rel=0.06)
+    assert (a.min_bucket, a.max_bucket, a.is_empty()) == (
+        both.min_bucket,
+        both.max_bucket,
+        both.is_empty(),
+    )
+    # Bucket by bucket: sums in another order differ in the last bit at most, which could
+    # only move a percentile at an exact tie.
+    merged, single = a.bucket_weights(), both.bucket_weights()
+    assert merged.keys() == single.keys()
+    for bucket, weight in single.items():
+        assert merged[bucket] == pytest.approx(weight, rel=1e-12)
 
 
 @settings(max_examples=200, deadline=None)
