@@ -25,6 +25,7 @@ COMMANDS: Final[Mapping[str, str]] = {
     "cluster": "podscaler.commands.cluster:cluster",
     "demo": "podscaler.commands.demo:demo",
     "explain": "podscaler.commands.explain:explain",
+    "recommend": "podscaler.commands.recommend:recommend",
     "run": "podscaler.commands.run:run",
     "simulate": "podscaler.commands.simulate:simulate",
     "validate": "podscaler.commands.validate:validate",

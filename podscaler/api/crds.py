@@ -25,6 +25,11 @@ from podscaler.api.proportionalscaler import ProportionalScalerSpec, Proportiona
 from podscaler.api.scaledjob import ScaledJobSpec, ScaledJobStatus
 from podscaler.api.scaledobject import ScaledObjectSpec, ScaledObjectStatus
 from podscaler.api.triggerauth import TriggerAuthenticationSpec, TriggerAuthenticationStatus
+from podscaler.api.verticalcheckpoint import (
+    VerticalScalerCheckpointSpec,
+    VerticalScalerCheckpointStatus,
+)
+from podscaler.api.verticalscaler import VerticalScalerSpec, VerticalScalerStatus
 
 __all__ = [
     "REGENERATE_COMMAND",
@@ -306,6 +311,96 @@ _RESOURCES: Final = (
     ),
 )
 
+_VERTICAL_RESOURCES: Final = (
+    _Resource(
+        kind="VerticalScaler",
+        plural="verticalscalers",
+        short_name="vsc",
+        scope="Namespaced",
+        description=(
+            "VerticalScaler right-sizes the CPU and memory requests of a workload's pods from "
+            "their usage history. The upstream VerticalPodAutoscaler's spec and status: a VPA "
+            "manifest ports by changing apiVersion and kind."
+        ),
+        spec=VerticalScalerSpec,
+        status=VerticalScalerStatus,
+        columns=[
+            {
+                "name": "Mode",
+                "type": "string",
+                "jsonPath": ".spec.updatePolicy.updateMode",
+                "description": "How recommendations are applied (unset: Recreate).",
+            },
+            {
+                "name": "CPU",
+                "type": "string",
+                "jsonPath": ".status.recommendation.containerRecommendations[0].target.cpu",
+                "description": "Recommended CPU of the first container.",
+            },
+            {
+                "name": "Mem",
+                "type": "string",
+                "jsonPath": ".status.recommendation.containerRecommendations[0].target.memory",
+                "description": "Recommended memory of the first container.",
+            },
+            {
+                "name": "Provided",
+                "type": "string",
+                "jsonPath": '.status.conditions[?(@.type=="RecommendationProvided")].status',
+                "description": "Whether a recommendation is published.",
+            },
+            _condition_column("LowConfidence") | {"priority": 1},
+            {
+                "name": "Target",
+                "type": "string",
+                "jsonPath": ".spec.targetRef.name",
+                "description": "Name of the right-sized workload.",
+                "priority": 1,
+            },
+            _AGE,
+        ],
+    ),
+    _Resource(
+        kind="VerticalScalerCheckpoint",
+        plural="verticalscalercheckpoints",
+        short_name="vsccheckpoint",
+        scope="Namespaced",
+        description=(
+            "VerticalScalerCheckpoint keeps the recommender's usage history of one container "
+            "so a restart loses nothing. Upstream's VerticalPodAutoscalerCheckpoint layout "
+            "(format v3); written by podscaler."
+        ),
+        spec=VerticalScalerCheckpointSpec,
+        status=VerticalScalerCheckpointStatus,
+        columns=[
+            {
+                "name": "Scaler",
+                "type": "string",
+                "jsonPath": ".spec.vpaObjectName",
+                "description": "The VerticalScaler it belongs to.",
+            },
+            {
+                "name": "Container",
+                "type": "string",
+                "jsonPath": ".spec.containerName",
+                "description": "The container it remembers.",
+            },
+            {
+                "name": "Samples",
+                "type": "integer",
+                "jsonPath": ".status.totalSamplesCount",
+                "description": "CPU samples in the history.",
+            },
+            {
+                "name": "Updated",
+                "type": "date",
+                "jsonPath": ".status.lastUpdateTime",
+                "description": "When it was last saved.",
+            },
+        ],
+    ),
+)
+
 #: JSON-schema keywords that have no place in a CRD schema.
 _DROPPED_KEYWORDS: Final = frozenset({"title", "$defs", "examples"})
 
@@ -424,8 +519,9 @@ def _crd(resource: _Resource) -> dict[str, Any]:
 
 def crd_manifests() -> list[dict[str, Any]]:
     """Every CustomResourceDefinition (ScaledObject, ScaledJob, TriggerAuthentication,
-    ClusterTriggerAuthentication, ProportionalScaler) as apiextensions.k8s.io/v1 dicts."""
-    return [_crd(resource) for resource in _RESOURCES]
+    ClusterTriggerAuthentication, ProportionalScaler, VerticalScaler, VerticalScalerCheckpoint)
+    as apiextensions.k8s.io/v1 dicts."""
+    return [_crd(resource) for resource in (*_RESOURCES, *_VERTICAL_RESOURCES)]
 
 
 def crd_file_name(crd: Mapping[str, Any]) -> str:

@@ -5,6 +5,9 @@ same rules the operator applies; other kinds are reported as skipped (info), so 
 kustomize build through it works. Findings carry the line of the field they are about where the
 YAML says it, so an editor can jump there.
 
+Upstream VerticalPodAutoscalers (``autoscaling.k8s.io``) are validated as VerticalScalers, with a
+warning that apiVersion and kind are the two changes a port needs.
+
 KEDA manifests (``apiVersion: keda.sh/v1alpha1``) are validated too, with a warning that the
 apiVersion must become ``autoscaling.podscaler.io/v1alpha1`` for podscaler to act on them: the
 schemas are the same, so this is the one change a port needs, and checking everything else at the
@@ -30,6 +33,12 @@ from podscaler.api.validation import (
     scaled_object_problems,
     scaled_object_warnings,
     trigger_authentication_problems,
+)
+from podscaler.api.verticalchecks import (
+    is_upstream_vpa,
+    upstream_vpa_port_note,
+    vertical_scaler_checkpoint_findings,
+    vertical_scaler_findings,
 )
 
 __all__ = ["Finding", "Severity", "validate_documents"]
@@ -78,6 +87,8 @@ _VALIDATORS: Final[
         [],
     ),
     "ProportionalScaler": lambda obj: (proportional_scaler_problems(obj)[1], []),
+    "VerticalScaler": vertical_scaler_findings,
+    "VerticalScalerCheckpoint": vertical_scaler_checkpoint_findings,
 }
 
 _PATH_PART: Final = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\['((?:[^'\\]|\\.)*)'\]")
@@ -136,6 +147,9 @@ def _validate_document(source: str, index: int, data: Any, node: yaml.Node | Non
     api_version = _text(data.get("apiVersion"))
     group = api_version.split("/", 1)[0] if "/" in api_version else ""
     ours = api_version in (GROUP_VERSION, KEDA_GROUP_VERSION)
+    port_note = upstream_vpa_port_note(api_version) if is_upstream_vpa(api_version, kind) else None
+    if port_note is not None:
+        ours, kind = True, "VerticalScaler"
     if not ours or kind not in _VALIDATORS:
         if group in ("autoscaling.podscaler.io", "keda.sh"):
             message = (
@@ -157,6 +171,11 @@ def _validate_document(source: str, index: int, data: Any, node: yaml.Node | Non
             )
         ]
     findings: list[Finding] = []
+    if port_note is not None:
+        line = _line_of(node, "apiVersion")
+        findings.append(
+            Finding(source, index, kind, name, "apiVersion", port_note, "warning", line)
+        )
     if api_version == KEDA_GROUP_VERSION:
         findings.append(
             Finding(

@@ -96,7 +96,10 @@ class QuantityError(ValueError):
 
 def _round_up_to_nano(value: Decimal) -> Decimal:
     """Round away from zero to a whole number of nano-units, as apimachinery does on parse."""
-    return value.quantize(_NANO, rounding=decimal.ROUND_UP, context=_CONTEXT)
+    try:
+        return value.quantize(_NANO, rounding=decimal.ROUND_UP, context=_CONTEXT)
+    except decimal.InvalidOperation as error:  # more digits than any quantity can hold
+        raise QuantityError(f"quantity {value} is too large") from error
 
 
 @total_ordering

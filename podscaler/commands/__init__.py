@@ -1,5 +1,5 @@
 """The ``podscaler`` commands, one module each (``run``, ``demo``, ``simulate``, ``explain``,
-``validate``, ``cluster``), registered by :mod:`podscaler.cli`.
+``validate``, ``cluster``, ``recommend``), registered by :mod:`podscaler.cli`.
 
 The top layer: commands may import the operator, controllers, metricsapi, sim and everything
 below; nothing imports a command but ``podscaler.cli``. Flags are declared on the settings they

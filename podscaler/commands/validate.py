@@ -31,9 +31,10 @@ def validate(files: tuple[Path, ...], output: str, quiet: bool) -> None:
     """Validate manifests of podscaler's kinds offline.
 
     Reads each FILE ("-" for standard input; a directory means its *.yaml and *.yml files),
-    validates every ScaledObject, ScaledJob, TriggerAuthentication and
-    ClusterTriggerAuthentication in it, and ignores other kinds. Exit status: 0 when nothing is
-    wrong, 1 when any document is invalid, 2 when a file cannot be read.
+    validates every ScaledObject, ScaledJob, TriggerAuthentication, ClusterTriggerAuthentication,
+    ProportionalScaler and VerticalScaler in it (an upstream VerticalPodAutoscaler is checked as
+    a VerticalScaler, with a note on porting it), and ignores other kinds. Exit status: 0 when
+    nothing is wrong, 1 when any document is invalid, 2 when a file cannot be read.
     """
     from podscaler.api.manifests import validate_documents
 

@@ -129,6 +129,8 @@ def test_names_scope_and_categories() -> None:
         "TriggerAuthentication": ["ta"],
         "ClusterTriggerAuthentication": ["cta"],
         "ProportionalScaler": ["ps"],
+        "VerticalScaler": ["vsc"],
+        "VerticalScalerCheckpoint": ["vsccheckpoint"],
     }
     assert names["ClusterTriggerAuthentication"]["spec"]["scope"] == "Cluster"
     assert {

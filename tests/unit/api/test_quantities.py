@@ -154,3 +154,9 @@ def test_any_decimal_round_trips(value: Decimal) -> None:
 def test_arbitrary_text_parses_or_raises_quantity_error(text: str) -> None:
     with contextlib.suppress(QuantityError):
         parse_quantity(text)
+
+
+@pytest.mark.parametrize("value", ["1e191", "9e300", 1e191])
+def test_numbers_too_large_for_nano_precision_are_a_quantity_error(value: str | float) -> None:
+    with pytest.raises(QuantityError, match="too large"):
+        parse_quantity(value)

@@ -1,0 +1,339 @@
+"""Benchmark: the VPA engine at 50,000 containers, and ``podscaler recommend`` on a real Prometheus.
+
+Part 1 — histograms (issue 12 §6: memory < 1 GiB, one full recommendation pass < 2 s):
+
+* **memory** of 50,000 containers' aggregate histograms (CPU + memory, 176 buckets each, with a
+  realistic spread of 20-60 occupied buckets), measured with tracemalloc; baseline in the same
+  run: the same history in a naive port that keeps bucket weights in Python lists;
+* **one recommendation pass** (percentiles, margin, confidence, minimum, policy) over all of
+  them, CPU time; baseline in the same run, interleaved A/B/A/B: upstream's algorithm restated
+  literally (one walk per percentile, stage by stage over resource maps);
+* **checkpoint build rate**: v3 checkpoint statuses built and serialized to JSON per second;
+  baseline: serializing the same, already built, statuses.
+
+Part 2 (``--prometheus``) — ``podscaler recommend`` over N containers x D days backfilled into a
+real Prometheus (promtool), end to end, with the time split between waiting for Prometheus and
+estimating; baseline in the same run, interleaved: fetching the same ranges with a bare HTTP
+client and ``json.loads`` (the floor any client pays).
+
+One core: the code under test is pinned to CPU 1 and Prometheus to CPU 0 where there are two;
+the load average is printed beside the figures.
+
+Run: ``python bench/vertical.py [--containers 50000]
+[--prometheus --prom-containers 200 --days 8]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import math
+import os
+import platform
+import random
+import sys
+import tempfile
+import time
+import tracemalloc
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from podscaler.engine.vpa import (
+    AggregateContainerState,
+    ContainerState,
+    Histogram,
+    checkpoint_status,
+    recommend,
+)
+
+START = 1_772_409_600.0
+DAY = 86_400.0
+
+
+def _load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def _pin(cpu: int) -> str:
+    if (os.cpu_count() or 1) >= 2 and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {cpu})
+        return f"pinned to CPU {cpu}"
+    return "unpinned"
+
+
+# ------------------------------------------------------------------------------- part 1
+
+
+def _fill(count: int, seed: int = 12) -> dict[str, AggregateContainerState]:
+    """*count* containers, each with a day of usage around its own level: 96 CPU samples (every
+    15 minutes, spread ±60 %) and a memory window, as a histogram after a day looks."""
+    rng = random.Random(seed)
+    aggregates = {}
+    for index in range(count):
+        state = AggregateContainerState(START)
+        container = ContainerState(state)
+        level = rng.lognormvariate(-1.5, 1.2)  # cores: median ~0.2
+        memory = rng.lognormvariate(19.5, 1.0)  # bytes: median ~300 MB
+        for step in range(96):
+            at = START + 900 * step
+            container.add_cpu_sample(int(level * rng.uniform(0.4, 1.6) * 1000), at)
+            container.add_memory_sample(int(memory * rng.uniform(0.8, 1.2)), at)
+        aggregates[f"c{index}"] = state
+    return aggregates
+
+
+class _ListHistogram:
+    """The naive port: weights in a Python list (one float object per occupied bucket)."""
+
+    def __init__(self, source: Histogram) -> None:
+        self.weights = [source.bucket_weight(b) for b in range(source.options.num_buckets)]
+        self.total = source.total_weight
+        self.min_bucket, self.max_bucket = source.min_bucket, source.max_bucket
+
+
+def _list_copies(aggregates: dict[str, AggregateContainerState]) -> list[tuple[Any, ...]]:
+    return [
+        (
+            _ListHistogram(s.cpu_usage.histogram),
+            _ListHistogram(s.memory_peaks.histogram),
+            s.first_sample_seconds,
+            s.last_sample_seconds,
+            s.total_samples_count,
+        )
+        for s in aggregates.values()
+    ]
+
+
+def _measure_memory(build: Callable[[], Any]) -> tuple[int, Any]:
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    built = build()
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    return after - before, built
+
+
+def _upstream_percentile(histogram: Histogram, p: float) -> float:
+    if histogram.is_empty():
+        return 0.0
+    partial, threshold, bucket = 0.0, p * histogram.total_weight, histogram.min_bucket
+    while bucket < histogram.max_bucket:
+        partial += histogram.bucket_weight(bucket)
+        if partial >= threshold:
+            break
+        bucket += 1
+    last = histogram.options.num_buckets - 1
+    return histogram.options.bucket_start(bucket + 1 if bucket < last else bucket)
+
+
+def _amount(value: float) -> int:
+    return 0 if value < 0 else min(int(value), 10**14) if not math.isinf(value) else 10**14
+
+
+def _upstream_pass(aggregates: dict[str, AggregateContainerState]) -> int:
+    """Upstream's recommender restated stage by stage (resource maps, one walk per percentile)."""
+    total = 0
+    for state in aggregates.values():
+        span = ((state.last_sample_seconds or 0) - (state.first_sample_seconds or 0)) / DAY
+        conf = min(span, state.total_samples_count / 1440)
+        bounds = {"target": 0.9, "lower": 0.5, "upper": 0.95}
+        for name, p in bounds.items():
+            resources = {
+                "cpu": _amount(_upstream_percentile(state.cpu_usage.histogram, p) * 1000),
+                "memory": _amount(_upstream_percentile(state.memory_peaks.histogram, p)),
+            }
+            resources = {k: v + _amount(v * 0.15) for k, v in resources.items()}
+            if name != "target":
+                m, e = (1.0, 1.0) if name == "upper" else (0.001, -2.0)
+                factor = (
+                    math.inf if conf == 0 and e > 0 else (0.0 if conf == 0 else (1 + m / conf) ** e)
+                )
+                resources = {k: _amount(v * factor) for k, v in resources.items()}
+            minimum = {"cpu": 25, "memory": 262_144_000}
+            resources = {k: max(v, minimum[k]) for k, v in resources.items()}
+            total += resources["cpu"]
+    return total
+
+
+def _our_pass(aggregates: dict[str, AggregateContainerState]) -> int:
+    total = 0
+    for name, state in aggregates.items():
+        result = recommend({name: state})
+        total += result.containers[0].target.cpu_millicores or 0
+    return total
+
+
+def _cpu_seconds(fn: Callable[[], Any]) -> float:
+    started = time.process_time()
+    fn()
+    return time.process_time() - started
+
+
+def part_one(count: int, rounds: int) -> None:
+    print(f"\n## {count:,} containers' histograms (load average {_load()})")
+    started = time.process_time()
+    ours_bytes, aggregates = _measure_memory(lambda: _fill(count))
+    fill = time.process_time() - started
+    naive_bytes, naive = _measure_memory(lambda: _list_copies(aggregates))
+    del naive
+    print(f"filled in {fill:.1f} s CPU (96 CPU samples and a memory window each)")
+    print("| measure | podscaler | baseline | ratio |")
+    print("|---|---|---|---|")
+    print(
+        f"| memory of the histograms | {ours_bytes / 2**20:,.0f} MiB | "
+        f"{naive_bytes / 2**20:,.0f} MiB (weights in lists) | {ours_bytes / naive_bytes:.2f} |"
+    )
+    ours_times, upstream_times = [], []
+    for _ in range(rounds):  # A/B/A/B
+        ours_times.append(_cpu_seconds(lambda: _our_pass(aggregates)))
+        upstream_times.append(_cpu_seconds(lambda: _upstream_pass(aggregates)))
+    ours_best, upstream_best = min(ours_times), min(upstream_times)
+    print(
+        f"| one recommendation pass (CPU, best of {rounds}) | {ours_best:.2f} s | "
+        f"{upstream_best:.2f} s (upstream's walk per percentile) | "
+        f"{ours_best / upstream_best:.2f} |"
+    )
+    sample = dict(list(aggregates.items())[: min(count, 10_000)])
+    build = _cpu_seconds(
+        lambda: [json.dumps(checkpoint_status(s, START + DAY)) for s in sample.values()]
+    )
+    built = [checkpoint_status(s, START + DAY) for s in sample.values()]
+    serialize = _cpu_seconds(lambda: [json.dumps(b) for b in built])
+    print(
+        f"| checkpoints built + serialized | {len(sample) / build:,.0f}/s | "
+        f"{len(sample) / serialize:,.0f}/s (serializing only) | {serialize / build:.2f} |"
+    )
+
+
+# ------------------------------------------------------------------------------- part 2
+
+
+def _raw_fetch(url: str, namespaces: list[str], start: float, end: float) -> int:
+    """The floor: the same day-sized range queries, urllib + json.loads, no grouping."""
+    from podscaler.controllers.vertical.history import chunks, cpu_query, memory_query
+
+    samples = 0
+    for query in (cpu_query(namespaces, "5m"), memory_query(namespaces)):
+        for low, high in chunks(start, end, 60):
+            params = urllib.parse.urlencode(
+                {"query": query, "start": int(low), "end": int(high), "step": "60s"}
+            )
+            with urllib.request.urlopen(f"{url}/api/v1/query_range?{params}", timeout=600) as r:
+                for series in json.load(r)["data"]["result"]:
+                    samples += len(series["values"])
+    return samples
+
+
+def part_two(containers: int, days: int, rounds: int) -> None:
+    from podscaler.commands.recommending import Prices, run_recommend
+    from podscaler.controllers.vertical.history import PrometheusSettings
+    from tests.fixtures.prometheus_history import (
+        MIB,
+        ContainerSpec,
+        PodSpec,
+        binaries,
+        prometheus_with_history,
+    )
+
+    if binaries() is None:
+        print("\n## recommend: skipped — prometheus/promtool not installed")
+        return
+    minutes = days * 1440
+    end = int(START + 30 * DAY) // 3600 * 3600
+    start = end - (minutes - 1) * 60
+    rng = random.Random(3)
+    pods = []
+    for index in range(containers):
+        level, memory = rng.lognormvariate(-1.5, 1.0), rng.lognormvariate(19.5, 0.8)
+        pods.append(
+            PodSpec(
+                namespace=f"team{index % 10}",
+                pod=f"app{index}-7c9d8f6b5-x2x7k",
+                owner_kind="ReplicaSet",
+                owner_name=f"app{index}-7c9d8f6b5",
+                deployment=f"app{index}",
+                containers=[
+                    ContainerSpec(
+                        "main",
+                        cpu_cores=lambda m, lv=level: lv * (1 + 0.5 * math.sin(m / 240)),
+                        memory_bytes=lambda m, mb=memory: mb + (m % 1440) * MIB / 100,
+                        requests={"cpu": 0.5, "memory": 512 * MIB},
+                    )
+                ],
+            )
+        )
+    print(f"\n## recommend: {containers:,} containers x {days} days (load average {_load()})")
+    with tempfile.TemporaryDirectory() as workdir:
+        started = time.perf_counter()
+        _pin(0)  # promtool and Prometheus inherit CPU 0; the code under test goes back to 1
+        with prometheus_with_history(Path(workdir), pods, start, minutes) as url:
+            _pin(1)
+            print(f"backfilled and started in {time.perf_counter() - started:.0f} s")
+            settings = PrometheusSettings(url)
+            rows_ours, rows_raw = [], []
+            for _ in range(rounds):  # A/B/A/B
+                wall = time.perf_counter()
+                report = asyncio.run(
+                    run_recommend(
+                        settings,
+                        namespaces=[],
+                        start=float(start),
+                        end=float(end),
+                        step_seconds=60,
+                        rate_window="5m",
+                        strategy="vpa",
+                        prices=Prices(),
+                    )
+                )
+                rows_ours.append((time.perf_counter() - wall, report))
+                wall = time.perf_counter()
+                samples = _raw_fetch(url, [], float(start), float(end))
+                rows_raw.append((time.perf_counter() - wall, samples))
+            best_wall, report = min(rows_ours, key=lambda row: row[0])
+            raw_wall, raw_samples = min(rows_raw, key=lambda row: row[0])
+            print("| measure | podscaler recommend | baseline: bare fetch | ratio |")
+            print("|---|---|---|---|")
+            print(
+                f"| wall time, best of {rounds} | {best_wall:.1f} s | {raw_wall:.1f} s | "
+                f"{best_wall / raw_wall:.2f} |"
+            )
+            print(
+                f"| of which fetching (wall; {report.prometheus_seconds:.1f} s inside queries "
+                f"summed over 2 threads) | {report.fetch_seconds:.1f} s | {raw_wall:.1f} s | "
+                f"{report.fetch_seconds / raw_wall:.2f} |"
+            )
+            print(f"| of which estimating (CPU) | {report.compute_seconds:.1f} s | - | - |")
+            print(
+                f"| samples | {report.samples:,} in {report.queries} queries | "
+                f"{raw_samples:,} | - |"
+            )
+            print(f"| rows | {len(report.rows):,} | - | - |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--containers", type=int, default=50_000)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--prometheus", action="store_true", help="also run part 2")
+    parser.add_argument("--prom-containers", type=int, default=200)
+    parser.add_argument("--days", type=int, default=8)
+    args = parser.parse_args()
+    pinned = _pin(1)
+    print(
+        f"vertical benchmark ({pinned}) — Python {platform.python_version()}, {os.cpu_count()} CPUs"
+    )
+    part_one(args.containers, args.rounds)
+    if args.prometheus:
+        part_two(args.prom_containers, args.days, args.rounds)
+
+
+if __name__ == "__main__":
+    main()
