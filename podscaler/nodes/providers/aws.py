@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack
@@ -65,7 +66,7 @@ from podscaler.nodes.providers.aws_redaction import install_redaction
 from podscaler.nodes.providers.base import NodeGroupError
 from podscaler.nodes.snapshot import NodeGroupState
 
-__all__ = ["AwsCloud", "AwsNodeGroup", "AwsSettings"]
+__all__ = ["AwsCloud", "AwsNodeGroup", "AwsSettings", "method_name"]
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,12 @@ _NAMES_PER_CALL: Final = 100
 _LAUNCH_CONFIGS_PER_CALL: Final = 50
 _TYPES_PER_CALL: Final = 100
 _MAX_PAGES: Final = 1000
+
+
+def method_name(operation: str) -> str:
+    """The client method of an API operation: ``SetDesiredCapacity`` → ``set_desired_capacity``
+    (botocore's ``xform_name`` for names without acronyms, which all of ours are)."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower()
 
 
 @dataclass(frozen=True)
@@ -226,13 +233,11 @@ class AwsCloud:
     async def _call(
         self, service: str, operation: str, /, *, group: str = "", **params: Any
     ) -> dict[str, Any]:
-        from botocore import xform_name  # type: ignore[import-untyped]
-
         client = self._clients.get(service)
         if client is None:
             raise NodeGroupError("the AWS provider is not started")
         try:
-            answer = await getattr(client, xform_name(operation))(**params)
+            answer = await getattr(client, method_name(operation))(**params)
         except Exception as exc:
             error = classify(operation, exc, group=group)
             log.debug("%s failed: %s", operation, error)

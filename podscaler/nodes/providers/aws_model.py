@@ -51,7 +51,7 @@ __all__ = [
 
 PROVIDER_ID_PREFIX: Final = "aws:///"
 PLACEHOLDER_PREFIX: Final = "i-placeholder-"
-_PROVIDER_ID: Final = re.compile(r"aws:///([-0-9a-z]*)/(i-[-0-9a-zA-Z]+)")
+_PROVIDER_ID: Final = re.compile(r"aws:///([-0-9a-z]*)/(i-[^/\s]+)")
 
 PENDING_STATES: Final = frozenset({"Pending", "Pending:Wait", "Pending:Proceed", "Warmed:Pending"})
 TERMINATING_STATES: Final = frozenset(

@@ -22,6 +22,7 @@ import yaml
 
 from podscaler.nodes.asgtags import LABEL_PREFIX, OPTION_PREFIX, RESOURCE_PREFIX, TAINT_PREFIX
 from podscaler.nodes.priority import CONFIGMAP_NAME, PriorityConfig, priorities_from_configmap
+from podscaler.nodes.providers.aws import method_name
 from tests.conftest import IN_CI
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -96,11 +97,13 @@ def test_policy_grants_exactly_the_calls_the_provider_makes() -> None:
 
 def test_every_call_is_a_real_operation() -> None:
     import botocore.session  # type: ignore[import-untyped]
+    from botocore import xform_name
 
     session = botocore.session.get_session()
     for action in _calls_made():
         service, operation = action.split(":")
         assert operation in session.get_service_model(service).operation_names, action
+        assert method_name(operation) == xform_name(operation)
 
 
 def test_reads_are_unconditioned_and_writes_need_the_enabled_tag() -> None:
