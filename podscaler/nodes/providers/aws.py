@@ -55,6 +55,7 @@ from podscaler.nodes.providers.aws_group import AwsNodeGroup
 from podscaler.nodes.providers.aws_model import (
     AsgDescription,
     LaunchSpec,
+    LaunchTemplateRef,
     ScaleUpFailure,
     ScalingActivity,
     activity_error_code,
@@ -65,6 +66,7 @@ from podscaler.nodes.providers.aws_model import (
 from podscaler.nodes.providers.aws_redaction import install_redaction
 from podscaler.nodes.providers.base import NodeGroupError
 from podscaler.nodes.snapshot import NodeGroupState
+from podscaler.nodes.templates import asg_instance_type
 
 __all__ = ["AwsCloud", "AwsNodeGroup", "AwsSettings", "method_name"]
 
@@ -341,7 +343,7 @@ class AwsCloud:
         configs = sorted(
             {d.launch.launch_configuration for d in due.values() if d.launch.launch_configuration}
         )
-        config_types: dict[str, str] = {}
+        config_data: dict[str, Mapping[str, Any]] = {}
         config_error: str | None = None
         try:
             for start in range(0, len(configs), _LAUNCH_CONFIGS_PER_CALL):
@@ -352,22 +354,23 @@ class AwsCloud:
                     "LaunchConfigurations",
                     LaunchConfigurationNames=batch,
                 ):
-                    config_types[str(item["LaunchConfigurationName"])] = str(item["InstanceType"])
+                    config_data[str(item["LaunchConfigurationName"])] = item
         except AwsError as exc:
             config_error = str(exc)
             self.last_error = exc
-        template_types: dict[Any, str | None] = {}
+        template_data: dict[LaunchTemplateRef, Mapping[str, Any]] = {}
         for name, desc in due.items():
             launch = desc.launch
-            type_name: str | None = None
             error: str | None = None
-            if launch.override_instance_type:
-                type_name = launch.override_instance_type
-            elif launch.override_requirements:
+            from_template: Mapping[str, Any] | None = None
+            from_config: Mapping[str, Any] | None = None
+            if launch.override_requirements:
                 error = "its first mixed-instances override selects by InstanceRequirements"
+            elif launch.override_instance_type:
+                pass  # the first override decides; nothing to read
             elif launch.launch_template is not None:
                 ref = launch.launch_template
-                if ref not in template_types:
+                if ref not in template_data:
                     try:
                         answer = await self._call(
                             "ec2", "DescribeLaunchTemplateVersions", group=name, **ref.request()
@@ -377,17 +380,24 @@ class AwsCloud:
                         error = f"its launch template could not be read: {exc}"
                     else:
                         versions = answer.get("LaunchTemplateVersions") or [{}]
-                        data = versions[0].get("LaunchTemplateData") or {}
-                        template_types[ref] = data.get("InstanceType")
-                type_name = template_types.get(ref)
-                if type_name is None and error is None:
-                    error = "its launch template names no instance type"
+                        template_data[ref] = versions[0].get("LaunchTemplateData") or {}
+                from_template = template_data.get(ref)
             elif launch.launch_configuration:
-                type_name = config_types.get(launch.launch_configuration)
-                if type_name is None:
+                from_config = config_data.get(launch.launch_configuration)
+                if from_config is None:
                     error = config_error or "its launch configuration was not found"
             else:
                 error = "it has neither a launch template nor a launch configuration"
+            # the rule (first override, else template, else configuration) is the planner's
+            type_name = None
+            if error is None:
+                type_name = asg_instance_type(
+                    desc.raw,
+                    launch_template_data=from_template,
+                    launch_configuration=from_config,
+                )
+                if type_name is None:
+                    error = "its launch template or configuration names no instance type"
             if type_name is None and name in self._types and self._types[name].name:
                 continue  # keep the last good answer; retried at the next refresh
             low, high = self.settings.instance_type_jitter_seconds

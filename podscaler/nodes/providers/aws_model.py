@@ -217,6 +217,10 @@ class AsgDescription:
     instances: tuple[AsgInstance, ...] = ()
     launch: LaunchSpec = field(default_factory=LaunchSpec)
     arn: str = ""
+    #: the API answer it was read from (for rules that read it whole)
+    raw: Mapping[str, Any] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False, repr=False
+    )
 
     @classmethod
     def from_api(cls, group: Mapping[str, Any]) -> AsgDescription:
@@ -230,6 +234,7 @@ class AsgDescription:
             instances=tuple(AsgInstance.from_api(i) for i in group.get("Instances") or ()),
             launch=LaunchSpec.from_api(group),
             arn=str(group.get("AutoScalingGroupARN") or ""),
+            raw=group,
         )
 
     @property
