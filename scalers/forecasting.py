@@ -104,6 +104,17 @@ class Seasonal:
     table_period: float = DAY_SECONDS
     table_step: float = 60.0
 
+    def scaled(self, factor: float) -> Seasonal:
+        """The same profile in units ``factor`` times larger."""
+        return Seasonal(
+            intercept=self.intercept * factor,
+            terms=self.terms,
+            coefficients=self.coefficients * factor,
+            table=None if self.table is None else self.table * factor,
+            table_period=self.table_period,
+            table_step=self.table_step,
+        )
+
     def __call__(self, times: Array) -> Array:
         times = np.asarray(times, dtype=np.float64)
         if self.table is not None:
@@ -389,6 +400,10 @@ def _fit(
     observed_seconds = observed * step_seconds
     if grid is None or observed_seconds < min_history_seconds or observed < 2:
         return ShortHistory(observed_seconds, min_history_seconds, observed)
+    # Fit in units of the largest sample: any finite series, however large its numbers,
+    # stays clear of overflow in squares and sums; the profile and errors are scaled back.
+    scale = float(np.nanmax(np.abs(grid.values))) or 1.0
+    grid = Grid(grid.start, grid.step, grid.values / scale)
     all_times = grid.times
     present = ~np.isnan(grid.values)
     span = float(all_times[present][-1] - all_times[present][0])
@@ -401,25 +416,34 @@ def _fit(
     train_span = float(all_times[split - 1] - all_times[present][0]) if split > 0 else 0.0
 
     tried: list[tuple[Candidate, _Score]] = []
+    failed: list[str] = []
     for candidate in candidates_for(train_span):
-        seasonal, decay = _fit_part(candidate, grid, present, split, horizon_steps)
+        try:
+            seasonal, decay = _fit_part(candidate, grid, present, split, horizon_steps)
+        except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+            # One family failing on odd data (too few points for its trees, say) leaves
+            # the others to choose from.
+            failed.append(f"{candidate.name}: {exc}")
+            continue
         tried.append((candidate, _backtest(grid, seasonal, decay, split, horizon_steps)))
+    if not tried:
+        raise ValueError("no model could be fitted: " + "; ".join(failed))
     best, score = min(tried, key=lambda pair: (pair[1].mae, pair[0].name))
     seasonal, decay = _fit_part(best, grid, present, len(grid.values), horizon_steps)
     holdout_seconds = float(all_times[-1] - all_times[split]) if split < len(all_times) else 0.0
     return ForecastModel(
         candidate=best,
-        seasonal=seasonal,
+        seasonal=seasonal.scaled(scale),
         step_seconds=step_seconds,
         decay=decay,
         backtest=Backtest(
-            mae=score.mae,
+            mae=score.mae * scale,
             mape=score.mape,
-            persistence_mae=score.persistence_mae,
+            persistence_mae=score.persistence_mae * scale,
             persistence_mape=score.persistence_mape,
             points=score.points,
             holdout_seconds=holdout_seconds,
-            candidates=tuple((c.name, s.mae) for c, s in tried),
+            candidates=tuple((c.name, s.mae * scale) for c, s in tried),
         ),
         trained_from=float(all_times[present][0]),
         trained_until=float(all_times[present][-1]),

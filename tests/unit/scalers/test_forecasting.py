@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scalers.forecasting import (
@@ -202,6 +202,36 @@ def test_nothing_finite_is_short_history() -> None:
     assert found.samples == 0
 
 
+@settings(deadline=None, max_examples=60)
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(min_value=0, max_value=4 * DAY_SECONDS),
+            st.one_of(
+                st.floats(allow_nan=True, allow_infinity=True),
+                st.floats(min_value=-1e9, max_value=1e9),
+            ),
+        ),
+        max_size=300,
+    ),
+    st.sampled_from([0.0, 600.0, DAY_SECONDS]),
+)
+def test_any_history_gives_a_model_or_short_history(
+    samples: list[tuple[float, float]], min_history: float
+) -> None:
+    times = [ORIGIN + t for t, _ in samples]
+    values = [v for _, v in samples]
+    found = fit_forecaster(
+        times, values, step_seconds=STEP, horizon_seconds=300.0, min_history_seconds=min_history
+    )
+    if isinstance(found, ForecastModel):
+        forecast = found.forecast(10.0, ORIGIN + 5 * DAY_SECONDS, 300.0)
+        assert math.isfinite(forecast.peak)
+        assert found.samples <= len(samples)
+    else:
+        assert isinstance(found, ShortHistory)
+
+
 def test_the_step_must_be_positive() -> None:
     with pytest.raises(ValueError, match="step_seconds"):
         fit_forecaster([1.0], [1.0], step_seconds=0, horizon_seconds=60, min_history_seconds=0)
@@ -233,6 +263,7 @@ def test_an_unmeasurably_small_deviation_is_assumed_to_persist() -> None:
     assert residual_decay(np.zeros(100), 3, level=500.0) == (1.0, 1.0, 1.0, 1.0)
 
 
+@settings(deadline=None)
 @given(
     live=st.floats(min_value=-1e6, max_value=1e6, allow_nan=False),
     now_offset=st.floats(min_value=0, max_value=30 * DAY_SECONDS),

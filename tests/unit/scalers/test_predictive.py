@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pytest
 from aiohttp import web
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scalers import ScalerConfigError, ScalerEnvironment, TriggerSpec, default_registry
@@ -177,6 +177,7 @@ _VALUES = st.one_of(
 )
 
 
+@settings(deadline=None)
 @given(st.dictionaries(_KEYS, _VALUES, max_size=6))
 def test_any_metadata_parses_or_fails_with_a_config_error(extra: dict[str, str]) -> None:
     meta = {"serverAddress": "http://p", "query": "q", "threshold": "10", **extra}
@@ -262,6 +263,7 @@ FLAT = fit_forecaster(
 SHORT = ShortHistory(observed_seconds=3 * 3600, needed_seconds=DAY, samples=180)
 
 
+@settings(deadline=None)
 @given(
     live=st.floats(allow_nan=False, allow_infinity=False, min_value=-1e9, max_value=1e9),
     model=st.sampled_from([None, SHORT, FLAT, MODEL]),
