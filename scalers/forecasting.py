@@ -18,7 +18,11 @@ The model has two parts, both easy to state:
   ``rho`` stays near 1; noise does not, so its ``rho`` falls to 0; a deviation too small to
   measure is assumed to persist. The forecast is ``s(now + k) + rho(k) * (live - s(now))``,
   exactly the live value at ``k = 0``: with ``rho`` near 1, the profile's expected *change*
-  applied to today's level.
+  applied to today's level. The decay applies only above the profile: below it (a quiet day,
+  a rush that has not come yet) the deviation is kept whole, so the forecast is the live
+  value plus the change the profile expects, never the profile's level itself. Capacity is
+  then brought forward for the rise the history shows, but a day far below the usual (a
+  holiday) is not provisioned as if it were an ordinary one.
 
 The candidate is **chosen by backtest**: each is fitted on the history without its last day
 (the last quarter when there are less than two days), then, from every origin in the held-out
@@ -334,7 +338,9 @@ class ForecastModel:
         ahead = np.asarray(ahead_seconds, dtype=np.float64)
         profile = self.seasonal(np.concatenate(([now], now + ahead)))
         deviation = live - profile[0]
-        result: Array = profile[1:] + self.decay_at(ahead) * deviation
+        # Below the profile, the deviation is kept whole (see the module docstring).
+        decay = self.decay_at(ahead) if deviation > 0 else np.ones(len(ahead))
+        result: Array = profile[1:] + decay * deviation
         return result
 
     def forecast(self, live: float, now: float, horizon_seconds: float) -> Forecast:
@@ -530,8 +536,9 @@ def _backtest(
     times = grid.times
     live = values[origins]
     actual = values[targets]
-    rho = decay[min(horizon_steps, len(decay) - 1)]
-    predicted = seasonal(times[targets]) + rho * (live - seasonal(times[origins]))
+    deviation = live - seasonal(times[origins])
+    rho = np.where(deviation > 0, decay[min(horizon_steps, len(decay) - 1)], 1.0)
+    predicted = seasonal(times[targets]) + rho * deviation
     error = np.abs(actual - predicted)
     persistence_error = np.abs(actual - live)
     return _Score(

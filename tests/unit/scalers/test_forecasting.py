@@ -164,6 +164,22 @@ def test_a_level_shift_is_followed_from_the_live_value() -> None:
         assert later == pytest.approx(truth, rel=0.08)
 
 
+def test_below_the_profile_the_forecast_is_the_live_value_plus_the_expected_rise() -> None:
+    """A holiday: demand far below the usual. The forecast must not jump to the usual level,
+    only carry the rise the profile expects over the horizon."""
+    model = model_of(*series(days=7, noise=0.05))  # noise: the decay above the profile is < 1
+    assert model.decay[5] < 0.9
+    now = ORIGIN + 7 * DAY_SECONDS + 12 * 3600  # noon: the usual level is ~900
+    forecast = model.forecast(100.0, now, 300.0)
+    assert forecast.peak == pytest.approx(100.0, abs=15.0)
+    before_ramp = ORIGIN + 7 * DAY_SECONDS + 8.25 * 3600
+    profile = model.seasonal(np.array([before_ramp, before_ramp + 300]))
+    rise = float(profile[1] - profile[0])
+    assert rise > 40
+    ahead = model.forecast(50.0, before_ramp, 300.0)
+    assert ahead.peak == pytest.approx(50.0 + rise, rel=1e-6)
+
+
 @pytest.mark.parametrize("level", [0.0, 42.0])
 def test_constant_and_all_zero_series(level: float) -> None:
     t = ORIGIN + np.arange(int(2 * DAY_SECONDS / STEP)) * STEP
