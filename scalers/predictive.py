@@ -51,21 +51,22 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from pydantic import ConfigDict
 
+from podscaler.api.metrictarget import MetricTargetType
+from podscaler.api.timestamps import format_time
 from scalers.contract import (
     ExternalMetricSpec,
     MetricSpec,
-    MetricTargetType,
     MetricValue,
     ScalerConfig,
     ScalerConfigError,
     ScalerEnvironment,
     ScalerError,
-    TriggerSpec,
+    ScaleTrigger,
     exported_metric_value,
 )
 from scalers.metadata import (
@@ -219,7 +220,7 @@ class PredictiveFactory:
 
     def parse(
         self,
-        trigger: TriggerSpec,
+        trigger: ScaleTrigger,
         resolved_env: Mapping[str, str],
         auth_params: Mapping[str, str],
         *,
@@ -265,7 +266,7 @@ class PredictiveFactory:
         unexpected = sorted(set(live.unexpected_parameters) & set(r.unexpected()))
         return PredictiveConfig(
             trigger_index=trigger_index,
-            trigger_name=trigger.name,
+            trigger_name=trigger.name or "",
             unexpected_parameters=tuple(unexpected),
             prometheus=live.model_copy(update={"unexpected_parameters": ()}),
             history_window_seconds=window,
@@ -380,9 +381,9 @@ def decision_details(
         mape += f" (live value alone: {_percent(backtest.persistence_mape)})"
         model_text = f"{fitted.description}, {mape}"
     if state is not None and state.fitted_at is not None:
-        details["fittedAt"] = _rfc3339(state.fitted_at)
+        details["fittedAt"] = format_time(state.fitted_at)
         details["modelAgeSeconds"] = max(0.0, (now - state.fitted_at).total_seconds())
-        model_text += (", " if model_text else "") + f"fitted {_rfc3339(state.fitted_at)}"
+        model_text += (", " if model_text else "") + f"fitted {format_time(state.fitted_at)}"
     if state is not None and state.error is not None:
         details["modelError"] = state.error
         model_text += (", " if model_text else "") + f"last refit failed: {state.error}"
@@ -645,10 +646,6 @@ def _json_number(value: float) -> float | None:
 
 def _percent(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f}%"
-
-
-def _rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 PREDICTIVE = PredictiveFactory()

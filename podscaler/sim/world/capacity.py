@@ -3,9 +3,11 @@
 A pod saturates at its cpu limit: with the usage model's ``cpuBase + cpuPerUnit x share``, one
 Ready pod serves at most ``(cpu limit - cpuBase) / cpuPerUnit`` units of demand (requests per
 second). The Ready pods' capacity is that times their number; a tick whose demand is above it
-is **overloaded** (demand with no Ready pod at all counts too: nobody serves it). What scaling
-costs is counted in **replica-hours**: the workload's ``spec.replicas`` (what the autoscaler
-asked for, starting pods included) integrated over the run.
+is **overloaded** — while at least one pod is Ready; with none, the demand is *unserved*, a
+different trouble, counted apart as the report does (:mod:`podscaler.sim.drivers`, whose
+capacity this is too). What scaling costs is counted in **replica-hours**: the workload's
+``spec.replicas`` (what the autoscaler asked for, starting pods included) integrated over the
+run.
 
 Both are integrals over the timeline's ticks, each tick's value holding until the next, as
 ``node_hours`` and ``pending_pod_minutes`` are, so the three agree on what a tick means.
@@ -32,8 +34,8 @@ def per_pod_capacity(template: Mapping[str, Any], usage: UsageModel) -> float | 
 
 
 def overload_minutes(timeline: Timeline, workload: str) -> float:
-    """Minutes in which ``workload``'s demand exceeded what its Ready pods can serve; 0 when
-    the scenario gives no capacity for it."""
+    """Minutes in which ``workload``'s demand exceeded what its Ready pods (at least one) can
+    serve; 0 when the scenario gives no capacity for it."""
     per_pod = timeline.capacity_per_pod.get(workload)
     if per_pod is None:
         return 0.0
@@ -42,7 +44,8 @@ def overload_minutes(timeline: Timeline, workload: str) -> float:
     ready = timeline.series(workload, "ready")
     total = 0.0
     for i in range(len(times) - 1):
-        if demand[i] > ready[i] * per_pod + 1e-9:
+        capacity = ready[i] * per_pod
+        if capacity > 0 and demand[i] > capacity + 1e-9:
             total += times[i + 1] - times[i]
     return total / 60.0
 

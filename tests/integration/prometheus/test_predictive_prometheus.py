@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from scalers import ScalerEnvironment, TriggerSpec
+from scalers import ScalerEnvironment, ScaleTrigger
 from scalers.predictive import PREDICTIVE, ModelCache, PredictiveScaler
 from tests.conftest import IN_CI
 from tests.fixtures.prometheus import _free_port, _wait_ready
@@ -109,7 +109,7 @@ def _scaler(prometheus: HistoryPrometheus, **metadata: str) -> PredictiveScaler:
         "timeout": "20s",
         **metadata,
     }
-    config = PREDICTIVE.parse(TriggerSpec(type="predictive", metadata=meta), {}, {})
+    config = PREDICTIVE.parse(ScaleTrigger(type="predictive", metadata=meta), {}, {})
     now = datetime.fromtimestamp(prometheus.end, UTC)
     env = ScalerEnvironment(now=lambda: now, extras={"forecast_models": ModelCache()})
     return PREDICTIVE.build(config, env)

@@ -25,8 +25,9 @@ from aiohttp import web
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scalers import ScalerConfigError, ScalerEnvironment, TriggerSpec, default_registry
-from scalers.contract import ExternalMetricSpec, MetricTargetType
+from podscaler.api.metrictarget import MetricTargetType
+from scalers import ScalerConfigError, ScalerEnvironment, ScaleTrigger, default_registry
+from scalers.contract import ExternalMetricSpec
 from scalers.forecasting import ForecastModel, ShortHistory, fit_forecaster
 from scalers.predictive import (
     PREDICTIVE,
@@ -52,7 +53,7 @@ def demand(t: float) -> float:
 def parse(**metadata: str) -> PredictiveConfig:
     meta = {"serverAddress": "http://prom:9090", "query": "sum(rate(x[1m]))", "threshold": "100"}
     meta.update(metadata)
-    return PREDICTIVE.parse(TriggerSpec(type="predictive", metadata=meta), {}, {})
+    return PREDICTIVE.parse(ScaleTrigger(type="predictive", metadata=meta), {}, {})
 
 
 # ------------------------------------------------------------------------------ metadata
@@ -73,7 +74,7 @@ def test_defaults() -> None:
 
 def test_everything_set() -> None:
     config = PREDICTIVE.parse(
-        TriggerSpec(
+        ScaleTrigger(
             type="predictive",
             metricType="Value",
             metadata={
@@ -112,7 +113,7 @@ def test_everything_set() -> None:
 
 def test_the_prometheus_triggers_auth_is_reused_and_secrets_stay_secret() -> None:
     config = PREDICTIVE.parse(
-        TriggerSpec(
+        ScaleTrigger(
             type="predictive",
             metadata={"serverAddress": "http://p", "query": "q", "threshold": "1"},
         ),
@@ -183,7 +184,7 @@ def test_any_metadata_parses_or_fails_with_a_config_error(extra: dict[str, str])
     meta = {"serverAddress": "http://p", "query": "q", "threshold": "10", **extra}
     failure: ScalerConfigError | None = None
     try:
-        config = PREDICTIVE.parse(TriggerSpec(type="predictive", metadata=meta), {}, {})
+        config = PREDICTIVE.parse(ScaleTrigger(type="predictive", metadata=meta), {}, {})
     except ScalerConfigError as exc:
         failure = exc
     if failure is not None:
@@ -213,11 +214,11 @@ def test_without_scikit_learn_the_trigger_says_what_to_install() -> None:
                 return None
 
         sys.meta_path.insert(0, NoScikitLearn())
-        from scalers import ScalerConfigError, TriggerSpec, default_registry
+        from scalers import ScalerConfigError, ScaleTrigger, default_registry
 
         meta = {"serverAddress": "http://p", "query": "q", "threshold": "1"}
         try:
-            default_registry().parse(TriggerSpec(type="predictive", metadata=meta))
+            default_registry().parse(ScaleTrigger(type="predictive", metadata=meta))
         except ScalerConfigError as exc:
             print("ERROR", exc.parameter, exc)
         try:
@@ -374,7 +375,7 @@ def _scaler(
 ) -> PredictiveScaler:
     meta = {"serverAddress": prometheus.url, "query": 'rps{app="web"}', "threshold": "100"}
     meta.update(metadata)
-    config = PREDICTIVE.parse(TriggerSpec(type="predictive", metadata=meta), {}, {})
+    config = PREDICTIVE.parse(ScaleTrigger(type="predictive", metadata=meta), {}, {})
     extras: dict[str, Any] = {"forecast_models": cache if cache is not None else ModelCache()}
     return PREDICTIVE.build(config, ScalerEnvironment(now=prometheus.now, extras=extras))
 
@@ -517,7 +518,7 @@ async def test_short_history_reports_live_and_says_how_much(prometheus: FakeProm
 async def test_auth_headers_go_with_every_query(prometheus: FakePrometheus) -> None:
     meta = {"serverAddress": prometheus.url, "query": "q", "threshold": "1"}
     config = PREDICTIVE.parse(
-        TriggerSpec(type="predictive", metadata=meta),
+        ScaleTrigger(type="predictive", metadata=meta),
         {},
         {"authModes": "bearer", "bearerToken": "tok-123"},
     )

@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl
 import pytest
 from aiohttp import web
 
-from scalers import ScalerEnvironment, ScalerError, TriggerSpec
+from scalers import ScalerEnvironment, ScalerError, ScaleTrigger
 from scalers.prometheus import PROMETHEUS, PrometheusScaler, parse_range_response
 
 START = datetime(2026, 1, 5, tzinfo=UTC)
@@ -59,7 +59,7 @@ def test_what_is_an_error(body: str, message: str) -> None:
 
 def _scaler(url: str, **metadata: str) -> PrometheusScaler:
     meta = {"serverAddress": url, "query": "sum(rate(x[1m]))", "threshold": "1", **metadata}
-    config = PROMETHEUS.parse(TriggerSpec(type="prometheus", metadata=meta), {}, {})
+    config = PROMETHEUS.parse(ScaleTrigger(type="prometheus", metadata=meta), {}, {})
     return PROMETHEUS.build(config, ScalerEnvironment(now=lambda: END))
 
 

@@ -25,7 +25,7 @@ from podscaler.sim.world.assertions import BadAssertion, parse_assertion
 from podscaler.sim.world.capacity import overload_minutes, per_pod_capacity, replica_hours
 from podscaler.sim.world.profiles import Profiles, WorkloadProfile
 from podscaler.sim.world.timeline import Timeline
-from scalers import ScalerEnvironment, TriggerSpec
+from scalers import ScalerEnvironment, ScaleTrigger
 from scalers.prometheus import PROMETHEUS
 from tests.unit.sim.world.conftest import deployment, make_world, simulate
 
@@ -138,7 +138,7 @@ def test_the_world_answers_the_prometheus_client_on_the_runs_clock() -> None:
                 "query": 'sim_app_requests_per_second{namespace="default",workload="web"}',
                 "threshold": "10",
             }
-            config = PROMETHEUS.parse(TriggerSpec(type="prometheus", metadata=meta), {}, {})
+            config = PROMETHEUS.parse(ScaleTrigger(type="prometheus", metadata=meta), {}, {})
             scaler = PROMETHEUS.build(config, ScalerEnvironment(now=clock.now))
             live = await scaler.execute_query()
             now = clock.now()
@@ -180,7 +180,8 @@ def _timeline(per_pod: float | None = 100.0) -> Timeline:
     timeline = Timeline()
     if per_pod is not None:
         timeline.capacity_per_pod["web"] = per_pod
-    # (demand, desired, ready) one minute apart: overloaded at minutes 1 and 2 and 4.
+    # (demand, desired, ready) one minute apart: overloaded at minutes 1 and 2; at minute 4
+    # nothing is Ready (unserved, not overloaded).
     for minute, sample in enumerate(
         [(50, 1, 1), (150, 2, 1), (250, 3, 2), (250, 3, 3), (90, 3, 0)]
     ):
@@ -192,7 +193,7 @@ def _timeline(per_pod: float | None = 100.0) -> Timeline:
 
 
 def test_overload_minutes_count_demand_above_ready_capacity() -> None:
-    assert overload_minutes(_timeline(), "web") == 3.0
+    assert overload_minutes(_timeline(), "web") == 2.0
     assert overload_minutes(_timeline(per_pod=None), "web") == 0.0
     assert overload_minutes(_timeline(), "other") == 0.0
 
@@ -213,8 +214,8 @@ def test_per_pod_capacity_is_where_cpu_reaches_its_limit() -> None:
 @pytest.mark.parametrize(
     ("text", "ok"),
     [
-        ("overload_minutes(web) == 3", True),
-        ("overload_minutes(web) < 3", False),
+        ("overload_minutes(web) == 2", True),
+        ("overload_minutes(web) < 2", False),
         ("replica_hours(web) < 0.3", True),
     ],
 )
