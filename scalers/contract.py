@@ -121,6 +121,9 @@ class MetricValue(BaseModel):
     ``value`` is already in the exported form (see :func:`exported_metric_value`); ``raw`` is
     what the source returned, kept for explanations and the ``keda_scaler_metrics_value``
     gauge. ``timestamp`` is the time the scaler asked for the sample (injected clock).
+    ``details`` is what a trigger wants ``podscaler explain`` to show beside the value (the
+    predictive trigger's live value, forecast and model error): JSON values under camelCase
+    keys, never a secret; ``details["summary"]`` is one line for people.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -129,6 +132,7 @@ class MetricValue(BaseModel):
     value: float
     raw: float
     timestamp: datetime
+    details: dict[str, Any] | None = None
 
     @property
     def milli_value(self) -> int:

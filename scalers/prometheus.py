@@ -27,6 +27,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote_plus, urlsplit, urlunsplit
 
@@ -65,11 +66,15 @@ __all__ = [
     "PrometheusResponseError",
     "PrometheusScaler",
     "parse_query_response",
+    "parse_range_response",
     "prometheus_activity",
 ]
 
 #: Largest response body read; an instant query for one sample is a few hundred bytes.
 MAX_BODY_BYTES = 8 * 1024 * 1024
+
+#: Prometheus refuses range queries of more points than this (``exceeded maximum resolution``).
+MAX_RANGE_POINTS = 11_000
 
 _POD_IDENTITIES_WITHOUT_SUPPORT = ("azure", "azure-workload", "gcp", "aws", "aws-eks")
 
@@ -228,40 +233,71 @@ class PrometheusScaler:
         headers.update(self.config.auth.headers())
         return headers
 
+    def range_request_url(self, start: datetime, end: datetime, step_seconds: float) -> URL:
+        """The range-query URL for ``[start, end]`` every ``step_seconds`` (Unix seconds, as
+        Prometheus accepts them), with the same ``namespace`` and ``queryParameters``."""
+        params = [
+            ("query", self.config.query),
+            ("start", _unix(start)),
+            ("end", _unix(end)),
+            ("step", f"{step_seconds:g}s"),
+        ]
+        if self.config.namespace:
+            params.append(("namespace", self.config.namespace))
+        params.extend(self.config.query_parameters.items())
+        query = "&".join(f"{quote_plus(k)}={quote_plus(v)}" for k, v in params)
+        base = self.config.server_address.rstrip("/")
+        return URL(f"{base}/api/v1/query_range?{query}", encoded=True)
+
     async def execute_query(self) -> float:
         """Run the query once; the value as KEDA's ``ExecutePromQuery`` returns it."""
+        body = await self._fetch(self.request_url(), "query")
+        return parse_query_response(
+            body, ignore_null_values=self.config.ignore_null_values, query=self.config.query
+        )
+
+    async def execute_range_query(
+        self, start: datetime, end: datetime, step_seconds: float
+    ) -> list[tuple[float, float]]:
+        """The query's samples over ``[start, end]`` as ``(unix seconds, value)`` pairs (see
+        :func:`parse_range_response`). One request: keep ``(end - start) / step`` within
+        Prometheus' 11,000 points per query (:data:`MAX_RANGE_POINTS`)."""
+        body = await self._fetch(self.range_request_url(start, end, step_seconds), "range query")
+        return parse_range_response(body, query=self.config.query)
+
+    async def _fetch(self, url: URL, what: str) -> bytes:
+        """GET ``url`` with the trigger's headers, TLS and proxy; the body of a 2xx answer,
+        else a :class:`ScalerError` naming the server (without credentials)."""
         session = self._ensure_session()
         try:
             async with session.get(
-                self.request_url(),
+                url,
                 headers=self.request_headers(),
                 timeout=self._client_timeout,
                 ssl=self._ssl if self._ssl is not None else True,
                 proxy=self._proxy,
                 proxy_auth=self._proxy_auth,
             ) as response:
-                body = await response.content.read(MAX_BODY_BYTES + 1)
+                body = await _read_bounded(response.content, MAX_BODY_BYTES + 1)
                 status = response.status
         except TimeoutError as exc:
             raise ScalerError(
-                f"prometheus query to {self._where} timed out after {self._timeout:g}s"
+                f"prometheus {what} to {self._where} timed out after {self._timeout:g}s"
             ) from exc
         except aiohttp.ClientError as exc:
             reason = self._redact(str(exc) or type(exc).__name__)
-            raise ScalerError(f"prometheus query to {self._where} failed: {reason}") from exc
+            raise ScalerError(f"prometheus {what} to {self._where} failed: {reason}") from exc
         if not 200 <= status <= 299:
             detail = _error_detail(body)
             raise ScalerError(
-                f"prometheus query api at {self._where} returned error. status: {status}"
+                f"prometheus {what} api at {self._where} returned error. status: {status}"
                 + (f" ({self._redact(detail)})" if detail else "")
             )
         if len(body) > MAX_BODY_BYTES:
             raise ScalerError(
                 f"prometheus response from {self._where} exceeds {MAX_BODY_BYTES} bytes"
             )
-        return parse_query_response(
-            body, ignore_null_values=self.config.ignore_null_values, query=self.config.query
-        )
+        return body
 
     async def get_metrics_and_activity(self, metric_name: str) -> tuple[list[MetricValue], bool]:
         now = self._env.now()
@@ -365,6 +401,69 @@ def parse_query_response(body: bytes | str, *, ignore_null_values: bool, query: 
             return 0.0
         raise PrometheusResponseError(f"prometheus query returns {_go_format(value)}")
     return value
+
+
+def parse_range_response(body: bytes | str, *, query: str = "") -> list[tuple[float, float]]:
+    """The samples of a range-query (``matrix``) response, as ``(unix seconds, value)``.
+
+    History for forecasting, so the rules differ from the instant query's on purpose: no
+    series is an empty history (not an error); more than one is an error (the query must
+    aggregate, as the instant query must); ``NaN`` and ``±Inf`` are kept as such for the
+    caller to drop; anything that is not a number is an error.
+    """
+    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
+    try:
+        document = json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:
+        raise PrometheusResponseError(f"prometheus response is not valid JSON: {exc}") from exc
+    top = _decode_struct(document, ("status", "data"), "response")
+    data = _decode_struct(top.get("data"), ("resultType", "result"), "data")
+    kind = data.get("resultType")
+    if kind is not None and kind != "matrix":
+        raise PrometheusResponseError(
+            f"prometheus range query {query} returned {kind!r}, expected a matrix"
+        )
+    series = _decode_list(data.get("result"), "data.result")
+    if not series:
+        return []
+    if len(series) > 1:
+        raise PrometheusResponseError(
+            f"prometheus query {query} returned multiple series ({len(series)}); "
+            "aggregate it to one (sum, max ...)"
+        )
+    values = _decode_list(_decode_struct(series[0], ("values",), "data.result[]").get("values"),
+                          "data.result[0].values")  # fmt: skip
+    out: list[tuple[float, float]] = []
+    for pair in values:
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise PrometheusResponseError("prometheus range samples must be [time, value] pairs")
+        stamp, raw = pair
+        if isinstance(stamp, bool) or not isinstance(stamp, int | float):
+            raise PrometheusResponseError("prometheus range sample time must be a number")
+        value = parse_go_float(raw) if isinstance(raw, str) else None
+        if value is None:
+            raise PrometheusResponseError(f"error converting prometheus value {str(raw)[:64]!r}")
+        out.append((float(stamp), value))
+    return out
+
+
+async def _read_bounded(stream: aiohttp.StreamReader, limit: int) -> bytes:
+    """The body up to ``limit`` bytes. ``StreamReader.read(n)`` returns what has arrived so
+    far (at most ``n``), not ``n`` bytes: a history of a few hundred kilobytes needs a loop."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = await stream.read(limit - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def _unix(moment: datetime) -> str:
+    """A time as Unix seconds, at most millisecond precision (Prometheus' own)."""
+    return f"{moment.timestamp():.3f}".rstrip("0").rstrip(".")
 
 
 def _refuse_constant(name: str) -> Any:

@@ -39,10 +39,11 @@ def builtin_factories() -> dict[str, ScalerFactory]:
     from scalers.cpu_memory import CPU, MEMORY
     from scalers.cron import CRON
     from scalers.kafka import KAFKA
+    from scalers.predictive import PREDICTIVE
     from scalers.prometheus import PROMETHEUS
 
     factories: dict[str, ScalerFactory] = {}
-    for factory in (CPU, MEMORY, CRON, PROMETHEUS, AWS_SQS_QUEUE, KAFKA):
+    for factory in (CPU, MEMORY, CRON, PROMETHEUS, AWS_SQS_QUEUE, KAFKA, PREDICTIVE):
         for trigger_type in factory.trigger_types:
             factories[trigger_type] = factory
     return factories

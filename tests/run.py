@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Set up everything the test suite needs, then run every tier: the README's second command.
 
-It installs podscaler with its ``test`` extra, installs the servers the integration tests talk
-to where the machine can (Debian packages when running as root), and runs pytest over
+It installs podscaler with its ``test`` and ``ml`` extras, installs the servers the integration
+tests talk to where the machine can (Debian packages when running as root), and runs pytest over
 ``tests/``. Extra arguments go to pytest (``python3 tests/run.py -k informer -x``). In CI
 (``CI=true``) a server that could not be installed makes its tests fail, never skip.
 """
@@ -36,7 +36,8 @@ def install_python_packages() -> None:
         "--disable-pip-version-check",
         "--progress-bar=off",
         "-e",
-        ".[test]",
+        # ml: the predictive trigger's tests and its scenario need scikit-learn.
+        ".[test,ml]",
     )
 
 

@@ -27,6 +27,7 @@ tests and benchmarks can run several operators in one process.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from typing import Any, Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -46,6 +47,28 @@ KEDA_SCALER_LABELS: Final = (
     "triggerIndex",
     "type",
 )
+
+#: Numeric ``MetricValue.details`` keys exported as gauges, with their metric name and help.
+#: Fixed here (never taken from a trigger), so the series stay bounded.
+TRIGGER_DETAIL_GAUGES: Final = {
+    "forecast": (
+        "podscaler_predictive_forecast",
+        "Largest forecast of a predictive trigger over its horizon, at the last poll.",
+    ),
+    "backtestMape": (
+        "podscaler_predictive_backtest_mape_ratio",
+        "Mean absolute percentage error of a predictive trigger's model on its held-out day, "
+        "forecasting one horizon ahead (0.05 is 5%).",
+    ),
+    "liveValueMape": (
+        "podscaler_predictive_live_value_mape_ratio",
+        "The same error for the live value alone (a reactive trigger's assumption), to compare.",
+    ),
+    "modelAgeSeconds": (
+        "podscaler_predictive_model_age_seconds",
+        "Time since the history a predictive trigger's model was fitted on ended.",
+    ),
+}
 
 _LOOP_BUCKETS_SECONDS: Final = (
     0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -108,6 +131,11 @@ class OperatorMetrics:
             buckets=_LOOP_BUCKETS_SECONDS,
             registry=r,
         )
+        # ---- what triggers explain beside their value (MetricValue.details), by key
+        self.trigger_details: dict[str, Gauge] = {
+            key: Gauge(name, help_text, trig, registry=r)
+            for key, (name, help_text) in TRIGGER_DETAIL_GAUGES.items()
+        }
         self.objects = Gauge(
             "podscaler_scaledobjects",
             "ScaledObjects the controller evaluates.",
@@ -193,8 +221,10 @@ class OperatorMetrics:
         active: bool,
         error: bool,
         latency_seconds: float,
+        details: Mapping[str, Any] | None = None,
     ) -> None:
-        """Record one trigger metric's poll under both families."""
+        """Record one trigger metric's poll under both families (and its numeric details
+        named in :data:`TRIGGER_DETAIL_GAUGES`)."""
         scaler = trigger_name or trigger_type
         keda = (namespace, metric, name, scaler, str(index), SCALED_OBJECT)
         ours = (namespace, name, str(index), scaler, metric)
@@ -208,6 +238,10 @@ class OperatorMetrics:
         elif value is not None:
             self._child(namespace, name, self.keda_metrics_value, keda).set(max(value, 0.0))
             self._child(namespace, name, self.trigger_value, ours).set(value)
+        for key, number in (details or {}).items():
+            gauge = self.trigger_details.get(key)
+            if gauge is not None and isinstance(number, int | float) and not error:
+                self._child(namespace, name, gauge, ours).set(float(number))
 
     def object_error(self, namespace: str, name: str) -> None:
         self.keda_object_errors.labels(namespace, name).inc()
@@ -255,6 +289,8 @@ class OperatorMetrics:
                 _remove(metric, keda)
             for metric in (self.trigger_value, self.trigger_errors):
                 _remove(metric, ours)
+            for detail in self.trigger_details.values():
+                _remove(detail, ours)
         for gauge in (self.current_replicas, self.desired_replicas):
             _remove(gauge, (namespace, name))
         _remove(self.keda_paused, (namespace, name))

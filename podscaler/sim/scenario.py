@@ -95,6 +95,13 @@ def _trigger(name: str) -> Callable[[], str | None]:
     return check
 
 
+def _ml_unavailable() -> str | None:
+    """Why the predictive trigger's ``ml`` extra (scikit-learn) cannot be used, or None."""
+    from scalers.predictive import ml_unavailable
+
+    return ml_unavailable()
+
+
 def _operator_available() -> str | None:
     if importable("podscaler.operator") and importable("podscaler.controllers.scaledobject"):
         return None
@@ -138,6 +145,7 @@ FEATURES: dict[str, Callable[[], str | None]] = {
     "prometheus-trigger": _trigger("prometheus"),
     "aws-sqs-queue-trigger": _trigger("aws-sqs-queue"),
     "kafka-trigger": _trigger("kafka"),
+    "predictive-trigger": lambda: _trigger("predictive")() or _ml_unavailable(),
     "node-autoscaler": lambda: (
         None
         if importable("podscaler.controllers.nodes")
@@ -215,6 +223,10 @@ class Scenario:
     #: the workload the summary and the report headline follow
     focus: str | None = None
     app_metrics: bool = False
+    #: ``appMetrics.history``: seconds of each workload's demand pre-filled before the start
+    #: (the query API answers them), sampled every ``app_metrics_history_step`` seconds
+    app_metrics_history_seconds: float = 0.0
+    app_metrics_history_step: float = 0.0
     #: Simulated seconds per wall second, or None for as fast as the machine allows.
     speed: float | None = None
     #: Node group resizes on a schedule (``nodeGroups[].resize``), in time order.
@@ -628,6 +640,7 @@ def parse_scenario(document: Any, *, path: Path | None = None) -> Scenario:
         for o in objects
         if (o.get("metadata") or {}).get("namespace")
     )
+    app_metrics, history, history_step = _app_metrics(top.get("appMetrics", False))
     focus = top.get("focus")
     speed: float | None = None
     if top.get("speed") is not None:
@@ -651,10 +664,27 @@ def parse_scenario(document: Any, *, path: Path | None = None) -> Scenario:
         assertions=tuple(assertions),
         node_ready_seconds=_seconds(top.get("nodeReadySeconds"), "nodeReadySeconds", 10.0),
         focus=str(focus) if focus else (workloads[0].name if workloads else None),
-        app_metrics=bool(top.get("appMetrics", False)),
+        app_metrics=app_metrics,
+        app_metrics_history_seconds=history,
+        app_metrics_history_step=history_step or tick,
         speed=speed,
         resizes=tuple(resizes),
     )
+
+
+def _app_metrics(raw: Any) -> tuple[bool, float, float]:
+    """``appMetrics: true`` or ``{history: 7d, historyStep: 1m}`` → (serve, history, step)."""
+    if isinstance(raw, bool) or raw is None:
+        return bool(raw), 0.0, 0.0
+    spec = _mapping(raw, "appMetrics")
+    _known(spec, {"history", "historyStep"}, "appMetrics")
+    history = _seconds(spec.get("history"), "appMetrics.history", 0.0)
+    step = _seconds(spec.get("historyStep"), "appMetrics.historyStep", 0.0)
+    if history > 400 * 86400:
+        raise _fail("appMetrics.history", "at most 400d")
+    if history and step and history / step > 2_000_000:
+        raise _fail("appMetrics.historyStep", "too fine for that much history")
+    return True, history, step
 
 
 def load_scenario(path: Path | str) -> Scenario:

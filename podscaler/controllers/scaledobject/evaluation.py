@@ -501,6 +501,7 @@ class Evaluator:
                 active=polled.active,
                 error=polled.error is not None,
                 latency_seconds=polled.duration_seconds,
+                details=polled.details,
             )
             if polled.error is not None:
                 self._event(

@@ -75,6 +75,9 @@ class TriggerRecord:
     active: bool
     error: str | None = None
     duration_seconds: float = 0.0
+    #: what the trigger explains beside its value (``MetricValue.details``: the predictive
+    #: trigger's forecast and model), JSON values; ``summary`` is one line for people
+    details: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,6 +389,9 @@ def render_records(records: Iterable[Mapping[str, Any]]) -> str:
             if trigger.get("error"):
                 text += f", error: {trigger['error']}"
             lines.append(text)
+            details = trigger.get("details")
+            if isinstance(details, Mapping) and details.get("summary"):
+                lines.append(f"    {details['summary']}")
         hpa = record.get("hpa")
         if isinstance(hpa, Mapping):
             lines.append(

@@ -189,12 +189,14 @@ class TriggerSet:
         error: str | None = None
         value: float | None = None
         raw: float | None = None
+        details: dict[str, Any] | None = None
         active = False
         try:
             async with asyncio.timeout(timeout_seconds):
                 samples, active = await trigger.scaler.get_metrics_and_activity(spec.metric_name)
             value = sum(s.value for s in samples) if samples else 0.0
             raw = sum(s.raw for s in samples) if samples else 0.0
+            details = next((s.details for s in samples if s.details), None)
         except TimeoutError:
             error = f"timed out after {timeout_seconds:g}s"
         except asyncio.CancelledError:
@@ -227,8 +229,9 @@ class TriggerSet:
             target=target,
         )
         record = TriggerRecord(
-            trigger.index, trigger.type, trigger.name, spec.metric_name, raw, active, None, took
-        )
+            trigger.index, trigger.type, trigger.name, spec.metric_name, raw, active, None, took,
+            details,
+        )  # fmt: skip
         return observation, record
 
     def _rebuild_failed(self) -> None:

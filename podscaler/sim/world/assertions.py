@@ -11,6 +11,8 @@ reader can check against the report::
     max(replicas(web)) <= 10                     # aggregates: max, min, avg over the run
     max_pending_seconds < 120                    # run figures: max_pending_seconds,
     pending_pod_minutes < 30                     #   pending_pod_minutes, node_hours
+    overload_minutes(web) < 5                    # per workload: overload_minutes (demand
+    replica_hours(web) < 120                     #   above what Ready pods serve), replica_hours
     queue(orders) == 0 at 50m
 
 Series: ``replicas(w)`` (desired replicas: the workload's ``spec.replicas``), ``ready(w)``,
@@ -26,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from podscaler.sim.load import LoadError, parse_duration_seconds
+from podscaler.sim.world.capacity import overload_minutes, replica_hours
 from podscaler.sim.world.timeline import Timeline
 
 __all__ = ["Assertion", "AssertionResult", "BadAssertion", "parse_assertion"]
@@ -40,6 +43,8 @@ _OPERATORS: dict[str, Callable[[float, float], bool]] = {
 }
 _SERIES = ("replicas", "ready", "demand", "queue", "nodes", "pending")
 _FIGURES = ("max_pending_seconds", "pending_pod_minutes", "node_hours")
+#: Figures of one workload over the run (see :mod:`podscaler.sim.world.capacity`).
+_WORKLOAD_FIGURES = ("overload_minutes", "replica_hours")
 _AGGREGATES = ("max", "min", "avg")
 _DURATION = r"[0-9.]+(?:ms|s|m|h|d)?(?:[0-9.]+(?:ms|s|m|h|d))*"
 
@@ -47,6 +52,7 @@ _PATTERN = re.compile(
     rf"""^\s*
     (?:(?P<aggregate>{"|".join(_AGGREGATES)})\(\s*)?
     (?:(?P<series>{"|".join(_SERIES)})\(\s*(?P<arg>[A-Za-z0-9._/-]*)\s*\)
+      |(?P<wfigure>{"|".join(_WORKLOAD_FIGURES)})\(\s*(?P<warg>[A-Za-z0-9._/-]*)\s*\)
       |(?P<figure>{"|".join(_FIGURES)}))
     (?(aggregate)\s*\))
     \s*(?P<op><=|>=|==|!=|<|>)\s*(?P<number>-?[0-9.]+)
@@ -87,6 +93,12 @@ class Assertion:
 
     def check(self, timeline: Timeline, end_seconds: float) -> AssertionResult:
         compare = _OPERATORS[self.op]
+        if self.figure in _WORKLOAD_FIGURES:
+            measure = overload_minutes if self.figure == "overload_minutes" else replica_hours
+            value = measure(timeline, self.arg)
+            return self._result(
+                compare(value, self.number), f"{self.figure}({self.arg}) = {value:.3g}"
+            )
         if self.figure is not None:
             value = {
                 "max_pending_seconds": lambda: timeline.max_pending_seconds(end_seconds),
@@ -172,8 +184,13 @@ def parse_assertion(text: str) -> Assertion:
     series, arg = groups["series"], groups["arg"] or ""
     if series in ("replicas", "ready", "demand", "queue") and not arg:
         raise BadAssertion(f"assertion {text!r}: {series}() needs a workload or queue name")
-    if groups["figure"] and groups["window"]:
-        raise BadAssertion(f"assertion {text!r}: {groups['figure']} is a figure of the whole run")
+    figure = groups["figure"] or groups["wfigure"]
+    if groups["wfigure"]:
+        arg = groups["warg"] or ""
+        if not arg:
+            raise BadAssertion(f"assertion {text!r}: {figure}() needs a workload name")
+    if figure and groups["window"]:
+        raise BadAssertion(f"assertion {text!r}: {figure} is a figure of the whole run")
     if groups["aggregate"] and groups["window"]:
         raise BadAssertion(f"assertion {text!r}: an aggregate covers the whole run")
     mode, start, end = "end", 0.0, None
@@ -197,7 +214,7 @@ def parse_assertion(text: str) -> Assertion:
         text=text.strip(),
         series=series,
         arg=arg,
-        figure=groups["figure"],
+        figure=figure,
         aggregate=groups["aggregate"],
         op=groups["op"],
         number=number,

@@ -15,8 +15,8 @@ here (:mod:`podscaler.sim.world.brokers`) and stopped at the end; each becomes a
 name with its partitions, and a consumer group that starts committed at the topic's beginning
 (a consumer that has run before and was scaled to zero). Object manifests may say
 ``${sqs.endpoint}``, ``${queues.NAME.url}``, ``${kafka.bootstrapServers}``,
-``${queues.NAME.topic}`` and ``${queues.NAME.consumerGroup}``; they are substituted before
-applying.
+``${queues.NAME.topic}``, ``${queues.NAME.consumerGroup}`` and, with ``appMetrics``,
+``${appMetrics.url}`` (the world's Prometheus query API); they are substituted before applying.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from podscaler.sim.scenario import Scenario, ScenarioError, importable
 from podscaler.sim.world.appmetrics import AppMetricsServer
 from podscaler.sim.world.assertions import AssertionResult
 from podscaler.sim.world.brokers import BOOTSTRAP_ENV, BrokerError, running_tansu
+from podscaler.sim.world.capacity import per_pod_capacity
 from podscaler.sim.world.kafka_consumers import KafkaTopic
 from podscaler.sim.world.profiles import Profiles
 from podscaler.sim.world.queues import InMemoryQueue, QueueBackend, QueueHub, SqsQueue
@@ -182,6 +183,19 @@ def _resizer(world: World, group: str, size: int) -> Callable[[], None]:
     return resize
 
 
+def _observing(
+    app_metrics: AppMetricsServer, then: Callable[[World], None] | None
+) -> Callable[[World], None]:
+    """An ``on_tick`` that records the app metrics, then calls ``then``."""
+
+    def tick(world: World) -> None:
+        app_metrics.observe()
+        if then is not None:
+            then(world)
+
+    return tick
+
+
 def _apply(world: World, manifest: dict[str, Any]) -> None:
     """Create one manifest through the world's writer (the HTTP write path)."""
     server = world.server
@@ -282,6 +296,11 @@ async def run_scenario(
         )
         for group in scenario.node_groups:
             world.cloud.add_group(group)
+        for workload in scenario.workloads:
+            template = (workload.manifest.get("spec") or {}).get("template") or {}
+            per_pod = per_pod_capacity(template, workload.profile.usage)
+            if per_pod is not None:
+                world.timeline.capacity_per_pod[workload.name] = per_pod
         for resize in scenario.resizes:
             world.ctx.timers.at(
                 world.origin_seconds + resize.at_seconds, _resizer(world, resize.group, resize.size)
@@ -293,8 +312,14 @@ async def run_scenario(
         world.start()
         world.step()  # the initial nodes register and turn Ready before workloads arrive
         if scenario.app_metrics:
-            app_metrics = AppMetricsServer(world)
+            app_metrics = AppMetricsServer(world, now=clock.now)
             await app_metrics.start()
+            substitutions["appMetrics.url"] = app_metrics.base_url
+            if scenario.app_metrics_history_seconds:
+                app_metrics.prefill(
+                    scenario.app_metrics_history_seconds, scenario.app_metrics_history_step
+                )
+            on_tick = _observing(app_metrics, on_tick)
         for workload in scenario.workloads:
             _apply(world, _substitute(workload.manifest, substitutions))
         for obj in scenario.objects:

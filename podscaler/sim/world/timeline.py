@@ -104,6 +104,9 @@ class Timeline:
     schedulable_cores: Series = field(default_factory=Series)
     queues: dict[str, Series] = field(default_factory=dict)
     node_groups: dict[str, Series] = field(default_factory=dict)
+    #: workload → what one Ready pod can serve (demand units), where the scenario says
+    #: (cpu limit and usage model; see :mod:`podscaler.sim.world.capacity`)
+    capacity_per_pod: dict[str, float] = field(default_factory=dict)
     annotations: list[Annotation] = field(default_factory=list)
     #: pod key → when it was first seen Pending (seconds since start)
     pending_since: dict[Key, float] = field(default_factory=dict)
