@@ -6,12 +6,19 @@ of the API server, and react to changes through handlers. The protocol is the re
 1. LIST in pages (``limit`` / ``continue``); the list's ``resourceVersion`` is the snapshot.
 2. WATCH from that version with ``allowWatchBookmarks=true``. Every event, and every
    BOOKMARK (which carries only a version), advances the remembered version.
-3. When the stream ends (server timeout, dropped connection, read timeout) the watch resumes
-   from the remembered version, so nothing is lost and nothing is seen twice.
-4. When the server says that version is gone — HTTP 410, or a watch ``ERROR`` event whose
-   Status has code 410 — LIST again and *diff* the fresh list against the cache: objects that
-   vanished while we were away get a delete, new ones an add, changed ones an update.
-5. Other failures wait an exponentially growing, jittered delay (:mod:`podscaler.kube.backoff`),
+3. When the server ends the stream cleanly (its timeout, or it closed the watch) the watch
+   resumes from the remembered version, so nothing is lost and nothing is seen twice — once
+   the server has shown it still knows that version: a one-item LIST at it must not answer
+   "Too large resource version".
+4. When continuity cannot be proven, LIST again and *diff* the fresh list against the cache:
+   objects that vanished while we were away get a delete, new ones an add, changed ones an
+   update (and one whose uid changed — deleted and created again under the same name — a
+   delete and an add, so nobody carries the old object's state over). That is the case when
+   the server says the version is gone (HTTP 410, or a watch ``ERROR`` event with 410), when
+   it has not reached it (a server restarted with an empty store issues its versions anew:
+   resuming there would keep objects that no longer exist as ghosts), and after any failed
+   request or broken stream, since a server may have restarted behind a dropped connection.
+5. Failures wait an exponentially growing, jittered delay (:mod:`podscaler.kube.backoff`),
    timed by the event loop's clock.
 
 Objects are kept as the decoded JSON dicts, never as generated model classes: an informer
@@ -44,7 +51,12 @@ from typing import Any, Literal
 from podscaler.api.selectors import LabelSelector, Operator, Requirement, parse_label_selector
 from podscaler.kube.backoff import Backoff
 from podscaler.kube.clients import Kube
-from podscaler.kube.errors import Gone, error_for_status
+from podscaler.kube.errors import (
+    ApiError,
+    Gone,
+    error_for_status,
+    is_too_large_resource_version,
+)
 from podscaler.kube.resources import Resource
 
 __all__ = [
@@ -117,6 +129,10 @@ def _resource_version(obj: Mapping[str, Any]) -> str:
     return str((obj.get("metadata") or {}).get("resourceVersion") or "")
 
 
+def _uid(obj: Mapping[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("uid") or "")
+
+
 def _labels(obj: Mapping[str, Any]) -> Mapping[str, str]:
     labels = (obj.get("metadata") or {}).get("labels")
     return labels if isinstance(labels, dict) else {}
@@ -142,6 +158,8 @@ def diff_relist(cached: Mapping[Key, Obj], listed: Mapping[Key, Obj]) -> list[Ch
         old = cached.get(key)
         if old is None:
             changes.append(Change("add", obj))
+        elif _uid(old) != _uid(obj):
+            changes.extend((Change("delete", old), Change("add", obj)))
         elif _resource_version(old) != _resource_version(obj):
             changes.append(Change("update", obj, old))
     changes.extend(Change("delete", old) for key, old in cached.items() if key not in listed)
@@ -248,7 +266,7 @@ class Informer:
         self._backoff = backoff or Backoff()
         self.resource_version = ""
         self.relists = 0
-        """How many times the cache was rebuilt after a 410 (for metrics and tests)."""
+        """How many times the cache was rebuilt after the first sync (for metrics and tests)."""
         self._objects: dict[Key, Obj] = {}
         self._by_namespace: dict[str, set[Key]] = {}
         self._by_label: dict[tuple[str, str], set[Key]] = {}
@@ -368,14 +386,28 @@ class Informer:
         """List, then watch forever; returns only when cancelled."""
         loop = asyncio.get_running_loop()
         need_list = True
+        need_proof = False
         while True:
             try:
                 if need_list:
                     await self._relist()
-                    need_list = False
+                    need_list = need_proof = False
                     self._backoff.reset()
+                elif need_proof:
+                    if not await self._server_has_version():
+                        log.info(
+                            "informer %s: the server has not reached version %s (restarted?); "
+                            "listing again",
+                            self.name,
+                            self.resource_version,
+                        )
+                        need_list = True
+                        self._count_relist()
+                        continue
+                    need_proof = False
                 started = loop.time()
                 events = await self._watch()
+                need_proof = True
                 if events > 0 or loop.time() - started >= 1.0:
                     self._backoff.reset()
                     continue
@@ -388,12 +420,44 @@ class Informer:
                     self.resource_version,
                 )
                 need_list = True
-                if self.has_synced:
-                    self.relists += 1
+                self._count_relist()
             except Exception as exc:
+                # Whatever happened, the server may not be the one that issued our version.
+                if self.has_synced and not need_list:
+                    self._count_relist()
+                need_list = True
+                if is_too_large_resource_version(exc):
+                    log.info(
+                        "informer %s: the server has not reached version %s; listing again",
+                        self.name,
+                        self.resource_version,
+                    )
+                    continue
                 delay = self._backoff.next_delay_seconds()
                 log.warning("informer %s: %s; retrying in %.1fs", self.name, exc, delay)
                 await asyncio.sleep(delay)
+
+    def _count_relist(self) -> None:
+        if self.has_synced:
+            self.relists += 1
+
+    async def _server_has_version(self) -> bool:
+        """Whether the server has reached the remembered version (a one-item LIST at it).
+
+        A server restarted with an empty store answers "Too large resource version" and the
+        watch must not resume; any other failure propagates (and forces a relist too).
+        """
+        params: dict[str, str | int | bool | None] = {
+            "limit": 1,
+            "resourceVersion": self.resource_version,
+        }
+        try:
+            await self.kube.request("GET", self.resource.path(self.namespace), params=params)
+        except ApiError as exc:
+            if is_too_large_resource_version(exc):
+                return False
+            raise
+        return True
 
     def _selector_params(self) -> dict[str, str | int | bool | None]:
         return {"labelSelector": self.label_selector, "fieldSelector": self.field_selector}
@@ -468,6 +532,10 @@ class Informer:
         key = object_key(obj)
         old = self._objects.get(key)
         if kind in ("ADDED", "MODIFIED"):
+            if old is not None and _uid(old) != _uid(obj):
+                # Another object under the same name: the old one is gone.
+                self._apply(Change("delete", old))
+                old = None
             self._apply(Change("add", obj) if old is None else Change("update", obj, old))
         elif kind == "DELETED":
             if old is not None:
