@@ -159,12 +159,15 @@ class Watcher:
         #: another group-version, see ``views.py``); the predicate sees the converted object.
         self.convert = convert
         self.queue: deque[tuple[str, Event]] = deque()
+        #: Events up to this version are not sent: a watch from a version the store has not
+        #: reached yet starts when the store passes it (upstream's watch cache does the same).
+        self.after = 0
         self.closed = False
         self.overflowed = False
         self._wake = asyncio.Event()
 
     def offer(self, ev: Event) -> None:
-        if self.closed:
+        if self.closed or ev.rv <= self.after:
             return
         if self.namespace and ev.entry.namespace != self.namespace:
             return
@@ -726,6 +729,8 @@ class Store:
                 watcher.offer(Event("ADDED", entry, None))
         else:
             start = self.history_start(rt)
+            if since > self._rv:
+                watcher.after = since
             if since < start:
                 raise Gone(f"too old resource version: {since} ({start})")
             history = self._history[key]
