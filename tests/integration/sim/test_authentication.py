@@ -233,3 +233,17 @@ async def test_plain_http_warns_that_it_is_unauthenticated() -> None:
         assert "WARNING" in plain.security_note
         assert "without authentication" in plain.security_note
         assert plain.kubeconfig()["users"][0]["user"] == {}
+
+
+def test_cluster_serve_refuses_plain_http_beyond_loopback(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from podscaler.cli import main
+
+    result = CliRunner().invoke(
+        main,
+        ["cluster", "serve", "--host", "0.0.0.0", "--kubeconfig", str(tmp_path / "kc")],
+    )
+    assert result.exit_code == 2
+    assert "without --tls would serve an unauthenticated API" in result.output
+    assert not (tmp_path / "kc").exists()
