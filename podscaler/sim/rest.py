@@ -6,8 +6,9 @@ moment they are stored.
 
 Deliberate simplifications versus a real kube-apiserver:
 
-* ``fieldValidation=Strict`` is treated as ``Ignore``: unknown fields are kept, never rejected
-  (and CRD objects are not pruned to their schema).
+* ``fieldValidation=Strict`` is treated as ``Ignore``: unknown fields are never rejected
+  (custom resources are pruned to their CRD's schema and validated against it, see
+  ``schemas.py``; built-in kinds keep unknown fields).
 * ``dryRun=All`` validates and answers with the object as it would be stored, but does not
   assign uid/resourceVersion the way a real dry run does.
 * Request bodies may be JSON, YAML or Kubernetes protobuf (what ``kubectl create deployment``

@@ -16,9 +16,10 @@ Why it is shaped like this:
 
 Deliberate simplifications versus a real kube-apiserver (documented so nobody relies on them):
 
-* LIST always serves the latest state (``resourceVersion`` / ``resourceVersionMatch`` on a
-  list are not snapshot reads); paginated lists continue from the last key in the *current*
-  state, reporting the first page's resourceVersion.
+* The history is a bounded window per resource (``history_size`` events, and whatever
+  :meth:`Store.compact_to` forgot); reads at an older version are 410. Reads at a version
+  inside it rebuild the state from the history (:meth:`Store.changes_since`, used by
+  ``versions.py`` for exact reads and pagination).
 * Deletion is immediate unless finalizers are present: there is no graceful termination
   period for pods (the simulated kubelet, when present, owns that).
 * Garbage collection is synchronous and background-style: deleting an owner removes its
