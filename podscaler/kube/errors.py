@@ -110,9 +110,7 @@ def is_too_large_resource_version(error: BaseException) -> bool:
     if not isinstance(error, ApiError) or error.status != 504 or not isinstance(error.body, dict):
         return False
     causes = (error.body.get("details") or {}).get("causes") or []
-    return any(
-        isinstance(c, dict) and c.get("reason") == "ResourceVersionTooLarge" for c in causes
-    )
+    return any(isinstance(c, dict) and c.get("reason") == "ResourceVersionTooLarge" for c in causes)
 
 
 class NoScaleSubresource(KubeError):

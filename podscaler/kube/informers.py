@@ -7,9 +7,13 @@ of the API server, and react to changes through handlers. The protocol is the re
 2. WATCH from that version with ``allowWatchBookmarks=true``. Every event, and every
    BOOKMARK (which carries only a version), advances the remembered version.
 3. When the server ends the stream cleanly (its timeout, or it closed the watch) the watch
-   resumes from the remembered version, so nothing is lost and nothing is seen twice — once
-   the server has shown it still knows that version: a one-item LIST at it must not answer
-   "Too large resource version".
+   resumes from the remembered version, so nothing is lost and nothing is seen twice. Every
+   watch, once the server has accepted it (a server restarted with an empty store accepts a
+   watch from a version it never issued, and stays silent), must prove continuity before its
+   events count: the cluster identity (the ``kube-system`` namespace's uid, when readable) is
+   the one seen at the last list, and a one-item LIST at the remembered version does not
+   answer "Too large resource version". The watch stays open meanwhile, so a server that
+   restarts after the proof breaks it.
 4. When continuity cannot be proven, LIST again and *diff* the fresh list against the cache:
    objects that vanished while we were away get a delete, new ones an add, changed ones an
    update (and one whose uid changed — deleted and created again under the same name — a
@@ -136,6 +140,10 @@ def _uid(obj: Mapping[str, Any]) -> str:
 def _labels(obj: Mapping[str, Any]) -> Mapping[str, str]:
     labels = (obj.get("metadata") or {}).get("labels")
     return labels if isinstance(labels, dict) else {}
+
+
+class _Discontinuity(Exception):
+    """The server that answers is not (or cannot be shown to be) the store the cache follows."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +281,11 @@ class Informer:
         self._subscriptions: set[Subscription] = set()
         self._synced = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        #: The cluster identity seen at the last list (see :meth:`_cluster_identity`).
+        self._identity: str | None = None
+        #: Set while the cache is known to follow the server; cleared from a failure until
+        #: the next list (see :attr:`current`).
+        self._current = asyncio.Event()
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -307,6 +320,19 @@ class Informer:
     async def wait_synced(self, timeout_seconds: float | None = None) -> None:
         async with asyncio.timeout(timeout_seconds):
             await self._synced.wait()
+
+    @property
+    def current(self) -> bool:
+        """Whether the cache is known to follow the server right now: False from a failed
+        watch or request (the server may have restarted with another store behind it) until
+        the list that repairs the cache. Act on cached objects only while this is true, or an
+        object that no longer exists can still move something."""
+        return self._current.is_set()
+
+    async def wait_current(self, timeout_seconds: float | None = None) -> None:
+        """Return once :attr:`current`; TimeoutError after ``timeout_seconds``."""
+        async with asyncio.timeout(timeout_seconds):
+            await self._current.wait()
 
     async def drain(self) -> None:
         """Wait until every handler has handled every event queued so far."""
@@ -386,44 +412,28 @@ class Informer:
         """List, then watch forever; returns only when cancelled."""
         loop = asyncio.get_running_loop()
         need_list = True
-        need_proof = False
         while True:
             try:
                 if need_list:
                     await self._relist()
-                    need_list = need_proof = False
+                    need_list = False
                     self._backoff.reset()
-                elif need_proof:
-                    if not await self._server_has_version():
-                        log.info(
-                            "informer %s: the server has not reached version %s (restarted?); "
-                            "listing again",
-                            self.name,
-                            self.resource_version,
-                        )
-                        need_list = True
-                        self._count_relist()
-                        continue
-                    need_proof = False
                 started = loop.time()
                 events = await self._watch()
-                need_proof = True
                 if events > 0 or loop.time() - started >= 1.0:
                     self._backoff.reset()
                     continue
                 # Closed at once without a word: do not spin on a server that does this.
                 await asyncio.sleep(self._backoff.next_delay_seconds())
-            except Gone:
-                log.info(
-                    "informer %s: version %s is gone; listing again",
-                    self.name,
-                    self.resource_version,
-                )
+            except (Gone, _Discontinuity) as exc:
+                self._current.clear()
+                log.info("informer %s: %s; listing again", self.name, exc)
                 need_list = True
                 self._count_relist()
             except Exception as exc:
                 # Whatever happened, the server may not be the one that issued our version.
-                if self.has_synced and not need_list:
+                self._current.clear()
+                if not need_list:
                     self._count_relist()
                 need_list = True
                 if is_too_large_resource_version(exc):
@@ -441,12 +451,24 @@ class Informer:
         if self.has_synced:
             self.relists += 1
 
-    async def _server_has_version(self) -> bool:
-        """Whether the server has reached the remembered version (a one-item LIST at it).
+    async def _cluster_identity(self) -> str | None:
+        """The uid of the ``kube-system`` namespace: what tools use as a cluster's identity, new
+        whenever the store behind the API server is (None when it cannot be read)."""
+        try:
+            namespace = await self.kube.request("GET", "/api/v1/namespaces/kube-system")
+        except ApiError:
+            return None
+        uid = (namespace.get("metadata") or {}).get("uid")
+        return str(uid) if uid else None
 
-        A server restarted with an empty store answers "Too large resource version" and the
-        watch must not resume; any other failure propagates (and forces a relist too).
-        """
+    async def _prove_continuity(self) -> None:
+        """Raise :class:`_Discontinuity` unless the server that just accepted our watch is the
+        store our cache came from: same cluster identity (when readable) and a store that has
+        reached our version (a one-item LIST at it must not be "Too large resource version").
+
+        Called with the watch open: a server that restarts after this breaks the watch."""
+        if self._identity is not None and await self._cluster_identity() != self._identity:
+            raise _Discontinuity("the cluster's identity changed (a new store)")
         params: dict[str, str | int | bool | None] = {
             "limit": 1,
             "resourceVersion": self.resource_version,
@@ -455,9 +477,10 @@ class Informer:
             await self.kube.request("GET", self.resource.path(self.namespace), params=params)
         except ApiError as exc:
             if is_too_large_resource_version(exc):
-                return False
+                raise _Discontinuity(
+                    f"the server has not reached version {self.resource_version} (restarted?)"
+                ) from exc
             raise
-        return True
 
     def _selector_params(self) -> dict[str, str | int | bool | None]:
         return {"labelSelector": self.label_selector, "fieldSelector": self.field_selector}
@@ -489,11 +512,13 @@ class Informer:
                 return items, str(meta.get("resourceVersion") or "")
 
     async def _relist(self) -> None:
+        self._identity = await self._cluster_identity()
         listed, version = await self._list()
         for change in diff_relist(self._objects, listed):
             self._apply(change)
         self.resource_version = version
         self._synced.set()
+        self._current.set()
 
     async def _watch(self) -> int:
         """One watch request; returns the number of events seen when the stream ends."""
@@ -509,9 +534,13 @@ class Informer:
         async with self.kube.stream(
             self.resource.path(self.namespace), params=params, read_timeout_seconds=timeout + 30
         ) as stream:
+            await self._prove_continuity()
+            self._current.set()
             async for event in stream:
                 seen += 1
                 self._on_event(event)
+        # Ended cleanly; until the next watch proves continuity, the cache is not current.
+        self._current.clear()
         return seen
 
     def _on_event(self, event: Mapping[str, Any]) -> None:

@@ -36,7 +36,7 @@ from tests.integration.controllers.objects import (
 from tests.integration.controllers.promserver import PromServer
 
 GHOST_REPLICAS = 8
-REAL_REPLICAS = 3
+REAL_REPLICAS = 5
 
 
 def _free_port() -> int:
@@ -98,21 +98,16 @@ async def test_no_write_by_a_ghost_after_the_api_server_restarts(
     server = await restartable.restart()
     assert server.store.resource_version < old_version
 
-    # The real ScaledObject first (no target yet), then the target at 2 replicas (scaling up
-    # to 3 is immediate; down would wait out the stabilization window).
+    # At once, as in the report: the target again at 4 replicas, and the only real
+    # ScaledObject for it (it wants 5; the ghost wanted 8).
+    deployments = server.table.get("apps", "v1", "deployments")
+    assert deployments is not None
+    watcher = server.store.watch(deployments, "default", None)
+    await create_deployment(kube, deployment("web", 4))
     real = scaled_object(
         "real", "web", [prometheus_trigger(prom.url, query="real_queue")], pollingInterval=1
     )
     await create_so(kube, real)
-
-    async def real_has_status() -> bool:
-        return bool((await get_so(kube, "real")).get("status"))
-
-    await wait_for(real_has_status, 30)
-    deployments = server.table.get("apps", "v1", "deployments")
-    assert deployments is not None
-    watcher = server.store.watch(deployments, "default", None)
-    await create_deployment(kube, deployment("web", 2))
 
     async def real_scaled_web() -> bool:
         so = await get_so(kube, "real")
