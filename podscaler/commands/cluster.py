@@ -49,9 +49,19 @@ def cluster() -> None:
     "optionally a scenario file or built-in name to set it up.",
 )
 def cluster_serve(host: str, port: int, tls: bool, kubeconfig: Path, world: str | None) -> None:
-    """Serve an in-memory Kubernetes API (with podscaler's CRDs) until interrupted."""
-    from podscaler.sim.apiserver import ApiServer, serve_forever
+    """Serve an in-memory Kubernetes API (with podscaler's CRDs) until interrupted.
 
+    With --tls, requests need the token written into the kubeconfig; without it the server
+    authenticates nobody, so it only listens on a loopback address."""
+    from podscaler.sim.apiserver import ApiServer, is_loopback, serve_forever
+
+    if not tls and not is_loopback(host):
+        raise CommandFailure(
+            f"--host {host} without --tls would serve an unauthenticated API (Secrets "
+            "included) to the network; add --tls (clients then need the kubeconfig's token) "
+            "or listen on 127.0.0.1",
+            2,
+        )
     check_listenable(host, port, "--port or --host")
     kubeconfig_path = check_writable(kubeconfig, "--kubeconfig")
     if world is not None:
@@ -59,6 +69,7 @@ def cluster_serve(host: str, port: int, tls: bool, kubeconfig: Path, world: str 
             sys.exit(serve_world(host, port, tls, kubeconfig_path, world))
 
     def ready(server: ApiServer) -> None:
+        click.echo(server.security_note, err=not tls)
         click.echo(f"API server at {server.url}")
         click.echo(f"kubeconfig written to {kubeconfig_path}")
         click.echo(f"try: kubectl --kubeconfig {kubeconfig_path} get namespaces")

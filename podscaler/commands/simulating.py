@@ -206,9 +206,10 @@ def serving_banner(
     operator_endpoint: str | None,
     operator_note: bool = True,
     focus: str | None = None,
+    security_note: str | None = None,
 ) -> str:
     """What ``demo --serve`` and ``cluster serve --world`` print once the cluster stays up:
-    every address they serve and a command to try on each."""
+    every address they serve, a command to try on each, and who may use the API server."""
     kubeconfig = kubeconfig_path.absolute()
     if not operator_note:
         headline = "The embedded cluster is up, with its world (scheduler, kubelet, controllers)."
@@ -237,6 +238,8 @@ def serving_banner(
     lines = ["", headline]
     for label, value in rows:
         lines.append(f"  {label + ':' if label else '':<18}{value}")
+    if security_note:
+        lines.append(security_note)
     lines.append("Ctrl-C to stop.")
     return "\n".join(lines) + "\n"
 
@@ -273,6 +276,7 @@ async def keep_serving(
             operator_endpoint=operator_endpoint,
             operator_note=operator_note,
             focus=focus,
+            security_note=world.server.security_note,
         )
     )
     stream.flush()

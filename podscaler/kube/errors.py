@@ -103,6 +103,16 @@ class ServerError(ApiError):
     """5xx: the server failed; usually worth a retry with backoff."""
 
 
+def is_too_large_resource_version(error: BaseException) -> bool:
+    """Whether ``error`` is kube-apiserver's "Too large resource version" (a 504 Timeout with
+    the cause ``ResourceVersionTooLarge``): the server has not reached the version asked for —
+    it restarted with an empty store, or it is behind. client-go lists from scratch then."""
+    if not isinstance(error, ApiError) or error.status != 504 or not isinstance(error.body, dict):
+        return False
+    causes = (error.body.get("details") or {}).get("causes") or []
+    return any(isinstance(c, dict) and c.get("reason") == "ResourceVersionTooLarge" for c in causes)
+
+
 class NoScaleSubresource(KubeError):
     """The target kind does not declare a ``/scale`` subresource, so it cannot be scaled."""
 

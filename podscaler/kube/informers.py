@@ -6,12 +6,23 @@ of the API server, and react to changes through handlers. The protocol is the re
 1. LIST in pages (``limit`` / ``continue``); the list's ``resourceVersion`` is the snapshot.
 2. WATCH from that version with ``allowWatchBookmarks=true``. Every event, and every
    BOOKMARK (which carries only a version), advances the remembered version.
-3. When the stream ends (server timeout, dropped connection, read timeout) the watch resumes
-   from the remembered version, so nothing is lost and nothing is seen twice.
-4. When the server says that version is gone — HTTP 410, or a watch ``ERROR`` event whose
-   Status has code 410 — LIST again and *diff* the fresh list against the cache: objects that
-   vanished while we were away get a delete, new ones an add, changed ones an update.
-5. Other failures wait an exponentially growing, jittered delay (:mod:`podscaler.kube.backoff`),
+3. When the server ends the stream cleanly (its timeout, or it closed the watch) the watch
+   resumes from the remembered version, so nothing is lost and nothing is seen twice. Every
+   watch, once the server has accepted it (a server restarted with an empty store accepts a
+   watch from a version it never issued, and stays silent), must prove continuity before its
+   events count: the cluster identity (the ``kube-system`` namespace's uid, when readable) is
+   the one seen at the last list, and a one-item LIST at the remembered version does not
+   answer "Too large resource version". The watch stays open meanwhile, so a server that
+   restarts after the proof breaks it.
+4. When continuity cannot be proven, LIST again and *diff* the fresh list against the cache:
+   objects that vanished while we were away get a delete, new ones an add, changed ones an
+   update (and one whose uid changed — deleted and created again under the same name — a
+   delete and an add, so nobody carries the old object's state over). That is the case when
+   the server says the version is gone (HTTP 410, or a watch ``ERROR`` event with 410), when
+   it has not reached it (a server restarted with an empty store issues its versions anew:
+   resuming there would keep objects that no longer exist as ghosts), and after any failed
+   request or broken stream, since a server may have restarted behind a dropped connection.
+5. Failures wait an exponentially growing, jittered delay (:mod:`podscaler.kube.backoff`),
    timed by the event loop's clock.
 
 Objects are kept as the decoded JSON dicts, never as generated model classes: an informer
@@ -44,7 +55,12 @@ from typing import Any, Literal
 from podscaler.api.selectors import LabelSelector, Operator, Requirement, parse_label_selector
 from podscaler.kube.backoff import Backoff
 from podscaler.kube.clients import Kube
-from podscaler.kube.errors import Gone, error_for_status
+from podscaler.kube.errors import (
+    ApiError,
+    Gone,
+    error_for_status,
+    is_too_large_resource_version,
+)
 from podscaler.kube.resources import Resource
 
 __all__ = [
@@ -117,9 +133,17 @@ def _resource_version(obj: Mapping[str, Any]) -> str:
     return str((obj.get("metadata") or {}).get("resourceVersion") or "")
 
 
+def _uid(obj: Mapping[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("uid") or "")
+
+
 def _labels(obj: Mapping[str, Any]) -> Mapping[str, str]:
     labels = (obj.get("metadata") or {}).get("labels")
     return labels if isinstance(labels, dict) else {}
+
+
+class _Discontinuity(Exception):
+    """The server that answers is not (or cannot be shown to be) the store the cache follows."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +166,8 @@ def diff_relist(cached: Mapping[Key, Obj], listed: Mapping[Key, Obj]) -> list[Ch
         old = cached.get(key)
         if old is None:
             changes.append(Change("add", obj))
+        elif _uid(old) != _uid(obj):
+            changes.extend((Change("delete", old), Change("add", obj)))
         elif _resource_version(old) != _resource_version(obj):
             changes.append(Change("update", obj, old))
     changes.extend(Change("delete", old) for key, old in cached.items() if key not in listed)
@@ -248,13 +274,18 @@ class Informer:
         self._backoff = backoff or Backoff()
         self.resource_version = ""
         self.relists = 0
-        """How many times the cache was rebuilt after a 410 (for metrics and tests)."""
+        """How many times the cache was rebuilt after the first sync (for metrics and tests)."""
         self._objects: dict[Key, Obj] = {}
         self._by_namespace: dict[str, set[Key]] = {}
         self._by_label: dict[tuple[str, str], set[Key]] = {}
         self._subscriptions: set[Subscription] = set()
         self._synced = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        #: The cluster identity seen at the last list (see :meth:`_cluster_identity`).
+        self._identity: str | None = None
+        #: Set while the cache is known to follow the server; cleared from a failure until
+        #: the next list (see :attr:`current`).
+        self._current = asyncio.Event()
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -289,6 +320,19 @@ class Informer:
     async def wait_synced(self, timeout_seconds: float | None = None) -> None:
         async with asyncio.timeout(timeout_seconds):
             await self._synced.wait()
+
+    @property
+    def current(self) -> bool:
+        """Whether the cache is known to follow the server right now: False from a failed
+        watch or request (the server may have restarted with another store behind it) until
+        the list that repairs the cache. Act on cached objects only while this is true, or an
+        object that no longer exists can still move something."""
+        return self._current.is_set()
+
+    async def wait_current(self, timeout_seconds: float | None = None) -> None:
+        """Return once :attr:`current`; TimeoutError after ``timeout_seconds``."""
+        async with asyncio.timeout(timeout_seconds):
+            await self._current.wait()
 
     async def drain(self) -> None:
         """Wait until every handler has handled every event queued so far."""
@@ -381,19 +425,62 @@ class Informer:
                     continue
                 # Closed at once without a word: do not spin on a server that does this.
                 await asyncio.sleep(self._backoff.next_delay_seconds())
-            except Gone:
-                log.info(
-                    "informer %s: version %s is gone; listing again",
-                    self.name,
-                    self.resource_version,
-                )
+            except (Gone, _Discontinuity) as exc:
+                self._current.clear()
+                log.info("informer %s: %s; listing again", self.name, exc)
                 need_list = True
-                if self.has_synced:
-                    self.relists += 1
+                self._count_relist()
             except Exception as exc:
+                # Whatever happened, the server may not be the one that issued our version.
+                self._current.clear()
+                if not need_list:
+                    self._count_relist()
+                need_list = True
+                if is_too_large_resource_version(exc):
+                    log.info(
+                        "informer %s: the server has not reached version %s; listing again",
+                        self.name,
+                        self.resource_version,
+                    )
+                    continue
                 delay = self._backoff.next_delay_seconds()
                 log.warning("informer %s: %s; retrying in %.1fs", self.name, exc, delay)
                 await asyncio.sleep(delay)
+
+    def _count_relist(self) -> None:
+        if self.has_synced:
+            self.relists += 1
+
+    async def _cluster_identity(self) -> str | None:
+        """The uid of the ``kube-system`` namespace: what tools use as a cluster's identity, new
+        whenever the store behind the API server is (None when it cannot be read)."""
+        try:
+            namespace = await self.kube.request("GET", "/api/v1/namespaces/kube-system")
+        except ApiError:
+            return None
+        uid = (namespace.get("metadata") or {}).get("uid")
+        return str(uid) if uid else None
+
+    async def _prove_continuity(self) -> None:
+        """Raise :class:`_Discontinuity` unless the server that just accepted our watch is the
+        store our cache came from: same cluster identity (when readable) and a store that has
+        reached our version (a one-item LIST at it must not be "Too large resource version").
+
+        Called with the watch open: a server that restarts after this breaks the watch."""
+        if self._identity is not None and await self._cluster_identity() != self._identity:
+            raise _Discontinuity("the cluster's identity changed (a new store)")
+        params: dict[str, str | int | bool | None] = {
+            "limit": 1,
+            "resourceVersion": self.resource_version,
+        }
+        try:
+            await self.kube.request("GET", self.resource.path(self.namespace), params=params)
+        except ApiError as exc:
+            if is_too_large_resource_version(exc):
+                raise _Discontinuity(
+                    f"the server has not reached version {self.resource_version} (restarted?)"
+                ) from exc
+            raise
 
     def _selector_params(self) -> dict[str, str | int | bool | None]:
         return {"labelSelector": self.label_selector, "fieldSelector": self.field_selector}
@@ -425,11 +512,13 @@ class Informer:
                 return items, str(meta.get("resourceVersion") or "")
 
     async def _relist(self) -> None:
+        self._identity = await self._cluster_identity()
         listed, version = await self._list()
         for change in diff_relist(self._objects, listed):
             self._apply(change)
         self.resource_version = version
         self._synced.set()
+        self._current.set()
 
     async def _watch(self) -> int:
         """One watch request; returns the number of events seen when the stream ends."""
@@ -445,9 +534,13 @@ class Informer:
         async with self.kube.stream(
             self.resource.path(self.namespace), params=params, read_timeout_seconds=timeout + 30
         ) as stream:
+            await self._prove_continuity()
+            self._current.set()
             async for event in stream:
                 seen += 1
                 self._on_event(event)
+        # Ended cleanly; until the next watch proves continuity, the cache is not current.
+        self._current.clear()
         return seen
 
     def _on_event(self, event: Mapping[str, Any]) -> None:
@@ -468,6 +561,10 @@ class Informer:
         key = object_key(obj)
         old = self._objects.get(key)
         if kind in ("ADDED", "MODIFIED"):
+            if old is not None and _uid(old) != _uid(obj):
+                # Another object under the same name: the old one is gone.
+                self._apply(Change("delete", old))
+                old = None
             self._apply(Change("add", obj) if old is None else Change("update", obj, old))
         elif kind == "DELETED":
             if old is not None:

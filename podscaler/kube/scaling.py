@@ -47,16 +47,21 @@ class Scale:
     status_replicas: int
     selector: str
     resource_version: str = ""
+    #: The target's uid (a Scale carries its parent's), telling one object from another that
+    #: has the same name since.
+    uid: str = ""
 
     @classmethod
     def from_dict(cls, scale: dict[str, Any]) -> Scale:
         spec = scale.get("spec") or {}
         status = scale.get("status") or {}
+        meta = scale.get("metadata") or {}
         return cls(
             replicas=int(spec.get("replicas") or 0),
             status_replicas=int(status.get("replicas") or 0),
             selector=str(status.get("selector") or ""),
-            resource_version=str((scale.get("metadata") or {}).get("resourceVersion") or ""),
+            resource_version=str(meta.get("resourceVersion") or ""),
+            uid=str(meta.get("uid") or ""),
         )
 
 

@@ -20,12 +20,14 @@ What this module does, with the choices made where the embedded cluster has no r
   ``requestheader-allowed-names``, ``requestheader-username-headers``,
   ``requestheader-group-headers``, ``requestheader-extra-headers-prefix``, ``client-ca-file``;
   lists as JSON). Nothing is persisted: every start is a new CA, like the serving CA.
-* **Who the user is.** The embedded server authenticates nobody (see ``apiserver.py``), yet the
-  backend must be told a user. A request's bearer token is looked up in a token table
-  (:meth:`Aggregator.add_token`, e.g. the HPA controller's service account); anything else is
-  the configurable :attr:`Aggregator.default_user`, ``system:admin`` in ``system:masters`` —
-  the identity the kubeconfig's client stands for. Headers a client sent itself in the
-  requestheader names are dropped, as kube-aggregator does, so nobody can claim a user.
+* **Who the user is.** The caller the embedded server authenticated (see
+  ``authentication.py``): the kubeconfig's administrator, the user of a registered token
+  (:meth:`Aggregator.add_token`, e.g. the HPA controller's service account) or of a client
+  certificate — and, on the unauthenticated plain-HTTP server, ``system:anonymous`` in
+  ``system:unauthenticated`` for everyone else, so a backend's own authorization decides
+  about them (never an administrator's identity for someone who showed none). Headers a
+  client sent itself in the requestheader names are dropped, as kube-aggregator does, so
+  nobody can claim a user.
 * **Where the Service is.** There is no Service network, so a Service is resolved the way
   kube-aggregator's endpoint resolver does, from objects in the store: an ``ExternalName``
   Service goes to ``externalName:port``; otherwise the Service port equal to the APIService's
@@ -71,7 +73,7 @@ import ssl
 import tempfile
 import urllib.parse
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -81,6 +83,7 @@ from yarl import URL
 
 from podscaler.pki import Authority
 from podscaler.sim import discovery
+from podscaler.sim.authentication import ANONYMOUS, USER, User
 from podscaler.sim.errors import AlreadyExists, ApiError
 from podscaler.sim.resources import ResourceType
 from podscaler.sim.store import Entry, Obj, rfc3339
@@ -123,13 +126,8 @@ class ServiceUnavailable(ApiError):
     reason = "ServiceUnavailable"
 
 
-@dataclass(frozen=True)
-class ForwardedUser:
-    """The user named to a backend in the requestheader headers."""
-
-    name: str
-    groups: tuple[str, ...] = ()
-    extra: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+#: The user named to a backend in the requestheader headers: the authenticated caller.
+ForwardedUser = User
 
 
 # ------------------------------------------------------------------------------ certificates
@@ -282,10 +280,6 @@ class Aggregator:
         #: How often every APIService's availability is checked again (upstream: a 30 s
         #: resync, plus every relevant write; the writes trigger a check here too).
         self.check_interval_seconds = check_interval_seconds
-        #: The user for requests whose bearer token is not in the token table.
-        self.default_user = ForwardedUser(
-            "system:admin", ("system:masters", "system:authenticated")
-        )
         #: Seconds a proxied request (other than a watch) may take.
         self.request_timeout_seconds = 60.0
         self.identity: FrontProxyIdentity | None = None
@@ -358,11 +352,13 @@ class Aggregator:
         for apiservice in self._apiservices_for(namespace, name):
             self.schedule_check(apiservice)
 
+    def token_user(self, token: str) -> ForwardedUser | None:
+        """The user registered for ``token`` with :meth:`add_token`, if any."""
+        return self._tokens.get(token)
+
     def user_of(self, request: web.Request) -> ForwardedUser:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and token.strip() in self._tokens:
-            return self._tokens[token.strip()]
-        return self.default_user
+        """The user to name to the backend: whom the server authenticated, else anonymous."""
+        return request.get(USER) or ANONYMOUS
 
     # ------------------------------------------------------------------ routing
 

@@ -16,8 +16,11 @@ running event loop's clock (``store.loop_now``) — simulated time when the serv
 simulated loop with a world, the wall clock otherwise. Only TLS certificates use the wall
 clock, since the clients checking them do.
 
-Security: **there is no authentication or authorization.** Every request is accepted, whatever
-credentials it carries. The server is meant for localhost development only; never expose it.
+Security: with TLS, every request needs a credential the server issued (the kubeconfig's
+token, a registered token or a client certificate; health and version endpoints excepted);
+over plain HTTP nobody is authenticated and everybody may do everything — a localhost
+development mode. There is no authorization. See ``authentication.py`` and SECURITY.md.
+Request bodies are bounded in size, depth and YAML alias expansion (``bodies.py``).
 
 Every error is a Kubernetes ``Status`` JSON with its HTTP code; a middleware turns any
 unexpected exception into a 500 Status (and logs it), so clients never see an HTML page.
@@ -28,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import ipaddress
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -37,13 +41,13 @@ from typing import Any
 
 from aiohttp import web
 
-from podscaler.sim import crds, discovery, kubeconfig, openapi, rest, subresources, views
+from podscaler.sim import bodies, crds, discovery, kubeconfig, openapi, rest, subresources, views
 from podscaler.sim.aggregation import Aggregator
+from podscaler.sim.authentication import USER, Authenticator, User
 from podscaler.sim.certificates import ServingCertificate, mint
 from podscaler.sim.delegation import AuthPolicy, check_review_request
 from podscaler.sim.errors import (
     ApiError,
-    BadRequest,
     InternalError,
     MethodNotAllowed,
     NotFound,
@@ -115,6 +119,7 @@ class ApiServer:
         bookmark_interval: float = 5.0,
         history_size: int = 5000,
         aggregation: bool = False,
+        compaction_interval_seconds: float = 300.0,
     ) -> None:
         self.host = host
         self.port = port
@@ -123,6 +128,10 @@ class ApiServer:
         self.install_crds = install_crds
         #: Seconds between watch BOOKMARK events (upstream sends one about every minute).
         self.bookmark_interval = bookmark_interval
+        #: Every this many seconds the history is compacted to the version seen one interval
+        #: before (kube-apiserver's ``--etcd-compaction-interval``, 5 minutes by default), so
+        #: a client that resumes from an old version gets 410 Expired and lists again.
+        self.compaction_interval_seconds = compaction_interval_seconds
         self.table = ResourceTable()
         self.store = Store(now=self._now, history_size=history_size)
         self.store.on_removed.append(self._removed)
@@ -132,6 +141,7 @@ class ApiServer:
         self._certificate: ServingCertificate | None = None
         self._runner: web.AppRunner | None = None
         self._heap_task: asyncio.Task[None] | None = None
+        self._compaction_task: asyncio.Task[None] | None = None
         self._settled_at_rv = 0
         #: The kube-aggregator part (APIService proxying, front-proxy identity and the
         #: ``extension-apiserver-authentication`` ConfigMap); off unless ``aggregation``, so
@@ -140,6 +150,8 @@ class ApiServer:
         self.aggregator = Aggregator(self) if aggregation else None
         #: Answers to TokenReview and SubjectAccessReview (see ``delegation.py``).
         self.auth_policy = AuthPolicy()
+        #: Who calls: credentials required with TLS, optional over plain HTTP.
+        self.authenticator = Authenticator(required=tls)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -154,7 +166,7 @@ class ApiServer:
     async def start(self) -> None:
         if self.install_crds:
             self._install_podscaler_crds()
-        app = web.Application(middlewares=[_status_errors], client_max_size=64 * 1024 * 1024)
+        app = web.Application(middlewares=[_status_errors], client_max_size=bodies.MAX_BODY_BYTES)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         if self.aggregator is not None:
             await self.aggregator.start()
@@ -163,7 +175,10 @@ class ApiServer:
         ssl_context = None
         if self.tls:
             self._certificate = mint(self.host)
-            ssl_context = self._certificate.server_context()
+            identity = self.aggregator.identity if self.aggregator is not None else None
+            ssl_context = self._certificate.server_context(
+                client_ca_pem=identity.client_ca_pem if identity is not None else None
+            )
         site = web.TCPSite(self._runner, self.host, self.port, ssl_context=ssl_context)
         await site.start()
         server = site._server
@@ -173,6 +188,8 @@ class ApiServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         self.url = f"{'https' if self.tls else 'http'}://{host}:{self.port}"
         self._heap_task = asyncio.create_task(self._settle_heap_periodically())
+        if self.compaction_interval_seconds > 0:
+            self._compaction_task = asyncio.create_task(self._compact_periodically())
 
     #: Writes after which the heap is settled again (see :meth:`settle_heap`). Small on
     #: purpose: after a freeze, every tenth generation-1 collection is a full one over all
@@ -204,12 +221,20 @@ class ApiServer:
             if self.store.resource_version - self._settled_at_rv >= self.SETTLE_EVERY_WRITES:
                 self.settle_heap()
 
+    async def _compact_periodically(self) -> None:
+        seen = self.store.resource_version
+        while True:
+            await asyncio.sleep(self.compaction_interval_seconds)
+            self.store.compact_to(seen)
+            seen = self.store.resource_version
+
     async def stop(self) -> None:
-        if self._heap_task is not None:
-            self._heap_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._heap_task
-            self._heap_task = None
+        for task in (self._heap_task, self._compaction_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._heap_task = self._compaction_task = None
         self.drop_watches()
         if self.aggregator is not None:
             await self.aggregator.stop()
@@ -241,8 +266,27 @@ class ApiServer:
     def ca_pem(self) -> bytes | None:
         return self._certificate.ca_pem if self._certificate else None
 
+    @property
+    def security_note(self) -> str:
+        """What a person starting this server must know about who can use it."""
+        if self.tls:
+            return (
+                "Authentication required: clients need the token in the kubeconfig (keep the "
+                "file private) or a client certificate from the cluster's client CA."
+            )
+        return (
+            f"WARNING: plain HTTP without authentication: anyone who can connect to "
+            f"{self.url} can read and change everything, Secrets included. For localhost "
+            "development only; use --tls for a server that requires the kubeconfig's token."
+        )
+
+    @property
+    def token(self) -> str | None:
+        """The administrator's bearer token (TLS only; over plain HTTP no token is needed)."""
+        return self.authenticator.admin_token if self.tls else None
+
     def kubeconfig(self) -> dict[str, Any]:
-        return kubeconfig.build(self.url, self.ca_pem)
+        return kubeconfig.build(self.url, self.ca_pem, token=self.token)
 
     def write_kubeconfig(self, path: Path) -> Path:
         return kubeconfig.write(self.kubeconfig(), path)
@@ -323,7 +367,23 @@ class ApiServer:
 
     # ------------------------------------------------------------------ routing
 
+    def token_user(self, token: str) -> User | None:
+        """The user a bearer token stands for on this server, or None: the kubeconfig's
+        administrator token, or one registered with the auth policy or the aggregator."""
+        if not token:
+            return None
+        admin = self.authenticator.token_user(token)
+        if admin is not None:
+            return admin
+        registered = self.auth_policy.tokens.get(token)
+        if registered is not None:
+            return User(registered[0], registered[1])
+        if self.aggregator is not None:
+            return self.aggregator.token_user(token)
+        return None
+
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        request[USER] = self.authenticator.authenticate(request, self.token_user)
         parts = [p for p in request.path.split("/") if p]
         if self.aggregator is not None:
             routed = await self.aggregator.route(request, parts)
@@ -374,8 +434,6 @@ class ApiServer:
                 if method == "POST":
                     if rt.namespaced and target.namespace is None:
                         raise MethodNotAllowed("create needs a namespace in the path")
-                    if rt.resource == "customresourcedefinitions":
-                        self.validate_crd(rt, await _peek(request))
                     return await rest.create(self, request, target)
                 if method == "DELETE":
                     return await rest.delete_collection(self, request, target)
@@ -383,8 +441,6 @@ class ApiServer:
                 if method == "GET":
                     return await rest.get(self, request, target)
                 if method == "PUT":
-                    if rt.resource == "customresourcedefinitions":
-                        self.validate_crd(rt, await _peek(request))
                     return await rest.replace(self, request, target)
                 if method == "PATCH":
                     return await rest.patch(self, request, target)
@@ -463,13 +519,14 @@ class ApiServer:
         )
 
 
-async def _peek(request: web.Request) -> Obj:
-    from podscaler.sim.wire import read_object
-
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine."""
+    if host == "localhost":
+        return True
     try:
-        return await read_object(request)
-    except BadRequest:
-        return {}
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 async def serve_forever(

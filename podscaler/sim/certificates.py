@@ -22,9 +22,17 @@ class ServingCertificate:
     cert_pem: bytes
     key_pem: bytes
 
-    def server_context(self) -> ssl.SSLContext:
-        """An SSL context for the listener (files only live while the context loads them)."""
+    def server_context(self, client_ca_pem: bytes | None = None) -> ssl.SSLContext:
+        """An SSL context for the listener (files only live while the context loads them).
+
+        With ``client_ca_pem``, clients may present a certificate signed by that CA (it is
+        verified during the handshake; the API server reads the user from it); without one,
+        none is asked for.
+        """
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        if client_ca_pem is not None:
+            ctx.load_verify_locations(cadata=client_ca_pem.decode())
+            ctx.verify_mode = ssl.CERT_OPTIONAL
         with tempfile.TemporaryDirectory(prefix="podscaler-tls-") as tmp:
             cert = Path(tmp) / "tls.crt"
             key = Path(tmp) / "tls.key"

@@ -6,8 +6,8 @@ Established and NamesAccepted as soon as it is stored, and its resource is in di
 routing at once.
 
 Deliberate simplifications: only the storage version is served (no conversion webhooks, no
-multi-version serving); schemas are used for OpenAPI and not for validation, pruning or
-defaulting.
+multi-version serving); schemas serve OpenAPI and prune and validate custom resources
+(``schemas.py``), but their ``default`` values are not applied.
 """
 
 from __future__ import annotations

@@ -18,9 +18,10 @@ The default policy is what a fresh cluster plus podscaler's manifests grant:
   ``external.metrics.k8s.io`` (manifests/metricsapi's ``podscaler-external-metrics-reader``);
 * everybody else is denied, with a reason, as RBAC denies.
 
-Tokens: a token registered with :meth:`AuthPolicy.allow_token` authenticates as its user; so do
+Tokens: a TokenReview knows the tokens the server itself accepts (``authentication.py``): the
+kubeconfig's administrator token, tokens registered with :meth:`AuthPolicy.allow_token`, and
 the tokens the aggregator forwards users for (``Aggregator.add_token``, e.g. the embedded HPA
-controller's), so one registration serves both paths. Any other token is refused.
+controller's), so one registration serves every path. Any other token is refused.
 
 Deliberate simplifications versus kube-apiserver: no ``LocalSubjectAccessReview`` or
 ``SelfSubjectAccessReview``; audiences in a TokenReview are echoed, never checked; rules match
@@ -173,16 +174,6 @@ def check_review_request(method: str, target: Target) -> None:
         )
 
 
-def _forwarded_tokens(server: ApiServer) -> dict[str, tuple[str, tuple[str, ...]]]:
-    aggregator = server.aggregator
-    if aggregator is None:
-        return {}
-    return {
-        token: (user.name, tuple(user.groups))
-        for token, user in getattr(aggregator, "_tokens", {}).items()
-    }
-
-
 def _token_review(server: ApiServer, obj: Obj) -> dict[str, Any]:
     spec = obj.get("spec")
     if not isinstance(spec, dict):
@@ -190,13 +181,13 @@ def _token_review(server: ApiServer, obj: Obj) -> dict[str, Any]:
     policy: AuthPolicy = server.auth_policy
     # Never keep the token itself: these lists are printed by failing tests.
     policy.token_reviews.append({k: v for k, v in spec.items() if k != "token"})
-    found = policy.authenticate(str(spec.get("token") or ""), _forwarded_tokens(server))
+    found = server.token_user(str(spec.get("token") or ""))
     status: dict[str, Any]
     if found is None:
         status = {"authenticated": False, "error": "invalid bearer token"}
     else:
-        user, groups = found
-        status = {"authenticated": True, "user": {"username": user, "groups": list(groups)}}
+        user = {"username": found.name, "groups": list(found.groups)}
+        status = {"authenticated": True, "user": user}
     if spec.get("audiences"):
         status["audiences"] = list(spec["audiences"])
     return status

@@ -120,6 +120,22 @@ class InternalError(ApiError):
     reason = "InternalError"
 
 
+class Timeout(ApiError):
+    code = 504
+    reason = "Timeout"
+
+
+def too_large_resource_version(wanted: int, current: int, retry_after_seconds: int) -> Timeout:
+    """A read from a resourceVersion the server has not reached, as kube-apiserver's storage
+    words it (``storage.NewTooLargeResourceVersionError``): a 504 Timeout whose cause
+    ``ResourceVersionTooLarge`` clients look for (client-go then lists from scratch)."""
+    return Timeout(
+        f"Timeout: Too large resource version: {wanted}, current: {current}",
+        causes=[{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+        retry_after_seconds=retry_after_seconds or None,
+    )
+
+
 def not_found(group_resource: str, name: str, *, group: str = "", kind: str = "") -> NotFound:
     """``deployments.apps "web" not found`` — the message shape kubectl prints."""
     return NotFound(f'{group_resource} "{name}" not found', name=name, group=group, kind=kind)

@@ -1,9 +1,10 @@
 """kubeconfig documents for the embedded API server (cluster, user and context ``podscaler``).
 
-The server authenticates nobody: it listens on localhost for development, tests and demos,
-and accepts any request. Over HTTPS the kubeconfig still carries a bearer token (``podscaler``)
-because some clients insist on having credentials; the server ignores it. Over plain HTTP the
-user entry is empty, so no client ever sends a token in the clear.
+Over HTTPS the user entry carries the administrator's bearer token the server minted at start
+(it refuses requests without a credential, see ``authentication.py``), so kubectl and the
+operator work unchanged; the file is written readable by its owner only. Over plain HTTP the
+user entry is empty: that server authenticates nobody, and no client ever sends a token in the
+clear.
 """
 
 from __future__ import annotations
@@ -19,13 +20,18 @@ NAME = "podscaler"
 
 
 def build(
-    server_url: str, ca_pem: bytes | None = None, namespace: str = "default"
+    server_url: str,
+    ca_pem: bytes | None = None,
+    namespace: str = "default",
+    *,
+    token: str | None = None,
 ) -> dict[str, Any]:
     cluster: dict[str, Any] = {"server": server_url}
     user: dict[str, Any] = {}
     if ca_pem is not None:
         cluster["certificate-authority-data"] = base64.b64encode(ca_pem).decode()
-        user["token"] = NAME
+    if token is not None and server_url.startswith("https://"):
+        user["token"] = token
     return {
         "apiVersion": "v1",
         "kind": "Config",

@@ -1,10 +1,10 @@
-"""``/openapi/v3``: enough OpenAPI for ``kubectl apply`` (default ``--validate=true``).
+"""``/openapi/v3``: enough OpenAPI for ``kubectl apply`` (default ``--validate=true``), and a
+minimal ``/openapi/v2`` for ``kubectl apply`` of a ``kind: List`` (see :func:`document_v2`).
 
 kubectl 1.32 reads the v3 index, then the document of the object's group-version, and looks
 for a PATCH operation tagged with the object's ``x-kubernetes-group-version-kind`` that lists
 the ``fieldValidation`` query parameter. Finding it, kubectl leaves validation to the server
-(``fieldValidation=Strict``) instead of downloading ``/openapi/v2`` (which this server does not
-serve, so without it apply fails).
+(``fieldValidation=Strict``) instead of downloading ``/openapi/v2``.
 
 The PATCH operations deliberately do **not** list ``application/strategic-merge-patch+json``
 in their request body: kubectl then builds strategic merge patches for built-in kinds from the
@@ -279,7 +279,58 @@ def _digest(doc: dict[str, Any]) -> str:
     return hashlib.sha512(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:64].upper()
 
 
+#: ``/openapi/v2`` answers protobuf as raw bytes: client-go asks for
+#: ``application/com.github.proto-openapi.spec.v2@v1.0+protobuf`` and decodes whatever comes,
+#: but Go's MIME parser refuses that name in a Content-Type.
+OPENAPI_V2_CONTENT_TYPE = "application/octet-stream"
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _field(number: int, payload: bytes | str) -> bytes:
+    """A length-delimited protobuf field (strings, bytes and embedded messages alike)."""
+    raw = payload.encode() if isinstance(payload, str) else payload
+    return _varint(number << 3 | 2) + _varint(len(raw)) + raw
+
+
+def document_v2(server: ApiServer) -> bytes:
+    """``/openapi/v2`` as gnostic's ``openapi.v2.Document`` protobuf: one open definition per
+    served kind, tagged with its ``x-kubernetes-group-version-kind``.
+
+    kubectl never leaves the validation of a ``kind: List`` to the server: it downloads this
+    document (as protobuf, nothing else) and validates each item against it before creating
+    or patching the items one by one. The definitions are open objects on purpose — the
+    server validates every item when it is written (names, built-in rules, CRD schemas), and
+    a model narrower than that validation would make kubectl refuse what the server accepts.
+    """
+    named: list[bytes] = []
+    for group, versions in sorted(server.table.group_versions().items()):
+        for version in versions:
+            for rt in sorted(server.table.in_group_version(group, version), key=schema_name):
+                gvk = f'- group: "{rt.group}"\n  kind: "{rt.kind}"\n  version: "{rt.version}"\n'
+                extension = _field(1, "x-kubernetes-group-version-kind") + _field(
+                    2,
+                    _field(2, gvk),  # Any.yaml
+                )
+                schema = _field(22, _field(1, "object")) + _field(31, extension)
+                named.append(_field(1, _field(1, schema_name(rt)) + _field(2, schema)))
+    info = _field(1, "Kubernetes (podscaler embedded API server)") + _field(2, "v1.32.0-podscaler")
+    return _field(1, "2.0") + _field(2, info) + _field(8, b"") + _field(9, b"".join(named))
+
+
 def serve(server: ApiServer, request: web.Request, parts: list[str]) -> web.Response:
+    if parts == ["v2"]:
+        return web.Response(body=document_v2(server), content_type=OPENAPI_V2_CONTENT_TYPE)
     if not parts or parts[0] != "v3":
         raise NotFound("the server could not find the requested resource")
     rest = parts[1:]

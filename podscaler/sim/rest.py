@@ -6,8 +6,9 @@ moment they are stored.
 
 Deliberate simplifications versus a real kube-apiserver:
 
-* ``fieldValidation=Strict`` is treated as ``Ignore``: unknown fields are kept, never rejected
-  (and CRD objects are not pruned to their schema).
+* ``fieldValidation=Strict`` is treated as ``Ignore``: unknown fields are never rejected
+  (custom resources are pruned to their CRD's schema and validated against it, see
+  ``schemas.py``; built-in kinds keep unknown fields).
 * ``dryRun=All`` validates and answers with the object as it would be stored, but does not
   assign uid/resourceVersion the way a real dry run does.
 * Request bodies may be JSON, YAML or Kubernetes protobuf (what ``kubectl create deployment``
@@ -21,12 +22,11 @@ Deliberate simplifications versus a real kube-apiserver:
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from podscaler.sim import delegation, tables, validation
+from podscaler.sim import bodies, delegation, tables, validation, versions
 from podscaler.sim.errors import (
     ApiError,
     BadRequest,
@@ -37,6 +37,7 @@ from podscaler.sim.errors import (
 from podscaler.sim.resources import ResourceType
 from podscaler.sim.store import Entry, Obj, dumps
 from podscaler.sim.wire import (
+    JSON,
     PROTOBUF,
     Target,
     check_kind,
@@ -70,15 +71,29 @@ async def collection(server: ApiServer, request: web.Request, target: Target) ->
         return await serve_watch(server, request, target)
     rt = target.rt
     predicate = selector_predicate(rt, query)
-    limit = query_int(query, "limit", 0)
     token = query.get("continue")
-    after = None
-    list_rv = server.store.resource_version
-    if token:
-        list_rv, after = decode_continue(token)
+    options = versions.list_options(
+        query, query_int(query, "limit", 0), decode_continue(token) if token else None
+    )
+    store = server.store
+    if options.minimum is not None:
+        await versions.reach(store, options.minimum, block=options.block)
+    list_rv = store.resource_version if options.at is None else options.at
+    entries = server.objects(rt).entries(rt, target.namespace, after=options.after)
+    if options.at is not None and rt.stored_as is None:
+        entries = versions.entries_at(
+            store,
+            rt,
+            entries,
+            options.at,
+            namespace=target.namespace,
+            after=options.after,
+            continued=options.continued,
+        )
+    limit = options.limit
     items: list[Entry] = []
     more = False
-    for entry in server.objects(rt).entries(rt, target.namespace, after=after):
+    for entry in entries:
         if predicate is not None and not predicate(entry.obj):
             continue
         if limit > 0 and len(items) >= limit:
@@ -127,6 +142,7 @@ async def create(server: ApiServer, request: web.Request, target: Target) -> web
     check_kind(rt, obj)
     if delegation.is_review(rt):
         return await delegation.review(server, rt, obj)
+    server.validate_crd(rt, obj)
     validation.validate(rt, obj)
     if _dry_run(request):
         obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
@@ -142,7 +158,8 @@ async def replace(server: ApiServer, request: web.Request, target: Target) -> we
     obj = await read_object(request)
     check_kind(rt, obj)
     if target.subresource is None:
-        validation.validate(rt, obj)
+        server.validate_crd(rt, obj)
+    validation.validate(rt, obj, subresource=target.subresource)
     if _dry_run(request):
         return respond(obj)
     entry = server.objects(rt).update(
@@ -237,8 +254,8 @@ async def patch(server: ApiServer, request: web.Request, target: Target) -> web.
         raise BadRequest("metadata must be an object")
     if meta.get("name") != target.name:
         raise BadRequest("the name of the object cannot be changed by a patch")
-    if target.subresource is None:
-        validation.validate(rt, patched)
+    check_kind(rt, patched)
+    validation.validate(rt, patched, subresource=target.subresource)
     if _dry_run(request):
         return respond(patched)
     entry = objects.update(
@@ -249,15 +266,12 @@ async def patch(server: ApiServer, request: web.Request, target: Target) -> web.
 
 
 async def _delete_options(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
+    raw = await bodies.read(request)
     options: dict[str, Any] = {}
     if raw.strip() and request.content_type == PROTOBUF:
         options = protobuf_object(raw)
     elif raw.strip():
-        try:
-            value = json.loads(raw)
-        except ValueError as exc:
-            raise BadRequest(f"the DeleteOptions body could not be decoded: {exc}") from exc
+        value = await bodies.decode(raw, JSON)
         if not isinstance(value, dict):
             raise BadRequest("DeleteOptions must be an object")
         options = value

@@ -16,9 +16,10 @@ Why it is shaped like this:
 
 Deliberate simplifications versus a real kube-apiserver (documented so nobody relies on them):
 
-* LIST always serves the latest state (``resourceVersion`` / ``resourceVersionMatch`` on a
-  list are not snapshot reads); paginated lists continue from the last key in the *current*
-  state, reporting the first page's resourceVersion.
+* The history is a bounded window per resource (``history_size`` events, and whatever
+  :meth:`Store.compact_to` forgot); reads at an older version are 410. Reads at a version
+  inside it rebuild the state from the history (:meth:`Store.changes_since`, used by
+  ``versions.py`` for exact reads and pagination).
 * Deletion is immediate unless finalizers are present: there is no graceful termination
   period for pods (the simulated kubelet, when present, owns that).
 * Garbage collection is synchronous and background-style: deleting an owner removes its
@@ -35,7 +36,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import re
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -53,6 +53,7 @@ from podscaler.sim.errors import (
     invalid,
     not_found,
 )
+from podscaler.sim.names import name_problems
 from podscaler.sim.resources import ResourceType
 
 Obj = dict[str, Any]
@@ -61,8 +62,6 @@ Now = Callable[[], datetime]
 #: A filter over objects (label and field selectors compiled by the HTTP front).
 Predicate = Callable[[Obj], bool]
 
-_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 #: generateName suffix alphabet: upstream avoids vowels and look-alike digits.
 _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 #: Namespaces every cluster starts with.
@@ -161,12 +160,15 @@ class Watcher:
         #: another group-version, see ``views.py``); the predicate sees the converted object.
         self.convert = convert
         self.queue: deque[tuple[str, Event]] = deque()
+        #: Events up to this version are not sent: a watch from a version the store has not
+        #: reached yet starts when the store passes it (upstream's watch cache does the same).
+        self.after = 0
         self.closed = False
         self.overflowed = False
         self._wake = asyncio.Event()
 
     def offer(self, ev: Event) -> None:
-        if self.closed:
+        if self.closed or ev.rv <= self.after:
             return
         if self.namespace and ev.entry.namespace != self.namespace:
             return
@@ -233,6 +235,8 @@ class Store:
         self._sorted: dict[Key, list[tuple[str, str]] | None] = {}
         self._history: dict[Key, deque[Event]] = {}
         self._history_start: dict[Key, int] = {}
+        #: Every resource's history is forgotten up to here (see :meth:`compact_to`).
+        self._compacted_rv = 0
         self._watchers: dict[Key, set[Watcher]] = {}
         self._by_uid: dict[str, tuple[Key, str, str]] = {}
         self._dependents: dict[str, set[str]] = {}
@@ -380,7 +384,8 @@ class Store:
                 if name not in names:
                     break
             meta["name"] = name
-        self._validate_name(rt, str(name))
+        generate_name = meta.get("generateName")
+        self._validate_name(rt, str(name), generate_name if isinstance(generate_name, str) else "")
         if name in names:
             raise AlreadyExists(
                 f'{rt.group_resource} "{name}" already exists',
@@ -724,7 +729,9 @@ class Store:
             for entry in self.entries(rt, namespace):
                 watcher.offer(Event("ADDED", entry, None))
         else:
-            start = self._history_start.get(key, 0)
+            start = self.history_start(rt)
+            if since > self._rv:
+                watcher.after = since
             if since < start:
                 raise Gone(f"too old resource version: {since} ({start})")
             history = self._history[key]
@@ -750,14 +757,40 @@ class Store:
 
     def compact(self) -> None:
         """Forget all history (test hook): a watch from any earlier version now gets 410."""
+        self.compact_to(self._rv)
+
+    def compact_to(self, rv: int) -> None:
+        """Forget every change up to ``rv``, as etcd's compaction does (kube-apiserver compacts
+        every 5 minutes to the revision it saw 5 minutes before): a watch or an exact read
+        from an older version is then 410 Expired, and clients list again."""
+        rv = min(rv, self._rv)
+        if rv <= self._compacted_rv:
+            return
+        self._compacted_rv = rv
         for key, history in self._history.items():
-            history.clear()
-            self._history_start[key] = self._rv
-        for key in self._types:
-            self._history_start[key] = self._rv
+            while history and history[0].rv <= rv:
+                history.popleft()
+            if self._history_start.get(key, 0) < rv:
+                self._history_start[key] = rv
 
     def history_start(self, rt: ResourceType) -> int:
-        return self._history_start.get(rt.key, 0)
+        """The oldest resourceVersion a watch of ``rt`` may resume from (older: 410)."""
+        return max(self._history_start.get(rt.key, 0), self._compacted_rv)
+
+    def changes_since(self, rt: ResourceType, rv: int) -> dict[Key, Obj | None]:
+        """What the objects of ``rt`` changed since ``rv`` were *at* ``rv``: the object, or
+        None where it did not exist yet. Objects not named did not change. Together with the
+        current state this is the state at ``rv`` (exact reads, consistent pagination);
+        ``rv`` must not be older than :meth:`history_start`."""
+        self._bucket(rt)
+        before: dict[Key, Obj | None] = {}
+        for ev in self._history[rt.key]:
+            if ev.rv <= rv:
+                continue
+            key = (ev.entry.namespace, ev.entry.name)
+            if key not in before:
+                before[key] = None if ev.type == "ADDED" else ev.old
+        return before
 
     # ----------------------------------------------------------------- helpers
 
@@ -770,28 +803,10 @@ class Store:
             kind=rt.resource,
         )
 
-    def _validate_name(self, rt: ResourceType, name: str) -> None:
-        if rt.resource == "namespaces" and not rt.group:
-            ok = len(name) <= 63 and bool(_LABEL_RE.match(name))
-        elif rt.custom or rt.group in ("metrics.k8s.io",):
-            ok = "/" not in name and name not in (".", "..")
-        else:
-            ok = len(name) <= 253 and bool(_NAME_RE.match(name))
-        if not ok:
-            raise invalid(
-                rt.kind,
-                name,
-                [
-                    (
-                        "metadata.name",
-                        "FieldValueInvalid",
-                        f'Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist '
-                        "of lower case alphanumeric characters, '-' or '.', and must start and "
-                        "end with an alphanumeric character",
-                    )
-                ],
-                group=rt.group,
-            )
+    def _validate_name(self, rt: ResourceType, name: str, generate_name: str = "") -> None:
+        causes = name_problems(rt, name, generate_name=generate_name)
+        if causes:
+            raise invalid(rt.kind, name, causes, group=rt.group)
 
     def _initial_status(self, rt: ResourceType, obj: Obj) -> None:
         """Status a fresh object starts with upstream (before any controller touches it)."""

@@ -12,7 +12,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
 from aiohttp import web
 
 from podscaler.api.selectors import (
@@ -20,7 +19,7 @@ from podscaler.api.selectors import (
     parse_field_selector,
     parse_label_selector,
 )
-from podscaler.sim import protobuf
+from podscaler.sim import bodies, protobuf
 from podscaler.sim.errors import ApiError, BadRequest, NotFound, UnsupportedMediaType
 from podscaler.sim.resources import ResourceTable, ResourceType
 from podscaler.sim.store import Obj, Predicate, dumps
@@ -81,17 +80,16 @@ def error_response(err: ApiError) -> web.Response:
 
 async def read_object(request: web.Request) -> Obj:
     """The request body as a JSON, YAML or Kubernetes protobuf object; anything else is a 400
-    (a protobuf kind the server has no table for is a 415)."""
-    raw = await request.read()
+    (a protobuf kind the server has no table for is a 415). Bounded in size, depth and alias
+    expansion (see ``bodies.py``)."""
+    raw = await bodies.read(request)
     if not raw.strip():
         raise BadRequest("the request body is empty")
     ctype = request.content_type
     if ctype == PROTOBUF:
-        return protobuf_object(raw)
-    try:
-        value = yaml.safe_load(raw) if "yaml" in ctype else json.loads(raw)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise BadRequest(f"the body of the request could not be decoded: {exc}") from exc
+        value: Any = protobuf_object(raw)
+    else:
+        value = await bodies.decode(raw, ctype)
     if not isinstance(value, dict):
         raise BadRequest("the body of the request must be an object")
     return value
@@ -115,11 +113,18 @@ def protobuf_object(raw: bytes) -> Obj:
 
 
 async def read_patch(request: web.Request) -> Any:
-    raw = await request.read()
-    try:
-        return json.loads(raw) if raw.strip() else None
-    except ValueError as exc:
-        raise BadRequest(f"the body of the request was in an unknown format: {exc}") from exc
+    """A patch body (JSON), bounded as every body is; a JSON patch of more operations than
+    upstream allows is a 413."""
+    raw = await bodies.read(request)
+    if not raw.strip():
+        return None
+    patch = await bodies.decode(raw, request.content_type)
+    if isinstance(patch, list) and len(patch) > bodies.MAX_JSON_PATCH_OPERATIONS:
+        raise bodies.RequestEntityTooLarge(
+            f"The allowed maximum operations in a JSON patch is "
+            f"{bodies.MAX_JSON_PATCH_OPERATIONS}, got {len(patch)}"
+        )
+    return patch
 
 
 def check_kind(
@@ -137,8 +142,70 @@ def check_kind(
             f"the API version in the data ({got_av}) does not match the expected API version "
             f"({want_av})"
         )
-    if not isinstance(obj.get("metadata", {}), dict):
+    meta = obj.get("metadata", {})
+    if not isinstance(meta, dict):
         raise BadRequest("metadata must be an object")
+    problem = _metadata_type_problem(meta)
+    if problem is not None:
+        raise BadRequest(
+            f'{want_kind} in version "{rt.version}" cannot be handled as a {want_kind}: {problem}'
+        )
+
+
+#: ObjectMeta fields and the JSON shape each must have: "string", "map" (of strings) or
+#: "list" (of strings).
+_META_SHAPES = {
+    "name": "string",
+    "generateName": "string",
+    "namespace": "string",
+    "resourceVersion": "string",
+    "uid": "string",
+    "labels": "map",
+    "annotations": "map",
+    "finalizers": "list",
+}
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return "string"
+
+
+def _metadata_type_problem(meta: dict[str, Any]) -> str | None:
+    """A field of ``metadata`` whose JSON type cannot decode into ObjectMeta, in the words of
+    Go's decoder (upstream answers such a body with a 400, before any validation)."""
+    for field, shape in _META_SHAPES.items():
+        value = meta.get(field)
+        if value is None:
+            continue
+        where = f"Go struct field ObjectMeta.metadata.{field}"
+        if shape == "string" and not isinstance(value, str):
+            return f"json: cannot unmarshal {_json_type(value)} into {where} of type string"
+        if shape == "map":
+            if not isinstance(value, dict):
+                return (
+                    f"json: cannot unmarshal {_json_type(value)} into {where} of type "
+                    "map[string]string"
+                )
+            bad = next(
+                (v for v in value.values() if v is not None and not isinstance(v, str)), None
+            )
+            if bad is not None:
+                return f"json: cannot unmarshal {_json_type(bad)} into {where} of type string"
+        if shape == "list":
+            if not isinstance(value, list):
+                return f"json: cannot unmarshal {_json_type(value)} into {where} of type []string"
+            bad = next((v for v in value if v is not None and not isinstance(v, str)), None)
+            if bad is not None:
+                return f"json: cannot unmarshal {_json_type(bad)} into {where} of type string"
+    return None
 
 
 def selector_predicate(rt: ResourceType, query: Any) -> Predicate | None:

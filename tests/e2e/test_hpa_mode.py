@@ -55,8 +55,10 @@ EXTERNAL = f"/apis/external.metrics.k8s.io/v1beta1/namespaces/{NS}"
 
 @pytest.fixture
 async def apiserver() -> AsyncIterator[ApiServer]:
-    """The embedded server as kube-aggregator too (overrides the plain one for kubeconfig)."""
-    async with ApiServer(aggregation=True, bookmark_interval=0.2) as server:
+    """The embedded server as kube-aggregator too, over TLS (overrides the plain one for
+    kubeconfig): the test's reads through the aggregator are the kubeconfig administrator's, as
+    ``kubectl get --raw`` would be; an anonymous caller's would be refused by the metrics API."""
+    async with ApiServer(tls=True, aggregation=True, bookmark_interval=0.2) as server:
         yield server
 
 

@@ -282,6 +282,11 @@ class ScaledObjectController:
             else:
                 woke = True
             ctx.wake.clear()
+            if not self.informer.current:
+                # The cache is being repaired after a failure (the API server may have
+                # restarted with another store): this object may be gone, and the list that
+                # repairs the cache cancels this task if so. Nothing is decided meanwhile.
+                await self.informer.wait_current()
             started = loop.time()
             if not woke:
                 lateness = started - deadline

@@ -21,12 +21,16 @@ from typing import Any
 
 from podscaler.api.selectors import LabelSelector, SelectorError
 from podscaler.kube.clients import Kube
-from podscaler.kube.errors import NotFound
+from podscaler.kube.errors import NotFound, TransportError
 from podscaler.kube.informers import Informer, compact
 from podscaler.kube.resources import Discovery, Resource
 from podscaler.kube.scaling import Scale, ScaleClient, ScaleRef
 
 __all__ = ["CACHED_KINDS", "TargetReader"]
+
+#: How long a read waits for a target cache that is being repaired before it gives up (the
+#: poll then reports the target unavailable and tries again next interval).
+_RESYNC_WAIT_SECONDS = 5.0
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +58,7 @@ def _version_number(version: str) -> int | None:
 class _Written:
     replicas: int
     resource_version: str
+    uid: str = ""
 
 
 class TargetReader:
@@ -92,6 +97,15 @@ class TargetReader:
                     informer.start()
         if not informer.has_synced:
             await informer.wait_synced(timeout_seconds=30.0)
+        if not informer.current:
+            # The cache is being repaired (the server failed, maybe restarted with another
+            # store): its objects may no longer exist, so nothing is decided from them.
+            try:
+                await informer.wait_current(timeout_seconds=_RESYNC_WAIT_SECONDS)
+            except TimeoutError:
+                raise TransportError(
+                    f"the cache of {key[1]} objects is being resynchronised with the API server"
+                ) from None
         return informer
 
     async def get_scale(self, ref: ScaleRef) -> Scale:
@@ -105,6 +119,9 @@ class TargetReader:
         version = str(meta.get("resourceVersion") or "")
         replicas = int((obj.get("spec") or {}).get("replicas") or 0)
         written = self._written.get(ref)
+        if written is not None and written.uid and written.uid != str(meta.get("uid") or ""):
+            del self._written[ref]  # written to another object of that name, gone since
+            written = None
         if written is not None:
             ours, theirs = (
                 _version_number(written.resource_version),
@@ -124,7 +141,7 @@ class TargetReader:
     async def set_replicas(self, ref: ScaleRef, replicas: int) -> Scale:
         scale = await self._scales.set_replicas(ref, replicas)
         if (ref.api_version, ref.kind) in CACHED_KINDS:
-            self._written[ref] = _Written(replicas, scale.resource_version)
+            self._written[ref] = _Written(replicas, scale.resource_version, scale.uid)
         return scale
 
     async def workload(self, ref: ScaleRef) -> dict[str, Any] | None:

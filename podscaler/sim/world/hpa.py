@@ -437,10 +437,12 @@ class HpaController:
         import os
         import tempfile
 
+        groups = ("system:serviceaccounts", "system:serviceaccounts:kube-system")
         if server.aggregator is not None:
-            server.aggregator.add_token(
-                token, HPA_USER, ("system:serviceaccounts", "system:serviceaccounts:kube-system")
-            )
+            server.aggregator.add_token(token, HPA_USER, groups)
+        else:
+            # A TLS server refuses unknown tokens; the service account's token is known.
+            server.auth_policy.allow_token(token, HPA_USER, groups)
         ca_file: str | None = None
         if server.ca_pem is not None:
             with tempfile.NamedTemporaryFile("wb", suffix=".crt", delete=False) as fh:

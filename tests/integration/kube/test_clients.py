@@ -14,6 +14,7 @@ from podscaler.kube.errors import (
     Invalid,
     NotFound,
     TransportError,
+    Unauthorized,
 )
 from podscaler.sim.apiserver import ApiServer
 
@@ -42,8 +43,13 @@ async def test_tls_with_the_server_ca(apiserver_tls: ApiServer, tmp_path: Path) 
     assert apiserver_tls.ca_pem is not None
     ca = tmp_path / "ca.crt"
     ca.write_bytes(apiserver_tls.ca_pem)
-    async with await connect(server=apiserver_tls.url, ca_file=ca) as kube:
+    async with await connect(
+        server=apiserver_tls.url, ca_file=ca, token=apiserver_tls.token
+    ) as kube:
         assert (await kube.request("GET", "/api/v1/namespaces"))["items"]
+    async with await connect(server=apiserver_tls.url, ca_file=ca) as kube:
+        with pytest.raises(Unauthorized):
+            await kube.request("GET", "/api/v1/namespaces")
     kubeconfig = apiserver_tls.write_kubeconfig(tmp_path / "kubeconfig")
     async with await connect(kubeconfig=kubeconfig, context="podscaler") as kube:
         assert (await kube.request("GET", "/api/v1/namespaces"))["items"]
@@ -54,7 +60,9 @@ async def test_tls_without_the_ca_fails_unless_insecure(apiserver_tls: ApiServer
         with pytest.raises(TransportError) as caught:
             await kube.request("GET", "/api/v1/namespaces")
         assert caught.value.__cause__ is not None
-    async with await connect(server=apiserver_tls.url, insecure=True) as kube:
+    async with await connect(
+        server=apiserver_tls.url, insecure=True, token=apiserver_tls.token
+    ) as kube:
         assert (await kube.request("GET", "/api/v1/namespaces"))["items"]
 
 
@@ -64,6 +72,7 @@ async def test_in_cluster_service_account(
     assert apiserver_tls.ca_pem is not None
     (tmp_path / "ca.crt").write_bytes(apiserver_tls.ca_pem)
     (tmp_path / "token").write_text("sa-token")
+    apiserver_tls.auth_policy.allow_token("sa-token", "system:serviceaccount:podscaler:podscaler")
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", apiserver_tls.host)
     monkeypatch.setenv("KUBERNETES_SERVICE_PORT", str(apiserver_tls.port))
     async with await connect(service_account_dir=tmp_path) as kube:

@@ -250,10 +250,12 @@ async def test_requests_arrive_with_the_front_proxy_certificate_and_the_callers_
     assert seen["groups"] == ["ops"]
     assert seen["authorization"] is None
 
+    # A caller who showed no credential (plain HTTP lets them in) is named as anonymous,
+    # never as an administrator: the backend's own authorization decides about them.
     async with client.get(_things_url(server)) as resp:
         assert resp.status == 200
-    assert backend.seen[-1]["user"] == ["system:admin"]
-    assert backend.seen[-1]["groups"] == ["system:masters", "system:authenticated"]
+    assert backend.seen[-1]["user"] == ["system:anonymous"]
+    assert backend.seen[-1]["groups"] == ["system:unauthenticated"]
 
 
 async def test_discovery_lists_the_aggregated_group(

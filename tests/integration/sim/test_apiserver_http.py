@@ -667,11 +667,14 @@ async def test_watch_resumes_from_a_resource_version(apiserver: ApiServer, http:
 
 
 async def test_watch_sends_bookmarks_and_honours_timeout(apiserver: ApiServer, http: Http) -> None:
+    since = apiserver.store.resource_version
     url = (
-        f"{apiserver.url}/api/v1/pods?watch=true&allowWatchBookmarks=true&timeoutSeconds=1&resourceVersion="
-        f"{apiserver.store.resource_version}"
+        f"{apiserver.url}/api/v1/pods?watch=true&allowWatchBookmarks=true&timeoutSeconds=1"
+        f"&resourceVersion={since}"
     )
     async with http.session.get(url) as resp:
+        # A write elsewhere moves the version past the watch's: only a bookmark tells it.
+        await http.ok("POST", "/api/v1/namespaces/default/configmaps", {"metadata": {"name": "x"}})
         body = await resp.read()
     events = [json.loads(line) for line in body.splitlines()]
     assert events
@@ -679,6 +682,22 @@ async def test_watch_sends_bookmarks_and_honours_timeout(apiserver: ApiServer, h
     assert events[0]["object"]["metadata"]["resourceVersion"] == str(
         apiserver.store.resource_version
     )
+
+
+async def test_watch_gets_no_bookmark_for_a_version_it_already_has(
+    apiserver: ApiServer, http: Http
+) -> None:
+    """Upstream drops a bookmark whose version equals the watch's, and sends none to a watch
+    from a version the server has not reached (a bookmark must never move a client back)."""
+    current = apiserver.store.resource_version
+    for since in (current, current + 1000):
+        url = (
+            f"{apiserver.url}/api/v1/pods?watch=true&allowWatchBookmarks=true&timeoutSeconds=1"
+            f"&resourceVersion={since}"
+        )
+        async with http.session.get(url) as resp:
+            assert resp.status == 200
+            assert await resp.read() == b""
 
 
 async def test_watch_from_a_compacted_version_gets_410(apiserver: ApiServer, http: Http) -> None:
@@ -734,11 +753,17 @@ async def test_tls_with_the_minted_ca(apiserver_tls: ApiServer, tmp_path: Path) 
     assert apiserver_tls.url.startswith("https://")
     assert apiserver_tls.ca_pem
     ctx = ssl.create_default_context(cadata=apiserver_tls.ca_pem.decode())
-    async with (
-        aiohttp.ClientSession() as session,
-        session.get(f"{apiserver_tls.url}/api/v1/namespaces", ssl=ctx) as resp,
-    ):
-        assert resp.status == 200
+    bearer = {"Authorization": f"Bearer {apiserver_tls.token}"}
+    async with aiohttp.ClientSession() as session:
+        async with session.get(
+            f"{apiserver_tls.url}/api/v1/namespaces", ssl=ctx, headers=bearer
+        ) as resp:
+            assert resp.status == 200
+        # The kubeconfig's token is the credential; without it only health is public.
+        async with session.get(f"{apiserver_tls.url}/api/v1/namespaces", ssl=ctx) as resp:
+            assert resp.status == 401
+        async with session.get(f"{apiserver_tls.url}/healthz", ssl=ctx) as resp:
+            assert resp.status == 200
     path = apiserver_tls.write_kubeconfig(tmp_path / "kc")
     api = await config.new_client_from_config(config_file=str(path))
     async with api:
