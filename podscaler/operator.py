@@ -12,7 +12,7 @@ What runs:
   (:class:`~podscaler.controllers.scaledobject.metricsource.ControllerMetricsSource`; 503 on a
   standby replica); at start it says who owns the ``v1beta1.external.metrics.k8s.io``
   APIService when another adapter (KEDA, prometheus-adapter) holds it, served or not;
-* beside both, :class:`~podscaler.controllers.refresh.AuthRefresher`: triggers are rebuilt
+* beside both, :class:`~podscaler.controllers.triggers.refresh.AuthRefresher`: triggers are rebuilt
   when a referenced TriggerAuthentication changes (watched) or a referenced Secret/ConfigMap
   does (re-read by name every ``auth_refresh_seconds``, and at once after an authentication
   failure);
@@ -59,10 +59,10 @@ from podscaler.controllers.proportional import (
     ProportionalSettings,
     start_proportional_controller,
 )
-from podscaler.controllers.refresh import AuthRefresher
 from podscaler.controllers.scaledjob import JobSettings, ScaledJobController
 from podscaler.controllers.scaledobject import ScaledObjectController, Settings
 from podscaler.controllers.scaledobject.metricsource import ControllerMetricsSource
+from podscaler.controllers.triggers.refresh import AuthRefresher
 from podscaler.kube.clients import ConnectOptions, Kube, connect
 from podscaler.kube.errors import KubeError
 from podscaler.kube.events import EventRecorder

@@ -6,7 +6,7 @@ message says what the source answered (never a credential), the Fallback conditi
 fallback replicas while it lasts, and Ready/Fallback back to normal — and replicas following the
 backlog again — once the source is fixed. Fixing wrong credentials is *rotating the Secret*:
 the operator runs with a 10-minute refresh period here, so recovering within seconds is the
-re-read after an authentication failure (``controllers.refresh``).
+re-read after an authentication failure (``controllers.triggers.refresh``).
 """
 
 from __future__ import annotations

@@ -34,13 +34,13 @@ from podscaler.api.reasons import Reason
 from podscaler.api.scaledjob import ScaledJob
 from podscaler.api.timestamps import format_time
 from podscaler.api.triggers import polling_interval_of
-from podscaler.controllers.refresh import AuthRefresher, recording
-from podscaler.controllers.scaledobject.triggers import (
-    TriggerConfigError,
-    TriggerSet,
-    build_triggers,
-)
 from podscaler.controllers.transitions import condition_changes
+from podscaler.controllers.triggers import (
+    AuthRefresher,
+    TriggerConfigError,
+    TriggerKeeper,
+    TriggerSet,
+)
 from podscaler.engine.scaledjob import (
     JobDecision,
     JobMetric,
@@ -134,16 +134,29 @@ class ScaledJobController:
         self.namespace = namespace
         self.settings = settings or JobSettings()
         self.recorder = recorder
-        self.registry = registry or default_registry()
-        self.scaler_env = scaler_env or ScalerEnvironment(now=now)
+        self.keeper = TriggerKeeper(
+            kube,
+            registry or default_registry(),
+            scaler_env or ScalerEnvironment(now=now),
+            kind="ScaledJob",
+            operator_namespace=self.settings.operator_namespace,
+            timeout_seconds=self.settings.trigger_timeout_seconds,
+        )
         self.informer = Informer(kube, SCALED_JOBS, namespace=namespace)
         self.objects: dict[tuple[str, str], ScaledJobContext] = {}
         self.now = now
         self.evaluations = 0
-        #: Rebuilds triggers when their Secrets/TriggerAuthentications change (set by the
-        #: operator; see :mod:`podscaler.controllers.refresh`). Such a rebuild is not a spec
-        #: change: running Jobs are kept.
-        self.refresher: AuthRefresher | None = None
+
+    @property
+    def refresher(self) -> AuthRefresher | None:
+        """Rebuilds triggers when their Secrets/TriggerAuthentications change (set by the
+        operator; see :mod:`podscaler.controllers.triggers.refresh`). Such a rebuild is not a
+        spec change: running Jobs are kept."""
+        return self.keeper.refresher
+
+    @refresher.setter
+    def refresher(self, refresher: AuthRefresher | None) -> None:
+        self.keeper.refresher = refresher
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -203,8 +216,7 @@ class ScaledJobController:
         ctx = self.objects.pop(self._key(obj), None)
         if ctx is None:
             return
-        if self.refresher is not None:
-            self.refresher.forget(("ScaledJob", ctx.namespace, ctx.name))
+        self.keeper.forget(ctx)
         if ctx.task is not None:
             ctx.task.cancel()
             await asyncio.gather(ctx.task, return_exceptions=True)
@@ -243,37 +255,24 @@ class ScaledJobController:
             return None
         spec = scaled_job.spec
         scaling = spec.resolved()
-        if ctx.triggers is None or ctx.built_generation != ctx.generation:
+        if self.keeper.stale(ctx):
             rebuilt = ctx.built_generation is not None
-            await ctx.close()
             try:
-                with recording() as reads:
-                    ctx.triggers = await build_triggers(
-                        self.kube,
-                        self.registry,
-                        self.scaler_env,
-                        namespace=ctx.namespace,
-                        triggers=spec.triggers,
-                        workload={"spec": {"template": spec.job_target_ref.template}},
-                        env_source_container=spec.env_source_container_name,
-                        operator_namespace=self.settings.operator_namespace,
-                    )
+                await self.keeper.rebuild(
+                    ctx,
+                    triggers=spec.triggers,
+                    workload={"spec": {"template": spec.job_target_ref.template}},
+                    env_source_container=spec.env_source_container_name,
+                )
             except TriggerConfigError as exc:
                 await self._not_ready(ctx, now, str(exc))
                 return None
-            ctx.built_generation = ctx.generation
-            if self.refresher is not None:
-                self.refresher.track(("ScaledJob", ctx.namespace, ctx.name), reads, ctx)
             if rebuilt and not scaling.gradual_rollout:
                 await self._delete_unfinished(ctx)
             self._event(ctx, Reason.ScaledJobReady, "triggers started")
         triggers = ctx.triggers
         assert triggers is not None
-        loop = asyncio.get_running_loop()
-        poll = await triggers.poll(self.settings.trigger_timeout_seconds, loop.time)
-        if self.refresher is not None:
-            errors = [r.error for r in poll.records if r.error is not None]
-            self.refresher.report_errors(("ScaledJob", ctx.namespace, ctx.name), errors)
+        poll = await self.keeper.poll(ctx, triggers)
         maximum = scaling.max_replica_count
         metrics: list[JobMetric] = []
         for observation in poll.observations:

@@ -247,8 +247,7 @@ class ScaledObjectController:
             ctx.task.cancel()
             await asyncio.gather(ctx.task, return_exceptions=True)
         await ctx.close()
-        if self.evaluator.refresher is not None:
-            self.evaluator.refresher.forget(("ScaledObject", *key))
+        self.evaluator.keeper.forget(ctx)
         if ctx.target is not None:
             self.targets.forget(ctx.target)
         self.decisions.forget(*key)

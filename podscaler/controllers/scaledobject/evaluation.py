@@ -31,7 +31,6 @@ from podscaler.api.meta import API_GROUP, API_VERSION
 from podscaler.api.reasons import Reason
 from podscaler.api.scaledobject import ScaledObject
 from podscaler.api.triggers import polling_interval_of
-from podscaler.controllers.refresh import AuthRefresher, recording
 from podscaler.controllers.scaledobject.direct import hpa_spec_and_readings
 from podscaler.controllers.scaledobject.hpamode import HpaMode, finish_status, reconcile_mode
 from podscaler.controllers.scaledobject.mapping import (
@@ -58,13 +57,14 @@ from podscaler.controllers.scaledobject.status import (
 )
 from podscaler.controllers.scaledobject.statuswriter import StatusWriter
 from podscaler.controllers.scaledobject.targets import TargetReader
-from podscaler.controllers.scaledobject.triggers import (
+from podscaler.controllers.transitions import condition_changes, replica_change
+from podscaler.controllers.triggers import (
+    AuthRefresher,
     TriggerConfigError,
+    TriggerKeeper,
     TriggerPoll,
     TriggerSet,
-    build_triggers,
 )
-from podscaler.controllers.transitions import condition_changes, replica_change
 from podscaler.engine import hpa, keda
 from podscaler.engine.hpa.objects import pod_facts, resource_reading
 from podscaler.engine.keda import conditions as cond
@@ -217,16 +217,29 @@ class Evaluator:
         self.recorder = recorder
         self.decisions = decisions
         self.now = now
-        self.registry = registry
         self.owner_of = owner_of
-        self.scaler_env = ScalerEnvironment(now=now)
-        #: Rebuilds triggers when their Secrets/TriggerAuthentications change (set by the
-        #: operator; see :mod:`podscaler.controllers.refresh`).
-        self.refresher: AuthRefresher | None = None
+        self.keeper = TriggerKeeper(
+            kube,
+            registry,
+            ScalerEnvironment(now=now),
+            kind="ScaledObject",
+            operator_namespace=settings.operator_namespace,
+            timeout_seconds=settings.trigger_timeout_seconds,
+        )
         self.hpa_mode = HpaMode(kube, dry_run=settings.dry_run)
         #: Writes statuses in the background when set (the controller sets one); without it
         #: an evaluation writes its status itself before returning.
         self.status_writer: StatusWriter | None = None
+
+    @property
+    def refresher(self) -> AuthRefresher | None:
+        """Rebuilds triggers when their Secrets/TriggerAuthentications change (set by the
+        operator; see :mod:`podscaler.controllers.triggers.refresh`)."""
+        return self.keeper.refresher
+
+    @refresher.setter
+    def refresher(self, refresher: AuthRefresher | None) -> None:
+        self.keeper.refresher = refresher
 
     # ---------------------------------------------------------------- helpers
 
@@ -446,29 +459,19 @@ class Evaluator:
             return await self._not_ready(
                 ctx, started, now, Reason.ScaleTargetNotFound, message, "targetNotFound"
             )
-        if ctx.triggers is None or ctx.built_generation != ctx.generation:
-            await ctx.close()
+        if self.keeper.stale(ctx):
             try:
-                workload = await self.targets.workload(ref)
-                with recording() as reads:
-                    ctx.triggers = await build_triggers(
-                        self.kube,
-                        self.registry,
-                        self.scaler_env,
-                        namespace=ctx.namespace,
-                        triggers=so.spec.triggers,
-                        workload=workload,
-                        env_source_container=target.env_source_container_name,
-                        operator_namespace=self.settings.operator_namespace,
-                    )
+                await self.keeper.rebuild(
+                    ctx,
+                    triggers=so.spec.triggers,
+                    workload=await self.targets.workload(ref),
+                    env_source_container=target.env_source_container_name,
+                )
             except TriggerConfigError as exc:
                 return await self._not_ready(
                     ctx, started, now, Reason.ScaledObjectCheckFailed, str(exc), "invalid",
                     current=scale.replicas,
                 )  # fmt: skip
-            ctx.built_generation = ctx.generation
-            if self.refresher is not None:
-                self.refresher.track(("ScaledObject", ctx.namespace, ctx.name), reads, ctx)
         return await self._decide_and_apply(ctx, so, ref, resource, scale, started, now)
 
     async def _decide_and_apply(
@@ -484,10 +487,7 @@ class Evaluator:
         loop = asyncio.get_running_loop()
         triggers = ctx.triggers
         assert triggers is not None
-        poll = await triggers.poll(self.settings.trigger_timeout_seconds, loop.time)
-        if self.refresher is not None:
-            errors = [r.error for r in poll.records if r.error is not None]
-            self.refresher.report_errors(("ScaledObject", ctx.namespace, ctx.name), errors)
+        poll = await self.keeper.poll(ctx, triggers)
         ctx.last_poll, ctx.last_poll_at = poll, now
         for polled in poll.records:
             self.metrics.trigger(

@@ -44,7 +44,7 @@ from podscaler.api.externalmetrics import (
 from podscaler.api.metrictarget import MetricTargetType
 from podscaler.api.scaledobject import COMPOSITE_METRIC_NAME, ScaledObject, ScalingSpec
 from podscaler.controllers.scaledobject.mapping import state_from_status
-from podscaler.controllers.scaledobject.triggers import BuiltTrigger
+from podscaler.controllers.triggers.building import BuiltTrigger
 from podscaler.engine import keda
 from podscaler.kube.errors import KubeError
 from scalers.contract import ExternalMetricSpec

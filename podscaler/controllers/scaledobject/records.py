@@ -40,6 +40,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Final
 
 from podscaler.api.timestamps import parse_seconds
+from podscaler.controllers.triggers import TriggerRecord
 
 __all__ = [
     "DEFAULT_HISTORY_SECONDS",
@@ -61,23 +62,6 @@ DEFAULT_RECORDS_PER_OBJECT: Final = 20
 DEFAULT_HISTORY_SECONDS: Final = 24 * 3600.0
 #: ... and at most this many spans (a change of decision every ~3 minutes for a day).
 DEFAULT_SPANS_PER_OBJECT: Final = 500
-
-
-@dataclass(frozen=True, slots=True)
-class TriggerRecord:
-    """One trigger metric on one poll."""
-
-    index: int
-    type: str
-    name: str
-    metric: str
-    value: float | None
-    active: bool
-    error: str | None = None
-    duration_seconds: float = 0.0
-    #: what the trigger explains beside its value (``MetricValue.details``: the predictive
-    #: trigger's forecast and model), JSON values; ``summary`` is one line for people
-    details: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

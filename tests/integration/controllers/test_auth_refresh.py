@@ -1,5 +1,5 @@
-"""Credentials follow their sources (``podscaler.controllers.refresh``), in-process against the
-embedded API server and a Prometheus-compatible server that checks a bearer token.
+"""Credentials follow their sources (``podscaler.controllers.triggers.refresh``), in-process
+against the embedded API server and a Prometheus-compatible server that checks a bearer token.
 
 * a rotated Secret reaches the next build on the refresh period, and the old token is not sent
   again;
@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from podscaler.controllers.refresh import AuthRefresher
 from podscaler.controllers.scaledjob import ScaledJobController
 from podscaler.controllers.scaledobject import ScaledObjectController, Settings
+from podscaler.controllers.triggers.refresh import AuthRefresher
 from podscaler.kube.clients import MERGE_PATCH, Kube
 from podscaler.kube.errors import NotFound
 from podscaler.kube.events import EventRecorder

@@ -9,7 +9,7 @@ from typing import cast
 
 import pytest
 
-from podscaler.controllers.refresh import (
+from podscaler.controllers.triggers.refresh import (
     AuthRefresher,
     looks_like_auth_failure,
     note_read,

@@ -14,7 +14,7 @@ from podscaler.controllers.scaledobject.records import (
     DecisionRecord,
     render_records,
 )
-from podscaler.controllers.scaledobject.triggers import BuiltTrigger, TriggerSet
+from podscaler.controllers.triggers import BuiltTrigger, TriggerSet
 from podscaler.observability.metrics import OperatorMetrics
 from scalers import ScalerConfig, ScalerEnvironment, default_registry
 from scalers.contract import (

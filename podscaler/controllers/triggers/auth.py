@@ -27,7 +27,7 @@ from typing import Any
 
 from podscaler.api.triggerauth import TriggerAuthenticationSpec
 from podscaler.api.triggers import AuthenticationRef
-from podscaler.controllers.refresh import note_read
+from podscaler.controllers.triggers.refresh import note_read
 from podscaler.kube.clients import Kube
 from podscaler.kube.errors import KubeError, NotFound
 from scalers.aws_sqs_queue import (
@@ -92,7 +92,7 @@ class _Reader:
             raise AuthError(f"{kind} {ns}/{name} not found") from exc
         except KubeError as exc:
             raise AuthError(f"cannot read {kind} {ns}/{name}: {type(exc).__name__}") from exc
-        note_read(kind, ns, name, obj)  # so a rotation rebuilds the triggers (controllers.refresh)
+        note_read(kind, ns, name, obj)  # so a rotation rebuilds the triggers (.refresh)
         values: dict[str, str] = {}
         if kind == "Secret":
             for k, v in (obj.get("data") or {}).items():

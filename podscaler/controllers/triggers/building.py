@@ -1,4 +1,5 @@
-"""A ScaledObject's triggers: built through the scaler registry, polled concurrently.
+"""An object's triggers (a ScaledObject's or a ScaledJob's): built through the scaler registry,
+polled concurrently.
 
 Building (:func:`build_triggers`) resolves each trigger's inputs (container env for
 ``xxxFromEnv``, the TriggerAuthentication's parameters), parses the metadata with the trigger
@@ -21,13 +22,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from podscaler.api.metrictarget import MetricTargetType
-from podscaler.controllers.scaledobject.auth import (
+from podscaler.controllers.triggers.auth import (
     AuthError,
     container_of,
     resolve_auth,
     resolve_container_env,
 )
-from podscaler.controllers.scaledobject.records import TriggerRecord
 from podscaler.engine.keda import TriggerObservation
 from podscaler.kube.clients import Kube
 from scalers.contract import (
@@ -43,9 +43,33 @@ from scalers.contract import (
 )
 from scalers.registry import ScalerRegistry
 
-__all__ = ["BuiltTrigger", "TriggerConfigError", "TriggerPoll", "TriggerSet", "build_triggers"]
+__all__ = [
+    "BuiltTrigger",
+    "TriggerConfigError",
+    "TriggerPoll",
+    "TriggerRecord",
+    "TriggerSet",
+    "build_triggers",
+]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerRecord:
+    """One trigger metric on one poll."""
+
+    index: int
+    type: str
+    name: str
+    metric: str
+    value: float | None
+    active: bool
+    error: str | None = None
+    duration_seconds: float = 0.0
+    #: what the trigger explains beside its value (``MetricValue.details``: the predictive
+    #: trigger's forecast and model), JSON values; ``summary`` is one line for people
+    details: Mapping[str, Any] | None = None
 
 
 class TriggerConfigError(Exception):
@@ -92,7 +116,7 @@ def _target_of(spec: ExternalMetricSpec) -> tuple[MetricTargetType, float | None
 
 
 class TriggerSet:
-    """The built triggers of one ScaledObject generation."""
+    """The built triggers of one object's generation."""
 
     def __init__(
         self,
