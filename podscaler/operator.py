@@ -355,6 +355,7 @@ async def run_operator(
                     operator_namespace=options.operator_namespace,
                 ),
                 recorder=recorder,
+                metrics=metrics,
             )
         refresher = AuthRefresher(
             kube, namespace=options.namespace, period_seconds=options.auth_refresh_seconds

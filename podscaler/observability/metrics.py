@@ -9,7 +9,16 @@ Two families, on one registry served at ``/metrics`` on the metrics port:
   and alerts keep working unchanged: ``keda_scaler_metrics_value``, ``keda_scaler_active``,
   ``keda_scaler_detail_errors_total`` (and the older ``keda_scaler_errors_total`` that
   dashboards built before KEDA 2.16 still query), ``keda_scaled_object_errors_total``,
-  ``keda_scaled_object_paused`` and ``keda_internal_scale_loop_latency_seconds``.
+  ``keda_scaled_job_errors_total``, ``keda_scaled_object_paused`` and
+  ``keda_internal_scale_loop_latency_seconds``.
+
+The poll loop (``podscaler.controllers.loop``) reports for every kind it polls, told apart the
+way KEDA tells them apart: the lateness gauge ``keda_internal_scale_loop_latency_seconds`` and
+the histogram ``podscaler_scale_loop_lateness_seconds`` carry ``type`` (``scaledobject``,
+``scaledjob``); errors go to the kind's own KEDA family (``keda_scaled_object_errors_total``:
+an invalid object, a missing target, a failed ``/scale`` write, a failed poll;
+``keda_scaled_job_errors_total``: an invalid ScaledJob, a Job that could not be created, a
+failed poll).
 
 Labels are bounded: per object (namespace, name) and per trigger (index, name, metric name),
 never a value, an error message or anything a user can make unbounded at run time. Histograms
@@ -33,10 +42,12 @@ from typing import Any, Final
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
-__all__ = ["CONTENT_TYPE_LATEST", "SCALED_OBJECT", "OperatorMetrics"]
+__all__ = ["CONTENT_TYPE_LATEST", "SCALED_JOB", "SCALED_OBJECT", "OperatorMetrics"]
 
 #: KEDA's ``type`` label value for ScaledObjects.
 SCALED_OBJECT: Final = "scaledobject"
+#: KEDA's ``type`` label value for ScaledJobs.
+SCALED_JOB: Final = "scaledjob"
 
 #: KEDA's common scaler labels (``pkg/metricscollector/prommetrics.go``: metricLabels).
 KEDA_SCALER_LABELS: Final = (
@@ -76,7 +87,7 @@ _LOOP_BUCKETS_SECONDS: Final = (
 
 
 class OperatorMetrics:
-    """Every metric the ScaledObject controller reports, on one registry."""
+    """Every metric the ScaledObject and ScaledJob controllers report, on one registry."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
@@ -127,7 +138,8 @@ class OperatorMetrics:
         )
         self.loop_lateness = Histogram(
             "podscaler_scale_loop_lateness_seconds",
-            "How late an evaluation started compared with its schedule (all objects).",
+            "How late an evaluation started compared with its schedule (all objects of a type).",
+            ("type",),
             buckets=_LOOP_BUCKETS_SECONDS,
             registry=r,
         )
@@ -178,6 +190,16 @@ class OperatorMetrics:
             ("namespace", "scaledObject"),
             registry=r,
         )
+        self.keda_job_errors = Counter(
+            "keda_scaled_job_errors",
+            "The number of errors that have occurred for each ScaledJob.",
+            ("namespace", "scaledJob"),
+            registry=r,
+        )
+        self._object_errors = {
+            SCALED_OBJECT: self.keda_object_errors,
+            SCALED_JOB: self.keda_job_errors,
+        }
         self.keda_paused = Gauge(
             "keda_scaled_object_paused",
             "Whether a ScaledObject is paused (1) or not (0).",
@@ -191,15 +213,23 @@ class OperatorMetrics:
             registry=r,
         )
         self._trigger_labels: dict[tuple[str, str], set[tuple[str, ...]]] = {}
-        #: (namespace, name) → {cache key → labelled child}; see the module docstring.
-        self._children: dict[tuple[str, str], dict[tuple[Any, ...], Any]] = {}
+        #: (namespace, name) of a ScaledObject, or (type, namespace, name) of another kind →
+        #: {cache key → labelled child}; see the module docstring.
+        self._children: dict[tuple[str, ...], dict[tuple[Any, ...], Any]] = {}
+        self._lateness_of_type: dict[str, Any] = {}
 
     def _child(
-        self, namespace: str, name: str, metric: Gauge | Counter, labels: tuple[str, ...]
+        self,
+        namespace: str,
+        name: str,
+        metric: Gauge | Counter,
+        labels: tuple[str, ...],
+        kind: str = SCALED_OBJECT,
     ) -> Any:
-        children = self._children.get((namespace, name))
+        owner = (namespace, name) if kind == SCALED_OBJECT else (kind, namespace, name)
+        children = self._children.get(owner)
         if children is None:
-            children = self._children[(namespace, name)] = {}
+            children = self._children[owner] = {}
         key = (id(metric), labels)
         child = children.get(key)
         if child is None:
@@ -243,8 +273,9 @@ class OperatorMetrics:
             if gauge is not None and isinstance(number, int | float) and not error:
                 self._child(namespace, name, gauge, ours).set(float(number))
 
-    def object_error(self, namespace: str, name: str) -> None:
-        self.keda_object_errors.labels(namespace, name).inc()
+    def object_error(self, namespace: str, name: str, *, kind: str = SCALED_OBJECT) -> None:
+        """One error of a ScaledObject (or, by *kind*, a ScaledJob)."""
+        self._object_errors[kind].labels(namespace, name).inc()
 
     def evaluated(
         self,
@@ -266,16 +297,27 @@ class OperatorMetrics:
         self._child(namespace, name, self.keda_paused, obj).set(1.0 if paused else 0.0)
         self.evaluation_duration.observe(duration_seconds)
 
-    def lateness(self, namespace: str, name: str, seconds: float) -> None:
-        self.loop_lateness.observe(max(seconds, 0.0))
-        labels = (namespace, SCALED_OBJECT, f"{namespace}/{name}")
-        self._child(namespace, name, self.keda_loop_latency, labels).set(max(seconds, 0.0))
+    def lateness(
+        self, namespace: str, name: str, seconds: float, *, kind: str = SCALED_OBJECT
+    ) -> None:
+        """How late a scheduled poll of a ScaledObject (or, by *kind*, a ScaledJob) started."""
+        histogram = self._lateness_of_type.get(kind)
+        if histogram is None:
+            histogram = self._lateness_of_type[kind] = self.loop_lateness.labels(kind)
+        histogram.observe(max(seconds, 0.0))
+        labels = (namespace, kind, f"{namespace}/{name}")
+        self._child(namespace, name, self.keda_loop_latency, labels, kind).set(max(seconds, 0.0))
 
     def scale_write(self, namespace: str, name: str, *, ok: bool) -> None:
         self.scale_writes.labels(namespace, name, "success" if ok else "error").inc()
 
-    def forget(self, namespace: str, name: str) -> None:
+    def forget(self, namespace: str, name: str, *, kind: str = SCALED_OBJECT) -> None:
         """Remove a deleted object's series, so they do not linger at their last value."""
+        if kind != SCALED_OBJECT:
+            self._children.pop((kind, namespace, name), None)
+            _remove(self._object_errors[kind], (namespace, name))
+            _remove(self.keda_loop_latency, (namespace, kind, f"{namespace}/{name}"))
+            return
         self._children.pop((namespace, name), None)
         for keda in self._trigger_labels.pop((namespace, name), set()):
             ours = (namespace, name, keda[4], keda[3], keda[1])

@@ -1,8 +1,12 @@
 """The ScaledJob controller: each ``pollingInterval``, create Jobs for the events waiting.
 
-Per object, one task on the loop clock (as the ScaledObject controller): build the triggers
-(the same resolution of env and TriggerAuthentication as ScaledObjects, so a missing Secret
-or key gives Ready=False with the Secret and key named), poll them, count the ScaledJob's
+Per object, one poll on the schedule of :mod:`podscaler.controllers.loop` (the per-object poll
+loop the ScaledObject controller uses too: a restart spreads the first polls over one interval,
+a new or changed ScaledJob is polled at once, a spec change wakes it; lateness and errors are
+KEDA's ``keda_internal_scale_loop_latency_seconds{type="scaledjob"}`` and
+``keda_scaled_job_errors_total``): build the triggers (:mod:`podscaler.controllers.triggers`,
+the same resolution of env and TriggerAuthentication as ScaledObjects, so a missing Secret or
+key gives Ready=False with the Secret and key named), poll them, count the ScaledJob's
 Jobs by state, let :func:`podscaler.engine.scaledjob.decide_jobs` say how many to create,
 create them, and delete finished Jobs beyond ``successfulJobsHistoryLimit`` /
 ``failedJobsHistoryLimit``. Status carries Ready and Active conditions, ``lastActiveTime``
@@ -34,6 +38,7 @@ from podscaler.api.reasons import Reason
 from podscaler.api.scaledjob import ScaledJob
 from podscaler.api.timestamps import format_time
 from podscaler.api.triggers import polling_interval_of
+from podscaler.controllers.loop import PollLoop
 from podscaler.controllers.transitions import condition_changes
 from podscaler.controllers.triggers import (
     AuthRefresher,
@@ -57,6 +62,7 @@ from podscaler.kube.events import EventRecorder
 from podscaler.kube.informers import Informer
 from podscaler.kube.resources import Resource
 from podscaler.kube.statuses import merge_conditions, patch_status
+from podscaler.observability.metrics import SCALED_JOB, OperatorMetrics
 from scalers.contract import ScalerEnvironment
 from scalers.registry import ScalerRegistry, default_registry
 
@@ -87,6 +93,9 @@ SCALED_JOBS: Final = Resource(
 class JobSettings:
     trigger_timeout_seconds: float = 5.0
     operator_namespace: str = "podscaler"
+    #: As the ScaledObjects' ``start_spread``: after a restart, ScaledJobs whose status is
+    #: current take their first poll at a random point of ``pollingInterval * start_spread``.
+    start_spread: float = 1.0
 
 
 @dataclass
@@ -95,7 +104,6 @@ class ScaledJobContext:
     name: str
     obj: dict[str, Any]
     wake: asyncio.Event = field(default_factory=asyncio.Event)
-    task: asyncio.Task[None] | None = None
     triggers: TriggerSet | None = None
     built_generation: int | None = None
     status: dict[str, Any] | None = None
@@ -129,11 +137,13 @@ class ScaledJobController:
         recorder: EventRecorder | None = None,
         registry: ScalerRegistry | None = None,
         scaler_env: ScalerEnvironment | None = None,
+        metrics: OperatorMetrics | None = None,
     ) -> None:
         self.kube = kube
         self.namespace = namespace
         self.settings = settings or JobSettings()
         self.recorder = recorder
+        self.metrics = metrics or OperatorMetrics()
         self.keeper = TriggerKeeper(
             kube,
             registry or default_registry(),
@@ -143,9 +153,19 @@ class ScaledJobController:
             timeout_seconds=self.settings.trigger_timeout_seconds,
         )
         self.informer = Informer(kube, SCALED_JOBS, namespace=namespace)
-        self.objects: dict[tuple[str, str], ScaledJobContext] = {}
+        self.loop: PollLoop[ScaledJobContext] = PollLoop(
+            "ScaledJob",
+            self.evaluate,
+            metrics=self.metrics,
+            start_spread=self.settings.start_spread,
+        )
+        self.objects = self.loop.objects
         self.now = now
-        self.evaluations = 0
+
+    @property
+    def evaluations(self) -> int:
+        """Polls made (all ScaledJobs)."""
+        return self.loop.evaluations
 
     @property
     def refresher(self) -> AuthRefresher | None:
@@ -175,13 +195,7 @@ class ScaledJobController:
 
     async def aclose(self) -> None:
         await self.informer.aclose()
-        tasks = [c.task for c in self.objects.values() if c.task is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for ctx in self.objects.values():
-            await ctx.close()
-        self.objects.clear()
+        await self.loop.aclose()
 
     # ---------------------------------------------------------------- informer handlers
 
@@ -195,52 +209,21 @@ class ScaledJobController:
         if key in self.objects:
             await self._on_update(self.objects[key].obj, obj)
             return
-        ctx = ScaledJobContext(namespace=key[0], name=key[1], obj=obj)
-        self.objects[key] = ctx
-        ctx.task = asyncio.get_running_loop().create_task(
-            self._run(ctx), name=f"scaledjob-{key[0]}/{key[1]}"
-        )
+        self.loop.add(key, ScaledJobContext(namespace=key[0], name=key[1], obj=obj))
 
     async def _on_update(self, old: dict[str, Any], new: dict[str, Any]) -> None:
         ctx = self.objects.get(self._key(new))
         if ctx is None:
             await self._on_add(new)
             return
-        ctx.obj = new
-        if (old.get("metadata") or {}).get("generation") != (new.get("metadata") or {}).get(
-            "generation"
-        ):
-            ctx.wake.set()
+        self.loop.update(ctx, new)
 
     async def _on_delete(self, obj: dict[str, Any]) -> None:
-        ctx = self.objects.pop(self._key(obj), None)
+        ctx = await self.loop.remove(self._key(obj))
         if ctx is None:
             return
         self.keeper.forget(ctx)
-        if ctx.task is not None:
-            ctx.task.cancel()
-            await asyncio.gather(ctx.task, return_exceptions=True)
-        await ctx.close()
-
-    # ---------------------------------------------------------------- the loop
-
-    async def _run(self, ctx: ScaledJobContext) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            ctx.wake.clear()
-            try:
-                await self.evaluate(ctx)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("evaluating ScaledJob %s/%s failed", ctx.namespace, ctx.name)
-            self.evaluations += 1
-            deadline = loop.time() + ctx.polling_interval_seconds
-            try:
-                async with asyncio.timeout(max(deadline - loop.time(), 0.0)):
-                    await ctx.wake.wait()
-            except TimeoutError:
-                pass
+        self.metrics.forget(ctx.namespace, ctx.name, kind=SCALED_JOB)
 
     # ---------------------------------------------------------------- one poll
 
@@ -361,6 +344,7 @@ class ScaledJobController:
                 )
             except KubeError as exc:
                 self._event(ctx, Reason.JobCreateFailed, f"creating a Job failed: {exc}")
+                self.metrics.object_error(ctx.namespace, ctx.name, kind=SCALED_JOB)
                 break
             created += 1
         return created
@@ -413,6 +397,7 @@ class ScaledJobController:
         )
         await self._patch_status(ctx, now, {"observedGeneration": ctx.generation}, conditions)
         self._event(ctx, Reason.ScaledJobCheckFailed, message)
+        self.metrics.object_error(ctx.namespace, ctx.name, kind=SCALED_JOB)
 
     async def _patch_status(
         self,

@@ -1,27 +1,12 @@
-"""The ScaledObject controller: an informer, one timed loop per object, and the evaluator.
+"""The ScaledObject controller: an informer, one poll loop, and the evaluator.
 
-Scheduling. Each ScaledObject gets its own task that evaluates it every ``pollingInterval``
-on a fixed-rate schedule of the *loop clock* (so an accelerated simulated loop accelerates
-it too). An object whose status already answers its spec (``status.observedGeneration`` is
-its ``metadata.generation``: an operator evaluated it before this one started) takes its first
-evaluation at a random point of its first interval: after a restart, thousands of objects
-spread their polls evenly instead of all querying their sources in the same millisecond (and
-keep that phase). Any other object — new, or changed while no operator ran — is evaluated at
-once: someone is waiting for its first status (a newcomer who applied an example and then
-started ``podscaler run`` waited up to a whole interval for it). Which one an object is
-comes from its own status, not from comparing its ``creationTimestamp`` with this process's
-clock: the two clocks need not agree (another machine, a simulated cluster). The *second*
-poll of an object evaluated at once comes at a random point of its first interval
-(``start_spread``): objects created together (a Helm release, a GitOps sync, a benchmark)
-would otherwise poll in lock-step forever — 1,000 objects due in the same millisecond make the
-last one hundreds of milliseconds late on every round. The cost is one poll sooner than
-``pollingInterval`` in an object's life. How late each evaluation starts compared
-with its schedule is KEDA's ``keda_internal_scale_loop_latency_seconds``; it is also offered
-to :attr:`ScaledObjectController.on_lateness` (the benchmark reads it there).
-
-A spec change (``metadata.generation``), an annotation change (the pause annotations) or a
-deletion wakes the object's loop at once, and the schedule restarts from there, as KEDA
-restarts a scale loop when the generation changes. Status updates do not wake anything.
+Scheduling is :mod:`podscaler.controllers.loop`'s (the per-object poll loop every controller
+shares): each ScaledObject is evaluated every ``pollingInterval`` on the loop clock, a restart
+spreads the first polls over one interval, a new object is evaluated at once. A spec change
+(``metadata.generation``), an annotation change (the pause annotations) or a deletion wakes
+the object's loop at once, and the schedule restarts from there. How late each evaluation
+starts is KEDA's ``keda_internal_scale_loop_latency_seconds``, also offered to
+:attr:`ScaledObjectController.on_lateness` (the benchmark reads it there).
 
 Status is written in the background (:class:`~.statuswriter.StatusWriter`: coalesced per
 object, a few writes in flight, a short timeout), so a slow API server never holds a poll.
@@ -36,12 +21,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from podscaler.api.scaledobject import scale_target_of
+from podscaler.controllers.loop import PollLoop
 from podscaler.controllers.scaledobject.evaluation import (
     SCALED_OBJECTS,
     Evaluator,
@@ -78,15 +63,8 @@ def _seniority(obj: dict[str, Any]) -> tuple[str, str]:
     return str(meta.get("creationTimestamp") or ""), str(meta.get("name") or "")
 
 
-def _status_is_current(obj: dict[str, Any]) -> bool:
-    """Whether the object's status was written for its current spec (by us before a restart,
-    or by another replica)."""
-    generation = (obj.get("metadata") or {}).get("generation")
-    observed = (obj.get("status") or {}).get("observedGeneration")
-    return isinstance(generation, int) and observed == generation
-
-
-def _wake_worthy(old: dict[str, Any], new: dict[str, Any]) -> bool:
+def _wake_worthy(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """A spec change, the pause annotations or a deletion: evaluate now."""
     old_meta, new_meta = old.get("metadata") or {}, new.get("metadata") or {}
     return (
         old_meta.get("generation") != new_meta.get("generation")
@@ -134,13 +112,30 @@ class ScaledObjectController:
         )
         self.status_writer = StatusWriter(kube, SCALED_OBJECTS)
         self.evaluator.status_writer = self.status_writer
-        self.objects: dict[tuple[str, str], ObjectContext] = {}
+        self.loop: PollLoop[ObjectContext] = PollLoop(
+            "ScaledObject",
+            self.evaluator.evaluate,
+            metrics=self.metrics,
+            start_spread=self.settings.start_spread,
+            wakes=_wake_worthy,
+            cache=self.informer,
+        )
+        self.objects = self.loop.objects
         self._by_target: dict[TargetKey, set[tuple[str, str]]] = {}
-        self.on_lateness: Callable[[float], None] | None = None
-        #: Fraction of the interval over which a new object's second poll is moved (never
-        #: later than one pollingInterval after the first).
-        self._phase_spread = min(max(self.settings.start_spread, 0.0), 0.9)
-        self.evaluations = 0
+
+    @property
+    def evaluations(self) -> int:
+        """Evaluations made (all objects)."""
+        return self.loop.evaluations
+
+    @property
+    def on_lateness(self) -> Callable[[float], None] | None:
+        """Called with each scheduled evaluation's lateness in seconds (the benchmark's hook)."""
+        return self.loop.on_lateness
+
+    @on_lateness.setter
+    def on_lateness(self, hook: Callable[[float], None] | None) -> None:
+        self.loop.on_lateness = hook
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -163,13 +158,7 @@ class ScaledObjectController:
             async with asyncio.timeout(2.0):
                 await self.status_writer.flush()
         await self.status_writer.aclose()
-        tasks = [c.task for c in self.objects.values() if c.task is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for ctx in self.objects.values():
-            await ctx.close()
-        self.objects.clear()
+        await self.loop.aclose()
         await self.targets.aclose()
 
     # ---------------------------------------------------------------- ownership
@@ -212,13 +201,9 @@ class ScaledObjectController:
         if ctx is not None:  # re-added after a relist
             await self._on_update(ctx.obj, obj)
             return
-        ctx = ObjectContext(namespace=key[0], name=key[1], obj=obj)
-        self.objects[key] = ctx
+        self.loop.add(key, ObjectContext(namespace=key[0], name=key[1], obj=obj))
         self._index(key, obj, None)
         self.metrics.objects.set(len(self.objects))
-        ctx.task = asyncio.get_running_loop().create_task(
-            self._run(ctx), name=f"scaledobject-{key[0]}/{key[1]}"
-        )
 
     async def _on_update(self, old: dict[str, Any], new: dict[str, Any]) -> None:
         meta = new.get("metadata") or {}
@@ -227,26 +212,20 @@ class ScaledObjectController:
         if ctx is None:
             await self._on_add(new)
             return
-        previous = ctx.obj
-        ctx.obj = new
+        previous = self.loop.update(ctx, new)
         if ctx.status is not None and new.get("status") == ctx.status:
             ctx.status = None  # the cache caught up with our write: keep one copy, not two
         self._index(key, new, previous)
-        if _wake_worthy(previous, new):
-            ctx.wake.set()
 
     async def _on_delete(self, obj: dict[str, Any]) -> None:
         meta = obj.get("metadata") or {}
         key = (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
-        ctx = self.objects.pop(key, None)
-        self._index(key, None, ctx.obj if ctx is not None else obj)
+        known = self.objects.get(key)
+        self._index(key, None, known.obj if known is not None else obj)
+        ctx = await self.loop.remove(key)
         self.metrics.objects.set(len(self.objects))
         if ctx is None:
             return
-        if ctx.task is not None:
-            ctx.task.cancel()
-            await asyncio.gather(ctx.task, return_exceptions=True)
-        await ctx.close()
         self.evaluator.keeper.forget(ctx)
         if ctx.target is not None:
             self.targets.forget(ctx.target)
@@ -258,57 +237,3 @@ class ScaledObjectController:
         for other in self._by_target.get(target, set()) if target else set():
             if other in self.objects:
                 self.objects[other].wake.set()
-
-    # ---------------------------------------------------------------- the loop
-
-    async def _run(self, ctx: ObjectContext) -> None:
-        loop = asyncio.get_running_loop()
-        spread = 0.0
-        if _status_is_current(ctx.obj):  # evaluated before: nobody waits for this poll
-            spread = ctx.polling_interval_seconds * self.settings.start_spread
-        deadline = loop.time() + random.uniform(0.0, spread)
-        first = True
-        while True:
-            woke = False
-            delay = deadline - loop.time()
-            if delay > 0 or not ctx.wake.is_set():
-                try:
-                    async with asyncio.timeout(max(delay, 0.0)):
-                        await ctx.wake.wait()
-                    woke = True
-                except TimeoutError:
-                    woke = ctx.wake.is_set()
-            else:
-                woke = True
-            ctx.wake.clear()
-            if not self.informer.current:
-                # The cache is being repaired after a failure (the API server may have
-                # restarted with another store): this object may be gone, and the list that
-                # repairs the cache cancels this task if so. Nothing is decided meanwhile.
-                await self.informer.wait_current()
-            started = loop.time()
-            if not woke:
-                lateness = started - deadline
-                self.metrics.lateness(ctx.namespace, ctx.name, lateness)
-                if self.on_lateness is not None:
-                    self.on_lateness(lateness)
-            try:
-                await self.evaluator.evaluate(ctx)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # Principle 5: a bug met by one object must not stop the others (or this one).
-                log.exception("evaluating ScaledObject %s/%s failed", ctx.namespace, ctx.name)
-                self.metrics.object_error(ctx.namespace, ctx.name)
-            self.evaluations += 1
-            interval = ctx.polling_interval_seconds
-            if first and spread == 0.0 and self._phase_spread > 0.0:
-                # Created just now: leave the lock-step of the batch it was created with.
-                deadline = started + interval * (1.0 - random.uniform(0.0, self._phase_spread))
-            elif woke:
-                deadline = started + interval
-            else:
-                deadline += interval
-                if deadline < loop.time():
-                    deadline = loop.time()
-            first = False

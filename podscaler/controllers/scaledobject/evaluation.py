@@ -124,7 +124,6 @@ class ObjectContext:
     name: str
     obj: dict[str, Any]
     wake: asyncio.Event = field(default_factory=asyncio.Event)
-    task: asyncio.Task[None] | None = None
     triggers: TriggerSet | None = None
     built_generation: int | None = None
     scaling_state: keda.ScalingState | None = None

@@ -1,0 +1,236 @@
+"""The one per-object poll loop: every object a controller watches is polled on its own schedule.
+
+A controller that polls its objects (ScaledObjects, ScaledJobs; the vertical and node
+controllers next) keeps them in a :class:`PollLoop`: the controller's informer handlers
+:meth:`~PollLoop.add`, :meth:`~PollLoop.update` and :meth:`~PollLoop.remove` objects, and the
+loop runs one task per object that calls the controller's ``poll`` every
+``pollingInterval``. What is polled is the controller's business (a context satisfying
+:class:`Polled`); *when*, and what happens around it, is this module's.
+
+Schedule. Polls follow a fixed-rate schedule of the *loop clock* (so an accelerated simulated
+loop accelerates them too). An object whose status already answers its spec
+(``status.observedGeneration`` is its ``metadata.generation``: an operator polled it before this
+one started) takes its first poll at a random point of its first interval: after a restart,
+thousands of objects spread their polls evenly instead of all querying their sources in the same
+millisecond (and keep that phase). Any other object — new, or changed while no operator ran —
+is polled at once: someone is waiting for its first status (a newcomer who applied an example
+and then started ``podscaler run`` waited up to a whole interval for it). Which one an object is
+comes from its own status (:func:`status_is_current`), not from comparing its
+``creationTimestamp`` with this process's clock: the two clocks need not agree (another machine,
+a simulated cluster). The *second* poll of an object polled at once comes at a random point of
+its first interval (``start_spread``): objects created together (a Helm release, a GitOps sync,
+a benchmark) would otherwise poll in lock-step forever — 1,000 objects due in the same
+millisecond make the last one hundreds of milliseconds late on every round. The cost is one
+poll sooner than ``pollingInterval`` in an object's life.
+
+Waking. An update the controller deems worth it (``wakes``: by default a spec change, i.e.
+``metadata.generation``; ScaledObjects add their annotations and deletion) wakes the object's
+task at once and its schedule restarts from there, as KEDA restarts a scale loop when the
+generation changes. Status updates do not wake anything. Setting ``ctx.wake`` (the trigger
+refresher does, after a Secret rotation) has the same effect.
+
+Metrics. How late each scheduled poll starts compared with its schedule is KEDA's
+``keda_internal_scale_loop_latency_seconds`` (label ``type``: ``scaledobject``, ``scaledjob``)
+and the histogram ``podscaler_scale_loop_lateness_seconds`` (same ``type`` label); it is also
+offered to :attr:`PollLoop.on_lateness` (the benchmark reads it there). A poll that raises is
+logged and counted as an error of its object (``keda_scaled_object_errors_total`` /
+``keda_scaled_job_errors_total``), and the object is polled again on schedule: a bug met by one
+object must not stop the others, or this one (principle 5).
+
+A stale cache. A controller whose informer may lose track of the server (a failed watch, an
+API server restarted with another store) hands the informer to the loop (``cache``): a poll
+that falls due while the cache is being repaired waits until it is current again — the object
+may be gone, and the list that repairs the cache removes it (cancelling its task) if so.
+
+Cancellation. :meth:`PollLoop.remove` (the object was deleted) and :meth:`PollLoop.aclose` (the
+controller stops) cancel the object's task, wait for it, and close the context (its scalers'
+connections).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Generic, Protocol, TypeVar
+
+from podscaler.observability.metrics import OperatorMetrics
+
+__all__ = ["CacheState", "Key", "PollLoop", "Polled", "spec_changed", "status_is_current"]
+
+log = logging.getLogger(__name__)
+
+#: ``(namespace, name)`` of a polled object.
+Key = tuple[str, str]
+
+
+class Polled(Protocol):
+    """What the loop needs of the thing it polls: one object's context."""
+
+    namespace: str
+    name: str
+    #: The object as the informer last saw it.
+    obj: dict[str, Any]
+    #: Set to poll now (and restart the schedule from now).
+    wake: asyncio.Event
+
+    @property
+    def polling_interval_seconds(self) -> float: ...
+
+    async def close(self) -> None:
+        """Release what the context holds (scalers, connections); the object is gone."""
+
+
+C = TypeVar("C", bound=Polled)
+
+
+class CacheState(Protocol):
+    """Whether the cache the polled objects come from follows the server (an informer)."""
+
+    @property
+    def current(self) -> bool: ...
+
+    async def wait_current(self, timeout_seconds: float | None = None) -> None: ...
+
+
+def status_is_current(obj: Mapping[str, Any]) -> bool:
+    """Whether the object's status was written for its current spec (by us before a restart,
+    or by another replica)."""
+    generation = (obj.get("metadata") or {}).get("generation")
+    observed = (obj.get("status") or {}).get("observedGeneration")
+    return isinstance(generation, int) and observed == generation
+
+
+def spec_changed(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """The default reason to poll at once: ``metadata.generation`` moved."""
+    return (old.get("metadata") or {}).get("generation") != (new.get("metadata") or {}).get(
+        "generation"
+    )
+
+
+class PollLoop(Generic[C]):
+    """One task per object of one *kind*, each calling *poll* on the object's schedule."""
+
+    def __init__(
+        self,
+        kind: str,
+        poll: Callable[[C], Awaitable[object]],
+        *,
+        metrics: OperatorMetrics,
+        start_spread: float = 1.0,
+        wakes: Callable[[Mapping[str, Any], Mapping[str, Any]], bool] = spec_changed,
+        cache: CacheState | None = None,
+    ) -> None:
+        #: ``ScaledObject``, ``ScaledJob`` …: for logs and task names; lower-cased, KEDA's
+        #: ``type`` label of the loop metrics.
+        self.kind = kind
+        self._type = kind.lower()
+        self._poll = poll
+        self._metrics = metrics
+        #: Fraction of the interval over which a restarted object's first poll is spread.
+        self._start_spread = start_spread
+        #: Fraction of the interval over which a new object's second poll is moved (never
+        #: later than one pollingInterval after the first).
+        self._phase_spread = min(max(start_spread, 0.0), 0.9)
+        self._wakes = wakes
+        self._cache = cache
+        self.objects: dict[Key, C] = {}
+        self._tasks: dict[Key, asyncio.Task[None]] = {}
+        #: Polls made (all objects), for tests and the benchmark.
+        self.evaluations = 0
+        #: Called with each scheduled poll's lateness in seconds (the benchmark's hook).
+        self.on_lateness: Callable[[float], None] | None = None
+
+    # ---------------------------------------------------------------- the controller's side
+
+    def add(self, key: Key, ctx: C) -> None:
+        """Start polling *ctx* (a new object)."""
+        self.objects[key] = ctx
+        self._tasks[key] = asyncio.get_running_loop().create_task(
+            self._run(ctx), name=f"{self._type}-{key[0]}/{key[1]}"
+        )
+
+    def update(self, ctx: C, new: dict[str, Any]) -> dict[str, Any]:
+        """The informer has a new version of *ctx*'s object; returns the previous one. Wakes
+        the task when ``wakes`` says the change is worth a poll now."""
+        previous, ctx.obj = ctx.obj, new
+        if self._wakes(previous, new):
+            ctx.wake.set()
+        return previous
+
+    async def remove(self, key: Key) -> C | None:
+        """Stop polling the object (deleted): cancel its task, close its context."""
+        ctx = self.objects.pop(key, None)
+        task = self._tasks.pop(key, None)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        if ctx is not None:
+            await ctx.close()
+        return ctx
+
+    async def aclose(self) -> None:
+        """Stop every task and close every context."""
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for ctx in self.objects.values():
+            await ctx.close()
+        self._tasks.clear()
+        self.objects.clear()
+
+    # ---------------------------------------------------------------- the schedule
+
+    async def _run(self, ctx: C) -> None:
+        loop = asyncio.get_running_loop()
+        spread = 0.0
+        if status_is_current(ctx.obj):  # polled before: nobody waits for this poll
+            spread = ctx.polling_interval_seconds * self._start_spread
+        deadline = loop.time() + random.uniform(0.0, spread)
+        first = True
+        while True:
+            woke = False
+            delay = deadline - loop.time()
+            if delay > 0 or not ctx.wake.is_set():
+                try:
+                    async with asyncio.timeout(max(delay, 0.0)):
+                        await ctx.wake.wait()
+                    woke = True
+                except TimeoutError:
+                    woke = ctx.wake.is_set()
+            else:
+                woke = True
+            ctx.wake.clear()
+            if self._cache is not None and not self._cache.current:
+                # The cache is being repaired after a failure (the API server may have
+                # restarted with another store): this object may be gone, and the list that
+                # repairs the cache cancels this task if so. Nothing is decided meanwhile.
+                await self._cache.wait_current()
+            started = loop.time()
+            if not woke:
+                lateness = started - deadline
+                self._metrics.lateness(ctx.namespace, ctx.name, lateness, kind=self._type)
+                if self.on_lateness is not None:
+                    self.on_lateness(lateness)
+            try:
+                await self._poll(ctx)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Principle 5: a bug met by one object must not stop the others (or this one).
+                log.exception("evaluating %s %s/%s failed", self.kind, ctx.namespace, ctx.name)
+                self._metrics.object_error(ctx.namespace, ctx.name, kind=self._type)
+            self.evaluations += 1
+            interval = ctx.polling_interval_seconds
+            if first and spread == 0.0 and self._phase_spread > 0.0:
+                # Created just now: leave the lock-step of the batch it was created with.
+                deadline = started + interval * (1.0 - random.uniform(0.0, self._phase_spread))
+            elif woke:
+                deadline = started + interval
+            else:
+                deadline += interval
+                if deadline < loop.time():
+                    deadline = loop.time()
+            first = False
