@@ -3,8 +3,10 @@
 Dependencies flow one way, down: ``cli → commands → operator → controllers, metricsapi, sim →
 engine, nodes, scalers, kube, serving → api``. ``api`` imports nothing of ours, and the pure core
 (``engine`` and the planning half of ``nodes``) imports nothing that does I/O or reads a clock.
-Nothing imports a command but ``podscaler.cli``. This test reads every module's imports
-(statically, with ``ast``) so a layer reaching up fails CI with the offending line.
+Nothing imports a command but ``podscaler.cli``. No controller imports another controller:
+what two of them share lives beside them (``controllers.loop``, ``controllers.triggers``,
+``controllers.transitions``). This test reads every module's imports (statically, with ``ast``)
+so a layer reaching up fails CI with the offending line.
 """
 
 from __future__ import annotations
@@ -122,6 +124,11 @@ def _is_pure(module: str) -> bool:
     return _layer_of(module) in PURE_LAYERS
 
 
+#: What every controller may share (the per-object poll loop, triggers, log lines of
+#: transitions); any other package or module under ``podscaler.controllers`` is a controller.
+CONTROLLERS_SHARED = frozenset({"loop", "triggers", "transitions"})
+
+
 def _module_name(path: Path) -> str:
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
     if parts[-1] == "__init__":
@@ -187,6 +194,49 @@ def test_only_the_cli_imports_commands(path: Path) -> None:
         assert _layer_of(imported) != "podscaler.commands", (
             f"{path.name}:{lineno}: {module} imports {imported}; commands are the top layer"
         )
+
+
+def _controller_of(module: str) -> str | None:
+    """The controller *module* belongs to (``scaledobject`` …), ``None`` for shared pieces and
+    anything outside ``podscaler.controllers``."""
+    parts = module.split(".")
+    if parts[:2] != ["podscaler", "controllers"] or len(parts) < 3:
+        return None
+    return None if parts[2] in CONTROLLERS_SHARED else parts[2]
+
+
+def _imported_names(path: Path) -> list[tuple[int, str]]:
+    """:func:`_imports`, plus ``X.y`` for each ``from X import y`` (``y`` may be a module)."""
+    found = _imports(path)
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.extend((node.lineno, f"{node.module}.{alias.name}") for alias in node.names)
+    return found
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in _sources() if _module_name(p).startswith("podscaler.controllers")],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_no_controller_imports_another_controller(path: Path) -> None:
+    module = _module_name(path)
+    own = _controller_of(module)
+    for lineno, imported in _imported_names(path):
+        other = _controller_of(imported)
+        assert other is None or other == own, (
+            f"{path.name}:{lineno}: {module} imports {imported}; what controllers share lives "
+            f"in podscaler.controllers.{{{', '.join(sorted(CONTROLLERS_SHARED))}}}"
+        )
+
+
+def test_the_controller_rule_sees_what_it_must() -> None:
+    assert _controller_of("podscaler.controllers.scaledobject.evaluation") == "scaledobject"
+    assert _controller_of("podscaler.controllers.scaledjob") == "scaledjob"
+    assert _controller_of("podscaler.controllers.triggers.building") is None
+    assert _controller_of("podscaler.controllers.loop") is None
+    assert _controller_of("podscaler.controllers") is None
+    assert _controller_of("podscaler.engine.keda") is None
 
 
 @pytest.mark.parametrize(
