@@ -27,12 +27,8 @@ from typing import Any
 
 from podscaler.api.scaledobject import scale_target_of
 from podscaler.controllers.loop import PollLoop
-from podscaler.controllers.scaledobject.evaluation import (
-    SCALED_OBJECTS,
-    Evaluator,
-    ObjectContext,
-    Settings,
-)
+from podscaler.controllers.scaledobject.context import SCALED_OBJECTS, ObjectContext, Settings
+from podscaler.controllers.scaledobject.evaluation import Evaluator
 from podscaler.controllers.scaledobject.records import DecisionLog
 from podscaler.controllers.scaledobject.statuswriter import StatusWriter
 from podscaler.controllers.scaledobject.targets import TargetReader

@@ -50,8 +50,8 @@ from podscaler.kube.errors import KubeError
 from scalers.contract import ExternalMetricSpec
 
 if TYPE_CHECKING:
+    from podscaler.controllers.scaledobject.context import ObjectContext
     from podscaler.controllers.scaledobject.controller import ScaledObjectController
-    from podscaler.controllers.scaledobject.evaluation import ObjectContext
 
 __all__ = ["ControllerMetricsSource"]
 

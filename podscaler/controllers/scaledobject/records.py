@@ -37,10 +37,16 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from podscaler.api.timestamps import parse_seconds
 from podscaler.controllers.triggers import TriggerRecord
+from podscaler.engine import hpa
+
+if TYPE_CHECKING:
+    from podscaler.controllers.scaledobject.deciding import Verdict
+    from podscaler.controllers.scaledobject.gathering import Inputs
+    from podscaler.controllers.scaledobject.hpamode import HpaModeOutcome
 
 __all__ = [
     "DEFAULT_HISTORY_SECONDS",
@@ -52,6 +58,8 @@ __all__ = [
     "HpaMetricRecord",
     "HpaRecord",
     "TriggerRecord",
+    "decision_record",
+    "hpa_record",
     "render_history",
     "render_records",
 ]
@@ -126,6 +134,66 @@ class DecisionRecord:
         if self.dry_run:
             out["dryRun"] = True
         return out
+
+
+def hpa_record(decision: hpa.Decision) -> HpaRecord:
+    """The record of one 1..N calculation: each metric's proposal, the limit that bound it."""
+    explanation = decision.explanation
+    metrics = []
+    for evaluation in explanation.metrics:
+        proposal = evaluation.proposal
+        metrics.append(
+            HpaMetricRecord(
+                metric=evaluation.description,
+                replicas=proposal.replicas if proposal is not None else None,
+                usage=proposal.usage_milli / 1000 if proposal is not None else None,
+                ratio=round(proposal.usage_ratio, 4) if proposal is not None else None,
+                held=proposal.held.value if proposal is not None and proposal.held else None,
+                error=evaluation.error,
+            )
+        )
+    return HpaRecord(
+        bound_by=explanation.bound_by.value,
+        summary=explanation.summary,
+        metric_replicas=explanation.metric_replicas,
+        stabilized_replicas=explanation.stabilized_replicas,
+        desired_replicas=decision.desired_replicas,
+        metrics=tuple(metrics),
+    )
+
+
+def decision_record(
+    inputs: Inputs,
+    verdict: Verdict,
+    calculation: HpaRecord | None,
+    hpa_mode: HpaModeOutcome | None,
+    *,
+    scaled: bool,
+    error: str | None,
+    dry_run: bool,
+) -> DecisionRecord:
+    """The record of a pass that decided: its inputs, the rule that bound it, what it wrote."""
+    explanation = verdict.keda.explanation
+    summary = explanation.summary
+    if calculation is not None:
+        summary = f"{summary}; {calculation.summary}"
+    if hpa_mode is not None:
+        summary = f"{summary}; {hpa_mode.summary}"
+    return DecisionRecord(
+        at=inputs.now.isoformat(),
+        generation=inputs.generation,
+        current_replicas=inputs.scale.replicas,
+        desired_replicas=verdict.desired,
+        rule=explanation.rule.value,
+        summary=summary,
+        active=verdict.keda.is_active,
+        triggers=inputs.poll.records,
+        hpa=calculation,
+        scaled=scaled,
+        dry_run=dry_run,
+        error=error,
+        facts=dict(explanation.facts),
+    )
 
 
 #: Fields of consecutive records that are usually equal (a steady object's summary, facts,

@@ -14,7 +14,7 @@ log). A write that fails (timeout, conflict, server error) is logged and left: t
 composes the status again and, if the server still lacks it, submits it again. A write that
 finds the object gone is dropped.
 
-What the object's state records (:class:`~.evaluation.ObjectContext`):
+What the object's state records (:class:`~.context.ObjectContext`):
 
 * ``status``: what the server is known to hold after our last successful write (``None``:
   read ``obj["status"]`` from the informer);
@@ -30,14 +30,21 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from podscaler.controllers.scaledobject.status import status_patch
+from podscaler.controllers.transitions import condition_changes
 from podscaler.kube.clients import MERGE_PATCH, Kube
 from podscaler.kube.errors import KubeError, NotFound
 from podscaler.kube.resources import Resource
+from podscaler.kube.statuses import patch_status
 
 if TYPE_CHECKING:
-    from podscaler.controllers.scaledobject.evaluation import ObjectContext
+    from podscaler.controllers.scaledobject.context import ObjectContext
 
-__all__ = ["DEFAULT_STATUS_TIMEOUT_SECONDS", "DEFAULT_STATUS_WRITERS", "StatusWriter"]
+__all__ = [
+    "DEFAULT_STATUS_TIMEOUT_SECONDS",
+    "DEFAULT_STATUS_WRITERS",
+    "StatusWriter",
+    "write_status",
+]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +54,37 @@ DEFAULT_STATUS_WRITERS = 16
 DEFAULT_STATUS_TIMEOUT_SECONDS = 10.0
 
 Key = tuple[str, str]
+
+
+async def write_status(
+    kube: Kube,
+    writer: StatusWriter | None,
+    resource: Resource,
+    ctx: ObjectContext,
+    desired: dict[str, Any],
+) -> None:
+    """*desired* on its way to the server when it differs from what the server holds: handed to
+    *writer*, or (without one) patched before returning. Condition changes are logged at info."""
+    for line in condition_changes(
+        "ScaledObject", ctx.namespace, ctx.name, ctx.known_status, desired
+    ):
+        log.info("%s", line)
+    current = ctx.status if ctx.status is not None else ctx.obj.get("status")
+    patch = status_patch(current, desired)
+    if patch is None:
+        ctx.wanted_status = None  # the server has it (or a pending write is outdated)
+        return
+    if writer is not None:
+        writer.submit(ctx, desired)
+        return
+    try:
+        written = await patch_status(kube, resource, ctx.namespace, ctx.name, patch)
+    except NotFound:
+        return
+    except KubeError as exc:
+        log.warning("status of ScaledObject %s/%s not written: %s", ctx.namespace, ctx.name, exc)
+        return
+    ctx.status = dict(written.get("status") or {})
 
 
 class StatusWriter:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from podscaler.controllers.scaledobject.evaluation import SCALED_OBJECTS, ObjectContext
+from podscaler.controllers.scaledobject.context import SCALED_OBJECTS, ObjectContext
 from podscaler.controllers.scaledobject.statuswriter import StatusWriter
 from podscaler.kube.clients import Kube, connect
 from tests.fixtures.proxy import GatedProxy
