@@ -229,6 +229,11 @@ async def test_missing_secret_key_is_a_clear_condition_without_secrets(
     assert "ScaledJobCheckFailed" in str(events)
     text = str(await status_of(kube)) + str(events)
     assert SECRET_ACCESS_KEY not in text
+    # counted as KEDA counts a ScaledJob's errors (not as a ScaledObject's)
+    errors = ctl.metrics.exposition().decode()
+    assert f'keda_scaled_job_errors_total{{namespace="{NS}",scaledJob="worker"}} 1.0' in errors
+    assert "keda_scaled_object_errors_total{" not in errors
+    assert SECRET_ACCESS_KEY not in errors
     # The key appears: the next poll builds the triggers and creates Jobs.
     await kube.request(
         "PATCH",
