@@ -27,6 +27,7 @@ from podscaler.sim.store import Watcher
 from podscaler.sim.world.cloud import CloudSync
 from podscaler.sim.world.context import WorldContext
 from podscaler.sim.world.deployments import reconcile_deployment
+from podscaler.sim.world.disruption import DisruptionController
 from podscaler.sim.world.events import EventWriter
 from podscaler.sim.world.jobs import reconcile_job
 from podscaler.sim.world.kubelet import Kubelet
@@ -90,6 +91,7 @@ class World:
         self.kubelet = Kubelet(self.ctx, node_ready_seconds=node_ready_seconds)
         self.scheduler = Scheduler(self.ctx)
         self.cloud_sync = CloudSync(self.ctx, self.cloud)
+        self.disruption = DisruptionController(self.ctx)
         self.load = LoadModel(self.ctx, self.kubelet, self.queues)
         self.timeline = Timeline()
         #: nodes and cores as a proportional autoscaler counts them, kept as nodes change
@@ -127,6 +129,8 @@ class World:
             ("pods", kinds.pods),
             ("events", kinds.events),
         ]
+        if self.disruption.pdbs is not None:
+            watched.append(("poddisruptionbudgets", self.disruption.pdbs))
         new_events = self.server.table.get("events.k8s.io", "v1", "events")
         if new_events is not None and new_events.key != kinds.events.key:
             watched.append(("events", new_events))
@@ -178,9 +182,13 @@ class World:
                                 seconds, obj, event.old if type_ == "MODIFIED" else None
                             )
                         continue
+                    if kind == "poddisruptionbudgets":
+                        self.disruption.budget_changed(str(obj["metadata"].get("namespace")))
+                        continue
                     state.apply(kind, type_, obj, event.old)
                     if kind == "pods":
                         timeline.observe_pod(seconds, type_, obj)
+                        self.disruption.pod_changed(str(obj["metadata"].get("namespace")))
                     elif kind == "nodes":
                         node_name = str(obj["metadata"]["name"])
                         self._dirty_nodes.add(node_name)
@@ -227,6 +235,7 @@ class World:
                 or state.dirty_pods
                 or self._dirty_nodes
                 or self.scheduler.has_work()
+                or self.disruption.has_work()
             ):
                 break
             keys, state.dirty_deployments = state.dirty_deployments, set()
@@ -248,6 +257,7 @@ class World:
             for key in sorted(keys):
                 self.kubelet.sync_pod(key)
             self.scheduler.schedule()
+            self.disruption.sync()
 
     def next_wake_seconds(self) -> float | None:
         """Loop time of the next thing due (timer or booting instance)."""
