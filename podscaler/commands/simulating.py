@@ -111,12 +111,27 @@ async def embedded_operator(
 ) -> None:
     """``podscaler run`` in this process: the ScaledObject controller against the embedded
     API server, metrics and health on ephemeral localhost ports (*on_serving* hears the
-    metrics server's URL, for ``podscaler explain --endpoint``)."""
+    metrics server's URL, for ``podscaler explain --endpoint``) — and, when the scenario runs
+    one, the node autoscaler over its node groups: the simulated cloud's through the
+    ``sim`` provider, ASGs on moto through the AWS provider."""
+    from podscaler.controllers.nodes import SimProvider
+    from podscaler.controllers.nodes.settings import NodeAutoscalerConfig
     from podscaler.kube.clients import ConnectOptions
+    from podscaler.nodes.providers.sim import SimNodeGroup
     from podscaler.operator import RunOptions, run_operator
 
+    nodes: NodeAutoscalerConfig | None = None
+    if context.node_autoscaler is not None:
+        simulated = [g for g in context.node_groups if isinstance(g, SimNodeGroup)]
+        nodes = NodeAutoscalerConfig(
+            options=context.node_autoscaler,
+            aws=context.aws,
+            provider=SimProvider(simulated) if context.aws is None else None,
+            seed=context.seed,
+        )
     stop = asyncio.Event()
     options = RunOptions(
+        nodes=nodes,
         cluster=ConnectOptions(kubeconfig=str(context.kubeconfig_path)),
         namespace=context.namespace,
         metrics_port=0,
