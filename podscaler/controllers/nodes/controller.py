@@ -71,6 +71,7 @@ from podscaler.nodes import (
 from podscaler.nodes.limits import Usage
 from podscaler.nodes.nodestate import NodeState, PodSpecError
 from podscaler.nodes.pending import is_unschedulable
+from podscaler.nodes.plans import UnremovableReason
 from podscaler.nodes.priority import PriorityConfig
 from podscaler.nodes.providers.base import NodeGroupError
 from podscaler.observability.nodemetrics import NodeAutoscalerMetrics
@@ -151,6 +152,8 @@ class NodeAutoscaler:
         self.explanation: dict[str, Any] = {"nodes": {}, "pods": {}}
         self._status_configmap: dict[str, Any] | None = None
         self._emitted: dict[tuple[str, str, str], float] = {}
+        #: node → (pod, drain rule) that last kept it (explain, between re-checks)
+        self._blocked: dict[str, tuple[str, str]] = {}
         self._task: asyncio.Task[None] | None = None
         self._synced = asyncio.Event()
 
@@ -297,12 +300,25 @@ class NodeAutoscaler:
         with self._timed("scaleDown"):
             self._scale_down(down, now, report)
         self._down_metrics(down)
+        self._remember_blocking(down)
         self.explanation = {
-            "nodes": node_explanations(groups, nodes, down, self.actuator.steps()),
+            "nodes": node_explanations(groups, nodes, down, self.actuator.steps(), self._blocked),
             "pods": pod_explanations(up),
         }
         self.metrics.last_activity.labels(activity="autoscaling").set(now)
         await self._write_status(groups=groups, nodes=nodes, health=health, scale_down=down)
+
+    def _remember_blocking(self, down: ScaleDownPlan) -> None:
+        kept = {}
+        for entry in down.unremovable:
+            if entry.blocking_pod and entry.blocking_rule:
+                kept[entry.node] = (entry.blocking_pod, entry.blocking_rule.value)
+            elif (
+                entry.reason is UnremovableReason.RECENTLY_UNREMOVABLE
+                and entry.node in self._blocked
+            ):
+                kept[entry.node] = self._blocked[entry.node]
+        self._blocked = kept
 
     def _groups(self, nodes: list[dict[str, Any]]) -> list[NodeGroupState]:
         return self.provider.group_states(nodes, self.actuator.deleting_by_group())

@@ -265,9 +265,12 @@ def node_explanations(
     nodes: Sequence[Mapping[str, Any]],
     scale_down: ScaleDownPlan | None,
     removing: Mapping[str, str],
+    blocked: Mapping[str, tuple[str, str]] | None = None,
 ) -> dict[str, Obj]:
     """Per node: its group, and whether it is being removed (``removing``: node → what is
-    happening), unneeded (since when, utilization) or kept (the rule, the blocking pod)."""
+    happening), unneeded (since when, utilization) or kept (the rule, the blocking pod).
+    ``blocked`` remembers the pod and rule that last kept a node, for the passes that only
+    say "recently found unremovable"."""
     group_of = {name: g.id for g in groups for name in g.node_names}
     entries: dict[str, Obj] = {}
     for node in nodes[:MAX_ENTRIES]:
@@ -297,6 +300,9 @@ def node_explanations(
                 entry["blockingPod"] = kept.blocking_pod
             if kept.blocking_rule:
                 entry["blockingRule"] = kept.blocking_rule.value
+            remembered = (blocked or {}).get(kept.node)
+            if kept.reason is UnremovableReason.RECENTLY_UNREMOVABLE and remembered:
+                entry["blockingPod"], entry["blockingRule"] = remembered
         if scale_down.cooldown:
             for entry in entries.values():
                 if entry.get("state") == "unneeded":
