@@ -63,7 +63,9 @@ class NodeProvider(Protocol):
         ...
 
     async def revert(self, group_id: str, delta: int) -> None:
-        """Lower ``group_id``'s target by ``delta`` without deleting a registered node."""
+        """Take back ``delta`` nodes of ``group_id`` that did not register: instances without
+        a Node are terminated, the rest of the target lowered; a registered node is never
+        deleted."""
         ...
 
     async def give_back(self, group_id: str) -> int:
@@ -99,10 +101,21 @@ class AwsProvider:
         ]
 
     async def revert(self, group_id: str, delta: int) -> None:
+        """Instances that are up but never registered a Node are terminated (exactly those,
+        lowering the desired capacity: CA's removal of long-unregistered nodes); what is left
+        of ``delta`` lowers the desired capacity without touching any instance."""
         group = self.cloud.node_group(group_id)
         if group is None:
             raise NodeGroupError(f"node group {group_id} is not registered")
-        await group.decrease_target_size(delta)
+        unregistered = [
+            i.provider_id
+            for i in group.live_instances()
+            if not self.cloud.node_name_of(i.provider_id)
+        ][:delta]
+        if unregistered:
+            await group.delete_nodes(unregistered)
+        if delta > len(unregistered):
+            await group.decrease_target_size(delta - len(unregistered))
 
     async def give_back(self, group_id: str) -> int:
         group = self.cloud.node_group(group_id)
