@@ -31,6 +31,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from podscaler.api.reasons import Reason
 from podscaler.kube.clients import MERGE_PATCH, Kube
 from podscaler.kube.errors import Conflict, KubeError, NotFound, TooManyRequests
 from podscaler.nodes.drain import DEFAULT_GRACE_SECONDS, PdbTracker, pods_to_move
@@ -40,7 +41,6 @@ from podscaler.nodes.plans import NodeRemoval
 from podscaler.nodes.providers.base import NodeGroupError
 from podscaler.nodes.templates import TAINT_TO_BE_DELETED, is_daemonset_pod, is_mirror_pod
 from podscaler.observability.nodemetrics import NodeAutoscalerMetrics
-from podscaler.observability.reasons import Reason
 
 __all__ = ["Outcome", "ScaleDownActuator"]
 

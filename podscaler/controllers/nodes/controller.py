@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from podscaler.api.reasons import EventType, Reason
 from podscaler.controllers.nodes.actuation import ScaleDownActuator
 from podscaler.controllers.nodes.inputs import ClusterInputs, PriorityTracker
 from podscaler.controllers.nodes.providers import NodeProvider
@@ -75,7 +76,6 @@ from podscaler.nodes.plans import UnremovableReason
 from podscaler.nodes.priority import PriorityConfig
 from podscaler.nodes.providers.base import NodeGroupError
 from podscaler.observability.nodemetrics import NodeAutoscalerMetrics
-from podscaler.observability.reasons import EventType, Reason
 
 __all__ = ["NodeAutoscaler", "NodeAutoscalerSettings", "PassReport"]
 
