@@ -19,6 +19,11 @@ What runs:
 * an HTTP server on the **metrics port** (default 8080): ``/metrics`` (Prometheus text format)
   and ``/debug/decisions`` (the recent decision records per object as JSON, optionally
   ``?namespace=&name=``; this is what ``podscaler explain --endpoint`` reads);
+* with Cluster Autoscaler's flags (``--nodes``, ``--node-group-auto-discovery``,
+  ``--cloud-provider=aws``), the node autoscaler (:mod:`podscaler.controllers.nodes`), under
+  its own Lease ``podscaler-node-autoscaler`` with ``--leader-elect``; its metrics
+  (``cluster_autoscaler_*``) join ``/metrics`` and its last pass's reasons per node and pod are
+  served at ``/debug/nodes``;
 * an HTTP server on the **health port** (default 8081): ``/healthz`` answers 200 while the
   process runs its loop; ``/readyz`` answers 200 only once the ScaledObject informer has
   synced (a standby replica under ``--leader-elect`` is ready too: it can take over).
@@ -53,6 +58,8 @@ from aiohttp import web
 
 from podscaler.api.flags import flag
 from podscaler.api.triggers import DEFAULT_POLLING_INTERVAL_SECONDS
+from podscaler.controllers.nodes import NodeAutoscaler, NodeAutoscalerSettings
+from podscaler.controllers.nodes.settings import NodeAutoscalerConfig, start_provider
 from podscaler.controllers.proportional import (
     CpaFlags,
     ProportionalController,
@@ -70,6 +77,7 @@ from podscaler.kube.leases import LeaderElector
 from podscaler.metricsapi.apiservice import APISERVICE_NAME, apiservice_owner
 from podscaler.metricsapi.server import MetricsApiOptions, serve_metrics_api
 from podscaler.observability.metrics import CONTENT_TYPE_LATEST, OperatorMetrics
+from podscaler.observability.nodemetrics import NodeAutoscalerMetrics
 
 __all__ = ["ListenFailed", "RunOptions", "run_operator", "settle_heap_periodically"]
 
@@ -114,6 +122,8 @@ class RunOptions:
     cpa_flags: CpaFlags | None = None
     #: How often proportional targets' /scale is re-checked (CPA's --poll-period-seconds).
     proportional_resync_seconds: float = 10.0
+    #: The node autoscaler (Cluster Autoscaler's flags), or None when it does not run.
+    nodes: NodeAutoscalerConfig | None = None
 
 
 class ListenFailed(Exception):
@@ -153,6 +163,7 @@ class _Servers:
         self.options = options
         self.metrics = metrics
         self.controller: ScaledObjectController | None = None
+        self.nodes: NodeAutoscaler | None = None
         self.standby = False
         self._runners: list[web.AppRunner] = []
         #: ``(host, port)`` of the metrics and the health server once started (the ports
@@ -173,6 +184,19 @@ class _Servers:
             )
         )
 
+    async def _nodes(self, request: web.Request) -> web.Response:
+        """The node autoscaler's last pass: why each node stays or goes, what became of
+        each pending pod (what ``podscaler explain node/NAME --endpoint`` reads)."""
+        if self.nodes is None:
+            return web.json_response({"error": "the node autoscaler does not run here"}, status=404)
+        return web.json_response(
+            {
+                "passes": self.nodes.passes,
+                "nodes": self.nodes.explanation["nodes"],
+                "pods": self.nodes.explanation["pods"],
+            }
+        )
+
     async def _healthz(self, request: web.Request) -> web.Response:
         return web.Response(text="ok")
 
@@ -185,6 +209,7 @@ class _Servers:
         metrics_app = web.Application()
         metrics_app.router.add_get("/metrics", self._metrics)
         metrics_app.router.add_get("/debug/decisions", self._decisions)
+        metrics_app.router.add_get("/debug/nodes", self._nodes)
         health_app = web.Application()
         health_app.router.add_get("/healthz", self._healthz)
         health_app.router.add_get("/readyz", self._readyz)
@@ -411,6 +436,48 @@ async def run_operator(
             await controller.aclose()
             await refresher.aclose()
 
+    async def autoscale_nodes() -> None:
+        assert options.nodes is not None
+        try:
+            provider = await start_provider(options.nodes, lambda: now().timestamp())
+        except Exception as exc:
+            log.error("the node autoscaler cannot start: %s", exc)
+            return
+        autoscaler = NodeAutoscaler(
+            kube,
+            provider,
+            now=now,
+            settings=NodeAutoscalerSettings(
+                options=options.nodes.options,
+                namespace=options.operator_namespace,
+                dry_run=options.dry_run,
+                seed=options.nodes.seed,
+            ),
+            recorder=recorder,
+            metrics=node_metrics,
+        )
+        await autoscaler.start()
+        servers.nodes = autoscaler
+        try:
+            await asyncio.Event().wait()
+        finally:
+            servers.nodes = None
+            await autoscaler.aclose()
+
+    node_metrics = NodeAutoscalerMetrics(metrics.registry) if options.nodes else None
+    node_work: asyncio.Task[None] | None = None
+    if options.nodes is not None and options.leader_elect:
+        node_elector = LeaderElector(
+            kube,
+            namespace=options.operator_namespace,
+            name="podscaler-node-autoscaler",
+            identity=identity,
+            now=now,
+        )
+        node_work = loop.create_task(node_elector.run(autoscale_nodes), name="node-autoscaler")
+    elif options.nodes is not None:
+        node_work = loop.create_task(autoscale_nodes(), name="node-autoscaler")
+
     if options.leader_elect:
         servers.standby = True
         elector = LeaderElector(
@@ -431,9 +498,12 @@ async def run_operator(
         await asyncio.wait({work, stopper}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         log.info("shutting down")
-        for task in (work, stopper, serving):
+        tasks = [work, stopper, serving] + ([node_work] if node_work is not None else [])
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(work, stopper, serving, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if node_work is not None and not node_work.cancelled() and node_work.exception():
+            log.error("node autoscaler stopped: %s", node_work.exception())
         if work.done() and not work.cancelled() and work.exception() is not None:
             log.error("controller stopped: %s", work.exception())
         await recorder.aclose()

@@ -134,6 +134,77 @@ class Reason(StrEnum):
     """A ProportionalScaler changed its target's replicas; the message gives old and new
     counts, the nodes and cores seen, and the formula term or ladder step that decided."""
 
+    # --- node autoscaling: Cluster Autoscaler's reasons, word for word, so filters and
+    # alerts written for CA keep working (reference/cluster-autoscaler.md §5.2)
+
+    TriggeredScaleUp = "TriggeredScaleUp"
+    """On a pending pod: the node autoscaler grew a node group for it; the message names the
+    group and its size change, ``pod triggered scale-up: [{general 3->5 (max: 6)}]``."""
+
+    NotTriggerScaleUp = "NotTriggerScaleUp"
+    """On a pending pod, in a loop without a scale-up: no node group can take it; the message
+    counts each reason over the groups (``pod didn't trigger scale-up: 2 Insufficient cpu,
+    1 max node group size reached``)."""
+
+    ScaledUpGroup = "ScaledUpGroup"
+    """On the status ConfigMap: a node group's target size was raised (``Scale-up: setting
+    group general size to 5 instead of 3 (max: 6)``)."""
+
+    FailedToScaleUpGroup = "FailedToScaleUpGroup"
+    """On the status ConfigMap: the provider refused to raise a group's size (throttled, bounds,
+    the group is gone); the group is backed off."""
+
+    ScaleUpFailed = "ScaleUpFailed"
+    """On the status ConfigMap: instances asked of a group will not come (a failed launch such
+    as InsufficientInstanceCapacity); the group is backed off and the capacity given back, so
+    the next expander choice can win."""
+
+    ScaleUpTimedOut = "ScaleUpTimedOut"
+    """On the status ConfigMap: nodes asked of a group did not register within
+    ``--max-node-provision-time``; the scale-up is reverted and the group backed off."""
+
+    FailedToRevertScaleUp = "FailedToRevertScaleUp"
+    """On the status ConfigMap: lowering a group's target after a timed-out scale-up failed;
+    it is tried again on the next loop."""
+
+    ScaleDown = "ScaleDown"
+    """On a node being removed (tainted, drained, deleted: each step says which) and on each
+    pod evicted from it (``deleting pod for node scale down``); on the status ConfigMap, the
+    removal with the node's utilization."""
+
+    ScaleDownEmpty = "ScaleDownEmpty"
+    """On the status ConfigMap: an empty node is being removed."""
+
+    ScaleDownFailed = "ScaleDownFailed"
+    """On a node (or an evicted pod) whose removal failed: tainting, an eviction a
+    PodDisruptionBudget kept refusing, or the provider's delete; the node is untainted and
+    stays."""
+
+    ScaleDownBlocked = "ScaleDownBlocked"
+    """On an under-used node that is not removed, with the rule that keeps it and, when a pod
+    does, the pod and its drain rule (``safe-to-evict=false``, a PodDisruptionBudget, no
+    controller, local storage, no room elsewhere) — podscaler's addition: CA says this only
+    in its logs."""
+
+    MaxNodesTotalReached = "MaxNodesTotalReached"
+    """On the status ConfigMap: ``--max-nodes-total`` capped or prevented a scale-up."""
+
+    ClusterUnhealthy = "ClusterUnhealthy"
+    """On the status ConfigMap: more than ``--ok-total-unready-count`` nodes and more than
+    ``--max-total-unready-percentage`` of them are unready, so the node autoscaler waits."""
+
+    PriorityConfigMapInvalid = "PriorityConfigMapInvalid"
+    """On the ``cluster-autoscaler-priority-expander`` ConfigMap: its ``priorities`` cannot be
+    read; the last good configuration stays in force."""
+
+    PriorityConfigMapNotMatchedGroup = "PriorityConfigMapNotMatchedGroup"
+    """On the priority ConfigMap: a node group matches none of its expressions and is not
+    used by the priority expander."""
+
+    PriorityConfigMapNoGroupMatched = "PriorityConfigMapNoGroupMatched"
+    """On the priority ConfigMap: no expansion option matches any expression, so the priority
+    expander filters nothing out."""
+
     @property
     def event_type(self) -> EventType:
         """The Event type this reason is normally reported with."""
@@ -157,5 +228,15 @@ _WARNINGS: frozenset[Reason] = frozenset(
         Reason.JobCreateFailed,
         Reason.ProportionalParametersInvalid,
         Reason.ProportionalConfigMapNotFound,
+        Reason.FailedToScaleUpGroup,
+        Reason.ScaleUpFailed,
+        Reason.ScaleUpTimedOut,
+        Reason.FailedToRevertScaleUp,
+        Reason.ScaleDownFailed,
+        Reason.MaxNodesTotalReached,
+        Reason.ClusterUnhealthy,
+        Reason.PriorityConfigMapInvalid,
+        Reason.PriorityConfigMapNotMatchedGroup,
+        Reason.PriorityConfigMapNoGroupMatched,
     }
 )

@@ -34,6 +34,7 @@ from podscaler.commands.connection import (
     describe_cause,
     open_kube,
 )
+from podscaler.commands.explain_nodes import explain_node, explain_pod
 from podscaler.commands.failures import CommandFailure
 from podscaler.commands.options import options
 from podscaler.controllers.scaledobject import render_history, render_records
@@ -63,7 +64,12 @@ _METRICS_PORT_HINT = (
 
 
 #: The kinds ``explain`` takes as ``KIND/NAMESPACE/NAME``, by the names kubectl knows them.
-_KINDS: Final = {"proportionalscaler": ("proportionalscaler", "proportionalscalers", "ps")}
+_KINDS: Final = {
+    "proportionalscaler": ("proportionalscaler", "proportionalscalers", "ps"),
+    "pod": ("pod", "pods", "po"),
+}
+#: Cluster-scoped kinds, taken as ``KIND/NAME``.
+_CLUSTER_KINDS: Final = {"node": ("node", "nodes", "no")}
 
 
 def parse_target(target: str) -> tuple[str, str, str]:
@@ -73,6 +79,11 @@ def parse_target(target: str) -> tuple[str, str, str]:
     stays a ScaledObject even in a namespace named like a kind."""
     kind = "scaledobject"
     first, slash, rest = target.partition("/")
+    for name, aliases in _CLUSTER_KINDS.items():
+        if first.lower() in aliases and slash:
+            if not rest or "/" in rest or not _NAME.fullmatch(rest) or len(rest) > 253:
+                raise ValueError(f"{rest!r} is not a valid {name} name; expected {name}/NAME")
+            return name, "", rest
     for name, aliases in _KINDS.items():
         if first.lower() in aliases and "/" in rest:
             kind, target = name, rest
@@ -82,13 +93,14 @@ def parse_target(target: str) -> tuple[str, str, str]:
     for part, what in ((namespace, "namespace"), (name, "name")):
         if not part:
             raise ValueError(
-                f"{target!r} has an empty {what}; expected NAMESPACE/NAME, NAME or "
-                "proportionalscaler/NAMESPACE/NAME"
+                f"{target!r} has an empty {what}; expected NAMESPACE/NAME, NAME, "
+                "proportionalscaler/NAMESPACE/NAME, pod/NAMESPACE/NAME or node/NAME"
             )
         if "/" in part or not _NAME.fullmatch(part) or len(part) > 253:
             raise ValueError(
                 f"{part!r} is not a valid {what} (lower-case letters, digits, '-' and '.'); "
-                "expected NAMESPACE/NAME, NAME or proportionalscaler/NAMESPACE/NAME"
+                "expected NAMESPACE/NAME, NAME, proportionalscaler/NAMESPACE/NAME, "
+                "pod/NAMESPACE/NAME or node/NAME"
             )
     return kind, namespace, name
 
@@ -252,8 +264,17 @@ def _endpoint(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 
 
 @click.command()
-@click.argument("target", metavar="[proportionalscaler/]NAMESPACE/NAME", callback=_target)
+@click.argument(
+    "target", metavar="[proportionalscaler/|pod/]NAMESPACE/NAME | node/NAME", callback=_target
+)
 @options(CLUSTER)
+@click.option(
+    "--operator-namespace",
+    default="podscaler",
+    show_default=True,
+    help="Where the node autoscaler writes its cluster-autoscaler-status ConfigMap "
+    "(for node/ and pod/).",
+)
 @click.option(
     "--endpoint",
     callback=_endpoint,
@@ -262,9 +283,17 @@ def _endpoint(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 @click.option(
     "--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
-def explain(target: tuple[str, str, str], endpoint: URL | None, output: str, **values: Any) -> None:
+def explain(
+    target: tuple[str, str, str],
+    endpoint: URL | None,
+    output: str,
+    operator_namespace: str,
+    **values: Any,
+) -> None:
     """Explain a ScaledObject's recent scaling decisions (or, for
-    proportionalscaler/NAMESPACE/NAME, what a ProportionalScaler counted and what decided).
+    proportionalscaler/NAMESPACE/NAME, what a ProportionalScaler counted and what decided;
+    for node/NAME, why the node autoscaler keeps or removes a node; for pod/NAMESPACE/NAME,
+    why a Pending pod did or did not get a new node).
 
     With --endpoint, the last day of decisions the operator kept in memory, one line per
     decision held, then the last polls in full (per trigger values and activity, the HPA
@@ -278,6 +307,10 @@ def explain(target: tuple[str, str, str], endpoint: URL | None, output: str, **v
     access = CLUSTER.build(values)
     if kind == "proportionalscaler":
         text = asyncio.run(explain_proportional_scaler(access, namespace, name, output))
+    elif kind == "node":
+        text = asyncio.run(explain_node(access, name, operator_namespace, output))
+    elif kind == "pod":
+        text = asyncio.run(explain_pod(access, namespace, name, operator_namespace, output))
     elif endpoint is not None:
         text = asyncio.run(explain_from_endpoint(endpoint, namespace, name, output))
     else:

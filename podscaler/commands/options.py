@@ -23,13 +23,13 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import click
 
 from podscaler.api.flags import SAME, Flag, flag_of
 
-__all__ = ["OptionGroup", "options"]
+__all__ = ["FlagGroup", "OptionGroup", "options"]
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -147,7 +147,18 @@ class OptionGroup(Generic[T]):
         return self.settings(**chosen, **others)
 
 
-def options(*groups: OptionGroup[Any]) -> Callable[[F], F]:
+class FlagGroup(Protocol):
+    """Anything that adds a group of options to a command: an :class:`OptionGroup`, or the
+    node autoscaler's flags derived from the planner's declaration
+    (:mod:`podscaler.commands.nodeoptions`)."""
+
+    @property
+    def params(self) -> list[click.Option]: ...
+
+    def __call__(self, command: F) -> F: ...
+
+
+def options(*groups: FlagGroup) -> Callable[[F], F]:
     """Add the options of several groups to one command, in order."""
 
     def decorate(command: F) -> F:

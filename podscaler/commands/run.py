@@ -7,9 +7,11 @@ Each group is a settings dataclass whose fields declare their flags: where the A
 (:class:`~podscaler.observability.logging.LoggingOptions`) and the external metrics API
 (:class:`~podscaler.metricsapi.server.MetricsApiOptions`, under ``--metrics-api-``) and
 proportional scaling with cluster-proportional-autoscaler's own flags
-(:class:`~podscaler.controllers.proportional.ProportionalOptions`). A new
-flag is a new field in one of them, or a new group added to :data:`GROUPS` (the node module's
-Cluster Autoscaler options); nothing here lists flags one by one.
+(:class:`~podscaler.controllers.proportional.ProportionalOptions`), and node autoscaling with
+Cluster Autoscaler's (derived from the planner's declaration, :mod:`.nodeoptions`, plus the
+cloud's :class:`~podscaler.controllers.nodes.settings.CloudOptions`). A new flag is a new
+field in one of them, or a new group added to :data:`GROUPS`; nothing here lists flags one by
+one.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from kubernetes_asyncio.config import ConfigException
 
 from podscaler.commands.connection import CLUSTER, check_configuration, describe_config_error
 from podscaler.commands.failures import CommandFailure, describe_listen_error
-from podscaler.commands.options import OptionGroup, options
+from podscaler.commands.nodeoptions import PLANNER
+from podscaler.commands.options import FlagGroup, OptionGroup, options
+from podscaler.controllers.nodes.settings import CloudOptions, NodeAutoscalerConfig, NodeConfigError
 from podscaler.controllers.proportional import FlagError, ProportionalOptions
 from podscaler.kube.errors import KubeError
 from podscaler.metricsapi.server import MetricsApiOptions
@@ -36,14 +40,17 @@ OPERATOR: Final = OptionGroup(RunOptions)
 LOGGING: Final = OptionGroup(LoggingOptions)
 METRICS_API: Final = OptionGroup(MetricsApiOptions, prefix="metrics-api-")
 PROPORTIONAL: Final = OptionGroup(ProportionalOptions)
+CLOUD: Final = OptionGroup(CloudOptions)
 
 #: Every option of ``podscaler run``, in the order ``--help`` shows them.
-GROUPS: Final[tuple[OptionGroup[Any], ...]] = (
+GROUPS: Final[tuple[FlagGroup, ...]] = (
     CLUSTER,
     OPERATOR,
     LOGGING,
     METRICS_API,
     PROPORTIONAL,
+    CLOUD,
+    PLANNER,
 )
 
 #: The flag that moves each of the operator's servers (:class:`ListenFailed`'s ``server``).
@@ -63,8 +70,13 @@ def settings(values: dict[str, Any]) -> RunOptions:
         cpa_flags = proportional.cpa_flags(namespace or os.environ.get("MY_POD_NAMESPACE"))
     except FlagError as exc:
         raise click.UsageError(str(exc)) from exc
+    try:
+        nodes = NodeAutoscalerConfig.from_flags(PLANNER.build(values), CLOUD.build(values))
+    except NodeConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
     return OPERATOR.build(
         values,
+        nodes=nodes,
         cluster=CLUSTER.build(values),
         metrics_api=metrics_api if metrics_api.port else None,
         proportional=proportional.proportional,

@@ -41,6 +41,7 @@ __all__ = [
     "embedded_operator",
     "format_summary",
     "keep_serving",
+    "node_story",
     "save_report",
     "serving_banner",
 ]
@@ -111,12 +112,27 @@ async def embedded_operator(
 ) -> None:
     """``podscaler run`` in this process: the ScaledObject controller against the embedded
     API server, metrics and health on ephemeral localhost ports (*on_serving* hears the
-    metrics server's URL, for ``podscaler explain --endpoint``)."""
+    metrics server's URL, for ``podscaler explain --endpoint``) — and, when the scenario runs
+    one, the node autoscaler over its node groups: the simulated cloud's through the
+    ``sim`` provider, ASGs on moto through the AWS provider."""
+    from podscaler.controllers.nodes import SimProvider
+    from podscaler.controllers.nodes.settings import NodeAutoscalerConfig
     from podscaler.kube.clients import ConnectOptions
+    from podscaler.nodes.providers.sim import SimNodeGroup
     from podscaler.operator import RunOptions, run_operator
 
+    nodes: NodeAutoscalerConfig | None = None
+    if context.node_autoscaler is not None:
+        simulated = [g for g in context.node_groups if isinstance(g, SimNodeGroup)]
+        nodes = NodeAutoscalerConfig(
+            options=context.node_autoscaler,
+            aws=context.aws,
+            provider=SimProvider(simulated) if context.aws is None else None,
+            seed=context.seed,
+        )
     stop = asyncio.Event()
     options = RunOptions(
+        nodes=nodes,
         cluster=ConnectOptions(kubeconfig=str(context.kubeconfig_path)),
         namespace=context.namespace,
         metrics_port=0,
@@ -172,6 +188,8 @@ def format_summary(
         f"  pending:    {summary.pending_pod_minutes:.1f} pod-minutes in all; longest "
         f"{duration_text(summary.max_pending_seconds)}"
     )
+    if "node-autoscaler" in scenario.features and result.operator_ran:
+        lines.append(f"  nodes:      {node_story(result)}")
     cost = f" (${summary.cost:.2f})" if summary.cost else ""
     lines.append(
         f"  cost:       {summary.node_hours:.1f} node-hours{cost}, peak {summary.peak_nodes} nodes"
@@ -185,6 +203,29 @@ def format_summary(
     if report is not None:
         lines.append(f"  report:     {report}")
     return "\n".join(lines)
+
+
+def node_story(result: RunResult) -> str:
+    """What the node autoscaler did, in one line: ``3 → peak 5 → 3; 2 added, 2 removed; 6
+    pods triggered a scale-up``."""
+    timeline = result.timeline
+    nodes = list(timeline.nodes.values)
+    if not nodes:
+        return "no samples"
+    changes = [a for a in timeline.annotations if a.kind == "nodes" and a.seconds > 0]
+    joined = sum(1 for a in changes if a.text.endswith(" joined"))
+    left = sum(1 for a in changes if a.text.endswith(" left"))
+    triggered = len(timeline.event_times.get("TriggeredScaleUp", ()))
+    failed = len(timeline.event_times.get("ScaleUpFailed", ())) + len(
+        timeline.event_times.get("ScaleUpTimedOut", ())
+    )
+    text = (
+        f"{nodes[0]:.0f} → peak {max(nodes):.0f} → {nodes[-1]:.0f}; {joined} added, {left} "
+        f"removed; {triggered} pods triggered a scale-up"
+    )
+    if failed:
+        text += f"; {failed} failed scale-ups backed off"
+    return text
 
 
 def save_report(result: RunResult, path: Path) -> None:

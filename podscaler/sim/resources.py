@@ -223,6 +223,14 @@ BUILTIN: tuple[ResourceType, ...] = (
     ),
     _t("coordination.k8s.io", "v1", "leases", "Lease"),
     _t(
+        "scheduling.k8s.io",
+        "v1",
+        "priorityclasses",
+        "PriorityClass",
+        namespaced=False,
+        short=("pc",),
+    ),
+    _t(
         "events.k8s.io",
         "v1",
         "events",

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from podscaler.sim import bodies, delegation, tables, validation, versions
+from podscaler.sim import admission, bodies, delegation, tables, validation, versions
 from podscaler.sim.errors import (
     ApiError,
     BadRequest,
@@ -142,6 +142,7 @@ async def create(server: ApiServer, request: web.Request, target: Target) -> web
     check_kind(rt, obj)
     if delegation.is_review(rt):
         return await delegation.review(server, rt, obj)
+    admission.admit(server.store, server.table, rt, obj)
     server.validate_crd(rt, obj)
     validation.validate(rt, obj)
     if _dry_run(request):

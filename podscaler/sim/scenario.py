@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 
 from podscaler.api.timestamps import parse_time
+from podscaler.nodes import NodeAutoscalerOptions
 from podscaler.nodes.providers.sim import NodeGroupSpec
 from podscaler.sim.load import (
     Curve,
@@ -39,6 +40,15 @@ from podscaler.sim.load import (
     parse_curve,
     parse_duration_seconds,
     parse_usage_model,
+)
+from podscaler.sim.nodegroups import (
+    AsgSpec,
+    GroupResize,
+    LaunchWindow,
+    NodeGroups,
+    NodeGroupsError,
+    parse_node_autoscaler,
+    parse_node_groups,
 )
 from podscaler.sim.world.assertions import (
     Assertion,
@@ -52,6 +62,7 @@ __all__ = [
     "BUILTIN_DIR",
     "FEATURES",
     "OPERATOR_FEATURES",
+    "GroupResize",
     "Scenario",
     "ScenarioError",
     "builtin_scenarios",
@@ -66,6 +77,9 @@ BUILTIN_DIR = Path(__file__).parent / "scenarios"
 #: When a scenario names no start, it starts here (a Monday midnight, UTC): runs replay the same.
 DEFAULT_START = datetime(2026, 1, 5, tzinfo=UTC)
 DEFAULT_IMAGE = "registry.k8s.io/pause:3.10"
+#: The operator's namespace in scenarios: the node autoscaler's status ConfigMap and its
+#: priority expander ConfigMap live there.
+NODE_AUTOSCALER_NAMESPACE = "podscaler"
 
 
 class ScenarioError(ValueError):
@@ -130,8 +144,18 @@ def _sqs_available() -> str | None:
     return None
 
 
+def _asg_available() -> str | None:
+    if shutil.which("moto_server") is None:
+        return "node groups on AWS (cloud: aws) need moto_server (pip install 'moto[server]')"
+    if not importable("aiobotocore"):
+        return "aiobotocore is not installed"
+    return None
+
+
 #: Features that are controllers of ``podscaler run``: a scenario naming one runs the operator.
-OPERATOR_FEATURES = frozenset({"scaledobject-controller", "proportional-controller"})
+OPERATOR_FEATURES = frozenset(
+    {"scaledobject-controller", "proportional-controller", "node-autoscaler"}
+)
 
 #: feature → a check returning None when available, else the reason it is not.
 FEATURES: dict[str, Callable[[], str | None]] = {
@@ -147,10 +171,14 @@ FEATURES: dict[str, Callable[[], str | None]] = {
     "kafka-trigger": _trigger("kafka"),
     "predictive-trigger": lambda: _trigger("predictive")() or _ml_unavailable(),
     "node-autoscaler": lambda: (
-        None
-        if importable("podscaler.controllers.nodes")
-        else "the node autoscaler is not built yet"
+        _operator_available()
+        or (
+            None
+            if importable("podscaler.controllers.nodes")
+            else "the node autoscaler is not built yet"
+        )
     ),
+    "aws-asg": _asg_available,
 }
 
 
@@ -169,12 +197,22 @@ def missing_features(features: Sequence[str]) -> list[tuple[str, str]]:
 
 
 @dataclass(frozen=True)
+class WorkloadChange:
+    """Someone scales the workload (``replicas``) or deletes it (``replicas`` None) at
+    ``at_seconds`` — ``kubectl scale`` / ``kubectl delete`` on a schedule."""
+
+    at_seconds: float
+    replicas: int | None
+
+
+@dataclass(frozen=True)
 class WorkloadSpec:
     name: str
     namespace: str
     kind: str
     manifest: dict[str, Any]
     profile: WorkloadProfile
+    changes: tuple[WorkloadChange, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -192,15 +230,6 @@ class QueueSpec:
     @property
     def group(self) -> str:
         return self.consumer_group or f"{self.name}-consumers"
-
-
-@dataclass(frozen=True)
-class GroupResize:
-    """Someone (a person, a script, an outside autoscaler) sets a node group's target size."""
-
-    group: str
-    at_seconds: float
-    size: int
 
 
 @dataclass(frozen=True)
@@ -231,6 +260,16 @@ class Scenario:
     speed: float | None = None
     #: Node group resizes on a schedule (``nodeGroups[].resize``), in time order.
     resizes: tuple[GroupResize, ...] = ()
+    #: Node groups that are EC2 Auto Scaling groups on moto (``cloud: aws``).
+    asgs: tuple[AsgSpec, ...] = ()
+    #: Windows in which a group's launches fail (``nodeGroups[].launchFailures``).
+    launch_failures: tuple[LaunchWindow, ...] = ()
+    #: The node autoscaler's options (``nodeAutoscaler:``), or None for CA's defaults.
+    node_autoscaler: NodeAutoscalerOptions | None = None
+
+    @property
+    def groups(self) -> NodeGroups:
+        return NodeGroups(self.node_groups, self.asgs, self.resizes, self.launch_failures)
 
     def with_seed(self, seed: int) -> Scenario:
         return replace(self, seed=seed)
@@ -254,6 +293,7 @@ _TOP_FIELDS = {
     "focus",
     "appMetrics",
     "speed",
+    "nodeAutoscaler",
 }
 _WORKLOAD_FIELDS = {
     "name",
@@ -279,21 +319,9 @@ _WORKLOAD_FIELDS = {
     "affinity",
     "strategy",
     "podManagementPolicy",
-}
-_GROUP_FIELDS = {
-    "name",
-    "instanceType",
-    "capacity",
-    "allocatable",
-    "labels",
-    "taints",
-    "min",
-    "max",
-    "initial",
-    "bootSeconds",
-    "zone",
-    "pricePerHour",
-    "resize",
+    "priorityClassName",
+    "annotations",
+    "changes",
 }
 
 
@@ -363,67 +391,6 @@ def _curve(raw: Any, where: str, base_dir: Path | None) -> Curve:
         raise _fail(where, str(exc)) from exc
 
 
-def _node_group(raw: Any, where: str) -> NodeGroupSpec:
-    spec = _mapping(raw, where)
-    _known(spec, _GROUP_FIELDS, where)
-    name = spec.get("name")
-    if not isinstance(name, str) or not name:
-        raise _fail(f"{where}.name", "required")
-    minimum = _int(spec.get("min"), f"{where}.min", 0)
-    maximum = _int(spec.get("max"), f"{where}.max", max(minimum, 10))
-    initial = _int(spec.get("initial"), f"{where}.initial", minimum)
-    if not 0 <= minimum <= initial <= maximum:
-        raise _fail(where, f"need 0 <= min ({minimum}) <= initial ({initial}) <= max ({maximum})")
-    capacity = _strings(spec.get("capacity"), f"{where}.capacity") or {
-        "cpu": "2",
-        "memory": "8Gi",
-        "pods": "29",
-    }
-    capacity.setdefault("pods", "110")
-    taints = []
-    for index, taint in enumerate(_list(spec.get("taints"), f"{where}.taints")):
-        taint = _strings(taint, f"{where}.taints[{index}]")
-        if "key" not in taint or "effect" not in taint:
-            raise _fail(f"{where}.taints[{index}]", "needs key and effect")
-        taints.append(taint)
-    price = spec.get("pricePerHour", 0.0)
-    if isinstance(price, bool) or not isinstance(price, int | float):
-        raise _fail(f"{where}.pricePerHour", "must be a number")
-    return NodeGroupSpec(
-        name=name,
-        instance_type=str(spec.get("instanceType", "m5.large")),
-        capacity=capacity,
-        allocatable=_strings(spec.get("allocatable"), f"{where}.allocatable") or None,
-        labels=_strings(spec.get("labels"), f"{where}.labels"),
-        taints=tuple(taints),
-        min_size=minimum,
-        max_size=maximum,
-        initial_size=initial,
-        boot_seconds=_seconds(spec.get("bootSeconds"), f"{where}.bootSeconds", 60.0),
-        zone=str(spec.get("zone", "sim-a")),
-        price_per_hour=float(price),
-    )
-
-
-def _resizes(raw: Any, group: NodeGroupSpec, where: str) -> list[GroupResize]:
-    """``resize: [{at: 5m, size: 5}, ...]``: the group's target size set at those times."""
-    resizes = []
-    for index, item in enumerate(_list(raw, f"{where}.resize")):
-        entry = _mapping(item, f"{where}.resize[{index}]")
-        _known(entry, {"at", "size"}, f"{where}.resize[{index}]")
-        if "at" not in entry or "size" not in entry:
-            raise _fail(f"{where}.resize[{index}]", "needs at and size")
-        at = _seconds(entry["at"], f"{where}.resize[{index}].at", 0.0)
-        size = _int(entry["size"], f"{where}.resize[{index}].size", 0)
-        if not group.min_size <= size <= group.max_size:
-            raise _fail(
-                f"{where}.resize[{index}].size",
-                f"{size} is outside the group's min..max ({group.min_size}..{group.max_size})",
-            )
-        resizes.append(GroupResize(group.name, at, size))
-    return resizes
-
-
 def _container(spec: Mapping[str, Any], name: str, where: str) -> dict[str, Any]:
     resources: dict[str, Any] = {}
     for part in ("requests", "limits"):
@@ -460,7 +427,13 @@ def _workload(raw: Any, where: str, base_dir: Path | None, seed: int) -> Workloa
     else:
         containers = [_container(spec, "app", where)]
     pod_spec: dict[str, Any] = {"containers": containers}
-    for key in ("nodeSelector", "tolerations", "affinity", "terminationGracePeriodSeconds"):
+    for key in (
+        "nodeSelector",
+        "tolerations",
+        "affinity",
+        "terminationGracePeriodSeconds",
+        "priorityClassName",
+    ):
         if key in spec:
             pod_spec[key] = spec[key]
     job_raw = _mapping(spec.get("job"), f"{where}.job")
@@ -471,7 +444,10 @@ def _workload(raw: Any, where: str, base_dir: Path | None, seed: int) -> Workloa
     )
     if kind == "Job":
         pod_spec["restartPolicy"] = "Never"
-    template = {"metadata": {"labels": labels}, "spec": pod_spec}
+    template: dict[str, Any] = {"metadata": {"labels": labels}, "spec": pod_spec}
+    annotations = _strings(spec.get("annotations"), f"{where}.annotations")
+    if annotations:
+        template["metadata"]["annotations"] = annotations
     manifest: dict[str, Any]
     if kind == "Job":
         job_spec: dict[str, Any] = {
@@ -526,7 +502,33 @@ def _workload(raw: Any, where: str, base_dir: Path | None, seed: int) -> Workloa
             failure_rate=float(failure),
         ),
     )
-    return WorkloadSpec(name, namespace, kind, manifest, profile)
+    return WorkloadSpec(
+        name, namespace, kind, manifest, profile, _changes(spec.get("changes"), kind, where)
+    )
+
+
+def _changes(raw: Any, kind: str, where: str) -> tuple[WorkloadChange, ...]:
+    """``changes: [{at: 10m, replicas: 0}, {at: 20m, delete: true}]``."""
+    found = []
+    for index, item in enumerate(_list(raw, f"{where}.changes")):
+        here = f"{where}.changes[{index}]"
+        entry = _mapping(item, here)
+        _known(entry, {"at", "replicas", "delete"}, here)
+        if "at" not in entry:
+            raise _fail(here, "needs at")
+        at = _seconds(entry["at"], f"{here}.at", 0.0)
+        if entry.get("delete") is True and "replicas" not in entry:
+            found.append(WorkloadChange(at, None))
+            continue
+        if "replicas" not in entry or "delete" in entry:
+            raise _fail(here, "needs replicas: N or delete: true (not both)")
+        if kind == "Job":
+            raise _fail(here, "a Job is not scaled; use delete: true")
+        replicas = _int(entry["replicas"], f"{here}.replicas", 0)
+        if replicas < 0:
+            raise _fail(f"{here}.replicas", "must not be negative")
+        found.append(WorkloadChange(at, replicas))
+    return tuple(sorted(found, key=lambda c: c.at_seconds))
 
 
 def _queue(raw: Any, where: str, base_dir: Path | None) -> QueueSpec:
@@ -592,18 +594,13 @@ def parse_scenario(document: Any, *, path: Path | None = None) -> Scenario:
     unknown = [f for f in features if f not in FEATURES]
     if unknown:
         raise _fail("features", f"unknown {unknown}; known: {', '.join(sorted(FEATURES))}")
-    groups_raw = _list(top.get("nodeGroups"), "nodeGroups")
-    groups = tuple(_node_group(g, f"nodeGroups[{i}]") for i, g in enumerate(groups_raw))
-    resizes = sorted(
-        (
-            resize
-            for i, (raw, group) in enumerate(zip(groups_raw, groups, strict=True))
-            for resize in _resizes(raw.get("resize"), group, f"nodeGroups[{i}]")
-        ),
-        key=lambda r: r.at_seconds,
-    )
-    if len({g.name for g in groups}) != len(groups):
-        raise _fail("nodeGroups", "names must be unique")
+    try:
+        node_groups = parse_node_groups(top.get("nodeGroups"))
+        node_autoscaler = parse_node_autoscaler(top.get("nodeAutoscaler"))
+    except NodeGroupsError as exc:
+        raise ScenarioError(str(exc)) from exc
+    if node_groups.asgs and "aws-asg" not in features:
+        features = (*features, "aws-asg")
     workloads = tuple(
         _workload(w, f"workloads[{i}]", base_dir, seed)
         for i, w in enumerate(_list(top.get("workloads"), "workloads"))
@@ -634,6 +631,8 @@ def parse_scenario(document: Any, *, path: Path | None = None) -> Scenario:
         except BadAssertion as exc:
             raise _fail(f"assertions[{index}]", str(exc)) from exc
     namespaces = {str(n) for n in _list(top.get("namespaces"), "namespaces")}
+    if "node-autoscaler" in features:
+        namespaces.add(NODE_AUTOSCALER_NAMESPACE)
     namespaces.update(w.namespace for w in workloads)
     namespaces.update(
         str((o.get("metadata") or {}).get("namespace"))
@@ -657,7 +656,7 @@ def parse_scenario(document: Any, *, path: Path | None = None) -> Scenario:
         seed=seed,
         start=start,
         namespaces=tuple(sorted(namespaces)),
-        node_groups=groups,
+        node_groups=node_groups.sim,
         workloads=workloads,
         queues=queues,
         objects=tuple(objects),
@@ -668,7 +667,10 @@ def parse_scenario(document: Any, *, path: Path | None = None) -> Scenario:
         app_metrics_history_seconds=history,
         app_metrics_history_step=history_step or tick,
         speed=speed,
-        resizes=tuple(resizes),
+        resizes=node_groups.resizes,
+        asgs=node_groups.asgs,
+        launch_failures=node_groups.failures,
+        node_autoscaler=node_autoscaler,
     )
 
 

@@ -22,7 +22,7 @@ import pytest
 
 from podscaler.sim.scenario import builtin_scenarios
 from tests.conftest import IN_CI
-from tests.unit.sim.report_checks import assert_report_answers_why
+from tests.unit.sim.report_checks import assert_report_answers_why, expected_targets, read_report
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,6 +52,13 @@ def test_builtin_scenario_passes_its_assertions(path: Path, tmp_path: Path) -> N
     assert "assertions:" in done.stdout
     page = report.read_text(encoding="utf-8")
     assert page.startswith("<!doctype html>")
+    if not expected_targets(path):
+        # Only nodes are autoscaled (the nodes-* scenarios): the cluster panel shows them,
+        # and the node autoscaler's Events are listed.
+        shape = read_report(page)
+        assert "cluster" in shape.panels
+        assert "TriggeredScaleUp" in page
+        return
     # The report answers why: panels per scaled workload, targets as the ScaledObject says,
     # each change once with the operator's decision, scale-downs counted.
     shape = assert_report_answers_why(page, path)

@@ -9,13 +9,21 @@ terminated instances is the embedded cluster's job (``podscaler.sim.world.cloud`
 protocol, so its requests take effect in the world exactly as ASG requests do in AWS: later,
 after a boot delay.
 
-Simplifications versus a real cloud, deliberate: instances never fail to launch, capacity is
-unlimited up to ``max_size``, and terminating is instant for the books (the world deletes the
-Node on its next step). Unlike moto, MinSize/MaxSize *are* enforced, as AWS does.
+Failures are injected the way clouds fail: :meth:`SimCloud.fail_launches` makes a group take
+a raised target but launch nothing, and report the failed launch (an error code such as
+``InsufficientInstanceCapacity``) as an ASG's scaling activity would — the autoscaler reads
+it from :meth:`SimCloud.scale_up_failures` and gives the capacity back; a group whose
+``NodeGroupSpec.registers`` is False launches instances whose Nodes never appear (a broken
+bootstrap), which only ``--max-node-provision-time`` notices.
+
+Simplifications versus a real cloud, deliberate: capacity is otherwise unlimited up to
+``max_size``, and terminating is instant for the books (the world deletes the Node on its
+next step). Unlike moto, MinSize/MaxSize *are* enforced, as AWS does.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +31,14 @@ from typing import Any
 
 from podscaler.nodes.providers.base import InstanceState, NodeGroupError, NodeInstance
 
-__all__ = ["NodeGroupSpec", "SimCloud", "SimInstance", "SimNodeGroup", "node_object"]
+__all__ = [
+    "LaunchFailure",
+    "NodeGroupSpec",
+    "SimCloud",
+    "SimInstance",
+    "SimNodeGroup",
+    "node_object",
+]
 
 #: Labels every node of a group carries, as EKS managed node groups set them.
 LABEL_INSTANCE_TYPE = "node.kubernetes.io/instance-type"
@@ -54,6 +69,19 @@ class NodeGroupSpec:
     boot_seconds: float = 60.0
     zone: str = "sim-a"
     price_per_hour: float = 0.0
+    #: False: instances launch but their Nodes never register (a broken bootstrap)
+    registers: bool = True
+
+
+@dataclass(frozen=True)
+class LaunchFailure:
+    """Instances a group was asked for and could not launch, as a failed scaling activity
+    reports them: the error code (``InsufficientInstanceCapacity``), a message, how many."""
+
+    group: str
+    error_code: str
+    message: str
+    failed_nodes: int
 
 
 def node_object(spec: NodeGroupSpec, name: str, provider_id: str) -> dict[str, Any]:
@@ -130,6 +158,33 @@ class SimNodeGroup:
             )
         self.set_target_size(self._target + delta)
 
+    async def decrease_target_size(self, delta: int) -> None:
+        """Lower the target by ``delta`` without deleting a registered node (CA's
+        ``DecreaseTargetSize``, reverting a scale-up whose nodes did not come): refused when
+        it would go below the instances that have registered."""
+        if delta <= 0:
+            raise NodeGroupError(f"size decrease must be positive, not {delta}")
+        running = sum(1 for i in self.live_instances() if i.state == InstanceState.RUNNING)
+        new = self._target - delta
+        if new < running:
+            raise NodeGroupError(
+                f"attempt to delete existing nodes: node group {self.spec.name} has {running} "
+                f"registered nodes, target {self._target}, decrease {delta}"
+            )
+        self.set_target_size(new)
+
+    async def cancel_unfulfilled(self) -> int:
+        """Give back the target that has no instance (after a failed launch): the target drops
+        to the live instances, not below the minimum. Returns how many were given back."""
+        live = len(self.live_instances())
+        target = max(self.spec.min_size, live)
+        cancelled = self._target - target
+        if cancelled > 0:
+            self._target = target
+            self.cloud.changed()
+            return cancelled
+        return 0
+
     async def delete_nodes(self, node_names: Sequence[str]) -> None:
         mine = {i.node_name: i for i in self.live_instances()}
         unknown = [n for n in node_names if n not in mine]
@@ -173,8 +228,12 @@ class SimNodeGroup:
         the ``NewestInstance`` policy does."""
         size = max(self.spec.min_size, min(self.spec.max_size, size))
         live = self.live_instances()
-        for _ in range(size - len(live)):
-            self.cloud.launch(self)
+        failure = self.cloud.launch_failure(self.spec.name)
+        if failure is not None and size > len(live):
+            self.cloud.launch_failed(self, size - len(live), *failure)
+        else:
+            for _ in range(size - len(live)):
+                self.cloud.launch(self)
         if size < len(live):
             doomed = sorted(
                 live,
@@ -196,6 +255,9 @@ class SimCloud:
         self.groups: dict[str, SimNodeGroup] = {}
         self._instances: dict[str, SimInstance] = {}
         self._serial = 0
+        #: group → (error code, message) while its launches fail
+        self._failing: dict[str, tuple[str, str]] = {}
+        self._failures: list[LaunchFailure] = []
         #: Called whenever the books change, so the world can act at once.
         self.on_change: list[Callable[[], None]] = []
 
@@ -214,6 +276,46 @@ class SimCloud:
     def instances(self) -> list[SimInstance]:
         return list(self._instances.values())
 
+    # --- failures
+
+    def fail_launches(
+        self, group: str, error_code: str = "InsufficientInstanceCapacity", message: str = ""
+    ) -> None:
+        """From now on ``group`` launches nothing: a raised target is accepted and each
+        attempt is reported as a failure (see :meth:`scale_up_failures`)."""
+        text = message or (
+            f"{error_code} - We currently do not have sufficient capacity in the Availability "
+            "Zone you requested. Launching EC2 instance failed."
+        )
+        self._failing[group] = (error_code, text)
+
+    def restore_launches(self, group: str) -> None:
+        """``group`` launches again; its missing instances come (as a held desired capacity
+        is fulfilled once EC2 has capacity)."""
+        if self._failing.pop(group, None) is None:
+            return
+        node_group = self.groups.get(group)
+        if node_group is not None:
+            node_group.set_target_size(node_group._target)
+
+    def launch_failure(self, group: str) -> tuple[str, str] | None:
+        return self._failing.get(group)
+
+    def launch_failed(self, group: SimNodeGroup, missing: int, code: str, message: str) -> None:
+        self._failures.append(
+            LaunchFailure(
+                group.spec.name,
+                code,
+                f"Failed adding {missing} nodes to group {group.spec.name}: {message}",
+                missing,
+            )
+        )
+
+    def scale_up_failures(self) -> list[LaunchFailure]:
+        """Failed launches since the last call, each reported once."""
+        found, self._failures = self._failures, []
+        return found
+
     def launch(self, group: SimNodeGroup) -> SimInstance:
         self._serial += 1
         suffix = "".join(self._rng.choice(_NAME_ALPHABET) for _ in range(5))
@@ -224,7 +326,7 @@ class SimCloud:
             node_name=f"{group.spec.name}-{suffix}",
             state=InstanceState.CREATING,
             requested_at_seconds=now,
-            boot_due_seconds=now + group.spec.boot_seconds,
+            boot_due_seconds=now + group.spec.boot_seconds if group.spec.registers else math.inf,
         )
         self._instances[instance.instance_id] = instance
         return instance

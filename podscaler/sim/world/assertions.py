@@ -7,6 +7,9 @@ reader can check against the report::
     ready(web) == 1 at 20m                       # the last sample at or before 20m
     replicas(web) <= 10 always                   # every sample (optionally from/until)
     nodes() >= 4 eventually after 1h             # some sample from 1h on
+    nodes(general) == 5 within 5m after 10m      # one node group's registered nodes
+    events(TriggeredScaleUp) >= 1                # Events of a reason seen so far (any source)
+    unschedulable() == 0 eventually              # pods the scheduler found no node for
     replicas(web) == 1                           # the last sample of the run
     max(replicas(web)) <= 10                     # aggregates: max, min, avg over the run
     max_pending_seconds < 120                    # run figures: max_pending_seconds,
@@ -16,7 +19,9 @@ reader can check against the report::
     queue(orders) == 0 at 50m
 
 Series: ``replicas(w)`` (desired replicas: the workload's ``spec.replicas``), ``ready(w)``,
-``demand(w)``, ``queue(q)`` (messages waiting), ``nodes()``, ``pending()`` (pods Pending).
+``demand(w)``, ``queue(q)`` (messages waiting), ``nodes()`` or ``nodes(group)`` (Nodes, all or
+of one node group), ``pending()`` (pods Pending), ``unschedulable()`` (pods the scheduler
+could not place) and ``events(Reason)`` (Events of that reason so far, repeats included).
 Operators: ``< <= > >= == !=``. Durations: seconds or ``90s``, ``15m``, ``1h30m``.
 """
 
@@ -41,7 +46,7 @@ _OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
     ">": operator.gt,
 }
-_SERIES = ("replicas", "ready", "demand", "queue", "nodes", "pending")
+_SERIES = ("replicas", "ready", "demand", "queue", "nodes", "pending", "unschedulable", "events")
 _FIGURES = ("max_pending_seconds", "pending_pod_minutes", "node_hours")
 #: Figures of one workload over the run (see :mod:`podscaler.sim.world.capacity`).
 _WORKLOAD_FIGURES = ("overload_minutes", "replica_hours")
@@ -159,7 +164,13 @@ class Assertion:
             values = list(found.values) if found is not None else []
             return values + [0.0] * (len(timeline) - len(values))
         if self.series == "nodes":
+            if self.arg:
+                return timeline.group_series(self.arg)
             return list(timeline.nodes.values)
+        if self.series == "unschedulable":
+            return list(timeline.unschedulable.values)
+        if self.series == "events":
+            return timeline.event_series(self.arg)
         return list(timeline.pending.values)
 
     def _result(self, ok: bool, detail: str) -> AssertionResult:
@@ -191,6 +202,10 @@ def parse_assertion(text: str) -> Assertion:
             raise BadAssertion(f"assertion {text!r}: {figure}() needs a workload name")
     if figure and groups["window"]:
         raise BadAssertion(f"assertion {text!r}: {figure} is a figure of the whole run")
+    if series == "events" and not arg:
+        raise BadAssertion(f"assertion {text!r}: events() needs an Event reason")
+    if series in ("pending", "unschedulable") and arg:
+        raise BadAssertion(f"assertion {text!r}: {series}() takes no argument")
     if groups["aggregate"] and groups["window"]:
         raise BadAssertion(f"assertion {text!r}: an aggregate covers the whole run")
     mode, start, end = "end", 0.0, None

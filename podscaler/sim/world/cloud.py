@@ -13,6 +13,8 @@ group to delete a node); a deleted Node is gone at once.
 
 from __future__ import annotations
 
+import math
+
 from podscaler.nodes.providers.base import InstanceState
 from podscaler.nodes.providers.sim import SimCloud, node_object
 from podscaler.sim.world.context import WorldContext
@@ -30,7 +32,9 @@ class CloudSync:
     def next_due(self) -> float | None:
         """When the next booting instance registers (the world wakes then)."""
         due = [
-            i.boot_due_seconds for i in self.cloud.instances() if i.state == InstanceState.CREATING
+            i.boot_due_seconds
+            for i in self.cloud.instances()
+            if i.state == InstanceState.CREATING and math.isfinite(i.boot_due_seconds)
         ]
         return min(due) if due else None
 

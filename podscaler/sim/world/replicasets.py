@@ -13,6 +13,7 @@ is nothing to expect).
 
 from __future__ import annotations
 
+from podscaler.sim.errors import ApiError
 from podscaler.sim.store import Obj
 from podscaler.sim.world.context import WorldContext
 from podscaler.sim.world.podtemplates import pod_from_template
@@ -70,7 +71,13 @@ def reconcile_replicaset(ctx: WorldContext, key: Key) -> None:
             pod = pod_from_template(
                 template, name=pod_name, namespace=namespace, owner=rs, workload=workload
             )
-            ctx.writer.create(ctx.kinds.pods, pod, namespace)
+            try:
+                ctx.writer.create(ctx.kinds.pods, pod, namespace)
+            except ApiError as exc:  # admission refused it (a missing PriorityClass)
+                ctx.events.record(
+                    rs, "Warning", "FailedCreate", f"Error creating: {exc}", COMPONENT
+                )
+                break
             ctx.events.record(
                 rs, "Normal", "SuccessfulCreate", f"Created pod: {pod_name}", COMPONENT
             )

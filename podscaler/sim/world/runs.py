@@ -8,6 +8,13 @@ kubeconfig path and the clock, which runs until cancelled — so the demo and ``
 the operator is a higher layer than ``sim``, so the seam is filled from above), and a test can
 start anything else that speaks to a Kubernetes API.
 
+Node groups that are ASGs (``cloud: aws``) live on a moto server started here, behind an
+:class:`~podscaler.nodes.providers.aws_front.AwsFront` (which records the requests and
+injects launch failures); the world turns their instances into Nodes
+(:mod:`podscaler.sim.world.asgs`), and an in-process node autoscaler gets the front's address
+(``OperatorContext.aws``). Launch failures of simulated groups go through the simulated
+cloud.
+
 SQS queues need an endpoint: ``PODSCALER_SQS_ENDPOINT``, a queue's ``endpoint``, or else a moto
 server started here on a free localhost port and stopped at the end. Kafka queues likewise need
 a broker: ``PODSCALER_KAFKA_BOOTSTRAP``, a queue's ``endpoint``, or else a Tansu broker started
@@ -31,14 +38,27 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.request
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
+from podscaler.nodes import NodeAutoscalerOptions
+from podscaler.nodes.providers.aws import AwsSettings
+from podscaler.nodes.providers.aws_front import AwsFront
 from podscaler.nodes.providers.base import NodeGroup
 from podscaler.sim.clock import Clock
-from podscaler.sim.scenario import Scenario, ScenarioError, importable
+from podscaler.sim.nodegroups import LaunchWindow
+from podscaler.sim.scenario import (
+    Scenario,
+    ScenarioError,
+    WorkloadChange,
+    WorkloadSpec,
+    importable,
+)
 from podscaler.sim.world.appmetrics import AppMetricsServer
 from podscaler.sim.world.assertions import AssertionResult
 from podscaler.sim.world.brokers import BOOTSTRAP_ENV, BrokerError, running_tansu
@@ -50,6 +70,10 @@ from podscaler.sim.world.timeline import Timeline
 from podscaler.sim.world.world import World
 
 __all__ = ["OperatorContext", "OperatorRunner", "RunResult", "run_scenario"]
+
+#: Credentials moto accepts (it checks none); never real ones.
+MOTO_ACCESS_KEY_ID = "AKIAPODSCALERSIMULATION"
+MOTO_SECRET = "podscaler-simulation-secret"
 
 
 # --------------------------------------------------------------------------- the operator seam
@@ -65,6 +89,12 @@ class OperatorContext:
     namespace: str | None = None
     #: the simulated cloud's node groups, for a node autoscaler run in-process
     node_groups: Sequence[NodeGroup] = ()
+    #: the scenario's ``nodeAutoscaler:`` options; None when the scenario runs none
+    node_autoscaler: NodeAutoscalerOptions | None = None
+    #: where the scenario's ASGs are (the AwsFront before moto), when it has some
+    aws: AwsSettings | None = None
+    #: the scenario's seed (the random expander's)
+    seed: int = 0
 
 
 #: An operator started with the run and cancelled at its end.
@@ -101,28 +131,61 @@ def _sqs_endpoint(scenario: Scenario) -> Iterator[str | None]:
     if configured or not any(q.type == "sqs" for q in scenario.queues):
         yield configured
         return
+    with _moto("queues: SQS") as url:
+        yield url
+
+
+def _warm_up(url: str) -> None:
+    """Load moto's Auto Scaling and EC2 backends now, in real time: moto imports a backend on
+    its first request (seconds), and the simulated clock stops waiting for an answer after
+    ``reply_patience_seconds`` — a first request inside the simulation would time out in
+    simulated time and be sent again."""
+    for service, action, version in (
+        ("autoscaling", "DescribeAutoScalingGroups", "2011-01-01"),
+        ("ec2", "DescribeLaunchTemplates", "2016-11-15"),
+    ):
+        request = urllib.request.Request(
+            url + "/",
+            data=f"Action={action}&Version={version}".encode(),
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Authorization": "AWS4-HMAC-SHA256 Credential=warm/20260101/us-east-1/"
+                f"{service}/aws4_request, SignedHeaders=host, Signature=0",
+            },
+        )
+        with contextlib.suppress(OSError), urllib.request.urlopen(request, timeout=60):
+            pass
+
+
+@contextlib.contextmanager
+def _moto(what: str, *, warm: bool = False) -> Iterator[str]:
+    """A moto server on a free localhost port, stopped at the end; ``warm`` loads its Auto
+    Scaling and EC2 backends first."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     binary = shutil.which("moto_server")
     if binary is None:
-        raise ScenarioError("queues: SQS needs moto_server (pip install 'moto[server]')")
+        raise ScenarioError(f"{what} needs moto_server (pip install 'moto[server]')")
     process = subprocess.Popen(
         [binary, "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
+        url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 15.0
         while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            try:  # moto answers its own API once its app is up, not when the port opens
+                with urllib.request.urlopen(f"{url}/moto-api/", timeout=0.5):
                     break
             except OSError:
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise ScenarioError("moto_server did not start") from None
                 time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
+        if warm:
+            _warm_up(url)
+        yield url
     finally:
         process.terminate()
         try:
@@ -196,6 +259,119 @@ def _observing(
     return tick
 
 
+#: Background requests to the front (ending a shortage) until they finish.
+_pending: set[asyncio.Future[None]] = set()
+
+
+def _launch_failure(world: World, front: AwsFront | None, window: LaunchWindow, on: bool) -> Any:
+    """A timer callback starting (``on``) or ending a group's launch failures."""
+
+    def start_or_end() -> None:
+        state = "fail" if on else "launch again"
+        world.timeline.note(
+            world.seconds(), "nodes", "", f"node group {window.group}: launches {state}"
+        )
+        if window.group in world.cloud.groups:
+            if on:
+                world.cloud.fail_launches(window.group, window.code)
+            else:
+                world.cloud.restore_launches(window.group)
+        elif front is not None:
+            if on:
+                front.shortage(window.group, window.code)
+            else:
+                ending = asyncio.ensure_future(front.end_shortage(window.group))
+                _pending.add(ending)
+                ending.add_done_callback(_pending.discard)
+
+    return start_or_end
+
+
+async def _start_asgs(
+    world: World, scenario: Scenario, moto_url: str, clock: Clock, stack: contextlib.AsyncExitStack
+) -> AwsSettings:
+    """Create the scenario's ASGs in moto, start the world's side of them, and return where
+    the node autoscaler reaches them (an :class:`AwsFront` before moto)."""
+    from podscaler.nodes.providers.aws import AwsCloud
+    from podscaler.nodes.providers.aws_world import InstanceNodes
+    from podscaler.sim.world.asgs import AsgSync, create_asgs
+
+    regions = {asg.zone[:-1] for asg in scenario.asgs}
+    if len(regions) != 1:
+        raise ScenarioError(f"nodeGroups: ASGs must share one region, not {sorted(regions)}")
+    region = regions.pop()
+    direct = AwsSettings(
+        region=region,
+        endpoint_url=moto_url,
+        access_key_id=MOTO_ACCESS_KEY_ID,
+        secret_access_key=SecretStr(MOTO_SECRET),
+    )
+    await create_asgs(direct, scenario.asgs, _cluster_name(scenario))
+    unix = lambda: clock.now().timestamp()  # noqa: E731 - AWS stamps activities in Unix time
+    front = AwsFront(moto_url, clock=unix)
+    await front.start()
+    stack.push_async_callback(front.close)
+    world.front = front
+    book = InstanceNodes(
+        region=region,
+        boot_seconds=60.0,
+        boot_seconds_by_group={
+            a.name: (a.boot_seconds if a.registers else None) for a in scenario.asgs
+        },
+    )
+    cloud = AwsCloud(direct, clock=unix)
+    await cloud.start()
+    world.asgs = AsgSync(world.ctx, cloud, book, wake=world.wake)
+    world.group_names.update(a.name for a in scenario.asgs)
+    await world.asgs.seed()
+    world.asgs.start()
+    return AwsSettings(
+        region=region,
+        endpoint_url=front.url,
+        access_key_id=MOTO_ACCESS_KEY_ID,
+        secret_access_key=SecretStr(MOTO_SECRET),
+    )
+
+
+def _cluster_name(scenario: Scenario) -> str:
+    return re.sub(r"[^a-z0-9-]", "-", scenario.name.lower()) or "scenario"
+
+
+def _node_autoscaler_options(scenario: Scenario) -> NodeAutoscalerOptions:
+    """The scenario's options; ASGs are auto-discovered by the tags the run gave them unless
+    the scenario names its groups."""
+    options = scenario.node_autoscaler or NodeAutoscalerOptions()
+    if scenario.asgs and not (options.nodes or options.node_group_auto_discovery):
+        cluster = _cluster_name(scenario)
+        spec = f"asg:tag=k8s.io/cluster-autoscaler/enabled,k8s.io/cluster-autoscaler/{cluster}"
+        options = options.with_changes(node_group_auto_discovery=(spec,))
+    return options
+
+
+def _changer(world: World, workload: WorkloadSpec, change: WorkloadChange) -> Callable[[], None]:
+    """A timer callback scaling or deleting a workload, as someone with kubectl would."""
+
+    def apply() -> None:
+        kinds = world.ctx.kinds
+        rt = {"Deployment": kinds.deployments, "StatefulSet": kinds.statefulsets}.get(
+            workload.kind, kinds.jobs
+        )
+        found = world.server.store.find(rt, workload.namespace, workload.name)
+        if found is None:
+            return
+        if change.replicas is None:
+            world.timeline.note(
+                world.seconds(), "nodes", workload.name, f"{workload.kind} {workload.name} deleted"
+            )
+            world.ctx.writer.delete(rt, workload.namespace, workload.name)
+            return
+        current = found.copy()
+        current["spec"]["replicas"] = change.replicas
+        world.ctx.writer.replace(rt, current)
+
+    return apply
+
+
 def _apply(world: World, manifest: dict[str, Any]) -> None:
     """Create one manifest through the world's writer (the HTTP write path)."""
     server = world.server
@@ -248,6 +424,7 @@ async def run_scenario(
     hub: QueueHub | None = None
     # Queue servers (moto, a Kafka broker) outlive everything that talks to them.
     brokers = contextlib.ExitStack()
+    fronts = contextlib.AsyncExitStack()
     try:
         endpoint = brokers.enter_context(_sqs_endpoint(scenario))
         bootstrap = brokers.enter_context(_kafka_bootstrap(scenario))
@@ -305,6 +482,20 @@ async def run_scenario(
             world.ctx.timers.at(
                 world.origin_seconds + resize.at_seconds, _resizer(world, resize.group, resize.size)
             )
+        aws: AwsSettings | None = None
+        if scenario.asgs:
+            moto_url = brokers.enter_context(_moto("nodeGroups: cloud: aws", warm=True))
+            aws = await _start_asgs(world, scenario, moto_url, clock, fronts)
+        for window in scenario.launch_failures:
+            world.ctx.timers.at(
+                world.origin_seconds + window.start_seconds,
+                _launch_failure(world, world.front, window, True),
+            )
+            if window.end_seconds is not None:
+                world.ctx.timers.at(
+                    world.origin_seconds + window.end_seconds,
+                    _launch_failure(world, world.front, window, False),
+                )
         namespaces_rt = world.ctx.kinds.namespaces
         for namespace in scenario.namespaces:
             if server.store.find(namespaces_rt, "", namespace) is None:
@@ -324,12 +515,24 @@ async def run_scenario(
             _apply(world, _substitute(workload.manifest, substitutions))
         for obj in scenario.objects:
             _apply(world, _substitute(obj, substitutions))
+        for workload in scenario.workloads:
+            for change in workload.changes:
+                world.ctx.timers.at(
+                    world.origin_seconds + change.at_seconds, _changer(world, workload, change)
+                )
         if operator is not None:
             context = OperatorContext(
                 server.url,
                 kubeconfig_path,
                 clock,
                 node_groups=list(world.cloud.groups.values()),
+                node_autoscaler=(
+                    _node_autoscaler_options(scenario)
+                    if "node-autoscaler" in scenario.features
+                    else None
+                ),
+                aws=aws,
+                seed=scenario.seed,
             )
             operator_task = asyncio.ensure_future(operator(context))
             await asyncio.sleep(0)  # let it start (and install its signal handlers)
@@ -339,7 +542,7 @@ async def run_scenario(
             raise ScenarioError(f"the operator stopped: {operator_task.exception()!r}")
         end = world.seconds()
         results = [a.check(world.timeline, end) for a in scenario.assertions]
-        groups = {g.name: g for g in scenario.node_groups}
+        node_groups = scenario.groups
         result = RunResult(
             scenario=scenario,
             timeline=world.timeline,
@@ -349,9 +552,11 @@ async def run_scenario(
             end_seconds=end,
             writes=world.ctx.writer.writes,
         )
-        result.node_hours_by_group = {name: world.timeline.node_hours(name) for name in groups}
+        result.node_hours_by_group = {
+            name: world.timeline.node_hours(name) for name in node_groups.names
+        }
         result.cost = sum(
-            hours * groups[name].price_per_hour
+            hours * node_groups.price_per_hour(name)
             for name, hours in result.node_hours_by_group.items()
         )
         if keep is not None:
@@ -368,6 +573,7 @@ async def run_scenario(
             await world.stop()
         elif hub is not None:
             await hub.close()
+        await fronts.aclose()
         brokers.close()
         await server.stop()
         if tmp is not None:

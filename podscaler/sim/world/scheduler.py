@@ -13,8 +13,12 @@ pods spreads as a real scheduler's would. Unschedulable pods are retried only wh
 that could make them fit changes (a node added or Ready, a pod gone), as kube-scheduler moves
 pods back from its unschedulable queue on cluster events.
 
-Simplifications: no preemption (the message says none was found), no scheduling gates, no
-permit/bind plugins; a pod naming another ``schedulerName`` is left alone.
+Pods are tried highest priority first (then oldest), as kube-scheduler's active queue orders
+them. A pod that fits nowhere may preempt lower-priority pods (:mod:`.preemption`): the
+victims are deleted gracefully and the pod is nominated to their node until they are gone.
+
+Simplifications: no scheduling gates, no permit/bind plugins; a pod naming another
+``schedulerName`` is left alone.
 """
 
 from __future__ import annotations
@@ -36,6 +40,12 @@ from podscaler.nodes.scoring import select_node
 from podscaler.sim.errors import ApiError
 from podscaler.sim.store import Obj, rfc3339
 from podscaler.sim.world.context import WorldContext
+from podscaler.sim.world.preemption import (
+    find_preemption,
+    may_preempt,
+    priority_of,
+    waiting_for_victims,
+)
 from podscaler.sim.world.state import Key
 
 __all__ = ["Scheduler"]
@@ -67,7 +77,12 @@ class Scheduler:
         candidates = [k for k in state.unbound if k not in self._parked]
         if not candidates:
             return
-        candidates.sort(key=lambda k: state.births.get(str(state.pods[k]["metadata"]["uid"]), 0))
+        candidates.sort(
+            key=lambda k: (
+                -priority_of(state.pods[k]),
+                state.births.get(str(state.pods[k]["metadata"]["uid"]), 0),
+            )
+        )
         states: dict[str, NodeState] | None = None
         placed_anti_affinity = False
         for key in candidates:
@@ -95,7 +110,10 @@ class Scheduler:
                 result = _filter_without_topology(facts, states)
             chosen = select_node(result)
             if chosen is None:
-                self._unschedulable(pod, unschedulable_message(result, preemption=True))
+                nominated = self._preempt(pod, facts, result, states)
+                self._unschedulable(
+                    pod, unschedulable_message(result, preemption=True), nominated=nominated
+                )
                 self._parked.add(key)
                 continue
             try:
@@ -135,12 +153,48 @@ class Scheduler:
                 del self._states[name]
         return states
 
-    def _unschedulable(self, pod: Obj, message: str) -> None:
+    def _preempt(
+        self, pod: Obj, facts: PodRequirements, result: FitResult, states: dict[str, NodeState]
+    ) -> str | None:
+        """Delete the victims of preempting for ``pod``; the node it is nominated to."""
+        if not may_preempt(pod) or waiting_for_victims(pod, states):
+            return None
+        if not any(f.resolvable for f in result.failures.values()):
+            return None
+        found = find_preemption(facts, list(states.values()))
+        if found is None:
+            return None
+        meta = pod["metadata"]
+        for victim in found.victims:
+            vmeta = victim["metadata"]
+            self.ctx.writer.delete(self.ctx.kinds.pods, str(vmeta["namespace"]), str(vmeta["name"]))
+            self.ctx.events.record(
+                dict(victim),
+                "Normal",
+                "Preempted",
+                f"Preempted by pod {meta.get('uid')} on node {found.node}",
+                COMPONENT,
+            )
+        state = self.ctx.state
+        node = state.nodes.get(found.node)
+        if node is not None:  # the victims are Terminating now: later pods see that
+            pods = [
+                state.pods[k] for k in state.pods_by_node.get(found.node, ()) if k in state.pods
+            ]
+            states[found.node] = NodeState.build(node, pods)
+            state.node_versions[found.node] = state.node_versions.get(found.node, 0) + 1
+            self._states[found.node] = (state.node_versions[found.node], states[found.node])
+        return found.node
+
+    def _unschedulable(self, pod: Obj, message: str, *, nominated: str | None = None) -> None:
         status: dict[str, Any] = dict(pod.get("status") or {})
         conditions = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
         previous = next(
             (c for c in status.get("conditions") or [] if c.get("type") == "PodScheduled"), None
         )
+        if nominated is not None and status.get("nominatedNodeName") != nominated:
+            status["nominatedNodeName"] = nominated
+            previous = None
         if previous is None or previous.get("message") != message:
             conditions.append(
                 {

@@ -97,6 +97,8 @@ class Timeline:
     nodes: Series = field(default_factory=Series)
     nodes_ready: Series = field(default_factory=Series)
     pending: Series = field(default_factory=Series)
+    #: pods the scheduler found no node for (``PodScheduled=False``, ``Unschedulable``)
+    unschedulable: Series = field(default_factory=Series)
     #: as cluster-proportional-autoscaler counts the cluster: schedulable (Ready, uncordoned)
     #: nodes, and allocatable cores of all nodes and of the schedulable ones
     schedulable_nodes: Series = field(default_factory=Series)
@@ -115,6 +117,8 @@ class Timeline:
     max_annotations: int = 5000
     #: (namespace, name) of each Event seen → the highest occurrence count noted
     event_counts: dict[Key, int] = field(default_factory=dict)
+    #: Event reason → when each occurrence was seen (every component's, repeats included)
+    event_times: dict[str, list[float]] = field(default_factory=dict)
 
     def workload_name(self, workload: Key) -> str:
         return workload[1]
@@ -167,18 +171,18 @@ class Timeline:
             or event.get("reportingController")
             or event.get("reportingComponent")
         )
-        if source in WORLD_COMPONENTS:
-            return
         meta = event.get("metadata") or {}
         key = (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
         count = _occurrences(event)
-        if count <= self.event_counts.get(key, 0) or (
-            old is not None and count <= _occurrences(old)
-        ):
+        seen = max(self.event_counts.get(key, 0), _occurrences(old) if old is not None else 0)
+        if count <= seen:
             return
         self.event_counts[key] = count
-        regarding: dict[str, Any] = event.get("regarding") or event.get("involvedObject") or {}
         reason = str(event.get("reason", ""))
+        self.event_times.setdefault(reason, []).extend([seconds] * (count - seen))
+        if source in WORLD_COMPONENTS:
+            return
+        regarding: dict[str, Any] = event.get("regarding") or event.get("involvedObject") or {}
         note = str(event.get("note") or event.get("message") or "")
         self.note(
             seconds,
@@ -203,6 +207,7 @@ class Timeline:
         node_groups: dict[str, int] | None = None,
         usage: Mapping[str, tuple[float, float]] | None = None,
         cluster: tuple[int, int, int] | None = None,
+        unschedulable: int = 0,
     ) -> None:
         """One tick: per workload (demand, desired, ready), the cluster's figures, queues, per
         workload the (cpu millicores, memory bytes) its Ready pods used, and the cluster as a
@@ -224,6 +229,7 @@ class Timeline:
         self.nodes.add(nodes, index)
         self.nodes_ready.add(nodes_ready, index)
         self.pending.add(pending, index)
+        self.unschedulable.add(unschedulable, index)
         schedulable, total_cores, schedulable_cores = cluster or (nodes_ready, 0, 0)
         self.schedulable_nodes.add(schedulable, index)
         self.total_cores.add(total_cores, index)
@@ -241,6 +247,17 @@ class Timeline:
             return [0.0] * len(self)
         values = list(getattr(found, what).values)
         return values + [0.0] * (len(self) - len(values))
+
+    def group_series(self, group: str) -> list[float]:
+        """Registered nodes of one node group per tick (zeros before it had any)."""
+        found = self.node_groups.get(group)
+        values = list(found.values) if found is not None else []
+        return values + [0.0] * (len(self) - len(values))
+
+    def event_series(self, reason: str) -> list[float]:
+        """How many Events of ``reason`` (occurrences) were seen up to each tick."""
+        times = sorted(self.event_times.get(reason, ()))
+        return [float(bisect.bisect_right(times, t)) for t in self.times.values]
 
     # ------------------------------------------------------------------ figures
 

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import random
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from podscaler.engine.cpa import ClusterTally, node_facts
 from podscaler.nodes.providers.sim import LABEL_NODE_GROUP, SimCloud
@@ -27,6 +27,7 @@ from podscaler.sim.store import Watcher
 from podscaler.sim.world.cloud import CloudSync
 from podscaler.sim.world.context import WorldContext
 from podscaler.sim.world.deployments import reconcile_deployment
+from podscaler.sim.world.disruption import DisruptionController
 from podscaler.sim.world.events import EventWriter
 from podscaler.sim.world.jobs import reconcile_job
 from podscaler.sim.world.kubelet import Kubelet
@@ -41,7 +42,9 @@ from podscaler.sim.world.usage import LoadModel
 from podscaler.sim.world.writing import ApiWriter, Kinds
 
 if TYPE_CHECKING:
+    from podscaler.nodes.providers.aws_front import AwsFront
     from podscaler.sim.apiserver import ApiServer
+    from podscaler.sim.world.asgs import AsgSync
 
 __all__ = ["World"]
 
@@ -90,11 +93,18 @@ class World:
         self.kubelet = Kubelet(self.ctx, node_ready_seconds=node_ready_seconds)
         self.scheduler = Scheduler(self.ctx)
         self.cloud_sync = CloudSync(self.ctx, self.cloud)
+        self.disruption = DisruptionController(self.ctx)
         self.load = LoadModel(self.ctx, self.kubelet, self.queues)
         self.timeline = Timeline()
         #: nodes and cores as a proportional autoscaler counts them, kept as nodes change
         self.node_tally = ClusterTally()
         self.origin_seconds = loop_time()
+        #: node groups that are not the simulated cloud's (ASGs on moto), for the timeline
+        self.group_names: set[str] = set()
+        #: the Nodes of ASGs on moto, when the scenario has some (``runs.py`` sets it), and
+        #: the front before moto that injects their launch failures
+        self.asgs: AsgSync | None = None
+        self.front: AwsFront | None = None
         self.ticks = 0
         self._watches: list[tuple[str, ResourceType, Watcher]] = []
         self._pumps: list[asyncio.Task[None]] = []
@@ -127,6 +137,8 @@ class World:
             ("pods", kinds.pods),
             ("events", kinds.events),
         ]
+        if self.disruption.pdbs is not None:
+            watched.append(("poddisruptionbudgets", self.disruption.pdbs))
         new_events = self.server.table.get("events.k8s.io", "v1", "events")
         if new_events is not None and new_events.key != kinds.events.key:
             watched.append(("events", new_events))
@@ -137,7 +149,13 @@ class World:
         for _name, _rt, watcher in self._watches:
             self._pumps.append(asyncio.ensure_future(self._pump(watcher)))
 
+    def wake(self) -> None:
+        """Run a step now: something outside the world's own steps changed the cluster."""
+        self._wake.set()
+
     async def stop(self) -> None:
+        if self.asgs is not None:
+            await self.asgs.stop()
         for _name, rt, watcher in self._watches:
             self.server.store.unwatch(rt, watcher)
         for task in self._pumps:
@@ -178,9 +196,13 @@ class World:
                                 seconds, obj, event.old if type_ == "MODIFIED" else None
                             )
                         continue
+                    if kind == "poddisruptionbudgets":
+                        self.disruption.budget_changed(str(obj["metadata"].get("namespace")))
+                        continue
                     state.apply(kind, type_, obj, event.old)
                     if kind == "pods":
                         timeline.observe_pod(seconds, type_, obj)
+                        self.disruption.pod_changed(str(obj["metadata"].get("namespace")))
                     elif kind == "nodes":
                         node_name = str(obj["metadata"]["name"])
                         self._dirty_nodes.add(node_name)
@@ -227,6 +249,7 @@ class World:
                 or state.dirty_pods
                 or self._dirty_nodes
                 or self.scheduler.has_work()
+                or self.disruption.has_work()
             ):
                 break
             keys, state.dirty_deployments = state.dirty_deployments, set()
@@ -248,6 +271,7 @@ class World:
             for key in sorted(keys):
                 self.kubelet.sync_pod(key)
             self.scheduler.schedule()
+            self.disruption.sync()
 
     def next_wake_seconds(self) -> float | None:
         """Loop time of the next thing due (timer or booting instance)."""
@@ -290,7 +314,7 @@ class World:
             )
             workloads[workload[1]] = (load.demand if load else 0.0, running, ready)
         nodes_ready = 0
-        groups: dict[str, int] = dict.fromkeys(self.cloud.groups, 0)
+        groups: dict[str, int] = dict.fromkeys([*self.cloud.groups, *self.group_names], 0)
         for node in state.nodes.values():
             group = (node["metadata"].get("labels") or {}).get(LABEL_NODE_GROUP)
             if group is not None:
@@ -301,6 +325,7 @@ class World:
             ):
                 nodes_ready += 1
         cluster = self.node_tally.status()
+        unschedulable = sum(1 for key in state.unbound if _unschedulable(state.pods.get(key)))
         self.timeline.record(
             seconds,
             workloads,
@@ -311,6 +336,7 @@ class World:
             groups,
             usage,
             (cluster.schedulable_nodes, cluster.total_cores, cluster.schedulable_cores),
+            unschedulable,
         )
 
     async def run(
@@ -342,3 +368,15 @@ class World:
             timeout = max(_MIN_WAIT_SECONDS, wake - self.ctx.monotonic())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
+
+
+def _unschedulable(pod: dict[str, Any] | None) -> bool:
+    """The scheduler tried and found no node (``PodScheduled=False``, ``Unschedulable``)."""
+    if pod is None:
+        return False
+    for condition in (pod.get("status") or {}).get("conditions") or ():
+        if condition.get("type") == "PodScheduled":
+            return bool(
+                condition.get("status") == "False" and condition.get("reason") == "Unschedulable"
+            )
+    return False

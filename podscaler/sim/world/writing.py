@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from podscaler.sim import validation
+from podscaler.sim import admission, validation
 from podscaler.sim.errors import Conflict
 from podscaler.sim.resources import ResourceType
 from podscaler.sim.store import Entry, Obj, rfc3339
@@ -80,6 +80,7 @@ class ApiWriter:
             callback()
 
     def create(self, rt: ResourceType, obj: Obj, namespace: str = "") -> Entry:
+        admission.admit(self.store, self.server.table, rt, obj)
         validation.validate(rt, obj)
         entry = self.server.after_write(rt, self.store.create(rt, obj, namespace=namespace))
         self._written()
@@ -139,6 +140,7 @@ class ApiWriter:
         new = current.copy()
         new.setdefault("spec", {})["nodeName"] = node_name
         status = new.setdefault("status", {})
+        status.pop("nominatedNodeName", None)
         conditions = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
         conditions.append(
             {
