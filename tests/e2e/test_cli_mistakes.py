@@ -199,7 +199,10 @@ async def test_explain_from_status_works(
     """The happy path beside the mistakes: the same command with a real object."""
     await operator()
     await create_deployment(kube, deployment("web", 1))
-    await create_so(kube, scaled_object("web", "web", [], minReplicaCount=1))
+    # Valid for the CRD's schema (the API server refuses what is not), not for the operator:
+    # no scaler has this type, so the object is Ready=False with a reason to explain.
+    unknown = {"type": "no-such-scaler", "metadata": {}}
+    await create_so(kube, scaled_object("web", "web", [unknown], minReplicaCount=1))
 
     async def explained() -> bool:
         done = await podscaler("explain", "--kubeconfig", str(kubeconfig), "web", home=home)
