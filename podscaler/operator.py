@@ -31,7 +31,7 @@ future work (DESIGN.md, "Scale beyond one operator").
 ``--dry-run`` decides and explains every object, writes status, Events and metrics, but never
 writes a target's ``/scale``.
 
-Time: wall timestamps come from the running loop's clock view (``podscaler.sim.clock``), so a
+Time: timestamps come from the running loop's clock (:func:`podscaler.clock.clock_of`), so a
 simulated loop moves the operator's notion of "now" with it; intervals use ``loop.time()``.
 SIGTERM and SIGINT stop the controller, flush Events and close connections before exiting.
 """
@@ -43,16 +43,17 @@ import contextlib
 import gc
 import logging
 import os
+import random
 import signal
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from aiohttp import web
 
 from podscaler.api.flags import flag
 from podscaler.api.triggers import DEFAULT_POLLING_INTERVAL_SECONDS
+from podscaler.clock import clock_of
 from podscaler.controllers.proportional import (
     CpaFlags,
     ProportionalController,
@@ -114,6 +115,9 @@ class RunOptions:
     cpa_flags: CpaFlags | None = None
     #: How often proportional targets' /scale is re-checked (CPA's --poll-period-seconds).
     proportional_resync_seconds: float = 10.0
+    #: Seeds the operator's random choices (the phases of the polls); a simulation passes its
+    #: scenario's seed so that a run replays exactly. None: seeded from the OS.
+    seed: int | None = None
 
 
 class ListenFailed(Exception):
@@ -135,15 +139,6 @@ def _http(host: str, port: int) -> str:
     elif ":" in host:
         host = f"[{host}]"
     return f"http://{host}:{port}"
-
-
-def _wall_clock() -> Callable[[], datetime]:
-    """``now()`` of the running loop's clock (simulated loops have their own)."""
-    try:
-        from podscaler.sim.clock import clock_of
-    except ImportError:  # pragma: no cover - the sim package ships with podscaler
-        return lambda: datetime.now(UTC)
-    return clock_of(asyncio.get_running_loop()).now
 
 
 class _Servers:
@@ -266,10 +261,7 @@ async def settle_heap_periodically(
     gc.collect(1)
     gc.freeze()
     steps = max(first_round_steps, 0)
-    # Whole seconds: sums of fractional sleeps drift by float ulps (seven sleeps of 30/7 s end
-    # at 29.999999999999996), which left the simulated clock a hair short of other tasks'
-    # deadlines and spun the embedded cluster (podscaler demo / simulate) at one instant.
-    step_seconds = float(max(1, int(first_after_seconds // (steps + 1))))
+    step_seconds = first_after_seconds / (steps + 1)
     for _ in range(steps):
         await asyncio.sleep(step_seconds)
         gc.collect(1)
@@ -301,7 +293,7 @@ async def run_operator(
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
             loop.add_signal_handler(sig, stop.set)
-    now = _wall_clock()
+    now = clock_of(loop).now
     identity = options.identity or f"{socket.gethostname()}-{os.getpid()}"
     metrics = OperatorMetrics()
     kube = await connect(
@@ -342,6 +334,7 @@ async def run_operator(
             settings=settings,
             metrics=metrics,
             recorder=recorder,
+            rng=random.Random(options.seed),
         )
         # ScaledJobs create Jobs: nothing of theirs runs under --dry-run.
         jobs = None

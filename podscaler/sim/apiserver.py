@@ -12,7 +12,7 @@ aiohttp routes per resource would have to be rebuilt whenever a CRD comes or goe
 
 Time: every timestamp the server writes (creationTimestamp, deletionTimestamp, conditions,
 metrics) and every age it prints in a Table comes from one ``now``: the one injected, else the
-running event loop's clock (``store.loop_now``) — simulated time when the server runs in a
+running event loop's clock (:func:`podscaler.clock.now`) — simulated time when the server runs in a
 simulated loop with a world, the wall clock otherwise. Only TLS certificates use the wall
 clock, since the clients checking them do.
 
@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import random
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -37,6 +38,7 @@ from typing import Any
 
 from aiohttp import web
 
+from podscaler import clock
 from podscaler.sim import crds, discovery, kubeconfig, openapi, rest, subresources, views
 from podscaler.sim.aggregation import Aggregator
 from podscaler.sim.certificates import ServingCertificate, mint
@@ -50,7 +52,7 @@ from podscaler.sim.errors import (
 )
 from podscaler.sim.metrics import MetricsBoard
 from podscaler.sim.resources import METRICS_GROUP, ResourceTable, ResourceType
-from podscaler.sim.store import Entry, Obj, Store, Watcher, loop_now, rfc3339
+from podscaler.sim.store import Entry, Obj, Store, Watcher, rfc3339
 from podscaler.sim.views import Objects
 from podscaler.sim.wire import (
     Target,
@@ -115,16 +117,18 @@ class ApiServer:
         bookmark_interval: float = 5.0,
         history_size: int = 5000,
         aggregation: bool = False,
+        seed: int | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.tls = tls
-        self._now = now or loop_now
+        self._now = now or clock.now
         self.install_crds = install_crds
         #: Seconds between watch BOOKMARK events (upstream sends one about every minute).
         self.bookmark_interval = bookmark_interval
         self.table = ResourceTable()
-        self.store = Store(now=self._now, history_size=history_size)
+        # ``seed``: generated names and uids replay exactly (simulations); None: from the OS.
+        self.store = Store(now=self._now, history_size=history_size, rng=random.Random(seed))
         self.store.on_removed.append(self._removed)
         self.metrics = MetricsBoard(self._now)
         self.open_watches: set[Watcher] = set()

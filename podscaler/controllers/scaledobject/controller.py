@@ -110,8 +110,11 @@ class ScaledObjectController:
         registry: ScalerRegistry | None = None,
         decisions: DecisionLog | None = None,
         cache_targets: bool = True,
+        rng: random.Random | None = None,
     ) -> None:
         self.kube = kube
+        #: Draws the poll phases; seeded by a simulation so that a run replays exactly.
+        self._rng = rng or random.Random()
         self.namespace = namespace
         self.settings = settings or Settings()
         self.metrics = metrics or OperatorMetrics()
@@ -267,7 +270,7 @@ class ScaledObjectController:
         spread = 0.0
         if _status_is_current(ctx.obj):  # evaluated before: nobody waits for this poll
             spread = ctx.polling_interval_seconds * self.settings.start_spread
-        deadline = loop.time() + random.uniform(0.0, spread)
+        deadline = loop.time() + self._rng.uniform(0.0, spread)
         first = True
         while True:
             woke = False
@@ -300,7 +303,7 @@ class ScaledObjectController:
             interval = ctx.polling_interval_seconds
             if first and spread == 0.0 and self._phase_spread > 0.0:
                 # Created just now: leave the lock-step of the batch it was created with.
-                deadline = started + interval * (1.0 - random.uniform(0.0, self._phase_spread))
+                deadline = started + interval * (1.0 - self._rng.uniform(0.0, self._phase_spread))
             elif woke:
                 deadline = started + interval
             else:

@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from podscaler.clock import Clock, WallClock
 from podscaler.nodes.providers.base import NodeGroup
-from podscaler.sim.clock import Clock
 from podscaler.sim.scenario import Scenario, ScenarioError, importable
 from podscaler.sim.world.appmetrics import AppMetricsServer
 from podscaler.sim.world.assertions import AssertionResult
@@ -49,6 +49,9 @@ from podscaler.sim.world.timeline import Timeline
 from podscaler.sim.world.world import World
 
 __all__ = ["OperatorContext", "OperatorRunner", "RunResult", "run_scenario"]
+
+#: For waits on child processes (moto starting) and the run's real duration.
+_WALL = WallClock()
 
 
 # --------------------------------------------------------------------------- the operator seam
@@ -64,6 +67,8 @@ class OperatorContext:
     namespace: str | None = None
     #: the simulated cloud's node groups, for a node autoscaler run in-process
     node_groups: Sequence[NodeGroup] = ()
+    #: the scenario's seed, for the operator's own random choices (a run replays exactly)
+    seed: int = 0
 
 
 #: An operator started with the run and cancelled at its end.
@@ -112,13 +117,13 @@ def _sqs_endpoint(scenario: Scenario) -> Iterator[str | None]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 15.0
+        deadline = _WALL.monotonic() + 15.0
         while True:
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                     break
             except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
+                if _WALL.monotonic() > deadline or process.poll() is not None:
                     raise ScenarioError("moto_server did not start") from None
                 time.sleep(0.05)
         yield f"http://127.0.0.1:{port}"
@@ -220,7 +225,12 @@ async def run_scenario(
 
     started_wall = time.perf_counter()
     server = ApiServer(
-        host=host, port=port, tls=tls, now=clock.now, install_crds=importable("podscaler.api.crds")
+        host=host,
+        port=port,
+        tls=tls,
+        now=clock.now,
+        install_crds=importable("podscaler.api.crds"),
+        seed=scenario.seed,
     )
     await server.start()
     tmp = None
@@ -305,6 +315,7 @@ async def run_scenario(
                 kubeconfig_path,
                 clock,
                 node_groups=list(world.cloud.groups.values()),
+                seed=scenario.seed,
             )
             operator_task = asyncio.ensure_future(operator(context))
             await asyncio.sleep(0)  # let it start (and install its signal handlers)
