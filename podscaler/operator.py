@@ -53,7 +53,7 @@ from aiohttp import web
 
 from podscaler.api.flags import flag
 from podscaler.api.triggers import DEFAULT_POLLING_INTERVAL_SECONDS
-from podscaler.clock import clock_of
+from podscaler.clock import WallClock, clock_of
 from podscaler.controllers.proportional import (
     CpaFlags,
     ProportionalController,
@@ -75,6 +75,9 @@ from podscaler.observability.metrics import CONTENT_TYPE_LATEST, OperatorMetrics
 __all__ = ["ListenFailed", "RunOptions", "run_operator", "settle_heap_periodically"]
 
 log = logging.getLogger("podscaler.operator")
+
+#: Real time, for the heap's housekeeping (see :func:`settle_heap_periodically`).
+_WALL = WallClock()
 
 
 @dataclass(frozen=True)
@@ -256,7 +259,10 @@ async def settle_heap_periodically(
 
     Cost: cyclic garbage that is reachable at the moment of freezing (in-flight requests) and
     dies later is not collected while frozen, so every *every_seconds* the heap is unfrozen,
-    collected in full (one pause per hour by default) and frozen again.
+    collected in full (one pause per hour by default) and frozen again. That period is real
+    time as well as loop time: garbage comes with work done, not with simulated hours, and a
+    simulated day (``podscaler demo``: a day in seconds) would otherwise pay 24 full
+    collections.
     """
     gc.collect(1)
     gc.freeze()
@@ -269,11 +275,15 @@ async def settle_heap_periodically(
     await asyncio.sleep(step_seconds)
     gc.collect()
     gc.freeze()
+    settled_at = _WALL.monotonic()
     while True:
         await asyncio.sleep(every_seconds)
+        if _WALL.monotonic() - settled_at < every_seconds:
+            continue
         gc.unfreeze()
         gc.collect()
         gc.freeze()
+        settled_at = _WALL.monotonic()
 
 
 async def run_operator(
