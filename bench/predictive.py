@@ -244,7 +244,6 @@ def variant(scenario: Scenario, hours: float, today: Curve | None) -> Scenario:
 
 def run(scenario: Scenario) -> tuple[dict[str, tuple[float, float]], float]:
     from podscaler.commands.simulating import embedded_operator
-
     from podscaler.sim.clock import SimulatedEventLoop, run_simulated
     from podscaler.sim.world.runs import run_scenario
 

@@ -36,7 +36,7 @@ future work (DESIGN.md, "Scale beyond one operator").
 ``--dry-run`` decides and explains every object, writes status, Events and metrics, but never
 writes a target's ``/scale``.
 
-Time: wall timestamps come from the running loop's clock view (``podscaler.sim.clock``), so a
+Time: timestamps come from the running loop's clock (:func:`podscaler.clock.clock_of`), so a
 simulated loop moves the operator's notion of "now" with it; intervals use ``loop.time()``.
 SIGTERM and SIGINT stop the controller, flush Events and close connections before exiting.
 """
@@ -48,16 +48,17 @@ import contextlib
 import gc
 import logging
 import os
+import random
 import signal
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from aiohttp import web
 
 from podscaler.api.flags import flag
 from podscaler.api.triggers import DEFAULT_POLLING_INTERVAL_SECONDS
+from podscaler.clock import WallClock, clock_of
 from podscaler.controllers.nodes import NodeAutoscaler, NodeAutoscalerSettings
 from podscaler.controllers.nodes.settings import NodeAutoscalerConfig, start_provider
 from podscaler.controllers.proportional import (
@@ -82,6 +83,9 @@ from podscaler.observability.nodemetrics import NodeAutoscalerMetrics
 __all__ = ["ListenFailed", "RunOptions", "run_operator", "settle_heap_periodically"]
 
 log = logging.getLogger("podscaler.operator")
+
+#: Real time, for the heap's housekeeping (see :func:`settle_heap_periodically`).
+_WALL = WallClock()
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,9 @@ class RunOptions:
     proportional_resync_seconds: float = 10.0
     #: The node autoscaler (Cluster Autoscaler's flags), or None when it does not run.
     nodes: NodeAutoscalerConfig | None = None
+    #: Seeds the operator's random choices (the phases of the polls); a simulation passes its
+    #: scenario's seed so that a run replays exactly. None: seeded from the OS.
+    seed: int | None = None
 
 
 class ListenFailed(Exception):
@@ -145,15 +152,6 @@ def _http(host: str, port: int) -> str:
     elif ":" in host:
         host = f"[{host}]"
     return f"http://{host}:{port}"
-
-
-def _wall_clock() -> Callable[[], datetime]:
-    """``now()`` of the running loop's clock (simulated loops have their own)."""
-    try:
-        from podscaler.sim.clock import clock_of
-    except ImportError:  # pragma: no cover - the sim package ships with podscaler
-        return lambda: datetime.now(UTC)
-    return clock_of(asyncio.get_running_loop()).now
 
 
 class _Servers:
@@ -286,15 +284,15 @@ async def settle_heap_periodically(
 
     Cost: cyclic garbage that is reachable at the moment of freezing (in-flight requests) and
     dies later is not collected while frozen, so every *every_seconds* the heap is unfrozen,
-    collected in full (one pause per hour by default) and frozen again.
+    collected in full (one pause per hour by default) and frozen again. That period is real
+    time as well as loop time: garbage comes with work done, not with simulated hours, and a
+    simulated day (``podscaler demo``: a day in seconds) would otherwise pay 24 full
+    collections.
     """
     gc.collect(1)
     gc.freeze()
     steps = max(first_round_steps, 0)
-    # Whole seconds: sums of fractional sleeps drift by float ulps (seven sleeps of 30/7 s end
-    # at 29.999999999999996), which left the simulated clock a hair short of other tasks'
-    # deadlines and spun the embedded cluster (podscaler demo / simulate) at one instant.
-    step_seconds = float(max(1, int(first_after_seconds // (steps + 1))))
+    step_seconds = first_after_seconds / (steps + 1)
     for _ in range(steps):
         await asyncio.sleep(step_seconds)
         gc.collect(1)
@@ -302,11 +300,15 @@ async def settle_heap_periodically(
     await asyncio.sleep(step_seconds)
     gc.collect()
     gc.freeze()
+    settled_at = _WALL.monotonic()
     while True:
         await asyncio.sleep(every_seconds)
+        if _WALL.monotonic() - settled_at < every_seconds:
+            continue
         gc.unfreeze()
         gc.collect()
         gc.freeze()
+        settled_at = _WALL.monotonic()
 
 
 async def run_operator(
@@ -326,7 +328,7 @@ async def run_operator(
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
             loop.add_signal_handler(sig, stop.set)
-    now = _wall_clock()
+    now = clock_of(loop).now
     identity = options.identity or f"{socket.gethostname()}-{os.getpid()}"
     metrics = OperatorMetrics()
     kube = await connect(
@@ -367,6 +369,7 @@ async def run_operator(
             settings=settings,
             metrics=metrics,
             recorder=recorder,
+            rng=random.Random(options.seed),
         )
         # ScaledJobs create Jobs: nothing of theirs runs under --dry-run.
         jobs = None

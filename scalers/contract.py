@@ -30,11 +30,12 @@ import math
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from podscaler import clock
 from podscaler.api.metrictarget import MetricTargetType
 from podscaler.api.triggers import AuthenticationRef, ScaleTrigger
 
@@ -254,9 +255,10 @@ MetricSpec = Annotated[
 
 
 def wall_clock() -> datetime:
-    """The real time, in UTC. The one place the scalers package reads the wall clock; only
-    the default :class:`ScalerEnvironment` uses it, never a decision function."""
-    return datetime.now(UTC)
+    """The running loop's time, in UTC (:func:`podscaler.clock.now`: simulated under a
+    simulated loop). Only the default :class:`ScalerEnvironment` uses it, never a decision
+    function."""
+    return clock.now()
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ annotated type models use to declare a quantity field that accepts strings and n
 from __future__ import annotations
 
 import decimal
+import functools
 import re
 from decimal import Decimal
 from functools import total_ordering
@@ -224,7 +225,10 @@ def parse_quantity(text: str | int | float | Decimal | Quantity) -> Quantity:
     return Quantity(text)
 
 
+@functools.lru_cache(maxsize=4096)
 def _parse(text: str) -> tuple[Decimal, QuantityFormat]:
+    # Cached: the same few strings ("200m", "128Mi") are parsed for every pod on every poll,
+    # and the answer (an immutable Decimal and a name) depends on the text alone.
     stripped = text.strip()
     if not stripped:
         raise QuantityError("a quantity must not be empty")

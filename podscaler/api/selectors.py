@@ -20,6 +20,7 @@ Differences from apimachinery, all deliberate:
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -477,6 +478,12 @@ def parse_label_selector(text: str) -> LabelSelector:
     """Parse the ``?labelSelector=`` string form; empty or blank text selects everything."""
     if not isinstance(text, str):
         raise SelectorError(f"label selector must be a string, not {type(text).__name__}")
+    return _parse_label_selector(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_label_selector(text: str) -> LabelSelector:
+    # Cached (the result is immutable): a controller lists with the same selector on every poll.
     try:
         return LabelSelector(tuple(_Parser(text).parse()))
     except SelectorError as exc:

@@ -10,6 +10,7 @@ not stop a poll. Writing is strict: always UTC, whole seconds, ``Z``.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 
 __all__ = ["format_seconds", "format_time", "parse_seconds", "parse_time"]
@@ -21,6 +22,12 @@ def parse_time(text: object) -> datetime | None:
     """An aware datetime from an RFC 3339 string, ``None`` when absent or malformed."""
     if not isinstance(text, str) or not text:
         return None
+    return _parse_time(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_time(text: str) -> datetime | None:
+    # Cached (datetimes are immutable): a pod's start and Ready times are read on every poll.
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:

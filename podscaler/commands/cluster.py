@@ -9,11 +9,11 @@ import asyncio
 import contextlib
 import sys
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
+from podscaler.clock import WallClock
 from podscaler.commands.failures import CommandFailure, check_listenable, check_writable
 from podscaler.commands.simulating import keep_serving
 from podscaler.sim.clock import SimulatedEventLoop, run_simulated
@@ -101,7 +101,7 @@ def serve_world(host: str, port: int, tls: bool, kubeconfig_path: Path, scenario
     except ScenarioError as exc:
         print(f"podscaler cluster serve: {exc}", file=sys.stderr)
         return 2
-    start = datetime.now(UTC)
+    start = WallClock().now()
     scenario = replace(scenario, start=start, duration_seconds=scenario.tick_seconds)
 
     async def keep(world: World, result: RunResult) -> None:

@@ -19,12 +19,13 @@ import asyncio
 import functools
 import sys
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
 
 import click
 
+from podscaler.clock import WallClock
 from podscaler.commands.failures import check_writable
 from podscaler.commands.simulating import (
     DEFAULT_REPORT,
@@ -121,7 +122,7 @@ def run_demo(
         )
     # The day ends at the last midnight: timestamps look recent to kubectl (--serve), and the
     # report's clock reads like the curve (a 14:00 peak at 14:00).
-    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    midnight = WallClock().now().replace(hour=0, minute=0, second=0, microsecond=0)
     start = midnight - timedelta(seconds=scenario.duration_seconds)
     scenario = replace(scenario, start=start)
     stream.write(

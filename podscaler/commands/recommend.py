@@ -5,12 +5,12 @@ the Prometheus client) only when the command runs."""
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import datetime
 from pathlib import Path
 
 import click
 
+from podscaler.clock import WallClock
 from podscaler.commands.failures import CommandFailure
 
 __all__ = ["parse_duration_seconds", "parse_instant", "recommend"]
@@ -166,7 +166,7 @@ def recommend(
         raise click.BadParameter("must be at least 1s", param_hint="--resolution")
     parse_duration_seconds(rate_window)
     # The one wall-clock read: where "now" is for a one-shot report.
-    until = parse_instant(end) if end else float(int(time.time()) // step * step)
+    until = parse_instant(end) if end else float(int(WallClock().now().timestamp()) // step * step)
     try:
         parsed_selector = parse_label_selector(selector) if selector else None
     except SelectorError as error:

@@ -139,6 +139,7 @@ async def embedded_operator(
         health_port=0,
         bind_address="127.0.0.1",
         identity="podscaler-embedded",
+        seed=context.seed,
     )
     try:
         await run_operator(options, stop, on_serving=on_serving)

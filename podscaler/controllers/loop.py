@@ -121,6 +121,7 @@ class PollLoop(Generic[C]):
         start_spread: float = 1.0,
         wakes: Callable[[Mapping[str, Any], Mapping[str, Any]], bool] = spec_changed,
         cache: CacheState | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         #: ``ScaledObject``, ``ScaledJob`` …: for logs and task names; lower-cased, KEDA's
         #: ``type`` label of the loop metrics.
@@ -135,6 +136,8 @@ class PollLoop(Generic[C]):
         self._phase_spread = min(max(start_spread, 0.0), 0.9)
         self._wakes = wakes
         self._cache = cache
+        #: Draws the poll phases; seeded by a simulation so that a run replays exactly.
+        self._rng = rng or random.Random()
         self.objects: dict[Key, C] = {}
         self._tasks: dict[Key, asyncio.Task[None]] = {}
         #: Polls made (all objects), for tests and the benchmark.
@@ -188,7 +191,7 @@ class PollLoop(Generic[C]):
         spread = 0.0
         if status_is_current(ctx.obj):  # polled before: nobody waits for this poll
             spread = ctx.polling_interval_seconds * self._start_spread
-        deadline = loop.time() + random.uniform(0.0, spread)
+        deadline = loop.time() + self._rng.uniform(0.0, spread)
         first = True
         while True:
             woke = False
@@ -226,7 +229,7 @@ class PollLoop(Generic[C]):
             interval = ctx.polling_interval_seconds
             if first and spread == 0.0 and self._phase_spread > 0.0:
                 # Created just now: leave the lock-step of the batch it was created with.
-                deadline = started + interval * (1.0 - random.uniform(0.0, self._phase_spread))
+                deadline = started + interval * (1.0 - self._rng.uniform(0.0, self._phase_spread))
             elif woke:
                 deadline = started + interval
             else:

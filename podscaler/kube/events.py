@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from podscaler import clock
 from podscaler.api.reasons import EventType, Reason
 from podscaler.kube.clients import MERGE_PATCH, Kube
 from podscaler.kube.errors import NotFound
@@ -87,7 +88,7 @@ class _Series:
     body: Obj
     namespace: str
     count: int = 1
-    last_observed: datetime = field(default_factory=lambda: datetime.now(UTC))
+    last_observed: datetime = field(default_factory=clock.now)
     created: bool = False
     sent_count: int = 0
     queued: bool = False

@@ -26,9 +26,10 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
+from podscaler import clock
 from podscaler.kube.clients import Kube
 from podscaler.kube.errors import AlreadyExists, Conflict, KubeError, NotFound
 from podscaler.kube.events import format_micro_time
@@ -41,10 +42,6 @@ T = TypeVar("T")
 
 #: Candidates retry at ``retry_period * (1 + JITTER_FACTOR * random)``, as client-go does.
 JITTER_FACTOR = 1.2
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class LeaderElector:
@@ -61,7 +58,7 @@ class LeaderElector:
         renew_deadline_seconds: float = 10.0,
         retry_period_seconds: float = 2.0,
         release_on_cancel: bool = True,
-        now: Callable[[], datetime] = _utc_now,
+        now: Callable[[], datetime] = clock.now,
         on_elected: Callable[[], None] | None = None,
         on_lost: Callable[[], None] | None = None,
     ) -> None:

@@ -33,6 +33,7 @@ from typing import Final
 
 from cryptography import x509
 
+from podscaler.clock import WallClock
 from podscaler.pki import BACKDATE, Authority, not_after
 
 __all__ = [
@@ -143,7 +144,8 @@ class SelfSignedIssuer:
         self.hostnames = list(hostnames)
         self.serving_validity = serving_validity
         self.ca_validity = ca_validity
-        self._now = now or (lambda: dt.datetime.now(dt.UTC))
+        # Peers check certificates against the real time, whatever clock the loop keeps.
+        self._now = now or WallClock().now
         self.ca_name = ca_name or f"{self.hostnames[0]}-ca"
         self.component = component
         self._ca: Authority | None = None

@@ -81,6 +81,7 @@ import aiohttp
 from aiohttp import web
 from yarl import URL
 
+from podscaler.clock import WallClock
 from podscaler.pki import Authority
 from podscaler.sim import discovery
 from podscaler.sim.authentication import ANONYMOUS, USER, User
@@ -150,7 +151,8 @@ class FrontProxyIdentity:
 
     @classmethod
     def mint(cls, *, valid_days: int = 365) -> FrontProxyIdentity:
-        now, validity = dt.datetime.now(dt.UTC), dt.timedelta(days=valid_days)
+        # Certificates: peers check them against the real time, not the simulated one.
+        now, validity = WallClock().now(), dt.timedelta(days=valid_days)
         front_proxy_ca = Authority.create(
             "podscaler-embedded-front-proxy-ca", now=now, validity=validity
         )
@@ -170,7 +172,7 @@ class FrontProxyIdentity:
         issued = self._client_ca.issue(
             user,
             usage="client",
-            now=dt.datetime.now(dt.UTC),
+            now=WallClock().now(),
             validity=dt.timedelta(days=self.valid_days),
             organizations=groups,
         )

@@ -12,7 +12,7 @@ aiohttp routes per resource would have to be rebuilt whenever a CRD comes or goe
 
 Time: every timestamp the server writes (creationTimestamp, deletionTimestamp, conditions,
 metrics) and every age it prints in a Table comes from one ``now``: the one injected, else the
-running event loop's clock (``store.loop_now``) — simulated time when the server runs in a
+running event loop's clock (:func:`podscaler.clock.now`) — simulated time when the server runs in a
 simulated loop with a world, the wall clock otherwise. Only TLS certificates use the wall
 clock, since the clients checking them do.
 
@@ -33,6 +33,7 @@ import contextlib
 import gc
 import ipaddress
 import logging
+import random
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -41,6 +42,7 @@ from typing import Any
 
 from aiohttp import web
 
+from podscaler import clock
 from podscaler.sim import bodies, crds, discovery, kubeconfig, openapi, rest, subresources, views
 from podscaler.sim.aggregation import Aggregator
 from podscaler.sim.authentication import USER, Authenticator, User
@@ -54,7 +56,7 @@ from podscaler.sim.errors import (
 )
 from podscaler.sim.metrics import MetricsBoard
 from podscaler.sim.resources import METRICS_GROUP, ResourceTable, ResourceType
-from podscaler.sim.store import Entry, Obj, Store, Watcher, loop_now, rfc3339
+from podscaler.sim.store import Entry, Obj, Store, Watcher, rfc3339
 from podscaler.sim.views import Objects
 from podscaler.sim.wire import (
     Target,
@@ -120,11 +122,12 @@ class ApiServer:
         history_size: int = 5000,
         aggregation: bool = False,
         compaction_interval_seconds: float = 300.0,
+        seed: int | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.tls = tls
-        self._now = now or loop_now
+        self._now = now or clock.now
         self.install_crds = install_crds
         #: Seconds between watch BOOKMARK events (upstream sends one about every minute).
         self.bookmark_interval = bookmark_interval
@@ -133,7 +136,8 @@ class ApiServer:
         #: a client that resumes from an old version gets 410 Expired and lists again.
         self.compaction_interval_seconds = compaction_interval_seconds
         self.table = ResourceTable()
-        self.store = Store(now=self._now, history_size=history_size)
+        # ``seed``: generated names and uids replay exactly (simulations); None: from the OS.
+        self.store = Store(now=self._now, history_size=history_size, rng=random.Random(seed))
         self.store.on_removed.append(self._removed)
         self.metrics = MetricsBoard(self._now)
         self.open_watches: set[Watcher] = set()
@@ -216,10 +220,23 @@ class ApiServer:
         self._settled_at_rv = self.store.resource_version
 
     async def _settle_heap_periodically(self) -> None:
+        """Settle after every ``SETTLE_EVERY_WRITES`` writes, looking about when they will have
+        been made at the recent pace: every second under hundreds of writes a second (the
+        benchmark), every minute when writes are few (an idle cluster, a simulated day, where
+        a wake-up each simulated second was a quarter of the demo's loop iterations)."""
+        loop = asyncio.get_running_loop()
+        seen_rv, seen_at = self.store.resource_version, loop.time()
+        pause = 1.0
         while True:
-            await asyncio.sleep(1.0)
-            if self.store.resource_version - self._settled_at_rv >= self.SETTLE_EVERY_WRITES:
+            await asyncio.sleep(pause)
+            rv, now = self.store.resource_version, loop.time()
+            if rv - self._settled_at_rv >= self.SETTLE_EVERY_WRITES:
                 self.settle_heap()
+            # Wake half-way to the threshold at the recent pace, between 1 s and a minute.
+            rate = (rv - seen_rv) / max(now - seen_at, 1e-9)
+            left = self.SETTLE_EVERY_WRITES - (rv - self._settled_at_rv)
+            pause = min(max(left / (2 * rate) if rate > 0 else 60.0, 1.0), 60.0)
+            seen_rv, seen_at = rv, now
 
     async def _compact_periodically(self) -> None:
         seen = self.store.resource_version

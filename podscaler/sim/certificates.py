@@ -13,6 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from podscaler.clock import WallClock
 from podscaler.pki import Authority
 
 
@@ -45,7 +46,7 @@ class ServingCertificate:
 
 def mint(host: str = "127.0.0.1", *, valid_days: int = 365) -> ServingCertificate:
     """A fresh CA and a certificate for localhost, 127.0.0.1, ::1 and ``host``."""
-    now = dt.datetime.now(dt.UTC)
+    now = WallClock().now()  # peers check certificates against the real time
     validity = dt.timedelta(days=valid_days)
     ca = Authority.create("podscaler-embedded-ca", now=now, validity=validity)
     hostnames = ["localhost", "127.0.0.1", "::1"]

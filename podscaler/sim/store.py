@@ -39,11 +39,11 @@ import random
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from podscaler import clock
 from podscaler.api.timestamps import format_time
-from podscaler.sim.clock import clock_of
 from podscaler.sim.errors import (
     AlreadyExists,
     BadRequest,
@@ -66,17 +66,6 @@ Predicate = Callable[[Obj], bool]
 _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 #: Namespaces every cluster starts with.
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
-
-
-def loop_now() -> datetime:
-    """Now on the running loop's clock: simulated time in a simulated loop (a world, the demo),
-    the wall clock in a real one or outside any loop. The server's one source of "now" for
-    timestamps and ages, unless a clock is injected."""
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        return datetime.now(UTC)
-    return clock_of(loop).now()
 
 
 #: Kubernetes timestamps as the embedded cluster writes them (the one writer is in ``api``).
@@ -225,8 +214,11 @@ class Store:
         history_size: int = 5000,
         max_watch_queue: int = 50_000,
         seed_namespaces: bool = True,
+        rng: random.Random | None = None,
     ) -> None:
-        self._now = now or loop_now
+        self._now = now or clock.now
+        #: Draws generated names and uids: a simulation seeds it, so a run replays exactly.
+        self._rng = rng or random.Random()
         self._rv = 1
         self.history_size = history_size
         self.max_watch_queue = max_watch_queue
@@ -380,7 +372,7 @@ class Store:
                     group=rt.group,
                 )
             for _ in range(100):
-                name = prefix + "".join(random.choices(_SUFFIX_ALPHABET, k=5))
+                name = prefix + "".join(self._rng.choices(_SUFFIX_ALPHABET, k=5))
                 if name not in names:
                     break
             meta["name"] = name
@@ -395,7 +387,7 @@ class Store:
             )
         obj["apiVersion"] = rt.api_version
         obj["kind"] = rt.kind
-        meta["uid"] = str(uuid.uuid4())
+        meta["uid"] = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
         meta["creationTimestamp"] = rfc3339(self._now())
         meta["generation"] = 1
         for field in ("deletionTimestamp", "deletionGracePeriodSeconds"):

@@ -1,12 +1,14 @@
 """The layers of DESIGN.md stay visible in the imports.
 
 Dependencies flow one way, down: ``cli → commands → operator → controllers, metricsapi, sim →
-engine, nodes, scalers, kube, serving → api``. ``api`` imports nothing of ours, and the pure core
-(``engine`` and the planning half of ``nodes``) imports nothing that does I/O or reads a clock.
-Nothing imports a command but ``podscaler.cli``. No controller imports another controller:
-what two of them share lives beside them (``controllers.loop``, ``controllers.triggers``,
-``controllers.transitions``). This test reads every module's imports (statically, with ``ast``)
-so a layer reaching up fails CI with the offending line.
+engine, nodes, scalers, kube, serving → api, clock``. ``api`` and ``clock`` import nothing of
+ours; every layer may take its time from ``clock`` except the pure core (``engine`` and the
+planning half of ``nodes``), which imports nothing that does I/O or reads a clock. No module but
+``podscaler.clock`` reads the wall itself. Nothing imports a command but ``podscaler.cli``. No
+controller imports another controller: what two of them share lives beside them
+(``controllers.loop``, ``controllers.triggers``, ``controllers.transitions``). This test reads
+every module's imports (statically, with ``ast``) so a layer reaching up fails CI with the
+offending line.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 #: For each layer, the podscaler layers it may import (itself always allowed).
 ALLOWED: dict[str, set[str]] = {
     "podscaler.api": set(),
+    # Where time comes from (the Clock protocol, the loop clock): the bottom, beside api.
+    "podscaler.clock": set(),
     # X.509 mechanics (no I/O, no podscaler imports), shared by every TLS speaker.
     "podscaler.pki": set(),
     "podscaler.observability": {"podscaler.api"},
@@ -94,10 +98,7 @@ ALLOWED: dict[str, set[str]] = {
 }
 
 #: Imports that reach up today and are owned by a pending change, each with why.
-KNOWN: dict[tuple[str, str], str] = {
-    # The loop's wall clock view; issue 10 item 3 moves the Clock to podscaler/clock.py.
-    ("podscaler.operator", "podscaler.sim.clock"): "clock_of until podscaler/clock.py",
-}
+KNOWN: dict[tuple[str, str], str] = {}
 
 #: Modules the pure core must never import: they do I/O, run an event loop or read the clock.
 IMPURE = {
@@ -127,6 +128,16 @@ def _is_pure(module: str) -> bool:
 #: What every controller may share (the per-object poll loop, triggers, log lines of
 #: transitions); any other package or module under ``podscaler.controllers`` is a controller.
 CONTROLLERS_SHARED = frozenset({"loop", "triggers", "transitions"})
+
+#: Layers that may read time from ``podscaler.clock``: all but the pure core.
+CLOCK_USERS = {
+    layer for layer in ALLOWED if layer not in PURE_LAYERS and layer != "podscaler.clock"
+}
+for _layer in CLOCK_USERS:
+    ALLOWED[_layer].add("podscaler.clock")
+
+#: Reading the wall (or rolling one's own ``now()``): only ``podscaler.clock`` does.
+WALL_READS = ("time.time(", "time.monotonic(", "datetime.now(", "datetime.utcnow(", "time.time_ns(")
 
 
 def _module_name(path: Path) -> str:
@@ -160,8 +171,20 @@ def _imports(path: Path) -> list[tuple[int, str]]:
                 base = base[: len(base) - (node.level - 1)]
                 found.append((node.lineno, ".".join([*base, node.module or ""]).rstrip(".")))
             elif node.module:
-                found.append((node.lineno, node.module))
+                found.extend((node.lineno, name) for name in _targets(node.module, node.names))
     return found
+
+
+def _targets(module: str, names: list[ast.alias]) -> list[str]:
+    """What ``from module import names`` imports: ``from podscaler import clock`` imports the
+    module ``podscaler.clock`` (named so that its layer is checked), not the package."""
+    base = ROOT.joinpath(*module.split("."))
+    submodules = [
+        f"{module}.{alias.name}"
+        for alias in names
+        if base.joinpath(alias.name + ".py").is_file() or base.joinpath(alias.name).is_dir()
+    ]
+    return submodules if len(submodules) == len(names) else [module, *submodules]
 
 
 def _sources() -> list[Path]:
@@ -247,3 +270,17 @@ def test_the_controller_rule_sees_what_it_must() -> None:
 def test_pure_core_does_no_io(path: Path) -> None:
     for lineno, imported in _imports(path):
         assert imported.split(".")[0] not in IMPURE, f"{path.name}:{lineno}: imports {imported}"
+
+
+@pytest.mark.parametrize("path", _sources(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_only_the_clock_module_reads_the_wall(path: Path) -> None:
+    """Every ``now`` comes from :mod:`podscaler.clock` (the running loop's clock, or the wall
+    clock for real-world waits): a module reading the wall itself would leak real time into a
+    simulation."""
+    if _module_name(path) == "podscaler.clock":
+        return
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        for call in WALL_READS:
+            assert call not in line, (
+                f"{path.name}:{lineno}: reads the wall ({call}); use podscaler.clock"
+            )

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -84,8 +85,11 @@ class ScaledObjectController:
         registry: ScalerRegistry | None = None,
         decisions: DecisionLog | None = None,
         cache_targets: bool = True,
+        rng: random.Random | None = None,
     ) -> None:
         self.kube = kube
+        #: Draws the poll phases; seeded by a simulation so that a run replays exactly.
+        self._rng = rng or random.Random()
         self.namespace = namespace
         self.settings = settings or Settings()
         self.metrics = metrics or OperatorMetrics()
@@ -115,6 +119,7 @@ class ScaledObjectController:
             start_spread=self.settings.start_spread,
             wakes=_wake_worthy,
             cache=self.informer,
+            rng=self._rng,
         )
         self.objects = self.loop.objects
         self._by_target: dict[TargetKey, set[tuple[str, str]]] = {}

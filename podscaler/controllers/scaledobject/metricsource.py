@@ -31,10 +31,11 @@ import asyncio
 import dataclasses
 import re
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 
+from podscaler import clock
 from podscaler.api.externalmetrics import (
     ExternalMetricSample,
     MetricNotFound,
@@ -87,7 +88,7 @@ class ControllerMetricsSource:
             return self._now()
         if self.controller is not None:
             return self.controller.evaluator.now()
-        return datetime.now(UTC)
+        return clock.now()
 
     async def external_metric(
         self, namespace: str, scaled_object: str, metric_name: str

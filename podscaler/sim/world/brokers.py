@@ -30,6 +30,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from podscaler.clock import WallClock
+
 __all__ = [
     "BOOTSTRAP_ENV",
     "START_TIMEOUT_SECONDS",
@@ -39,6 +41,9 @@ __all__ = [
     "running_tansu",
     "tansu_binary",
 ]
+
+#: Waits for the broker process happen in real time, whatever clock the loop keeps.
+_WALL = WallClock()
 
 #: Bootstrap servers of a broker already running; then none is started.
 BOOTSTRAP_ENV = "PODSCALER_KAFKA_BOOTSTRAP"
@@ -127,10 +132,10 @@ class TansuBroker:
             stderr=subprocess.DEVNULL,
             preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )  # fmt: skip
-        deadline = time.monotonic() + timeout_seconds
+        deadline = _WALL.monotonic() + timeout_seconds
         while not _listening(self.port):
             exited = self.process.poll()
-            if exited is not None or time.monotonic() > deadline:
+            if exited is not None or _WALL.monotonic() > deadline:
                 self.stop()
                 why = f"exited with {exited}" if exited is not None else "timed out"
                 raise BrokerError(f"tansu did not listen on {self.bootstrap} ({why})")

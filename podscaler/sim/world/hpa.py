@@ -54,9 +54,10 @@ import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
+from podscaler import clock
 from podscaler.api.conditions import Condition, condition_from_json
 from podscaler.api.hpabehavior import (
     DEFAULT_CPU_UTILIZATION_PERCENT,
@@ -407,7 +408,7 @@ class HpaController:
         owns_kube: bool = False,
     ) -> None:
         self.kube = kube
-        self.now = now or (lambda: datetime.now(UTC))
+        self.now = now or clock.now
         #: ``--horizontal-pod-autoscaler-sync-period``.
         self.sync_period_seconds = sync_period_seconds
         self.settings = settings or hpa.HpaSettings()

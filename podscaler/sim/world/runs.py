@@ -46,11 +46,11 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from podscaler.clock import Clock, WallClock
 from podscaler.nodes import NodeAutoscalerOptions
 from podscaler.nodes.providers.aws import AwsSettings
 from podscaler.nodes.providers.aws_front import AwsFront
 from podscaler.nodes.providers.base import NodeGroup
-from podscaler.sim.clock import Clock
 from podscaler.sim.nodegroups import LaunchWindow
 from podscaler.sim.scenario import (
     Scenario,
@@ -75,6 +75,9 @@ __all__ = ["OperatorContext", "OperatorRunner", "RunResult", "run_scenario"]
 MOTO_ACCESS_KEY_ID = "AKIAPODSCALERSIMULATION"
 MOTO_SECRET = "podscaler-simulation-secret"
 
+#: For waits on child processes (moto starting) and the run's real duration.
+_WALL = WallClock()
+
 
 # --------------------------------------------------------------------------- the operator seam
 
@@ -93,7 +96,8 @@ class OperatorContext:
     node_autoscaler: NodeAutoscalerOptions | None = None
     #: where the scenario's ASGs are (the AwsFront before moto), when it has some
     aws: AwsSettings | None = None
-    #: the scenario's seed (the random expander's)
+    #: the scenario's seed (the random expander's, and the operator's own random choices: a
+    #: run replays exactly)
     seed: int = 0
 
 
@@ -174,13 +178,13 @@ def _moto(what: str, *, warm: bool = False) -> Iterator[str]:
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 15.0
+        deadline = _WALL.monotonic() + 15.0
         while True:
             try:  # moto answers its own API once its app is up, not when the port opens
                 with urllib.request.urlopen(f"{url}/moto-api/", timeout=0.5):
                     break
             except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
+                if _WALL.monotonic() > deadline or process.poll() is not None:
                     raise ScenarioError("moto_server did not start") from None
                 time.sleep(0.05)
         if warm:
@@ -410,7 +414,16 @@ async def run_scenario(
 
     started_wall = time.perf_counter()
     server = ApiServer(
-        host=host, port=port, tls=tls, now=clock.now, install_crds=importable("podscaler.api.crds")
+        host=host,
+        port=port,
+        tls=tls,
+        now=clock.now,
+        install_crds=importable("podscaler.api.crds"),
+        seed=scenario.seed,
+        # As kube-apiserver (about a minute), not the server's default of 5 s for tests: each
+        # bookmark is a wake-up, an HTTP chunk and a decode per watch, which over a simulated
+        # day outnumbered everything else the operator did.
+        bookmark_interval=60.0,
     )
     await server.start()
     tmp = None

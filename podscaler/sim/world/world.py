@@ -51,13 +51,6 @@ __all__ = ["World"]
 #: Steps within one instant before the world assumes it is looping and moves on.
 _MAX_ROUNDS_PER_INSTANT = 100
 
-#: The shortest wait for the next wake-up. Loop time is a float summed from other tasks'
-#: sleeps (seven sleeps of 30/7 s end at 29.999999999999996, not 30): a deadline a few ulps
-#: ahead gives a wait of 1e-15 s, which asyncio fires at once (within its clock resolution)
-#: without the clock moving, and the world would wait for it again forever. Waiting at least
-#: this long moves the clock past the deadline; being up to a microsecond late is harmless.
-_MIN_WAIT_SECONDS = 1e-6
-
 
 class World:
     def __init__(
@@ -344,30 +337,42 @@ class World:
         until_seconds: float | None = None,
         on_tick: Callable[[World], None] | None = None,
     ) -> None:
-        """Run until ``until_seconds`` of simulated time (forever when None)."""
+        """Run until ``until_seconds`` of simulated time (forever when None).
+
+        Deadlines are absolute loop times (ticks at ``first + k * tick_seconds``, not sums of
+        sums): the loop lands exactly on a deadline, so what is due at it is due when we wake.
+        """
         self.start()
-        next_tick = self.seconds()
+        clock = self.ctx.monotonic
+        first = clock()
+        ticks = 0
+        next_tick = first
+        end = None if until_seconds is None else self.origin_seconds + until_seconds
         while True:
             self._wake.clear()
             self.step()
-            seconds = self.seconds()
-            if seconds >= next_tick:
+            now = clock()
+            if now >= next_tick:
                 await self.tick()
                 if on_tick is not None:
                     on_tick(self)
-                while next_tick <= seconds:
-                    next_tick += self.tick_seconds
-            if until_seconds is not None and seconds >= until_seconds:
+                while next_tick <= now:
+                    ticks += 1
+                    next_tick = first + ticks * self.tick_seconds
+            if end is not None and now >= end:
                 return
-            wake = self.origin_seconds + next_tick
+            wake = next_tick
             due = self.next_wake_seconds()
             if due is not None:
                 wake = min(wake, due)
-            if until_seconds is not None:
-                wake = min(wake, self.origin_seconds + until_seconds)
-            timeout = max(_MIN_WAIT_SECONDS, wake - self.ctx.monotonic())
+            if end is not None:
+                wake = min(wake, end)
+            if wake <= clock():
+                await asyncio.sleep(0)
+                continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+                async with asyncio.timeout_at(wake):
+                    await self._wake.wait()
 
 
 def _unschedulable(pod: dict[str, Any] | None) -> bool:

@@ -8,6 +8,8 @@ including work handed to threads, still completes while time is being compressed
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import selectors
 import socket
 import threading
 import time
@@ -19,13 +21,12 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from podscaler.clock import Clock, LoopClock, WallClock, clock_of
+from podscaler.clock import now as clock_now
 from podscaler.sim.clock import (
-    Clock,
     SimulatedClock,
     SimulatedEventLoop,
     SimulatedEventLoopPolicy,
-    WallClock,
-    clock_of,
     run_simulated,
 )
 
@@ -218,6 +219,158 @@ def test_many_requests_interleaved_with_timers() -> None:
     assert run_simulated(main()) == 360
 
 
+class _LaggingSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+    """A kernel that delivers on loopback late: a socket is reported ready only once it has
+    been ready for ``lag`` real seconds (as when softirq work is deferred on a busy machine)."""
+
+    def __init__(self, lag: float) -> None:
+        super().__init__()
+        self.lag = lag
+        self._since: dict[int, float] = {}
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        deadline = time.monotonic() + (3600.0 if timeout is None else timeout)
+        while True:
+            now = time.monotonic()
+            shown = []
+            for key, events in super().select(0):
+                if now - self._since.setdefault(key.fd, now) >= self.lag:
+                    del self._since[key.fd]
+                    shown.append((key, events))
+            if shown or now >= deadline:
+                return shown
+            time.sleep(min(0.001, deadline - now))
+
+
+def test_requests_between_two_ends_of_the_loop_take_no_time_however_late_the_kernel() -> None:
+    """While a request and its answer are on their way between a client and a server of this
+    loop, time stands still — even when the kernel shows them late and a timer is always due
+    (a ticker): the loop counts the bytes in flight instead of guessing that the sockets are
+    quiet. A run does not depend on the machine's load."""
+
+    async def main() -> tuple[list[float], int, float]:
+        loop = asyncio.get_running_loop()
+        runner, port = await _serve()
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.001)
+                ticks += 1
+
+        ticking = asyncio.create_task(ticker())
+        spent = []
+        try:
+            timeout = aiohttp.ClientTimeout(total=0.5)
+            async with aiohttp.ClientSession(timeout=timeout) as session:
+                for _ in range(5):
+                    before = loop.time()
+                    async with session.get(f"http://127.0.0.1:{port}/") as response:
+                        await response.json()
+                    spent.append(loop.time() - before)
+                    await asyncio.sleep(0.01)
+        finally:
+            ticking.cancel()
+            await runner.cleanup()
+        return spent, ticks, loop.time()
+
+    def factory() -> SimulatedEventLoop:
+        return SimulatedEventLoop(start=START, selector=_LaggingSelector(0.01))
+
+    with asyncio.Runner(loop_factory=factory) as runner:
+        spent, ticks, end = runner.run(main())
+    assert spent == [0.0] * 5
+    assert ticks >= 49  # a timer was due all along
+    assert end == 0.05  # only the five 10 ms sleeps moved time
+
+
+def test_a_reader_that_stops_reading_does_not_freeze_time() -> None:
+    """A client that reads a long stream slowly (its transport pauses reading: flow control)
+    leaves bytes unread on purpose; time goes on for its sleeps, and the stream completes."""
+    chunk = b"x" * 65536
+
+    async def stream(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        await response.prepare(request)
+        for _ in range(64):
+            await response.write(chunk)
+        await response.write_eof()
+        return response
+
+    async def main() -> tuple[int, float]:
+        app = web.Application()
+        app.router.add_get("/", stream)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert isinstance(server, asyncio.base_events.Server)
+        port = server.sockets[0].getsockname()[1]
+        received = 0
+        try:
+            async with (
+                aiohttp.ClientSession(read_bufsize=65536) as session,
+                session.get(f"http://127.0.0.1:{port}/") as response,
+            ):
+                async for data in response.content.iter_chunked(65536):
+                    received += len(data)
+                    await asyncio.sleep(1)
+        finally:
+            await runner.cleanup()
+        return received, asyncio.get_running_loop().time()
+
+    started = time.monotonic()
+    received, end = run_simulated(main())
+    assert received == 64 * 65536
+    assert end >= 64
+    assert time.monotonic() - started < 10
+
+
+def test_timers_fire_exactly_on_their_deadline_never_before() -> None:
+    """Seven sleeps of 30/7 s sum to 29.999999999999996 in floats; a waiter for 30.0 must not
+    wake a few ulps early (asyncio fires timers within its clock resolution) and wait again
+    forever. Deadlines sit on a microsecond grid and the loop lands exactly on them."""
+
+    async def main() -> tuple[list[tuple[float, float]], float, int]:
+        loop = asyncio.get_running_loop()
+        seen: list[tuple[float, float]] = []
+
+        async def sleeper() -> None:
+            for _ in range(7):
+                await asyncio.sleep(30 / 7)
+
+        async def waiter() -> int:
+            rounds = 0
+            while loop.time() < 30.0:
+                rounds += 1
+                assert rounds < 10, f"spinning at {loop.time()!r}"
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(30.0 - loop.time()):
+                        await asyncio.Event().wait()
+            return rounds
+
+        sleeping = asyncio.create_task(sleeper())
+        rounds = await waiter()
+        end = loop.time()
+        await sleeping
+        for delay in (0.1, 1e-9, 2.5e-7, 1 / 3, 1e-7 + 1):
+            due = loop.time() + delay
+            fired: asyncio.Future[float] = loop.create_future()
+            loop.call_at(due, lambda f=fired: f.set_result(loop.time()))
+            seen.append((due, await fired))
+        return seen, end, rounds
+
+    seen, end, rounds = run_simulated(main())
+    for due, at in seen:
+        assert at >= due
+        assert at - due < 1e-6
+        assert at * 1_000_000 == round(at * 1_000_000)  # on the grid
+    assert end == 30.0
+    assert rounds <= 2
+
+
 def test_threads_get_real_time_to_finish() -> None:
     """Work in a thread is not outrun: a timeout longer than the thread's real work does not
     fire, because time flows at the real pace while the thread runs."""
@@ -317,8 +470,8 @@ def test_advance_skips_ahead_for_tests() -> None:
     [
         ({"start": datetime(2024, 1, 1)}, "timezone-aware"),
         ({"speed": 0}, "speed must be positive"),
-        ({"settle_polls": 0}, "settle_polls"),
-        ({"io_settle_seconds": -1}, "io_settle_seconds"),
+        ({"reply_patience_seconds": 0}, "patience"),
+        ({"in_flight_patience_seconds": -1}, "patience"),
     ],
 )
 def test_bad_options(options: dict[str, object], message: str) -> None:
@@ -346,11 +499,20 @@ def test_clock_of_picks_the_matching_clock() -> None:
     async def wall() -> Clock:
         return clock_of()
 
-    wall_clock = run_plain(wall())
-    assert isinstance(wall_clock, WallClock)
-    assert isinstance(wall_clock, Clock)
-    assert wall_clock.now().tzinfo is UTC
-    assert abs(wall_clock.monotonic() - time.monotonic()) < 1
+    loop_clock = run_plain(wall())
+    assert isinstance(loop_clock, LoopClock)
+    assert isinstance(loop_clock, Clock)
+    assert loop_clock.now().tzinfo is UTC
+    assert abs(loop_clock.now() - datetime.now(UTC)) < timedelta(seconds=5)
+
+
+def test_now_is_the_running_loops_time() -> None:
+    async def simulated() -> datetime:
+        await asyncio.sleep(90)
+        return clock_now()
+
+    assert run_simulated(simulated(), start=START) == START + timedelta(seconds=90)
+    assert abs(clock_now() - datetime.now(UTC)) < timedelta(seconds=5)  # no loop: the wall
 
 
 def test_wall_clock_sleeps_for_real() -> None:
