@@ -373,13 +373,18 @@ def decision_details(
             modelDescription=fitted.description,
             modelUseful=fitted.useful,
             backtestMae=_json_number(backtest.mae),
+            liveValueMae=_json_number(backtest.persistence_mae),
             backtestMape=backtest.mape,
             liveValueMape=backtest.persistence_mape,
             historySamples=fitted.samples,
         )
-        mape = f"backtest MAPE {_percent(backtest.mape)}"
-        mape += f" (live value alone: {_percent(backtest.persistence_mape)})"
-        model_text = f"{fitted.description}, {mape}"
+        # MAE decides (an error at the peak costs capacity, one at night little); MAPE is
+        # what people compare. They can disagree: show both.
+        errors = (
+            f"backtest MAE {_number(backtest.mae)}, MAPE {_percent(backtest.mape)} (live value "
+            f"alone: {_number(backtest.persistence_mae)}, {_percent(backtest.persistence_mape)})"
+        )
+        model_text = f"{fitted.description}, {errors}"
     if state is not None and state.fitted_at is not None:
         details["fittedAt"] = format_time(state.fitted_at)
         details["modelAgeSeconds"] = max(0.0, (now - state.fitted_at).total_seconds())

@@ -408,7 +408,9 @@ async def test_the_first_poll_reports_live_then_the_background_fit_brings_the_fo
     assert details["liveValueMape"] > details["backtestMape"]
     assert details["historySamples"] == 7 * 1440 + 1
     assert details["model"].startswith(("ridge", "boosted"))
-    assert "backtest MAPE" in details["summary"]
+    assert "backtest MAE " in details["summary"]
+    assert ", MAPE " in details["summary"]
+    assert details["liveValueMae"] > details["backtestMae"]
     json.dumps(details)  # served as JSON by /debug/decisions
     # History came in range queries of at most 11,000 points, with the trigger's namespace.
     ranges = [params for kind, params, _ in prometheus.requests if kind == "range"]
