@@ -61,6 +61,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import math
 import selectors
 import socket
 import ssl
@@ -173,8 +174,8 @@ class _WarpSelector(selectors.BaseSelector):
         if loop._in_flight():
             # Bytes between two ends of this loop are still in the kernel: wait for them, in
             # real time, with the simulated clock standing still.
-            wait = _IN_FLIGHT_STEP_SECONDS if timeout is None else min(timeout, 1.0)
-            ready = inner.select(min(wait, _IN_FLIGHT_STEP_SECONDS))
+            # (The next timer's distance is no bound here: time cannot reach it meanwhile.)
+            ready = inner.select(_IN_FLIGHT_STEP_SECONDS)
             if not ready:
                 loop._check_in_flight_patience()
             elif loop._awaiting_reply:
@@ -282,7 +283,7 @@ class _LinkedTransport(_SocketTransport):  # type: ignore[misc]
             self._loop._unread += size
 
     def write(self, data: Any) -> None:
-        if data and not self._conn_lost and self._counts():
+        if data and not (self._conn_lost or self._eof) and self._counts():
             self._wrote(memoryview(data).nbytes)
         super().write(data)
 
@@ -431,7 +432,9 @@ class SimulatedEventLoop(asyncio.SelectorEventLoop):
         context: contextvars.Context | None = None,
     ) -> asyncio.TimerHandle:
         # Onto the tick grid, rounding up: see "Exact time" in the module docstring.
-        return super().call_at(_ticks(when) / _TICKS, callback, *args, context=context)
+        if math.isfinite(when):
+            when = _ticks(when) / _TICKS
+        return super().call_at(when, callback, *args, context=context)
 
     def advance(self, seconds: float) -> None:
         """Skip ``seconds`` ahead (for tests and "fast-forward" buttons); timers that become
