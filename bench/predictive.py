@@ -15,7 +15,9 @@
   overload minutes (demand above what the Ready pods serve) and replica-hours of each. Then
   the same day with today differing from the history the model learned — the morning rush
   30 minutes late, or no rush at all (a holiday) — where predicting costs replicas for
-  nothing: those are printed as honestly as the rest.
+  nothing: those are printed as honestly as the rest. Last, the scenario with the predictive
+  trigger replaced by a ``prometheus`` trigger on the same query: how much of the gain is
+  the forecast, and how much is scaling on demand rather than on cpu that saturates.
 
 Run: ``python bench/predictive.py [--part fit,poll,loop,scenario] [--hours 24]
 [--variant-hours 12] [--rounds 5]``. Pin it to a core for the fit and poll figures
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
 import os
 import platform
 import statistics
@@ -224,6 +227,23 @@ def _today(points: list[list[Any]]) -> Curve:
     )
 
 
+def without_forecast(scenario: Scenario) -> Scenario:
+    """The scenario with web-predictive's predictive trigger replaced by a ``prometheus``
+    trigger on the same query and threshold: scaling on the live request rate, no forecast.
+    Separates what the forecast buys from what reading demand (not saturated cpu) buys."""
+    objects = []
+    for obj in scenario.objects:
+        if obj.get("kind") == "ScaledObject" and obj["metadata"]["name"] == "web-predictive":
+            obj = copy.deepcopy(obj)
+            for trigger in obj["spec"]["triggers"]:
+                if trigger["type"] == "predictive":
+                    keep = ("serverAddress", "query", "threshold")
+                    trigger["type"] = "prometheus"
+                    trigger["metadata"] = {k: trigger["metadata"][k] for k in keep}
+        objects.append(obj)
+    return replace(scenario, objects=tuple(objects))
+
+
 def variant(scenario: Scenario, hours: float, today: Curve | None) -> Scenario:
     workloads = scenario.workloads
     if today is not None:
@@ -273,8 +293,12 @@ def bench_scenario(hours: float, variant_hours: float) -> None:
         "  | today | hours | overload min: reactive | predictive | replica-hours: reactive "
         "| predictive | extra replica-hours |"
     )
-    for label, span, today in cases:
-        figures, wall = run(variant(base, span, today))
+    cases.append(
+        ("as the scenario, the predictive trigger replaced by a prometheus one", hours, None)
+    )
+    for index, (label, span, today) in enumerate(cases):
+        scenario = without_forecast(base) if index == len(cases) - 1 else base
+        figures, wall = run(variant(scenario, span, today))
         (r_over, r_hours), (p_over, p_hours) = figures["web-reactive"], figures["web-predictive"]
         extra = p_hours - r_hours
         print(
