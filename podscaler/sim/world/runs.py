@@ -310,6 +310,28 @@ def _real_time() -> Iterator[None]:
         loop.set_speed(previous)
 
 
+#: How long (real seconds) the simulated clock waits for one answer from moto before it moves
+#: on. The loop's default (2 s) suits servers that answer in milliseconds; moto on a loaded
+#: machine has been seen to take longer, and a jump then fires the AWS client's read timeout
+#: in simulated time.
+MOTO_PATIENCE_SECONDS = 60.0
+
+
+@contextlib.contextmanager
+def _patient_with_moto() -> Iterator[None]:
+    """While ASGs on moto are in the run, wait for moto's answers however slow they are."""
+    loop = asyncio.get_running_loop()
+    if not isinstance(loop, SimulatedEventLoop):
+        yield
+        return
+    previous = loop.reply_patience_seconds
+    loop.reply_patience_seconds = max(previous, MOTO_PATIENCE_SECONDS)
+    try:
+        yield
+    finally:
+        loop.reply_patience_seconds = previous
+
+
 async def _start_asgs(
     world: World, scenario: Scenario, moto_url: str, clock: Clock, stack: contextlib.AsyncExitStack
 ) -> AwsSettings:
@@ -519,6 +541,7 @@ async def run_scenario(
         aws: AwsSettings | None = None
         if scenario.asgs:
             moto_url = brokers.enter_context(_moto("nodeGroups: cloud: aws", warm=True))
+            brokers.enter_context(_patient_with_moto())
             aws = await _start_asgs(world, scenario, moto_url, clock, fronts)
         for window in scenario.launch_failures:
             world.ctx.timers.at(
