@@ -40,28 +40,8 @@ def _simulate(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[s
     )
 
 
-#: Scenarios whose node groups are ASGs on a moto server. Known bug, found when the simulated
-#: clock's in-flight accounting (exact deadlines, bytes counted between its own sockets) and the
-#: AWS provider met on main: a describe call to moto, another process, times out in simulated
-#: time (aiobotocore ReadTimeoutError), so the run ends early. The simulated node groups'
-#: scenarios are unaffected. Quarantined, not hidden: they still run and report.
-_MOTO_CLOCK_BUG = (
-    "ASG scenarios on moto: simulated time passes during a call to the moto process "
-    "(aiobotocore ReadTimeoutError); see the session-2 closing note"
-)
-_QUARANTINED = {"nodes-scale-up", "nodes-priority-fallback"}
-
-
-def _scenario_param(path: Path) -> object:
-    if path.stem in _QUARANTINED:
-        return pytest.param(
-            path, id=path.stem, marks=pytest.mark.xfail(reason=_MOTO_CLOCK_BUG, strict=False)
-        )
-    return pytest.param(path, id=path.stem)
-
-
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("path", [_scenario_param(p) for p in builtin_scenarios()])
+@pytest.mark.parametrize("path", builtin_scenarios(), ids=lambda p: p.stem)
 def test_builtin_scenario_passes_its_assertions(path: Path, tmp_path: Path) -> None:
     report = tmp_path / "report.html"
     done = _simulate(str(path), "--report", str(report))

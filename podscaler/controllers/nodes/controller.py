@@ -66,6 +66,7 @@ from podscaler.nodes import (
     NodeGroupState,
     ScaleDownPlan,
     ScaleUpPlan,
+    ScaleUpResult,
     plan_scale_down,
     plan_scale_up,
 )
@@ -151,6 +152,8 @@ class NodeAutoscaler:
         #: the last pass's "why" per node and per pending pod (status ConfigMap, explain)
         self.explanation: dict[str, Any] = {"nodes": {}, "pods": {}}
         self._status_configmap: dict[str, Any] | None = None
+        #: the ``nodes`` and ``pods`` texts last written to the status ConfigMap
+        self._written: dict[str, str] = {}
         self._emitted: dict[tuple[str, str, str], float] = {}
         #: node → (pod, drain rule) that last kept it (explain, between re-checks)
         self._blocked: dict[str, tuple[str, str]] = {}
@@ -275,20 +278,22 @@ class NodeAutoscaler:
             await self._write_status(groups=groups, nodes=nodes, health=health, message=message)
             return
         snapshot = self.inputs.snapshot()
-        self.metrics.unschedulable_pods_count.labels(type="unschedulable").set(
-            sum(1 for p in snapshot.pods if is_unschedulable(p))
-        )
+        unschedulable = sum(1 for p in snapshot.pods if is_unschedulable(p))
+        self.metrics.unschedulable_pods_count.labels(type="unschedulable").set(unschedulable)
         priorities = self._priorities()
         with self._timed("scaleUp"):
-            up = plan_scale_up(
-                snapshot,
-                groups,
-                options,
-                now,
-                state=self.state,
-                priorities=priorities,
-                seed=self.settings.seed + self.passes,
-            )
+            if unschedulable:
+                up = plan_scale_up(
+                    snapshot,
+                    groups,
+                    options,
+                    now,
+                    state=self.state,
+                    priorities=priorities,
+                    seed=self.settings.seed + self.passes,
+                )
+            else:  # nothing Pending for want of a node: no cluster to build for the answer
+                up = ScaleUpPlan(ScaleUpResult.NOT_NEEDED)
         report.scale_up = up
         await self._scale_up(up, groups, now, report)
         for warning in up.warnings:
@@ -607,11 +612,16 @@ class NodeAutoscaler:
             message=message,
         )
         stamp = format_status_time(moment)
-        data = {
-            "status": dump(document),
+        data = {"status": dump(document)}
+        # The why per node and pod is rewritten only when it changed: at a thousand nodes it
+        # is most of the ConfigMap, and every write is an etcd revision and a watch event.
+        explained = {
             "nodes": dump(self.explanation["nodes"]),
             "pods": dump(self.explanation["pods"]),
         }
+        for key, text in explained.items():
+            if self._written.get(key) != text or self._status_configmap is None:
+                data[key] = text
         name = self.options.status_config_map_name
         namespace = self.settings.namespace
         path = f"/api/v1/namespaces/{namespace}/configmaps"
@@ -641,3 +651,5 @@ class NodeAutoscaler:
             self.metrics.errors_total.labels(type="apiCallError").inc()
             return
         self._status_configmap = written
+        written_data = written.get("data") or {}
+        self._written = {k: v for k, v in written_data.items() if k in explained}

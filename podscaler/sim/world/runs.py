@@ -51,6 +51,7 @@ from podscaler.nodes import NodeAutoscalerOptions
 from podscaler.nodes.providers.aws import AwsSettings
 from podscaler.nodes.providers.aws_front import AwsFront
 from podscaler.nodes.providers.base import NodeGroup
+from podscaler.sim.clock import SimulatedEventLoop
 from podscaler.sim.nodegroups import LaunchWindow
 from podscaler.sim.scenario import (
     Scenario,
@@ -147,6 +148,7 @@ def _warm_up(url: str) -> None:
     for service, action, version in (
         ("autoscaling", "DescribeAutoScalingGroups", "2011-01-01"),
         ("ec2", "DescribeLaunchTemplates", "2016-11-15"),
+        ("ec2", "DescribeInstanceTypes", "2016-11-15"),
     ):
         request = urllib.request.Request(
             url + "/",
@@ -291,6 +293,45 @@ def _launch_failure(world: World, front: AwsFront | None, window: LaunchWindow, 
     return start_or_end
 
 
+@contextlib.contextmanager
+def _real_time() -> Iterator[None]:
+    """Let simulated time flow at the real pace meanwhile: setting up ASGs is a burst of moto
+    calls answered in real time, and a slow first answer (moto loading a backend on a loaded
+    machine) must not let an unlimited simulated clock jump to the request's timeout."""
+    loop = asyncio.get_running_loop()
+    if not isinstance(loop, SimulatedEventLoop):
+        yield
+        return
+    previous = loop.speed
+    loop.set_speed(1.0)
+    try:
+        yield
+    finally:
+        loop.set_speed(previous)
+
+
+#: How long (real seconds) the simulated clock waits for one answer from moto before it moves
+#: on. The loop's default (2 s) suits servers that answer in milliseconds; moto on a loaded
+#: machine has been seen to take longer, and a jump then fires the AWS client's read timeout
+#: in simulated time.
+MOTO_PATIENCE_SECONDS = 60.0
+
+
+@contextlib.contextmanager
+def _patient_with_moto() -> Iterator[None]:
+    """While ASGs on moto are in the run, wait for moto's answers however slow they are."""
+    loop = asyncio.get_running_loop()
+    if not isinstance(loop, SimulatedEventLoop):
+        yield
+        return
+    previous = loop.reply_patience_seconds
+    loop.reply_patience_seconds = max(previous, MOTO_PATIENCE_SECONDS)
+    try:
+        yield
+    finally:
+        loop.reply_patience_seconds = previous
+
+
 async def _start_asgs(
     world: World, scenario: Scenario, moto_url: str, clock: Clock, stack: contextlib.AsyncExitStack
 ) -> AwsSettings:
@@ -310,7 +351,8 @@ async def _start_asgs(
         access_key_id=MOTO_ACCESS_KEY_ID,
         secret_access_key=SecretStr(MOTO_SECRET),
     )
-    await create_asgs(direct, scenario.asgs, _cluster_name(scenario))
+    with _real_time():
+        await create_asgs(direct, scenario.asgs, _cluster_name(scenario))
     unix = lambda: clock.now().timestamp()  # noqa: E731 - AWS stamps activities in Unix time
     front = AwsFront(moto_url, clock=unix)
     await front.start()
@@ -327,7 +369,8 @@ async def _start_asgs(
     await cloud.start()
     world.asgs = AsgSync(world.ctx, cloud, book, wake=world.wake)
     world.group_names.update(a.name for a in scenario.asgs)
-    await world.asgs.seed()
+    with _real_time():
+        await world.asgs.seed()
     world.asgs.start()
     return AwsSettings(
         region=region,
@@ -498,6 +541,7 @@ async def run_scenario(
         aws: AwsSettings | None = None
         if scenario.asgs:
             moto_url = brokers.enter_context(_moto("nodeGroups: cloud: aws", warm=True))
+            brokers.enter_context(_patient_with_moto())
             aws = await _start_asgs(world, scenario, moto_url, clock, fronts)
         for window in scenario.launch_failures:
             world.ctx.timers.at(

@@ -75,11 +75,6 @@ async def _trouble(world: World) -> None:
         await client.delete_auto_scaling_group(AutoScalingGroupName="doomed", ForceDelete=True)
 
 
-@pytest.mark.xfail(
-    reason="known bug: simulated time passes during a call to the moto process "
-    "(aiobotocore ReadTimeoutError / late describes); see the session-2 closing note",
-    strict=False,
-)
 def test_unregistered_instances_throttling_and_a_vanished_group() -> None:
     scenario = parse_scenario(SCENARIO)
     missing = missing_features(scenario.features)
