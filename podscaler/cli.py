@@ -105,9 +105,10 @@ class _Commands(click.Group):
         try:
             return super().invoke(ctx)
         except CommandFailure as exc:
-            failure = click.ClickException(exc.message)
-            failure.exit_code = exc.exit_code
-            raise failure from None
+            # As click.ClickException shows it, with the command's own exit code (click 8.5
+            # made ClickException.exit_code a class variable).
+            click.echo(f"Error: {exc.message}", err=True)
+            ctx.exit(exc.exit_code)
 
 
 @click.group(
