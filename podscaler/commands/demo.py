@@ -38,8 +38,9 @@ from podscaler.commands.simulating import (
     save_report,
 )
 from podscaler.sim.clock import SimulatedEventLoop, run_simulated
-from podscaler.sim.report import summarize
-from podscaler.sim.scenario import (
+from podscaler.sim.scenarios.report import summarize
+from podscaler.sim.scenarios.runs import OperatorRunner, RunResult, run_scenario
+from podscaler.sim.scenarios.scenario import (
     OPERATOR_FEATURES,
     Scenario,
     ScenarioError,
@@ -47,7 +48,6 @@ from podscaler.sim.scenario import (
     load_scenario,
     missing_features,
 )
-from podscaler.sim.world.runs import OperatorRunner, RunResult, run_scenario
 from podscaler.sim.world.world import World
 
 __all__ = ["demo", "run_demo"]

@@ -4,7 +4,7 @@ share: the embedded cluster with its world, run on the simulated clock and shown
 * :class:`Progress`: a run's progress, one updating line on a terminal, plain lines (every 10 %
   of the simulated duration) otherwise, so CI logs stay readable;
 * :func:`embedded_operator`: ``podscaler run`` in the same process, plugged into the run seam
-  (:class:`~podscaler.sim.world.runs.OperatorContext`); it tells where its metrics server
+  (:class:`~podscaler.sim.scenarios.runs.OperatorContext`); it tells where its metrics server
   listens, for ``podscaler explain --endpoint``;
 * :func:`format_summary` and :func:`save_report`: what a run did — how fast new pods were Ready
   after each scale-up, pod-minutes spent Pending, node-hours — and the HTML report;
@@ -25,12 +25,12 @@ from typing import TextIO
 
 from podscaler.commands.failures import CommandFailure
 from podscaler.sim.clock import SimulatedEventLoop
-from podscaler.sim.report import Summary, write_report
-from podscaler.sim.scenario import (
+from podscaler.sim.scenarios.report import Summary, write_report
+from podscaler.sim.scenarios.runs import OperatorContext, RunResult
+from podscaler.sim.scenarios.scenario import (
     Scenario,
 )
 from podscaler.sim.world.appmetrics import AppMetricsServer
-from podscaler.sim.world.runs import OperatorContext, RunResult
 from podscaler.sim.world.world import World
 
 __all__ = [

@@ -19,7 +19,7 @@ from pathlib import Path
 import aiohttp
 import yaml
 
-from podscaler.sim.scenario import builtin_scenarios
+from podscaler.sim.scenarios.scenario import builtin_scenarios
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,9 +13,16 @@ from typing import Any
 
 import pytest
 
-from podscaler.sim.errors import AlreadyExists, Conflict, Forbidden, Gone, Invalid, NotFound
-from podscaler.sim.resources import BUILTIN, ResourceType
-from podscaler.sim.store import Store, Watcher
+from podscaler.sim.apiserver.errors import (
+    AlreadyExists,
+    Conflict,
+    Forbidden,
+    Gone,
+    Invalid,
+    NotFound,
+)
+from podscaler.sim.apiserver.resources import BUILTIN, ResourceType
+from podscaler.sim.apiserver.store import Store, Watcher
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
