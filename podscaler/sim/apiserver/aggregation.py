@@ -75,7 +75,7 @@ import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 import aiohttp
 from aiohttp import web
@@ -87,11 +87,9 @@ from podscaler.sim.apiserver import discovery
 from podscaler.sim.apiserver.authentication import ANONYMOUS, USER, User
 from podscaler.sim.apiserver.errors import AlreadyExists, ApiError
 from podscaler.sim.apiserver.resources import ResourceType
+from podscaler.sim.apiserver.state import ServerState
 from podscaler.sim.apiserver.store import Entry, Obj, rfc3339
 from podscaler.sim.apiserver.wire import respond
-
-if TYPE_CHECKING:
-    from podscaler.sim.apiserver.server import ApiServer
 
 __all__ = [
     "AUTHENTICATION_CONFIGMAP",
@@ -277,7 +275,7 @@ def _priority(apiservice: Obj) -> int:
 class Aggregator:
     """Routes APIService group/versions to their backends; owned by :class:`ApiServer`."""
 
-    def __init__(self, server: ApiServer, *, check_interval_seconds: float = 10.0) -> None:
+    def __init__(self, server: ServerState, *, check_interval_seconds: float = 10.0) -> None:
         self.server = server
         #: How often every APIService's availability is checked again (upstream: a 30 s
         #: resync, plus every relevant write; the writes trigger a check here too).

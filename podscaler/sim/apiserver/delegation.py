@@ -32,19 +32,18 @@ prefix, as RBAC's ``nonResourceURLs``.
 
 from __future__ import annotations
 
-from collections import deque
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from podscaler.sim.apiserver.authpolicy import FRONT_PROXY_USER, HPA_USER, AuthPolicy, Rule
 from podscaler.sim.apiserver.errors import BadRequest, MethodNotAllowed
 from podscaler.sim.apiserver.resources import ResourceType
+from podscaler.sim.apiserver.state import ServerState
 from podscaler.sim.apiserver.store import Obj
 from podscaler.sim.apiserver.wire import Target, respond
 
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from podscaler.sim.apiserver.server import ApiServer
 
 __all__ = [
     "AUTHENTICATION_GROUP",
@@ -60,104 +59,6 @@ __all__ = [
 
 AUTHENTICATION_GROUP: Final = "authentication.k8s.io"
 AUTHORIZATION_GROUP: Final = "authorization.k8s.io"
-#: The common name of the aggregator's front-proxy client certificate (see ``aggregation.py``).
-FRONT_PROXY_USER: Final = "front-proxy-client"
-#: kube-controller-manager's HPA controller identity (``sim.world.hpa.HPA_USER``; repeated here
-#: because ``sim`` must not import the world).
-HPA_USER: Final = "system:serviceaccount:kube-system:horizontal-pod-autoscaler"
-#: Reviews kept for tests to inspect; older ones are forgotten.
-_KEPT_REVIEWS: Final = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """One grant: ``subject`` (a user or a group name) may ``verb`` on ``resource``.
-
-    ``resource`` is a plural (``pods``, ``pods/status``, an external metric's name) or, when it
-    starts with ``/``, a non-resource path. ``group`` and ``namespace`` of ``None`` match any.
-    """
-
-    subject: str
-    verb: str
-    resource: str
-    group: str | None = None
-    namespace: str | None = None
-
-    def matches(self, user: str, groups: tuple[str, ...], attributes: dict[str, Any]) -> bool:
-        if self.subject != user and self.subject not in groups:
-            return False
-        verb = str(attributes.get("verb") or "")
-        if self.verb not in ("*", verb):
-            return False
-        if "path" in attributes:
-            path = str(attributes["path"])
-            if not self.resource.startswith("/"):
-                return False
-            if self.resource.endswith("*"):
-                return path.startswith(self.resource[:-1])
-            return path == self.resource
-        if self.resource.startswith("/"):
-            return False
-        resource = str(attributes.get("resource") or "")
-        if attributes.get("subresource"):
-            resource = f"{resource}/{attributes['subresource']}"
-        if self.resource not in ("*", resource):
-            return False
-        if self.group is not None and self.group not in ("*", attributes.get("group") or ""):
-            return False
-        return self.namespace is None or self.namespace == (attributes.get("namespace") or "")
-
-
-class AuthPolicy:
-    """Who a token is, and what a user may do: the answers to delegated reviews."""
-
-    def __init__(self, *, defaults: bool = True) -> None:
-        self.tokens: dict[str, tuple[str, tuple[str, ...]]] = {}
-        self.rules: list[Rule] = []
-        #: Every review asked (the request's ``spec``), newest last, for tests to inspect.
-        self.token_reviews: deque[dict[str, Any]] = deque(maxlen=_KEPT_REVIEWS)
-        self.access_reviews: deque[dict[str, Any]] = deque(maxlen=_KEPT_REVIEWS)
-        if defaults:
-            self.allow("system:masters", "*", "*")
-            self.allow("system:masters", "*", "/*")
-            self.allow(FRONT_PROXY_USER, "*", "*")
-            self.allow(FRONT_PROXY_USER, "*", "/*")
-            for verb in ("get", "list", "watch"):
-                self.allow(HPA_USER, verb, "*", group="external.metrics.k8s.io")
-
-    def clear(self) -> None:
-        """Forget every token and rule (deny everything), e.g. to start from nothing."""
-        self.tokens.clear()
-        self.rules.clear()
-
-    def allow_token(
-        self, token: str, user: str, groups: tuple[str, ...] = ("system:authenticated",)
-    ) -> None:
-        self.tokens[token] = (user, tuple(groups))
-
-    def allow(
-        self,
-        user_or_group: str,
-        verb: str,
-        resource: str,
-        namespace: str | None = None,
-        *,
-        group: str | None = None,
-    ) -> None:
-        """Grant ``verb`` on ``resource`` (``*`` for any; ``/path`` or ``/prefix*`` for a
-        non-resource URL) to a user or group, in ``namespace`` or everywhere."""
-        self.rules.append(Rule(user_or_group, verb, resource, group, namespace))
-
-    def authenticate(
-        self, token: str, forwarded: dict[str, tuple[str, tuple[str, ...]]] | None = None
-    ) -> tuple[str, tuple[str, ...]] | None:
-        found = self.tokens.get(token)
-        if found is None and forwarded is not None:
-            found = forwarded.get(token)
-        return found
-
-    def allows(self, user: str, groups: tuple[str, ...], attributes: dict[str, Any]) -> bool:
-        return any(rule.matches(user, groups, attributes) for rule in self.rules)
 
 
 def is_review(rt: ResourceType) -> bool:
@@ -174,7 +75,7 @@ def check_review_request(method: str, target: Target) -> None:
         )
 
 
-def _token_review(server: ApiServer, obj: Obj) -> dict[str, Any]:
+def _token_review(server: ServerState, obj: Obj) -> dict[str, Any]:
     spec = obj.get("spec")
     if not isinstance(spec, dict):
         raise BadRequest("TokenReview: spec is required")
@@ -193,7 +94,7 @@ def _token_review(server: ApiServer, obj: Obj) -> dict[str, Any]:
     return status
 
 
-def _access_review(server: ApiServer, obj: Obj) -> dict[str, Any]:
+def _access_review(server: ServerState, obj: Obj) -> dict[str, Any]:
     spec = obj.get("spec")
     if not isinstance(spec, dict):
         raise BadRequest("SubjectAccessReview: spec is required")
@@ -214,7 +115,7 @@ def _access_review(server: ApiServer, obj: Obj) -> dict[str, Any]:
     return {"allowed": False, "reason": "no rule of the embedded cluster's auth policy allows it"}
 
 
-async def review(server: ApiServer, rt: ResourceType, obj: Obj) -> web.Response:
+async def review(server: ServerState, rt: ResourceType, obj: Obj) -> web.Response:
     """Answer one TokenReview or SubjectAccessReview (``201``, the object with its status)."""
     if rt.resource == "tokenreviews":
         status = _token_review(server, obj)

@@ -20,16 +20,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from podscaler.sim.apiserver.errors import NotFound
 from podscaler.sim.apiserver.resources import ResourceType
+from podscaler.sim.apiserver.state import ServerState
 from podscaler.sim.apiserver.wire import respond
-
-if TYPE_CHECKING:
-    from podscaler.sim.apiserver.server import ApiServer
 
 _OPEN: dict[str, Any] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
 _META_REF = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
@@ -190,7 +188,7 @@ def _operations(rt: ResourceType, ref: str, action_suffix: str) -> dict[str, Any
     return ops
 
 
-def document(server: ApiServer, group: str, version: str) -> dict[str, Any] | None:
+def document(server: ServerState, group: str, version: str) -> dict[str, Any] | None:
     types = server.table.in_group_version(group, version)
     if not types:
         return None
@@ -303,7 +301,7 @@ def _field(number: int, payload: bytes | str) -> bytes:
     return _varint(number << 3 | 2) + _varint(len(raw)) + raw
 
 
-def document_v2(server: ApiServer) -> bytes:
+def document_v2(server: ServerState) -> bytes:
     """``/openapi/v2`` as gnostic's ``openapi.v2.Document`` protobuf: one open definition per
     served kind, tagged with its ``x-kubernetes-group-version-kind``.
 
@@ -328,7 +326,7 @@ def document_v2(server: ApiServer) -> bytes:
     return _field(1, "2.0") + _field(2, info) + _field(8, b"") + _field(9, b"".join(named))
 
 
-def serve(server: ApiServer, request: web.Request, parts: list[str]) -> web.Response:
+def serve(server: ServerState, request: web.Request, parts: list[str]) -> web.Response:
     if parts == ["v2"]:
         return web.Response(body=document_v2(server), content_type=OPENAPI_V2_CONTENT_TYPE)
     if not parts or parts[0] != "v3":

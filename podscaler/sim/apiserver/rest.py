@@ -22,7 +22,7 @@ Deliberate simplifications versus a real kube-apiserver:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
@@ -35,7 +35,9 @@ from podscaler.sim.apiserver.errors import (
     UnsupportedMediaType,
 )
 from podscaler.sim.apiserver.resources import ResourceType
+from podscaler.sim.apiserver.state import ServerState
 from podscaler.sim.apiserver.store import Entry, Obj, dumps
+from podscaler.sim.apiserver.watching import serve_watch
 from podscaler.sim.apiserver.wire import (
     JSON,
     PROTOBUF,
@@ -53,21 +55,18 @@ from podscaler.sim.apiserver.wire import (
     wants_table,
 )
 
-if TYPE_CHECKING:
-    from podscaler.sim.apiserver.server import ApiServer
-
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 STRATEGIC_PATCH = "application/strategic-merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
 
 
-async def collection(server: ApiServer, request: web.Request, target: Target) -> web.StreamResponse:
+async def collection(
+    server: ServerState, request: web.Request, target: Target
+) -> web.StreamResponse:
     """GET on a collection: a list, or a watch with ``?watch=true``."""
     query = request.query
     if target.watch_path or query_bool(query, "watch"):
-        from podscaler.sim.apiserver.watching import serve_watch
-
         return await serve_watch(server, request, target)
     rt = target.rt
     predicate = selector_predicate(rt, query)
@@ -123,20 +122,20 @@ async def collection(server: ApiServer, request: web.Request, target: Target) ->
 
 
 def object_response(
-    server: ApiServer, request: web.Request, rt: ResourceType, entry: Entry, status: int = 200
+    server: ServerState, request: web.Request, rt: ResourceType, entry: Entry, status: int = 200
 ) -> web.Response:
     if wants_table(request):
         return respond(tables.table(rt, [entry.obj], server.now()), status)
     return respond(entry.raw(), status)
 
 
-async def get(server: ApiServer, request: web.Request, target: Target) -> web.Response:
+async def get(server: ServerState, request: web.Request, target: Target) -> web.Response:
     assert target.name is not None
     entry = server.objects(target.rt).get(target.rt, target.namespace or "", target.name)
     return object_response(server, request, target.rt, entry)
 
 
-async def create(server: ApiServer, request: web.Request, target: Target) -> web.Response:
+async def create(server: ServerState, request: web.Request, target: Target) -> web.Response:
     rt = target.rt
     obj = await read_object(request)
     check_kind(rt, obj)
@@ -153,7 +152,7 @@ async def create(server: ApiServer, request: web.Request, target: Target) -> web
     return respond(entry.raw(), 201)
 
 
-async def replace(server: ApiServer, request: web.Request, target: Target) -> web.Response:
+async def replace(server: ServerState, request: web.Request, target: Target) -> web.Response:
     rt = target.rt
     assert target.name is not None
     obj = await read_object(request)
@@ -241,7 +240,7 @@ def _patch_error(exc: Exception) -> ApiError:
     return BadRequest(text)
 
 
-async def patch(server: ApiServer, request: web.Request, target: Target) -> web.Response:
+async def patch(server: ServerState, request: web.Request, target: Target) -> web.Response:
     """PATCH the main resource or ``/status`` (``/scale`` is in ``subresources``)."""
     rt = target.rt
     assert target.name is not None
@@ -289,7 +288,7 @@ async def _delete_options(request: web.Request) -> dict[str, Any]:
     return options
 
 
-async def delete(server: ApiServer, request: web.Request, target: Target) -> web.Response:
+async def delete(server: ServerState, request: web.Request, target: Target) -> web.Response:
     rt = target.rt
     assert target.name is not None
     options = await _delete_options(request)
@@ -309,7 +308,7 @@ async def delete(server: ApiServer, request: web.Request, target: Target) -> web
 
 
 async def delete_collection(
-    server: ApiServer, request: web.Request, target: Target
+    server: ServerState, request: web.Request, target: Target
 ) -> web.Response:
     rt = target.rt
     objects = server.objects(rt)

@@ -16,7 +16,7 @@ Deliberate simplifications versus a real kube-apiserver:
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
@@ -30,12 +30,10 @@ from podscaler.sim.apiserver.errors import (
 )
 from podscaler.sim.apiserver.resources import ResourceType
 from podscaler.sim.apiserver.rest import MERGE_PATCH, STRATEGIC_PATCH, apply_patch
+from podscaler.sim.apiserver.state import ServerState
 from podscaler.sim.apiserver.store import Entry, Obj, rfc3339
 from podscaler.sim.apiserver.tables import jsonpath
 from podscaler.sim.apiserver.wire import Target, check_kind, read_object, read_patch, respond
-
-if TYPE_CHECKING:
-    from podscaler.sim.apiserver.server import ApiServer
 
 
 def _success(code: int) -> dict[str, Any]:
@@ -96,7 +94,7 @@ def _set_path(obj: Obj, dotted: str, value: Any) -> None:
     cur[parts[-1]] = value
 
 
-def _write_scale(server: ApiServer, target: Target, current: Entry, scale: Obj) -> web.Response:
+def _write_scale(server: ServerState, target: Target, current: Entry, scale: Obj) -> web.Response:
     rt = target.rt
     assert rt.scale is not None
     assert target.name is not None
@@ -129,7 +127,7 @@ def _write_scale(server: ApiServer, target: Target, current: Entry, scale: Obj) 
     return respond(scale_of(rt, entry))
 
 
-async def scale(server: ApiServer, request: web.Request, target: Target) -> web.Response:
+async def scale(server: ServerState, request: web.Request, target: Target) -> web.Response:
     rt = target.rt
     assert target.name is not None
     current = server.store.get(rt, target.namespace or "", target.name)
@@ -153,7 +151,7 @@ async def scale(server: ApiServer, request: web.Request, target: Target) -> web.
 # --- binding -------------------------------------------------------------------------------
 
 
-async def bind(server: ApiServer, request: web.Request, target: Target) -> web.Response:
+async def bind(server: ServerState, request: web.Request, target: Target) -> web.Response:
     """Assign a pod to a node (what a scheduler does): spec.nodeName and PodScheduled=True."""
     rt = target.rt
     assert target.name is not None
@@ -216,7 +214,7 @@ def _scaled(value: Any, expected: int, *, round_up: bool = True) -> int:
     return int(value)
 
 
-def expected_pods(server: ApiServer, pods: list[Obj]) -> int:
+def expected_pods(server: ServerState, pods: list[Obj]) -> int:
     """How many pods should exist: the replicas of their controllers, as upstream counts.
 
     A pod without a controller (or whose controller has no ``spec.replicas``) counts as one.
@@ -258,7 +256,7 @@ def budget(pdb: Obj, pods: list[Obj], expected: int | None = None) -> dict[str, 
     }
 
 
-async def evict(server: ApiServer, request: web.Request, target: Target) -> web.Response:
+async def evict(server: ServerState, request: web.Request, target: Target) -> web.Response:
     """Delete a pod unless a PodDisruptionBudget forbids it (then 429, as upstream)."""
     rt = target.rt
     assert target.name is not None
@@ -334,7 +332,7 @@ async def evict(server: ApiServer, request: web.Request, target: Target) -> web.
 
 
 def _refresh_budget(
-    server: ApiServer, pdb_rt: ResourceType, pdb: Entry, pod_rt: ResourceType, ns: str
+    server: ServerState, pdb_rt: ResourceType, pdb: Entry, pod_rt: ResourceType, ns: str
 ) -> None:
     current = server.store.find(pdb_rt, ns, pdb.name)
     if current is None:

@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from podscaler.sim.apiserver import tables, versions
 from podscaler.sim.apiserver.errors import Gone, Timeout
+from podscaler.sim.apiserver.state import ServerState
 from podscaler.sim.apiserver.store import Event, dumps
 from podscaler.sim.apiserver.wire import (
     JSON,
@@ -40,9 +40,6 @@ from podscaler.sim.apiserver.wire import (
     selector_predicate,
     wants_table,
 )
-
-if TYPE_CHECKING:
-    from podscaler.sim.apiserver.server import ApiServer
 
 DEFAULT_TIMEOUT_SECONDS = 1800
 #: A longer ``timeoutSeconds`` is cut to this (a day; also keeps the deadline arithmetic sane).
@@ -56,7 +53,7 @@ def _since(text: str | None) -> int | None:
 
 
 async def serve_watch(
-    server: ApiServer, request: web.Request, target: Target
+    server: ServerState, request: web.Request, target: Target
 ) -> web.StreamResponse:
     rt = target.rt
     query = request.query
