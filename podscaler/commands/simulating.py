@@ -118,6 +118,7 @@ async def embedded_operator(
     from podscaler.controllers.nodes import SimProvider
     from podscaler.controllers.nodes.settings import NodeAutoscalerConfig
     from podscaler.kube.clients import ConnectOptions
+    from podscaler.metricsapi.server import MetricsApiOptions
     from podscaler.nodes.providers.sim import SimNodeGroup
     from podscaler.operator import RunOptions, run_operator
 
@@ -140,6 +141,13 @@ async def embedded_operator(
         bind_address="127.0.0.1",
         identity="podscaler-embedded",
         seed=context.seed,
+        # The HPAs of ScaledObjects in mode hpa read external metrics here, through the
+        # embedded aggregator (the run installed the APIService and Endpoints for this port).
+        metrics_api=(
+            None
+            if context.metrics_api_port is None
+            else MetricsApiOptions(port=context.metrics_api_port, host="127.0.0.1")
+        ),
     )
     try:
         await run_operator(options, stop, on_serving=on_serving)

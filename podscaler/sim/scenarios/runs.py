@@ -53,6 +53,7 @@ from podscaler.nodes.providers.aws_front import AwsFront
 from podscaler.nodes.providers.base import NodeGroup
 from podscaler.sim.clock import SimulatedEventLoop
 from podscaler.sim.scenarios.assertions import AssertionResult
+from podscaler.sim.scenarios.hpas import install_metrics_api, needs_hpa_controller, pick_port
 from podscaler.sim.scenarios.nodegroups import LaunchWindow
 from podscaler.sim.scenarios.scenario import (
     Scenario,
@@ -64,6 +65,7 @@ from podscaler.sim.scenarios.scenario import (
 from podscaler.sim.world.appmetrics import AppMetricsServer
 from podscaler.sim.world.brokers import BOOTSTRAP_ENV, BrokerError, running_tansu
 from podscaler.sim.world.capacity import per_pod_capacity
+from podscaler.sim.world.hpa import HpaController
 from podscaler.sim.world.kafka_consumers import KafkaTopic
 from podscaler.sim.world.profiles import Profiles
 from podscaler.sim.world.queues import InMemoryQueue, QueueBackend, QueueHub, SqsQueue
@@ -100,6 +102,8 @@ class OperatorContext:
     #: the scenario's seed (the random expander's, and the operator's own random choices: a
     #: run replays exactly)
     seed: int = 0
+    #: where to serve the external metrics API (127.0.0.1), when an HPA reads it; else None
+    metrics_api_port: int | None = None
 
 
 #: An operator started with the run and cancelled at its end.
@@ -456,6 +460,9 @@ async def run_scenario(
     from podscaler.sim.apiserver.server import ApiServer
 
     started_wall = time.perf_counter()
+    # ScaledObjects in mode hpa (and plain HPAs) need kube-controller-manager's HPA controller,
+    # and their external metrics the aggregation layer in front of the operator's metrics API.
+    hpas = needs_hpa_controller(scenario.objects)
     server = ApiServer(
         host=host,
         port=port,
@@ -467,6 +474,7 @@ async def run_scenario(
         # bookmark is a wake-up, an HTTP chunk and a decode per watch, which over a simulated
         # day outnumbered everything else the operator did.
         bookmark_interval=60.0,
+        aggregation=hpas,
     )
     await server.start()
     tmp = None
@@ -477,6 +485,7 @@ async def run_scenario(
     world: World | None = None
     app_metrics: AppMetricsServer | None = None
     operator_task: asyncio.Task[None] | None = None
+    hpa_controller: HpaController | None = None
     hub: QueueHub | None = None
     # Queue servers (moto, a Kafka broker) outlive everything that talks to them.
     brokers = contextlib.ExitStack()
@@ -568,6 +577,10 @@ async def run_scenario(
                     scenario.app_metrics_history_seconds, scenario.app_metrics_history_step
                 )
             on_tick = _observing(app_metrics, on_tick)
+        metrics_api_port: int | None = None
+        if hpas and operator is not None:
+            metrics_api_port = pick_port()
+            install_metrics_api(world, metrics_api_port)
         for workload in scenario.workloads:
             _apply(world, _substitute(workload.manifest, substitutions))
         for obj in scenario.objects:
@@ -590,10 +603,14 @@ async def run_scenario(
                 ),
                 aws=aws,
                 seed=scenario.seed,
+                metrics_api_port=metrics_api_port,
             )
             operator_task = asyncio.ensure_future(operator(context))
             await asyncio.sleep(0)  # let it start (and install its signal handlers)
             _take_signals()
+        if hpas:
+            hpa_controller = await HpaController.connect_to(server)
+            hpa_controller.start()
         await world.run(until_seconds=scenario.duration_seconds, on_tick=on_tick)
         if operator_task is not None and operator_task.done() and operator_task.exception():
             raise ScenarioError(f"the operator stopped: {operator_task.exception()!r}")
@@ -620,6 +637,8 @@ async def run_scenario(
             await keep(world, result)
         return result
     finally:
+        if hpa_controller is not None:
+            await hpa_controller.aclose()
         if operator_task is not None:
             operator_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
