@@ -23,6 +23,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
 
+from podscaler.clock import WallClock
 from podscaler.commands.failures import CommandFailure
 from podscaler.sim.clock import SimulatedEventLoop
 from podscaler.sim.scenarios.report import Summary, write_report
@@ -303,9 +304,17 @@ async def keep_serving(
     operator_endpoint: str | None = None,
     focus: str | None = None,
 ) -> None:
-    """Keep the cluster up in real time until Ctrl-C."""
+    """Keep the cluster up in real time until Ctrl-C.
+
+    Served, the cluster's clock is the wall's: kubectl computes ages (``kubectl get``,
+    ``describe``, ``get events``) from its own clock, so the simulated clock first moves up to
+    the wall's (over the time simulating took, when the simulated day ended at launch) and
+    then runs at its pace."""
     loop = asyncio.get_running_loop()
     if isinstance(loop, SimulatedEventLoop):
+        behind = (WallClock().now() - loop.clock.now()).total_seconds()
+        if behind > 0:
+            loop.advance(behind)
         loop.set_speed(1.0)
     try:
         world.server.write_kubeconfig(kubeconfig_path)
