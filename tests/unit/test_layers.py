@@ -64,6 +64,8 @@ ALLOWED: dict[str, set[str]] = {
         "podscaler.nodes",
         "scalers",
         "podscaler.kube",
+        # the embedded API server's TLS listener is built as every podscaler server's
+        "podscaler.serving",
         "podscaler.observability",
     },
     # The operator process wired from its controllers and servers (podscaler run, and in

@@ -9,39 +9,39 @@ from __future__ import annotations
 
 import datetime as dt
 import ssl
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 from podscaler.clock import WallClock
 from podscaler.pki import Authority
+from podscaler.serving.certificates import ServingMaterial
+from podscaler.serving.tls import build_context
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ServingCertificate:
     ca_pem: bytes
     cert_pem: bytes
     key_pem: bytes
 
     def server_context(self, client_ca_pem: bytes | None = None) -> ssl.SSLContext:
-        """An SSL context for the listener (files only live while the context loads them).
+        """An SSL context for the listener, built as every podscaler server builds one
+        (:func:`podscaler.serving.tls.build_context`: TLS 1.2 or later, the key loaded
+        without touching a disk).
 
         With ``client_ca_pem``, clients may present a certificate signed by that CA (it is
         verified during the handshake; the API server reads the user from it); without one,
         none is asked for.
         """
-        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        if client_ca_pem is not None:
-            ctx.load_verify_locations(cadata=client_ca_pem.decode())
-            ctx.verify_mode = ssl.CERT_OPTIONAL
-        with tempfile.TemporaryDirectory(prefix="podscaler-tls-") as tmp:
-            cert = Path(tmp) / "tls.crt"
-            key = Path(tmp) / "tls.key"
-            cert.write_bytes(self.cert_pem + self.ca_pem)
-            key.write_bytes(self.key_pem)
-            key.chmod(0o600)
-            ctx.load_cert_chain(cert, key)
+        material = ServingMaterial(
+            cert_pem=self.cert_pem + self.ca_pem, key_pem=self.key_pem, ca_bundle_pem=self.ca_pem
+        )
+        ctx = build_context(material, client_ca_pem or b"")
+        if client_ca_pem is None:
+            ctx.verify_mode = ssl.CERT_NONE
         return ctx
+
+    def __repr__(self) -> str:  # the key must never reach a log line or a traceback
+        return f"ServingCertificate(cert={len(self.cert_pem)}B, key=<redacted>)"
 
 
 def mint(host: str = "127.0.0.1", *, valid_days: int = 365) -> ServingCertificate:
