@@ -33,34 +33,26 @@ Deliberate simplifications versus a real kube-apiserver (documented so nobody re
 
 from __future__ import annotations
 
-import asyncio
-import json
 import random
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
 from podscaler import clock
 from podscaler.api.timestamps import format_time
+from podscaler.sim.apiserver.entries import Entry, Key, Now, Obj, Predicate, dumps
 from podscaler.sim.apiserver.errors import (
     AlreadyExists,
     BadRequest,
     Conflict,
     Forbidden,
-    Gone,
     invalid,
     not_found,
 )
+from podscaler.sim.apiserver.fanout import Event, FanOut, Watcher
 from podscaler.sim.apiserver.names import name_problems
 from podscaler.sim.apiserver.resources import ResourceType
-
-Obj = dict[str, Any]
-Key = tuple[str, str]
-Now = Callable[[], datetime]
-#: A filter over objects (label and field selectors compiled by the HTTP front).
-Predicate = Callable[[Obj], bool]
 
 #: generateName suffix alphabet: upstream avoids vowels and look-alike digits.
 _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
@@ -71,137 +63,20 @@ INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease"
 #: Kubernetes timestamps as the embedded cluster writes them (the one writer is in ``api``).
 rfc3339 = format_time
 
-
-def dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":")).encode()
-
-
-class Entry:
-    """One stored object version with its serialized form, computed once and shared."""
-
-    __slots__ = ("_raw", "obj", "rv")
-
-    def __init__(self, obj: Obj, rv: int) -> None:
-        self.obj = obj
-        self.rv = rv
-        self._raw: bytes | None = None
-
-    def raw(self) -> bytes:
-        if self._raw is None:
-            self._raw = dumps(self.obj)
-        return self._raw
-
-    def copy(self) -> Obj:
-        """A private deep copy (JSON round trip is faster than ``copy.deepcopy``)."""
-        result: Obj = json.loads(self.raw())
-        return result
-
-    @property
-    def namespace(self) -> str:
-        return str(self.obj["metadata"].get("namespace", ""))
-
-    @property
-    def name(self) -> str:
-        return str(self.obj["metadata"]["name"])
-
-
-class Event:
-    """A change to one object, kept in the history and fanned out to watchers."""
-
-    __slots__ = ("_line", "entry", "old", "rv", "type")
-
-    def __init__(self, type_: str, entry: Entry, old: Obj | None) -> None:
-        self.type = type_
-        self.entry = entry
-        self.old = old
-        self.rv = entry.rv
-        self._line: bytes | None = None
-
-    def line(self, type_: str | None = None) -> bytes:
-        """The watch stream line; the common case (no selector re-typing) is cached."""
-        if type_ is None or type_ == self.type:
-            if self._line is None:
-                self._line = (
-                    b'{"type":"' + self.type.encode() + b'","object":' + self.entry.raw() + b"}\n"
-                )
-            return self._line
-        return b'{"type":"' + type_.encode() + b'","object":' + self.entry.raw() + b"}\n"
-
-
-class Watcher:
-    """One open watch: a queue of ``(type, event)`` filtered by namespace and predicate.
-
-    With a predicate, transitions follow the apiserver's watch cache: an object that starts
-    matching arrives as ADDED and one that stops matching as DELETED.
-    """
-
-    def __init__(
-        self,
-        namespace: str | None,
-        predicate: Predicate | None,
-        max_queue: int,
-        convert: Callable[[Event], Event] | None = None,
-    ) -> None:
-        self.namespace = namespace
-        self.predicate = predicate
-        self.max_queue = max_queue
-        #: Turns a stored object's event into what this watch's client sees (a view of
-        #: another group-version, see ``views.py``); the predicate sees the converted object.
-        self.convert = convert
-        self.queue: deque[tuple[str, Event]] = deque()
-        #: Events up to this version are not sent: a watch from a version the store has not
-        #: reached yet starts when the store passes it (upstream's watch cache does the same).
-        self.after = 0
-        self.closed = False
-        self.overflowed = False
-        self._wake = asyncio.Event()
-
-    def offer(self, ev: Event) -> None:
-        if self.closed or ev.rv <= self.after:
-            return
-        if self.namespace and ev.entry.namespace != self.namespace:
-            return
-        if self.convert is not None:
-            ev = self.convert(ev)
-        type_ = ev.type
-        pred = self.predicate
-        if pred is not None:
-            now_ok = pred(ev.entry.obj)
-            if ev.type == "MODIFIED":
-                was_ok = ev.old is not None and pred(ev.old)
-                if not now_ok and not was_ok:
-                    return
-                if now_ok and not was_ok:
-                    type_ = "ADDED"
-                elif was_ok and not now_ok:
-                    type_ = "DELETED"
-            elif not now_ok:
-                return
-        self.queue.append((type_, ev))
-        if len(self.queue) > self.max_queue:
-            # A consumer this far behind is closed, as the apiserver does; it re-watches.
-            self.overflowed = True
-            self.close()
-        self._wake.set()
-
-    def close(self) -> None:
-        self.closed = True
-        self._wake.set()
-
-    async def wait(self, seconds: float) -> None:
-        """Return when events are queued, the watch closed, or ``seconds`` passed."""
-        if self.queue or self.closed:
-            return
-        self._wake.clear()
-        try:
-            await asyncio.wait_for(self._wake.wait(), seconds)
-        except TimeoutError:
-            return
-
-    def drain(self) -> list[tuple[str, Event]]:
-        items = list(self.queue)
-        self.queue.clear()
-        return items
+#: What the rest of the API server imports from here, defined below it (entries, fan-out).
+__all__ = [
+    "INITIAL_NAMESPACES",
+    "Entry",
+    "Event",
+    "Key",
+    "Now",
+    "Obj",
+    "Predicate",
+    "Store",
+    "Watcher",
+    "dumps",
+    "rfc3339",
+]
 
 
 class Store:
@@ -220,16 +95,11 @@ class Store:
         #: Draws generated names and uids: a simulation seeds it, so a run replays exactly.
         self._rng = rng or random.Random()
         self._rv = 1
-        self.history_size = history_size
-        self.max_watch_queue = max_watch_queue
+        #: The history of changes and the open watches (see ``fanout.py``).
+        self.fanout = FanOut(history_size=history_size, max_watch_queue=max_watch_queue)
         self._types: dict[Key, ResourceType] = {}
         self._buckets: dict[Key, dict[str, dict[str, Entry]]] = {}
         self._sorted: dict[Key, list[tuple[str, str]] | None] = {}
-        self._history: dict[Key, deque[Event]] = {}
-        self._history_start: dict[Key, int] = {}
-        #: Every resource's history is forgotten up to here (see :meth:`compact_to`).
-        self._compacted_rv = 0
-        self._watchers: dict[Key, set[Watcher]] = {}
         self._by_uid: dict[str, tuple[Key, str, str]] = {}
         self._dependents: dict[str, set[str]] = {}
         self._namespaces_rt: ResourceType | None = None
@@ -262,9 +132,7 @@ class Store:
         if bucket is None:
             bucket = self._buckets[key] = {}
             self._types[key] = rt
-            self._history[key] = deque()
-            self._history_start.setdefault(key, 0)
-            self._watchers[key] = set()
+            self.fanout.add(key)
             self._sorted[key] = None
             if rt.resource == "namespaces" and not rt.group:
                 self._namespaces_rt = rt
@@ -689,14 +557,7 @@ class Store:
     # ----------------------------------------------------------------- watching
 
     def _emit(self, rt: ResourceType, type_: str, entry: Entry, old: Obj | None) -> None:
-        ev = Event(type_, entry, old)
-        key = rt.key
-        history = self._history[key]
-        history.append(ev)
-        if len(history) > self.history_size:
-            self._history_start[key] = history.popleft().rv
-        for watcher in list(self._watchers[key]):
-            watcher.offer(ev)
+        self.fanout.emit(rt.key, Event(type_, entry, old))
 
     def watch(
         self,
@@ -713,76 +574,40 @@ class Store:
         informers relist, exactly as the real watch cache's "too old resource version".
         """
         self._bucket(rt)
-        watcher = Watcher(
-            namespace if rt.namespaced else None, predicate, self.max_watch_queue, convert
+        initial = None if since is not None else self.entries(rt, namespace)
+        return self.fanout.watch(
+            rt.key,
+            namespace if rt.namespaced else None,
+            since,
+            predicate,
+            convert=convert,
+            initial=initial or (),
+            current_rv=self._rv,
         )
-        key = rt.key
-        if since is None:
-            for entry in self.entries(rt, namespace):
-                watcher.offer(Event("ADDED", entry, None))
-        else:
-            start = self.history_start(rt)
-            if since > self._rv:
-                watcher.after = since
-            if since < start:
-                raise Gone(f"too old resource version: {since} ({start})")
-            history = self._history[key]
-            pending = []
-            for ev in reversed(history):
-                if ev.rv <= since:
-                    break
-                pending.append(ev)
-            for ev in reversed(pending):
-                watcher.offer(ev)
-        self._watchers[key].add(watcher)
-        return watcher
 
     def unwatch(self, rt: ResourceType, watcher: Watcher) -> None:
-        watcher.close()
-        self._watchers.get(rt.key, set()).discard(watcher)
+        self.fanout.unwatch(rt.key, watcher)
 
     def close_watchers(self) -> None:
-        for watchers in self._watchers.values():
-            for watcher in list(watchers):
-                watcher.close()
-            watchers.clear()
+        self.fanout.close_all()
 
     def compact(self) -> None:
         """Forget all history (test hook): a watch from any earlier version now gets 410."""
-        self.compact_to(self._rv)
+        self.fanout.compact_to(self._rv)
 
     def compact_to(self, rv: int) -> None:
-        """Forget every change up to ``rv``, as etcd's compaction does (kube-apiserver compacts
-        every 5 minutes to the revision it saw 5 minutes before): a watch or an exact read
-        from an older version is then 410 Expired, and clients list again."""
-        rv = min(rv, self._rv)
-        if rv <= self._compacted_rv:
-            return
-        self._compacted_rv = rv
-        for key, history in self._history.items():
-            while history and history[0].rv <= rv:
-                history.popleft()
-            if self._history_start.get(key, 0) < rv:
-                self._history_start[key] = rv
+        """Forget every change up to ``rv`` (see :meth:`FanOut.compact_to`)."""
+        self.fanout.compact_to(min(rv, self._rv))
 
     def history_start(self, rt: ResourceType) -> int:
         """The oldest resourceVersion a watch of ``rt`` may resume from (older: 410)."""
-        return max(self._history_start.get(rt.key, 0), self._compacted_rv)
+        return self.fanout.history_start(rt.key)
 
     def changes_since(self, rt: ResourceType, rv: int) -> dict[Key, Obj | None]:
-        """What the objects of ``rt`` changed since ``rv`` were *at* ``rv``: the object, or
-        None where it did not exist yet. Objects not named did not change. Together with the
-        current state this is the state at ``rv`` (exact reads, consistent pagination);
-        ``rv`` must not be older than :meth:`history_start`."""
+        """What the objects of ``rt`` changed since ``rv`` were *at* ``rv`` (see
+        :meth:`FanOut.changes_since`)."""
         self._bucket(rt)
-        before: dict[Key, Obj | None] = {}
-        for ev in self._history[rt.key]:
-            if ev.rv <= rv:
-                continue
-            key = (ev.entry.namespace, ev.entry.name)
-            if key not in before:
-                before[key] = None if ev.type == "ADDED" else ev.old
-        return before
+        return self.fanout.changes_since(rt.key, rv)
 
     # ----------------------------------------------------------------- helpers
 

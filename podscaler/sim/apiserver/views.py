@@ -33,11 +33,11 @@ from ``source.component`` to ``reportingComponent``, as kubectl's printers do.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from typing import Protocol
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from podscaler.sim.apiserver.resources import ResourceTable, ResourceType
-from podscaler.sim.apiserver.store import Entry, Event, Obj, Predicate, Store, Watcher
+from podscaler.sim.apiserver.store import Entry, Event, Obj, Store, Watcher
 
 Convert = Callable[[Obj], Obj]
 
@@ -77,60 +77,6 @@ def events_v1_to_core_event(obj: Obj) -> Obj:
     return _renamed(obj, _EVENTS_V1_TO_CORE, "v1")
 
 
-class Objects(Protocol):
-    """What the REST handlers need from the store for one resource (the store itself, or a
-    converting view of another resource's bucket)."""
-
-    @property
-    def resource_version(self) -> int: ...
-
-    def get(self, rt: ResourceType, namespace: str, name: str) -> Entry: ...
-
-    def find(self, rt: ResourceType, namespace: str, name: str) -> Entry | None: ...
-
-    def entries(
-        self,
-        rt: ResourceType,
-        namespace: str | None = None,
-        *,
-        after: tuple[str, str] | None = None,
-    ) -> Iterable[Entry]: ...
-
-    def create(self, rt: ResourceType, obj: Obj, *, namespace: str = "") -> Entry: ...
-
-    def update(
-        self,
-        rt: ResourceType,
-        obj: Obj,
-        *,
-        namespace: str = "",
-        name: str | None = None,
-        subresource: str | None = None,
-        whole: bool = False,
-    ) -> Entry: ...
-
-    def delete(
-        self,
-        rt: ResourceType,
-        namespace: str,
-        name: str,
-        *,
-        propagation: str | None = None,
-        precondition_uid: str | None = None,
-        precondition_rv: str | None = None,
-    ) -> tuple[Entry, bool]: ...
-
-    def watch(
-        self,
-        rt: ResourceType,
-        namespace: str | None,
-        since: int | None,
-        predicate: Predicate | None = None,
-    ) -> Watcher: ...
-
-    def unwatch(self, rt: ResourceType, watcher: Watcher) -> None: ...
-
-
 class ConvertedObjects:
     """The store's bucket of ``storage`` seen as ``view``: objects converted both ways.
 
@@ -167,13 +113,9 @@ class ConvertedObjects:
         return None if found is None else self._out(found)
 
     def entries(
-        self,
-        rt: ResourceType,
-        namespace: str | None = None,
-        *,
-        after: tuple[str, str] | None = None,
+        self, rt: ResourceType, namespace: str | None = None, **options: Any
     ) -> Iterator[Entry]:
-        for entry in self._store.entries(self._storage, namespace, after=after):
+        for entry in self._store.entries(self._storage, namespace, **options):
             yield self._out(entry)
 
     def create(self, rt: ResourceType, obj: Obj, *, namespace: str = "") -> Entry:
@@ -181,55 +123,23 @@ class ConvertedObjects:
             self._store.create(self._storage, self._from_view(obj), namespace=namespace)
         )
 
-    def update(
-        self,
-        rt: ResourceType,
-        obj: Obj,
-        *,
-        namespace: str = "",
-        name: str | None = None,
-        subresource: str | None = None,
-        whole: bool = False,
-    ) -> Entry:
-        entry = self._store.update(
-            self._storage,
-            self._from_view(obj),
-            namespace=namespace,
-            name=name,
-            subresource=subresource,
-            whole=whole,
-        )
-        return self._out(entry)
+    def update(self, rt: ResourceType, obj: Obj, **options: Any) -> Entry:
+        """:meth:`Store.update` (same options) of the stored form of ``obj``."""
+        return self._out(self._store.update(self._storage, self._from_view(obj), **options))
 
     def delete(
-        self,
-        rt: ResourceType,
-        namespace: str,
-        name: str,
-        *,
-        propagation: str | None = None,
-        precondition_uid: str | None = None,
-        precondition_rv: str | None = None,
+        self, rt: ResourceType, namespace: str, name: str, **options: Any
     ) -> tuple[Entry, bool]:
-        entry, gone = self._store.delete(
-            self._storage,
-            namespace,
-            name,
-            propagation=propagation,
-            precondition_uid=precondition_uid,
-            precondition_rv=precondition_rv,
-        )
+        """:meth:`Store.delete` (same options), answering with the view's form."""
+        entry, gone = self._store.delete(self._storage, namespace, name, **options)
         return self._out(entry), gone
 
     def watch(
-        self,
-        rt: ResourceType,
-        namespace: str | None,
-        since: int | None,
-        predicate: Predicate | None = None,
+        self, rt: ResourceType, namespace: str | None, since: int | None, *args: Any
     ) -> Watcher:
+        """The store's watch of the stored resource, its events converted for this view."""
         return self._store.watch(
-            self._storage, namespace, since, predicate, convert=self._convert_event
+            self._storage, namespace, since, *args, convert=self._convert_event
         )
 
     def _convert_event(self, ev: Event) -> Event:
@@ -249,6 +159,11 @@ _VIEWS: dict[tuple[str, str], tuple[tuple[str, str, str], Convert, Convert]] = {
         events_v1_to_core_event,
     ),
 }
+
+
+#: What the REST handlers of one resource read and write: the store itself, or a converting
+#: view of another resource's bucket (both take the store's arguments).
+Objects = Store | ConvertedObjects
 
 
 def objects(store: Store, table: ResourceTable, rt: ResourceType) -> Objects:

@@ -88,6 +88,11 @@ def _workload_of(note: Annotation, scalers: Sequence[Autoscaler]) -> tuple[str, 
     for scaler in scalers:
         if scaler.name == note.workload and note.regarding_kind in ("", scaler.kind):
             return scaler.target_name, scaler.label
+        if scaler.hpa_name == note.workload and note.regarding_kind in (
+            "",
+            "HorizontalPodAutoscaler",
+        ):
+            return scaler.target_name, scaler.label
     kind = note.regarding_kind or "object"
     return note.workload, f"{kind} {note.workload}"
 

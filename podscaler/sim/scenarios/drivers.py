@@ -40,7 +40,7 @@ from podscaler.api.hpabehavior import (
 )
 from podscaler.api.proportionalscaler import ProportionalScalerSpec
 from podscaler.api.quantities import QuantityError, parse_quantity
-from podscaler.api.scaledobject import ScaledObjectSpec
+from podscaler.api.scaledobject import GENERATED_HPA_NAME_PREFIX, ScaledObjectSpec
 from podscaler.engine.cpa import (
     INT32_MAX,
     ClusterStatus,
@@ -119,6 +119,9 @@ class Autoscaler:
     cooldown_seconds: int | None = None
     #: how long a lower recommendation must hold before a scale-down (HPA behavior)
     scale_down_window_seconds: int = _DEFAULT_SCALE_DOWN_WINDOW_SECONDS
+    #: the HorizontalPodAutoscaler that scales for it (a ScaledObject in mode hpa): that HPA's
+    #: Events are this object's decisions
+    hpa_name: str | None = None
 
     @property
     def label(self) -> str:
@@ -239,6 +242,10 @@ def _scaled_object(
         else None
     )
     resolved = spec.resolved()
+    hpa_name = None
+    if spec.mode == "hpa":
+        config = spec.advanced.horizontal_pod_autoscaler_config if spec.advanced else None
+        hpa_name = (config.name if config else None) or f"{GENERATED_HPA_NAME_PREFIX}{name}"
     return Autoscaler(
         "ScaledObject",
         namespace,
@@ -250,6 +257,7 @@ def _scaled_object(
         triggers,
         resolved.cooldown_period_seconds,
         window if window is not None else _DEFAULT_SCALE_DOWN_WINDOW_SECONDS,
+        hpa_name,
     )
 
 

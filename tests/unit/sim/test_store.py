@@ -288,7 +288,7 @@ def test_close_watchers_closes_every_watch(store: Store) -> None:
 
 
 def test_a_watcher_too_far_behind_is_closed(store: Store) -> None:
-    store.max_watch_queue = 5
+    store.fanout.max_watch_queue = 5
     watcher = store.watch(CMS, None, store.resource_version)
     for i in range(10):
         store.create(CMS, cm(f"c{i}"), namespace="default")
