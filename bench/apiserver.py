@@ -34,7 +34,7 @@ from typing import Any
 
 import aiohttp
 
-from podscaler.sim.apiserver import ApiServer
+from podscaler.sim.apiserver.server import ApiServer
 
 NODES = 1_000
 PODS = 30_000

@@ -40,9 +40,9 @@ from typing import Any
 
 import numpy as np
 
-from podscaler.sim.load import Curve, parse_curve
-from podscaler.sim.scenario import Scenario, load_scenario
+from podscaler.sim.scenarios.scenario import Scenario, load_scenario
 from podscaler.sim.world.capacity import overload_minutes, replica_hours
+from podscaler.sim.world.load import Curve, parse_curve
 from scalers.forecasting import Candidate, ForecastModel, fit_forecaster
 from scalers.predictive import ModelState, decide, decision_details
 from scalers.prometheus import parse_query_response
@@ -265,7 +265,7 @@ def variant(scenario: Scenario, hours: float, today: Curve | None) -> Scenario:
 def run(scenario: Scenario) -> tuple[dict[str, tuple[float, float]], float]:
     from podscaler.commands.simulating import embedded_operator
     from podscaler.sim.clock import SimulatedEventLoop, run_simulated
-    from podscaler.sim.world.runs import run_scenario
+    from podscaler.sim.scenarios.runs import run_scenario
 
     async def main(clock: object) -> Any:
         loop = asyncio.get_running_loop()

@@ -281,7 +281,7 @@ async def follow(nodes: int) -> list[float]:
     """Wall seconds from a Node's creation to the add-on's /scale following, over HTTP."""
     from podscaler.controllers.proportional import ProportionalController
     from podscaler.kube.clients import connect
-    from podscaler.sim.apiserver import ApiServer
+    from podscaler.sim.apiserver.server import ApiServer
 
     async with ApiServer(install_crds=True) as server, await connect(server=server.url) as kube:
         sem = asyncio.Semaphore(32)

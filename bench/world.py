@@ -75,9 +75,9 @@ def _deployment(index: int, replicas: int) -> dict[str, Any]:
 
 async def _run_case(case: str, hours: float) -> dict[str, Any]:
     from podscaler.nodes.providers.sim import NodeGroupSpec
-    from podscaler.sim.apiserver import ApiServer
+    from podscaler.sim.apiserver.server import ApiServer
     from podscaler.sim.clock import SimulatedEventLoop
-    from podscaler.sim.load import Diurnal, UsageModel
+    from podscaler.sim.world.load import Diurnal, UsageModel
     from podscaler.sim.world.profiles import Profiles, WorkloadProfile
     from podscaler.sim.world.world import World
 

@@ -17,8 +17,8 @@ from podscaler.clock import WallClock
 from podscaler.commands.failures import CommandFailure, check_listenable, check_writable
 from podscaler.commands.simulating import keep_serving
 from podscaler.sim.clock import SimulatedEventLoop, run_simulated
-from podscaler.sim.scenario import ScenarioError, load_scenario, parse_scenario
-from podscaler.sim.world.runs import RunResult, run_scenario
+from podscaler.sim.scenarios.runs import RunResult, run_scenario
+from podscaler.sim.scenarios.scenario import ScenarioError, load_scenario, parse_scenario
 from podscaler.sim.world.world import World
 
 __all__ = ["cluster", "serve_world"]
@@ -53,7 +53,7 @@ def cluster_serve(host: str, port: int, tls: bool, kubeconfig: Path, world: str 
 
     With --tls, requests need the token written into the kubeconfig; without it the server
     authenticates nobody, so it only listens on a loopback address."""
-    from podscaler.sim.apiserver import ApiServer, is_loopback, serve_forever
+    from podscaler.sim.apiserver.server import ApiServer, is_loopback, serve_forever
 
     if not tls and not is_loopback(host):
         raise CommandFailure(

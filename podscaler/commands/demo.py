@@ -38,8 +38,9 @@ from podscaler.commands.simulating import (
     save_report,
 )
 from podscaler.sim.clock import SimulatedEventLoop, run_simulated
-from podscaler.sim.report import summarize
-from podscaler.sim.scenario import (
+from podscaler.sim.scenarios.report import summarize
+from podscaler.sim.scenarios.runs import OperatorRunner, RunResult, run_scenario
+from podscaler.sim.scenarios.scenario import (
     OPERATOR_FEATURES,
     Scenario,
     ScenarioError,
@@ -47,7 +48,6 @@ from podscaler.sim.scenario import (
     load_scenario,
     missing_features,
 )
-from podscaler.sim.world.runs import OperatorRunner, RunResult, run_scenario
 from podscaler.sim.world.world import World
 
 __all__ = ["demo", "run_demo"]
@@ -120,10 +120,13 @@ def run_demo(
             "The podscaler operator is not available yet "
             f"({describe_missing(missing)}); running the cluster without it.\n"
         )
-    # The day ends at the last midnight: timestamps look recent to kubectl (--serve), and the
-    # report's clock reads like the curve (a 14:00 peak at 14:00).
-    midnight = WallClock().now().replace(hour=0, minute=0, second=0, microsecond=0)
-    start = midnight - timedelta(seconds=scenario.duration_seconds)
+    # The day ends at the last midnight, so the report's clock reads like the curve (a 14:00
+    # peak at 14:00). Served, it ends now instead: kubectl measures ages against the wall
+    # clock, and the served cluster's clock is the wall's (keep_serving), so what the day did
+    # must have happened in the last day, not up to a day before the last midnight.
+    wall = WallClock().now()
+    end = wall if serve else wall.replace(hour=0, minute=0, second=0, microsecond=0)
+    start = end - timedelta(seconds=scenario.duration_seconds)
     scenario = replace(scenario, start=start)
     stream.write(
         f"Simulating {duration_text(scenario.duration_seconds)} of '{scenario.name}': "

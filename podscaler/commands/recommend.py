@@ -18,8 +18,8 @@ __all__ = ["parse_duration_seconds", "parse_instant", "recommend"]
 
 def parse_duration_seconds(text: str) -> float:
     """A positive duration: seconds, or ``8d``, ``1h30m``, ``90s`` (the scenario files' parser)."""
-    from podscaler.sim.load import LoadError
-    from podscaler.sim.load import parse_duration_seconds as parse
+    from podscaler.sim.world.load import LoadError
+    from podscaler.sim.world.load import parse_duration_seconds as parse
 
     try:
         seconds = parse(text, "duration")

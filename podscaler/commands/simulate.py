@@ -16,8 +16,9 @@ import click
 from podscaler.commands.failures import check_writable
 from podscaler.commands.simulating import Progress, embedded_operator, format_summary, save_report
 from podscaler.sim.clock import SimulatedEventLoop, run_simulated
-from podscaler.sim.report import summarize
-from podscaler.sim.scenario import (
+from podscaler.sim.scenarios.report import summarize
+from podscaler.sim.scenarios.runs import RunResult, run_scenario
+from podscaler.sim.scenarios.scenario import (
     DEFAULT_START,
     OPERATOR_FEATURES,
     ScenarioError,
@@ -25,7 +26,6 @@ from podscaler.sim.scenario import (
     load_scenario,
     missing_features,
 )
-from podscaler.sim.world.runs import RunResult, run_scenario
 
 __all__ = ["simulate", "simulate_command"]
 

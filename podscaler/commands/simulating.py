@@ -4,7 +4,7 @@ share: the embedded cluster with its world, run on the simulated clock and shown
 * :class:`Progress`: a run's progress, one updating line on a terminal, plain lines (every 10 %
   of the simulated duration) otherwise, so CI logs stay readable;
 * :func:`embedded_operator`: ``podscaler run`` in the same process, plugged into the run seam
-  (:class:`~podscaler.sim.world.runs.OperatorContext`); it tells where its metrics server
+  (:class:`~podscaler.sim.scenarios.runs.OperatorContext`); it tells where its metrics server
   listens, for ``podscaler explain --endpoint``;
 * :func:`format_summary` and :func:`save_report`: what a run did — how fast new pods were Ready
   after each scale-up, pod-minutes spent Pending, node-hours — and the HTML report;
@@ -23,14 +23,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
 
+from podscaler.clock import WallClock
 from podscaler.commands.failures import CommandFailure
 from podscaler.sim.clock import SimulatedEventLoop
-from podscaler.sim.report import Summary, write_report
-from podscaler.sim.scenario import (
+from podscaler.sim.scenarios.report import Summary, write_report
+from podscaler.sim.scenarios.runs import OperatorContext, RunResult
+from podscaler.sim.scenarios.scenario import (
     Scenario,
 )
 from podscaler.sim.world.appmetrics import AppMetricsServer
-from podscaler.sim.world.runs import OperatorContext, RunResult
 from podscaler.sim.world.world import World
 
 __all__ = [
@@ -118,6 +119,7 @@ async def embedded_operator(
     from podscaler.controllers.nodes import SimProvider
     from podscaler.controllers.nodes.settings import NodeAutoscalerConfig
     from podscaler.kube.clients import ConnectOptions
+    from podscaler.metricsapi.server import MetricsApiOptions
     from podscaler.nodes.providers.sim import SimNodeGroup
     from podscaler.operator import RunOptions, run_operator
 
@@ -140,6 +142,13 @@ async def embedded_operator(
         bind_address="127.0.0.1",
         identity="podscaler-embedded",
         seed=context.seed,
+        # The HPAs of ScaledObjects in mode hpa read external metrics here, through the
+        # embedded aggregator (the run installed the APIService and Endpoints for this port).
+        metrics_api=(
+            None
+            if context.metrics_api_port is None
+            else MetricsApiOptions(port=context.metrics_api_port, host="127.0.0.1")
+        ),
     )
     try:
         await run_operator(options, stop, on_serving=on_serving)
@@ -295,9 +304,17 @@ async def keep_serving(
     operator_endpoint: str | None = None,
     focus: str | None = None,
 ) -> None:
-    """Keep the cluster up in real time until Ctrl-C."""
+    """Keep the cluster up in real time until Ctrl-C.
+
+    Served, the cluster's clock is the wall's: kubectl computes ages (``kubectl get``,
+    ``describe``, ``get events``) from its own clock, so the simulated clock first moves up to
+    the wall's (over the time simulating took, when the simulated day ended at launch) and
+    then runs at its pace."""
     loop = asyncio.get_running_loop()
     if isinstance(loop, SimulatedEventLoop):
+        behind = (WallClock().now() - loop.clock.now()).total_seconds()
+        if behind > 0:
+            loop.advance(behind)
         loop.set_speed(1.0)
     try:
         world.server.write_kubeconfig(kubeconfig_path)

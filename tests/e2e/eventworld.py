@@ -25,7 +25,7 @@ import pytest
 
 from podscaler.kube.clients import Kube
 from podscaler.nodes.providers.sim import NodeGroupSpec
-from podscaler.sim.apiserver import ApiServer
+from podscaler.sim.apiserver.server import ApiServer
 from podscaler.sim.world.jobprofiles import ScaledJobProfiles
 from podscaler.sim.world.profiles import JobWork, WorkloadProfile
 from podscaler.sim.world.queues import QueueBackend, QueueHub

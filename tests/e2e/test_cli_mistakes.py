@@ -22,7 +22,7 @@ import yaml
 from aiohttp import web
 
 from podscaler.kube.clients import Kube
-from podscaler.sim.apiserver import ApiServer
+from podscaler.sim.apiserver.server import ApiServer
 from tests.e2e.conftest import OperatorProcess
 from tests.integration.controllers.objects import (
     create_deployment,

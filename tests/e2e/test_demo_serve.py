@@ -14,12 +14,13 @@ import os
 import re
 import signal
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
 import yaml
 
-from podscaler.sim.scenario import builtin_scenarios
+from podscaler.sim.scenarios.scenario import builtin_scenarios
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,6 +51,30 @@ async def _podscaler(*args: str, cwd: Path) -> tuple[int, str]:
     return int(process.returncode or 0), out.decode()
 
 
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+async def _assert_ages_agree_with_the_wall(api_server: str) -> None:
+    """kubectl computes ages against the wall clock: the served cluster's clock is the wall's
+    (an object created now is stamped now) and the simulated 20 minutes lie in the last half hour,
+    none of it in the future (issue 9: the day used to end at the last midnight)."""
+    async with aiohttp.ClientSession(base_url=api_server) as session:
+        body = {"metadata": {"name": "now"}, "data": {}}
+        async with session.post("/api/v1/namespaces/shop/configmaps", json=body) as response:
+            assert response.status == 201, await response.text()
+            created = _instant((await response.json())["metadata"]["creationTimestamp"])
+        wall = datetime.now(UTC)
+        assert abs((created - wall).total_seconds()) < 30, (created, wall)
+        async with session.get("/api/v1/namespaces/shop/events") as response:
+            events = (await response.json())["items"]
+    assert events, "the demo recorded no Events"
+    for event in events:
+        stamp = event.get("lastTimestamp") or event["metadata"]["creationTimestamp"]
+        age = (wall - _instant(stamp)).total_seconds()
+        assert -30 < age < 1800, (event["reason"], stamp, wall)
+
+
 async def test_demo_serve_prints_the_summary_and_where_everything_is(tmp_path: Path) -> None:
     scenario = _short_scenario(tmp_path)
     process = await asyncio.create_subprocess_exec(
@@ -78,6 +103,7 @@ async def test_demo_serve_prints_the_summary_and_where_everything_is(tmp_path: P
         assert kubeconfig == tmp_path / "demo.kubeconfig"
         config = yaml.safe_load(await asyncio.to_thread(kubeconfig.read_text))
         assert config["clusters"][0]["cluster"]["server"] == _field(output, "API server")
+        await _assert_ages_agree_with_the_wall(_field(output, "API server"))
 
         endpoint = _field(output, "operator")
         assert f"podscaler explain --endpoint {endpoint} shop/web" in output

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from podscaler.kube.clients import Kube
-from podscaler.sim.apiserver import ApiServer
+from podscaler.sim.apiserver.server import ApiServer
 from tests.e2e.conftest import OperatorProcess
 from tests.integration.controllers.objects import (
     condition,

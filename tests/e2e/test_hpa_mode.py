@@ -29,8 +29,8 @@ import pytest
 
 from podscaler.kube.clients import MERGE_PATCH, Kube
 from podscaler.kube.errors import KubeError, NotFound
-from podscaler.sim.apiserver import ApiServer
-from podscaler.sim.store import rfc3339
+from podscaler.sim.apiserver.server import ApiServer
+from podscaler.sim.apiserver.store import rfc3339
 from podscaler.sim.world.hpa import HPA_USER, HpaController
 from tests.e2e.conftest import OperatorProcess, _free_port
 from tests.integration.controllers.objects import (

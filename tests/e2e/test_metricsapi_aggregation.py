@@ -29,8 +29,8 @@ import pytest
 
 from podscaler.kube.clients import MERGE_PATCH, Kube, connect
 from podscaler.metricsapi.server import MetricsApiOptions, MetricsApiServer, serve_metrics_api
-from podscaler.sim.apiserver import ApiServer
-from podscaler.sim.store import rfc3339
+from podscaler.sim.apiserver.server import ApiServer
+from podscaler.sim.apiserver.store import rfc3339
 from podscaler.sim.world.hpa import HPA_USER, HpaController
 from tests.integration.metricsapi.memory import InMemorySource, Trigger
 

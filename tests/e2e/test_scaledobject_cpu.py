@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from podscaler.kube.clients import Kube
-from podscaler.sim.apiserver import ApiServer
+from podscaler.sim.apiserver.server import ApiServer
 from tests.e2e.conftest import OperatorProcess
 from tests.integration.controllers.objects import (
     create_deployment,

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from podscaler.sim.scenario import builtin_scenarios
+from podscaler.sim.scenarios.scenario import builtin_scenarios
 from tests.conftest import IN_CI
 from tests.unit.sim.report_checks import assert_report_answers_why, expected_targets, read_report
 

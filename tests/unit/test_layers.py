@@ -8,7 +8,7 @@ planning half of ``nodes``), which imports nothing that does I/O or reads a cloc
 controller imports another controller: what two of them share lives beside them
 (``controllers.loop``, ``controllers.triggers``, ``controllers.transitions``). This test reads
 every module's imports (statically, with ``ast``) so a layer reaching up fails CI with the
-offending line.
+offending line, and so does any import cycle between modules of ``podscaler``.
 """
 
 from __future__ import annotations
@@ -64,6 +64,8 @@ ALLOWED: dict[str, set[str]] = {
         "podscaler.nodes",
         "scalers",
         "podscaler.kube",
+        # the embedded API server's TLS listener is built as every podscaler server's
+        "podscaler.serving",
         "podscaler.observability",
     },
     # The operator process wired from its controllers and servers (podscaler run, and in
@@ -284,3 +286,139 @@ def test_only_the_clock_module_reads_the_wall(path: Path) -> None:
             assert call not in line, (
                 f"{path.name}:{lineno}: reads the wall ({call}); use podscaler.clock"
             )
+
+
+# ------------------------------------------------------------------------------ import cycles
+
+#: Import cycles that exist today and are being broken by a pending change, each as the sorted
+#: tuple of its modules. Empty: a cycle here would be a new one, and fails the test below.
+KNOWN_CYCLES: frozenset[tuple[str, ...]] = frozenset()
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _module_level_imports(source: str, package: str) -> set[str]:
+    """The modules that importing *source* (a module of *package*) imports: statements at module
+    level (also inside a module-level ``if``/``try``/``with``), not those under ``if
+    TYPE_CHECKING:`` (never run) nor those inside functions (run later, once every module is
+    initialised)."""
+    found: set[str] = set()
+
+    def visit(body: list[ast.stmt]) -> None:
+        for node in body:
+            if isinstance(node, ast.If):
+                if not _is_type_checking(node.test):
+                    visit(node.body)
+                visit(node.orelse)
+            elif isinstance(node, ast.Try):
+                for block in (node.body, node.orelse, node.finalbody):
+                    visit(block)
+                for handler in node.handlers:
+                    visit(handler.body)
+            elif isinstance(node, ast.With):
+                visit(node.body)
+            elif isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package.split(".")
+                    base = base[: len(base) - (node.level - 1)]
+                    target = ".".join([*base, node.module or ""]).rstrip(".")
+                else:
+                    target = node.module or ""
+                found.update(_targets(target, node.names))
+
+    visit(ast.parse(source).body)
+    return found
+
+
+def _cycles(graph: dict[str, set[str]]) -> set[tuple[str, ...]]:
+    """The strongly connected components of more than one module (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: set[tuple[str, ...]] = set()
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work: list[tuple[str, list[str]]] = [(root, sorted(graph[root]))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, successors = work[-1]
+            if successors:
+                nxt = successors.pop()
+                if nxt not in index:
+                    index[nxt] = low[nxt] = len(index)
+                    stack.append(nxt)
+                    on_stack.add(nxt)
+                    work.append((nxt, sorted(graph.get(nxt, ()))))
+                elif nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component: list[str] = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.add(tuple(sorted(component)))
+    return found
+
+
+def _import_graph() -> dict[str, set[str]]:
+    modules = {_module_name(p): p for p in (ROOT / "podscaler").rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        imported = _module_level_imports(path.read_text(encoding="utf-8"), package)
+        graph[name] = {m for m in imported if m in modules and m != name}
+    return graph
+
+
+def test_the_cycle_finder_finds_cycles() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a", "e"}, "e": {"d"}, "f": set()}
+    assert _cycles(graph) == {("a", "b", "c"), ("d", "e")}
+    assert _cycles({"a": {"b"}, "b": set()}) == set()
+
+
+def test_type_checking_and_function_imports_do_not_count() -> None:
+    source = (
+        "from typing import TYPE_CHECKING\n"
+        "import podscaler.api\n"
+        "from . import clock\n"
+        "if TYPE_CHECKING:\n"
+        "    import podscaler.sim\n"
+        "else:\n"
+        "    import podscaler.engine\n"
+        "def later() -> None:\n"
+        "    import podscaler.kube\n"
+    )
+    found = _module_level_imports(source, "podscaler")
+    assert {"podscaler.api", "podscaler.clock", "podscaler.engine"} <= found
+    assert "podscaler.sim" not in found
+    assert "podscaler.kube" not in found
+
+
+def test_no_import_cycles() -> None:
+    """No two modules of podscaler import each other, directly or around a circle: a cycle
+    means the two halves are one idea split in two, or a shared type sits too high."""
+    cycles = _cycles(_import_graph())
+    new = cycles - KNOWN_CYCLES
+    assert not new, "import cycles (module-level imports): " + "; ".join(
+        " -> ".join(cycle) for cycle in sorted(new)
+    )
+    gone = KNOWN_CYCLES - cycles
+    assert not gone, f"cycles broken, remove them from KNOWN_CYCLES: {sorted(gone)}"

@@ -20,20 +20,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from podscaler.nodes.asgtags import LABEL_PREFIX, TAINT_PREFIX
+from podscaler.nodes.instancetypes import INSTANCE_TYPES
 from podscaler.nodes.providers.aws import AwsCloud, AwsSettings
 from podscaler.nodes.providers.aws_world import InstanceNodes, instance_node
 from podscaler.nodes.providers.base import NodeGroupError
-from podscaler.sim.nodegroups import AsgSpec
 from podscaler.sim.world.context import WorldContext
 
 __all__ = [
     "AMI",
     "ENABLED_TAG",
     "POLL_SECONDS",
+    "AsgSpec",
     "AsgSync",
     "cluster_tag",
     "create_asgs",
@@ -49,6 +51,27 @@ AMI: Final = "ami-12c6146b"
 ENABLED_TAG: Final = "k8s.io/cluster-autoscaler/enabled"
 #: "Booted long ago": what the first instances are seeded with.
 _FOREVER: Final = 1e9
+
+
+@dataclass(frozen=True)
+class AsgSpec:
+    """An Auto Scaling group on moto (``cloud: aws``)."""
+
+    name: str
+    instance_type: str
+    min_size: int
+    max_size: int
+    initial_size: int
+    boot_seconds: float
+    zone: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    taints: tuple[Mapping[str, str], ...] = ()
+    registers: bool = True
+
+    @property
+    def price_per_hour(self) -> float:
+        shape = INSTANCE_TYPES.get(self.instance_type)
+        return (shape.price_per_hour or 0.0) if shape else 0.0
 
 
 def cluster_tag(cluster: str) -> str:

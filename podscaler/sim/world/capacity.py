@@ -4,7 +4,7 @@ A pod saturates at its cpu limit: with the usage model's ``cpuBase + cpuPerUnit 
 Ready pod serves at most ``(cpu limit - cpuBase) / cpuPerUnit`` units of demand (requests per
 second). The Ready pods' capacity is that times their number; a tick whose demand is above it
 is **overloaded** — while at least one pod is Ready; with none, the demand is *unserved*, a
-different trouble, counted apart as the report does (:mod:`podscaler.sim.drivers`, whose
+different trouble, counted apart as the report does (:mod:`podscaler.sim.scenarios.drivers`, whose
 capacity this is too). What scaling costs is counted in **replica-hours**: the workload's
 ``spec.replicas`` (what the autoscaler asked for, starting pods included) integrated over the
 run.
@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from podscaler.sim.load import UsageModel, pod_limits
+from podscaler.sim.world.load import UsageModel, pod_limits
 from podscaler.sim.world.timeline import Timeline
 
 __all__ = ["overload_minutes", "per_pod_capacity", "replica_hours"]

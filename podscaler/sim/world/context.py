@@ -14,7 +14,7 @@ from podscaler.sim.world.state import ClusterState, Timers
 from podscaler.sim.world.writing import ApiWriter, Kinds
 
 if TYPE_CHECKING:
-    from podscaler.sim.apiserver import ApiServer
+    from podscaler.sim.apiserver.server import ApiServer
 
 __all__ = ["FINALIZER", "WorldContext"]
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from podscaler.sim.store import Obj, rfc3339
+from podscaler.sim.apiserver.store import Obj, rfc3339
 from podscaler.sim.world.context import WorldContext
 from podscaler.sim.world.podtemplates import owner_reference, template_hash
 from podscaler.sim.world.state import Key, is_terminating

@@ -3,15 +3,15 @@
 Upstream's disruption controller keeps ``status.currentHealthy``, ``desiredHealthy``,
 ``expectedPods`` and ``disruptionsAllowed`` current as pods come, go and turn Ready; the
 node autoscaler reads ``disruptionsAllowed`` to decide whether a node's pods may be evicted,
-and the Eviction API checks the same budget (``podscaler.sim.subresources``). Here the
-figures come from the same :func:`~podscaler.sim.subresources.budget`, recomputed for a
+and the Eviction API checks the same budget (``podscaler.sim.apiserver.subresources``). Here the
+figures come from the same :func:`~podscaler.sim.apiserver.subresources.budget`, recomputed for a
 namespace whenever one of its pods or budgets changed, and written only when they moved.
 """
 
 from __future__ import annotations
 
 from podscaler.api.selectors import LabelSelector, SelectorError
-from podscaler.sim.subresources import budget, expected_pods
+from podscaler.sim.apiserver.subresources import budget, expected_pods
 from podscaler.sim.world.context import WorldContext
 
 __all__ = ["DisruptionController"]

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from podscaler.sim.store import Obj, rfc3339
+from podscaler.sim.apiserver.store import Obj, rfc3339
 from podscaler.sim.world.writing import ApiWriter, Kinds
 
 __all__ = ["EventWriter"]

@@ -86,7 +86,7 @@ from podscaler.kube.resources import Discovery
 from podscaler.kube.scaling import Scale, ScaleClient, ScaleRef
 
 if TYPE_CHECKING:
-    from podscaler.sim.apiserver import ApiServer
+    from podscaler.sim.apiserver.server import ApiServer
 
 __all__ = ["HPA_USER", "HpaController"]
 

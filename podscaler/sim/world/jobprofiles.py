@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from podscaler.sim.store import Obj
+from podscaler.sim.apiserver.store import Obj
 from podscaler.sim.world.profiles import DEFAULT_PROFILE, Profiles, WorkloadProfile
 from podscaler.sim.world.state import Key
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from podscaler.sim.store import Obj, rfc3339
+from podscaler.sim.apiserver.store import Obj, rfc3339
 from podscaler.sim.world.context import WorldContext
 from podscaler.sim.world.podtemplates import pod_from_template
 from podscaler.sim.world.state import Key, is_terminating, pod_phase

@@ -23,9 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from podscaler.sim.load import PodLimits, pod_limits
-from podscaler.sim.store import Obj, rfc3339
+from podscaler.sim.apiserver.store import Obj, rfc3339
 from podscaler.sim.world.context import FINALIZER, WorldContext
+from podscaler.sim.world.load import PodLimits, pod_limits
 from podscaler.sim.world.profiles import WorkloadProfile
 from podscaler.sim.world.state import Key, is_terminating, pod_phase, workload_of
 

@@ -6,7 +6,7 @@ import hashlib
 import json
 from typing import Any
 
-from podscaler.sim.store import Obj
+from podscaler.sim.apiserver.store import Obj
 from podscaler.sim.world.context import FINALIZER
 from podscaler.sim.world.state import WORKLOAD_ANNOTATION
 

@@ -7,7 +7,7 @@ pods the world knows nothing about (created with kubectl in ``cluster serve --wo
 (``sim.podscaler.io/start-seconds``, ``ready-seconds``, ``stop-seconds``, ``run-seconds``), so
 a user exploring by hand can still shape what they see.
 
-Demand curves and the usage model are :mod:`podscaler.sim.load`'s (demand shared evenly by the
+Demand curves and the usage model are :mod:`podscaler.sim.world.load`'s (demand shared evenly by the
 Ready pods; cpu capped at the limit, memory not — a pod over its memory limit is OOMKilled).
 """
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from podscaler.sim.load import Curve, UsageModel
-from podscaler.sim.store import Obj
+from podscaler.sim.apiserver.store import Obj
+from podscaler.sim.world.load import Curve, UsageModel
 from podscaler.sim.world.state import Key
 
 __all__ = ["DEFAULT_PROFILE", "DEFAULT_USAGE", "JobWork", "Profiles", "WorkloadProfile"]

@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from podscaler.sim.load import Curve
+from podscaler.sim.world.load import Curve
 
 __all__ = [
     "InMemoryQueue",

@@ -13,8 +13,8 @@ is nothing to expect).
 
 from __future__ import annotations
 
-from podscaler.sim.errors import ApiError
-from podscaler.sim.store import Obj
+from podscaler.sim.apiserver.errors import ApiError
+from podscaler.sim.apiserver.store import Obj
 from podscaler.sim.world.context import WorldContext
 from podscaler.sim.world.podtemplates import pod_from_template
 from podscaler.sim.world.state import (

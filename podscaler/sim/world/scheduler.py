@@ -37,8 +37,8 @@ from podscaler.nodes.predicates import (
     unschedulable_message,
 )
 from podscaler.nodes.scoring import select_node
-from podscaler.sim.errors import ApiError
-from podscaler.sim.store import Obj, rfc3339
+from podscaler.sim.apiserver.errors import ApiError
+from podscaler.sim.apiserver.store import Obj, rfc3339
 from podscaler.sim.world.context import WorldContext
 from podscaler.sim.world.preemption import (
     find_preemption,

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from podscaler.sim.store import Obj
+from podscaler.sim.apiserver.store import Obj
 
 __all__ = [
     "WORKLOAD_ANNOTATION",

@@ -10,7 +10,7 @@ Simplifications: no volumeClaimTemplates (no PVCs), no rolling update of the tem
 
 from __future__ import annotations
 
-from podscaler.sim.store import Obj
+from podscaler.sim.apiserver.store import Obj
 from podscaler.sim.world.context import WorldContext
 from podscaler.sim.world.podtemplates import pod_from_template
 from podscaler.sim.world.state import Key, is_ready, is_terminating, pod_phase

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from podscaler.sim.store import Obj
+from podscaler.sim.apiserver.store import Obj
 from podscaler.sim.world.state import Key, is_terminating, pod_phase
 
 __all__ = ["Annotation", "Series", "Timeline", "WorkloadSeries"]

@@ -2,7 +2,7 @@
 
 Every tick, for each workload with pods up: its demand now — its curve's value, or for a queue
 consumer the messages its pods processed per second — goes through its
-:class:`~podscaler.sim.load.UsageModel` (demand shared evenly by the Ready pods; cpu capped
+:class:`~podscaler.sim.world.load.UsageModel` (demand shared evenly by the Ready pods; cpu capped
 at the limit, memory over the limit flagged); pods that are up but not Ready report only their
 base. The figures go to the API server's metrics board (what metrics-server would serve),
 nodes report the sum of their pods plus a fixed system overhead, and the kubelet OOM-kills a
@@ -19,10 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from podscaler.sim.load import PodUsage
-from podscaler.sim.store import rfc3339
+from podscaler.sim.apiserver.store import rfc3339
 from podscaler.sim.world.context import WorldContext
 from podscaler.sim.world.kubelet import Kubelet, PodRun, is_job_pod
+from podscaler.sim.world.load import PodUsage
 from podscaler.sim.world.queues import QueueHub
 from podscaler.sim.world.state import Key
 

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from podscaler.engine.cpa import ClusterTally, node_facts
 from podscaler.nodes.providers.sim import LABEL_NODE_GROUP, SimCloud
-from podscaler.sim.resources import ResourceType
-from podscaler.sim.store import Watcher
+from podscaler.sim.apiserver.resources import ResourceType
+from podscaler.sim.apiserver.store import Watcher
 from podscaler.sim.world.cloud import CloudSync
 from podscaler.sim.world.context import WorldContext
 from podscaler.sim.world.deployments import reconcile_deployment
@@ -43,7 +43,7 @@ from podscaler.sim.world.writing import ApiWriter, Kinds
 
 if TYPE_CHECKING:
     from podscaler.nodes.providers.aws_front import AwsFront
-    from podscaler.sim.apiserver import ApiServer
+    from podscaler.sim.apiserver.server import ApiServer
     from podscaler.sim.world.asgs import AsgSync
 
 __all__ = ["World"]

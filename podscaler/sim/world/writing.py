@@ -3,10 +3,10 @@
 The world could write over HTTP like any controller, but at 2,000 pods and a day of simulated
 time the JSON round trips would dominate; so it calls the store directly. What it must not do is
 take a shortcut the HTTP front does not: every write here runs the same per-kind validation,
-the same :class:`~podscaler.sim.store.Store` method (new resourceVersion, generation, watch
-event to every watcher, including an operator's informers over HTTP) and the same
-:meth:`~podscaler.sim.apiserver.ApiServer.after_write` side effects as the REST handlers in
-``podscaler.sim.rest``.
+the same :class:`~podscaler.sim.apiserver.store.Store` method (new resourceVersion, generation,
+watch event to every watcher, including an operator's informers over HTTP) and the same
+:meth:`~podscaler.sim.apiserver.server.ApiServer.after_write` side effects as the REST handlers in
+``podscaler.sim.apiserver.rest``.
 
 Objects handed to these methods become the stored version; the world builds them as shallow
 copies of what it read (stored dicts are never mutated, see ``store.py``).
@@ -18,13 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from podscaler.sim import admission, validation
-from podscaler.sim.errors import Conflict
-from podscaler.sim.resources import ResourceType
-from podscaler.sim.store import Entry, Obj, rfc3339
+from podscaler.sim.apiserver import admission, validation
+from podscaler.sim.apiserver.errors import Conflict
+from podscaler.sim.apiserver.resources import ResourceType
+from podscaler.sim.apiserver.store import Entry, Obj, rfc3339
 
 if TYPE_CHECKING:
-    from podscaler.sim.apiserver import ApiServer
+    from podscaler.sim.apiserver.server import ApiServer
 
 __all__ = ["ApiWriter", "Kinds"]
 

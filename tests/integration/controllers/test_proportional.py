@@ -24,7 +24,7 @@ from podscaler.controllers.proportional import (
 )
 from podscaler.kube.clients import MERGE_PATCH, Kube
 from podscaler.kube.events import EventRecorder
-from podscaler.sim.apiserver import ApiServer
+from podscaler.sim.apiserver.server import ApiServer
 from tests.integration.controllers.objects import (
     condition,
     create,

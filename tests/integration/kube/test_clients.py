@@ -16,7 +16,7 @@ from podscaler.kube.errors import (
     TransportError,
     Unauthorized,
 )
-from podscaler.sim.apiserver import ApiServer
+from podscaler.sim.apiserver.server import ApiServer
 
 CM = "/api/v1/namespaces/default/configmaps"
 

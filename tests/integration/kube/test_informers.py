@@ -21,7 +21,7 @@ from podscaler.kube.backoff import Backoff
 from podscaler.kube.clients import MERGE_PATCH, Kube
 from podscaler.kube.informers import Informer
 from podscaler.kube.resources import Discovery, Resource
-from podscaler.sim.apiserver import ApiServer
+from podscaler.sim.apiserver.server import ApiServer
 from tests.integration.kube.waiting import eventually
 
 pytestmark = pytest.mark.looptime

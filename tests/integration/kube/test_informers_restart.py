@@ -23,7 +23,7 @@ from podscaler.kube.backoff import Backoff
 from podscaler.kube.clients import Kube, connect
 from podscaler.kube.informers import Informer
 from podscaler.kube.resources import Discovery, Resource
-from podscaler.sim.apiserver import ApiServer
+from podscaler.sim.apiserver.server import ApiServer
 from tests.integration.kube.waiting import eventually
 
 CM_PATH = "/api/v1/namespaces/default/configmaps"

@@ -13,7 +13,7 @@ from podscaler.kube.clients import Kube
 from podscaler.kube.errors import Conflict
 from podscaler.kube.resources import Discovery, Resource
 from podscaler.kube.statuses import patch_status, set_condition, update_status
-from podscaler.sim.apiserver import ApiServer
+from podscaler.sim.apiserver.server import ApiServer
 
 Obj = dict[str, Any]
 NOW = datetime(2026, 5, 1, 12, 0, 0, tzinfo=UTC)

@@ -30,7 +30,7 @@ from podscaler.metricsapi.apiservice import (
     publish_ca_bundle,
 )
 from podscaler.metricsapi.server import MetricsApiOptions, MetricsApiServer, serve_metrics_api
-from podscaler.sim.apiserver import ApiServer
+from podscaler.sim.apiserver.server import ApiServer
 from tests.fixtures.pki import FRONT_PROXY_NAME
 from tests.integration.metricsapi.conftest import (
     HPA_USER,

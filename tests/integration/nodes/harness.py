@@ -19,7 +19,7 @@ from podscaler.kube.events import EventRecorder
 from podscaler.nodes import NodeAutoscalerOptions
 from podscaler.nodes.providers.sim import NodeGroupSpec, SimNodeGroup
 from podscaler.observability.nodemetrics import NodeAutoscalerMetrics
-from podscaler.sim.apiserver import ApiServer
+from podscaler.sim.apiserver.server import ApiServer
 from podscaler.sim.clock import SimulatedClock, run_simulated
 from podscaler.sim.world.world import World
 

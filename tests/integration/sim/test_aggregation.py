@@ -27,8 +27,8 @@ from aiohttp import web
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from podscaler.sim.aggregation import AUTHENTICATION_CONFIGMAP, FRONT_PROXY_NAME
-from podscaler.sim.apiserver import ApiServer
+from podscaler.sim.apiserver.aggregation import AUTHENTICATION_CONFIGMAP, FRONT_PROXY_NAME
+from podscaler.sim.apiserver.server import ApiServer
 
 GROUP = "things.example.com"
 VERSION = "v1alpha1"

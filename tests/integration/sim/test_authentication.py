@@ -23,8 +23,8 @@ import pytest
 import trustme
 import yaml
 
-from podscaler.sim.aggregation import AUTHENTICATION_CONFIGMAP
-from podscaler.sim.apiserver import ApiServer
+from podscaler.sim.apiserver.aggregation import AUTHENTICATION_CONFIGMAP
+from podscaler.sim.apiserver.server import ApiServer
 from tests.integration.sim.test_aggregation import GROUP, NAMESPACE, SERVICE, VERSION, Backend
 
 SECRETS = "/api/v1/namespaces/default/secrets"

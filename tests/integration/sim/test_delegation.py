@@ -14,8 +14,8 @@ import pytest
 
 from podscaler.kube.clients import Kube, connect
 from podscaler.kube.errors import KubeError
-from podscaler.sim.apiserver import ApiServer
-from podscaler.sim.delegation import HPA_USER
+from podscaler.sim.apiserver.delegation import HPA_USER
+from podscaler.sim.apiserver.server import ApiServer
 
 TOKENREVIEWS = "/apis/authentication.k8s.io/v1/tokenreviews"
 SARS = "/apis/authorization.k8s.io/v1/subjectaccessreviews"

@@ -24,8 +24,8 @@ import trustme
 from aiohttp import web
 
 from podscaler.kube.clients import MERGE_PATCH, Kube, connect
-from podscaler.sim.apiserver import ApiServer
-from podscaler.sim.store import rfc3339
+from podscaler.sim.apiserver.server import ApiServer
+from podscaler.sim.apiserver.store import rfc3339
 from podscaler.sim.world.hpa import HPA_USER, HpaController
 
 NS = "default"

@@ -12,7 +12,7 @@ import contextlib
 
 import pytest
 
-from podscaler.sim.apiserver import ApiServer
+from podscaler.sim.apiserver.server import ApiServer
 from tests.integration.sim.conftest import Kubectl
 
 pytestmark = pytest.mark.kubectl

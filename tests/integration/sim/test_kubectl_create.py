@@ -24,8 +24,8 @@ import trustme
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from podscaler.sim.apiserver import ApiServer
-from podscaler.sim.protobuf import MAGIC
+from podscaler.sim.apiserver.protobuf import MAGIC
+from podscaler.sim.apiserver.server import ApiServer
 from tests.integration.sim.conftest import Kubectl
 from tests.unit.sim.test_protobuf import fuzzed_object
 

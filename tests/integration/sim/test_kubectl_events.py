@@ -20,7 +20,7 @@ import pytest
 
 from podscaler.kube.clients import Kube, connect
 from podscaler.kube.events import EventRecorder
-from podscaler.sim.apiserver import ApiServer
+from podscaler.sim.apiserver.server import ApiServer
 from tests.integration.sim.conftest import Kubectl
 
 pytestmark = pytest.mark.kubectl

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from podscaler.clock import now as loop_now
-from podscaler.sim.apiserver import ApiServer
+from podscaler.sim.apiserver.server import ApiServer
+from podscaler.sim.apiserver.store import rfc3339
 from podscaler.sim.clock import SimulatedClock, SimulatedEventLoop, run_simulated
-from podscaler.sim.store import rfc3339
 from tests.integration.sim.conftest import Kubectl
 
 pytestmark = pytest.mark.kubectl

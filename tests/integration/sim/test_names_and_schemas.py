@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from podscaler.sim.apiserver import ApiServer
+from podscaler.sim.apiserver.server import ApiServer
 from tests.integration.sim.conftest import Kubectl
 from tests.integration.sim.test_apiserver_http import Http
 

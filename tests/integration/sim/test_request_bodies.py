@@ -18,8 +18,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from podscaler.sim.apiserver import ApiServer
-from podscaler.sim.bodies import MAX_BODY_BYTES
+from podscaler.sim.apiserver.bodies import MAX_BODY_BYTES
+from podscaler.sim.apiserver.server import ApiServer
 from tests.integration.sim.test_apiserver_http import Http
 
 CM = "/api/v1/namespaces/default/configmaps"

@@ -23,7 +23,7 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from podscaler.sim.apiserver import ApiServer
+from podscaler.sim.apiserver.server import ApiServer
 from tests.integration.sim.test_names_and_schemas import WIDGET_SCHEMA
 
 CLIENT_ERRORS = {400, 404, 405, 409, 410, 413, 415, 422}

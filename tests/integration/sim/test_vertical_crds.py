@@ -25,7 +25,7 @@ from podscaler.engine.vpa import (
     recommend,
     restore_aggregate,
 )
-from podscaler.sim.apiserver import ApiServer
+from podscaler.sim.apiserver.server import ApiServer
 from tests.conftest import IN_CI
 from tests.integration.sim.test_kubectl import Kubectl
 

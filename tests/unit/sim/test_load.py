@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from podscaler.sim.load import (
+from podscaler.sim.world.load import (
     Constant,
     CurveError,
     Diurnal,

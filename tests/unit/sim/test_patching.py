@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from podscaler.sim.patching import (
+from podscaler.sim.apiserver.patching import (
     PatchError,
     PatchStrategy,
     apply_json_patch,

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from podscaler.sim.protobuf import MAGIC, MalformedBody, UnsupportedKind, decode
-from podscaler.sim.protobuf.decode import _schema
+from podscaler.sim.apiserver.protobuf import MAGIC, MalformedBody, UnsupportedKind, decode
+from podscaler.sim.apiserver.protobuf.decode import _schema
 
 KUBECTL_NAMESPACE = bytes.fromhex(
     "6b3873000a0f0a02763112094e616d65737061636512190a110a017812001a0022002a003200380042001200"
@@ -298,7 +298,7 @@ def test_scalars_round_trip(text: str, number: int, flag: bool) -> None:
 
 
 def test_schema_covers_every_builtin_kind_the_server_stores() -> None:
-    from podscaler.sim.resources import BUILTIN
+    from podscaler.sim.apiserver.resources import BUILTIN
 
     kinds = _schema().kinds
     missing = [
@@ -326,7 +326,7 @@ def test_delete_options_decode_under_any_group_version() -> None:
 
 def test_generator_reads_field_numbers_pointers_omitempty_and_inline() -> None:
     """The schema generator on a made-up package in upstream's file shapes."""
-    from podscaler.sim.protobuf.generate import parse_go, parse_proto
+    from podscaler.sim.apiserver.protobuf.generate import parse_go, parse_proto
 
     proto = """
 package k8s.io.api.apps.v1;

@@ -22,11 +22,16 @@ from typing import Any
 
 import pytest
 
-from podscaler.sim.changes import pair_changes
-from podscaler.sim.drivers import autoscalers, drivers, supply
-from podscaler.sim.report import render_report, summarize
-from podscaler.sim.scenario import Scenario, builtin_scenarios, load_scenario, parse_scenario
-from podscaler.sim.world.runs import RunResult
+from podscaler.sim.scenarios.changes import pair_changes
+from podscaler.sim.scenarios.drivers import autoscalers, drivers, supply
+from podscaler.sim.scenarios.report import render_report, summarize
+from podscaler.sim.scenarios.runs import RunResult
+from podscaler.sim.scenarios.scenario import (
+    Scenario,
+    builtin_scenarios,
+    load_scenario,
+    parse_scenario,
+)
 from podscaler.sim.world.timeline import Timeline
 from tests.unit.sim.report_checks import (
     assert_report_answers_why,

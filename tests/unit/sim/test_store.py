@@ -13,9 +13,16 @@ from typing import Any
 
 import pytest
 
-from podscaler.sim.errors import AlreadyExists, Conflict, Forbidden, Gone, Invalid, NotFound
-from podscaler.sim.resources import BUILTIN, ResourceType
-from podscaler.sim.store import Store, Watcher
+from podscaler.sim.apiserver.errors import (
+    AlreadyExists,
+    Conflict,
+    Forbidden,
+    Gone,
+    Invalid,
+    NotFound,
+)
+from podscaler.sim.apiserver.resources import BUILTIN, ResourceType
+from podscaler.sim.apiserver.store import Store, Watcher
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -281,7 +288,7 @@ def test_close_watchers_closes_every_watch(store: Store) -> None:
 
 
 def test_a_watcher_too_far_behind_is_closed(store: Store) -> None:
-    store.max_watch_queue = 5
+    store.fanout.max_watch_queue = 5
     watcher = store.watch(CMS, None, store.resource_version)
     for i in range(10):
         store.create(CMS, cm(f"c{i}"), namespace="default")

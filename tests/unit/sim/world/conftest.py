@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from podscaler.nodes.providers.sim import NodeGroupSpec
-from podscaler.sim.apiserver import ApiServer
+from podscaler.sim.apiserver.server import ApiServer
 from podscaler.sim.clock import SimulatedClock, run_simulated
 from podscaler.sim.world.profiles import Profiles
 from podscaler.sim.world.world import World

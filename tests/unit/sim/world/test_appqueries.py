@@ -11,8 +11,8 @@ import aiohttp
 import pytest
 
 from podscaler.sim.clock import SimulatedClock
-from podscaler.sim.load import Diurnal, UsageModel
-from podscaler.sim.scenario import ScenarioError, load_scenario, parse_scenario
+from podscaler.sim.scenarios.assertions import BadAssertion, parse_assertion
+from podscaler.sim.scenarios.scenario import ScenarioError, load_scenario, parse_scenario
 from podscaler.sim.world.appmetrics import AppMetricsServer
 from podscaler.sim.world.appqueries import (
     AppSeries,
@@ -21,8 +21,8 @@ from podscaler.sim.world.appqueries import (
     parse_step,
     parse_time,
 )
-from podscaler.sim.world.assertions import BadAssertion, parse_assertion
 from podscaler.sim.world.capacity import overload_minutes, per_pod_capacity, replica_hours
+from podscaler.sim.world.load import Diurnal, UsageModel
 from podscaler.sim.world.profiles import Profiles, WorkloadProfile
 from podscaler.sim.world.timeline import Timeline
 from scalers import ScalerEnvironment, ScaleTrigger

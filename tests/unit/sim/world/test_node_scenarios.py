@@ -10,15 +10,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from podscaler.sim.nodegroups import AsgSpec, LaunchWindow
-from podscaler.sim.scenario import (
+from podscaler.sim.scenarios.assertions import BadAssertion, parse_assertion
+from podscaler.sim.scenarios.nodegroups import AsgSpec, LaunchWindow
+from podscaler.sim.scenarios.scenario import (
     OPERATOR_FEATURES,
     ScenarioError,
     WorkloadChange,
     load_scenario,
     parse_scenario,
 )
-from podscaler.sim.world.assertions import BadAssertion, parse_assertion
 from podscaler.sim.world.timeline import Timeline
 
 

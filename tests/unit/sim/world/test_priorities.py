@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from podscaler.sim.apiserver.errors import Forbidden
 from podscaler.sim.clock import SimulatedClock
-from podscaler.sim.errors import Forbidden
 from podscaler.sim.world.state import is_ready
 
 from .conftest import deployment, make_world, pods_of, simulate

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from podscaler.sim.scenario import (
+from podscaler.sim.scenarios.scenario import (
     OPERATOR_FEATURES,
     GroupResize,
     ScenarioError,

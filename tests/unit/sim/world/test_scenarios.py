@@ -11,7 +11,8 @@ import pytest
 
 from podscaler.nodes.providers.base import NodeGroupError
 from podscaler.nodes.providers.sim import NodeGroupSpec, SimCloud
-from podscaler.sim.scenario import (
+from podscaler.sim.scenarios.assertions import BadAssertion, parse_assertion
+from podscaler.sim.scenarios.scenario import (
     ScenarioError,
     builtin_scenarios,
     load_scenario,
@@ -19,7 +20,6 @@ from podscaler.sim.scenario import (
     parse_scenario,
 )
 from podscaler.sim.world import brokers
-from podscaler.sim.world.assertions import BadAssertion, parse_assertion
 from podscaler.sim.world.timeline import Timeline
 
 
@@ -213,8 +213,8 @@ async def test_node_group_enforces_its_bounds() -> None:
 
 
 def test_report_is_self_contained_html_with_svg() -> None:
-    from podscaler.sim.report import render_report
-    from podscaler.sim.world.runs import RunResult
+    from podscaler.sim.scenarios.report import render_report
+    from podscaler.sim.scenarios.runs import RunResult
 
     scenario = parse_scenario(
         {"workloads": [{"name": "web"}], "assertions": ["replicas(web) >= 1"]}

@@ -124,7 +124,7 @@ def _pod_status(world: Any, name: str) -> dict[str, Any]:
 
 
 def test_a_container_over_its_memory_limit_is_oom_killed_and_restarts() -> None:
-    from podscaler.sim.load import Constant, UsageModel
+    from podscaler.sim.world.load import Constant, UsageModel
     from podscaler.sim.world.profiles import Profiles, WorkloadProfile
 
     async def body(clock: SimulatedClock) -> None:

@@ -1,0 +1,347 @@
+"""The REST verbs on resources: list, get, create, update, patch, delete, delete collection.
+
+Each handler turns one HTTP request into store calls and answers with the stored bytes. Writes
+go through :meth:`ApiServer.after_write` so that CRDs start (or stop) serving their resource the
+moment they are stored.
+
+Deliberate simplifications versus a real kube-apiserver:
+
+* ``fieldValidation=Strict`` is treated as ``Ignore``: unknown fields are never rejected
+  (custom resources are pruned to their CRD's schema and validated against it, see
+  ``schemas.py``; built-in kinds keep unknown fields).
+* ``dryRun=All`` validates and answers with the object as it would be stored, but does not
+  assign uid/resourceVersion the way a real dry run does.
+* Request bodies may be JSON, YAML or Kubernetes protobuf (what ``kubectl create deployment``
+  and client-go's typed clients send) for every built-in kind this server stores (see
+  ``protobuf/``); a protobuf kind without a table answers 415. Responses are always JSON, which
+  every client accepts in place of protobuf.
+* Server-side apply (``application/apply-patch+yaml``) answers 415 Unsupported Media Type;
+  kubectl's default client-side apply uses strategic merge patch, which is supported.
+* ``managedFields`` are not maintained.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from podscaler.sim.apiserver import admission, bodies, delegation, tables, validation, versions
+from podscaler.sim.apiserver.errors import (
+    ApiError,
+    BadRequest,
+    Invalid,
+    MethodNotAllowed,
+    UnsupportedMediaType,
+)
+from podscaler.sim.apiserver.resources import ResourceType
+from podscaler.sim.apiserver.state import ServerState
+from podscaler.sim.apiserver.store import Entry, Obj, dumps
+from podscaler.sim.apiserver.watching import serve_watch
+from podscaler.sim.apiserver.wire import (
+    JSON,
+    PROTOBUF,
+    Target,
+    check_kind,
+    decode_continue,
+    encode_continue,
+    protobuf_object,
+    query_bool,
+    query_int,
+    read_object,
+    read_patch,
+    respond,
+    selector_predicate,
+    wants_table,
+)
+
+MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+STRATEGIC_PATCH = "application/strategic-merge-patch+json"
+APPLY_PATCH = "application/apply-patch+yaml"
+
+
+async def collection(
+    server: ServerState, request: web.Request, target: Target
+) -> web.StreamResponse:
+    """GET on a collection: a list, or a watch with ``?watch=true``."""
+    query = request.query
+    if target.watch_path or query_bool(query, "watch"):
+        return await serve_watch(server, request, target)
+    rt = target.rt
+    predicate = selector_predicate(rt, query)
+    token = query.get("continue")
+    options = versions.list_options(
+        query, query_int(query, "limit", 0), decode_continue(token) if token else None
+    )
+    store = server.store
+    if options.minimum is not None:
+        await versions.reach(store, options.minimum, block=options.block)
+    list_rv = store.resource_version if options.at is None else options.at
+    entries = server.objects(rt).entries(rt, target.namespace, after=options.after)
+    if options.at is not None and rt.stored_as is None:
+        entries = versions.entries_at(
+            store,
+            rt,
+            entries,
+            options.at,
+            namespace=target.namespace,
+            after=options.after,
+            continued=options.continued,
+        )
+    limit = options.limit
+    items: list[Entry] = []
+    more = False
+    for entry in entries:
+        if predicate is not None and not predicate(entry.obj):
+            continue
+        if limit > 0 and len(items) >= limit:
+            more = True
+            break
+        items.append(entry)
+    meta: dict[str, Any] = {"resourceVersion": str(list_rv)}
+    if more:
+        meta["continue"] = encode_continue(list_rv, (items[-1].namespace, items[-1].name))
+    if wants_table(request):
+        include = query.get("includeObject", "Metadata")
+        return respond(
+            tables.table(
+                rt, (e.obj for e in items), server.now(), list_meta=meta, include_object=include
+            )
+        )
+    head = (
+        b'{"kind":"'
+        + rt.list_kind.encode()
+        + b'","apiVersion":"'
+        + rt.api_version.encode()
+        + b'","metadata":'
+        + dumps(meta)
+        + b',"items":['
+    )
+    return respond(head + b",".join(e.raw() for e in items) + b"]}")
+
+
+def object_response(
+    server: ServerState, request: web.Request, rt: ResourceType, entry: Entry, status: int = 200
+) -> web.Response:
+    if wants_table(request):
+        return respond(tables.table(rt, [entry.obj], server.now()), status)
+    return respond(entry.raw(), status)
+
+
+async def get(server: ServerState, request: web.Request, target: Target) -> web.Response:
+    assert target.name is not None
+    entry = server.objects(target.rt).get(target.rt, target.namespace or "", target.name)
+    return object_response(server, request, target.rt, entry)
+
+
+async def create(server: ServerState, request: web.Request, target: Target) -> web.Response:
+    rt = target.rt
+    obj = await read_object(request)
+    check_kind(rt, obj)
+    if delegation.is_review(rt):
+        return await delegation.review(server, rt, obj)
+    admission.admit(server.store, server.table, rt, obj)
+    server.validate_crd(rt, obj)
+    validation.validate(rt, obj)
+    if _dry_run(request):
+        obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
+        return respond(obj, 201)
+    entry = server.objects(rt).create(rt, obj, namespace=target.namespace or "")
+    entry = server.after_write(rt, entry)
+    return respond(entry.raw(), 201)
+
+
+async def replace(server: ServerState, request: web.Request, target: Target) -> web.Response:
+    rt = target.rt
+    assert target.name is not None
+    obj = await read_object(request)
+    check_kind(rt, obj)
+    if target.subresource is None:
+        server.validate_crd(rt, obj)
+    validation.validate(rt, obj, subresource=target.subresource)
+    if _dry_run(request):
+        return respond(obj)
+    entry = server.objects(rt).update(
+        rt, obj, namespace=target.namespace or "", name=target.name, subresource=target.subresource
+    )
+    entry = server.after_write(rt, entry)
+    return respond(entry.raw())
+
+
+def apply_patch(
+    ctype: str,
+    rt: ResourceType,
+    current: Obj,
+    patch: Any,
+    *,
+    kind: str | None = None,
+    group: str | None = None,
+    version: str | None = None,
+    owned: bool = False,
+) -> Obj:
+    """Apply a patch body of content type ``ctype`` to a private copy of ``current``.
+
+    ``owned=True``: ``current`` already is a private copy (discarded by the caller on error),
+    so it is patched in place instead of being copied once more.
+    """
+    from podscaler.sim.apiserver import patching
+
+    try:
+        if ctype == MERGE_PATCH:
+            if not isinstance(patch, dict):
+                raise BadRequest("a merge patch must be a JSON object")
+            result = patching.apply_merge_patch(current, patch, in_place=owned)
+        elif ctype == JSON_PATCH:
+            if not isinstance(patch, list):
+                raise BadRequest("a JSON patch must be a JSON array of operations")
+            result = patching.apply_json_patch(current, patch, in_place=owned)
+        elif ctype == STRATEGIC_PATCH:
+            if not isinstance(patch, dict):
+                raise BadRequest("a strategic merge patch must be a JSON object")
+            strategy = (
+                None
+                if rt.custom
+                else patching.strategy_for(
+                    group if group is not None else rt.group,
+                    version or rt.version,
+                    kind or rt.kind,
+                )
+            )
+            if strategy is None:
+                raise UnsupportedMediaType(
+                    f"the body of the request was in an unknown format - accepted media types "
+                    f"include: {JSON_PATCH}, {MERGE_PATCH}, {APPLY_PATCH}"
+                )
+            result = patching.apply_strategic_merge_patch(current, patch, strategy, in_place=owned)
+        elif ctype == APPLY_PATCH:
+            raise UnsupportedMediaType(
+                "server-side apply (application/apply-patch+yaml) is not supported by the "
+                "podscaler embedded API server; use client-side apply (kubectl apply without "
+                "--server-side)"
+            )
+        else:
+            raise UnsupportedMediaType(
+                f"the body of the request was in an unknown format - accepted media types "
+                f"include: {JSON_PATCH}, {MERGE_PATCH}, {STRATEGIC_PATCH}"
+            )
+    except patching.PatchError as exc:
+        raise _patch_error(exc) from exc
+    if not isinstance(result, dict):
+        raise BadRequest("the patch did not produce an object")
+    return result
+
+
+def _patch_error(exc: Exception) -> ApiError:
+    """A failed JSON patch ``test`` operation is 422 upstream; other patch errors are 400."""
+    text = str(exc)
+    if "test" in text.lower() and "fail" in text.lower():
+        return Invalid(text)
+    return BadRequest(text)
+
+
+async def patch(server: ServerState, request: web.Request, target: Target) -> web.Response:
+    """PATCH the main resource or ``/status`` (``/scale`` is in ``subresources``)."""
+    rt = target.rt
+    assert target.name is not None
+    ns = target.namespace or ""
+    body = await read_patch(request)
+    objects = server.objects(rt)
+    current = objects.get(rt, ns, target.name)
+    patched = apply_patch(request.content_type, rt, current.copy(), body, owned=True)
+    meta = patched.get("metadata")
+    if not isinstance(meta, dict):
+        raise BadRequest("metadata must be an object")
+    if meta.get("name") != target.name:
+        raise BadRequest("the name of the object cannot be changed by a patch")
+    check_kind(rt, patched)
+    validation.validate(rt, patched, subresource=target.subresource)
+    if _dry_run(request):
+        return respond(patched)
+    entry = objects.update(
+        rt, patched, namespace=ns, name=target.name, subresource=target.subresource
+    )
+    entry = server.after_write(rt, entry)
+    return object_response(server, request, rt, entry)
+
+
+async def _delete_options(request: web.Request) -> dict[str, Any]:
+    raw = await bodies.read(request)
+    options: dict[str, Any] = {}
+    if raw.strip() and request.content_type == PROTOBUF:
+        options = protobuf_object(raw)
+    elif raw.strip():
+        value = await bodies.decode(raw, JSON)
+        if not isinstance(value, dict):
+            raise BadRequest("DeleteOptions must be an object")
+        options = value
+    query = request.query
+    if "propagationPolicy" in query:
+        options["propagationPolicy"] = query["propagationPolicy"]
+    if "orphanDependents" in query:
+        options["orphanDependents"] = query_bool(query, "orphanDependents")
+    policy = options.get("propagationPolicy")
+    if policy not in (None, "Orphan", "Background", "Foreground"):
+        raise BadRequest(f"propagationPolicy: Unsupported value: {policy!r}")
+    if policy is None and options.get("orphanDependents") is True:
+        options["propagationPolicy"] = "Orphan"
+    return options
+
+
+async def delete(server: ServerState, request: web.Request, target: Target) -> web.Response:
+    rt = target.rt
+    assert target.name is not None
+    options = await _delete_options(request)
+    pre = options.get("preconditions") or {}
+    objects = server.objects(rt)
+    if _dry_run(request) or options.get("dryRun"):
+        return respond(objects.get(rt, target.namespace or "", target.name).raw())
+    entry, _gone = objects.delete(
+        rt,
+        target.namespace or "",
+        target.name,
+        propagation=options.get("propagationPolicy"),
+        precondition_uid=pre.get("uid"),
+        precondition_rv=pre.get("resourceVersion"),
+    )
+    return respond(entry.raw())
+
+
+async def delete_collection(
+    server: ServerState, request: web.Request, target: Target
+) -> web.Response:
+    rt = target.rt
+    objects = server.objects(rt)
+    options = await _delete_options(request)
+    predicate = selector_predicate(rt, request.query)
+    doomed = [
+        (e.namespace, e.name)
+        for e in objects.entries(rt, target.namespace)
+        if predicate is None or predicate(e.obj)
+    ]
+    deleted: list[bytes] = []
+    for ns, name in doomed:
+        if objects.find(rt, ns, name) is None:
+            continue
+        entry, _gone = objects.delete(rt, ns, name, propagation=options.get("propagationPolicy"))
+        deleted.append(entry.raw())
+    head = (
+        b'{"kind":"'
+        + rt.list_kind.encode()
+        + b'","apiVersion":"'
+        + rt.api_version.encode()
+        + b'","metadata":{"resourceVersion":"'
+        + str(server.store.resource_version).encode()
+        + b'"},"items":['
+    )
+    return respond(head + b",".join(deleted) + b"]}")
+
+
+def _dry_run(request: web.Request) -> bool:
+    return bool(request.query.get("dryRun"))
+
+
+def method_not_allowed(method: str, what: str) -> MethodNotAllowed:
+    return MethodNotAllowed(
+        f"the server does not allow this method on the requested resource: {method} {what}"
+    )

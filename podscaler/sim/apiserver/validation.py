@@ -1,0 +1,156 @@
+"""Per-kind validation the embedded API server applies on create and update (422 Invalid).
+
+Only the checks that catch real client bugs are modelled — a workload whose selector does not
+select its own template, a pod without containers, negative replicas, ConfigMap or Secret data
+over 1 MiB — not the full upstream validation; custom resources are pruned and validated
+against their CRD's schema (``schemas.py``). Names are checked where objects are created
+(``names.py``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any, Final
+
+from podscaler.api.selectors import LabelSelector, SelectorError
+from podscaler.sim.apiserver import schemas
+from podscaler.sim.apiserver.errors import invalid
+from podscaler.sim.apiserver.resources import ResourceType
+
+_WORKLOADS = {
+    ("apps", "Deployment"),
+    ("apps", "ReplicaSet"),
+    ("apps", "StatefulSet"),
+    ("apps", "DaemonSet"),
+}
+
+
+#: The most ConfigMap or Secret data kube-apiserver stores (``corev1.MaxSecretSize``, 1 MiB).
+MAX_DATA_BYTES: Final = 1024 * 1024
+
+
+def validate(rt: ResourceType, obj: dict[str, Any], *, subresource: str | None = None) -> None:
+    """Refuse (422) what kube-apiserver's validation refuses, for a write of ``subresource``
+    (None: the object itself). Custom resources are pruned to their schema first, in place."""
+    causes: list[tuple[str, str, str]] = []
+    spec = obj.get("spec")
+    if subresource is None:
+        if (rt.group, rt.kind) in _WORKLOADS:
+            causes.extend(_workload(spec if isinstance(spec, dict) else {}))
+        elif (rt.group, rt.kind) == ("", "Pod"):
+            causes.extend(_pod_spec(spec if isinstance(spec, dict) else {}, "spec"))
+        elif (rt.group, rt.kind) in (("", "ConfigMap"), ("", "Secret")):
+            causes.extend(_data_size(rt.kind, obj))
+    if rt.custom and rt.schema is not None:
+        causes.extend(_custom(rt, obj, subresource))
+    if causes:
+        name = str((obj.get("metadata") or {}).get("name") or "")
+        raise invalid(rt.kind, name, causes, group=rt.group)
+
+
+def _workload(spec: dict[str, Any]) -> list[tuple[str, str, str]]:
+    causes: list[tuple[str, str, str]] = []
+    replicas = spec.get("replicas")
+    if replicas is not None and (not isinstance(replicas, int) or replicas < 0):
+        causes.append(
+            (
+                "spec.replicas",
+                "FieldValueInvalid",
+                f"Invalid value: {replicas!r}: must be greater than or equal to 0",
+            )
+        )
+    selector = spec.get("selector")
+    if not isinstance(selector, dict):
+        causes.append(("spec.selector", "FieldValueRequired", "Required value"))
+        return causes
+    try:
+        parsed = LabelSelector.from_dict(selector)
+    except SelectorError as exc:
+        causes.append(("spec.selector", "FieldValueInvalid", f"Invalid value: {exc}"))
+        return causes
+    if parsed.is_empty:
+        causes.append(
+            (
+                "spec.selector",
+                "FieldValueInvalid",
+                "Invalid value: empty selector is invalid for deployment",
+            )
+        )
+    template: dict[str, Any] = spec["template"] if isinstance(spec.get("template"), dict) else {}
+    labels = (template.get("metadata") or {}).get("labels") or {}
+    if not parsed.is_empty and not parsed.matches(labels):
+        causes.append(
+            (
+                "spec.template.metadata.labels",
+                "FieldValueInvalid",
+                f"Invalid value: {labels!r}: `selector` does not match template `labels`",
+            )
+        )
+    causes.extend(_pod_spec(template.get("spec") or {}, "spec.template.spec"))
+    return causes
+
+
+def _pod_spec(spec: dict[str, Any], where: str) -> list[tuple[str, str, str]]:
+    containers = spec.get("containers")
+    if not isinstance(containers, list) or not containers:
+        return [(f"{where}.containers", "FieldValueRequired", "Required value")]
+    causes = []
+    for i, container in enumerate(containers):
+        if not isinstance(container, dict) or not container.get("name"):
+            causes.append((f"{where}.containers[{i}].name", "FieldValueRequired", "Required value"))
+        elif not container.get("image"):
+            causes.append(
+                (f"{where}.containers[{i}].image", "FieldValueRequired", "Required value")
+            )
+    return causes
+
+
+def _data_size(kind: str, obj: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """ConfigMap data plus binaryData, or Secret data (decoded) plus stringData, over 1 MiB."""
+    if kind == "ConfigMap":
+        total = sum(len(str(v).encode()) for v in _values(obj, "data"))
+        total += sum(_decoded_length(v) for v in _values(obj, "binaryData"))
+        field = "[]"
+    else:
+        total = sum(_decoded_length(v) for v in _values(obj, "data"))
+        total += sum(len(str(v).encode()) for v in _values(obj, "stringData"))
+        field = "data"
+    if total <= MAX_DATA_BYTES:
+        return []
+    return [(field, "FieldValueTooLong", f"Too long: must have at most {MAX_DATA_BYTES} bytes")]
+
+
+def _values(obj: dict[str, Any], key: str) -> list[Any]:
+    found = obj.get(key)
+    return list(found.values()) if isinstance(found, dict) else []
+
+
+def _decoded_length(value: Any) -> int:
+    text = str(value)
+    try:
+        return len(base64.b64decode(text, validate=True))
+    except (binascii.Error, ValueError):
+        return len(text.encode())
+
+
+def _custom(
+    rt: ResourceType, obj: dict[str, Any], subresource: str | None
+) -> list[tuple[str, str, str]]:
+    schema = rt.schema
+    assert schema is not None
+    if subresource == "status":
+        properties = schema.get("properties")
+        status_schema = properties.get("status") if isinstance(properties, dict) else None
+        if "status" not in obj or not isinstance(status_schema, dict):
+            return []
+        schemas.prune(obj["status"], status_schema)
+        return schemas.validate(obj["status"], status_schema, "status")
+    if subresource is not None:
+        return []
+    schemas.prune(obj, schema, root=True)
+    checked = obj
+    if "status" in rt.subresources and "status" in obj:
+        # The stored status is kept on this write whatever the body says (status subresource).
+        checked = {k: v for k, v in obj.items() if k != "status"}
+    return schemas.validate(checked, schema, root=True)

@@ -1,0 +1,1 @@
+"""Scenarios: the format, runs of a scenario against the world, assertions, the report."""
