@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -41,7 +42,6 @@ from podscaler.controllers.scaledobject.status import (
     StatusParts,
     compose_status,
     last_active_to_write,
-    parts_of,
 )
 from podscaler.controllers.scaledobject.statuswriter import StatusWriter, write_status
 from podscaler.controllers.scaledobject.targets import TargetReader
@@ -55,9 +55,33 @@ from podscaler.kube.events import EventRecorder
 from podscaler.kube.scaling import ScaleRef
 from podscaler.observability.metrics import OperatorMetrics
 
-__all__ = ["Applier"]
+__all__ = ["Applier", "parts_of"]
 
 log = logging.getLogger(__name__)
+
+
+def parts_of(inputs: Inputs, last_decision: Mapping[str, Any]) -> StatusParts:
+    """The parts of a status a pass that decided knows (target, metric names, triggers …)."""
+    ref, resource, triggers = inputs.ref, inputs.resource, inputs.triggers
+    return StatusParts(
+        generation=inputs.generation,
+        target_kind=f"{ref.api_version}.{ref.kind}",
+        target_gvkr={
+            "group": resource.group,
+            "version": resource.version,
+            "kind": resource.kind,
+            "resource": resource.plural,
+        },
+        external_metric_names=triggers.external_metric_names,
+        resource_metric_names=triggers.resource_metric_names,
+        composite=inputs.spec.uses_modifiers,
+        triggers_activity={
+            r.metric: r.active for r in inputs.poll.records if r.type not in ("cpu", "memory")
+        },
+        triggers_types=",".join(t.type for t in triggers.triggers),
+        authentications_types=",".join(triggers.auth_kinds) or None,
+        last_decision=last_decision,
+    )
 
 
 class Applier:

@@ -34,15 +34,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from podscaler.api.conditions import Condition
 from podscaler.api.timestamps import format_time, parse_seconds
 from podscaler.engine.keda import ScalingState
 from podscaler.kube.statuses import merge_conditions
-
-if TYPE_CHECKING:
-    from podscaler.controllers.scaledobject.gathering import Inputs
 
 _ACTIVE = "Active"
 
@@ -219,27 +216,3 @@ def last_active_to_write(
     if exact - persisted >= refresh_seconds:
         return exact_time
     return datetime.fromtimestamp(persisted, UTC)
-
-
-def parts_of(inputs: Inputs, last_decision: Mapping[str, Any]) -> StatusParts:
-    """The parts of a status a pass that decided knows (target, metric names, triggers …)."""
-    ref, resource, triggers = inputs.ref, inputs.resource, inputs.triggers
-    return StatusParts(
-        generation=inputs.generation,
-        target_kind=f"{ref.api_version}.{ref.kind}",
-        target_gvkr={
-            "group": resource.group,
-            "version": resource.version,
-            "kind": resource.kind,
-            "resource": resource.plural,
-        },
-        external_metric_names=triggers.external_metric_names,
-        resource_metric_names=triggers.resource_metric_names,
-        composite=inputs.spec.uses_modifiers,
-        triggers_activity={
-            r.metric: r.active for r in inputs.poll.records if r.type not in ("cpu", "memory")
-        },
-        triggers_types=",".join(t.type for t in triggers.triggers),
-        authentications_types=",".join(triggers.auth_kinds) or None,
-        last_decision=last_decision,
-    )

@@ -2,9 +2,9 @@
 
 The group object holds the cached description of its ASG and what podscaler itself did to it
 (the last size change, since when instances are missing, which failures were reported); it
-asks :class:`~podscaler.nodes.providers.aws.AwsCloud` — the one seam to AWS — to send
-requests. Bounds are checked here, before any request: moto does not enforce MinSize/MaxSize
-and AWS's own refusal is less helpful.
+asks its cloud (:class:`GroupCloud`, satisfied by :class:`~podscaler.nodes.providers.aws.AwsCloud`,
+the one seam to AWS) to send requests. Bounds are checked here, before any request: moto does
+not enforce MinSize/MaxSize and AWS's own refusal is less helpful.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from podscaler.nodes.asgtags import options_from_tags
 from podscaler.nodes.instancetypes import InstanceType
@@ -28,12 +28,25 @@ from podscaler.nodes.providers.aws_model import (
 from podscaler.nodes.providers.base import InstanceState, NodeGroupError, NodeInstance
 from podscaler.nodes.templates import asg_template_node
 
-if TYPE_CHECKING:
-    from podscaler.nodes.providers.aws import AwsCloud
-
-__all__ = ["AwsNodeGroup"]
+__all__ = ["AwsNodeGroup", "GroupCloud"]
 
 log = logging.getLogger(__name__)
+
+
+class GroupCloud(Protocol):
+    """What a group asks of the cloud that registered it: the writes (sent under the cloud's
+    lock, which also updates the caches) and the lookups the cloud's caches answer. Declared
+    here so that the group does not import the cloud that imports it."""
+
+    async def _set_desired(self, group: AwsNodeGroup, desired: int) -> None: ...
+
+    async def _terminate(self, group: AwsNodeGroup, instance_id: str) -> None: ...
+
+    def instance_id_of(self, ref: str) -> str | None: ...
+
+    def node_name_of(self, pid: str) -> str: ...
+
+    def instance_type_of(self, group: AwsNodeGroup) -> tuple[InstanceType | None, str]: ...
 
 
 class AwsNodeGroup:
@@ -41,7 +54,7 @@ class AwsNodeGroup:
     cloud's caches; writes go to AWS and update the caches at once."""
 
     def __init__(
-        self, cloud: AwsCloud, name: str, explicit: NodeGroupBounds | None, now: float
+        self, cloud: GroupCloud, name: str, explicit: NodeGroupBounds | None, now: float
     ) -> None:
         self._cloud = cloud
         self._name = name

@@ -14,12 +14,12 @@ from podscaler.api.conditions import ConditionStatus
 from podscaler.api.reasons import Reason
 from podscaler.api.validation import validate_scaled_object
 from podscaler.controllers.scaledobject import deciding
+from podscaler.controllers.scaledobject.applying import parts_of
 from podscaler.controllers.scaledobject.context import ObjectContext, Settings
 from podscaler.controllers.scaledobject.gathering import Checked, Gatherer, Inputs, Refusal
 from podscaler.controllers.scaledobject.mapping import state_from_status
 from podscaler.controllers.scaledobject.records import decision_record
 from podscaler.controllers.scaledobject.specs import SpecCache
-from podscaler.controllers.scaledobject.status import parts_of
 from podscaler.controllers.triggers import TriggerPoll, TriggerSet
 from podscaler.engine import hpa, keda
 from podscaler.engine.keda import conditions as cond
