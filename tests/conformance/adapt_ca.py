@@ -44,6 +44,7 @@ from podscaler.nodes.options import (
 )
 from podscaler.nodes.pending import PodGroup, build_pod_groups, is_expendable, young_pod_filter
 from podscaler.nodes.plans import ClusterEvent
+from podscaler.nodes.predicates import PodRequirements
 from podscaler.nodes.priority import CONFIGMAP_KEY, CONFIGMAP_NAME, parse_priorities
 from podscaler.nodes.scaleup import plan_scale_up
 from podscaler.nodes.simulation import ClusterSim
@@ -70,9 +71,8 @@ def _template_state(raw: dict[str, Any]) -> NodeState:
 
 @adapter("ca", "binpacking_estimate")
 def binpacking_estimate(vector: Vector) -> None:
-    data = vector["input"]
-    objects.known(
-        data,
+    data, expected = objects.read(
+        vector,
         (
             "node_template",
             "existing_nodes",
@@ -81,10 +81,8 @@ def binpacking_estimate(vector: Vector) -> None:
             "max_duration_s",
             "fastpath",
         ),
-        "input",
+        ("node_count", "scheduled_pod_count", "scheduled_groups"),
     )
-    expected = vector["expected"]
-    objects.unknown_expected(expected, ("node_count", "scheduled_pod_count", "scheduled_groups"))
     template = _template_state(data["node_template"])
     existing = []
     for raw in data.get("existing_nodes") or ():
@@ -129,21 +127,19 @@ def binpacking_estimate(vector: Vector) -> None:
 
 @adapter("ca", "pod_group_order")
 def pod_group_order(vector: Vector) -> None:
-    data = vector["input"]
-    objects.known(data, ("node_allocatable", "groups", "order_in"), "input")
-    objects.unknown_expected(vector["expected"], ("order_out",))
+    data, expected = objects.read(
+        vector, ("node_allocatable", "groups", "order_in"), ("order_out",)
+    )
     template = NodeState.build(objects.node({**data["node_allocatable"], "name": "template"}))
     names = list(data["order_in"])
     groups = [
         PodGroup.of(_requirements(objects.pod({**data["groups"][n], "name": n}))) for n in names
     ]
     ordered = [names[i] for i in order_groups(groups, template)]
-    assert ordered == vector["expected"]["order_out"]
+    assert ordered == expected["order_out"]
 
 
-def _requirements(pod: dict[str, Any]) -> Any:
-    from podscaler.nodes.predicates import PodRequirements
-
+def _requirements(pod: dict[str, Any]) -> PodRequirements:
     return PodRequirements.from_pod(pod)
 
 
@@ -158,10 +154,7 @@ def _option(group: str, **fields: Any) -> ExpansionOption:
 
 @adapter("ca", "expander_least_waste")
 def expander_least_waste(vector: Vector) -> None:
-    data = vector["input"]
-    objects.known(data, ("node_capacity", "options"), "input")
-    expected = vector["expected"]
-    objects.unknown_expected(expected, ("best", "scores"))
+    data, expected = objects.read(vector, ("node_capacity", "options"), ("best", "scores"))
     options = []
     for raw in data["options"]:
         objects.known(raw, ("node_group", "node_count", "pods"), "option")
@@ -190,9 +183,7 @@ def expander_least_waste(vector: Vector) -> None:
 
 @adapter("ca", "expander_most_pods", "expander_least_nodes")
 def expander_counting(vector: Vector) -> None:
-    data = vector["input"]
-    objects.known(data, ("options",), "input")
-    objects.unknown_expected(vector["expected"], ("best",))
+    data, expected = objects.read(vector, ("options",), ("best",))
     options = [
         ExpansionOption(
             group=o["id"], node_count=o.get("node_count", 0), pod_count=o.get("pod_count", 0)
@@ -201,7 +192,7 @@ def expander_counting(vector: Vector) -> None:
     ]
     chosen = most_pods(options) if vector["kind"] == "expander_most_pods" else least_nodes(options)
     best = [o.group for o in chosen] or None
-    assert best == vector["expected"]["best"]
+    assert best == expected["best"]
 
 
 def _priority_yaml(raw: Any) -> str:
@@ -216,9 +207,7 @@ def _priority_yaml(raw: Any) -> str:
 
 @adapter("ca", "expander_priority")
 def expander_priority(vector: Vector) -> None:
-    data = vector["input"]
-    objects.known(data, ("configmap", "options"), "input")
-    objects.unknown_expected(vector["expected"], ("best", "events"))
+    data, expected = objects.read(vector, ("configmap", "options"), ("best", "events"))
     configmap = data["configmap"]
     objects.known(configmap, ("name", "key", "priorities"), "configmap")
     assert configmap["name"] == CONFIGMAP_NAME
@@ -227,8 +216,8 @@ def expander_priority(vector: Vector) -> None:
     events: list[ClusterEvent] = []
     options = [_option(name) for name in data["options"]]
     best = [o.group for o in priority_filter(options, config, events)]
-    assert best == vector["expected"]["best"]
-    _assert_events(events, vector["expected"]["events"])
+    assert best == expected["best"]
+    _assert_events(events, expected["events"])
 
 
 def _assert_events(events: list[ClusterEvent], expected: list[str]) -> None:
@@ -252,9 +241,9 @@ def _assert_events(events: list[ClusterEvent], expected: list[str]) -> None:
 
 @adapter("ca", "expander_chain")
 def expander_chain(vector: Vector) -> None:
-    data = vector["input"]
-    objects.known(data, ("filters_substring", "fallback_substring", "options"), "input")
-    objects.unknown_expected(vector["expected"], ("best",))
+    data, expected = objects.read(
+        vector, ("filters_substring", "fallback_substring", "options"), ("best",)
+    )
     options = [_option(name) for name in data["options"]]
 
     def substring_filter(text: str) -> Filter:
@@ -266,7 +255,7 @@ def expander_chain(vector: Vector) -> None:
         [substring_filter(s) for s in data["filters_substring"]],
         lambda opts: next((o for o in opts if fallback in o.group), None),
     )
-    assert (best.group if best else None) == vector["expected"]["best"]
+    assert (best.group if best else None) == expected["best"]
 
 
 # --- balancing ------------------------------------------------------------------------------
@@ -274,10 +263,9 @@ def expander_chain(vector: Vector) -> None:
 
 @adapter("ca", "balance_scale_up")
 def balance(vector: Vector) -> None:
-    data = vector["input"]
-    objects.known(data, ("groups", "new_nodes"), "input")
-    expected = vector["expected"]
-    objects.unknown_expected(expected, ("new_sizes", "constraint", "example_new_sizes"))
+    data, expected = objects.read(
+        vector, ("groups", "new_nodes"), ("new_sizes", "constraint", "example_new_sizes")
+    )
     groups = [GroupSize(g["id"], g["current"], g["max"]) for g in data["groups"]]
     result = {s.group: s.new_size for s in balance_scale_up(groups, data["new_nodes"])}
     if "new_sizes" in expected:
@@ -336,13 +324,11 @@ def _template_for_similarity(raw: dict[str, Any], name: str) -> NodeState:
 
 @adapter("ca", "node_group_similarity")
 def node_group_similarity(vector: Vector) -> None:
-    data = vector["input"]
-    objects.known(
-        data,
+    data, expected = objects.read(
+        vector,
         ("comparator", "ratios", "extra_ignored_labels", "node1", "node2", "balancing_labels"),
-        "input",
+        ("similar",),
     )
-    objects.unknown_expected(vector["expected"], ("similar",))
     ratios = data["ratios"]
     objects.known(
         ratios,
@@ -364,8 +350,8 @@ def node_group_similarity(vector: Vector) -> None:
     extra = AWS_IGNORED_LABELS if data["comparator"] == "aws" else frozenset()
     a = _template_for_similarity(data["node1"], "node1")
     b = _template_for_similarity(data["node2"], "node2")
-    assert similar(a, b, options, extra_ignored=extra) == vector["expected"]["similar"]
-    assert similar(b, a, options, extra_ignored=extra) == vector["expected"]["similar"]
+    assert similar(a, b, options, extra_ignored=extra) == expected["similar"]
+    assert similar(b, a, options, extra_ignored=extra) == expected["similar"]
 
 
 # --- which pods count ------------------------------------------------------------------------
@@ -373,31 +359,28 @@ def node_group_similarity(vector: Vector) -> None:
 
 @adapter("ca", "expendable_pod")
 def expendable_pod(vector: Vector) -> None:
-    data = vector["input"]
-    objects.known(data, ("priority", "preemption_policy", "cutoff"), "input")
-    objects.unknown_expected(vector["expected"], ("expendable",))
+    data, expected = objects.read(
+        vector, ("priority", "preemption_policy", "cutoff"), ("expendable",)
+    )
     pod = objects.pod(
         {"name": "p", "priority": data["priority"], "preemption_policy": data["preemption_policy"]}
     )
-    assert is_expendable(pod, data["cutoff"]) == vector["expected"]["expendable"]
+    assert is_expendable(pod, data["cutoff"]) == expected["expendable"]
 
 
 @adapter("ca", "expendable_pod_filter")
 def expendable_pod_filter(vector: Vector) -> None:
-    data = vector["input"]
-    objects.known(data, ("cutoff", "pods"), "input")
-    objects.unknown_expected(vector["expected"], ("kept",))
+    data, expected = objects.read(vector, ("cutoff", "pods"), ("kept",))
     pods = [objects.pod(p, index=i) for i, p in enumerate(data["pods"])]
     kept = [p["metadata"]["name"] for p in pods if not is_expendable(p, data["cutoff"])]
-    assert kept == vector["expected"]["kept"]
+    assert kept == expected["kept"]
 
 
 @adapter("ca", "young_pod_filter")
 def young_pod_filter_vector(vector: Vector) -> None:
-    data = vector["input"]
-    objects.known(data, ("new_pod_scale_up_delay_s", "run_offset_s", "pods"), "input")
-    expected = vector["expected"]
-    objects.unknown_expected(expected, ("kept", "log_contains"))
+    data, expected = objects.read(
+        vector, ("new_pod_scale_up_delay_s", "run_offset_s", "pods"), ("kept", "log_contains")
+    )
     # pods were created age_s before "now"; the filter runs run_offset_s after "now"
     now = objects.unix(objects.NOW_ISO)
     pods = [
@@ -417,7 +400,7 @@ def young_pod_filter_vector(vector: Vector) -> None:
 # --- the scale-up decision -----------------------------------------------------------------------
 
 
-_ORCHESTRATOR_OPTIONS = {
+_ORCHESTRATOR_OPTIONS: dict[str, str | None] = {
     "max_nodes_total": "max_nodes_total",
     "max_cores_total": "cores_total",
     "max_memory_total": "memory_total_bytes",
@@ -429,9 +412,8 @@ _ORCHESTRATOR_OPTIONS = {
 
 @adapter("ca", "scale_up_orchestrator")
 def scale_up_orchestrator(vector: Vector) -> None:
-    data = vector["input"]
-    objects.known(
-        data,
+    data, expected = objects.read(
+        vector,
         (
             "node_groups_default",
             "node_groups",
@@ -441,11 +423,6 @@ def scale_up_orchestrator(vector: Vector) -> None:
             "expander_choice",
             "options",
         ),
-        "input",
-    )
-    expected = vector["expected"]
-    objects.unknown_expected(
-        expected,
         (
             "final_option",
             "pods_triggered_scale_up",
@@ -454,15 +431,7 @@ def scale_up_orchestrator(vector: Vector) -> None:
             "group_target_sizes",
         ),
     )
-    changes: dict[str, Any] = {}
-    for key, value in (data.get("options") or {}).items():
-        assert key in _ORCHESTRATOR_OPTIONS, f"adapter does not know option {key}"
-        target = _ORCHESTRATOR_OPTIONS[key]
-        if target in ("cores_total", "memory_total_bytes"):
-            changes[target] = (0, value)
-        elif target is not None:
-            changes[target] = value
-    options = NodeAutoscalerOptions().with_changes(**changes)
+    options = objects.options(data.get("options"), _ORCHESTRATOR_OPTIONS)
     nodes = [objects.node({k: v for k, v in n.items() if k != "group"}) for n in data["nodes"]]
     members: dict[str, list[str]] = {}
     for raw in data["nodes"]:
@@ -549,10 +518,8 @@ def aws_resources(vector: Vector) -> None:
 
 @adapter("ca", "aws_autodiscovery_spec")
 def aws_autodiscovery(vector: Vector) -> None:
-    data = vector["input"]
-    objects.known(data, ("specs",), "input")
-    objects.unknown_expected(vector["expected"], ("tag_filters",))
-    wanted = vector["expected"]["tag_filters"]
+    data, expected = objects.read(vector, ("specs",), ("tag_filters",))
+    wanted = expected["tag_filters"]
     if wanted == "error":
         for spec in data["specs"]:
             with pytest.raises(OptionsError):
@@ -564,11 +531,9 @@ def aws_autodiscovery(vector: Vector) -> None:
 
 @adapter("ca", "aws_template_node")
 def aws_template_node(vector: Vector) -> None:
-    data = vector["input"]
-    objects.known(data, ("instance_type", "asg_name", "zone", "zones", "tags"), "input")
-    expected = vector["expected"]
-    objects.unknown_expected(
-        expected,
+    data, expected = objects.read(
+        vector,
+        ("instance_type", "asg_name", "zone", "zones", "tags"),
         ("capacity", "allocatable_equals_capacity", "labels_include", "taints", "no_capacity_for"),
     )
     raw = data["instance_type"]
@@ -709,9 +674,7 @@ def _flag_value(value: Any, field: str) -> str:
 
 @adapter("ca", "node_group_backoff")
 def node_group_backoff(vector: Vector) -> None:
-    data = vector["input"]
-    objects.known(data, ("params", "steps"), "input")
-    objects.unknown_expected(vector["expected"], ("see_steps",))
+    data, _ = objects.read(vector, ("params", "steps"), ("see_steps",))
     params = data["params"]
     objects.known(params, ("initial_s", "max_s", "reset_s"), "params")
     backoff = Backoff(BackoffParams(params["initial_s"], params["max_s"], params["reset_s"]))

@@ -27,14 +27,11 @@ def _close(actual: float, expected: float) -> bool:
 
 @adapter("ca", "node_utilization")
 def node_utilization_vector(vector: Vector) -> None:
-    data = vector["input"]
-    objects.known(
-        data,
+    data, expected = objects.read(
+        vector,
         ("node_allocatable", "pods", "skip_daemonset_pods", "skip_mirror_pods", "now"),
-        "input",
+        ("utilization", "error", "cpu_util", "mem_util", "resource"),
     )
-    expected = vector["expected"]
-    objects.unknown_expected(expected, ("utilization", "error", "cpu_util", "mem_util", "resource"))
     now = objects.unix(data["now"])
     allocatable = dict(data["node_allocatable"])
     node = objects.node({"name": "node", **allocatable})
@@ -70,7 +67,7 @@ def _assert_utilization(info: Utilization, expected: dict[str, Any]) -> None:
         assert info.resource == expected["resource"], info
 
 
-_DRAIN_OPTIONS = {
+_DRAIN_OPTIONS: dict[str, str | None] = {
     "skip_nodes_with_system_pods": "skip_nodes_with_system_pods",
     "skip_nodes_with_local_storage": "skip_nodes_with_local_storage",
     "skip_nodes_with_custom_controller_pods": "skip_nodes_with_custom_controller_pods",
@@ -79,34 +76,11 @@ _DRAIN_OPTIONS = {
 }
 
 
-def _pdb(raw: dict[str, Any]) -> dict[str, Any]:
-    objects.known(
-        raw,
-        ("name", "namespace", "selector", "minAvailable", "maxUnavailable", "disruptionsAllowed"),
-        "pdb",
-    )
-    spec: dict[str, Any] = {}
-    if raw.get("selector") is not None:
-        spec["selector"] = {"matchLabels": dict(raw["selector"])}
-    for key in ("minAvailable", "maxUnavailable"):
-        if key in raw:
-            spec[key] = raw[key]
-    return {
-        "apiVersion": "policy/v1",
-        "kind": "PodDisruptionBudget",
-        "metadata": {"name": raw["name"], "namespace": raw.get("namespace") or "default"},
-        "spec": spec,
-        "status": {"disruptionsAllowed": raw.get("disruptionsAllowed", 0)},
-    }
-
-
 @adapter("ca", "drainability")
 def drainability(vector: Vector) -> None:
-    data = vector["input"]
-    objects.known(data, ("options", "now", "pods", "pdbs", "controllers"), "input")
-    expected = vector["expected"]
-    objects.unknown_expected(
-        expected,
+    data, expected = objects.read(
+        vector,
+        ("options", "now", "pods", "pdbs", "controllers"),
         (
             "blocked",
             "pods_to_move",
@@ -116,16 +90,12 @@ def drainability(vector: Vector) -> None:
             "reason",
         ),
     )
-    changes = {}
-    for key, value in data["options"].items():
-        assert key in _DRAIN_OPTIONS, f"adapter does not know option {key}"
-        changes[_DRAIN_OPTIONS[key]] = value
-    options = NodeAutoscalerOptions().with_changes(**changes)
+    options = objects.options(data["options"], _DRAIN_OPTIONS)
     now = objects.unix(data["now"])
     pods = [
         objects.pod({"node": "node", **p}, now=now, index=i) for i, p in enumerate(data["pods"])
     ]
-    pdbs = PdbTracker.of(_pdb(p) for p in data.get("pdbs") or ())
+    pdbs = PdbTracker.of(objects.pdb(p) for p in data.get("pdbs") or ())
     controllers = None
     if data.get("controllers") is not None:
         table = {
@@ -152,7 +122,7 @@ def drainability(vector: Vector) -> None:
         assert names(result.on_completion_pods) == sorted(expected["on_completion_pods"])
 
 
-_ELIGIBILITY_OPTIONS = {
+_ELIGIBILITY_OPTIONS: dict[str, str | None] = {
     "scale_down_utilization_threshold": "scale_down_utilization_threshold",
     "scale_down_gpu_utilization_threshold": "scale_down_gpu_utilization_threshold",
     "scale_down_unready_enabled": "scale_down_unready_enabled",
@@ -163,15 +133,10 @@ _ELIGIBILITY_OPTIONS = {
 
 @adapter("ca", "scale_down_eligibility")
 def scale_down_eligibility(vector: Vector) -> None:
-    data = vector["input"]
-    objects.known(data, ("options", "nodes", "pods", "node_group"), "input")
-    expected = vector["expected"]
-    objects.unknown_expected(expected, ("unneeded", "unremovable"))
-    changes = {}
-    for key, value in data["options"].items():
-        assert key in _ELIGIBILITY_OPTIONS, f"adapter does not know option {key}"
-        changes[_ELIGIBILITY_OPTIONS[key]] = value
-    options = NodeAutoscalerOptions().with_changes(**changes)
+    data, expected = objects.read(
+        vector, ("options", "nodes", "pods", "node_group"), ("unneeded", "unremovable")
+    )
+    options = objects.options(data["options"], _ELIGIBILITY_OPTIONS)
     now = objects.unix(objects.NOW_ISO)
     nodes = []
     for raw in data["nodes"]:
@@ -208,9 +173,8 @@ def _candidate(
 
 @adapter("ca", "removable_at_min_size")
 def removable_at_min_size(vector: Vector) -> None:
-    data = vector["input"]
-    objects.known(
-        data,
+    data, expected = objects.read(
+        vector,
         (
             "empty_candidates",
             "drain_candidates",
@@ -220,10 +184,8 @@ def removable_at_min_size(vector: Vector) -> None:
             "unneeded_for_s",
             "scale_down_unneeded_time_s",
         ),
-        "input",
+        ("empty_to_remove", "drain_to_remove"),
     )
-    expected = vector["expected"]
-    objects.unknown_expected(expected, ("empty_to_remove", "drain_to_remove"))
     now = 10_000.0
     group = NodeGroupState(
         "ng1", data["min_size"], 1000, data["target_size"], deleting=data["ongoing_deletions"]
@@ -242,9 +204,8 @@ def removable_at_min_size(vector: Vector) -> None:
 
 @adapter("ca", "unremovable_reason")
 def unremovable_reason(vector: Vector) -> None:
-    data = vector["input"]
-    objects.known(
-        data,
+    data, expected = objects.read(
+        vector,
         (
             "ready",
             "unneeded_since_s_ago",
@@ -258,10 +219,8 @@ def unremovable_reason(vector: Vector) -> None:
             "quotas",
             "ongoing_deletions",
         ),
-        "input",
+        ("reason",),
     )
-    expected = vector["expected"]
-    objects.unknown_expected(expected, ("reason",))
     now = 10_000.0
     options = NodeAutoscalerOptions().with_changes(
         scale_down_unneeded_time_seconds=data["unneeded_time_s"],

@@ -1,9 +1,11 @@
-"""Kubernetes objects from ca.json's compact descriptions, for the CA adapters.
+"""Kubernetes objects and options from ca.json's compact descriptions, for the CA adapters.
 
 The vectors describe nodes and pods the way CA's test builders do (``BuildTestNode(name,
 cpu_m, mem)``, ``BuildTestPod(name, cpu_m, mem)``) with units in the field names; these
-helpers turn them into the API dicts podscaler's planner reads. Unknown fields fail loudly:
-a held-out vector using a field this file does not map must not pass by ignoring it.
+helpers turn them (and PodDisruptionBudgets, and CA's options by their vector names) into the
+API dicts and option values podscaler's planner reads. Unknown fields fail loudly: a held-out
+vector using a field this file does not map must not pass by ignoring it (:func:`read` checks
+both halves of a vector before an adapter looks at them).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
+
+from podscaler.nodes.options import NodeAutoscalerOptions
 
 NOW_ISO = "2020-12-18T17:00:00Z"
 
@@ -23,6 +27,34 @@ def known(raw: Mapping[str, Any], allowed: Iterable[str], what: str) -> None:
 def unknown_expected(expected: Mapping[str, Any], allowed: Iterable[str]) -> None:
     extra = set(expected) - set(allowed)
     assert not extra, f"adapter does not know expected keys {sorted(extra)}"
+
+
+def read(
+    vector: Mapping[str, Any], inputs: Iterable[str], expected: Iterable[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The vector's ``input`` and ``expected``, once every field of each is one the adapter
+    knows (*inputs*, *expected*)."""
+    data, wanted = vector["input"], vector["expected"]
+    known(data, inputs, "input")
+    unknown_expected(wanted, expected)
+    return data, wanted
+
+
+def options(
+    raw: Mapping[str, Any] | None, fields: Mapping[str, str | None]
+) -> NodeAutoscalerOptions:
+    """CA's defaults changed by a vector's ``options`` (*fields* maps each vector name to the
+    option's field, ``None`` for one with no planning effect). The total limits take the
+    vector's maximum: CA's tests set ``--max-cores-total``, never the minimum."""
+    changes: dict[str, Any] = {}
+    for key, value in (raw or {}).items():
+        assert key in fields, f"adapter does not know option {key}"
+        field = fields[key]
+        if field in ("cores_total", "memory_total_bytes"):
+            changes[field] = (0, value)
+        elif field is not None:
+            changes[field] = value
+    return NodeAutoscalerOptions().with_changes(**changes)
 
 
 def iso(seconds: float) -> str:
@@ -229,3 +261,26 @@ def pod(raw: Mapping[str, Any], *, now: float | None = None, index: int = 0) -> 
             {"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}
         ]
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec, "status": status}
+
+
+def pdb(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """A PodDisruptionBudget from ``{name, namespace, selector, minAvailable, maxUnavailable,
+    disruptionsAllowed}``."""
+    known(
+        raw,
+        ("name", "namespace", "selector", "minAvailable", "maxUnavailable", "disruptionsAllowed"),
+        "pdb",
+    )
+    spec: dict[str, Any] = {}
+    if raw.get("selector") is not None:
+        spec["selector"] = {"matchLabels": dict(raw["selector"])}
+    for key in ("minAvailable", "maxUnavailable"):
+        if key in raw:
+            spec[key] = raw[key]
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": raw["name"], "namespace": raw.get("namespace") or "default"},
+        "spec": spec,
+        "status": {"disruptionsAllowed": raw.get("disruptionsAllowed", 0)},
+    }
