@@ -98,6 +98,11 @@ async def replicas(kube: Kube, name: str, ns: str = "default") -> int:
     return int((scale.get("spec") or {}).get("replicas") or 0)
 
 
+async def has_replicas(kube: Kube, name: str, count: int, ns: str = "default") -> bool:
+    """Whether Deployment *name* is at *count* replicas (a :func:`wait_for` condition)."""
+    return await replicas(kube, name, ns) == count
+
+
 def condition(so: dict[str, Any], kind: str) -> dict[str, Any]:
     for c in (so.get("status") or {}).get("conditions") or []:
         if c.get("type") == kind:

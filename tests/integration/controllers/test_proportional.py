@@ -31,52 +31,23 @@ from tests.integration.controllers.objects import (
     create_deployment,
     deployment,
     events,
+    has_replicas,
     replicas,
     wait_for,
 )
-
-PS_PATH = "/apis/autoscaling.podscaler.io/v1alpha1/namespaces/default/proportionalscalers"
-CM_PATH = "/api/v1/namespaces/default/configmaps"
+from tests.integration.controllers.proportional_objects import (
+    CM_PATH,
+    PS_PATH,
+    add_node,
+    create_ps,
+    get_ps,
+    nodes_and_target,
+    patch_node,
+)
 
 
 def wall_now() -> datetime:
     return datetime.now(UTC)
-
-
-def node(name: str, *, cpu: str = "2", ready: bool = True, **labels: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, **labels}},
-        "spec": {},
-        "status": {
-            "capacity": {"cpu": cpu, "memory": "8Gi", "pods": "110"},
-            "allocatable": {"cpu": cpu, "memory": "8Gi", "pods": "110"},
-            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
-        },
-    }
-
-
-async def add_node(kube: Kube, name: str, **kwargs: Any) -> None:
-    await create(kube, "/api/v1/nodes", node(name, **kwargs))
-
-
-async def patch_node(kube: Kube, name: str, patch: dict[str, Any], *, status: bool = False) -> None:
-    path = f"/api/v1/nodes/{name}" + ("/status" if status else "")
-    await kube.request("PATCH", path, body=patch, content_type=MERGE_PATCH)
-
-
-def proportional_scaler(name: str, target: str, **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "autoscaling.podscaler.io/v1alpha1",
-        "kind": "ProportionalScaler",
-        "metadata": {"name": name},
-        "spec": {"scaleTargetRef": {"name": target}, **spec},
-    }
-
-
-async def get_ps(kube: Kube, name: str) -> dict[str, Any]:
-    return await kube.request("GET", f"{PS_PATH}/{name}")
 
 
 async def reasons(kube: Kube) -> set[str]:
@@ -114,28 +85,18 @@ async def controller(
     await ctl.aclose()
 
 
-async def _at(kube: Kube, name: str, count: int) -> bool:
-    return await replicas(kube, name) == count
-
-
 async def test_a_node_added_is_followed_within_a_second(
     kube: Kube, apiserver: ApiServer, controller: ProportionalController
 ) -> None:
-    for index in range(3):
-        await add_node(kube, f"n{index}")
-    await create_deployment(kube, deployment("dns", 1))
-    await create(
-        kube,
-        PS_PATH,
-        proportional_scaler(
-            "dns", "dns", linear={"nodesPerReplica": 1, "coresPerReplica": 4, "min": 1}
-        ),
+    await nodes_and_target(kube, 3, "dns")
+    await create_ps(
+        kube, "dns", "dns", linear={"nodesPerReplica": 1, "coresPerReplica": 4, "min": 1}
     )
-    await wait_for(lambda: _at(kube, "dns", 3))
+    await wait_for(lambda: has_replicas(kube, "dns", 3))
 
     started = time.perf_counter()
     await add_node(kube, "n3")
-    await wait_for(lambda: _at(kube, "dns", 4), timeout_seconds=1.0, every=0.005)
+    await wait_for(lambda: has_replicas(kube, "dns", 4), timeout_seconds=1.0, every=0.005)
     followed = time.perf_counter() - started
     assert followed < 1.0
 
@@ -176,20 +137,17 @@ async def test_only_schedulable_selected_nodes_count(
     await add_node(kube, "b0", pool="b", cpu="16")
     await add_node(kube, "a-not-ready", pool="a", ready=False)
     await create_deployment(kube, deployment("agent", 1))
-    await create(
+    await create_ps(
         kube,
-        PS_PATH,
-        proportional_scaler(
-            "agent",
-            "agent",
-            ladder={"coresToReplicas": [[1, 1], [11, 4], [12, 9]]},
-            nodeSelector={"matchLabels": {"pool": "a"}},
-        ),
+        "agent",
+        "agent",
+        ladder={"coresToReplicas": [[1, 1], [11, 4], [12, 9]]},
+        nodeSelector={"matchLabels": {"pool": "a"}},
     )
     # 3 x 3500m = 10.5 cores, rounded once: 11 -> step [11 4]; pool b is not counted.
-    await wait_for(lambda: _at(kube, "agent", 4))
+    await wait_for(lambda: has_replicas(kube, "agent", 4))
     await patch_node(kube, "a2", {"spec": {"unschedulable": True}})
-    await wait_for(lambda: _at(kube, "agent", 1))  # 7 cores: step [1 1]
+    await wait_for(lambda: has_replicas(kube, "agent", 1))  # 7 cores: step [1 1]
     await patch_node(
         kube,
         "a-not-ready",
@@ -203,7 +161,7 @@ async def test_only_schedulable_selected_nodes_count(
     await wait_for(nine_cores)  # 7 + 2 cores: still step [1 1]
     assert await replicas(kube, "agent") == 1
     await patch_node(kube, "a2", {"spec": {"unschedulable": None}})
-    await wait_for(lambda: _at(kube, "agent", 9))  # 12.5 cores -> 13: step [12 9]
+    await wait_for(lambda: has_replicas(kube, "agent", 9))  # 12.5 cores -> 13: step [12 9]
     status = (await get_ps(kube, "agent"))["status"]
     assert (status["totalNodes"], status["schedulableNodes"]) == (4, 4)
     assert status["lastDecision"]["rule"] == "coresToReplicas step [12 9]"
@@ -212,9 +170,7 @@ async def test_only_schedulable_selected_nodes_count(
 async def test_a_bad_configmap_keeps_the_last_good_parameters(
     kube: Kube, controller: ProportionalController
 ) -> None:
-    for index in range(2):
-        await add_node(kube, f"n{index}")
-    await create_deployment(kube, deployment("dns", 1))
+    await nodes_and_target(kube, 2, "dns")
     await create(
         kube,
         CM_PATH,
@@ -223,10 +179,8 @@ async def test_a_bad_configmap_keeps_the_last_good_parameters(
             "data": {"ladder": '{"nodesToReplicas": [[1, 1], [2, 2], [3, 3], [4, 3], [5, 5]]}'},
         },
     )
-    await create(
-        kube, PS_PATH, proportional_scaler("dns", "dns", configMapRef={"name": "dns-autoscaler"})
-    )
-    await wait_for(lambda: _at(kube, "dns", 2))
+    await create_ps(kube, "dns", "dns", configMapRef={"name": "dns-autoscaler"})
+    await wait_for(lambda: has_replicas(kube, "dns", 2))
     ps = await get_ps(kube, "dns")
     assert ps["status"]["parametersSource"].startswith("ConfigMap default/dns-autoscaler")
 
@@ -250,7 +204,7 @@ async def test_a_bad_configmap_keeps_the_last_good_parameters(
 
     # The cluster grows: the last good ladder still applies.
     await add_node(kube, "n2")
-    await wait_for(lambda: _at(kube, "dns", 3))
+    await wait_for(lambda: has_replicas(kube, "dns", 3))
 
     await kube.request(
         "PATCH",
@@ -258,7 +212,7 @@ async def test_a_bad_configmap_keeps_the_last_good_parameters(
         body={"data": {"ladder": None, "linear": '{"nodesPerReplica": 1, "min": 5}'}},
         content_type=MERGE_PATCH,
     )
-    await wait_for(lambda: _at(kube, "dns", 5))
+    await wait_for(lambda: has_replicas(kube, "dns", 5))
     ps = await get_ps(kube, "dns")
     assert condition(ps, "ParametersValid")["status"] == "True"
     assert ps["status"]["mode"] == "linear"
@@ -270,11 +224,7 @@ async def test_an_invalid_spec_is_not_ready_and_says_why(
 ) -> None:
     await add_node(kube, "n0")
     await create_deployment(kube, deployment("web", 2))
-    await create(
-        kube,
-        PS_PATH,
-        proportional_scaler("web", "web", linear={"nodesPerReplica": 1}, ladder={}),
-    )
+    await create_ps(kube, "web", "web", linear={"nodesPerReplica": 1}, ladder={})
 
     async def not_ready() -> bool:
         return condition(await get_ps(kube, "web"), "Ready").get("reason") == "NoParameters"
@@ -288,7 +238,7 @@ async def test_an_invalid_spec_is_not_ready_and_says_why(
     await kube.request(
         "PATCH", f"{PS_PATH}/web", body={"spec": {"ladder": None}}, content_type=MERGE_PATCH
     )
-    await wait_for(lambda: _at(kube, "web", 1))
+    await wait_for(lambda: has_replicas(kube, "web", 1))
 
 
 async def test_a_missing_target_is_reported_and_found_later(
@@ -296,22 +246,20 @@ async def test_a_missing_target_is_reported_and_found_later(
 ) -> None:
     await add_node(kube, "n0")
     await add_node(kube, "n1")
-    await create(kube, PS_PATH, proportional_scaler("late", "late", linear={"nodesPerReplica": 1}))
+    await create_ps(kube, "late", "late", linear={"nodesPerReplica": 1})
 
     async def not_found() -> bool:
         return condition(await get_ps(kube, "late"), "Ready").get("reason") == "ScaleTargetNotFound"
 
     await wait_for(not_found)
     await create_deployment(kube, deployment("late", 0))
-    await wait_for(lambda: _at(kube, "late", 2))
+    await wait_for(lambda: has_replicas(kube, "late", 2))
 
 
 async def test_cpa_flags_create_the_configmap_and_scale_the_targets(
     kube: Kube, kube_events: EventRecorder
 ) -> None:
-    for index in range(4):
-        await add_node(kube, f"n{index}")
-    await create_deployment(kube, deployment("coredns", 1))
+    await nodes_and_target(kube, 4, "coredns")
     flags = CpaFlags.parse(
         configmap="dns-autoscaler",
         target="Deployment/coredns",
@@ -320,7 +268,7 @@ async def test_cpa_flags_create_the_configmap_and_scale_the_targets(
     )
     ctl = await _controller(kube, kube_events, watch_scalers=False, flags=flags, resync_seconds=0.3)
     try:
-        await wait_for(lambda: _at(kube, "coredns", 2))
+        await wait_for(lambda: has_replicas(kube, "coredns", 2))
         cm = await kube.request("GET", f"{CM_PATH}/dns-autoscaler")
         assert set(cm["data"]) == {"linear"}
         found = await reasons(kube)
@@ -332,6 +280,6 @@ async def test_cpa_flags_create_the_configmap_and_scale_the_targets(
             body={"spec": {"replicas": 7}},
             content_type=MERGE_PATCH,
         )
-        await wait_for(lambda: _at(kube, "coredns", 2), timeout_seconds=5)
+        await wait_for(lambda: has_replicas(kube, "coredns", 2), timeout_seconds=5)
     finally:
         await ctl.aclose()
