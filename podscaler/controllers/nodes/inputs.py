@@ -20,12 +20,13 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 from podscaler.kube.clients import Kube
 from podscaler.kube.errors import KubeError
 from podscaler.kube.informers import Informer, compact
-from podscaler.kube.resources import Discovery, Resource
+from podscaler.kube.kinds import CONFIGMAPS, DAEMONSETS, NODES, PDBS, PODS, PRIORITY_CLASSES
+from podscaler.kube.resources import Discovery
 from podscaler.nodes.priority import (
     CONFIGMAP_NAME,
     PriorityConfig,
@@ -46,14 +47,6 @@ __all__ = [
     "PriorityUpdate",
 ]
 
-NODES: Final = Resource("", "v1", "nodes", "Node", False)
-PODS: Final = Resource("", "v1", "pods", "Pod", True)
-PDBS: Final = Resource("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True)
-DAEMONSETS: Final = Resource("apps", "v1", "daemonsets", "DaemonSet", True)
-PRIORITY_CLASSES: Final = Resource(
-    "scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False
-)
-CONFIGMAPS: Final = Resource("", "v1", "configmaps", "ConfigMap", True)
 
 Obj = dict[str, Any]
 

@@ -16,19 +16,16 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
 
 from podscaler.kube.clients import Kube
 from podscaler.kube.informers import Informer, compact
-from podscaler.kube.resources import Resource
+from podscaler.kube.kinds import CONFIGMAPS
 
-__all__ = ["CONFIG_MAPS", "ConfigMapWatches"]
+__all__ = ["ConfigMapWatches"]
 
 log = logging.getLogger(__name__)
 
-CONFIG_MAPS: Final = Resource(
-    group="", version="v1", plural="configmaps", kind="ConfigMap", namespaced=True
-)
 
 Key = tuple[str, str]
 Obj = dict[str, Any]
@@ -54,7 +51,7 @@ class ConfigMapWatches:
             namespace, name = key
             informer = Informer(
                 self._kube,
-                CONFIG_MAPS,
+                CONFIGMAPS,
                 namespace=namespace,
                 field_selector=f"metadata.name={name}",
                 transform=compact,

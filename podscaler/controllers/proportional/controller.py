@@ -35,7 +35,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
 from podscaler.api.meta import API_GROUP, API_VERSION
 from podscaler.api.proportionalscaler import (
@@ -45,7 +45,7 @@ from podscaler.api.proportionalscaler import (
 )
 from podscaler.api.reasons import Reason
 from podscaler.api.selectors import LabelSelector
-from podscaler.controllers.proportional.configmaps import CONFIG_MAPS, ConfigMapWatches
+from podscaler.controllers.proportional.configmaps import ConfigMapWatches
 from podscaler.controllers.proportional.flags import CpaFlags, FlagTarget
 from podscaler.controllers.proportional.nodes import NODES, NodeCounts, trim_node
 from podscaler.controllers.proportional.status import Problem, compose_status
@@ -64,7 +64,8 @@ from podscaler.kube.clients import Kube
 from podscaler.kube.errors import AlreadyExists, KubeError, NoScaleSubresource, NotFound
 from podscaler.kube.events import EventRecorder
 from podscaler.kube.informers import Informer, compact
-from podscaler.kube.resources import Discovery, Resource
+from podscaler.kube.kinds import CONFIGMAPS, PROPORTIONAL_SCALERS
+from podscaler.kube.resources import Discovery
 from podscaler.kube.scaling import ScaleClient, ScaleRef
 from podscaler.kube.statuses import patch_status
 
@@ -79,14 +80,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-PROPORTIONAL_SCALERS: Final = Resource(
-    group=API_GROUP,
-    version=API_VERSION,
-    plural="proportionalscalers",
-    kind="ProportionalScaler",
-    namespaced=True,
-    subresources=frozenset({"status"}),
-)
 
 Key = tuple[str, str]
 Obj = dict[str, Any]
@@ -534,7 +527,7 @@ class ProportionalController:
             "data": dict(data),
         }
         try:
-            await self.kube.request("POST", CONFIG_MAPS.path(config_map[0]), body=body)
+            await self.kube.request("POST", CONFIGMAPS.path(config_map[0]), body=body)
         except AlreadyExists:
             return  # another target of the same flags created it; its watch event follows
         except KubeError as exc:

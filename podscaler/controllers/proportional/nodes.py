@@ -15,15 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
 
 from podscaler.api.selectors import LabelSelector
 from podscaler.engine.cpa import ClusterStatus, ClusterTally, NodeFacts, node_facts
-from podscaler.kube.resources import Resource
+from podscaler.kube.kinds import NODES
 
 __all__ = ["NODES", "NodeCounts", "trim_node"]
 
-NODES: Final = Resource(group="", version="v1", plural="nodes", kind="Node", namespaced=False)
 
 Obj = dict[str, Any]
 

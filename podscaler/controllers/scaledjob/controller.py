@@ -60,7 +60,7 @@ from podscaler.kube.clients import Kube
 from podscaler.kube.errors import KubeError, NotFound
 from podscaler.kube.events import EventRecorder
 from podscaler.kube.informers import Informer
-from podscaler.kube.resources import Resource
+from podscaler.kube.kinds import SCALED_JOBS
 from podscaler.kube.statuses import merge_conditions, patch_status
 from podscaler.observability.metrics import SCALED_JOB, OperatorMetrics
 from scalers.contract import ScalerEnvironment
@@ -78,15 +78,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 JOB_LABEL: Final = "scaledjob.keda.sh/name"
-
-SCALED_JOBS: Final = Resource(
-    group=API_GROUP,
-    version=API_VERSION,
-    plural="scaledjobs",
-    kind="ScaledJob",
-    namespaced=True,
-    subresources=frozenset({"status"}),
-)
 
 
 @dataclass(frozen=True)

@@ -12,28 +12,18 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
 from podscaler.api.conditions import Condition
-from podscaler.api.meta import API_GROUP, API_VERSION
 from podscaler.api.triggers import polling_interval_of
 from podscaler.controllers.scaledobject.specs import SpecCache
 from podscaler.controllers.scaledobject.status import DEFAULT_LAST_ACTIVE_REFRESH_CAP_SECONDS
 from podscaler.controllers.triggers import TriggerPoll, TriggerSet
 from podscaler.engine import hpa, keda
-from podscaler.kube.resources import Resource
+from podscaler.kube.kinds import SCALED_OBJECTS
 from podscaler.kube.scaling import ScaleRef
 
 __all__ = ["SCALED_OBJECTS", "ObjectContext", "Settings"]
-
-SCALED_OBJECTS: Final = Resource(
-    group=API_GROUP,
-    version=API_VERSION,
-    plural="scaledobjects",
-    kind="ScaledObject",
-    namespaced=True,
-    subresources=frozenset({"status"}),
-)
 
 
 @dataclass(frozen=True)

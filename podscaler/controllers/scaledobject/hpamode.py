@@ -44,7 +44,7 @@ from podscaler.api.scaledobject import COMPOSITE_METRIC_NAME, ScaledObject
 from podscaler.engine.keda import read_pause_annotations
 from podscaler.kube.clients import Kube
 from podscaler.kube.errors import KubeError, NotFound
-from podscaler.kube.resources import Resource
+from podscaler.kube.kinds import HPAS
 from podscaler.kube.scaling import ScaleRef
 from podscaler.kube.statuses import set_condition
 from scalers.contract import ExternalMetricSpec, MetricSpec, MetricTarget
@@ -66,14 +66,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-HPAS: Final = Resource(
-    group="autoscaling",
-    version="v2",
-    plural="horizontalpodautoscalers",
-    kind="HorizontalPodAutoscaler",
-    namespaced=True,
-    subresources=frozenset({"status"}),
-)
 SCALED_OBJECT_LABEL: Final = "scaledobject.keda.sh/name"
 EXCLUDED_LABELS_ANNOTATION: Final = "scaledobject.keda.sh/hpa-excluded-labels"
 TRANSFER_ANNOTATION: Final = "scaledobject.keda.sh/transfer-hpa-ownership"

@@ -42,11 +42,10 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
-from podscaler.api.meta import API_GROUP, API_VERSION
 from podscaler.kube.clients import Kube
 from podscaler.kube.errors import KubeError, NotFound
 from podscaler.kube.informers import Informer
-from podscaler.kube.resources import Resource
+from podscaler.kube.kinds import CLUSTER_TRIGGER_AUTHENTICATIONS, TRIGGER_AUTHENTICATIONS
 
 __all__ = [
     "CLUSTER_TRIGGER_AUTHENTICATIONS",
@@ -63,20 +62,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-TRIGGER_AUTHENTICATIONS: Final = Resource(
-    group=API_GROUP,
-    version=API_VERSION,
-    plural="triggerauthentications",
-    kind="TriggerAuthentication",
-    namespaced=True,
-)
-CLUSTER_TRIGGER_AUTHENTICATIONS: Final = Resource(
-    group=API_GROUP,
-    version=API_VERSION,
-    plural="clustertriggerauthentications",
-    kind="ClusterTriggerAuthentication",
-    namespaced=False,
-)
 
 #: ``(kind, namespace or "" when cluster-scoped, name)`` of an object a build read.
 ReadKey = tuple[str, str, str]
