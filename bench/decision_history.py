@@ -37,6 +37,10 @@ import sys
 import tracemalloc
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+# The tree this file belongs to, not whatever podscaler is installed (a fresh clone runs as is).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from podscaler.controllers.scaledobject.records import (
     DecisionLog,

@@ -32,11 +32,16 @@ import copy
 import os
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+
+# The tree this file belongs to, not whatever podscaler is installed (a fresh clone runs as is).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 

@@ -32,11 +32,16 @@ import os
 import platform
 import random
 import statistics
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
+
+# The tree this file belongs to, not whatever podscaler is installed (a fresh clone runs as is).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from podscaler.api.quantities import Quantity
 from podscaler.api.selectors import LabelSelector, parse_label_selector
