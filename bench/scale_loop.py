@@ -16,10 +16,16 @@ Setup, four processes so the operator's own CPU and memory are measured alone:
 
 ``--baseline REF`` measures, in the same run, the operator of an earlier commit (``git archive
 REF`` unpacked to a temporary directory and put first on the operator process's
-``PYTHONPATH``) beside the current tree: for each size the two alternate, baseline then
-current, ``--rounds`` times (A/B/A/B with the default 2), each in the same process layout, so
-a change of machine load during the run shows in both and cannot bias their ratio. The
-summary per size gives the medians over the rounds and the ratio current / baseline.
+``PYTHONPATH``) beside the current tree: for each size the two alternate, ``--rounds`` times,
+each in the same process layout, the order turning round every round (A/B, B/A, A/B …: with an
+even number of rounds, A/B/B/A/A/B/B/A), so a change of machine load during the run shows in
+both and a load that keeps rising or falling cannot favour the one measured first (on a shared
+machine a run of A/B pairs at rising load put the current tree after the baseline six times
+out of six and gave it 1.24x the p95 at the same CPU per evaluation). The summary per size
+gives the medians over the rounds and the ratio current / baseline. Each row also gives the
+operator's run-queue wait per evaluation (``/proc/self/task/*/schedstat``): time it was ready
+to run while other processes held its core, the part of the lateness its own code did not
+cause.
 
 **Cores.** The targets are for an operator on one core. On a machine with two or more CPUs
 (and ``taskset``), the operator process is pinned to CPU 1 and everything else — the API
@@ -137,6 +143,18 @@ def _rss_mib() -> tuple[float, float]:
             elif line.startswith("VmHWM:"):
                 hwm = int(line.split()[1]) / 1024
     return rss, hwm
+
+
+def _runqueue_wait_seconds() -> float:
+    """Time this process's threads spent runnable but waiting for a CPU (``schedstat``): on a
+    shared machine, the share of lateness that other processes caused, whatever our code does."""
+    total = 0
+    for stat in Path("/proc/self/task").glob("*/schedstat"):
+        try:
+            total += int(stat.read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / 1e9
 
 
 def _cpu_seconds() -> float:
@@ -337,11 +355,12 @@ async def run_operator(kubeconfig: str, interval: int, periods: int) -> None:
     # Warm-up: every object polls once, sources connect, the heap is settled at its end.
     await asyncio.sleep(interval + 3.0)
     measuring = True
-    evaluations0, cpu0 = controller.evaluations, _cpu_seconds()
+    evaluations0, cpu0, wait0 = controller.evaluations, _cpu_seconds(), _runqueue_wait_seconds()
     await asyncio.sleep(interval * periods)
     measuring = False
     evaluations = controller.evaluations - evaluations0
     cpu = _cpu_seconds() - cpu0
+    waited = _runqueue_wait_seconds() - wait0
     rss, hwm = _rss_mib()
     errors = sum(
         1
@@ -362,6 +381,7 @@ async def run_operator(kubeconfig: str, interval: int, periods: int) -> None:
         "mean_ms": statistics.fmean(samples) * 1000 if samples else float("nan"),
         "cpu_ms_per_eval": cpu / evaluations * 1000 if evaluations else float("nan"),
         "cpu_share": cpu / (interval * periods),
+        "runqueue_wait_ms_per_eval": waited / evaluations * 1000 if evaluations else float("nan"),
         "rss_mib": rss,
         "hwm_mib": hwm,
         "objects_in_error": errors,
@@ -478,7 +498,8 @@ def _row(n: int, label: str, r: dict[str, Any]) -> str:
     return (
         f"| {n:,} | {label} | {r['evaluations']:,} ({r['expected']:,}) "
         f"| {r['p50_ms']:.1f} / {r['p95_ms']:.1f} / {r['p99_ms']:.1f} / {r['max_ms']:.1f} "
-        f"| {r['cpu_ms_per_eval']:.2f} | {r['cpu_share']:.0%} "
+        f"| {r['cpu_ms_per_eval']:.2f} | {r['runqueue_wait_ms_per_eval']:.2f} "
+        f"| {r['cpu_share']:.0%} "
         f"| {r['rss_mib']:.0f} / {r['hwm_mib']:.0f} | {r['api_cpu_share']:.0%} "
         f"| {r['load_before']} → {r['load_after']} | {_verdict(n, r)} |"
     )
@@ -492,13 +513,21 @@ def _summary(n: int, runs: dict[str, list[dict[str, Any]]]) -> list[str]:
         loads = [float(r[key].split()[0]) for r in results for key in ("load_before", "load_after")]
         medians[label] = {
             key: statistics.median(r[key] for r in results)
-            for key in ("p50_ms", "p95_ms", "p99_ms", "cpu_ms_per_eval", "hwm_mib")
+            for key in (
+                "p50_ms",
+                "p95_ms",
+                "p99_ms",
+                "cpu_ms_per_eval",
+                "hwm_mib",
+                "runqueue_wait_ms_per_eval",
+            )
         }
         m = medians[label]
         lines.append(
             f"  {n:,} {label}: median of {len(results)} — lateness p50 {m['p50_ms']:.1f} / "
             f"p95 {m['p95_ms']:.1f} / p99 {m['p99_ms']:.1f} ms, CPU {m['cpu_ms_per_eval']:.2f} "
-            f"ms/evaluation, peak RSS {m['hwm_mib']:.0f} MiB; 1-min load average "
+            f"ms/evaluation, run-queue wait {m['runqueue_wait_ms_per_eval']:.2f} ms/evaluation, "
+            f"peak RSS {m['hwm_mib']:.0f} MiB; 1-min load average "
             f"{min(loads):.2f} to {max(loads):.2f}"
         )
     labels = list(runs)
@@ -540,14 +569,18 @@ async def main_async(
     variants: list[tuple[str, Path]] = []
     if baseline:
         variants.append((f"baseline {baseline}", _baseline_tree(baseline)))
-        print(f"interleaved: {' / '.join(['baseline', 'current'] * rounds)} per size")
+        order = [
+            ("baseline", "current") if i % 2 == 0 else ("current", "baseline")
+            for i in range(rounds)
+        ]
+        print(f"interleaved: {' / '.join(label for pair in order for label in pair)} per size")
     variants.append(("current", ROOT))
     print(
         "| objects | operator | evaluations (expected) | lateness p50 / p95 / p99 / max (ms) "
-        "| CPU ms / evaluation | CPU share | RSS / peak (MiB) | API server CPU share "
-        "| load avg before → after | baseline |"
+        "| CPU ms / evaluation | run-queue wait ms / evaluation | CPU share | RSS / peak (MiB) "
+        "| API server CPU share | load avg before → after | baseline |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     prom_port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     quiet = asyncio.subprocess.DEVNULL
@@ -562,8 +595,8 @@ async def main_async(
         prom_url = f"http://127.0.0.1:{prom_port}"
         for n in sizes:
             runs: dict[str, list[dict[str, Any]]] = {label: [] for label, _ in variants}
-            for _ in range(rounds):
-                for label, tree in variants:
+            for round_ in range(rounds):
+                for label, tree in variants if round_ % 2 == 0 else variants[::-1]:
                     prom_cpu0 = _proc_cpu_seconds(prom.pid)
                     r = await measure(n, interval, periods, prom_url, tree, pin=pin)
                     prom_cpu = _proc_cpu_seconds(prom.pid) - prom_cpu0
