@@ -20,8 +20,8 @@ REF`` unpacked to a temporary directory and put first on the operator process's
 each in the same process layout, the order turning round every round (A/B, B/A, A/B …: with an
 even number of rounds, A/B/B/A/A/B/B/A), so a change of machine load during the run shows in
 both and a load that keeps rising or falling cannot favour the one measured first (on a shared
-machine a run of A/B pairs at rising load put the current tree after the baseline six times
-out of six and gave it 1.24x the p95 at the same CPU per evaluation). The summary per size
+machine, three A/B pairs during a rising load gave the current tree, measured second each
+time, 1.24x the baseline's p95 at the same CPU per evaluation). The summary per size
 gives the medians over the rounds and the ratio current / baseline. Each row also gives the
 operator's run-queue wait per evaluation (``/proc/self/task/*/schedstat``): time it was ready
 to run while other processes held its core, the part of the lateness its own code did not
