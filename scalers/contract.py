@@ -384,7 +384,14 @@ class Scaler(Protocol):
 
 @runtime_checkable
 class ScalerFactory(Protocol):
-    """A trigger type: pure parsing plus building. Registered under its trigger type name."""
+    """A trigger type: pure parsing plus building. Registered under its trigger type name.
+
+    A factory may also define ``check_buildable(config) -> None``, raising
+    :class:`ScalerConfigError` for a config that parses (KEDA accepts it) but that this
+    factory cannot build; pure, so ``podscaler validate`` runs it offline through
+    :meth:`ScalerRegistry.check <scalers.registry.ScalerRegistry.check>`. It is optional (not
+    part of the protocol) so plugins written before it keep working.
+    """
 
     @property
     def trigger_types(self) -> tuple[str, ...]:

@@ -384,7 +384,9 @@ class KafkaFactory:
             metric_type=external_target_type(trigger.metric_type),
         )
 
-    def build(self, config: ScalerConfig, env: ScalerEnvironment) -> KafkaScaler:
+    def check_buildable(self, config: ScalerConfig) -> None:
+        """What parses (KEDA accepts it) but podscaler cannot build yet; pure, so ``podscaler
+        validate`` reports it offline exactly as the operator does."""
         if not isinstance(config, KafkaConfig):
             raise TypeError(f"kafka cannot build from {type(config).__name__}")
         if config.auth.sasl in (SaslMode.OAUTHBEARER, SaslMode.GSSAPI):
@@ -398,6 +400,11 @@ class KafkaFactory:
                 "encrypted TLS keys (keyPassword) are not supported yet; give an unencrypted key",
                 parameter="keyPassword",
             )
+
+    def build(self, config: ScalerConfig, env: ScalerEnvironment) -> KafkaScaler:
+        if not isinstance(config, KafkaConfig):
+            raise TypeError(f"kafka cannot build from {type(config).__name__}")
+        self.check_buildable(config)
         pool = env.extras.get("kafka_connections")
         if pool is not None and not isinstance(pool, KafkaConnections):
             raise TypeError("extras['kafka_connections'] must be a KafkaConnections")

@@ -75,7 +75,13 @@ from scalers.metadata import (
     metric_name,
     parse_go_duration_seconds,
 )
-from scalers.prometheus import MAX_RANGE_POINTS, PROMETHEUS, PrometheusConfig, PrometheusScaler
+from scalers.prometheus import (
+    MAX_RANGE_POINTS,
+    PROMETHEUS,
+    PrometheusConfig,
+    PrometheusScaler,
+)
+from scalers.prometheus import check_buildable as check_prometheus_buildable
 
 if TYPE_CHECKING:
     from scalers.forecasting import Forecast, ForecastModel, ShortHistory
@@ -275,6 +281,12 @@ class PredictiveFactory:
             model_refresh_seconds=refresh,
             min_history_seconds=min_history,
         )
+
+    def check_buildable(self, config: ScalerConfig) -> None:
+        """The live query's limits (:func:`scalers.prometheus.check_buildable`); pure."""
+        if not isinstance(config, PredictiveConfig):
+            raise TypeError(f"predictive cannot build from {type(config).__name__}")
+        check_prometheus_buildable(config.prometheus)
 
     def build(self, config: ScalerConfig, env: ScalerEnvironment) -> PredictiveScaler:
         if not isinstance(config, PredictiveConfig):

@@ -165,10 +165,39 @@ class PrometheusFactory:
             metric_type=metric_type,
         )
 
+    def check_buildable(self, config: ScalerConfig) -> None:
+        """What parses (KEDA accepts it) but podscaler cannot build; pure, so ``podscaler
+        validate`` reports it offline exactly as the operator does."""
+        if not isinstance(config, PrometheusConfig):
+            raise TypeError(f"prometheus cannot build from {type(config).__name__}")
+        check_buildable(config)
+
     def build(self, config: ScalerConfig, env: ScalerEnvironment) -> PrometheusScaler:
         if not isinstance(config, PrometheusConfig):
             raise TypeError(f"prometheus cannot build from {type(config).__name__}")
         return PrometheusScaler(config, env)
+
+
+def check_buildable(config: PrometheusConfig) -> None:
+    """Raise :class:`ScalerConfigError` for a parsed config podscaler cannot act on (auth
+    modes and pod identities not implemented, a server address that is no URL). Pure."""
+    if config.auth.enabled(AuthMode.OAUTH):
+        raise ScalerConfigError(
+            "authModes 'oauth' is not supported by podscaler's prometheus trigger yet",
+            parameter="authModes",
+        )
+    if config.pod_identity_provider in _POD_IDENTITIES_WITHOUT_SUPPORT:
+        raise ScalerConfigError(
+            f"pod identity provider {config.pod_identity_provider!r} is not supported by "
+            "podscaler's prometheus trigger; use bearer, basic, custom or tls auth",
+            parameter="podIdentity",
+        )
+    try:
+        URL(config.server_address)
+    except ValueError as exc:
+        raise ScalerConfigError(
+            "parameter 'serverAddress' is not a valid URL", parameter="serverAddress"
+        ) from exc
 
 
 # -------------------------------------------------------------------------------- the scaler
@@ -178,23 +207,7 @@ class PrometheusScaler:
     """A built ``prometheus`` trigger."""
 
     def __init__(self, config: PrometheusConfig, env: ScalerEnvironment) -> None:
-        if config.auth.enabled(AuthMode.OAUTH):
-            raise ScalerConfigError(
-                "authModes 'oauth' is not supported by podscaler's prometheus trigger yet",
-                parameter="authModes",
-            )
-        if config.pod_identity_provider in _POD_IDENTITIES_WITHOUT_SUPPORT:
-            raise ScalerConfigError(
-                f"pod identity provider {config.pod_identity_provider!r} is not supported by "
-                "podscaler's prometheus trigger; use bearer, basic, custom or tls auth",
-                parameter="podIdentity",
-            )
-        try:
-            URL(config.server_address)
-        except ValueError as exc:
-            raise ScalerConfigError(
-                "parameter 'serverAddress' is not a valid URL", parameter="serverAddress"
-            ) from exc
+        check_buildable(config)
         self.config = config
         self._env = env
         self._ssl = ssl_context(config.auth, unsafe_ssl=config.unsafe_ssl)

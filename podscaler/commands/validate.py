@@ -1,7 +1,8 @@
 """``podscaler validate``: manifests of podscaler's kinds checked offline, for CI pipelines.
 
-Only :mod:`podscaler.api` is imported (lazily): a pipeline does not pay for the Kubernetes
-client or aiohttp.
+Triggers go through the scaler registry's offline check (:mod:`scalers.offline`), the same
+parse-and-check the operator runs before building a scaler, so validate and the operator agree
+on every trigger. Imports are lazy: ``--help`` stays fast, and nothing here connects anywhere.
 """
 
 from __future__ import annotations
@@ -9,9 +10,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from podscaler.api.manifests import Severity, TriggerChecker
+    from podscaler.api.triggers import ScaleTrigger
 
 __all__ = ["validate"]
 
@@ -38,6 +45,8 @@ def validate(files: tuple[Path, ...], output: str, quiet: bool) -> None:
     """
     from podscaler.api.manifests import validate_documents
 
+    checker = _trigger_checker()
+
     sources: list[tuple[str, str]] = []
     unreadable = False
     for path in files:
@@ -57,7 +66,7 @@ def validate(files: tuple[Path, ...], output: str, quiet: bool) -> None:
                 unreadable = True
     errors = warnings = 0
     for source, text in sources:
-        for finding in validate_documents(text, source):
+        for finding in validate_documents(text, source, trigger_checker=checker):
             errors += finding.severity == "error"
             warnings += finding.severity == "warning"
             if quiet and finding.severity not in {"error", "warning"}:
@@ -74,3 +83,20 @@ def validate(files: tuple[Path, ...], output: str, quiet: bool) -> None:
         sys.exit(2)
     if errors:
         sys.exit(1)
+
+
+def _trigger_checker() -> TriggerChecker:
+    """The registry's offline trigger check, as :func:`validate_documents` takes it."""
+    from podscaler.api.validation import Problem
+    from scalers.offline import check_triggers_offline
+    from scalers.registry import default_registry
+
+    registry = default_registry()
+
+    def check(triggers: Sequence[tuple[int, ScaleTrigger]]) -> list[tuple[Severity, Problem]]:
+        return [
+            (finding.severity, Problem(finding.path, finding.message))
+            for finding in check_triggers_offline(registry, triggers)
+        ]
+
+    return check
