@@ -156,6 +156,7 @@ def parse_aws_auth(reader: MetadataReader, pod_identity_provider: str) -> AWSAut
             "awsAccessKeyID not found: set it (or awsRoleArn, or podIdentity aws) in the "
             "TriggerAuthentication",
             parameter="awsAccessKeyID",
+            missing_from=("authParams", "triggerMetadata", "resolvedEnv"),
         )
     secret = reader.lookup("awsSecretAccessKey", AUTH_PARAMS) or reader.lookup(
         "awsSecretAccessKey", (Source.RESOLVED_ENV,)
@@ -164,6 +165,7 @@ def parse_aws_auth(reader: MetadataReader, pod_identity_provider: str) -> AWSAut
         raise ScalerConfigError(
             "awsSecretAccessKey not found: set it in the TriggerAuthentication",
             parameter="awsSecretAccessKey",
+            missing_from=("authParams", "resolvedEnv"),
         )
     token = reader.lookup("awsSessionToken", AUTH_PARAMS)
     return AWSAuth(

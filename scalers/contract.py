@@ -77,12 +77,22 @@ class ScalerConfigError(TriggerError, ValueError):
     """The trigger's metadata, auth params or metric type are invalid.
 
     ``parameter`` names the offending parameter (``None`` when the problem is the combination,
-    e.g. an unknown trigger type). The message never contains the value of a secret.
+    e.g. an unknown trigger type). ``missing_from`` is set when the parameter is required and
+    absent: the sources it was looked for in (``triggerMetadata``, ``authParams``,
+    ``resolvedEnv``), so an offline check knows whether the cluster could still supply it. The
+    message never contains the value of a secret.
     """
 
-    def __init__(self, message: str, *, parameter: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        parameter: str | None = None,
+        missing_from: tuple[str, ...] = (),
+    ) -> None:
         super().__init__(message)
         self.parameter = parameter
+        self.missing_from = missing_from
 
 
 class ScalerError(TriggerError):

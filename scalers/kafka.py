@@ -189,7 +189,9 @@ def parse_kafka_auth(reader: MetadataReader) -> KafkaAuth:
             )
         if not password and not keytab:
             raise ScalerConfigError(
-                "no password or keytab given for sasl gssapi", parameter="password"
+                "no password or keytab given for sasl gssapi",
+                parameter="password",
+                missing_from=(Source.AUTH_PARAMS.value,),
             )
         fields["password"] = SecretStr(password) if password else None
         fields["keytab"] = keytab
@@ -225,8 +227,11 @@ def parse_kafka_auth(reader: MetadataReader) -> KafkaAuth:
 
 
 def _required(value: str, name: str) -> str:
+    """An auth parameter that must be given (KEDA's message)."""
     if not value:
-        raise ScalerConfigError(f"no {name} given", parameter=name)
+        raise ScalerConfigError(
+            f"no {name} given", parameter=name, missing_from=(Source.AUTH_PARAMS.value,)
+        )
     return value
 
 

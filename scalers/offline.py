@@ -24,19 +24,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from scalers.contract import ScalerConfigError, ScaleTrigger
-from scalers.registry import ScalerRegistry
+from podscaler.api.manifests import TriggerChecker
+from podscaler.api.validation import Problem
+from scalers.contract import ScalerConfig, ScalerConfigError, ScaleTrigger
+from scalers.registry import ScalerRegistry, default_registry
 
-__all__ = ["OfflineFinding", "check_trigger_offline", "check_triggers_offline"]
+__all__ = ["OfflineFinding", "check_trigger_offline", "check_triggers_offline", "trigger_checker"]
 
 #: Values standing in for a parameter only known at run time, tried in this order.
 _STAND_INS: Final = ("1", "true", "stand-in")
 _FROM_ENV: Final = "FromEnv"
+_ENV_SOURCE: Final = "resolvedEnv"
+_AUTH_SOURCE: Final = "authParams"
 #: Fields of the trigger itself (not metadata) a parser may name as the culprit.
 _TRIGGER_FIELDS: Final = {"type": "type", "metricType": "metricType", "name": "name"}
 _PLAIN_KEY: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
-Severity = Literal["error", "warning", "info"]
+Severity = Literal["error", "warning", "info"]  # as podscaler.api.manifests.Severity
 
 
 @dataclass(frozen=True)
@@ -52,17 +56,23 @@ def _key_path(prefix: str, key: str) -> str:
     return f"{prefix}.{key}" if _PLAIN_KEY.fullmatch(key) else f"{prefix}['{key}']"
 
 
-def _runtime_source(trigger: ScaleTrigger, parameter: str) -> str | None:
-    """Where ``parameter`` would come from at run time, when the metadata does not give it."""
+def _runtime_source(
+    trigger: ScaleTrigger, error: ScalerConfigError
+) -> tuple[Literal["env", "auth"], str] | None:
+    """Where the parameter ``error`` is about would come from at run time, when the metadata
+    does not give it and the parser looks there (``missing_from``; a parser that does not say
+    is taken to look everywhere)."""
+    parameter = error.parameter
     metadata = trigger.metadata
-    if metadata.get(parameter, "").strip():
+    if parameter is None or metadata.get(parameter, "").strip():
         return None
+    looked = set(error.missing_from) or {_ENV_SOURCE, _AUTH_SOURCE}
     env_name = metadata.get(parameter + _FROM_ENV, "").strip()
-    if env_name:
-        return f"the scale target's env var {env_name!r}"
+    if env_name and _ENV_SOURCE in looked:
+        return "env", f"the scale target's env var {env_name!r}"
     ref = trigger.authentication_ref
-    if ref is not None:
-        return f"{ref.effective_kind} {ref.name!r}"
+    if ref is not None and _AUTH_SOURCE in looked:
+        return "auth", f"{ref.effective_kind} {ref.name!r}"
     return None
 
 
@@ -83,6 +93,7 @@ def check_trigger_offline(
     tried: dict[str, int] = {}
     deferred: dict[str, str] = {}
     env_sourced: set[str] = set()
+    parsed: ScalerConfig | None = None
     for _ in range(len(_STAND_INS) * (len(trigger.metadata) + 16)):
         try:
             config = registry.check(
@@ -94,10 +105,11 @@ def check_trigger_offline(
             )
         except ScalerConfigError as exc:
             parameter = exc.parameter
-            source = _runtime_source(trigger, parameter) if parameter else None
-            if parameter is None or source is None:
+            runtime = _runtime_source(trigger, exc)
+            if parameter is None or runtime is None:
                 findings.append(OfflineFinding("error", _error_path(trigger, path, exc), str(exc)))
                 break
+            where, source = runtime
             attempt = tried.get(parameter, 0)
             if attempt >= len(_STAND_INS):
                 findings.append(
@@ -113,13 +125,13 @@ def check_trigger_offline(
                 break
             tried[parameter] = attempt + 1
             deferred[parameter] = source
-            env_name = trigger.metadata.get(parameter + _FROM_ENV, "").strip()
-            if env_name:
-                env[env_name] = _STAND_INS[attempt]
+            if where == "env":
+                env[trigger.metadata[parameter + _FROM_ENV].strip()] = _STAND_INS[attempt]
                 env_sourced.add(parameter)
             else:
                 auth[parameter] = _STAND_INS[attempt]
             continue
+        parsed = config
         for key in config.unexpected_parameters:
             findings.append(
                 OfflineFinding(
@@ -138,9 +150,11 @@ def check_trigger_offline(
                 f"{parameter!r} comes from {source} at run time and cannot be checked offline",
             )
         )
-    for key, value in trigger.metadata.items():
+    ignored = set(parsed.unexpected_parameters) if parsed is not None else set()
+    for key, value in trigger.metadata.items() if parsed is not None else ():
         base = key.removesuffix(_FROM_ENV)
-        if key.endswith(_FROM_ENV) and base and base not in deferred and value.strip():
+        noted = base in deferred or key in ignored
+        if key.endswith(_FROM_ENV) and not noted and value.strip():
             findings.append(
                 OfflineFinding(
                     "info",
@@ -194,3 +208,17 @@ def check_triggers_offline(
             check_trigger_offline(registry, trigger, trigger_index=index, path=f"{prefix}[{index}]")
         )
     return findings
+
+
+def trigger_checker(registry: ScalerRegistry | None = None) -> TriggerChecker:
+    """:func:`check_triggers_offline` as :func:`podscaler.api.manifests.validate_documents`
+    takes it (``podscaler validate``); the process's registry unless one is given."""
+    chosen = registry or default_registry()
+
+    def check(triggers: Sequence[tuple[int, ScaleTrigger]]) -> list[tuple[Severity, Problem]]:
+        return [
+            (finding.severity, Problem(finding.path, finding.message))
+            for finding in check_triggers_offline(chosen, triggers)
+        ]
+
+    return check

@@ -10,15 +10,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
-
-if TYPE_CHECKING:
-    from podscaler.api.manifests import Severity, TriggerChecker
-    from podscaler.api.triggers import ScaleTrigger
 
 __all__ = ["validate"]
 
@@ -44,8 +38,9 @@ def validate(files: tuple[Path, ...], output: str, quiet: bool) -> None:
     nothing is wrong, 1 when any document is invalid, 2 when a file cannot be read.
     """
     from podscaler.api.manifests import validate_documents
+    from scalers.offline import trigger_checker
 
-    checker = _trigger_checker()
+    checker = trigger_checker()
 
     sources: list[tuple[str, str]] = []
     unreadable = False
@@ -83,20 +78,3 @@ def validate(files: tuple[Path, ...], output: str, quiet: bool) -> None:
         sys.exit(2)
     if errors:
         sys.exit(1)
-
-
-def _trigger_checker() -> TriggerChecker:
-    """The registry's offline trigger check, as :func:`validate_documents` takes it."""
-    from podscaler.api.validation import Problem
-    from scalers.offline import check_triggers_offline
-    from scalers.registry import default_registry
-
-    registry = default_registry()
-
-    def check(triggers: Sequence[tuple[int, ScaleTrigger]]) -> list[tuple[Severity, Problem]]:
-        return [
-            (finding.severity, Problem(finding.path, finding.message))
-            for finding in check_triggers_offline(registry, triggers)
-        ]
-
-    return check
