@@ -243,7 +243,9 @@ def check_fallback(spec: ScaledObjectSpec) -> list[Problem]:
     ``target * replicas / ready`` (Value), which the replica calculation turns back into
     ``replicas``. cpu and memory come from pods, not scalers, so they cannot fail over: at least
     one other trigger must have an AverageValue or Value target. With scalingModifiers the
-    composite metric is what falls back, and it must be AverageValue.
+    composite metric is what falls back, whichever its metric type: current KEDA accepts
+    ``metricType: Value`` there too (the fallback value is then divided by the ready replicas,
+    as for a Value trigger), so manifests that use it port unchanged.
     """
     fallback = spec.fallback
     if fallback is None:
@@ -266,16 +268,7 @@ def check_fallback(spec: ScaledObjectSpec) -> list[Problem]:
                 "scalingModifiers.formula to be defined",
             )
         )
-    if modifiers is not None:
-        if modifiers.metric_type not in (None, "AverageValue"):
-            problems.append(
-                Problem(
-                    "spec.advanced.scalingModifiers.metricType",
-                    "ScaledObject.Spec.Advanced.ScalingModifiers.MetricType must be AverageValue "
-                    "to have fallback enabled",
-                )
-            )
-    elif not any(
+    if modifiers is None and not any(
         not trigger.is_resource_trigger
         and trigger.effective_metric_type in ("AverageValue", "Value")
         for trigger in spec.triggers

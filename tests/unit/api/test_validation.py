@@ -105,6 +105,23 @@ def test_fallback_needs_a_trigger_it_can_stand_in_for() -> None:
     ]
 
 
+def test_fallback_with_a_value_composite_metric_is_valid() -> None:
+    """Issue 18: current KEDA (CheckFallbackValid) no longer requires the composite metric to
+    be AverageValue; such manifests must port unchanged."""
+    advanced = {
+        "scalingModifiers": {"formula": "a + b", "target": "10", "metricType": "Value"},
+    }
+    triggers = [
+        {"type": "kafka", "name": "a", "metadata": {}},
+        {"type": "prometheus", "name": "b", "metadata": {}},
+    ]
+    validate_scaled_object(
+        scaled_object(
+            advanced=advanced, triggers=triggers, fallback={"failureThreshold": 3, "replicas": 4}
+        )
+    )
+
+
 def test_fallback_behavior_scaling_modifiers_needs_a_formula() -> None:
     found = problems_of(
         scaled_object(
