@@ -35,6 +35,7 @@ from podscaler.api.proportionalscaler import proportional_scaler_problems
 from podscaler.api.triggers import ScaleTrigger
 from podscaler.api.validation import (
     Problem,
+    name_warnings,
     scaled_job_problems,
     scaled_object_problems,
     scaled_object_warnings,
@@ -85,7 +86,7 @@ class Finding:
 
 def _scaled_object(obj: Mapping[str, Any]) -> tuple[list[Problem], list[Problem]]:
     so, problems = scaled_object_problems(obj)
-    warnings = scaled_object_warnings(so.spec) if so is not None else []
+    warnings = [*scaled_object_warnings(so.spec), *name_warnings(so)] if so is not None else []
     return problems, warnings
 
 

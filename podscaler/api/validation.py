@@ -45,6 +45,7 @@ __all__ = [
     "check_scale_to_zero",
     "check_scaling_modifiers",
     "check_triggers",
+    "name_warnings",
     "pydantic_problems",
     "scaled_job_problems",
     "scaled_object_problems",
@@ -386,6 +387,26 @@ def check_names(so: ScaledObject) -> list[Problem]:
                 )
             )
     return problems
+
+
+def name_warnings(so: ScaledObject) -> list[Problem]:
+    """Mode direct creates no HPA, so a name whose ``keda-hpa-<name>`` is too long works; KEDA
+    (and podscaler in mode hpa) refuses it, so say so before a port or a mode change does."""
+    name = so.metadata.name or ""
+    if so.spec.mode == "hpa" or not name or len(name) > MAX_LABEL_VALUE_LENGTH:
+        return []
+    hpa_name = so.hpa_name()
+    if len(hpa_name) <= MAX_LABEL_VALUE_LENGTH:
+        return []
+    return [
+        Problem(
+            "metadata.name",
+            f"the HPA name {hpa_name!r} derived from this name is {len(hpa_name)} characters "
+            f"long (more than {MAX_LABEL_VALUE_LENGTH}): fine in mode direct, which creates no "
+            "HPA, but KEDA and mode hpa refuse it; set "
+            "spec.advanced.horizontalPodAutoscalerConfig.name or shorten the name",
+        )
+    ]
 
 
 def _resource_set(resources: Mapping[str, Any] | None, resource: str) -> bool:

@@ -12,6 +12,7 @@ from podscaler.api.scaledobject import ScaledObjectSpec
 from podscaler.api.validation import (
     ObjectValidationError,
     check_cpu_memory_requests,
+    name_warnings,
     scaled_object_warnings,
     validate_cluster_trigger_authentication,
     validate_scaled_job,
@@ -193,9 +194,14 @@ def test_names_are_label_values_and_mode_hpa_checks_the_generated_hpa_name() -> 
     obj["metadata"]["name"] = "a" * 64
     assert problems_of(obj)[0].startswith("metadata.name: scaledobject name")
     obj["metadata"]["name"] = "a" * 60
-    validate_scaled_object(obj)  # direct mode creates no HPA
+    so = validate_scaled_object(obj)  # direct mode creates no HPA: allowed, with a warning
+    [warning] = name_warnings(so)
+    assert warning.path == "metadata.name"
+    assert "KEDA and mode hpa refuse it" in warning.message
     obj["spec"]["advanced"] = {"mode": "hpa"}
     assert problems_of(obj)[0].startswith("spec.advanced.horizontalPodAutoscalerConfig.name")
+    obj["spec"]["advanced"] = {"horizontalPodAutoscalerConfig": {"name": "short"}}
+    assert name_warnings(validate_scaled_object(obj)) == []
 
 
 def test_cpu_memory_triggers_need_requests_on_the_target() -> None:
