@@ -347,9 +347,24 @@ def check_scaling_modifiers(spec: ScaledObjectSpec) -> list[Problem]:
     return problems
 
 
+#: Targets whose cpu/memory-only objects must keep a replica (KEDA's verifyCPUMemoryScalers
+#: checks apps/v1 Deployments and StatefulSets only and lets any other kind through).
+_SCALE_TO_ZERO_CHECKED_TARGETS: Final = frozenset(
+    {("apps/v1", "Deployment"), ("apps/v1", "StatefulSet")}
+)
+
+
 def check_scale_to_zero(spec: ScaledObjectSpec) -> list[Problem]:
-    """Only cpu/memory triggers cannot scale to zero: their metrics come from running pods."""
+    """Only cpu/memory triggers cannot scale to zero: their metrics come from running pods.
+
+    As in KEDA, only a Deployment or StatefulSet target is held to it; other kinds (an Argo
+    Rollout, a custom resource with its own ``/scale``) are exempt, since their pods may be
+    measured some other way.
+    """
     if not spec.triggers or not all(t.is_resource_trigger for t in spec.triggers):
+        return []
+    target = spec.scale_target_ref
+    if (target.effective_api_version, target.effective_kind) not in _SCALE_TO_ZERO_CHECKED_TARGETS:
         return []
     if spec.min_replica_count:
         return []

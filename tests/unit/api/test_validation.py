@@ -170,6 +170,28 @@ def test_cpu_only_cannot_scale_to_zero() -> None:
     validate_scaled_object(scaled_object(triggers=cpu, minReplicaCount=1))
 
 
+@pytest.mark.parametrize(
+    ("target", "checked"),
+    [
+        ({"name": "web"}, True),
+        ({"name": "db", "kind": "StatefulSet"}, True),
+        ({"name": "db", "apiVersion": "apps/v1", "kind": "StatefulSet"}, True),
+        ({"name": "r", "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout"}, False),
+        ({"name": "c", "apiVersion": "example.com/v1", "kind": "Deployment"}, False),
+    ],
+)
+def test_only_deployments_and_statefulsets_must_keep_a_replica_for_cpu(
+    target: dict[str, str], checked: bool
+) -> None:
+    """KEDA's verifyCPUMemoryScalers returns early for any other kind (issue 18)."""
+    cpu = [{"type": "cpu", "metricType": "Utilization", "metadata": {"value": "50"}}]
+    obj = scaled_object(triggers=cpu, scaleTargetRef=target)
+    if checked:
+        assert "scale to zero doesn't work" in problems_of(obj)[0]
+    else:
+        validate_scaled_object(obj)
+
+
 def test_schema_errors_name_the_camel_case_path_and_say_what_is_wrong() -> None:
     obj = scaled_object(minReplicas=2, pollingInterval=0)
     obj["spec"]["triggers"][0]["metadata"]["desiredReplicas"] = 3
