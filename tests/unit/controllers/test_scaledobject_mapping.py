@@ -122,6 +122,23 @@ def test_status_is_written_only_when_it_changes_and_stale_keys_are_nulled() -> N
     assert patch == {"pausedReplicaCount": None}
 
 
+def test_a_nested_key_that_goes_away_is_sent_as_null() -> None:
+    """A merge patch merges objects: ``boundBy`` of an earlier hpa decision must be nulled
+    when the next decision (scale to zero) was bound by nothing, or it stays (issue 18)."""
+    before = {
+        "lastDecision": {"rule": "hpa", "summary": "s", "replicas": 4, "boundBy": "ScaleUpPolicy"},
+        "health": {"s0-a": {"numberOfFailures": 0}, "s1-b": {"numberOfFailures": 2}},
+    }
+    after = {
+        "lastDecision": {"rule": "deactivation", "summary": "t", "replicas": 0},
+        "health": {"s0-a": {"numberOfFailures": 0}},
+    }
+    assert status_patch(before, after) == {
+        "lastDecision": {"rule": "deactivation", "summary": "t", "replicas": 0, "boundBy": None},
+        "health": {"s1-b": None},
+    }
+
+
 def test_pod_facts_and_pod_metrics() -> None:
     pod = {
         "metadata": {"name": "p"},
