@@ -103,6 +103,14 @@ def test_external_and_resource_metrics_reach_the_hpa_in_milli_units() -> None:
     assert isinstance(readings[1], hpa.ReadingError)
     assert isinstance(readings[2], hpa.ReadingError)
     assert "down" in readings[2].message
+    # Named as the generated HPA would name it, not "s0-prometheus(<nil>)" (issue 18).
+    named, _ = hpa_spec_and_readings(inputs, {"s1-cpu": cpu}, None, None, scaled_object="web")
+    assert named.metrics[0] == hpa.ExternalMetric(
+        "s0-prometheus",
+        hpa.MetricTarget(MetricTargetType.AVERAGE_VALUE, average_value_milli=10000),
+        "&LabelSelector{MatchLabels:map[string]string{scaledobject.keda.sh/name: web,},"
+        "MatchExpressions:[]LabelSelectorRequirement{},}",
+    )
 
 
 def test_status_is_written_only_when_it_changes_and_stale_keys_are_nulled() -> None:
