@@ -77,6 +77,7 @@ OWNED_KEYS = (
     "observedGeneration",
     "lastDecision",
     "hpaName",
+    "mode",
 )
 
 
@@ -96,6 +97,7 @@ class StatusParts:
         triggers_types: str | None = None,
         authentications_types: str | None = None,
         last_decision: Mapping[str, Any] | None = None,
+        mode: str | None = None,
     ) -> None:
         self.generation = generation
         self.target_kind = target_kind
@@ -107,6 +109,7 @@ class StatusParts:
         self.triggers_types = triggers_types
         self.authentications_types = authentications_types
         self.last_decision = last_decision
+        self.mode = mode
 
 
 def compose_status(
@@ -158,6 +161,8 @@ def compose_status(
         status["observedGeneration"] = parts.generation
     if parts.last_decision:
         status["lastDecision"] = dict(parts.last_decision)
+    if parts.mode:
+        status["mode"] = parts.mode
     return status
 
 
@@ -259,4 +264,5 @@ def parts_of(inputs: Inputs, last_decision: Mapping[str, Any]) -> StatusParts:
         triggers_types=",".join(t.type for t in triggers.triggers),
         authentications_types=",".join(triggers.auth_kinds) or None,
         last_decision=last_decision,
+        mode=inputs.so.spec.mode,
     )
