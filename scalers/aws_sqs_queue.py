@@ -29,7 +29,6 @@ import hmac
 import logging
 import os
 import re
-import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -49,7 +48,9 @@ from scalers.contract import (
     ScalerConfigError,
     ScalerEnvironment,
     ScalerError,
-    ScaleTrigger,
+    ScalerFactoryBase,
+    SharedClients,
+    TriggerInput,
     exported_metric_value,
 )
 from scalers.metadata import (
@@ -272,23 +273,15 @@ def queue_name_from_url(queue_url: str) -> str:
     return parts[2]
 
 
-class AwsSqsQueueFactory:
+class AwsSqsQueueFactory(ScalerFactoryBase[AwsSqsQueueConfig]):
     """Parses and builds ``aws-sqs-queue`` triggers."""
 
     trigger_types: tuple[str, ...] = ("aws-sqs-queue",)
+    config_type = AwsSqsQueueConfig
 
-    def parse(
-        self,
-        trigger: ScaleTrigger,
-        resolved_env: Mapping[str, str],
-        auth_params: Mapping[str, str],
-        *,
-        trigger_index: int = 0,
-        pod_identity_provider: str = "",
-    ) -> AwsSqsQueueConfig:
-        r = MetadataReader(
-            trigger.metadata, resolved_env, auth_params, trigger_type="aws-sqs-queue"
-        )
+    def parse_input(self, given: TriggerInput) -> AwsSqsQueueConfig:
+        trigger = given.trigger
+        r = MetadataReader.for_input(given, "aws-sqs-queue")
         queue_url = r.required_string("queueURL", (Source.TRIGGER_METADATA, Source.RESOLVED_ENV))
         queue_length = r.integer("queueLength", default=5)
         activation = r.integer("activationQueueLength", default=0)
@@ -296,16 +289,14 @@ class AwsSqsQueueFactory:
         endpoint = r.string("awsEndpoint", required=False) or ""
         in_flight = r.boolean("scaleOnInFlight", default=True)
         delayed = r.boolean("scaleOnDelayed", default=False)
-        auth = parse_aws_auth(r, pod_identity_provider)
+        auth = parse_aws_auth(r, given.pod_identity_provider)
         metric_type = external_target_type(trigger.metric_type)
         assert queue_length is not None
         assert activation is not None
         assert in_flight is not None
         assert delayed is not None
         return AwsSqsQueueConfig(
-            trigger_index=trigger_index,
-            trigger_name=trigger.name or "",
-            unexpected_parameters=r.unexpected(),
+            **given.base_fields(r.unexpected()),
             queue_url=queue_url,
             queue_name=queue_name_from_url(queue_url),
             queue_length=queue_length,
@@ -319,12 +310,11 @@ class AwsSqsQueueFactory:
         )
 
     def build(self, config: ScalerConfig, env: ScalerEnvironment) -> AwsSqsQueueScaler:
-        if not isinstance(config, AwsSqsQueueConfig):
-            raise TypeError(f"aws-sqs-queue cannot build from {type(config).__name__}")
+        checked = self.config_of(config)
         pool = env.extras.get("sqs_client_pool")
         if pool is not None and not isinstance(pool, SQSClientPool):
             raise TypeError("extras['sqs_client_pool'] must be an SQSClientPool")
-        return AwsSqsQueueScaler(config, env, pool)
+        return AwsSqsQueueScaler(checked, env, pool)
 
 
 # -------------------------------------------------------------------------------- pure rules
@@ -358,41 +348,14 @@ def sqs_activity(queue_length: int, activation_queue_length: int) -> tuple[float
 # -------------------------------------------------------------------------------- the pool
 
 
-@dataclass
-class _Entry:
-    client: Any
-    users: int
-
-
-class SQSClientPool:
-    """Shared aiobotocore SQS clients, one per :class:`CredentialIdentity`, reference counted.
-
-    Clients belong to the event loop they were created on (their HTTP sessions do), so the
-    process-wide pool is one per loop (:meth:`for_running_loop`). The caller says how to
-    create a client it does not find, so the pool itself never holds a credential.
-    """
-
-    _per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SQSClientPool] = (
-        weakref.WeakKeyDictionary()
-    )
+class SQSClientPool(SharedClients[CredentialIdentity, Any]):
+    """Shared aiobotocore SQS clients, one per :class:`CredentialIdentity`, reference counted
+    (:class:`~scalers.contract.SharedClients`). The caller says how to create a client it
+    does not find, so the pool itself never holds a credential."""
 
     def __init__(self) -> None:
-        self._entries: dict[CredentialIdentity, _Entry] = {}
+        super().__init__()
         self._creating: dict[CredentialIdentity, asyncio.Future[None]] = {}
-
-    @classmethod
-    def for_running_loop(cls) -> SQSClientPool:
-        loop = asyncio.get_running_loop()
-        pool = cls._per_loop.get(loop)
-        if pool is None:
-            pool = cls._per_loop[loop] = SQSClientPool()
-        return pool
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def __repr__(self) -> str:
-        return f"SQSClientPool({len(self._entries)} clients)"
 
     async def acquire(
         self, identity: CredentialIdentity, create: Callable[[], Awaitable[Any]]
@@ -400,10 +363,9 @@ class SQSClientPool:
         """The client for ``identity``, made with ``create`` on first use; pair with
         :meth:`release`. Concurrent first users wait for one creation."""
         while True:
-            entry = self._entries.get(identity)
-            if entry is not None:
-                entry.users += 1
-                return entry.client
+            client = self._reuse(identity)
+            if client is not None:
+                return client
             pending = self._creating.get(identity)
             if pending is None:
                 break
@@ -411,35 +373,16 @@ class SQSClientPool:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._creating[identity] = done
         try:
-            client = await create()
-            self._entries[identity] = _Entry(client, 1)
-            return client
+            return self._keep(identity, await create())
         finally:
             self._creating.pop(identity, None)
             done.set_result(None)
 
-    async def release(self, identity: CredentialIdentity, *, discard: bool = False) -> None:
-        """Give a client back; it is closed when its last user leaves (or at once with
-        ``discard``, for a client that should be rebuilt)."""
-        entry = self._entries.get(identity)
-        if entry is None:
-            return
-        entry.users -= 1
-        if entry.users <= 0 or discard:
-            del self._entries[identity]
-            await _close_client(entry.client)
-
-    async def close(self) -> None:
-        entries, self._entries = list(self._entries.values()), {}
-        for entry in entries:
-            await _close_client(entry.client)
-
-
-async def _close_client(client: Any) -> None:
-    try:
-        await client.close()
-    except Exception:
-        log.debug("closing an SQS client failed", exc_info=True)
+    async def close_client(self, client: Any) -> None:
+        try:
+            await client.close()
+        except Exception:
+            log.debug("closing an SQS client failed", exc_info=True)
 
 
 async def create_sqs_client(identity: CredentialIdentity, auth: AWSAuth) -> Any:

@@ -33,7 +33,6 @@ import logging
 import os
 import re
 import ssl
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -50,7 +49,9 @@ from scalers.contract import (
     ScalerConfigError,
     ScalerEnvironment,
     ScalerError,
-    ScaleTrigger,
+    ScalerFactoryBase,
+    SharedClients,
+    TriggerInput,
     exported_metric_value,
 )
 from scalers.http_auth import AuthMode, HTTPAuth, ssl_context
@@ -281,21 +282,15 @@ class KafkaConfig(ScalerConfig):
         return ConnectionIdentity.of(self.bootstrap_servers, self.auth)
 
 
-class KafkaFactory:
+class KafkaFactory(ScalerFactoryBase[KafkaConfig]):
     """Parses and builds ``kafka`` triggers."""
 
     trigger_types: tuple[str, ...] = ("kafka",)
+    config_type = KafkaConfig
 
-    def parse(
-        self,
-        trigger: ScaleTrigger,
-        resolved_env: Mapping[str, str],
-        auth_params: Mapping[str, str],
-        *,
-        trigger_index: int = 0,
-        pod_identity_provider: str = "",
-    ) -> KafkaConfig:
-        r = MetadataReader(trigger.metadata, resolved_env, auth_params, trigger_type="kafka")
+    def parse_input(self, given: TriggerInput) -> KafkaConfig:
+        trigger = given.trigger
+        r = MetadataReader.for_input(given, "kafka")
         servers = r.required_string("bootstrapServers", _META_THEN_ENV)
         group = r.required_string("consumerGroup", _META_THEN_ENV)
         topic = r.string("topic", _META_THEN_ENV, required=False) or ""
@@ -368,9 +363,7 @@ class KafkaFactory:
             )
         r.mark_known("commitOffset")
         return KafkaConfig(
-            trigger_index=trigger_index,
-            trigger_name=trigger.name or "",
-            unexpected_parameters=r.unexpected(),
+            **given.base_fields(r.unexpected()),
             bootstrap_servers=tuple(s.strip() for s in servers.split(",") if s.strip()),
             consumer_group=group,
             topic=topic,
@@ -392,28 +385,26 @@ class KafkaFactory:
     def check_buildable(self, config: ScalerConfig) -> None:
         """What parses (KEDA accepts it) but podscaler cannot build yet; pure, so ``podscaler
         validate`` reports it offline exactly as the operator does."""
-        if not isinstance(config, KafkaConfig):
-            raise TypeError(f"kafka cannot build from {type(config).__name__}")
-        if config.auth.sasl in (SaslMode.OAUTHBEARER, SaslMode.GSSAPI):
+        checked = self.config_of(config)
+        if checked.auth.sasl in (SaslMode.OAUTHBEARER, SaslMode.GSSAPI):
             raise ScalerConfigError(
-                f"sasl {config.auth.sasl.value} is not supported by podscaler's kafka trigger "
+                f"sasl {checked.auth.sasl.value} is not supported by podscaler's kafka trigger "
                 "yet; use plaintext, scram_sha256 or scram_sha512",
                 parameter="sasl",
             )
-        if config.auth.key_password is not None:
+        if checked.auth.key_password is not None:
             raise ScalerConfigError(
                 "encrypted TLS keys (keyPassword) are not supported yet; give an unencrypted key",
                 parameter="keyPassword",
             )
 
     def build(self, config: ScalerConfig, env: ScalerEnvironment) -> KafkaScaler:
-        if not isinstance(config, KafkaConfig):
-            raise TypeError(f"kafka cannot build from {type(config).__name__}")
-        self.check_buildable(config)
+        checked = self.config_of(config)
+        self.check_buildable(checked)
         pool = env.extras.get("kafka_connections")
         if pool is not None and not isinstance(pool, KafkaConnections):
             raise TypeError("extras['kafka_connections'] must be a KafkaConnections")
-        return KafkaScaler(config, env, pool)
+        return KafkaScaler(checked, env, pool)
 
 
 def topic_partitions(
@@ -534,57 +525,19 @@ async def _quietly(awaitable: Any) -> None:
         log.debug("closing a kafka client failed", exc_info=True)
 
 
-@dataclass
-class _Entry:
-    connection: KafkaConnection
-    users: int
-
-
-class KafkaConnections:
+class KafkaConnections(SharedClients[ConnectionIdentity, KafkaConnection]):
     """Shared :class:`KafkaConnection` objects by :class:`ConnectionIdentity`, reference
-    counted; one pool per event loop (the clients belong to the loop)."""
-
-    _per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, KafkaConnections] = (
-        weakref.WeakKeyDictionary()
-    )
-
-    def __init__(self) -> None:
-        self._entries: dict[ConnectionIdentity, _Entry] = {}
-
-    @classmethod
-    def for_running_loop(cls) -> KafkaConnections:
-        loop = asyncio.get_running_loop()
-        pool = cls._per_loop.get(loop)
-        if pool is None:
-            pool = cls._per_loop[loop] = KafkaConnections()
-        return pool
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def __repr__(self) -> str:
-        return f"KafkaConnections({len(self._entries)} connections)"
+    counted, one pool per event loop (:class:`~scalers.contract.SharedClients`)."""
 
     def acquire(self, identity: ConnectionIdentity, auth: KafkaAuth) -> KafkaConnection:
-        entry = self._entries.get(identity)
-        if entry is None:
-            entry = self._entries[identity] = _Entry(KafkaConnection(identity, auth), 0)
-        entry.users += 1
-        return entry.connection
+        """The connection for ``identity`` (created, not yet connected, on first use)."""
+        connection = self._reuse(identity)
+        if connection is None:
+            connection = self._keep(identity, KafkaConnection(identity, auth))
+        return connection
 
-    async def release(self, identity: ConnectionIdentity) -> None:
-        entry = self._entries.get(identity)
-        if entry is None:
-            return
-        entry.users -= 1
-        if entry.users <= 0:
-            del self._entries[identity]
-            await entry.connection.close()
-
-    async def close(self) -> None:
-        entries, self._entries = list(self._entries.values()), {}
-        for entry in entries:
-            await entry.connection.close()
+    async def close_client(self, client: KafkaConnection) -> None:
+        await client.close()
 
 
 # -------------------------------------------------------------------------------- the scaler

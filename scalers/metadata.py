@@ -30,7 +30,7 @@ from enum import StrEnum
 from podscaler.api.durations import parse_go_duration as _parse_go_duration
 from podscaler.api.gostrconv import parse_bool, parse_int
 from podscaler.api.metrictarget import MetricTargetType
-from scalers.contract import MetricTarget, ScalerConfigError
+from scalers.contract import MetricTarget, ScalerConfigError, TriggerInput
 
 __all__ = [
     "AUTH_PARAMS",
@@ -93,6 +93,16 @@ class MetadataReader:
         self._trigger_type = trigger_type
         self._known: set[str] = set()
         self._from_env: set[str] = set()
+
+    @classmethod
+    def for_input(cls, given: TriggerInput, trigger_type: str) -> MetadataReader:
+        """A reader of *given*'s metadata, env and auth params."""
+        return cls(
+            given.trigger.metadata,
+            given.resolved_env,
+            given.auth_params,
+            trigger_type=trigger_type,
+        )
 
     # ---------------------------------------------------------------------------- lookup
 

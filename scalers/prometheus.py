@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote_plus, urlsplit, urlunsplit
@@ -46,7 +45,8 @@ from scalers.contract import (
     ScalerConfigError,
     ScalerEnvironment,
     ScalerError,
-    ScaleTrigger,
+    ScalerFactoryBase,
+    TriggerInput,
     exported_metric_value,
 )
 from scalers.http_auth import AuthMode, HTTPAuth, parse_http_auth, ssl_context
@@ -106,21 +106,15 @@ class PrometheusConfig(ScalerConfig):
         return metric_name(self.trigger_index, normalize_metric_name("prometheus"))
 
 
-class PrometheusFactory:
+class PrometheusFactory(ScalerFactoryBase[PrometheusConfig]):
     """Parses and builds ``prometheus`` triggers."""
 
     trigger_types: tuple[str, ...] = ("prometheus",)
+    config_type = PrometheusConfig
 
-    def parse(
-        self,
-        trigger: ScaleTrigger,
-        resolved_env: Mapping[str, str],
-        auth_params: Mapping[str, str],
-        *,
-        trigger_index: int = 0,
-        pod_identity_provider: str = "",
-    ) -> PrometheusConfig:
-        r = MetadataReader(trigger.metadata, resolved_env, auth_params, trigger_type="prometheus")
+    def parse_input(self, given: TriggerInput) -> PrometheusConfig:
+        trigger = given.trigger
+        r = MetadataReader.for_input(given, "prometheus")
         auth = parse_http_auth(r)
         server_address = r.required_string("serverAddress")
         query = r.required_string("query")
@@ -140,14 +134,12 @@ class PrometheusFactory:
         assert threshold is not None
         assert ignore_null is not None
         assert unsafe_ssl is not None
-        if auth.modes and pod_identity_provider not in ("", "none"):
+        if auth.modes and given.pod_identity_provider not in ("", "none"):
             raise ScalerConfigError(
                 "pod identity cannot be enabled with other auth types", parameter="authModes"
             )
         return PrometheusConfig(
-            trigger_index=trigger_index,
-            trigger_name=trigger.name or "",
-            unexpected_parameters=r.unexpected(),
+            **given.base_fields(r.unexpected()),
             server_address=server_address,
             query=query,
             threshold=threshold,
@@ -161,21 +153,19 @@ class PrometheusFactory:
             identity_owner=identity_owner,
             timeout_seconds=timeout or None,
             auth=auth,
-            pod_identity_provider=pod_identity_provider,
+            pod_identity_provider=given.pod_identity_provider,
             metric_type=metric_type,
         )
 
     def check_buildable(self, config: ScalerConfig) -> None:
         """What parses (KEDA accepts it) but podscaler cannot build; pure, so ``podscaler
         validate`` reports it offline exactly as the operator does."""
-        if not isinstance(config, PrometheusConfig):
-            raise TypeError(f"prometheus cannot build from {type(config).__name__}")
-        check_buildable(config)
+        checked = self.config_of(config)
+        check_buildable(checked)
 
     def build(self, config: ScalerConfig, env: ScalerEnvironment) -> PrometheusScaler:
-        if not isinstance(config, PrometheusConfig):
-            raise TypeError(f"prometheus cannot build from {type(config).__name__}")
-        return PrometheusScaler(config, env)
+        checked = self.config_of(config)
+        return PrometheusScaler(checked, env)
 
 
 def check_buildable(config: PrometheusConfig) -> None:
