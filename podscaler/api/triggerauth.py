@@ -181,6 +181,22 @@ class TriggerAuthenticationSpec(SpecModel):
         default=None, description="Parameters from AWS Secrets Manager."
     )
 
+    def unsupported_sources(self) -> list[str]:
+        """The sources set here that podscaler cannot read yet (KEDA can): the operator
+        refuses the TriggerAuthentication naming them, and ``podscaler validate`` says so."""
+        return [
+            label
+            for label, value in (
+                ("hashiCorpVault", self.hashi_corp_vault),
+                ("azureKeyVault", self.azure_key_vault),
+                ("gcpSecretManager", self.gcp_secret_manager),
+                ("awsSecretManager", self.aws_secret_manager),
+                ("boundServiceAccountToken", self.bound_service_account_token),
+                ("filePath", self.file_path),
+            )
+            if value
+        ]
+
     def parameter_names(self) -> list[str]:
         """Every authentication parameter this spec provides, in declaration order."""
         names: list[str] = []

@@ -639,6 +639,14 @@ def _trigger_auth_spec_problems(spec: TriggerAuthenticationSpec) -> list[Problem
                     "cannot be set when identityOwner is workload (the workload's role is used)",
                 )
             )
+    for source in spec.unsupported_sources():
+        problems.append(
+            Problem(
+                f"spec.{source}",
+                f"{source} is not supported by podscaler yet (KEDA reads it); use "
+                "secretTargetRef, configMapTargetRef, env or podIdentity",
+            )
+        )
     names = spec.parameter_names()
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:

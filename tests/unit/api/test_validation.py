@@ -14,6 +14,7 @@ from podscaler.api.validation import (
     check_cpu_memory_requests,
     name_warnings,
     scaled_object_warnings,
+    trigger_authentication_problems,
     validate_cluster_trigger_authentication,
     validate_scaled_job,
     validate_scaled_object,
@@ -335,3 +336,23 @@ def test_formula_variables_are_the_names_read_in_order_of_first_use() -> None:
         "a",
         "c",
     ]
+
+
+def test_sources_podscaler_cannot_read_are_errors_offline_as_in_the_operator() -> None:
+    """The operator refuses a TriggerAuthentication with these sources when it builds the
+    trigger; validate says so first (issue 18)."""
+    obj = {
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "TriggerAuthentication",
+        "metadata": {"name": "vault"},
+        "spec": {
+            "hashiCorpVault": {
+                "address": "https://vault:8200",
+                "authentication": "token",
+                "secrets": [{"parameter": "password", "key": "pw", "path": "kv/app"}],
+            }
+        },
+    }
+    _, problems = trigger_authentication_problems(obj)
+    assert [p.path for p in problems] == ["spec.hashiCorpVault"]
+    assert "not supported by podscaler yet" in problems[0].message
