@@ -36,7 +36,7 @@ import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
@@ -77,6 +77,7 @@ from scalers.metadata import (
 
 __all__ = [
     "KAFKA",
+    "UNSUPPORTED_SASL",
     "ConnectionIdentity",
     "KafkaAuth",
     "KafkaConfig",
@@ -106,6 +107,10 @@ class SaslMode(StrEnum):
     SCRAM_SHA512 = "scram_sha512"
     OAUTHBEARER = "oauthbearer"
     GSSAPI = "gssapi"
+
+
+#: ``sasl`` mechanisms KEDA's kafka trigger speaks and podscaler's cannot yet.
+UNSUPPORTED_SASL: Final = (SaslMode.OAUTHBEARER, SaslMode.GSSAPI)
 
 
 _AIOKAFKA_MECHANISM = {
@@ -386,7 +391,7 @@ class KafkaFactory(ScalerFactoryBase[KafkaConfig]):
         """What parses (KEDA accepts it) but podscaler cannot build yet; pure, so ``podscaler
         validate`` reports it offline exactly as the operator does."""
         checked = self.config_of(config)
-        if checked.auth.sasl in (SaslMode.OAUTHBEARER, SaslMode.GSSAPI):
+        if checked.auth.sasl in UNSUPPORTED_SASL:
             raise ScalerConfigError(
                 f"sasl {checked.auth.sasl.value} is not supported by podscaler's kafka trigger "
                 "yet; use plaintext, scram_sha256 or scram_sha512",

@@ -27,7 +27,7 @@ import json
 import math
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 from urllib.parse import quote_plus, urlsplit, urlunsplit
 
 import aiohttp
@@ -61,6 +61,8 @@ from scalers.metadata import (
 
 __all__ = [
     "PROMETHEUS",
+    "UNSUPPORTED_AUTH_MODES",
+    "UNSUPPORTED_POD_IDENTITIES",
     "PrometheusConfig",
     "PrometheusFactory",
     "PrometheusResponseError",
@@ -76,7 +78,10 @@ MAX_BODY_BYTES = 8 * 1024 * 1024
 #: Prometheus refuses range queries of more points than this (``exceeded maximum resolution``).
 MAX_RANGE_POINTS = 11_000
 
-_POD_IDENTITIES_WITHOUT_SUPPORT = ("azure", "azure-workload", "gcp", "aws", "aws-eks")
+#: podIdentity providers KEDA's prometheus trigger accepts and podscaler's cannot use yet.
+UNSUPPORTED_POD_IDENTITIES: Final = ("azure", "azure-workload", "gcp", "aws", "aws-eks")
+#: ``authModes`` values KEDA accepts and podscaler's prometheus trigger cannot use yet.
+UNSUPPORTED_AUTH_MODES: Final = (AuthMode.OAUTH,)
 
 
 class PrometheusConfig(ScalerConfig):
@@ -171,12 +176,13 @@ class PrometheusFactory(ScalerFactoryBase[PrometheusConfig]):
 def check_buildable(config: PrometheusConfig) -> None:
     """Raise :class:`ScalerConfigError` for a parsed config podscaler cannot act on (auth
     modes and pod identities not implemented, a server address that is no URL). Pure."""
-    if config.auth.enabled(AuthMode.OAUTH):
-        raise ScalerConfigError(
-            "authModes 'oauth' is not supported by podscaler's prometheus trigger yet",
-            parameter="authModes",
-        )
-    if config.pod_identity_provider in _POD_IDENTITIES_WITHOUT_SUPPORT:
+    for mode in UNSUPPORTED_AUTH_MODES:
+        if config.auth.enabled(mode):
+            raise ScalerConfigError(
+                f"authModes {mode.value!r} is not supported by podscaler's prometheus trigger yet",
+                parameter="authModes",
+            )
+    if config.pod_identity_provider in UNSUPPORTED_POD_IDENTITIES:
         raise ScalerConfigError(
             f"pod identity provider {config.pod_identity_provider!r} is not supported by "
             "podscaler's prometheus trigger; use bearer, basic, custom or tls auth",
