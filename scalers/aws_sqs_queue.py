@@ -6,12 +6,8 @@ a message being worked on still needs a consumer) and ``…Delayed`` (off by def
 drives an ``AverageValue`` External metric ``s{i}-aws-sqs-{queueName}`` with target
 ``queueLength``; active when the sum is strictly greater than ``activationQueueLength``.
 
-Credentials (:class:`AWSAuth`) follow KEDA's ``GetAwsAuthorization``: a TriggerAuthentication
-with ``podIdentity.provider: aws`` uses the operator's own identity (the standard chain, which
-includes web identity through ``AWS_ROLE_ARN`` / ``AWS_WEB_IDENTITY_TOKEN_FILE``), assuming
-``podIdentity.roleArn`` when one is given; otherwise ``awsRoleArn`` is assumed with the
-operator's identity; otherwise static keys (``awsAccessKeyID``/``awsAccessKeyId``,
-``awsSecretAccessKey``, ``awsSessionToken``) are required.
+Credentials (:class:`AWSAuth`) follow KEDA's ``GetAwsAuthorization``; see
+:mod:`scalers.aws_credentials`.
 
 Why a shared client pool (:class:`SQSClientPool`): an aiobotocore client owns an HTTP
 connection pool and, for assumed roles, an STS session; building one per poll costs a TLS
@@ -31,15 +27,22 @@ import os
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import ConfigDict
 
 from podscaler.api.gostrconv import parse_int
 from podscaler.api.metrictarget import MetricTargetType
+from scalers.aws_credentials import (
+    POD_IDENTITY_EXTERNAL_ID,
+    POD_IDENTITY_IDENTITY_OWNER,
+    POD_IDENTITY_ROLE_ARN,
+    AWSAuth,
+    AWSCredentialKind,
+    install_assume_role,
+    parse_aws_auth,
+)
 from scalers.contract import (
     ExternalMetricSpec,
     MetricSpec,
@@ -54,7 +57,6 @@ from scalers.contract import (
     exported_metric_value,
 )
 from scalers.metadata import (
-    AUTH_PARAMS,
     MetadataReader,
     Source,
     external_metric_target,
@@ -83,13 +85,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Auth-param keys under which the TriggerAuthentication resolver hands over the fields of
-#: ``podIdentity`` that AWS triggers need (the factory contract carries only the provider
-#: name). A dot cannot appear in a KEDA parameter name users write, so these never collide.
-POD_IDENTITY_ROLE_ARN = "podIdentity.roleArn"
-POD_IDENTITY_EXTERNAL_ID = "podIdentity.externalID"
-POD_IDENTITY_IDENTITY_OWNER = "podIdentity.identityOwner"
-
 VISIBLE = "ApproximateNumberOfMessages"
 IN_FLIGHT = "ApproximateNumberOfMessagesNotVisible"
 DELAYED = "ApproximateNumberOfMessagesDelayed"
@@ -98,83 +93,6 @@ _META_THEN_AUTH = (Source.TRIGGER_METADATA, Source.AUTH_PARAMS)
 
 
 # -------------------------------------------------------------------------------- credentials
-
-
-class AWSCredentialKind(StrEnum):
-    """Where the credentials of a trigger come from."""
-
-    STATIC = "static"  # access key + secret (+ session token) from the TriggerAuthentication
-    ASSUME_ROLE = "assume-role"  # the operator's identity, then sts:AssumeRole
-    OPERATOR = "operator"  # the operator's identity as is (env, web identity, instance role)
-
-
-class AWSAuth(BaseModel):
-    """Parsed AWS credentials of one trigger. Secrets are :class:`SecretStr`."""
-
-    model_config = ConfigDict(frozen=True)
-
-    kind: AWSCredentialKind
-    access_key_id: str = ""
-    secret_access_key: SecretStr | None = None
-    session_token: SecretStr | None = None
-    role_arn: str = ""
-    external_id: str = ""
-
-    def secrets(self) -> list[str]:
-        """Secret values, for redacting messages that come from elsewhere."""
-        return [s.get_secret_value() for s in (self.secret_access_key, self.session_token) if s]
-
-
-def parse_aws_auth(reader: MetadataReader, pod_identity_provider: str) -> AWSAuth:
-    """KEDA's ``GetAwsAuthorization`` for one trigger. Pure.
-
-    ``aws-eks`` (removed from KEDA in favour of ``aws``) is read as ``aws``.
-    """
-    reader.mark_known("identityOwner", "awsAccessKeyID", "awsSecretAccessKey")
-    if pod_identity_provider in ("aws", "aws-eks"):
-        role_arn = reader.string(POD_IDENTITY_ROLE_ARN, AUTH_PARAMS, required=False) or ""
-        owner = reader.string(POD_IDENTITY_IDENTITY_OWNER, AUTH_PARAMS, required=False) or ""
-        if role_arn and owner not in ("keda", "operator"):
-            external_id = reader.string(POD_IDENTITY_EXTERNAL_ID, AUTH_PARAMS, required=False) or ""
-            return AWSAuth(
-                kind=AWSCredentialKind.ASSUME_ROLE, role_arn=role_arn, external_id=external_id
-            )
-        return AWSAuth(kind=AWSCredentialKind.OPERATOR)
-    identity_owner = reader.enum(
-        "identityOwner", ("pod", "operator"), default="pod", required=False
-    )
-    if identity_owner == "operator":
-        return AWSAuth(kind=AWSCredentialKind.OPERATOR)
-    assume = reader.string("awsRoleArn", AUTH_PARAMS, required=False)
-    if assume:
-        external_id = reader.string("awsExternalID", AUTH_PARAMS, required=False) or ""
-        return AWSAuth(kind=AWSCredentialKind.ASSUME_ROLE, role_arn=assume, external_id=external_id)
-    key_id = reader.lookup(("awsAccessKeyID", "awsAccessKeyId"), AUTH_PARAMS) or reader.lookup(
-        "awsAccessKeyID", (Source.TRIGGER_METADATA, Source.RESOLVED_ENV)
-    )
-    if key_id is None:
-        raise ScalerConfigError(
-            "awsAccessKeyID not found: set it (or awsRoleArn, or podIdentity aws) in the "
-            "TriggerAuthentication",
-            parameter="awsAccessKeyID",
-            missing_from=("authParams", "triggerMetadata", "resolvedEnv"),
-        )
-    secret = reader.lookup("awsSecretAccessKey", AUTH_PARAMS) or reader.lookup(
-        "awsSecretAccessKey", (Source.RESOLVED_ENV,)
-    )
-    if secret is None:
-        raise ScalerConfigError(
-            "awsSecretAccessKey not found: set it in the TriggerAuthentication",
-            parameter="awsSecretAccessKey",
-            missing_from=("authParams", "resolvedEnv"),
-        )
-    token = reader.lookup("awsSessionToken", AUTH_PARAMS)
-    return AWSAuth(
-        kind=AWSCredentialKind.STATIC,
-        access_key_id=key_id[0],
-        secret_access_key=SecretStr(secret[0]),
-        session_token=SecretStr(token[0]) if token else None,
-    )
 
 
 #: Per-process key of the credential fingerprints: a pool key can be compared, never reversed
@@ -402,54 +320,13 @@ async def create_sqs_client(identity: CredentialIdentity, auth: AWSAuth) -> Any:
         if auth.session_token is not None:
             kwargs["aws_session_token"] = auth.session_token.get_secret_value()
     elif auth.kind is AWSCredentialKind.ASSUME_ROLE:
-        _install_assume_role(session, identity.region, auth)
+        install_assume_role(session, identity.region, auth)
     # Few retries: a poll that fails is retried by the next poll, and fallback counts it.
     config = AioConfig(
         connect_timeout=3, read_timeout=10, retries={"max_attempts": 2, "mode": "standard"}
     )
     context = session.create_client("sqs", config=config, **kwargs)
     return await context.__aenter__()
-
-
-def _install_assume_role(session: Any, region: str, auth: AWSAuth) -> None:
-    """Make ``session`` resolve credentials by assuming ``auth.role_arn`` with the operator's
-    identity, refreshed before they expire (aiobotocore's refreshable credentials)."""
-    from aiobotocore.credentials import AioDeferredRefreshableCredentials
-    from aiobotocore.session import AioSession
-    from botocore.credentials import CredentialProvider  # type: ignore[import-untyped]
-
-    source = AioSession()
-
-    async def refresh() -> dict[str, Any]:
-        args: dict[str, Any] = {
-            "RoleArn": auth.role_arn,
-            "RoleSessionName": "podscaler",
-            "DurationSeconds": 900,
-        }
-        if auth.external_id:
-            args["ExternalId"] = auth.external_id
-        async with source.create_client("sts", region_name=region) as sts:
-            answer = await sts.assume_role(**args)
-        creds = answer["Credentials"]
-        expiry = creds["Expiration"]
-        if isinstance(expiry, datetime):
-            expiry = expiry.astimezone(UTC).isoformat()
-        return {
-            "access_key": creds["AccessKeyId"],
-            "secret_key": creds["SecretAccessKey"],
-            "token": creds["SessionToken"],
-            "expiry_time": expiry,
-        }
-
-    class _AssumeRole(CredentialProvider):  # type: ignore[misc]
-        METHOD = "podscaler-assume-role"
-        CANONICAL_NAME = "podscaler-assume-role"
-
-        async def load(self) -> Any:
-            return AioDeferredRefreshableCredentials(refresh_using=refresh, method=self.METHOD)
-
-    resolver = session.get_component("credential_provider")
-    resolver.insert_before("env", _AssumeRole())
 
 
 # -------------------------------------------------------------------------------- the scaler
