@@ -73,7 +73,9 @@ def porting_section(registry: ScalerRegistry | None = None) -> str:
         "(use `secretTargetRef`, `configMapTargetRef`, `env` or `podIdentity`).",
         f"- **prometheus auth** not implemented yet: `authModes` "
         f"{_code(m.value for m in UNSUPPORTED_AUTH_MODES)}; pod identity providers "
-        f"{_code(UNSUPPORTED_POD_IDENTITIES)} (use bearer, basic, custom, apiKey or tls auth).",
+        f"{_code(UNSUPPORTED_POD_IDENTITIES)} (use bearer, basic, custom, apiKey or tls auth). "
+        "Amazon Managed Prometheus works as in KEDA: with `podIdentity` `aws` or AWS keys "
+        "(and `awsRegion`) every query is signed with SigV4.",
         f"- **kafka SASL** mechanisms not implemented yet: "
         f"{_code(m.value for m in UNSUPPORTED_SASL)}; encrypted client keys (`keyPassword`) "
         "are refused (give an unencrypted key).",
