@@ -19,7 +19,7 @@ bootstrap servers and security settings share one admin client plus one group-le
 never the secrets.
 
 SASL ``plaintext``, ``scram_sha256``, ``scram_sha512`` and TLS (``ca``, ``cert``/``key``,
-``unsafeSsl``) are supported. ``oauthbearer`` and ``gssapi`` parse and validate as KEDA's do,
+``keyPassword`` for an encrypted key, ``unsafeSsl``) are supported. ``oauthbearer`` and ``gssapi`` parse and validate as KEDA's do,
 so manifests are checked, but building such a trigger says plainly that podscaler cannot
 speak them yet.
 """
@@ -397,11 +397,6 @@ class KafkaFactory(ScalerFactoryBase[KafkaConfig]):
                 "yet; use plaintext, scram_sha256 or scram_sha512",
                 parameter="sasl",
             )
-        if checked.auth.key_password is not None:
-            raise ScalerConfigError(
-                "encrypted TLS keys (keyPassword) are not supported yet; give an unencrypted key",
-                parameter="keyPassword",
-            )
 
     def build(self, config: ScalerConfig, env: ScalerEnvironment) -> KafkaScaler:
         checked = self.config_of(config)
@@ -510,7 +505,10 @@ def _client_kwargs(identity: ConnectionIdentity, auth: KafkaAuth) -> dict[str, A
     context: ssl.SSLContext | None = None
     if auth.tls:
         http = HTTPAuth(modes=(AuthMode.TLS,), ca=auth.ca, cert=auth.cert, key=auth.key)
-        context = ssl_context(http, unsafe_ssl=auth.unsafe_ssl) or ssl.create_default_context()
+        context = (
+            ssl_context(http, unsafe_ssl=auth.unsafe_ssl, key_password=auth.key_password)
+            or ssl.create_default_context()
+        )
         kwargs["ssl_context"] = context
     mechanism = _AIOKAFKA_MECHANISM.get(auth.sasl)
     if mechanism is not None:

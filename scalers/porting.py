@@ -77,8 +77,7 @@ def porting_section(registry: ScalerRegistry | None = None) -> str:
         "Amazon Managed Prometheus works as in KEDA: with `podIdentity` `aws` or AWS keys "
         "(and `awsRegion`) every query is signed with SigV4.",
         f"- **kafka SASL** mechanisms not implemented yet: "
-        f"{_code(m.value for m in UNSUPPORTED_SASL)}; encrypted client keys (`keyPassword`) "
-        "are refused (give an unencrypted key).",
+        f"{_code(m.value for m in UNSUPPORTED_SASL)}.",
         "- **Unknown metadata keys** are ignored as in KEDA; `validate` warns about each, "
         "since it is often a misspelling.",
     ]
