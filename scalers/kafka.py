@@ -19,9 +19,9 @@ bootstrap servers and security settings share one admin client plus one group-le
 never the secrets.
 
 SASL ``plaintext``, ``scram_sha256``, ``scram_sha512`` and TLS (``ca``, ``cert``/``key``,
-``keyPassword`` for an encrypted key, ``unsafeSsl``) are supported. ``oauthbearer`` and ``gssapi`` parse and validate as KEDA's do,
-so manifests are checked, but building such a trigger says plainly that podscaler cannot
-speak them yet.
+``keyPassword`` for an encrypted key, ``unsafeSsl``) are supported. ``oauthbearer`` and
+``gssapi`` parse and validate as KEDA's do, so manifests are checked, but building such a
+trigger (and ``podscaler validate``) says plainly that podscaler cannot speak them yet.
 """
 
 from __future__ import annotations
