@@ -6,12 +6,8 @@ a message being worked on still needs a consumer) and ``…Delayed`` (off by def
 drives an ``AverageValue`` External metric ``s{i}-aws-sqs-{queueName}`` with target
 ``queueLength``; active when the sum is strictly greater than ``activationQueueLength``.
 
-Credentials (:class:`AWSAuth`) follow KEDA's ``GetAwsAuthorization``: a TriggerAuthentication
-with ``podIdentity.provider: aws`` uses the operator's own identity (the standard chain, which
-includes web identity through ``AWS_ROLE_ARN`` / ``AWS_WEB_IDENTITY_TOKEN_FILE``), assuming
-``podIdentity.roleArn`` when one is given; otherwise ``awsRoleArn`` is assumed with the
-operator's identity; otherwise static keys (``awsAccessKeyID``/``awsAccessKeyId``,
-``awsSecretAccessKey``, ``awsSessionToken``) are required.
+Credentials (:class:`AWSAuth`) follow KEDA's ``GetAwsAuthorization``; see
+:mod:`scalers.aws_credentials`.
 
 Why a shared client pool (:class:`SQSClientPool`): an aiobotocore client owns an HTTP
 connection pool and, for assumed roles, an STS session; building one per poll costs a TLS
@@ -29,18 +25,24 @@ import hmac
 import logging
 import os
 import re
-import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import ConfigDict
 
 from podscaler.api.gostrconv import parse_int
 from podscaler.api.metrictarget import MetricTargetType
+from scalers.aws_credentials import (
+    POD_IDENTITY_EXTERNAL_ID,
+    POD_IDENTITY_IDENTITY_OWNER,
+    POD_IDENTITY_ROLE_ARN,
+    AWSAuth,
+    AWSCredentialKind,
+    install_assume_role,
+    parse_aws_auth,
+)
 from scalers.contract import (
     ExternalMetricSpec,
     MetricSpec,
@@ -49,11 +51,12 @@ from scalers.contract import (
     ScalerConfigError,
     ScalerEnvironment,
     ScalerError,
-    ScaleTrigger,
+    ScalerFactoryBase,
+    SharedClients,
+    TriggerInput,
     exported_metric_value,
 )
 from scalers.metadata import (
-    AUTH_PARAMS,
     MetadataReader,
     Source,
     external_metric_target,
@@ -82,13 +85,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Auth-param keys under which the TriggerAuthentication resolver hands over the fields of
-#: ``podIdentity`` that AWS triggers need (the factory contract carries only the provider
-#: name). A dot cannot appear in a KEDA parameter name users write, so these never collide.
-POD_IDENTITY_ROLE_ARN = "podIdentity.roleArn"
-POD_IDENTITY_EXTERNAL_ID = "podIdentity.externalID"
-POD_IDENTITY_IDENTITY_OWNER = "podIdentity.identityOwner"
-
 VISIBLE = "ApproximateNumberOfMessages"
 IN_FLIGHT = "ApproximateNumberOfMessagesNotVisible"
 DELAYED = "ApproximateNumberOfMessagesDelayed"
@@ -97,81 +93,6 @@ _META_THEN_AUTH = (Source.TRIGGER_METADATA, Source.AUTH_PARAMS)
 
 
 # -------------------------------------------------------------------------------- credentials
-
-
-class AWSCredentialKind(StrEnum):
-    """Where the credentials of a trigger come from."""
-
-    STATIC = "static"  # access key + secret (+ session token) from the TriggerAuthentication
-    ASSUME_ROLE = "assume-role"  # the operator's identity, then sts:AssumeRole
-    OPERATOR = "operator"  # the operator's identity as is (env, web identity, instance role)
-
-
-class AWSAuth(BaseModel):
-    """Parsed AWS credentials of one trigger. Secrets are :class:`SecretStr`."""
-
-    model_config = ConfigDict(frozen=True)
-
-    kind: AWSCredentialKind
-    access_key_id: str = ""
-    secret_access_key: SecretStr | None = None
-    session_token: SecretStr | None = None
-    role_arn: str = ""
-    external_id: str = ""
-
-    def secrets(self) -> list[str]:
-        """Secret values, for redacting messages that come from elsewhere."""
-        return [s.get_secret_value() for s in (self.secret_access_key, self.session_token) if s]
-
-
-def parse_aws_auth(reader: MetadataReader, pod_identity_provider: str) -> AWSAuth:
-    """KEDA's ``GetAwsAuthorization`` for one trigger. Pure.
-
-    ``aws-eks`` (removed from KEDA in favour of ``aws``) is read as ``aws``.
-    """
-    reader.mark_known("identityOwner", "awsAccessKeyID", "awsSecretAccessKey")
-    if pod_identity_provider in ("aws", "aws-eks"):
-        role_arn = reader.string(POD_IDENTITY_ROLE_ARN, AUTH_PARAMS, required=False) or ""
-        owner = reader.string(POD_IDENTITY_IDENTITY_OWNER, AUTH_PARAMS, required=False) or ""
-        if role_arn and owner not in ("keda", "operator"):
-            external_id = reader.string(POD_IDENTITY_EXTERNAL_ID, AUTH_PARAMS, required=False) or ""
-            return AWSAuth(
-                kind=AWSCredentialKind.ASSUME_ROLE, role_arn=role_arn, external_id=external_id
-            )
-        return AWSAuth(kind=AWSCredentialKind.OPERATOR)
-    identity_owner = reader.enum(
-        "identityOwner", ("pod", "operator"), default="pod", required=False
-    )
-    if identity_owner == "operator":
-        return AWSAuth(kind=AWSCredentialKind.OPERATOR)
-    assume = reader.string("awsRoleArn", AUTH_PARAMS, required=False)
-    if assume:
-        external_id = reader.string("awsExternalID", AUTH_PARAMS, required=False) or ""
-        return AWSAuth(kind=AWSCredentialKind.ASSUME_ROLE, role_arn=assume, external_id=external_id)
-    key_id = reader.lookup(("awsAccessKeyID", "awsAccessKeyId"), AUTH_PARAMS) or reader.lookup(
-        "awsAccessKeyID", (Source.TRIGGER_METADATA, Source.RESOLVED_ENV)
-    )
-    if key_id is None:
-        raise ScalerConfigError(
-            "awsAccessKeyID not found: set it (or awsRoleArn, or podIdentity aws) in the "
-            "TriggerAuthentication",
-            parameter="awsAccessKeyID",
-        )
-    secret = reader.lookup("awsSecretAccessKey", AUTH_PARAMS) or reader.lookup(
-        "awsSecretAccessKey", (Source.RESOLVED_ENV,)
-    )
-    if secret is None:
-        raise ScalerConfigError(
-            "awsSecretAccessKey not found: set it in the TriggerAuthentication",
-            parameter="awsSecretAccessKey",
-        )
-    token = reader.lookup("awsSessionToken", AUTH_PARAMS)
-    return AWSAuth(
-        kind=AWSCredentialKind.STATIC,
-        access_key_id=key_id[0],
-        secret_access_key=SecretStr(secret[0]),
-        session_token=SecretStr(token[0]) if token else None,
-    )
 
 
 #: Per-process key of the credential fingerprints: a pool key can be compared, never reversed
@@ -270,23 +191,15 @@ def queue_name_from_url(queue_url: str) -> str:
     return parts[2]
 
 
-class AwsSqsQueueFactory:
+class AwsSqsQueueFactory(ScalerFactoryBase[AwsSqsQueueConfig]):
     """Parses and builds ``aws-sqs-queue`` triggers."""
 
     trigger_types: tuple[str, ...] = ("aws-sqs-queue",)
+    config_type = AwsSqsQueueConfig
 
-    def parse(
-        self,
-        trigger: ScaleTrigger,
-        resolved_env: Mapping[str, str],
-        auth_params: Mapping[str, str],
-        *,
-        trigger_index: int = 0,
-        pod_identity_provider: str = "",
-    ) -> AwsSqsQueueConfig:
-        r = MetadataReader(
-            trigger.metadata, resolved_env, auth_params, trigger_type="aws-sqs-queue"
-        )
+    def parse_input(self, given: TriggerInput) -> AwsSqsQueueConfig:
+        trigger = given.trigger
+        r = MetadataReader.for_input(given, "aws-sqs-queue")
         queue_url = r.required_string("queueURL", (Source.TRIGGER_METADATA, Source.RESOLVED_ENV))
         queue_length = r.integer("queueLength", default=5)
         activation = r.integer("activationQueueLength", default=0)
@@ -294,16 +207,14 @@ class AwsSqsQueueFactory:
         endpoint = r.string("awsEndpoint", required=False) or ""
         in_flight = r.boolean("scaleOnInFlight", default=True)
         delayed = r.boolean("scaleOnDelayed", default=False)
-        auth = parse_aws_auth(r, pod_identity_provider)
+        auth = parse_aws_auth(r, given.pod_identity_provider)
         metric_type = external_target_type(trigger.metric_type)
         assert queue_length is not None
         assert activation is not None
         assert in_flight is not None
         assert delayed is not None
         return AwsSqsQueueConfig(
-            trigger_index=trigger_index,
-            trigger_name=trigger.name or "",
-            unexpected_parameters=r.unexpected(),
+            **given.base_fields(r.unexpected()),
             queue_url=queue_url,
             queue_name=queue_name_from_url(queue_url),
             queue_length=queue_length,
@@ -317,12 +228,11 @@ class AwsSqsQueueFactory:
         )
 
     def build(self, config: ScalerConfig, env: ScalerEnvironment) -> AwsSqsQueueScaler:
-        if not isinstance(config, AwsSqsQueueConfig):
-            raise TypeError(f"aws-sqs-queue cannot build from {type(config).__name__}")
+        checked = self.config_of(config)
         pool = env.extras.get("sqs_client_pool")
         if pool is not None and not isinstance(pool, SQSClientPool):
             raise TypeError("extras['sqs_client_pool'] must be an SQSClientPool")
-        return AwsSqsQueueScaler(config, env, pool)
+        return AwsSqsQueueScaler(checked, env, pool)
 
 
 # -------------------------------------------------------------------------------- pure rules
@@ -356,41 +266,14 @@ def sqs_activity(queue_length: int, activation_queue_length: int) -> tuple[float
 # -------------------------------------------------------------------------------- the pool
 
 
-@dataclass
-class _Entry:
-    client: Any
-    users: int
-
-
-class SQSClientPool:
-    """Shared aiobotocore SQS clients, one per :class:`CredentialIdentity`, reference counted.
-
-    Clients belong to the event loop they were created on (their HTTP sessions do), so the
-    process-wide pool is one per loop (:meth:`for_running_loop`). The caller says how to
-    create a client it does not find, so the pool itself never holds a credential.
-    """
-
-    _per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SQSClientPool] = (
-        weakref.WeakKeyDictionary()
-    )
+class SQSClientPool(SharedClients[CredentialIdentity, Any]):
+    """Shared aiobotocore SQS clients, one per :class:`CredentialIdentity`, reference counted
+    (:class:`~scalers.contract.SharedClients`). The caller says how to create a client it
+    does not find, so the pool itself never holds a credential."""
 
     def __init__(self) -> None:
-        self._entries: dict[CredentialIdentity, _Entry] = {}
+        super().__init__()
         self._creating: dict[CredentialIdentity, asyncio.Future[None]] = {}
-
-    @classmethod
-    def for_running_loop(cls) -> SQSClientPool:
-        loop = asyncio.get_running_loop()
-        pool = cls._per_loop.get(loop)
-        if pool is None:
-            pool = cls._per_loop[loop] = SQSClientPool()
-        return pool
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def __repr__(self) -> str:
-        return f"SQSClientPool({len(self._entries)} clients)"
 
     async def acquire(
         self, identity: CredentialIdentity, create: Callable[[], Awaitable[Any]]
@@ -398,10 +281,9 @@ class SQSClientPool:
         """The client for ``identity``, made with ``create`` on first use; pair with
         :meth:`release`. Concurrent first users wait for one creation."""
         while True:
-            entry = self._entries.get(identity)
-            if entry is not None:
-                entry.users += 1
-                return entry.client
+            client = self._reuse(identity)
+            if client is not None:
+                return client
             pending = self._creating.get(identity)
             if pending is None:
                 break
@@ -409,35 +291,16 @@ class SQSClientPool:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._creating[identity] = done
         try:
-            client = await create()
-            self._entries[identity] = _Entry(client, 1)
-            return client
+            return self._keep(identity, await create())
         finally:
             self._creating.pop(identity, None)
             done.set_result(None)
 
-    async def release(self, identity: CredentialIdentity, *, discard: bool = False) -> None:
-        """Give a client back; it is closed when its last user leaves (or at once with
-        ``discard``, for a client that should be rebuilt)."""
-        entry = self._entries.get(identity)
-        if entry is None:
-            return
-        entry.users -= 1
-        if entry.users <= 0 or discard:
-            del self._entries[identity]
-            await _close_client(entry.client)
-
-    async def close(self) -> None:
-        entries, self._entries = list(self._entries.values()), {}
-        for entry in entries:
-            await _close_client(entry.client)
-
-
-async def _close_client(client: Any) -> None:
-    try:
-        await client.close()
-    except Exception:
-        log.debug("closing an SQS client failed", exc_info=True)
+    async def close_client(self, client: Any) -> None:
+        try:
+            await client.close()
+        except Exception:
+            log.debug("closing an SQS client failed", exc_info=True)
 
 
 async def create_sqs_client(identity: CredentialIdentity, auth: AWSAuth) -> Any:
@@ -457,54 +320,13 @@ async def create_sqs_client(identity: CredentialIdentity, auth: AWSAuth) -> Any:
         if auth.session_token is not None:
             kwargs["aws_session_token"] = auth.session_token.get_secret_value()
     elif auth.kind is AWSCredentialKind.ASSUME_ROLE:
-        _install_assume_role(session, identity.region, auth)
+        install_assume_role(session, identity.region, auth)
     # Few retries: a poll that fails is retried by the next poll, and fallback counts it.
     config = AioConfig(
         connect_timeout=3, read_timeout=10, retries={"max_attempts": 2, "mode": "standard"}
     )
     context = session.create_client("sqs", config=config, **kwargs)
     return await context.__aenter__()
-
-
-def _install_assume_role(session: Any, region: str, auth: AWSAuth) -> None:
-    """Make ``session`` resolve credentials by assuming ``auth.role_arn`` with the operator's
-    identity, refreshed before they expire (aiobotocore's refreshable credentials)."""
-    from aiobotocore.credentials import AioDeferredRefreshableCredentials
-    from aiobotocore.session import AioSession
-    from botocore.credentials import CredentialProvider  # type: ignore[import-untyped]
-
-    source = AioSession()
-
-    async def refresh() -> dict[str, Any]:
-        args: dict[str, Any] = {
-            "RoleArn": auth.role_arn,
-            "RoleSessionName": "podscaler",
-            "DurationSeconds": 900,
-        }
-        if auth.external_id:
-            args["ExternalId"] = auth.external_id
-        async with source.create_client("sts", region_name=region) as sts:
-            answer = await sts.assume_role(**args)
-        creds = answer["Credentials"]
-        expiry = creds["Expiration"]
-        if isinstance(expiry, datetime):
-            expiry = expiry.astimezone(UTC).isoformat()
-        return {
-            "access_key": creds["AccessKeyId"],
-            "secret_key": creds["SecretAccessKey"],
-            "token": creds["SessionToken"],
-            "expiry_time": expiry,
-        }
-
-    class _AssumeRole(CredentialProvider):  # type: ignore[misc]
-        METHOD = "podscaler-assume-role"
-        CANONICAL_NAME = "podscaler-assume-role"
-
-        async def load(self) -> Any:
-            return AioDeferredRefreshableCredentials(refresh_using=refresh, method=self.METHOD)
-
-    resolver = session.get_component("credential_provider")
-    resolver.insert_before("env", _AssumeRole())
 
 
 # -------------------------------------------------------------------------------- the scaler

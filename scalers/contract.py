@@ -28,10 +28,20 @@ from __future__ import annotations
 import asyncio
 import math
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol, runtime_checkable
+from typing import (
+    TYPE_CHECKING,
+    Annotated,
+    Any,
+    Generic,
+    Literal,
+    Protocol,
+    Self,
+    TypeVar,
+    runtime_checkable,
+)
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -59,7 +69,10 @@ __all__ = [
     "ScalerEnvironment",
     "ScalerError",
     "ScalerFactory",
+    "ScalerFactoryBase",
+    "SharedClients",
     "TriggerError",
+    "TriggerInput",
     "exported_metric_value",
     "wall_clock",
 ]
@@ -77,12 +90,22 @@ class ScalerConfigError(TriggerError, ValueError):
     """The trigger's metadata, auth params or metric type are invalid.
 
     ``parameter`` names the offending parameter (``None`` when the problem is the combination,
-    e.g. an unknown trigger type). The message never contains the value of a secret.
+    e.g. an unknown trigger type). ``missing_from`` is set when the parameter is required and
+    absent: the sources it was looked for in (``triggerMetadata``, ``authParams``,
+    ``resolvedEnv``), so an offline check knows whether the cluster could still supply it. The
+    message never contains the value of a secret.
     """
 
-    def __init__(self, message: str, *, parameter: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        parameter: str | None = None,
+        missing_from: tuple[str, ...] = (),
+    ) -> None:
         super().__init__(message)
         self.parameter = parameter
+        self.missing_from = missing_from
 
 
 class ScalerError(TriggerError):
@@ -356,6 +379,86 @@ class HTTPSessionPool:
             await session.close()
 
 
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+@dataclass
+class _Shared(Generic[V]):
+    client: V
+    users: int
+
+
+class SharedClients(Generic[K, V]):
+    """Clients shared by identity (credentials digest, servers, TLS settings), reference
+    counted, one pool per event loop (clients belong to the loop their connections are on).
+
+    The SQS and Kafka triggers share their clients this way: the last user to
+    :meth:`release` a client closes it (:meth:`close_client`), and :meth:`close` closes
+    them all. Subclasses add ``acquire`` (creating a client is theirs to know) on top of
+    :meth:`_reuse` and :meth:`_keep`.
+    """
+
+    _per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._per_loop = weakref.WeakKeyDictionary()
+
+    def __init__(self) -> None:
+        self._entries: dict[K, _Shared[V]] = {}
+
+    @classmethod
+    def for_running_loop(cls) -> Self:
+        """The running loop's pool of this kind."""
+        loop = asyncio.get_running_loop()
+        pool = cls._per_loop.get(loop)
+        if pool is None:
+            pool = cls._per_loop[loop] = cls()
+        assert isinstance(pool, cls)
+        return pool
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({len(self._entries)} clients)"
+
+    def _reuse(self, identity: K) -> V | None:
+        """The client for *identity* with one user more, or ``None`` if there is none."""
+        entry = self._entries.get(identity)
+        if entry is None:
+            return None
+        entry.users += 1
+        return entry.client
+
+    def _keep(self, identity: K, client: V) -> V:
+        """Remember a new *client* for *identity*, with its first user."""
+        self._entries[identity] = _Shared(client, 1)
+        return client
+
+    async def release(self, identity: K, *, discard: bool = False) -> None:
+        """Give a client back; it is closed when its last user leaves (or at once with
+        ``discard``, for a client that should be rebuilt)."""
+        entry = self._entries.get(identity)
+        if entry is None:
+            return
+        entry.users -= 1
+        if entry.users <= 0 or discard:
+            del self._entries[identity]
+            await self.close_client(entry.client)
+
+    async def close(self) -> None:
+        """Close every client, whoever still uses it (the owner shuts down)."""
+        entries, self._entries = list(self._entries.values()), {}
+        for entry in entries:
+            await self.close_client(entry.client)
+
+    async def close_client(self, client: V) -> None:
+        """Close one client; failures are the subclass's to swallow."""
+        raise NotImplementedError
+
+
 # --------------------------------------------------------------------------------------------
 # The protocols
 
@@ -384,7 +487,14 @@ class Scaler(Protocol):
 
 @runtime_checkable
 class ScalerFactory(Protocol):
-    """A trigger type: pure parsing plus building. Registered under its trigger type name."""
+    """A trigger type: pure parsing plus building. Registered under its trigger type name.
+
+    A factory may also define ``check_buildable(config) -> None``, raising
+    :class:`ScalerConfigError` for a config that parses (KEDA accepts it) but that this
+    factory cannot build; pure, so ``podscaler validate`` runs it offline through
+    :meth:`ScalerRegistry.check <scalers.registry.ScalerRegistry.check>`. It is optional (not
+    part of the protocol) so plugins written before it keep working.
+    """
 
     @property
     def trigger_types(self) -> tuple[str, ...]:
@@ -414,3 +524,65 @@ class ScalerFactory(Protocol):
         """A scaler for a config this factory parsed. May raise :class:`ScalerConfigError`
         for problems only visible when materialising (e.g. an unreadable certificate)."""
         ...
+
+
+# --------------------------------------------------------------------------------------------
+# What the built-in factories share
+
+C = TypeVar("C", bound=ScalerConfig)
+
+
+@dataclass(frozen=True)
+class TriggerInput:
+    """The arguments of :meth:`ScalerFactory.parse`, together: one trigger and what it is
+    resolved against."""
+
+    trigger: ScaleTrigger
+    resolved_env: Mapping[str, str]
+    auth_params: Mapping[str, str]
+    trigger_index: int = 0
+    pod_identity_provider: str = ""
+
+    def base_fields(self, unexpected_parameters: tuple[str, ...]) -> dict[str, Any]:
+        """The :class:`ScalerConfig` fields every parsed config starts from."""
+        return {
+            "trigger_index": self.trigger_index,
+            "trigger_name": self.trigger.name or "",
+            "unexpected_parameters": unexpected_parameters,
+        }
+
+
+class ScalerFactoryBase(Generic[C]):
+    """The protocol's boilerplate, once: :meth:`parse` bundles its arguments into a
+    :class:`TriggerInput` for :meth:`parse_input`, and :meth:`config_of` checks that a config
+    handed to ``build`` is this factory's. Plugins may use it or implement the protocol
+    directly."""
+
+    trigger_types: tuple[str, ...] = ()
+    config_type: type[C]
+
+    def parse(
+        self,
+        trigger: ScaleTrigger,
+        resolved_env: Mapping[str, str],
+        auth_params: Mapping[str, str],
+        *,
+        trigger_index: int = 0,
+        pod_identity_provider: str = "",
+    ) -> C:
+        """Validate ``trigger`` into this factory's config, without any I/O."""
+        given = TriggerInput(
+            trigger, resolved_env, auth_params, trigger_index, pod_identity_provider
+        )
+        return self.parse_input(given)
+
+    def parse_input(self, given: TriggerInput) -> C:
+        """:meth:`parse`, for subclasses; raises :class:`ScalerConfigError` on bad input."""
+        raise NotImplementedError
+
+    def config_of(self, config: ScalerConfig) -> C:
+        """*config* as this factory's config type; ``TypeError`` for another factory's."""
+        if not isinstance(config, self.config_type):
+            name = self.trigger_types[0] if self.trigger_types else type(self).__name__
+            raise TypeError(f"{name} cannot build from {type(config).__name__}")
+        return config

@@ -37,7 +37,8 @@ from scalers.contract import (
     ScalerConfigError,
     ScalerEnvironment,
     ScalerError,
-    ScaleTrigger,
+    ScalerFactoryBase,
+    TriggerInput,
 )
 from scalers.metadata import MetadataReader
 
@@ -94,25 +95,18 @@ class CPUMemoryConfig(ScalerConfig):
         return ResourceMetricSpec(resource=self.resource, target=target)
 
 
-class CPUMemoryFactory:
+class CPUMemoryFactory(ScalerFactoryBase[CPUMemoryConfig]):
     """Parses and builds one of the two resource triggers."""
+
+    config_type = CPUMemoryConfig
 
     def __init__(self, resource: ResourceName) -> None:
         self.resource: ResourceName = resource
         self.trigger_types: tuple[str, ...] = (resource,)
 
-    def parse(
-        self,
-        trigger: ScaleTrigger,
-        resolved_env: Mapping[str, str],
-        auth_params: Mapping[str, str],
-        *,
-        trigger_index: int = 0,
-        pod_identity_provider: str = "",
-    ) -> CPUMemoryConfig:
-        reader = MetadataReader(
-            trigger.metadata, resolved_env, auth_params, trigger_type=self.resource
-        )
+    def parse_input(self, given: TriggerInput) -> CPUMemoryConfig:
+        trigger = given.trigger
+        reader = MetadataReader.for_input(given, self.resource)
         reader.removed("type", _TYPE_REMOVED)
         value = reader.required_string("value")
         container = reader.string("containerName", required=False) or ""
@@ -148,9 +142,7 @@ class CPUMemoryFactory:
                 parameter="metricType",
             )
         return CPUMemoryConfig(
-            trigger_index=trigger_index,
-            trigger_name=trigger.name or "",
-            unexpected_parameters=reader.unexpected(),
+            **given.base_fields(reader.unexpected()),
             resource=self.resource,
             metric_type=MetricTargetType(metric_type),
             value=value,
@@ -160,9 +152,10 @@ class CPUMemoryFactory:
         )
 
     def build(self, config: ScalerConfig, env: ScalerEnvironment) -> CPUMemoryScaler:
-        if not isinstance(config, CPUMemoryConfig) or config.resource != self.resource:
-            raise TypeError(f"{self.resource} cannot build from {type(config).__name__}")
-        return CPUMemoryScaler(config, env)
+        checked = self.config_of(config)
+        if checked.resource != self.resource:
+            raise TypeError(f"{self.resource} cannot build from a {checked.resource} checked")
+        return CPUMemoryScaler(checked, env)
 
 
 # -------------------------------------------------------------------------------- usage

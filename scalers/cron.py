@@ -13,7 +13,6 @@ The decision is the pure :func:`cron_activity`; the scaler only supplies the inj
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
@@ -27,7 +26,8 @@ from scalers.contract import (
     ScalerConfig,
     ScalerConfigError,
     ScalerEnvironment,
-    ScaleTrigger,
+    ScalerFactoryBase,
+    TriggerInput,
     exported_metric_value,
 )
 from scalers.cron_schedule import (
@@ -109,21 +109,15 @@ def cron_activity(
     return CronDecision(active, desired_replicas if active else 0, next_start, next_end)
 
 
-class CronFactory:
+class CronFactory(ScalerFactoryBase[CronConfig]):
     """Parses and builds ``cron`` triggers."""
 
     trigger_types: tuple[str, ...] = ("cron",)
+    config_type = CronConfig
 
-    def parse(
-        self,
-        trigger: ScaleTrigger,
-        resolved_env: Mapping[str, str],
-        auth_params: Mapping[str, str],
-        *,
-        trigger_index: int = 0,
-        pod_identity_provider: str = "",
-    ) -> CronConfig:
-        reader = MetadataReader(trigger.metadata, resolved_env, auth_params, trigger_type="cron")
+    def parse_input(self, given: TriggerInput) -> CronConfig:
+        trigger = given.trigger
+        reader = MetadataReader.for_input(given, "cron")
         start = reader.required_string("start")
         end = reader.required_string("end")
         timezone = reader.required_string("timezone")
@@ -150,9 +144,7 @@ class CronFactory:
         except ValueError as exc:
             raise ScalerConfigError(str(exc), parameter="timezone") from exc
         return CronConfig(
-            trigger_index=trigger_index,
-            trigger_name=trigger.name or "",
-            unexpected_parameters=reader.unexpected(),
+            **given.base_fields(reader.unexpected()),
             timezone=timezone,
             start=start,
             end=end,
@@ -161,9 +153,8 @@ class CronFactory:
         )
 
     def build(self, config: ScalerConfig, env: ScalerEnvironment) -> CronScaler:
-        if not isinstance(config, CronConfig):
-            raise TypeError(f"cron cannot build from {type(config).__name__}")
-        return CronScaler(config, env)
+        checked = self.config_of(config)
+        return CronScaler(checked, env)
 
 
 class CronScaler:

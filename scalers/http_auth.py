@@ -167,13 +167,16 @@ def _validate(auth: HTTPAuth) -> None:
         )
 
 
-def ssl_context(auth: HTTPAuth, *, unsafe_ssl: bool) -> ssl.SSLContext | None:
+def ssl_context(
+    auth: HTTPAuth, *, unsafe_ssl: bool, key_password: SecretStr | None = None
+) -> ssl.SSLContext | None:
     """The TLS settings for the client, or ``None`` for the library default.
 
     ``ca`` (PEM text) replaces the trust roots when given; ``tls`` mode adds the client
     certificate and key (PEM text; Python can only load those from files, so they pass
-    through a private temporary file that is removed at once); ``unsafeSsl`` disables
-    verification, as in KEDA.
+    through a private temporary file that is removed at once), the key decrypted with
+    *key_password* when it is encrypted (kafka's ``keyPassword``: PKCS#8 or legacy PEM
+    encryption); ``unsafeSsl`` disables verification, as in KEDA.
     """
     uses_tls = auth.enabled(AuthMode.TLS)
     if not (unsafe_ssl or uses_tls or (auth.modes and auth.ca)):
@@ -188,11 +191,13 @@ def ssl_context(auth: HTTPAuth, *, unsafe_ssl: bool) -> ssl.SSLContext | None:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     if uses_tls and auth.cert is not None and auth.key is not None:
-        _load_client_certificate(context, auth.cert, auth.key)
+        _load_client_certificate(context, auth.cert, auth.key, key_password)
     return context
 
 
-def _load_client_certificate(context: ssl.SSLContext, cert: SecretStr, key: SecretStr) -> None:
+def _load_client_certificate(
+    context: ssl.SSLContext, cert: SecretStr, key: SecretStr, password: SecretStr | None
+) -> None:
     with tempfile.TemporaryDirectory(prefix="podscaler-tls-") as directory:
         cert_path = os.path.join(directory, "cert.pem")
         key_path = os.path.join(directory, "key.pem")
@@ -200,10 +205,19 @@ def _load_client_certificate(context: ssl.SSLContext, cert: SecretStr, key: Secr
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as fh:
                 fh.write(text.get_secret_value())
+        secret = password.get_secret_value() if password is not None else None
         try:
-            context.load_cert_chain(cert_path, key_path)
+            # Without a password, an encrypted key must fail here, not prompt on a terminal.
+            context.load_cert_chain(cert_path, key_path, password=secret if secret else "")
         except (ssl.SSLError, ValueError, OSError) as exc:
+            if password is not None:
+                raise ScalerConfigError(
+                    "parameters 'cert'/'key'/'keyPassword': the key cannot be decrypted with "
+                    "keyPassword, or is not the certificate's key",
+                    parameter="keyPassword",
+                ) from exc
             raise ScalerConfigError(
-                "parameters 'cert'/'key' are not a valid PEM certificate and matching key",
+                "parameters 'cert'/'key' are not a valid PEM certificate and matching key "
+                "(an encrypted key needs keyPassword)",
                 parameter="cert",
             ) from exc

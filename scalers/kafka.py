@@ -19,9 +19,9 @@ bootstrap servers and security settings share one admin client plus one group-le
 never the secrets.
 
 SASL ``plaintext``, ``scram_sha256``, ``scram_sha512`` and TLS (``ca``, ``cert``/``key``,
-``unsafeSsl``) are supported. ``oauthbearer`` and ``gssapi`` parse and validate as KEDA's do,
-so manifests are checked, but building such a trigger says plainly that podscaler cannot
-speak them yet.
+``keyPassword`` for an encrypted key, ``unsafeSsl``) are supported. ``oauthbearer`` and
+``gssapi`` parse and validate as KEDA's do, so manifests are checked, but building such a
+trigger (and ``podscaler validate``) says plainly that podscaler cannot speak them yet.
 """
 
 from __future__ import annotations
@@ -33,11 +33,10 @@ import logging
 import os
 import re
 import ssl
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
@@ -50,7 +49,9 @@ from scalers.contract import (
     ScalerConfigError,
     ScalerEnvironment,
     ScalerError,
-    ScaleTrigger,
+    ScalerFactoryBase,
+    SharedClients,
+    TriggerInput,
     exported_metric_value,
 )
 from scalers.http_auth import AuthMode, HTTPAuth, ssl_context
@@ -76,6 +77,7 @@ from scalers.metadata import (
 
 __all__ = [
     "KAFKA",
+    "UNSUPPORTED_SASL",
     "ConnectionIdentity",
     "KafkaAuth",
     "KafkaConfig",
@@ -105,6 +107,10 @@ class SaslMode(StrEnum):
     SCRAM_SHA512 = "scram_sha512"
     OAUTHBEARER = "oauthbearer"
     GSSAPI = "gssapi"
+
+
+#: ``sasl`` mechanisms KEDA's kafka trigger speaks and podscaler's cannot yet.
+UNSUPPORTED_SASL: Final = (SaslMode.OAUTHBEARER, SaslMode.GSSAPI)
 
 
 _AIOKAFKA_MECHANISM = {
@@ -189,7 +195,9 @@ def parse_kafka_auth(reader: MetadataReader) -> KafkaAuth:
             )
         if not password and not keytab:
             raise ScalerConfigError(
-                "no password or keytab given for sasl gssapi", parameter="password"
+                "no password or keytab given for sasl gssapi",
+                parameter="password",
+                missing_from=(Source.AUTH_PARAMS.value,),
             )
         fields["password"] = SecretStr(password) if password else None
         fields["keytab"] = keytab
@@ -225,8 +233,11 @@ def parse_kafka_auth(reader: MetadataReader) -> KafkaAuth:
 
 
 def _required(value: str, name: str) -> str:
+    """An auth parameter that must be given (KEDA's message)."""
     if not value:
-        raise ScalerConfigError(f"no {name} given", parameter=name)
+        raise ScalerConfigError(
+            f"no {name} given", parameter=name, missing_from=(Source.AUTH_PARAMS.value,)
+        )
     return value
 
 
@@ -276,21 +287,15 @@ class KafkaConfig(ScalerConfig):
         return ConnectionIdentity.of(self.bootstrap_servers, self.auth)
 
 
-class KafkaFactory:
+class KafkaFactory(ScalerFactoryBase[KafkaConfig]):
     """Parses and builds ``kafka`` triggers."""
 
     trigger_types: tuple[str, ...] = ("kafka",)
+    config_type = KafkaConfig
 
-    def parse(
-        self,
-        trigger: ScaleTrigger,
-        resolved_env: Mapping[str, str],
-        auth_params: Mapping[str, str],
-        *,
-        trigger_index: int = 0,
-        pod_identity_provider: str = "",
-    ) -> KafkaConfig:
-        r = MetadataReader(trigger.metadata, resolved_env, auth_params, trigger_type="kafka")
+    def parse_input(self, given: TriggerInput) -> KafkaConfig:
+        trigger = given.trigger
+        r = MetadataReader.for_input(given, "kafka")
         servers = r.required_string("bootstrapServers", _META_THEN_ENV)
         group = r.required_string("consumerGroup", _META_THEN_ENV)
         topic = r.string("topic", _META_THEN_ENV, required=False) or ""
@@ -363,9 +368,7 @@ class KafkaFactory:
             )
         r.mark_known("commitOffset")
         return KafkaConfig(
-            trigger_index=trigger_index,
-            trigger_name=trigger.name or "",
-            unexpected_parameters=r.unexpected(),
+            **given.base_fields(r.unexpected()),
             bootstrap_servers=tuple(s.strip() for s in servers.split(",") if s.strip()),
             consumer_group=group,
             topic=topic,
@@ -384,24 +387,24 @@ class KafkaFactory:
             metric_type=external_target_type(trigger.metric_type),
         )
 
-    def build(self, config: ScalerConfig, env: ScalerEnvironment) -> KafkaScaler:
-        if not isinstance(config, KafkaConfig):
-            raise TypeError(f"kafka cannot build from {type(config).__name__}")
-        if config.auth.sasl in (SaslMode.OAUTHBEARER, SaslMode.GSSAPI):
+    def check_buildable(self, config: ScalerConfig) -> None:
+        """What parses (KEDA accepts it) but podscaler cannot build yet; pure, so ``podscaler
+        validate`` reports it offline exactly as the operator does."""
+        checked = self.config_of(config)
+        if checked.auth.sasl in UNSUPPORTED_SASL:
             raise ScalerConfigError(
-                f"sasl {config.auth.sasl.value} is not supported by podscaler's kafka trigger "
+                f"sasl {checked.auth.sasl.value} is not supported by podscaler's kafka trigger "
                 "yet; use plaintext, scram_sha256 or scram_sha512",
                 parameter="sasl",
             )
-        if config.auth.key_password is not None:
-            raise ScalerConfigError(
-                "encrypted TLS keys (keyPassword) are not supported yet; give an unencrypted key",
-                parameter="keyPassword",
-            )
+
+    def build(self, config: ScalerConfig, env: ScalerEnvironment) -> KafkaScaler:
+        checked = self.config_of(config)
+        self.check_buildable(checked)
         pool = env.extras.get("kafka_connections")
         if pool is not None and not isinstance(pool, KafkaConnections):
             raise TypeError("extras['kafka_connections'] must be a KafkaConnections")
-        return KafkaScaler(config, env, pool)
+        return KafkaScaler(checked, env, pool)
 
 
 def topic_partitions(
@@ -502,7 +505,10 @@ def _client_kwargs(identity: ConnectionIdentity, auth: KafkaAuth) -> dict[str, A
     context: ssl.SSLContext | None = None
     if auth.tls:
         http = HTTPAuth(modes=(AuthMode.TLS,), ca=auth.ca, cert=auth.cert, key=auth.key)
-        context = ssl_context(http, unsafe_ssl=auth.unsafe_ssl) or ssl.create_default_context()
+        context = (
+            ssl_context(http, unsafe_ssl=auth.unsafe_ssl, key_password=auth.key_password)
+            or ssl.create_default_context()
+        )
         kwargs["ssl_context"] = context
     mechanism = _AIOKAFKA_MECHANISM.get(auth.sasl)
     if mechanism is not None:
@@ -522,57 +528,19 @@ async def _quietly(awaitable: Any) -> None:
         log.debug("closing a kafka client failed", exc_info=True)
 
 
-@dataclass
-class _Entry:
-    connection: KafkaConnection
-    users: int
-
-
-class KafkaConnections:
+class KafkaConnections(SharedClients[ConnectionIdentity, KafkaConnection]):
     """Shared :class:`KafkaConnection` objects by :class:`ConnectionIdentity`, reference
-    counted; one pool per event loop (the clients belong to the loop)."""
-
-    _per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, KafkaConnections] = (
-        weakref.WeakKeyDictionary()
-    )
-
-    def __init__(self) -> None:
-        self._entries: dict[ConnectionIdentity, _Entry] = {}
-
-    @classmethod
-    def for_running_loop(cls) -> KafkaConnections:
-        loop = asyncio.get_running_loop()
-        pool = cls._per_loop.get(loop)
-        if pool is None:
-            pool = cls._per_loop[loop] = KafkaConnections()
-        return pool
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def __repr__(self) -> str:
-        return f"KafkaConnections({len(self._entries)} connections)"
+    counted, one pool per event loop (:class:`~scalers.contract.SharedClients`)."""
 
     def acquire(self, identity: ConnectionIdentity, auth: KafkaAuth) -> KafkaConnection:
-        entry = self._entries.get(identity)
-        if entry is None:
-            entry = self._entries[identity] = _Entry(KafkaConnection(identity, auth), 0)
-        entry.users += 1
-        return entry.connection
+        """The connection for ``identity`` (created, not yet connected, on first use)."""
+        connection = self._reuse(identity)
+        if connection is None:
+            connection = self._keep(identity, KafkaConnection(identity, auth))
+        return connection
 
-    async def release(self, identity: ConnectionIdentity) -> None:
-        entry = self._entries.get(identity)
-        if entry is None:
-            return
-        entry.users -= 1
-        if entry.users <= 0:
-            del self._entries[identity]
-            await entry.connection.close()
-
-    async def close(self) -> None:
-        entries, self._entries = list(self._entries.values()), {}
-        for entry in entries:
-            await entry.connection.close()
+    async def close_client(self, client: KafkaConnection) -> None:
+        await client.close()
 
 
 # -------------------------------------------------------------------------------- the scaler

@@ -30,7 +30,7 @@ from enum import StrEnum
 from podscaler.api.durations import parse_go_duration as _parse_go_duration
 from podscaler.api.gostrconv import parse_bool, parse_int
 from podscaler.api.metrictarget import MetricTargetType
-from scalers.contract import MetricTarget, ScalerConfigError
+from scalers.contract import MetricTarget, ScalerConfigError, TriggerInput
 
 __all__ = [
     "AUTH_PARAMS",
@@ -92,6 +92,17 @@ class MetadataReader:
         }
         self._trigger_type = trigger_type
         self._known: set[str] = set()
+        self._from_env: set[str] = set()
+
+    @classmethod
+    def for_input(cls, given: TriggerInput, trigger_type: str) -> MetadataReader:
+        """A reader of *given*'s metadata, env and auth params."""
+        return cls(
+            given.trigger.metadata,
+            given.resolved_env,
+            given.auth_params,
+            trigger_type=trigger_type,
+        )
 
     # ---------------------------------------------------------------------------- lookup
 
@@ -104,6 +115,8 @@ class MetadataReader:
         """
         names = _names(names)
         self._known.update(names)
+        if Source.RESOLVED_ENV in order:
+            self._from_env.update(names)
         metadata = self._sources[Source.TRIGGER_METADATA]
         for source in order:
             mapping = self._sources[source]
@@ -138,7 +151,9 @@ class MetadataReader:
             shown = ",".join(_names(names))
             where = " ".join(str(s) for s in order)
             raise ScalerConfigError(
-                f"missing required parameter {shown!r} in [{where}]", parameter=_names(names)[0]
+                f"missing required parameter {shown!r} in [{where}]",
+                parameter=_names(names)[0],
+                missing_from=tuple(str(s) for s in order),
             )
         return None
 
@@ -332,12 +347,16 @@ class MetadataReader:
         self._known.update(names)
 
     def unexpected(self) -> tuple[str, ...]:
-        """Metadata keys no read asked for (``xFromEnv`` counts as ``x``), sorted."""
+        """Metadata keys no read asked for, sorted. ``xFromEnv`` is expected only where ``x``
+        was read with the container env among its sources (prometheus' ``serverAddress`` is
+        not, as in KEDA, so ``serverAddressFromEnv`` is ignored and reported here)."""
         out = []
         for key in self._sources[Source.TRIGGER_METADATA]:
-            base = key.removesuffix(_FROM_ENV) if key.endswith(_FROM_ENV) else key
-            if base not in self._known and key not in self._known:
-                out.append(key)
+            if key in self._known:
+                continue
+            if key.endswith(_FROM_ENV) and key.removesuffix(_FROM_ENV) in self._from_env:
+                continue
+            out.append(key)
         return tuple(sorted(out))
 
     # ---------------------------------------------------------------------------- errors

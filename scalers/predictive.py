@@ -49,7 +49,6 @@ import math
 import re
 import weakref
 from collections import OrderedDict
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -66,7 +65,8 @@ from scalers.contract import (
     ScalerConfigError,
     ScalerEnvironment,
     ScalerError,
-    ScaleTrigger,
+    ScalerFactoryBase,
+    TriggerInput,
     exported_metric_value,
 )
 from scalers.metadata import (
@@ -75,7 +75,13 @@ from scalers.metadata import (
     metric_name,
     parse_go_duration_seconds,
 )
-from scalers.prometheus import MAX_RANGE_POINTS, PROMETHEUS, PrometheusConfig, PrometheusScaler
+from scalers.prometheus import (
+    MAX_RANGE_POINTS,
+    PROMETHEUS,
+    PrometheusConfig,
+    PrometheusScaler,
+)
+from scalers.prometheus import check_buildable as check_prometheus_buildable
 
 if TYPE_CHECKING:
     from scalers.forecasting import Forecast, ForecastModel, ShortHistory
@@ -213,31 +219,18 @@ def ml_unavailable() -> str | None:
     return None
 
 
-class PredictiveFactory:
+class PredictiveFactory(ScalerFactoryBase[PredictiveConfig]):
     """Parses and builds ``predictive`` triggers."""
 
     trigger_types: tuple[str, ...] = ("predictive",)
+    config_type = PredictiveConfig
 
-    def parse(
-        self,
-        trigger: ScaleTrigger,
-        resolved_env: Mapping[str, str],
-        auth_params: Mapping[str, str],
-        *,
-        trigger_index: int = 0,
-        pod_identity_provider: str = "",
-    ) -> PredictiveConfig:
+    def parse_input(self, given: TriggerInput) -> PredictiveConfig:
         missing = ml_unavailable()
         if missing is not None:
             raise ScalerConfigError(missing, parameter="type")
-        live = PROMETHEUS.parse(
-            trigger,
-            resolved_env,
-            auth_params,
-            trigger_index=trigger_index,
-            pod_identity_provider=pod_identity_provider,
-        )
-        r = MetadataReader(trigger.metadata, resolved_env, auth_params, trigger_type="predictive")
+        live = PROMETHEUS.parse_input(given)
+        r = MetadataReader.for_input(given, "predictive")
         step = _window(r, "queryStep", 60.0, low=1.0, high=3600.0)
         window = _window(r, "historyWindow", 7 * DAY, low=60.0, high=400 * DAY)
         horizon = _window(r, "horizon", 300.0, low=1.0, high=DAY)
@@ -265,9 +258,7 @@ class PredictiveFactory:
             )
         unexpected = sorted(set(live.unexpected_parameters) & set(r.unexpected()))
         return PredictiveConfig(
-            trigger_index=trigger_index,
-            trigger_name=trigger.name or "",
-            unexpected_parameters=tuple(unexpected),
+            **given.base_fields(tuple(unexpected)),
             prometheus=live.model_copy(update={"unexpected_parameters": ()}),
             history_window_seconds=window,
             query_step_seconds=step,
@@ -276,13 +267,17 @@ class PredictiveFactory:
             min_history_seconds=min_history,
         )
 
+    def check_buildable(self, config: ScalerConfig) -> None:
+        """The live query's limits (:func:`scalers.prometheus.check_buildable`); pure."""
+        checked = self.config_of(config)
+        check_prometheus_buildable(checked.prometheus)
+
     def build(self, config: ScalerConfig, env: ScalerEnvironment) -> PredictiveScaler:
-        if not isinstance(config, PredictiveConfig):
-            raise TypeError(f"predictive cannot build from {type(config).__name__}")
+        checked = self.config_of(config)
         missing = ml_unavailable()
         if missing is not None:
             raise ScalerConfigError(missing, parameter="type")
-        return PredictiveScaler(config, env)
+        return PredictiveScaler(checked, env)
 
 
 # ------------------------------------------------------------------------------ the decision

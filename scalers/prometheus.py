@@ -12,6 +12,12 @@ Response handling is the pure :func:`parse_query_response`, which follows KEDA c
 the decoding rules of Go's ``encoding/json``, so a response that KEDA accepts is accepted
 here with the same value, and one that KEDA rejects is a :class:`ScalerError` here.
 
+Amazon Managed Prometheus: as KEDA's ``NewSigV4RoundTripper``, when no ``authModes`` are set and
+the trigger's AWS authorization resolves (``podIdentity.provider: aws``, ``awsRoleArn`` or AWS
+keys; see :mod:`scalers.aws_credentials`), every request is signed with SigV4 for service
+``aps`` in ``awsRegion``. Signed query strings are encoded per RFC 3986 (``%20``, not ``+``):
+that is the form SigV4 canonicalizes to, so botocore's signature is the one AWS recomputes.
+
 Connections: every scaler of a loop shares one :class:`aiohttp.ClientSession` through an
 :class:`~scalers.contract.HTTPSessionPool` (``ScalerEnvironment.extras["http_sessions"]``, or the
 running loop's pool), acquired on the first poll and released by :meth:`PrometheusScaler.close`.
@@ -23,13 +29,13 @@ every request as a ``trust_env`` session would.
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import re
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
-from urllib.parse import quote_plus, urlsplit, urlunsplit
+from typing import Any, Final
+from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
 import aiohttp
 from pydantic import ConfigDict
@@ -37,6 +43,7 @@ from yarl import URL
 
 from podscaler.api.metrictarget import MetricTargetType
 from podscaler.api.timestamps import format_time
+from scalers.aws_credentials import AWSAuth, parse_aws_auth, resolve_credentials
 from scalers.contract import (
     ExternalMetricSpec,
     HTTPSessionPool,
@@ -46,7 +53,8 @@ from scalers.contract import (
     ScalerConfigError,
     ScalerEnvironment,
     ScalerError,
-    ScaleTrigger,
+    ScalerFactoryBase,
+    TriggerInput,
     exported_metric_value,
 )
 from scalers.http_auth import AuthMode, HTTPAuth, parse_http_auth, ssl_context
@@ -61,6 +69,8 @@ from scalers.metadata import (
 
 __all__ = [
     "PROMETHEUS",
+    "UNSUPPORTED_AUTH_MODES",
+    "UNSUPPORTED_POD_IDENTITIES",
     "PrometheusConfig",
     "PrometheusFactory",
     "PrometheusResponseError",
@@ -76,7 +86,12 @@ MAX_BODY_BYTES = 8 * 1024 * 1024
 #: Prometheus refuses range queries of more points than this (``exceeded maximum resolution``).
 MAX_RANGE_POINTS = 11_000
 
-_POD_IDENTITIES_WITHOUT_SUPPORT = ("azure", "azure-workload", "gcp", "aws", "aws-eks")
+#: podIdentity providers KEDA's prometheus trigger accepts and podscaler's cannot use yet.
+UNSUPPORTED_POD_IDENTITIES: Final = ("azure", "azure-workload", "gcp")
+#: The SigV4 service name of Amazon Managed Prometheus.
+AMP_SERVICE: Final = "aps"
+#: ``authModes`` values KEDA accepts and podscaler's prometheus trigger cannot use yet.
+UNSUPPORTED_AUTH_MODES: Final = (AuthMode.OAUTH,)
 
 
 class PrometheusConfig(ScalerConfig):
@@ -99,6 +114,9 @@ class PrometheusConfig(ScalerConfig):
     timeout_seconds: float | None = None
     auth: HTTPAuth = HTTPAuth()
     pod_identity_provider: str = ""
+    #: AWS credentials to sign every request with (SigV4, service ``aps``: Amazon Managed
+    #: Prometheus), as KEDA does when no authModes are set and AWS credentials are given.
+    aws_auth: AWSAuth | None = None
     metric_type: MetricTargetType = MetricTargetType.AVERAGE_VALUE
 
     @property
@@ -106,21 +124,15 @@ class PrometheusConfig(ScalerConfig):
         return metric_name(self.trigger_index, normalize_metric_name("prometheus"))
 
 
-class PrometheusFactory:
+class PrometheusFactory(ScalerFactoryBase[PrometheusConfig]):
     """Parses and builds ``prometheus`` triggers."""
 
     trigger_types: tuple[str, ...] = ("prometheus",)
+    config_type = PrometheusConfig
 
-    def parse(
-        self,
-        trigger: ScaleTrigger,
-        resolved_env: Mapping[str, str],
-        auth_params: Mapping[str, str],
-        *,
-        trigger_index: int = 0,
-        pod_identity_provider: str = "",
-    ) -> PrometheusConfig:
-        r = MetadataReader(trigger.metadata, resolved_env, auth_params, trigger_type="prometheus")
+    def parse_input(self, given: TriggerInput) -> PrometheusConfig:
+        trigger = given.trigger
+        r = MetadataReader.for_input(given, "prometheus")
         auth = parse_http_auth(r)
         server_address = r.required_string("serverAddress")
         query = r.required_string("query")
@@ -140,14 +152,18 @@ class PrometheusFactory:
         assert threshold is not None
         assert ignore_null is not None
         assert unsafe_ssl is not None
-        if auth.modes and pod_identity_provider not in ("", "none"):
+        if auth.modes and given.pod_identity_provider not in ("", "none"):
             raise ScalerConfigError(
                 "pod identity cannot be enabled with other auth types", parameter="authModes"
             )
+        aws_auth = None if auth.modes else _aws_signing(r, given.pod_identity_provider)
+        if aws_auth is not None and not aws_region:
+            raise ScalerConfigError(
+                "no awsRegion given: it is needed to sign requests for Amazon Managed Prometheus",
+                parameter="awsRegion",
+            )
         return PrometheusConfig(
-            trigger_index=trigger_index,
-            trigger_name=trigger.name or "",
-            unexpected_parameters=r.unexpected(),
+            **given.base_fields(r.unexpected()),
             server_address=server_address,
             query=query,
             threshold=threshold,
@@ -161,14 +177,55 @@ class PrometheusFactory:
             identity_owner=identity_owner,
             timeout_seconds=timeout or None,
             auth=auth,
-            pod_identity_provider=pod_identity_provider,
+            pod_identity_provider=given.pod_identity_provider,
+            aws_auth=aws_auth,
             metric_type=metric_type,
         )
 
+    def check_buildable(self, config: ScalerConfig) -> None:
+        """What parses (KEDA accepts it) but podscaler cannot build; pure, so ``podscaler
+        validate`` reports it offline exactly as the operator does."""
+        checked = self.config_of(config)
+        check_buildable(checked)
+
     def build(self, config: ScalerConfig, env: ScalerEnvironment) -> PrometheusScaler:
-        if not isinstance(config, PrometheusConfig):
-            raise TypeError(f"prometheus cannot build from {type(config).__name__}")
-        return PrometheusScaler(config, env)
+        checked = self.config_of(config)
+        return PrometheusScaler(checked, env)
+
+
+def _aws_signing(reader: MetadataReader, pod_identity_provider: str) -> AWSAuth | None:
+    """KEDA's ``NewSigV4RoundTripper``: requests are signed when ``podIdentity.provider`` is
+    aws, or when the trigger's AWS authorization resolves (``identityOwner: operator``,
+    ``awsRoleArn``, or static keys); a trigger without any of them is not signed."""
+    if pod_identity_provider in ("aws", "aws-eks"):
+        return parse_aws_auth(reader, pod_identity_provider)
+    try:
+        return parse_aws_auth(reader, pod_identity_provider)
+    except ScalerConfigError:
+        return None
+
+
+def check_buildable(config: PrometheusConfig) -> None:
+    """Raise :class:`ScalerConfigError` for a parsed config podscaler cannot act on (auth
+    modes and pod identities not implemented, a server address that is no URL). Pure."""
+    for mode in UNSUPPORTED_AUTH_MODES:
+        if config.auth.enabled(mode):
+            raise ScalerConfigError(
+                f"authModes {mode.value!r} is not supported by podscaler's prometheus trigger yet",
+                parameter="authModes",
+            )
+    if config.pod_identity_provider in UNSUPPORTED_POD_IDENTITIES:
+        raise ScalerConfigError(
+            f"pod identity provider {config.pod_identity_provider!r} is not supported by "
+            "podscaler's prometheus trigger; use bearer, basic, custom or tls auth",
+            parameter="podIdentity",
+        )
+    try:
+        URL(config.server_address)
+    except ValueError as exc:
+        raise ScalerConfigError(
+            "parameter 'serverAddress' is not a valid URL", parameter="serverAddress"
+        ) from exc
 
 
 # -------------------------------------------------------------------------------- the scaler
@@ -178,23 +235,7 @@ class PrometheusScaler:
     """A built ``prometheus`` trigger."""
 
     def __init__(self, config: PrometheusConfig, env: ScalerEnvironment) -> None:
-        if config.auth.enabled(AuthMode.OAUTH):
-            raise ScalerConfigError(
-                "authModes 'oauth' is not supported by podscaler's prometheus trigger yet",
-                parameter="authModes",
-            )
-        if config.pod_identity_provider in _POD_IDENTITIES_WITHOUT_SUPPORT:
-            raise ScalerConfigError(
-                f"pod identity provider {config.pod_identity_provider!r} is not supported by "
-                "podscaler's prometheus trigger; use bearer, basic, custom or tls auth",
-                parameter="podIdentity",
-            )
-        try:
-            URL(config.server_address)
-        except ValueError as exc:
-            raise ScalerConfigError(
-                "parameter 'serverAddress' is not a valid URL", parameter="serverAddress"
-            ) from exc
+        check_buildable(config)
         self.config = config
         self._env = env
         self._ssl = ssl_context(config.auth, unsafe_ssl=config.unsafe_ssl)
@@ -207,7 +248,9 @@ class PrometheusScaler:
         self._session: aiohttp.ClientSession | None = None
         self._session_pool: HTTPSessionPool | None = None
         self._proxy, self._proxy_auth = _env_proxy(config.server_address)
-        self._redactions = [s for s in config.auth.secrets() if len(s) >= 3]
+        secrets = config.auth.secrets() + (config.aws_auth.secrets() if config.aws_auth else [])
+        self._redactions = [s for s in secrets if len(s) >= 3]
+        self._aws_credentials: Any = None
         password = urlsplit(config.server_address).password
         if password:
             self._redactions.append(password)
@@ -224,9 +267,16 @@ class PrometheusScaler:
         if self.config.namespace:
             params.append(("namespace", self.config.namespace))
         params.extend(self.config.query_parameters.items())
-        query = "&".join(f"{quote_plus(k)}={quote_plus(v)}" for k, v in params)
         base = self.config.server_address.rstrip("/")
-        return URL(f"{base}/api/v1/query?{query}", encoded=True)
+        return URL(f"{base}/api/v1/query?{self._encode(params)}", encoded=True)
+
+    def _encode(self, params: list[tuple[str, str]]) -> str:
+        """The query string as KEDA's ``url.Values.Encode`` writes it (``+`` for spaces);
+        RFC 3986 (``%20``) when the request is signed, the form SigV4 canonicalizes to, so
+        the signature botocore computes is the one AWS recomputes."""
+        if self.config.aws_auth is not None:
+            return "&".join(f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in params)
+        return "&".join(f"{quote_plus(k)}={quote_plus(v)}" for k, v in params)
 
     def request_headers(self) -> dict[str, str]:
         headers = dict(self.config.custom_headers)
@@ -245,9 +295,8 @@ class PrometheusScaler:
         if self.config.namespace:
             params.append(("namespace", self.config.namespace))
         params.extend(self.config.query_parameters.items())
-        query = "&".join(f"{quote_plus(k)}={quote_plus(v)}" for k, v in params)
         base = self.config.server_address.rstrip("/")
-        return URL(f"{base}/api/v1/query_range?{query}", encoded=True)
+        return URL(f"{base}/api/v1/query_range?{self._encode(params)}", encoded=True)
 
     async def execute_query(self) -> float:
         """Run the query once; the value as KEDA's ``ExecutePromQuery`` returns it."""
@@ -269,10 +318,13 @@ class PrometheusScaler:
         """GET ``url`` with the trigger's headers, TLS and proxy; the body of a 2xx answer,
         else a :class:`ScalerError` naming the server (without credentials)."""
         session = self._ensure_session()
+        headers = self.request_headers()
+        if self.config.aws_auth is not None:
+            headers.update(await self._sigv4_headers(url))
         try:
             async with session.get(
                 url,
-                headers=self.request_headers(),
+                headers=headers,
                 timeout=self._client_timeout,
                 ssl=self._ssl if self._ssl is not None else True,
                 proxy=self._proxy,
@@ -320,6 +372,42 @@ class PrometheusScaler:
             else:  # the pool's owner closed it under us: take the pool's next session
                 self._session = self._session_pool.reacquire()
         return self._session
+
+    async def _sigv4_headers(self, url: URL) -> dict[str, str]:
+        """``Authorization``, ``X-Amz-Date`` (and ``X-Amz-Security-Token``) for a GET of *url*
+        (SigV4, service ``aps``). The signing time is the wall clock, through botocore: AWS
+        checks it against its own, so a simulated clock could never sign."""
+        from botocore.auth import SigV4Auth  # type: ignore[import-untyped]
+        from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
+        from botocore.credentials import Credentials  # type: ignore[import-untyped]
+
+        assert self.config.aws_auth is not None
+        try:
+            if self._aws_credentials is None:
+                self._aws_credentials = await resolve_credentials(
+                    self.config.aws_auth, self.config.aws_region
+                )
+            if self._aws_credentials is None:
+                raise ScalerError(
+                    f"prometheus query to {self._where}: no AWS credentials found to sign with "
+                    "(podIdentity aws uses the operator's identity: environment, web identity "
+                    "or instance role)"
+                )
+            frozen = self._aws_credentials.get_frozen_credentials()
+            if inspect.isawaitable(frozen):
+                frozen = await frozen
+        except ScalerError:
+            raise
+        except Exception as exc:  # botocore's credential errors: the next poll may succeed
+            self._aws_credentials = None
+            reason = self._redact(str(exc) or type(exc).__name__)
+            raise ScalerError(
+                f"prometheus query to {self._where}: AWS credentials: {reason}"
+            ) from exc
+        request = AWSRequest(method="GET", url=str(url), headers={})
+        credentials = Credentials(frozen.access_key, frozen.secret_key, frozen.token)
+        SigV4Auth(credentials, AMP_SERVICE, self.config.aws_region).add_auth(request)
+        return {k: str(v) for k, v in request.headers.items() if k.lower() != "host"}
 
     def _redact(self, text: str) -> str:
         for secret in self._redactions:

@@ -129,6 +129,40 @@ class ScalerRegistry:
                 parameter=None,
             ) from exc
 
+    def check(
+        self,
+        trigger: ScaleTrigger,
+        resolved_env: Mapping[str, str] | None = None,
+        auth_params: Mapping[str, str] | None = None,
+        *,
+        trigger_index: int = 0,
+        pod_identity_provider: str = "",
+    ) -> ScalerConfig:
+        """Everything known about ``trigger`` before a scaler exists, without I/O: :meth:`parse`,
+        then the factory's optional ``check_buildable(config)`` (what KEDA accepts but this
+        podscaler cannot build yet). The operator builds from this and ``podscaler validate``
+        runs it offline, so the two agree. Raises only :class:`ScalerConfigError`."""
+        config = self.parse(
+            trigger,
+            resolved_env,
+            auth_params,
+            trigger_index=trigger_index,
+            pod_identity_provider=pod_identity_provider,
+        )
+        check_buildable = getattr(self.factory(trigger.type), "check_buildable", None)
+        if check_buildable is None:
+            return config
+        try:
+            check_buildable(config)
+        except ScalerConfigError:
+            raise
+        except Exception as exc:
+            raise ScalerConfigError(
+                f"trigger type {trigger.type!r} failed to check its config: {type(exc).__name__}",
+                parameter=None,
+            ) from exc
+        return config
+
     def build(self, trigger_type: str, config: ScalerConfig, env: ScalerEnvironment) -> Scaler:
         """Build a scaler from a config parsed by this registry."""
         return self.factory(trigger_type).build(config, env)

@@ -189,8 +189,11 @@ _RESOURCES: Final = (
             {
                 "name": "Mode",
                 "type": "string",
-                "jsonPath": ".spec.advanced.mode",
-                "description": "direct (podscaler writes /scale) or hpa (an HPA does 1..N).",
+                "jsonPath": ".status.mode",
+                "description": (
+                    "direct (podscaler writes /scale) or hpa (an HPA does 1..N); from status, "
+                    "so an object without spec.advanced shows its default, direct."
+                ),
                 "priority": 1,
             },
             _AGE,

@@ -13,22 +13,29 @@ apiVersion must become ``autoscaling.podscaler.io/v1alpha1`` for podscaler to ac
 schemas are the same, so this is the one change a port needs, and checking everything else at the
 same time tells users whether the port will work.
 
+Triggers are checked beyond their schema when the caller passes a :data:`TriggerChecker`: the
+scalers' own parsers, which this layer cannot import (``podscaler validate`` passes
+:func:`scalers.offline.check_triggers_offline`), so validate and the operator agree on them.
+
 Nothing here raises on bad input: any text gives a list of findings.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+import pydantic
 import yaml
 
 from podscaler.api.meta import GROUP_VERSION, KEDA_GROUP_VERSION
 from podscaler.api.proportionalscaler import proportional_scaler_problems
+from podscaler.api.triggers import ScaleTrigger
 from podscaler.api.validation import (
     Problem,
+    name_warnings,
     scaled_job_problems,
     scaled_object_problems,
     scaled_object_warnings,
@@ -41,9 +48,16 @@ from podscaler.api.verticalchecks import (
     vertical_scaler_findings,
 )
 
-__all__ = ["Finding", "Severity", "validate_documents"]
+__all__ = ["Finding", "Severity", "TriggerChecker", "validate_documents"]
 
 Severity = Literal["error", "warning", "info"]
+
+#: Checks an object's triggers, given as ``(index in spec.triggers, trigger)``; returns
+#: ``(severity, problem)`` pairs with paths from the object's root (``spec.triggers[0]…``).
+TriggerChecker = Callable[[Sequence[tuple[int, ScaleTrigger]]], list[tuple[Severity, Problem]]]
+
+#: Kinds whose ``spec.triggers`` are scaler triggers.
+_TRIGGER_KINDS: Final = frozenset({"ScaledObject", "ScaledJob"})
 
 
 @dataclass(frozen=True)
@@ -72,7 +86,7 @@ class Finding:
 
 def _scaled_object(obj: Mapping[str, Any]) -> tuple[list[Problem], list[Problem]]:
     so, problems = scaled_object_problems(obj)
-    warnings = scaled_object_warnings(so.spec) if so is not None else []
+    warnings = [*scaled_object_warnings(so.spec), *name_warnings(so)] if so is not None else []
     return problems, warnings
 
 
@@ -124,7 +138,44 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _validate_document(source: str, index: int, data: Any, node: yaml.Node | None) -> list[Finding]:
+def _metadata_problems(metadata: Any) -> list[Problem]:
+    """What the API server would refuse in ``metadata`` before any of our checks ran (seen in
+    the wild: manifests with no ``metadata`` at all, or a templated-away name)."""
+    if metadata is None:
+        return [Problem("metadata", "is missing; an object needs metadata.name")]
+    if not isinstance(metadata, Mapping):
+        return [Problem("metadata", "must be a mapping with a name")]
+    name = metadata.get("name")
+    if name is None and metadata.get("generateName"):
+        return []
+    if not isinstance(name, str) or not name.strip():
+        return [Problem("metadata.name", "is required (the API server refuses an object without)")]
+    return []
+
+
+def _triggers_of(data: Mapping[str, Any]) -> list[tuple[int, ScaleTrigger]]:
+    """The triggers of ``spec.triggers`` that parse as triggers, with their indexes: the rest
+    of the object may be invalid (reported already) and the triggers still worth checking."""
+    spec = data.get("spec")
+    raw = spec.get("triggers") if isinstance(spec, Mapping) else None
+    if not isinstance(raw, list):
+        return []
+    out: list[tuple[int, ScaleTrigger]] = []
+    for index, item in enumerate(raw):
+        try:
+            out.append((index, ScaleTrigger.model_validate(item)))
+        except pydantic.ValidationError:
+            continue  # the schema check reported it
+    return out
+
+
+def _validate_document(
+    source: str,
+    index: int,
+    data: Any,
+    node: yaml.Node | None,
+    trigger_checker: TriggerChecker | None = None,
+) -> list[Finding]:
     doc_line = node.start_mark.line + 1 if node is not None else None
     if data is None:
         return []
@@ -191,57 +242,65 @@ def _validate_document(source: str, index: int, data: Any, node: yaml.Node | Non
             )
         )
     problems, warnings = _VALIDATORS[kind](data)
-    groups: tuple[tuple[Severity, list[Problem]], ...] = (
-        ("error", problems),
-        ("warning", warnings),
-    )
-    for severity, items in groups:
-        findings.extend(
-            Finding(
-                source,
-                index,
-                kind,
-                name,
-                problem.path,
-                problem.message,
-                severity,
-                _line_of(node, problem.path),
-            )
-            for problem in items
+    problems = [*_metadata_problems(metadata), *problems]
+    found: list[tuple[Severity, Problem]] = [
+        *(("error", problem) for problem in problems),
+        *(("warning", problem) for problem in warnings),
+    ]
+    if trigger_checker is not None and kind in _TRIGGER_KINDS:
+        found.extend(trigger_checker(_triggers_of(data)))
+    findings.extend(
+        Finding(
+            source,
+            index,
+            kind,
+            name,
+            problem.path,
+            problem.message,
+            severity,
+            _line_of(node, problem.path),
         )
+        for severity, problem in found
+    )
     return findings
 
 
-def validate_documents(text: str, source: str) -> list[Finding]:
-    """Validate every document of the YAML stream *text* (read from *source*, for messages)."""
+def validate_documents(
+    text: str, source: str, *, trigger_checker: TriggerChecker | None = None
+) -> list[Finding]:
+    """Validate every document of the YAML stream *text* (read from *source*, for messages);
+    ``trigger_checker`` adds what the scalers say about each trigger."""
     findings: list[Finding] = []
     loader: yaml.SafeLoader | None = None
     index = 0
     try:
-        loader = yaml.SafeLoader(text)  # reads ahead: may already find bad characters
-        while loader.check_node():
-            node = loader.get_node()
-            data = loader.construct_document(node) if node is not None else None
-            findings.extend(_validate_document(source, index, data, node))
+        # Only reading YAML is guarded here: a validator's own bug must surface as one, not
+        # pass for a syntax error in the user's file.
+        while True:
+            try:
+                if loader is None:
+                    loader = yaml.SafeLoader(text)  # reads ahead: may find bad characters
+                if not loader.check_node():
+                    break
+                node = loader.get_node()
+                data = loader.construct_document(node) if node is not None else None
+            except (yaml.YAMLError, ValueError, TypeError, RecursionError, OverflowError) as error:
+                findings.append(_yaml_error(error, source, index))
+                break
+            findings.extend(_validate_document(source, index, data, node, trigger_checker))
             index += 1
-    except yaml.reader.ReaderError as error:
-        findings.append(
-            Finding(source, index, "", "", "", f"YAML could not be read: {error}", "error", None)
-        )
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark is not None else None
-        detail = " ".join(str(part) for part in (error.context, error.problem) if part)
-        findings.append(
-            Finding(source, index, "", "", "", f"YAML syntax error: {detail}", "error", line)
-        )
-    except (yaml.YAMLError, ValueError, TypeError, RecursionError, OverflowError) as error:
-        # PyYAML raises plain ValueError and friends for some malformed scalars (e.g. a
-        # timestamp with day 31 of February); they are syntax errors to the user all the same.
-        findings.append(
-            Finding(source, index, "", "", "", f"YAML could not be read: {error}", "error", None)
-        )
     finally:
         if loader is not None:
             loader.dispose()
     return findings
+
+
+def _yaml_error(error: Exception, source: str, index: int) -> Finding:
+    if isinstance(error, yaml.MarkedYAMLError):
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark is not None else None
+        detail = " ".join(str(part) for part in (error.context, error.problem) if part)
+        return Finding(source, index, "", "", "", f"YAML syntax error: {detail}", "error", line)
+    # PyYAML raises plain ValueError and friends for some malformed scalars (e.g. a timestamp
+    # with day 31 of February); they are syntax errors to the user all the same.
+    return Finding(source, index, "", "", "", f"YAML could not be read: {error}", "error", None)

@@ -26,6 +26,7 @@ __all__ = [
     "FORCE_ACTIVATION",
     "GROUP_VERSION",
     "HPA_EXCLUDED_LABELS",
+    "JOB_EXCLUDED_LABELS",
     "KEDA_GROUP_VERSION",
     "PAUSED",
     "PAUSED_REPLICAS",
@@ -198,6 +199,11 @@ SKIP_HPA_OWNERSHIP_VALIDATION: Final = Annotation(
 #: Comma-separated labels of the ScaledObject not copied to the generated HPA.
 HPA_EXCLUDED_LABELS: Final = Annotation(
     "autoscaling.podscaler.io/hpa-excluded-labels", "scaledobject.keda.sh/hpa-excluded-labels"
+)
+#: Comma-separated labels of the ScaledJob not copied to the Jobs it creates (split on commas
+#: exactly, as KEDA's ``generateJobs``: no trimming).
+JOB_EXCLUDED_LABELS: Final = Annotation(
+    "autoscaling.podscaler.io/job-excluded-labels", "scaledjob.keda.sh/job-excluded-labels"
 )
 #: Label carrying the ScaledObject name (on the object, its HPA, and external metric selectors).
 SCALED_OBJECT_NAME_LABEL: Final = Annotation(

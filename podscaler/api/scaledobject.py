@@ -526,6 +526,13 @@ class ScaledObjectStatus(ApiModel):
         default=None, description="Replica count held by the paused-replicas annotation."
     )
     hpa_name: str | None = Field(default=None, description="Name of the generated HPA (mode hpa).")
+    mode: ScalingMode | None = Field(
+        default=None,
+        description=(
+            "The mode in effect: spec.advanced.mode, or direct when unset (podscaler addition; "
+            "the MODE column)."
+        ),
+    )
     triggers_types: str | None = Field(
         default=None, description="Comma-separated trigger types, e.g. cron,kafka."
     )

@@ -7,7 +7,7 @@ operator's namespace. Secret *values* never appear in these models, only referen
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import ConfigDict, Field
 
@@ -15,6 +15,7 @@ from podscaler.api.conditions import StatusCondition
 from podscaler.api.meta import GROUP_VERSION, ApiModel, ObjectMeta, SpecModel
 
 __all__ = [
+    "UNSUPPORTED_AUTH_SOURCES",
     "AuthPodIdentity",
     "ClusterTriggerAuthentication",
     "TriggerAuthentication",
@@ -146,6 +147,17 @@ class SecretManager(SpecModel):
     )
 
 
+#: TriggerAuthentication sources KEDA reads and podscaler cannot yet (spec field names).
+UNSUPPORTED_AUTH_SOURCES: Final = (
+    "hashiCorpVault",
+    "azureKeyVault",
+    "gcpSecretManager",
+    "awsSecretManager",
+    "boundServiceAccountToken",
+    "filePath",
+)
+
+
 class TriggerAuthenticationSpec(SpecModel):
     """Sources of authentication parameters for triggers; each maps to named parameters."""
 
@@ -180,6 +192,12 @@ class TriggerAuthenticationSpec(SpecModel):
     aws_secret_manager: SecretManager | None = Field(
         default=None, description="Parameters from AWS Secrets Manager."
     )
+
+    def unsupported_sources(self) -> list[str]:
+        """The sources set here that podscaler cannot read yet (KEDA can): the operator
+        refuses the TriggerAuthentication naming them, and ``podscaler validate`` says so."""
+        dumped = self.model_dump(by_alias=True, exclude_none=True)
+        return [source for source in UNSUPPORTED_AUTH_SOURCES if dumped.get(source)]
 
     def parameter_names(self) -> list[str]:
         """Every authentication parameter this spec provides, in declaration order."""

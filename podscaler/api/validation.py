@@ -45,6 +45,7 @@ __all__ = [
     "check_scale_to_zero",
     "check_scaling_modifiers",
     "check_triggers",
+    "name_warnings",
     "pydantic_problems",
     "scaled_job_problems",
     "scaled_object_problems",
@@ -243,7 +244,9 @@ def check_fallback(spec: ScaledObjectSpec) -> list[Problem]:
     ``target * replicas / ready`` (Value), which the replica calculation turns back into
     ``replicas``. cpu and memory come from pods, not scalers, so they cannot fail over: at least
     one other trigger must have an AverageValue or Value target. With scalingModifiers the
-    composite metric is what falls back, and it must be AverageValue.
+    composite metric is what falls back, whichever its metric type: current KEDA accepts
+    ``metricType: Value`` there too (the fallback value is then divided by the ready replicas,
+    as for a Value trigger), so manifests that use it port unchanged.
     """
     fallback = spec.fallback
     if fallback is None:
@@ -266,16 +269,7 @@ def check_fallback(spec: ScaledObjectSpec) -> list[Problem]:
                 "scalingModifiers.formula to be defined",
             )
         )
-    if modifiers is not None:
-        if modifiers.metric_type not in (None, "AverageValue"):
-            problems.append(
-                Problem(
-                    "spec.advanced.scalingModifiers.metricType",
-                    "ScaledObject.Spec.Advanced.ScalingModifiers.MetricType must be AverageValue "
-                    "to have fallback enabled",
-                )
-            )
-    elif not any(
+    if modifiers is None and not any(
         not trigger.is_resource_trigger
         and trigger.effective_metric_type in ("AverageValue", "Value")
         for trigger in spec.triggers
@@ -353,9 +347,24 @@ def check_scaling_modifiers(spec: ScaledObjectSpec) -> list[Problem]:
     return problems
 
 
+#: Targets whose cpu/memory-only objects must keep a replica (KEDA's verifyCPUMemoryScalers
+#: checks apps/v1 Deployments and StatefulSets only and lets any other kind through).
+_SCALE_TO_ZERO_CHECKED_TARGETS: Final = frozenset(
+    {("apps/v1", "Deployment"), ("apps/v1", "StatefulSet")}
+)
+
+
 def check_scale_to_zero(spec: ScaledObjectSpec) -> list[Problem]:
-    """Only cpu/memory triggers cannot scale to zero: their metrics come from running pods."""
+    """Only cpu/memory triggers cannot scale to zero: their metrics come from running pods.
+
+    As in KEDA, only a Deployment or StatefulSet target is held to it; other kinds (an Argo
+    Rollout, a custom resource with its own ``/scale``) are exempt, since their pods may be
+    measured some other way.
+    """
     if not spec.triggers or not all(t.is_resource_trigger for t in spec.triggers):
+        return []
+    target = spec.scale_target_ref
+    if (target.effective_api_version, target.effective_kind) not in _SCALE_TO_ZERO_CHECKED_TARGETS:
         return []
     if spec.min_replica_count:
         return []
@@ -393,6 +402,26 @@ def check_names(so: ScaledObject) -> list[Problem]:
                 )
             )
     return problems
+
+
+def name_warnings(so: ScaledObject) -> list[Problem]:
+    """Mode direct creates no HPA, so a name whose ``keda-hpa-<name>`` is too long works; KEDA
+    (and podscaler in mode hpa) refuses it, so say so before a port or a mode change does."""
+    name = so.metadata.name or ""
+    if so.spec.mode == "hpa" or not name or len(name) > MAX_LABEL_VALUE_LENGTH:
+        return []
+    hpa_name = so.hpa_name()
+    if len(hpa_name) <= MAX_LABEL_VALUE_LENGTH:
+        return []
+    return [
+        Problem(
+            "metadata.name",
+            f"the HPA name {hpa_name!r} derived from this name is {len(hpa_name)} characters "
+            f"long (more than {MAX_LABEL_VALUE_LENGTH}): fine in mode direct, which creates no "
+            "HPA, but KEDA and mode hpa refuse it; set "
+            "spec.advanced.horizontalPodAutoscalerConfig.name or shorten the name",
+        )
+    ]
 
 
 def _resource_set(resources: Mapping[str, Any] | None, resource: str) -> bool:
@@ -610,6 +639,14 @@ def _trigger_auth_spec_problems(spec: TriggerAuthenticationSpec) -> list[Problem
                     "cannot be set when identityOwner is workload (the workload's role is used)",
                 )
             )
+    for source in spec.unsupported_sources():
+        problems.append(
+            Problem(
+                f"spec.{source}",
+                f"{source} is not supported by podscaler yet (KEDA reads it); use "
+                "secretTargetRef, configMapTargetRef, env or podIdentity",
+            )
+        )
     names = spec.parameter_names()
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:

@@ -1,7 +1,8 @@
 """``podscaler validate``: manifests of podscaler's kinds checked offline, for CI pipelines.
 
-Only :mod:`podscaler.api` is imported (lazily): a pipeline does not pay for the Kubernetes
-client or aiohttp.
+Triggers go through the scaler registry's offline check (:mod:`scalers.offline`), the same
+parse-and-check the operator runs before building a scaler, so validate and the operator agree
+on every trigger. Imports are lazy: ``--help`` stays fast, and nothing here connects anywhere.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ def validate(files: tuple[Path, ...], output: str, quiet: bool) -> None:
     nothing is wrong, 1 when any document is invalid, 2 when a file cannot be read.
     """
     from podscaler.api.manifests import validate_documents
+    from scalers.offline import trigger_checker
+
+    checker = trigger_checker()
 
     sources: list[tuple[str, str]] = []
     unreadable = False
@@ -57,7 +61,7 @@ def validate(files: tuple[Path, ...], output: str, quiet: bool) -> None:
                 unreadable = True
     errors = warnings = 0
     for source, text in sources:
-        for finding in validate_documents(text, source):
+        for finding in validate_documents(text, source, trigger_checker=checker):
             errors += finding.severity == "error"
             warnings += finding.severity == "warning"
             if quiet and finding.severity not in {"error", "warning"}:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Coroutine
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 
@@ -204,16 +205,22 @@ class _FakePrometheus:
         self.headers: list[dict[str, str]] = []
         self.queries: list[dict[str, str]] = []
         self.paths: list[str] = []
+        self.methods: list[str] = []
+        self.query_pairs: list[list[tuple[str, str]]] = []
 
     async def handle(self, request: web.Request) -> web.Response:
         self.headers.append(dict(request.headers))
         self.queries.append(dict(request.query))
+        self.query_pairs.append(list(request.query.items()))
         self.paths.append(request.path)
+        self.methods.append(request.method)
         return web.Response(status=self.status, text=self.body, content_type="application/json")
 
-    async def run(self, metadata: dict[str, str], path: str = "") -> tuple[float | None, str]:
+    async def run(
+        self, metadata: dict[str, str], path: str = "", *, now: datetime | None = None
+    ) -> tuple[float | None, str]:
         app = web.Application()
-        app.router.add_get("/{tail:.*}", self.handle)
+        app.router.add_route("*", "/{tail:.*}", self.handle)  # record any method
         runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -223,7 +230,8 @@ class _FakePrometheus:
             meta = {"query": "up", "threshold": "1", **metadata}
             meta["serverAddress"] = f"http://127.0.0.1:{port}{path}"
             config = _parse("prometheus", {"metadata": meta})
-            scaler = _REGISTRY.build("prometheus", config, ScalerEnvironment())
+            env = ScalerEnvironment() if now is None else ScalerEnvironment(now=lambda: now)
+            scaler = _REGISTRY.build("prometheus", config, env)
             assert isinstance(scaler, PrometheusScaler)
             try:
                 return await scaler.execute_query(), ""
@@ -256,6 +264,22 @@ def _kv(mapping: dict[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in mapping.items())
 
 
+#: The evaluation time the scaler is given in request vectors, and how KEDA writes it
+#: (``time.Now().UTC().Format(time.RFC3339)``).
+REQUEST_NOW = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+REQUEST_NOW_TEXT = "2026-03-04T05:06:07Z"
+_NOW_PLACEHOLDER = "<now UTC RFC3339>"
+
+
+def _query_pairs(want: dict[str, str] | list[Any] | str) -> list[tuple[str, str]]:
+    """Expected query parameters, given as a mapping, pairs or a query string."""
+    if isinstance(want, str):
+        return parse_qsl(want.lstrip("?"), keep_blank_values=True)
+    if isinstance(want, dict):
+        return [(str(k), str(v)) for k, v in want.items()]
+    return [(str(k), str(v)) for k, v in want]
+
+
 @adapter("keda", "prometheus.request")
 def prometheus_request(vector: Vector) -> None:
     inp, expected = vector["input"], vector["expected"]
@@ -271,25 +295,28 @@ def prometheus_request(vector: Vector) -> None:
     if inp.get("serverAddressPath"):
         path = inp["serverAddressPath"]
     server = _FakePrometheus(200, inp.get("body", '{"data":{"result":[]}}'))
-    value, error = _run(server.run(metadata, path))
+    value, error = _run(server.run(metadata, path, now=REQUEST_NOW))
     assert value is not None, f"unexpected error: {error}"
-    [headers], [query], [got_path] = server.headers, server.queries, server.paths
-    checked = 0
-    for key, want in expected.items():
-        lowered = key.lower()
-        if "header" in lowered:
-            for name, header_value in want.items():
-                assert headers.get(name) == header_value, f"header {name}"
-            checked += 1
-        elif "time" in lowered:
-            assert ("time" in query) is bool(want)
-            checked += 1
-        elif "param" in lowered or "query" in lowered:
-            for name, param_value in want.items():
-                assert query.get(name) == param_value, f"query parameter {name}"
-            checked += 1
-        elif "path" in lowered:
-            assert got_path == want
-            checked += 1
-    assert checked == len(expected), f"unhandled expectations: {sorted(expected)}"
-    assert "time" in query, "KEDA always sends the evaluation time"
+    [headers], [pairs], [got_path], [method] = (
+        server.headers,
+        server.query_pairs,
+        server.paths,
+        server.methods,
+    )
+    query = dict(pairs)
+    unknown = set(expected) - {"requestHeaders", "method", "path", "queryString"}
+    assert not unknown, f"unhandled expectations: {sorted(unknown)}"
+    for name, header_value in (expected.get("requestHeaders") or {}).items():
+        assert headers.get(name) == header_value, f"header {name}"
+    if "method" in expected:
+        assert method == expected["method"]
+    if "path" in expected:
+        assert got_path == expected["path"]
+    if "queryString" in expected:
+        want = [
+            (k, REQUEST_NOW_TEXT if v == _NOW_PLACEHOLDER else v)
+            for k, v in _query_pairs(expected["queryString"])
+        ]
+        # every parameter, each once; the order of distinct names is not part of the contract
+        assert sorted(pairs) == sorted(want), (pairs, want)
+    assert query.get("time") == REQUEST_NOW_TEXT, "KEDA always sends the evaluation time"

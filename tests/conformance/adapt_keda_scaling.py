@@ -135,6 +135,13 @@ def fallback_metric(vector: Vector) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+def _condition_status(want: bool | str) -> str:
+    """A condition status as the vectors give it: ``true``/``false`` or KEDA's strings."""
+    if isinstance(want, bool):
+        return "True" if want else "False"
+    return want
+
+
 def _ago(given: dict[str, Any], key: str) -> float | None:
     value = given.get(key)
     return None if value is None else NOW_SECONDS - float(value)
@@ -153,11 +160,14 @@ def executor_scale_decision(vector: Vector) -> None:
         "readyReason",
         "activeCondition",
         "activeReason",
+        "activeConditionReason",
+        "hpaScaleDownSelectPolicy",
         "pausedCondition",
         "effectiveIsActive",
     }
     _unknown(expected, known)
     trigger_types = tuple(given.get("triggers") or ("prometheus",))
+    spec_annotations = given.get("annotations") or {}
     spec = ScalingSpec.resolve(
         min_replica_count=given.get("minReplicaCount"),
         max_replica_count=given.get("maxReplicaCount"),
@@ -219,9 +229,21 @@ def executor_scale_decision(vector: Vector) -> None:
     if "readyReason" in expected:
         assert cond.get(conditions, cond.READY).reason == expected["readyReason"]
     if "activeCondition" in expected:
-        assert cond.get(conditions, cond.ACTIVE).status == expected["activeCondition"]
-    if "activeReason" in expected:
-        assert cond.get(conditions, cond.ACTIVE).reason == expected["activeReason"]
+        status = cond.get(conditions, cond.ACTIVE).status
+        assert status == _condition_status(expected["activeCondition"]), decision.explanation
+    for key in ("activeReason", "activeConditionReason"):
+        if key in expected:
+            assert cond.get(conditions, cond.ACTIVE).reason == expected[key], decision.explanation
+    if "hpaScaleDownSelectPolicy" in expected:
+        # The HPA podscaler generates (or, in direct mode, the engine it runs) after this
+        # decision; with no HPA this poll (scaled to zero), what the annotations make of it.
+        if decision.hpa is not None:
+            disabled = decision.hpa.scale_down_disabled
+        else:
+            disabled = read_pause_annotations(spec_annotations).scale_in_paused
+        # No behavior at all and an explicit Max select the same (the HPA's default).
+        policy = "Disabled" if disabled else "Max"
+        assert policy == (expected["hpaScaleDownSelectPolicy"] or "Max"), decision.explanation
     if "pausedCondition" in expected:
         paused = cond.get(conditions, cond.PAUSED).status == "True"
         assert paused == expected["pausedCondition"]

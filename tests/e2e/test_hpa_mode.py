@@ -298,3 +298,50 @@ async def test_hpa_mode_scales_through_the_aggregated_metrics_api(
         await hpa_controller.aclose()
     assert await op.stop() == 0
     assert "metrics API: serving external.metrics.k8s.io" in op.output()
+
+
+async def test_metric_names_match_case_insensitively_through_the_aggregator(
+    apiserver: ApiServer,
+    kube: Kube,
+    operator: Callable[..., Awaitable[OperatorProcess]],
+) -> None:
+    """The real HPA controller (client-go) lower-cases the metric name in the request path; a
+    cron trigger with a timezone exports ``s0-cron-Asia-Seoul-…``. KEDA matches names
+    case-insensitively, and so must podscaler, or every such trigger fails in mode hpa with
+    "no trigger … exports metric" (issue 18; the shipped cron-seoul.yaml example is one)."""
+    await _install_metrics_api_objects(kube)
+    port = _free_port()
+    op = await operator(f"--metrics-api-port={port}", "--metrics-api-bind-address=127.0.0.1")
+    await _endpoints(kube, port)
+    await wait_for(lambda: _available(kube), 20)
+    await create_deployment(kube, deployment("seoul", 1))
+    cron = {
+        "type": "cron",
+        "metadata": {
+            "timezone": "Asia/Seoul",
+            "start": "0 8 * * *",
+            "end": "0 20 * * *",
+            "desiredReplicas": "3",
+        },
+    }
+    await create_so(
+        kube,
+        scaled_object(
+            "seoul", "seoul", [cron], pollingInterval=1, minReplicaCount=1, advanced={"mode": "hpa"}
+        ),
+    )
+
+    async def exported() -> list[str]:
+        so = await get_so(kube, "seoul")
+        return list((so.get("status") or {}).get("externalMetricNames") or [])
+
+    async def has_names() -> bool:
+        return bool(await exported())
+
+    await wait_for(has_names, 15)
+    [name] = await exported()
+    assert name.startswith("s0-cron-Asia-Seoul-")
+    answer = await _metric(kube, name.lower(), "seoul")
+    [item] = answer["items"]
+    assert item["value"] in ("0", "3")  # outside or inside the window: either way, found
+    assert await op.stop() == 0

@@ -68,3 +68,38 @@ def test_an_unreadable_file_exits_2(tmp_path: Path) -> None:
     result = _validate(str(tmp_path / "missing.yaml"))
     assert result.returncode == 2
     assert "cannot read" in result.stderr
+
+
+PORTED = """\
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata:
+  name: ported
+spec:
+  scaleTargetRef:
+    name: worker
+  triggers:
+    - type: rabbitmq
+      metadata:
+        queueName: jobs
+    - type: aws-sqs-queue
+      authenticationRef:
+        name: aws
+      metadata:
+        queueURL: https://sqs.eu-west-1.amazonaws.com/123456789012/jobs
+        awsRegion: eu-west-1
+        queueLenght: "5"
+"""
+
+
+def test_triggers_are_checked_by_their_parsers() -> None:
+    """Issue 18: an unknown type and a misspelled key no longer pass silently."""
+    result = _validate("-o", "json", "-", stdin=PORTED)
+    assert result.returncode == 1, result.stdout + result.stderr
+    findings = {f["path"]: f for f in map(json.loads, result.stdout.splitlines())}
+    unknown = findings["spec.triggers[0].type"]
+    assert unknown["severity"] == "error"
+    assert "unknown trigger type 'rabbitmq'; known types:" in unknown["message"]
+    assert unknown["line"] == 9
+    assert findings["spec.triggers[1].metadata.queueLenght"]["severity"] == "warning"
+    assert "cannot be checked offline" in findings["spec.triggers[1].authenticationRef"]["message"]

@@ -33,7 +33,7 @@ from typing import Any, Final
 from pydantic import ValidationError
 
 from podscaler.api.conditions import ACTIVE, READY, Condition, ConditionStatus
-from podscaler.api.meta import API_GROUP, API_VERSION
+from podscaler.api.meta import API_GROUP, API_VERSION, JOB_EXCLUDED_LABELS
 from podscaler.api.reasons import Reason
 from podscaler.api.scaledjob import ScaledJob
 from podscaler.api.timestamps import format_time
@@ -426,6 +426,18 @@ def _owning_job(pod: Mapping[str, Any]) -> str:
     return str(labels.get("batch.kubernetes.io/job-name") or labels.get("job-name") or "")
 
 
+def _copied_labels(meta: Mapping[str, Any]) -> dict[str, str]:
+    """The ScaledJob's labels that its Jobs carry: all but those the job-excluded-labels
+    annotation lists (KEDA's ``scaledjob.keda.sh/job-excluded-labels``)."""
+    labels = meta.get("labels") or {}
+    annotations = meta.get("annotations")
+    excluded_text = JOB_EXCLUDED_LABELS.lookup(
+        annotations if isinstance(annotations, Mapping) else None
+    )
+    excluded = set(excluded_text.split(",")) if excluded_text is not None else set()
+    return {str(k): str(v) for k, v in labels.items() if k not in excluded}
+
+
 def job_manifest(obj: Mapping[str, Any], scaled_job: ScaledJob) -> dict[str, Any]:
     """The Job a ScaledJob creates: its template, KEDA's label on the Job and its pods, and
     an owner reference so the Job goes when the ScaledJob does."""
@@ -437,7 +449,7 @@ def job_manifest(obj: Mapping[str, Any], scaled_job: ScaledJob) -> dict[str, Any
     template_meta["labels"] = {**(template_meta.get("labels") or {}), JOB_LABEL: name}
     template["metadata"] = template_meta
     spec["template"] = template
-    labels = {**(meta.get("labels") or {}), JOB_LABEL: name}
+    labels = {**_copied_labels(meta), JOB_LABEL: name}
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",

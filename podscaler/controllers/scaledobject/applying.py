@@ -81,6 +81,7 @@ def parts_of(inputs: Inputs, last_decision: Mapping[str, Any]) -> StatusParts:
         triggers_types=",".join(t.type for t in triggers.triggers),
         authentications_types=",".join(triggers.auth_kinds) or None,
         last_decision=last_decision,
+        mode=inputs.so.spec.mode,
     )
 
 

@@ -100,7 +100,9 @@ def decide_hpa(
         scale_down_disabled=handover.scale_down_disabled,
     )
     resources = resource_specs(inputs.triggers)
-    spec, readings = hpa_spec_and_readings(handover, resources, behavior, pod_metrics)
+    spec, readings = hpa_spec_and_readings(
+        handover, resources, behavior, pod_metrics, scaled_object=inputs.so.metadata.name or ""
+    )
     problem = None
     if resources and not inputs.scale.selector:
         problem = hpa.SelectorProblem(

@@ -14,7 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from podscaler.api.hpabehavior import Behavior
+from podscaler.api.meta import SCALED_OBJECT_NAME_LABEL
 from podscaler.api.metrictarget import MetricTargetType
+from podscaler.api.selectortext import go_label_selector
 from podscaler.engine import hpa
 from podscaler.engine.keda import HpaInputs
 from scalers.contract import ContainerResourceMetricSpec, ResourceMetricSpec
@@ -47,12 +49,22 @@ def hpa_spec_and_readings(
     resource_specs: Mapping[str, ResourceSpec],
     behavior: Behavior | None,
     resource_reading: hpa.MetricReading | None,
+    *,
+    scaled_object: str = "",
 ) -> tuple[hpa.HpaSpec, tuple[hpa.MetricReading, ...]]:
     """The HPA spec and one reading per metric (index for index).
 
     *resource_specs* maps the engine's key of each cpu/memory trigger to its metric spec;
     *resource_reading* is the PodMetrics of the target's pods (or the error reading them).
+    External metrics get the selector the generated HPA would carry (the ScaledObject's name
+    label), so the engine's descriptions and Events name it as in mode hpa instead of
+    ``<nil>``.
     """
+    selector = (
+        go_label_selector({"matchLabels": {SCALED_OBJECT_NAME_LABEL.keda: scaled_object}})
+        if scaled_object
+        else ""
+    )
     metrics: list[hpa.MetricSpec] = []
     readings: list[hpa.MetricReading] = []
     for metric in inputs.metrics:
@@ -72,7 +84,7 @@ def hpa_spec_and_readings(
             metric_target = hpa.MetricTarget(
                 MetricTargetType.AVERAGE_VALUE, average_value_milli=_milli(target)
             )
-        metrics.append(hpa.ExternalMetric(metric.metric_name, metric_target))
+        metrics.append(hpa.ExternalMetric(metric.metric_name, metric_target, selector))
         if metric.value is not None and metric.target is not None and metric.target > 0:
             readings.append(hpa.ExternalReading((_milli(metric.value),)))
         elif metric.target is None or metric.target <= 0:

@@ -39,6 +39,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from podscaler.api.conditions import HPA_ACTIVE
+from podscaler.api.meta import SKIP_HPA_OWNERSHIP_VALIDATION
 from podscaler.api.metrictarget import MetricTargetType
 from podscaler.api.scaledobject import COMPOSITE_METRIC_NAME, ScaledObject
 from podscaler.engine.keda import read_pause_annotations
@@ -298,6 +299,16 @@ def finish_status(
     return status
 
 
+def exempt_from_ownership_check(hpa: Mapping[str, Any]) -> bool:
+    """An HPA annotated ``validations.keda.sh/hpa-ownership: "false"`` (or podscaler's name of
+    it) is left out of the one-autoscaler-per-workload check, as KEDA's admission webhook
+    does: its owner says it does not fight over the workload (e.g. an HPA kept for tooling)."""
+    annotations = (hpa.get("metadata") or {}).get("annotations")
+    if not isinstance(annotations, Mapping):
+        return False
+    return SKIP_HPA_OWNERSHIP_VALIDATION.lookup(annotations) == "false"
+
+
 # ---------------------------------------------------------------------------------- I/O part
 
 
@@ -320,6 +331,8 @@ class HpaMode:
         for hpa in listing.get("items") or []:
             name = str((hpa.get("metadata") or {}).get("name") or "")
             if owned_by(hpa, so.metadata.uid):
+                continue
+            if exempt_from_ownership_check(hpa):
                 continue
             if transfer and name == wanted:
                 continue  # adopted on apply

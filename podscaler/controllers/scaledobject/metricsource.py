@@ -188,13 +188,17 @@ class ControllerMetricsSource:
             if isinstance(metric, ExternalMetricSpec)
         ]
         if spec.uses_modifiers:
-            if metric_name != COMPOSITE_METRIC_NAME:
+            if metric_name.casefold() != COMPOSITE_METRIC_NAME:
                 raise MetricNotFound(
                     f"ScaledObject {ctx.namespace}/{ctx.name} uses scalingModifiers; its only "
                     f"external metric is {COMPOSITE_METRIC_NAME}, not {metric_name}"
                 )
             return external
-        found = [(t, m) for t, m in external if m.metric_name == metric_name]
+        # The HPA controller (client-go) lower-cases the metric name in the request path, and
+        # KEDA matches case-insensitively: a cron trigger's s0-cron-Asia-Seoul-… must be found
+        # when asked for s0-cron-asia-seoul-….
+        wanted = metric_name.casefold()
+        found = [(t, m) for t, m in external if m.metric_name.casefold() == wanted]
         if not found:
             served = ", ".join(m.metric_name for _t, m in external) or "none"
             raise MetricNotFound(

@@ -74,6 +74,7 @@ OWNED_KEYS = (
     "observedGeneration",
     "lastDecision",
     "hpaName",
+    "mode",
 )
 
 
@@ -93,6 +94,7 @@ class StatusParts:
         triggers_types: str | None = None,
         authentications_types: str | None = None,
         last_decision: Mapping[str, Any] | None = None,
+        mode: str | None = None,
     ) -> None:
         self.generation = generation
         self.target_kind = target_kind
@@ -104,6 +106,7 @@ class StatusParts:
         self.triggers_types = triggers_types
         self.authentications_types = authentications_types
         self.last_decision = last_decision
+        self.mode = mode
 
 
 def compose_status(
@@ -155,6 +158,8 @@ def compose_status(
         status["observedGeneration"] = parts.generation
     if parts.last_decision:
         status["lastDecision"] = dict(parts.last_decision)
+    if parts.mode:
+        status["mode"] = parts.mode
     return status
 
 
@@ -167,10 +172,27 @@ def status_patch(
     for key in OWNED_KEYS:
         if key in desired:
             if current.get(key) != desired[key]:
-                patch[key] = desired[key]
+                patch[key] = _merge_value(current.get(key), desired[key])
         elif key in current:
             patch[key] = None
     return patch or None
+
+
+def _merge_value(current: Any, desired: Any) -> Any:
+    """*desired* as a JSON merge patch over *current*: a merge patch merges objects, so a key
+    that must vanish from a nested object (``lastDecision.boundBy`` after a decision bound by
+    nothing, a removed trigger's ``health`` entry) has to be sent as ``null``, or the server
+    keeps the stale value."""
+    if not isinstance(current, Mapping) or not isinstance(desired, Mapping):
+        return desired
+    out: dict[str, Any] = {}
+    for key, value in desired.items():
+        if current.get(key) != value:
+            out[key] = _merge_value(current.get(key), value)
+    for key in current:
+        if key not in desired:
+            out[key] = None
+    return out
 
 
 def last_active_refresh_seconds(

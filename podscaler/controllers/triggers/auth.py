@@ -194,18 +194,7 @@ async def resolve_auth(
         spec = TriggerAuthenticationSpec.model_validate(obj.get("spec") or {})
     except ValueError as exc:
         raise AuthError(f"{kind} {name} is invalid") from exc
-    unsupported = [
-        label
-        for label, value in (
-            ("hashiCorpVault", spec.hashi_corp_vault),
-            ("azureKeyVault", spec.azure_key_vault),
-            ("gcpSecretManager", spec.gcp_secret_manager),
-            ("awsSecretManager", spec.aws_secret_manager),
-            ("boundServiceAccountToken", spec.bound_service_account_token),
-            ("filePath", spec.file_path),
-        )
-        if value
-    ]
+    unsupported = spec.unsupported_sources()
     if unsupported:
         raise AuthError(f"{kind} {name}: {', '.join(unsupported)} not supported yet")
     # A ClusterTriggerAuthentication reads its Secrets from the operator's namespace (KEDA).

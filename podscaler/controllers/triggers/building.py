@@ -320,7 +320,7 @@ async def build_triggers(
             if auth.kind and auth.kind not in auth_kinds:
                 auth_kinds.append(auth.kind)
             try:
-                config = registry.parse(
+                config = registry.check(
                     spec,
                     container_env,
                     auth.params,

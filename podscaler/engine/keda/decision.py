@@ -307,9 +307,10 @@ def decide(
 def _fallback_condition(
     spec: ScalingSpec, conditions: tuple[Condition, ...], health: Mapping[str, MetricHealth]
 ) -> tuple[tuple[Condition, ...], list[StatusEvent]]:
-    """Set Fallback from the health map; only a valid fallback ever touches it (KEDA)."""
+    """Set Fallback from the health map. Without a (valid) fallback it is False with reason
+    NoFallbackFound, as KEDA's reconcile writes it, rather than the initial Unknown."""
     if not has_valid_fallback(spec):
-        return conditions, []
+        return cond.with_condition(conditions, cond.FALLBACK_FALSE), []
     assert spec.fallback is not None
     before = cond.get(conditions, cond.FALLBACK).status
     exceeded = fallback_exceeded(health, spec.fallback.failure_threshold)

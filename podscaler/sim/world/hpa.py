@@ -71,6 +71,7 @@ from podscaler.api.hpabehavior import (
 from podscaler.api.metrictarget import MetricTargetType
 from podscaler.api.quantities import Quantity
 from podscaler.api.selectors import LabelSelector, SelectorError, parse_label_selector
+from podscaler.api.selectortext import go_label_selector as go_selector
 from podscaler.api.timestamps import format_seconds, format_time, parse_seconds
 from podscaler.engine import hpa
 from podscaler.engine.hpa import conditions as reasons
@@ -120,26 +121,6 @@ def _quantity(milli: int) -> str:
     from decimal import Decimal
 
     return Quantity(Decimal(milli) / 1000).canonical()
-
-
-def go_selector(selector: Mapping[str, Any] | None) -> str:
-    """A ``metav1.LabelSelector`` as upstream's messages print it (``%+v`` of the pointer).
-
-    The rescale reason and the ValidMetricFound message of an External metric carry it, e.g.
-    ``&LabelSelector{MatchLabels:map[string]string{app: web,},MatchExpressions:[]...{},}``.
-    """
-    if selector is None:
-        return ""
-    labels = "".join(f"{k}: {v}," for k, v in sorted((selector.get("matchLabels") or {}).items()))
-    expressions = "".join(
-        f"LabelSelectorRequirement{{Key:{e.get('key')},Operator:{e.get('operator')},"
-        f"Values:[{' '.join(str(v) for v in e.get('values') or [])}],}},"
-        for e in selector.get("matchExpressions") or []
-    )
-    return (
-        f"&LabelSelector{{MatchLabels:map[string]string{{{labels}}},"
-        f"MatchExpressions:[]LabelSelectorRequirement{{{expressions}}},}}"
-    )
 
 
 def _selector_query(selector: Mapping[str, Any] | None) -> str:

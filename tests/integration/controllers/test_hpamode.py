@@ -226,3 +226,49 @@ async def test_a_workload_scaled_by_a_foreign_hpa_is_refused(
     assert hpa["spec"]["maxReplicas"] == 100
     assert hpa["spec"]["metrics"][0]["external"]["metric"]["name"] == "s0-prometheus"
     assert condition(await get_so(kube, "legacy"), "Ready")["status"] == "True"
+
+
+async def test_an_hpa_annotated_hpa_ownership_false_does_not_block(
+    kube: Kube, prom: PromServer, controller: ScaledObjectController
+) -> None:
+    """``validations.keda.sh/hpa-ownership: "false"`` on an HPA leaves it out of the
+    one-autoscaler check, as KEDA's admission webhook does (issue 18)."""
+    await create_deployment(kube, deployment("tooling", 2))
+    await kube.request(
+        "POST",
+        HPAS,
+        body={
+            "metadata": {
+                "name": "tooling",
+                "annotations": {"validations.keda.sh/hpa-ownership": "false"},
+            },
+            "spec": {
+                "scaleTargetRef": {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "name": "tooling",
+                },
+                "minReplicas": 1,
+                "maxReplicas": 5,
+                "metrics": [],
+            },
+        },
+    )
+    await create_so(
+        kube,
+        scaled_object(
+            "tooling",
+            "tooling",
+            [prometheus_trigger(prom.url)],
+            pollingInterval=1,
+            advanced={"mode": "hpa"},
+        ),
+    )
+
+    async def ours_created() -> bool:
+        return await _hpa(kube, "keda-hpa-tooling") is not None
+
+    await wait_for(ours_created, 10)
+    assert (
+        condition(await get_so(kube, "tooling"), "Ready")["reason"] != "ScaleTargetAlreadyManaged"
+    )

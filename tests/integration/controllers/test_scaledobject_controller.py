@@ -49,7 +49,10 @@ async def test_zero_to_n_and_back_on_a_prometheus_metric(
     status = (await get_so(kube, "web"))["status"]
     assert status["lastActiveTime"]
     assert status["externalMetricNames"] == ["s0-prometheus"]
+    assert status["mode"] == "direct"  # the MODE column, without spec.advanced
     assert condition(await get_so(kube, "web"), "Active")["status"] == "True"
+    fallback = condition(await get_so(kube, "web"), "Fallback")  # none configured
+    assert (fallback["status"], fallback["reason"]) == ("False", "NoFallbackFound")
     prom.value = 0
     await wait_for(lambda: at(0), 15)
     reasons = {e["reason"] for e in await events(kube)}

@@ -12,7 +12,9 @@ from podscaler.api.scaledobject import ScaledObjectSpec
 from podscaler.api.validation import (
     ObjectValidationError,
     check_cpu_memory_requests,
+    name_warnings,
     scaled_object_warnings,
+    trigger_authentication_problems,
     validate_cluster_trigger_authentication,
     validate_scaled_job,
     validate_scaled_object,
@@ -105,6 +107,23 @@ def test_fallback_needs_a_trigger_it_can_stand_in_for() -> None:
     ]
 
 
+def test_fallback_with_a_value_composite_metric_is_valid() -> None:
+    """Issue 18: current KEDA (CheckFallbackValid) no longer requires the composite metric to
+    be AverageValue; such manifests must port unchanged."""
+    advanced = {
+        "scalingModifiers": {"formula": "a + b", "target": "10", "metricType": "Value"},
+    }
+    triggers = [
+        {"type": "kafka", "name": "a", "metadata": {}},
+        {"type": "prometheus", "name": "b", "metadata": {}},
+    ]
+    validate_scaled_object(
+        scaled_object(
+            advanced=advanced, triggers=triggers, fallback={"failureThreshold": 3, "replicas": 4}
+        )
+    )
+
+
 def test_fallback_behavior_scaling_modifiers_needs_a_formula() -> None:
     found = problems_of(
         scaled_object(
@@ -152,6 +171,28 @@ def test_cpu_only_cannot_scale_to_zero() -> None:
     validate_scaled_object(scaled_object(triggers=cpu, minReplicaCount=1))
 
 
+@pytest.mark.parametrize(
+    ("target", "checked"),
+    [
+        ({"name": "web"}, True),
+        ({"name": "db", "kind": "StatefulSet"}, True),
+        ({"name": "db", "apiVersion": "apps/v1", "kind": "StatefulSet"}, True),
+        ({"name": "r", "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout"}, False),
+        ({"name": "c", "apiVersion": "example.com/v1", "kind": "Deployment"}, False),
+    ],
+)
+def test_only_deployments_and_statefulsets_must_keep_a_replica_for_cpu(
+    target: dict[str, str], checked: bool
+) -> None:
+    """KEDA's verifyCPUMemoryScalers returns early for any other kind (issue 18)."""
+    cpu = [{"type": "cpu", "metricType": "Utilization", "metadata": {"value": "50"}}]
+    obj = scaled_object(triggers=cpu, scaleTargetRef=target)
+    if checked:
+        assert "scale to zero doesn't work" in problems_of(obj)[0]
+    else:
+        validate_scaled_object(obj)
+
+
 def test_schema_errors_name_the_camel_case_path_and_say_what_is_wrong() -> None:
     obj = scaled_object(minReplicas=2, pollingInterval=0)
     obj["spec"]["triggers"][0]["metadata"]["desiredReplicas"] = 3
@@ -176,9 +217,14 @@ def test_names_are_label_values_and_mode_hpa_checks_the_generated_hpa_name() -> 
     obj["metadata"]["name"] = "a" * 64
     assert problems_of(obj)[0].startswith("metadata.name: scaledobject name")
     obj["metadata"]["name"] = "a" * 60
-    validate_scaled_object(obj)  # direct mode creates no HPA
+    so = validate_scaled_object(obj)  # direct mode creates no HPA: allowed, with a warning
+    [warning] = name_warnings(so)
+    assert warning.path == "metadata.name"
+    assert "KEDA and mode hpa refuse it" in warning.message
     obj["spec"]["advanced"] = {"mode": "hpa"}
     assert problems_of(obj)[0].startswith("spec.advanced.horizontalPodAutoscalerConfig.name")
+    obj["spec"]["advanced"] = {"horizontalPodAutoscalerConfig": {"name": "short"}}
+    assert name_warnings(validate_scaled_object(obj)) == []
 
 
 def test_cpu_memory_triggers_need_requests_on_the_target() -> None:
@@ -290,3 +336,23 @@ def test_formula_variables_are_the_names_read_in_order_of_first_use() -> None:
         "a",
         "c",
     ]
+
+
+def test_sources_podscaler_cannot_read_are_errors_offline_as_in_the_operator() -> None:
+    """The operator refuses a TriggerAuthentication with these sources when it builds the
+    trigger; validate says so first (issue 18)."""
+    obj = {
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "TriggerAuthentication",
+        "metadata": {"name": "vault"},
+        "spec": {
+            "hashiCorpVault": {
+                "address": "https://vault:8200",
+                "authentication": "token",
+                "secrets": [{"parameter": "password", "key": "pw", "path": "kv/app"}],
+            }
+        },
+    }
+    _, problems = trigger_authentication_problems(obj)
+    assert [p.path for p in problems] == ["spec.hashiCorpVault"]
+    assert "not supported by podscaler yet" in problems[0].message

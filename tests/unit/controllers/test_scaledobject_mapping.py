@@ -103,6 +103,14 @@ def test_external_and_resource_metrics_reach_the_hpa_in_milli_units() -> None:
     assert isinstance(readings[1], hpa.ReadingError)
     assert isinstance(readings[2], hpa.ReadingError)
     assert "down" in readings[2].message
+    # Named as the generated HPA would name it, not "s0-prometheus(<nil>)" (issue 18).
+    named, _ = hpa_spec_and_readings(inputs, {"s1-cpu": cpu}, None, None, scaled_object="web")
+    assert named.metrics[0] == hpa.ExternalMetric(
+        "s0-prometheus",
+        hpa.MetricTarget(MetricTargetType.AVERAGE_VALUE, average_value_milli=10000),
+        "&LabelSelector{MatchLabels:map[string]string{scaledobject.keda.sh/name: web,},"
+        "MatchExpressions:[]LabelSelectorRequirement{},}",
+    )
 
 
 def test_status_is_written_only_when_it_changes_and_stale_keys_are_nulled() -> None:
@@ -120,6 +128,23 @@ def test_status_is_written_only_when_it_changes_and_stale_keys_are_nulled() -> N
     assert status_patch(first, later) is None
     patch = status_patch({**first, "pausedReplicaCount": 3}, first)
     assert patch == {"pausedReplicaCount": None}
+
+
+def test_a_nested_key_that_goes_away_is_sent_as_null() -> None:
+    """A merge patch merges objects: ``boundBy`` of an earlier hpa decision must be nulled
+    when the next decision (scale to zero) was bound by nothing, or it stays (issue 18)."""
+    before = {
+        "lastDecision": {"rule": "hpa", "summary": "s", "replicas": 4, "boundBy": "ScaleUpPolicy"},
+        "health": {"s0-a": {"numberOfFailures": 0}, "s1-b": {"numberOfFailures": 2}},
+    }
+    after = {
+        "lastDecision": {"rule": "deactivation", "summary": "t", "replicas": 0},
+        "health": {"s0-a": {"numberOfFailures": 0}},
+    }
+    assert status_patch(before, after) == {
+        "lastDecision": {"rule": "deactivation", "summary": "t", "replicas": 0, "boundBy": None},
+        "health": {"s1-b": None},
+    }
 
 
 def test_pod_facts_and_pod_metrics() -> None:

@@ -227,3 +227,12 @@ def test_scaling_modifiers_decide_activity_by_the_composite_metric() -> None:
         6.0,
         10.0,
     )
+
+
+def test_without_a_fallback_the_fallback_condition_is_false_not_unknown() -> None:
+    """KEDA's reconcile sets Fallback=False/NoFallbackFound when no (valid) fallback is
+    configured; the initial Unknown with no reason must not stay (issue 18)."""
+    decision = decide(SPEC, [queue(3.0)], ScalingState(), 1, NOW)
+    fallback = cond.get(decision.conditions, cond.FALLBACK)
+    assert (fallback.status, fallback.reason) == (ConditionStatus.FALSE, "NoFallbackFound")
+    assert fallback.message == "No fallbacks are active on this scaled object"

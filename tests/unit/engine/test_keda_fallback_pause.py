@@ -9,6 +9,7 @@ from podscaler.api.scaledobject import (
     FallbackBehavior,
     FallbackSpec,
     HealthStatusType,
+    ScalingModifiersSpec,
     ScalingSpec,
 )
 from podscaler.engine.keda import (
@@ -53,6 +54,19 @@ def test_value_targets_divide_by_ready_replicas_and_cannot_fall_back_with_none_r
     stuck = apply_fallback(spec, observation, None, current_replicas=1, ready_replicas=0)
     assert not stuck.fallback_active
     assert stuck.error is not None
+
+
+def test_a_value_composite_metric_falls_back_divided_by_ready_replicas() -> None:
+    """KEDA's fallback.go with scalingModifiers.metricType Value (valid since CheckFallbackValid
+    stopped refusing it): composite target x replicas / ready replicas."""
+    modifiers = ScalingModifiersSpec(
+        formula="a + b", target="10", metric_type=MetricTargetType.VALUE
+    )
+    spec = ScalingSpec(fallback=FallbackSpec(0, 4), scaling_modifiers=modifiers)
+    outcome = apply_fallback(spec, FAILED, None, current_replicas=1, ready_replicas=2)
+    assert outcome.fallback_active
+    assert outcome.metric_name == "composite-metric"
+    assert outcome.value == 20
 
 
 def test_failures_count_up_to_the_threshold_before_fallback_engages() -> None:
