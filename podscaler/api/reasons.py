@@ -134,6 +134,33 @@ class Reason(StrEnum):
     """A ProportionalScaler changed its target's replicas; the message gives old and new
     counts, the nodes and cores seen, and the formula term or ladder step that decided."""
 
+    VerticalRecommendationChanged = "VerticalRecommendationChanged"
+    """A VerticalScaler's first recommendation, or one whose target moved by 10 % or more
+    from the last announced; the message gives each container's new target."""
+
+    VerticalScalerConfigUnsupported = "VerticalScalerConfigUnsupported"
+    """A VerticalScaler cannot be acted on: its target does not exist or publishes no
+    selector, its spec is invalid, or another VerticalScaler already covers the same workload
+    (the older one wins); ``ConfigUnsupported`` says the same in its status."""
+
+    VerticalCheckpointInvalid = "VerticalCheckpointInvalid"
+    """A VerticalScalerCheckpoint could not be restored (another format version, malformed
+    content); that container's history starts afresh and the checkpoint is rewritten."""
+
+    EvictedByVerticalScaler = "EvictedByVerticalScaler"
+    """On a pod: the vertical updater evicted it (through the Eviction API, so
+    PodDisruptionBudgets hold) to re-create it with the recommended requests (upstream:
+    ``EvictedByVPA``); on the VerticalScaler, the same with the pod's name."""
+
+    VerticalEvictionRefused = "VerticalEvictionRefused"
+    """The vertical updater asked to evict a pod and the API refused (a PodDisruptionBudget
+    allows no disruption now, or another error); it tries again next pass."""
+
+    VerticalUpdateWaitingForAdmission = "VerticalUpdateWaitingForAdmission"
+    """Pods are outside their recommendation but nothing would give re-created pods the new
+    requests (no admission webhook is serving), so the updater evicts nothing, as upstream's
+    updater does while its admission controller is not running."""
+
     # --- node autoscaling: Cluster Autoscaler's reasons, word for word, so filters and
     # alerts written for CA keep working (reference/cluster-autoscaler.md §5.2)
 
@@ -228,6 +255,9 @@ _WARNINGS: frozenset[Reason] = frozenset(
         Reason.JobCreateFailed,
         Reason.ProportionalParametersInvalid,
         Reason.ProportionalConfigMapNotFound,
+        Reason.VerticalScalerConfigUnsupported,
+        Reason.VerticalCheckpointInvalid,
+        Reason.VerticalEvictionRefused,
         Reason.FailedToScaleUpGroup,
         Reason.ScaleUpFailed,
         Reason.ScaleUpTimedOut,

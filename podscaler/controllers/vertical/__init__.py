@@ -1,2 +1,26 @@
-"""Vertical scaling's I/O room: reading usage history from the user's Prometheus (``history``),
-used by ``podscaler recommend`` now and by the VerticalScaler recommender's bootstrap."""
+"""Vertical scaling: the VerticalScaler recommender and updater, and history from Prometheus.
+
+:class:`VerticalRecommender` samples usage from ``metrics.k8s.io``, feeds the estimator of
+:mod:`podscaler.engine.vpa` and publishes ``status.recommendation`` with checkpoints kept as
+VerticalScalerCheckpoint objects; :class:`VerticalUpdater` evicts pods far from their
+recommendation, through the Eviction API; :mod:`.history` reads Prometheus for the history
+bootstrap and for ``podscaler recommend``.
+"""
+
+from podscaler.controllers.vertical.recommender import (
+    PODS,
+    VERTICAL_SCALERS,
+    ScalerState,
+    VerticalRecommender,
+    trim_pod,
+)
+from podscaler.controllers.vertical.settings import VerticalSettings
+
+__all__ = [
+    "PODS",
+    "VERTICAL_SCALERS",
+    "ScalerState",
+    "VerticalRecommender",
+    "VerticalSettings",
+    "trim_pod",
+]
