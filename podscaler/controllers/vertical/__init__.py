@@ -15,12 +15,20 @@ from podscaler.controllers.vertical.recommender import (
     trim_pod,
 )
 from podscaler.controllers.vertical.settings import VerticalSettings
+from podscaler.controllers.vertical.updater import (
+    AdmissionGate,
+    InPlaceResizer,
+    VerticalUpdater,
+)
 
 __all__ = [
     "PODS",
     "VERTICAL_SCALERS",
+    "AdmissionGate",
+    "InPlaceResizer",
     "ScalerState",
     "VerticalRecommender",
     "VerticalSettings",
+    "VerticalUpdater",
     "trim_pod",
 ]

@@ -339,7 +339,7 @@ class VerticalRecommender:
         state.problem = problem
         if problem is not None and problem != state.announced_problem:
             log.warning("%s: %s", state.describe(), problem.message)
-            self._event(state.obj, Reason.VerticalScalerConfigUnsupported, problem.message)
+            self.event(state.obj, Reason.VerticalScalerConfigUnsupported, problem.message)
         state.announced_problem = problem
 
     async def _pod_metrics(self) -> dict[Key, Obj]:
@@ -435,7 +435,7 @@ class VerticalRecommender:
                 f"{c.target.memory_bytes} bytes (confidence {c.estimate.confidence:.2g})"
                 for c in changed
             )
-            self._event(state.obj, Reason.VerticalRecommendationChanged, f"recommended {text}")
+            self.event(state.obj, Reason.VerticalRecommendationChanged, f"recommended {text}")
 
     async def _write_status(
         self,
@@ -491,7 +491,7 @@ class VerticalRecommender:
             except CheckpointError as exc:
                 message = f"checkpoint {meta.get('name')} not restored: {exc}"
                 log.warning("%s: %s", state.describe(), message)
-                self._event(state.obj, Reason.VerticalCheckpointInvalid, message)
+                self.event(state.obj, Reason.VerticalCheckpointInvalid, message)
                 state.history.dirty.add(container)
                 continue
             state.history.restore(container, aggregate)
@@ -557,7 +557,7 @@ class VerticalRecommender:
             except KubeError as exc:
                 log.warning("checkpoint %s/%s not deleted: %s", key[0], key[1], exc)
 
-    def _event(self, regarding: Mapping[str, Any], reason: Reason, message: str) -> None:
+    def event(self, regarding: Mapping[str, Any], reason: Reason, message: str) -> None:
         if self.recorder is not None:
             self.recorder.record(regarding, reason, message)
 

@@ -1,0 +1,234 @@
+"""The vertical updater in-process against the embedded API server.
+
+Pods belong to a ReplicaSet written over HTTP; evictions go through the server's Eviction
+API, which enforces PodDisruptionBudgets as upstream's does. Recommendations are the
+recommender's own, built from usage published on ``metrics.k8s.io``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from podscaler.controllers.vertical import (
+    VerticalRecommender,
+    VerticalSettings,
+    VerticalUpdater,
+)
+from podscaler.kube.clients import Kube, connect
+from podscaler.kube.events import EventRecorder
+from podscaler.sim.apiserver import ApiServer
+from tests.integration.controllers.vertical_objects import (
+    PODS_PATH,
+    VS_PATH,
+    SettableClock,
+    running_pod,
+    vertical_scaler,
+    workload,
+)
+
+RS_PATH = "/apis/apps/v1/namespaces/default/replicasets"
+PDB_PATH = "/apis/policy/v1/namespaces/default/poddisruptionbudgets"
+
+
+@pytest.fixture
+def clock() -> SettableClock:
+    return SettableClock()
+
+
+@pytest.fixture
+async def apiserver(clock: SettableClock) -> AsyncIterator[ApiServer]:
+    async with ApiServer(now=clock.now, bookmark_interval=0.2) as server:
+        yield server
+
+
+@pytest.fixture
+async def kube(kubeconfig: Path) -> AsyncIterator[Kube]:
+    async with await connect(kubeconfig=kubeconfig) as client:
+        yield client
+
+
+@pytest.fixture
+async def recorder(kube: Kube, clock: SettableClock) -> AsyncIterator[EventRecorder]:
+    events = EventRecorder(kube, now=clock.now, reporting_instance="test")
+    yield events
+    await events.aclose()
+
+
+async def _hamsters(kube: Kube, clock: SettableClock, replicas: int) -> list[str]:
+    await kube.request(
+        "POST", "/apis/apps/v1/namespaces/default/deployments", body=workload("hamster", replicas)
+    )
+    rs = workload("hamster-5d9c7", replicas)
+    rs["kind"] = "ReplicaSet"
+    rs["spec"]["selector"] = {"matchLabels": {"app": "hamster"}}
+    rs["spec"]["template"]["metadata"]["labels"] = {"app": "hamster"}
+    created = await kube.request("POST", RS_PATH, body=rs)
+    owner = (created["metadata"]["name"], created["metadata"]["uid"])
+    names = [f"hamster-{i}" for i in range(replicas)]
+    for name in names:
+        await running_pod(kube, name, "hamster", clock.now() - timedelta(hours=1), owner=owner)
+    return names
+
+
+async def _recommended(
+    server: ApiServer,
+    kube: Kube,
+    clock: SettableClock,
+    recorder: EventRecorder,
+    pods: list[str],
+    **settings: Any,
+) -> VerticalRecommender:
+    rec = VerticalRecommender(
+        kube,
+        namespace="default",
+        now=clock.now,
+        settings=VerticalSettings(
+            recommender_interval_seconds=3600.0, updater_interval_seconds=3600.0, **settings
+        ),
+        recorder=recorder,
+    )
+    await rec.start()
+    await rec.wait_synced(10)
+    await rec.wait_pass(10)
+    for _ in range(60):
+        clock.advance(60)
+        for pod in pods:
+            server.set_pod_metrics("default", pod, {"hamster": {"cpu": "500m", "memory": "200Mi"}})
+        await rec.run_pass()
+    return rec
+
+
+async def _pods(kube: Kube) -> set[str]:
+    answer = await kube.request("GET", PODS_PATH)
+    return {p["metadata"]["name"] for p in answer["items"]}
+
+
+async def _reasons(kube: Kube, recorder: EventRecorder) -> dict[str, int]:
+    await recorder.flush()
+    answer = await kube.request("GET", "/apis/events.k8s.io/v1/namespaces/default/events")
+    counts: dict[str, int] = {}
+    for event in answer["items"]:
+        counts[event["reason"]] = counts.get(event["reason"], 0) + event.get("series", {}).get(
+            "count", 1
+        )
+    return counts
+
+
+async def test_pods_far_below_the_recommendation_are_evicted_half_at_a_time(
+    apiserver: ApiServer, kube: Kube, clock: SettableClock, recorder: EventRecorder
+) -> None:
+    pods = await _hamsters(kube, clock, 4)
+    await kube.request("POST", VS_PATH, body=vertical_scaler("hamster-vpa", "hamster"))
+    rec = await _recommended(apiserver, kube, clock, recorder, pods, evict_without_admission=True)
+    updater = VerticalUpdater(rec)
+    try:
+        await updater.run_pass()
+    finally:
+        await rec.aclose()
+    # 4 replicas, tolerance 0.5: two may be away at once.
+    assert len(updater.evicted) == 2
+    assert len(await _pods(kube)) == 2
+    reasons = await _reasons(kube, recorder)
+    assert reasons.get("EvictedByVerticalScaler") == 4  # on each pod and on the scaler
+
+
+async def test_a_pod_disruption_budget_holds(
+    apiserver: ApiServer, kube: Kube, clock: SettableClock, recorder: EventRecorder
+) -> None:
+    pods = await _hamsters(kube, clock, 4)
+    pdb = {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": "hamster"},
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "hamster"}}},
+    }
+    created = await kube.request("POST", PDB_PATH, body=pdb)
+    created["status"] = {
+        "currentHealthy": 4,
+        "desiredHealthy": 3,
+        "disruptionsAllowed": 1,
+        "expectedPods": 4,
+        "observedGeneration": created["metadata"].get("generation", 1),
+    }
+    await kube.request("PUT", f"{PDB_PATH}/hamster/status", body=created)
+    await kube.request("POST", VS_PATH, body=vertical_scaler("hamster-vpa", "hamster"))
+    rec = await _recommended(apiserver, kube, clock, recorder, pods, evict_without_admission=True)
+    updater = VerticalUpdater(rec)
+    try:
+        await updater.run_pass()
+    finally:
+        await rec.aclose()
+    assert len(await _pods(kube)) >= 3, "the PDB allows one pod away"
+    assert updater.refused >= 1
+    assert (await _reasons(kube, recorder)).get("VerticalEvictionRefused", 0) >= 1
+
+
+async def test_min_replicas_and_update_mode_off_evict_nothing(
+    apiserver: ApiServer, kube: Kube, clock: SettableClock, recorder: EventRecorder
+) -> None:
+    pods = await _hamsters(kube, clock, 2)
+    scaler = vertical_scaler(
+        "hamster-vpa", "hamster", updatePolicy={"updateMode": "Recreate", "minReplicas": 3}
+    )
+    await kube.request("POST", VS_PATH, body=scaler)
+    rec = await _recommended(apiserver, kube, clock, recorder, pods, evict_without_admission=True)
+    updater = VerticalUpdater(rec)
+    try:
+        await updater.run_pass()
+        assert updater.evicted == []
+        await kube.request(
+            "PATCH",
+            f"{VS_PATH}/hamster-vpa",
+            body={"spec": {"updatePolicy": {"updateMode": "Off"}}},
+            content_type="application/merge-patch+json",
+        )
+        await rec.scaler_informer.drain()
+        await rec.run_pass()
+        await updater.run_pass()
+    finally:
+        await rec.aclose()
+    assert updater.evicted == []
+    assert await _pods(kube) == set(pods)
+    status = (await kube.request("GET", f"{VS_PATH}/hamster-vpa"))["status"]
+    assert status["recommendation"]["containerRecommendations"], "Off still publishes"
+
+
+async def test_without_an_admission_webhook_nothing_is_evicted_and_an_event_says_why(
+    apiserver: ApiServer, kube: Kube, clock: SettableClock, recorder: EventRecorder
+) -> None:
+    pods = await _hamsters(kube, clock, 4)
+    await kube.request("POST", VS_PATH, body=vertical_scaler("hamster-vpa", "hamster"))
+    rec = await _recommended(apiserver, kube, clock, recorder, pods)
+    updater = VerticalUpdater(rec)
+    try:
+        await updater.run_pass()
+        await updater.run_pass()
+    finally:
+        await rec.aclose()
+    assert updater.evicted == []
+    assert (await _reasons(kube, recorder)).get("VerticalUpdateWaitingForAdmission") == 1
+
+    class Serving:
+        def ready(self) -> bool:
+            return True
+
+    rec = VerticalRecommender(
+        kube,
+        namespace="default",
+        now=clock.now,
+        settings=VerticalSettings(recommender_interval_seconds=3600.0),
+        recorder=recorder,
+    )
+    await rec.start()
+    await rec.wait_pass(10)
+    updater = VerticalUpdater(rec, admission=Serving())
+    try:
+        await updater.run_pass()
+    finally:
+        await rec.aclose()
+    assert len(updater.evicted) == 2
