@@ -7,6 +7,8 @@ What runs:
 * the ProportionalScaler controller (``podscaler.controllers.proportional``) when its CRD is
   installed (``--proportional/--no-proportional`` force it), and for CPA's own
   ``--configmap/--target`` flags;
+* the VerticalScaler recommender and updater (``podscaler.controllers.vertical``) when their
+  CRD is installed (``--vertical/--no-vertical`` force it);
 * with ``--metrics-api-port`` (the manifests pass 6443), the external.metrics.k8s.io server
   over TLS (``podscaler.metricsapi``), answering from the ScaledObject controller's live state
   (:class:`~podscaler.controllers.scaledobject.metricsource.ControllerMetricsSource`; 503 on a
@@ -71,6 +73,11 @@ from podscaler.controllers.scaledjob import JobSettings, ScaledJobController
 from podscaler.controllers.scaledobject import ScaledObjectController, Settings
 from podscaler.controllers.scaledobject.metricsource import ControllerMetricsSource
 from podscaler.controllers.triggers.refresh import AuthRefresher
+from podscaler.controllers.vertical import (
+    VerticalControllers,
+    VerticalSettings,
+    start_vertical_controllers,
+)
 from podscaler.kube.clients import ConnectOptions, Kube, connect
 from podscaler.kube.errors import KubeError
 from podscaler.kube.events import EventRecorder
@@ -126,6 +133,9 @@ class RunOptions:
     cpa_flags: CpaFlags | None = None
     #: How often proportional targets' /scale is re-checked (CPA's --poll-period-seconds).
     proportional_resync_seconds: float = 10.0
+    #: VerticalScalers: None runs the recommender and updater when their CRD is installed.
+    vertical: bool | None = None
+    vertical_settings: VerticalSettings = field(default_factory=VerticalSettings)
     #: The node autoscaler (Cluster Autoscaler's flags), or None when it does not run.
     nodes: NodeAutoscalerConfig | None = None
     #: Seeds the operator's random choices (the phases of the polls); a simulation passes its
@@ -399,7 +409,16 @@ async def run_operator(
         if jobs is not None:
             await jobs.start()
         proportional: ProportionalController | None = None
+        vertical: VerticalControllers | None = None
         try:
+            vertical = await start_vertical_controllers(
+                kube,
+                namespace=options.namespace,
+                now=now,
+                recorder=recorder,
+                enabled=options.vertical,
+                settings=options.vertical_settings,
+            )
             proportional = await start_proportional_controller(
                 kube,
                 namespace=options.namespace,
@@ -432,6 +451,8 @@ async def run_operator(
                 settling.cancel()
         finally:
             source.controller = None
+            if vertical is not None:
+                await vertical.aclose()
             if proportional is not None:
                 await proportional.aclose()
             if jobs is not None:

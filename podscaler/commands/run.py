@@ -29,6 +29,7 @@ from podscaler.commands.nodeoptions import PLANNER
 from podscaler.commands.options import FlagGroup, OptionGroup, options
 from podscaler.controllers.nodes.settings import CloudOptions, NodeAutoscalerConfig, NodeConfigError
 from podscaler.controllers.proportional import FlagError, ProportionalOptions
+from podscaler.controllers.vertical import VerticalOptions
 from podscaler.kube.errors import KubeError
 from podscaler.metricsapi.server import MetricsApiOptions
 from podscaler.observability.logging import LoggingOptions
@@ -40,6 +41,7 @@ OPERATOR: Final = OptionGroup(RunOptions)
 LOGGING: Final = OptionGroup(LoggingOptions)
 METRICS_API: Final = OptionGroup(MetricsApiOptions, prefix="metrics-api-")
 PROPORTIONAL: Final = OptionGroup(ProportionalOptions)
+VERTICAL: Final = OptionGroup(VerticalOptions)
 CLOUD: Final = OptionGroup(CloudOptions)
 
 #: Every option of ``podscaler run``, in the order ``--help`` shows them.
@@ -49,6 +51,7 @@ GROUPS: Final[tuple[FlagGroup, ...]] = (
     LOGGING,
     METRICS_API,
     PROPORTIONAL,
+    VERTICAL,
     CLOUD,
     PLANNER,
 )
@@ -65,6 +68,7 @@ def settings(values: dict[str, Any]) -> RunOptions:
         cert, key = METRICS_API.flag_name("cert_file"), METRICS_API.flag_name("key_file")
         raise click.UsageError(f"{cert} and {key} go together")
     proportional = PROPORTIONAL.build(values)
+    vertical = VERTICAL.build(values)
     namespace = values[OPERATOR.param_of("namespace")]
     try:
         cpa_flags = proportional.cpa_flags(namespace or os.environ.get("MY_POD_NAMESPACE"))
@@ -82,6 +86,8 @@ def settings(values: dict[str, Any]) -> RunOptions:
         proportional=proportional.proportional,
         cpa_flags=cpa_flags,
         proportional_resync_seconds=float(proportional.poll_period_seconds),
+        vertical=vertical.vertical,
+        vertical_settings=vertical.settings(dry_run=bool(values[OPERATOR.param_of("dry_run")])),
     )
 
 

@@ -7,12 +7,17 @@ recommendation, through the Eviction API; :mod:`.history` reads Prometheus for t
 bootstrap and for ``podscaler recommend``.
 """
 
+from podscaler.controllers.vertical.options import VerticalOptions
 from podscaler.controllers.vertical.recommender import (
     PODS,
     VERTICAL_SCALERS,
     ScalerState,
     VerticalRecommender,
     trim_pod,
+)
+from podscaler.controllers.vertical.running import (
+    VerticalControllers,
+    start_vertical_controllers,
 )
 from podscaler.controllers.vertical.settings import VerticalSettings
 from podscaler.controllers.vertical.updater import (
@@ -27,8 +32,11 @@ __all__ = [
     "AdmissionGate",
     "InPlaceResizer",
     "ScalerState",
+    "VerticalControllers",
+    "VerticalOptions",
     "VerticalRecommender",
     "VerticalSettings",
     "VerticalUpdater",
+    "start_vertical_controllers",
     "trim_pod",
 ]

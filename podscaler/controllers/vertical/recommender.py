@@ -67,7 +67,7 @@ from podscaler.kube.clients import Kube
 from podscaler.kube.errors import KubeError, NotFound
 from podscaler.kube.events import EventRecorder
 from podscaler.kube.informers import Informer, compact
-from podscaler.kube.resources import Resource
+from podscaler.kube.resources import Discovery, Resource
 from podscaler.kube.scaling import ScaleRef
 from podscaler.kube.statuses import patch_status
 
@@ -77,6 +77,7 @@ __all__ = [
     "ScalerState",
     "VerticalRecommender",
     "trim_pod",
+    "vertical_crd_installed",
 ]
 
 log = logging.getLogger(__name__)
@@ -569,3 +570,12 @@ def _moved(before: tuple[int | None, int | None], after: tuple[int | None, int |
         if old is not None and new is not None and abs(new - old) >= ANNOUNCE_CHANGE * max(old, 1):
             return True
     return False
+
+
+async def vertical_crd_installed(kube: Kube) -> bool:
+    """Whether the API serves VerticalScalers (the CRD is installed)."""
+    try:
+        await Discovery(kube).resolve(f"{API_GROUP}/{API_VERSION}", "VerticalScaler")
+    except NotFound:
+        return False
+    return True

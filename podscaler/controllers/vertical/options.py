@@ -1,0 +1,93 @@
+"""``podscaler run``'s vertical scaling flags, declared once (:mod:`podscaler.api.flags`).
+
+Upstream's recommender and updater flags under a ``vertical-`` prefix (``podscaler run`` also
+carries Cluster Autoscaler's flags, and ``--min-replicas`` would mean nothing alone there).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from podscaler.api.flags import flag
+from podscaler.controllers.vertical.history import PrometheusSettings
+from podscaler.controllers.vertical.settings import VerticalSettings
+
+__all__ = ["VerticalOptions"]
+
+
+@dataclass(frozen=True)
+class VerticalOptions:
+    vertical: bool | None = flag(
+        None,
+        negatable=True,
+        help="Run the VerticalScaler recommender and updater (default: when the CRD is installed).",
+    )
+    recommender_interval_seconds: float = flag(
+        60.0,
+        name="vertical-recommender-interval",
+        minimum=1,
+        help="Seconds between usage samples and recommendations (VPA's --recommender-interval).",
+    )
+    updater_interval_seconds: float = flag(
+        60.0,
+        name="vertical-updater-interval",
+        minimum=1,
+        help="Seconds between updater passes (VPA's --updater-interval).",
+    )
+    min_replicas: int = flag(
+        2,
+        name="vertical-min-replicas",
+        minimum=1,
+        help="Fewest live pods a workload needs before one is evicted (VPA's --min-replicas).",
+    )
+    eviction_tolerance: float = flag(
+        0.5,
+        name="vertical-eviction-tolerance",
+        minimum=0,
+        help="Fraction of a workload's replicas evicted at once (VPA's --eviction-tolerance).",
+    )
+    eviction_rate_limit: float = flag(
+        0.0,
+        name="vertical-eviction-rate-limit",
+        minimum=0,
+        help="Evictions per second over all VerticalScalers; 0: unlimited.",
+    )
+    eviction_rate_burst: int = flag(
+        1, name="vertical-eviction-rate-burst", minimum=1, help="Burst of the eviction rate."
+    )
+    evict_without_admission: bool = flag(
+        False,
+        name="vertical-evict-without-admission",
+        help="Evict even when no admission webhook gives re-created pods the new requests "
+        "(VPA's --use-admission-controller-status=false).",
+    )
+    prometheus_url: str | None = flag(
+        None,
+        name="vertical-history-prometheus",
+        help="Fill the recommender's history from this Prometheus at start (cAdvisor series).",
+    )
+    history_days: float = flag(
+        8.0,
+        name="vertical-history-length",
+        minimum=0,
+        help="Days of Prometheus history read at start.",
+    )
+
+    def settings(self, *, dry_run: bool) -> VerticalSettings:
+        base = VerticalSettings()
+        return replace(
+            base,
+            recommender_interval_seconds=self.recommender_interval_seconds,
+            updater_interval_seconds=self.updater_interval_seconds,
+            update=replace(
+                base.update,
+                min_replicas=self.min_replicas,
+                eviction_tolerance_fraction=self.eviction_tolerance,
+            ),
+            eviction_rate_limit=self.eviction_rate_limit,
+            eviction_rate_burst=self.eviction_rate_burst,
+            evict_without_admission=self.evict_without_admission,
+            prometheus=PrometheusSettings(self.prometheus_url) if self.prometheus_url else None,
+            history_lookback_seconds=self.history_days * 86_400.0,
+            dry_run=dry_run,
+        )

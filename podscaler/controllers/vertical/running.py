@@ -1,0 +1,72 @@
+"""The vertical controllers as ``podscaler run`` starts them: the recommender, and the updater
+beside it unless told otherwise."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from podscaler.controllers.vertical.recommender import (
+    VerticalRecommender,
+    vertical_crd_installed,
+)
+from podscaler.controllers.vertical.settings import VerticalSettings
+from podscaler.controllers.vertical.updater import AdmissionGate, InPlaceResizer, VerticalUpdater
+from podscaler.kube.clients import Kube
+from podscaler.kube.errors import KubeError
+from podscaler.kube.events import EventRecorder
+
+__all__ = ["VerticalControllers", "start_vertical_controllers"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class VerticalControllers:
+    recommender: VerticalRecommender
+    updater: VerticalUpdater | None
+
+    async def aclose(self) -> None:
+        if self.updater is not None:
+            await self.updater.aclose()
+        await self.recommender.aclose()
+
+
+async def start_vertical_controllers(
+    kube: Kube,
+    *,
+    namespace: str | None,
+    now: Callable[[], datetime],
+    recorder: EventRecorder | None,
+    enabled: bool | None,
+    settings: VerticalSettings,
+    admission: AdmissionGate | None = None,
+    resizer: InPlaceResizer | None = None,
+) -> VerticalControllers | None:
+    """Started controllers, or None. ``enabled`` None runs them when the VerticalScaler CRD
+    is installed; True runs them regardless (the informer retries until it appears)."""
+    run = enabled
+    if run is None:
+        try:
+            run = await vertical_crd_installed(kube)
+        except KubeError as exc:
+            log.warning("could not tell whether VerticalScalers are served: %s", exc)
+            run = False
+        if not run:
+            log.info(
+                "the VerticalScaler CRD is not installed: VerticalScalers are not watched "
+                "(install manifests/crds, or pass --vertical)"
+            )
+    if not run:
+        return None
+    recommender = VerticalRecommender(
+        kube, namespace=namespace, now=now, settings=settings, recorder=recorder
+    )
+    await recommender.start()
+    updater = None
+    if settings.updater:
+        updater = VerticalUpdater(recommender, admission=admission, resizer=resizer)
+        await updater.start()
+    return VerticalControllers(recommender, updater)
