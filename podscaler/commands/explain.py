@@ -48,6 +48,7 @@ __all__ = [
     "explain_from_endpoint",
     "explain_from_status",
     "explain_proportional_scaler",
+    "explain_vertical_scaler",
     "parse_target",
 ]
 
@@ -66,6 +67,7 @@ _METRICS_PORT_HINT = (
 #: The kinds ``explain`` takes as ``KIND/NAMESPACE/NAME``, by the names kubectl knows them.
 _KINDS: Final = {
     "proportionalscaler": ("proportionalscaler", "proportionalscalers", "ps"),
+    "verticalscaler": ("verticalscaler", "verticalscalers", "vsc"),
     "pod": ("pod", "pods", "po"),
 }
 #: Cluster-scoped kinds, taken as ``KIND/NAME``.
@@ -214,6 +216,28 @@ async def explain_proportional_scaler(
     return render_explanation(obj)
 
 
+async def explain_vertical_scaler(
+    access: ConnectOptions, namespace: str, name: str, output: str
+) -> str:
+    """How each container's recommendation came about, rebuilt from the scaler's checkpoints."""
+    from podscaler.clock import now
+    from podscaler.controllers.vertical import VERTICAL_SCALERS
+    from podscaler.controllers.vertical.checkpointing import CHECKPOINTS
+    from podscaler.controllers.vertical.explain import (
+        explanation_data,
+        render_vertical_explanation,
+    )
+
+    subject = f"VerticalScaler {namespace}/{name}"
+    obj = await _read(access, VERTICAL_SCALERS.path(namespace, name), subject, namespace)
+    listed = await _read(access, CHECKPOINTS.path(namespace), subject, namespace)
+    checkpoints = list(listed.get("items") or [])
+    at = now().timestamp()
+    if output == "json":
+        return json.dumps(explanation_data(obj, checkpoints, at), indent=2, sort_keys=True)
+    return render_vertical_explanation(obj, checkpoints, at)
+
+
 async def explain_from_status(
     access: ConnectOptions, namespace: str, name: str, output: str
 ) -> str:
@@ -265,7 +289,9 @@ def _endpoint(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 
 @click.command()
 @click.argument(
-    "target", metavar="[proportionalscaler/|pod/]NAMESPACE/NAME | node/NAME", callback=_target
+    "target",
+    metavar="[proportionalscaler/|verticalscaler/|pod/]NAMESPACE/NAME | node/NAME",
+    callback=_target,
 )
 @options(CLUSTER)
 @click.option(
@@ -292,6 +318,8 @@ def explain(
 ) -> None:
     """Explain a ScaledObject's recent scaling decisions (or, for
     proportionalscaler/NAMESPACE/NAME, what a ProportionalScaler counted and what decided;
+    for verticalscaler/NAMESPACE/NAME, per container the percentile, margin, confidence,
+    bounds and the policy that capped the recommendation;
     for node/NAME, why the node autoscaler keeps or removes a node; for pod/NAMESPACE/NAME,
     why a Pending pod did or did not get a new node).
 
@@ -307,6 +335,8 @@ def explain(
     access = CLUSTER.build(values)
     if kind == "proportionalscaler":
         text = asyncio.run(explain_proportional_scaler(access, namespace, name, output))
+    elif kind == "verticalscaler":
+        text = asyncio.run(explain_vertical_scaler(access, namespace, name, output))
     elif kind == "node":
         text = asyncio.run(explain_node(access, name, operator_namespace, output))
     elif kind == "pod":

@@ -8,13 +8,17 @@ What is asserted is what a user sees: the status, its conditions, checkpoint obj
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from podscaler.api.quantities import Quantity
+from podscaler.cli import main
 from podscaler.controllers.vertical import VerticalRecommender, VerticalSettings
 from podscaler.kube.clients import Kube, connect
 from podscaler.kube.events import EventRecorder
@@ -262,3 +266,50 @@ async def test_checkpoints_of_gone_scalers_and_containers_are_collected(
         await rec.aclose()
     names = {i["metadata"]["name"] for i in (await kube.request("GET", CP_PATH))["items"]}
     assert names == set()
+
+
+async def test_explain_shows_each_stage_and_the_cap(
+    apiserver: ApiServer, kube: Kube, clock: SettableClock, recorder: EventRecorder
+) -> None:
+    pods = await _hamster(kube, clock)
+    policy = {"containerPolicies": [{"containerName": "*", "maxAllowed": {"cpu": "400m"}}]}
+    body = vertical_scaler("hamster-vpa", "hamster", resourcePolicy=policy)
+    await kube.request("POST", VS_PATH, body=body)
+    rec = await _recommender(kube, clock, recorder)
+    try:
+        await _play(rec, apiserver, clock, pods, 120, {"cpu": "500m", "memory": "200Mi"})
+    finally:
+        await rec.aclose()
+    # What a user types (asyncio.run inside, so off this test's loop).
+    result = await asyncio.to_thread(
+        CliRunner().invoke,
+        main,
+        ["explain", "verticalscaler/default/hamster-vpa", "--server", apiserver.url],
+    )
+    assert result.exit_code == 0, result.output
+    text = result.output
+    assert text.startswith("VerticalScaler default/hamster-vpa -> Deployment hamster")
+    assert "container hamster: 240 samples over 0.08 days" in text
+    assert "target: p90 = " in text
+    assert "+ margin" in text
+    assert "confidence ->" in text
+    assert "target cpu capped by maxAllowed: " in text
+    assert "-> 400m" in text
+    result = await asyncio.to_thread(
+        CliRunner().invoke,
+        main,
+        ["explain", "vsc/default/hamster-vpa", "--server", apiserver.url, "-o", "json"],
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    (container,) = data["containers"]
+    assert container["target"]["cpu"] == 400
+    assert container["uncappedTarget"]["cpu"] > 400
+    assert container["cappedBy"] == [{"resource": "cpu", "bound": "maxAllowed"}]
+    missing = await asyncio.to_thread(
+        CliRunner().invoke,
+        main,
+        ["explain", "verticalscaler/default/nope", "--server", apiserver.url],
+    )
+    assert missing.exit_code == 1
+    assert "VerticalScaler default/nope" in missing.output
