@@ -418,6 +418,7 @@ async def run_operator(
                 recorder=recorder,
                 enabled=options.vertical,
                 settings=options.vertical_settings,
+                registry=metrics.registry,
             )
             proportional = await start_proportional_controller(
                 kube,

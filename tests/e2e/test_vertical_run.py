@@ -8,6 +8,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
+import aiohttp
+
 from podscaler.clock import now as wall_now
 from podscaler.kube.clients import Kube
 from podscaler.kube.errors import NotFound
@@ -53,10 +55,22 @@ async def test_run_publishes_a_recommendation_and_a_checkpoint(
     try:
         await wait_for(recommended, 20)
         await wait_for(lambda: _exists(kube, f"{CP_PATH}/hamster-vpa-hamster"), 10)
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"{process.endpoint}/metrics") as response,
+        ):
+            exposition = await response.text()
     finally:
         publishing = False
         await feeder
     assert await process.stop() == 0
+    series = [
+        line
+        for line in exposition.splitlines()
+        if line.startswith("podscaler_verticalscaler_containerrecommendations_target{")
+    ]
+    assert any('resource="cpu"' in line and 'target_name="hamster"' in line for line in series)
+    assert any('unit="byte"' in line for line in series)
     status = (await kube.request("GET", f"{VS_PATH}/hamster-vpa"))["status"]
     provided = [c for c in status["conditions"] if c["type"] == "RecommendationProvided"]
     assert provided[0]["status"] == "True"

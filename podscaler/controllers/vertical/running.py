@@ -8,6 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from prometheus_client import CollectorRegistry
+
+from podscaler.controllers.vertical.metrics import VerticalCollector
 from podscaler.controllers.vertical.recommender import (
     VerticalRecommender,
     vertical_crd_installed,
@@ -27,8 +30,12 @@ log = logging.getLogger(__name__)
 class VerticalControllers:
     recommender: VerticalRecommender
     updater: VerticalUpdater | None
+    registry: CollectorRegistry | None = None
+    collector: VerticalCollector | None = None
 
     async def aclose(self) -> None:
+        if self.registry is not None and self.collector is not None:
+            self.registry.unregister(self.collector)
         if self.updater is not None:
             await self.updater.aclose()
         await self.recommender.aclose()
@@ -44,6 +51,7 @@ async def start_vertical_controllers(
     settings: VerticalSettings,
     admission: AdmissionGate | None = None,
     resizer: InPlaceResizer | None = None,
+    registry: CollectorRegistry | None = None,
 ) -> VerticalControllers | None:
     """Started controllers, or None. ``enabled`` None runs them when the VerticalScaler CRD
     is installed; True runs them regardless (the informer retries until it appears)."""
@@ -69,4 +77,9 @@ async def start_vertical_controllers(
     if settings.updater:
         updater = VerticalUpdater(recommender, admission=admission, resizer=resizer)
         await updater.start()
-    return VerticalControllers(recommender, updater)
+    controllers = VerticalControllers(recommender, updater)
+    if registry is not None:
+        controllers.registry = registry
+        controllers.collector = VerticalCollector(recommender, updater)
+        registry.register(controllers.collector)
+    return controllers

@@ -165,8 +165,9 @@ class VerticalUpdater:
         )
         self._task: asyncio.Task[None] | None = None
         self._waiting: set[tuple[str, str]] = set()
-        #: Pods evicted, and evictions refused (tests and metrics).
+        #: Pods evicted (the latest 1,000), and evictions refused (tests and metrics).
         self.evicted: list[tuple[str, str]] = []
+        self.evictions = 0
         self.refused = 0
 
     async def start(self) -> None:
@@ -350,6 +351,8 @@ class VerticalUpdater:
             )
             return False
         self.evicted.append((namespace, name))
+        del self.evicted[:-1000]
+        self.evictions += 1
         log.info("%s: evicted pod %s to apply its recommendation", state.describe(), name)
         note = f"evicted by VerticalScaler {state.key[1]} to apply its recommended requests"
         regarding = {"apiVersion": "v1", "kind": "Pod", "metadata": meta}
