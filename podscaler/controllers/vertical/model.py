@@ -73,16 +73,16 @@ class ScalerHistory:
         cpu_millicores: int | None,
         memory_bytes: int | None,
     ) -> bool:
-        """One metrics sample; returns whether anything was taken (duplicates are not)."""
+        """One metrics sample; returns whether its CPU usage was taken (a sample at an instant
+        already seen is not: metrics-server serves the same sample until its next scrape)."""
         state = self.container_state(pod, container, at_seconds)
-        taken = False
-        if cpu_millicores is not None:
-            taken = state.add_cpu_sample(cpu_millicores, at_seconds) or taken
-        if memory_bytes is not None:
-            taken = state.add_memory_sample(memory_bytes, at_seconds) or taken
-        if taken:
+        cpu_taken = cpu_millicores is not None and state.add_cpu_sample(cpu_millicores, at_seconds)
+        memory_taken = memory_bytes is not None and state.add_memory_sample(
+            memory_bytes, at_seconds
+        )
+        if cpu_taken or memory_taken:
             self.dirty.add(container)
-        return taken
+        return cpu_taken
 
     def record_oom(
         self,

@@ -140,9 +140,12 @@ class ContainerUsage:
 def usage_of(pod_metrics: Mapping[str, Any]) -> tuple[float | None, list[ContainerUsage]]:
     """``(timestamp seconds, containers)`` of a PodMetrics object."""
     at = parse_seconds(pod_metrics.get("timestamp"))
-    containers = []
-    for entry in pod_metrics.get("containers") or ():
-        usage = entry.get("usage") or {}
+    containers: list[ContainerUsage] = []
+    entries = pod_metrics.get("containers")
+    for entry in entries if isinstance(entries, list) else ():
+        usage = entry.get("usage") if isinstance(entry, Mapping) else None
+        if not isinstance(usage, Mapping):
+            continue
         cpu, memory = _quantity(usage.get("cpu")), _quantity(usage.get("memory"))
         containers.append(
             ContainerUsage(

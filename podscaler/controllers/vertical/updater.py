@@ -111,8 +111,13 @@ def _resources(values: Any) -> Resources:
 def recommended_of(status: Mapping[str, Any] | None) -> Recommended:
     """``status.recommendation`` as the updater compares it."""
     found = Recommended()
-    recommendation = (status or {}).get("recommendation") or {}
-    for entry in recommendation.get("containerRecommendations") or ():
+    recommendation = (status or {}).get("recommendation")
+    if not isinstance(recommendation, Mapping):
+        return found
+    entries = recommendation.get("containerRecommendations")
+    for entry in entries if isinstance(entries, list) else ():
+        if not isinstance(entry, Mapping):
+            continue
         name = str(entry.get("containerName") or "")
         target = _resources(entry.get("target"))
         if not name or (target.cpu_millicores is None and target.memory_bytes is None):
