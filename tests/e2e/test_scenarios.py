@@ -56,10 +56,12 @@ def test_builtin_scenario_passes_its_assertions(path: Path, tmp_path: Path) -> N
     assert page.startswith("<!doctype html>")
     if not expected_targets(path):
         # Only nodes are autoscaled (the nodes-* scenarios): the cluster panel shows them,
-        # and the node autoscaler's Events are listed.
+        # and the node autoscaler's Events are listed. Only pods are right-sized (vpa-*): the
+        # recommender's Events are listed.
         shape = read_report(page)
         assert "cluster" in shape.panels
-        assert "TriggeredScaleUp" in page
+        vertical = path.stem.startswith("vpa-")
+        assert ("VerticalRecommendationChanged" if vertical else "TriggeredScaleUp") in page
         return
     # The report answers why: panels per scaled workload, targets as the ScaledObject says,
     # each change once with the operator's decision, scale-downs counted.
