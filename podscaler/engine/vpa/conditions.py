@@ -73,9 +73,11 @@ def recommendation_conditions(
                 LOW_CONFIDENCE,
                 "True" if low else "False",
                 "ShortHistory" if low else "EnoughHistory",
-                f"container {weakest.container_name}: confidence "
-                f"{weakest.estimate.confidence:.3g} from {weakest.estimate.total_samples_count} "
-                f"samples over {days:.2f} days",
+                # Coarse on purpose: a message that changed every pass (a sample count) would
+                # cost a status write per scaler per minute.
+                f"container {weakest.container_name}: {_span(days)} of history, confidence "
+                f"{weakest.estimate.confidence:.2f}"
+                + (f" (full at {low_confidence_threshold:g}): the bounds stay wide" if low else ""),
             )
         )
     else:
@@ -87,3 +89,8 @@ def recommendation_conditions(
             reason, message = "NoUsageSamples", "No usage samples for any container yet"
         conditions.append(ConditionState(RECOMMENDATION_PROVIDED, "False", reason, message))
     return conditions
+
+
+def _span(days: float) -> str:
+    """Whole hours under a day, then days to a tenth."""
+    return f"{int(days * 24)} h" if days < 1.0 else f"{days:.1f} days"
