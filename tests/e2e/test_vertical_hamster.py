@@ -62,3 +62,38 @@ def test_the_hamster_is_recommended_587m_and_off_touches_nothing() -> None:
     }
     assert len(requests) == 4
     assert all(r == {"cpu": "100m", "memory": "50Mi"} for r in requests.values()), requests
+
+
+def test_a_memory_hungry_workload_is_raised_above_the_limit_that_kills_it() -> None:
+    scenario = load_scenario("vpa-oom")
+    missing = missing_features(scenario.features)
+    if missing:
+        if IN_CI:
+            pytest.fail(f"missing: {missing}")
+        pytest.skip(str(missing))
+    seen: dict[str, Any] = {}
+
+    async def keep(world: World, result: RunResult) -> None:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"{world.server.url}{VS}/hungry-vpa") as response,
+        ):
+            seen["scaler"] = await response.json()
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"{world.server.url}/api/v1/namespaces/default/pods") as response,
+        ):
+            seen["pods"] = await response.json()
+
+    async def main(clock: SimulatedClock) -> RunResult:
+        return await run_scenario(scenario, clock=clock, operator=embedded_operator, keep=keep)
+
+    result = run_simulated(main, start=scenario.start)
+    assert result.passed, [(r.text, r.detail) for r in result.results if not r.ok]
+    (pod,) = seen["pods"]["items"]
+    (state,) = pod["status"]["containerStatuses"]
+    assert state["lastState"]["terminated"]["reason"] == "OOMKilled"
+    assert state["restartCount"] >= 2
+    (container,) = seen["scaler"]["status"]["recommendation"]["containerRecommendations"]
+    # Each kill asks for max(request 80Mi, peak) + 100Mi; the p90 of those, + 15 %.
+    assert Quantity(container["target"]["memory"]).int_value() > 250 * 2**20, container

@@ -500,8 +500,6 @@ class VerticalRecommender:
         log.info("vertical recommender: restored %d checkpoints", restored)
 
     async def _write_checkpoints(self, states: list[ScalerState], now_seconds: float) -> None:
-        if self.settings.dry_run:
-            return
         for state in states:
             history = state.history
             if not history.dirty:
@@ -540,8 +538,6 @@ class VerticalRecommender:
                 log.info("%s: history of %s dropped", state.describe(), ", ".join(dropped))
             for container in state.history.aggregates:
                 wanted.add((state.key[0], checkpoint_name(state.key[1], container)))
-        if self.settings.dry_run:
-            return
         try:
             items = await list_checkpoints(self.kube, self.namespace)
         except KubeError as exc:

@@ -31,8 +31,10 @@ class VerticalSettings:
     recommender_name: str = "default"
     recommender: RecommenderSettings = DEFAULT_RECOMMENDER
     update: UpdateSettings = DEFAULT_UPDATE
-    #: Run the updater at all (``--dry-run`` also stops its evictions).
+    #: Run the updater at all.
     updater: bool = True
+    #: ``--dry-run``: the updater decides and logs, but evicts nothing (recommendations,
+    #: status and checkpoints are written as usual: they change no workload).
     dry_run: bool = False
     #: Evict even when nothing gives re-created pods the new requests (upstream's
     #: ``--use-admission-controller-status=false``).
