@@ -58,6 +58,7 @@ from podscaler.engine.vpa import (
     PodRecommendation,
     checkpoint_name,
     checkpoint_status,
+    quantities_of,
     recommend,
     recommendation_conditions,
     restore_aggregate,
@@ -431,9 +432,10 @@ class VerticalRecommender:
             state.announced[container.container_name] = target
             changed.append(container)
         if changed:
-            text = ", ".join(
-                f"{c.container_name}: cpu {c.target.cpu_millicores}m memory "
-                f"{c.target.memory_bytes} bytes (confidence {c.estimate.confidence:.2g})"
+            text = "; ".join(
+                f"{c.container_name}: "
+                + " ".join(f"{k} {v}" for k, v in quantities_of(c.target).items())
+                + f" (confidence {c.estimate.confidence:.2f})"
                 for c in changed
             )
             self.event(state.obj, Reason.VerticalRecommendationChanged, f"recommended {text}")
