@@ -19,8 +19,13 @@ client and ``json.loads`` (the floor any client pays).
 One core: the code under test is pinned to CPU 1 and Prometheus to CPU 0 where there are two;
 the load average is printed beside the figures.
 
+Part 3 (``--controller N``) — the recommender controller itself: N VerticalScalers of 2 pods
+each on the embedded API server (in this process), one pass sampling ``metrics.k8s.io``,
+resolving each target's ``/scale``, recommending, writing status and a checkpoint per
+container; baseline, interleaved: the same requests sent bare, as many in flight, nothing computed.
+
 Run: ``python bench/vertical.py [--containers 50000]
-[--prometheus --prom-containers 200 --days 8]``.
+[--prometheus --prom-containers 200 --days 8] [--controller 1000 --passes 3]``.
 """
 
 from __future__ import annotations
@@ -318,6 +323,159 @@ def part_two(containers: int, days: int, rounds: int) -> None:
             print(f"| rows | {len(report.rows):,} | - | - |")
 
 
+# ------------------------------------------------------------------------------- part 3
+
+
+async def _controller(scalers: int, passes: int) -> None:
+    """The recommender over HTTP against the embedded API server, in this process."""
+    from datetime import UTC, datetime, timedelta
+
+    from podscaler.controllers.vertical import VerticalRecommender, VerticalSettings
+    from podscaler.controllers.vertical.checkpointing import CHECKPOINTS
+    from podscaler.kube.clients import MERGE_PATCH, connect
+    from podscaler.sim.apiserver import ApiServer
+
+    moment = [datetime(2026, 3, 2, tzinfo=UTC)]
+
+    def now() -> datetime:
+        return moment[0]
+
+    base = "/apis/autoscaling.podscaler.io/v1alpha1/namespaces/default"
+    async with ApiServer(now=now, bookmark_interval=60.0) as server:
+        with tempfile.TemporaryDirectory() as workdir:
+            path = server.write_kubeconfig(Path(workdir) / "kubeconfig")
+            async with await connect(kubeconfig=path) as kube:
+                pods = []
+                for index in range(scalers):
+                    name = f"app{index}"
+                    labels = {"app": name}
+                    template = {
+                        "metadata": {"labels": labels},
+                        "spec": {"containers": [{"name": "main", "image": "x"}]},
+                    }
+                    await kube.request(
+                        "POST",
+                        "/apis/apps/v1/namespaces/default/deployments",
+                        body={
+                            "metadata": {"name": name},
+                            "spec": {
+                                "replicas": 2,
+                                "selector": {"matchLabels": labels},
+                                "template": template,
+                            },
+                        },
+                    )
+                    await kube.request(
+                        "POST",
+                        f"{base}/verticalscalers",
+                        body={
+                            "apiVersion": "autoscaling.podscaler.io/v1alpha1",
+                            "kind": "VerticalScaler",
+                            "metadata": {"name": name},
+                            "spec": {
+                                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
+                                              "name": name},
+                                "updatePolicy": {"updateMode": "Off"},
+                            },
+                        },
+                    )  # fmt: skip
+                    for replica in range(2):
+                        pod_name = f"{name}-{replica}"
+                        created = await kube.request(
+                            "POST",
+                            "/api/v1/namespaces/default/pods",
+                            body={"metadata": {"name": pod_name, "labels": labels},
+                                  "spec": template["spec"]},
+                        )  # fmt: skip
+                        created["status"] = {
+                            "phase": "Running",
+                            "startTime": "2026-03-01T00:00:00Z",
+                        }
+                        await kube.request(
+                            "PUT", f"/api/v1/namespaces/default/pods/{pod_name}/status",
+                            body=created,
+                        )  # fmt: skip
+                        pods.append(pod_name)
+                rng = random.Random(5)
+
+                def publish() -> None:
+                    for pod_name in pods:
+                        server.set_pod_metrics(
+                            "default",
+                            pod_name,
+                            {"main": {"cpu": f"{rng.randint(50, 900)}m",
+                                      "memory": f"{rng.randint(50, 400)}Mi"}},
+                        )  # fmt: skip
+
+                publish()
+                settings = VerticalSettings(
+                    recommender_interval_seconds=1e9, checkpoint_interval_seconds=0.0
+                )
+                rec = VerticalRecommender(kube, namespace="default", now=now, settings=settings)
+                await rec.start()
+                await rec.wait_synced(600)
+                await rec.wait_pass(600)
+                ours: list[tuple[float, float]] = []
+                floor: list[tuple[float, float]] = []
+                for _ in range(passes):  # A/B/A/B
+                    moment[0] += timedelta(seconds=60)
+                    publish()
+                    wall, cpu = time.perf_counter(), time.process_time()
+                    await rec.run_pass()
+                    ours.append((time.perf_counter() - wall, time.process_time() - cpu))
+                    # The floor: the same requests a pass sends, with nothing computed.
+                    wall, cpu = time.perf_counter(), time.process_time()
+                    await kube.request(
+                        "GET", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods"
+                    )
+                    gate = asyncio.Semaphore(settings.concurrency)
+
+                    async def bare(name: str, gate: asyncio.Semaphore = gate) -> None:
+                        state = rec.states[("default", name)]
+                        async with gate:
+                            await kube.request(
+                                "GET", f"/apis/apps/v1/namespaces/default/deployments/{name}/scale"
+                            )
+                        async with gate:
+                            await kube.request(
+                                "PATCH", f"{base}/verticalscalers/{name}/status",
+                                body={"status": state.written_status}, content_type=MERGE_PATCH,
+                            )  # fmt: skip
+                        async with gate:
+                            await kube.request(
+                                "PATCH", CHECKPOINTS.path("default", f"{name}-main", "status"),
+                                body={"status": {"totalSamplesCount": 1}},
+                                content_type=MERGE_PATCH,
+                            )  # fmt: skip
+
+                    await asyncio.gather(*(bare(f"app{index}") for index in range(scalers)))
+                    floor.append((time.perf_counter() - wall, time.process_time() - cpu))
+                await rec.aclose()
+    best, base_best = min(ours), min(floor)
+    print("| measure | recommender pass | baseline: the same requests, nothing computed | ratio |")
+    print("|---|---|---|---|")
+    print(
+        f"| wall, best of {passes} | {best[0]:.2f} s | {base_best[0]:.2f} s | "
+        f"{best[0] / base_best[0]:.2f} |"
+    )
+    print(
+        f"| CPU (client and embedded server, one process) | {best[1]:.2f} s | "
+        f"{base_best[1]:.2f} s | {best[1] / base_best[1]:.2f} |"
+    )
+    print(
+        f"| checkpoints written per second of pass | {scalers / best[0]:,.0f}/s | "
+        f"{scalers / base_best[0]:,.0f}/s | - |"
+    )
+
+
+def part_three(scalers: int, passes: int) -> None:
+    print(
+        f"\n## recommender pass over HTTP: {scalers:,} VerticalScalers x 2 pods "
+        f"(load average {_load()})"
+    )
+    asyncio.run(_controller(scalers, passes))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--containers", type=int, default=50_000)
@@ -325,6 +483,10 @@ def main() -> None:
     parser.add_argument("--prometheus", action="store_true", help="also run part 2")
     parser.add_argument("--prom-containers", type=int, default=200)
     parser.add_argument("--days", type=int, default=8)
+    parser.add_argument(
+        "--controller", type=int, default=0, help="part 3: this many VerticalScalers over HTTP"
+    )
+    parser.add_argument("--passes", type=int, default=3)
     args = parser.parse_args()
     pinned = _pin(1)
     print(
@@ -333,6 +495,8 @@ def main() -> None:
     part_one(args.containers, args.rounds)
     if args.prometheus:
         part_two(args.prom_containers, args.days, args.rounds)
+    if args.controller:
+        part_three(args.controller, args.passes)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
@@ -293,9 +293,11 @@ class VerticalRecommender:
         await self._resolve(states)
         metrics = await self._pod_metrics()
         claimed: set[Key] = set()
+        writes = []
         for state in states:
             self._feed(state, claimed, metrics)
-            await self._recommend(state, now)
+            writes.append(self._recommend(state, now))
+        await self._bounded(writes)
         await self._write_checkpoints(states, now_seconds)
         if (
             self._last_gc_seconds is None
@@ -330,12 +332,27 @@ class VerticalRecommender:
                 )
                 continue
             targets_seen[target_key] = state
-            found = await self.targets.selector(ref)
-            if isinstance(found, TargetProblem):
-                self._set_problem(state, found)
-                continue
-            state.selector = found
-            self._set_problem(state, None)
+        await self._bounded([self._select(state) for state in targets_seen.values()])
+
+    async def _select(self, state: ScalerState) -> None:
+        assert state.ref is not None
+        found = await self.targets.selector(state.ref)
+        if isinstance(found, TargetProblem):
+            self._set_problem(state, found)
+            return
+        state.selector = found
+        self._set_problem(state, None)
+
+    async def _bounded(self, calls: list[Coroutine[Any, Any, None]]) -> None:
+        """Run *calls* (requests to the API) at most ``concurrency`` at once: a pass over
+        thousands of scalers waits on round trips, not on the CPU."""
+        gate = asyncio.Semaphore(self.settings.concurrency)
+
+        async def one(call: Coroutine[Any, Any, None]) -> None:
+            async with gate:
+                await call
+
+        await asyncio.gather(*(one(call) for call in calls))
 
     def _set_problem(self, state: ScalerState, problem: TargetProblem | None) -> None:
         state.problem = problem
@@ -502,6 +519,7 @@ class VerticalRecommender:
         log.info("vertical recommender: restored %d checkpoints", restored)
 
     async def _write_checkpoints(self, states: list[ScalerState], now_seconds: float) -> None:
+        writes = []
         for state in states:
             history = state.history
             if not history.dirty:
@@ -515,14 +533,16 @@ class VerticalRecommender:
                 if aggregate is None:
                     continue
                 status = checkpoint_status(aggregate, now_seconds, history.open_windows(container))
-                try:
-                    await save_checkpoint(self.kube, state.obj, container, status)
-                except KubeError as exc:
-                    log.warning(
-                        "%s: checkpoint of %s not written: %s", state.describe(), container, exc
-                    )
-                    continue
                 history.dirty.discard(container)
+                writes.append(self._save_checkpoint(state, container, status))
+        await self._bounded(writes)
+
+    async def _save_checkpoint(self, state: ScalerState, container: str, status: Obj) -> None:
+        try:
+            await save_checkpoint(self.kube, state.obj, container, status)
+        except KubeError as exc:
+            log.warning("%s: checkpoint of %s not written: %s", state.describe(), container, exc)
+            state.history.dirty.add(container)  # written again next time
 
     async def collect_garbage(self, now_seconds: float) -> None:
         """Drop expired or orphaned aggregates and the checkpoints nobody owns."""

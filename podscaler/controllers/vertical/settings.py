@@ -46,5 +46,5 @@ class VerticalSettings:
     #: History bootstrap from the user's Prometheus at start (None: none).
     prometheus: PrometheusSettings | None = None
     history_lookback_seconds: float = 8 * 86_400.0
-    #: Seconds to wait before retrying after a failed pass step.
-    retry_seconds: float = 5.0
+    #: Requests to the API server in flight at once during a pass.
+    concurrency: int = 8
