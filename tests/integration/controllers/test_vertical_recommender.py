@@ -313,3 +313,24 @@ async def test_explain_shows_each_stage_and_the_cap(
     )
     assert missing.exit_code == 1
     assert "VerticalScaler default/nope" in missing.output
+
+
+async def test_a_daemonset_target_is_found_through_its_spec_selector(
+    apiserver: ApiServer, kube: Kube, clock: SettableClock, recorder: EventRecorder
+) -> None:
+    agent = workload("hamster", 1)
+    agent["kind"] = "DaemonSet"
+    del agent["spec"]["replicas"]
+    await kube.request("POST", "/apis/apps/v1/namespaces/default/daemonsets", body=agent)
+    await running_pod(kube, "hamster-x2x7k", "hamster", clock.now() - timedelta(hours=1))
+    scaler = vertical_scaler("agent-vpa", "hamster")
+    scaler["spec"]["targetRef"]["kind"] = "DaemonSet"
+    await kube.request("POST", VS_PATH, body=scaler)
+    rec = await _recommender(kube, clock, recorder)
+    try:
+        await _play(rec, apiserver, clock, ["hamster-x2x7k"], 5, {"cpu": "50m", "memory": "20Mi"})
+    finally:
+        await rec.aclose()
+    status = (await kube.request("GET", f"{VS_PATH}/agent-vpa"))["status"]
+    assert condition({"status": status}, "RecommendationProvided")["status"] == "True"
+    assert "ConfigUnsupported" not in {c["type"] for c in status["conditions"]}
