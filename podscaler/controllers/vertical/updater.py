@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 from podscaler.api.quantities import Quantity, QuantityError
 from podscaler.api.reasons import Reason
+from podscaler.api.verticalscaler import VerticalScaler
 from podscaler.controllers.vertical.pods import (
     container_requests,
     container_terminations,
@@ -80,9 +81,15 @@ class AdmissionGate(Protocol):
 
 class InPlaceResizer(Protocol):
     """Resizes a running pod through ``pods/resize``; ``False`` means evict instead
-    (Infeasible, Deferred too long, or the cluster cannot resize)."""
+    (Infeasible, Deferred too long, or the cluster cannot resize). *scaler* carries the
+    resource policy (``controlledValues``: limits kept in proportion with
+    :func:`podscaler.engine.vpa.proportional_limit`); *targets* are the published targets by
+    container name. Called only for pods the updater would otherwise evict, within the same
+    budget."""
 
-    async def resize(self, pod: Mapping[str, Any], targets: Mapping[str, Resources]) -> bool: ...
+    async def resize(
+        self, pod: Mapping[str, Any], scaler: VerticalScaler, targets: Mapping[str, Resources]
+    ) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -268,7 +275,8 @@ class VerticalUpdater:
             self._waiting.discard(state.key)
             return
         in_place = mode == UpdateMode.IN_PLACE_OR_RECREATE and self.resizer is not None
-        if not in_place and not self._admission_ready():
+        can_recreate = self._admission_ready()
+        if not in_place and not can_recreate:
             if state.key not in self._waiting:
                 self._waiting.add(state.key)
                 self.recommender.event(
@@ -297,9 +305,11 @@ class VerticalUpdater:
             if (
                 in_place
                 and self.resizer is not None
-                and await self.resizer.resize(pod, recommended.targets)
+                and await self.resizer.resize(pod, state.scaler, recommended.targets)
             ):
                 continue
+            if not can_recreate:
+                continue  # resized in place or nothing: an eviction would bring the old requests
             if self.settings.dry_run:
                 log.info("%s: would evict pod %s (dry run)", state.describe(), candidate.name)
                 budgets[owner] = budget.after_eviction(phase)

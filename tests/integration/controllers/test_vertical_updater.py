@@ -232,3 +232,41 @@ async def test_without_an_admission_webhook_nothing_is_evicted_and_an_event_says
     finally:
         await rec.aclose()
     assert len(updater.evicted) == 2
+
+
+async def test_in_place_or_recreate_resizes_through_the_hook_and_evicts_the_rest(
+    apiserver: ApiServer, kube: Kube, clock: SettableClock, recorder: EventRecorder
+) -> None:
+    pods = await _hamsters(kube, clock, 4)
+    spec = {"updatePolicy": {"updateMode": "InPlaceOrRecreate"}}
+    await kube.request("POST", VS_PATH, body=vertical_scaler("hamster-vpa", "hamster", **spec))
+    rec = await _recommended(apiserver, kube, clock, recorder, pods)
+
+    class Resizer:
+        """Resizes hamster-0 in place; the others are Infeasible (fall back to eviction)."""
+
+        def __init__(self) -> None:
+            self.asked: list[str] = []
+
+        async def resize(self, pod: Any, scaler: Any, targets: Any) -> bool:
+            self.asked.append(pod["metadata"]["name"])
+            assert scaler.spec.effective_update_mode == "InPlaceOrRecreate"
+            assert targets["hamster"].cpu_millicores > 500
+            return bool(pod["metadata"]["name"] == "hamster-0")
+
+    class Serving:
+        def ready(self) -> bool:
+            return True
+
+    resizer = Resizer()
+    without_admission = VerticalUpdater(rec, resizer=resizer)
+    try:
+        await without_admission.run_pass()
+        assert without_admission.evicted == [], "no eviction while nothing would apply requests"
+        updater = VerticalUpdater(rec, resizer=resizer, admission=Serving())
+        await updater.run_pass()
+    finally:
+        await rec.aclose()
+    assert "hamster-0" in resizer.asked
+    assert ("default", "hamster-0") not in updater.evicted
+    assert len(updater.evicted) == 2  # the budget: two of four away at once
