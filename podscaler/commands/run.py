@@ -69,6 +69,10 @@ def settings(values: dict[str, Any]) -> RunOptions:
         raise click.UsageError(f"{cert} and {key} go together")
     proportional = PROPORTIONAL.build(values)
     vertical = VERTICAL.build(values)
+    try:
+        vertical_settings = vertical.settings(dry_run=bool(values[OPERATOR.param_of("dry_run")]))
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
     namespace = values[OPERATOR.param_of("namespace")]
     try:
         cpa_flags = proportional.cpa_flags(namespace or os.environ.get("MY_POD_NAMESPACE"))
@@ -87,7 +91,7 @@ def settings(values: dict[str, Any]) -> RunOptions:
         cpa_flags=cpa_flags,
         proportional_resync_seconds=float(proportional.poll_period_seconds),
         vertical=vertical.vertical,
-        vertical_settings=vertical.settings(dry_run=bool(values[OPERATOR.param_of("dry_run")])),
+        vertical_settings=vertical_settings,
     )
 
 

@@ -7,6 +7,7 @@ carries Cluster Autoscaler's flags, and ``--min-replicas`` would mean nothing al
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from podscaler.api.flags import flag
 from podscaler.controllers.vertical.history import PrometheusSettings
@@ -66,6 +67,18 @@ class VerticalOptions:
         name="vertical-history-prometheus",
         help="Fill the recommender's history from this Prometheus at start (cAdvisor series).",
     )
+    prometheus_token_file: str | None = flag(
+        None,
+        name="vertical-history-prometheus-token-file",
+        path=True,
+        help="A file holding the bearer token for --vertical-history-prometheus.",
+    )
+    prometheus_ca_file: str | None = flag(
+        None,
+        name="vertical-history-prometheus-ca-file",
+        path=True,
+        help="CA bundle to verify --vertical-history-prometheus over HTTPS.",
+    )
     history_days: float = flag(
         8.0,
         name="vertical-history-length",
@@ -73,7 +86,35 @@ class VerticalOptions:
         help="Days of Prometheus history read at start.",
     )
 
+    def _prometheus(self) -> PrometheusSettings | None:
+        """Where the history bootstrap reads; a :class:`ValueError` names a flag that cannot
+        be used (the token itself never appears in a message)."""
+        if not self.prometheus_url:
+            if self.prometheus_token_file or self.prometheus_ca_file:
+                raise ValueError(
+                    "--vertical-history-prometheus-token-file and -ca-file need "
+                    "--vertical-history-prometheus"
+                )
+            return None
+        if not self.prometheus_url.startswith(("http://", "https://")):
+            raise ValueError(
+                f"--vertical-history-prometheus must be an http(s) URL, got {self.prometheus_url!r}"
+            )
+        token = None
+        if self.prometheus_token_file:
+            try:
+                token = Path(self.prometheus_token_file).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ValueError(
+                    f"--vertical-history-prometheus-token-file: cannot read "
+                    f"{self.prometheus_token_file}: {exc.strerror}"
+                ) from exc
+        return PrometheusSettings(
+            self.prometheus_url, bearer_token=token or None, ca_file=self.prometheus_ca_file
+        )
+
     def settings(self, *, dry_run: bool) -> VerticalSettings:
+        """The controllers' settings; a :class:`ValueError` names a flag that cannot be used."""
         base = VerticalSettings()
         return replace(
             base,
@@ -87,7 +128,7 @@ class VerticalOptions:
             eviction_rate_limit=self.eviction_rate_limit,
             eviction_rate_burst=self.eviction_rate_burst,
             evict_without_admission=self.evict_without_admission,
-            prometheus=PrometheusSettings(self.prometheus_url) if self.prometheus_url else None,
+            prometheus=self._prometheus(),
             history_lookback_seconds=self.history_days * 86_400.0,
             dry_run=dry_run,
         )

@@ -4,12 +4,15 @@ status composition, the eviction rate limit."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from podscaler.controllers.vertical.model import ScalerHistory
+from podscaler.controllers.vertical.options import VerticalOptions
 from podscaler.controllers.vertical.pods import (
     container_requests,
     container_terminations,
@@ -195,3 +198,26 @@ def test_an_announcement_needs_a_ten_percent_move() -> None:
     assert not _moved((100, 1000), (109, 1000))
     assert _moved((100, 1000), (110, 1000))
     assert _moved((100, None), (100, 5))
+
+
+def test_history_flags_refuse_what_cannot_work_and_hide_the_token(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("s3cr3t-token\n", encoding="utf-8")
+    settings = VerticalOptions(
+        prometheus_url="https://prom:9090", prometheus_token_file=str(token)
+    ).settings(dry_run=False)
+    assert settings.prometheus is not None
+    assert settings.prometheus.bearer_token == "s3cr3t-token"
+    assert "s3cr3t" not in repr(settings)
+    for options, words in (
+        (VerticalOptions(prometheus_url="prom:9090"), "http(s) URL"),
+        (VerticalOptions(prometheus_token_file=str(token)), "need --vertical-history-prometheus"),
+        (
+            VerticalOptions(prometheus_url="http://p", prometheus_token_file=str(tmp_path / "x")),
+            "cannot read",
+        ),
+    ):
+        with pytest.raises(ValueError, match="--vertical-history") as caught:
+            options.settings(dry_run=False)
+        assert words in str(caught.value)
+    assert VerticalOptions().settings(dry_run=True).prometheus is None
