@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, TypeAlias
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from prometheus_api_client import PrometheusConnect
@@ -43,6 +44,7 @@ __all__ = [
     "Samples",
     "Workload",
     "fetch_history",
+    "shown_url",
     "workload_of_pod_name",
 ]
 
@@ -52,6 +54,14 @@ MAX_POINTS: Final = 1440
 _EXCLUDED: Final = 'container!="", container!="POD", pod!=""'
 
 ProgressFn = Callable[[str], None]
+
+
+def shown_url(url: str) -> str:
+    """*url* fit for a message or a log line: credentials in it (``user:pass@``) removed."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
 class HistoryError(RuntimeError):
@@ -153,7 +163,8 @@ class PrometheusHistory:
             session=session,
             timeout=int(settings.timeout_seconds),
         )
-        self.url = settings.url
+        #: For messages: the URL without any user:password part.
+        self.url = shown_url(settings.url)
         #: Seconds spent waiting for Prometheus, summed over threads.
         self.seconds_waiting = 0.0
         self.queries = 0
@@ -364,7 +375,7 @@ async def fetch_history(
     if selector is not None and not selector.is_empty and not inventory.pod_labels:
         raise HistoryError(
             "--selector needs pod labels from kube-state-metrics (kube_pod_labels), and "
-            f"Prometheus at {settings.url} has none for these namespaces"
+            f"Prometheus at {shown_url(settings.url)} has none for these namespaces"
         )
     pieces = chunks(start, end, step_seconds)
     jobs = [(cpu_query(namespaces, rate_window), True, i, piece) for i, piece in enumerate(pieces)]

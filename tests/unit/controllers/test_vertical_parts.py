@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from podscaler.controllers.vertical.history import shown_url
 from podscaler.controllers.vertical.model import ScalerHistory
 from podscaler.controllers.vertical.options import VerticalOptions
 from podscaler.controllers.vertical.pods import (
@@ -221,3 +222,10 @@ def test_history_flags_refuse_what_cannot_work_and_hide_the_token(tmp_path: Path
             options.settings(dry_run=False)
         assert words in str(caught.value)
     assert VerticalOptions().settings(dry_run=True).prometheus is None
+
+
+def test_prometheus_credentials_in_a_url_never_reach_a_message() -> None:
+    assert shown_url("https://admin:hunter2@prom.example:9090/api") == (
+        "https://prom.example:9090/api"
+    )
+    assert shown_url("http://prom:9090") == "http://prom:9090"
