@@ -15,8 +15,8 @@ import pytest
 from podscaler.api.quantities import Quantity
 from podscaler.commands.simulating import embedded_operator
 from podscaler.sim.clock import SimulatedClock, run_simulated
-from podscaler.sim.scenario import load_scenario, missing_features
-from podscaler.sim.world.runs import RunResult, run_scenario
+from podscaler.sim.scenarios.runs import RunResult, run_scenario
+from podscaler.sim.scenarios.scenario import load_scenario, missing_features
 from podscaler.sim.world.world import World
 from tests.conftest import IN_CI
 

@@ -131,6 +131,15 @@ def _proportional_available() -> str | None:
     return "the ProportionalScaler controller is not built yet"
 
 
+def _vertical_available() -> str | None:
+    missing = _operator_available()
+    if missing is not None:
+        return missing
+    if importable("podscaler.controllers.vertical.recommender"):
+        return None
+    return "the VerticalScaler recommender is not built yet"
+
+
 def _sqs_available() -> str | None:
     if os.environ.get("PODSCALER_SQS_ENDPOINT"):
         return None
@@ -154,13 +163,14 @@ def _asg_available() -> str | None:
 
 #: Features that are controllers of ``podscaler run``: a scenario naming one runs the operator.
 OPERATOR_FEATURES = frozenset(
-    {"scaledobject-controller", "proportional-controller", "node-autoscaler"}
+    {"scaledobject-controller", "proportional-controller", "vertical-controller", "node-autoscaler"}
 )
 
 #: feature → a check returning None when available, else the reason it is not.
 FEATURES: dict[str, Callable[[], str | None]] = {
     "scaledobject-controller": _operator_available,
     "proportional-controller": _proportional_available,
+    "vertical-controller": _vertical_available,
     "sqs": _sqs_available,
     "kafka": kafka_unavailable,
     "cpu-trigger": _trigger("cpu"),
