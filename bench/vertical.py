@@ -333,7 +333,7 @@ async def _controller(scalers: int, passes: int) -> None:
     from podscaler.controllers.vertical import VerticalRecommender, VerticalSettings
     from podscaler.controllers.vertical.checkpointing import CHECKPOINTS
     from podscaler.kube.clients import MERGE_PATCH, connect
-    from podscaler.sim.apiserver import ApiServer
+    from podscaler.sim.apiserver.server import ApiServer
 
     moment = [datetime(2026, 3, 2, tzinfo=UTC)]
 

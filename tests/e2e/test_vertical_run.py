@@ -13,7 +13,7 @@ import aiohttp
 from podscaler.clock import now as wall_now
 from podscaler.kube.clients import Kube
 from podscaler.kube.errors import NotFound
-from podscaler.sim.apiserver import ApiServer
+from podscaler.sim.apiserver.server import ApiServer
 from tests.e2e.conftest import OperatorProcess
 from tests.integration.controllers.objects import wait_for
 from tests.integration.controllers.vertical_objects import (

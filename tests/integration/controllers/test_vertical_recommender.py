@@ -22,7 +22,7 @@ from podscaler.cli import main
 from podscaler.controllers.vertical import VerticalRecommender, VerticalSettings
 from podscaler.kube.clients import Kube, connect
 from podscaler.kube.events import EventRecorder
-from podscaler.sim.apiserver import ApiServer
+from podscaler.sim.apiserver.server import ApiServer
 from tests.integration.controllers.objects import wait_for
 from tests.integration.controllers.vertical_objects import (
     CP_PATH,

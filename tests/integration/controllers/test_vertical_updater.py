@@ -21,7 +21,7 @@ from podscaler.controllers.vertical import (
 )
 from podscaler.kube.clients import Kube, connect
 from podscaler.kube.events import EventRecorder
-from podscaler.sim.apiserver import ApiServer
+from podscaler.sim.apiserver.server import ApiServer
 from tests.integration.controllers.vertical_objects import (
     PODS_PATH,
     VS_PATH,

@@ -20,7 +20,7 @@ from podscaler.commands.recommending import recommend_from_history
 from podscaler.controllers.vertical import VerticalRecommender, VerticalSettings
 from podscaler.controllers.vertical.history import PrometheusSettings, fetch_history
 from podscaler.kube.clients import Kube, connect
-from podscaler.sim.apiserver import ApiServer
+from podscaler.sim.apiserver.server import ApiServer
 from tests.conftest import IN_CI
 from tests.fixtures.prometheus_history import (
     MIB,
