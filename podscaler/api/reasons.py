@@ -54,6 +54,11 @@ class Reason(StrEnum):
     """A trigger failed to return metrics or activity (KEDA: ``KEDAScalerFailed``); the
     message carries the trigger name and the error, never credentials."""
 
+    TriggerMetadataIgnored = "TriggerMetadataIgnored"
+    """A trigger's metadata holds keys its type does not read (a misspelling such as
+    ``queueLenght``); they are ignored. Once per generation, as ``podscaler validate`` warns
+    (KEDA: ``KEDAScalersInfo``)."""
+
     MetricSourceFailed = "MetricSourceFailed"
     """Serving an external metric to the HPA failed (KEDA: ``KEDAMetricSourceFailed``)."""
 
@@ -245,6 +250,7 @@ _WARNINGS: frozenset[Reason] = frozenset(
         Reason.ScaleTargetNotScalable,
         Reason.ScaleTargetAlreadyManaged,
         Reason.TriggerError,
+        Reason.TriggerMetadataIgnored,
         Reason.MetricSourceFailed,
         Reason.ScaleTargetActivationFailed,
         Reason.ScaleTargetDeactivationFailed,

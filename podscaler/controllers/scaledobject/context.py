@@ -58,6 +58,9 @@ class ObjectContext:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     triggers: TriggerSet | None = None
     built_generation: int | None = None
+    #: The generation whose ignored trigger metadata keys were reported (one Event each); a
+    #: 1-tuple so that an object without a generation is remembered too.
+    ignored_metadata_reported: tuple[int | None] | None = None
     scaling_state: keda.ScalingState | None = None
     hpa_history: hpa.HpaHistory = field(default_factory=hpa.HpaHistory)
     hpa_conditions: tuple[Condition, ...] = ()

@@ -26,11 +26,12 @@ import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
+from podscaler.api.reasons import Reason
 from podscaler.controllers.scaledobject import deciding
 from podscaler.controllers.scaledobject.applying import Applier
 from podscaler.controllers.scaledobject.context import ObjectContext, Settings
 from podscaler.controllers.scaledobject.finalizer import Finalizer
-from podscaler.controllers.scaledobject.gathering import Gatherer, Refusal
+from podscaler.controllers.scaledobject.gathering import Gatherer, Inputs, Refusal
 from podscaler.controllers.scaledobject.hpamode import HpaMode
 from podscaler.controllers.scaledobject.records import DecisionLog, DecisionRecord
 from podscaler.controllers.scaledobject.statuswriter import StatusWriter
@@ -120,6 +121,7 @@ class Evaluator:
         inputs = await self.gatherer.gather(ctx, checked, now)
         if isinstance(inputs, Refusal):
             return await self.applier.refuse(ctx, inputs, now, started)
+        self._report_ignored_metadata(ctx, inputs)
         decision = deciding.decide_keda(inputs)
         calculation = None
         handover = deciding.hpa_handover(inputs, decision)
@@ -130,3 +132,13 @@ class Evaluator:
             calculation = deciding.decide_hpa(inputs, handover, usage, self.settings.hpa)
         verdict = deciding.verdict(inputs, decision, calculation)
         return await self.applier.apply(ctx, inputs, verdict, started)
+
+    def _report_ignored_metadata(self, ctx: ObjectContext, inputs: Inputs) -> None:
+        """One Warning Event per generation naming trigger metadata keys nothing reads, as
+        ``podscaler validate`` warns offline (rebuilds for a rotated Secret do not repeat it)."""
+        if ctx.ignored_metadata_reported == (inputs.generation,):
+            return
+        ctx.ignored_metadata_reported = (inputs.generation,)
+        note = inputs.triggers.ignored_metadata_note()
+        if note is not None:
+            self.applier.event(ctx, Reason.TriggerMetadataIgnored, note)

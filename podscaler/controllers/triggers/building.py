@@ -130,6 +130,21 @@ class TriggerSet:
         self._env = env
         self.auth_kinds = tuple(auth_kinds)
 
+    def ignored_metadata_note(self) -> str | None:
+        """The metadata keys the triggers' types do not read, one clause per trigger, for the
+        Warning Event (``None`` when every key is read). Keys only, never values."""
+        clauses = []
+        for t in self.triggers:
+            keys = t.config.unexpected_parameters
+            if keys:
+                label = f"trigger {t.index} ({t.name or t.type})"
+                names = ", ".join(repr(k) for k in keys)
+                noun = "is not a parameter" if len(keys) == 1 else "are not parameters"
+                clauses.append(f"{label}: {names} {noun} of {t.type} triggers")
+        if not clauses:
+            return None
+        return "; ".join(clauses) + "; ignored (a misspelling?)"
+
     @property
     def external_metric_names(self) -> list[str]:
         return [
