@@ -18,10 +18,16 @@ bootstrap servers and security settings share one admin client plus one group-le
 (for ListOffsets), reference counted; the pool key holds a keyed digest of the secrets,
 never the secrets.
 
-SASL ``plaintext``, ``scram_sha256``, ``scram_sha512`` and TLS (``ca``, ``cert``/``key``,
-``keyPassword`` for an encrypted key, ``unsafeSsl``) are supported. ``oauthbearer`` and
-``gssapi`` parse and validate as KEDA's do, so manifests are checked, but building such a
-trigger (and ``podscaler validate``) says plainly that podscaler cannot speak them yet.
+SASL ``plaintext``, ``scram_sha256``, ``scram_sha512``, ``oauthbearer`` with KEDA's ``bearer``
+token provider (client-credentials grant, :mod:`scalers.kafka_oauth`) and TLS (``ca``,
+``cert``/``key``, ``keyPassword`` for an encrypted key, ``unsafeSsl``) are supported.
+``oauthbearer`` with ``saslTokenProvider: aws_msk_iam`` and ``gssapi`` parse and validate as
+KEDA's do, so manifests are checked, but building such a trigger (and ``podscaler validate``)
+says plainly that podscaler cannot speak them yet.
+
+When the client cannot bootstrap, aiokafka reports only "Unable to bootstrap"; the connection
+then opens one plain connection to each bootstrap server with the same settings to learn why
+(refused SASL credentials, a TLS failure), so the trigger's error says it.
 """
 
 from __future__ import annotations
@@ -109,8 +115,9 @@ class SaslMode(StrEnum):
     GSSAPI = "gssapi"
 
 
-#: ``sasl`` mechanisms KEDA's kafka trigger speaks and podscaler's cannot yet.
-UNSUPPORTED_SASL: Final = (SaslMode.OAUTHBEARER, SaslMode.GSSAPI)
+#: ``sasl`` mechanisms KEDA's kafka trigger speaks and podscaler's cannot yet (``oauthbearer``
+#: only with the ``aws_msk_iam`` token provider, see :meth:`KafkaFactory.check_buildable`).
+UNSUPPORTED_SASL: Final = (SaslMode.GSSAPI,)
 
 
 _AIOKAFKA_MECHANISM = {
@@ -391,11 +398,18 @@ class KafkaFactory(ScalerFactoryBase[KafkaConfig]):
         """What parses (KEDA accepts it) but podscaler cannot build yet; pure, so ``podscaler
         validate`` reports it offline exactly as the operator does."""
         checked = self.config_of(config)
-        if checked.auth.sasl in UNSUPPORTED_SASL:
+        auth = checked.auth
+        if auth.sasl in UNSUPPORTED_SASL:
             raise ScalerConfigError(
-                f"sasl {checked.auth.sasl.value} is not supported by podscaler's kafka trigger "
-                "yet; use plaintext, scram_sha256 or scram_sha512",
+                f"sasl {auth.sasl.value} is not supported by podscaler's kafka trigger "
+                "yet; use plaintext, scram_sha256, scram_sha512 or oauthbearer",
                 parameter="sasl",
+            )
+        if auth.sasl is SaslMode.OAUTHBEARER and auth.token_provider == "aws_msk_iam":
+            raise ScalerConfigError(
+                "saslTokenProvider aws_msk_iam is not supported by podscaler's kafka trigger "
+                "yet; use the bearer token provider or scram_sha512",
+                parameter="saslTokenProvider",
             )
 
     def build(self, config: ScalerConfig, env: ScalerEnvironment) -> KafkaScaler:
@@ -438,8 +452,12 @@ class ConnectionIdentity:
     @classmethod
     def of(cls, servers: tuple[str, ...], auth: KafkaAuth) -> ConnectionIdentity:
         material = "\0".join(
-            (auth.username, auth.ca, str(auth.unsafe_ssl), *auth.secrets())
-        ).encode()
+            (
+                auth.username, auth.ca, str(auth.unsafe_ssl), auth.token_provider,
+                auth.oauth_token_endpoint_uri, " ".join(auth.scopes),
+                repr(sorted(auth.oauth_extensions.items())), *auth.secrets(),
+            )
+        ).encode()  # fmt: skip
         digest = hmac.new(_FINGERPRINT_KEY, material, hashlib.sha256).hexdigest()[:32]
         return cls(servers, auth.sasl, auth.tls, auth.username, digest)
 
@@ -470,8 +488,9 @@ class KafkaConnection:
                 admin = AIOKafkaAdminClient(**self._kwargs)
                 try:
                     await admin.start()
-                except BaseException:
+                except BaseException as exc:
                     await _quietly(admin.close())
+                    await self._explain(exc)
                     raise
                 self._admin = admin
             if self._consumer is None:
@@ -485,6 +504,23 @@ class KafkaConnection:
                     raise
                 self._consumer = consumer
         return self._admin, self._consumer
+
+    async def _explain(self, exc: BaseException) -> None:
+        """Replace aiokafka's "Unable to bootstrap" (and the ``KeyError`` its SCRAM client
+        raises when the broker ends the exchange with an error) by what went wrong with the
+        first server: a :class:`ScalerError` naming SASL or TLS, never a secret."""
+        from aiokafka.errors import KafkaConnectionError
+
+        if isinstance(exc, KeyError):
+            raise ScalerError(
+                f"SASL authentication failed (sasl {self.identity.sasl.value}): the broker ended "
+                "the SCRAM exchange without a server signature (a wrong username or password?)"
+            ) from None
+        if not isinstance(exc, KafkaConnectionError):
+            return
+        reason = await _first_failure(self._kwargs)
+        if reason is not None:
+            raise ScalerError(reason) from exc
 
     async def close(self) -> None:
         admin, consumer = self._admin, self._consumer
@@ -511,7 +547,19 @@ def _client_kwargs(identity: ConnectionIdentity, auth: KafkaAuth) -> dict[str, A
         )
         kwargs["ssl_context"] = context
     mechanism = _AIOKAFKA_MECHANISM.get(auth.sasl)
-    if mechanism is not None:
+    if auth.sasl is SaslMode.OAUTHBEARER:
+        from scalers.kafka_oauth import ClientCredentialsTokenProvider
+
+        kwargs["security_protocol"] = "SASL_SSL" if auth.tls else "SASL_PLAINTEXT"
+        kwargs["sasl_mechanism"] = "OAUTHBEARER"
+        kwargs["sasl_oauth_token_provider"] = ClientCredentialsTokenProvider(
+            auth.oauth_token_endpoint_uri,
+            auth.username,
+            auth.password or SecretStr(""),
+            auth.scopes,
+            auth.oauth_extensions,
+        )
+    elif mechanism is not None:
         kwargs["security_protocol"] = "SASL_SSL" if auth.tls else "SASL_PLAINTEXT"
         kwargs["sasl_mechanism"] = mechanism
         kwargs["sasl_plain_username"] = auth.username
@@ -519,6 +567,51 @@ def _client_kwargs(identity: ConnectionIdentity, auth: KafkaAuth) -> dict[str, A
     else:
         kwargs["security_protocol"] = "SSL" if auth.tls else "PLAINTEXT"
     return kwargs
+
+
+async def _first_failure(kwargs: Mapping[str, Any]) -> str | None:
+    """Why a connection with *kwargs* to the bootstrap servers fails, from one direct attempt
+    per server (``None`` when one succeeds: the failure was elsewhere)."""
+    from aiokafka.conn import create_conn
+    from aiokafka.errors import KafkaError
+
+    settings = {
+        k: v for k, v in kwargs.items() if k not in ("bootstrap_servers", "retry_backoff_ms")
+    }
+    reasons: list[str] = []
+    for server in kwargs["bootstrap_servers"]:
+        host, _, port = server.rpartition(":")
+        try:
+            conn = await create_conn(host.strip("[]"), int(port), **settings)
+        except ScalerError:
+            raise
+        except KeyError:
+            return (
+                f"SASL authentication failed (sasl {settings.get('sasl_mechanism')}) at {server}: "
+                "the broker ended the SCRAM exchange without a server signature "
+                "(a wrong username or password?)"
+            )
+        except ssl.SSLError as exc:
+            reasons.append(
+                f"TLS handshake with {server} failed: {exc.reason or type(exc).__name__}"
+            )
+        except (KafkaError, OSError, TimeoutError, ValueError) as exc:
+            name = type(exc).__name__
+            mechanism = settings.get("sasl_mechanism")
+            text = str(exc)
+            secret = settings.get("sasl_plain_password")
+            if secret:
+                text = text.replace(secret, "***")
+            if "Sasl" in name or "Authentication" in name:
+                reasons.append(f"SASL authentication failed (sasl {mechanism}) at {server}: {name}")
+            elif mechanism:
+                reasons.append(f"SASL {mechanism} connection to {server} failed: {name}: {text}")
+            else:
+                reasons.append(f"connection to {server} failed: {name}: {text}")
+        else:
+            conn.close()
+            return None
+    return "; ".join(reasons) or None
 
 
 async def _quietly(awaitable: Any) -> None:
