@@ -21,9 +21,10 @@ never the secrets.
 SASL ``plaintext``, ``scram_sha256``, ``scram_sha512``, ``oauthbearer`` with KEDA's ``bearer``
 token provider (client-credentials grant, :mod:`scalers.kafka_oauth`) and TLS (``ca``,
 ``cert``/``key``, ``keyPassword`` for an encrypted key, ``unsafeSsl``) are supported.
-``oauthbearer`` with ``saslTokenProvider: aws_msk_iam`` and ``gssapi`` parse and validate as
-KEDA's do, so manifests are checked, but building such a trigger (and ``podscaler validate``)
-says plainly that podscaler cannot speak them yet.
+``oauthbearer`` with ``saslTokenProvider: aws_msk_iam`` signs MSK IAM tokens with the AWS
+credentials KEDA would use (:mod:`scalers.kafka_msk`). ``gssapi`` parses and validates as KEDA's
+does, so manifests are checked, but building such a trigger (and ``podscaler validate``) says
+plainly that podscaler cannot speak it yet.
 
 When the client cannot bootstrap, aiokafka reports only "Unable to bootstrap"; the connection
 then opens one plain connection to each bootstrap server with the same settings to learn why
@@ -47,6 +48,7 @@ from typing import Any, Final
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from podscaler.api.metrictarget import MetricTargetType
+from scalers.aws_credentials import AWSAuth, parse_aws_auth
 from scalers.contract import (
     ExternalMetricSpec,
     MetricSpec,
@@ -115,8 +117,7 @@ class SaslMode(StrEnum):
     GSSAPI = "gssapi"
 
 
-#: ``sasl`` mechanisms KEDA's kafka trigger speaks and podscaler's cannot yet (``oauthbearer``
-#: only with the ``aws_msk_iam`` token provider, see :meth:`KafkaFactory.check_buildable`).
+#: ``sasl`` mechanisms KEDA's kafka trigger speaks and podscaler's cannot yet.
 UNSUPPORTED_SASL: Final = (SaslMode.GSSAPI,)
 
 
@@ -150,16 +151,19 @@ class KafkaAuth(BaseModel):
     kerberos_config: str = ""
     kerberos_service_name: str = ""
     kerberos_disable_fast: bool = False
+    #: ``aws_msk_iam``: the region and KEDA's AWS authorization.
+    aws_region: str = ""
+    aws: AWSAuth | None = None
 
     def secrets(self) -> list[str]:
         return [
             s.get_secret_value()
             for s in (self.password, self.key, self.key_password, self.cert)
             if s is not None and s.get_secret_value()
-        ]
+        ] + (self.aws.secrets() if self.aws is not None else [])
 
 
-def parse_kafka_auth(reader: MetadataReader) -> KafkaAuth:
+def parse_kafka_auth(reader: MetadataReader, pod_identity_provider: str = "") -> KafkaAuth:
     """KEDA's ``parseKafkaAuthParams``: ``sasl`` and ``tls`` from the trigger metadata, else
     from the TriggerAuthentication; everything else from the TriggerAuthentication. Pure."""
 
@@ -235,7 +239,8 @@ def parse_kafka_auth(reader: MetadataReader) -> KafkaAuth:
                 "TLS is required for sasl oauthbearer with the aws_msk_iam token provider",
                 parameter="tls",
             )
-        reader.required_string("awsRegion", _META_THEN_AUTH)
+        fields["aws_region"] = reader.required_string("awsRegion", _META_THEN_AUTH)
+        fields["aws"] = parse_aws_auth(reader, pod_identity_provider)
     return KafkaAuth(**fields)
 
 
@@ -333,7 +338,7 @@ class KafkaFactory(ScalerFactoryBase[KafkaConfig]):
                 f"activationLagThreshold must be a positive number, got {activation}",
                 parameter="activationLagThreshold",
             )
-        auth = parse_kafka_auth(r)
+        auth = parse_kafka_auth(r, given.pod_identity_provider)
         flags = {
             name: bool(r.boolean(name, default=False))
             for name in (
@@ -405,12 +410,6 @@ class KafkaFactory(ScalerFactoryBase[KafkaConfig]):
                 "yet; use plaintext, scram_sha256, scram_sha512 or oauthbearer",
                 parameter="sasl",
             )
-        if auth.sasl is SaslMode.OAUTHBEARER and auth.token_provider == "aws_msk_iam":
-            raise ScalerConfigError(
-                "saslTokenProvider aws_msk_iam is not supported by podscaler's kafka trigger "
-                "yet; use the bearer token provider or scram_sha512",
-                parameter="saslTokenProvider",
-            )
 
     def build(self, config: ScalerConfig, env: ScalerEnvironment) -> KafkaScaler:
         checked = self.config_of(config)
@@ -454,7 +453,9 @@ class ConnectionIdentity:
         material = "\0".join(
             (
                 auth.username, auth.ca, str(auth.unsafe_ssl), auth.token_provider,
-                auth.oauth_token_endpoint_uri, " ".join(auth.scopes),
+                auth.oauth_token_endpoint_uri, " ".join(auth.scopes), auth.aws_region,
+                repr(auth.aws.model_dump(exclude={"secret_access_key", "session_token"}))
+                if auth.aws is not None else "",
                 repr(sorted(auth.oauth_extensions.items())), *auth.secrets(),
             )
         ).encode()  # fmt: skip
@@ -548,17 +549,21 @@ def _client_kwargs(identity: ConnectionIdentity, auth: KafkaAuth) -> dict[str, A
         kwargs["ssl_context"] = context
     mechanism = _AIOKAFKA_MECHANISM.get(auth.sasl)
     if auth.sasl is SaslMode.OAUTHBEARER:
+        from scalers.kafka_msk import MskIamTokenProvider
         from scalers.kafka_oauth import ClientCredentialsTokenProvider
 
         kwargs["security_protocol"] = "SASL_SSL" if auth.tls else "SASL_PLAINTEXT"
         kwargs["sasl_mechanism"] = "OAUTHBEARER"
-        kwargs["sasl_oauth_token_provider"] = ClientCredentialsTokenProvider(
-            auth.oauth_token_endpoint_uri,
-            auth.username,
-            auth.password or SecretStr(""),
-            auth.scopes,
-            auth.oauth_extensions,
-        )
+        if auth.aws is not None:
+            kwargs["sasl_oauth_token_provider"] = MskIamTokenProvider(auth.aws_region, auth.aws)
+        else:
+            kwargs["sasl_oauth_token_provider"] = ClientCredentialsTokenProvider(
+                auth.oauth_token_endpoint_uri,
+                auth.username,
+                auth.password or SecretStr(""),
+                auth.scopes,
+                auth.oauth_extensions,
+            )
     elif mechanism is not None:
         kwargs["security_protocol"] = "SASL_SSL" if auth.tls else "SASL_PLAINTEXT"
         kwargs["sasl_mechanism"] = mechanism

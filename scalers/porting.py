@@ -76,10 +76,10 @@ def porting_section(registry: ScalerRegistry | None = None) -> str:
         f"{_code(UNSUPPORTED_POD_IDENTITIES)} (use bearer, basic, custom, apiKey or tls auth). "
         "Amazon Managed Prometheus works as in KEDA: with `podIdentity` `aws` or AWS keys "
         "(and `awsRegion`) every query is signed with SigV4.",
-        f"- **kafka SASL** not implemented yet: {_code(m.value for m in UNSUPPORTED_SASL)}, and "
-        "`oauthbearer` with `saslTokenProvider` `aws_msk_iam`. `oauthbearer` with the `bearer` "
-        "provider works as in KEDA (client-credentials grant at `oauthTokenEndpointUri`, "
-        "`scopes`, `oauthExtensions`; the token is renewed before it expires).",
+        f"- **kafka SASL** not implemented yet: {_code(m.value for m in UNSUPPORTED_SASL)}. "
+        "`oauthbearer` works as in KEDA: with the `bearer` provider by the client-credentials "
+        "grant at `oauthTokenEndpointUri` (`scopes`, `oauthExtensions`; renewed before it "
+        "expires), with `aws_msk_iam` by an MSK IAM token signed with SigV4.",
         "- **Unknown metadata keys** are ignored as in KEDA; `validate` warns about each, "
         "since it is often a misspelling, and the operator reports them in one "
         "`TriggerMetadataIgnored` Warning Event per generation of the ScaledObject.",

@@ -345,3 +345,40 @@ async def test_an_unreachable_token_endpoint_is_the_trigger_error(
     assert "token endpoint" in str(caught.value)
     assert "unreachable" in str(caught.value)
     assert CLIENT_SECRET not in str(caught.value)
+
+
+async def test_aws_msk_iam_presents_a_signed_token_in_a_sasl_exchange(
+    tansu_factory: Callable[..., TansuBroker], connections: KafkaConnections
+) -> None:
+    # As with the bearer provider, Tansu refuses every OAUTHBEARER token; the token's
+    # signature itself is checked in tests/unit/scalers/test_kafka_msk.py. TLS is required for
+    # aws_msk_iam, so the broker sits behind a TlsFront.
+    ca = trustme.CA()
+    front_port = free_port()
+    broker = tansu_factory(authentication=True, advertised_port=front_port)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    async with TlsFront(front_port, ("127.0.0.1", broker.port), context) as front:
+        metadata = {
+            "bootstrapServers": front.bootstrap,
+            "consumerGroup": "g",
+            "topic": "t",
+            "awsRegion": "eu-west-1",
+        }
+        auth = {
+            "sasl": "oauthbearer",
+            "saslTokenProvider": "aws_msk_iam",
+            "tls": "enable",
+            "ca": ca.cert_pem.bytes().decode(),
+            "awsAccessKeyID": "AKIDPODSCALER",
+            "awsSecretAccessKey": SASL_PASSWORD,
+        }
+        scaler = build(connections, metadata, auth)
+        try:
+            with pytest.raises(ScalerError) as caught:
+                await asyncio.wait_for(scaler.lag(), 30)
+        finally:
+            await scaler.close()
+    message = str(caught.value)
+    assert "SASL authentication failed" in message, message
+    assert SASL_PASSWORD not in message
