@@ -63,6 +63,7 @@ from scalers.contract import (
     exported_metric_value,
 )
 from scalers.http_auth import AuthMode, HTTPAuth, ssl_context
+from scalers.kafka_diagnosis import first_failure
 from scalers.kafka_lag import (
     INVALID_OFFSET,
     LagResult,
@@ -104,6 +105,8 @@ _META_THEN_AUTH = (Source.TRIGGER_METADATA, Source.AUTH_PARAMS)
 _SARAMA_VERSION = re.compile(r"(?:0\.[0-9]+\.[0-9]+\.[0-9]+|[1-9][0-9]*\.[0-9]+\.[0-9]+)")
 #: Per request to a broker; a poll makes three, and the controller's own timeout is above.
 REQUEST_TIMEOUT_MS = 5000
+#: The most a failed bootstrap spends finding out why (TLS or SASL settings only).
+DIAGNOSIS_TIMEOUT_SECONDS = 3.0
 
 
 class SaslMode(StrEnum):
@@ -517,9 +520,15 @@ class KafkaConnection:
                 f"SASL authentication failed (sasl {self.identity.sasl.value}): the broker ended "
                 "the SCRAM exchange without a server signature (a wrong username or password?)"
             ) from None
-        if not isinstance(exc, KafkaConnectionError):
+        if not isinstance(exc, KafkaConnectionError) or self._kwargs["security_protocol"] == (
+            "PLAINTEXT"
+        ):
+            return  # nothing to explain beyond "unreachable"
+        try:
+            async with asyncio.timeout(DIAGNOSIS_TIMEOUT_SECONDS):
+                reason = await first_failure(self._kwargs)
+        except TimeoutError:
             return
-        reason = await _first_failure(self._kwargs)
         if reason is not None:
             raise ScalerError(reason) from exc
 
@@ -572,51 +581,6 @@ def _client_kwargs(identity: ConnectionIdentity, auth: KafkaAuth) -> dict[str, A
     else:
         kwargs["security_protocol"] = "SSL" if auth.tls else "PLAINTEXT"
     return kwargs
-
-
-async def _first_failure(kwargs: Mapping[str, Any]) -> str | None:
-    """Why a connection with *kwargs* to the bootstrap servers fails, from one direct attempt
-    per server (``None`` when one succeeds: the failure was elsewhere)."""
-    from aiokafka.conn import create_conn
-    from aiokafka.errors import KafkaError
-
-    settings = {
-        k: v for k, v in kwargs.items() if k not in ("bootstrap_servers", "retry_backoff_ms")
-    }
-    reasons: list[str] = []
-    for server in kwargs["bootstrap_servers"]:
-        host, _, port = server.rpartition(":")
-        try:
-            conn = await create_conn(host.strip("[]"), int(port), **settings)
-        except ScalerError:
-            raise
-        except KeyError:
-            return (
-                f"SASL authentication failed (sasl {settings.get('sasl_mechanism')}) at {server}: "
-                "the broker ended the SCRAM exchange without a server signature "
-                "(a wrong username or password?)"
-            )
-        except ssl.SSLError as exc:
-            reasons.append(
-                f"TLS handshake with {server} failed: {exc.reason or type(exc).__name__}"
-            )
-        except (KafkaError, OSError, TimeoutError, ValueError) as exc:
-            name = type(exc).__name__
-            mechanism = settings.get("sasl_mechanism")
-            text = str(exc)
-            secret = settings.get("sasl_plain_password")
-            if secret:
-                text = text.replace(secret, "***")
-            if "Sasl" in name or "Authentication" in name:
-                reasons.append(f"SASL authentication failed (sasl {mechanism}) at {server}: {name}")
-            elif mechanism:
-                reasons.append(f"SASL {mechanism} connection to {server} failed: {name}: {text}")
-            else:
-                reasons.append(f"connection to {server} failed: {name}: {text}")
-        else:
-            conn.close()
-            return None
-    return "; ".join(reasons) or None
 
 
 async def _quietly(awaitable: Any) -> None:
