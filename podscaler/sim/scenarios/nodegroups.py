@@ -24,15 +24,14 @@ reader as ``podscaler run``'s flags.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 from podscaler.nodes import NodeAutoscalerOptions, OptionsError, parse_options
 from podscaler.nodes.instancetypes import INSTANCE_TYPES
 from podscaler.nodes.providers.sim import NodeGroupSpec
+from podscaler.sim.scenarios.fields import Fields
 from podscaler.sim.world.asgs import AsgSpec
-from podscaler.sim.world.load import LoadError, parse_duration_seconds
 
 __all__ = [
     "AsgSpec",
@@ -68,6 +67,15 @@ _SIM_ONLY: Final = ("capacity", "allocatable", "pricePerHour", "resize")
 
 class NodeGroupsError(ValueError):
     """A node group that cannot be read; the message names the field."""
+
+
+_fields = Fields(NodeGroupsError)
+_fail = _fields.fail
+_mapping = _fields.mapping
+_list = _fields.list
+_int = _fields.int
+_seconds = _fields.seconds
+_strings = _fields.strings
 
 
 @dataclass(frozen=True)
@@ -109,47 +117,6 @@ class NodeGroups:
             if asg.name == group:
                 return asg.price_per_hour
         return 0.0
-
-
-def _fail(where: str, message: str) -> NodeGroupsError:
-    return NodeGroupsError(f"{where}: {message}")
-
-
-def _mapping(raw: Any, where: str) -> Mapping[str, Any]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, Mapping):
-        raise _fail(where, "must be a mapping")
-    return raw
-
-
-def _list(raw: Any, where: str) -> list[Any]:
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        raise _fail(where, "must be a list")
-    return raw
-
-
-def _int(raw: Any, where: str, default: int) -> int:
-    if raw is None:
-        return default
-    if isinstance(raw, bool) or not isinstance(raw, int):
-        raise _fail(where, f"must be an integer, not {raw!r}")
-    return raw
-
-
-def _seconds(raw: Any, where: str, default: float) -> float:
-    if raw is None:
-        return default
-    try:
-        return parse_duration_seconds(raw, where)
-    except LoadError as exc:
-        raise NodeGroupsError(str(exc)) from exc
-
-
-def _strings(raw: Any, where: str) -> dict[str, str]:
-    return {str(k): str(v) for k, v in _mapping(raw, where).items()}
 
 
 def _taints(raw: Any, where: str) -> tuple[dict[str, str], ...]:

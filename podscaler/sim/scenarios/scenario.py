@@ -38,6 +38,7 @@ from podscaler.sim.scenarios.assertions import (
     BadAssertion,
     parse_assertion,
 )
+from podscaler.sim.scenarios.fields import Fields
 from podscaler.sim.scenarios.nodegroups import (
     AsgSpec,
     GroupResize,
@@ -53,7 +54,6 @@ from podscaler.sim.world.load import (
     LoadError,
     UsageModel,
     parse_curve,
-    parse_duration_seconds,
     parse_usage_model,
 )
 from podscaler.sim.world.profiles import DEFAULT_USAGE, JobWork, WorkloadProfile
@@ -84,6 +84,17 @@ NODE_AUTOSCALER_NAMESPACE = "podscaler"
 
 class ScenarioError(ValueError):
     """A scenario that cannot be read or run; the message names the field."""
+
+
+_fields = Fields(ScenarioError)
+_fail = _fields.fail
+_mapping = _fields.mapping
+_list = _fields.list
+_known = _fields.known
+_seconds = _fields.seconds
+_int = _fields.int
+_float = _fields.float
+_strings = _fields.strings
 
 
 # --------------------------------------------------------------------------- features
@@ -333,59 +344,6 @@ _WORKLOAD_FIELDS = {
     "annotations",
     "changes",
 }
-
-
-def _fail(where: str, message: str) -> ScenarioError:
-    return ScenarioError(f"{where}: {message}")
-
-
-def _mapping(raw: Any, where: str) -> Mapping[str, Any]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, Mapping):
-        raise _fail(where, "must be a mapping")
-    return raw
-
-
-def _list(raw: Any, where: str) -> list[Any]:
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        raise _fail(where, "must be a list")
-    return raw
-
-
-def _known(raw: Mapping[str, Any], allowed: set[str], where: str) -> None:
-    unknown = sorted(str(k) for k in raw if k not in allowed)
-    if unknown:
-        raise _fail(where, f"unknown field(s) {', '.join(unknown)}")
-
-
-def _seconds(raw: Any, where: str, default: float) -> float:
-    if raw is None:
-        return default
-    try:
-        return parse_duration_seconds(raw, where)
-    except LoadError as exc:
-        raise ScenarioError(str(exc)) from exc
-
-
-def _int(raw: Any, where: str, default: int) -> int:
-    if raw is None:
-        return default
-    if isinstance(raw, bool) or not isinstance(raw, int):
-        raise _fail(where, f"must be an integer, not {raw!r}")
-    return raw
-
-
-def _float(raw: Any, where: str) -> float:
-    if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise _fail(where, f"must be a number, not {raw!r}")
-    return float(raw)
-
-
-def _strings(raw: Any, where: str) -> dict[str, str]:
-    return {str(k): str(v) for k, v in _mapping(raw, where).items()}
 
 
 def _curve(raw: Any, where: str, base_dir: Path | None) -> Curve:
