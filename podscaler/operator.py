@@ -86,6 +86,7 @@ from podscaler.metricsapi.apiservice import APISERVICE_NAME, apiservice_owner
 from podscaler.metricsapi.server import MetricsApiOptions, serve_metrics_api
 from podscaler.observability.metrics import CONTENT_TYPE_LATEST, OperatorMetrics
 from podscaler.observability.nodemetrics import NodeAutoscalerMetrics
+from podscaler.observability.proportionalmetrics import ProportionalMetrics
 
 __all__ = ["ListenFailed", "RunOptions", "run_operator", "settle_heap_periodically"]
 
@@ -431,6 +432,7 @@ async def run_operator(
                     resync_seconds=options.proportional_resync_seconds,
                     flags=options.cpa_flags,
                 ),
+                metrics=proportional_metrics,
             )
             await controller.wait_synced()
             log.info(
@@ -490,6 +492,7 @@ async def run_operator(
             await autoscaler.aclose()
 
     node_metrics = NodeAutoscalerMetrics(metrics.registry) if options.nodes else None
+    proportional_metrics = ProportionalMetrics(metrics.registry)
     node_work: asyncio.Task[None] | None = None
     if options.nodes is not None and options.leader_elect:
         node_elector = LeaderElector(

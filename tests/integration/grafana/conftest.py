@@ -11,6 +11,9 @@ panel has something to show:
   (after its trigger reported, so KEDA's variables, taken from ``keda_scaler_active``, list
   it).
 
+and, for the ProportionalScalers dashboard, two Nodes with two ProportionalScalers: ``dns``
+(linear, one replica per node: 2) and ``orphan``, whose target does not exist (a problem).
+
 Then it starts Prometheus 2.42 scraping the operator's ``/metrics`` every second, twice, as a
 cluster would: job ``podscaler`` adds a ``namespace`` target label (what a ServiceMonitor or
 ``kubernetes_sd_configs`` do), so Prometheus renames podscaler's own label to
@@ -40,6 +43,7 @@ from tests.e2e.conftest import OperatorProcess
 from tests.fixtures.prometheus import _wait_ready
 from tests.fixtures.servers import free_port, missing
 from tests.integration.controllers.objects import (
+    create,
     create_deployment,
     create_so,
     deployment,
@@ -144,6 +148,46 @@ async def _world(kube: Kube, prom: PromServer) -> None:
     await kube.request("DELETE", "/apis/apps/v1/namespaces/default/deployments/ghost")
 
 
+PROPORTIONAL_SCALERS = (
+    "/apis/autoscaling.podscaler.io/v1alpha1/namespaces/default/proportionalscalers"
+)
+
+
+def _node(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+        "spec": {},
+        "status": {
+            "capacity": {"cpu": "2", "memory": "8Gi", "pods": "110"},
+            "allocatable": {"cpu": "2", "memory": "8Gi", "pods": "110"},
+            "conditions": [{"type": "Ready", "status": "True"}],
+        },
+    }
+
+
+def _proportional(name: str, target: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "autoscaling.podscaler.io/v1alpha1",
+        "kind": "ProportionalScaler",
+        "metadata": {"name": name},
+        "spec": {
+            "scaleTargetRef": {"name": target},
+            "linear": {"nodesPerReplica": 1, "coresPerReplica": 4, "min": 1},
+        },
+    }
+
+
+async def _proportional_world(kube: Kube) -> None:
+    for name in ("node-a", "node-b"):
+        await create(kube, "/api/v1/nodes", _node(name))
+    await create_deployment(kube, deployment("dns", 1))
+    await create(kube, PROPORTIONAL_SCALERS, _proportional("dns", "dns"))
+    await create(kube, PROPORTIONAL_SCALERS, _proportional("orphan", "nowhere"))
+    await wait_for(lambda: _at(kube, "dns", 2), 15)
+
+
 async def _at(kube: Kube, name: str, count: int) -> bool:
     return await replicas(kube, name) == count
 
@@ -160,6 +204,7 @@ async def scraped_operator(
         missing("prometheus not installed (apt-get install prometheus)")
     op = await operator()
     await _world(kube, prom)
+    await _proportional_world(kube)
     port = free_port()
     workdir = tmp_path / "prometheus"
     workdir.mkdir()
