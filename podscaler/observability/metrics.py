@@ -217,6 +217,8 @@ class OperatorMetrics:
         #: {cache key → labelled child}; see the module docstring.
         self._children: dict[tuple[str, ...], dict[tuple[Any, ...], Any]] = {}
         self._lateness_of_type: dict[str, Any] = {}
+        #: Scheduled polls started, per loop type: the liveness watchdog's progress counter.
+        self.polls: dict[str, int] = {}
 
     def _child(
         self,
@@ -301,12 +303,21 @@ class OperatorMetrics:
         self, namespace: str, name: str, seconds: float, *, kind: str = SCALED_OBJECT
     ) -> None:
         """How late a scheduled poll of a ScaledObject (or, by *kind*, a ScaledJob) started."""
+        self.polls[kind] = self.polls.get(kind, 0) + 1
         histogram = self._lateness_of_type.get(kind)
         if histogram is None:
             histogram = self._lateness_of_type[kind] = self.loop_lateness.labels(kind)
         histogram.observe(max(seconds, 0.0))
         labels = (namespace, kind, f"{namespace}/{name}")
         self._child(namespace, name, self.keda_loop_latency, labels, kind).set(max(seconds, 0.0))
+
+    def last_lateness(self) -> list[tuple[str, float]]:
+        """(loop type, seconds) of each object's last scheduled poll (``podscaler status``)."""
+        return [
+            (sample.labels["type"], sample.value)
+            for family in self.keda_loop_latency.collect()
+            for sample in family.samples
+        ]
 
     def scale_write(self, namespace: str, name: str, *, ok: bool) -> None:
         self.scale_writes.labels(namespace, name, "success" if ok else "error").inc()

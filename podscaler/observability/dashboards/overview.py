@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Final
 
+from podscaler.observability.dashboards.filters import IN_NAMESPACE, namespace_label, namespaces
 from podscaler.observability.dashboards.model import Board, Row, Target, stat
 from podscaler.observability.dashboards.model import timeseries as series
-from podscaler.observability.dashboards.selectors import IN_NAMESPACE, namespace_label, namespaces
 
 _RATE: Final = "[$__rate_interval]"
 _RED: Final = (("green", None), ("red", 0.001))

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from typing import Final
 
-from podscaler.observability.dashboards.model import Board, Column, Row, Target, stat, table
-from podscaler.observability.dashboards.model import timeseries as series
-from podscaler.observability.dashboards.selectors import (
+from podscaler.observability.dashboards.filters import (
     IN_NAMESPACE,
     namespace_label,
     namespaces,
     objects,
 )
+from podscaler.observability.dashboards.model import Board, Column, Row, Target, stat, table
+from podscaler.observability.dashboards.model import timeseries as series
 
 _M: Final = "podscaler_proportionalscaler_"
 _SEL: Final = f'{IN_NAMESPACE}, proportionalscaler=~"$proportionalScaler"'
