@@ -12,7 +12,13 @@ panel has something to show:
   it).
 
 and, for the ProportionalScalers dashboard, two Nodes with two ProportionalScalers: ``dns``
-(linear, one replica per node: 2) and ``orphan``, whose target does not exist (a problem).
+(linear, one replica per node: 2) and ``orphan``, whose target does not exist (a problem);
+
+and, for the nodes dashboard, the node autoscaler on an Auto Scaling group ``workers`` (0..3
+m5.large) in moto with a pod Pending for it: it scales the group up, the instances never
+register as Nodes (nothing runs them), the scale-up times out after 20 s and the group is
+backed off. So scale-up, failure, backoff, unschedulable pods and the per-group series all
+have data.
 
 Then it starts Prometheus 2.42 scraping the operator's ``/metrics`` every second, twice, as a
 cluster would: job ``podscaler`` adds a ``namespace`` target label (what a ServiceMonitor or
@@ -36,10 +42,12 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiobotocore.session import AioSession
 
-from podscaler.kube.clients import Kube
+from podscaler.kube.clients import MERGE_PATCH, Kube
 from tests.e2e import conftest as e2e
 from tests.e2e.conftest import OperatorProcess
+from tests.fixtures.moto import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY
 from tests.fixtures.prometheus import _wait_ready
 from tests.fixtures.servers import free_port, missing
 from tests.integration.controllers.objects import (
@@ -188,6 +196,107 @@ async def _proportional_world(kube: Kube) -> None:
     await wait_for(lambda: _at(kube, "dns", 2), 15)
 
 
+#: The Auto Scaling group the node autoscaler manages, and the label its nodes would carry.
+ASG = "workers"
+POOL = "k8s.io/cluster-autoscaler/node-template/label/pool"
+#: Scale-ups time out this fast (CA's --max-node-provision-time; 15 min by default).
+PROVISION_TIMEOUT = "20s"
+
+
+async def _auto_scaling_group(moto: str) -> None:
+    client = {
+        "region_name": REGION,
+        "endpoint_url": moto,
+        "aws_access_key_id": ACCESS_KEY_ID,
+        "aws_secret_access_key": SECRET_ACCESS_KEY,
+    }
+    session = AioSession()
+    async with (
+        session.create_client("ec2", **client) as ec2,
+        session.create_client("autoscaling", **client) as autoscaling,
+    ):
+        await ec2.create_launch_template(
+            LaunchTemplateName="lt-workers",
+            LaunchTemplateData={"InstanceType": "m5.large", "ImageId": "ami-12c6146b"},
+        )
+        await autoscaling.create_auto_scaling_group(
+            AutoScalingGroupName=ASG,
+            MinSize=0,
+            MaxSize=3,
+            DesiredCapacity=0,
+            AvailabilityZones=[f"{REGION}a"],
+            LaunchTemplate={"LaunchTemplateName": "lt-workers", "Version": "$Latest"},
+            Tags=[
+                {
+                    "Key": POOL,
+                    "Value": ASG,
+                    "PropagateAtLaunch": False,
+                    "ResourceId": ASG,
+                    "ResourceType": "auto-scaling-group",
+                }
+            ],
+        )
+
+
+def node_flags(moto: str) -> list[str]:
+    return [
+        "--cloud-provider=aws",
+        f"--aws-region={REGION}",
+        f"--aws-endpoint-url={moto}",
+        f"--nodes=0:3:{ASG}",
+        "--emit-per-nodegroup-metrics",
+        "--scan-interval=1s",
+        f"--max-node-provision-time={PROVISION_TIMEOUT}",
+    ]
+
+
+async def _pending_pod(kube: Kube) -> None:
+    """A pod only a ``workers`` node can take, marked unschedulable as kube-scheduler would."""
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "batch", "namespace": "default"},
+        "spec": {
+            "nodeSelector": {"pool": ASG},
+            "containers": [
+                {
+                    "name": "main",
+                    "image": "busybox",
+                    "resources": {"requests": {"cpu": "1", "memory": "1Gi"}},
+                }
+            ],
+        },
+    }
+    await create(kube, "/api/v1/namespaces/default/pods", pod)
+    unschedulable = {
+        "type": "PodScheduled",
+        "status": "False",
+        "reason": "Unschedulable",
+        "message": "0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector.",
+    }
+    await kube.request(
+        "PATCH",
+        "/api/v1/namespaces/default/pods/batch/status",
+        body={"status": {"phase": "Pending", "conditions": [unschedulable]}},
+        content_type=MERGE_PATCH,
+    )
+
+
+async def _backed_off(metrics_url: str) -> None:
+    """Until the operator's own /metrics shows the group backed off (the scale-up timed out)."""
+    wanted = f'cluster_autoscaler_node_group_backoff_status{{node_group="{ASG}",'
+    async with aiohttp.ClientSession() as session:
+
+        async def seen() -> bool:
+            async with session.get(metrics_url) as response:
+                text = await response.text()
+            return any(
+                line.startswith(wanted) and line.endswith(" 1.0") for line in text.split("\n")
+            )
+
+        await wait_for(seen, 90)
+
+
 async def _at(kube: Kube, name: str, count: int) -> bool:
     return await replicas(kube, name) == count
 
@@ -197,14 +306,22 @@ async def scraped_operator(
     kube: Kube,
     prom: PromServer,
     operator: Callable[..., Awaitable[OperatorProcess]],
+    moto: str,
+    monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> AsyncIterator[ScrapedOperator]:
     binary = shutil.which("prometheus")
     if binary is None:
         missing("prometheus not installed (apt-get install prometheus)")
-    op = await operator()
+    await _auto_scaling_group(moto)
+    # The operator process takes its AWS credentials from the environment (botocore's chain).
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
+    op = await operator(*node_flags(moto))
     await _world(kube, prom)
     await _proportional_world(kube)
+    await _pending_pod(kube)
+    await _backed_off(f"{op.endpoint}/metrics")
     port = free_port()
     workdir = tmp_path / "prometheus"
     workdir.mkdir()
