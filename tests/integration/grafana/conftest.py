@@ -77,6 +77,8 @@ class ScrapedOperator:
 
     url: str
     session: aiohttp.ClientSession
+    #: The operator's metrics address (``/metrics``, ``/debug/status``).
+    endpoint: str
 
     async def api(self, path: str, params: dict[str, str] | list[tuple[str, str]]) -> Any:
         """``data`` of a successful answer; AssertionError with Prometheus' error otherwise."""
@@ -331,6 +333,6 @@ async def scraped_operator(
     try:
         await asyncio.to_thread(_wait_ready, url, process, workdir / "prometheus.log", 60)
         async with aiohttp.ClientSession() as session:
-            yield ScrapedOperator(url, session)
+            yield ScrapedOperator(url, session, op.endpoint)
     finally:
         await asyncio.to_thread(_stop, process)

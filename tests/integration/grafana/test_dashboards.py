@@ -329,6 +329,15 @@ async def test_every_expression_returns_data_from_a_scraped_operator(
     for key in EMPTY_HERE:
         assert any(_matches(key, seen) for seen in empty), f"{key} has data now: unlist it"
 
+    # The same operator's /debug/status (``podscaler status``) tells what the nodes panels show.
+    async with scraped_operator.session.get(f"{scraped_operator.endpoint}/debug/status") as got:
+        status = await got.json()
+    (group,) = status["nodes"]["groups"]
+    assert (group["name"], group["min"], group["max"], group["registered"]) == ("workers", 0, 3, 0)
+    assert group["backoff"]
+    assert status["objects"]["ScaledObject"]["total"] == 4
+    assert status["objects"]["ProportionalScaler"]["notReady"] == 1
+
 
 def _matches(key: tuple[str, str, str], seen: tuple[str, str, str]) -> bool:
     return all(k in ("*", s) for k, s in zip(key, seen, strict=True))
