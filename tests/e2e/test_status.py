@@ -131,7 +131,7 @@ async def test_status_counts_what_the_operator_manages(
 
     async def proportional_counted() -> bool:
         objects = (await counted())["objects"]
-        return objects.get("ProportionalScaler", {}).get("notReady") == 1
+        return bool(objects.get("ProportionalScaler", {}).get("notReady") == 1)
 
     await wait_for(proportional_counted, 20)
     document = await counted()
