@@ -4,7 +4,9 @@ Autoscaler's metric names (``cluster_autoscaler_*``), so the panels CA users kno
 scale-downs, backoff, unneeded and unremovable nodes, loop timings.
 
 The node autoscaler's series carry no object namespace, so no namespace variable; node-group
-panels need ``--emit-per-nodegroup-metrics`` (backoff is reported without it)."""
+panels need ``--emit-per-nodegroup-metrics`` (backoff is reported without it). Cluster-level
+gauges are read with ``max``, not ``sum``: one replica (the Lease holder) reports them, and a
+target scraped twice (two jobs, a ServiceMonitor beside a PodMonitor) must not count twice."""
 
 from __future__ import annotations
 
@@ -56,14 +58,15 @@ NODES = Board(
                 ),
                 stat(
                     "Node groups in backoff",
-                    f"count({_CA}node_group_backoff_status == 1) or vector(0)",
+                    f"count(max by (node_group) ({_CA}node_group_backoff_status) == 1)"
+                    " or vector(0)",
                     "Node groups skipped for scale-up after a failed one, until the backoff "
                     "expires.",
                     thresholds=(("green", None), ("orange", 1)),
                 ),
                 stat(
                     "Unschedulable pods",
-                    f'sum({_CA}unschedulable_pods_count{{type="unschedulable"}})',
+                    f'max({_CA}unschedulable_pods_count{{type="unschedulable"}})',
                     "Pods the scheduler could not place, which the node autoscaler considers.",
                     thresholds=(("green", None), ("orange", 1)),
                 ),
@@ -90,7 +93,7 @@ NODES = Board(
                     "Nodes by state",
                     "Nodes of the managed node groups by state (ready, unready, notStarted, "
                     "longUnregistered, unregistered).",
-                    Target(f"sum by (state) ({_CA}nodes_count)", "{{state}}"),
+                    Target(f"max by (state) ({_CA}nodes_count)", "{{state}}"),
                     unit="none",
                     decimals=0,
                     steps=True,
@@ -99,7 +102,7 @@ NODES = Board(
                 series(
                     "Unschedulable pods by type",
                     "Pods the scheduler could not place, by CA's type.",
-                    Target(f"sum by (type) ({_CA}unschedulable_pods_count)", "{{type}}"),
+                    Target(f"max by (type) ({_CA}unschedulable_pods_count)", "{{type}}"),
                     unit="none",
                     decimals=0,
                     steps=True,
@@ -108,9 +111,9 @@ NODES = Board(
                     "Unneeded and unremovable nodes",
                     "Unneeded: candidates for scale-down (removed after scale-down-unneeded-"
                     "time). Unremovable: why the others stay.",
-                    Target(f"sum({_CA}unneeded_nodes_count)", "unneeded"),
+                    Target(f"max({_CA}unneeded_nodes_count)", "unneeded"),
                     Target(
-                        f"sum by (reason) ({_CA}unremovable_nodes_count)", "unremovable: {{reason}}"
+                        f"max by (reason) ({_CA}unremovable_nodes_count)", "unremovable: {{reason}}"
                     ),
                     unit="none",
                     decimals=0,

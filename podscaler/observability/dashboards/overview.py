@@ -97,7 +97,8 @@ OVERVIEW = Board(
                 stat(
                     "Node autoscaler errors",
                     f"sum(increase(cluster_autoscaler_errors_total{_RATE})) "
-                    "+ (count(cluster_autoscaler_node_group_backoff_status == 1) or vector(0)) "
+                    "+ (count(max by (node_group) (cluster_autoscaler_node_group_backoff_status)"
+                    " == 1) or vector(0)) "
                     "or vector(0)",
                     "Loop errors in the last rate interval plus node groups in backoff.",
                     thresholds=_ORANGE,
@@ -133,7 +134,7 @@ OVERVIEW = Board(
                 ),
                 stat(
                     "Ready nodes",
-                    'sum(cluster_autoscaler_nodes_count{state="ready"})',
+                    'max(cluster_autoscaler_nodes_count{state="ready"})',
                     "Ready nodes of the node groups the node autoscaler manages (no data when "
                     "it does not run).",
                 ),

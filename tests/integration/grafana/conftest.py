@@ -18,7 +18,8 @@ and, for the nodes dashboard, the node autoscaler on an Auto Scaling group ``wor
 m5.large) in moto with a pod Pending for it: it scales the group up, the instances never
 register as Nodes (nothing runs them), the scale-up times out after 20 s and the group is
 backed off. So scale-up, failure, backoff, unschedulable pods and the per-group series all
-have data.
+have data; and as the operator's namespace does not exist in this cluster, writing its
+``cluster-autoscaler-status`` ConfigMap fails every pass (``errors_total{type="apiCallError"}``).
 
 Then it starts Prometheus 2.42 scraping the operator's ``/metrics`` every second, twice, as a
 cluster would: job ``podscaler`` adds a ``namespace`` target label (what a ServiceMonitor or

@@ -12,6 +12,9 @@ No Grafana is obtainable (TESTING.md), so the checks do what Grafana would:
   stat and table) and must return a finite value in series carrying the labels its legend
   names. A metric or label renamed in the code therefore fails here. The queries of KEDA's own
   dashboard (``reference/keda.md`` §4.2) run the same way.
+* pictures: with Chromium installed, each dashboard's panels are drawn from those answers on
+  the dashboard's grid and saved as a PNG (``drawing.py``; in ``$PODSCALER_TEST_ARTIFACTS``
+  when set, else the test's temporary directory, printed).
 
 The scenario (``conftest.py``) has ScaledObjects, ProportionalScalers and the node autoscaler
 on an Auto Scaling group in moto whose scale-up times out, but no scale-down (no node ever
@@ -26,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
 import re
 import shutil
 import subprocess
@@ -40,6 +44,7 @@ import pytest
 
 from podscaler.observability.dashboards import BOARDS
 from tests.fixtures.servers import missing
+from tests.integration.grafana import drawing
 from tests.integration.grafana.conftest import ScrapedOperator
 
 GRAFANA = Path(__file__).resolve().parents[3] / "grafana"
@@ -302,7 +307,7 @@ def _why_empty(dashboard: str, panel: str, ref: str) -> str | None:
 
 
 async def test_every_expression_returns_data_from_a_scraped_operator(
-    scraped_operator: ScrapedOperator,
+    scraped_operator: ScrapedOperator, tmp_path: Path
 ) -> None:
     """Polls until every query of every dashboard (and KEDA's) answers as it should — the
     first scrape lands seconds after Prometheus starts — and fails listing those that never
@@ -337,6 +342,57 @@ async def test_every_expression_returns_data_from_a_scraped_operator(
     assert group["backoff"]
     assert status["objects"]["ScaledObject"]["total"] == 4
     assert status["objects"]["ProportionalScaler"]["notReady"] == 1
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is not None:
+        artifacts = Path(os.environ.get("PODSCALER_TEST_ARTIFACTS") or tmp_path) / "dashboards"
+        artifacts.mkdir(parents=True, exist_ok=True)
+        for name in DASHBOARDS:
+            png = await _draw(scraped_operator, name, chromium, artifacts)
+            print(f"  drew {png}")
+
+
+async def _draw(prometheus: ScrapedOperator, name: str, chromium: str, out: Path) -> Path:
+    """The dashboard drawn from what its queries return now, as a PNG; checks that every panel
+    with data got its lines, value or rows, and that the picture is not blank."""
+    board = load(name)
+    values = (await _assignments(prometheus, name, board, {}))[0]
+    drawn: list[drawing.PanelData] = []
+    now = int(time.time())
+    for panel in panels(board):
+        if panel["type"] == "row":
+            continue
+        data = drawing.PanelData(panel)
+        for target in panel["targets"]:
+            expr = substitute(target["expr"], values)
+            if panel["type"] == "timeseries":
+                params = {
+                    "query": expr,
+                    "start": str(now - 120),
+                    "end": str(now),
+                    "step": str(STEP_SECONDS),
+                }
+                answer = await prometheus.api("/api/v1/query_range", params)
+                for series in answer["result"]:
+                    points = [(float(t), float(v)) for t, v in series["values"]]
+                    legend = drawing.legend_of(target.get("legendFormat", ""), series["metric"])
+                    data.series.append(drawing.Series(legend, points))
+            else:
+                answer = await prometheus.api("/api/v1/query", {"query": expr, "time": str(now)})
+                data.rows += [(s["metric"], float(s["value"][1])) for s in answer["result"]]
+        drawn.append(data)
+    rows = [p for p in board["panels"] if p["type"] == "row"]
+    text, height = drawing.page(board, drawn, rows)
+    page_path = out / name.replace(".json", ".html")
+    page_path.write_text(text)
+    lines = sum(len(d.series) for d in drawn if d.panel["type"] == "timeseries")
+    assert text.count("<polyline") == lines, "a series without its line"
+    png = out / name.replace(".json", ".png")
+    await asyncio.to_thread(drawing.screenshot, chromium, page_path, png, height)
+    width, tall, colours = drawing.png_size_and_colours(png)
+    assert (width, tall) == (24 * drawing.COLUMN, height)
+    assert colours > 16, f"{png} looks blank"
+    return png
 
 
 def _matches(key: tuple[str, str, str], seen: tuple[str, str, str]) -> bool:
