@@ -6,6 +6,9 @@ the command runs as a user runs it (``python -m podscaler status``, a subprocess
 * a world with a healthy, a failing (fallback), a paused and a target-less ScaledObject and a
   ProportionalScaler without a target: the counts and the not-Ready list say so, in text and
   ``-o json``; exit status 0 (live and ready);
+* the API server holding every request (a gated proxy in front of it): ``/readyz`` is 503,
+  saying the ScaledObject (and ScaledJob) informers have not synced, while ``/healthz`` is 200;
+  ready once it answers;
 * a metrics API that cannot serve (its certificate files do not exist): ``/readyz`` stays 503
   and says why while ``/healthz`` is 200, and ``podscaler status`` exits 3;
 * nothing listening: exit status 1 and one line saying so.
@@ -26,6 +29,7 @@ import aiohttp
 
 from podscaler.kube.clients import Kube
 from tests.e2e.conftest import ROOT, OperatorProcess
+from tests.fixtures.proxy import GatedProxy
 from tests.fixtures.servers import free_port
 from tests.integration.controllers.objects import (
     condition,
@@ -169,6 +173,35 @@ async def test_status_counts_what_the_operator_manages(
 
     assert await _get(f"http://127.0.0.1:{op.health_port}/healthz") == (200, "ok")
     assert await _get(f"http://127.0.0.1:{op.health_port}/readyz") == (200, "ok")
+
+
+async def test_not_ready_until_the_informers_synced(
+    operator: Callable[..., Awaitable[OperatorProcess]], apiserver_proxy: GatedProxy
+) -> None:
+    apiserver_proxy.gate.clear()  # the API server answers nothing, for now
+    op = await operator("--server", apiserver_proxy.url, wait_ready=False)
+    ready = f"http://127.0.0.1:{op.health_port}/readyz"
+    await apiserver_proxy.wait_in_flight(1)
+
+    async def unsynced() -> bool:
+        status, text = await _get(ready)
+        return status == 503 and "ScaledObject informers not synced" in text.splitlines()
+
+    await wait_for(unsynced, 20)
+    assert await _get(f"http://127.0.0.1:{op.health_port}/healthz") == (200, "ok")
+    done = await asyncio.to_thread(_status, op.endpoint, "-o", "json")
+    assert done.returncode == 3, done.stdout + done.stderr
+    health = json.loads(done.stdout)["health"]
+    assert (health["live"], health["ready"]) == (True, False)
+    assert "ScaledObject informers not synced" in health["problems"]
+    assert all(p.endswith("informers not synced") for p in health["problems"])
+
+    apiserver_proxy.gate.set()
+
+    async def synced() -> bool:
+        return await _get(ready) == (200, "ok")
+
+    await wait_for(synced, 20)
 
 
 async def test_not_ready_while_the_metrics_api_cannot_serve(
