@@ -31,7 +31,8 @@ What runs:
   as JSON (:mod:`podscaler.observability.status`; what ``podscaler status`` prints);
 * an HTTP server on the **health port** (default 8081): ``/healthz`` answers 200 while the
   process runs its loop and no poll loop is stuck (a loop with objects whose poll count has not
-  moved for three polling intervals, at least a minute; the node autoscaler's passes likewise);
+  moved for three polling intervals, at least a minute; the node autoscaler without a pass for
+  ``--max-inactivity``, 10 minutes by default, as Cluster Autoscaler's health check);
   ``/readyz`` answers 200 only once every running controller's informers have synced and the
   metrics API, when configured, serves (a standby replica under ``--leader-elect`` is ready
   too: it can take over).
@@ -253,7 +254,8 @@ class _Servers:
             count = self.metrics.polls.get(kind, 0)
             problems.append(self._watchdog(name, limit).check(now, count, has_work=bool(intervals)))
         if self.nodes is not None and self.nodes.synced:
-            limit = max(60.0, 3 * self.nodes.options.scan_interval_seconds)
+            # Cluster Autoscaler's own rule: unhealthy after --max-inactivity without a pass.
+            limit = self.nodes.options.max_inactivity_seconds
             dog = self._watchdog("node autoscaler loop", limit)
             problems.append(dog.check(now, self.nodes.passes, has_work=True))
         return [p for p in problems if p is not None]
