@@ -9,7 +9,10 @@ panel has something to show:
 * ``held`` — ``paused-replicas``: paused;
 * ``ghost`` — scales 1 -> 4, then its target is deleted: a ScaledObject error every poll
   (after its trigger reported, so KEDA's variables, taken from ``keda_scaler_active``, list
-  it).
+  it);
+* ``forecast`` — a ``predictive`` trigger on a Prometheus-API endpoint that serves three days
+  of a daily wave (range queries too): the model fits in the background, then the trigger
+  reports its forecast, backtest errors and model age (the predictive dashboard).
 
 and, for the ProportionalScalers dashboard, two Nodes with two ProportionalScalers: ``dns``
 (linear, one replica per node: 2) and ``orphan``, whose target does not exist (a problem);
@@ -34,16 +37,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import shutil
 import subprocess
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from aiobotocore.session import AioSession
+from aiohttp import web
 
 from podscaler.kube.clients import MERGE_PATCH, Kube
 from tests.e2e import conftest as e2e
@@ -130,10 +137,69 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=10)
 
 
-async def _world(kube: Kube, prom: PromServer) -> None:
+DAY = 86400.0
+
+
+def demand(t: float) -> float:
+    """A daily wave (requests per second), the predictive trigger's history and live value."""
+    return 50.0 + 40.0 * math.sin(2 * math.pi * (t % DAY) / DAY)
+
+
+async def _demand_server() -> tuple[web.AppRunner, str]:
+    """Prometheus' query API over :func:`demand`: instant and range queries, any query."""
+
+    async def query(request: web.Request) -> web.Response:
+        at = request.query.get("time")
+        if at is None:
+            t = time.time()
+        elif at.replace(".", "", 1).isdigit():
+            t = float(at)
+        else:
+            t = datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp()
+        result = [{"metric": {}, "value": [t, repr(demand(t))]}]
+        return web.json_response(
+            {"status": "success", "data": {"resultType": "vector", "result": result}}
+        )
+
+    async def query_range(request: web.Request) -> web.Response:
+        start, end = float(request.query["start"]), float(request.query["end"])
+        step = float(request.query["step"].rstrip("s"))
+        oldest = time.time() - 3 * DAY
+        count = int((end - start) / step) + 1
+        points = [start + i * step for i in range(count)]
+        values = [[t, repr(demand(t))] for t in points if t >= oldest]
+        result = [{"metric": {}, "values": values}] if values else []
+        return web.json_response(
+            {"status": "success", "data": {"resultType": "matrix", "result": result}}
+        )
+
+    app = web.Application()
+    app.router.add_get("/api/v1/query", query)
+    app.router.add_get("/api/v1/query_range", query_range)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+
+def predictive_trigger(url: str) -> dict[str, Any]:
+    metadata = {
+        "serverAddress": url,
+        "query": "sum(rate(http_requests_total[1m]))",
+        "threshold": "20",
+        "historyWindow": "3d",
+        "minHistory": "1d",
+        "queryStep": "5m",
+        "horizon": "10m",
+    }
+    return {"type": "predictive", "metadata": metadata}
+
+
+async def _world(kube: Kube, prom: PromServer, history_url: str) -> None:
     prom.values = {"worker": 35.0, "held": 40.0}
     down = f"http://127.0.0.1:{free_port()}"  # nothing listens: every poll fails
-    for name in ("worker", "flaky", "held", "ghost"):
+    for name in ("worker", "flaky", "held", "ghost", "forecast"):
         await create_deployment(kube, deployment(name, 1))
     objects = [
         scaled_object(
@@ -151,6 +217,10 @@ async def _world(kube: Kube, prom: PromServer) -> None:
         ),
         scaled_object(
             "ghost", "ghost", [prometheus_trigger(prom.url, query="worker")], pollingInterval=1
+        ),
+        scaled_object(
+            "forecast", "forecast", [predictive_trigger(history_url)],
+            pollingInterval=1, maxReplicaCount=10,
         ),
     ]  # fmt: skip
     for body in objects:
@@ -286,16 +356,17 @@ async def _pending_pod(kube: Kube) -> None:
 
 
 async def _backed_off(metrics_url: str) -> None:
-    """Until the operator's own /metrics shows the group backed off (the scale-up timed out)."""
-    wanted = f'cluster_autoscaler_node_group_backoff_status{{node_group="{ASG}",'
+    """Until the operator's own /metrics shows the group backed off (the scale-up timed out)
+    and the predictive trigger's model fitted (its forecast reported)."""
+    backoff = f'cluster_autoscaler_node_group_backoff_status{{node_group="{ASG}",'
     async with aiohttp.ClientSession() as session:
 
         async def seen() -> bool:
             async with session.get(metrics_url) as response:
-                text = await response.text()
-            return any(
-                line.startswith(wanted) and line.endswith(" 1.0") for line in text.split("\n")
-            )
+                lines = (await response.text()).split("\n")
+            backed_off = any(ln.startswith(backoff) and ln.endswith(" 1.0") for ln in lines)
+            forecast = any(ln.startswith("podscaler_predictive_forecast{") for ln in lines)
+            return backed_off and forecast
 
         await wait_for(seen, 90)
 
@@ -320,20 +391,24 @@ async def scraped_operator(
     # The operator process takes its AWS credentials from the environment (botocore's chain).
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
-    op = await operator(*node_flags(moto))
-    await _world(kube, prom)
-    await _proportional_world(kube)
-    await _pending_pod(kube)
-    await _backed_off(f"{op.endpoint}/metrics")
-    port = free_port()
-    workdir = tmp_path / "prometheus"
-    workdir.mkdir()
-    target = f"127.0.0.1:{op.metrics_port}"
-    process = await asyncio.to_thread(_launch, binary, workdir, target, port)
-    url = f"http://127.0.0.1:{port}"
+    history, history_url = await _demand_server()
     try:
-        await asyncio.to_thread(_wait_ready, url, process, workdir / "prometheus.log", 60)
-        async with aiohttp.ClientSession() as session:
-            yield ScrapedOperator(url, session, op.endpoint)
+        op = await operator(*node_flags(moto))
+        await _world(kube, prom, history_url)
+        await _proportional_world(kube)
+        await _pending_pod(kube)
+        await _backed_off(f"{op.endpoint}/metrics")
+        port = free_port()
+        workdir = tmp_path / "prometheus"
+        workdir.mkdir()
+        target = f"127.0.0.1:{op.metrics_port}"
+        process = await asyncio.to_thread(_launch, binary, workdir, target, port)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            await asyncio.to_thread(_wait_ready, url, process, workdir / "prometheus.log", 60)
+            async with aiohttp.ClientSession() as session:
+                yield ScrapedOperator(url, session, op.endpoint)
+        finally:
+            await asyncio.to_thread(_stop, process)
     finally:
-        await asyncio.to_thread(_stop, process)
+        await history.cleanup()

@@ -17,8 +17,8 @@ No Grafana is obtainable (TESTING.md), so the checks do what Grafana would:
   when set, else the test's temporary directory, printed).
 
 The scenario (``conftest.py``) has ScaledObjects, ProportionalScalers and the node autoscaler
-on an Auto Scaling group in moto whose scale-up times out, but no scale-down (no node ever
-registers), no predictive trigger (a model needs a day of history) and no ScaledJob. The panels
+on an Auto Scaling group in moto whose scale-up times out, and a predictive trigger, but no
+scale-down (no node ever registers) and no ScaledJob. The panels
 that are empty for that reason are listed in :data:`EMPTY_HERE` with the reason; their queries
 still run (a variable without values is replaced by a match-anything regex), so one that errors
 fails, and a listed panel that gains data fails too, so the list stays true.
@@ -58,9 +58,6 @@ EMPTY_HERE: dict[tuple[str, str, str], str] = {
     ("nodes.json", "Evictions and errors", "A"): _NO_SCALE_DOWN,
     ("nodes.json", "Skipped scale events", "A"): (
         "the scenario sets no --cores-total/--memory-total limit to hit"
-    ),
-    ("predictive.json", "*", "*"): (
-        "the scenario has no predictive trigger (a model needs a day of history)"
     ),
     ("overview.json", "ScaledJob errors", "A"): _NO_JOBS + " (reads 0 through `or vector(0)`)",
     ("overview.json", "Errors by kind", "C"): _NO_JOBS,
@@ -340,7 +337,7 @@ async def test_every_expression_returns_data_from_a_scraped_operator(
     (group,) = status["nodes"]["groups"]
     assert (group["name"], group["min"], group["max"], group["registered"]) == ("workers", 0, 3, 0)
     assert group["backoff"]
-    assert status["objects"]["ScaledObject"]["total"] == 4
+    assert status["objects"]["ScaledObject"]["total"] == 5
     assert status["objects"]["ProportionalScaler"]["notReady"] == 1
 
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
