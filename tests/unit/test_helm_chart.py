@@ -243,3 +243,25 @@ def test_another_namespace_moves_everything_but_kube_system(default: Docs) -> No
             if subject["name"] == "podscaler":
                 assert subject["namespace"] == "ops", key(doc)
     assert "--metrics-api-service-namespace=ops" in _run_args(docs)
+
+
+@pytest.mark.parametrize(
+    ("values", "said"),
+    [
+        ({"log": {"level": "verbose"}}, "at '/log/level': value must be one of"),
+        ({"replicas": "two"}, "at '/replicas': got string, want integer"),
+        ({"metricsApi": {"enabeld": True}}, "additional properties 'enabeld' not allowed"),
+        ({"nodes": {"aws": {"roleArn": "my-role"}}}, "at '/nodes/aws/roleArn'"),
+        ({"nodes": {"groups": ["spot-a"]}}, "at '/nodes/groups/0'"),
+        ({"proportional": "yes"}, "at '/proportional'"),
+        ({"extraArgs": ["dry-run"]}, "at '/extraArgs/0'"),
+    ],
+    ids=["log-level", "replicas", "typo", "role-arn", "node-group", "proportional", "extra-arg"],
+)
+def test_bad_values_are_refused_saying_where(values: dict[str, Any], said: str) -> None:
+    helm_render()  # skips without the engine
+    import helm_python
+
+    with pytest.raises(helm_python.HelmValuesError) as refused:
+        helm_render(values)
+    assert said in str(refused.value)

@@ -56,7 +56,7 @@ async def test_the_helm_chart_with_every_part_passes_a_server_side_dry_run(
     values = {
         "nodes": {
             "enabled": True,
-            "aws": {"region": "eu-west-1", "roleArn": "arn:aws:iam::1:role/x"},
+            "aws": {"region": "eu-west-1", "roleArn": "arn:aws:iam::111122223333:role/x"},
         },
         "monitoring": {"serviceMonitor": {"enabled": True}, "prometheusRule": {"enabled": True}},
         "extraArgs": ["--dry-run"],
