@@ -41,7 +41,9 @@ def helm_render(values: dict[str, Any] | None = None, namespace: str = "podscale
 
     with helm_python.Chart.load(str(CHART)) as chart:
         files = chart.render(values or {}, name="podscaler", namespace=namespace, is_install=True)
-    return [doc for text in files.values() for doc in yaml.safe_load_all(text) if doc]
+    # NOTES.txt is what `helm install` prints, not a manifest.
+    manifests = [text for path, text in files.items() if not path.endswith("/NOTES.txt")]
+    return [doc for text in manifests for doc in yaml.safe_load_all(text) if doc]
 
 
 def key(doc: dict[str, Any]) -> tuple[str, str, str]:
