@@ -243,15 +243,17 @@ class _Servers:
         """Why the process should be restarted: a poll loop that has work and does not move."""
         now = asyncio.get_running_loop().time()
         problems = []
-        for name, kind, controller in (
-            ("ScaledObject poll loop", "scaledobject", self.controller),
-            ("ScaledJob poll loop", "scaledjob", self.jobs),
+        for name, controller in (
+            ("ScaledObject poll loop", self.controller),
+            ("ScaledJob poll loop", self.jobs),
         ):
             if controller is None or not controller.synced:
                 continue
             intervals = [c.polling_interval_seconds for c in controller.objects.values()]
             limit = max(60.0, 3 * max(intervals, default=0.0))
-            count = self.metrics.polls.get(kind, 0)
+            # Polls finished (scheduled or woken): a loop with objects that finishes none is
+            # stuck; one object stuck in its poll leaves the others counting.
+            count = controller.loop.evaluations
             problems.append(self._watchdog(name, limit).check(now, count, has_work=bool(intervals)))
         if self.nodes is not None and self.nodes.synced:
             # Cluster Autoscaler's own rule: unhealthy after --max-inactivity without a pass.

@@ -217,8 +217,6 @@ class OperatorMetrics:
         #: {cache key → labelled child}; see the module docstring.
         self._children: dict[tuple[str, ...], dict[tuple[Any, ...], Any]] = {}
         self._lateness_of_type: dict[str, Any] = {}
-        #: Scheduled polls started, per loop type: the liveness watchdog's progress counter.
-        self.polls: dict[str, int] = {}
 
     def _child(
         self,
@@ -303,7 +301,6 @@ class OperatorMetrics:
         self, namespace: str, name: str, seconds: float, *, kind: str = SCALED_OBJECT
     ) -> None:
         """How late a scheduled poll of a ScaledObject (or, by *kind*, a ScaledJob) started."""
-        self.polls[kind] = self.polls.get(kind, 0) + 1
         histogram = self._lateness_of_type.get(kind)
         if histogram is None:
             histogram = self._lateness_of_type[kind] = self.loop_lateness.labels(kind)

@@ -9,6 +9,8 @@ the command runs as a user runs it (``python -m podscaler status``, a subprocess
 * the API server holding every request (a gated proxy in front of it): ``/readyz`` is 503,
   saying the ScaledObject (and ScaledJob) informers have not synced, while ``/healthz`` is 200;
   ready once it answers;
+* a poll loop that stops (its only object's trigger hangs, with no timeout to end it):
+  ``/healthz`` turns 503 after the loop's limit (a minute), so the kubelet would restart it;
 * a metrics API that cannot serve (its certificate files do not exist): ``/readyz`` stays 503
   and says why while ``/healthz`` is 200, and ``podscaler status`` exits 3;
 * nothing listening: exit status 1 and one line saying so.
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 
 from podscaler.kube.clients import Kube
 from tests.e2e.conftest import ROOT, OperatorProcess
@@ -202,6 +205,45 @@ async def test_not_ready_until_the_informers_synced(
         return await _get(ready) == (200, "ok")
 
     await wait_for(synced, 20)
+
+
+async def test_not_live_when_the_poll_loop_stops(
+    kube: Kube, operator: Callable[..., Awaitable[OperatorProcess]]
+) -> None:
+    asked = asyncio.Event()
+
+    async def hang(request: web.Request) -> web.Response:
+        asked.set()
+        await asyncio.Event().wait()  # never answers
+        raise AssertionError("unreachable")
+
+    app = web.Application()
+    app.router.add_get("/api/v1/query", hang)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        op = await operator("--trigger-timeout", "3600")
+        live = f"http://127.0.0.1:{op.health_port}/healthz"
+        await create_deployment(kube, deployment("stuck", 1))
+        trigger = prometheus_trigger(url, query="stuck")
+        trigger["metadata"]["timeout"] = "1h"
+        await create_so(kube, scaled_object("stuck", "stuck", [trigger], pollingInterval=1))
+        async with asyncio.timeout(20):
+            await asked.wait()
+        assert await _get(live) == (200, "ok")
+
+        async def stuck() -> bool:
+            status, text = await _get(live)
+            return status == 503 and text.startswith("ScaledObject poll loop stuck: ")
+
+        await wait_for(stuck, 120, every=1.0)
+        done = await asyncio.to_thread(_status, op.endpoint, "-o", "json")
+        assert done.returncode == 3
+        assert json.loads(done.stdout)["health"]["live"] is False
+    finally:
+        await runner.cleanup()
 
 
 async def test_not_ready_while_the_metrics_api_cannot_serve(
