@@ -14,7 +14,7 @@ import sys
 
 from tests.e2e.conftest import ROOT
 
-SCENARIO = ROOT / "podscaler" / "sim" / "scenarios" / "cpa-ladder.yaml"
+SCENARIO = ROOT / "podscaler" / "sim" / "scenarios" / "builtin" / "cpa-ladder.yaml"
 COMMAND = [sys.executable, "-m", "podscaler", "simulate", str(SCENARIO), "--no-operator"]
 ENV = {
     **{k: v for k, v in os.environ.items() if not k.startswith("PODSCALER_")},
