@@ -16,12 +16,12 @@ from podscaler.controllers.proportional import ProportionalController, Proportio
 from podscaler.kube.clients import Kube
 from podscaler.observability.proportionalmetrics import ProportionalMetrics
 from tests.integration.controllers.objects import create, create_deployment, deployment, wait_for
-from tests.integration.controllers.test_proportional import (
+from tests.integration.controllers.proportional_objects import (
     PS_PATH,
     add_node,
     proportional_scaler,
-    wall_now,
 )
+from tests.integration.controllers.test_proportional import wall_now
 
 PREFIX = "podscaler_proportionalscaler_"
 

@@ -69,6 +69,11 @@ from tests.integration.controllers.objects import (
     wait_for,
 )
 from tests.integration.controllers.promserver import PromServer
+from tests.integration.controllers.proportional_objects import (
+    PS_PATH,
+    add_node,
+    proportional_scaler,
+)
 
 #: The namespace label a cluster's scrape adds (the operator's own namespace).
 OPERATOR_NAMESPACE = "podscaler"
@@ -229,43 +234,13 @@ async def _world(kube: Kube, prom: PromServer, history_url: str) -> None:
     await kube.request("DELETE", "/apis/apps/v1/namespaces/default/deployments/ghost")
 
 
-PROPORTIONAL_SCALERS = (
-    "/apis/autoscaling.podscaler.io/v1alpha1/namespaces/default/proportionalscalers"
-)
-
-
-def _node(name: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
-        "spec": {},
-        "status": {
-            "capacity": {"cpu": "2", "memory": "8Gi", "pods": "110"},
-            "allocatable": {"cpu": "2", "memory": "8Gi", "pods": "110"},
-            "conditions": [{"type": "Ready", "status": "True"}],
-        },
-    }
-
-
-def _proportional(name: str, target: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "autoscaling.podscaler.io/v1alpha1",
-        "kind": "ProportionalScaler",
-        "metadata": {"name": name},
-        "spec": {
-            "scaleTargetRef": {"name": target},
-            "linear": {"nodesPerReplica": 1, "coresPerReplica": 4, "min": 1},
-        },
-    }
-
-
 async def _proportional_world(kube: Kube) -> None:
     for name in ("node-a", "node-b"):
-        await create(kube, "/api/v1/nodes", _node(name))
+        await add_node(kube, name)
     await create_deployment(kube, deployment("dns", 1))
-    await create(kube, PROPORTIONAL_SCALERS, _proportional("dns", "dns"))
-    await create(kube, PROPORTIONAL_SCALERS, _proportional("orphan", "nowhere"))
+    linear = {"nodesPerReplica": 1, "coresPerReplica": 4, "min": 1}
+    await create(kube, PS_PATH, proportional_scaler("dns", "dns", linear=linear))
+    await create(kube, PS_PATH, proportional_scaler("orphan", "nowhere", linear=linear))
     await wait_for(lambda: _at(kube, "dns", 2), 15)
 
 
