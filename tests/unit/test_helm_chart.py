@@ -82,7 +82,7 @@ def test_lint_is_clean() -> None:
 
 
 def test_default_is_the_kustomize_base_with_the_metrics_api(default: Docs, tmp_path: Path) -> None:
-    kustomized = by_key(overlay(tmp_path, "metrics-api"))
+    kustomized = by_key(overlay(tmp_path, "metrics-api", "vertical/rbac"))
     kustomized.pop(("Namespace", "", "podscaler"))  # helm install -n podscaler --create-namespace
     charted = by_key(without_crds(default))
     assert set(charted) == set(kustomized)
@@ -115,8 +115,18 @@ def _run_args(docs: Docs) -> list[str]:
         {"metricsApi": {"enabled": False}, "proportional": False},
         {"metricsApi": {"certManager": {"enabled": True}}, "proportional": True},
         {"extraArgs": ["--namespace=team-a", "--dry-run"]},
+        {"vertical": {"enabled": True}},
+        {"vertical": {"enabled": False}},
     ],
-    ids=["default", "knobs", "no-metrics-api", "cert-manager", "extra-args"],
+    ids=[
+        "default",
+        "knobs",
+        "no-metrics-api",
+        "cert-manager",
+        "extra-args",
+        "vertical",
+        "no-vertical",
+    ],
 )
 def test_every_rendered_command_line_parses(values: dict[str, Any]) -> None:
     _run_args(helm_render(values))
@@ -267,3 +277,14 @@ def test_bad_values_are_refused_saying_where(values: dict[str, Any], said: str) 
     with pytest.raises(helm_python.HelmValuesError) as refused:
         helm_render(values)
     assert said in str(refused.value)
+
+
+def test_vertical_updater_rbac_follows_the_toggles() -> None:
+    def updater(values: dict[str, Any]) -> set[tuple[str, str, str]]:
+        return {key(d) for d in helm_render(values) if "vertical-updater" in d["metadata"]["name"]}
+
+    assert len(updater({})) == 2
+    assert updater({"vertical": {"evictions": False}}) == set()
+    off = helm_render({"vertical": {"enabled": False}})
+    assert updater({"vertical": {"enabled": False}}) == set()
+    assert "--no-vertical" in _run_args(off)

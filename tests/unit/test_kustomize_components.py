@@ -25,7 +25,8 @@ from tests.unit.test_dashboard_sources import emitted, metric_names
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPONENTS = ROOT / "manifests" / "components"
-NAMES = ("metrics-api", "nodes-aws", "monitoring")
+#: The components; vertical/rbac is the VerticalScaler updater's (manifests/vertical/rbac).
+NAMES = ("metrics-api", "nodes-aws", "monitoring", "vertical/rbac")
 
 Docs = list[dict[str, Any]]
 
@@ -59,7 +60,10 @@ def overlay(tmp_path: Path, *components: str) -> Docs:
                 "apiVersion": "kustomize.config.k8s.io/v1beta1",
                 "kind": "Kustomization",
                 "resources": [relative(ROOT / "manifests" / "deploy")],
-                "components": [relative(COMPONENTS / c) for c in components],
+                "components": [
+                    relative(ROOT / "manifests" / c if "/" in c else COMPONENTS / c)
+                    for c in components
+                ],
             }
         )
     )
