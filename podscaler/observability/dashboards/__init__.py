@@ -19,6 +19,7 @@ from podscaler.observability.dashboards.overview import OVERVIEW
 from podscaler.observability.dashboards.predictive import PREDICTIVE
 from podscaler.observability.dashboards.proportional import PROPORTIONAL
 from podscaler.observability.dashboards.scaledobjects import SCALED_OBJECTS
+from podscaler.observability.dashboards.vertical import VERTICAL
 
 __all__ = ["BOARDS", "CONFIGMAPS", "configmaps", "rendered_files", "write"]
 
@@ -35,6 +36,7 @@ BOARDS: Final[dict[str, Board]] = {
     "nodes.json": NODES,
     "proportional.json": PROPORTIONAL,
     "predictive.json": PREDICTIVE,
+    "vertical.json": VERTICAL,
 }
 
 

@@ -48,6 +48,7 @@ OVERVIEW = Board(
         _link("ProportionalScalers", "podscaler-proportional"),
         _link("Predictive triggers", "podscaler-predictive"),
         _link("Nodes", "podscaler-nodes"),
+        _link("VerticalScalers", "podscaler-vertical"),
     ),
     rows=(
         Row(

@@ -18,7 +18,7 @@ No Grafana is obtainable (TESTING.md), so the checks do what Grafana would:
 
 The scenario (``conftest.py``) has ScaledObjects, ProportionalScalers and the node autoscaler
 on an Auto Scaling group in moto whose scale-up times out, and a predictive trigger, but no
-scale-down (no node ever registers) and no ScaledJob. The panels
+scale-down (no node ever registers), no ScaledJob and no VerticalScaler. The panels
 that are empty for that reason are listed in :data:`EMPTY_HERE` with the reason; their queries
 still run (a variable without values is replaced by a match-anything regex), so one that errors
 fails, and a listed panel that gains data fails too, so the list stays true.
@@ -52,6 +52,11 @@ DASHBOARDS = tuple(BOARDS)
 
 _NO_SCALE_DOWN = "no node registers in the scenario, so nothing is scaled down or drained"
 _NO_JOBS = "the scenario has no ScaledJob"
+_NO_VPA = (
+    "the scenario has no VerticalScaler: a recommendation needs the usage of running pods "
+    "(metrics.k8s.io), and nothing runs pods here (the recommender's and updater's counters "
+    "have data)"
+)
 #: (dashboard, panel title or "*" for all, refId or "*") -> why it has no data here.
 EMPTY_HERE: dict[tuple[str, str, str], str] = {
     ("nodes.json", "Scale-ups and scale-downs", "B"): _NO_SCALE_DOWN,
@@ -60,6 +65,18 @@ EMPTY_HERE: dict[tuple[str, str, str], str] = {
         "the scenario sets no --cores-total/--memory-total limit to hit"
     ),
     ("overview.json", "ScaledJob errors", "A"): _NO_JOBS + " (reads 0 through `or vector(0)`)",
+    **{
+        ("vertical.json", panel, "*"): _NO_VPA
+        for panel in (
+            "variable namespace",
+            "variable verticalScaler",
+            "variable container",
+            "Containers recommended",
+            "CPU recommendation",
+            "Memory recommendation",
+            "Recommendations now",
+        )
+    },
     ("overview.json", "Errors by kind", "C"): _NO_JOBS,
 }
 #: What replaces a variable that has no values here, so its panels' queries still run.
