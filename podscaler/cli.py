@@ -28,6 +28,7 @@ COMMANDS: Final[Mapping[str, str]] = {
     "recommend": "podscaler.commands.recommend:recommend",
     "run": "podscaler.commands.run:run",
     "simulate": "podscaler.commands.simulate:simulate",
+    "status": "podscaler.commands.status:status",
     "top": "podscaler.commands.top:top",
     "validate": "podscaler.commands.validate:validate",
 }

@@ -26,9 +26,16 @@ What runs:
   its own Lease ``podscaler-node-autoscaler`` with ``--leader-elect``; its metrics
   (``cluster_autoscaler_*``) join ``/metrics`` and its last pass's reasons per node and pod are
   served at ``/debug/nodes``;
+* ``/debug/status`` on the metrics port: what the operator manages (objects per kind by
+  condition, the not-Ready ones, loop lateness, node groups and their backoff) and its health,
+  as JSON (:mod:`podscaler.observability.status`; what ``podscaler status`` prints);
 * an HTTP server on the **health port** (default 8081): ``/healthz`` answers 200 while the
-  process runs its loop; ``/readyz`` answers 200 only once the ScaledObject informer has
-  synced (a standby replica under ``--leader-elect`` is ready too: it can take over).
+  process runs its loop and no poll loop is stuck (a loop with objects whose poll count has not
+  moved for three polling intervals, at least a minute; the node autoscaler without a pass for
+  ``--max-inactivity``, 10 minutes by default, as Cluster Autoscaler's health check);
+  ``/readyz`` answers 200 only once every running controller's informers have synced and the
+  metrics API, when configured, serves (a standby replica under ``--leader-elect`` is ready
+  too: it can take over).
 
 ``--leader-elect`` campaigns for a Lease and runs the controller only while holding it.
 ScaledObjects need no singleton (every evaluation is idempotent), so this is optional and only
@@ -48,6 +55,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import importlib.metadata
 import logging
 import os
 import random
@@ -55,6 +63,7 @@ import signal
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
@@ -86,10 +95,24 @@ from podscaler.metricsapi.apiservice import APISERVICE_NAME, apiservice_owner
 from podscaler.metricsapi.server import MetricsApiOptions, serve_metrics_api
 from podscaler.observability.metrics import CONTENT_TYPE_LATEST, OperatorMetrics
 from podscaler.observability.nodemetrics import NodeAutoscalerMetrics
+from podscaler.observability.proportionalmetrics import ProportionalMetrics
+from podscaler.observability.status import (
+    LoopWatchdog,
+    condition_counts,
+    lateness_summary,
+)
 
 __all__ = ["ListenFailed", "RunOptions", "run_operator", "settle_heap_periodically"]
 
 log = logging.getLogger("podscaler.operator")
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("podscaler")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
 
 #: Real time, for the heap's housekeeping (see :func:`settle_heap_periodically`).
 _WALL = WallClock()
@@ -171,8 +194,13 @@ class _Servers:
         self.options = options
         self.metrics = metrics
         self.controller: ScaledObjectController | None = None
+        self.jobs: ScaledJobController | None = None
+        self.proportional: ProportionalController | None = None
         self.nodes: NodeAutoscaler | None = None
         self.standby = False
+        #: The external metrics API: "off" (not configured), "starting", "serving", "failed".
+        self.metrics_api = "off" if options.metrics_api is None else "starting"
+        self._watchdogs: dict[str, LoopWatchdog] = {}
         self._runners: list[web.AppRunner] = []
         #: ``(host, port)`` of the metrics and the health server once started (the ports
         #: really bound: 0 in the options picks a free one).
@@ -205,19 +233,121 @@ class _Servers:
             }
         )
 
+    def _watchdog(self, name: str, limit_seconds: float) -> LoopWatchdog:
+        dog = self._watchdogs.get(name)
+        if dog is None or dog.limit_seconds != limit_seconds:
+            dog = self._watchdogs[name] = LoopWatchdog(name, limit_seconds)
+        return dog
+
+    def not_live(self) -> list[str]:
+        """Why the process should be restarted: a poll loop that has work and does not move."""
+        now = asyncio.get_running_loop().time()
+        problems = []
+        for name, controller in (
+            ("ScaledObject poll loop", self.controller),
+            ("ScaledJob poll loop", self.jobs),
+        ):
+            if controller is None or not controller.synced:
+                continue
+            intervals = [c.polling_interval_seconds for c in controller.objects.values()]
+            limit = max(60.0, 3 * max(intervals, default=0.0))
+            # Polls finished (scheduled or woken): a loop with objects that finishes none is
+            # stuck; one object stuck in its poll leaves the others counting.
+            count = controller.loop.evaluations
+            problems.append(self._watchdog(name, limit).check(now, count, has_work=bool(intervals)))
+        if self.nodes is not None and self.nodes.synced:
+            # Cluster Autoscaler's own rule: unhealthy after --max-inactivity without a pass.
+            limit = self.nodes.options.max_inactivity_seconds
+            dog = self._watchdog("node autoscaler loop", limit)
+            problems.append(dog.check(now, self.nodes.passes, has_work=True))
+        return [p for p in problems if p is not None]
+
+    def not_ready(self) -> list[str]:
+        """Why the process should get no traffic yet."""
+        problems = []
+        if self.metrics_api in ("starting", "failed"):
+            problems.append(f"metrics API {self.metrics_api}")
+        if self.standby:
+            return problems
+        parts: list[tuple[str, Any]] = [
+            ("ScaledObject", self.controller),
+            ("ScaledJob", self.jobs),
+            ("ProportionalScaler", self.proportional),
+            ("node autoscaler", self.nodes),
+        ]
+        if self.controller is None:
+            problems.append("ScaledObject controller not started")
+        problems += [
+            f"{name} informers not synced" for name, c in parts if c is not None and not c.synced
+        ]
+        return problems
+
+    def status(self) -> dict[str, Any]:
+        """The ``/debug/status`` document (:mod:`podscaler.observability.status`)."""
+        objects: dict[str, Any] = {}
+        if self.controller is not None:
+            objects["ScaledObject"] = condition_counts(
+                "ScaledObject",
+                (
+                    (c.namespace, c.name, c.status or c.obj.get("status"))
+                    for c in self.controller.objects.values()
+                ),
+            )
+        if self.jobs is not None:
+            objects["ScaledJob"] = condition_counts(
+                "ScaledJob",
+                (
+                    (c.namespace, c.name, c.status or c.obj.get("status"))
+                    for c in self.jobs.objects.values()
+                ),
+            )
+        if self.proportional is not None:
+            objects["ProportionalScaler"] = condition_counts(
+                "ProportionalScaler",
+                (
+                    (*s.key, s.written_status or (s.obj or {}).get("status"))
+                    for s in self.proportional.states.values()
+                ),
+            )
+        not_live, not_ready = self.not_live(), self.not_ready()
+        nodes = None
+        if self.nodes is not None:
+            nodes = {"passes": self.nodes.passes, "groups": self.nodes.group_summary()}
+        return {
+            "version": _version(),
+            "role": "standby" if self.standby else "active",
+            "health": {
+                "live": not not_live,
+                "ready": not not_ready,
+                "problems": not_live + not_ready,
+                "metricsApi": self.metrics_api,
+            },
+            "objects": objects,
+            "lateness": lateness_summary(self.metrics.last_lateness()),
+            "nodes": nodes,
+        }
+
+    async def _status(self, request: web.Request) -> web.Response:
+        return web.json_response(self.status())
+
     async def _healthz(self, request: web.Request) -> web.Response:
+        problems = self.not_live()
+        if problems:
+            return web.Response(status=503, text="\n".join(problems))
         return web.Response(text="ok")
 
     async def _readyz(self, request: web.Request) -> web.Response:
-        if self.standby or (self.controller is not None and self.controller.synced):
-            return web.Response(text="ok")
-        return web.Response(status=503, text="informers not synced")
+        problems = self.not_ready()
+        if problems:
+            return web.Response(status=503, text="\n".join(problems))
+        return web.Response(text="ok")
 
     async def start(self) -> None:
         metrics_app = web.Application()
         metrics_app.router.add_get("/metrics", self._metrics)
         metrics_app.router.add_get("/debug/decisions", self._decisions)
         metrics_app.router.add_get("/debug/nodes", self._nodes)
+        metrics_app.router.add_get("/debug/status", self._status)
         health_app = web.Application()
         health_app.router.add_get("/healthz", self._healthz)
         health_app.router.add_get("/readyz", self._readyz)
@@ -245,10 +375,14 @@ class _Servers:
 
 
 async def _serve_external_metrics(
-    source: ControllerMetricsSource, kube: Kube, options: MetricsApiOptions | None
+    source: ControllerMetricsSource,
+    kube: Kube,
+    options: MetricsApiOptions | None,
+    servers: _Servers,
 ) -> None:
     """The metrics API for the operator's lifetime. It failing (a port taken, unreadable
-    certificates) is logged and leaves the controllers running: direct mode needs no API."""
+    certificates) is logged and leaves the controllers running: direct mode needs no API; but
+    the operator is not ready then (``/readyz``), as HPAs in mode hpa get no metrics."""
     if options is None:
         try:
             owner = await apiservice_owner(kube)
@@ -262,12 +396,17 @@ async def _serve_external_metrics(
                 owner.describe(),
             )
         return
+
+    def serving(_: object) -> None:
+        servers.metrics_api = "serving"
+
     try:
-        await serve_metrics_api(source, kube, options)
+        await serve_metrics_api(source, kube, options, on_ready=serving)
     except asyncio.CancelledError:
         raise
     except Exception as exc:
         log.error("metrics API stopped: %s: %s", type(exc).__name__, exc)
+    servers.metrics_api = "failed"
 
 
 async def settle_heap_periodically(
@@ -402,6 +541,7 @@ async def run_operator(
         if jobs is not None:
             jobs.refresher = refresher
         servers.controller = controller
+        servers.jobs = jobs
         servers.standby = False
         source.controller = controller
         await refresher.start()
@@ -431,7 +571,9 @@ async def run_operator(
                     resync_seconds=options.proportional_resync_seconds,
                     flags=options.cpa_flags,
                 ),
+                metrics=proportional_metrics,
             )
+            servers.proportional = proportional
             await controller.wait_synced()
             log.info(
                 "ScaledObject controller synced: %d objects (namespace: %s%s)",
@@ -452,6 +594,7 @@ async def run_operator(
                 settling.cancel()
         finally:
             source.controller = None
+            servers.controller = servers.jobs = servers.proportional = None
             if vertical is not None:
                 await vertical.aclose()
             if proportional is not None:
@@ -490,6 +633,7 @@ async def run_operator(
             await autoscaler.aclose()
 
     node_metrics = NodeAutoscalerMetrics(metrics.registry) if options.nodes else None
+    proportional_metrics = ProportionalMetrics(metrics.registry)
     node_work: asyncio.Task[None] | None = None
     if options.nodes is not None and options.leader_elect:
         node_elector = LeaderElector(
@@ -517,7 +661,7 @@ async def run_operator(
         work = loop.create_task(control(), name="scaledobject-controller")
     stopper = loop.create_task(stop.wait(), name="stop")
     serving = loop.create_task(
-        _serve_external_metrics(source, kube, options.metrics_api), name="metrics-api"
+        _serve_external_metrics(source, kube, options.metrics_api, servers), name="metrics-api"
     )
     try:
         await asyncio.wait({work, stopper}, return_when=asyncio.FIRST_COMPLETED)

@@ -132,7 +132,8 @@ def run_demo(
         f"Simulating {duration_text(scenario.duration_seconds)} of '{scenario.name}': "
         f"{scenario.description}\n"
     )
-    progress = Progress(scenario, stream)
+    # On standard error: the summary on stdout stays clean in a pipe.
+    progress = Progress(scenario, sys.stderr if out is None else stream)
 
     async def keep(world: World, result: RunResult) -> None:
         progress.finish()

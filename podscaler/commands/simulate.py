@@ -97,7 +97,8 @@ def simulate_command(
     uses_operator = operator and bool(OPERATOR_FEATURES & set(scenario.features))
     start = scenario.start or DEFAULT_START
     scenario = replace(scenario, start=start)
-    progress = Progress(scenario, stream)
+    # On standard error: the summary on stdout stays clean in a pipe.
+    progress = Progress(scenario, sys.stderr if out is None else stream)
 
     async def main(clock: object) -> RunResult:
         loop = asyncio.get_running_loop()

@@ -53,7 +53,8 @@ DEFAULT_REPORT = Path("podscaler-demo.html")
 
 class Progress:
     """Reports a run's progress: a single rewritten line on a TTY, plain lines otherwise
-    (every 10% of the simulated duration), so CI logs stay readable."""
+    (every 10% of the simulated duration), so CI logs stay readable. ``demo`` and ``simulate``
+    write it to standard error, so their summary on standard output stays clean in a pipe."""
 
     def __init__(self, scenario: Scenario, out: TextIO, *, tty: bool | None = None) -> None:
         self.scenario = scenario

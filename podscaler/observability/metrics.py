@@ -308,6 +308,14 @@ class OperatorMetrics:
         labels = (namespace, kind, f"{namespace}/{name}")
         self._child(namespace, name, self.keda_loop_latency, labels, kind).set(max(seconds, 0.0))
 
+    def last_lateness(self) -> list[tuple[str, float]]:
+        """(loop type, seconds) of each object's last scheduled poll (``podscaler status``)."""
+        return [
+            (sample.labels["type"], sample.value)
+            for family in self.keda_loop_latency.collect()
+            for sample in family.samples
+        ]
+
     def scale_write(self, namespace: str, name: str, *, ok: bool) -> None:
         self.scale_writes.labels(namespace, name, "success" if ok else "error").inc()
 

@@ -32,9 +32,16 @@ def _free_port() -> int:
 
 
 class OperatorProcess:
-    def __init__(self, process: asyncio.subprocess.Process, metrics_port: int, log: Path) -> None:
+    def __init__(
+        self,
+        process: asyncio.subprocess.Process,
+        metrics_port: int,
+        log: Path,
+        health_port: int = 0,
+    ) -> None:
         self.process = process
         self.metrics_port = metrics_port
+        self.health_port = health_port
         self.log = log
 
     @property
@@ -62,7 +69,8 @@ async def operator(
 ) -> AsyncIterator[Callable[..., Awaitable[OperatorProcess]]]:
     started: list[OperatorProcess] = []
 
-    async def start(*extra: str) -> OperatorProcess:
+    async def start(*extra: str, wait_ready: bool = True) -> OperatorProcess:
+        """*wait_ready* False returns once ``/healthz`` answers (for tests of readiness)."""
         metrics_port, health_port = _free_port(), _free_port()
         log = tmp_path / f"operator-{len(started)}.log"
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -77,7 +85,8 @@ async def operator(
                 *extra,
                 stdout=sink, stderr=sink, env=env, cwd=str(ROOT),
             )  # fmt: skip
-        handle = OperatorProcess(process, metrics_port, log)
+        handle = OperatorProcess(process, metrics_port, log, health_port)
+        probe = "readyz" if wait_ready else "healthz"
         started.append(handle)
         async with aiohttp.ClientSession() as session:
             try:
@@ -86,7 +95,7 @@ async def operator(
                         if process.returncode is not None:
                             raise RuntimeError(f"operator exited:\n{handle.output()}")
                         try:
-                            url = f"http://127.0.0.1:{health_port}/readyz"
+                            url = f"http://127.0.0.1:{health_port}/{probe}"
                             async with session.get(url) as response:
                                 if response.status == 200:
                                     return handle

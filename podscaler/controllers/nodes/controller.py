@@ -148,6 +148,8 @@ class NodeAutoscaler:
         self.book = StatusBook()
         self.priority = PriorityTracker()
         self.passes = 0
+        #: The node groups of the last pass (``group_summary``).
+        self.groups: list[NodeGroupState] = []
         self.last: PassReport | None = None
         #: the last pass's "why" per node and per pending pod (status ConfigMap, explain)
         self.explanation: dict[str, Any] = {"nodes": {}, "pods": {}}
@@ -491,6 +493,24 @@ class NodeAutoscaler:
 
     # ---------------------------------------------------------------- metrics
 
+    def group_summary(self) -> list[dict[str, Any]]:
+        """Each node group at the last pass, with its backoff (``podscaler status``)."""
+        now = self._unix()
+        summary = []
+        for group in self.groups:
+            backoff = self.state.backoff.status(group.id, now)
+            summary.append(
+                {
+                    "name": group.id,
+                    "min": group.min_size,
+                    "max": group.max_size,
+                    "target": group.target_size,
+                    "registered": len(group.node_names),
+                    "backoff": (backoff.error_code or "unknown") if backoff.backed_off else None,
+                }
+            )
+        return summary
+
     def _node_metrics(
         self, nodes: list[dict[str, Any]], groups: list[NodeGroupState], counts: NodeCounts
     ) -> None:
@@ -503,6 +523,7 @@ class NodeAutoscaler:
                 "unregistered": unregistered,
             }
         )
+        self.groups = groups
         self.metrics.node_groups_count.labels(node_group_type="autoscaled").set(len(groups))
         self.metrics.max_nodes_count.set(sum(g.max_size for g in groups))
         usage = Usage()

@@ -68,6 +68,7 @@ from podscaler.kube.kinds import CONFIGMAPS, PROPORTIONAL_SCALERS
 from podscaler.kube.resources import Discovery
 from podscaler.kube.scaling import ScaleClient, ScaleRef
 from podscaler.kube.statuses import patch_status
+from podscaler.observability.proportionalmetrics import ProportionalMetrics
 
 __all__ = [
     "PROPORTIONAL_SCALERS",
@@ -190,8 +191,10 @@ class ProportionalController:
         now: Callable[[], datetime],
         settings: ProportionalSettings | None = None,
         recorder: EventRecorder | None = None,
+        metrics: ProportionalMetrics | None = None,
     ) -> None:
         self.kube = kube
+        self.metrics = metrics
         self.namespace = namespace
         self.now = now
         self.settings = settings or ProportionalSettings()
@@ -352,6 +355,8 @@ class ProportionalController:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         self._set_selector(state, None)
+        if self.metrics is not None:
+            self.metrics.forget(*state.key)
         if state.config_map is not None:
             await self.config_maps.release(state.config_map)
             state.config_map = None
@@ -555,10 +560,23 @@ class ProportionalController:
             decision = decide(in_force.params, self.counts.status(in_force.selector_key))
             self.decisions += 1
             state.decision = decision
+            if self.metrics is not None:
+                self.metrics.decided(
+                    *state.key,
+                    replicas=decision.replicas,
+                    nodes=decision.nodes,
+                    cores=decision.cores,
+                )
             wanted = (in_force.target, decision.replicas)
             if state.applied != wanted or state.check_scale:
                 state.check_scale = False
                 await self._apply(state, in_force.target, decision)
+        if self.metrics is not None:
+            self.metrics.problems(
+                *state.key,
+                parameters=state.parameters_problem is not None,
+                target=state.target_problem is not None,
+            )
         await self._write_status(state)
 
     async def _apply(self, state: ScalerState, target: ScaleRef, decision: Decision) -> None:
@@ -595,6 +613,8 @@ class ProportionalController:
             return
         state.applied = (target, replicas)
         state.target_problem = None
+        if self.metrics is not None:
+            self.metrics.scale_update(*state.key, ok=True)
 
     def _target_failed(self, state: ScalerState, reason: Reason, message: str) -> None:
         problem = Problem(str(reason), message)
@@ -603,6 +623,8 @@ class ProportionalController:
         self._event(state, reason, message)
         state.target_problem = problem
         state.applied = None
+        if self.metrics is not None:
+            self.metrics.scale_update(*state.key, ok=False)
         self._retry_later(state)
 
     def _event(self, state: ScalerState, reason: Reason, message: str) -> None:
@@ -661,6 +683,7 @@ async def start_proportional_controller(
     recorder: EventRecorder | None,
     enabled: bool | None,
     settings: ProportionalSettings,
+    metrics: ProportionalMetrics | None = None,
 ) -> ProportionalController | None:
     """The controller ``podscaler run`` starts, or None when there is nothing to do.
 
@@ -688,6 +711,7 @@ async def start_proportional_controller(
         now=now,
         settings=replace(settings, watch_scalers=watch),
         recorder=recorder,
+        metrics=metrics,
     )
     await controller.start()
     return controller

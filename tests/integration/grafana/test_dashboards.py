@@ -12,6 +12,16 @@ No Grafana is obtainable (TESTING.md), so the checks do what Grafana would:
   stat and table) and must return a finite value in series carrying the labels its legend
   names. A metric or label renamed in the code therefore fails here. The queries of KEDA's own
   dashboard (``reference/keda.md`` §4.2) run the same way.
+* pictures: with Chromium installed, each dashboard's panels are drawn from those answers on
+  the dashboard's grid and saved as a PNG (``drawing.py``; in ``$PODSCALER_TEST_ARTIFACTS``
+  when set, else the test's temporary directory, printed).
+
+The scenario (``conftest.py``) has ScaledObjects, ProportionalScalers and the node autoscaler
+on an Auto Scaling group in moto whose scale-up times out, and a predictive trigger, but no
+scale-down (no node ever registers), no ScaledJob and no VerticalScaler. The panels
+that are empty for that reason are listed in :data:`EMPTY_HERE` with the reason; their queries
+still run (a variable without values is replaced by a match-anything regex), so one that errors
+fails, and a listed panel that gains data fails too, so the list stays true.
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
 import re
 import shutil
 import subprocess
@@ -31,11 +42,45 @@ from typing import Any
 
 import pytest
 
+from podscaler.observability.dashboards import BOARDS
 from tests.fixtures.servers import missing
+from tests.integration.grafana import drawing
 from tests.integration.grafana.conftest import ScrapedOperator
 
 GRAFANA = Path(__file__).resolve().parents[3] / "grafana"
-DASHBOARDS = ("podscaler.json", "keda-compatible.json")
+DASHBOARDS = tuple(BOARDS)
+
+_NO_SCALE_DOWN = "no node registers in the scenario, so nothing is scaled down or drained"
+_NO_JOBS = "the scenario has no ScaledJob"
+_NO_VPA = (
+    "the scenario has no VerticalScaler: a recommendation needs the usage of running pods "
+    "(metrics.k8s.io), and nothing runs pods here (the recommender's and updater's counters "
+    "have data)"
+)
+#: (dashboard, panel title or "*" for all, refId or "*") -> why it has no data here.
+EMPTY_HERE: dict[tuple[str, str, str], str] = {
+    ("nodes.json", "Scale-ups and scale-downs", "B"): _NO_SCALE_DOWN,
+    ("nodes.json", "Evictions and errors", "A"): _NO_SCALE_DOWN,
+    ("nodes.json", "Skipped scale events", "A"): (
+        "the scenario sets no --cores-total/--memory-total limit to hit"
+    ),
+    ("overview.json", "ScaledJob errors", "A"): _NO_JOBS + " (reads 0 through `or vector(0)`)",
+    **{
+        ("vertical.json", panel, "*"): _NO_VPA
+        for panel in (
+            "variable namespace",
+            "variable verticalScaler",
+            "variable container",
+            "Containers recommended",
+            "CPU recommendation",
+            "Memory recommendation",
+            "Recommendations now",
+        )
+    },
+    ("overview.json", "Errors by kind", "C"): _NO_JOBS,
+}
+#: What replaces a variable that has no values here, so its panels' queries still run.
+MATCH_ANYTHING = ".*"
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 PANEL_TYPES = {"row", "timeseries", "stat", "table"}
 
@@ -268,26 +313,109 @@ def _placeholder_assignments(board: dict[str, Any]) -> list[dict[str, str]]:
 # ------------------------------------------------------------------------------ execution
 
 
+def _why_empty(dashboard: str, panel: str, ref: str) -> str | None:
+    for key in ((dashboard, panel, ref), (dashboard, panel, "*"), (dashboard, "*", "*")):
+        if key in EMPTY_HERE:
+            return EMPTY_HERE[key]
+    return None
+
+
 async def test_every_expression_returns_data_from_a_scraped_operator(
-    scraped_operator: ScrapedOperator,
+    scraped_operator: ScrapedOperator, tmp_path: Path
 ) -> None:
-    """Polls until every query of both dashboards (and KEDA's) answers as it should — the
+    """Polls until every query of every dashboard (and KEDA's) answers as it should — the
     first scrape lands seconds after Prometheus starts — and fails listing those that never
-    did."""
+    did. The queries of :data:`EMPTY_HERE` run too and must return nothing, without error."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 40
     while True:
-        problems = []
+        problems: list[str] = []
+        empty: dict[tuple[str, str, str], str] = {}
         for name in DASHBOARDS:
-            problems += await _problems(scraped_operator, name)
+            for (panel, ref), problem in (await _problems(scraped_operator, name)).items():
+                if _why_empty(name, panel, ref) is not None and problem.endswith(": no data"):
+                    empty[(name, panel, ref)] = problem
+                else:
+                    problems.append(problem)
         if not problems:
-            return
+            break
         if loop.time() > deadline:
             pytest.fail("dashboard queries without data:\n" + "\n".join(problems))
         await asyncio.sleep(1)
+    print("\nempty in this scenario:")  # shown with -s; the reasons are EMPTY_HERE's
+    for name, panel, ref in sorted(empty):
+        print(f"  {name} / {panel} [{ref}]: {_why_empty(name, panel, ref)}")
+    for key in EMPTY_HERE:
+        assert any(_matches(key, seen) for seen in empty), f"{key} has data now: unlist it"
+
+    # The same operator's /debug/status (``podscaler status``) tells what the nodes panels show.
+    async with scraped_operator.session.get(f"{scraped_operator.endpoint}/debug/status") as got:
+        status = await got.json()
+    (group,) = status["nodes"]["groups"]
+    assert (group["name"], group["min"], group["max"], group["registered"]) == ("workers", 0, 3, 0)
+    assert group["backoff"]
+    assert status["objects"]["ScaledObject"]["total"] == 5
+    assert status["objects"]["ProportionalScaler"]["notReady"] == 1
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is not None:
+        artifacts = Path(os.environ.get("PODSCALER_TEST_ARTIFACTS") or tmp_path) / "dashboards"
+        artifacts.mkdir(parents=True, exist_ok=True)
+        for name in DASHBOARDS:
+            png = await _draw(scraped_operator, name, chromium, artifacts)
+            print(f"  drew {png}")
 
 
-async def _problems(prometheus: ScrapedOperator, name: str) -> list[str]:
+async def _draw(prometheus: ScrapedOperator, name: str, chromium: str, out: Path) -> Path:
+    """The dashboard drawn from what its queries return now, as a PNG; checks that every panel
+    with data got its lines, value or rows, and that the picture is not blank."""
+    board = load(name)
+    values = (await _assignments(prometheus, name, board, {}))[0]
+    drawn: list[drawing.PanelData] = []
+    now = int(time.time())
+    for panel in panels(board):
+        if panel["type"] == "row":
+            continue
+        data = drawing.PanelData(panel)
+        for target in panel["targets"]:
+            expr = substitute(target["expr"], values)
+            if panel["type"] == "timeseries":
+                params = {
+                    "query": expr,
+                    "start": str(now - 120),
+                    "end": str(now),
+                    "step": str(STEP_SECONDS),
+                }
+                answer = await prometheus.api("/api/v1/query_range", params)
+                for series in answer["result"]:
+                    points = [(float(t), float(v)) for t, v in series["values"]]
+                    legend = drawing.legend_of(target.get("legendFormat", ""), series["metric"])
+                    data.series.append(drawing.Series(legend, points))
+            else:
+                answer = await prometheus.api("/api/v1/query", {"query": expr, "time": str(now)})
+                data.rows += [(s["metric"], float(s["value"][1])) for s in answer["result"]]
+        drawn.append(data)
+    rows = [p for p in board["panels"] if p["type"] == "row"]
+    text, height = drawing.page(board, drawn, rows)
+    page_path = out / name.replace(".json", ".html")
+    page_path.write_text(text)
+    lines = sum(len(d.series) for d in drawn if d.panel["type"] == "timeseries")
+    assert text.count("<polyline") == lines, "a series without its line"
+    png = out / name.replace(".json", ".png")
+    await asyncio.to_thread(drawing.screenshot, chromium, page_path, png, height)
+    width, tall, colours = drawing.png_size_and_colours(png)
+    assert (width, tall) == (24 * drawing.COLUMN, height)
+    assert colours > 16, f"{png} looks blank"
+    return png
+
+
+def _matches(key: tuple[str, str, str], seen: tuple[str, str, str]) -> bool:
+    return all(k in ("*", s) for k, s in zip(key, seen, strict=True))
+
+
+async def _problems(prometheus: ScrapedOperator, name: str) -> dict[tuple[str, str], str]:
+    """(panel, refId) -> what is wrong with that query's answer (one per query: the first);
+    a variable without values is keyed ("variable NAME", "")."""
     board = load(name)
     checks = queries(name, board)
     if name == "keda-compatible.json":
@@ -295,7 +423,7 @@ async def _problems(prometheus: ScrapedOperator, name: str) -> list[str]:
             Query("KEDA upstream", title, "A", expr, "", instant=False)
             for title, expr in KEDA_UPSTREAM.items()
         ]
-    problems: list[str] = []
+    problems: dict[tuple[str, str], str] = {}
     for values in await _assignments(prometheus, name, board, problems):
         for query in checks:
             expr = substitute(query.expr, values)
@@ -304,15 +432,19 @@ async def _problems(prometheus: ScrapedOperator, name: str) -> list[str]:
             for one in exprs:
                 problem = await _run(prometheus, one, query)
                 if problem:
-                    problems.append(f"{query} {one}: {problem}")
+                    problems.setdefault((query.panel, query.ref), f"{query} {one}: {problem}")
     return problems
 
 
 async def _assignments(
-    prometheus: ScrapedOperator, name: str, board: dict[str, Any], problems: list[str]
+    prometheus: ScrapedOperator,
+    name: str,
+    board: dict[str, Any],
+    problems: dict[tuple[str, str], str],
 ) -> list[dict[str, str]]:
     """Each combination of custom-variable options, with the query variables resolved in
-    order through Prometheus, as Grafana resolves them with "All" selected."""
+    order through Prometheus, as Grafana resolves them with "All" selected; a variable without
+    values is a problem, and :data:`MATCH_ANYTHING` stands in for it."""
     assignments = []
     for base in _placeholder_assignments(board):
         values = {k: v for k, v in base.items() if k not in _query_variable_names(board)}
@@ -321,11 +453,11 @@ async def _assignments(
                 continue
             found = await _label_values(prometheus, substitute(variable_query(var), values))
             if not found:
-                problems.append(f"{name} / variable {var['name']} ({values}): no values")
-                break
+                key = (f"variable {var['name']}", "")
+                problems.setdefault(key, f"{name} / variable {var['name']} ({values}): no data")
+                found = [MATCH_ANYTHING]
             values[var["name"]] = formatted(var, found)
-        else:
-            assignments.append(values)
+        assignments.append(values)
     return assignments
 
 

@@ -28,6 +28,8 @@ from tests.conftest import IN_CI
 ROOT = Path(__file__).resolve().parents[3]
 PROVIDERS = ROOT / "podscaler" / "nodes" / "providers"
 MANIFESTS = ROOT / "manifests" / "nodes"
+#: The kustomize component manifests/nodes applies (the IRSA account, the expander's ConfigMap).
+COMPONENT = ROOT / "manifests" / "components" / "nodes-aws"
 SEAMS = {"_call", "_pages"}
 WRITES = {"autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"}
 ENABLED_CONDITION = {"StringEquals": {"aws:ResourceTag/k8s.io/cluster-autoscaler/enabled": "true"}}
@@ -123,12 +125,12 @@ def test_reads_are_unconditioned_and_writes_need_the_enabled_tag() -> None:
 
 
 def test_irsa_serviceaccount_and_priority_configmap() -> None:
-    account = yaml.safe_load((MANIFESTS / "serviceaccount-irsa.yaml").read_text())
+    account = yaml.safe_load((COMPONENT / "serviceaccount-irsa.yaml").read_text())
     assert (account["kind"], account["metadata"]["namespace"]) == ("ServiceAccount", "podscaler")
     assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].startswith(
         "arn:aws:iam::"
     )
-    configmap = yaml.safe_load((MANIFESTS / "priority-expander.yaml").read_text())
+    configmap = yaml.safe_load((COMPONENT / "priority-expander.yaml").read_text())
     assert configmap["metadata"] == {"name": CONFIGMAP_NAME, "namespace": "podscaler"}
     config = priorities_from_configmap(configmap)
     assert isinstance(config, PriorityConfig)

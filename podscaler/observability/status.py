@@ -1,0 +1,183 @@
+"""What the running operator manages, as one document (``/debug/status``), and its health.
+
+``podscaler status`` prints this document; the operator composes it on request from its
+controllers' in-memory state (no API calls, so it answers in microseconds at 10,000 objects
+and while the API server is down). Everything here is pure: the operator passes in plain data
+and the time.
+
+* :func:`condition_counts`: objects per kind by their status conditions (Ready, Active,
+  Fallback, Paused — KEDA's condition types), and the objects whose Ready is False, with the
+  condition's reason and message (what ``kubectl describe`` would show: no secret reaches a
+  condition message, the controllers redact trigger errors before they write status);
+* :func:`lateness_summary`: how late the last poll of each object started, per loop type;
+* :class:`LoopWatchdog`: the liveness rule. A loop is stuck when it has work and has not
+  advanced for longer than its limit; the health server answers 503 on ``/healthz`` then, so
+  the kubelet restarts the process. (A blocked event loop needs no rule: the probe itself
+  times out.)
+* :func:`render_text`: the human form of the document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+__all__ = [
+    "CONDITIONS",
+    "LoopWatchdog",
+    "condition_counts",
+    "lateness_summary",
+    "render_text",
+]
+
+#: The condition types counted per kind, in the order they are shown.
+CONDITIONS: Final = ("Ready", "Active", "Fallback", "Paused")
+#: At most this many failing objects are listed per kind (the counts cover all).
+MAX_LISTED: Final = 20
+
+
+def _conditions(status: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
+    found: dict[str, Mapping[str, Any]] = {}
+    for condition in (status or {}).get("conditions") or ():
+        if isinstance(condition, Mapping) and isinstance(condition.get("type"), str):
+            found[condition["type"]] = condition
+    return found
+
+
+def condition_counts(
+    kind: str, objects: Iterable[tuple[str, str, Mapping[str, Any] | None]]
+) -> dict[str, Any]:
+    """*objects* are (namespace, name, status). Counts of each condition True, and the
+    objects not Ready (Ready False; Unknown is "not decided yet" and counted apart)."""
+    total = 0
+    true = dict.fromkeys(CONDITIONS, 0)
+    unknown = 0
+    failing: list[dict[str, str]] = []
+    for namespace, name, status in objects:
+        total += 1
+        conditions = _conditions(status)
+        for kind_ in CONDITIONS:
+            if (conditions.get(kind_) or {}).get("status") == "True":
+                true[kind_] += 1
+        ready = conditions.get("Ready") or {}
+        if ready.get("status") == "False":
+            failing.append(
+                {
+                    "kind": kind,
+                    "namespace": namespace,
+                    "name": name,
+                    "reason": str(ready.get("reason") or ""),
+                    "message": str(ready.get("message") or ""),
+                }
+            )
+        elif ready.get("status") != "True":
+            unknown += 1
+    failing.sort(key=lambda f: (f["namespace"], f["name"]))
+    return {
+        "total": total,
+        **{key.lower(): count for key, count in true.items()},
+        "notReady": len(failing),
+        "unknown": unknown,
+        "errors": failing[:MAX_LISTED],
+    }
+
+
+def lateness_summary(samples: Iterable[tuple[str, float]]) -> dict[str, dict[str, float]]:
+    """(loop type, seconds late at the last poll of one object) -> per type: objects, worst
+    and mean lateness."""
+    by_type: dict[str, list[float]] = {}
+    for type_, seconds in samples:
+        by_type.setdefault(type_, []).append(seconds)
+    return {
+        type_: {
+            "objects": len(values),
+            "maxSeconds": round(max(values), 6),
+            "meanSeconds": round(sum(values) / len(values), 6),
+        }
+        for type_, values in sorted(by_type.items())
+    }
+
+
+@dataclass
+class LoopWatchdog:
+    """Liveness of one loop: stuck when it has work and its progress counter has not moved for
+    more than ``limit_seconds`` (loop time). Checked on each probe; the first probe that sees a
+    count starts its clock, so a stall is noticed within one probe period of the limit."""
+
+    name: str
+    limit_seconds: float
+    _count: int | None = field(default=None, init=False)
+    _since: float = field(default=0.0, init=False)
+
+    def check(self, now: float, count: int, *, has_work: bool) -> str | None:
+        """None while alive; why not otherwise."""
+        if count != self._count or not has_work:
+            self._count, self._since = count, now
+            return None
+        stalled = now - self._since
+        if stalled > self.limit_seconds:
+            return (
+                f"{self.name} stuck: no progress for {stalled:.0f}s "
+                f"(limit {self.limit_seconds:.0f}s)"
+            )
+        return None
+
+
+# ------------------------------------------------------------------------------ text
+
+
+def _kind_line(name: str, counts: Mapping[str, Any]) -> str:
+    parts = [f"{counts.get('total', 0)} total"]
+    parts += [f"{counts.get(c.lower(), 0)} {c.lower()}" for c in CONDITIONS]
+    if counts.get("notReady"):
+        parts.append(f"{counts['notReady']} NOT READY")
+    if counts.get("unknown"):
+        parts.append(f"{counts['unknown']} pending")
+    return f"  {name:<20} " + ", ".join(parts)
+
+
+def render_text(doc: Mapping[str, Any]) -> str:
+    """The document as a person reads it: health first, then what is managed, then errors."""
+    lines: list[str] = []
+    health = doc.get("health") or {}
+    state = "live" if health.get("live") else "NOT LIVE"
+    state += ", ready" if health.get("ready") else ", NOT READY"
+    role = doc.get("role", "")
+    lines.append(f"podscaler {doc.get('version', '')} ({role}): {state}")
+    for problem in health.get("problems") or ():
+        lines.append(f"  ! {problem}")
+    lines.append("managed:")
+    kinds: Mapping[str, Any] = doc.get("objects") or {}
+    if not kinds:
+        lines.append("  nothing (standby, or no controller running)")
+    for kind, counts in kinds.items():
+        lines.append(_kind_line(kind, counts))
+    lateness: Mapping[str, Any] = doc.get("lateness") or {}
+    if lateness:
+        lines.append("scale loop lateness (last poll of each object):")
+        for type_, summary in lateness.items():
+            lines.append(
+                f"  {type_:<20} worst {summary['maxSeconds']:.3f}s, "
+                f"mean {summary['meanSeconds']:.3f}s over {summary['objects']} objects"
+            )
+    nodes = doc.get("nodes")
+    if nodes is not None:
+        lines.append(f"node autoscaler: {nodes.get('passes', 0)} passes")
+        groups: Sequence[Mapping[str, Any]] = nodes.get("groups") or ()
+        for group in groups:
+            backoff = group.get("backoff")
+            note = f", BACKED OFF ({backoff})" if backoff else ""
+            lines.append(
+                f"  {group['name']:<20} {group['target']} nodes "
+                f"(min {group['min']}, max {group['max']}){note}"
+            )
+    errors = [e for counts in kinds.values() for e in counts.get("errors") or ()]
+    if errors:
+        lines.append("not ready:")
+        for error in errors:
+            lines.append(
+                f"  {error['kind']} {error['namespace']}/{error['name']}: "
+                f"{error['reason']}: {error['message']}"
+            )
+    return "\n".join(lines) + "\n"

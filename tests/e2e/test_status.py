@@ -1,0 +1,277 @@
+"""e2e: ``podscaler status`` against a running ``podscaler run``, and its health probes.
+
+Over real sockets: the operator process serves ``/debug/status``, ``/healthz`` and ``/readyz``;
+the command runs as a user runs it (``python -m podscaler status``, a subprocess).
+
+* a world with a healthy, a failing (fallback), a paused and a target-less ScaledObject and a
+  ProportionalScaler without a target: the counts and the not-Ready list say so, in text and
+  ``-o json``; exit status 0 (live and ready);
+* the API server holding every request (a gated proxy in front of it): ``/readyz`` is 503,
+  saying the ScaledObject (and ScaledJob) informers have not synced, while ``/healthz`` is 200;
+  ready once it answers;
+* a poll loop that stops (its only object's trigger hangs, with no timeout to end it):
+  ``/healthz`` turns 503 after the loop's limit (a minute), so the kubelet would restart it;
+* a metrics API that cannot serve (its certificate files do not exist): ``/readyz`` stays 503
+  and says why while ``/healthz`` is 200, and ``podscaler status`` exits 3;
+* nothing listening: exit status 1 and one line saying so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from podscaler.kube.clients import Kube
+from tests.e2e.conftest import ROOT, OperatorProcess
+from tests.fixtures.proxy import GatedProxy
+from tests.fixtures.servers import free_port
+from tests.integration.controllers.objects import (
+    condition,
+    create,
+    create_deployment,
+    create_so,
+    deployment,
+    get_so,
+    prometheus_trigger,
+    scaled_object,
+    wait_for,
+)
+from tests.integration.controllers.promserver import PromServer
+
+PROPORTIONAL_SCALERS = (
+    "/apis/autoscaling.podscaler.io/v1alpha1/namespaces/default/proportionalscalers"
+)
+
+
+def _status(endpoint: str, *args: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PODSCALER_")}
+    return subprocess.run(
+        [sys.executable, "-m", "podscaler", "status", "--endpoint", endpoint, *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**clean, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+        check=False,
+    )
+
+
+async def _get(url: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        return response.status, await response.text()
+
+
+async def test_status_counts_what_the_operator_manages(
+    kube: Kube, prom: PromServer, operator: Callable[..., Awaitable[OperatorProcess]]
+) -> None:
+    op = await operator()
+    prom.values = {"busy": 35.0, "held": 40.0}
+    down = f"http://127.0.0.1:{free_port()}"
+    for name in ("busy", "flaky", "held"):
+        await create_deployment(kube, deployment(name, 1))
+    await create_so(
+        kube,
+        scaled_object(
+            "busy", "busy", [prometheus_trigger(prom.url, query="busy")], pollingInterval=1
+        ),
+    )
+    await create_so(
+        kube,
+        scaled_object(
+            "flaky",
+            "flaky",
+            [prometheus_trigger(down, query="flaky")],
+            pollingInterval=1,
+            fallback={"failureThreshold": 1, "replicas": 3},
+        ),
+    )
+    await create_so(
+        kube,
+        scaled_object(
+            "held",
+            "held",
+            [prometheus_trigger(prom.url, query="held")],
+            pollingInterval=1,
+            annotations={"autoscaling.keda.sh/paused-replicas": "2"},
+        ),
+    )
+    await create_so(
+        kube,
+        scaled_object(
+            "ghost", "ghost", [prometheus_trigger(prom.url, query="busy")], pollingInterval=1
+        ),
+    )
+    await create(
+        kube,
+        PROPORTIONAL_SCALERS,
+        {
+            "apiVersion": "autoscaling.podscaler.io/v1alpha1",
+            "kind": "ProportionalScaler",
+            "metadata": {"name": "orphan"},
+            "spec": {"scaleTargetRef": {"name": "nowhere"}, "linear": {"nodesPerReplica": 1}},
+        },
+    )
+
+    async def settled() -> bool:
+        flaky, ghost = await get_so(kube, "flaky"), await get_so(kube, "ghost")
+        return (
+            condition(flaky, "Fallback").get("status") == "True"
+            and condition(ghost, "Ready").get("status") == "False"
+        )
+
+    await wait_for(settled, 20)
+
+    async def counted() -> dict[str, Any]:
+        done = await asyncio.to_thread(_status, op.endpoint, "-o", "json")
+        assert done.returncode == 0, done.stdout + done.stderr
+        document: dict[str, Any] = json.loads(done.stdout)
+        return document
+
+    async def proportional_counted() -> bool:
+        objects = (await counted())["objects"]
+        return bool(objects.get("ProportionalScaler", {}).get("notReady") == 1)
+
+    await wait_for(proportional_counted, 20)
+    document = await counted()
+    assert document["health"] == {
+        "live": True,
+        "ready": True,
+        "problems": [],
+        "metricsApi": "off",
+    }
+    assert document["role"] == "active"
+    so = document["objects"]["ScaledObject"]
+    assert so["total"] == 4
+    assert so["paused"] == 1
+    assert so["fallback"] == 1
+    assert so["active"] >= 1
+    assert [(e["name"], e["reason"]) for e in so["errors"]] == [
+        ("ghost", condition(await get_so(kube, "ghost"), "Ready")["reason"])
+    ]
+    assert so["notReady"] == 1
+    ps = document["objects"]["ProportionalScaler"]
+    assert (ps["total"], ps["notReady"]) == (1, 1)
+    assert ps["errors"][0]["name"] == "orphan"
+    lateness = document["lateness"]["scaledobject"]
+    assert lateness["objects"] == 4
+    assert 0 <= lateness["meanSeconds"] <= lateness["maxSeconds"] < 5
+    assert document["nodes"] is None
+
+    text = await asyncio.to_thread(_status, op.endpoint)
+    assert text.returncode == 0, text.stderr
+    lines = text.stdout.splitlines()
+    assert lines[0].endswith("(active): live, ready")
+    assert any(line.split() == ["ScaledObject", "4", "total,", *line.split()[3:]] for line in lines)
+    assert any(line.startswith("  ScaledObject default/ghost: ") for line in lines)
+    assert any(line.startswith("  ProportionalScaler default/orphan: ") for line in lines)
+
+    assert await _get(f"http://127.0.0.1:{op.health_port}/healthz") == (200, "ok")
+    assert await _get(f"http://127.0.0.1:{op.health_port}/readyz") == (200, "ok")
+
+
+async def test_not_ready_until_the_informers_synced(
+    operator: Callable[..., Awaitable[OperatorProcess]], apiserver_proxy: GatedProxy
+) -> None:
+    apiserver_proxy.gate.clear()  # the API server answers nothing, for now
+    op = await operator("--server", apiserver_proxy.url, wait_ready=False)
+    ready = f"http://127.0.0.1:{op.health_port}/readyz"
+    await apiserver_proxy.wait_in_flight(1)
+
+    async def unsynced() -> bool:
+        status, text = await _get(ready)
+        return status == 503 and "ScaledObject informers not synced" in text.splitlines()
+
+    await wait_for(unsynced, 20)
+    assert await _get(f"http://127.0.0.1:{op.health_port}/healthz") == (200, "ok")
+    done = await asyncio.to_thread(_status, op.endpoint, "-o", "json")
+    assert done.returncode == 3, done.stdout + done.stderr
+    health = json.loads(done.stdout)["health"]
+    assert (health["live"], health["ready"]) == (True, False)
+    assert "ScaledObject informers not synced" in health["problems"]
+    assert all(p.endswith("informers not synced") for p in health["problems"])
+
+    apiserver_proxy.gate.set()
+
+    async def synced() -> bool:
+        return await _get(ready) == (200, "ok")
+
+    await wait_for(synced, 20)
+
+
+async def test_not_live_when_the_poll_loop_stops(
+    kube: Kube, operator: Callable[..., Awaitable[OperatorProcess]]
+) -> None:
+    asked = asyncio.Event()
+
+    async def hang(request: web.Request) -> web.Response:
+        asked.set()
+        await asyncio.Event().wait()  # never answers
+        raise AssertionError("unreachable")
+
+    app = web.Application()
+    app.router.add_get("/api/v1/query", hang)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        op = await operator("--trigger-timeout", "3600")
+        live = f"http://127.0.0.1:{op.health_port}/healthz"
+        await create_deployment(kube, deployment("stuck", 1))
+        trigger = prometheus_trigger(url, query="stuck")
+        trigger["metadata"]["timeout"] = "1h"
+        await create_so(kube, scaled_object("stuck", "stuck", [trigger], pollingInterval=1))
+        async with asyncio.timeout(20):
+            await asked.wait()
+        assert await _get(live) == (200, "ok")
+
+        async def stuck() -> bool:
+            status, text = await _get(live)
+            return status == 503 and text.startswith("ScaledObject poll loop stuck: ")
+
+        await wait_for(stuck, 120, every=1.0)
+        done = await asyncio.to_thread(_status, op.endpoint, "-o", "json")
+        assert done.returncode == 3
+        assert json.loads(done.stdout)["health"]["live"] is False
+    finally:
+        await runner.cleanup()
+
+
+async def test_not_ready_while_the_metrics_api_cannot_serve(
+    operator: Callable[..., Awaitable[OperatorProcess]], tmp_path: Path
+) -> None:
+    missing = tmp_path / "absent"
+    op = await operator(
+        "--metrics-api-port", str(free_port()),
+        "--metrics-api-tls-cert-file", str(missing / "tls.crt"),
+        "--metrics-api-tls-key-file", str(missing / "tls.key"),
+        wait_ready=False,
+    )  # fmt: skip
+    ready = f"http://127.0.0.1:{op.health_port}/readyz"
+
+    async def failed() -> bool:
+        return await _get(ready) == (503, "metrics API failed")
+
+    await wait_for(failed, 20)
+    assert await _get(f"http://127.0.0.1:{op.health_port}/healthz") == (200, "ok")
+    done = await asyncio.to_thread(_status, op.endpoint)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "NOT READY" in done.stdout.splitlines()[0]
+    assert "  ! metrics API failed" in done.stdout.splitlines()
+
+
+def test_nothing_listening_is_one_line_and_exit_1() -> None:
+    done = _status(f"127.0.0.1:{free_port()}")
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1
+    assert "cannot reach the operator at http://127.0.0.1:" in done.stderr
