@@ -33,6 +33,7 @@ provision twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -260,6 +261,11 @@ class NodeAutoscaler:
         with self._timed("updateClusterState"):
             nodes = self.inputs.node_list()
             groups = self._groups(nodes)
+            if self.provider.wants_refresh():
+                # a Node of a just-launched instance the cached groups do not list yet
+                with contextlib.suppress(NodeGroupError):
+                    await self.provider.refresh()
+                groups = self._groups(nodes)
             changed = await self._settle_failures(groups, now)
             if changed:
                 groups = self._groups(nodes)

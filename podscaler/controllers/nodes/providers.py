@@ -49,6 +49,11 @@ class NodeProvider(Protocol):
         """Bring the provider's view of its groups up to date (raises NodeGroupError)."""
         ...
 
+    def wants_refresh(self) -> bool:
+        """Whether reading the groups showed the view to be out of date (a Node of an
+        instance no group was known to hold): the loop refreshes again in the same pass."""
+        ...
+
     def group_states(
         self, nodes: Sequence[Mapping[str, Any]], deleting: Mapping[str, int]
     ) -> list[NodeGroupState]:
@@ -85,6 +90,9 @@ class AwsProvider:
 
     async def refresh(self) -> None:
         await self.cloud.refresh()
+
+    def wants_refresh(self) -> bool:
+        return self.cloud.stale
 
     def group_states(
         self, nodes: Sequence[Mapping[str, Any]], deleting: Mapping[str, int]
@@ -144,6 +152,9 @@ class SimProvider:
 
     async def refresh(self) -> None:
         return None
+
+    def wants_refresh(self) -> bool:
+        return False
 
     def group_states(
         self, nodes: Sequence[Mapping[str, Any]], deleting: Mapping[str, int]

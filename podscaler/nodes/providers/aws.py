@@ -154,6 +154,8 @@ class AwsCloud:
         self._pending_failures: list[ScaleUpFailure] = []
         self._name_by_provider_id: dict[str, str] = {}
         self._provider_id_by_name: dict[str, str] = {}
+        #: instances behind Nodes that no cached group held, each one refresh asked for
+        self._unknown_instances: set[str] = set()
         self._described: dict[str, InstanceType] = {}
         self._not_instance_types: set[str] = set()
         self._type_lookup_retry_at: float | None = None
@@ -635,6 +637,28 @@ class AwsCloud:
                 by_provider_id[pid] = name
         self._name_by_provider_id = by_provider_id
         self._provider_id_by_name = {n: p for p, n in by_provider_id.items()}
+        self._notice_unknown_instances(by_provider_id)
+
+    def _notice_unknown_instances(self, by_provider_id: Mapping[str, str]) -> None:
+        """A Node whose instance no cached group holds is, most often, a node of our own
+        scale-up that registered before the next refresh (which may be a minute away):
+        until a describe lists its instance the planner would count it in no group (neither
+        registered nor removable). Each such instance marks the cache stale once, so the
+        next :meth:`refresh` re-describes; a Node of an instance outside every group (a
+        managed node group, say) costs one describe, not one per pass."""
+        present = {
+            parsed[1] for pid in by_provider_id if (parsed := parse_provider_id(pid)) is not None
+        }
+        known = {i.instance_id for g in self._groups.values() for i in g.instances()}
+        unknown = present - known
+        if unknown - self._unknown_instances:
+            self._stale = True
+        self._unknown_instances = unknown
+
+    @property
+    def stale(self) -> bool:
+        """Whether the next :meth:`refresh` will describe the groups whatever their age."""
+        return self._stale
 
     def node_name_of(self, pid: str) -> str:
         return self._name_by_provider_id.get(pid, "")
