@@ -18,7 +18,9 @@ Every ``--scan-interval`` (10 s), on the event loop's clock, one pass
 5. :func:`~podscaler.nodes.plan_scale_down`; each node that may go now is handed to the
    :class:`~podscaler.controllers.nodes.actuation.ScaleDownActuator` (taint, re-check,
    evict, delete) while the loop goes on; an under-used node kept by something a person can
-   change gets ``ScaleDownBlocked`` naming it;
+   change gets ``ScaleDownBlocked`` naming it; unneeded nodes get the soft taint
+   ``DeletionCandidateOfClusterAutoscaler:PreferNoSchedule`` and nodes needed again lose it
+   (:mod:`.softtaint`);
 6. the ``cluster-autoscaler-status`` ConfigMap and the ``cluster_autoscaler_*`` metrics.
 
 Events repeat at most every five minutes (CA's de-duplication; ``--record-duplicated-events``
@@ -46,6 +48,7 @@ from podscaler.api.reasons import EventType, Reason
 from podscaler.controllers.nodes.actuation import ScaleDownActuator
 from podscaler.controllers.nodes.inputs import ClusterInputs, PriorityTracker
 from podscaler.controllers.nodes.providers import NodeProvider
+from podscaler.controllers.nodes.softtaint import SoftTainter, SoftTaintResult
 from podscaler.controllers.nodes.status import (
     LAST_UPDATED_ANNOTATION,
     Health,
@@ -109,6 +112,7 @@ class PassReport:
     scale_down: ScaleDownPlan | None = None
     scaled: dict[str, int] = field(default_factory=dict)
     removals_started: list[str] = field(default_factory=list)
+    soft_taints: SoftTaintResult | None = None
     skipped: str = ""
 
 
@@ -145,6 +149,9 @@ class NodeAutoscaler:
             emit=self._emit,
             metrics=self.metrics,
             dry_run=self.settings.dry_run,
+        )
+        self.soft_taints = SoftTainter(
+            kube=kube, options=self.options, clock=self._unix, dry_run=self.settings.dry_run
         )
         self.book = StatusBook()
         self.priority = PriorityTracker()
@@ -312,6 +319,11 @@ class NodeAutoscaler:
         self.state = down.state
         with self._timed("scaleDown"):
             self._scale_down(down, now, report)
+            if options.max_bulk_soft_taint_count > 0:
+                unneeded = {u.node for u in down.unneeded}
+                report.soft_taints = await self.soft_taints.update(
+                    nodes, unneeded, set(self.actuator.in_flight)
+                )
         self._down_metrics(down)
         self._remember_blocking(down)
         self.explanation = {

@@ -706,8 +706,27 @@ def test_least_allocated_prefers_the_emptier_node_and_breaks_ties_by_name() -> N
     result = filter_nodes(make_pod(cpu="1", memory="2Gi"), nodes, placed)
     ranked = rank_nodes(result.pod, result.feasible)
     assert [name for _, name in ranked] == ["a", "b", "c", "busy"]
-    assert ranked[0][0] == 75  # (4-1)/4 cpu and (8-2)/8 memory free
+    # (4-1)/4 cpu and (8-2)/8 memory free, plus 3 x 100 for no soft taint
+    assert ranked[0][0] == 75 + 300
     assert select_node(result) == "a"
+
+
+def test_a_soft_taint_the_pod_does_not_tolerate_sends_it_elsewhere() -> None:
+    """DeletionCandidateOfClusterAutoscaler (PreferNoSchedule) outweighs a fuller node, as
+    kube-scheduler's TaintToleration score (weight 3) does; a toleration cancels it; when
+    every node has it the pod still lands."""
+    soft = {
+        "key": "DeletionCandidateOfClusterAutoscaler",
+        "value": "1",
+        "effect": "PreferNoSchedule",
+    }
+    nodes = [make_node("empty", taints=[soft]), make_node("busy")]
+    placed = on_nodes(busy=[make_pod("x", cpu="3", memory="6Gi")])
+    assert select_node(filter_nodes(make_pod(cpu="500m"), nodes, placed)) == "busy"
+    tolerant = make_pod(cpu="500m", tolerations=[{"operator": "Exists"}])
+    assert select_node(filter_nodes(tolerant, nodes, placed)) == "empty"
+    both = [make_node("a", taints=[soft]), make_node("b", taints=[soft])]
+    assert select_node(filter_nodes(make_pod(cpu="500m"), both, {})) == "a"
 
 
 def test_scoring_counts_request_less_pods_at_the_defaults() -> None:
