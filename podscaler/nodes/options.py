@@ -85,6 +85,8 @@ class NodeAutoscalerOptions:
 
     # --- loop and scale-up
     scan_interval_seconds: float = 10.0
+    #: podscaler's default; CA's is false (see the option's help)
+    frequent_loops_enabled: bool = True
     expander: tuple[str, ...] = ("least-waste",)
     estimator: str = "binpacking"
     max_nodes_total: int = 0
@@ -181,6 +183,13 @@ _S, _L, _R = OptionKind.STRING, OptionKind.STRINGS, OptionKind.RANGE
 #: Every option, in CA's spelling. The CLI builds its flags from this list.
 OPTIONS: Final[tuple[OptionSpec, ...]] = (
     _spec("scan-interval", "scan_interval_seconds", _D, "How often the cluster is re-evaluated"),
+    _spec(
+        "frequent-loops-enabled",
+        "frequent_loops_enabled",
+        _B,
+        "Run a pass as soon as pods turn unschedulable instead of waiting for the scan "
+        "interval (podscaler's default is true; CA's is false)",
+    ),
     _spec("expander", "expander", _S, "Expander chain, e.g. priority,least-waste"),
     _spec("estimator", "estimator", _S, "Node count estimator (only binpacking)"),
     _spec("max-nodes-total", "max_nodes_total", _I, "Maximum nodes in the cluster (0: none)"),

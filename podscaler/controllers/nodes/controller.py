@@ -1,7 +1,9 @@
 """The node autoscaler's loop: Cluster Autoscaler's ``RunOnce``, around the pure planner.
 
-Every ``--scan-interval`` (10 s), on the event loop's clock, one pass
-(reference/cluster-autoscaler.md §1):
+Every ``--scan-interval`` (10 s), on the event loop's clock — and, with
+``--frequent-loops-enabled`` (podscaler's default), two seconds after pods turn unschedulable,
+so pods a workload autoscaler just added get their nodes without waiting for the scan — one
+pass (reference/cluster-autoscaler.md §1):
 
 1. the provider refreshes (on AWS at most once a minute) and the groups are read, with the
    Nodes each holds and the removals in flight;
@@ -76,6 +78,7 @@ from podscaler.nodes import (
 )
 from podscaler.nodes.limits import Usage
 from podscaler.nodes.nodestate import NodeState, PodSpecError
+from podscaler.nodes.options import CONSTANTS
 from podscaler.nodes.pending import is_unschedulable
 from podscaler.nodes.plans import UnremovableReason
 from podscaler.nodes.priority import PriorityConfig
@@ -169,6 +172,11 @@ class NodeAutoscaler:
         self._blocked: dict[str, tuple[str, str]] = {}
         self._task: asyncio.Task[None] | None = None
         self._synced = asyncio.Event()
+        #: set when pods turned unschedulable (``--frequent-loops-enabled``): a pass runs now
+        self._wake = asyncio.Event()
+        self._wake_timer: asyncio.TimerHandle | None = None
+        #: passes run early because pods turned unschedulable (tests, the hand-over figure)
+        self.early_passes = 0
 
     def _unix(self) -> float:
         return self.now().timestamp()
@@ -178,7 +186,32 @@ class NodeAutoscaler:
     async def start(self) -> None:
         """Start the informers and the loop (the first pass once they have listed)."""
         await self.inputs.start()
+        if self.options.frequent_loops_enabled:
+            self.inputs.pods.add_handler(on_add=self._pod_added, on_update=self._pod_updated)
         self._task = asyncio.get_running_loop().create_task(self._run(), name="node-autoscaler")
+
+    # ---------------------------------------------------------------- frequent loops
+
+    async def _pod_added(self, pod: dict[str, Any]) -> None:
+        if is_unschedulable(pod):
+            self._pods_turned_unschedulable()
+
+    async def _pod_updated(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+        if is_unschedulable(new) and not is_unschedulable(old):
+            self._pods_turned_unschedulable()
+
+    def _pods_turned_unschedulable(self) -> None:
+        """The scheduler just gave up on a pod: run a pass soon rather than at the next scan
+        (CA's ``--frequent-loops-enabled``). This is the hand-over from pod autoscaling: when
+        a ScaledObject's scale-up makes pods that fit nowhere, the node module plans for them
+        within seconds, not up to a scan interval later. The pass waits out the planner's
+        buffer for a burst of pods to be seen together
+        (``unschedulable_pod_time_buffer_seconds``); pods turning unschedulable meanwhile
+        join the same pass."""
+        if self._wake_timer is not None or self._wake.is_set() or not self.synced:
+            return
+        buffer = float(CONSTANTS["unschedulable_pod_time_buffer_seconds"])
+        self._wake_timer = asyncio.get_running_loop().call_later(buffer, self._wake.set)
 
     @property
     def synced(self) -> bool:
@@ -189,6 +222,9 @@ class NodeAutoscaler:
             await self._synced.wait()
 
     async def aclose(self) -> None:
+        if self._wake_timer is not None:
+            self._wake_timer.cancel()
+            self._wake_timer = None
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -218,7 +254,15 @@ class NodeAutoscaler:
             if delay < 0:  # a pass longer than the interval: start the next one now
                 next_pass = loop.time()
                 delay = 0.0
-            await asyncio.sleep(delay)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
+            if self._wake.is_set():
+                # an early pass; the regular cadence restarts from it
+                self._wake.clear()
+                self._wake_timer = None
+                self.early_passes += 1
+                next_pass = loop.time()
 
     # ---------------------------------------------------------------- one pass
 
