@@ -303,8 +303,20 @@ async def delete(server: ServerState, request: web.Request, target: Target) -> w
         propagation=options.get("propagationPolicy"),
         precondition_uid=pre.get("uid"),
         precondition_rv=pre.get("resourceVersion"),
+        grace_seconds=_grace_seconds(options),
     )
     return respond(entry.raw())
+
+
+def _grace_seconds(options: dict[str, Any]) -> int | None:
+    """DeleteOptions' ``gracePeriodSeconds`` (None: the pod's own), refused when not an
+    integer (upstream: 400) and floored at 0."""
+    raw = options.get("gracePeriodSeconds")
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise BadRequest(f"gracePeriodSeconds: must be an integer, not {raw!r}")
+    return max(0, raw)
 
 
 async def delete_collection(

@@ -381,11 +381,15 @@ class Store:
         propagation: str | None = None,
         precondition_uid: str | None = None,
         precondition_rv: str | None = None,
+        grace_seconds: int | None = None,
     ) -> tuple[Entry, bool]:
         """Delete an object; returns the last version and whether it is gone already.
 
         With finalizers the object only gets a deletionTimestamp (once) and stays until a
-        later update empties its finalizers.
+        later update empties its finalizers. A pod's ``deletionGracePeriodSeconds`` is
+        ``grace_seconds`` (DeleteOptions' ``gracePeriodSeconds``, an eviction's too) or its
+        ``spec.terminationGracePeriodSeconds`` (30 by default), as upstream; the kubelet
+        stops its containers within it.
         """
         ns = namespace if rt.namespaced else ""
         entry = self.get(rt, ns, name)
@@ -413,7 +417,7 @@ class Store:
             if not meta.get("deletionTimestamp"):
                 new = entry.copy()
                 new["metadata"]["deletionTimestamp"] = rfc3339(self._now())
-                new["metadata"]["deletionGracePeriodSeconds"] = 0
+                new["metadata"]["deletionGracePeriodSeconds"] = _grace(rt, new, grace_seconds)
                 if is_namespace:
                     new.setdefault("status", {})["phase"] = "Terminating"
                 rv = self._next_rv()
@@ -656,3 +660,13 @@ def _qos_class(pod: Obj) -> str:
     if not any_set:
         return "BestEffort"
     return "Guaranteed" if guaranteed else "Burstable"
+
+
+def _grace(rt: ResourceType, obj: Obj, grace_seconds: int | None) -> int:
+    """The ``deletionGracePeriodSeconds`` of a deletion (see :meth:`Store.delete`)."""
+    if rt.resource != "pods" or rt.group:
+        return 0
+    if grace_seconds is not None:
+        return max(0, int(grace_seconds))
+    spec_grace = (obj.get("spec") or {}).get("terminationGracePeriodSeconds")
+    return spec_grace if isinstance(spec_grace, int) and spec_grace >= 0 else 30

@@ -318,6 +318,7 @@ async def evict(server: ServerState, request: web.Request, target: Target) -> we
             )
     options = body.get("deleteOptions") or {}
     pre = options.get("preconditions") or {}
+    grace = options.get("gracePeriodSeconds")
     server.store.delete(
         rt,
         ns,
@@ -325,6 +326,7 @@ async def evict(server: ServerState, request: web.Request, target: Target) -> we
         propagation=options.get("propagationPolicy"),
         precondition_uid=pre.get("uid"),
         precondition_rv=pre.get("resourceVersion"),
+        grace_seconds=grace if isinstance(grace, int) and not isinstance(grace, bool) else None,
     )
     if matching:
         _refresh_budget(server, pdb_rt, matching[0], rt, ns)

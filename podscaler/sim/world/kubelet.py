@@ -5,9 +5,11 @@ A bound pod goes ``Pending`` (ContainerCreating) → ``Running`` after its profi
 ``start_seconds`` → ``Ready`` after ``ready_seconds`` more. A job pod then runs its work and
 ends ``Succeeded`` or ``Failed``. A pod being deleted (``deletionTimestamp`` set; the kubelet's
 finalizer keeps it in the store) turns not Ready at once, gets a ``Killing`` Event and leaves
-after ``min(stop_seconds, terminationGracePeriodSeconds)``. A container whose memory usage
-exceeds its limit is OOMKilled: ``lastState.terminated.reason: OOMKilled``, ``restartCount``
-+1, ``CrashLoopBackOff`` for 10 s doubling to 5 min, then it starts again.
+after ``min(stop_seconds, grace)`` — the deletion's grace period (DeleteOptions'
+``gracePeriodSeconds``, an Eviction's), else ``terminationGracePeriodSeconds``. A container
+whose memory usage exceeds its limit is OOMKilled: ``lastState.terminated.reason:
+OOMKilled``, ``restartCount`` +1, ``CrashLoopBackOff`` for 10 s doubling to 5 min, then it
+starts again.
 
 A new Node turns Ready ``node_ready_seconds`` after it registers; until then the scheduler sees
 the implied not-ready taint. Pods bound to a Node that no longer exists are deleted (the pod
@@ -285,8 +287,7 @@ class Kubelet:
     def _stop(self, pod: Obj, run: PodRun) -> None:
         run.stage = "stopping"
         self.up_by_workload.get(run.workload, set()).discard(run.key)
-        grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
-        delay = min(run.profile.stop_seconds, float(grace))
+        delay = min(run.profile.stop_seconds, float(grace_seconds(pod)))
         self.ctx.events.record(pod, "Normal", "Killing", "Stopping container", COMPONENT)
         if pod_phase(pod) == "Running":
             status = self._status(pod, run, phase="Running", ready=False)
@@ -421,3 +422,16 @@ def is_job_pod(pod: Obj) -> bool:
         ref.get("kind") == "Job" and ref.get("controller")
         for ref in pod["metadata"].get("ownerReferences") or ()
     )
+
+
+def grace_seconds(pod: Obj) -> int:
+    """How long the kubelet gives a pod being deleted: the deletion's own grace period (the
+    API server set it from the DeleteOptions or the Eviction — which the node autoscaler caps
+    at ``--max-graceful-termination-sec`` — else from the pod), or the pod's
+    ``terminationGracePeriodSeconds`` (30)."""
+    meta = pod.get("metadata") or {}
+    given = meta.get("deletionGracePeriodSeconds")
+    if meta.get("deletionTimestamp") and isinstance(given, int) and given >= 0:
+        return given
+    own = (pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
+    return own if isinstance(own, int) and own >= 0 else 30
