@@ -215,7 +215,8 @@ def test_timeline_counts_events_of_every_component_once_per_occurrence() -> None
 
 
 @pytest.mark.parametrize(
-    "name", ["nodes-scale-up", "nodes-priority-fallback", "nodes-overprovisioning"]
+    "name",
+    ["nodes-scale-up", "nodes-priority-fallback", "nodes-overprovisioning", "nodes-handover"],
 )
 def test_node_builtins_parse_and_run_the_node_autoscaler(name: str) -> None:
     scenario = load_scenario(name)
