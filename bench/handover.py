@@ -31,8 +31,8 @@ import yaml
 
 from podscaler.commands.simulating import embedded_operator
 from podscaler.sim.clock import SimulatedClock, run_simulated
-from podscaler.sim.scenario import BUILTIN_DIR, parse_scenario
-from podscaler.sim.world.runs import RunResult, run_scenario
+from podscaler.sim.scenarios.runs import RunResult, run_scenario
+from podscaler.sim.scenarios.scenario import BUILTIN_DIR, parse_scenario
 
 SCENARIO = BUILTIN_DIR / "nodes-handover.yaml"
 #: A Pending spell longer than this waited for a node: a pod that fits is bound at once and
