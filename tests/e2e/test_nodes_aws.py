@@ -27,7 +27,7 @@ from podscaler.kube.clients import Kube
 from podscaler.nodes.providers.aws import AwsCloud, AwsSettings
 from podscaler.nodes.providers.aws_world import InstanceNodes
 from podscaler.nodes.templates import TAINT_TO_BE_DELETED
-from podscaler.sim.apiserver import ApiServer
+from podscaler.sim.apiserver.server import ApiServer
 from podscaler.sim.world.asgs import AsgSpec, AsgSync, cluster_tag, create_asgs
 from podscaler.sim.world.world import World
 from tests.e2e.conftest import OperatorProcess
