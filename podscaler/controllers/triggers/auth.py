@@ -15,7 +15,10 @@ Scalers parse metadata without I/O (``scalers.contract``); they get two ready-ma
 
 Values read here are secrets more often than not: they are handed to the scaler and never
 logged, put in an Event, a status, a decision record or a metric label. Errors name the
-Secret/ConfigMap and key, never a value.
+Secret/ConfigMap and key, never a value. Every Secret value read is also taught to the
+process's redactor (``observability.redaction.PROCESS_SECRETS``, which the log formatters
+apply), and :attr:`ResolvedAuth.secrets` lists the values a trigger's own error texts are
+redacted of — in case an upstream echoes them back.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from podscaler.api.triggers import AuthenticationRef
 from podscaler.controllers.triggers.refresh import note_read
 from podscaler.kube.clients import Kube
 from podscaler.kube.errors import KubeError, NotFound
+from podscaler.observability.redaction import PROCESS_SECRETS
 from scalers.aws_sqs_queue import (
     POD_IDENTITY_EXTERNAL_ID,
     POD_IDENTITY_IDENTITY_OWNER,
@@ -56,6 +60,16 @@ class ResolvedAuth:
     params: Mapping[str, str] = field(default_factory=dict)
     pod_identity_provider: str = ""
     kind: str = ""
+    #: the values that came from Secrets or the target's env (ConfigMap values and pod
+    #: identity names are not secret)
+    secrets: tuple[str, ...] = ()
+
+
+def _user_password_pairs(values: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(user, password) pairs a Secret holds side by side, for the Basic-header form."""
+    users = [v for k, v in values.items() if "user" in k.lower()]
+    passwords = [v for k, v in values.items() if "pass" in k.lower()]
+    return [(user, password) for user in users for password in passwords]
 
 
 def container_of(workload: Mapping[str, Any], name: str | None) -> Mapping[str, Any] | None:
@@ -102,6 +116,9 @@ class _Reader:
                     continue
             for k, v in (obj.get("stringData") or {}).items():
                 values[str(k)] = str(v)
+            PROCESS_SECRETS.remember(
+                ("Secret", ns, name), values.values(), _user_password_pairs(values)
+            )
         else:
             values = {str(k): str(v) for k, v in (obj.get("data") or {}).items()}
         self._cache[key] = values
@@ -200,8 +217,10 @@ async def resolve_auth(
     # A ClusterTriggerAuthentication reads its Secrets from the operator's namespace (KEDA).
     reader = _Reader(kube, operator_namespace if cluster_scoped else namespace)
     params: dict[str, str] = {}
+    secrets: list[str] = []
     for secret_ref in spec.secret_target_ref or []:
         params[secret_ref.parameter] = await reader.value("Secret", secret_ref.name, secret_ref.key)
+        secrets.append(params[secret_ref.parameter])
     for cm_ref in spec.config_map_target_ref or []:
         params[cm_ref.parameter] = await reader.value("ConfigMap", cm_ref.name, cm_ref.key)
     for env_ref in spec.env or []:
@@ -215,6 +234,7 @@ async def resolve_auth(
         if env_ref.name not in values:
             raise AuthError(f"{kind} {name}: env var {env_ref.name} not found in the target")
         params[env_ref.parameter] = values[env_ref.name]
+        secrets.append(params[env_ref.parameter])
     provider = ""
     if spec.pod_identity is not None:
         provider = spec.pod_identity.provider
@@ -228,4 +248,6 @@ async def resolve_auth(
         ):
             if value:
                 params[key] = value
-    return ResolvedAuth(params=params, pod_identity_provider=provider, kind=kind)
+    return ResolvedAuth(
+        params=params, pod_identity_provider=provider, kind=kind, secrets=tuple(secrets)
+    )
