@@ -19,7 +19,9 @@ it:
 * with ``scalingModifiers`` the only metric is ``composite-metric``: every trigger is read (in
   parallel), then the formula (``engine.keda.compose``), as the poll computes it.
 
-Messages name triggers and metrics, never trigger metadata: they reach the client.
+Messages name triggers and metrics, never trigger metadata nor a trigger's error text (which
+quotes internal addresses and upstream answers): they reach any client the metrics API
+authorizes, while the error itself stays in the object's status and Events for its operators.
 
 A replica on leader-election standby holds no contexts; it answers 503 rather than 404, so an
 HPA that reaches it keeps its replicas instead of reporting the object missing.
@@ -29,11 +31,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import re
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from podscaler import clock
 from podscaler.api.externalmetrics import (
@@ -56,15 +57,15 @@ if TYPE_CHECKING:
 
 __all__ = ["ControllerMetricsSource"]
 
-#: ``scheme://user:password@`` in a URL a scaler quoted in its error.
-_USERINFO: Final = re.compile(r"://[^/\s@]+@")
 
-
-def _redacted(message: str) -> str:
-    """A scaler's error as the client may see it: credentials inside URLs masked (scalers keep
-    secrets out of their messages; a server address written with user:password is the one
-    case they cannot tell apart from an address)."""
-    return _USERINFO.sub("://***@", message)
+def _failed(ctx: ObjectContext, observation: keda.TriggerObservation) -> str:
+    """A failed trigger as a reader of the metrics API may see it: which trigger, and where
+    its error is. Not the error: it quotes internal addresses and upstream answers, which
+    are for the object's operators (status, Events), not for every HPA or ``get --raw``."""
+    return (
+        f"trigger {observation.name or observation.metric_name} of ScaledObject "
+        f"{ctx.namespace}/{ctx.name} failed; its error is in the object's status and Events"
+    )
 
 
 class ControllerMetricsSource:
@@ -139,13 +140,10 @@ class ControllerMetricsSource:
             )
         at = self._timestamp(ctx, read)
         if spec.uses_modifiers:
-            return [ExternalMetricSample(metric_name, self._composite(spec, outcomes), at)]
+            return [ExternalMetricSample(metric_name, self._composite(ctx, spec, outcomes), at)]
         ((observation, outcome),) = outcomes
         if outcome.value is None:
-            raise MetricUnavailable(
-                f"trigger {observation.name or observation.metric_name} failed: "
-                f"{_redacted(outcome.error or observation.error or 'no value')}"
-            )
+            raise MetricUnavailable(_failed(ctx, observation))
         return [ExternalMetricSample(metric_name, outcome.value, at)]
 
     # ------------------------------------------------------------------ parts
@@ -257,7 +255,7 @@ class ControllerMetricsSource:
             raise
         except Exception as exc:  # the scaler's failure is fallback's input, never a crash
             trigger.needs_rebuild = True
-            return dataclasses.replace(base, error=str(exc) or type(exc).__name__), False
+            return dataclasses.replace(base, error=trigger.error_text(exc)), False
         value = sum(s.value for s in samples) if samples else 0.0
         return dataclasses.replace(base, value=value, is_active=active), False
 
@@ -270,6 +268,7 @@ class ControllerMetricsSource:
 
     @staticmethod
     def _composite(
+        ctx: ObjectContext,
         spec: ScalingSpec,
         outcomes: Sequence[tuple[keda.TriggerObservation, keda.FallbackOutcome]],
     ) -> float:
@@ -277,10 +276,7 @@ class ControllerMetricsSource:
         first_fallback: float | None = None
         for observation, outcome in outcomes:
             if outcome.error is not None:
-                raise MetricUnavailable(
-                    f"trigger {observation.name or observation.metric_name} failed: "
-                    f"{_redacted(outcome.error)}"
-                )
+                raise MetricUnavailable(_failed(ctx, observation))
             if outcome.fallback_active and first_fallback is None:
                 first_fallback = outcome.value
             if observation.name:

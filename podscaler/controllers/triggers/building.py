@@ -11,6 +11,12 @@ Polling (:meth:`TriggerSet.poll`) asks every external metric of every trigger at
 under its own timeout, so one slow source cannot delay the others past their deadline. A
 failed scaler is rebuilt from its (already validated) config before the next poll, as KEDA
 refreshes its scalers cache after an error — a new HTTP session, fresh connections.
+
+A scaler's error text is the one place an upstream's words enter the operator's state (an
+echoing server may quote the request's credentials back). :meth:`BuiltTrigger.error_text` is
+where it enters: redacted of the trigger's secrets in every derived form and of anything shaped
+like a credential, and cut to a short excerpt, so status, Events, decision records,
+``podscaler explain`` and the metrics API hold only that.
 """
 
 from __future__ import annotations
@@ -18,8 +24,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from pydantic import SecretStr
 
 from podscaler.api.metrictarget import MetricTargetType
 from podscaler.controllers.triggers.auth import (
@@ -30,6 +38,7 @@ from podscaler.controllers.triggers.auth import (
 )
 from podscaler.engine.keda import TriggerObservation
 from podscaler.kube.clients import Kube
+from podscaler.observability.redaction import Redactor, excerpt
 from scalers.contract import (
     ContainerResourceMetricSpec,
     ExternalMetricSpec,
@@ -85,6 +94,13 @@ class BuiltTrigger:
     scaler: Scaler
     specs: list[MetricSpec]
     needs_rebuild: bool = False
+    #: the trigger's secrets (auth params from Secrets and env, and what its config derives
+    #: from them) and credential-shaped text, for :meth:`error_text`
+    redactor: Redactor = field(default_factory=Redactor)
+
+    def error_text(self, exc: BaseException) -> str:
+        """*exc* as the trigger's error: redacted, one line, a short excerpt."""
+        return excerpt(str(exc) or type(exc).__name__, self.redactor)
 
     @property
     def is_resource(self) -> bool:
@@ -241,7 +257,7 @@ class TriggerSet:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a scaler's failure is data for fallback, never fatal
-            error = str(exc) or type(exc).__name__
+            error = trigger.error_text(exc)
         took = loop_time() - started
         if error is not None:
             trigger.needs_rebuild = True
@@ -298,6 +314,33 @@ async def _close_quietly(scaler: Scaler) -> None:
         log.debug("closing a scaler failed", exc_info=True)
 
 
+#: ``Authorization`` schemes: the word before the credential, kept in redacted text.
+_SCHEMES = frozenset({"basic", "bearer", "digest", "negotiate", "token"})
+
+
+def trigger_redactor(config: ScalerConfig, auth_secrets: Sequence[str]) -> Redactor:
+    """The redactor for one trigger's error texts: the auth params that came from Secrets or
+    env, the secrets its parsed config holds (``config.auth.secrets()``, which covers
+    ``xxxFromEnv`` metadata too), the headers it sends (a Basic header is base64 of
+    ``user:password``, which neither value alone matches) and the user/password pair."""
+    secrets = list(auth_secrets)
+    pairs: list[tuple[str, str]] = []
+    auth = getattr(config, "auth", None)
+    listed = getattr(auth, "secrets", None)
+    if callable(listed):
+        secrets.extend(str(s) for s in listed())
+    headers = getattr(auth, "headers", None)
+    if callable(headers):
+        for value in map(str, headers().values()):
+            # "Basic <credential>": the scheme is worth keeping in a message, the rest is not
+            scheme, _, credential = value.partition(" ")
+            secrets.append(credential if scheme.lower() in _SCHEMES and credential else value)
+    username, password = getattr(auth, "username", None), getattr(auth, "password", None)
+    if isinstance(username, str) and isinstance(password, SecretStr):
+        pairs.append((username, password.get_secret_value()))
+    return Redactor.for_secrets(secrets, pairs)
+
+
 async def build_triggers(
     kube: Kube,
     registry: ScalerRegistry,
@@ -334,6 +377,7 @@ async def build_triggers(
                 raise TriggerConfigError(f"{label}: {exc}") from exc
             if auth.kind and auth.kind not in auth_kinds:
                 auth_kinds.append(auth.kind)
+            redactor = Redactor.for_secrets(auth.secrets)
             try:
                 config = registry.check(
                     spec,
@@ -342,12 +386,19 @@ async def build_triggers(
                     trigger_index=index,
                     pod_identity_provider=auth.pod_identity_provider,
                 )
+                redactor = trigger_redactor(config, auth.secrets)
                 scaler = registry.build(spec.type, config, env)
             except ScalerConfigError as exc:
-                raise TriggerConfigError(f"{label}: {exc}") from exc
+                raise TriggerConfigError(f"{label}: {excerpt(str(exc), redactor)}") from exc
             built.append(
                 BuiltTrigger(
-                    index, spec.type, spec.name or "", config, scaler, scaler.metric_specs()
+                    index,
+                    spec.type,
+                    spec.name or "",
+                    config,
+                    scaler,
+                    scaler.metric_specs(),
+                    redactor=redactor,
                 )
             )
     except BaseException:

@@ -92,8 +92,13 @@ async def test_failures_fall_back_after_the_threshold_or_are_unavailable(
     source = ControllerMetricsSource(controller)
     prom.status = 500
     # Failure 1 is within the threshold: no value yet (a 503 for the HPA).
-    with pytest.raises(MetricUnavailable, match="trigger s0-prometheus failed"):
+    with pytest.raises(
+        MetricUnavailable, match="trigger s0-prometheus of ScaledObject default/fb failed"
+    ) as first:
         await source.external_metric("default", "fb", "s0-prometheus")
+    # The error itself (the server's address, its answer) stays in status and Events.
+    assert prom.url.removeprefix("http://") not in str(first.value)
+    assert "500" not in str(first.value)
     # Failure 2 exceeds it: the value that makes the HPA land on 4 replicas (4 x target 10).
     (sample,) = await source.external_metric("default", "fb", "s0-prometheus")
     assert sample.value == 40
