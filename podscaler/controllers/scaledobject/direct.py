@@ -11,6 +11,7 @@ cpu/memory read from metrics.k8s.io.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from podscaler.api.hpabehavior import Behavior
@@ -19,6 +20,7 @@ from podscaler.api.metrictarget import MetricTargetType
 from podscaler.api.selectortext import go_label_selector
 from podscaler.engine import hpa
 from podscaler.engine.keda import HpaInputs
+from podscaler.engine.keda.modifiers import MAX_COMPOSITE_VALUE
 from scalers.contract import ContainerResourceMetricSpec, ResourceMetricSpec
 
 __all__ = ["hpa_spec_and_readings"]
@@ -28,6 +30,11 @@ ResourceSpec = ResourceMetricSpec | ContainerResourceMetricSpec
 
 def _milli(value: float) -> int:
     return round(value * 1000)
+
+
+def _fits(value: float) -> bool:
+    """A finite value the HPA's int64 milli-quantity can hold."""
+    return math.isfinite(value) and abs(value) <= MAX_COMPOSITE_VALUE
 
 
 def _resource_metric(spec: ResourceSpec) -> hpa.ResourceMetric:
@@ -85,7 +92,15 @@ def hpa_spec_and_readings(
                 MetricTargetType.AVERAGE_VALUE, average_value_milli=_milli(target)
             )
         metrics.append(hpa.ExternalMetric(metric.metric_name, metric_target, selector))
-        if metric.value is not None and metric.target is not None and metric.target > 0:
+        if metric.value is not None and not _fits(metric.value):
+            # A scaler or formula that let ±Inf/NaN through: an unavailable metric, never an
+            # OverflowError on every poll (``round(inf)``).
+            readings.append(
+                hpa.ReadingError(
+                    f"metric {metric.metric_name} is not a usable number: {metric.value!r}"
+                )
+            )
+        elif metric.value is not None and metric.target is not None and metric.target > 0:
             readings.append(hpa.ExternalReading((_milli(metric.value),)))
         elif metric.target is None or metric.target <= 0:
             readings.append(hpa.ReadingError(f"metric {metric.metric_name} has no usable target"))

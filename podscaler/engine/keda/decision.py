@@ -25,8 +25,13 @@ from podscaler.api.reasons import Reason
 from podscaler.api.scaledobject import COMPOSITE_METRIC_NAME, FallbackBehavior, ScalingSpec
 from podscaler.engine.keda import conditions as cond
 from podscaler.engine.keda.executor import Action, Event, Rule, request_scale
-from podscaler.engine.keda.fallback import apply_fallback, fallback_exceeded, has_valid_fallback
-from podscaler.engine.keda.modifiers import compose
+from podscaler.engine.keda.fallback import (
+    apply_fallback,
+    fallback_exceeded,
+    fallback_replicas,
+    has_valid_fallback,
+)
+from podscaler.engine.keda.modifiers import CompositeOutcome, compose
 from podscaler.engine.keda.pause import PauseAnnotations, read_pause_annotations
 from podscaler.engine.keda.types import (
     MetricHealth,
@@ -186,14 +191,26 @@ def decide(
 
     # 3. activity.
     facts: dict[str, object] = {"currentReplicas": current_replicas}
+    formula_failure: str | None = None
     if spec.uses_modifiers:
         assert spec.scaling_modifiers is not None
         is_active = False
         active_triggers = []
         modifiers = spec.scaling_modifiers
         composite_value: float | None = None
+        health.pop(COMPOSITE_METRIC_NAME, None)  # counted anew below while it stays unusable
         if not is_error:
-            composite = compose(spec, variables, fallback_value=first_fallback)
+            composite = _composite(
+                spec,
+                compose(spec, variables, fallback_value=first_fallback),
+                state.health.get(COMPOSITE_METRIC_NAME),
+                current_replicas,
+            )
+            if composite.health is not None:
+                health[COMPOSITE_METRIC_NAME] = composite.health
+            if composite.unusable and composite.error is not None:
+                formula_failure = composite.error
+                events.append(StatusEvent(Reason.TriggerError, composite.error))
             if composite.error is not None:
                 is_error = True
                 facts["compositeError"] = composite.error
@@ -202,6 +219,8 @@ def decide(
                 is_active = composite.is_active
                 if is_active:
                     active_triggers = ["ModifiersTrigger"]
+                if composite.fallback:
+                    first_fallback = composite.value
         facts["compositeMetric"] = composite_value
         try:
             composite_target: float | None = float(modifiers.target)
@@ -236,6 +255,11 @@ def decide(
         conditions = cond.with_condition(conditions, cond.READY_TRUE)
     if outcome_.ready is not None:
         conditions = cond.with_condition(conditions, outcome_.ready)
+    if formula_failure is not None:
+        ready = Condition(
+            cond.READY, ConditionStatus.FALSE, cond.READY_TRIGGER_ERROR.reason, formula_failure
+        )
+        conditions = cond.with_condition(conditions, ready)
     if outcome_.active is not None:
         conditions = cond.with_condition(conditions, outcome_.active)
     effective_active = is_active or pause.force_activation
@@ -383,3 +407,45 @@ def _paused(
         events=tuple(events),
         explanation=Explanation(rule, summary, MappingProxyType(facts)),
     )
+
+
+@dataclass(frozen=True)
+class _Composite:
+    """The composite metric of one poll, after fallback for an unusable formula result."""
+
+    value: float | None
+    is_active: bool
+    error: str | None
+    health: MetricHealth | None = None
+    unusable: bool = False
+    fallback: bool = False
+
+
+def _composite(
+    spec: ScalingSpec,
+    composite: CompositeOutcome,
+    previous: MetricHealth | None,
+    current_replicas: int,
+) -> _Composite:
+    """*composite* as the decision uses it. A formula that gave no usable number (see
+    :mod:`.modifiers`) is a failing metric: the composite's health counts the failures and,
+    past a valid fallback's threshold, the fallback value stands in for it (for ``behavior:
+    scalingModifiers`` too: the formula itself failed, there is nothing to route around).
+    Without fallback it stays an error."""
+    if not composite.unusable:
+        return _Composite(composite.value, composite.is_active, composite.error)
+    assert spec.scaling_modifiers is not None
+    observation = TriggerObservation(
+        metric_name=COMPOSITE_METRIC_NAME,
+        error=composite.error,
+        metric_type=spec.scaling_modifiers.effective_metric_type,
+        target=float(spec.scaling_modifiers.target),
+    )
+    outcome = apply_fallback(spec, observation, previous, current_replicas=current_replicas)
+    if outcome.formula_nil and spec.fallback is not None:
+        replicas = fallback_replicas(spec.fallback, current_replicas)
+        value = replicas * float(spec.scaling_modifiers.target)
+        return _Composite(value, True, None, outcome.health, unusable=True, fallback=True)
+    if outcome.fallback_active and outcome.value is not None:
+        return _Composite(outcome.value, True, None, outcome.health, unusable=True, fallback=True)
+    return _Composite(None, False, composite.error, outcome.health, unusable=True)

@@ -14,6 +14,14 @@ What happens when a trigger the formula names has failed:
 - beyond the threshold with ``behavior: scalingModifiers``: the trigger enters the formula as
   ``nil``; ``??`` routes around it, and a formula that still ends up nil yields
   ``fallback.replicas * target``.
+
+A formula whose result is not a finite number, or is beyond what the HPA's milli-quantity can
+hold (``a / 0``, ``a * 1e308 * 10``, ``a ** a ** a ** 999999``: the language saturates to ±Inf
+and NaN in constant time, as Go's float64 does, so evaluation itself is bounded), gives no
+value: an ``unusable`` error, which the decision treats as a failing composite metric (a
+TriggerError condition and Event, and fallback after its threshold when one is configured).
+KEDA would export ``int64(±Inf * 1000)``, an undefined conversion in Go; exporting nothing
+is the only honest answer.
 """
 
 from __future__ import annotations
@@ -28,12 +36,17 @@ from podscaler.api.triggers import RESOURCE_TRIGGER_TYPES
 from podscaler.engine.keda.formula import Formula, FormulaError, Value, compile_formula
 
 __all__ = [
+    "MAX_COMPOSITE_VALUE",
     "CompositeOutcome",
     "activation_target",
     "compose",
     "parse_formula",
     "validate_formula",
 ]
+
+
+#: The largest composite the HPA can be given: its quantities are int64 milli-units.
+MAX_COMPOSITE_VALUE = (2**63 - 1) / 1000
 
 
 @lru_cache(maxsize=1024)
@@ -81,6 +94,8 @@ class CompositeOutcome:
     value: float | None
     is_active: bool
     error: str | None = None
+    #: the formula ran but its result cannot be a metric (not finite, or out of range)
+    unusable: bool = False
 
 
 def compose(
@@ -116,6 +131,13 @@ def compose(
             value = fallback.replicas * float(modifiers.target)
         except ValueError:
             return CompositeOutcome(None, False, "scalingModifiers.target is not a number")
-    if math.isfinite(value):
-        value = math.trunc(value * 1000) / 1000
+    if not math.isfinite(value) or abs(value) > MAX_COMPOSITE_VALUE:
+        return CompositeOutcome(
+            None,
+            False,
+            f"scalingModifiers.formula evaluated to {value!r}, not a finite number within "
+            f"±{MAX_COMPOSITE_VALUE:.3g}; check it for a division by zero or an overflow",
+            unusable=True,
+        )
+    value = math.trunc(value * 1000) / 1000
     return CompositeOutcome(value, value > threshold)

@@ -236,3 +236,47 @@ def test_without_a_fallback_the_fallback_condition_is_false_not_unknown() -> Non
     fallback = cond.get(decision.conditions, cond.FALLBACK)
     assert (fallback.status, fallback.reason) == (ConditionStatus.FALSE, "NoFallbackFound")
     assert fallback.message == "No fallbacks are active on this scaled object"
+
+
+def test_a_formula_that_is_not_a_finite_number_is_a_trigger_error_not_a_metric() -> None:
+    """Issue 17 §4: ``a / 0`` gave +Inf, which the HPA bridge could not turn into a quantity."""
+    for formula, shown in (("a / 0", "inf"), ("a * 1e308 * 10", "inf"), ("0 / 0 * a", "nan")):
+        modifiers = ScalingModifiersSpec(formula=formula, target="10")
+        spec = ScalingSpec(scaling_modifiers=modifiers, trigger_types=("cron",))
+        decision = decide(spec, [queue(2.0, name="a")], ScalingState(), 3, NOW)
+        assert decision.is_error
+        ready = cond.get(decision.state.conditions, cond.READY)
+        assert ready.status == ConditionStatus.FALSE
+        assert ready.reason == "TriggerError"
+        assert f"evaluated to {shown}" in ready.message
+        assert [e.reason.value for e in decision.events] == ["TriggerError"]
+        assert decision.hpa is not None
+        [composite] = decision.hpa.metrics
+        assert composite.value is None
+    # Huge but finite, beyond the HPA's int64 milli-quantity: the same.
+    modifiers = ScalingModifiersSpec(formula="a * 1e300", target="10")
+    spec = ScalingSpec(scaling_modifiers=modifiers, trigger_types=("cron",))
+    assert decide(spec, [queue(2.0, name="a")], ScalingState(), 3, NOW).is_error
+
+
+def test_an_overflowing_formula_falls_back_after_the_threshold_and_recovers() -> None:
+    modifiers = ScalingModifiersSpec(formula="a / b", target="10")
+    spec = ScalingSpec(
+        scaling_modifiers=modifiers,
+        trigger_types=("cron", "cron"),
+        fallback=FallbackSpec(failure_threshold=1, replicas=4),
+    )
+    zero = [queue(5.0, name="a"), queue(0.0, name="b", index=1)]
+    first = decide(spec, zero, ScalingState(), 2, NOW)
+    assert first.is_error
+    assert first.state.health["composite-metric"].number_of_failures == 1
+    second = decide(spec, zero, first.state, 2, NOW + 1)
+    assert not second.is_error
+    assert cond.get(second.state.conditions, cond.FALLBACK).status == ConditionStatus.TRUE
+    assert second.hpa is not None
+    [composite] = second.hpa.metrics
+    assert (composite.value, composite.fallback) == (40.0, True)
+    healthy = [queue(5.0, name="a"), queue(1.0, name="b", index=1)]
+    third = decide(spec, healthy, second.state, 4, NOW + 2)
+    assert "composite-metric" not in third.state.health
+    assert cond.get(third.state.conditions, cond.FALLBACK).status == ConditionStatus.FALSE
