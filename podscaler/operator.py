@@ -101,6 +101,7 @@ from podscaler.observability.status import (
     condition_counts,
     lateness_summary,
 )
+from podscaler.serving.loopback import loopback_only
 
 __all__ = ["ListenFailed", "RunOptions", "run_operator", "settle_heap_periodically"]
 
@@ -127,6 +128,12 @@ class RunOptions:
     metrics_port: int = flag(8080, help="Port of /metrics and /debug/decisions.")
     health_port: int = flag(8081, help="Port of /healthz and /readyz.")
     bind_address: str = flag("0.0.0.0", help="Address the ports listen on.")
+    debug_endpoints: str = flag(
+        "local",
+        choices=("local", "any"),
+        help="Who may read /debug/* on the metrics port: local (loopback peers, e.g. through "
+        "kubectl port-forward) or any.",
+    )
     leader_elect: bool = flag(
         False,
         negatable=True,
@@ -343,7 +350,8 @@ class _Servers:
         return web.Response(text="ok")
 
     async def start(self) -> None:
-        metrics_app = web.Application()
+        local = self.options.debug_endpoints == "local"
+        metrics_app = web.Application(middlewares=[loopback_only()] if local else [])
         metrics_app.router.add_get("/metrics", self._metrics)
         metrics_app.router.add_get("/debug/decisions", self._decisions)
         metrics_app.router.add_get("/debug/nodes", self._nodes)

@@ -16,9 +16,14 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
+
+from aiohttp.http_exceptions import HttpProcessingError
 
 from podscaler.api.flags import flag
 from podscaler.observability.redaction import PROCESS_SECRETS
@@ -28,8 +33,10 @@ __all__ = [
     "LOG_LEVELS",
     "JsonFormatter",
     "LoggingOptions",
+    "MalformedRequests",
     "TextFormatter",
     "configure_logging",
+    "quiet_malformed_requests",
 ]
 
 LOG_FORMATS: Final = ("text", "json")
@@ -82,6 +89,66 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, separators=(",", ":"))
 
 
+class MalformedRequests(logging.Filter):
+    """One short line for a client's malformed request, at most one per interval.
+
+    aiohttp logs a request it cannot parse (an over-long request line or header, a bad method)
+    as an ERROR with a traceback — before any authentication, so every unauthenticated caller
+    could write a traceback per request, and the exception's text quotes the start of the
+    request line (a token in a query string included). This filter, on the ``aiohttp.server``
+    logger, rewrites such a record to one INFO line naming the peer, the error type and the
+    status — never the request's bytes — and drops further ones for ``interval_seconds``,
+    counting them into the next line. Errors of our own handlers pass unchanged.
+    """
+
+    def __init__(
+        self, interval_seconds: float = 10.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        super().__init__()
+        self.interval_seconds = interval_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._next = float("-inf")
+        self._suppressed = 0
+
+    def reset(self) -> None:
+        """Start a new interval: the next malformed request is logged."""
+        with self._lock:
+            self._next = float("-inf")
+            self._suppressed = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if not isinstance(exc, HttpProcessingError):
+            return True
+        now = self._clock()
+        with self._lock:
+            if now < self._next:
+                self._suppressed += 1
+                return False
+            self._next = now + self.interval_seconds
+            suppressed, self._suppressed = self._suppressed, 0
+        peer = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+        more = f" ({suppressed} more since the last such line)" if suppressed else ""
+        record.msg = "refused a malformed request from %s: %s (%s)%s"
+        record.args = (peer, type(exc).__name__, exc.code, more)
+        record.exc_info = None
+        record.exc_text = None
+        record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+def quiet_malformed_requests() -> MalformedRequests:
+    """Attach the process's one :class:`MalformedRequests` to ``aiohttp.server`` (idempotent)."""
+    logger = logging.getLogger("aiohttp.server")
+    for existing in logger.filters:
+        if isinstance(existing, MalformedRequests):
+            return existing
+    installed = MalformedRequests()
+    logger.addFilter(installed)
+    return installed
+
+
 def configure_logging(log_format: str = "text", level: str = "info") -> None:
     """Configure the root logger once for the process (stderr)."""
     handler = logging.StreamHandler(sys.stderr)
@@ -96,3 +163,4 @@ def configure_logging(log_format: str = "text", level: str = "info") -> None:
     root.setLevel(level.upper())
     # aiohttp's access log would log every scrape and probe.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    quiet_malformed_requests()

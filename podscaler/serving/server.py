@@ -31,6 +31,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from podscaler.kube.errors import KubeError
+from podscaler.observability.logging import quiet_malformed_requests
 from podscaler.serving.authentication import Authenticator, Unauthenticated, UserInfo
 from podscaler.serving.authorization import (
     Attributes,
@@ -121,6 +122,7 @@ class SecureServer:
         return app
 
     async def start(self, host: str, port: int) -> None:
+        quiet_malformed_requests()  # else: a traceback per bad request, unauthenticated
         if self.authenticator is None:
             log.warning("%s: authentication is OFF; every request is anonymous", self.component)
         if self.authorizer is None:
