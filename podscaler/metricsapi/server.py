@@ -45,6 +45,7 @@ from podscaler.metricsapi.apiservice import (
     apiservice_owner,
     publish_ca_bundle,
 )
+from podscaler.metricsapi.cabundle import guard_ca_bundle
 from podscaler.serving.authentication import Authenticator, UserInfo
 from podscaler.serving.authorization import Attributes, SubjectAccessReviewer
 from podscaler.serving.certificates import service_hostnames
@@ -325,6 +326,17 @@ async def serve_metrics_api(
     try:
         if on_ready is not None:
             on_ready(server)
-        await security.keep_fresh()
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(security.keep_fresh())
+            if security.keeper.publish_ca_bundle is not None:
+                # Put our CA back whenever the APIService is re-applied without it.
+                tasks.create_task(
+                    guard_ca_bundle(
+                        kube,
+                        lambda: security.keeper.published,
+                        namespace=options.namespace,
+                        service=options.service,
+                    )
+                )
     finally:
         await server.stop()

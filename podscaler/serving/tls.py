@@ -171,6 +171,11 @@ class CertificateKeeper:
         self.component = component
         self._published: bytes | None = None
 
+    @property
+    def published(self) -> bytes | None:
+        """The CA bundle last published (``None`` before the first, or when not publishing)."""
+        return self._published
+
     async def initial(self) -> ServingMaterial:
         """The first material (published when self-signed)."""
         material = self._read()
