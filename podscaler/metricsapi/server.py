@@ -87,7 +87,10 @@ class MetricsApiServer:
 
     ``tls`` None serves plain HTTP (benchmarks and local experiments only). ``authenticator``
     None accepts every request as ``system:anonymous`` and ``authorizer`` None allows every
-    request: both are for development and are logged loudly at start.
+    request: both are for development and are logged loudly at start. Connections are
+    accepted and spoken on a thread of their own (``serving_thread``, see
+    :mod:`podscaler.serving.thread`) so a flood of them cannot delay the scale loops; the
+    source is read on the loop that started the server.
     """
 
     def __init__(
@@ -100,6 +103,7 @@ class MetricsApiServer:
         request_timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT_SECONDS,
         idle_timeout_seconds: float = DEFAULT_IDLE_TIMEOUT_SECONDS,
         handshake_timeout_seconds: float = DEFAULT_HANDSHAKE_TIMEOUT_SECONDS,
+        serving_thread: bool = True,
     ) -> None:
         self.source = source
         self.request_timeout_seconds = request_timeout_seconds
@@ -113,6 +117,7 @@ class MetricsApiServer:
             idle_timeout_seconds=idle_timeout_seconds,
             handshake_timeout_seconds=handshake_timeout_seconds,
             max_line_size=_MAX_LINE_SIZE,
+            serving_thread=serving_thread,
         )
 
     @property
@@ -249,6 +254,12 @@ class MetricsApiOptions:
     auth_refresh_seconds: float = DEFAULT_AUTH_REFRESH_SECONDS
     #: Extra names for a self-signed certificate (e.g. ``127.0.0.1`` for local runs).
     extra_hostnames: tuple[str, ...] = field(default=())
+    #: Accept and speak TLS on a thread of its own (a flood cannot delay the scale loops);
+    #: False only where the loop's clock is faked (looptime cannot fake another thread's).
+    serving_thread: bool = True
+    #: Watch the APIService and restore our CA when it goes (see :mod:`.cabundle`); False
+    #: only where the loop's clock is faked (a watch's read timeout would fire at once).
+    guard_ca_bundle: bool = True
 
 
 async def _check_apiservice(kube: Kube, options: MetricsApiOptions) -> None:
@@ -321,6 +332,7 @@ async def serve_metrics_api(
         authorizer=security.authorizer,
         request_timeout_seconds=options.request_timeout_seconds,
         idle_timeout_seconds=options.idle_timeout_seconds,
+        serving_thread=options.serving_thread,
     )
     await server.start(options.host, options.port)
     try:
@@ -328,7 +340,7 @@ async def serve_metrics_api(
             on_ready(server)
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(security.keep_fresh())
-            if security.keeper.publish_ca_bundle is not None:
+            if options.guard_ca_bundle and security.keeper.publish_ca_bundle is not None:
                 # Put our CA back whenever the APIService is re-applied without it.
                 tasks.create_task(
                     guard_ca_bundle(

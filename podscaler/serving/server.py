@@ -39,6 +39,7 @@ from podscaler.serving.authorization import (
     forbidden_message,
 )
 from podscaler.serving.status import StatusError
+from podscaler.serving.thread import ServingThread
 from podscaler.serving.tls import ServingTls
 
 __all__ = [
@@ -78,6 +79,15 @@ def _error(err: StatusError) -> web.Response:
     return respond(err.body(), err.code)
 
 
+def _peer_certificate(request: web.Request) -> bytes | None:
+    """The client certificate (DER) of the request's TLS connection, if it sent one."""
+    ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
+    if ssl_object is None:
+        return None
+    der: bytes | None = ssl_object.getpeercert(binary_form=True)
+    return der
+
+
 class SecureServer:
     """One listener: TLS, authentication, then ``handler``.
 
@@ -99,6 +109,7 @@ class SecureServer:
         idle_timeout_seconds: float = DEFAULT_IDLE_TIMEOUT_SECONDS,
         handshake_timeout_seconds: float = DEFAULT_HANDSHAKE_TIMEOUT_SECONDS,
         max_line_size: int = DEFAULT_MAX_LINE_SIZE,
+        serving_thread: bool = False,
     ) -> None:
         self.handler = handler
         self.tls = tls
@@ -113,6 +124,9 @@ class SecureServer:
         self.url = ""
         self._runner: web.AppRunner | None = None
         self._server: asyncio.Server | None = None
+        #: Accept, TLS and HTTP on a thread of their own (see :mod:`.thread`); the handler,
+        #: authentication and authorization still run on the loop that started the server.
+        self.thread = ServingThread(f"{component}-serving") if serving_thread else None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -122,6 +136,17 @@ class SecureServer:
         return app
 
     async def start(self, host: str, port: int) -> None:
+        if self.thread is None:
+            await self._listen(host, port)
+            return
+        await self.thread.start()
+        try:
+            await self.thread.run(lambda: self._listen(host, port))
+        except BaseException:
+            await self.thread.stop()
+            raise
+
+    async def _listen(self, host: str, port: int) -> None:
         quiet_malformed_requests()  # else: a traceback per bad request, unauthenticated
         if self.authenticator is None:
             log.warning("%s: authentication is OFF; every request is anonymous", self.component)
@@ -158,6 +183,15 @@ class SecureServer:
         log.info("%s: serving %s on %s", self.component, self.serves, self.url)
 
     async def stop(self) -> None:
+        if self.thread is None:
+            await self._close()
+            return
+        if self.thread.loop is not None:
+            with contextlib.suppress(Exception):
+                await self.thread.run(self._close)
+        await self.thread.stop()
+
+    async def _close(self) -> None:
         if self._server is not None:
             server, self._server = self._server, None
             server.close()
@@ -197,16 +231,21 @@ class SecureServer:
             return _error(StatusError(500, "internal error while serving the request"))
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
-        return await self.handler(request, await self.authenticate(request))
+        if self.thread is None:
+            return await self.handler(request, await self.authenticate(request))
+        # Read the peer certificate here, on the loop that owns the connection.
+        return await self.thread.call(self._handle(request, _peer_certificate(request)))
+
+    async def _handle(self, request: web.Request, der: bytes | None) -> web.StreamResponse:
+        return await self.handler(request, await self._user(der, request))
 
     async def authenticate(self, request: web.Request) -> UserInfo:
         """The request's user; :class:`StatusError` 401 when no authenticator recognises it."""
+        return await self._user(_peer_certificate(request), request)
+
+    async def _user(self, der: bytes | None, request: web.Request) -> UserInfo:
         if self.authenticator is None:
             return ANONYMOUS
-        der: bytes | None = None
-        ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
-        if ssl_object is not None:
-            der = ssl_object.getpeercert(binary_form=True)
         try:
             return await self.authenticator.authenticate(der, request.headers)
         except Unauthenticated as exc:

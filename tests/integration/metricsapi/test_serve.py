@@ -110,8 +110,16 @@ async def test_serve_publishes_its_ca_and_follows_the_authentication_configmap(
     await kube.request("POST", CONFIGMAP, body=_auth_configmap(front_proxy_ca))
 
     ready: asyncio.Future[MetricsApiServer] = asyncio.get_running_loop().create_future()
-    # The refresh period is the production default (60 s), on the loop clock.
-    options = MetricsApiOptions(host="127.0.0.1", port=0, extra_hostnames=("127.0.0.1",))
+    # The refresh period is the production default (60 s), on the loop clock. looptime cannot
+    # fast-forward the serving thread's clock, and it would fire the caBundle guard's watch
+    # timeouts at once (test_ca_bundle_guard.py covers it on real time): both off here.
+    options = MetricsApiOptions(
+        host="127.0.0.1",
+        port=0,
+        extra_hostnames=("127.0.0.1",),
+        serving_thread=False,
+        guard_ca_bundle=False,
+    )
     assert options.auth_refresh_seconds == 60
     serving = asyncio.create_task(
         serve_metrics_api(source, kube, options, on_ready=ready.set_result)
