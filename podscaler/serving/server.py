@@ -233,8 +233,19 @@ class SecureServer:
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         if self.thread is None:
             return await self.handler(request, await self.authenticate(request))
-        # Read the peer certificate here, on the loop that owns the connection.
-        return await self.thread.call(self._handle(request, _peer_certificate(request)))
+        # On the serving loop: the peer certificate (its connection lives here) and, unless a
+        # bearer token needs a TokenReview, the whole authentication (certificates are checked
+        # without I/O) — so unauthenticated callers are refused without ever reaching the
+        # deciding loop, however many there are.
+        der = _peer_certificate(request)
+        scheme, _, _ = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer":
+            user = await self._user(der, request)
+            return await self.thread.call(self._handle_as(request, user))
+        return await self.thread.call(self._handle(request, der))
+
+    async def _handle_as(self, request: web.Request, user: UserInfo) -> web.StreamResponse:
+        return await self.handler(request, user)
 
     async def _handle(self, request: web.Request, der: bytes | None) -> web.StreamResponse:
         return await self.handler(request, await self._user(der, request))
