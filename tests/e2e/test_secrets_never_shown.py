@@ -34,7 +34,7 @@ import pytest
 
 from podscaler.kube.clients import Kube
 from podscaler.kube.errors import KubeError
-from podscaler.sim.apiserver import ApiServer
+from podscaler.sim.apiserver.server import ApiServer
 from tests.e2e.conftest import ROOT, OperatorProcess
 from tests.e2e.eventworld import put_secret
 from tests.e2e.test_hpa_mode import (

@@ -26,7 +26,7 @@ from podscaler.kube.clients import Kube, connect
 from podscaler.kube.errors import KubeError
 from podscaler.metricsapi.cabundle import bundle_certificates, merged_bundle
 from podscaler.metricsapi.server import MetricsApiOptions, MetricsApiServer, serve_metrics_api
-from podscaler.sim.apiserver import ApiServer
+from podscaler.sim.apiserver.server import ApiServer
 from tests.integration.metricsapi.memory import InMemorySource, Trigger
 
 APISERVICE = "v1beta1.external.metrics.k8s.io"
