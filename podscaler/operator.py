@@ -37,10 +37,14 @@ What runs:
   metrics API, when configured, serves (a standby replica under ``--leader-elect`` is ready
   too: it can take over).
 
-``--leader-elect`` campaigns for a Lease and runs the controller only while holding it.
-ScaledObjects need no singleton (every evaluation is idempotent), so this is optional and only
-gives active/standby; spreading objects over replicas by consistent hashing of their keys is
-future work (DESIGN.md, "Scale beyond one operator").
+``--leader-elect`` campaigns for a Lease and runs the controller only while holding it
+(active/standby). ``--shard`` makes the replicas active/active instead
+(:mod:`podscaler.controllers.sharding`): each holds its own Lease in the operator namespace and
+polls only the ScaledObjects that rendezvous hashing gives it; work that must run once
+(ScaledJobs, which create Jobs; ProportionalScalers; the node autoscaler) runs under the one
+Lease ``podscaler-singletons`` on whichever replica holds it. ``--shard-selector`` is static
+sharding instead: this replica sees only the ScaledObjects with the label (no Leases). The three
+modes exclude each other.
 
 ``--dry-run`` decides and explains every object, writes status, Events and metrics, but never
 writes a target's ``/scale``.
@@ -81,6 +85,7 @@ from podscaler.controllers.proportional import (
 from podscaler.controllers.scaledjob import JobSettings, ScaledJobController
 from podscaler.controllers.scaledobject import ScaledObjectController, Settings
 from podscaler.controllers.scaledobject.metricsource import ControllerMetricsSource
+from podscaler.controllers.sharding import Membership, MembershipSettings
 from podscaler.controllers.triggers.refresh import AuthRefresher
 from podscaler.controllers.vertical import (
     VerticalControllers,
@@ -138,6 +143,27 @@ class RunOptions:
         False,
         negatable=True,
         help="Run the controller only while holding a Lease (active/standby).",
+    )
+    shard: bool = flag(
+        False,
+        help="Share the ScaledObjects with the other replicas run with --shard "
+        "(a Lease each, rendezvous hashing; singletons under one leader Lease).",
+    )
+    shard_selector: str | None = flag(
+        None,
+        help="Work only on ScaledObjects matching this label selector (static sharding).",
+    )
+    shard_lease_duration_seconds: float = flag(
+        15.0,
+        name="shard-lease-duration",
+        minimum=1.0,
+        help="Seconds a --shard member Lease lasts unrenewed (renewed every 2/15 of it, "
+        "a member stops working 2/3 of it after its last renewal).",
+    )
+    shard_address: str = flag(
+        "",
+        help="host:port other --shard replicas reach this one's metrics API at "
+        "(default: $POD_IP or the bind address, and --metrics-api-port).",
     )
     dry_run: bool = flag(False, help="Decide and explain, never write a target's /scale.")
     operator_namespace: str = flag(
@@ -468,6 +494,26 @@ async def settle_heap_periodically(
         settled_at = _WALL.monotonic()
 
 
+def shard_settings(options: RunOptions, identity: str) -> MembershipSettings:
+    """The member Lease of ``--shard``: client-go's 15/10/2 ratios of the lease duration;
+    the address others forward metric reads to."""
+    duration = options.shard_lease_duration_seconds
+    address = options.shard_address
+    if not address and options.metrics_api is not None:
+        host = os.environ.get("POD_IP") or options.metrics_api.host
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        address = f"{host}:{options.metrics_api.port}"
+    return MembershipSettings(
+        namespace=options.operator_namespace,
+        identity=identity,
+        address=address,
+        lease_duration_seconds=duration,
+        renew_deadline_seconds=duration * 2 / 3,
+        retry_period_seconds=duration * 2 / 15,
+    )
+
+
 async def run_operator(
     options: RunOptions,
     stop: asyncio.Event | None = None,
@@ -517,20 +563,19 @@ async def run_operator(
     )
 
     source = ControllerMetricsSource(now=now)
+    membership: Membership | None = None
+    if options.shard:
+        membership = Membership(kube, shard_settings(options, identity), now=now)
 
-    async def control() -> None:
-        controller = ScaledObjectController(
-            kube,
-            namespace=options.namespace,
-            now=now,
-            settings=settings,
-            metrics=metrics,
-            recorder=recorder,
-            rng=random.Random(options.seed),
-        )
-        # ScaledJobs create Jobs: nothing of theirs runs under --dry-run.
+    async def singletons() -> None:
+        """ScaledJobs (they create Jobs), VerticalScalers and ProportionalScalers: work that one
+        replica does."""
         jobs = None
-        if not options.dry_run:
+        refresher = None
+        if not options.dry_run:  # ScaledJobs create Jobs: nothing of theirs under --dry-run.
+            refresher = AuthRefresher(
+                kube, namespace=options.namespace, period_seconds=options.auth_refresh_seconds
+            )
             jobs = ScaledJobController(
                 kube,
                 namespace=options.namespace,
@@ -542,19 +587,8 @@ async def run_operator(
                 recorder=recorder,
                 metrics=metrics,
             )
-        refresher = AuthRefresher(
-            kube, namespace=options.namespace, period_seconds=options.auth_refresh_seconds
-        )
-        controller.evaluator.refresher = refresher
-        if jobs is not None:
             jobs.refresher = refresher
-        servers.controller = controller
-        servers.jobs = jobs
-        servers.standby = False
-        source.controller = controller
-        await refresher.start()
-        await controller.start()
-        if jobs is not None:
+            await refresher.start()
             await jobs.start()
         proportional: ProportionalController | None = None
         vertical: VerticalControllers | None = None
@@ -581,13 +615,50 @@ async def run_operator(
                 ),
                 metrics=proportional_metrics,
             )
-            servers.proportional = proportional
+            await asyncio.Event().wait()
+        finally:
+            if vertical is not None:
+                await vertical.aclose()
+            if proportional is not None:
+                await proportional.aclose()
+            if jobs is not None:
+                await jobs.aclose()
+            if refresher is not None:
+                await refresher.aclose()
+
+    async def control() -> None:
+        controller = ScaledObjectController(
+            kube,
+            namespace=options.namespace,
+            now=now,
+            settings=settings,
+            metrics=metrics,
+            recorder=recorder,
+            rng=random.Random(options.seed),
+            owns=membership.owns if membership is not None else None,
+            label_selector=options.shard_selector,
+        )
+        refresher = AuthRefresher(
+            kube, namespace=options.namespace, period_seconds=options.auth_refresh_seconds
+        )
+        controller.evaluator.refresher = refresher
+        servers.controller = controller
+        servers.standby = False
+        source.controller = controller
+        if membership is not None:
+            membership.on_change.append(controller.rebalance)
+        await refresher.start()
+        await controller.start()
+        # Without --shard the singletons run beside the controller, in this replica.
+        local = None if options.shard else loop.create_task(singletons(), name="singletons")
+        try:
             await controller.wait_synced()
             log.info(
-                "ScaledObject controller synced: %d objects (namespace: %s%s)",
+                "ScaledObject controller synced: %d objects (namespace: %s%s%s)",
                 len(controller.objects),
                 options.namespace or "all",
                 ", dry run" if options.dry_run else "",
+                f", selector {options.shard_selector}" if options.shard_selector else "",
             )
             first_round = max(
                 (c.polling_interval_seconds for c in controller.objects.values()),
@@ -597,18 +668,18 @@ async def run_operator(
                 settle_heap_periodically(min(first_round, 300.0)), name="settle-heap"
             )
             try:
+                if local is not None:
+                    await local  # runs until cancelled; re-raises if it failed
                 await asyncio.Event().wait()
             finally:
                 settling.cancel()
         finally:
             source.controller = None
-            servers.controller = servers.jobs = servers.proportional = None
-            if vertical is not None:
-                await vertical.aclose()
-            if proportional is not None:
-                await proportional.aclose()
-            if jobs is not None:
-                await jobs.aclose()
+            if membership is not None:
+                membership.on_change.remove(controller.rebalance)
+            if local is not None:
+                local.cancel()
+                await asyncio.gather(local, return_exceptions=True)
             await controller.aclose()
             await refresher.aclose()
 
@@ -643,7 +714,8 @@ async def run_operator(
     node_metrics = NodeAutoscalerMetrics(metrics.registry) if options.nodes else None
     proportional_metrics = ProportionalMetrics(metrics.registry)
     node_work: asyncio.Task[None] | None = None
-    if options.nodes is not None and options.leader_elect:
+    elect_singletons = options.leader_elect or options.shard
+    if options.nodes is not None and elect_singletons:
         node_elector = LeaderElector(
             kube,
             namespace=options.operator_namespace,
@@ -667,6 +739,19 @@ async def run_operator(
         work = loop.create_task(elector.run(control), name="leader-election")
     else:
         work = loop.create_task(control(), name="scaledobject-controller")
+    shard_tasks: list[asyncio.Task[None]] = []
+    if membership is not None:
+        singleton_elector = LeaderElector(
+            kube,
+            namespace=options.operator_namespace,
+            name="podscaler-singletons",
+            identity=identity,
+            now=now,
+        )
+        shard_tasks = [
+            loop.create_task(membership.run(), name="shard-membership"),
+            loop.create_task(singleton_elector.run(singletons), name="singletons"),
+        ]
     stopper = loop.create_task(stop.wait(), name="stop")
     serving = loop.create_task(
         _serve_external_metrics(source, kube, options.metrics_api, servers), name="metrics-api"
@@ -675,10 +760,13 @@ async def run_operator(
         await asyncio.wait({work, stopper}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         log.info("shutting down")
-        tasks = [work, stopper, serving] + ([node_work] if node_work is not None else [])
+        tasks = [work, stopper, serving, *shard_tasks]
+        tasks += [node_work] if node_work is not None else []
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if membership is not None:
+            await membership.leave()  # after the work stopped: the others take over at once
         if node_work is not None and not node_work.cancelled() and node_work.exception():
             log.error("node autoscaler stopped: %s", node_work.exception())
         if work.done() and not work.cancelled() and work.exception() is not None:

@@ -67,6 +67,13 @@ def settings(values: dict[str, Any]) -> RunOptions:
     if (metrics_api.cert_file is None) != (metrics_api.key_file is None):
         cert, key = METRICS_API.flag_name("cert_file"), METRICS_API.flag_name("key_file")
         raise click.UsageError(f"{cert} and {key} go together")
+    modes = [
+        OPERATOR.flag_name(name)
+        for name in ("leader_elect", "shard", "shard_selector")
+        if values[OPERATOR.param_of(name)]
+    ]
+    if len(modes) > 1:
+        raise click.UsageError(f"{' and '.join(modes)} exclude each other: choose one")
     proportional = PROPORTIONAL.build(values)
     vertical = VERTICAL.build(values)
     try:

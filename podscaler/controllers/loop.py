@@ -42,6 +42,16 @@ API server restarted with another store) hands the informer to the loop (``cache
 that falls due while the cache is being repaired waits until it is current again — the object
 may be gone, and the list that repairs the cache removes it (cancelling its task) if so.
 
+Ownership. With several active replicas (:mod:`podscaler.controllers.sharding`) a loop polls
+only the objects its replica owns (``owns``): it still holds every object the informer shows
+(cheap: the object and an empty context), but runs tasks only for the owned ones. When the
+owner changes, :meth:`PollLoop.rebalance` cancels the tasks of objects no longer owned at
+once (fencing: the old owner stops before the new one may start) and replaces their contexts
+with fresh ones (``fresh``): what a new owner knows comes from the object, as after a restart,
+and an object that comes back later is rebuilt the same way. Tasks start for objects newly
+owned; an object whose status is current takes its first poll within one interval, like after
+a restart.
+
 Cancellation. :meth:`PollLoop.remove` (the object was deleted) and :meth:`PollLoop.aclose` (the
 controller stops) cancel the object's task, wait for it, and close the context (its scalers'
 connections).
@@ -122,6 +132,8 @@ class PollLoop(Generic[C]):
         wakes: Callable[[Mapping[str, Any], Mapping[str, Any]], bool] = spec_changed,
         cache: CacheState | None = None,
         rng: random.Random | None = None,
+        owns: Callable[[Key], bool] | None = None,
+        fresh: Callable[[C], C] | None = None,
     ) -> None:
         #: ``ScaledObject``, ``ScaledJob`` …: for logs and task names; lower-cased, KEDA's
         #: ``type`` label of the loop metrics.
@@ -140,6 +152,15 @@ class PollLoop(Generic[C]):
         self._rng = rng or random.Random()
         self.objects: dict[Key, C] = {}
         self._tasks: dict[Key, asyncio.Task[None]] = {}
+        #: Whether this replica polls an object (None: all of them).
+        self.owns = owns
+        #: Builds the context a released object starts from again (None: keep the old one).
+        self._fresh = fresh
+        #: Tasks cancelled by a rebalance and not finished yet, by object.
+        self._releasing: dict[Key, asyncio.Task[None]] = {}
+        #: Objects released to another replica and taken from one, for status and tests.
+        self.released = 0
+        self.taken = 0
         #: Polls made (all objects), for tests and the benchmark.
         self.evaluations = 0
         #: Called with each scheduled poll's lateness in seconds (the benchmark's hook).
@@ -148,11 +169,52 @@ class PollLoop(Generic[C]):
     # ---------------------------------------------------------------- the controller's side
 
     def add(self, key: Key, ctx: C) -> None:
-        """Start polling *ctx* (a new object)."""
+        """Hold *ctx* (a new object) and poll it if this replica owns it."""
         self.objects[key] = ctx
+        if self.owns is None or self.owns(key):
+            self._start(key)
+
+    def _start(self, key: Key) -> None:
         self._tasks[key] = asyncio.get_running_loop().create_task(
-            self._run(ctx), name=f"{self._type}-{key[0]}/{key[1]}"
+            self._run(key), name=f"{self._type}-{key[0]}/{key[1]}"
         )
+
+    def rebalance(self) -> tuple[int, int]:
+        """Ownership changed: stop the objects no longer owned (at once), start the ones newly
+        owned. Returns ``(released, taken)``."""
+        if self.owns is None:
+            return 0, 0
+        released = taken = 0
+        for key in list(self.objects):
+            owned = self.owns(key)
+            task = self._tasks.get(key)
+            if task is not None and (not owned or task.done()):
+                # (A done task stopped itself on seeing the object was no longer owned.)
+                del self._tasks[key]
+                task.cancel()
+                self._releasing[key] = asyncio.get_running_loop().create_task(
+                    self._release(key, task), name=f"release-{key[0]}/{key[1]}"
+                )
+                released += 1
+                task = None
+            if task is None and owned:
+                self._start(key)
+                taken += 1
+        self.released += released
+        self.taken += taken
+        return released, taken
+
+    async def _release(self, key: Key, task: asyncio.Task[None]) -> None:
+        """Wait for a cancelled task, then start the object over from what the object says."""
+        try:
+            await asyncio.gather(task, return_exceptions=True)
+            ctx = self.objects.get(key)
+            if ctx is not None:
+                await ctx.close()
+                if self._fresh is not None:
+                    self.objects[key] = self._fresh(ctx)
+        finally:
+            self._releasing.pop(key, None)
 
     def update(self, ctx: C, new: dict[str, Any]) -> dict[str, Any]:
         """The informer has a new version of *ctx*'s object; returns the previous one. Wakes
@@ -164,18 +226,21 @@ class PollLoop(Generic[C]):
 
     async def remove(self, key: Key) -> C | None:
         """Stop polling the object (deleted): cancel its task, close its context."""
-        ctx = self.objects.pop(key, None)
         task = self._tasks.pop(key, None)
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+        releasing = self._releasing.get(key)
+        if releasing is not None:
+            await asyncio.gather(releasing, return_exceptions=True)
+        ctx = self.objects.pop(key, None)
         if ctx is not None:
             await ctx.close()
         return ctx
 
     async def aclose(self) -> None:
         """Stop every task and close every context."""
-        tasks = list(self._tasks.values())
+        tasks = list(self._tasks.values()) + list(self._releasing.values())
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -186,7 +251,11 @@ class PollLoop(Generic[C]):
 
     # ---------------------------------------------------------------- the schedule
 
-    async def _run(self, ctx: C) -> None:
+    async def _run(self, key: Key) -> None:
+        releasing = self._releasing.get(key)
+        if releasing is not None:  # given away and taken back: start from the fresh context
+            await asyncio.shield(releasing)
+        ctx = self.objects[key]
         loop = asyncio.get_running_loop()
         spread = 0.0
         if status_is_current(ctx.obj):  # polled before: nobody waits for this poll
@@ -211,6 +280,8 @@ class PollLoop(Generic[C]):
                 # restarted with another store): this object may be gone, and the list that
                 # repairs the cache cancels this task if so. Nothing is decided meanwhile.
                 await self._cache.wait_current()
+            if self.owns is not None and not self.owns(key):
+                return  # a rebalance is on its way to cancel this task: no poll meanwhile
             started = loop.time()
             if not woke:
                 lateness = started - deadline

@@ -14,6 +14,12 @@ object, a few writes in flight, a short timeout), so a slow API server never hol
 Ownership. Two ScaledObjects that target the same workload would fight over its replicas
 (KEDA issue #897); the older one (by creation time, then name) keeps the target, the other is
 refused with Ready=False (reason ScaleTargetAlreadyManaged) until the first one goes away.
+
+Sharding. With ``owns`` (``namespace/name`` → whether this replica works on it; see
+:mod:`podscaler.controllers.sharding`) the controller still caches every object (the target
+ownership above needs them all) but polls only the owned ones; :meth:`rebalance` applies an
+ownership change. An object given away is forgotten as a deleted one is (scalers closed,
+decision records, metrics), and starts over from its status when it comes back.
 """
 
 from __future__ import annotations
@@ -86,6 +92,8 @@ class ScaledObjectController:
         decisions: DecisionLog | None = None,
         cache_targets: bool = True,
         rng: random.Random | None = None,
+        owns: Callable[[str], bool] | None = None,
+        label_selector: str | None = None,
     ) -> None:
         self.kube = kube
         #: Draws the poll phases; seeded by a simulation so that a run replays exactly.
@@ -98,7 +106,13 @@ class ScaledObjectController:
         self.targets = TargetReader(
             kube, self.discovery, namespace=namespace, use_cache=cache_targets
         )
-        self.informer = Informer(kube, SCALED_OBJECTS, namespace=namespace, transform=compact)
+        self.informer = Informer(
+            kube,
+            SCALED_OBJECTS,
+            namespace=namespace,
+            transform=compact,
+            label_selector=label_selector,
+        )
         self.evaluator = Evaluator(
             kube,
             self.targets,
@@ -120,6 +134,8 @@ class ScaledObjectController:
             wakes=_wake_worthy,
             cache=self.informer,
             rng=self._rng,
+            owns=(lambda key: owns(f"{key[0]}/{key[1]}")) if owns is not None else None,
+            fresh=self._given_away,
         )
         self.objects = self.loop.objects
         self._by_target: dict[TargetKey, set[tuple[str, str]]] = {}
@@ -161,6 +177,27 @@ class ScaledObjectController:
         await self.status_writer.aclose()
         await self.loop.aclose()
         await self.targets.aclose()
+
+    def rebalance(self) -> tuple[int, int]:
+        """Ownership among replicas changed: returns ``(released, taken)``."""
+        released, taken = self.loop.rebalance()
+        if released or taken:
+            log.info("rebalanced: %d objects given away, %d taken", released, taken)
+        return released, taken
+
+    def _given_away(self, ctx: ObjectContext) -> ObjectContext:
+        """Another replica owns *ctx*'s object now: forget what this one held (as for a
+        deleted object) and keep a fresh context in case it comes back."""
+        self.evaluator.keeper.forget(ctx)
+        if ctx.target is not None:
+            self.targets.forget(ctx.target)
+        self.decisions.forget(ctx.namespace, ctx.name)
+        self.metrics.forget(ctx.namespace, ctx.name)
+        # A status already queued is still written: it was decided while this replica owned
+        # the object, it carries what the next owner reads back (lastActiveTime), and the
+        # next owner takes over only after the old one's view changed (a lease duration on a
+        # join) or it is gone.
+        return ObjectContext(namespace=ctx.namespace, name=ctx.name, obj=ctx.obj)
 
     # ---------------------------------------------------------------- ownership
 
