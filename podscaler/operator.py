@@ -18,8 +18,9 @@ What runs:
   when a referenced TriggerAuthentication changes (watched) or a referenced Secret/ConfigMap
   does (re-read by name every ``auth_refresh_seconds``, and at once after an authentication
   failure);
-* an HTTP server on the **metrics port** (default 8080): ``/metrics`` (Prometheus text format)
-  and ``/debug/decisions`` (the recent decision records per object as JSON, optionally
+* an HTTP server on the **metrics port** (default 8080): ``/metrics`` (Prometheus text format),
+  ``/debug/shard`` (with ``--shard``: members, owned objects, handovers) and
+  ``/debug/decisions`` (the recent decision records per object as JSON, optionally
   ``?namespace=&name=``; this is what ``podscaler explain --endpoint`` reads);
 * with Cluster Autoscaler's flags (``--nodes``, ``--node-group-auto-discovery``,
   ``--cloud-provider=aws``), the node autoscaler (:mod:`podscaler.controllers.nodes`), under
@@ -230,6 +231,7 @@ class _Servers:
         self.jobs: ScaledJobController | None = None
         self.proportional: ProportionalController | None = None
         self.nodes: NodeAutoscaler | None = None
+        self.membership: Membership | None = None
         self.standby = False
         #: The external metrics API: "off" (not configured), "starting", "serving", "failed".
         self.metrics_api = "off" if options.metrics_api is None else "starting"
@@ -266,102 +268,25 @@ class _Servers:
             }
         )
 
-    def _watchdog(self, name: str, limit_seconds: float) -> LoopWatchdog:
-        dog = self._watchdogs.get(name)
-        if dog is None or dog.limit_seconds != limit_seconds:
-            dog = self._watchdogs[name] = LoopWatchdog(name, limit_seconds)
-        return dog
-
-    def not_live(self) -> list[str]:
-        """Why the process should be restarted: a poll loop that has work and does not move."""
-        now = asyncio.get_running_loop().time()
-        problems = []
-        for name, controller in (
-            ("ScaledObject poll loop", self.controller),
-            ("ScaledJob poll loop", self.jobs),
-        ):
-            if controller is None or not controller.synced:
-                continue
-            intervals = [c.polling_interval_seconds for c in controller.objects.values()]
-            limit = max(60.0, 3 * max(intervals, default=0.0))
-            # Polls finished (scheduled or woken): a loop with objects that finishes none is
-            # stuck; one object stuck in its poll leaves the others counting.
-            count = controller.loop.evaluations
-            problems.append(self._watchdog(name, limit).check(now, count, has_work=bool(intervals)))
-        if self.nodes is not None and self.nodes.synced:
-            # Cluster Autoscaler's own rule: unhealthy after --max-inactivity without a pass.
-            limit = self.nodes.options.max_inactivity_seconds
-            dog = self._watchdog("node autoscaler loop", limit)
-            problems.append(dog.check(now, self.nodes.passes, has_work=True))
-        return [p for p in problems if p is not None]
-
-    def not_ready(self) -> list[str]:
-        """Why the process should get no traffic yet."""
-        problems = []
-        if self.metrics_api in ("starting", "failed"):
-            problems.append(f"metrics API {self.metrics_api}")
-        if self.standby:
-            return problems
-        parts: list[tuple[str, Any]] = [
-            ("ScaledObject", self.controller),
-            ("ScaledJob", self.jobs),
-            ("ProportionalScaler", self.proportional),
-            ("node autoscaler", self.nodes),
-        ]
-        if self.controller is None:
-            problems.append("ScaledObject controller not started")
-        problems += [
-            f"{name} informers not synced" for name, c in parts if c is not None and not c.synced
-        ]
-        return problems
-
-    def status(self) -> dict[str, Any]:
-        """The ``/debug/status`` document (:mod:`podscaler.observability.status`)."""
-        objects: dict[str, Any] = {}
-        if self.controller is not None:
-            objects["ScaledObject"] = condition_counts(
-                "ScaledObject",
-                (
-                    (c.namespace, c.name, c.status or c.obj.get("status"))
-                    for c in self.controller.objects.values()
-                ),
-            )
-        if self.jobs is not None:
-            objects["ScaledJob"] = condition_counts(
-                "ScaledJob",
-                (
-                    (c.namespace, c.name, c.status or c.obj.get("status"))
-                    for c in self.jobs.objects.values()
-                ),
-            )
-        if self.proportional is not None:
-            objects["ProportionalScaler"] = condition_counts(
-                "ProportionalScaler",
-                (
-                    (*s.key, s.written_status or (s.obj or {}).get("status"))
-                    for s in self.proportional.states.values()
-                ),
-            )
-        not_live, not_ready = self.not_live(), self.not_ready()
-        nodes = None
-        if self.nodes is not None:
-            nodes = {"passes": self.nodes.passes, "groups": self.nodes.group_summary()}
-        return {
-            "version": _version(),
-            "role": "standby" if self.standby else "active",
-            "health": {
-                "live": not not_live,
-                "ready": not not_ready,
-                "problems": not_live + not_ready,
-                "metricsApi": self.metrics_api,
-            },
-            "objects": objects,
-            "lateness": lateness_summary(self.metrics.last_lateness()),
-            "nodes": nodes,
-        }
-
-    async def _status(self, request: web.Request) -> web.Response:
-        return web.json_response(self.status())
+    async def _shard(self, request: web.Request) -> web.Response:
+        """This replica's view of the shard (``--shard``): the live members, whether it may
+        own objects now, the ScaledObjects it polls, and the handovers it made."""
+        membership, controller = self.membership, self.controller
+        if membership is None:
+            return web.json_response({"error": "this replica does not run --shard"}, status=404)
+        loop = controller.loop if controller is not None else None
+        owned = sorted(f"{ns}/{name}" for ns, name in (loop.polled if loop is not None else ()))
+        return web.json_response(
+            {
+                "identity": membership.identity,
+                "members": list(membership.members),
+                "owning": membership.owning,
+                "objects": len(controller.objects) if controller is not None else 0,
+                "owned": owned,
+                "released": loop.released if loop is not None else 0,
+                "taken": loop.taken if loop is not None else 0,
+            }
+        )
 
     async def _healthz(self, request: web.Request) -> web.Response:
         problems = self.not_live()
@@ -381,7 +306,7 @@ class _Servers:
         metrics_app.router.add_get("/metrics", self._metrics)
         metrics_app.router.add_get("/debug/decisions", self._decisions)
         metrics_app.router.add_get("/debug/nodes", self._nodes)
-        metrics_app.router.add_get("/debug/status", self._status)
+        metrics_app.router.add_get("/debug/shard", self._shard)
         health_app = web.Application()
         health_app.router.add_get("/healthz", self._healthz)
         health_app.router.add_get("/readyz", self._readyz)
@@ -539,6 +464,7 @@ async def run_operator(
         server=options.cluster.server,
         context=options.cluster.context,
     )
+    kube.user_agent = f"podscaler/{identity}"
     servers = _Servers(options, metrics)
     try:
         await servers.start()
@@ -566,6 +492,7 @@ async def run_operator(
     membership: Membership | None = None
     if options.shard:
         membership = Membership(kube, shard_settings(options, identity), now=now)
+        servers.membership = membership
 
     async def singletons() -> None:
         """ScaledJobs (they create Jobs), VerticalScalers and ProportionalScalers: work that one

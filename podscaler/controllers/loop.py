@@ -166,6 +166,11 @@ class PollLoop(Generic[C]):
         #: Called with each scheduled poll's lateness in seconds (the benchmark's hook).
         self.on_lateness: Callable[[float], None] | None = None
 
+    @property
+    def polled(self) -> list[Key]:
+        """The objects with a running task (all of them unless ``owns`` says otherwise)."""
+        return [key for key, task in self._tasks.items() if not task.done()]
+
     # ---------------------------------------------------------------- the controller's side
 
     def add(self, key: Key, ctx: C) -> None:

@@ -164,6 +164,9 @@ class Kube:
         self.request_timeout_seconds = request_timeout_seconds
         self._token = token
         self.pool_size = pool_size
+        #: Sent with every request: kube-apiserver's audit log names the caller's agent, and
+        #: the operator puts its replica identity here to tell its replicas' writes apart.
+        self.user_agent = "podscaler"
         rest = api_client.rest_client
         tls = _ssl_context(self.configuration)
         # trust_env=False: see the module docstring (a .netrc read per request otherwise).
@@ -210,7 +213,7 @@ class Kube:
         await self.api_client.close()
 
     async def _headers(self, content_type: str | None) -> dict[str, str]:
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", "User-Agent": self.user_agent}
         if content_type is not None:
             headers["Content-Type"] = content_type
         if self._token is not None:

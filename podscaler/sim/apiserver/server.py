@@ -54,6 +54,7 @@ from podscaler.sim.apiserver import (
     views,
 )
 from podscaler.sim.apiserver.aggregation import Aggregator
+from podscaler.sim.apiserver.audit import AuditLog
 from podscaler.sim.apiserver.authentication import USER, Authenticator, User
 from podscaler.sim.apiserver.certificates import ServingCertificate, mint
 from podscaler.sim.apiserver.delegation import AuthPolicy, check_review_request
@@ -165,6 +166,8 @@ class ApiServer:
         self.auth_policy = AuthPolicy()
         #: Who calls: credentials required with TLS, optional over plain HTTP.
         self.authenticator = Authenticator(required=tls)
+        #: Writes answered, with the caller's User-Agent (off: None; see ``audit.py``).
+        self.audit: AuditLog | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -179,7 +182,9 @@ class ApiServer:
     async def start(self) -> None:
         if self.install_crds:
             self._install_podscaler_crds()
-        app = web.Application(middlewares=[_status_errors], client_max_size=bodies.MAX_BODY_BYTES)
+        app = web.Application(
+            middlewares=[self._audited, _status_errors], client_max_size=bodies.MAX_BODY_BYTES
+        )
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         if self.aggregator is not None:
             await self.aggregator.start()
@@ -407,6 +412,16 @@ class ApiServer:
         if self.aggregator is not None:
             return self.aggregator.token_user(token)
         return None
+
+    @web.middleware
+    async def _audited(
+        self, request: web.Request, handler: Callable[[web.Request], Any]
+    ) -> web.StreamResponse:
+        response: web.StreamResponse = await handler(request)
+        if self.audit is not None:
+            agent = request.headers.get("User-Agent", "")
+            self.audit.record(self._now, request.method, request.path, agent, response.status)
+        return response
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         request[USER] = self.authenticator.authenticate(request, self.token_user)
