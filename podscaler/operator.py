@@ -68,10 +68,10 @@ import signal
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from aiohttp import web
 
+from podscaler.api.externalmetrics import MetricsSource
 from podscaler.api.flags import flag
 from podscaler.api.triggers import DEFAULT_POLLING_INTERVAL_SECONDS
 from podscaler.clock import WallClock, clock_of
@@ -98,15 +98,16 @@ from podscaler.kube.errors import KubeError
 from podscaler.kube.events import EventRecorder
 from podscaler.kube.leases import LeaderElector
 from podscaler.metricsapi.apiservice import APISERVICE_NAME, apiservice_owner
+from podscaler.metricsapi.forwarding import LOCAL, ForwardingSource
 from podscaler.metricsapi.server import MetricsApiOptions, serve_metrics_api
+from podscaler.metricsapi.sharedca import SharedCaError, shared_authority
 from podscaler.observability.metrics import CONTENT_TYPE_LATEST, OperatorMetrics
 from podscaler.observability.nodemetrics import NodeAutoscalerMetrics
 from podscaler.observability.proportionalmetrics import ProportionalMetrics
 from podscaler.observability.status import (
     LoopWatchdog,
-    condition_counts,
-    lateness_summary,
 )
+from podscaler.pki import Authority
 from podscaler.serving.loopback import loopback_only
 
 __all__ = ["ListenFailed", "RunOptions", "run_operator", "settle_heap_periodically"]
@@ -232,6 +233,7 @@ class _Servers:
         self.proportional: ProportionalController | None = None
         self.nodes: NodeAutoscaler | None = None
         self.membership: Membership | None = None
+        self.forwarding: ForwardingSource | None = None
         self.standby = False
         #: The external metrics API: "off" (not configured), "starting", "serving", "failed".
         self.metrics_api = "off" if options.metrics_api is None else "starting"
@@ -285,6 +287,7 @@ class _Servers:
                 "owned": owned,
                 "released": loop.released if loop is not None else 0,
                 "taken": loop.taken if loop is not None else 0,
+                "forwarded": self.forwarding.forwarded if self.forwarding is not None else 0,
             }
         )
 
@@ -334,10 +337,10 @@ class _Servers:
 
 
 async def _serve_external_metrics(
-    source: ControllerMetricsSource,
+    source: MetricsSource,
     kube: Kube,
     options: MetricsApiOptions | None,
-    servers: _Servers,
+    shared_ca: asyncio.Future[Authority | None] | None = None,
 ) -> None:
     """The metrics API for the operator's lifetime. It failing (a port taken, unreadable
     certificates) is logged and leaves the controllers running: direct mode needs no API; but
@@ -355,12 +358,24 @@ async def _serve_external_metrics(
                 owner.describe(),
             )
         return
-
-    def serving(_: object) -> None:
-        servers.metrics_api = "serving"
-
+    ca: Authority | None = None
+    if options.cert_file is None and options.cert_dir is None:
+        # Self-issued certificates: every replica issues from the one CA in a Secret, so the
+        # APIService's caBundle trusts all of them (issue 17 item 10).
+        try:
+            ca = await shared_authority(
+                kube, options.namespace, now=_WALL.now(), common_name=f"{options.service}-ca"
+            )
+        except (KubeError, SharedCaError) as exc:
+            log.warning(
+                "metrics API: no shared CA (%s); this replica mints its own, which other "
+                "replicas' caBundle will not trust",
+                exc,
+            )
+    if shared_ca is not None and not shared_ca.done():
+        shared_ca.set_result(ca)
     try:
-        await serve_metrics_api(source, kube, options, on_ready=serving)
+        await serve_metrics_api(source, kube, options, ca=ca)
     except asyncio.CancelledError:
         raise
     except Exception as exc:
@@ -417,6 +432,39 @@ async def settle_heap_periodically(
         gc.collect()
         gc.freeze()
         settled_at = _WALL.monotonic()
+
+
+def _forwarding(
+    source: MetricsSource,
+    membership: Membership,
+    kube: Kube,
+    api: MetricsApiOptions,
+    shared_ca: asyncio.Future[Authority | None],
+) -> ForwardingSource:
+    """The metrics API's source under ``--shard``: owned objects from this replica, the
+    others forwarded to their owner (:mod:`podscaler.metricsapi.forwarding`)."""
+
+    def route(key: str) -> str | None:
+        if membership.owns(key):
+            return LOCAL
+        owner = membership.owner_of(key)
+        if owner is None:
+            return None
+        return LOCAL if owner.identity == membership.identity else owner.address or None
+
+    def ca_pem() -> bytes:
+        ca = shared_ca.result() if shared_ca.done() else None
+        if ca is None and api.cert_dir is not None and (api.cert_dir / "ca.crt").exists():
+            return (api.cert_dir / "ca.crt").read_bytes()
+        return ca.pem if ca is not None else b""
+
+    return ForwardingSource(
+        source,
+        route=route,
+        ca_pem=ca_pem,
+        server_name=f"{api.service}.{api.namespace}.svc",
+        credentials=kube.credentials,
+    )
 
 
 def shard_settings(options: RunOptions, identity: str) -> MembershipSettings:
@@ -680,8 +728,17 @@ async def run_operator(
             loop.create_task(singleton_elector.run(singletons), name="singletons"),
         ]
     stopper = loop.create_task(stop.wait(), name="stop")
+    api_source: MetricsSource = source
+    forwarding: ForwardingSource | None = None
+    shared_ca: asyncio.Future[Authority | None] = loop.create_future()
+    if membership is not None and options.metrics_api is not None:
+        forwarding = api_source = _forwarding(
+            source, membership, kube, options.metrics_api, shared_ca
+        )
+        servers.forwarding = forwarding
     serving = loop.create_task(
-        _serve_external_metrics(source, kube, options.metrics_api, servers), name="metrics-api"
+        _serve_external_metrics(api_source, kube, options.metrics_api, shared_ca),
+        name="metrics-api",
     )
     try:
         await asyncio.wait({work, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -698,6 +755,8 @@ async def run_operator(
             log.error("node autoscaler stopped: %s", node_work.exception())
         if work.done() and not work.cancelled() and work.exception() is not None:
             log.error("controller stopped: %s", work.exception())
+        if forwarding is not None:
+            await forwarding.aclose()
         await recorder.aclose()
         await servers.stop()
         await kube.close()

@@ -116,6 +116,30 @@ class Authority:
         )
         return cls(key, cert)
 
+    @classmethod
+    def from_pem(cls, cert_pem: bytes, private_key_pem: bytes) -> Authority:
+        """A CA kept elsewhere (a Secret shared by replicas); ``ValueError`` when the two do
+        not load, are not a CA, or do not belong together."""
+        cert = x509.load_pem_x509_certificate(cert_pem)
+        key = serialization.load_pem_private_key(private_key_pem, password=None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise ValueError("the CA key is not an EC private key")
+        spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        if key.public_key().public_bytes(*spki) != cert.public_key().public_bytes(*spki):
+            raise ValueError("the CA key does not belong to the CA certificate")
+        try:
+            constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints)
+        except x509.ExtensionNotFound as exc:
+            raise ValueError("the certificate is not a CA") from exc
+        if not constraints.value.ca:
+            raise ValueError("the certificate is not a CA")
+        return cls(key, cert)
+
+    @property
+    def key_pem(self) -> bytes:
+        """The CA key as PEM (for the Secret that shares it; never for a log)."""
+        return key_pem(self.key)
+
     @property
     def pem(self) -> bytes:
         """The CA certificate as PEM (what goes into a CA bundle or a kubeconfig)."""

@@ -212,6 +212,12 @@ class Kube:
         await self._watch_session.close()
         await self.api_client.close()
 
+    async def credentials(self) -> dict[str, str]:
+        """The ``Authorization`` header this client sends (empty without credentials): the
+        operator presents it to another replica's metrics API when it forwards a read."""
+        headers = await self._headers(None)
+        return {"Authorization": headers["Authorization"]} if "Authorization" in headers else {}
+
     async def _headers(self, content_type: str | None) -> dict[str, str]:
         headers = {"Accept": "application/json", "User-Agent": self.user_agent}
         if content_type is not None:

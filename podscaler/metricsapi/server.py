@@ -46,6 +46,8 @@ from podscaler.metricsapi.apiservice import (
     publish_ca_bundle,
 )
 from podscaler.metricsapi.cabundle import guard_ca_bundle
+from podscaler.metricsapi.forwarding import FORWARDED, FORWARDED_HEADER
+from podscaler.pki import Authority
 from podscaler.serving.authentication import Authenticator, UserInfo
 from podscaler.serving.authorization import Attributes, SubjectAccessReviewer
 from podscaler.serving.certificates import service_hostnames
@@ -174,7 +176,11 @@ class MetricsApiServer:
                 namespace=parsed.namespace,
             ),
         )
-        return respond(await self._metric(parsed))
+        hop = FORWARDED.set(FORWARDED_HEADER in request.headers)  # see forwarding.py
+        try:
+            return respond(await self._metric(parsed))
+        finally:
+            FORWARDED.reset(hop)
 
     async def _metric(self, parsed: wire.MetricRequest) -> dict[str, Any]:
         try:
@@ -292,11 +298,14 @@ async def serve_metrics_api(
     options: MetricsApiOptions = MetricsApiOptions(),
     *,
     on_ready: Callable[[MetricsApiServer], None] | None = None,
+    ca: Authority | None = None,
 ) -> None:
     """Serve external.metrics.k8s.io until cancelled (``podscaler run`` runs it as a task).
 
     ``kube`` is the operator's API connection (TokenReview, SubjectAccessReview, the
-    authentication ConfigMap, the APIService). ``on_ready`` is called once listening.
+    authentication ConfigMap, the APIService). ``on_ready`` is called once listening. ``ca``
+    is the CA a self-issued certificate comes from (the replicas' shared one, see
+    :mod:`.sharedca`); None mints one.
     """
     await _check_apiservice(kube, options)
 
@@ -318,6 +327,7 @@ async def serve_metrics_api(
             key_file=options.key_file,
             cert_dir=options.cert_dir,
             hostnames=tuple(names),
+            ca=ca,
         ),
         component=COMPONENT,
         publish_ca_bundle=publish if options.publish_ca_bundle else None,

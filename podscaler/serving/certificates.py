@@ -136,6 +136,7 @@ class SelfSignedIssuer:
         now: Callable[[], dt.datetime] | None = None,
         ca_name: str | None = None,
         component: str = "server",
+        ca: Authority | None = None,
     ) -> None:
         if not hostnames:
             raise ValueError("a serving certificate needs at least one host name")
@@ -148,7 +149,8 @@ class SelfSignedIssuer:
         self._now = now or WallClock().now
         self.ca_name = ca_name or f"{self.hostnames[0]}-ca"
         self.component = component
-        self._ca: Authority | None = None
+        #: A CA given (shared by the replicas through a Secret) or minted here.
+        self._ca: Authority | None = ca
         self._previous_ca: Authority | None = None
         self._material: ServingMaterial | None = None
         self._serving_renew_at = dt.datetime.min.replace(tzinfo=dt.UTC)

@@ -20,6 +20,7 @@ from typing import Final
 
 from podscaler.kube.clients import Kube
 from podscaler.kube.errors import KubeError
+from podscaler.pki import Authority
 from podscaler.serving.authentication import (
     AuthenticationConfig,
     Authenticator,
@@ -58,6 +59,8 @@ class CertificateOptions:
     #: The names a self-signed certificate is issued for (without files); the first also names
     #: the CA.
     hostnames: tuple[str, ...] = field(default=())
+    #: The CA a self-signed certificate is issued from (shared by replicas); None mints one.
+    ca: Authority | None = None
 
 
 def certificate_source(
@@ -74,7 +77,7 @@ def certificate_source(
         if cert.exists() and key.exists():
             ca = options.cert_dir / "ca.crt"
             return CertificateFiles(cert, key, ca if ca.exists() else None)
-    return SelfSignedIssuer(list(options.hostnames), component=component)
+    return SelfSignedIssuer(list(options.hostnames), component=component, ca=options.ca)
 
 
 @dataclass
