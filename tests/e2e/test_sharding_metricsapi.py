@@ -21,6 +21,7 @@ import aiohttp
 import pytest
 
 from podscaler.kube.clients import Kube
+from podscaler.kube.errors import NotFound
 from podscaler.sim.apiserver import ApiServer
 from tests.e2e.conftest import OperatorProcess, _free_port
 from tests.e2e.test_hpa_mode import (
@@ -53,7 +54,7 @@ async def apiserver() -> AsyncIterator[ApiServer]:
 
 
 async def _point_service_at(kube: Kube, port: int) -> None:
-    body = {
+    body: dict[str, Any] = {
         "metadata": {"name": SERVICE},
         "subsets": [
             {"addresses": [{"ip": "127.0.0.1"}], "ports": [{"name": "https", "port": port}]}
@@ -62,7 +63,7 @@ async def _point_service_at(kube: Kube, port: int) -> None:
     path = f"/api/v1/namespaces/{SERVICE_NS}/endpoints"
     try:
         current = await kube.request("GET", f"{path}/{SERVICE}")
-    except Exception:
+    except NotFound:
         await kube.request("POST", path, body=body)
         return
     body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
