@@ -12,7 +12,9 @@ What runs:
 * with ``--metrics-api-port`` (the manifests pass 6443), the external.metrics.k8s.io server
   over TLS (``podscaler.metricsapi``), answering from the ScaledObject controller's live state
   (:class:`~podscaler.controllers.scaledobject.metricsource.ControllerMetricsSource`; 503 on a
-  standby replica); at start it says who owns the ``v1beta1.external.metrics.k8s.io``
+  standby replica; under ``--shard`` a read for an object another replica owns is forwarded
+  to it, :mod:`podscaler.metricsapi.forwarding`), with a certificate issued from the one CA the
+  replicas share (:mod:`podscaler.metricsapi.sharedca`); at start it says who owns the ``v1beta1.external.metrics.k8s.io``
   APIService when another adapter (KEDA, prometheus-adapter) holds it, served or not;
 * beside both, :class:`~podscaler.controllers.triggers.refresh.AuthRefresher`: triggers are rebuilt
   when a referenced TriggerAuthentication changes (watched) or a referenced Secret/ConfigMap
