@@ -1,0 +1,553 @@
+"""Benchmark: memory per ScaledObject, and ScaledObjects sharded over 1, 2 and 3 replicas.
+
+Two parts, each in fresh processes (``podscaler cluster serve``, a Prometheus-API stand-in
+answering a constant, and the operator under test), so nothing measured shares a heap or a
+tracer with this driver:
+
+``memory`` — where the bytes per ScaledObject go. The operator under test is the ScaledObject
+controller (what ``podscaler run`` runs, with its heap settling). With ``--trace`` it runs
+under ``tracemalloc`` (25 frames) from its first import, and after one warm-up interval every
+live allocation is charged to an *owner*: the innermost frame in podscaler's or the scalers'
+code on its stack, grouped (informer cache, decision records, metric children, trigger clients,
+per-object context and task, …). Two sizes give the per-object slope, free of the fixed cost of
+the interpreter and the imports. Without ``--trace`` it reports RSS only (tracemalloc's own
+bookkeeping doubles the heap). ``--share 1/3`` makes the controller poll only the objects a
+rendezvous owner would give it among three members (the informer still caches every object):
+what one replica of three holds.
+
+``replicas`` — N objects, ``podscaler run --shard`` processes started one after the other (1,
+then 2, then 3), then the third SIGKILLed. After each change: objects that changed owner
+(compared with the ideal share, from ``/debug/shard``), seconds until the replicas agree again,
+then over a measured window per replica the CPU seconds per second (``/proc/PID/stat``), RSS
+(``/proc/PID/status``) and the scale-loop lateness p95 (from the
+``podscaler_scale_loop_lateness_seconds`` histogram: the upper bound of the bucket holding the
+95th percentile, a coarse but honest figure).
+
+Usage::
+
+    python bench/sharding.py memory --sizes 1000,3000 --trace
+    python bench/sharding.py memory --sizes 10000 [--share 1/3]
+    python bench/sharding.py replicas --objects 3000 --polling-interval 10
+
+Runs are bounded: every process is stopped at the end (SIGTERM, then SIGKILL after 10 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import signal
+import socket
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections import defaultdict
+from datetime import UTC, datetime
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SO_PATH = "/apis/autoscaling.podscaler.io/v1alpha1/namespaces/default/scaledobjects"
+
+#: Owners of allocations, by the path of the innermost podscaler/scalers frame (first match).
+OWNERS: list[tuple[str, str]] = [
+    ("podscaler/kube/informers.py", "informer cache (objects as listed/watched)"),
+    ("podscaler/kube/clients.py", "API client (decoding, connections)"),
+    ("podscaler/kube/", "kube (other)"),
+    ("podscaler/controllers/scaledobject/records.py", "decision records"),
+    ("podscaler/observability/", "metric children (prometheus_client)"),
+    ("scalers/", "trigger clients (scalers)"),
+    ("podscaler/controllers/triggers/", "trigger building and auth"),
+    ("podscaler/controllers/loop.py", "poll loop (a task per object)"),
+    ("podscaler/controllers/scaledobject/controller.py", "per-object context"),
+    ("podscaler/controllers/scaledobject/context.py", "per-object context"),
+    ("podscaler/controllers/scaledobject/", "evaluation state (status, HPA history, specs)"),
+    ("podscaler/api/", "parsed specs (api models)"),
+    ("podscaler/engine/", "engine state"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def _cpu_of(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_of(pid: int | str = "self") -> tuple[float, float]:
+    rss = hwm = 0.0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            rss = int(line.split()[1]) / 1024
+        elif line.startswith("VmHWM:"):
+            hwm = int(line.split()[1]) / 1024
+    return rss, hwm
+
+
+def serve_prom(port: int) -> None:
+    """The Prometheus-API stand-in (a process of its own): every query answers 5."""
+    from aiohttp import web
+
+    body = (
+        b'{"status":"success","data":{"resultType":"vector",'
+        b'"result":[{"metric":{},"value":[0,"5"]}]}}'
+    )
+
+    async def query(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_get("/api/v1/query", query)
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None, backlog=4096)
+
+
+async def _wait_port(port: int, limit_seconds: float = 60.0) -> None:
+    async with asyncio.timeout(limit_seconds):
+        while True:
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.close()
+                await writer.wait_closed()
+                return
+            except OSError:
+                await asyncio.sleep(0.1)
+
+
+async def _populate(kube: Any, n: int, prom_url: str, interval: int) -> None:
+    sem = asyncio.Semaphore(64)
+
+    async def one(i: int) -> None:
+        name = f"w{i:05d}"
+        labels = {"app": name}
+        deployment = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "labels": labels},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {"containers": [{"name": "app", "image": "x"}]},
+                },
+            },
+        }
+        so = {
+            "apiVersion": "autoscaling.podscaler.io/v1alpha1",
+            "kind": "ScaledObject",
+            "metadata": {"name": name},
+            "spec": {
+                "scaleTargetRef": {"name": name},
+                "pollingInterval": interval,
+                "minReplicaCount": 1,
+                "maxReplicaCount": 10,
+                "triggers": [
+                    {
+                        "type": "prometheus",
+                        "metadata": {
+                            "serverAddress": prom_url,
+                            "query": f'sum(queue{{name="{name}"}})',
+                            "threshold": "10",
+                        },
+                    }
+                ],
+            },
+        }
+        async with sem:
+            await kube.request(
+                "POST", "/apis/apps/v1/namespaces/default/deployments", body=deployment
+            )
+            await kube.request("POST", SO_PATH, body=so)
+
+    await asyncio.gather(*(one(i) for i in range(n)))
+
+
+async def _stop(process: asyncio.subprocess.Process, sig: int = signal.SIGTERM) -> None:
+    if process.returncode is not None:
+        return
+    process.send_signal(sig)
+    try:
+        async with asyncio.timeout(10):
+            await process.wait()
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+
+
+class Cluster:
+    """A fresh ``podscaler cluster serve`` and Prometheus stand-in, populated with N objects."""
+
+    def __init__(self) -> None:
+        self.workdir = Path(tempfile.mkdtemp(prefix="podscaler-bench-sharding-"))
+        self.kubeconfig = self.workdir / "kubeconfig"
+        self.processes: list[asyncio.subprocess.Process] = []
+        self.api: asyncio.subprocess.Process | None = None
+        self.prom_url = ""
+
+    async def start(self, n: int, interval: int) -> float:
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        quiet = asyncio.subprocess.DEVNULL
+        api_port, prom_port = _free_port(), _free_port()
+        self.api = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "podscaler", "cluster", "serve", "--port", str(api_port),
+            "--kubeconfig", str(self.kubeconfig), stdout=quiet, stderr=quiet, env=env, cwd=ROOT,
+        )  # fmt: skip
+        prom = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--serve-prom", str(prom_port),
+            stdout=quiet, stderr=quiet, env=env, cwd=ROOT,
+        )  # fmt: skip
+        self.processes += [self.api, prom]
+        self.prom_url = f"http://127.0.0.1:{prom_port}"
+        await _wait_port(api_port)
+        await _wait_port(prom_port)
+        for _ in range(300):
+            if self.kubeconfig.exists():
+                break
+            await asyncio.sleep(0.1)
+        from podscaler.kube.clients import connect
+
+        kube = await connect(kubeconfig=self.kubeconfig)
+        t0 = time.perf_counter()
+        try:
+            await kube.request(
+                "POST", "/api/v1/namespaces", body={"metadata": {"name": "podscaler"}}
+            )
+            await _populate(kube, n, self.prom_url, interval)
+        finally:
+            await kube.close()
+        return time.perf_counter() - t0
+
+    async def stop(self) -> None:
+        for process in reversed(self.processes):
+            await _stop(process)
+
+
+# ---------------------------------------------------------------------------------- memory
+
+
+def _owner_of_file(path: str) -> str | None:
+    """The owner an allocation made in *path* is charged to; None outside our code."""
+    path = path.replace("\\", "/")
+    for marker in ("/podscaler/", "/scalers/"):
+        at = path.rfind(marker)
+        if at >= 0:
+            relative = path[at + 1 :]
+            for prefix, owner in OWNERS:
+                if relative.startswith(prefix):
+                    return owner
+            return relative
+    return None
+
+
+def _by_owner(snapshot: tracemalloc.Snapshot) -> dict[str, int]:
+    """Live bytes per owner: the innermost frame of ours on each allocation's stack.
+    (``Snapshot.statistics("traceback")`` hashes every 25-frame traceback: minutes here.)"""
+    owners: dict[str, str | None] = {}
+    totals: dict[str, int] = defaultdict(int)
+    for trace in snapshot.traces:
+        found = "outside podscaler (event loop, libraries)"
+        for frame in reversed(trace.traceback):  # innermost first
+            filename = frame.filename
+            if filename not in owners:
+                owners[filename] = _owner_of_file(filename)
+            owner = owners[filename]
+            if owner is not None:
+                found = owner
+                break
+        totals[found] += trace.size
+    return totals
+
+
+async def probe(kubeconfig: str, interval: int, share: str, trace: bool) -> None:
+    """The operator under test (``--probe``): one JSON line."""
+    from podscaler.controllers.scaledobject import ScaledObjectController, Settings
+    from podscaler.controllers.sharding.rendezvous import owner
+    from podscaler.kube.clients import connect
+    from podscaler.operator import settle_heap_periodically
+
+    fraction = Fraction(share)
+    members = [f"m{i}" for i in range(round(1 / fraction))] if fraction < 1 else None
+    owns = (lambda key: owner(key, members) == "m0") if members else None
+    if trace:  # after the imports: their bytes are the same at every size
+        tracemalloc.start(25)
+    kube = await connect(kubeconfig=Path(kubeconfig))
+    controller = ScaledObjectController(
+        kube,
+        namespace="default",
+        now=lambda: datetime.now(UTC),
+        settings=Settings(start_spread=1.0),
+        owns=owns,
+    )
+    await controller.start()
+    await controller.wait_synced(600)
+    settling = asyncio.get_running_loop().create_task(settle_heap_periodically(interval))
+    # Steady state: every owned object polled twice (trigger clients built, status written),
+    # then one more interval; bounded, and the JSON says how far it got.
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + interval * 20
+    while controller.evaluations < 2 * len(controller.loop.polled):
+        if loop.time() > give_up:
+            break
+        await asyncio.sleep(1.0)
+    await asyncio.sleep(interval)
+    result: dict[str, Any] = {
+        "objects": len(controller.objects),
+        "polled": len(controller.loop.polled),
+        "evaluations": controller.evaluations,
+    }
+    result["rss_mib"], result["hwm_mib"] = _rss_of()
+    if trace:
+        snapshot = tracemalloc.take_snapshot()
+        tracemalloc.stop()
+        by_owner = _by_owner(snapshot)
+        result["traced_mib"] = sum(by_owner.values()) / 2**20
+        result["by_owner"] = dict(sorted(by_owner.items(), key=lambda kv: -kv[1]))
+    settling.cancel()
+    await controller.aclose()
+    await kube.close()
+    print(json.dumps(result), flush=True)
+
+
+async def memory(sizes: list[int], interval: int, share: str, trace: bool) -> None:
+    results: dict[int, dict[str, Any]] = {}
+    for n in sizes:
+        cluster = Cluster()
+        try:
+            populate_s = await cluster.start(n, interval)
+            command = [
+                sys.executable, __file__, "--probe", str(cluster.kubeconfig),
+                "--polling-interval", str(interval), "--share", share,
+            ] + (["--trace"] if trace else [])  # fmt: skip
+            env = {**os.environ, "PYTHONPATH": str(ROOT)}
+            operator = await asyncio.create_subprocess_exec(
+                *command, stdout=asyncio.subprocess.PIPE, env=env, cwd=ROOT
+            )
+            cluster.processes.append(operator)
+            assert operator.stdout is not None
+            line = await operator.stdout.readline()
+            await operator.wait()
+            if not line:
+                raise RuntimeError("the operator under test reported nothing")
+            result = json.loads(line)
+            results[n] = result
+            print(
+                f"{n:,} objects (share {share}: {result['polled']:,} polled, "
+                f"{result['evaluations']:,} evaluations; populated in {populate_s:.0f} s): "
+                f"RSS {result['rss_mib']:.0f} MiB, peak {result['hwm_mib']:.0f} MiB"
+                + (f", traced {result['traced_mib']:.0f} MiB" if trace else "")
+                + f"; load {_loadavg()}",
+                flush=True,
+            )
+        finally:
+            await cluster.stop()
+    if trace and len(results) >= 2:
+        small, large = min(results), max(results)
+        span = large - small
+        owners = set(results[small]["by_owner"]) | set(results[large]["by_owner"])
+        rows = []
+        for name in owners:
+            delta = results[large]["by_owner"].get(name, 0) - results[small]["by_owner"].get(
+                name, 0
+            )
+            rows.append((delta / span, name, results[large]["by_owner"].get(name, 0)))
+        rows.sort(reverse=True)
+        total = sum(r[0] for r in rows)
+        print(
+            f"\nbytes per object by owner (slope {small:,} -> {large:,}; "
+            f"total {total / 1024:.1f} KiB):"
+        )
+        for per_object, name, at_large in rows:
+            if abs(per_object) >= 64:
+                print(
+                    f"  {per_object / 1024:7.2f} KiB  {name}  "
+                    f"({at_large / 2**20:.1f} MiB at {large:,})"
+                )
+        rss_slope = (results[large]["rss_mib"] - results[small]["rss_mib"]) * 1024 / span
+        print(f"RSS slope (under tracemalloc, which adds its own): {rss_slope:.1f} KiB per object")
+
+
+# ---------------------------------------------------------------------------------- replicas
+
+
+class Replica:
+    def __init__(self, process: asyncio.subprocess.Process, metrics_port: int, log: Path) -> None:
+        self.process = process
+        self.metrics_port = metrics_port
+        self.log = log
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}"
+
+
+_BUCKET = re.compile(
+    r'^podscaler_scale_loop_lateness_seconds_bucket\{[^}]*le="([^"]+)"[^}]*type="scaledobject"[^}]*\}\s+(\S+)$'
+    r'|^podscaler_scale_loop_lateness_seconds_bucket\{[^}]*type="scaledobject"[^}]*le="([^"]+)"[^}]*\}\s+(\S+)$'
+)
+
+
+def _buckets(text: str) -> dict[float, float]:
+    found: dict[float, float] = {}
+    for line in text.splitlines():
+        m = _BUCKET.match(line)
+        if m:
+            le, count = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+            found[float("inf") if le == "+Inf" else float(le)] = float(count)
+    return found
+
+
+def _p95(before: dict[float, float], after: dict[float, float]) -> float:
+    diff = sorted((le, after.get(le, 0) - before.get(le, 0)) for le in after)
+    total = diff[-1][1] if diff else 0
+    if total <= 0:
+        return float("nan")
+    for le, cumulative in diff:
+        if cumulative >= 0.95 * total:
+            return le
+    return float("inf")
+
+
+async def replicas(n: int, interval: int, lease: float, window: float) -> None:
+    import aiohttp
+
+    cluster = Cluster()
+    running: list[Replica] = []
+    try:
+        populate_s = await cluster.start(n, interval)
+        print(f"{n:,} ScaledObjects, pollingInterval {interval} s, lease {lease:g} s "
+              f"(populated in {populate_s:.0f} s); load {_loadavg()}", flush=True)  # fmt: skip
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        async with aiohttp.ClientSession() as session:
+
+            async def view(r: Replica) -> dict[str, Any]:
+                async with session.get(f"{r.endpoint}/debug/shard") as response:
+                    found: dict[str, Any] = await response.json()
+                    return found
+
+            async def settled(limit: float) -> tuple[float, list[set[str]]]:
+                t0 = time.perf_counter()
+                async with asyncio.timeout(limit):
+                    while True:
+                        views = [await view(r) for r in running]
+                        sets = [set(v["owned"]) for v in views]
+                        if (
+                            all(v["owning"] and len(v["members"]) == len(running) for v in views)
+                            and sum(map(len, sets)) == len(set().union(*sets)) == n
+                        ):
+                            return time.perf_counter() - t0, sets
+                        await asyncio.sleep(0.25)
+
+            async def start() -> Replica:
+                metrics_port, health_port = _free_port(), _free_port()
+                log = cluster.workdir / f"replica-{len(running)}.log"
+                with log.open("wb") as sink:
+                    process = await asyncio.create_subprocess_exec(
+                        sys.executable, "-m", "podscaler", "run", "--shard",
+                        "--shard-lease-duration", str(lease),
+                        "--kubeconfig", str(cluster.kubeconfig),
+                        "--metrics-port", str(metrics_port), "--health-port", str(health_port),
+                        "--bind-address", "127.0.0.1", "--namespace", "default",
+                        stdout=sink, stderr=sink, env=env, cwd=ROOT,
+                    )  # fmt: skip
+                cluster.processes.append(process)
+                replica = Replica(process, metrics_port, log)
+                await _wait_port(metrics_port, 120)
+                return replica
+
+            async def measure(label: str) -> None:
+                async def scrape(r: Replica) -> str:
+                    async with session.get(f"{r.endpoint}/metrics") as response:
+                        return await response.text()
+
+                cpu0 = [_cpu_of(r.process.pid) for r in running]
+                b0 = [_buckets(await scrape(r)) for r in running]
+                t0 = time.perf_counter()
+                await asyncio.sleep(window)
+                elapsed = time.perf_counter() - t0
+                for i, r in enumerate(running):
+                    cpu = (_cpu_of(r.process.pid) - cpu0[i]) / elapsed
+                    rss, hwm = _rss_of(r.process.pid)
+                    p95 = _p95(b0[i], _buckets(await scrape(r)))
+                    print(f"  {label} replica {i}: CPU {cpu:.2f} s/s, RSS {rss:.0f} MiB "
+                          f"(peak {hwm:.0f}), lateness p95 <= {p95 * 1000:.0f} ms",
+                          flush=True)  # fmt: skip
+
+            before: list[set[str]] = []
+            for k in (1, 2, 3):
+                running.append(await start())
+                took, sets = await settled(lease * 4 + interval * 4 + 120)
+                if before:
+                    moved = len(sets[-1])
+                    ideal = n / k
+                    print(f"{k} replicas: join moved {moved:,} objects (ideal {ideal:,.0f}: "
+                          f"{moved / ideal:.2f}x), all agreed after {took:.1f} s",
+                          flush=True)  # fmt: skip
+                else:
+                    print(f"1 replica: owning all after {took:.1f} s", flush=True)
+                await asyncio.sleep(interval)  # one round of polls by the new owners
+                await measure(f"{k} replicas")
+                before = sets
+            victim = running.pop()
+            orphans = before[-1]
+            victim.process.kill()
+            await victim.process.wait()
+            took, sets = await settled(lease * 4 + 60)
+            print(f"SIGKILL of one of 3: {len(orphans):,} objects moved (ideal {n / 3:,.0f}: "
+                  f"{len(orphans) / (n / 3):.2f}x), all reassigned after {took:.1f} s "
+                  f"(lease {lease:g} s)", flush=True)  # fmt: skip
+    finally:
+        await cluster.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--serve-prom", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--probe", metavar="KUBECONFIG", help=argparse.SUPPRESS)
+    parser.add_argument("part", nargs="?", choices=("memory", "replicas"))
+    parser.add_argument("--sizes", default="1000,3000")
+    parser.add_argument("--objects", type=int, default=3000)
+    parser.add_argument("--polling-interval", type=int, default=10)
+    parser.add_argument("--share", default="1")
+    parser.add_argument("--trace", action="store_true")
+    parser.add_argument("--lease", type=float, default=6.0)
+    parser.add_argument("--window", type=float, default=20.0)
+    args = parser.parse_args()
+    if args.serve_prom:
+        serve_prom(args.serve_prom)
+        return
+    if args.probe:
+        asyncio.run(probe(args.probe, args.polling_interval, args.share, args.trace))
+        return
+    print(f"# podscaler sharding bench — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC — "
+          f"{platform.node()} {os.cpu_count()} cpus, Python {platform.python_version()}; "
+          f"load {_loadavg()}", flush=True)  # fmt: skip
+    if args.part == "memory":
+        sizes = [int(s) for s in args.sizes.split(",")]
+        asyncio.run(memory(sizes, args.polling_interval, args.share, args.trace))
+    elif args.part == "replicas":
+        asyncio.run(replicas(args.objects, args.polling_interval, args.lease, args.window))
+    else:
+        parser.error("choose memory or replicas")
+
+
+if __name__ == "__main__":
+    main()
