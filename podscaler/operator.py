@@ -14,8 +14,9 @@ What runs:
   (:class:`~podscaler.controllers.scaledobject.metricsource.ControllerMetricsSource`; 503 on a
   standby replica; under ``--shard`` a read for an object another replica owns is forwarded
   to it, :mod:`podscaler.metricsapi.forwarding`), with a certificate issued from the one CA the
-  replicas share (:mod:`podscaler.metricsapi.sharedca`); at start it says who owns the ``v1beta1.external.metrics.k8s.io``
-  APIService when another adapter (KEDA, prometheus-adapter) holds it, served or not;
+  replicas share (:mod:`podscaler.metricsapi.sharedca`); at start it says who owns the
+  ``v1beta1.external.metrics.k8s.io`` APIService when another adapter (KEDA,
+  prometheus-adapter) holds it, served or not;
 * beside both, :class:`~podscaler.controllers.triggers.refresh.AuthRefresher`: triggers are rebuilt
   when a referenced TriggerAuthentication changes (watched) or a referenced Secret/ConfigMap
   does (re-read by name every ``auth_refresh_seconds``, and at once after an authentication
@@ -540,8 +541,18 @@ async def run_operator(
 
     source = ControllerMetricsSource(now=now)
     membership: Membership | None = None
+    lease_kube: Kube | None = None
     if options.shard:
-        membership = Membership(kube, shard_settings(options, identity), now=now)
+        # A connection of its own: renewals must not queue behind thousands of polls' requests
+        # in the shared pool (a renewal that waits past the renew deadline fences the replica).
+        lease_kube = await connect(
+            kubeconfig=options.cluster.kubeconfig,
+            server=options.cluster.server,
+            context=options.cluster.context,
+            pool_size=4,
+        )
+        lease_kube.user_agent = kube.user_agent
+        membership = Membership(lease_kube, shard_settings(options, identity), now=now)
         servers.membership = membership
 
     async def singletons() -> None:
@@ -719,7 +730,7 @@ async def run_operator(
     shard_tasks: list[asyncio.Task[None]] = []
     if membership is not None:
         singleton_elector = LeaderElector(
-            kube,
+            lease_kube or kube,
             namespace=options.operator_namespace,
             name="podscaler-singletons",
             identity=identity,
@@ -761,4 +772,6 @@ async def run_operator(
             await forwarding.aclose()
         await recorder.aclose()
         await servers.stop()
+        if lease_kube is not None:
+            await lease_kube.close()
         await kube.close()

@@ -155,11 +155,21 @@ class Membership:
         try:
             while True:
                 started = loop.time()
+                # A slow cycle may run until the view would go stale anyway (then it fences).
+                limit = self.settings.renew_deadline_seconds
+                if self._synced_at is not None:
+                    limit = max(
+                        self.settings.retry_period_seconds, self._synced_at + limit - started
+                    )
                 try:
-                    async with asyncio.timeout(self.settings.renew_deadline_seconds / 2):
+                    async with asyncio.timeout(limit):
                         await self._cycle(started)
                 except (KubeError, TimeoutError) as exc:
-                    log.warning("shard membership %s: cycle failed: %s", self.identity, exc)
+                    log.warning(
+                        "shard membership %s: renew and list failed: %s",
+                        self.identity,
+                        str(exc) or f"no answer within {limit:.1f} s",
+                    )
                 self._publish()
                 pause = started + self.settings.retry_period_seconds - loop.time()
                 await asyncio.sleep(max(0.0, pause))
