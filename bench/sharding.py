@@ -503,7 +503,7 @@ async def replicas(n: int, interval: int, lease: float, window: float) -> None:
                           flush=True)  # fmt: skip
                 else:
                     print(f"1 replica: owning all after {took:.1f} s", flush=True)
-                await asyncio.sleep(interval)  # one round of polls by the new owners
+                await asyncio.sleep(2 * interval)  # two rounds of polls by the new owners
                 await measure(f"{k} replicas")
                 before = sets
             victim = running.pop()
@@ -528,7 +528,7 @@ def main() -> None:
     parser.add_argument("--polling-interval", type=int, default=10)
     parser.add_argument("--share", default="1")
     parser.add_argument("--trace", action="store_true")
-    parser.add_argument("--lease", type=float, default=6.0)
+    parser.add_argument("--lease", type=float, default=15.0)
     parser.add_argument("--window", type=float, default=20.0)
     args = parser.parse_args()
     if args.serve_prom:
