@@ -126,7 +126,7 @@ async def test_replicas_share_hand_over_and_admit_a_newcomer(
     moving = loop.create_task(moving_metric())
     flags = ("--shard", "--shard-lease-duration", str(LEASE_SECONDS))
     try:
-        ops = list(await asyncio.gather(*(operator(*flags) for _ in range(3))))
+        ops = [await operator(*flags) for _ in range(3)]  # one at a time: 2 shared cores
         async with aiohttp.ClientSession() as session:
             found = await wait_split(session, ops, LEASE_SECONDS * 3 + 20)
             for view in found:
@@ -203,8 +203,17 @@ async def test_a_handover_keeps_the_cooldown_as_a_restart_does(
 
     await wait_for(lambda: at(2), 20)
     async with aiohttp.ClientSession() as session:
-        found = await views(session, ops)
-        (owner,) = [op for op, v in zip(ops, found, strict=True) if "default/batch" in v["owned"]]
+        owners: list[OperatorProcess] = []
+
+        async def one_owner() -> bool:
+            found = await views(session, ops)
+            owners[:] = [
+                op for op, v in zip(ops, found, strict=True) if "default/batch" in v["owned"]
+            ]
+            return len(owners) == 1
+
+        await wait_for(one_owner, 20)
+        (owner,) = owners
         (heir,) = [op for op in ops if op is not owner]
         prom.value = 0  # inactive from now on: the cooldown runs from the last active poll
         await asyncio.sleep(2.5)

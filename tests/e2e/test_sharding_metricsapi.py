@@ -105,19 +105,15 @@ async def test_every_replica_answers_for_every_object(
             ),
         )
     ports = [_free_port(), _free_port()]
-    ops = list(
-        await asyncio.gather(
-            *(
-                operator(
-                    "--shard",
-                    "--shard-lease-duration=4",
-                    f"--metrics-api-port={port}",
-                    "--metrics-api-bind-address=127.0.0.1",
-                )
-                for port in ports
-            )
+    ops = [
+        await operator(
+            "--shard",
+            "--shard-lease-duration=4",
+            f"--metrics-api-port={port}",
+            "--metrics-api-bind-address=127.0.0.1",
         )
-    )
+        for port in ports
+    ]
     await _point_service_at(kube, ports[0])
     await wait_for(lambda: _available(kube), 30)
 
