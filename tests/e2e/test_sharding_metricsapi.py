@@ -22,7 +22,7 @@ import pytest
 
 from podscaler.kube.clients import Kube
 from podscaler.kube.errors import NotFound
-from podscaler.sim.apiserver import ApiServer
+from podscaler.sim.apiserver.server import ApiServer
 from tests.e2e.conftest import OperatorProcess, _free_port
 from tests.e2e.test_hpa_mode import (
     APISERVICE,
