@@ -90,7 +90,8 @@ async def operator(
         started.append(handle)
         async with aiohttp.ClientSession() as session:
             try:
-                async with asyncio.timeout(20):
+                # Generous: starting Python and importing takes over 15 s at load 10 on 2 cores.
+                async with asyncio.timeout(60):
                     while True:
                         if process.returncode is not None:
                             raise RuntimeError(f"operator exited:\n{handle.output()}")
