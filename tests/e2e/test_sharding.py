@@ -185,6 +185,12 @@ async def test_a_handover_keeps_the_cooldown_as_a_restart_does(
     await operator_namespace(kube)
     flags = ("--shard", "--shard-lease-duration", "4")
     ops = [await operator(*flags) for _ in range(2)]
+    async with aiohttp.ClientSession() as session:
+
+        async def settled() -> bool:  # no join handover in the middle of the story
+            return all(v["owning"] and len(v["members"]) == 2 for v in await views(session, ops))
+
+        await wait_for(settled, 30)
     prom.value = 15
     await create_deployment(kube, deployment("batch", 0))
     await create_so(
