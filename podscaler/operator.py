@@ -71,6 +71,7 @@ import signal
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
@@ -109,6 +110,8 @@ from podscaler.observability.nodemetrics import NodeAutoscalerMetrics
 from podscaler.observability.proportionalmetrics import ProportionalMetrics
 from podscaler.observability.status import (
     LoopWatchdog,
+    condition_counts,
+    lateness_summary,
 )
 from podscaler.pki import Authority
 from podscaler.serving.loopback import loopback_only
@@ -273,6 +276,105 @@ class _Servers:
             }
         )
 
+    def _watchdog(self, name: str, limit_seconds: float) -> LoopWatchdog:
+        dog = self._watchdogs.get(name)
+        if dog is None or dog.limit_seconds != limit_seconds:
+            dog = self._watchdogs[name] = LoopWatchdog(name, limit_seconds)
+        return dog
+
+    def not_live(self) -> list[str]:
+        """Why the process should be restarted: a poll loop that has work and does not move."""
+        now = asyncio.get_running_loop().time()
+        problems = []
+        for name, controller in (
+            ("ScaledObject poll loop", self.controller),
+            ("ScaledJob poll loop", self.jobs),
+        ):
+            if controller is None or not controller.synced:
+                continue
+            # Only objects this replica polls (under --shard the others are cached, not polled).
+            polled = [controller.objects.get(key) for key in controller.loop.polled]
+            intervals = [c.polling_interval_seconds for c in polled if c is not None]
+            limit = max(60.0, 3 * max(intervals, default=0.0))
+            # Polls finished (scheduled or woken): a loop with objects that finishes none is
+            # stuck; one object stuck in its poll leaves the others counting.
+            count = controller.loop.evaluations
+            problems.append(self._watchdog(name, limit).check(now, count, has_work=bool(intervals)))
+        if self.nodes is not None and self.nodes.synced:
+            # Cluster Autoscaler's own rule: unhealthy after --max-inactivity without a pass.
+            limit = self.nodes.options.max_inactivity_seconds
+            dog = self._watchdog("node autoscaler loop", limit)
+            problems.append(dog.check(now, self.nodes.passes, has_work=True))
+        return [p for p in problems if p is not None]
+
+    def not_ready(self) -> list[str]:
+        """Why the process should get no traffic yet."""
+        problems = []
+        if self.metrics_api in ("starting", "failed"):
+            problems.append(f"metrics API {self.metrics_api}")
+        if self.standby:
+            return problems
+        parts: list[tuple[str, Any]] = [
+            ("ScaledObject", self.controller),
+            ("ScaledJob", self.jobs),
+            ("ProportionalScaler", self.proportional),
+            ("node autoscaler", self.nodes),
+        ]
+        if self.controller is None:
+            problems.append("ScaledObject controller not started")
+        problems += [
+            f"{name} informers not synced" for name, c in parts if c is not None and not c.synced
+        ]
+        return problems
+
+    def status(self) -> dict[str, Any]:
+        """The ``/debug/status`` document (:mod:`podscaler.observability.status`)."""
+        objects: dict[str, Any] = {}
+        if self.controller is not None:
+            objects["ScaledObject"] = condition_counts(
+                "ScaledObject",
+                (
+                    (c.namespace, c.name, c.status or c.obj.get("status"))
+                    for c in self.controller.objects.values()
+                ),
+            )
+        if self.jobs is not None:
+            objects["ScaledJob"] = condition_counts(
+                "ScaledJob",
+                (
+                    (c.namespace, c.name, c.status or c.obj.get("status"))
+                    for c in self.jobs.objects.values()
+                ),
+            )
+        if self.proportional is not None:
+            objects["ProportionalScaler"] = condition_counts(
+                "ProportionalScaler",
+                (
+                    (*s.key, s.written_status or (s.obj or {}).get("status"))
+                    for s in self.proportional.states.values()
+                ),
+            )
+        not_live, not_ready = self.not_live(), self.not_ready()
+        nodes = None
+        if self.nodes is not None:
+            nodes = {"passes": self.nodes.passes, "groups": self.nodes.group_summary()}
+        return {
+            "version": _version(),
+            "role": "standby" if self.standby else "active",
+            "health": {
+                "live": not not_live,
+                "ready": not not_ready,
+                "problems": not_live + not_ready,
+                "metricsApi": self.metrics_api,
+            },
+            "objects": objects,
+            "lateness": lateness_summary(self.metrics.last_lateness()),
+            "nodes": nodes,
+        }
+
+    async def _status(self, request: web.Request) -> web.Response:
+        return web.json_response(self.status())
+
     async def _shard(self, request: web.Request) -> web.Response:
         """This replica's view of the shard (``--shard``): the live members, whether it may
         own objects now, the ScaledObjects it polls, and the handovers it made."""
@@ -312,6 +414,7 @@ class _Servers:
         metrics_app.router.add_get("/metrics", self._metrics)
         metrics_app.router.add_get("/debug/decisions", self._decisions)
         metrics_app.router.add_get("/debug/nodes", self._nodes)
+        metrics_app.router.add_get("/debug/status", self._status)
         metrics_app.router.add_get("/debug/shard", self._shard)
         health_app = web.Application()
         health_app.router.add_get("/healthz", self._healthz)
@@ -343,6 +446,7 @@ async def _serve_external_metrics(
     source: MetricsSource,
     kube: Kube,
     options: MetricsApiOptions | None,
+    servers: _Servers,
     shared_ca: asyncio.Future[Authority | None] | None = None,
 ) -> None:
     """The metrics API for the operator's lifetime. It failing (a port taken, unreadable
@@ -361,6 +465,10 @@ async def _serve_external_metrics(
                 owner.describe(),
             )
         return
+
+    def serving(_: object) -> None:
+        servers.metrics_api = "serving"
+
     ca: Authority | None = None
     if options.cert_file is None and options.cert_dir is None:
         # Self-issued certificates: every replica issues from the one CA in a Secret, so the
@@ -378,7 +486,7 @@ async def _serve_external_metrics(
     if shared_ca is not None and not shared_ca.done():
         shared_ca.set_result(ca)
     try:
-        await serve_metrics_api(source, kube, options, ca=ca)
+        await serve_metrics_api(source, kube, options, on_ready=serving, ca=ca)
     except asyncio.CancelledError:
         raise
     except Exception as exc:
@@ -576,6 +684,7 @@ async def run_operator(
                 metrics=metrics,
             )
             jobs.refresher = refresher
+            servers.jobs = jobs
             await refresher.start()
             await jobs.start()
         proportional: ProportionalController | None = None
@@ -603,8 +712,10 @@ async def run_operator(
                 ),
                 metrics=proportional_metrics,
             )
+            servers.proportional = proportional
             await asyncio.Event().wait()
         finally:
+            servers.jobs = servers.proportional = None
             if vertical is not None:
                 await vertical.aclose()
             if proportional is not None:
@@ -663,6 +774,7 @@ async def run_operator(
                 settling.cancel()
         finally:
             source.controller = None
+            servers.controller = None
             if membership is not None:
                 membership.on_change.remove(controller.rebalance)
             if local is not None:
@@ -750,7 +862,7 @@ async def run_operator(
         )
         servers.forwarding = forwarding
     serving = loop.create_task(
-        _serve_external_metrics(api_source, kube, options.metrics_api, shared_ca),
+        _serve_external_metrics(api_source, kube, options.metrics_api, servers, shared_ca),
         name="metrics-api",
     )
     try:
