@@ -87,6 +87,7 @@ from podscaler.controllers.vertical import (
     VerticalSettings,
     start_vertical_controllers,
 )
+from podscaler.controllers.vertical.admission import WebhookOptions, run_admission_webhook
 from podscaler.kube.clients import ConnectOptions, Kube, connect
 from podscaler.kube.errors import KubeError
 from podscaler.kube.events import EventRecorder
@@ -157,6 +158,8 @@ class RunOptions:
     cluster: ConnectOptions = field(default_factory=ConnectOptions)
     #: The external metrics API; ``None`` does not serve it (``--metrics-api-port=0``).
     metrics_api: MetricsApiOptions | None = None
+    #: The VerticalScaler admission webhook; ``None`` does not serve it.
+    admission_webhook: WebhookOptions | None = None
     #: ProportionalScalers: None watches them when their CRD is installed; True/False forces.
     proportional: bool | None = None
     #: cluster-proportional-autoscaler's own flags (--configmap/--target/...), or None.
@@ -380,6 +383,19 @@ class _Servers:
         for runner in self._runners:
             await runner.cleanup()
         self._runners.clear()
+
+
+async def _serve_admission_webhook(kube: Kube, options: WebhookOptions | None) -> None:
+    """The VerticalScaler admission webhook, when asked for. It failing is logged and leaves
+    the controllers running: its configuration's failurePolicy Ignore lets pods through."""
+    if options is None:
+        return
+    try:
+        await run_admission_webhook(kube, options)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        log.error("admission webhook stopped: %s: %s", type(exc).__name__, exc)
 
 
 async def _serve_external_metrics(
@@ -671,11 +687,15 @@ async def run_operator(
     serving = loop.create_task(
         _serve_external_metrics(source, kube, options.metrics_api, servers), name="metrics-api"
     )
+    webhook = loop.create_task(
+        _serve_admission_webhook(kube, options.admission_webhook), name="admission-webhook"
+    )
     try:
         await asyncio.wait({work, stopper}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         log.info("shutting down")
-        tasks = [work, stopper, serving] + ([node_work] if node_work is not None else [])
+        tasks = [work, stopper, serving, webhook]
+        tasks += [node_work] if node_work is not None else []
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

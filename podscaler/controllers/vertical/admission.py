@@ -24,12 +24,15 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
 from aiohttp import web
 from pydantic import ValidationError
 
+from podscaler.api.flags import flag
 from podscaler.api.meta import GROUP_VERSION
 from podscaler.api.selectors import LabelSelector, SelectorError, parse_label_selector
 from podscaler.api.verticalscaler import VerticalScaler
@@ -48,7 +51,9 @@ __all__ = [
     "DEFAULT_CONFIGURATION_NAME",
     "DEFAULT_PATH",
     "AdmissionWebhook",
+    "WebhookOptions",
     "publish_ca_bundle",
+    "run_admission_webhook",
     "serve_admission_webhook",
 ]
 
@@ -70,6 +75,35 @@ _DEFAULT_API_VERSIONS: Final = {
     "ReplicationController": "v1",
 }
 _SCALERS_PATH: Final = "/apis/" + GROUP_VERSION + "/namespaces/{namespace}/verticalscalers"
+
+
+@dataclass(frozen=True)
+class WebhookOptions:
+    """``podscaler run``'s ``--admission-webhook-*`` flags (port 0, the default: not served)."""
+
+    port: int = flag(
+        0, help="Port of the VerticalScaler admission webhook over TLS (manifests: 9443; 0: off)."
+    )
+    host: str = flag("0.0.0.0", name="bind-address", help="Address the webhook listens on.")
+    cert_file: Path | None = flag(
+        None,
+        name="tls-cert-file",
+        help="Serving certificate (PEM), reloaded when replaced; needs the key file flag too.",
+    )
+    key_file: Path | None = flag(None, name="tls-key-file", help="Its private key (PEM).")
+    cert_dir: Path | None = flag(
+        None,
+        help="Directory with tls.crt/tls.key (a mounted Secret); without certificates podscaler "
+        "issues its own and publishes its CA in the MutatingWebhookConfiguration.",
+    )
+    service: str = flag(
+        "podscaler-webhook", help="The Service kube-apiserver calls (certificate names)."
+    )
+    namespace: str = flag("podscaler", name="service-namespace", help="Namespace of that Service.")
+    configuration: str = flag(
+        DEFAULT_CONFIGURATION_NAME,
+        help="The MutatingWebhookConfiguration whose caBundle podscaler keeps current.",
+    )
 
 
 class AdmissionWebhook:
@@ -209,7 +243,7 @@ async def serve_admission_webhook(
     certificates: CertificateOptions,
     configuration: str = DEFAULT_CONFIGURATION_NAME,
     service: tuple[str, str] | None = None,
-    on_ready: Any = None,
+    on_ready: Callable[[SecureServer], None] | None = None,
 ) -> None:
     """Serve the webhook until cancelled, keeping its certificate fresh.
 
@@ -255,3 +289,17 @@ async def serve_admission_webhook(
         await keeper.run(tls)
     finally:
         await server.stop()
+
+
+async def run_admission_webhook(kube: Kube, options: WebhookOptions) -> None:
+    """The webhook for the operator's lifetime (``podscaler run --admission-webhook-port``)."""
+    await serve_admission_webhook(
+        kube,
+        host=options.host,
+        port=options.port,
+        certificates=CertificateOptions(
+            cert_file=options.cert_file, key_file=options.key_file, cert_dir=options.cert_dir
+        ),
+        configuration=options.configuration,
+        service=(options.namespace, options.service),
+    )
