@@ -87,7 +87,12 @@ from podscaler.controllers.vertical import (
     VerticalSettings,
     start_vertical_controllers,
 )
-from podscaler.controllers.vertical.admission import WebhookOptions, run_admission_webhook
+from podscaler.controllers.vertical.admission import (
+    WebhookGate,
+    WebhookOptions,
+    run_admission_webhook,
+)
+from podscaler.controllers.vertical.resize import PodResizer
 from podscaler.kube.clients import ConnectOptions, Kube, connect
 from podscaler.kube.errors import KubeError
 from podscaler.kube.events import EventRecorder
@@ -385,13 +390,15 @@ class _Servers:
         self._runners.clear()
 
 
-async def _serve_admission_webhook(kube: Kube, options: WebhookOptions | None) -> None:
+async def _serve_admission_webhook(
+    kube: Kube, options: WebhookOptions | None, gate: WebhookGate
+) -> None:
     """The VerticalScaler admission webhook, when asked for. It failing is logged and leaves
     the controllers running: its configuration's failurePolicy Ignore lets pods through."""
     if options is None:
         return
     try:
-        await run_admission_webhook(kube, options)
+        await run_admission_webhook(kube, options, gate)
     except asyncio.CancelledError:
         raise
     except Exception as exc:
@@ -534,6 +541,9 @@ async def run_operator(
 
     source = ControllerMetricsSource(now=now)
 
+    #: Ready while this process serves the admission webhook (the updater may evict).
+    webhook_gate = WebhookGate()
+
     async def control() -> None:
         controller = ScaledObjectController(
             kube,
@@ -582,6 +592,8 @@ async def run_operator(
                 recorder=recorder,
                 enabled=options.vertical,
                 settings=options.vertical_settings,
+                admission=webhook_gate if options.admission_webhook is not None else None,
+                resizer=PodResizer(kube, now),
                 registry=metrics.registry,
             )
             proportional = await start_proportional_controller(
@@ -688,7 +700,8 @@ async def run_operator(
         _serve_external_metrics(source, kube, options.metrics_api, servers), name="metrics-api"
     )
     webhook = loop.create_task(
-        _serve_admission_webhook(kube, options.admission_webhook), name="admission-webhook"
+        _serve_admission_webhook(kube, options.admission_webhook, webhook_gate),
+        name="admission-webhook",
     )
     try:
         await asyncio.wait({work, stopper}, return_when=asyncio.FIRST_COMPLETED)

@@ -51,6 +51,7 @@ __all__ = [
     "DEFAULT_CONFIGURATION_NAME",
     "DEFAULT_PATH",
     "AdmissionWebhook",
+    "WebhookGate",
     "WebhookOptions",
     "publish_ca_bundle",
     "run_admission_webhook",
@@ -104,6 +105,17 @@ class WebhookOptions:
         DEFAULT_CONFIGURATION_NAME,
         help="The MutatingWebhookConfiguration whose caBundle podscaler keeps current.",
     )
+
+
+class WebhookGate:
+    """The updater's :class:`~podscaler.controllers.vertical.updater.AdmissionGate`: ready
+    while this process serves the webhook, so evicted pods come back with new requests."""
+
+    def __init__(self) -> None:
+        self.serving = False
+
+    def ready(self) -> bool:
+        return self.serving
 
 
 class AdmissionWebhook:
@@ -291,8 +303,25 @@ async def serve_admission_webhook(
         await server.stop()
 
 
-async def run_admission_webhook(kube: Kube, options: WebhookOptions) -> None:
+async def run_admission_webhook(
+    kube: Kube, options: WebhookOptions, gate: WebhookGate | None = None
+) -> None:
     """The webhook for the operator's lifetime (``podscaler run --admission-webhook-port``)."""
+
+    def ready(_server: SecureServer) -> None:
+        if gate is not None:
+            gate.serving = True
+
+    try:
+        await _serve(kube, options, ready)
+    finally:
+        if gate is not None:
+            gate.serving = False
+
+
+async def _serve(
+    kube: Kube, options: WebhookOptions, ready: Callable[[SecureServer], None]
+) -> None:
     await serve_admission_webhook(
         kube,
         host=options.host,
@@ -302,4 +331,5 @@ async def run_admission_webhook(kube: Kube, options: WebhookOptions) -> None:
         ),
         configuration=options.configuration,
         service=(options.namespace, options.service),
+        on_ready=ready,
     )

@@ -76,15 +76,24 @@ def _text(resource: ResourceName, amount: int) -> str:
     return quantities_of(Resources().with_amount(resource, amount))[resource]
 
 
-def container_updates(pod: Mapping[str, Any], scaler: VerticalScaler) -> list[ContainerUpdate]:
-    """The containers of ``pod`` whose resources the recommendation changes, and how."""
-    recommendation = scaler.status.recommendation if scaler.status else None
-    targets: dict[str, Resources] = {}
-    for found in (recommendation.container_recommendations if recommendation else None) or ():
-        if found.container_name:
-            targets[found.container_name] = resources_of(
-                {k: Quantity(v) for k, v in found.target.items()}
-            )
+def container_updates(
+    pod: Mapping[str, Any],
+    scaler: VerticalScaler,
+    targets: Mapping[str, Resources] | None = None,
+) -> list[ContainerUpdate]:
+    """The containers of ``pod`` whose resources the recommendation changes, and how.
+
+    ``targets`` (container name → target) stand in for the scaler's published
+    ``status.recommendation`` when given (the updater passes what it compared against)."""
+    if targets is None:
+        recommendation = scaler.status.recommendation if scaler.status else None
+        published: dict[str, Resources] = {}
+        for found in (recommendation.container_recommendations if recommendation else None) or ():
+            if found.container_name:
+                published[found.container_name] = resources_of(
+                    {k: Quantity(v) for k, v in found.target.items()}
+                )
+        targets = published
     if not targets:
         return []
     policy = resource_policy_of(scaler.spec)

@@ -15,17 +15,18 @@ conditions, and per :func:`~podscaler.engine.vpa.inplace.in_place_action`:
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from podscaler.api.verticalscaler import VerticalScaler
 from podscaler.controllers.vertical.podresources import container_updates
+from podscaler.engine.vpa.amounts import Resources
 from podscaler.engine.vpa.inplace import InPlaceAction, ResizeState, in_place_action
 from podscaler.kube.clients import Kube
 from podscaler.kube.errors import Invalid, NotFound
 
-__all__ = ["resize_state", "update_in_place"]
+__all__ = ["PodResizer", "resize_state", "update_in_place"]
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +60,18 @@ def resize_state(pod: Mapping[str, Any], now: datetime) -> ResizeState:
 
 
 async def update_in_place(
-    kube: Kube, pod: Mapping[str, Any], scaler: VerticalScaler, now: datetime
+    kube: Kube,
+    pod: Mapping[str, Any],
+    scaler: VerticalScaler,
+    now: datetime,
+    targets: Mapping[str, Resources] | None = None,
 ) -> InPlaceAction:
-    """Resize ``pod`` to the recommendation, or say to wait or to evict instead."""
+    """Resize ``pod`` to the recommendation (``targets``, else the scaler's published one),
+    or say to wait or to evict instead."""
     action = in_place_action(resize_state(pod, now))
     if action is not InPlaceAction.RESIZE:
         return action
-    updates = container_updates(pod, scaler)
+    updates = container_updates(pod, scaler, targets)
     if not updates:
         return InPlaceAction.WAIT  # nothing to change (or only a pending resize to wait for)
     meta = pod.get("metadata") or {}
@@ -85,3 +91,22 @@ async def update_in_place(
         # 422 (the QoS class would change, ...) cannot succeed by retrying: evict instead.
         return InPlaceAction.EVICT
     return InPlaceAction.RESIZE
+
+
+class PodResizer:
+    """The updater's :class:`~podscaler.controllers.vertical.updater.InPlaceResizer`:
+    ``True`` when the pod is resized (or a resize is under way), ``False`` to evict it."""
+
+    def __init__(self, kube: Kube, now: Callable[[], datetime]) -> None:
+        self.kube = kube
+        self.now = now
+        #: Resizes requested (tests and logs).
+        self.resized = 0
+
+    async def resize(
+        self, pod: Mapping[str, Any], scaler: VerticalScaler, targets: Mapping[str, Resources]
+    ) -> bool:
+        action = await update_in_place(self.kube, pod, scaler, self.now(), targets)
+        if action is InPlaceAction.RESIZE:
+            self.resized += 1
+        return action is not InPlaceAction.EVICT

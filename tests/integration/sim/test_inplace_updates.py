@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from podscaler.api.verticalscaler import VerticalScaler
-from podscaler.controllers.vertical.resize import resize_state, update_in_place
+from podscaler.controllers.vertical.resize import PodResizer, resize_state, update_in_place
+from podscaler.engine.vpa.amounts import Resources
 from podscaler.engine.vpa.inplace import InPlaceAction, ResizeState, in_place_action
 from podscaler.kube.clients import Kube, connect
 from podscaler.sim.apiserver.server import ApiServer
@@ -125,3 +126,16 @@ def test_in_progress_waits_for_an_hour() -> None:
         }
     }
     assert resize_state(pod, NOW) == ResizeState("InProgress", 3600.0)
+
+
+async def test_the_updaters_resizer_uses_the_targets_it_compared(kube: Kube) -> None:
+    resizer = PodResizer(kube, lambda: NOW)
+    pod = await with_condition(kube, None)
+    targets = {"app": Resources(300, 100 * 2**20)}
+    assert await resizer.resize(pod, scaler(), targets) is True
+    stored = await kube.request("GET", POD)
+    requests = stored["spec"]["containers"][0]["resources"]["requests"]
+    assert requests == {"cpu": "300m", "memory": "100Mi"}  # equal to the limit: as written
+    assert resizer.resized == 1
+    pod = await with_condition(kube, pending("Infeasible", 0))
+    assert await resizer.resize(pod, scaler(), targets) is False  # evict instead
