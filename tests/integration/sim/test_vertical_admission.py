@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from podscaler.controllers.vertical.admission import serve_admission_webhook
 from podscaler.controllers.vertical.podresources import (
@@ -31,48 +32,16 @@ WEBHOOK_SERVICE = ("podscaler", "podscaler-webhook")
 CONFIGURATION = "podscaler-vertical"
 VS_PATH = f"/apis/autoscaling.podscaler.io/v1alpha1/namespaces/{NAMESPACE}/verticalscalers"
 PODS = f"/api/v1/namespaces/{NAMESPACE}/pods"
+MANIFEST = (
+    Path(__file__).resolve().parents[3]
+    / "manifests/components/vertical-webhook/mutatingwebhookconfiguration.yaml"
+)
 
 
-def configuration(failure_policy: str = "Ignore") -> dict[str, Any]:
-    return {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "MutatingWebhookConfiguration",
-        "metadata": {"name": CONFIGURATION},
-        "webhooks": [
-            {
-                "name": "pods.vertical.podscaler.io",
-                "admissionReviewVersions": ["v1"],
-                "sideEffects": "None",
-                "failurePolicy": failure_policy,
-                "timeoutSeconds": 5,
-                "clientConfig": {
-                    "service": {
-                        "namespace": WEBHOOK_SERVICE[0],
-                        "name": WEBHOOK_SERVICE[1],
-                        "path": "/mutate-pods",
-                        "port": 443,
-                    }
-                },
-                "rules": [
-                    {
-                        "operations": ["CREATE"],
-                        "apiGroups": [""],
-                        "apiVersions": ["v1"],
-                        "resources": ["pods"],
-                    }
-                ],
-                "namespaceSelector": {
-                    "matchExpressions": [
-                        {
-                            "key": "kubernetes.io/metadata.name",
-                            "operator": "NotIn",
-                            "values": ["kube-system", "podscaler"],
-                        }
-                    ]
-                },
-            }
-        ],
-    }
+def configuration() -> dict[str, Any]:
+    """The MutatingWebhookConfiguration podscaler ships (manifests/components/vertical-webhook)."""
+    loaded: dict[str, Any] = yaml.safe_load(MANIFEST.read_text())
+    return loaded
 
 
 def deployment(name: str) -> dict[str, Any]:
