@@ -193,6 +193,8 @@ class Kubelet:
             wanted = spec_resources(pod)
             if wanted != run.allocated and wanted != run.resizing:
                 self._resize(pod, run)
+            elif wanted == run.allocated and run.resizing is None:
+                self._clear_pending_resize(pod)
 
     # ------------------------------------------------------------------ in-place resize
 
@@ -258,6 +260,15 @@ class Kubelet:
                     self.ctx.monotonic() + RESIZE_RETRY_SECONDS, lambda: self._retry_resize(run)
                 )
         status["conditions"] = conditions
+        self.ctx.writer.replace_status(self.ctx.kinds.pods, pod, status)
+
+    def _clear_pending_resize(self, pod: Obj) -> None:
+        """The spec went back to what is allocated: no resize is pending any more."""
+        conditions = (pod.get("status") or {}).get("conditions") or ()
+        if not any(c.get("type") == RESIZE_PENDING for c in conditions):
+            return
+        status = dict(pod.get("status") or {})
+        status["conditions"] = [c for c in conditions if c.get("type") != RESIZE_PENDING]
         self.ctx.writer.replace_status(self.ctx.kinds.pods, pod, status)
 
     def _retry_resize(self, run: PodRun) -> None:

@@ -76,6 +76,11 @@ def test_a_resize_beyond_the_node_is_infeasible() -> None:
             assert pending is not None
             assert pending["reason"] == "Infeasible"
             assert "cpu" in pending["message"]
+            # Asking for what it has again withdraws the resize.
+            _resize(world, pod, "100m")
+            await world.run(until_seconds=70)
+            (pod,) = pods_of(world, "web-")
+            assert _condition(pod, RESIZE_PENDING) is None
             assert pod["status"]["containerStatuses"][0]["resources"]["requests"]["cpu"] == "100m"
         finally:
             await world.stop()
