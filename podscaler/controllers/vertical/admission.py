@@ -34,12 +34,12 @@ from pydantic import ValidationError
 
 from podscaler.api.flags import flag
 from podscaler.api.meta import GROUP_VERSION
-from podscaler.api.selectors import LabelSelector, SelectorError, parse_label_selector
+from podscaler.api.selectors import LabelSelector
 from podscaler.api.verticalscaler import VerticalScaler
 from podscaler.controllers.vertical.podresources import admission_patch, container_updates
+from podscaler.controllers.vertical.targets import TargetProblem, TargetResolver
 from podscaler.kube.clients import Kube
 from podscaler.kube.errors import KubeError
-from podscaler.kube.resources import Discovery
 from podscaler.serving.certificates import SelfSignedIssuer, service_hostnames
 from podscaler.serving.security import CertificateOptions, certificate_source
 from podscaler.serving.server import SecureServer, respond
@@ -66,15 +66,6 @@ DEFAULT_PATH: Final = "/mutate-pods"
 DEFAULT_CONFIGURATION_NAME: Final = "podscaler-vertical"
 #: The largest AdmissionReview read (kube-apiserver's own request bound is 3 MiB).
 _MAX_REVIEW_BYTES: Final = 3 * 1024 * 1024
-_DEFAULT_API_VERSIONS: Final = {
-    "Deployment": "apps/v1",
-    "StatefulSet": "apps/v1",
-    "DaemonSet": "apps/v1",
-    "ReplicaSet": "apps/v1",
-    "Job": "batch/v1",
-    "CronJob": "batch/v1",
-    "ReplicationController": "v1",
-}
 _SCALERS_PATH: Final = "/apis/" + GROUP_VERSION + "/namespaces/{namespace}/verticalscalers"
 
 
@@ -123,31 +114,17 @@ class AdmissionWebhook:
 
     def __init__(self, kube: Kube) -> None:
         self.kube = kube
-        self.discovery = Discovery(kube)
+        self.targets = TargetResolver(kube)
 
     async def _selector(self, namespace: str, scaler: VerticalScaler) -> LabelSelector | None:
-        """The label selector of the scaler's target: ``/scale``'s, else ``spec.selector``."""
+        """The label selector of the scaler's target (``/scale``'s, else ``spec.selector``)."""
         ref = scaler.spec.target_ref
-        api_version = ref.api_version or _DEFAULT_API_VERSIONS.get(ref.kind, "apps/v1")
-        resource = await self.discovery.resolve(api_version, ref.kind)
-        raw: Any = None
-        if resource.has_scale:
-            scale = await self.kube.request("GET", resource.path(namespace, ref.name, "scale"))
-            raw = (scale.get("status") or {}).get("selector")
-        if not raw:
-            obj = await self.kube.request("GET", resource.path(namespace, ref.name))
-            spec = obj.get("spec") or {}
-            raw = spec.get("selector")
-            if raw is None and ref.kind == "CronJob":
-                raw = (((spec.get("jobTemplate") or {}).get("spec")) or {}).get("selector")
-        try:
-            if isinstance(raw, str):
-                return parse_label_selector(raw)
-            if isinstance(raw, Mapping) and raw:
-                return LabelSelector.from_dict(raw)
-        except SelectorError as exc:
-            log.warning("webhook: target of %s has a bad selector: %s", scaler.metadata.name, exc)
-        return None
+        target = {"apiVersion": ref.api_version, "kind": ref.kind, "name": ref.name}
+        found = await self.targets.selector(self.targets.ref(namespace, target))
+        if isinstance(found, TargetProblem):
+            log.info("webhook: %s/%s: %s", namespace, scaler.metadata.name, found.message)
+            return None
+        return found
 
     async def matching_scaler(
         self, namespace: str, pod: Mapping[str, Any]
