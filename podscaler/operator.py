@@ -97,6 +97,12 @@ from podscaler.controllers.vertical import (
     VerticalSettings,
     start_vertical_controllers,
 )
+from podscaler.controllers.vertical.admission import (
+    WebhookGate,
+    WebhookOptions,
+    run_admission_webhook,
+)
+from podscaler.controllers.vertical.resize import PodResizer
 from podscaler.kube.clients import ConnectOptions, Kube, connect
 from podscaler.kube.errors import KubeError
 from podscaler.kube.events import EventRecorder
@@ -191,6 +197,8 @@ class RunOptions:
     cluster: ConnectOptions = field(default_factory=ConnectOptions)
     #: The external metrics API; ``None`` does not serve it (``--metrics-api-port=0``).
     metrics_api: MetricsApiOptions | None = None
+    #: The VerticalScaler admission webhook; ``None`` does not serve it.
+    admission_webhook: WebhookOptions | None = None
     #: ProportionalScalers: None watches them when their CRD is installed; True/False forces.
     proportional: bool | None = None
     #: cluster-proportional-autoscaler's own flags (--configmap/--target/...), or None.
@@ -440,6 +448,21 @@ class _Servers:
         for runner in self._runners:
             await runner.cleanup()
         self._runners.clear()
+
+
+async def _serve_admission_webhook(
+    kube: Kube, options: WebhookOptions | None, gate: WebhookGate
+) -> None:
+    """The VerticalScaler admission webhook, when asked for. It failing is logged and leaves
+    the controllers running: its configuration's failurePolicy Ignore lets pods through."""
+    if options is None:
+        return
+    try:
+        await run_admission_webhook(kube, options, gate)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        log.error("admission webhook stopped: %s: %s", type(exc).__name__, exc)
 
 
 async def _serve_external_metrics(
@@ -697,6 +720,8 @@ async def run_operator(
                 recorder=recorder,
                 enabled=options.vertical,
                 settings=options.vertical_settings,
+                admission=webhook_gate if options.admission_webhook is not None else None,
+                resizer=PodResizer(kube, now),
                 registry=metrics.registry,
             )
             proportional = await start_proportional_controller(
@@ -724,6 +749,9 @@ async def run_operator(
                 await jobs.aclose()
             if refresher is not None:
                 await refresher.aclose()
+
+    #: Ready while this process serves the admission webhook (the updater may evict).
+    webhook_gate = WebhookGate()
 
     async def control() -> None:
         controller = ScaledObjectController(
@@ -865,11 +893,15 @@ async def run_operator(
         _serve_external_metrics(api_source, kube, options.metrics_api, servers, shared_ca),
         name="metrics-api",
     )
+    webhook = loop.create_task(
+        _serve_admission_webhook(kube, options.admission_webhook, webhook_gate),
+        name="admission-webhook",
+    )
     try:
         await asyncio.wait({work, stopper}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         log.info("shutting down")
-        tasks = [work, stopper, serving, *shard_tasks]
+        tasks = [work, stopper, serving, webhook, *shard_tasks]
         tasks += [node_work] if node_work is not None else []
         for task in tasks:
             task.cancel()

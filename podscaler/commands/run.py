@@ -30,6 +30,7 @@ from podscaler.commands.options import FlagGroup, OptionGroup, options
 from podscaler.controllers.nodes.settings import CloudOptions, NodeAutoscalerConfig, NodeConfigError
 from podscaler.controllers.proportional import FlagError, ProportionalOptions
 from podscaler.controllers.vertical import VerticalOptions
+from podscaler.controllers.vertical.admission import WebhookOptions
 from podscaler.kube.errors import KubeError
 from podscaler.metricsapi.server import MetricsApiOptions
 from podscaler.observability.logging import LoggingOptions
@@ -42,6 +43,7 @@ LOGGING: Final = OptionGroup(LoggingOptions)
 METRICS_API: Final = OptionGroup(MetricsApiOptions, prefix="metrics-api-")
 PROPORTIONAL: Final = OptionGroup(ProportionalOptions)
 VERTICAL: Final = OptionGroup(VerticalOptions)
+WEBHOOK: Final = OptionGroup(WebhookOptions, prefix="admission-webhook-")
 CLOUD: Final = OptionGroup(CloudOptions)
 
 #: Every option of ``podscaler run``, in the order ``--help`` shows them.
@@ -50,6 +52,7 @@ GROUPS: Final[tuple[FlagGroup, ...]] = (
     OPERATOR,
     LOGGING,
     METRICS_API,
+    WEBHOOK,
     PROPORTIONAL,
     VERTICAL,
     CLOUD,
@@ -74,6 +77,10 @@ def settings(values: dict[str, Any]) -> RunOptions:
     ]
     if len(modes) > 1:
         raise click.UsageError(f"{' and '.join(modes)} exclude each other: choose one")
+    webhook = WEBHOOK.build(values)
+    if (webhook.cert_file is None) != (webhook.key_file is None):
+        cert, key = WEBHOOK.flag_name("cert_file"), WEBHOOK.flag_name("key_file")
+        raise click.UsageError(f"{cert} and {key} go together")
     proportional = PROPORTIONAL.build(values)
     vertical = VERTICAL.build(values)
     try:
@@ -94,6 +101,7 @@ def settings(values: dict[str, Any]) -> RunOptions:
         nodes=nodes,
         cluster=CLUSTER.build(values),
         metrics_api=metrics_api if metrics_api.port else None,
+        admission_webhook=webhook if webhook.port else None,
         proportional=proportional.proportional,
         cpa_flags=cpa_flags,
         proportional_resync_seconds=float(proportional.poll_period_seconds),

@@ -26,7 +26,7 @@ from tests.unit.test_dashboard_sources import emitted, metric_names
 ROOT = Path(__file__).resolve().parents[2]
 COMPONENTS = ROOT / "manifests" / "components"
 #: The components; vertical/rbac is the VerticalScaler updater's (manifests/vertical/rbac).
-NAMES = ("metrics-api", "nodes-aws", "monitoring", "vertical/rbac")
+NAMES = ("metrics-api", "nodes-aws", "monitoring", "vertical/rbac", "vertical-webhook")
 
 Docs = list[dict[str, Any]]
 

@@ -46,6 +46,8 @@ ALLOWED: dict[str, set[str]] = {
         "podscaler.nodes",
         "scalers",
         "podscaler.kube",
+        # the admission webhook's listener
+        "podscaler.serving",
         "podscaler.observability",
     },
     "podscaler.metricsapi": {

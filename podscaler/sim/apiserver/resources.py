@@ -145,7 +145,7 @@ BUILTIN: tuple[ResourceType, ...] = (
         "Pod",
         short=("po",),
         categories=("all",),
-        sub=("status", "binding", "eviction"),
+        sub=("status", "binding", "eviction", "resize"),
     ),
     _t(
         "",
@@ -222,6 +222,14 @@ BUILTIN: tuple[ResourceType, ...] = (
         sub=("status",),
     ),
     _t("coordination.k8s.io", "v1", "leases", "Lease"),
+    _t(
+        "admissionregistration.k8s.io",
+        "v1",
+        "mutatingwebhookconfigurations",
+        "MutatingWebhookConfiguration",
+        namespaced=False,
+        categories=("api-extensions",),
+    ),
     _t(
         "scheduling.k8s.io",
         "v1",

@@ -27,6 +27,7 @@ from typing import Any
 from aiohttp import web
 
 from podscaler.sim.apiserver import admission, bodies, delegation, tables, validation, versions
+from podscaler.sim.apiserver.authentication import USER
 from podscaler.sim.apiserver.errors import (
     ApiError,
     BadRequest,
@@ -142,6 +143,13 @@ async def create(server: ServerState, request: web.Request, target: Target) -> w
     if delegation.is_review(rt):
         return await delegation.review(server, rt, obj)
     admission.admit(server.store, server.table, rt, obj)
+    obj = await server.webhooks.mutate(
+        rt,
+        obj,
+        namespace=target.namespace or "",
+        user=request.get(USER),
+        dry_run=_dry_run(request),
+    )
     server.validate_crd(rt, obj)
     validation.validate(rt, obj)
     if _dry_run(request):

@@ -2,8 +2,9 @@
 
 One aiohttp application answers the Kubernetes REST API on localhost over HTTP or HTTPS:
 discovery, OpenAPI v3, CRUD and list/watch for the kinds in ``resources.py`` and for CRDs,
-``/status``, ``/scale``, ``pods/binding``, ``pods/eviction`` and ``metrics.k8s.io``. It serves
-tests, ``podscaler demo`` and users exploring with kubectl; see DESIGN.md, "The embedded
+``/status``, ``/scale``, ``pods/binding``, ``pods/eviction``, ``pods/resize`` and
+``metrics.k8s.io``, and calls mutating admission webhooks on creation (``webhooks.py``). It
+serves tests, ``podscaler demo`` and users exploring with kubectl; see DESIGN.md, "The embedded
 cluster".
 
 Routing is one catch-all route parsed by hand: Kubernetes paths (``/api/v1/namespaces/x/pods``,
@@ -49,6 +50,7 @@ from podscaler.sim.apiserver import (
     discovery,
     kubeconfig,
     openapi,
+    resize,
     rest,
     subresources,
     views,
@@ -68,6 +70,7 @@ from podscaler.sim.apiserver.metrics import MetricsBoard
 from podscaler.sim.apiserver.resources import METRICS_GROUP, ResourceTable, ResourceType
 from podscaler.sim.apiserver.store import Entry, Obj, Store, Watcher, rfc3339
 from podscaler.sim.apiserver.views import Objects
+from podscaler.sim.apiserver.webhooks import WebhookCaller
 from podscaler.sim.apiserver.wire import (
     Target,
     error_response,
@@ -168,6 +171,10 @@ class ApiServer:
         self.authenticator = Authenticator(required=tls)
         #: Writes answered, with the caller's User-Agent (off: None; see ``audit.py``).
         self.audit: AuditLog | None = None
+        #: Service ``(namespace, name)`` → ``(host, port)``: this server has no cluster network.
+        self.service_endpoints: dict[tuple[str, str], tuple[str, int]] = {}
+        #: Mutating admission webhooks called on creation (see ``webhooks.py``).
+        self.webhooks = WebhookCaller(self.store, self.table, self.service_endpoints)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -333,10 +340,10 @@ class ApiServer:
         self.metrics.set_node(name, usage)
 
     def register_service_endpoint(self, namespace: str, name: str, host: str, port: int) -> None:
-        """Route Service ``namespace/name`` (as an APIService backend) to ``host:port``."""
-        if self.aggregator is None:
-            raise RuntimeError("start the ApiServer with aggregation=True to proxy APIServices")
-        self.aggregator.register_endpoint(namespace, name, host, port)
+        """Route Service ``namespace/name`` (an APIService backend, a webhook) to ``host:port``."""
+        self.service_endpoints[(namespace, name)] = (host, port)
+        if self.aggregator is not None:
+            self.aggregator.register_endpoint(namespace, name, host, port)
 
     # ------------------------------------------------------------------ CRDs
 
@@ -504,6 +511,8 @@ class ApiServer:
                 return await subresources.bind(self, request, target)
         elif sub == "eviction" and method == "POST":
             return await subresources.evict(self, request, target)
+        elif sub == "resize" and method in ("GET", "PUT", "PATCH"):
+            return await resize.resize(self, request, target)
         raise rest.method_not_allowed(method, f"{rt.resource}/{sub}")
 
     def _serve_metrics(self, request: web.Request, target: Target) -> web.Response:

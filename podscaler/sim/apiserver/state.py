@@ -17,6 +17,7 @@ from podscaler.sim.apiserver.authpolicy import AuthPolicy
 from podscaler.sim.apiserver.resources import ResourceTable, ResourceType
 from podscaler.sim.apiserver.store import Entry, Obj, Store, Watcher
 from podscaler.sim.apiserver.views import Objects
+from podscaler.sim.apiserver.webhooks import WebhookCaller
 
 __all__ = ["ServerState"]
 
@@ -32,6 +33,8 @@ class ServerState(Protocol):
     bookmark_interval: float
     #: Answers to TokenReview and SubjectAccessReview.
     auth_policy: AuthPolicy
+    #: Calls the mutating admission webhooks on creation.
+    webhooks: WebhookCaller
 
     def now(self) -> datetime: ...
 

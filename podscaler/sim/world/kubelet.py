@@ -29,12 +29,22 @@ from podscaler.sim.apiserver.store import Obj, rfc3339
 from podscaler.sim.world.context import FINALIZER, WorldContext
 from podscaler.sim.world.load import PodLimits, pod_limits
 from podscaler.sim.world.profiles import WorkloadProfile
+from podscaler.sim.world.resizing import (
+    RESIZE_CONDITIONS,
+    RESIZE_IN_PROGRESS,
+    RESIZE_PENDING,
+    decide,
+    spec_resources,
+)
 from podscaler.sim.world.state import Key, is_terminating, pod_phase, workload_of
 
 __all__ = ["Kubelet", "PodRun"]
 
 COMPONENT = "kubelet"
 MAX_BACKOFF_SECONDS = 300.0
+#: How long actuating an accepted in-place resize takes, and how often a deferred one is retried.
+RESIZE_ACTUATION_SECONDS = 1.0
+RESIZE_RETRY_SECONDS = 10.0
 
 
 @dataclass
@@ -52,6 +62,10 @@ class PodRun:
     restarts: int = 0
     ip: str = ""
     limits: PodLimits = field(default_factory=lambda: PodLimits(""))
+    #: Container name → the resources the kubelet has allocated (changed by in-place resize).
+    allocated: dict[str, Any] = field(default_factory=dict)
+    #: The spec resources of the resize being actuated, if any.
+    resizing: dict[str, Any] | None = None
 
 
 class Kubelet:
@@ -175,6 +189,128 @@ class Kubelet:
             return
         if run is None and pod_phase(pod) == "Pending":
             self._admit(pod, str(node))
+        elif run is not None and run.stage not in ("done", "stopping"):
+            wanted = spec_resources(pod)
+            if wanted != run.allocated and wanted != run.resizing:
+                self._resize(pod, run)
+            elif wanted == run.allocated and run.resizing is None:
+                self._clear_pending_resize(pod)
+
+    # ------------------------------------------------------------------ in-place resize
+
+    def _resize(self, pod: Obj, run: PodRun, *, retry: bool = False) -> None:
+        """Accept (and actuate), defer or refuse a resize the spec asks for (``resizing.py``)."""
+        state = self.ctx.state
+        node = state.nodes.get(run.node)
+        if node is None:
+            return
+        others = [
+            state.pods[k]
+            for k in state.pods_by_node.get(run.node, ())
+            if k != run.key and k in state.pods
+        ]
+        decision = decide(pod, node, others)
+        status = dict(pod.get("status") or {})
+        conditions = [
+            c for c in status.get("conditions") or () if c.get("type") not in RESIZE_CONDITIONS
+        ]
+        stamp = rfc3339(self.ctx.server.now())
+        if decision.outcome == "Accepted":
+            run.resizing = spec_resources(pod)
+            conditions.append(
+                {
+                    "type": RESIZE_IN_PROGRESS,
+                    "status": "True",
+                    "lastProbeTime": None,
+                    "lastTransitionTime": stamp,
+                }
+            )
+            self.ctx.timers.at(
+                self.ctx.monotonic() + RESIZE_ACTUATION_SECONDS, lambda: self._resized(run)
+            )
+        else:
+            before = next(
+                (
+                    c
+                    for c in (pod.get("status") or {}).get("conditions") or ()
+                    if c.get("type") == RESIZE_PENDING
+                ),
+                None,
+            )
+            if before is not None and before.get("reason") == decision.outcome:
+                # Already reported. A deferred resize has one retry timer running.
+                if retry and decision.outcome == "Deferred":
+                    self.ctx.timers.at(
+                        self.ctx.monotonic() + RESIZE_RETRY_SECONDS,
+                        lambda: self._retry_resize(run),
+                    )
+                return
+            conditions.append(
+                {
+                    "type": RESIZE_PENDING,
+                    "status": "True",
+                    "lastProbeTime": None,
+                    "lastTransitionTime": stamp,
+                    "reason": decision.outcome,
+                    "message": decision.message,
+                }
+            )
+            if decision.outcome == "Deferred":
+                self.ctx.timers.at(
+                    self.ctx.monotonic() + RESIZE_RETRY_SECONDS, lambda: self._retry_resize(run)
+                )
+        status["conditions"] = conditions
+        self.ctx.writer.replace_status(self.ctx.kinds.pods, pod, status)
+
+    def _clear_pending_resize(self, pod: Obj) -> None:
+        """The spec went back to what is allocated: no resize is pending any more."""
+        conditions = (pod.get("status") or {}).get("conditions") or ()
+        if not any(c.get("type") == RESIZE_PENDING for c in conditions):
+            return
+        status = dict(pod.get("status") or {})
+        status["conditions"] = [c for c in conditions if c.get("type") != RESIZE_PENDING]
+        self.ctx.writer.replace_status(self.ctx.kinds.pods, pod, status)
+
+    def _retry_resize(self, run: PodRun) -> None:
+        pod = self._current(run)
+        if pod is None or run.stage in ("done", "stopping"):
+            return
+        wanted = spec_resources(pod)
+        if wanted == run.allocated or wanted == run.resizing:
+            return
+        self._resize(pod, run, retry=True)
+
+    def _resized(self, run: PodRun) -> None:
+        pod = self._current(run)
+        if pod is None or run.resizing is None:
+            return
+        run.allocated, run.resizing = run.resizing, None
+        run.limits = pod_limits(pod)
+        status = dict(pod.get("status") or {})
+        status["conditions"] = [
+            c for c in status.get("conditions") or () if c.get("type") not in RESIZE_CONDITIONS
+        ]
+        statuses = []
+        for entry in status.get("containerStatuses") or ():
+            entry = dict(entry)
+            self._with_resources(entry, run)
+            statuses.append(entry)
+        status["containerStatuses"] = statuses
+        self.ctx.writer.replace_status(self.ctx.kinds.pods, pod, status)
+        self.ctx.events.record(pod, "Normal", "ResizeCompleted", "Pod resized in place", COMPONENT)
+        # The spec may have moved on while this one was actuated.
+        self.sync_pod(run.key)
+
+    @staticmethod
+    def _with_resources(entry: dict[str, Any], run: PodRun) -> None:
+        resources = run.allocated.get(str(entry.get("name")))
+        if resources is None:
+            return
+        entry["resources"] = resources
+        if resources.get("requests"):
+            entry["allocatedResources"] = resources["requests"]
+        else:
+            entry.pop("allocatedResources", None)
 
     def _forget(self, run: PodRun) -> None:
         self.runs.pop(run.key, None)
@@ -201,6 +337,7 @@ class Kubelet:
             node=node,
             profile=profile,
             limits=pod_limits(pod),
+            allocated=spec_resources(pod),
         )
         self.runs[key] = run
         finalizers = list(pod["metadata"].get("finalizers") or [])
@@ -366,6 +503,9 @@ class Kubelet:
             "qosClass": old.get("qosClass", "BestEffort"),
             "startTime": old.get("startTime", stamp),
         }
+        status["conditions"].extend(
+            c for c in old.get("conditions") or () if c.get("type") in RESIZE_CONDITIONS
+        )
         statuses = []
         previous_statuses = {s.get("name"): s for s in old.get("containerStatuses") or ()}
         for container in (pod.get("spec") or {}).get("containers") or ():
@@ -412,6 +552,7 @@ class Kubelet:
                 }
             elif before.get("lastState"):
                 entry["lastState"] = before["lastState"]
+            self._with_resources(entry, run)
             statuses.append(entry)
         status["containerStatuses"] = statuses
         return status
