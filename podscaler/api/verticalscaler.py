@@ -77,6 +77,23 @@ class CrossVersionObjectReference(SpecModel):
     name: str = Field(min_length=1, description="Name of the target, in the same namespace.")
 
 
+#: Where the built-in workload kinds live, for a targetRef that names no apiVersion.
+TARGET_API_VERSIONS: Final = {
+    "Deployment": "apps/v1",
+    "StatefulSet": "apps/v1",
+    "DaemonSet": "apps/v1",
+    "ReplicaSet": "apps/v1",
+    "Job": "batch/v1",
+    "CronJob": "batch/v1",
+    "ReplicationController": "v1",
+}
+
+
+def target_api_version(kind: str, api_version: str | None) -> str:
+    """A targetRef's API version: as written, else its built-in kind's, else apps/v1."""
+    return api_version or TARGET_API_VERSIONS.get(kind, "apps/v1")
+
+
 class EvictionRequirement(SpecModel):
     """A condition a pod must meet to be evicted: when several are listed, all must hold."""
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from podscaler.api.selectors import LabelSelector, SelectorError, parse_label_selector
+from podscaler.api.verticalscaler import target_api_version
 from podscaler.kube.clients import Kube
 from podscaler.kube.errors import KubeError, NoScaleSubresource, NotFound
 from podscaler.kube.resources import Discovery
@@ -22,15 +23,6 @@ from podscaler.kube.scaling import ScaleClient, ScaleRef
 __all__ = ["TargetProblem", "TargetResolver", "group_replicas"]
 
 #: apiVersion assumed when a targetRef names none, by kind (as ``kubectl`` users expect).
-_DEFAULT_API_VERSIONS: Final = {
-    "Deployment": "apps/v1",
-    "StatefulSet": "apps/v1",
-    "DaemonSet": "apps/v1",
-    "ReplicaSet": "apps/v1",
-    "Job": "batch/v1",
-    "CronJob": "batch/v1",
-    "ReplicationController": "v1",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +41,7 @@ class TargetResolver:
 
     def ref(self, namespace: str, target: Mapping[str, Any]) -> ScaleRef:
         kind = str(target.get("kind") or "")
-        api_version = str(target.get("apiVersion") or _DEFAULT_API_VERSIONS.get(kind, "apps/v1"))
+        api_version = target_api_version(kind, str(target.get("apiVersion") or "") or None)
         return ScaleRef(api_version, kind, namespace, str(target.get("name") or ""))
 
     async def selector(self, ref: ScaleRef) -> LabelSelector | TargetProblem:
