@@ -111,7 +111,8 @@ def _run_args(docs: Docs) -> list[str]:
     "values",
     [
         {},
-        {"leaderElection": False, "log": {"level": "debug", "format": "text"}},
+        {"replicaMode": "single", "log": {"level": "debug", "format": "text"}},
+        {"replicaMode": "leader"},
         {"metricsApi": {"enabled": False}, "proportional": False},
         {"metricsApi": {"certManager": {"enabled": True}}, "proportional": True},
         {"extraArgs": ["--namespace=team-a", "--dry-run"]},
@@ -121,6 +122,7 @@ def _run_args(docs: Docs) -> list[str]:
     ids=[
         "default",
         "knobs",
+        "leader",
         "no-metrics-api",
         "cert-manager",
         "extra-args",
