@@ -47,6 +47,7 @@ import importlib.util
 import logging
 import math
 import re
+import time
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -359,6 +360,9 @@ def decision_details(
         details["forecast"] = decision.forecast.peak
         details["forecastInSeconds"] = decision.forecast.peak_in_seconds
         details["forecastAtHorizon"] = decision.forecast.at_horizon
+        details["forecastOverHorizon"] = [
+            {"inSeconds": ahead, "value": value} for ahead, value in decision.forecast.points
+        ]
     model_text = ""
     fitted = _fitted(state.outcome if state is not None else None)
     if fitted is not None:
@@ -384,6 +388,12 @@ def decision_details(
         details["fittedAt"] = format_time(state.fitted_at)
         details["modelAgeSeconds"] = max(0.0, (now - state.fitted_at).total_seconds())
         model_text += (", " if model_text else "") + f"fitted {format_time(state.fitted_at)}"
+        if state.fit_seconds is not None:
+            details["fitSeconds"] = state.fit_seconds
+            model_text += f" in {state.fit_seconds:.2f}s"
+    status = model_status(state)
+    if status:
+        details["forecastStatus"] = status
     if state is not None and state.error is not None:
         details["modelError"] = state.error
         model_text += (", " if model_text else "") + f"last refit failed: {state.error}"
@@ -394,8 +404,45 @@ def decision_details(
         peak, within = _number(decision.forecast.peak), _duration_text(horizon_seconds)
         head += f", forecast peak {peak} within {within}"
     head += f"): {decision.reason}"
+    if decision.forecast is not None and len(decision.forecast.points) > 1:
+        head += "; forecast over the horizon: " + ", ".join(
+            f"{_number(value)} at +{_duration_text(ahead)}" if ahead else f"{_number(value)} now"
+            for ahead, value in decision.forecast.points
+        )
     details["summary"] = head + (f" — {model_text}" if model_text else "")
     return details
+
+
+def model_status(state: ModelState | None) -> dict[str, Any]:
+    """The model's part of the ScaledObject's status (``status.health[metric].forecast``):
+    only what changes when the model is refitted (never per-poll values, so a steady object
+    is not rewritten every poll), rounded to what a person compares."""
+    if state is None:
+        return {}
+    out: dict[str, Any] = {}
+    fitted = _fitted(state.outcome)
+    if fitted is not None:
+        backtest = fitted.backtest
+        out["model"] = fitted.name
+        out["used"] = fitted.useful
+        out["historySamples"] = fitted.samples
+        for key, number in (
+            ("backtestMape", backtest.mape),
+            ("backtestMae", backtest.mae),
+            ("liveValueMape", backtest.persistence_mape),
+        ):
+            if number is not None and math.isfinite(number):
+                out[key] = float(f"{number:.4g}")
+    elif state.outcome is not None:
+        out["model"] = "none (short history)"
+        out["used"] = False
+    if state.fitted_at is not None:
+        out["fittedAt"] = format_time(state.fitted_at)
+    if state.fit_seconds is not None:
+        out["fitSeconds"] = round(state.fit_seconds, 3)
+    if state.error is not None:
+        out["lastError"] = state.error
+    return out
 
 
 # ------------------------------------------------------------------------------ models
@@ -410,6 +457,8 @@ class ModelState:
     fitted_at: datetime | None = None
     attempted_at: datetime | None = None
     error: str | None = None
+    #: CPU time the last successful fit took in its worker thread (seconds)
+    fit_seconds: float | None = None
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @property
@@ -488,17 +537,21 @@ def refit_due(state: ModelState, config: PredictiveConfig, now: datetime) -> boo
 
 def _fit(
     times: list[float], values: list[float], config: PredictiveConfig
-) -> ForecastModel | ShortHistory:
-    """Runs in a worker thread (imports scikit-learn there on first use)."""
+) -> tuple[ForecastModel | ShortHistory, float]:
+    """Runs in a worker thread (imports scikit-learn there on first use). Returns the outcome
+    and the CPU time this thread spent on it: the fit's own cost, whatever else the process
+    and the machine are doing (wall time would count the waits for the GIL)."""
     from scalers.forecasting import fit_forecaster
 
-    return fit_forecaster(
+    started = time.thread_time()
+    outcome = fit_forecaster(
         times,
         values,
         step_seconds=config.query_step_seconds,
         horizon_seconds=config.horizon_seconds,
         min_history_seconds=config.min_history_seconds,
     )
+    return outcome, time.thread_time() - started
 
 
 # ------------------------------------------------------------------------------ the scaler
@@ -586,7 +639,7 @@ class PredictiveScaler:
         try:
             async with self.cache.fit_slots:
                 times, values = await self.history(now)
-                outcome = await asyncio.to_thread(_fit, times, values, self.config)
+                outcome, fit_seconds = await asyncio.to_thread(_fit, times, values, self.config)
         except asyncio.CancelledError:
             raise
         except ScalerError as exc:
@@ -598,13 +651,15 @@ class PredictiveScaler:
             log.warning("%s: refit failed", self.config.metric_name, exc_info=True)
             return
         state.outcome, state.fitted_at, state.error = outcome, now, None
+        state.fit_seconds = fit_seconds
         fitted = _fitted(outcome)
         if fitted is not None:
             log.info(
-                "%s: fitted %s on %d samples, backtest MAPE %s (live value alone %s)",
+                "%s: fitted %s on %d samples in %.3fs, backtest MAPE %s (live value alone %s)",
                 self.config.metric_name,
                 fitted.name,
                 fitted.samples,
+                fit_seconds,
                 _percent(fitted.backtest.mape),
                 _percent(fitted.backtest.persistence_mape),
             )

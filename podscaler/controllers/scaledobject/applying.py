@@ -82,6 +82,11 @@ def parts_of(inputs: Inputs, last_decision: Mapping[str, Any]) -> StatusParts:
         authentications_types=",".join(triggers.auth_kinds) or None,
         last_decision=last_decision,
         mode=inputs.so.spec.mode,
+        forecasts={
+            r.metric: r.details["forecastStatus"]
+            for r in inputs.poll.records
+            if r.details and isinstance(r.details.get("forecastStatus"), Mapping)
+        },
     )
 
 
