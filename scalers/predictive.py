@@ -33,7 +33,10 @@ so a scaler rebuilt after an error (KEDA's cache refresh) does not refit. A mode
 beat the live value on its held-out day is not used (the live value is reported, and the
 reason shown). What each poll decided — live value, forecast, the value used, the model, its
 backtest error and when it was fitted — travels in ``MetricValue.details`` to
-``podscaler explain`` and to the ``podscaler_predictive_*`` metrics.
+``podscaler explain`` (with the forecast at a few instants of the horizon) and to the
+``podscaler_predictive_*`` metrics; what changes only at a refit (the model, its backtest
+errors, when it was fitted and the fit's CPU time) also goes to the ScaledObject's
+``status.health[metric].forecast`` (:func:`model_status`).
 
 Needs the ``ml`` extra (scikit-learn); without it, parsing the trigger fails with a
 :class:`ScalerConfigError` saying what to install.
