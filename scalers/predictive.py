@@ -23,6 +23,11 @@ the live value is exactly that trigger's query):
 ``modelRefresh``       ``1h``   refit this often (in the background; polls never wait)
 ``minHistory``         ``1d``   below this much observed history (samples x step) there is no
                                 model: the trigger reports the live value and says so
+``nodeHorizon``        off      how far ahead nodes should be ready (node boot plus pod
+                                start-up): with the node autoscaler in the same operator, the
+                                replicas the forecast over this window needs beyond the current
+                                ones are planned for as placeholder pods (``AverageValue``
+                                metrics; :mod:`podscaler.controllers.triggers.headroom`)
 =====================  =======  ================================================================
 
 Fitting runs off the event loop (a worker thread, one fit at a time per process) and the
@@ -131,6 +136,8 @@ class PredictiveConfig(ScalerConfig):
     horizon_seconds: float = 300.0
     model_refresh_seconds: float = 3600.0
     min_history_seconds: float = DAY
+    #: 0: off (no node headroom asked for)
+    node_horizon_seconds: float = 0.0
 
     @property
     def metric_name(self) -> str:
@@ -240,6 +247,7 @@ class PredictiveFactory(ScalerFactoryBase[PredictiveConfig]):
         horizon = _window(r, "horizon", 300.0, low=1.0, high=DAY)
         refresh = _window(r, "modelRefresh", 3600.0, low=60.0, high=30 * DAY)
         min_history = _window(r, "minHistory", DAY, low=0.0, high=400 * DAY)
+        node_horizon = _window(r, "nodeHorizon", 0.0, low=0.0, high=DAY)
         points = window / step
         if points > MAX_HISTORY_POINTS:
             raise ScalerConfigError(
@@ -269,6 +277,7 @@ class PredictiveFactory(ScalerFactoryBase[PredictiveConfig]):
             horizon_seconds=horizon,
             model_refresh_seconds=refresh,
             min_history_seconds=min_history,
+            node_horizon_seconds=node_horizon,
         )
 
     def check_buildable(self, config: ScalerConfig) -> None:
@@ -414,6 +423,21 @@ def decision_details(
         )
     details["summary"] = head + (f" — {model_text}" if model_text else "")
     return details
+
+
+def node_headroom_details(config: PredictiveConfig, value: float) -> dict[str, Any]:
+    """What the node autoscaler's hand-over reads (:mod:`podscaler.controllers.triggers.headroom`):
+    the replicas the forecast over ``nodeHorizon`` needs, for ``AverageValue`` metrics (the
+    replica count is then ``ceil(value / threshold)``, whatever the current count); none
+    otherwise."""
+    if config.metric_type != MetricTargetType.AVERAGE_VALUE or config.threshold <= 0:
+        return {}
+    replicas = math.ceil(value / config.threshold) if math.isfinite(value) and value > 0 else 0
+    return {
+        "nodeForecast": value,
+        "nodeHorizonSeconds": config.node_horizon_seconds,
+        "nodeForecastReplicas": replicas,
+    }
 
 
 def model_status(state: ModelState | None) -> dict[str, Any]:
@@ -597,6 +621,9 @@ class PredictiveScaler:
         details = decision_details(
             decision, state, now=now, horizon_seconds=self.config.horizon_seconds
         )
+        if self.config.node_horizon_seconds > 0:
+            ahead = decide(live, state.outcome, now.timestamp(), self.config.node_horizon_seconds)
+            details.update(node_headroom_details(self.config, ahead.value))
         sample = MetricValue(
             metric_name=metric_name,
             value=exported_metric_value(decision.value),
