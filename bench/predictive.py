@@ -18,8 +18,15 @@
   nothing: those are printed as honestly as the rest. Last, the scenario with the predictive
   trigger replaced by a ``prometheus`` trigger on the same query: how much of the gain is
   the forecast, and how much is scaling on demand rather than on cpu that saturates.
+* ``nodes``: predictive node headroom. ``web-predictive-nodes`` (cpu + predictive on nodes
+  that boot in 3 minutes, the node autoscaler in the operator) with its ``nodeHorizon`` (the
+  forecast over node boot handed to the node planner as placeholder pods) and again without:
+  Pending pod-minutes, longest Pending, overload minutes, node-hours.
+* ``trace``: the same pair on real traffic: ``web-predictive-nasa`` replays the NASA Kennedy
+  Space Center web server's requests of 11 July 1995 (one value a minute, x400) with the 7
+  days before it as history. ``--report PATH`` also writes that run's HTML report.
 
-Run: ``python bench/predictive.py [--part fit,poll,loop,scenario] [--hours 24]
+Run: ``python bench/predictive.py [--part fit,poll,loop,scenario,trace] [--hours 24]
 [--variant-hours 12] [--rounds 5]``. Pin it to a core for the fit and poll figures
 (``taskset -c 1``), and read the load average printed beside them.
 """
@@ -267,7 +274,9 @@ def variant(scenario: Scenario, hours: float, today: Curve | None) -> Scenario:
     return replace(scenario, workloads=workloads, duration_seconds=hours * 3600, assertions=())
 
 
-def run(scenario: Scenario) -> tuple[dict[str, tuple[float, float]], float]:
+def run(
+    scenario: Scenario, report: Path | None = None
+) -> tuple[dict[str, tuple[float, float]], float]:
     from podscaler.commands.simulating import embedded_operator
     from podscaler.sim.clock import SimulatedEventLoop, run_simulated
     from podscaler.sim.scenarios.runs import run_scenario
@@ -279,6 +288,10 @@ def run(scenario: Scenario) -> tuple[dict[str, tuple[float, float]], float]:
 
     started = time.perf_counter()
     result = run_simulated(main, start=scenario.start)
+    if report is not None:
+        from podscaler.sim.scenarios.report import write_report
+
+        write_report(result, report)
     figures = {
         w.name: (overload_minutes(result.timeline, w.name), replica_hours(result.timeline, w.name))
         for w in scenario.workloads
@@ -312,12 +325,65 @@ def bench_scenario(hours: float, variant_hours: float) -> None:
         )
 
 
+def without_node_horizon(scenario: Scenario) -> Scenario:
+    objects = []
+    for obj in scenario.objects:
+        obj = copy.deepcopy(obj)
+        for trigger in (obj.get("spec") or {}).get("triggers") or ():
+            (trigger.get("metadata") or {}).pop("nodeHorizon", None)
+        objects.append(obj)
+    return replace(scenario, objects=tuple(objects))
+
+
+def bench_nodes(hours: float) -> None:
+    from podscaler.commands.simulating import embedded_operator
+    from podscaler.sim.clock import SimulatedEventLoop, run_simulated
+    from podscaler.sim.scenarios.runs import run_scenario
+
+    base = load_scenario("web-predictive-nodes")
+    base = replace(base, duration_seconds=hours * 3600, assertions=())
+    print(f"scenario web-predictive-nodes, {hours:g} h, {load()}")
+    print("  | nodeHorizon | Pending pod-min | longest Pending s | overload min | node-hours |")
+    for label, scenario in (("6m", base), ("off", without_node_horizon(base))):
+
+        async def main(clock: object, scenario: Scenario = scenario) -> Any:
+            loop = asyncio.get_running_loop()
+            assert isinstance(loop, SimulatedEventLoop)
+            return await run_scenario(scenario, clock=loop.clock, operator=embedded_operator)
+
+        started = time.perf_counter()
+        result = run_simulated(main, start=scenario.start)
+        timeline = result.timeline
+        print(
+            f"  | {label} | {timeline.pending_pod_minutes():.1f} | "
+            f"{timeline.max_pending_seconds(result.end_seconds):.0f} | "
+            f"{overload_minutes(timeline, 'web'):.2f} | {timeline.node_hours():.1f} |"
+            f"   ({time.perf_counter() - started:.0f} s wall, {load()})"
+        )
+
+
+def bench_trace(hours: float, report: Path | None) -> None:
+    scenario = load_scenario("web-predictive-nasa")
+    scenario = replace(scenario, duration_seconds=hours * 3600, assertions=())
+    print(f"scenario web-predictive-nasa (NASA KSC 11 Jul 1995 x400), {hours:g} h, {load()}")
+    figures, wall = run(scenario, report)
+    (r_over, r_hours), (p_over, p_hours) = figures["web-reactive"], figures["web-predictive"]
+    extra = p_hours - r_hours
+    print(
+        f"  overload min: reactive {r_over:.2f}, predictive {p_over:.2f}; replica-hours: "
+        f"reactive {r_hours:.1f}, predictive {p_hours:.1f}, extra {extra:+.1f} "
+        f"({100 * extra / r_hours:+.1f}%)   ({wall:.0f} s wall, {load()})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", default="fit,poll,loop,scenario")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--hours", type=float, default=24.0)
     parser.add_argument("--variant-hours", type=float, default=12.0)
+    parser.add_argument("--nodes-hours", type=float, default=10.0)
+    parser.add_argument("--report", type=Path, default=None, help="trace: write its report")
     args = parser.parse_args()
     parts = set(args.part.split(","))
     print(
@@ -332,6 +398,10 @@ def main() -> None:
         bench_loop()
     if "scenario" in parts:
         bench_scenario(args.hours, args.variant_hours)
+    if "nodes" in parts:
+        bench_nodes(args.nodes_hours)
+    if "trace" in parts:
+        bench_trace(args.hours, args.report)
 
 
 if __name__ == "__main__":

@@ -86,6 +86,8 @@ WEEK_SECONDS: Final = 7 * DAY_SECONDS
 RIDGE_ALPHA: Final = 1.0
 #: Held-out points counted before a backtest is trusted.
 MIN_BACKTEST_POINTS: Final = 10
+#: Instants of the horizon a :class:`Forecast` keeps for people to read (start and end included).
+FORECAST_POINTS: Final = 5
 
 
 # ------------------------------------------------------------------------------ the profile
@@ -298,6 +300,9 @@ class Forecast:
     peak_in_seconds: float
     #: the forecast at the end of the window
     at_horizon: float
+    #: ``(seconds ahead, forecast)`` at a few evenly spaced instants of the window, its start
+    #: and end included (what ``podscaler explain`` draws as "the forecast over the horizon")
+    points: tuple[tuple[float, float], ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -350,10 +355,14 @@ class ForecastModel:
         ahead = np.append(ahead, horizon)
         values = self.forecast_at(live, now, ahead)
         peak_index = int(np.argmax(values))
+        shown = np.unique(
+            np.linspace(0, len(values) - 1, min(len(values), FORECAST_POINTS)).round()
+        )
         return Forecast(
             peak=float(values[peak_index]),
             peak_in_seconds=float(ahead[peak_index]),
             at_horizon=float(values[-1]),
+            points=tuple((float(ahead[int(i)]), float(values[int(i)])) for i in shown),
         )
 
 

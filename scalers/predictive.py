@@ -23,6 +23,11 @@ the live value is exactly that trigger's query):
 ``modelRefresh``       ``1h``   refit this often (in the background; polls never wait)
 ``minHistory``         ``1d``   below this much observed history (samples x step) there is no
                                 model: the trigger reports the live value and says so
+``nodeHorizon``        off      how far ahead nodes should be ready (node boot plus pod
+                                start-up): with the node autoscaler in the same operator, the
+                                replicas the forecast over this window needs beyond the current
+                                ones are planned for as placeholder pods (``AverageValue``
+                                metrics; :mod:`podscaler.controllers.triggers.headroom`)
 =====================  =======  ================================================================
 
 Fitting runs off the event loop (a worker thread, one fit at a time per process) and the
@@ -33,7 +38,10 @@ so a scaler rebuilt after an error (KEDA's cache refresh) does not refit. A mode
 beat the live value on its held-out day is not used (the live value is reported, and the
 reason shown). What each poll decided — live value, forecast, the value used, the model, its
 backtest error and when it was fitted — travels in ``MetricValue.details`` to
-``podscaler explain`` and to the ``podscaler_predictive_*`` metrics.
+``podscaler explain`` (with the forecast at a few instants of the horizon) and to the
+``podscaler_predictive_*`` metrics; what changes only at a refit (the model, its backtest
+errors, when it was fitted and the fit's CPU time) also goes to the ScaledObject's
+``status.health[metric].forecast`` (:func:`model_status`).
 
 Needs the ``ml`` extra (scikit-learn); without it, parsing the trigger fails with a
 :class:`ScalerConfigError` saying what to install.
@@ -47,6 +55,7 @@ import importlib.util
 import logging
 import math
 import re
+import time
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -127,6 +136,8 @@ class PredictiveConfig(ScalerConfig):
     horizon_seconds: float = 300.0
     model_refresh_seconds: float = 3600.0
     min_history_seconds: float = DAY
+    #: 0: off (no node headroom asked for)
+    node_horizon_seconds: float = 0.0
 
     @property
     def metric_name(self) -> str:
@@ -236,6 +247,7 @@ class PredictiveFactory(ScalerFactoryBase[PredictiveConfig]):
         horizon = _window(r, "horizon", 300.0, low=1.0, high=DAY)
         refresh = _window(r, "modelRefresh", 3600.0, low=60.0, high=30 * DAY)
         min_history = _window(r, "minHistory", DAY, low=0.0, high=400 * DAY)
+        node_horizon = _window(r, "nodeHorizon", 0.0, low=0.0, high=DAY)
         points = window / step
         if points > MAX_HISTORY_POINTS:
             raise ScalerConfigError(
@@ -265,6 +277,7 @@ class PredictiveFactory(ScalerFactoryBase[PredictiveConfig]):
             horizon_seconds=horizon,
             model_refresh_seconds=refresh,
             min_history_seconds=min_history,
+            node_horizon_seconds=node_horizon,
         )
 
     def check_buildable(self, config: ScalerConfig) -> None:
@@ -359,6 +372,9 @@ def decision_details(
         details["forecast"] = decision.forecast.peak
         details["forecastInSeconds"] = decision.forecast.peak_in_seconds
         details["forecastAtHorizon"] = decision.forecast.at_horizon
+        details["forecastOverHorizon"] = [
+            {"inSeconds": ahead, "value": value} for ahead, value in decision.forecast.points
+        ]
     model_text = ""
     fitted = _fitted(state.outcome if state is not None else None)
     if fitted is not None:
@@ -384,6 +400,12 @@ def decision_details(
         details["fittedAt"] = format_time(state.fitted_at)
         details["modelAgeSeconds"] = max(0.0, (now - state.fitted_at).total_seconds())
         model_text += (", " if model_text else "") + f"fitted {format_time(state.fitted_at)}"
+        if state.fit_seconds is not None:
+            details["fitSeconds"] = state.fit_seconds
+            model_text += f" in {state.fit_seconds:.2f}s"
+    status = model_status(state)
+    if status:
+        details["forecastStatus"] = status
     if state is not None and state.error is not None:
         details["modelError"] = state.error
         model_text += (", " if model_text else "") + f"last refit failed: {state.error}"
@@ -394,8 +416,60 @@ def decision_details(
         peak, within = _number(decision.forecast.peak), _duration_text(horizon_seconds)
         head += f", forecast peak {peak} within {within}"
     head += f"): {decision.reason}"
+    if decision.forecast is not None and len(decision.forecast.points) > 1:
+        head += "; forecast over the horizon: " + ", ".join(
+            f"{_number(value)} at +{_duration_text(ahead)}" if ahead else f"{_number(value)} now"
+            for ahead, value in decision.forecast.points
+        )
     details["summary"] = head + (f" — {model_text}" if model_text else "")
     return details
+
+
+def node_headroom_details(config: PredictiveConfig, value: float) -> dict[str, Any]:
+    """What the node autoscaler's hand-over reads (:mod:`podscaler.controllers.triggers.headroom`):
+    the replicas the forecast over ``nodeHorizon`` needs, for ``AverageValue`` metrics (the
+    replica count is then ``ceil(value / threshold)``, whatever the current count); none
+    otherwise."""
+    if config.metric_type != MetricTargetType.AVERAGE_VALUE or config.threshold <= 0:
+        return {}
+    replicas = math.ceil(value / config.threshold) if math.isfinite(value) and value > 0 else 0
+    return {
+        "nodeForecast": value,
+        "nodeHorizonSeconds": config.node_horizon_seconds,
+        "nodeForecastReplicas": replicas,
+    }
+
+
+def model_status(state: ModelState | None) -> dict[str, Any]:
+    """The model's part of the ScaledObject's status (``status.health[metric].forecast``):
+    only what changes when the model is refitted (never per-poll values, so a steady object
+    is not rewritten every poll), rounded to what a person compares."""
+    if state is None:
+        return {}
+    out: dict[str, Any] = {}
+    fitted = _fitted(state.outcome)
+    if fitted is not None:
+        backtest = fitted.backtest
+        out["model"] = fitted.name
+        out["used"] = fitted.useful
+        out["historySamples"] = fitted.samples
+        for key, number in (
+            ("backtestMape", backtest.mape),
+            ("backtestMae", backtest.mae),
+            ("liveValueMape", backtest.persistence_mape),
+        ):
+            if number is not None and math.isfinite(number):
+                out[key] = float(f"{number:.4g}")
+    elif state.outcome is not None:
+        out["model"] = "none (short history)"
+        out["used"] = False
+    if state.fitted_at is not None:
+        out["fittedAt"] = format_time(state.fitted_at)
+    if state.fit_seconds is not None:
+        out["fitSeconds"] = round(state.fit_seconds, 3)
+    if state.error is not None:
+        out["lastError"] = state.error
+    return out
 
 
 # ------------------------------------------------------------------------------ models
@@ -410,6 +484,8 @@ class ModelState:
     fitted_at: datetime | None = None
     attempted_at: datetime | None = None
     error: str | None = None
+    #: CPU time the last successful fit took in its worker thread (seconds)
+    fit_seconds: float | None = None
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @property
@@ -488,17 +564,21 @@ def refit_due(state: ModelState, config: PredictiveConfig, now: datetime) -> boo
 
 def _fit(
     times: list[float], values: list[float], config: PredictiveConfig
-) -> ForecastModel | ShortHistory:
-    """Runs in a worker thread (imports scikit-learn there on first use)."""
+) -> tuple[ForecastModel | ShortHistory, float]:
+    """Runs in a worker thread (imports scikit-learn there on first use). Returns the outcome
+    and the CPU time this thread spent on it: the fit's own cost, whatever else the process
+    and the machine are doing (wall time would count the waits for the GIL)."""
     from scalers.forecasting import fit_forecaster
 
-    return fit_forecaster(
+    started = time.thread_time()
+    outcome = fit_forecaster(
         times,
         values,
         step_seconds=config.query_step_seconds,
         horizon_seconds=config.horizon_seconds,
         min_history_seconds=config.min_history_seconds,
     )
+    return outcome, time.thread_time() - started
 
 
 # ------------------------------------------------------------------------------ the scaler
@@ -541,6 +621,9 @@ class PredictiveScaler:
         details = decision_details(
             decision, state, now=now, horizon_seconds=self.config.horizon_seconds
         )
+        if self.config.node_horizon_seconds > 0:
+            ahead = decide(live, state.outcome, now.timestamp(), self.config.node_horizon_seconds)
+            details.update(node_headroom_details(self.config, ahead.value))
         sample = MetricValue(
             metric_name=metric_name,
             value=exported_metric_value(decision.value),
@@ -586,7 +669,7 @@ class PredictiveScaler:
         try:
             async with self.cache.fit_slots:
                 times, values = await self.history(now)
-                outcome = await asyncio.to_thread(_fit, times, values, self.config)
+                outcome, fit_seconds = await asyncio.to_thread(_fit, times, values, self.config)
         except asyncio.CancelledError:
             raise
         except ScalerError as exc:
@@ -598,13 +681,15 @@ class PredictiveScaler:
             log.warning("%s: refit failed", self.config.metric_name, exc_info=True)
             return
         state.outcome, state.fitted_at, state.error = outcome, now, None
+        state.fit_seconds = fit_seconds
         fitted = _fitted(outcome)
         if fitted is not None:
             log.info(
-                "%s: fitted %s on %d samples, backtest MAPE %s (live value alone %s)",
+                "%s: fitted %s on %d samples in %.3fs, backtest MAPE %s (live value alone %s)",
                 self.config.metric_name,
                 fitted.name,
                 fitted.samples,
+                fit_seconds,
                 _percent(fitted.backtest.mape),
                 _percent(fitted.backtest.persistence_mape),
             )

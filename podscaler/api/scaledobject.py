@@ -54,6 +54,7 @@ __all__ = [
     "Fallback",
     "FallbackBehavior",
     "FallbackSpec",
+    "ForecastModelStatus",
     "GroupVersionKindResource",
     "HealthStatus",
     "HealthStatusType",
@@ -439,6 +440,41 @@ class HealthStatusType(StrEnum):
     FAILING = "Failing"
 
 
+class ForecastModelStatus(ApiModel):
+    """A predictive trigger's model as of its last fit (podscaler addition). Holds nothing
+    that changes per poll: the live value and the forecast are in ``podscaler explain``."""
+
+    model: str | None = Field(
+        default=None, description="The model chosen by backtest (e.g. ridge-daily-48)."
+    )
+    used: bool | None = Field(
+        default=None,
+        description="False when the model did not beat the live value on its held-out day "
+        "(the live value is reported then).",
+    )
+    backtest_mape: float | None = Field(
+        default=None,
+        description="Mean absolute percentage error forecasting one horizon ahead on the "
+        "held-out last day (0.05 is 5%).",
+    )
+    backtest_mae: float | None = Field(
+        default=None, description="Mean absolute error on the held-out day (what decides)."
+    )
+    live_value_mape: float | None = Field(
+        default=None, description="The same error for the live value alone, to compare."
+    )
+    history_samples: int | None = Field(
+        default=None, description="Samples of history the model was fitted on."
+    )
+    fitted_at: str | None = Field(
+        default=None, description="End of the history the model was fitted on."
+    )
+    fit_seconds: float | None = Field(default=None, description="CPU time the fit took (seconds).")
+    last_error: str | None = Field(
+        default=None, description="Why the last refit failed (the older model is kept)."
+    )
+
+
 class HealthStatus(ApiModel):
     """Failure count of one metric, for fallback."""
 
@@ -447,6 +483,9 @@ class HealthStatus(ApiModel):
     )
     status: HealthStatusType | None = Field(
         default=None, description="Happy after a success, Failing after a failure."
+    )
+    forecast: ForecastModelStatus | None = Field(
+        default=None, description="A predictive trigger's model: backtest error, fit time."
     )
 
 

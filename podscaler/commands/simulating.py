@@ -152,9 +152,23 @@ async def embedded_operator(
         ),
     )
     try:
-        await run_operator(options, stop, on_serving=on_serving)
+        await run_operator(options, stop, on_serving=_both(on_serving, context.on_serving))
     finally:
         stop.set()
+
+
+def _both(
+    first: Callable[[str], None] | None, second: Callable[[str], None] | None
+) -> Callable[[str], None] | None:
+    """Both listeners of the operator's metrics URL (the caller's and the run's)."""
+    if first is None or second is None:
+        return first or second
+
+    def tell(url: str) -> None:
+        first(url)
+        second(url)
+
+    return tell
 
 
 def duration_text(seconds: float | None) -> str:

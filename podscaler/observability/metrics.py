@@ -79,6 +79,10 @@ TRIGGER_DETAIL_GAUGES: Final = {
         "podscaler_predictive_model_age_seconds",
         "Time since the history a predictive trigger's model was fitted on ended.",
     ),
+    "fitSeconds": (
+        "podscaler_predictive_fit_seconds",
+        "CPU time a predictive trigger's last model fit took (history already fetched).",
+    ),
 }
 
 _LOOP_BUCKETS_SECONDS: Final = (

@@ -67,6 +67,11 @@ def test_builtin_scenario_passes_its_assertions(path: Path, tmp_path: Path) -> N
     # each change once with the operator's decision, scale-downs counted.
     shape = assert_report_answers_why(page, path)
     assert f"{shape.cards['scale-ups']} scale-ups" in done.stdout
+    features = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("features") or []
+    if "predictive-trigger" in features:
+        # The operator's forecast, read from its /metrics during the run, beside the demand.
+        assert "forecast: the most demand the predictive trigger expects" in page
+        assert "<h3>Zoomed: " in page
 
 
 def test_a_failing_assertion_fails_the_command(tmp_path: Path) -> None:

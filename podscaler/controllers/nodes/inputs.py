@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from podscaler.controllers.triggers.headroom import HeadroomBoard, placeholder_pods
 from podscaler.kube.clients import Kube
 from podscaler.kube.errors import KubeError
 from podscaler.kube.informers import Informer, compact
@@ -170,6 +171,10 @@ class ClusterInputs:
             if isinstance(value, int) and not isinstance(value, bool):
                 classes[str((pc.get("metadata") or {}).get("name"))] = value
         pods = self.pods.items()
+        # Predictive node headroom: the pods a forecast expects, planned for before they exist.
+        offers = HeadroomBoard.for_running_loop().current(asyncio.get_running_loop().time())
+        if offers:
+            pods = [*pods, *placeholder_pods(offers, pods)]
         if classes:
             pods = [_with_priority(p, classes) for p in pods]
         snapshot = ClusterSnapshot.build(

@@ -47,6 +47,12 @@ from podscaler.controllers.scaledobject.statuswriter import StatusWriter, write_
 from podscaler.controllers.scaledobject.targets import TargetReader
 from podscaler.controllers.transitions import replica_change
 from podscaler.controllers.triggers import TriggerPoll
+from podscaler.controllers.triggers.headroom import (
+    OFFER_POLLS,
+    HeadroomBoard,
+    HeadroomOffer,
+    extra_replicas,
+)
 from podscaler.engine import hpa, keda
 from podscaler.engine.keda import conditions as cond
 from podscaler.kube.clients import Kube
@@ -82,7 +88,23 @@ def parts_of(inputs: Inputs, last_decision: Mapping[str, Any]) -> StatusParts:
         authentications_types=",".join(triggers.auth_kinds) or None,
         last_decision=last_decision,
         mode=inputs.so.spec.mode,
+        forecasts={
+            r.metric: r.details["forecastStatus"]
+            for r in inputs.poll.records
+            if r.details and isinstance(r.details.get("forecastStatus"), Mapping)
+        },
     )
+
+
+def _offer_node_headroom(ctx: ObjectContext, inputs: Inputs, desired: int | None) -> None:
+    """Hands a predictive trigger's replicas over ``nodeHorizon`` to the node autoscaler of
+    this process (:mod:`podscaler.controllers.triggers.headroom`); a no-op without one."""
+    current = max(inputs.scale.replicas, desired or 0)
+    most = inputs.spec.hpa_max_replicas
+    extra = max((extra_replicas(r.details, current, most) for r in inputs.poll.records), default=0)
+    board = HeadroomBoard.for_running_loop()
+    until = asyncio.get_running_loop().time() + OFFER_POLLS * inputs.spec.polling_interval_seconds
+    board.offer(HeadroomOffer(ctx.namespace, ctx.name, inputs.scale.selector, extra, until))
 
 
 class Applier:
@@ -140,6 +162,7 @@ class Applier:
             dry_run=self.settings.dry_run,
         )  # fmt: skip
         parts = parts_of(inputs, record.short())
+        _offer_node_headroom(ctx, inputs, record.desired_replicas)
         previous = ctx.known_status
         last_active = last_active_to_write(previous, state, refresh_seconds=inputs.refresh_seconds)
         status = compose_status(previous, state, parts, inputs.now, last_active=last_active)

@@ -80,6 +80,8 @@ def state_from_status(status: Mapping[str, Any] | None) -> ScalingState:
     for metric, entry in (status.get("health") or {}).items():
         if not isinstance(entry, Mapping):
             continue
+        if "numberOfFailures" not in entry and "status" not in entry:
+            continue  # only a predictive trigger's model (``forecast``): no poll counted
         failures = entry.get("numberOfFailures")
         kind = entry.get("status")
         health[str(metric)] = MetricHealth(

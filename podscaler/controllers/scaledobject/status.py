@@ -95,6 +95,7 @@ class StatusParts:
         authentications_types: str | None = None,
         last_decision: Mapping[str, Any] | None = None,
         mode: str | None = None,
+        forecasts: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.generation = generation
         self.target_kind = target_kind
@@ -107,6 +108,8 @@ class StatusParts:
         self.authentications_types = authentications_types
         self.last_decision = last_decision
         self.mode = mode
+        #: per metric name, a predictive trigger's model (``status.health[metric].forecast``)
+        self.forecasts = dict(forecasts or {})
 
 
 def compose_status(
@@ -139,11 +142,15 @@ def compose_status(
     status["conditions"] = merge_conditions(
         previous.get("conditions"), state.conditions, now, parts.generation
     )
-    if state.health:
-        status["health"] = {
-            metric: {"numberOfFailures": h.number_of_failures, "status": h.status.value}
-            for metric, h in sorted(state.health.items())
-        }
+    health: dict[str, dict[str, Any]] = {
+        metric: {"numberOfFailures": h.number_of_failures, "status": h.status.value}
+        for metric, h in state.health.items()
+    }
+    for metric, forecast in parts.forecasts.items():
+        if forecast:
+            health.setdefault(metric, {})["forecast"] = dict(forecast)
+    if health:
+        status["health"] = dict(sorted(health.items()))
     if parts.triggers_activity:
         status["triggersActivity"] = {
             metric: {"isActive": active} for metric, active in parts.triggers_activity.items()

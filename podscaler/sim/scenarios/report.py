@@ -80,6 +80,7 @@ COLORS = {
     "nodes": "#7b4fc9",
     "pending": "#d6453d",
     "queue": "#2d8fb3",
+    "forecast": "#c2185b",
 }
 
 CSS = """
@@ -383,11 +384,64 @@ def _what_chart(
     return "<h3>What: replicas</h3>" + legend(items) + chart.svg(f"{name} replicas", "what")
 
 
-def _supply_chart(page: _Page, name: str, found: Supply | None) -> str:
+def _forecast_of(page: _Page, scaler: Autoscaler) -> list[float | None] | None:
+    """The operator's forecast for a ScaledObject with a predictive trigger, at each tick
+    (sampled during the run from its ``/metrics``; None when there is none)."""
+    if scaler.kind != "ScaledObject" or not any(t.type == "predictive" for t in scaler.triggers):
+        return None
+    forecast, _ = page.result.forecasts.at_ticks(f"{scaler.namespace}/{scaler.name}", page.times)
+    return forecast if any(v is not None for v in forecast) else None
+
+
+#: The zoomed chart: this long before the forecast's largest lead over the demand, and after.
+ZOOM_BEFORE_SECONDS = 30 * 60.0
+ZOOM_AFTER_SECONDS = 45 * 60.0
+
+
+def _forecast_zoom(page: _Page, found: Supply, forecast: list[float | None]) -> str:
+    """A day squeezes a few minutes' lead into a pixel: the stretch around the forecast's
+    largest lead over the demand, wide enough to see the forecast rise first."""
+    leads = [(f - d, i) for i, (f, d) in enumerate(zip(forecast, found.demand, strict=False)) if f]
+    if not leads:
+        return ""
+    lead, first = max(leads, key=lambda pair: (pair[0], -pair[1]))  # the earliest largest
+    if lead <= 0:
+        return ""
+    at = page.times[first]
+    t0, t1 = max(0.0, at - ZOOM_BEFORE_SECONDS), min(page.end, at + ZOOM_AFTER_SECONDS)
+    keep = [i for i, t in enumerate(page.times) if t0 <= t <= t1]
+    times = [page.times[i] for i in keep]
+    demand = [found.demand[i] for i in keep]
+    ahead = [forecast[i] for i in keep]
+    capacity = [found.capacity[i] for i in keep] if found.capacity is not None else None
+    shown = [*demand, *(v for v in ahead if v is not None), *(capacity or [])]
+    top, step = nice_axis(max([*shown, 0.0]) * 1.05)
+    page.charts += 1
+    chart = Chart(t0, t1, page.start, ident=f"c{page.charts}", height=190, top=top, step=step)
+    chart.axes(found.unit)
+    chart.series(times, demand, COLORS["demand"], found.demand_label, step=False, fill=0.2)
+    items = [("area", COLORS["demand"], found.demand_label)]
+    chart.series(times, ahead, COLORS["forecast"], "forecast", width=1.8, dash="6 3")
+    items.append(("dashed", COLORS["forecast"], "forecast (the most expected within the horizon)"))
+    if capacity is not None:
+        chart.series(times, capacity, COLORS["capacity"], "capacity of the Ready pods", width=1.8)
+        items.append(("line", COLORS["capacity"], "capacity of the Ready pods"))
+    heading = (
+        f"<h3>Zoomed: {esc(page.when(t0))}{EN_DASH}{esc(page.when(t1))}, around the forecast's "
+        f"largest lead over the demand (+{format_figure(lead)} {esc(found.unit)} at "
+        f"{esc(page.when(at))})</h3>"
+    )
+    return heading + legend(items) + chart.svg("forecast against demand, zoomed", "forecast")
+
+
+def _supply_chart(
+    page: _Page, name: str, found: Supply | None, forecast: list[float | None] | None = None
+) -> str:
     if found is None:
         return ""
     heading = f"<h3>Capacity against demand ({esc(found.unit)})</h3>"
-    top, step = nice_axis(max([*found.demand, *(found.capacity or []), 0.0]) * 1.05)
+    ahead = [v for v in forecast or () if v is not None]
+    top, step = nice_axis(max([*found.demand, *(found.capacity or []), *ahead, 0.0]) * 1.05)
     chart = page.chart(height=190, top=top, step=step)
     chart.axes(found.unit)
     items: list[tuple[str, str, str]] = []
@@ -404,6 +458,10 @@ def _supply_chart(page: _Page, name: str, found: Supply | None) -> str:
         page.times, found.demand, COLORS["demand"], found.demand_label, step=False, fill=0.2
     )
     items.insert(0, ("area", COLORS["demand"], found.demand_label))
+    if forecast is not None:
+        label = "forecast: the most demand the predictive trigger expects within its horizon"
+        chart.series(page.times, forecast, COLORS["forecast"], label, width=1.6, dash="6 3")
+        items.insert(1, ("dashed", COLORS["forecast"], label))
     if found.capacity is not None and found.per_pod is not None:
         label = f"capacity: Ready pods {TIMES} {format_figure(found.per_pod)} {found.unit} each"
         chart.series(page.times, found.capacity, COLORS["capacity"], label, width=1.8)
@@ -475,7 +533,16 @@ def _workload_section(
     about = [o for o in others if o.about == scaler.label]
     body = "".join(_why_chart(page, d, mine) for d in found)
     body += _what_chart(page, scaler, found, mine, about)
-    body += _supply_chart(page, name, capacity)
+    forecast = _forecast_of(page, scaler)
+    body += _supply_chart(page, name, capacity, forecast)
+    if forecast is not None and capacity is not None:
+        body += _forecast_zoom(page, capacity, forecast)
+        body += (
+            '<p class="note">The forecast is the operator\'s own '
+            "(<code>podscaler_predictive_forecast</code>, read once a simulated minute): where "
+            "the dashed line rises before the demand, capacity was ordered ahead of the load."
+            "</p>"
+        )
     return (
         f'<section class="workload" data-workload="{esc(name)}" '
         f'data-scaled-by="{esc(scaler.label)}"><h2>{esc(name)}</h2>{sub}{body}</section>'

@@ -53,6 +53,7 @@ from podscaler.nodes.providers.aws_front import AwsFront
 from podscaler.nodes.providers.base import NodeGroup
 from podscaler.sim.clock import SimulatedEventLoop
 from podscaler.sim.scenarios.assertions import AssertionResult
+from podscaler.sim.scenarios.forecasts import ForecastSamples, sample_forecasts
 from podscaler.sim.scenarios.hpas import install_metrics_api, needs_hpa_controller, pick_port
 from podscaler.sim.scenarios.nodegroups import LaunchWindow
 from podscaler.sim.scenarios.scenario import (
@@ -104,6 +105,8 @@ class OperatorContext:
     seed: int = 0
     #: where to serve the external metrics API (127.0.0.1), when an HPA reads it; else None
     metrics_api_port: int | None = None
+    #: hears the operator's metrics URL once it serves (the run reads forecasts there)
+    on_serving: Callable[[str], None] | None = None
 
 
 #: An operator started with the run and cancelled at its end.
@@ -124,6 +127,8 @@ class RunResult:
     writes: int
     node_hours_by_group: dict[str, float] = field(default_factory=dict)
     cost: float = 0.0
+    #: what the operator's predictive triggers forecast, sampled during the run
+    forecasts: ForecastSamples = field(default_factory=ForecastSamples)
 
     @property
     def passed(self) -> bool:
@@ -384,6 +389,15 @@ async def _start_asgs(
     )
 
 
+def _has_predictive_trigger(scenario: Scenario) -> bool:
+    return any(
+        isinstance(trigger, Mapping) and trigger.get("type") == "predictive"
+        for obj in scenario.objects
+        if obj.get("kind") == "ScaledObject"
+        for trigger in (obj.get("spec") or {}).get("triggers") or ()
+    )
+
+
 def _cluster_name(scenario: Scenario) -> str:
     return re.sub(r"[^a-z0-9-]", "-", scenario.name.lower()) or "scenario"
 
@@ -485,6 +499,8 @@ async def run_scenario(
     world: World | None = None
     app_metrics: AppMetricsServer | None = None
     operator_task: asyncio.Task[None] | None = None
+    sampler_task: asyncio.Task[None] | None = None
+    forecasts = ForecastSamples()
     hpa_controller: HpaController | None = None
     hub: QueueHub | None = None
     # Queue servers (moto, a Kafka broker) outlive everything that talks to them.
@@ -590,6 +606,7 @@ async def run_scenario(
                 world.ctx.timers.at(
                     world.origin_seconds + change.at_seconds, _changer(world, workload, change)
                 )
+        served: list[str] = []
         if operator is not None:
             context = OperatorContext(
                 server.url,
@@ -604,8 +621,15 @@ async def run_scenario(
                 aws=aws,
                 seed=scenario.seed,
                 metrics_api_port=metrics_api_port,
+                on_serving=served.append,
             )
             operator_task = asyncio.ensure_future(operator(context))
+            if _has_predictive_trigger(scenario):
+                sampler_task = asyncio.ensure_future(
+                    sample_forecasts(
+                        lambda: served[-1] if served else None, world.seconds, forecasts
+                    )
+                )
             await asyncio.sleep(0)  # let it start (and install its signal handlers)
             _take_signals()
         if hpas:
@@ -625,6 +649,7 @@ async def run_scenario(
             wall_seconds=time.perf_counter() - started_wall,
             end_seconds=end,
             writes=world.ctx.writer.writes,
+            forecasts=forecasts,
         )
         result.node_hours_by_group = {
             name: world.timeline.node_hours(name) for name in node_groups.names
@@ -637,6 +662,10 @@ async def run_scenario(
             await keep(world, result)
         return result
     finally:
+        if sampler_task is not None:
+            sampler_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await sampler_task
         if hpa_controller is not None:
             await hpa_controller.aclose()
         if operator_task is not None:

@@ -7,14 +7,19 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
+from podscaler.api.scaledobject import HealthStatusType, ScaledObjectStatus
+from podscaler.controllers.scaledobject.mapping import state_from_status
 from podscaler.controllers.scaledobject.records import (
     DecisionLog,
     DecisionRecord,
     render_records,
 )
+from podscaler.controllers.scaledobject.status import StatusParts, compose_status, status_patch
 from podscaler.controllers.triggers import BuiltTrigger, TriggerSet
+from podscaler.engine.keda import MetricHealth, ScalingState
 from podscaler.observability.metrics import OperatorMetrics
 from scalers import ScalerConfig, ScalerEnvironment, default_registry
 from scalers.contract import (
@@ -33,6 +38,7 @@ DETAILS: dict[str, Any] = {
     "backtestMape": 0.031,
     "liveValueMape": 0.12,
     "modelAgeSeconds": 600.0,
+    "fitSeconds": 0.25,
     "model": "ridge-daily-48",
     "summary": "reported 410 (forecast; live 200, forecast peak 410 within 3m): forecast 410 in 3m",
 }
@@ -127,6 +133,7 @@ def test_numeric_details_are_gauges_with_the_triggers_labels() -> None:
         ("podscaler_predictive_backtest_mape_ratio", "0.031"),
         ("podscaler_predictive_live_value_mape_ratio", "0.12"),
         ("podscaler_predictive_model_age_seconds", "600.0"),
+        ("podscaler_predictive_fit_seconds", "0.25"),
     ):
         line = next(line for line in text.splitlines() if line.startswith(name + "{"))
         assert all(part in line for part in labels), line
@@ -151,3 +158,59 @@ def test_a_failed_poll_leaves_the_last_details_standing() -> None:
         if line.startswith("podscaler_predictive_backtest_mape_ratio{")
     )
     assert line.endswith(" 0.05")
+
+
+FORECAST_STATUS = {
+    "model": "ridge-daily-48",
+    "used": True,
+    "historySamples": 10081,
+    "backtestMape": 0.031,
+    "backtestMae": 4.2,
+    "liveValueMape": 0.12,
+    "fittedAt": "2026-01-12T07:50:00Z",
+    "fitSeconds": 0.25,
+}
+
+
+def _status(forecasts: dict[str, Any], health: dict[str, MetricHealth]) -> dict[str, Any]:
+    state = ScalingState(health=MappingProxyType(health))
+    parts = StatusParts(generation=1, forecasts=forecasts)
+    return compose_status(None, state, parts, NOW, last_active=None)
+
+
+def test_the_model_is_in_the_metrics_health_entry_and_nothing_else_changes() -> None:
+    failing = MetricHealth(number_of_failures=2, status=HealthStatusType.FAILING)
+    status = _status(
+        {"s0-predictive": FORECAST_STATUS, "s1-predictive": {}},
+        {"s0-predictive": failing, "s2-cron": MetricHealth()},
+    )
+    assert status["health"] == {
+        "s0-predictive": {
+            "numberOfFailures": 2,
+            "status": "Failing",
+            "forecast": FORECAST_STATUS,
+        },
+        "s2-cron": {"numberOfFailures": 0, "status": "Happy"},
+    }
+    # The status model (and so the CRD) knows every key.
+    parsed = ScaledObjectStatus.model_validate(status)
+    assert parsed.health is not None
+    forecast = parsed.health["s0-predictive"].forecast
+    assert forecast is not None
+    assert forecast.model_dump(by_alias=True, exclude_none=True) == FORECAST_STATUS
+
+
+def test_a_model_alone_makes_an_entry_that_a_restart_does_not_read_as_a_poll() -> None:
+    status = _status({"s0-predictive": FORECAST_STATUS}, {})
+    assert status["health"] == {"s0-predictive": {"forecast": FORECAST_STATUS}}
+    assert dict(state_from_status(status).health) == {}
+
+
+def test_a_refit_changes_the_status_once_and_a_dropped_field_is_sent_as_null() -> None:
+    before = _status({"s0-predictive": {**FORECAST_STATUS, "lastError": "history: 503"}}, {})
+    assert status_patch(before, before) is None  # polls between refits write nothing
+    after = _status({"s0-predictive": {**FORECAST_STATUS, "fitSeconds": 0.3}}, {})
+    patch = status_patch(before, after)
+    assert patch == {
+        "health": {"s0-predictive": {"forecast": {"fitSeconds": 0.3, "lastError": None}}}
+    }

@@ -416,6 +416,27 @@ async def test_the_first_poll_reports_live_then_the_background_fit_brings_the_fo
     assert "backtest MAE " in details["summary"]
     assert ", MAPE " in details["summary"]
     assert details["liveValueMae"] > details["backtestMae"]
+    # The fit's CPU time, the forecast over the horizon and the status part.
+    assert 0 < details["fitSeconds"] < 60
+    points = details["forecastOverHorizon"]
+    assert [p["inSeconds"] for p in points] == [0.0, 120.0, 300.0, 480.0, 600.0]
+    assert points[-1]["value"] == pytest.approx(details["forecastAtHorizon"])
+    assert max(p["value"] for p in points) <= details["forecast"] + 1e-9
+    assert "; forecast over the horizon: " in details["summary"]
+    assert " now, " in details["summary"]
+    assert " at +10m — " in details["summary"]
+    assert f" in {details['fitSeconds']:.2f}s" in details["summary"]
+    status = details["forecastStatus"]
+    assert status == {
+        "model": details["model"],
+        "used": True,
+        "historySamples": 7 * 1440 + 1,
+        "backtestMape": float(f"{details['backtestMape']:.4g}"),
+        "backtestMae": float(f"{details['backtestMae']:.4g}"),
+        "liveValueMape": float(f"{details['liveValueMape']:.4g}"),
+        "fittedAt": "2026-01-12T07:50:00Z",
+        "fitSeconds": round(details["fitSeconds"], 3),
+    }
     json.dumps(details)  # served as JSON by /debug/decisions
     # History came in range queries of at most 11,000 points, with the trigger's namespace.
     ranges = [params for kind, params, _ in prometheus.requests if kind == "range"]
@@ -506,6 +527,8 @@ async def test_a_failing_history_keeps_the_live_value_and_says_why(
     assert details is not None
     assert details["used"] == "live"
     assert "last refit failed: history: prometheus range query api" in details["summary"]
+    assert details["forecastStatus"]["lastError"] == state.error
+    assert "fitSeconds" not in details
 
 
 async def test_short_history_reports_live_and_says_how_much(prometheus: FakePrometheus) -> None:
