@@ -131,7 +131,7 @@ def _is_pure(module: str) -> bool:
 
 #: What every controller may share (the per-object poll loop, triggers, log lines of
 #: transitions); any other package or module under ``podscaler.controllers`` is a controller.
-CONTROLLERS_SHARED = frozenset({"loop", "triggers", "transitions"})
+CONTROLLERS_SHARED = frozenset({"informed", "loop", "triggers", "transitions"})
 
 #: Layers that may read time from ``podscaler.clock``: all but the pure core.
 CLOCK_USERS = {

@@ -38,6 +38,7 @@ from podscaler.api.reasons import Reason
 from podscaler.api.scaledjob import ScaledJob
 from podscaler.api.timestamps import format_time
 from podscaler.api.triggers import polling_interval_of
+from podscaler.controllers.informed import InformedController
 from podscaler.controllers.loop import PollLoop
 from podscaler.controllers.transitions import condition_changes
 from podscaler.controllers.triggers import (
@@ -115,7 +116,7 @@ class ScaledJobContext:
             await triggers.close()
 
 
-class ScaledJobController:
+class ScaledJobController(InformedController):
     """Watches ScaledJobs (one namespace or all) and runs each one's poll loop."""
 
     def __init__(
@@ -170,19 +171,6 @@ class ScaledJobController:
         self.keeper.refresher = refresher
 
     # ---------------------------------------------------------------- lifecycle
-
-    async def start(self) -> None:
-        self.informer.add_handler(
-            on_add=self._on_add, on_update=self._on_update, on_delete=self._on_delete
-        )
-        self.informer.start()
-
-    @property
-    def synced(self) -> bool:
-        return self.informer.has_synced
-
-    async def wait_synced(self, timeout_seconds: float | None = None) -> None:
-        await self.informer.wait_synced(timeout_seconds)
 
     async def aclose(self) -> None:
         await self.informer.aclose()

@@ -33,6 +33,7 @@ from datetime import datetime
 from typing import Any
 
 from podscaler.api.scaledobject import scale_target_of
+from podscaler.controllers.informed import InformedController
 from podscaler.controllers.loop import PollLoop
 from podscaler.controllers.scaledobject.context import SCALED_OBJECTS, ObjectContext, Settings
 from podscaler.controllers.scaledobject.evaluation import Evaluator
@@ -76,7 +77,7 @@ def _wake_worthy(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     )
 
 
-class ScaledObjectController:
+class ScaledObjectController(InformedController):
     """Watches ScaledObjects (one namespace or all) and keeps each one evaluated."""
 
     def __init__(
@@ -155,19 +156,6 @@ class ScaledObjectController:
         self.loop.on_lateness = hook
 
     # ---------------------------------------------------------------- lifecycle
-
-    async def start(self) -> None:
-        self.informer.add_handler(
-            on_add=self._on_add, on_update=self._on_update, on_delete=self._on_delete
-        )
-        self.informer.start()
-
-    @property
-    def synced(self) -> bool:
-        return self.informer.has_synced
-
-    async def wait_synced(self, timeout_seconds: float | None = None) -> None:
-        await self.informer.wait_synced(timeout_seconds)
 
     async def aclose(self) -> None:
         await self.informer.aclose()
