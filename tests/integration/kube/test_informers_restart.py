@@ -94,7 +94,7 @@ async def test_a_restarted_server_leaves_no_ghosts(
         informer.add_handler(
             on_add=recorder.on_add, on_update=recorder.on_update, on_delete=recorder.on_delete
         )
-        await informer.wait_synced(timeout_seconds=5)
+        await informer.wait_synced(timeout_seconds=30)
         await eventually(lambda: len(recorder.seen) == 2)
         old_version = int(informer.resource_version)
 
@@ -202,7 +202,7 @@ async def test_a_clean_end_is_trusted_only_once_the_server_shows_it_has_the_vers
             backoff = Backoff(initial_seconds=0.05, max_seconds=0.2)
             async with Informer(kube, resource, backoff=backoff) as informer:
                 informer.add_handler(on_add=recorder.on_add, on_delete=recorder.on_delete)
-                await informer.wait_synced(timeout_seconds=5)
+                await informer.wait_synced(timeout_seconds=30)
                 await eventually(lambda: ("delete", "ghost") in recorder.seen, timeout_seconds=5)
                 assert informer.items() == []
                 assert informer.resource_version == "5"
