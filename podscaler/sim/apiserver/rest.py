@@ -26,7 +26,15 @@ from typing import Any
 
 from aiohttp import web
 
-from podscaler.sim.apiserver import admission, bodies, delegation, tables, validation, versions
+from podscaler.sim.apiserver import (
+    admission,
+    bodies,
+    defaulting,
+    delegation,
+    tables,
+    validation,
+    versions,
+)
 from podscaler.sim.apiserver.errors import (
     ApiError,
     BadRequest,
@@ -158,6 +166,8 @@ async def replace(server: ServerState, request: web.Request, target: Target) -> 
     obj = await read_object(request)
     check_kind(rt, obj)
     if target.subresource is None:
+        defaulting.apply_defaults(rt, obj)
+        defaulting.on_update(rt, obj)
         server.validate_crd(rt, obj)
     validation.validate(rt, obj, subresource=target.subresource)
     if _dry_run(request):
@@ -255,6 +265,9 @@ async def patch(server: ServerState, request: web.Request, target: Target) -> we
     if meta.get("name") != target.name:
         raise BadRequest("the name of the object cannot be changed by a patch")
     check_kind(rt, patched)
+    if target.subresource is None:
+        defaulting.apply_defaults(rt, patched)
+        defaulting.on_update(rt, patched)
     validation.validate(rt, patched, subresource=target.subresource)
     if _dry_run(request):
         return respond(patched)

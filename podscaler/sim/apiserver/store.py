@@ -27,6 +27,8 @@ Deliberate simplifications versus a real kube-apiserver (documented so nobody re
   reference; ``Foreground`` behaves like ``Background``.
 * Deleting a namespace deletes its contents at once; the namespace stays ``Terminating`` only
   while objects with finalizers remain in it.
+* Built-in defaulting (``defaulting.py``) runs on every create here, whoever the writer; the
+  REST layer also runs it on request bodies of updates and patches, as upstream decoding does.
 * ``generation`` is kept for every kind and bumps when anything outside ``metadata`` and
   ``status`` changes.
 """
@@ -41,6 +43,7 @@ from typing import Any
 
 from podscaler import clock
 from podscaler.api.timestamps import format_time
+from podscaler.sim.apiserver import defaulting
 from podscaler.sim.apiserver.entries import Entry, Key, Now, Obj, Predicate, dumps
 from podscaler.sim.apiserver.errors import (
     AlreadyExists,
@@ -94,6 +97,8 @@ class Store:
         self._now = now or clock.now
         #: Draws generated names and uids: a simulation seeds it, so a run replays exactly.
         self._rng = rng or random.Random()
+        #: Service cluster IPs in use (allocated on create, released on removal).
+        self._cluster_ips: set[str] = set()
         self._rv = 1
         #: The history of changes and the open watches (see ``fanout.py``).
         self.fanout = FanOut(history_size=history_size, max_watch_queue=max_watch_queue)
@@ -205,6 +210,7 @@ class Store:
         meta = obj.get("metadata")
         if not isinstance(meta, dict):
             meta = obj["metadata"] = {}
+        defaulting.apply_defaults(rt, obj)
         if rt.namespaced:
             body_ns = meta.get("namespace")
             if body_ns and namespace and body_ns != namespace:
@@ -258,6 +264,9 @@ class Store:
         meta["uid"] = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
         meta["creationTimestamp"] = rfc3339(self._now())
         meta["generation"] = 1
+        defaulting.on_create(rt, obj, self._allocate_cluster_ip)
+        if rt.kind == "Service" and not rt.group and isinstance(obj.get("spec"), dict):
+            self._cluster_ips.add(str(obj["spec"].get("clusterIP")))
         for field in ("deletionTimestamp", "deletionGracePeriodSeconds"):
             meta.pop(field, None)
         if rt.has_status and not rt.keep_status_on_create:
@@ -453,6 +462,8 @@ class Store:
             obj["metadata"]["resourceVersion"] = str(rv)
             gone = Entry(obj, rv)
         self._index(rt, None, old)
+        if rt.kind == "Service" and not rt.group and isinstance(old.get("spec"), dict):
+            self._cluster_ips.discard(str(old["spec"].get("clusterIP")))
         self._emit(rt, "DELETED", gone, old)
         uid = str(old["metadata"].get("uid", ""))
         for hook in self.on_removed:
@@ -623,6 +634,15 @@ class Store:
             group=rt.group,
             kind=rt.resource,
         )
+
+    def _allocate_cluster_ip(self) -> str:
+        """A free address of the service range 10.96.0.0/12 (10.96.0.1 is the API server's)."""
+        while True:
+            offset = self._rng.randrange(2, (1 << 20) - 1)
+            ip = f"10.{96 + (offset >> 16)}.{(offset >> 8) & 255}.{offset & 255}"
+            if ip not in self._cluster_ips:
+                self._cluster_ips.add(ip)
+                return ip
 
     def _validate_name(self, rt: ResourceType, name: str, generate_name: str = "") -> None:
         causes = name_problems(rt, name, generate_name=generate_name)
