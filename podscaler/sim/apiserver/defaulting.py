@@ -166,6 +166,31 @@ DEFAULTS: Final[dict[tuple[str, str], tuple[Row, ...]]] = {
 }
 
 
+#: Built-in kinds that have no ``metadata.generation`` upstream (their strategies never set
+#: it): nothing observes their spec with an ``observedGeneration``.
+WITHOUT_GENERATION: Final = frozenset(
+    {
+        ("", "ConfigMap"),
+        ("", "Secret"),
+        ("", "Pod"),
+        ("", "Namespace"),
+        ("", "Service"),
+        ("", "ServiceAccount"),
+        ("", "Endpoints"),
+        ("", "Event"),
+        ("", "Node"),
+        ("", "PersistentVolumeClaim"),
+        ("events.k8s.io", "Event"),
+        ("coordination.k8s.io", "Lease"),
+        ("discovery.k8s.io", "EndpointSlice"),
+    }
+)
+
+
+def has_generation(rt: ResourceType) -> bool:
+    return rt.custom or (rt.group, rt.kind) not in WITHOUT_GENERATION
+
+
 def _dicts_at(obj: Obj, steps: list[str]) -> Iterator[Obj]:
     """The dicts found at ``steps`` below ``obj`` (``name[]`` fans out over a list)."""
     if not steps:
@@ -284,9 +309,18 @@ def _service_ips(service: Obj, allocate_ip: Callable[[], str]) -> None:
     spec.setdefault("ipFamilyPolicy", "SingleStack")
 
 
-def on_update(rt: ResourceType, obj: Obj) -> None:
-    """A Namespace's name label cannot be removed or changed (upstream re-adds it)."""
-    if not rt.group and rt.kind == "Namespace" and not rt.custom:
+def on_update(rt: ResourceType, obj: Obj, old: Obj | None = None) -> None:
+    """A Namespace's name label cannot be removed or changed (upstream re-adds it); a Service
+    sent without its cluster IP keeps the allocated one."""
+    if rt.custom or rt.group:
+        return
+    if rt.kind == "Service" and old is not None:
+        spec, old_spec = obj.get("spec"), old.get("spec")
+        if isinstance(spec, dict) and isinstance(old_spec, dict) and not spec.get("clusterIP"):
+            for field in ("clusterIP", "clusterIPs"):
+                if field in old_spec:
+                    spec[field] = copy.deepcopy(old_spec[field])
+    if rt.kind == "Namespace":
         meta = obj.get("metadata")
         if isinstance(meta, dict) and meta.get("name"):
             labels = meta.get("labels")

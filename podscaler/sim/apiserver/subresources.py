@@ -256,8 +256,13 @@ def budget(pdb: Obj, pods: list[Obj], expected: int | None = None) -> dict[str, 
     }
 
 
+#: Pod phases whose eviction never consults a PodDisruptionBudget.
+_IGNORE_BUDGET_PHASES = frozenset({"Pending", "Succeeded", "Failed"})
+
+
 async def evict(server: ServerState, request: web.Request, target: Target) -> web.Response:
-    """Delete a pod unless a PodDisruptionBudget forbids it (then 429, as upstream)."""
+    """Delete a pod unless a PodDisruptionBudget forbids it (then 429, as upstream); a pod
+    that is not running is evicted whatever the budgets say."""
     rt = target.rt
     assert target.name is not None
     body = await read_object(request)
@@ -271,7 +276,11 @@ async def evict(server: ServerState, request: web.Request, target: Target) -> we
     assert pdb_rt is not None
     labels = pod.obj["metadata"].get("labels") or {}
     matching: list[Entry] = []
-    for pdb in server.store.entries(pdb_rt, ns):
+    # A pod that is not running (Pending, Succeeded, Failed) disrupts nothing: upstream
+    # evicts it without consulting any budget.
+    phase = (pod.obj.get("status") or {}).get("phase")
+    budgets = () if phase in _IGNORE_BUDGET_PHASES else server.store.entries(pdb_rt, ns)
+    for pdb in budgets:
         try:
             selector = LabelSelector.from_dict((pdb.obj.get("spec") or {}).get("selector") or {})
         except SelectorError:

@@ -154,7 +154,20 @@ async def test_openapi_index_and_group_document(http: Http) -> None:
             {"metadata": {"name": "x"}, "spec": {"ports": [{"port": 80}]}},
         ),
         ("/api/v1/nodes", {"metadata": {"name": "x"}, "status": {"capacity": {"cpu": "4"}}}),
-        ("/apis/batch/v1/namespaces/default/jobs", {"metadata": {"name": "x"}, "spec": {}}),
+        (
+            "/apis/batch/v1/namespaces/default/jobs",
+            {
+                "metadata": {"name": "x"},
+                "spec": {
+                    "template": {
+                        "spec": {
+                            "restartPolicy": "Never",
+                            "containers": [{"name": "c", "image": "x"}],
+                        }
+                    }
+                },
+            },
+        ),
         (
             "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers",
             {"metadata": {"name": "x"}, "spec": {"maxReplicas": 3}},
