@@ -16,9 +16,8 @@ Deliberate simplifications versus a real kube-apiserver:
   and client-go's typed clients send) for every built-in kind this server stores (see
   ``protobuf/``); a protobuf kind without a table answers 415. Responses are always JSON, which
   every client accepts in place of protobuf.
-* Server-side apply (``application/apply-patch+yaml``) answers 415 Unsupported Media Type;
-  kubectl's default client-side apply uses strategic merge patch, which is supported.
-* ``managedFields`` are not maintained.
+* Server-side apply (``application/apply-patch+yaml``) and ``managedFields`` follow
+  ``managedfields.py``, whose simplifications (atomic lists) are listed there.
 """
 
 from __future__ import annotations
@@ -33,6 +32,7 @@ from podscaler.sim.apiserver import (
     bodies,
     defaulting,
     delegation,
+    managedfields,
     requestoptions,
     tables,
     validation,
@@ -159,6 +159,7 @@ async def create(server: ServerState, request: web.Request, target: Target) -> w
     server.validate_crd(rt, obj)
     defaulting.apply_defaults(rt, obj)
     validation.validate(rt, obj)
+    _record_update(server, request, rt, None, obj)
     if dry:
         return _warned(respond(_dry_run_created(server, rt, obj, target.namespace), 201), warnings)
     entry = server.objects(rt).create(rt, obj, namespace=target.namespace or "")
@@ -179,6 +180,72 @@ def _dry_run_created(server: ServerState, rt: ResourceType, obj: Obj, namespace:
     if defaulting.has_generation(rt):
         meta["generation"] = 1
     return obj
+
+
+def _record_update(
+    server: ServerState, request: web.Request, rt: ResourceType, old: Obj | None, new: Obj
+) -> None:
+    manager = managedfields.manager_of(request.query, request.headers.get("User-Agent", ""))
+    now = rfc3339(server.now())
+    managedfields.record_update(old, new, manager, rt.api_version, now)
+
+
+async def server_side_apply(
+    server: ServerState, request: web.Request, target: Target
+) -> web.Response:
+    """PATCH with ``application/apply-patch+yaml``: create or update from a manager's intent
+    (``managedfields.py`` holds the ownership rules)."""
+    rt = target.rt
+    assert target.name is not None
+    ns = target.namespace or ""
+    manager = request.query.get("fieldManager", "")
+    if not manager:
+        raise managedfields.manager_required()
+    raw = await bodies.read(request)
+    config = await bodies.decode(raw, "application/yaml") if raw.strip() else None
+    if not isinstance(config, dict):
+        raise BadRequest("an apply patch must be an object")
+    check_kind(rt, config)
+    if not config.get("apiVersion") or not config.get("kind"):
+        raise BadRequest("apiVersion and kind must be set in an apply patch")
+    meta = config.setdefault("metadata", {})
+    if meta.get("name", target.name) != target.name:
+        raise BadRequest("the name of the object does not match the name on the URL")
+    meta["name"] = target.name
+    dry = _dry_run(request)
+    warnings = requestoptions.drop_unknown_fields(rt, config, _field_validation(request))
+    objects = server.objects(rt)
+    current = objects.find(rt, ns, target.name)
+    result = managedfields.apply(
+        current.obj if current is not None else None,
+        config,
+        manager=manager,
+        force=query_bool(request.query, "force"),
+        api_version=rt.api_version,
+        now=rfc3339(server.now()),
+        kind=rt.resource,
+        name=target.name,
+    )
+    if current is None:
+        admission.admit(server.store, server.table, rt, result)
+        server.validate_crd(rt, result)
+        defaulting.apply_defaults(rt, result)
+        validation.validate(rt, result)
+        if dry:
+            created = _dry_run_created(server, rt, result, target.namespace)
+            return _warned(respond(created, 201), warnings)
+        entry = server.after_write(rt, objects.create(rt, result, namespace=ns))
+        return _warned(respond(entry.raw(), 201), warnings)
+    defaulting.apply_defaults(rt, result)
+    defaulting.on_update(rt, result, current.obj)
+    server.validate_crd(rt, result)
+    validation.validate_update(rt, current.obj, result)
+    validation.validate(rt, result)
+    if dry:
+        return _warned(respond(result), warnings)
+    entry = objects.update(rt, result, namespace=ns, name=target.name)
+    entry = server.after_write(rt, entry)
+    return _warned(object_response(server, request, rt, entry), warnings)
 
 
 def _field_validation(request: web.Request) -> str:
@@ -205,6 +272,8 @@ async def replace(server: ServerState, request: web.Request, target: Target) -> 
         server.validate_crd(rt, obj)
         validation.validate_update(rt, current.obj, obj)
     validation.validate(rt, obj, subresource=target.subresource)
+    if target.subresource is None:
+        _record_update(server, request, rt, current.obj, obj)
     if dry:
         return _warned(respond(obj), warnings)
     entry = server.objects(rt).update(
@@ -291,6 +360,8 @@ async def patch(server: ServerState, request: web.Request, target: Target) -> we
     rt = target.rt
     assert target.name is not None
     ns = target.namespace or ""
+    if request.content_type == APPLY_PATCH and target.subresource is None:
+        return await server_side_apply(server, request, target)
     body = await read_patch(request)
     objects = server.objects(rt)
     current = objects.get(rt, ns, target.name)
@@ -308,6 +379,8 @@ async def patch(server: ServerState, request: web.Request, target: Target) -> we
         defaulting.on_update(rt, patched, current.obj)
         validation.validate_update(rt, current.obj, patched)
     validation.validate(rt, patched, subresource=target.subresource)
+    if target.subresource is None:
+        _record_update(server, request, rt, current.obj, patched)
     if dry:
         return _warned(respond(patched), warnings)
     entry = objects.update(
