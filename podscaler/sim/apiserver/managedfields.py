@@ -175,23 +175,82 @@ def record_update(
     old: Mapping[str, Any] | None, new: Obj, manager: str, api_version: str, now: str
 ) -> None:
     """Give ``manager`` (operation Update) the fields of ``new`` that differ from ``old``,
-    taking them from whoever owned them; ``new`` keeps the other managers' entries."""
+    taking them from whoever owned them; ``new`` keeps the other managers' entries.
+
+    This runs on every REST write, so only the differing subtrees are walked (equal maps
+    compare in C) and an entry is decoded only when the write touches a field it owns."""
     entries = _entries(old) if old is not None else []
-    changed = {p for p in leaves(new) if old is None or _get(old, p) != _get(new, p)}
-    present = set(leaves(new))
-    for entry in entries:
-        if entry.get("manager") == manager and entry.get("operation") == "Update":
-            changed |= _owned(entry) & present
+    changed: set[FieldPath] = set()
+    removed: set[FieldPath] = set()
+    if old is None:
+        changed.update(leaves(new))
+    else:
+        _diff(old, new, (), changed, removed)
+    touched = changed | removed
     out: list[Obj] = []
+    mine: Obj | None = None
     for entry in entries:
+        fields = entry.get("fieldsV1")
+        tree = fields if isinstance(fields, dict) else {}
         if entry.get("manager") == manager and entry.get("operation") == "Update":
+            if not removed and all(_owns(tree, p) for p in changed):
+                mine = {**entry, "time": now}  # nothing new to take over
+            else:
+                kept = {p for p in decode(tree) if _get(new, p) is not _ABSENT}
+                changed |= kept
             continue
-        owned = (_owned(entry) & present) - changed
-        entry["fieldsV1"] = encode(owned)
+        if any(_owns(tree, p) for p in touched):
+            owned = decode(tree)
+            entry["fieldsV1"] = encode({p for p in owned - changed if _get(new, p) is not _ABSENT})
         out.append(entry)
-    if changed:
+    if mine is not None:
+        out.append(mine)
+    elif changed:
         out.append(_entry(manager, "Update", api_version, now, changed))
     _set_entries(new, out)
+
+
+def _owns(tree: Mapping[str, Any], path: FieldPath) -> bool:
+    """Whether a change at ``path`` concerns a field ``tree`` owns: ``path`` itself, a prefix
+    of it owned whole (a leaf), or a subtree below it."""
+    node: Any = tree
+    for part in path:
+        node = node.get(f"f:{part}") if isinstance(node, dict) else None
+        if node is None:
+            return False
+        if node == {}:
+            return True
+    return True
+
+
+def _diff(
+    old: Any,
+    new: Mapping[str, Any],
+    prefix: FieldPath,
+    changed: set[FieldPath],
+    removed: set[FieldPath],
+) -> None:
+    """Add to ``changed`` the owned paths of ``new`` whose value differs in ``old``, and to
+    ``removed`` the paths of ``old`` that ``new`` lacks."""
+    if isinstance(old, dict):
+        for key in old.keys() - new.keys():
+            path = (*prefix, str(key))
+            if path not in _UNOWNED:
+                removed.add(path)
+    for key, value in new.items():
+        path = (*prefix, str(key))
+        if path in _UNOWNED:
+            continue
+        before = old.get(key, _ABSENT) if isinstance(old, dict) else _ABSENT
+        if before is value or before == value:
+            continue
+        if isinstance(value, dict) and value:
+            if isinstance(before, dict):
+                _diff(before, value, path, changed, removed)
+            else:
+                changed.update(leaves(value, path))
+        else:
+            changed.add(path)
 
 
 def apply(
