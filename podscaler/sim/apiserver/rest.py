@@ -6,27 +6,38 @@ moment they are stored.
 
 Deliberate simplifications versus a real kube-apiserver:
 
-* ``fieldValidation=Strict`` is treated as ``Ignore``: unknown fields are never rejected
-  (custom resources are pruned to their CRD's schema and validated against it, see
-  ``schemas.py``; built-in kinds keep unknown fields).
-* ``dryRun=All`` validates and answers with the object as it would be stored, but does not
-  assign uid/resourceVersion the way a real dry run does.
+* ``fieldValidation`` (Strict/Warn/Ignore) knows the top-level and ``metadata`` fields of the
+  common built-in kinds only (``requestoptions.py``); custom resources are pruned to their
+  CRD's schema and validated against it (``schemas.py``).
+* ``dryRun=All`` validates, defaults and answers with the object as it would be stored (a
+  create gets a uid and creation time, no resourceVersion); a dry-run update does not bump
+  ``generation``.
 * Request bodies may be JSON, YAML or Kubernetes protobuf (what ``kubectl create deployment``
   and client-go's typed clients send) for every built-in kind this server stores (see
   ``protobuf/``); a protobuf kind without a table answers 415. Responses are always JSON, which
   every client accepts in place of protobuf.
-* Server-side apply (``application/apply-patch+yaml``) answers 415 Unsupported Media Type;
-  kubectl's default client-side apply uses strategic merge patch, which is supported.
-* ``managedFields`` are not maintained.
+* Server-side apply (``application/apply-patch+yaml``) and ``managedFields`` follow
+  ``managedfields.py``, whose simplifications (atomic lists) are listed there.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from aiohttp import web
 
-from podscaler.sim.apiserver import admission, bodies, delegation, tables, validation, versions
+from podscaler.sim.apiserver import (
+    admission,
+    bodies,
+    defaulting,
+    delegation,
+    managedfields,
+    requestoptions,
+    tables,
+    validation,
+    versions,
+)
 from podscaler.sim.apiserver.authentication import USER
 from podscaler.sim.apiserver.errors import (
     ApiError,
@@ -34,10 +45,11 @@ from podscaler.sim.apiserver.errors import (
     Invalid,
     MethodNotAllowed,
     UnsupportedMediaType,
+    invalid,
 )
 from podscaler.sim.apiserver.resources import ResourceType
 from podscaler.sim.apiserver.state import ServerState
-from podscaler.sim.apiserver.store import Entry, Obj, dumps
+from podscaler.sim.apiserver.store import Entry, Obj, dumps, rfc3339
 from podscaler.sim.apiserver.watching import serve_watch
 from podscaler.sim.apiserver.wire import (
     JSON,
@@ -142,6 +154,10 @@ async def create(server: ServerState, request: web.Request, target: Target) -> w
     check_kind(rt, obj)
     if delegation.is_review(rt):
         return await delegation.review(server, rt, obj)
+    dry = _dry_run(request)
+    warnings = requestoptions.drop_unknown_fields(rt, obj, _field_validation(request))
+    # As kube-apiserver: defaults at decoding, then mutating admission, then validation.
+    defaulting.apply_defaults(rt, obj)
     admission.admit(server.store, server.table, rt, obj)
     obj = await server.webhooks.mutate(
         rt,
@@ -152,12 +168,103 @@ async def create(server: ServerState, request: web.Request, target: Target) -> w
     )
     server.validate_crd(rt, obj)
     validation.validate(rt, obj)
-    if _dry_run(request):
-        obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
-        return respond(obj, 201)
+    _record_update(server, request, rt, None, obj)
+    if dry:
+        return _warned(respond(_dry_run_created(server, rt, obj, target.namespace), 201), warnings)
     entry = server.objects(rt).create(rt, obj, namespace=target.namespace or "")
     entry = server.after_write(rt, entry)
-    return respond(entry.raw(), 201)
+    return _warned(respond(entry.raw(), 201), warnings)
+
+
+def _dry_run_created(server: ServerState, rt: ResourceType, obj: Obj, namespace: str | None) -> Obj:
+    """What a create would store, without storing it: upstream's dry run fills in the uid,
+    the creation time and the defaults, but no resourceVersion."""
+    meta = obj.setdefault("metadata", {})
+    obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
+    if rt.namespaced and namespace:
+        meta.setdefault("namespace", namespace)
+    meta["uid"] = str(uuid.uuid4())
+    meta["creationTimestamp"] = rfc3339(server.now())
+    meta.pop("resourceVersion", None)
+    if defaulting.has_generation(rt):
+        meta["generation"] = 1
+    return obj
+
+
+def _record_update(
+    server: ServerState, request: web.Request, rt: ResourceType, old: Obj | None, new: Obj
+) -> None:
+    manager = managedfields.manager_of(request.query, request.headers.get("User-Agent", ""))
+    now = rfc3339(server.now())
+    managedfields.record_update(old, new, manager, rt.api_version, now)
+
+
+async def server_side_apply(
+    server: ServerState, request: web.Request, target: Target
+) -> web.Response:
+    """PATCH with ``application/apply-patch+yaml``: create or update from a manager's intent
+    (``managedfields.py`` holds the ownership rules)."""
+    rt = target.rt
+    assert target.name is not None
+    ns = target.namespace or ""
+    manager = request.query.get("fieldManager", "")
+    if not manager:
+        raise managedfields.manager_required()
+    raw = await bodies.read(request)
+    config = await bodies.decode(raw, "application/yaml") if raw.strip() else None
+    if not isinstance(config, dict):
+        raise BadRequest("an apply patch must be an object")
+    check_kind(rt, config)
+    if not config.get("apiVersion") or not config.get("kind"):
+        raise BadRequest("apiVersion and kind must be set in an apply patch")
+    meta = config.setdefault("metadata", {})
+    if meta.get("name", target.name) != target.name:
+        raise BadRequest("the name of the object does not match the name on the URL")
+    meta["name"] = target.name
+    dry = _dry_run(request)
+    warnings = requestoptions.drop_unknown_fields(rt, config, _field_validation(request))
+    objects = server.objects(rt)
+    current = objects.find(rt, ns, target.name)
+    result = managedfields.apply(
+        current.obj if current is not None else None,
+        config,
+        manager=manager,
+        force=query_bool(request.query, "force"),
+        api_version=rt.api_version,
+        now=rfc3339(server.now()),
+        kind=rt.resource,
+        name=target.name,
+    )
+    if current is None:
+        admission.admit(server.store, server.table, rt, result)
+        server.validate_crd(rt, result)
+        defaulting.apply_defaults(rt, result)
+        validation.validate(rt, result)
+        if dry:
+            created = _dry_run_created(server, rt, result, target.namespace)
+            return _warned(respond(created, 201), warnings)
+        entry = server.after_write(rt, objects.create(rt, result, namespace=ns))
+        return _warned(respond(entry.raw(), 201), warnings)
+    defaulting.apply_defaults(rt, result)
+    defaulting.on_update(rt, result, current.obj)
+    server.validate_crd(rt, result)
+    validation.validate_update(rt, current.obj, result)
+    validation.validate(rt, result)
+    if dry:
+        return _warned(respond(result), warnings)
+    entry = objects.update(rt, result, namespace=ns, name=target.name)
+    entry = server.after_write(rt, entry)
+    return _warned(object_response(server, request, rt, entry), warnings)
+
+
+def _field_validation(request: web.Request) -> str:
+    return requestoptions.field_validation(request.query, request.method)
+
+
+def _warned(response: web.Response, warnings: list[str]) -> web.Response:
+    if warnings:
+        response.headers["Warning"] = requestoptions.warning_header(warnings)
+    return response
 
 
 async def replace(server: ServerState, request: web.Request, target: Target) -> web.Response:
@@ -165,16 +272,24 @@ async def replace(server: ServerState, request: web.Request, target: Target) -> 
     assert target.name is not None
     obj = await read_object(request)
     check_kind(rt, obj)
+    dry = _dry_run(request)
+    warnings = requestoptions.drop_unknown_fields(rt, obj, _field_validation(request))
     if target.subresource is None:
+        current = server.objects(rt).get(rt, target.namespace or "", target.name)
+        defaulting.apply_defaults(rt, obj)
+        defaulting.on_update(rt, obj, current.obj)
         server.validate_crd(rt, obj)
+        validation.validate_update(rt, current.obj, obj)
     validation.validate(rt, obj, subresource=target.subresource)
-    if _dry_run(request):
-        return respond(obj)
+    if target.subresource is None:
+        _record_update(server, request, rt, current.obj, obj)
+    if dry:
+        return _warned(respond(obj), warnings)
     entry = server.objects(rt).update(
         rt, obj, namespace=target.namespace or "", name=target.name, subresource=target.subresource
     )
     entry = server.after_write(rt, entry)
-    return respond(entry.raw())
+    return _warned(respond(entry.raw()), warnings)
 
 
 def apply_patch(
@@ -234,16 +349,17 @@ def apply_patch(
                 f"include: {JSON_PATCH}, {MERGE_PATCH}, {STRATEGIC_PATCH}"
             )
     except patching.PatchError as exc:
-        raise _patch_error(exc) from exc
+        raise _patch_error(exc, ctype) from exc
     if not isinstance(result, dict):
         raise BadRequest("the patch did not produce an object")
     return result
 
 
-def _patch_error(exc: Exception) -> ApiError:
-    """A failed JSON patch ``test`` operation is 422 upstream; other patch errors are 400."""
+def _patch_error(exc: Exception, ctype: str) -> ApiError:
+    """A JSON patch that cannot be applied (a failed ``test``, a missing path) is 422 upstream
+    (the patch is well-formed, the object refuses it); other patch errors are 400."""
     text = str(exc)
-    if "test" in text.lower() and "fail" in text.lower():
+    if ctype == JSON_PATCH or ("test" in text.lower() and "fail" in text.lower()):
         return Invalid(text)
     return BadRequest(text)
 
@@ -253,6 +369,8 @@ async def patch(server: ServerState, request: web.Request, target: Target) -> we
     rt = target.rt
     assert target.name is not None
     ns = target.namespace or ""
+    if request.content_type == APPLY_PATCH and target.subresource is None:
+        return await server_side_apply(server, request, target)
     body = await read_patch(request)
     objects = server.objects(rt)
     current = objects.get(rt, ns, target.name)
@@ -263,14 +381,22 @@ async def patch(server: ServerState, request: web.Request, target: Target) -> we
     if meta.get("name") != target.name:
         raise BadRequest("the name of the object cannot be changed by a patch")
     check_kind(rt, patched)
+    dry = _dry_run(request)
+    warnings = requestoptions.drop_unknown_fields(rt, patched, _field_validation(request))
+    if target.subresource is None:
+        defaulting.apply_defaults(rt, patched)
+        defaulting.on_update(rt, patched, current.obj)
+        validation.validate_update(rt, current.obj, patched)
     validation.validate(rt, patched, subresource=target.subresource)
-    if _dry_run(request):
-        return respond(patched)
+    if target.subresource is None:
+        _record_update(server, request, rt, current.obj, patched)
+    if dry:
+        return _warned(respond(patched), warnings)
     entry = objects.update(
         rt, patched, namespace=ns, name=target.name, subresource=target.subresource
     )
     entry = server.after_write(rt, entry)
-    return object_response(server, request, rt, entry)
+    return _warned(object_response(server, request, rt, entry), warnings)
 
 
 async def _delete_options(request: web.Request) -> dict[str, Any]:
@@ -290,7 +416,19 @@ async def _delete_options(request: web.Request) -> dict[str, Any]:
         options["orphanDependents"] = query_bool(query, "orphanDependents")
     policy = options.get("propagationPolicy")
     if policy not in (None, "Orphan", "Background", "Foreground"):
-        raise BadRequest(f"propagationPolicy: Unsupported value: {policy!r}")
+        raise invalid(
+            "DeleteOptions",
+            "",
+            [
+                (
+                    "propagationPolicy",
+                    "FieldValueNotSupported",
+                    f'Unsupported value: "{policy}": supported values: "Foreground", '
+                    '"Background", "Orphan", "nil"',
+                )
+            ],
+            group="meta.k8s.io",
+        )
     if policy is None and options.get("orphanDependents") is True:
         options["propagationPolicy"] = "Orphan"
     return options
@@ -313,7 +451,31 @@ async def delete(server: ServerState, request: web.Request, target: Target) -> w
         precondition_rv=pre.get("resourceVersion"),
         grace_seconds=_grace_seconds(options),
     )
-    return respond(entry.raw())
+    return respond(deleted_answer(rt, entry))
+
+
+#: Kinds whose DELETE answers the deleted object even when it is gone at once (upstream's
+#: ``ReturnDeletedObject``); every other kind answers a Success Status then.
+_RETURN_DELETED_OBJECT = frozenset({("", "pods"), ("", "services")})
+
+
+def deleted_answer(rt: ResourceType, entry: Entry) -> bytes | dict[str, Any]:
+    """What DELETE answers: the object while it still exists (finalizers, a grace period, a
+    namespace terminating), or for the kinds that always return it; otherwise a Status."""
+    meta = entry.obj["metadata"]
+    if meta.get("deletionTimestamp") or (rt.group, rt.resource) in _RETURN_DELETED_OBJECT:
+        return entry.raw()
+    details: dict[str, Any] = {"name": entry.name}
+    if rt.group:
+        details["group"] = rt.group
+    details.update(kind=rt.resource, uid=meta.get("uid"))
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": details,
+    }
 
 
 def _grace_seconds(options: dict[str, Any]) -> int | None:
@@ -358,7 +520,8 @@ async def delete_collection(
 
 
 def _dry_run(request: web.Request) -> bool:
-    return bool(request.query.get("dryRun"))
+    """Whether ``dryRun=All`` was asked for (any other value is refused, 422)."""
+    return requestoptions.dry_run(request.query.getall("dryRun", []), request.method)
 
 
 def method_not_allowed(method: str, what: str) -> MethodNotAllowed:

@@ -22,12 +22,16 @@ Deliberate simplifications versus a real kube-apiserver (documented so nobody re
   ``versions.py`` for exact reads and pagination).
 * Deletion is immediate unless finalizers are present: there is no graceful termination
   period for pods (the simulated kubelet, when present, owns that).
-* Garbage collection is synchronous and background-style: deleting an owner removes its
-  dependents (whose every owner is gone) in the same call. ``Orphan`` strips the owner
-  reference; ``Foreground`` behaves like ``Background``.
+* Garbage collection is synchronous: deleting an owner removes its dependents (whose every
+  owner is gone) in the same call. ``Foreground`` and ``Orphan`` first leave their finalizer
+  (``foregroundDeletion``/``orphan``) on the owner, as upstream, then delete (or release) the
+  dependents and remove it in the same call.
 * Deleting a namespace deletes its contents at once; the namespace stays ``Terminating`` only
   while objects with finalizers remain in it.
-* ``generation`` is kept for every kind and bumps when anything outside ``metadata`` and
+* Built-in defaulting (``defaulting.py``) runs on every create here, whoever the writer; the
+  REST layer also runs it on request bodies of updates and patches, as upstream decoding does.
+* ``generation`` is kept for every kind that has one upstream (not ConfigMaps, Pods, ...: see
+  ``defaulting.WITHOUT_GENERATION``) and bumps when anything outside ``metadata`` and
   ``status`` changes.
 """
 
@@ -41,6 +45,7 @@ from typing import Any
 
 from podscaler import clock
 from podscaler.api.timestamps import format_time
+from podscaler.sim.apiserver import defaulting
 from podscaler.sim.apiserver.entries import Entry, Key, Now, Obj, Predicate, dumps
 from podscaler.sim.apiserver.errors import (
     AlreadyExists,
@@ -56,6 +61,8 @@ from podscaler.sim.apiserver.resources import ResourceType
 
 #: generateName suffix alphabet: upstream avoids vowels and look-alike digits.
 _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+#: The finalizer a propagation policy leaves on the object until the collector is done.
+_PROPAGATION_FINALIZERS = {"Foreground": "foregroundDeletion", "Orphan": "orphan"}
 #: Namespaces every cluster starts with.
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
@@ -94,6 +101,8 @@ class Store:
         self._now = now or clock.now
         #: Draws generated names and uids: a simulation seeds it, so a run replays exactly.
         self._rng = rng or random.Random()
+        #: Service cluster IPs in use (allocated on create, released on removal).
+        self._cluster_ips: set[str] = set()
         self._rv = 1
         #: The history of changes and the open watches (see ``fanout.py``).
         self.fanout = FanOut(history_size=history_size, max_watch_queue=max_watch_queue)
@@ -205,6 +214,7 @@ class Store:
         meta = obj.get("metadata")
         if not isinstance(meta, dict):
             meta = obj["metadata"] = {}
+        defaulting.apply_defaults(rt, obj)
         if rt.namespaced:
             body_ns = meta.get("namespace")
             if body_ns and namespace and body_ns != namespace:
@@ -257,7 +267,13 @@ class Store:
         obj["kind"] = rt.kind
         meta["uid"] = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
         meta["creationTimestamp"] = rfc3339(self._now())
-        meta["generation"] = 1
+        if defaulting.has_generation(rt):
+            meta["generation"] = 1
+        else:
+            meta.pop("generation", None)
+        defaulting.on_create(rt, obj, self._allocate_cluster_ip)
+        if rt.kind == "Service" and not rt.group and isinstance(obj.get("spec"), dict):
+            self._cluster_ips.add(str(obj["spec"].get("clusterIP")))
         for field in ("deletionTimestamp", "deletionGracePeriodSeconds"):
             meta.pop(field, None)
         if rt.has_status and not rt.keep_status_on_create:
@@ -348,15 +364,24 @@ class Store:
                     old_meta.get("finalizers") or []
                 )
                 if added:
-                    raise Forbidden(
-                        "no new finalizers can be added if the object is being deleted, "
-                        f"found new finalizers {sorted(added)!r}"
+                    raise invalid(
+                        rt.kind,
+                        str(name),
+                        [
+                            (
+                                "metadata.finalizers",
+                                "FieldValueForbidden",
+                                "Forbidden: no new finalizers can be added if the object is "
+                                f"being deleted, found new finalizers {sorted(added)!r}",
+                            )
+                        ],
+                        group=rt.group,
                     )
         new["apiVersion"] = rt.api_version
         new["kind"] = rt.kind
         new_meta = new["metadata"]
         new_meta["resourceVersion"] = old_meta.get("resourceVersion")
-        if _spec_part(new) != _spec_part(old_obj):
+        if "generation" in old_meta and _spec_part(new) != _spec_part(old_obj):
             new_meta["generation"] = int(old_meta.get("generation", 1)) + 1
         if new == old_obj:
             return old
@@ -410,22 +435,17 @@ class Store:
                 group=rt.group,
                 kind=rt.resource,
             )
+        is_namespace = rt.resource == "namespaces" and not rt.group
+        finalizer = None if is_namespace else _PROPAGATION_FINALIZERS.get(propagation or "")
+        if finalizer is not None and not meta.get("deletionTimestamp"):
+            return self._delete_with_propagation(rt, entry, finalizer)
         if propagation == "Orphan":
             self._orphan_dependents(str(meta.get("uid")))
-        is_namespace = rt.resource == "namespaces" and not rt.group
         if meta.get("finalizers") or is_namespace:
             if not meta.get("deletionTimestamp"):
-                new = entry.copy()
-                new["metadata"]["deletionTimestamp"] = rfc3339(self._now())
-                new["metadata"]["deletionGracePeriodSeconds"] = _grace(rt, new, grace_seconds)
-                if is_namespace:
-                    new.setdefault("status", {})["phase"] = "Terminating"
-                rv = self._next_rv()
-                new["metadata"]["resourceVersion"] = str(rv)
-                marked = Entry(new, rv)
-                self._bucket(rt)[ns][name] = marked
-                self._emit(rt, "MODIFIED", marked, entry.obj)
-                entry = marked
+                entry = self._mark_deleting(
+                    rt, entry, is_namespace=is_namespace, grace=_grace(rt, entry.obj, grace_seconds)
+                )
             if is_namespace:
                 self._empty_namespace(name)
                 current = self.find(rt, "", name)
@@ -436,6 +456,57 @@ class Store:
                 return current, False
             return entry, False
         return self._remove(rt, entry, entry.obj), True
+
+    def _mark_deleting(
+        self,
+        rt: ResourceType,
+        entry: Entry,
+        *,
+        is_namespace: bool = False,
+        finalizer: str = "",
+        grace: int = 0,
+    ) -> Entry:
+        """Give ``entry`` its deletionTimestamp (and ``finalizer``), a MODIFIED event."""
+        new = entry.copy()
+        meta = new["metadata"]
+        meta["deletionTimestamp"] = rfc3339(self._now())
+        meta["deletionGracePeriodSeconds"] = grace
+        if finalizer and finalizer not in (meta.get("finalizers") or []):
+            meta["finalizers"] = [*(meta.get("finalizers") or []), finalizer]
+        if is_namespace:
+            new.setdefault("status", {})["phase"] = "Terminating"
+        rv = self._next_rv()
+        meta["resourceVersion"] = str(rv)
+        marked = Entry(new, rv)
+        self._bucket(rt)[entry.namespace if rt.namespaced else ""][entry.name] = marked
+        self._emit(rt, "MODIFIED", marked, entry.obj)
+        return marked
+
+    def _delete_with_propagation(
+        self, rt: ResourceType, entry: Entry, finalizer: str
+    ) -> tuple[Entry, bool]:
+        """Foreground or Orphan deletion, as kube-apiserver and the garbage collector do it:
+        the object gets ``foregroundDeletion`` (or ``orphan``) and a deletionTimestamp — what
+        the DELETE answers — then its dependents are deleted (or released) and the finalizer
+        removed, which deletes the object unless other finalizers remain. The collector runs
+        synchronously here, so watchers see MODIFIED, the dependents' events, then DELETED."""
+        ns = entry.namespace if rt.namespaced else ""
+        uid = str(entry.obj["metadata"].get("uid"))
+        marked = self._mark_deleting(rt, entry, finalizer=finalizer)
+        if finalizer == "orphan":
+            self._orphan_dependents(uid)
+        else:
+            self._collect_dependents(uid)
+        current = self.find(rt, ns, entry.name)
+        if current is not None:
+            new = current.copy()
+            rest = [f for f in new["metadata"].get("finalizers") or [] if f != finalizer]
+            if rest:
+                new["metadata"]["finalizers"] = rest
+            else:
+                new["metadata"].pop("finalizers", None)
+            self.update(rt, new, namespace=ns, name=entry.name)
+        return marked, self.find(rt, ns, entry.name) is None
 
     def _remove(self, rt: ResourceType, entry: Entry, old: Obj, *, reuse_rv: bool = False) -> Entry:
         ns, name = entry.namespace, entry.name
@@ -453,6 +524,8 @@ class Store:
             obj["metadata"]["resourceVersion"] = str(rv)
             gone = Entry(obj, rv)
         self._index(rt, None, old)
+        if rt.kind == "Service" and not rt.group and isinstance(old.get("spec"), dict):
+            self._cluster_ips.discard(str(old["spec"].get("clusterIP")))
         self._emit(rt, "DELETED", gone, old)
         uid = str(old["metadata"].get("uid", ""))
         for hook in self.on_removed:
@@ -623,6 +696,15 @@ class Store:
             group=rt.group,
             kind=rt.resource,
         )
+
+    def _allocate_cluster_ip(self) -> str:
+        """A free address of the service range 10.96.0.0/12 (10.96.0.1 is the API server's)."""
+        while True:
+            offset = self._rng.randrange(2, (1 << 20) - 1)
+            ip = f"10.{96 + (offset >> 16)}.{(offset >> 8) & 255}.{offset & 255}"
+            if ip not in self._cluster_ips:
+                self._cluster_ips.add(ip)
+                return ip
 
     def _validate_name(self, rt: ResourceType, name: str, generate_name: str = "") -> None:
         causes = name_problems(rt, name, generate_name=generate_name)

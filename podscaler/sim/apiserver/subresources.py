@@ -21,6 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from podscaler.api.selectors import LabelSelector, SelectorError
+from podscaler.sim.apiserver import managedfields
 from podscaler.sim.apiserver.errors import (
     BadRequest,
     Conflict,
@@ -94,7 +95,9 @@ def _set_path(obj: Obj, dotted: str, value: Any) -> None:
     cur[parts[-1]] = value
 
 
-def _write_scale(server: ServerState, target: Target, current: Entry, scale: Obj) -> web.Response:
+def _write_scale(
+    server: ServerState, request: web.Request, target: Target, current: Entry, scale: Obj
+) -> web.Response:
     rt = target.rt
     assert rt.scale is not None
     assert target.name is not None
@@ -123,6 +126,10 @@ def _write_scale(server: ServerState, target: Target, current: Entry, scale: Obj
         )
     new = current.copy()
     _set_path(new, rt.scale.spec_replicas, replicas)
+    manager = managedfields.manager_of(request.query, request.headers.get("User-Agent", ""))
+    managedfields.record_update(
+        current.obj, new, manager, rt.api_version, rfc3339(server.store.now())
+    )
     entry = server.store.update(rt, new, namespace=target.namespace or "", name=target.name)
     return respond(scale_of(rt, entry))
 
@@ -136,7 +143,7 @@ async def scale(server: ServerState, request: web.Request, target: Target) -> we
     if request.method == "PUT":
         body = await read_object(request)
         check_kind(rt, body, kind="Scale", api_version="autoscaling/v1")
-        return _write_scale(server, target, current, body)
+        return _write_scale(server, request, target, current, body)
     body = await read_patch(request)
     ctype = request.content_type
     if ctype == STRATEGIC_PATCH:
@@ -145,7 +152,7 @@ async def scale(server: ServerState, request: web.Request, target: Target) -> we
     patched = apply_patch(
         ctype, rt, scale_of(rt, current), body, kind="Scale", group="autoscaling", version="v1"
     )
-    return _write_scale(server, target, current, patched)
+    return _write_scale(server, request, target, current, patched)
 
 
 # --- binding -------------------------------------------------------------------------------
@@ -256,8 +263,13 @@ def budget(pdb: Obj, pods: list[Obj], expected: int | None = None) -> dict[str, 
     }
 
 
+#: Pod phases whose eviction never consults a PodDisruptionBudget.
+_IGNORE_BUDGET_PHASES = frozenset({"Pending", "Succeeded", "Failed"})
+
+
 async def evict(server: ServerState, request: web.Request, target: Target) -> web.Response:
-    """Delete a pod unless a PodDisruptionBudget forbids it (then 429, as upstream)."""
+    """Delete a pod unless a PodDisruptionBudget forbids it (then 429, as upstream); a pod
+    that is not running is evicted whatever the budgets say."""
     rt = target.rt
     assert target.name is not None
     body = await read_object(request)
@@ -271,7 +283,11 @@ async def evict(server: ServerState, request: web.Request, target: Target) -> we
     assert pdb_rt is not None
     labels = pod.obj["metadata"].get("labels") or {}
     matching: list[Entry] = []
-    for pdb in server.store.entries(pdb_rt, ns):
+    # A pod that is not running (Pending, Succeeded, Failed) disrupts nothing: upstream
+    # evicts it without consulting any budget.
+    phase = (pod.obj.get("status") or {}).get("phase")
+    budgets = () if phase in _IGNORE_BUDGET_PHASES else server.store.entries(pdb_rt, ns)
+    for pdb in budgets:
         try:
             selector = LabelSelector.from_dict((pdb.obj.get("spec") or {}).get("selector") or {})
         except SelectorError:

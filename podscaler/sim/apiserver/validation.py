@@ -40,6 +40,8 @@ def validate(rt: ResourceType, obj: dict[str, Any], *, subresource: str | None =
             causes.extend(_workload(spec if isinstance(spec, dict) else {}))
         elif (rt.group, rt.kind) == ("", "Pod"):
             causes.extend(_pod_spec(spec if isinstance(spec, dict) else {}, "spec"))
+        elif (rt.group, rt.kind) == ("batch", "Job"):
+            causes.extend(_job(spec if isinstance(spec, dict) else {}))
         elif (rt.group, rt.kind) in (("", "ConfigMap"), ("", "Secret")):
             causes.extend(_data_size(rt.kind, obj))
     if rt.custom and rt.schema is not None:
@@ -47,6 +49,86 @@ def validate(rt: ResourceType, obj: dict[str, Any], *, subresource: str | None =
     if causes:
         name = str((obj.get("metadata") or {}).get("name") or "")
         raise invalid(rt.kind, name, causes, group=rt.group)
+
+
+def _job(spec: dict[str, Any]) -> list[tuple[str, str, str]]:
+    template = spec.get("template")
+    pod = template.get("spec") if isinstance(template, dict) else None
+    if not isinstance(pod, dict):
+        return [("spec.template.spec.containers", "FieldValueRequired", "Required value")]
+    causes = _pod_spec(pod, "spec.template.spec")
+    policy = pod.get("restartPolicy")
+    if policy is not None and policy not in ("OnFailure", "Never"):
+        causes.append(
+            (
+                "spec.template.spec.restartPolicy",
+                "FieldValueNotSupported",
+                f'Unsupported value: "{policy}": supported values: "OnFailure", "Never"',
+            )
+        )
+    return causes
+
+
+#: Pod spec fields an update may change (upstream's list; container resources too, as with
+#: in-place pod resize).
+_MUTABLE_POD_FIELDS: Final = frozenset(
+    {"activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds", "schedulingGates"}
+)
+_MUTABLE_CONTAINER_FIELDS: Final = frozenset({"image", "resources"})
+
+
+def validate_update(rt: ResourceType, old: dict[str, Any], new: dict[str, Any]) -> None:
+    """Refuse (422) an update of a field kube-apiserver keeps immutable: a Service's cluster
+    IP, a Pod's spec (but images, resources and the few mutable fields), a Job's template and
+    selector."""
+    if rt.custom:
+        return
+    old_spec, new_spec = old.get("spec"), new.get("spec")
+    if not isinstance(old_spec, dict) or not isinstance(new_spec, dict):
+        return
+    causes: list[tuple[str, str, str]] = []
+    key = (rt.group, rt.kind)
+    if key == ("", "Service"):
+        before, after = old_spec.get("clusterIP"), new_spec.get("clusterIP")
+        if before and after != before and new_spec.get("type") != "ExternalName":
+            causes.append(("spec.clusterIP", "FieldValueInvalid", _IMMUTABLE))
+    elif key == ("", "Pod"):
+        if _pod_comparable(old_spec) != _pod_comparable(new_spec):
+            causes.append(
+                (
+                    "spec",
+                    "FieldValueForbidden",
+                    "Forbidden: pod updates may not change fields other than "
+                    "`spec.containers[*].image`, `spec.initContainers[*].image`, "
+                    "`spec.activeDeadlineSeconds`, `spec.tolerations` (only additions to "
+                    "existing tolerations), `spec.terminationGracePeriodSeconds` (allow it to "
+                    "be set to 1 if it was previously negative)",
+                )
+            )
+    elif key == ("batch", "Job"):
+        for field in ("template", "selector"):
+            if old_spec.get(field) != new_spec.get(field):
+                causes.append((f"spec.{field}", "FieldValueInvalid", _IMMUTABLE))
+    if causes:
+        name = str((new.get("metadata") or {}).get("name") or "")
+        raise invalid(rt.kind, name, causes, group=rt.group)
+
+
+_IMMUTABLE: Final = "Invalid value: field is immutable"
+
+
+def _pod_comparable(spec: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in spec.items() if k not in _MUTABLE_POD_FIELDS}
+    for key in ("containers", "initContainers"):
+        items = spec.get(key)
+        if isinstance(items, list):
+            out[key] = [
+                {k: v for k, v in c.items() if k not in _MUTABLE_CONTAINER_FIELDS}
+                if isinstance(c, dict)
+                else c
+                for c in items
+            ]
+    return out
 
 
 def _workload(spec: dict[str, Any]) -> list[tuple[str, str, str]]:

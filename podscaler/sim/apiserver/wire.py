@@ -10,7 +10,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from aiohttp import web
 
@@ -78,14 +78,24 @@ def error_response(err: ApiError) -> web.Response:
     return resp
 
 
+#: The media types a create or update body may have (upstream's serializers; a request without
+#: a Content-Type is read as JSON).
+_OBJECT_TYPES: Final = (JSON, "application/yaml", PROTOBUF)
+
+
 async def read_object(request: web.Request) -> Obj:
-    """The request body as a JSON, YAML or Kubernetes protobuf object; anything else is a 400
-    (a protobuf kind the server has no table for is a 415). Bounded in size, depth and alias
+    """The request body as a JSON, YAML or Kubernetes protobuf object; another media type,
+    or a protobuf kind the server has no table for, is a 415. Bounded in size, depth and alias
     expansion (see ``bodies.py``)."""
     raw = await bodies.read(request)
     if not raw.strip():
         raise BadRequest("the request body is empty")
     ctype = request.content_type
+    if "Content-Type" in request.headers and ctype not in _OBJECT_TYPES:
+        raise UnsupportedMediaType(
+            f"the body of the request was in an unknown format - accepted media types include: "
+            f"{', '.join(_OBJECT_TYPES)}"
+        )
     if ctype == PROTOBUF:
         value: Any = protobuf_object(raw)
     else:

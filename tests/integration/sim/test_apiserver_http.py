@@ -154,7 +154,20 @@ async def test_openapi_index_and_group_document(http: Http) -> None:
             {"metadata": {"name": "x"}, "spec": {"ports": [{"port": 80}]}},
         ),
         ("/api/v1/nodes", {"metadata": {"name": "x"}, "status": {"capacity": {"cpu": "4"}}}),
-        ("/apis/batch/v1/namespaces/default/jobs", {"metadata": {"name": "x"}, "spec": {}}),
+        (
+            "/apis/batch/v1/namespaces/default/jobs",
+            {
+                "metadata": {"name": "x"},
+                "spec": {
+                    "template": {
+                        "spec": {
+                            "restartPolicy": "Never",
+                            "containers": [{"name": "c", "image": "x"}],
+                        }
+                    }
+                },
+            },
+        ),
         (
             "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers",
             {"metadata": {"name": "x"}, "spec": {"maxReplicas": 3}},
@@ -331,7 +344,20 @@ async def test_every_patch_type(http: Http) -> None:
     status, doc = await http.call(
         "PATCH", f"{DEPLOYS}/web", {}, ctype="application/apply-patch+yaml"
     )
-    assert (status, doc["reason"]) == (415, "UnsupportedMediaType")
+    assert (status, doc["reason"]) == (422, "Invalid")  # server-side apply needs a manager
+    intent = {"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"replicas": 2}}
+    status, doc = await http.call(
+        "PATCH", f"{DEPLOYS}/web?fieldManager=me", intent, ctype="application/apply-patch+yaml"
+    )
+    assert (status, doc["reason"]) == (409, "Conflict")  # the JSON patch above set replicas
+    applied = await http.ok(
+        "PATCH",
+        f"{DEPLOYS}/web?fieldManager=me&force=true",
+        intent,
+        ctype="application/apply-patch+yaml",
+    )
+    assert applied["spec"]["replicas"] == 2
+    assert applied["metadata"]["managedFields"][-1]["manager"] == "me"
     status, _ = await http.call("PATCH", f"{DEPLOYS}/web", {}, ctype="text/plain")
     assert status == 415
     status, _ = await http.call(

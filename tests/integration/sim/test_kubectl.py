@@ -52,6 +52,30 @@ async def test_apply_create_then_change(kubectl: Kubectl, apiserver: ApiServer) 
     assert obj["metadata"]["generation"] == 2
 
 
+async def test_server_side_apply_owns_conflicts_and_forces(
+    kubectl: Kubectl, apiserver: ApiServer
+) -> None:
+    applied = await kubectl("apply", "--server-side", "-f", "-", stdin=DEPLOYMENT)
+    assert "deployment.apps/web serverside-applied" in applied
+    await kubectl("scale", "deployment/web", "--replicas=5")
+    changed = DEPLOYMENT.replace("replicas: 2", "replicas: 3")
+    refused = await kubectl("apply", "--server-side", "-f", "-", stdin=changed, ok=False)
+    assert "conflict" in refused.lower()
+    forced = ["apply", "--server-side", "--force-conflicts", "-f", "-"]
+    assert "serverside-applied" in await kubectl(*forced, stdin=changed)
+    rt = apiserver.table.get("apps", "v1", "deployments")
+    assert rt is not None
+    obj = apiserver.store.get(rt, "default", "web").obj
+    assert obj["spec"]["replicas"] == 3
+    managers = {e["manager"]: e["operation"] for e in obj["metadata"]["managedFields"]}
+    assert managers["kubectl"] == "Apply"
+    # Dropping env from the applied intent removes it (nobody else owns it).
+    dropped = changed.replace('        env: [{name: MODE, value: "one"}]\n', "")
+    await kubectl("apply", "--server-side", "-f", "-", stdin=dropped)
+    container = apiserver.store.get(rt, "default", "web").obj["spec"]["template"]["spec"]
+    assert "env" not in container["containers"][0]
+
+
 async def test_get_describe_scale_label_annotate_delete(kubectl: Kubectl) -> None:
     await kubectl("apply", "-f", "-", stdin=DEPLOYMENT)
     table = await kubectl("get", "deployments")
