@@ -290,15 +290,19 @@ class VerticalRecommender:
         states = sorted(
             (s for s in self.states.values() if self._ours(s)), key=lambda s: (s.created, s.key)
         )
-        await self._resolve(states)
-        metrics = await self._pod_metrics()
-        claimed: set[Key] = set()
-        writes = []
-        for state in states:
-            self._feed(state, claimed, metrics)
-            writes.append(self._recommend(state, now))
-        await self._bounded(writes)
-        await self._write_checkpoints(states, now_seconds)
+        # Without a VerticalScaler of ours there is nothing to feed: no list of every pod's
+        # usage from metrics.k8s.io (the demo runs this loop with none, a list every 30 s
+        # for a day). The next pass after one is created samples as before.
+        if states:
+            await self._resolve(states)
+            metrics = await self._pod_metrics()
+            claimed: set[Key] = set()
+            writes = []
+            for state in states:
+                self._feed(state, claimed, metrics)
+                writes.append(self._recommend(state, now))
+            await self._bounded(writes)
+            await self._write_checkpoints(states, now_seconds)
         if (
             self._last_gc_seconds is None
             or now_seconds - self._last_gc_seconds >= self.settings.gc_interval_seconds
