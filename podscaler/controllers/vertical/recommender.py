@@ -211,7 +211,6 @@ class VerticalRecommender:
             on_add=self._scaler_added, on_update=self._scaler_updated, on_delete=self._deleted
         )
         self.scaler_informer.start()
-        self.pod_informer.start()
         self._task = asyncio.get_running_loop().create_task(self._main(), name="vertical")
 
     async def aclose(self) -> None:
@@ -233,8 +232,9 @@ class VerticalRecommender:
 
     async def _main(self) -> None:
         await self.scaler_informer.wait_synced()
-        await self.pod_informer.wait_synced()
         await self.scaler_informer.drain()
+        if self.states:
+            await self._watch_pods()
         await self.restore_checkpoints()
         if self.settings.prometheus is not None:
             from podscaler.controllers.vertical.bootstrap import bootstrap_from_prometheus
@@ -251,6 +251,13 @@ class VerticalRecommender:
                 log.exception("vertical recommender pass failed")
             self._pass_done.set()
             await asyncio.sleep(self.settings.recommender_interval_seconds)
+
+    async def _watch_pods(self) -> None:
+        """Start the pod informer and wait for its list, the first time a VerticalScaler is
+        there: without one, a cache of every pod (a second watch of all pod changes) serves
+        nobody — the demo runs this controller a whole day with none."""
+        self.pod_informer.start()
+        await self.pod_informer.wait_synced()
 
     # ---------------------------------------------------------------- scalers in
 
@@ -294,6 +301,7 @@ class VerticalRecommender:
         # usage from metrics.k8s.io (the demo runs this loop with none, a list every 30 s
         # for a day). The next pass after one is created samples as before.
         if states:
+            await self._watch_pods()
             await self._resolve(states)
             metrics = await self._pod_metrics()
             claimed: set[Key] = set()
