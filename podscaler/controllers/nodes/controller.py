@@ -57,6 +57,7 @@ from podscaler.controllers.nodes.status import (
     Health,
     NodeCounts,
     StatusBook,
+    StatusTemplate,
     blocking_reasons,
     count_nodes,
     dump,
@@ -172,7 +173,9 @@ class NodeAutoscaler:
         self._status_configmap: dict[str, Any] | None = None
         #: the ``nodes`` and ``pods`` texts last written to the status ConfigMap
         self._written: dict[str, Any] = {}
-        #: the last status written, without its probe times, and when (loop time)
+        #: the status text without its probe times (rendered once per change), and when the
+        #: status was last written (loop time)
+        self._status_template = StatusTemplate()
         self._status_essence: Any = None
         self._status_written_at = -math.inf
         self._emitted: dict[tuple[str, str, str], float] = {}
@@ -712,16 +715,18 @@ class NodeAutoscaler:
             for key, value in explained.items()
             if self._status_configmap is None or self._written.get(key) != value
         ]
-        essence = _without_probe_times(document)
+        self._status_template.update(document)
+        # the template keeps its essence object until the status says something else
+        said_else = self._status_template.essence is not self._status_essence
         loop_now = asyncio.get_running_loop().time()
         if (
             not changed
             and not initializing
-            and essence == self._status_essence
+            and not said_else
             and loop_now - self._status_written_at < STATUS_REFRESH_SECONDS
         ):
             return
-        data = {"status": dump(document)}
+        data = {"status": self._status_template.text()}
         data.update({key: dump(explained[key]) for key in changed})
         name = self.options.status_config_map_name
         namespace = self.settings.namespace
@@ -752,22 +757,8 @@ class NodeAutoscaler:
             self.metrics.errors_total.labels(type="apiCallError").inc()
             return
         self._status_configmap = written
-        self._status_essence = essence
+        self._status_essence = self._status_template.essence
         self._status_written_at = loop_now
         written_data = written.get("data") or {}
         # what the server holds now, as values (a key the write did not carry is unchanged)
         self._written = {k: explained[k] for k in explained if k in written_data}
-
-
-def _without_probe_times(document: Any) -> Any:
-    """The status document without the times that change every pass (``lastProbeTime``,
-    the top-level ``time``): what tells whether the status says anything new."""
-    if isinstance(document, Mapping):
-        return {
-            k: _without_probe_times(v)
-            for k, v in document.items()
-            if k not in ("lastProbeTime", "time")
-        }
-    if isinstance(document, list | tuple):
-        return [_without_probe_times(v) for v in document]
-    return document

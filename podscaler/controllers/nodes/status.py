@@ -357,6 +357,73 @@ def dump(document: Any) -> str:
     return yaml.dump(document, Dumper=_DUMPER, sort_keys=False, default_flow_style=False)
 
 
+#: What stands for the times that change every pass in :class:`StatusTemplate`'s text.
+_PROBE_SENTINEL: Final = "PODSCALER-PROBE-TIME-SENTINEL"
+_TIME_SENTINEL: Final = "PODSCALER-STATUS-TIME-SENTINEL"
+_PROBE_KEYS: Final = {"lastProbeTime": _PROBE_SENTINEL, "time": _TIME_SENTINEL}
+
+
+def _with_sentinels(document: Any, found: dict[str, str | None]) -> Any:
+    """``document`` with each probe time replaced by its sentinel; ``found`` gets the value
+    per sentinel (None when one document holds two different ones)."""
+    if isinstance(document, Mapping):
+        out = {}
+        for k, v in document.items():
+            sentinel = _PROBE_KEYS.get(k)
+            if sentinel is not None and isinstance(v, str):
+                if found.setdefault(sentinel, v) != v:
+                    found[sentinel] = None
+                out[k] = sentinel
+            else:
+                out[k] = _with_sentinels(v, found)
+        return out
+    if isinstance(document, list | tuple):
+        return [_with_sentinels(v, found) for v in document]
+    return document
+
+
+def _scalar(value: str) -> str:
+    """``value`` as :func:`dump` writes it as a mapping's value."""
+    return dump({"k": value})[3:].rstrip("\n")
+
+
+@dataclass
+class StatusTemplate:
+    """The ``status`` text without its probe times, dumped once per change of what it says.
+
+    The loop rewrites the ConfigMap at least once a minute so that its probe times stay fresh,
+    though most of those writes say nothing new: rendering the YAML each time was most of the
+    cost of an unchanged pass. :meth:`text` gives the text :func:`dump` would; the
+    document with its probe times blanked (:attr:`essence`) tells whether the status
+    changed."""
+
+    essence: Any = None
+    _text: str = ""
+
+    _found: dict[str, str | None] = field(default_factory=dict)
+    _document: Mapping[str, Any] | None = None
+
+    def update(self, document: Mapping[str, Any]) -> None:
+        """Take the pass's document; :attr:`essence` is replaced (a new object) only when
+        the document says something else than the last one."""
+        found: dict[str, str | None] = {}
+        essence = _with_sentinels(document, found)
+        if essence != self.essence:
+            self.essence = essence
+            self._text = dump(essence)
+        self._found = found
+        self._document = document
+
+    def text(self) -> str:
+        """The last document's YAML, as :func:`dump` writes it."""
+        text = self._text
+        for sentinel, value in self._found.items():
+            if value is None:  # two probe times in one document: no shortcut
+                return dump(self._document)
+            text = text.replace(sentinel, _scalar(value))
+        return text
+
+
 def blocking_reasons() -> frozenset[UnremovableReason]:
     """The reasons worth a ``ScaleDownBlocked`` Event: a user can act on them (the node is
     under-used, something specific keeps it)."""
