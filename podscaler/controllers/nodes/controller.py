@@ -179,6 +179,8 @@ class NodeAutoscaler:
         self._status_essence: Any = None
         self._status_written_at = -math.inf
         self._emitted: dict[tuple[str, str, str], float] = {}
+        #: each node's capacity (by uid and resourceVersion) as last read (``_node_metrics``)
+        self._node_usage: dict[tuple[str, str], Usage | None] = {}
         #: node → (pod, drain rule) that last kept it (explain, between re-checks)
         self._blocked: dict[str, tuple[str, str]] = {}
         self._task: asyncio.Task[None] | None = None
@@ -600,11 +602,22 @@ class NodeAutoscaler:
         self.metrics.node_groups_count.labels(node_group_type="autoscaled").set(len(groups))
         self.metrics.max_nodes_count.set(sum(g.max_size for g in groups))
         usage = Usage()
+        known: dict[tuple[str, str], Usage | None] = {}
         for node in nodes:
-            try:
-                usage = usage + Usage.of_node(NodeState.build(node))
-            except PodSpecError:
-                continue
+            meta = node.get("metadata") or {}
+            key = (str(meta.get("uid") or meta.get("name")), str(meta.get("resourceVersion")))
+            if key in self._node_usage:
+                of_node = self._node_usage[key]
+            else:
+                try:
+                    of_node = Usage.of_node(NodeState.build(node))
+                except PodSpecError:
+                    of_node = None
+            known[key] = of_node
+            if of_node is not None:
+                usage = usage + of_node
+        # a node's capacity is read again only when the node changed (most passes: none did)
+        self._node_usage = known
         self.metrics.cluster_cpu_current_cores.set(usage.cores)
         self.metrics.cluster_memory_current_bytes.set(usage.memory_bytes)
         o = self.options
