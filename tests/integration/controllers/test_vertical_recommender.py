@@ -334,3 +334,30 @@ async def test_a_daemonset_target_is_found_through_its_spec_selector(
     status = (await kube.request("GET", f"{VS_PATH}/agent-vpa"))["status"]
     assert condition({"status": status}, "RecommendationProvided")["status"] == "True"
     assert "ConfigUnsupported" not in {c["type"] for c in status["conditions"]}
+
+
+async def test_without_a_scaler_no_pod_is_watched_and_the_first_one_is_served(
+    apiserver: ApiServer, kube: Kube, clock: SettableClock, recorder: EventRecorder
+) -> None:
+    pods = await _hamster(kube, clock)
+    rec = await _recommender(kube, clock, recorder)
+    try:
+        # passes run, but nothing lists pods or their usage while no VerticalScaler exists
+        await _play(rec, apiserver, clock, pods, 3, {"cpu": "500m", "memory": "200Mi"})
+        assert rec.passes >= 3
+        assert not rec.pod_informer.has_synced
+        assert len(rec.pod_informer) == 0
+        await kube.request("POST", VS_PATH, body=vertical_scaler("hamster-vpa", "hamster"))
+        await wait_for(lambda: _has_state(rec), timeout_seconds=10)
+        await _play(rec, apiserver, clock, pods, 60, {"cpu": "500m", "memory": "200Mi"})
+        assert rec.pod_informer.has_synced
+    finally:
+        await rec.aclose()
+    scaler = await kube.request("GET", f"{VS_PATH}/hamster-vpa")
+    assert condition(scaler, "RecommendationProvided")["status"] == "True"
+    (container,) = scaler["status"]["recommendation"]["containerRecommendations"]
+    assert container["containerName"] == "hamster"
+
+
+async def _has_state(rec: VerticalRecommender) -> bool:
+    return bool(rec.states)
