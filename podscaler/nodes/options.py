@@ -87,6 +87,7 @@ class NodeAutoscalerOptions:
     scan_interval_seconds: float = 10.0
     #: podscaler's default; CA's is false (see the option's help)
     frequent_loops_enabled: bool = True
+    scale_up_from_decisions: bool = True
     expander: tuple[str, ...] = ("least-waste",)
     estimator: str = "binpacking"
     max_nodes_total: int = 0
@@ -189,6 +190,13 @@ OPTIONS: Final[tuple[OptionSpec, ...]] = (
         _B,
         "Run a pass as soon as pods turn unschedulable instead of waiting for the scan "
         "interval (podscaler's default is true; CA's is false)",
+    ),
+    _spec(
+        "scale-up-from-decisions",
+        "scale_up_from_decisions",
+        _B,
+        "Plan nodes for a ScaledObject's scale-up as soon as it is decided, before its pods "
+        "exist (podscaler only; needs the ScaledObjects in the same process)",
     ),
     _spec("expander", "expander", _S, "Expander chain, e.g. priority,least-waste"),
     _spec("estimator", "estimator", _S, "Node count estimator (only binpacking)"),

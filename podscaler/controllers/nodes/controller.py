@@ -65,6 +65,7 @@ from podscaler.controllers.nodes.status import (
     node_explanations,
     pod_explanations,
 )
+from podscaler.controllers.triggers.headroom import HeadroomBoard
 from podscaler.kube.clients import MERGE_PATCH, Kube
 from podscaler.kube.errors import KubeError, NotFound
 from podscaler.kube.events import EventRecorder
@@ -146,6 +147,7 @@ class NodeAutoscaler:
         self.recorder = recorder
         self.metrics = metrics or NodeAutoscalerMetrics()
         self.inputs = ClusterInputs(kube, namespace=self.settings.namespace)
+        self.inputs.decisions = self.options.scale_up_from_decisions
         self.state = AutoscalerState.initial(self.options)
         self.actuator = ScaleDownActuator(
             kube=kube,
@@ -201,6 +203,10 @@ class NodeAutoscaler:
         await self.inputs.start()
         if self.options.frequent_loops_enabled:
             self.inputs.pods.add_handler(on_add=self._pod_added, on_update=self._pod_updated)
+        if self.options.scale_up_from_decisions:
+            # The hand-over from pod autoscaling: a decided scale-up wakes a pass before its
+            # pods exist (controllers/triggers/headroom.py).
+            HeadroomBoard.for_running_loop().listen(self._scale_up_decided)
         self._task = asyncio.get_running_loop().create_task(self._run(), name="node-autoscaler")
 
     # ---------------------------------------------------------------- frequent loops
@@ -225,6 +231,16 @@ class NodeAutoscaler:
             return
         buffer = float(CONSTANTS["unschedulable_pod_time_buffer_seconds"])
         self._wake_timer = asyncio.get_running_loop().call_later(buffer, self._wake.set)
+
+    def _scale_up_decided(self) -> None:
+        """A ScaledObject decided more replicas (or a forecast asks for more): a pass now. No
+        buffer to wait out: the decision is one event, its replicas are known in full."""
+        if not self.synced:
+            return
+        if self._wake_timer is not None:
+            self._wake_timer.cancel()
+            self._wake_timer = None
+        self._wake.set()
 
     @property
     def synced(self) -> bool:

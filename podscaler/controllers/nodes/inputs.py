@@ -121,6 +121,8 @@ class ClusterInputs:
         self._required = (self.nodes, self.pods, self.pdbs, self.daemonsets)
         self._optional: tuple[Informer, ...] = (self.priority_classes, self.priority_configmap)
         self._previous: ClusterSnapshot | None = None
+        #: Placeholders for a decided scale-up's missing pods (``--scale-up-from-decisions``).
+        self.decisions = True
 
     async def start(self) -> None:
         """Start watching. PriorityClasses only when the API serves them (asked once)."""
@@ -174,7 +176,7 @@ class ClusterInputs:
         # Predictive node headroom: the pods a forecast expects, planned for before they exist.
         offers = HeadroomBoard.for_running_loop().current(asyncio.get_running_loop().time())
         if offers:
-            pods = [*pods, *placeholder_pods(offers, pods)]
+            pods = [*pods, *placeholder_pods(offers, pods, decisions=self.decisions)]
         if classes:
             pods = [_with_priority(p, classes) for p in pods]
         snapshot = ClusterSnapshot.build(

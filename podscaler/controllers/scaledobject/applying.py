@@ -97,14 +97,19 @@ def parts_of(inputs: Inputs, last_decision: Mapping[str, Any]) -> StatusParts:
 
 
 def _offer_node_headroom(ctx: ObjectContext, inputs: Inputs, desired: int | None) -> None:
-    """Hands a predictive trigger's replicas over ``nodeHorizon`` to the node autoscaler of
-    this process (:mod:`podscaler.controllers.triggers.headroom`); a no-op without one."""
+    """Hands the replicas just decided, and a predictive trigger's replicas over
+    ``nodeHorizon``, to the node autoscaler of this process
+    (:mod:`podscaler.controllers.triggers.headroom`); a no-op without one. ``desired`` is
+    None when the decision was not written."""
     current = max(inputs.scale.replicas, desired or 0)
     most = inputs.spec.hpa_max_replicas
     extra = max((extra_replicas(r.details, current, most) for r in inputs.poll.records), default=0)
     board = HeadroomBoard.for_running_loop()
     until = asyncio.get_running_loop().time() + OFFER_POLLS * inputs.spec.polling_interval_seconds
-    board.offer(HeadroomOffer(ctx.namespace, ctx.name, inputs.scale.selector, extra, until))
+    offer = HeadroomOffer(
+        ctx.namespace, ctx.name, inputs.scale.selector, extra, until, decided=desired or 0
+    )
+    board.offer(offer)
 
 
 class Applier:
@@ -162,7 +167,7 @@ class Applier:
             dry_run=self.settings.dry_run,
         )  # fmt: skip
         parts = parts_of(inputs, record.short())
-        _offer_node_headroom(ctx, inputs, record.desired_replicas)
+        _offer_node_headroom(ctx, inputs, record.desired_replicas if error is None else None)
         previous = ctx.known_status
         last_active = last_active_to_write(previous, state, refresh_seconds=inputs.refresh_seconds)
         status = compose_status(previous, state, parts, inputs.now, last_active=last_active)

@@ -11,6 +11,12 @@ Pending and unschedulable, that exist only in the planner's snapshot — the pod
 will have, counted as overprovisioning's placeholder pods are, but never written to the
 cluster. Nodes come up for them; when the replicas are created they land on those nodes.
 
+The same board carries the hand-over of a decided scale-up (``decided``): when a ScaledObject
+raises its target, placeholders stand for the decided replicas whose pods do not exist yet,
+and the node autoscaler is woken (:meth:`HeadroomBoard.listen`), so nodes are planned for
+them before the pods are created and found unschedulable. As the pods appear the
+placeholders give way to them, so nothing is counted twice.
+
 An offer lasts a few polling intervals (:data:`OFFER_POLLS`), so a ScaledObject that is
 deleted, or a trigger whose forecast has fallen, stops asking on its own. Workloads without a
 pod yet (scaled to zero) have no template and get no headroom.
@@ -24,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
 
@@ -56,6 +62,8 @@ class HeadroomOffer:
     selector: str
     count: int
     until: float
+    #: The replicas a decision set: placeholders stand for those whose pods do not exist yet.
+    decided: int = 0
 
 
 def extra_replicas(details: Mapping[str, Any] | None, current: int, most: int) -> int:
@@ -78,6 +86,11 @@ class HeadroomBoard:
 
     def __init__(self) -> None:
         self._offers: dict[tuple[str, str], HeadroomOffer] = {}
+        self._listeners: list[Callable[[], None]] = []
+
+    def listen(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` when an offer asks for more than before (a node pass is due)."""
+        self._listeners.append(callback)
 
     @classmethod
     def for_running_loop(cls) -> HeadroomBoard:
@@ -90,10 +103,14 @@ class HeadroomBoard:
     def offer(self, offer: HeadroomOffer) -> None:
         """Replace the ScaledObject's offer (a count of 0 withdraws it)."""
         key = (offer.namespace, offer.owner)
-        if offer.count <= 0:
+        before = self._offers.get(key)
+        if offer.count <= 0 and offer.decided <= 0:
             self._offers.pop(key, None)
-        else:
-            self._offers[key] = offer
+            return
+        self._offers[key] = offer
+        if before is None or offer.count > before.count or offer.decided > before.decided:
+            for callback in self._listeners:
+                callback()
 
     def current(self, now: float) -> list[HeadroomOffer]:
         """The offers still valid at ``now`` (expired ones are dropped)."""
@@ -107,14 +124,16 @@ def _labels(pod: Mapping[str, Any]) -> Mapping[str, str]:
     return labels if isinstance(labels, Mapping) else {}
 
 
-def _template(offer: HeadroomOffer, pods: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    """One of the workload's pods (a scheduled one first: it is known to fit somewhere)."""
+def _workload_pods(
+    offer: HeadroomOffer, pods: Sequence[Mapping[str, Any]]
+) -> list[Mapping[str, Any]]:
+    """The workload's live pods, a scheduled one first (it is known to fit somewhere)."""
     if not offer.selector:
-        return None  # an empty selector would select every pod of the namespace
+        return []  # an empty selector would select every pod of the namespace
     try:
         selector = parse_label_selector(offer.selector)
     except SelectorError:
-        return None
+        return []
     mine = [
         p
         for p in pods
@@ -124,7 +143,7 @@ def _template(offer: HeadroomOffer, pods: Sequence[Mapping[str, Any]]) -> Mappin
         and selector.matches(_labels(p))
     ]
     mine.sort(key=lambda p: (not (p.get("spec") or {}).get("nodeName"), _name(p)))
-    return mine[0] if mine else None
+    return mine
 
 
 def _name(pod: Mapping[str, Any]) -> str:
@@ -132,18 +151,21 @@ def _name(pod: Mapping[str, Any]) -> str:
 
 
 def placeholder_pods(
-    offers: Iterable[HeadroomOffer], pods: Sequence[Mapping[str, Any]]
+    offers: Iterable[HeadroomOffer], pods: Sequence[Mapping[str, Any]], *, decisions: bool = True
 ) -> list[Obj]:
-    """The placeholder pods for ``offers``: for each, ``count`` copies of one of its
-    workload's ``pods``, unscheduled and marked Unschedulable, as a planner reads a pod the
-    scheduler found no node for. Pure."""
+    """The placeholder pods for ``offers``: for each, copies of one of its workload's
+    ``pods``, unscheduled and marked Unschedulable, as a planner reads a pod the scheduler
+    found no node for: ``count`` of them (the forecast's), or, with ``decisions``, as many as
+    the decided replicas outnumber the workload's live pods, whichever is more. Pure."""
     out: list[Obj] = []
     for offer in offers:
-        template = _template(offer, pods)
-        if template is None:
+        mine = _workload_pods(offer, pods)
+        if not mine:
             continue
+        template = mine[0]
+        missing = max(0, offer.decided - len(mine)) if decisions else 0
         meta = template.get("metadata") or {}
-        for index in range(offer.count):
+        for index in range(max(offer.count, missing)):
             name = f"{offer.owner}-forecast-headroom-{index}"
             spec = copy.deepcopy(dict(template.get("spec") or {}))
             spec.pop("nodeName", None)
@@ -166,8 +188,8 @@ def placeholder_pods(
                                 "type": "PodScheduled",
                                 "status": "False",
                                 "reason": "Unschedulable",
-                                "message": "forecast headroom: replicas the predictive "
-                                "trigger expects within its nodeHorizon",
+                                "message": "headroom: replicas a scale-up decided or the "
+                                "predictive trigger expects, whose pods do not exist yet",
                             }
                         ],
                     },
