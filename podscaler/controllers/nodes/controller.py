@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from podscaler.api.meta import GROUP_VERSION
 from podscaler.api.reasons import EventType, Reason
 from podscaler.controllers.nodes.actuation import ScaleDownActuator
 from podscaler.controllers.nodes.inputs import ClusterInputs, PriorityTracker
@@ -65,7 +66,7 @@ from podscaler.controllers.nodes.status import (
     node_explanations,
     pod_explanations,
 )
-from podscaler.controllers.triggers.headroom import HeadroomBoard
+from podscaler.controllers.triggers.headroom import HeadroomBoard, placeholder_owner
 from podscaler.kube.clients import MERGE_PATCH, Kube
 from podscaler.kube.errors import KubeError, NotFound
 from podscaler.kube.events import EventRecorder
@@ -518,10 +519,25 @@ class NodeAutoscaler:
         pods = self._pods_by_key()
         if done and len(done) == len(up.scale_ups):
             message = up.triggered_message()
+            owners: set[tuple[str, str]] = set()
             for key in up.triggered:
                 pod = pods.get(key)
                 if pod is not None:
                     self._emit(pod, Reason.TriggeredScaleUp, message)
+                    continue
+                namespace, _, name = key.partition("/")
+                owner = placeholder_owner(name)
+                if owner is not None:
+                    owners.add((namespace, owner))
+            for namespace, owner in sorted(owners):
+                # Placeholders stood for pods not created yet: the Event goes to the
+                # ScaledObject whose decision (or forecast) they stood for.
+                scaled_object = {
+                    "apiVersion": GROUP_VERSION,
+                    "kind": "ScaledObject",
+                    "metadata": {"namespace": namespace, "name": owner},
+                }
+                self._emit(scaled_object, Reason.TriggeredScaleUp, message)
         elif up.emits_not_triggered:
             for outcome in up.remaining:
                 pod = pods.get(outcome.pod)

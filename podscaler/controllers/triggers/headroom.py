@@ -42,6 +42,7 @@ __all__ = [
     "HeadroomBoard",
     "HeadroomOffer",
     "extra_replicas",
+    "placeholder_owner",
     "placeholder_pods",
 ]
 
@@ -146,6 +147,15 @@ def _workload_pods(
     return mine
 
 
+_PLACEHOLDER_INFIX: Final = "-forecast-headroom-"
+
+
+def placeholder_owner(name: str) -> str | None:
+    """The ScaledObject a placeholder pod's name stands for, or None for a real pod's."""
+    owner, found, index = name.rpartition(_PLACEHOLDER_INFIX)
+    return owner if found and owner and index.isdigit() else None
+
+
 def _name(pod: Mapping[str, Any]) -> str:
     return str((pod.get("metadata") or {}).get("name") or "")
 
@@ -166,7 +176,7 @@ def placeholder_pods(
         missing = max(0, offer.decided - len(mine)) if decisions else 0
         meta = template.get("metadata") or {}
         for index in range(max(offer.count, missing)):
-            name = f"{offer.owner}-forecast-headroom-{index}"
+            name = f"{offer.owner}{_PLACEHOLDER_INFIX}{index}"
             spec = copy.deepcopy(dict(template.get("spec") or {}))
             spec.pop("nodeName", None)
             out.append(

@@ -14,6 +14,7 @@ from podscaler.controllers.triggers.headroom import (
     HeadroomBoard,
     HeadroomOffer,
     extra_replicas,
+    placeholder_owner,
     placeholder_pods,
 )
 from podscaler.nodes.pending import is_unschedulable
@@ -151,3 +152,34 @@ def test_the_trigger_says_how_many_replicas_the_node_horizon_needs() -> None:
     )
     value = PREDICTIVE.parse(trigger, {}, {})
     assert node_headroom_details(value, 900.0) == {}  # replicas only for AverageValue
+
+
+def test_decided_replicas_get_placeholders_until_their_pods_exist() -> None:
+    """A scale-up to 5 with 2 live pods: 3 placeholders; as pods appear they give way."""
+    decided = HeadroomOffer("shop", "web", "app=web", 0, 100.0, decided=5)
+    assert len(placeholder_pods([decided], PODS)) == 3
+    more = [*PODS, _pod("web-c", None, {"app": "web"}), _pod("web-d", None, {"app": "web"})]
+    assert len(placeholder_pods([decided], more)) == 1
+    assert placeholder_pods([decided], PODS, decisions=False) == []
+    # the forecast's count and the decision's gap are not added: the larger stands
+    both = HeadroomOffer("shop", "web", "app=web", 2, 100.0, decided=5)
+    assert len(placeholder_pods([both], PODS)) == 3
+
+
+def test_placeholder_names_lead_back_to_their_scaled_object() -> None:
+    made = placeholder_pods([_offer(1)], PODS)
+    assert placeholder_owner(made[0]["metadata"]["name"]) == "web"
+    assert placeholder_owner("web-7d9f-abcde") is None
+    assert placeholder_owner("web-forecast-headroom-x") is None
+
+
+def test_the_board_wakes_its_listeners_when_an_offer_asks_for_more() -> None:
+    board = HeadroomBoard()
+    woken: list[int] = []
+    board.listen(lambda: woken.append(1))
+    board.offer(HeadroomOffer("shop", "web", "app=web", 0, 100.0, decided=3))
+    board.offer(HeadroomOffer("shop", "web", "app=web", 0, 110.0, decided=3))  # the same
+    board.offer(HeadroomOffer("shop", "web", "app=web", 0, 120.0, decided=2))  # less
+    assert len(woken) == 1
+    board.offer(HeadroomOffer("shop", "web", "app=web", 0, 130.0, decided=6))
+    assert len(woken) == 2
