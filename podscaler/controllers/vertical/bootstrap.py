@@ -13,7 +13,8 @@ A Prometheus that cannot be read is logged and the recommender starts without hi
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from podscaler.controllers.vertical.history import (
     HistoryError,
@@ -21,27 +22,36 @@ from podscaler.controllers.vertical.history import (
     fetch_history,
     group_by_workload,
 )
+from podscaler.controllers.vertical.model import ScalerHistory
+from podscaler.controllers.vertical.settings import VerticalSettings
 from podscaler.engine.vpa import cpu_millicores_from_cores
 from podscaler.engine.vpa.amounts import amount_from_float
 
-if TYPE_CHECKING:
-    from podscaler.controllers.vertical.recommender import VerticalRecommender
+
+class Scaler(Protocol):
+    """What the bootstrap reads and feeds of a VerticalScaler's state in the recommender."""
+
+    @property
+    def obj(self) -> dict[str, Any]: ...
+
+    @property
+    def history(self) -> ScalerHistory: ...
+
 
 __all__ = ["bootstrap_from_prometheus"]
 
 log = logging.getLogger(__name__)
 
 
-async def bootstrap_from_prometheus(recommender: VerticalRecommender) -> int:
-    """Feed every scaler without restored history; returns the CPU samples taken."""
-    settings = recommender.settings
+async def bootstrap_from_prometheus(
+    settings: VerticalSettings, states: Mapping[tuple[str, str], Scaler], end: float
+) -> int:
+    """Feed every scaler without restored history with ``settings``' lookback of history
+    up to ``end`` (unix seconds); returns the CPU samples taken."""
     assert settings.prometheus is not None
-    waiting = {
-        key: state for key, state in recommender.states.items() if not state.history.aggregates
-    }
+    waiting = {key: state for key, state in states.items() if not state.history.aggregates}
     if not waiting:
         return 0
-    end = recommender.now().timestamp()
     start = end - settings.history_lookback_seconds
     namespaces = sorted({key[0] for key in waiting})
     try:

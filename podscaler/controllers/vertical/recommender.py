@@ -36,6 +36,7 @@ from podscaler.api.meta import API_GROUP, API_VERSION
 from podscaler.api.reasons import Reason
 from podscaler.api.selectors import LabelSelector
 from podscaler.api.verticalscaler import VerticalScaler, vertical_scaler_problems
+from podscaler.controllers.vertical.bootstrap import bootstrap_from_prometheus
 from podscaler.controllers.vertical.checkpointing import (
     delete_checkpoint,
     list_checkpoints,
@@ -237,9 +238,7 @@ class VerticalRecommender:
             await self._watch_pods()
         await self.restore_checkpoints()
         if self.settings.prometheus is not None:
-            from podscaler.controllers.vertical.bootstrap import bootstrap_from_prometheus
-
-            await bootstrap_from_prometheus(self)
+            await bootstrap_from_prometheus(self.settings, self.states, self.now().timestamp())
         self._synced.set()
         log.info("vertical recommender synced: %d VerticalScalers", len(self.states))
         while True:
