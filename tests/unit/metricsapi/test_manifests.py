@@ -86,7 +86,9 @@ def test_delegated_auth_and_hpa_reader_rbac(docs: dict[tuple[str, str], dict[str
         ]
     hpa = docs[("ClusterRoleBinding", "podscaler-external-metrics-reader")]
     assert hpa["subjects"] == [
-        {"kind": "ServiceAccount", "name": "horizontal-pod-autoscaler", "namespace": "kube-system"}
+        {"kind": "ServiceAccount", "name": "horizontal-pod-autoscaler", "namespace": "kube-system"},
+        # a replica forwards a read for another replica's object to its owner as itself
+        {"kind": "ServiceAccount", "name": "podscaler", "namespace": "podscaler"},
     ]
 
 
