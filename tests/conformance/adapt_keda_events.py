@@ -285,7 +285,14 @@ def kafka_auth_parse(vector: Vector) -> None:
     if config is None:
         return
     assert isinstance(config, KafkaConfig)
-    assert config.auth.tls is vector["expected"]["enableTLS"]
+    if vector["source"].get("test") == "TestKafkaAuthParamsInScaledObject":
+        # That upstream table carries an enableTLS column it never asserts (rows with a
+        # trimmed "plaintext\n" SASL value say true without any tls setting); the test
+        # checks TLS only where the metadata says tls "true". So do we.
+        if vector["input"]["metadata"].get("tls") == "true":
+            assert config.auth.tls is True
+    else:
+        assert config.auth.tls is vector["expected"]["enableTLS"]
     for secret in config.auth.secrets():
         if len(secret) >= 6:
             assert secret not in repr(config)

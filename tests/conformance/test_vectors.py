@@ -2,7 +2,9 @@
 
 Vectors come from every ``*.json`` in ``$PODSCALER_VECTORS_DIR`` (default: the public vectors
 the repository carries, ``tests/conformance/vectors``, a copy of the shared set with its README).
-Each is dispatched to the adapter registered for its file and kind.
+Each is dispatched to the adapter registered for its file and kind. Vectors in ``more/*.json``
+beside them (rows of the same upstream tables that the shared set does not carry, transcribed
+here, same schema) run too, through the adapters of the file with the same stem.
 A vector without an adapter fails, unless ``unsupported.toml`` names its kind or id:
 ``[unsupported]`` entries are upstream internals with no counterpart in this design, and
 ``[pending]`` entries are kinds whose feature belongs to an issue not yet built (they say which).
@@ -49,10 +51,11 @@ def _collect() -> list[Any]:
         # A missing vectors directory must fail loudly, never pass as "no cases".
         return [pytest.param(None, None, id="no-vectors-found")]
     params = []
-    for path in files:
+    for path in [*files, *sorted((directory / "more").glob("*.json"))]:
         data = json.loads(path.read_text())
+        label = path.stem if path.parent == directory else f"{path.parent.name}/{path.stem}"
         for vector in data["vectors"]:
-            params.append(pytest.param(path.stem, vector, id=f"{path.stem}:{vector['id']}"))
+            params.append(pytest.param(path.stem, vector, id=f"{label}:{vector['id']}"))
     return params
 
 
