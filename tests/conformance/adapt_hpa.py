@@ -27,6 +27,7 @@ from podscaler.api.hpabehavior import (
     SelectPolicy,
 )
 from podscaler.api.metrictarget import MetricTargetType
+from podscaler.api.selectors import SelectorError, parse_label_selector
 from podscaler.engine.hpa import (
     DEFAULT_METRICS,
     ContainerRequests,
@@ -585,6 +586,22 @@ def _controller_pod(raw: Mapping[str, Any]) -> PodFacts:
     return _pod(raw, containers)
 
 
+def _selector_problem(given: Mapping[str, Any]) -> SelectorProblem | None:
+    """The scale's selector as the controller checks it before reading pods: a missing one and
+    one that does not parse both make ``InvalidSelector`` (vectors without the key have a
+    valid selector)."""
+    if "selector" not in given:
+        return None
+    text = given["selector"]
+    if not text:
+        return SelectorProblem("InvalidSelector", "the HPA target's scale is missing a selector")
+    try:
+        parse_label_selector(str(text))
+    except SelectorError as exc:
+        return SelectorProblem("InvalidSelector", f"unparsable selector: {exc}")
+    return None
+
+
 @adapter("hpa", "controller_reconcile")
 def controller_reconcile(vector: Vector) -> None:
     given = vector["input"]
@@ -610,11 +627,7 @@ def controller_reconcile(vector: Vector) -> None:
         pods=tuple(_controller_pod(p) for p in given["pods"]),
         readings=tuple(_reading(m, given.get("metricData", {})) for m in metrics),
         previous_desired_replicas=spec_replicas,
-        selector_problem=(
-            SelectorProblem("InvalidSelector", "the HPA target's scale is missing a selector")
-            if "selector" in given and not given["selector"]
-            else None
-        ),
+        selector_problem=_selector_problem(given),
     )
     initial = given.get("initialRecommendations")
     history = HpaHistory(None if initial is None else _recommendations(initial))
