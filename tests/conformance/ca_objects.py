@@ -174,7 +174,23 @@ POD_FIELDS = (
     "creationTimestamp",
     "deletionTimestamp",
     "restart_policy",
+    "init_containers",
 )
+
+
+def _init_container(raw: Mapping[str, Any], index: int) -> dict[str, Any]:
+    """An init container from ``{cpu_m, mem_bytes, restart_policy}`` (``Always`` = a sidecar)."""
+    known(raw, ("name", "cpu_m", "mem_bytes", "mem", "restart_policy", "restartPolicy"), "init")
+    requests = resources(
+        {k: raw[k] for k in ("cpu_m", "mem_bytes", "mem") if raw.get(k) is not None}
+    )
+    container: dict[str, Any] = {"name": raw.get("name") or f"init-{index}", "image": "init"}
+    if requests:
+        container["resources"] = {"requests": requests}
+    policy = raw.get("restart_policy") or raw.get("restartPolicy")
+    if policy:
+        container["restartPolicy"] = policy
+    return container
 
 
 def pod(raw: Mapping[str, Any], *, now: float | None = None, index: int = 0) -> dict[str, Any]:
@@ -224,6 +240,10 @@ def pod(raw: Mapping[str, Any], *, now: float | None = None, index: int = 0) -> 
     if raw.get("deletion_s_ago") is not None:
         meta["deletionTimestamp"] = iso(base - float(raw["deletion_s_ago"]))
     spec: dict[str, Any] = {"containers": [container]}
+    if raw.get("init_containers"):
+        spec["initContainers"] = [
+            _init_container(c, i) for i, c in enumerate(raw["init_containers"])
+        ]
     if raw.get("node"):
         spec["nodeName"] = raw["node"]
     if raw.get("priority") is not None:
