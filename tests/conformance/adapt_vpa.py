@@ -12,6 +12,7 @@ in milli-units (``Quantity.MilliValue()``).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -421,7 +422,13 @@ class _RecordingSink:
 def container_memory_peaks(vector: Vector) -> None:
     _known(
         vector,
-        {"memoryAggregationIntervalSeconds", "oomBumpUpRatio", "oomMinBumpUpBytes", "steps"},
+        {
+            "memoryAggregationIntervalSeconds",
+            "memoryAggregationIntervalCount",
+            "oomBumpUpRatio",
+            "oomMinBumpUpBytes",
+            "steps",
+        },
         {"histogramOps", "stepResults"},
     )
     raw = vector["input"]
@@ -430,6 +437,10 @@ def container_memory_peaks(vector: Vector) -> None:
         oom_bump_up_ratio=float(raw["oomBumpUpRatio"]),
         oom_min_bump_up_bytes=float(raw["oomMinBumpUpBytes"]),
     )
+    if "memoryAggregationIntervalCount" in raw:
+        settings = dataclasses.replace(
+            settings, memory_aggregation_interval_count=int(raw["memoryAggregationIntervalCount"])
+        )
     sink = _RecordingSink()
     container = ContainerState(sink, settings)
     results: list[Any] = []

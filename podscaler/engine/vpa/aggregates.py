@@ -265,12 +265,14 @@ class ContainerState:
     def record_oom(self, time_seconds: float, request_bytes: int) -> int:
         """An OOM kill at *time_seconds* of a container requesting *request_bytes*.
 
-        Returns the memory the bump asks for. Raises :class:`OomRejected` when the event is older
-        than the start of the current window (``window end - interval``).
+        Returns the memory the bump asks for. Raises :class:`OomRejected` when the event is more
+        than one interval older than the latest memory sample. The reference is that sample, not
+        the window end: a sample on an interval boundary moves the window end a whole interval
+        ahead, and an OOM a second before it is still fresh (kubernetes/autoscaler#8548).
         """
         interval = self.settings.memory_aggregation_interval_seconds
-        window_end = self.window_end_seconds
-        if window_end is not None and time_seconds < window_end - interval:
+        last = self.last_memory_sample_seconds
+        if last is not None and time_seconds < last - interval:
             raise OomRejected(f"OOM at {time_seconds} is older than the current memory window")
         used = max(request_bytes, self.memory_peak_bytes)
         if self.max_memory_bytes > 0 and used > self.max_memory_bytes:

@@ -127,6 +127,20 @@ def test_a_stale_oom_is_rejected_and_a_capped_one_respects_the_ceiling() -> None
     assert capped.record_oom(START, 100 * MIB) == 150 * MIB
 
 
+def test_an_oom_just_before_a_boundary_sample_is_fresh() -> None:
+    """kubernetes/autoscaler#8548: a sample on an interval boundary moves the window end a whole
+    interval ahead; an OOM one second before that sample is judged against the sample, not the
+    window end, so it bumps the new window's peak instead of being dropped as stale."""
+    state = AggregateContainerState(START)
+    container = ContainerState(state)
+    container.add_memory_sample(100 * MIB, START)
+    container.add_memory_sample(2000 * MIB, START + DAY_SECONDS)
+    assert container.record_oom(START + DAY_SECONDS - 1, 1000 * MIB) == 2400 * MIB
+    assert state.memory_peaks.percentile(1.0) >= 2400 * MIB
+    with pytest.raises(OomRejected, match="older"):
+        container.record_oom(START - 2, 1000 * MIB)
+
+
 def test_aggregates_expire_after_the_memory_window() -> None:
     state = _steady(100, 100 * MIB, 10)
     assert state.last_sample_seconds is not None
