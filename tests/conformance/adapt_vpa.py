@@ -211,7 +211,7 @@ def histogram_checkpoint_save(vector: Vector) -> None:
 
 @adapter("vpa", "histogram_checkpoint_load")
 def histogram_checkpoint_load(vector: Vector) -> None:
-    _known(vector, {"options", "checkpoint"}, {"totalWeight", "bucketWeight", "error"})
+    _known(vector, {"options", "checkpoint"}, {"totalWeight", "bucketWeight", "error", "isEmpty"})
     raw = vector["input"]
     histogram = Histogram(_options(raw["options"]))
     stored = raw["checkpoint"]
@@ -231,6 +231,7 @@ def histogram_checkpoint_load(vector: Vector) -> None:
             "error": False,
             "totalWeight": histogram.total_weight,
             "bucketWeight": {str(b): w for b, w in histogram.bucket_weights().items()},
+            "isEmpty": histogram.is_empty(),
         }
     if "error" not in vector["expected"]:
         assert got["error"] is False, f"{vector['id']}: loading failed, no error was expected"

@@ -299,3 +299,7 @@ class Histogram:
             self._max_bucket = max(self._max_bucket, bucket)
             self._weights[bucket] += float(weight) * ratio
         self._total_weight += checkpoint.total_weight
+        # Rescaling can leave a bucket that was just above epsilon just below it (a weight of
+        # 1 next to MaxCheckpointWeight); as the minimum bucket that would make the whole
+        # histogram read as empty (kubernetes/autoscaler#7726), so the ends move past crumbs.
+        self._update_min_max()

@@ -176,6 +176,23 @@ def test_a_checkpoint_round_trip_keeps_the_total_and_the_shape(
             )
 
 
+def test_a_checkpoint_with_a_bucket_at_epsilon_loads_non_empty() -> None:
+    """kubernetes/autoscaler#7726: weights epsilon and 10000 * epsilon - epsilon save as 1 and
+    10000; rescaled on load, the first comes back just under epsilon. The minimum bucket must
+    move past it, or the histogram reads as empty and every percentile as 0."""
+    epsilon = 1e-15
+    options = HistogramOptions.linear(10.0, 1.0, epsilon)
+    original = Histogram(options)
+    original.add_sample(1.0, epsilon)
+    original.add_sample(2.0, 10000 * epsilon - epsilon)
+    checkpoint = original.save()
+    assert checkpoint.bucket_weights == {1: 1, 2: 10000}
+    loaded = Histogram(options)
+    loaded.load(checkpoint)
+    assert not loaded.is_empty()
+    assert loaded.percentile(1.0) == original.percentile(1.0)
+
+
 def test_a_bad_checkpoint_changes_nothing() -> None:
     histogram = Histogram(CPU_HISTOGRAM_OPTIONS)
     histogram.add_sample(1.0, 1.0)
