@@ -118,6 +118,11 @@ def _run_args(docs: Docs) -> list[str]:
         {"extraArgs": ["--namespace=team-a", "--dry-run"]},
         {"vertical": {"enabled": True}},
         {"vertical": {"enabled": False}},
+        {"vertical": {"webhook": {"enabled": True}}},
+        {
+            "vertical": {"webhook": {"enabled": True}},
+            "metricsApi": {"certManager": {"enabled": True}},
+        },
     ],
     ids=[
         "default",
@@ -128,6 +133,8 @@ def _run_args(docs: Docs) -> list[str]:
         "extra-args",
         "vertical",
         "no-vertical",
+        "webhook",
+        "webhook-cert-manager",
     ],
 )
 def test_every_rendered_command_line_parses(values: dict[str, Any]) -> None:
@@ -290,3 +297,86 @@ def test_vertical_updater_rbac_follows_the_toggles() -> None:
     off = helm_render({"vertical": {"enabled": False}})
     assert updater({"vertical": {"enabled": False}}) == set()
     assert "--no-vertical" in _run_args(off)
+
+
+WEBHOOK_ON = {"vertical": {"webhook": {"enabled": True}}}
+
+
+def test_the_admission_webhook_is_the_vertical_webhook_component(tmp_path: Path) -> None:
+    """Same objects, same RBAC, same webhook as manifests/components/vertical-webhook; the
+    port the component sets through the environment is the chart's flag."""
+    docs = helm_render(WEBHOOK_ON)
+    kustomized = by_key(overlay(tmp_path, "metrics-api", "vertical/rbac", "vertical-webhook"))
+    kustomized.pop(("Namespace", "", "podscaler"))
+    charted = by_key(without_crds(docs))
+    assert set(charted) == set(kustomized)
+    webhook_objects = [k for k in kustomized if "webhook" in k[2] or k[2] == "podscaler-vertical"]
+    assert len(webhook_objects) == 4
+    for where in webhook_objects:
+        for field in ("rules", "roleRef", "subjects", "spec", "webhooks"):
+            if field in kustomized[where]:
+                assert charted[where][field] == kustomized[where][field], (where, field)
+    mine, theirs = container(docs), container(list(kustomized.values()))
+    env = {e["name"]: e.get("value") for e in theirs["env"]}
+    assert f"--admission-webhook-port={env['PODSCALER_RUN_ADMISSION_WEBHOOK_PORT']}" in mine["args"]
+    assert {"name": "webhook", "containerPort": 9443} in mine["ports"]
+    ports = {p["name"]: p["containerPort"] for p in mine["ports"]}
+    assert ports == {p["name"]: p["containerPort"] for p in theirs["ports"]}
+    args = _run_args(docs)
+    assert "--admission-webhook-service-namespace=podscaler" in args
+    assert not [k for k in by_key(without_crds(helm_render())) if "webhook" in k[2]]
+
+
+def test_the_webhook_skips_kube_system_and_the_release_namespace() -> None:
+    docs = by_key(without_crds(helm_render(WEBHOOK_ON, namespace="ops")))
+    (webhook,) = docs[("MutatingWebhookConfiguration", "", "podscaler-vertical")]["webhooks"]
+    assert webhook["failurePolicy"] == "Ignore"
+    assert webhook["sideEffects"] == "None"
+    assert webhook["timeoutSeconds"] == 5
+    assert webhook["clientConfig"]["service"]["namespace"] == "ops"
+    (expression,) = webhook["namespaceSelector"]["matchExpressions"]
+    assert expression == {
+        "key": "kubernetes.io/metadata.name",
+        "operator": "NotIn",
+        "values": ["kube-system", "ops"],
+    }
+    assert ("Service", "ops", "podscaler-webhook") in docs
+    slow = helm_render({"vertical": {"webhook": {"enabled": True, "timeoutSeconds": 10}}})
+    (configuration,) = [d for d in slow if d["kind"] == "MutatingWebhookConfiguration"]
+    assert configuration["webhooks"][0]["timeoutSeconds"] == 10
+
+
+def test_cert_manager_issues_the_webhook_certificate_and_injects_its_ca() -> None:
+    values = {**WEBHOOK_ON, "metricsApi": {"certManager": {"enabled": True}}}
+    docs = helm_render(values, namespace="ops")
+    keyed = by_key(docs)
+    certificate = keyed[("Certificate", "ops", "podscaler-webhook")]
+    assert certificate["spec"]["dnsNames"][0] == "podscaler-webhook.ops.svc"
+    assert certificate["spec"]["issuerRef"] == {"kind": "Issuer", "name": "podscaler-selfsigned"}
+    configuration = keyed[("MutatingWebhookConfiguration", "", "podscaler-vertical")]
+    assert configuration["metadata"]["annotations"] == {
+        "cert-manager.io/inject-ca-from": "ops/podscaler-webhook"
+    }
+    # cert-manager keeps the bundle: podscaler needs no right to patch the configuration.
+    assert ("ClusterRole", "", "podscaler-vertical-webhook") not in keyed
+    mounts = {m["name"]: m["mountPath"] for m in container(docs)["volumeMounts"]}
+    assert f"--admission-webhook-cert-dir={mounts['webhook-tls']}" in _run_args(docs)
+    (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["webhook-tls"]["secret"]["secretName"] == certificate["spec"]["secretName"]
+    # Without the metrics API the webhook still gets its self-signed Issuer (once).
+    alone = helm_render(
+        {**values, "metricsApi": {"enabled": False, "certManager": {"enabled": True}}}
+    )
+    assert [d["metadata"]["name"] for d in alone if d["kind"] == "Issuer"] == [
+        "podscaler-selfsigned"
+    ]
+
+
+def test_the_webhook_without_vertical_scalers_is_refused() -> None:
+    helm_render()  # skips without the engine
+    import helm_python
+
+    with pytest.raises(helm_python.HelmRenderError) as refused:
+        helm_render({"vertical": {"enabled": False, "webhook": {"enabled": True}}})
+    assert "vertical.webhook.enabled needs the VerticalScalers" in str(refused.value)

@@ -59,6 +59,7 @@ async def test_the_helm_chart_with_every_part_passes_a_server_side_dry_run(
             "aws": {"region": "eu-west-1", "roleArn": "arn:aws:iam::111122223333:role/x"},
         },
         "monitoring": {"serviceMonitor": {"enabled": True}, "prometheusRule": {"enabled": True}},
+        "vertical": {"webhook": {"enabled": True}},
         "extraArgs": ["--dry-run"],
     }
     docs = helm_render(values, namespace="ops")
@@ -67,6 +68,7 @@ async def test_the_helm_chart_with_every_part_passes_a_server_side_dry_run(
     assert len(lines) == expected
     assert any(line.startswith("deployment.apps/podscaler ") for line in lines)
     assert any(line.startswith("apiservice.apiregistration.k8s.io/") for line in lines)
+    assert any(line.startswith("mutatingwebhookconfiguration.") for line in lines)
     assert any(line.startswith("customresourcedefinition.apiextensions.k8s.io/") for line in lines)
 
 
