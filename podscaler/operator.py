@@ -38,8 +38,8 @@ What runs:
   moved for three polling intervals, at least a minute; the node autoscaler without a pass for
   ``--max-inactivity``, 10 minutes by default, as Cluster Autoscaler's health check);
   ``/readyz`` answers 200 only once every running controller's informers have synced and the
-  metrics API, when configured, serves (a standby replica under ``--leader-elect`` is ready
-  too: it can take over).
+  metrics API and the admission webhook, when configured, serve (a standby replica under
+  ``--leader-elect`` is ready too: it can take over).
 
 ``--leader-elect`` campaigns for a Lease and runs the controller only while holding it
 (active/standby). ``--shard`` makes the replicas active/active instead
@@ -251,6 +251,10 @@ class _Servers:
         self.standby = False
         #: The external metrics API: "off" (not configured), "starting", "serving", "failed".
         self.metrics_api = "off" if options.metrics_api is None else "starting"
+        #: Whether the admission webhook serves (listening, certificate loaded), and whether
+        #: it stopped for good.
+        self.webhook_gate = WebhookGate()
+        self.webhook_failed = False
         self._watchdogs: dict[str, LoopWatchdog] = {}
         self._runners: list[web.AppRunner] = []
         #: ``(host, port)`` of the metrics and the health server once started (the ports
@@ -315,11 +319,22 @@ class _Servers:
             problems.append(dog.check(now, self.nodes.passes, has_work=True))
         return [p for p in problems if p is not None]
 
+    @property
+    def admission_webhook(self) -> str:
+        """The admission webhook: "off" (not configured), "starting", "serving", "failed"."""
+        if self.options.admission_webhook is None:
+            return "off"
+        if self.webhook_gate.serving:
+            return "serving"
+        return "failed" if self.webhook_failed else "starting"
+
     def not_ready(self) -> list[str]:
         """Why the process should get no traffic yet."""
         problems = []
         if self.metrics_api in ("starting", "failed"):
             problems.append(f"metrics API {self.metrics_api}")
+        if self.admission_webhook in ("starting", "failed"):
+            problems.append(f"admission webhook {self.admission_webhook}")
         if self.standby:
             return problems
         parts: list[tuple[str, Any]] = [
@@ -374,6 +389,7 @@ class _Servers:
                 "ready": not not_ready,
                 "problems": not_live + not_ready,
                 "metricsApi": self.metrics_api,
+                "admissionWebhook": self.admission_webhook,
             },
             "objects": objects,
             "lateness": lateness_summary(self.metrics.last_lateness()),
@@ -451,18 +467,33 @@ class _Servers:
 
 
 async def _serve_admission_webhook(
-    kube: Kube, options: WebhookOptions | None, gate: WebhookGate
+    kube: Kube, options: WebhookOptions | None, servers: _Servers
 ) -> None:
     """The VerticalScaler admission webhook, when asked for. It failing is logged and leaves
-    the controllers running: its configuration's failurePolicy Ignore lets pods through."""
+    the controllers running: its configuration's failurePolicy Ignore lets pods through; but
+    the operator is not ready then (``/readyz``). Self-issued certificates come from the CA
+    the replicas share (the metrics API's Secret), so all of them publish one caBundle."""
     if options is None:
         return
+    ca: Authority | None = None
+    if options.cert_file is None and options.key_file is None and options.cert_dir is None:
+        try:
+            ca = await shared_authority(
+                kube, options.namespace, now=_WALL.now(), common_name=f"{options.service}-ca"
+            )
+        except (KubeError, SharedCaError) as exc:
+            log.warning(
+                "admission webhook: no shared CA (%s); this replica mints its own, which "
+                "other replicas' caBundle will not trust",
+                exc,
+            )
     try:
-        await run_admission_webhook(kube, options, gate)
+        await run_admission_webhook(kube, options, servers.webhook_gate, ca=ca)
     except asyncio.CancelledError:
         raise
     except Exception as exc:
         log.error("admission webhook stopped: %s: %s", type(exc).__name__, exc)
+    servers.webhook_failed = True
 
 
 async def _serve_external_metrics(
@@ -751,7 +782,7 @@ async def run_operator(
                 await refresher.aclose()
 
     #: Ready while this process serves the admission webhook (the updater may evict).
-    webhook_gate = WebhookGate()
+    webhook_gate = servers.webhook_gate
 
     async def control() -> None:
         controller = ScaledObjectController(
@@ -894,7 +925,7 @@ async def run_operator(
         name="metrics-api",
     )
     webhook = loop.create_task(
-        _serve_admission_webhook(kube, options.admission_webhook, webhook_gate),
+        _serve_admission_webhook(kube, options.admission_webhook, servers),
         name="admission-webhook",
     )
     try:

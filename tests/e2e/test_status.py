@@ -13,6 +13,8 @@ the command runs as a user runs it (``python -m podscaler status``, a subprocess
   ``/healthz`` turns 503 after the loop's limit (a minute), so the kubelet would restart it;
 * a metrics API that cannot serve (its certificate files do not exist): ``/readyz`` stays 503
   and says why while ``/healthz`` is 200, and ``podscaler status`` exits 3;
+* an admission webhook that cannot serve (its certificate files do not exist): the same;
+  one that serves is ready and answers TLS;
 * nothing listening: exit status 1 and one line saying so.
 """
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import ssl
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
@@ -147,6 +150,7 @@ async def test_status_counts_what_the_operator_manages(
         "ready": True,
         "problems": [],
         "metricsApi": "off",
+        "admissionWebhook": "off",
     }
     assert document["role"] == "active"
     so = document["objects"]["ScaledObject"]
@@ -267,6 +271,47 @@ async def test_not_ready_while_the_metrics_api_cannot_serve(
     assert done.returncode == 3, done.stdout + done.stderr
     assert "NOT READY" in done.stdout.splitlines()[0]
     assert "  ! metrics API failed" in done.stdout.splitlines()
+
+
+async def test_not_ready_while_the_admission_webhook_cannot_serve(
+    operator: Callable[..., Awaitable[OperatorProcess]], tmp_path: Path
+) -> None:
+    """Its certificate files do not exist: never serving, so never ready; then one that
+    serves (its own certificate) is ready and says so, and answers TLS on its port."""
+    missing = tmp_path / "absent"
+    op = await operator(
+        "--admission-webhook-port", str(free_port()),
+        "--admission-webhook-tls-cert-file", str(missing / "tls.crt"),
+        "--admission-webhook-tls-key-file", str(missing / "tls.key"),
+        wait_ready=False,
+    )  # fmt: skip
+    ready = f"http://127.0.0.1:{op.health_port}/readyz"
+
+    async def failed() -> bool:
+        return await _get(ready) == (503, "admission webhook failed")
+
+    await wait_for(failed, 20)
+    assert await _get(f"http://127.0.0.1:{op.health_port}/healthz") == (200, "ok")
+    done = await asyncio.to_thread(_status, op.endpoint, "-o", "json")
+    assert done.returncode == 3, done.stdout + done.stderr
+    health = json.loads(done.stdout)["health"]
+    assert (health["admissionWebhook"], health["problems"]) == (
+        "failed",
+        ["admission webhook failed"],
+    )
+
+    port = free_port()
+    serving = await operator("--admission-webhook-port", str(port))  # waits for /readyz
+    done = await asyncio.to_thread(_status, serving.endpoint, "-o", "json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["health"]["admissionWebhook"] == "serving"
+    # Ready means listening with a certificate: a TLS handshake succeeds there now.
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    _reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=context)
+    assert writer.get_extra_info("ssl_object") is not None
+    writer.close()
+    await writer.wait_closed()
 
 
 def test_nothing_listening_is_one_line_and_exit_1() -> None:

@@ -40,6 +40,7 @@ from podscaler.controllers.vertical.podresources import admission_patch, contain
 from podscaler.controllers.vertical.targets import TargetProblem, TargetResolver
 from podscaler.kube.clients import Kube
 from podscaler.kube.errors import KubeError
+from podscaler.pki import Authority
 from podscaler.serving.certificates import SelfSignedIssuer, service_hostnames
 from podscaler.serving.security import CertificateOptions, certificate_source
 from podscaler.serving.server import SecureServer, respond
@@ -233,13 +234,16 @@ async def serve_admission_webhook(
     configuration: str = DEFAULT_CONFIGURATION_NAME,
     service: tuple[str, str] | None = None,
     on_ready: Callable[[SecureServer], None] | None = None,
+    ca: Authority | None = None,
 ) -> None:
     """Serve the webhook until cancelled, keeping its certificate fresh.
 
     With no certificate files, a certificate from our own CA is issued for the Service's names
     (``service`` = namespace, name) and the CA is published into ``configuration`` before it
     is served; a failure to publish is logged (the webhook serves; its configuration's
-    ``failurePolicy: Ignore`` keeps pods flowing until the bundle lands).
+    ``failurePolicy: Ignore`` keeps pods flowing until the bundle lands). ``ca``: the CA the
+    replicas share (:mod:`podscaler.metricsapi.sharedca`), so that every replica publishes the
+    same bundle; None mints one (right for a single replica only).
     """
     if not certificates.hostnames and service is not None:
         certificates = CertificateOptions(
@@ -247,6 +251,7 @@ async def serve_admission_webhook(
             key_file=certificates.key_file,
             cert_dir=certificates.cert_dir,
             hostnames=tuple(service_hostnames(service[1], service[0])),
+            ca=ca,
         )
 
     async def publish(bundle: bytes) -> None:
@@ -281,23 +286,31 @@ async def serve_admission_webhook(
 
 
 async def run_admission_webhook(
-    kube: Kube, options: WebhookOptions, gate: WebhookGate | None = None
+    kube: Kube,
+    options: WebhookOptions,
+    gate: WebhookGate | None = None,
+    *,
+    ca: Authority | None = None,
 ) -> None:
-    """The webhook for the operator's lifetime (``podscaler run --admission-webhook-port``)."""
+    """The webhook for the operator's lifetime (``podscaler run --admission-webhook-port``);
+    ``ca`` as for :func:`serve_admission_webhook`."""
 
     def ready(_server: SecureServer) -> None:
         if gate is not None:
             gate.serving = True
 
     try:
-        await _serve(kube, options, ready)
+        await _serve(kube, options, ready, ca)
     finally:
         if gate is not None:
             gate.serving = False
 
 
 async def _serve(
-    kube: Kube, options: WebhookOptions, ready: Callable[[SecureServer], None]
+    kube: Kube,
+    options: WebhookOptions,
+    ready: Callable[[SecureServer], None],
+    ca: Authority | None,
 ) -> None:
     await serve_admission_webhook(
         kube,
@@ -309,4 +322,5 @@ async def _serve(
         configuration=options.configuration,
         service=(options.namespace, options.service),
         on_ready=ready,
+        ca=ca,
     )
