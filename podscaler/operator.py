@@ -91,6 +91,7 @@ from podscaler.controllers.scaledjob import JobSettings, ScaledJobController
 from podscaler.controllers.scaledobject import ScaledObjectController, Settings
 from podscaler.controllers.scaledobject.metricsource import ControllerMetricsSource
 from podscaler.controllers.sharding import Membership, MembershipSettings
+from podscaler.controllers.sharding.status import ShardView
 from podscaler.controllers.triggers.refresh import AuthRefresher
 from podscaler.controllers.vertical import (
     VerticalControllers,
@@ -103,6 +104,7 @@ from podscaler.controllers.vertical.admission import (
     run_admission_webhook,
 )
 from podscaler.controllers.vertical.resize import PodResizer
+from podscaler.controllers.vertical.summary import vertical_summary
 from podscaler.kube.clients import ConnectOptions, Kube, connect
 from podscaler.kube.errors import KubeError
 from podscaler.kube.events import EventRecorder
@@ -121,6 +123,7 @@ from podscaler.observability.status import (
 )
 from podscaler.pki import Authority
 from podscaler.serving.loopback import loopback_only
+from podscaler.serving.security import CertificateOptions
 
 __all__ = ["ListenFailed", "RunOptions", "run_operator", "settle_heap_periodically"]
 
@@ -247,7 +250,11 @@ class _Servers:
         self.proportional: ProportionalController | None = None
         self.nodes: NodeAutoscaler | None = None
         self.membership: Membership | None = None
+        #: ``--shard``: members, objects per member, handovers (status).
+        self.shard_view: ShardView | None = None
         self.forwarding: ForwardingSource | None = None
+        self.vertical: VerticalControllers | None = None
+        self.resizer: PodResizer | None = None
         self.standby = False
         #: The external metrics API: "off" (not configured), "starting", "serving", "failed".
         self.metrics_api = "off" if options.metrics_api is None else "starting"
@@ -377,6 +384,9 @@ class _Servers:
                     for s in self.proportional.states.values()
                 ),
             )
+        vertical = None
+        if self.vertical is not None:
+            objects["VerticalScaler"], vertical = vertical_summary(self.vertical, self.resizer)
         not_live, not_ready = self.not_live(), self.not_ready()
         nodes = None
         if self.nodes is not None:
@@ -394,7 +404,24 @@ class _Servers:
             "objects": objects,
             "lateness": lateness_summary(self.metrics.last_lateness()),
             "nodes": nodes,
+            "vertical": vertical,
+            "shard": self._shard_status(),
         }
+
+    def _shard_status(self) -> dict[str, Any] | None:
+        controller = self.controller
+        if self.shard_view is None:
+            return None
+        return self.shard_view.summary(
+            [f"{ns}/{name}" for ns, name in (controller.objects if controller else ())],
+            polling=len(controller.loop.polled) if controller is not None else 0,
+            forwarded=self.forwarding.forwarded if self.forwarding is not None else 0,
+        )
+
+    def rebalanced(self) -> tuple[int, int]:
+        """The poll loop's objects released to and taken from other replicas so far."""
+        loop = self.controller.loop if self.controller is not None else None
+        return (loop.released, loop.taken) if loop is not None else (0, 0)
 
     async def _status(self, request: web.Request) -> web.Response:
         return web.json_response(self.status())
@@ -475,12 +502,13 @@ async def _serve_admission_webhook(
     the replicas share (the metrics API's Secret), so all of them publish one caBundle."""
     if options is None:
         return
-    ca: Authority | None = None
+    certificates: CertificateOptions | None = None
     if options.cert_file is None and options.key_file is None and options.cert_dir is None:
         try:
             ca = await shared_authority(
                 kube, options.namespace, now=_WALL.now(), common_name=f"{options.service}-ca"
             )
+            certificates = CertificateOptions(ca=ca)
         except (KubeError, SharedCaError) as exc:
             log.warning(
                 "admission webhook: no shared CA (%s); this replica mints its own, which "
@@ -488,7 +516,7 @@ async def _serve_admission_webhook(
                 exc,
             )
     try:
-        await run_admission_webhook(kube, options, servers.webhook_gate, ca=ca)
+        await run_admission_webhook(kube, options, servers.webhook_gate, certificates=certificates)
     except asyncio.CancelledError:
         raise
     except Exception as exc:
@@ -679,6 +707,7 @@ async def run_operator(
     )
     kube.user_agent = f"podscaler/{identity}"
     servers = _Servers(options, metrics)
+    servers.resizer = PodResizer(kube, now)
     try:
         await servers.start()
     except BaseException:
@@ -716,6 +745,7 @@ async def run_operator(
         lease_kube.user_agent = kube.user_agent
         membership = Membership(lease_kube, shard_settings(options, identity), now=now)
         servers.membership = membership
+        servers.shard_view = ShardView(membership, servers.rebalanced, now)
 
     async def singletons() -> None:
         """ScaledJobs (they create Jobs), VerticalScalers and ProportionalScalers: work that one
@@ -752,9 +782,10 @@ async def run_operator(
                 enabled=options.vertical,
                 settings=options.vertical_settings,
                 admission=webhook_gate if options.admission_webhook is not None else None,
-                resizer=PodResizer(kube, now),
+                resizer=servers.resizer,
                 registry=metrics.registry,
             )
+            servers.vertical = vertical
             proportional = await start_proportional_controller(
                 kube,
                 namespace=options.namespace,
@@ -771,7 +802,7 @@ async def run_operator(
             servers.proportional = proportional
             await asyncio.Event().wait()
         finally:
-            servers.jobs = servers.proportional = None
+            servers.jobs = servers.proportional = servers.vertical = None
             if vertical is not None:
                 await vertical.aclose()
             if proportional is not None:

@@ -9,12 +9,17 @@ and the time.
   Fallback, Paused — KEDA's condition types), and the objects whose Ready is False, with the
   condition's reason and message (what ``kubectl describe`` would show: no secret reaches a
   condition message, the controllers redact trigger errors before they write status);
+* :func:`vertical_counts`: VerticalScalers by their own conditions (RecommendationProvided,
+  LowConfidence, NoPodsMatched, ConfigUnsupported), the ones that cannot work listed with the
+  condition's reason and message (a spec the recommender cannot act on, no pods matched);
 * :func:`lateness_summary`: how late the last poll of each object started, per loop type;
 * :class:`LoopWatchdog`: the liveness rule. A loop is stuck when it has work and has not
   advanced for longer than its limit; the health server answers 503 on ``/healthz`` then, so
   the kubelet restarts the process. (A blocked event loop needs no rule: the probe itself
   times out.)
-* :func:`render_text`: the human form of the document.
+* :func:`render_text`: the human form of the document: health, then what is wrong (objects
+  not Ready or not working, across kinds), then what is managed, the loops, the node groups,
+  the vertical updater, and the shard (``--shard``: members, objects each owns, handovers).
 """
 
 from __future__ import annotations
@@ -29,12 +34,22 @@ __all__ = [
     "condition_counts",
     "lateness_summary",
     "render_text",
+    "vertical_counts",
 ]
 
 #: The condition types counted per kind, in the order they are shown.
 CONDITIONS: Final = ("Ready", "Active", "Fallback", "Paused")
 #: At most this many failing objects are listed per kind (the counts cover all).
 MAX_LISTED: Final = 20
+#: VerticalScaler condition types counted (upstream VPA's), in the order they are shown.
+VERTICAL_CONDITIONS: Final = (
+    "RecommendationProvided",
+    "LowConfidence",
+    "NoPodsMatched",
+    "ConfigUnsupported",
+)
+#: VerticalScaler conditions that, True, mean the scaler cannot work as asked.
+_VERTICAL_FAILING: Final = ("ConfigUnsupported", "NoPodsMatched")
 
 
 def _conditions(status: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
@@ -79,6 +94,53 @@ def condition_counts(
         **{key.lower(): count for key, count in true.items()},
         "notReady": len(failing),
         "unknown": unknown,
+        "errors": failing[:MAX_LISTED],
+    }
+
+
+def _camel(name: str) -> str:
+    return name[0].lower() + name[1:]
+
+
+def vertical_counts(
+    objects: Iterable[tuple[str, str, Mapping[str, Any] | None]],
+) -> dict[str, Any]:
+    """*objects* are (namespace, name, status) of VerticalScalers: counts of each condition
+    True; the failing ones (ConfigUnsupported or NoPodsMatched True) listed with the reason
+    and message; ``pending``: neither failing nor recommending yet (no usage samples)."""
+    total = 0
+    true = dict.fromkeys(VERTICAL_CONDITIONS, 0)
+    pending = 0
+    failing: list[dict[str, str]] = []
+    for namespace, name, status in objects:
+        total += 1
+        conditions = _conditions(status)
+        for kind in VERTICAL_CONDITIONS:
+            if (conditions.get(kind) or {}).get("status") == "True":
+                true[kind] += 1
+        bad = [
+            conditions[kind]
+            for kind in _VERTICAL_FAILING
+            if (conditions.get(kind) or {}).get("status") == "True"
+        ]
+        if bad:
+            failing.append(
+                {
+                    "kind": "VerticalScaler",
+                    "namespace": namespace,
+                    "name": name,
+                    "reason": str(bad[0].get("reason") or bad[0]["type"]),
+                    "message": str(bad[0].get("message") or ""),
+                }
+            )
+        elif (conditions.get("RecommendationProvided") or {}).get("status") != "True":
+            pending += 1
+    failing.sort(key=lambda f: (f["namespace"], f["name"]))
+    return {
+        "total": total,
+        **{_camel(key): count for key, count in true.items()},
+        "failing": len(failing),
+        "pending": pending,
         "errors": failing[:MAX_LISTED],
     }
 
@@ -129,12 +191,79 @@ class LoopWatchdog:
 
 def _kind_line(name: str, counts: Mapping[str, Any]) -> str:
     parts = [f"{counts.get('total', 0)} total"]
+    if "recommendationProvided" in counts:  # VerticalScalers have conditions of their own
+        parts += [
+            f"{counts.get('recommendationProvided', 0)} recommending",
+            f"{counts.get('lowConfidence', 0)} low confidence",
+        ]
+        if counts.get("failing"):
+            parts.append(f"{counts['failing']} NOT WORKING")
+        if counts.get("pending"):
+            parts.append(f"{counts['pending']} pending")
+        return f"  {name:<20} " + ", ".join(parts)
     parts += [f"{counts.get(c.lower(), 0)} {c.lower()}" for c in CONDITIONS]
     if counts.get("notReady"):
         parts.append(f"{counts['notReady']} NOT READY")
     if counts.get("unknown"):
         parts.append(f"{counts['unknown']} pending")
     return f"  {name:<20} " + ", ".join(parts)
+
+
+def _vertical_lines(vertical: Mapping[str, Any]) -> list[str]:
+    recommender = vertical.get("recommender") or {}
+    lines = [
+        f"vertical recommender: {recommender.get('passes', 0)} passes, "
+        f"{recommender.get('samples', 0)} usage samples, {recommender.get('ooms', 0)} OOM kills"
+    ]
+    updater = vertical.get("updater")
+    if updater is None:
+        lines.append("  updater off (recommendations only)")
+    else:
+        refused = updater.get("refused", 0)
+        lines.append(
+            f"  updater: {updater.get('evictions', 0)} pods evicted, "
+            f"{updater.get('resizes', 0)} resized in place"
+            + (f", {refused} evictions REFUSED" if refused else "")
+        )
+    return lines
+
+
+def _age(seconds: float) -> str:
+    return f"{seconds:.1f}s" if seconds < 60 else f"{seconds / 60:.0f}m"
+
+
+def _shard_lines(shard: Mapping[str, Any]) -> list[str]:
+    members: Sequence[Mapping[str, Any]] = shard.get("members") or ()
+    state = "owning" if shard.get("owning") else "NOT OWNING (fenced or waiting after a join)"
+    lines = [
+        f"shard: {len(members)} members, {shard.get('objects', 0)} ScaledObjects; "
+        f"this replica {shard.get('identity', '')}: {state}, polls {shard.get('polling', 0)}"
+    ]
+    width = max((len(str(m.get("identity", ""))) for m in members), default=0) + 2
+    for member in members:
+        name = str(member.get("identity", "")) + (" *" if member.get("self") else "")
+        lines.append(
+            f"  {name:<{width}} owns {member.get('owns', 0):>5}   Lease renewed "
+            f"{_age(float(member.get('renewedSecondsAgo', 0.0)))} ago "
+            f"(lasts {member.get('leaseDurationSeconds', 0):g}s)   {member.get('address') or '-'}"
+        )
+    handovers: Sequence[Mapping[str, Any]] = shard.get("handovers") or ()
+    if handovers:
+        lines.append("recent handovers (newest first):")
+    for handover in handovers:
+        what = []
+        if handover.get("joined"):
+            what.append("joined " + ", ".join(handover["joined"]))
+        if handover.get("left"):
+            what.append("left " + ", ".join(handover["left"]))
+        if not what:
+            what.append("owning" if handover.get("owning") else "stopped owning")
+        lines.append(
+            f"  {str(handover.get('at', ''))[:19]}  {'; '.join(what)}: "
+            f"{handover.get('members', 0)} members, {handover.get('moved', 0)} objects moved; "
+            f"here {handover.get('taken', 0)} taken, {handover.get('released', 0)} released"
+        )
+    return lines
 
 
 def render_text(doc: Mapping[str, Any]) -> str:
@@ -147,8 +276,16 @@ def render_text(doc: Mapping[str, Any]) -> str:
     lines.append(f"podscaler {doc.get('version', '')} ({role}): {state}")
     for problem in health.get("problems") or ():
         lines.append(f"  ! {problem}")
-    lines.append("managed:")
     kinds: Mapping[str, Any] = doc.get("objects") or {}
+    errors = [e for counts in kinds.values() for e in counts.get("errors") or ()]
+    if errors:
+        lines.append("not working:")
+        for error in errors:
+            lines.append(
+                f"  {error['kind']} {error['namespace']}/{error['name']}: "
+                f"{error['reason']}: {error['message']}"
+            )
+    lines.append("managed:")
     if not kinds:
         lines.append("  nothing (standby, or no controller running)")
     for kind, counts in kinds.items():
@@ -172,12 +309,10 @@ def render_text(doc: Mapping[str, Any]) -> str:
                 f"  {group['name']:<20} {group['target']} nodes "
                 f"(min {group['min']}, max {group['max']}){note}"
             )
-    errors = [e for counts in kinds.values() for e in counts.get("errors") or ()]
-    if errors:
-        lines.append("not ready:")
-        for error in errors:
-            lines.append(
-                f"  {error['kind']} {error['namespace']}/{error['name']}: "
-                f"{error['reason']}: {error['message']}"
-            )
+    vertical = doc.get("vertical")
+    if vertical is not None:
+        lines += _vertical_lines(vertical)
+    shard = doc.get("shard")
+    if shard is not None:
+        lines += _shard_lines(shard)
     return "\n".join(lines) + "\n"

@@ -27,13 +27,16 @@ import ssl
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
+from podscaler.clock import now as wall_now
 from podscaler.kube.clients import Kube
+from podscaler.sim.apiserver.server import ApiServer
 from tests.e2e.conftest import ROOT, OperatorProcess
 from tests.fixtures.proxy import GatedProxy
 from tests.fixtures.servers import free_port
@@ -49,6 +52,12 @@ from tests.integration.controllers.objects import (
     wait_for,
 )
 from tests.integration.controllers.promserver import PromServer
+from tests.integration.controllers.vertical_objects import (
+    VS_PATH,
+    running_pod,
+    vertical_scaler,
+    workload,
+)
 
 PROPORTIONAL_SCALERS = (
     "/apis/autoscaling.podscaler.io/v1alpha1/namespaces/default/proportionalscalers"
@@ -312,6 +321,168 @@ async def test_not_ready_while_the_admission_webhook_cannot_serve(
     assert writer.get_extra_info("ssl_object") is not None
     writer.close()
     await writer.wait_closed()
+
+
+async def test_status_counts_vertical_scalers_and_what_the_updater_did(
+    apiserver: ApiServer, kube: Kube, operator: Callable[..., Awaitable[OperatorProcess]]
+) -> None:
+    """A VerticalScaler recommending (short history: low confidence) whose Recreate updater
+    evicts pods far below it, and one whose target does not exist: the counts, the failing one
+    first in the text, the recommender's and updater's work."""
+    await kube.request(
+        "POST", "/apis/apps/v1/namespaces/default/deployments", body=workload("hamster", 4)
+    )
+    rs = workload("hamster-5d9c7", 4)
+    rs["kind"] = "ReplicaSet"
+    created = await kube.request("POST", "/apis/apps/v1/namespaces/default/replicasets", body=rs)
+    owner = (created["metadata"]["name"], created["metadata"]["uid"])
+    pods = [f"hamster-{i}" for i in range(4)]
+    for name in pods:
+        await running_pod(kube, name, "hamster", wall_now() - timedelta(hours=1), owner=owner)
+    recreate = {"updatePolicy": {"updateMode": "Recreate"}}
+    await kube.request("POST", VS_PATH, body=vertical_scaler("hamster-vs", "hamster", **recreate))
+    await kube.request("POST", VS_PATH, body=vertical_scaler("ghost-vs", "nowhere"))
+    publishing = True
+
+    async def publish() -> None:
+        while publishing:
+            for name in pods:
+                apiserver.set_pod_metrics(
+                    "default", name, {"hamster": {"cpu": "900m", "memory": "400Mi"}}
+                )
+            await asyncio.sleep(0.5)
+
+    feeder = asyncio.get_running_loop().create_task(publish())
+    try:
+        op = await operator(
+            "--vertical-recommender-interval", "1",
+            "--vertical-updater-interval", "1",
+            "--vertical-evict-without-admission",
+        )  # fmt: skip
+
+        async def document() -> dict[str, Any]:
+            done = await asyncio.to_thread(_status, op.endpoint, "-o", "json")
+            assert done.returncode == 0, done.stdout + done.stderr
+            found: dict[str, Any] = json.loads(done.stdout)
+            return found
+
+        async def evicted() -> bool:
+            found = await document()
+            updater = (found.get("vertical") or {}).get("updater") or {}
+            return bool(updater.get("evictions"))
+
+        await wait_for(evicted, 40, every=1.0)
+    finally:
+        publishing = False
+        await feeder
+    found = await document()
+    counts = found["objects"]["VerticalScaler"]
+    assert (counts["total"], counts["recommendationProvided"], counts["lowConfidence"]) == (2, 1, 1)
+    assert (counts["configUnsupported"], counts["failing"]) == (1, 1)
+    assert [e["name"] for e in counts["errors"]] == ["ghost-vs"]
+    ghost = (await kube.request("GET", f"{VS_PATH}/ghost-vs"))["status"]["conditions"]
+    unsupported = next(c for c in ghost if c["type"] == "ConfigUnsupported")
+    assert counts["errors"][0]["reason"] == unsupported["reason"]
+    work = found["vertical"]
+    assert work["recommender"]["passes"] >= 1
+    assert work["recommender"]["samples"] >= 4
+    remaining = await kube.request("GET", "/api/v1/namespaces/default/pods")
+    assert work["updater"]["evictions"] == 4 - len(remaining["items"])
+    assert work["updater"]["resizes"] == 0
+    text = (await asyncio.to_thread(_status, op.endpoint)).stdout.splitlines()
+    assert text[1:3] == [
+        "not working:",
+        f"  VerticalScaler default/ghost-vs: {unsupported['reason']}: {unsupported['message']}",
+    ]
+    assert any(line.startswith("  VerticalScaler       2 total, 1 recommending") for line in text)
+    assert any(line.startswith("  updater: ") and "pods evicted" in line for line in text)
+
+
+async def operator_namespace(kube: Kube) -> None:
+    """The member Leases live in the operator namespace (``podscaler``)."""
+    body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "podscaler"}}
+    await kube.request("POST", "/api/v1/namespaces", body=body)
+
+
+SHARD_OBJECTS = 24
+SHARD_LEASE_SECONDS = 4.0
+
+
+async def test_status_shows_the_shard_members_what_each_owns_and_handovers(
+    kube: Kube, prom: PromServer, operator: Callable[..., Awaitable[OperatorProcess]]
+) -> None:
+    """Two ``--shard`` replicas: either one's status names both members with the objects each
+    owns (what each replica itself polls); one leaves, and the other's status shows one
+    member owning all, and the handover: who left, how many objects moved, how many it took."""
+    await operator_namespace(kube)
+    prom.value = 5.0
+    for i in range(SHARD_OBJECTS):
+        await create_deployment(kube, deployment(f"app-{i}", 1))
+        await create_so(
+            kube,
+            scaled_object(f"so-{i}", f"app-{i}", [prometheus_trigger(prom.url)], pollingInterval=2),
+        )
+    flags = ("--shard", "--shard-lease-duration", str(SHARD_LEASE_SECONDS))
+    ops = [await operator(*flags) for _ in range(2)]
+
+    async def document(op: OperatorProcess) -> dict[str, Any]:
+        done = await asyncio.to_thread(_status, op.endpoint, "-o", "json")
+        assert done.returncode == 0, done.stdout + done.stderr
+        found: dict[str, Any] = json.loads(done.stdout)
+        return found
+
+    async def shard(op: OperatorProcess) -> dict[str, Any]:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"{op.endpoint}/debug/shard") as r,
+        ):
+            found: dict[str, Any] = await r.json()
+            return found
+
+    async def split() -> bool:
+        views = [await shard(op) for op in ops]
+        return (
+            all(v["owning"] and len(v["members"]) == 2 for v in views)
+            and sum(len(v["owned"]) for v in views) == SHARD_OBJECTS
+        )
+
+    await wait_for(split, SHARD_LEASE_SECONDS * 3 + 20)
+    views = [await shard(op) for op in ops]
+    polled = {v["identity"]: len(v["owned"]) for v in views}
+    status = (await document(ops[0]))["shard"]
+    assert status["identity"] == views[0]["identity"]
+    assert status["objects"] == SHARD_OBJECTS
+    assert {m["identity"]: m["owns"] for m in status["members"]} == polled
+    assert [m["self"] for m in status["members"]] == [
+        m["identity"] == status["identity"] for m in status["members"]
+    ]
+    assert all(0 <= m["renewedSecondsAgo"] < SHARD_LEASE_SECONDS for m in status["members"])
+    assert status["polling"] == polled[status["identity"]]
+    assert status["handovers"], "joining is a membership change"
+
+    leaver = views[1]["identity"]
+    assert await ops[1].stop() == 0  # deletes its Lease: the other takes over at once
+
+    async def alone() -> bool:
+        found = (await document(ops[0]))["shard"]
+        return [m["identity"] for m in found["members"]] == [status["identity"]] and found[
+            "polling"
+        ] == SHARD_OBJECTS
+
+    await wait_for(alone, SHARD_LEASE_SECONDS * 2 + 10)
+    after = (await document(ops[0]))["shard"]
+    assert after["members"][0]["owns"] == SHARD_OBJECTS
+    newest = after["handovers"][0]
+    assert (newest["left"], newest["joined"], newest["members"]) == ([leaver], [], 1)
+    assert newest["moved"] == polled[leaver]
+    assert newest["taken"] == polled[leaver]
+    assert newest["released"] == 0
+    text = await asyncio.to_thread(_status, ops[0].endpoint)
+    lines = text.stdout.splitlines()
+    assert f"shard: 1 members, {SHARD_OBJECTS} ScaledObjects; this replica " in "\n".join(lines)
+    assert any(
+        f"left {leaver}: 1 members, {polled[leaver]} objects moved" in line for line in lines
+    )
 
 
 def test_nothing_listening_is_one_line_and_exit_1() -> None:

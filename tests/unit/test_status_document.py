@@ -13,6 +13,7 @@ from podscaler.observability.status import (
     condition_counts,
     lateness_summary,
     render_text,
+    vertical_counts,
 )
 
 
@@ -98,7 +99,7 @@ def test_watchdog_never_fires_within_its_limit_of_the_last_change(
         assert (fired is not None) == (now - last_change > 30)
 
 
-def test_text_puts_health_first_and_lists_errors() -> None:
+def test_text_puts_health_first_then_errors() -> None:
     document = {
         "version": "1.2.3",
         "role": "active",
@@ -121,6 +122,8 @@ def test_text_puts_health_first_and_lists_errors() -> None:
     assert render_text(document).splitlines() == [
         "podscaler 1.2.3 (active): live, NOT READY",
         "  ! metrics API failed",
+        "not working:",
+        "  ScaledObject a/x: ReadyReason: Ready says",
         "managed:",
         "  ScaledObject         2 total, 1 ready, 0 active, 0 fallback, 0 paused, 1 NOT READY",
         "scale loop lateness (last poll of each object):",
@@ -128,6 +131,166 @@ def test_text_puts_health_first_and_lists_errors() -> None:
         "node autoscaler: 7 passes",
         "  g1                   2 nodes (min 1, max 5)",
         "  g2                   0 nodes (min 0, max 3), BACKED OFF (OutOfResource)",
-        "not ready:",
-        "  ScaledObject a/x: ReadyReason: Ready says",
+    ]
+
+
+def test_vertical_scalers_counted_by_their_conditions_failing_ones_listed() -> None:
+    counts = vertical_counts(
+        [
+            ("b", "ok", _status(RecommendationProvided="True", LowConfidence="False")),
+            ("b", "young", _status(RecommendationProvided="True", LowConfidence="True")),
+            ("a", "waiting", _status(RecommendationProvided="False")),
+            ("a", "nopods", _status(RecommendationProvided="False", NoPodsMatched="True")),
+            (
+                "a",
+                "badspec",
+                _status(ConfigUnsupported="True", RecommendationProvided="True"),
+            ),
+            ("a", "new", None),
+        ]
+    )
+    assert {k: v for k, v in counts.items() if k != "errors"} == {
+        "total": 6,
+        "recommendationProvided": 3,
+        "lowConfidence": 1,
+        "noPodsMatched": 1,
+        "configUnsupported": 1,
+        "failing": 2,
+        "pending": 2,
+    }
+    assert [(e["name"], e["reason"], e["message"]) for e in counts["errors"]] == [
+        ("badspec", "ConfigUnsupportedReason", "ConfigUnsupported says"),
+        ("nopods", "NoPodsMatchedReason", "NoPodsMatched says"),
+    ]
+    assert {e["kind"] for e in counts["errors"]} == {"VerticalScaler"}
+
+
+@settings(deadline=None)
+@given(
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(
+                ["RecommendationProvided", "LowConfidence", "NoPodsMatched", "ConfigUnsupported"]
+            ),
+            st.sampled_from(["True", "False", "Unknown"]),
+        ),
+        max_size=30,
+    )
+)
+def test_every_vertical_scaler_is_failing_pending_or_recommending(
+    statuses: list[dict[str, str]],
+) -> None:
+    counts = vertical_counts((("ns", f"v{i}", _status(**c)) for i, c in enumerate(statuses)))
+    recommending_ok = sum(
+        1
+        for c in statuses
+        if c.get("RecommendationProvided") == "True"
+        and "True" not in (c.get("NoPodsMatched"), c.get("ConfigUnsupported"))
+    )
+    assert counts["total"] == len(statuses)
+    assert counts["failing"] + counts["pending"] + recommending_ok == len(statuses)
+    assert len(counts["errors"]) == min(counts["failing"], 20)
+
+
+def test_text_shows_the_vertical_scalers_and_their_updater() -> None:
+    document = {
+        "version": "1.2.3",
+        "role": "active",
+        "health": {"live": True, "ready": True, "problems": []},
+        "objects": {
+            "VerticalScaler": vertical_counts(
+                [
+                    (
+                        "shop",
+                        "hamster",
+                        _status(RecommendationProvided="True", LowConfidence="True"),
+                    ),
+                    (
+                        "shop",
+                        "ghost",
+                        _status(RecommendationProvided="False", NoPodsMatched="True"),
+                    ),
+                ]
+            )
+        },
+        "vertical": {
+            "recommender": {"passes": 12, "samples": 340, "ooms": 1},
+            "updater": {"evictions": 4, "refused": 1, "resizes": 2},
+        },
+    }
+    assert render_text(document).splitlines() == [
+        "podscaler 1.2.3 (active): live, ready",
+        "not working:",
+        "  VerticalScaler shop/ghost: NoPodsMatchedReason: NoPodsMatched says",
+        "managed:",
+        "  VerticalScaler       2 total, 1 recommending, 1 low confidence, 1 NOT WORKING",
+        "vertical recommender: 12 passes, 340 usage samples, 1 OOM kills",
+        "  updater: 4 pods evicted, 2 resized in place, 1 evictions REFUSED",
+    ]
+    document["vertical"]["updater"] = None
+    assert render_text(document).splitlines()[-1] == "  updater off (recommendations only)"
+
+
+def test_text_shows_the_shard_members_what_they_own_and_handovers() -> None:
+    document = {
+        "version": "1.2.3",
+        "role": "active",
+        "health": {"live": True, "ready": True, "problems": []},
+        "objects": {},
+        "shard": {
+            "identity": "op-b",
+            "owning": True,
+            "objects": 60,
+            "polling": 31,
+            "forwarded": 0,
+            "members": [
+                {
+                    "identity": "op-a",
+                    "self": False,
+                    "address": "10.0.0.1:6443",
+                    "owns": 29,
+                    "renewedSecondsAgo": 0.8,
+                    "leaseDurationSeconds": 15.0,
+                },
+                {
+                    "identity": "op-b",
+                    "self": True,
+                    "address": "",
+                    "owns": 31,
+                    "renewedSecondsAgo": 1.25,
+                    "leaseDurationSeconds": 15.0,
+                },
+            ],
+            "handovers": [
+                {
+                    "at": "2026-12-07T04:01:02.123456+00:00",
+                    "joined": [],
+                    "left": ["op-c"],
+                    "members": 2,
+                    "owning": True,
+                    "moved": 20,
+                    "released": 0,
+                    "taken": 11,
+                },
+                {
+                    "at": "2026-12-07T04:00:00+00:00",
+                    "joined": ["op-a", "op-b", "op-c"],
+                    "left": [],
+                    "members": 3,
+                    "owning": False,
+                    "moved": 0,
+                    "released": 0,
+                    "taken": 0,
+                },
+            ],
+        },
+    }
+    assert render_text(document).splitlines()[3:] == [
+        "shard: 2 members, 60 ScaledObjects; this replica op-b: owning, polls 31",
+        "  op-a   owns    29   Lease renewed 0.8s ago (lasts 15s)   10.0.0.1:6443",
+        "  op-b * owns    31   Lease renewed 1.2s ago (lasts 15s)   -",
+        "recent handovers (newest first):",
+        "  2026-12-07T04:01:02  left op-c: 2 members, 20 objects moved; here 11 taken, 0 released",
+        "  2026-12-07T04:00:00  joined op-a, op-b, op-c: 3 members, 0 objects moved; "
+        "here 0 taken, 0 released",
     ]

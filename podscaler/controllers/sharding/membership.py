@@ -37,7 +37,14 @@ from podscaler.kube.clients import Kube
 from podscaler.kube.errors import AlreadyExists, Conflict, KubeError, NotFound
 from podscaler.kube.events import format_micro_time
 
-__all__ = ["ADDRESS_ANNOTATION", "MEMBER_LABEL", "Member", "Membership", "MembershipSettings"]
+__all__ = [
+    "ADDRESS_ANNOTATION",
+    "MEMBER_LABEL",
+    "Member",
+    "MemberLease",
+    "Membership",
+    "MembershipSettings",
+]
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +80,18 @@ class Member:
 
     identity: str
     address: str
+
+
+@dataclass(frozen=True)
+class MemberLease:
+    """A live member as this replica last saw its Lease (what ``podscaler status`` shows)."""
+
+    identity: str
+    address: str
+    #: Loop seconds since its Lease was seen to change (this replica: since its last
+    #: successful renew-and-list cycle started).
+    renewed_seconds_ago: float
+    lease_duration_seconds: float
 
 
 def lease_name(identity: str) -> str:
@@ -141,6 +160,21 @@ class Membership:
             return Member(self.identity, self.settings.address)
         seen = self._seen.get(found)
         return seen.member if seen is not None else None
+
+    def leases(self) -> list[MemberLease]:
+        """The members of :attr:`members` with how fresh their Leases are (for status; reads
+        only what the last cycles saw)."""
+        now = asyncio.get_running_loop().time()
+        found: list[MemberLease] = []
+        for identity in self._members:
+            if identity == self.identity:
+                since = self._synced_at if self._synced_at is not None else now
+                duration = self.settings.lease_duration_seconds
+                found.append(MemberLease(identity, self.settings.address, now - since, duration))
+            elif (seen := self._seen.get(identity)) is not None:
+                address = seen.member.address
+                found.append(MemberLease(identity, address, now - seen.since, seen.duration))
+        return found
 
     # ---------------------------------------------------------------- running
 

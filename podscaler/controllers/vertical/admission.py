@@ -40,7 +40,6 @@ from podscaler.controllers.vertical.podresources import admission_patch, contain
 from podscaler.controllers.vertical.targets import TargetProblem, TargetResolver
 from podscaler.kube.clients import Kube
 from podscaler.kube.errors import KubeError
-from podscaler.pki import Authority
 from podscaler.serving.certificates import SelfSignedIssuer, service_hostnames
 from podscaler.serving.security import CertificateOptions, certificate_source
 from podscaler.serving.server import SecureServer, respond
@@ -234,16 +233,15 @@ async def serve_admission_webhook(
     configuration: str = DEFAULT_CONFIGURATION_NAME,
     service: tuple[str, str] | None = None,
     on_ready: Callable[[SecureServer], None] | None = None,
-    ca: Authority | None = None,
 ) -> None:
     """Serve the webhook until cancelled, keeping its certificate fresh.
 
     With no certificate files, a certificate from our own CA is issued for the Service's names
     (``service`` = namespace, name) and the CA is published into ``configuration`` before it
     is served; a failure to publish is logged (the webhook serves; its configuration's
-    ``failurePolicy: Ignore`` keeps pods flowing until the bundle lands). ``ca``: the CA the
-    replicas share (:mod:`podscaler.metricsapi.sharedca`), so that every replica publishes the
-    same bundle; None mints one (right for a single replica only).
+    ``failurePolicy: Ignore`` keeps pods flowing until the bundle lands). ``certificates.ca``:
+    the CA the replicas share (:mod:`podscaler.metricsapi.sharedca`), so that every replica
+    publishes the same bundle; None mints one (right for a single replica only).
     """
     if not certificates.hostnames and service is not None:
         certificates = CertificateOptions(
@@ -251,7 +249,7 @@ async def serve_admission_webhook(
             key_file=certificates.key_file,
             cert_dir=certificates.cert_dir,
             hostnames=tuple(service_hostnames(service[1], service[0])),
-            ca=ca,
+            ca=certificates.ca,
         )
 
     async def publish(bundle: bytes) -> None:
@@ -290,17 +288,17 @@ async def run_admission_webhook(
     options: WebhookOptions,
     gate: WebhookGate | None = None,
     *,
-    ca: Authority | None = None,
+    certificates: CertificateOptions | None = None,
 ) -> None:
-    """The webhook for the operator's lifetime (``podscaler run --admission-webhook-port``);
-    ``ca`` as for :func:`serve_admission_webhook`."""
+    """The webhook for the operator's lifetime (``podscaler run --admission-webhook-port``).
+    ``certificates``: instead of the flags' (the operator's, with the replicas' shared CA)."""
 
     def ready(_server: SecureServer) -> None:
         if gate is not None:
             gate.serving = True
 
     try:
-        await _serve(kube, options, ready, ca)
+        await _serve(kube, options, ready, certificates)
     finally:
         if gate is not None:
             gate.serving = False
@@ -310,17 +308,17 @@ async def _serve(
     kube: Kube,
     options: WebhookOptions,
     ready: Callable[[SecureServer], None],
-    ca: Authority | None,
+    certificates: CertificateOptions | None,
 ) -> None:
     await serve_admission_webhook(
         kube,
         host=options.host,
         port=options.port,
-        certificates=CertificateOptions(
+        certificates=certificates
+        or CertificateOptions(
             cert_file=options.cert_file, key_file=options.key_file, cert_dir=options.cert_dir
         ),
         configuration=options.configuration,
         service=(options.namespace, options.service),
         on_ready=ready,
-        ca=ca,
     )

@@ -67,11 +67,10 @@ async def test_two_replicas_publish_one_bundle_and_both_are_trusted(
                         kube,
                         host="127.0.0.1",
                         port=0,
-                        certificates=CertificateOptions(),
+                        certificates=CertificateOptions(ca=ca),
                         configuration=CONFIGURATION,
                         service=WEBHOOK_SERVICE,
                         on_ready=ready.set_result,
-                        ca=ca,
                     )
                 )
             )
