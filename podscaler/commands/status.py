@@ -106,10 +106,51 @@ def status(endpoint: URL, output: str) -> None:
     not podscaler, 2 a mistake in the arguments.
     """
     document = asyncio.run(fetch_status(endpoint))
+    health = document["health"]
+    healthy = bool(health.get("live") and health.get("ready"))
     if output == "json":
         click.echo(json.dumps(document, indent=2, sort_keys=True))
     else:
-        click.echo(render_text(document), nl=False)
-    health = document["health"]
-    if not (health.get("live") and health.get("ready")):
+        # Colours on a terminal only: click.echo drops them in a pipe or a file.
+        click.echo(_coloured(render_text(document), healthy), nl=False)
+    if not healthy:
         sys.exit(NOT_HEALTHY)
+
+
+#: Section headings of :func:`render_text`, in bold.
+_HEADINGS: Final = (
+    "managed:",
+    "scale loop lateness",
+    "node autoscaler:",
+    "vertical recommender:",
+    "shard:",
+    "recent handovers",
+)
+
+
+#: Words of :func:`render_text` that say something is wrong (the line turns yellow).
+_ALARMS: Final = ("NOT ", "REFUSED", "BACKED OFF", "FENCED")
+
+
+def _coloured(text: str, healthy: bool) -> str:
+    """The first line green or red, problems red, what is not working yellow, headings bold."""
+    out: list[str] = []
+    failing = False
+    for index, line in enumerate(text.splitlines()):
+        if index == 0:
+            out.append(click.style(line, fg="green" if healthy else "red", bold=True))
+        elif line.startswith("  ! "):
+            out.append(click.style(line, fg="red"))
+        elif line.startswith("not working:"):
+            failing = True
+            out.append(click.style(line, fg="red", bold=True))
+        elif not line.startswith(" "):
+            failing = False
+            alarm = "NOT " in line
+            heading = alarm or line.startswith(_HEADINGS)
+            out.append(click.style(line, fg="red" if alarm else None, bold=heading))
+        elif failing or any(word in line for word in _ALARMS):
+            out.append(click.style(line, fg="yellow"))
+        else:
+            out.append(line)
+    return "".join(line + "\n" for line in out)

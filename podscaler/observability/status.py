@@ -190,6 +190,8 @@ class LoopWatchdog:
 
 
 def _kind_line(name: str, counts: Mapping[str, Any]) -> str:
+    if not counts.get("total"):
+        return f"  {name:<20} none"
     parts = [f"{counts.get('total', 0)} total"]
     if "recommendationProvided" in counts:  # VerticalScalers have conditions of their own
         parts += [
@@ -228,6 +230,10 @@ def _vertical_lines(vertical: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
 def _age(seconds: float) -> str:
     return f"{seconds:.1f}s" if seconds < 60 else f"{seconds / 60:.0f}m"
 
@@ -236,7 +242,7 @@ def _shard_lines(shard: Mapping[str, Any]) -> list[str]:
     members: Sequence[Mapping[str, Any]] = shard.get("members") or ()
     state = "owning" if shard.get("owning") else "NOT OWNING (fenced or waiting after a join)"
     lines = [
-        f"shard: {len(members)} members, {shard.get('objects', 0)} ScaledObjects; "
+        f"shard: {_count(len(members), 'member')}, {shard.get('objects', 0)} ScaledObjects; "
         f"this replica {shard.get('identity', '')}: {state}, polls {shard.get('polling', 0)}"
     ]
     width = max((len(str(m.get("identity", ""))) for m in members), default=0) + 2
@@ -245,22 +251,31 @@ def _shard_lines(shard: Mapping[str, Any]) -> list[str]:
         lines.append(
             f"  {name:<{width}} owns {member.get('owns', 0):>5}   Lease renewed "
             f"{_age(float(member.get('renewedSecondsAgo', 0.0)))} ago "
-            f"(lasts {member.get('leaseDurationSeconds', 0):g}s)   {member.get('address') or '-'}"
+            f"(lasts {member.get('leaseDurationSeconds', 0):g}s)"
+            + (f"   metrics API at {member['address']}" if member.get("address") else "")
         )
     handovers: Sequence[Mapping[str, Any]] = shard.get("handovers") or ()
     if handovers:
         lines.append("recent handovers (newest first):")
+    me = shard.get("identity")
     for handover in handovers:
+        joined = [m for m in handover.get("joined") or () if m != me]
+        left = [m for m in handover.get("left") or () if m != me]
         what = []
-        if handover.get("joined"):
-            what.append("joined " + ", ".join(handover["joined"]))
-        if handover.get("left"):
-            what.append("left " + ", ".join(handover["left"]))
+        if me in (handover.get("left") or ()):
+            what.append("this replica FENCED (no renewal in time)")
+        elif me in (handover.get("joined") or ()):
+            what.append("this replica joined")
+        if joined:
+            what.append("joined " + ", ".join(joined))
+        if left:
+            what.append("left " + ", ".join(left))
         if not what:
-            what.append("owning" if handover.get("owning") else "stopped owning")
+            what.append("this replica " + ("owning" if handover.get("owning") else "waiting"))
         lines.append(
             f"  {str(handover.get('at', ''))[:19]}  {'; '.join(what)}: "
-            f"{handover.get('members', 0)} members, {handover.get('moved', 0)} objects moved; "
+            f"{_count(handover.get('members', 0), 'member')}, "
+            f"{_count(handover.get('moved', 0), 'object')} moved; "
             f"here {handover.get('taken', 0)} taken, {handover.get('released', 0)} released"
         )
     return lines

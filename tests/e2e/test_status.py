@@ -479,10 +479,9 @@ async def test_status_shows_the_shard_members_what_each_owns_and_handovers(
     assert newest["released"] == 0
     text = await asyncio.to_thread(_status, ops[0].endpoint)
     lines = text.stdout.splitlines()
-    assert f"shard: 1 members, {SHARD_OBJECTS} ScaledObjects; this replica " in "\n".join(lines)
-    assert any(
-        f"left {leaver}: 1 members, {polled[leaver]} objects moved" in line for line in lines
-    )
+    assert f"shard: 1 member, {SHARD_OBJECTS} ScaledObjects; this replica " in "\n".join(lines)
+    moved = f"{polled[leaver]} object" + ("" if polled[leaver] == 1 else "s")
+    assert any(f"left {leaver}: 1 member, {moved} moved" in line for line in lines)
 
 
 def test_nothing_listening_is_one_line_and_exit_1() -> None:

@@ -282,15 +282,27 @@ def test_text_shows_the_shard_members_what_they_own_and_handovers() -> None:
                     "released": 0,
                     "taken": 0,
                 },
+                {
+                    "at": "2026-12-07T03:59:00+00:00",
+                    "joined": [],
+                    "left": ["op-b"],
+                    "members": 0,
+                    "owning": False,
+                    "moved": 0,
+                    "released": 31,
+                    "taken": 0,
+                },
             ],
         },
     }
     assert render_text(document).splitlines()[3:] == [
         "shard: 2 members, 60 ScaledObjects; this replica op-b: owning, polls 31",
-        "  op-a   owns    29   Lease renewed 0.8s ago (lasts 15s)   10.0.0.1:6443",
-        "  op-b * owns    31   Lease renewed 1.2s ago (lasts 15s)   -",
+        "  op-a   owns    29   Lease renewed 0.8s ago (lasts 15s)   metrics API at 10.0.0.1:6443",
+        "  op-b * owns    31   Lease renewed 1.2s ago (lasts 15s)",
         "recent handovers (newest first):",
         "  2026-12-07T04:01:02  left op-c: 2 members, 20 objects moved; here 11 taken, 0 released",
-        "  2026-12-07T04:00:00  joined op-a, op-b, op-c: 3 members, 0 objects moved; "
-        "here 0 taken, 0 released",
+        "  2026-12-07T04:00:00  this replica joined; joined op-a, op-c: 3 members, "
+        "0 objects moved; here 0 taken, 0 released",
+        "  2026-12-07T03:59:00  this replica FENCED (no renewal in time): 0 members, "
+        "0 objects moved; here 0 taken, 31 released",
     ]

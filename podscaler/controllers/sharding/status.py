@@ -76,7 +76,10 @@ class HandoverLog:
         after: tuple[int, int] = (released_now, taken_now)
         for entry in reversed(self.entries):
             if entry.moved is None:
-                entry.moved = moved(keys, entry.before, entry.after) if entry.before else 0
+                # An empty list is this replica without a view (fenced, or not yet joined):
+                # nothing moved between members then.
+                both = entry.before and entry.after
+                entry.moved = moved(keys, entry.before, entry.after) if both else 0
             found.append(
                 {
                     "at": entry.at.isoformat(),

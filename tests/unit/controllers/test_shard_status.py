@@ -69,6 +69,10 @@ def test_handovers_newest_first_with_what_moved_and_what_this_replica_did() -> N
     assert (joined["joined"], joined["moved"]) == (["b"], to_b)
     assert (joined["released"], joined["taken"]) == (290, 0)
     assert (first["joined"], first["moved"], first["members"]) == (["a"], 0, 1)
+    state.members = ()  # fenced: no view, so nothing counted as moved
+    assert log.to_json(KEYS)[0]["moved"] == to_b
+    log.record()
+    assert (log.to_json(KEYS)[0]["left"], log.to_json(KEYS)[0]["moved"]) == (["a"], 0)
 
 
 def test_the_log_keeps_the_last_ten() -> None:
