@@ -31,8 +31,9 @@ What runs:
   (``cluster_autoscaler_*``) join ``/metrics`` and its last pass's reasons per node and pod are
   served at ``/debug/nodes``;
 * ``/debug/status`` on the metrics port: what the operator manages (objects per kind by
-  condition, the not-Ready ones, loop lateness, node groups and their backoff) and its health,
-  as JSON (:mod:`podscaler.observability.status`; what ``podscaler status`` prints);
+  condition, the not-Ready ones, loop lateness, node groups and their backoff, VerticalScalers
+  and the updater's work, the shard's members, owners and handovers) and its health, as JSON
+  (:mod:`podscaler.observability.status`; what ``podscaler status`` prints);
 * an HTTP server on the **health port** (default 8081): ``/healthz`` answers 200 while the
   process runs its loop and no poll loop is stuck (a loop with objects whose poll count has not
   moved for three polling intervals, at least a minute; the node autoscaler without a pass for

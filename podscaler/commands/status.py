@@ -1,10 +1,13 @@
 """``podscaler status``: what a running operator manages and how it is, from its own endpoint.
 
 Reads ``/debug/status`` on the operator's metrics port (``--endpoint``, default
-``http://127.0.0.1:8080``, what ``kubectl port-forward deploy/podscaler 8080`` gives): objects
-per kind with their Ready/Active/Fallback/Paused counts, the objects not Ready and why, how late
-the scale loop runs, node groups and their backoff, and the operator's liveness and readiness
-with the reasons (:mod:`podscaler.observability.status`).
+``http://127.0.0.1:8080``, what ``kubectl port-forward deploy/podscaler 8080`` gives): the
+operator's liveness and readiness with the reasons, then what is not working (objects not
+Ready, VerticalScalers that cannot recommend, and why), objects per kind with their
+Ready/Active/Fallback/Paused counts (VerticalScalers: recommending, low confidence), how late the
+scale loop runs, node groups and their backoff, what the vertical recommender and updater did
+(evictions, in-place resizes), and under ``--shard`` the members, the objects each owns and the
+recent handovers (:mod:`podscaler.observability.status`). Colours on a terminal only.
 
 Exit status: 0 the operator is live and ready; 3 it answered but is not live or not ready (a
 script can gate on it); 1 it could not be reached, or what answered is not podscaler's metrics
@@ -98,9 +101,11 @@ async def fetch_status(endpoint: URL) -> dict[str, Any]:
     "--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 def status(endpoint: URL, output: str) -> None:
-    """Show what a running operator manages: objects per kind (Ready, Active, Fallback,
-    Paused), the ones not Ready and why, scale loop lateness, node groups and their backoff,
-    and whether it is live and ready.
+    """Show what a running operator manages: whether it is live and ready, what is not
+    working and why, objects per kind (Ready, Active, Fallback, Paused; VerticalScalers:
+    recommending, low confidence), scale loop lateness, node groups and their backoff, the
+    vertical updater's evictions and resizes, and with --shard the members, the objects each
+    owns and the recent handovers.
 
     Exit status: 0 live and ready, 3 answered but not live or not ready, 1 not reachable or
     not podscaler, 2 a mistake in the arguments.
