@@ -293,13 +293,16 @@ def render_text(doc: Mapping[str, Any]) -> str:
         lines.append(f"  ! {problem}")
     kinds: Mapping[str, Any] = doc.get("objects") or {}
     errors = [e for counts in kinds.values() for e in counts.get("errors") or ()]
-    if errors:
+    starving = (doc.get("vertical") or {}).get("problem")
+    if errors or starving:
         lines.append("not working:")
-        for error in errors:
-            lines.append(
-                f"  {error['kind']} {error['namespace']}/{error['name']}: "
-                f"{error['reason']}: {error['message']}"
-            )
+    if starving:
+        lines.append(f"  vertical recommender: {starving}")
+    for error in errors:
+        lines.append(
+            f"  {error['kind']} {error['namespace']}/{error['name']}: "
+            f"{error['reason']}: {error['message']}"
+        )
     lines.append("managed:")
     if not kinds:
         lines.append("  nothing (standby, or no controller running)")

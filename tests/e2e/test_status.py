@@ -384,6 +384,7 @@ async def test_status_counts_vertical_scalers_and_what_the_updater_did(
     unsupported = next(c for c in ghost if c["type"] == "ConfigUnsupported")
     assert counts["errors"][0]["reason"] == unsupported["reason"]
     work = found["vertical"]
+    assert work["problem"] is None  # usage came from metrics.k8s.io
     assert work["recommender"]["passes"] >= 1
     assert work["recommender"]["samples"] >= 4
     remaining = await kube.request("GET", "/api/v1/namespaces/default/pods")

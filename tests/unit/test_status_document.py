@@ -229,6 +229,13 @@ def test_text_shows_the_vertical_scalers_and_their_updater() -> None:
     ]
     document["vertical"]["updater"] = None
     assert render_text(document).splitlines()[-1] == "  updater off (recommendations only)"
+    document["vertical"]["problem"] = (
+        "no usage from metrics.k8s.io (503); is metrics-server running?"
+    )
+    assert render_text(document).splitlines()[1:3] == [
+        "not working:",
+        "  vertical recommender: no usage from metrics.k8s.io (503); is metrics-server running?",
+    ]
 
 
 def test_text_shows_the_shard_members_what_they_own_and_handovers() -> None:

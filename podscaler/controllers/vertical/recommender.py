@@ -205,6 +205,11 @@ class VerticalRecommender:
         self.samples = 0
         self.ooms = 0
 
+    @property
+    def metrics_problem(self) -> str | None:
+        """Why the last pass had no usage from metrics.k8s.io (None: it had); for status."""
+        return self._metrics_problem
+
     # ---------------------------------------------------------------- lifecycle
 
     async def start(self) -> None:

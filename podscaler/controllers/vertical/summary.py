@@ -30,6 +30,8 @@ def vertical_summary(
             "ooms": recommender.ooms,
         },
         "updater": None,
+        # Every scaler starves while this lasts (metrics-server down, its APIService broken).
+        "problem": recommender.metrics_problem,
     }
     if updater is not None:
         work["updater"] = {
