@@ -27,7 +27,7 @@ from podscaler.clock import WallClock
 from podscaler.commands.failures import CommandFailure
 from podscaler.sim.clock import SimulatedEventLoop
 from podscaler.sim.scenarios.report import Summary, write_report
-from podscaler.sim.scenarios.runs import OperatorContext, RunResult
+from podscaler.sim.scenarios.runs import WEBHOOK_SERVICE, OperatorContext, RunResult
 from podscaler.sim.scenarios.scenario import (
     Scenario,
 )
@@ -119,6 +119,7 @@ async def embedded_operator(
     ``sim`` provider, ASGs on moto through the AWS provider."""
     from podscaler.controllers.nodes import SimProvider
     from podscaler.controllers.nodes.settings import NodeAutoscalerConfig
+    from podscaler.controllers.vertical.admission import WebhookOptions
     from podscaler.kube.clients import ConnectOptions
     from podscaler.metricsapi.server import MetricsApiOptions
     from podscaler.nodes.providers.sim import SimNodeGroup
@@ -149,6 +150,16 @@ async def embedded_operator(
             None
             if context.metrics_api_port is None
             else MetricsApiOptions(port=context.metrics_api_port, host="127.0.0.1")
+        ),
+        admission_webhook=(
+            None
+            if context.admission_webhook_port is None
+            else WebhookOptions(
+                port=context.admission_webhook_port,
+                host="127.0.0.1",
+                namespace=WEBHOOK_SERVICE[0],
+                service=WEBHOOK_SERVICE[1],
+            )
         ),
     )
     try:

@@ -42,7 +42,7 @@ import urllib.request
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from pydantic import SecretStr
 
@@ -79,6 +79,10 @@ __all__ = ["OperatorContext", "OperatorRunner", "RunResult", "run_scenario"]
 MOTO_ACCESS_KEY_ID = "AKIAPODSCALERSIMULATION"
 MOTO_SECRET = "podscaler-simulation-secret"
 
+#: (namespace, name) of the Service the MutatingWebhookConfiguration of a scenario with the
+#: ``admission-webhook`` feature names (``manifests/components/vertical-webhook``'s).
+WEBHOOK_SERVICE: Final = ("podscaler", "podscaler-webhook")
+
 #: For waits on child processes (moto starting) and the run's real duration.
 _WALL = WallClock()
 
@@ -107,6 +111,10 @@ class OperatorContext:
     metrics_api_port: int | None = None
     #: hears the operator's metrics URL once it serves (the run reads forecasts there)
     on_serving: Callable[[str], None] | None = None
+    #: where to serve the VerticalScaler admission webhook (127.0.0.1), when the scenario has
+    #: the ``admission-webhook`` feature: the API server reaches it as the Service
+    #: :data:`WEBHOOK_SERVICE`; else None
+    admission_webhook_port: int | None = None
 
 
 #: An operator started with the run and cancelled at its end.
@@ -597,6 +605,10 @@ async def run_scenario(
         if hpas and operator is not None:
             metrics_api_port = pick_port()
             install_metrics_api(world, metrics_api_port)
+        webhook_port: int | None = None
+        if "admission-webhook" in scenario.features and operator is not None:
+            webhook_port = pick_port()
+            server.register_service_endpoint(*WEBHOOK_SERVICE, "127.0.0.1", webhook_port)
         for workload in scenario.workloads:
             _apply(world, _substitute(workload.manifest, substitutions))
         for obj in scenario.objects:
@@ -622,6 +634,7 @@ async def run_scenario(
                 seed=scenario.seed,
                 metrics_api_port=metrics_api_port,
                 on_serving=served.append,
+                admission_webhook_port=webhook_port,
             )
             operator_task = asyncio.ensure_future(operator(context))
             if _has_predictive_trigger(scenario):

@@ -182,6 +182,9 @@ FEATURES: dict[str, Callable[[], str | None]] = {
     "scaledobject-controller": _operator_available,
     "proportional-controller": _proportional_available,
     "vertical-controller": _vertical_available,
+    # podscaler's admission webhook served by the operator, reached by the API server at the
+    # Service podscaler/podscaler-webhook (the scenario brings the MutatingWebhookConfiguration)
+    "admission-webhook": _vertical_available,
     "sqs": _sqs_available,
     "kafka": kafka_unavailable,
     "cpu-trigger": _trigger("cpu"),

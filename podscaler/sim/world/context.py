@@ -1,5 +1,5 @@
 """What every part of the world shares: the server and its writer, the caches, the timers,
-the event writer, the profiles, the seeded random generator and the clock."""
+the event writer, the profiles, the seeded random generator, the clock and the pod creator."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from podscaler.sim.world.admitting import PodCreations
 from podscaler.sim.world.events import EventWriter
 from podscaler.sim.world.profiles import Profiles
 from podscaler.sim.world.state import ClusterState, Timers
@@ -37,6 +38,8 @@ class WorldContext:
     profiles: Profiles
     rng: random.Random
     monotonic: Callable[[], float]
+    #: how the workload controllers create pods (through the webhooks when configured)
+    creations: PodCreations
 
     def suffix(self, length: int = 5) -> str:
         """A generateName-style suffix from the seeded generator (replays identically)."""

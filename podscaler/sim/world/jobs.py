@@ -71,7 +71,10 @@ def reconcile_job(ctx: WorldContext, key: Key) -> None:
                 COMPONENT,
             )
         elif (completions is not None and succeeded >= int(completions)) or (
-            completions is None and succeeded > 0 and not active
+            completions is None
+            and succeeded > 0
+            and not active
+            and not ctx.creations.in_flight(job)
         ):
             new_condition = {"type": "Complete", "status": "True", "reason": "", "message": ""}
             status["completionTime"] = stamp
@@ -82,7 +85,7 @@ def reconcile_job(ctx: WorldContext, key: Key) -> None:
                 if completions is not None
                 else (0 if succeeded else parallelism)
             )
-            want = max(0, min(parallelism, remaining) - len(active))
+            want = max(0, min(parallelism, remaining) - len(active) - ctx.creations.in_flight(job))
             template = spec.get("template") or {}
             uid = str(job["metadata"]["uid"])
             for _ in range(want):
@@ -100,11 +103,12 @@ def reconcile_job(ctx: WorldContext, key: Key) -> None:
                         "batch.kubernetes.io/controller-uid": uid,
                     },
                 )
-                ctx.writer.create(ctx.kinds.pods, pod, namespace)
-                active.append(pod)
-                ctx.events.record(
-                    job, "Normal", "SuccessfulCreate", f"Created pod: {pod_name}", COMPONENT
-                )
+                if not ctx.creations.create(
+                    job, pod, namespace, f"Created pod: {pod_name}", COMPONENT
+                ):
+                    break
+                if not ctx.creations.reserved((namespace, pod_name)):
+                    active.append(pod)
     status["active"] = len(active)
     status["succeeded"] = succeeded
     status["failed"] = failed

@@ -6,14 +6,13 @@ most recent scale-out and long-running pods keep serving. Deleted pods go throug
 termination (the kubelet's finalizer, see ``context.FINALIZER``) and no longer count once they
 carry a deletionTimestamp, as upstream.
 
-Simplifications: no ``minReadySeconds`` (available = Ready), no burst limits on creation, no
-expectations cache (the world's caches are updated synchronously with its own writes, so there
-is nothing to expect).
+Simplifications: no ``minReadySeconds`` (available = Ready), no burst limits on creation. The
+expectations cache upstream keeps is needed only for pods going through admission webhooks
+(``admitting.py`` counts them in flight); other writes update the world's caches at once.
 """
 
 from __future__ import annotations
 
-from podscaler.sim.apiserver.errors import ApiError
 from podscaler.sim.apiserver.store import Obj
 from podscaler.sim.world.context import WorldContext
 from podscaler.sim.world.podtemplates import pod_from_template
@@ -61,27 +60,23 @@ def reconcile_replicaset(ctx: WorldContext, key: Key) -> None:
     spec = rs.get("spec") or {}
     want = int(spec.get("replicas", 1))
     pods = active_pods(ctx, rs)
-    if len(pods) < want:
+    creating = ctx.creations.in_flight(rs)
+    if len(pods) + creating < want:
         template = spec.get("template") or {}
         workload = workload_name(ctx, rs)
-        for _ in range(want - len(pods)):
+        for _ in range(want - len(pods) - creating):
             pod_name = f"{name}-{ctx.suffix()}"
-            while (namespace, pod_name) in ctx.state.pods:
+            while (namespace, pod_name) in ctx.state.pods or ctx.creations.reserved(
+                (namespace, pod_name)
+            ):
                 pod_name = f"{name}-{ctx.suffix()}"
             pod = pod_from_template(
                 template, name=pod_name, namespace=namespace, owner=rs, workload=workload
             )
-            try:
-                ctx.writer.create(ctx.kinds.pods, pod, namespace)
-            except ApiError as exc:  # admission refused it (a missing PriorityClass)
-                ctx.events.record(
-                    rs, "Warning", "FailedCreate", f"Error creating: {exc}", COMPONENT
-                )
+            if not ctx.creations.create(rs, pod, namespace, f"Created pod: {pod_name}", COMPONENT):
                 break
-            ctx.events.record(
-                rs, "Normal", "SuccessfulCreate", f"Created pod: {pod_name}", COMPONENT
-            )
-    elif len(pods) > want:
+    elif len(pods) > want and not creating:
+        # (with creations in flight, wait for them to land before choosing victims)
         victims = sorted(pods, key=lambda p: _deletion_rank(ctx, p))[: len(pods) - want]
         for pod in victims:
             pod_name = str(pod["metadata"]["name"])

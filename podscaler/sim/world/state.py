@@ -156,9 +156,15 @@ class ClusterState:
 
     def _mark_owner(self, obj: Obj) -> None:
         ref = controller_ref(obj)
-        if ref is None:
-            return
-        found = self.uid_index.get(str(ref.get("uid")))
+        if ref is not None:
+            self._mark_uid(str(ref.get("uid")))
+
+    def owner_changed(self, owner: Obj) -> None:
+        """Reconcile the workload *owner* (ReplicaSet, Deployment, StatefulSet, Job) again."""
+        self._mark_uid(str(owner["metadata"].get("uid")))
+
+    def _mark_uid(self, uid: str) -> None:
+        found = self.uid_index.get(uid)
         if found is None:
             return
         kind, key = found

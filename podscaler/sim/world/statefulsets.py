@@ -45,6 +45,10 @@ def reconcile_statefulset(ctx: WorldContext, key: Key) -> None:
         if ordered and terminating:
             break
         pod_name = f"{name}-{ordinal}"
+        if ctx.creations.reserved((namespace, pod_name)):
+            if ordered:
+                break  # being admitted: not Running and Ready yet
+            continue
         pod = pod_from_template(
             template,
             name=pod_name,
@@ -59,15 +63,14 @@ def reconcile_statefulset(ctx: WorldContext, key: Key) -> None:
         pod["spec"] = {**pod["spec"], "hostname": pod_name}
         if spec.get("serviceName"):
             pod["spec"]["subdomain"] = spec["serviceName"]
-        ctx.writer.create(ctx.kinds.pods, pod, namespace)
-        ctx.events.record(
+        created = ctx.creations.create(
             sts,
-            "Normal",
-            "SuccessfulCreate",
+            pod,
+            namespace,
             f"create Pod {pod_name} in StatefulSet {name} successful",
             COMPONENT,
         )
-        if ordered:
+        if ordered or not created:
             break
     extra = sorted((o for o in by_ordinal if o >= want), reverse=True)
     if not (ordered and terminating):

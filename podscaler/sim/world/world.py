@@ -24,6 +24,7 @@ from podscaler.engine.cpa import ClusterTally, node_facts
 from podscaler.nodes.providers.sim import LABEL_NODE_GROUP, SimCloud
 from podscaler.sim.apiserver.resources import ResourceType
 from podscaler.sim.apiserver.store import Watcher
+from podscaler.sim.world.admitting import PodCreations
 from podscaler.sim.world.cloud import CloudSync
 from podscaler.sim.world.context import WorldContext
 from podscaler.sim.world.deployments import reconcile_deployment
@@ -71,17 +72,21 @@ class World:
         self.cloud = cloud or SimCloud(loop_time, random.Random(seed + 1))
         kinds = Kinds.of(server)
         writer = ApiWriter(server)
+        state, timers = ClusterState(), Timers()
+        events = EventWriter(writer, kinds, loop_time)
         self.ctx = WorldContext(
             server=server,
             writer=writer,
             kinds=kinds,
-            state=ClusterState(),
-            timers=Timers(),
-            events=EventWriter(writer, kinds, loop_time),
+            state=state,
+            timers=timers,
+            events=events,
             profiles=profiles or Profiles(),
             rng=self.rng,
             monotonic=loop_time,
+            creations=PodCreations(writer, kinds, events, state, timers, loop_time),
         )
+        self.ctx.creations.wake = self.wake
         self.queues = queues or QueueHub()
         self.kubelet = Kubelet(self.ctx, node_ready_seconds=node_ready_seconds)
         self.scheduler = Scheduler(self.ctx)
@@ -149,6 +154,7 @@ class World:
     async def stop(self) -> None:
         if self.asgs is not None:
             await self.asgs.stop()
+        await self.ctx.creations.close()
         for _name, rt, watcher in self._watches:
             self.server.store.unwatch(rt, watcher)
         for task in self._pumps:

@@ -10,15 +10,22 @@ watch event to every watcher, including an operator's informers over HTTP) and t
 
 Objects handed to these methods become the stored version; the world builds them as shallow
 copies of what it read (stored dicts are never mutated, see ``store.py``).
+
+One step of a REST create is skipped by :meth:`ApiWriter.create`: the mutating admission
+webhooks, which are HTTP calls and cannot run inside the world's synchronous steps.
+:meth:`ApiWriter.create_admitted` is the whole chain, awaited (``admitting.py`` decides which
+one a pod takes: the webhooks only when a MutatingWebhookConfiguration is stored).
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from podscaler.sim.apiserver import admission, validation
+from podscaler.sim.apiserver import admission, defaulting, validation
+from podscaler.sim.apiserver.authentication import User
 from podscaler.sim.apiserver.errors import Conflict
 from podscaler.sim.apiserver.resources import ResourceType
 from podscaler.sim.apiserver.store import Entry, Obj, rfc3339
@@ -68,6 +75,9 @@ class ApiWriter:
     def __init__(self, server: ApiServer) -> None:
         self.server = server
         self.store = server.store
+        self._configurations = server.table.get(
+            "admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations"
+        )
         #: Writes made (a figure for benchmarks).
         self.writes = 0
         #: Called after every write: the world drains its watches here, so its caches are
@@ -80,7 +90,34 @@ class ApiWriter:
             callback()
 
     def create(self, rt: ResourceType, obj: Obj, namespace: str = "") -> Entry:
+        """Create without the mutating webhooks (see :meth:`create_admitted`)."""
+        spec = obj.get("spec")
+        if isinstance(spec, dict) and rt.kind == "Pod" and not rt.group:
+            # Priority admission sets spec fields in place; a pod built from a template shares
+            # the stored template's spec dict, which must not change under the store.
+            obj["spec"] = dict(spec)
         admission.admit(self.store, self.server.table, rt, obj)
+        validation.validate(rt, obj)
+        entry = self.server.after_write(rt, self.store.create(rt, obj, namespace=namespace))
+        self._written()
+        return entry
+
+    def webhooks_configured(self) -> bool:
+        """Whether any MutatingWebhookConfiguration is stored (one dict length: cheap enough
+        to ask before every pod the world creates)."""
+        return self._configurations is not None and self.store.count(self._configurations) > 0
+
+    async def create_admitted(
+        self, rt: ResourceType, obj: Obj, namespace: str, user: User | None
+    ) -> Entry:
+        """Create as ``POST`` does (``rest.create``): defaults, built-in admission, the
+        mutating webhooks (called over HTTPS as *user*), validation, then the store. The object
+        is deep-copied first: defaulting and admission change it in place, and the world's
+        pods share their template's nested dicts with the stored workload."""
+        obj = copy.deepcopy(obj)
+        defaulting.apply_defaults(rt, obj)
+        admission.admit(self.store, self.server.table, rt, obj)
+        obj = await self.server.webhooks.mutate(rt, obj, namespace=namespace, user=user)
         validation.validate(rt, obj)
         entry = self.server.after_write(rt, self.store.create(rt, obj, namespace=namespace))
         self._written()
