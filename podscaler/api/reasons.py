@@ -166,6 +166,16 @@ class Reason(StrEnum):
     requests (no admission webhook is serving), so the updater evicts nothing, as upstream's
     updater does while its admission controller is not running."""
 
+    VerticalInPlaceFallback = "VerticalInPlaceFallback"
+    """InPlaceOrRecreate: a pod could not be resized in place (the kubelet said Infeasible,
+    or Deferred for longer than 5 minutes, or the cluster refused ``pods/resize``), so the
+    updater evicts it instead; the message says which."""
+
+    VerticalAdmissionMissed = "VerticalAdmissionMissed"
+    """A pod of a VerticalScaler in an admitting mode was created while podscaler's admission
+    webhook served, without passing through it (the API server could not reach it in time:
+    its ``failurePolicy: Ignore`` let the pod through with its own requests)."""
+
     # --- node autoscaling: Cluster Autoscaler's reasons, word for word, so filters and
     # alerts written for CA keep working (reference/cluster-autoscaler.md §5.2)
 
@@ -264,6 +274,7 @@ _WARNINGS: frozenset[Reason] = frozenset(
         Reason.VerticalScalerConfigUnsupported,
         Reason.VerticalCheckpointInvalid,
         Reason.VerticalEvictionRefused,
+        Reason.VerticalAdmissionMissed,
         Reason.FailedToScaleUpGroup,
         Reason.ScaleUpFailed,
         Reason.ScaleUpTimedOut,

@@ -88,3 +88,32 @@ def test_recreate_evicts_within_the_budget_and_the_webhook_sets_the_new_requests
     # Each was created through the webhook, none of them before the updater evicted.
     assert world.ctx.creations.admitted >= 3
     assert 450 <= target_cpu_millicores(seen["scaler"]) <= 700
+
+
+def test_in_place_deferred_too_long_falls_back_to_eviction_through_the_webhook() -> None:
+    result, seen, world = run(
+        "vpa-inplace-fallback",
+        {
+            "pods": "/api/v1/namespaces/default/pods",
+            "nodes": "/api/v1/nodes",
+            "events": "/apis/events.k8s.io/v1/namespaces/default/events",
+        },
+    )
+    fallbacks = [
+        e["note"] for e in seen["events"]["items"] if e["reason"] == "VerticalInPlaceFallback"
+    ]
+    assert fallbacks, "no fallback Event"
+    assert all("Deferred for" in note and "evicting it instead" in note for note in fallbacks)
+    pods = pods_of(seen["pods"], "hamster")
+    assert len(pods) == 2
+    (ballast,) = pods_of(seen["pods"], "ballast")
+    for pod in pods:
+        # Not resized in place: re-created, with the webhook's requests, on the node the node
+        # autoscaler added (the ballast's node never had room).
+        requests = pod["spec"]["containers"][0]["resources"]["requests"]
+        assert requests == {"cpu": "587m", "memory": "262144k"}, pod["metadata"]["name"]
+        assert pod["spec"]["nodeName"] != ballast["spec"]["nodeName"]
+        (status,) = pod["status"]["containerStatuses"]
+        assert status["resources"]["requests"] == requests  # what runs is what is asked
+    assert len(seen["nodes"]["items"]) == 2
+    assert world.ctx.creations.admitted >= 2

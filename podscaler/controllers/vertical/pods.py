@@ -29,6 +29,7 @@ __all__ = [
     "pod_key",
     "pod_phase",
     "pod_start_seconds",
+    "running_requests",
     "usage_of",
 ]
 
@@ -89,6 +90,41 @@ def container_requests(pod: Mapping[str, Any]) -> list[ContainerRequests]:
             )
         )
     return found
+
+
+def running_requests(pod: Mapping[str, Any]) -> list[ContainerRequests]:
+    """Each container's requests as the pod *runs* with them: the kubelet's
+    ``containerStatuses[].resources`` (Kubernetes ≥ 1.33) where it reports them, else the
+    spec's. They differ while an in-place resize is pending: the spec already holds the new
+    requests, the container still the old, and the updater must see the old ones (to fall
+    back to eviction once the resize has been Deferred too long)."""
+    running: dict[str, Mapping[str, Any]] = {}
+    for entry in (pod.get("status") or {}).get("containerStatuses") or ():
+        requests = (entry.get("resources") or {}).get("requests")
+        if isinstance(requests, Mapping) and requests:
+            running[str(entry.get("name") or "")] = requests
+    found = container_requests(pod)
+    if not running:
+        return found
+    result = []
+    for spec in found:
+        requests = running.get(spec.name)
+        if requests is None:
+            result.append(spec)
+            continue
+        cpu, memory = _quantity(requests.get("cpu")), _quantity(requests.get("memory"))
+        result.append(
+            ContainerRequests(
+                name=spec.name,
+                cpu_request_millicores=(
+                    cpu.milli_value() if cpu is not None else spec.cpu_request_millicores
+                ),
+                memory_request_millibytes=(
+                    memory.milli_value() if memory is not None else spec.memory_request_millibytes
+                ),
+            )
+        )
+    return result
 
 
 def memory_request_bytes(pod: Mapping[str, Any], container_name: str) -> int:

@@ -127,18 +127,32 @@ def trim_pod(pod: Obj) -> Obj:
         {"name": c.get("name"), "resources": c.get("resources") or {}}
         for c in spec.get("containers") or ()
     ]
-    statuses = [
-        {"name": s.get("name"), "lastState": s.get("lastState") or {}}
-        for s in status.get("containerStatuses") or ()
+    statuses = []
+    for s in status.get("containerStatuses") or ():
+        kept = {"name": s.get("name"), "lastState": s.get("lastState") or {}}
+        if s.get("resources"):
+            kept["resources"] = s["resources"]  # what runs, while a resize is pending
+        statuses.append(kept)
+    trimmed_status: Obj = {
+        "phase": status.get("phase"),
+        "startTime": status.get("startTime"),
+        "containerStatuses": statuses,
+    }
+    # The in-place resize's progress (Deferred, Infeasible, InProgress and since when), which
+    # decides the fall back to eviction.
+    resizing = [
+        c
+        for c in status.get("conditions") or ()
+        if c.get("type") in ("PodResizePending", "PodResizeInProgress")
     ]
+    if resizing:
+        trimmed_status["conditions"] = resizing
+    if status.get("resize"):
+        trimmed_status["resize"] = status["resize"]
     return {
         "metadata": kept_meta,
         "spec": {"containers": containers, "nodeName": spec.get("nodeName")},
-        "status": {
-            "phase": status.get("phase"),
-            "startTime": status.get("startTime"),
-            "containerStatuses": statuses,
-        },
+        "status": trimmed_status,
     }
 
 

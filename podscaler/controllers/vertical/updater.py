@@ -32,17 +32,20 @@ from typing import Any, Protocol
 
 from podscaler.api.quantities import Quantity, QuantityError
 from podscaler.api.reasons import Reason
+from podscaler.api.timestamps import parse_seconds
 from podscaler.api.verticalscaler import VerticalScaler
+from podscaler.controllers.vertical.podresources import OBSERVED_CONTAINERS_ANNOTATION
 from podscaler.controllers.vertical.pods import (
-    container_requests,
     container_terminations,
     is_live,
     observed_containers,
     owner_key,
     pod_phase,
     pod_start_seconds,
+    running_requests,
 )
 from podscaler.controllers.vertical.recommender import ScalerState, VerticalRecommender
+from podscaler.controllers.vertical.resize import resize_state
 from podscaler.controllers.vertical.targets import group_replicas
 from podscaler.engine.vpa import (
     EvictionBudget,
@@ -177,6 +180,10 @@ class VerticalUpdater:
         )
         self._task: asyncio.Task[None] | None = None
         self._waiting: set[tuple[str, str]] = set()
+        #: per scaler, since when (epoch seconds) the webhook has served for it
+        self._admitting_since: dict[tuple[str, str], float] = {}
+        #: uids of pods already reported as created past the webhook (the latest 1,000)
+        self._missed: dict[str, None] = {}
         #: Pods evicted (the latest 1,000), and evictions refused (tests and metrics).
         self.evicted: list[tuple[str, str]] = []
         self.evictions = 0
@@ -237,6 +244,7 @@ class VerticalUpdater:
             if (pod := informer.get(key[0], key[1])) is not None and is_live(pod)
         ]
         by_name = {str(p["metadata"]["name"]): p for p in pods}
+        self._check_admitted(state, pods, now_seconds)
         policy = spec.resource_policy.container_policies if spec.resource_policy else None
         off = frozenset(p.container_name or "" for p in policy or () if p.mode == "Off")
         update_policy = spec.update_policy
@@ -251,7 +259,7 @@ class VerticalUpdater:
                 UpdateCandidate(
                     name=str(pod["metadata"]["name"]),
                     priority=update_priority(
-                        container_requests(pod),
+                        running_requests(pod),
                         recommended.targets,
                         recommended.lower_bounds,
                         recommended.upper_bounds,
@@ -268,7 +276,7 @@ class VerticalUpdater:
             c
             for c in order_for_update(candidates, now_seconds, self.settings.update)
             if meets_eviction_requirements(
-                container_requests(by_name[c.name]), recommended.targets, requirements
+                running_requests(by_name[c.name]), recommended.targets, requirements
             )
         ]
         if not ordered:
@@ -302,12 +310,10 @@ class VerticalUpdater:
             phase = pod_phase(pod)
             if budget is None or not budget.can_evict(phase):
                 continue
-            if (
-                in_place
-                and self.resizer is not None
-                and await self.resizer.resize(pod, state.scaler, recommended.targets)
-            ):
-                continue
+            if in_place and self.resizer is not None:
+                if await self.resizer.resize(pod, state.scaler, recommended.targets):
+                    continue
+                self._fell_back(state, pod, can_recreate)
             if not can_recreate:
                 continue  # resized in place or nothing: an eviction would bring the old requests
             if self.settings.dry_run:
@@ -319,6 +325,53 @@ class VerticalUpdater:
                 return
             if await self._evict(state, pod):
                 budgets[owner] = budget.after_eviction(phase)
+
+    def _check_admitted(self, state: ScalerState, pods: list[Obj], now_seconds: float) -> None:
+        """An Event for each pod created while the webhook served that did not pass through
+        it (no observed-containers annotation): the API server's call timed out or failed and
+        ``failurePolicy: Ignore`` let the pod in with its own requests. Pods created in the
+        first second of serving are given the benefit of the doubt."""
+        if self.admission is None or not self.admission.ready():
+            self._admitting_since.pop(state.key, None)
+            return
+        since = self._admitting_since.setdefault(state.key, now_seconds)
+        for pod in pods:
+            meta = pod["metadata"]
+            uid = str(meta.get("uid") or "")
+            created = parse_seconds(meta.get("creationTimestamp"))
+            if uid in self._missed or created is None or created <= since + 1.0:
+                continue
+            if OBSERVED_CONTAINERS_ANNOTATION in (meta.get("annotations") or {}):
+                continue
+            self._missed[uid] = None
+            if len(self._missed) > 1000:
+                del self._missed[next(iter(self._missed))]
+            self.recommender.event(
+                state.obj,
+                Reason.VerticalAdmissionMissed,
+                f"pod {meta.get('name')} was created without passing the admission webhook "
+                "(the API server could not reach it in time; failurePolicy Ignore let the pod "
+                "in): it runs with its template's requests until updated",
+            )
+
+    def _fell_back(self, state: ScalerState, pod: Obj, can_recreate: bool) -> None:
+        """Say why an InPlaceOrRecreate pod is evicted rather than resized."""
+        now = self.recommender.now()
+        resize = resize_state(pod, now)
+        if resize.status == "Infeasible":
+            why = "its node can never hold the new requests (Infeasible)"
+        elif resize.status == "Deferred":
+            why = f"the resize has been Deferred for {resize.since_seconds:.0f} s"
+        elif resize.status == "InProgress":
+            why = f"the resize has been in progress for {resize.since_seconds:.0f} s"
+        else:
+            why = "the cluster refused the resize"
+        then = "evicting it instead" if can_recreate else "no admission webhook to evict for"
+        self.recommender.event(
+            state.obj,
+            Reason.VerticalInPlaceFallback,
+            f"pod {pod['metadata'].get('name')} not resized in place: {why}; {then}",
+        )
 
     async def _budget(
         self,
