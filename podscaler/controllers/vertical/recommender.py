@@ -33,6 +33,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from podscaler.api.meta import API_GROUP, API_VERSION
+from podscaler.api.quantities import Quantity, QuantityError
 from podscaler.api.reasons import Reason
 from podscaler.api.selectors import LabelSelector
 from podscaler.api.verticalscaler import VerticalScaler, vertical_scaler_problems
@@ -286,6 +287,9 @@ class VerticalRecommender:
         if state is None:
             history = ScalerHistory(self.settings.recommender.aggregation)
             state = self.states[key] = ScalerState(key, obj, history)
+            # What an earlier process published was announced already: a restart announces
+            # only a target that moves from it.
+            state.announced.update(published_targets(obj.get("status")))
         state.obj = obj
         return state
 
@@ -609,6 +613,28 @@ class VerticalRecommender:
     def event(self, regarding: Mapping[str, Any], reason: Reason, message: str) -> None:
         if self.recorder is not None:
             self.recorder.record(regarding, reason, message)
+
+
+def published_targets(status: Any) -> dict[str, tuple[int | None, int | None]]:
+    """``status.recommendation``'s targets by container: (millicores, bytes)."""
+    found: dict[str, tuple[int | None, int | None]] = {}
+    recommendation = status.get("recommendation") if isinstance(status, Mapping) else None
+    entries = (
+        recommendation.get("containerRecommendations")
+        if isinstance(recommendation, Mapping)
+        else None
+    )
+    for entry in entries if isinstance(entries, list) else ():
+        target = entry.get("target") if isinstance(entry, Mapping) else None
+        if not isinstance(target, Mapping) or not entry.get("containerName"):
+            continue
+        try:
+            cpu = Quantity(str(target["cpu"])).milli_value() if "cpu" in target else None
+            memory = Quantity(str(target["memory"])).int_value() if "memory" in target else None
+        except (QuantityError, ValueError, ArithmeticError):
+            continue
+        found[str(entry["containerName"])] = (cpu, memory)
+    return found
 
 
 def _moved(before: tuple[int | None, int | None], after: tuple[int | None, int | None]) -> bool:

@@ -460,6 +460,31 @@ def _apply(world: World, manifest: dict[str, Any]) -> None:
     world.ctx.writer.create(rt, manifest, namespace if rt.namespaced else "")
 
 
+def _restarting(
+    operator: OperatorRunner, world: World, at_seconds: Sequence[float]
+) -> OperatorRunner:
+    """*operator*, stopped (cancelled, as SIGTERM stops ``podscaler run``) and started afresh
+    at each of *at_seconds* of the run; the timeline notes each restart."""
+
+    async def run(context: OperatorContext) -> None:
+        loop = asyncio.get_running_loop()
+        for at in at_seconds:
+            task = asyncio.ensure_future(operator(context))
+            done, _ = await asyncio.wait(
+                {task}, timeout=max(0.0, world.origin_seconds + at - loop.time())
+            )
+            if task in done:
+                task.result()  # it stopped on its own: the run says so
+                return
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            world.timeline.note(world.seconds(), "operator", "", "operator restarted")
+        await operator(context)
+
+    return run
+
+
 async def run_scenario(
     scenario: Scenario,
     *,
@@ -636,6 +661,8 @@ async def run_scenario(
                 on_serving=served.append,
                 admission_webhook_port=webhook_port,
             )
+            if scenario.operator_restarts:
+                operator = _restarting(operator, world, scenario.operator_restarts)
             operator_task = asyncio.ensure_future(operator(context))
             if _has_predictive_trigger(scenario):
                 sampler_task = asyncio.ensure_future(

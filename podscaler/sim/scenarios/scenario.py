@@ -290,6 +290,9 @@ class Scenario:
     launch_failures: tuple[LaunchWindow, ...] = ()
     #: The node autoscaler's options (``nodeAutoscaler:``), or None for CA's defaults.
     node_autoscaler: NodeAutoscalerOptions | None = None
+    #: Simulated seconds at which the operator is stopped and started again
+    #: (``operatorRestarts: [15m]``), in time order: what it keeps must come from the cluster.
+    operator_restarts: tuple[float, ...] = ()
 
     @property
     def groups(self) -> NodeGroups:
@@ -318,6 +321,7 @@ _TOP_FIELDS = {
     "appMetrics",
     "speed",
     "nodeAutoscaler",
+    "operatorRestarts",
 }
 _WORKLOAD_FIELDS = {
     "name",
@@ -610,6 +614,14 @@ def parse_scenario(document: Any, *, path: Path | None = None) -> Scenario:
         for o in objects
         if (o.get("metadata") or {}).get("namespace")
     )
+    restarts = []
+    for index, raw in enumerate(_list(top.get("operatorRestarts"), "operatorRestarts")):
+        at = _seconds(raw, f"operatorRestarts[{index}]", 0.0)
+        if not 0 < at < duration:
+            raise _fail(f"operatorRestarts[{index}]", "must fall within the run's duration")
+        restarts.append(at)
+    if restarts and not OPERATOR_FEATURES.intersection(features):
+        raise _fail("operatorRestarts", "the scenario runs no operator (no controller feature)")
     app_metrics, history, history_step = _app_metrics(top.get("appMetrics", False))
     focus = top.get("focus")
     speed: float | None = None
@@ -642,6 +654,7 @@ def parse_scenario(document: Any, *, path: Path | None = None) -> Scenario:
         asgs=node_groups.asgs,
         launch_failures=node_groups.failures,
         node_autoscaler=node_autoscaler,
+        operator_restarts=tuple(sorted(restarts)),
     )
 
 

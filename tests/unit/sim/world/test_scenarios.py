@@ -47,6 +47,11 @@ def test_builtin_scenarios_are_found_by_name() -> None:
         ({"assertions": ["replicas(web) is big"]}, "assertions[0]"),
         ({"features": ["teleport"]}, "features"),
         ({"colour": "blue"}, "scenario"),
+        (
+            {"features": ["vertical-controller"], "duration": "10m", "operatorRestarts": ["20m"]},
+            "operatorRestarts[0]",
+        ),
+        ({"duration": "10m", "operatorRestarts": ["5m"]}, "operatorRestarts"),
     ],
 )
 def test_mistakes_name_their_field(document: dict[str, object], field: str) -> None:
