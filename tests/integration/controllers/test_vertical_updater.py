@@ -19,9 +19,11 @@ from podscaler.controllers.vertical import (
     VerticalSettings,
     VerticalUpdater,
 )
+from podscaler.controllers.vertical.podresources import OBSERVED_CONTAINERS_ANNOTATION
 from podscaler.kube.clients import Kube, connect
 from podscaler.kube.events import EventRecorder
 from podscaler.sim.apiserver.server import ApiServer
+from tests.integration.controllers.objects import wait_for
 from tests.integration.controllers.vertical_objects import (
     PODS_PATH,
     VS_PATH,
@@ -270,3 +272,55 @@ async def test_in_place_or_recreate_resizes_through_the_hook_and_evicts_the_rest
     assert "hamster-0" in resizer.asked
     assert ("default", "hamster-0") not in updater.evicted
     assert len(updater.evicted) == 2  # the budget: two of four away at once
+
+
+async def test_a_pod_created_past_the_serving_webhook_is_reported_once(
+    apiserver: ApiServer, kube: Kube, clock: SettableClock, recorder: EventRecorder
+) -> None:
+    """A webhook that timed out (failurePolicy Ignore let the pod in): the pod carries no
+    observed-containers annotation although the webhook served when it was created."""
+    pods = await _hamsters(kube, clock, 2)
+    await kube.request("POST", VS_PATH, body=vertical_scaler("hamster-vpa", "hamster"))
+    rec = await _recommended(apiserver, kube, clock, recorder, pods)
+
+    class Serving:
+        def ready(self) -> bool:
+            return True
+
+    owner = (await kube.request("GET", f"{RS_PATH}/hamster-5d9c7"))["metadata"]["uid"]
+    updater = VerticalUpdater(rec, admission=Serving())
+    try:
+        await updater.run_pass()  # the webhook serves from now on
+        clock.advance(120)
+        started = clock.now()
+        await running_pod(
+            kube, "hamster-missed", "hamster", started, owner=("hamster-5d9c7", owner)
+        )
+        await running_pod(
+            kube,
+            "hamster-admitted",
+            "hamster",
+            started,
+            owner=("hamster-5d9c7", owner),
+            annotations={OBSERVED_CONTAINERS_ANNOTATION: "hamster"},
+        )
+        await wait_for(lambda: _informed(rec, "hamster-missed", "hamster-admitted"))
+        await rec.run_pass()
+        await updater.run_pass()
+        await updater.run_pass()
+    finally:
+        await rec.aclose()
+    await recorder.flush()
+    answer = await kube.request("GET", "/apis/events.k8s.io/v1/namespaces/default/events")
+    missed = [e for e in answer["items"] if e["reason"] == "VerticalAdmissionMissed"]
+    assert len(missed) == 1, missed
+    assert missed[0]["regarding"]["name"] == "hamster-vpa"
+    assert (
+        "pod hamster-missed was created without passing the admission webhook"
+        in (missed[0]["note"])
+    )
+    assert missed[0].get("series", {}).get("count", 1) == 1
+
+
+async def _informed(rec: VerticalRecommender, *names: str) -> bool:
+    return all(rec.pod_informer.get("default", name) is not None for name in names)

@@ -81,9 +81,12 @@ async def running_pod(
     memory: str = "50Mi",
     owner: tuple[str, str] | None = None,
     oom_at: tuple[datetime, datetime] | None = None,
+    annotations: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """A Running pod of *app* (there are no workload controllers in the bare server)."""
     meta: dict[str, Any] = {"name": name, "labels": {"app": app}}
+    if annotations:
+        meta["annotations"] = annotations
     if owner is not None:
         meta["ownerReferences"] = [
             {
