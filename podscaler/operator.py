@@ -787,6 +787,9 @@ async def run_operator(
                 registry=metrics.registry,
             )
             servers.vertical = vertical
+            if vertical is not None:
+                # the webhook answers from the recommender's memory, not the API server
+                webhook_gate.recommender = vertical.recommender
             proportional = await start_proportional_controller(
                 kube,
                 namespace=options.namespace,
@@ -804,6 +807,7 @@ async def run_operator(
             await asyncio.Event().wait()
         finally:
             servers.jobs = servers.proportional = servers.vertical = None
+            webhook_gate.recommender = None
             if vertical is not None:
                 await vertical.aclose()
             if proportional is not None:

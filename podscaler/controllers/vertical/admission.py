@@ -7,6 +7,15 @@ pod's labels match the selector of the scaler's target), the answer is a JSONPat
 recommended resources (see :mod:`.podresources`) and annotating what changed. When several
 scalers match, the oldest wins (then the name), as upstream picks one.
 
+**Where the scalers come from.** In ``podscaler run`` the webhook answers from the vertical
+recommender's memory (:class:`WebhookGate` is its :class:`ScalerSource`): the VerticalScalers
+its informer holds, the label selectors its passes resolved, the recommendations it published.
+Admitting a pod reads nothing from the API server — kube-apiserver waits for this answer on
+every pod creation, so it must not wait for API round trips of its own. Scalers the recommender
+refuses (invalid, target missing, the newer of two on one workload) are not applied. Without a
+source (:func:`serve_admission_webhook` alone, as in the tests and ``bench/vertical.py``'s
+baseline) the webhook lists the namespace's scalers and resolves their targets per review.
+
 The webhook never stands in the way of a pod: anything it cannot work out (the API unreachable,
 a target without a selector, a review it cannot read) is answered ``allowed: true`` without a
 patch and logged, and the configuration's ``failurePolicy: Ignore`` covers the webhook being
@@ -24,10 +33,10 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -37,7 +46,10 @@ from podscaler.api.meta import GROUP_VERSION
 from podscaler.api.selectors import LabelSelector
 from podscaler.api.verticalscaler import VerticalScaler
 from podscaler.controllers.vertical.podresources import admission_patch, container_updates
+from podscaler.controllers.vertical.recommender import VerticalRecommender
 from podscaler.controllers.vertical.targets import TargetProblem, TargetResolver
+from podscaler.controllers.vertical.updater import recommended_of
+from podscaler.engine.vpa.amounts import Resources
 from podscaler.kube.clients import Kube
 from podscaler.kube.errors import KubeError
 from podscaler.serving.certificates import SelfSignedIssuer, service_hostnames
@@ -51,9 +63,12 @@ __all__ = [
     "DEFAULT_CONFIGURATION_NAME",
     "DEFAULT_PATH",
     "AdmissionWebhook",
+    "AdmittingScaler",
+    "ScalerSource",
     "WebhookGate",
     "WebhookOptions",
     "publish_ca_bundle",
+    "recommender_scalers",
     "run_admission_webhook",
     "serve_admission_webhook",
 ]
@@ -98,23 +113,70 @@ class WebhookOptions:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class AdmittingScaler:
+    """A VerticalScaler as the webhook applies it: the spec, the selector of its target,
+    what decides between two (creation time, name) and its published targets."""
+
+    scaler: VerticalScaler
+    selector: LabelSelector
+    created: str
+    name: str
+    targets: Mapping[str, Resources]
+
+
+class ScalerSource(Protocol):
+    """The VerticalScalers of a namespace that admit pods, from memory (no API call)."""
+
+    def admitting(self, namespace: str) -> Iterable[AdmittingScaler]: ...
+
+
+def recommender_scalers(recommender: VerticalRecommender, namespace: str) -> list[AdmittingScaler]:
+    """The recommender's scalers in *namespace* that admit pods: valid, target found, an
+    admitting update mode; with the recommendation as published (status)."""
+    found = []
+    for (scaler_namespace, name), state in list(recommender.states.items()):
+        scaler, selector = state.scaler, state.selector
+        if scaler_namespace != namespace or scaler is None or selector is None:
+            continue
+        if state.problem is not None or scaler.spec.effective_update_mode not in ADMITTING_MODES:
+            continue
+        targets = recommended_of(state.written_status or state.obj.get("status")).targets
+        found.append(AdmittingScaler(scaler, selector, state.created, name, targets))
+    return found
+
+
 class WebhookGate:
-    """The updater's :class:`~podscaler.controllers.vertical.updater.AdmissionGate`: ready
-    while this process serves the webhook, so evicted pods come back with new requests."""
+    """Between the webhook and the vertical controllers of one process.
+
+    The updater's :class:`~podscaler.controllers.vertical.updater.AdmissionGate`: ready while
+    this process serves the webhook, so evicted pods come back with new requests. And the
+    webhook's :class:`ScalerSource`: the recommender's scalers, while one runs."""
 
     def __init__(self) -> None:
         self.serving = False
+        self.recommender: VerticalRecommender | None = None
 
     def ready(self) -> bool:
         return self.serving
 
+    def admitting(self, namespace: str) -> Iterable[AdmittingScaler]:
+        if self.recommender is None:
+            return ()
+        return recommender_scalers(self.recommender, namespace)
+
 
 class AdmissionWebhook:
-    """Answers AdmissionReviews for pods from the VerticalScalers in the pod's namespace."""
+    """Answers AdmissionReviews for pods from the VerticalScalers in the pod's namespace:
+    from *source* when given (no API call per pod), else read from the API per review."""
 
-    def __init__(self, kube: Kube) -> None:
+    def __init__(self, kube: Kube, source: ScalerSource | None = None) -> None:
         self.kube = kube
+        self.source = source
         self.targets = TargetResolver(kube)
+        #: Reviews answered, and those that read the API server (benchmarks, tests).
+        self.reviews = 0
+        self.api_reads = 0
 
     async def _selector(self, namespace: str, scaler: VerticalScaler) -> LabelSelector | None:
         """The label selector of the scaler's target (``/scale``'s, else ``spec.selector``)."""
@@ -128,10 +190,22 @@ class AdmissionWebhook:
 
     async def matching_scaler(
         self, namespace: str, pod: Mapping[str, Any]
-    ) -> VerticalScaler | None:
-        """The scaler that controls ``pod`` (admitting modes only), or None."""
-        listing = await self.kube.request("GET", _SCALERS_PATH.format(namespace=namespace))
+    ) -> tuple[VerticalScaler, Mapping[str, Resources] | None] | None:
+        """The scaler that controls ``pod`` (admitting modes only) and its targets (None:
+        the scaler's own status), or None."""
         labels = (pod.get("metadata") or {}).get("labels") or {}
+        if self.source is not None:
+            matched = [
+                a
+                for a in self.source.admitting(namespace)
+                if not a.selector.is_empty and a.selector.matches(labels)
+            ]
+            if not matched:
+                return None
+            best = min(matched, key=lambda a: (a.created, a.name))
+            return best.scaler, best.targets
+        self.api_reads += 1
+        listing = await self.kube.request("GET", _SCALERS_PATH.format(namespace=namespace))
         found: list[VerticalScaler] = []
         for item in listing.get("items") or ():
             try:
@@ -150,7 +224,7 @@ class AdmissionWebhook:
         if not found:
             return None
         found.sort(key=lambda s: (str(s.metadata.creation_timestamp or ""), s.metadata.name or ""))
-        return found[0]
+        return found[0], None
 
     async def review(self, review: Mapping[str, Any]) -> dict[str, Any]:
         """The AdmissionReview answering ``review`` (allowed, maybe with a JSONPatch)."""
@@ -173,15 +247,17 @@ class AdmissionWebhook:
         ):
             return answer
         namespace = str(request.get("namespace") or (pod.get("metadata") or {}).get("namespace"))
+        self.reviews += 1
         try:
-            scaler = await self.matching_scaler(namespace, pod)
+            matched = await self.matching_scaler(namespace, pod)
         except KubeError as exc:
             log.warning("webhook: cannot list VerticalScalers in %s: %s", namespace, exc)
             response["warnings"] = ["podscaler: recommendation not applied (API unavailable)"]
             return answer
-        if scaler is None:
+        if matched is None:
             return answer
-        updates = container_updates(pod, scaler)
+        scaler, targets = matched
+        updates = container_updates(pod, scaler, targets)
         operations = admission_patch(pod, scaler.metadata.name or "", updates)
         response["patchType"] = "JSONPatch"
         response["patch"] = base64.b64encode(
@@ -233,6 +309,7 @@ async def serve_admission_webhook(
     configuration: str = DEFAULT_CONFIGURATION_NAME,
     service: tuple[str, str] | None = None,
     on_ready: Callable[[SecureServer], None] | None = None,
+    source: ScalerSource | None = None,
 ) -> None:
     """Serve the webhook until cancelled, keeping its certificate fresh.
 
@@ -258,14 +335,14 @@ async def serve_admission_webhook(
         except KubeError as exc:
             log.error("webhook: cannot publish the CA bundle into %s: %s", configuration, exc)
 
-    source = certificate_source(certificates, component="webhook")
+    issuer = certificate_source(certificates, component="webhook")
     keeper = CertificateKeeper(
-        source,
-        publish_ca_bundle=publish if isinstance(source, SelfSignedIssuer) else None,
+        issuer,
+        publish_ca_bundle=publish if isinstance(issuer, SelfSignedIssuer) else None,
         component="webhook",
     )
     tls = ServingTls(await keeper.initial())
-    webhook = AdmissionWebhook(kube)
+    webhook = AdmissionWebhook(kube, source)
     server = SecureServer(
         webhook.handle,
         tls=tls,
@@ -298,7 +375,7 @@ async def run_admission_webhook(
             gate.serving = True
 
     try:
-        await _serve(kube, options, ready, certificates)
+        await _serve(kube, options, ready, certificates, gate)
     finally:
         if gate is not None:
             gate.serving = False
@@ -309,6 +386,7 @@ async def _serve(
     options: WebhookOptions,
     ready: Callable[[SecureServer], None],
     certificates: CertificateOptions | None,
+    source: ScalerSource | None,
 ) -> None:
     await serve_admission_webhook(
         kube,
@@ -321,4 +399,5 @@ async def _serve(
         configuration=options.configuration,
         service=(options.namespace, options.service),
         on_ready=ready,
+        source=source,
     )
