@@ -24,8 +24,16 @@ each on the embedded API server (in this process), one pass sampling ``metrics.k
 resolving each target's ``/scale``, recommending, writing status and a checkpoint per
 container; baseline, interleaved: the same requests sent bare, as many in flight, nothing computed.
 
+Part 4 (``--admission N``) — the admission webhook as kube-apiserver calls it: N pod
+admissions, each an AdmissionReview POSTed over TLS (one kept-alive connection) to podscaler's
+webhook, with 50 VerticalScalers in the pod's namespace on the embedded API server; latency
+p50/p95 per admission. Two webhooks serve side by side, called in interleaved batches of 50:
+answering from the recommender's memory (what ``podscaler run`` does) against the baseline,
+the same webhook reading the namespace's scalers and their targets from the API per pod.
+
 Run: ``python bench/vertical.py [--containers 50000]
-[--prometheus --prom-containers 200 --days 8] [--controller 1000 --passes 3]``.
+[--prometheus --prom-containers 200 --days 8] [--controller 1000 --passes 3]
+[--admission 1000]``.
 """
 
 from __future__ import annotations
@@ -476,6 +484,178 @@ def part_three(scalers: int, passes: int) -> None:
     asyncio.run(_controller(scalers, passes))
 
 
+async def _admission(admissions: int, scalers: int = 50) -> None:
+    """The webhook's latency per admission, from memory and from the API (interleaved)."""
+    import base64
+    import logging
+    import ssl
+    from contextlib import suppress
+    from datetime import UTC, datetime, timedelta
+
+    import aiohttp
+
+    from podscaler.controllers.vertical import VerticalRecommender, VerticalSettings
+    from podscaler.controllers.vertical.admission import WebhookGate, serve_admission_webhook
+    from podscaler.kube.clients import connect
+    from podscaler.serving.security import CertificateOptions
+    from podscaler.serving.server import SecureServer
+    from podscaler.sim.apiserver.server import ApiServer
+
+    logging.getLogger("podscaler.serving").setLevel(logging.ERROR)
+    moment = [datetime(2026, 3, 2, tzinfo=UTC)]
+
+    def now() -> datetime:
+        return moment[0]
+
+    base = "/apis/autoscaling.podscaler.io/v1alpha1/namespaces/default"
+    async with ApiServer(now=now, bookmark_interval=60.0) as server:
+        with tempfile.TemporaryDirectory() as workdir:
+            path = server.write_kubeconfig(Path(workdir) / "kubeconfig")
+            async with await connect(kubeconfig=path) as kube:
+                for index in range(scalers):
+                    name = f"app{index}"
+                    labels = {"app": name}
+                    spec = {"containers": [{"name": "main", "image": "x"}]}
+                    await kube.request(
+                        "POST", "/apis/apps/v1/namespaces/default/deployments",
+                        body={"metadata": {"name": name}, "spec": {
+                            "replicas": 1, "selector": {"matchLabels": labels},
+                            "template": {"metadata": {"labels": labels}, "spec": spec}}},
+                    )  # fmt: skip
+                    await kube.request(
+                        "POST", f"{base}/verticalscalers",
+                        body={"apiVersion": "autoscaling.podscaler.io/v1alpha1",
+                              "kind": "VerticalScaler", "metadata": {"name": name},
+                              "spec": {"targetRef": {"apiVersion": "apps/v1",
+                                                     "kind": "Deployment", "name": name},
+                                       "updatePolicy": {"updateMode": "Initial"}}},
+                    )  # fmt: skip
+                    created = await kube.request(
+                        "POST", "/api/v1/namespaces/default/pods",
+                        body={"metadata": {"name": f"{name}-0", "labels": labels},
+                              "spec": spec},
+                    )  # fmt: skip
+                    created["status"] = {"phase": "Running", "startTime": "2026-03-01T00:00:00Z"}
+                    await kube.request(
+                        "PUT", f"/api/v1/namespaces/default/pods/{name}-0/status", body=created
+                    )
+                    server.set_pod_metrics(
+                        "default", f"{name}-0", {"main": {"cpu": "400m", "memory": "200Mi"}}
+                    )
+                settings = VerticalSettings(recommender_interval_seconds=1e9, updater=False)
+                rec = VerticalRecommender(kube, namespace="default", now=now, settings=settings)
+                await rec.start()
+                await rec.wait_synced(600)
+                await rec.wait_pass(600)
+                moment[0] += timedelta(seconds=60)
+                await rec.run_pass()
+                gate = WebhookGate()
+                gate.recommender = rec
+                ready: dict[str, asyncio.Future[SecureServer]] = {}
+                tasks = []
+                loop = asyncio.get_running_loop()
+                for label, source in (("memory", gate), ("api", None)):
+                    await kube.request(  # where each publishes its CA, as in a cluster
+                        "POST",
+                        "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations",
+                        body={"metadata": {"name": f"bench-{label}"}, "webhooks": [{
+                            "name": f"{label}.bench.podscaler.io",
+                            "admissionReviewVersions": ["v1"], "sideEffects": "None",
+                            "clientConfig": {"url": "https://127.0.0.1/"}}]},
+                    )  # fmt: skip
+                    ready[label] = loop.create_future()
+                    tasks.append(
+                        loop.create_task(
+                            serve_admission_webhook(
+                                kube,
+                                host="127.0.0.1",
+                                port=0,
+                                certificates=CertificateOptions(),
+                                configuration=f"bench-{label}",
+                                service=("podscaler", "podscaler-webhook"),
+                                on_ready=ready[label].set_result,
+                                source=source,
+                            )
+                        )
+                    )
+                ports = {label: (await future).port for label, future in ready.items()}
+                verified: dict[str, ssl.SSLContext] = {}
+                for label in ports:  # kube-apiserver verifies against the published bundle
+                    stored = await kube.request(
+                        "GET",
+                        "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/"
+                        f"bench-{label}",
+                    )
+                    bundle = stored["webhooks"][0]["clientConfig"]["caBundle"]
+                    verified[label] = ssl.create_default_context(
+                        cadata=base64.b64decode(bundle).decode()
+                    )
+                latencies: dict[str, list[float]] = {"memory": [], "api": []}
+                patched = {"memory": 0, "api": 0}
+                async with aiohttp.ClientSession() as session:
+
+                    async def admit(label: str, serial: int) -> None:
+                        app = f"app{serial % scalers}"
+                        review = {
+                            "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                            "request": {
+                                "uid": f"{label}-{serial}", "operation": "CREATE",
+                                "namespace": "default",
+                                "resource": {"group": "", "version": "v1", "resource": "pods"},
+                                "object": {"metadata": {"name": f"{app}-x{serial}",
+                                                        "labels": {"app": app}},
+                                           "spec": {"containers": [{"name": "main",
+                                                                    "image": "x"}]}}}}  # fmt: skip
+                        started = time.perf_counter()
+                        async with session.post(
+                            f"https://127.0.0.1:{ports[label]}/mutate-pods",
+                            json=review,
+                            ssl=verified[label],
+                            server_hostname="podscaler-webhook.podscaler.svc",
+                        ) as answer:
+                            body = await answer.json()
+                        latencies[label].append(time.perf_counter() - started)
+                        patched[label] += "patch" in body["response"]
+
+                    for label in ("memory", "api"):  # warm: TLS handshakes, first answers
+                        await admit(label, 0)
+                    latencies = {"memory": [], "api": []}
+                    patched = {"memory": 0, "api": 0}
+                    serial = 0
+                    while serial < admissions:  # A/B/A/B in batches of 50
+                        for label in ("memory", "api"):
+                            for offset in range(min(50, admissions - serial)):
+                                await admit(label, serial + offset)
+                        serial += 50
+                for task in tasks:
+                    task.cancel()
+                    with suppress(asyncio.CancelledError):
+                        await task
+                await rec.aclose()
+
+    def pct(values: list[float], p: float) -> float:
+        ordered = sorted(values)
+        return ordered[min(len(ordered) - 1, math.ceil(p * len(ordered)) - 1)] * 1000
+
+    print("| measure | from the recommender's memory | baseline: read from the API per pod |")
+    print("|---|---|---|")
+    for name, p in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
+        print(
+            f"| {name} per admission | {pct(latencies['memory'], p):.2f} ms | "
+            f"{pct(latencies['api'], p):.2f} ms |"
+        )
+    print(f"| admissions (patched) | {len(latencies['memory'])} ({patched['memory']}) | "
+          f"{len(latencies['api'])} ({patched['api']}) |")  # fmt: skip
+
+
+def part_four(admissions: int) -> None:
+    print(
+        f"\n## admission webhook: {admissions:,} pod admissions over TLS, 50 VerticalScalers in "
+        f"the namespace (load average {_load()})"
+    )
+    asyncio.run(_admission(admissions))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--containers", type=int, default=50_000)
@@ -487,16 +667,25 @@ def main() -> None:
         "--controller", type=int, default=0, help="part 3: this many VerticalScalers over HTTP"
     )
     parser.add_argument("--passes", type=int, default=3)
+    parser.add_argument(
+        "--admission", type=int, default=0, help="part 4: this many webhook admissions"
+    )
+    parser.add_argument(
+        "--only-admission", action="store_true", help="skip part 1 (with --admission)"
+    )
     args = parser.parse_args()
     pinned = _pin(1)
     print(
         f"vertical benchmark ({pinned}) — Python {platform.python_version()}, {os.cpu_count()} CPUs"
     )
-    part_one(args.containers, args.rounds)
+    if not args.only_admission:
+        part_one(args.containers, args.rounds)
     if args.prometheus:
         part_two(args.prom_containers, args.days, args.rounds)
     if args.controller:
         part_three(args.controller, args.passes)
+    if args.admission:
+        part_four(args.admission)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ recommender's own, built from usage published on ``metrics.k8s.io``.
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -19,6 +21,7 @@ from podscaler.controllers.vertical import (
     VerticalSettings,
     VerticalUpdater,
 )
+from podscaler.controllers.vertical.admission import AdmissionWebhook, WebhookGate
 from podscaler.controllers.vertical.podresources import OBSERVED_CONTAINERS_ANNOTATION
 from podscaler.kube.clients import Kube, connect
 from podscaler.kube.events import EventRecorder
@@ -324,3 +327,69 @@ async def test_a_pod_created_past_the_serving_webhook_is_reported_once(
 
 async def _informed(rec: VerticalRecommender, *names: str) -> bool:
     return all(rec.pod_informer.get("default", name) is not None for name in names)
+
+
+def _review(name: str, app: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": f"uid-{name}",
+            "operation": "CREATE",
+            "namespace": "default",
+            "resource": {"group": "", "version": "v1", "resource": "pods"},
+            "object": {
+                "metadata": {"name": name, "namespace": "default", "labels": {"app": app}},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "hamster",
+                            "image": "x",
+                            "resources": {"requests": {"cpu": "100m", "memory": "50Mi"}},
+                        }
+                    ]
+                },
+            },
+        },
+    }
+
+
+async def test_the_webhook_answers_from_the_recommender_as_it_would_from_the_api(
+    apiserver: ApiServer, kube: Kube, clock: SettableClock, recorder: EventRecorder
+) -> None:
+    pods = await _hamsters(kube, clock, 2)
+    spec = {"updatePolicy": {"updateMode": "Recreate"}}
+    await kube.request("POST", VS_PATH, body=vertical_scaler("hamster-vpa", "hamster", **spec))
+    clock.advance(1)
+    # A second scaler on the same workload (refused by the recommender: the older one wins in
+    # both paths) and one whose target does not exist (applied by neither).
+    await kube.request("POST", VS_PATH, body=vertical_scaler("second", "hamster", **spec))
+    await kube.request("POST", VS_PATH, body=vertical_scaler("ghost", "nothing-here", **spec))
+    rec = await _recommended(apiserver, kube, clock, recorder, pods)
+    gate = WebhookGate()
+    gate.recommender = rec
+    from_memory = AdmissionWebhook(kube, gate)
+    from_api = AdmissionWebhook(kube)
+    answers = {}
+    try:
+        await wait_for(lambda: _published(kube))
+        for name, app in (("new-0", "hamster"), ("other-0", "other")):
+            answers[name] = await from_memory.review(_review(name, app))
+            assert answers[name] == await from_api.review(_review(name, app)), name
+        target = (await kube.request("GET", f"{VS_PATH}/hamster-vpa"))["status"]["recommendation"][
+            "containerRecommendations"
+        ][0]["target"]
+    finally:
+        await rec.aclose()
+    assert from_memory.api_reads == 0
+    assert from_api.api_reads == 2
+    assert "patch" not in answers["other-0"]["response"]
+    operations = json.loads(base64.b64decode(answers["new-0"]["response"]["patch"]))
+    (resources,) = [o["value"] for o in operations if o["path"] == "/spec/containers/0/resources"]
+    assert resources["requests"] == target
+    assert any("hamster-vpa" in str(o["value"]) for o in operations)
+
+
+async def _published(kube: Kube) -> bool:
+    status = (await kube.request("GET", f"{VS_PATH}/hamster-vpa")).get("status") or {}
+    return bool((status.get("recommendation") or {}).get("containerRecommendations"))
