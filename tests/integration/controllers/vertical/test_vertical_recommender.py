@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from podscaler.api.quantities import Quantity
 from podscaler.cli import main
-from podscaler.controllers.vertical import VerticalRecommender, VerticalSettings
-from podscaler.kube.clients import Kube, connect
+from podscaler.controllers.vertical import VerticalRecommender
+from podscaler.kube.clients import Kube
 from podscaler.kube.events import EventRecorder
 from podscaler.sim.apiserver.server import ApiServer
 from tests.integration.controllers.objects import wait_for
+from tests.integration.controllers.vertical.conftest import StartRecommender
 from tests.integration.controllers.vertical_objects import (
     CP_PATH,
     PODS_PATH,
@@ -36,46 +35,6 @@ from tests.integration.controllers.vertical_objects import (
 )
 
 pytestmark = pytest.mark.filterwarnings("error")
-
-
-@pytest.fixture
-def clock() -> SettableClock:
-    return SettableClock()
-
-
-@pytest.fixture
-async def apiserver(clock: SettableClock) -> AsyncIterator[ApiServer]:
-    async with ApiServer(now=clock.now, bookmark_interval=0.2) as server:
-        yield server
-
-
-@pytest.fixture
-async def kube(kubeconfig: Path) -> AsyncIterator[Kube]:
-    async with await connect(kubeconfig=kubeconfig) as client:
-        yield client
-
-
-@pytest.fixture
-async def recorder(kube: Kube, clock: SettableClock) -> AsyncIterator[EventRecorder]:
-    events = EventRecorder(kube, now=clock.now, reporting_instance="test")
-    yield events
-    await events.aclose()
-
-
-async def _recommender(
-    kube: Kube, clock: SettableClock, recorder: EventRecorder
-) -> VerticalRecommender:
-    rec = VerticalRecommender(
-        kube,
-        namespace="default",
-        now=clock.now,
-        settings=VerticalSettings(recommender_interval_seconds=3600.0),
-        recorder=recorder,
-    )
-    await rec.start()
-    await rec.wait_synced(10)
-    await rec.wait_pass(10)
-    return rec
 
 
 async def _play(
@@ -108,11 +67,15 @@ async def _hamster(kube: Kube, clock: SettableClock, replicas: int = 2) -> list[
 
 
 async def test_a_day_of_half_a_core_recommends_upstreams_587m(
-    apiserver: ApiServer, kube: Kube, clock: SettableClock, recorder: EventRecorder
+    apiserver: ApiServer,
+    kube: Kube,
+    clock: SettableClock,
+    recorder: EventRecorder,
+    start_recommender: StartRecommender,
 ) -> None:
     pods = await _hamster(kube, clock)
     await kube.request("POST", VS_PATH, body=vertical_scaler("hamster-vpa", "hamster"))
-    rec = await _recommender(kube, clock, recorder)
+    rec = await start_recommender()
     try:
         await _play(rec, apiserver, clock, pods, 24 * 60, {"cpu": "500m", "memory": "200Mi"})
     finally:
@@ -140,11 +103,15 @@ async def test_a_day_of_half_a_core_recommends_upstreams_587m(
 
 
 async def test_a_restart_recommends_the_same_from_checkpoints(
-    apiserver: ApiServer, kube: Kube, clock: SettableClock, recorder: EventRecorder
+    apiserver: ApiServer,
+    kube: Kube,
+    clock: SettableClock,
+    recorder: EventRecorder,
+    start_recommender: StartRecommender,
 ) -> None:
     pods = await _hamster(kube, clock)
     await kube.request("POST", VS_PATH, body=vertical_scaler("hamster-vpa", "hamster"))
-    rec = await _recommender(kube, clock, recorder)
+    rec = await start_recommender()
     try:
         await _play(rec, apiserver, clock, pods, 6 * 60, {"cpu": "300m", "memory": "100Mi"})
         before = rec.states[("default", "hamster-vpa")].recommendation
@@ -152,7 +119,7 @@ async def test_a_restart_recommends_the_same_from_checkpoints(
         await rec.aclose()
     assert before is not None
     # A new process: its history comes only from the checkpoint objects.
-    again = await _recommender(kube, clock, recorder)
+    again = await start_recommender()
     try:
         after = again.states[("default", "hamster-vpa")].recommendation
     finally:
@@ -163,7 +130,11 @@ async def test_a_restart_recommends_the_same_from_checkpoints(
 
 
 async def test_an_oom_kill_raises_the_memory_target(
-    apiserver: ApiServer, kube: Kube, clock: SettableClock, recorder: EventRecorder
+    apiserver: ApiServer,
+    kube: Kube,
+    clock: SettableClock,
+    recorder: EventRecorder,
+    start_recommender: StartRecommender,
 ) -> None:
     await kube.request(
         "POST", "/apis/apps/v1/namespaces/default/deployments", body=workload("hamster", 1)
@@ -178,7 +149,7 @@ async def test_an_oom_kill_raises_the_memory_target(
         oom_at=(start, clock.now() - timedelta(minutes=1)),
     )
     await kube.request("POST", VS_PATH, body=vertical_scaler("hamster-vpa", "hamster"))
-    rec = await _recommender(kube, clock, recorder)
+    rec = await start_recommender()
     try:
         await _play(rec, apiserver, clock, ["hamster-0"], 30, {"cpu": "100m", "memory": "100Mi"})
         recommendation = rec.states[("default", "hamster-vpa")].recommendation
@@ -192,7 +163,11 @@ async def test_an_oom_kill_raises_the_memory_target(
 
 
 async def test_bad_scalers_get_a_condition_and_an_event_and_nothing_stops(
-    apiserver: ApiServer, kube: Kube, clock: SettableClock, recorder: EventRecorder
+    apiserver: ApiServer,
+    kube: Kube,
+    clock: SettableClock,
+    recorder: EventRecorder,
+    start_recommender: StartRecommender,
 ) -> None:
     pods = await _hamster(kube, clock)
     await kube.request("POST", VS_PATH, body=vertical_scaler("hamster-vpa", "hamster"))
@@ -210,7 +185,7 @@ async def test_bad_scalers_get_a_condition_and_an_event_and_nothing_stops(
     )
     created = await kube.request("POST", VS_PATH, body=bounds)
     assert created["metadata"]["name"] == "upside-down"
-    rec = await _recommender(kube, clock, recorder)
+    rec = await start_recommender()
     try:
         await _play(rec, apiserver, clock, pods, 10, {"cpu": "200m", "memory": "100Mi"})
     finally:
@@ -240,7 +215,11 @@ async def test_bad_scalers_get_a_condition_and_an_event_and_nothing_stops(
 
 
 async def test_checkpoints_of_gone_scalers_and_containers_are_collected(
-    apiserver: ApiServer, kube: Kube, clock: SettableClock, recorder: EventRecorder
+    apiserver: ApiServer,
+    kube: Kube,
+    clock: SettableClock,
+    recorder: EventRecorder,
+    start_recommender: StartRecommender,
 ) -> None:
     pods = await _hamster(kube, clock)
     await kube.request("POST", VS_PATH, body=vertical_scaler("hamster-vpa", "hamster"))
@@ -251,7 +230,7 @@ async def test_checkpoints_of_gone_scalers_and_containers_are_collected(
         "spec": {"vpaObjectName": "deleted-vpa", "containerName": "web"},
     }
     await kube.request("POST", CP_PATH, body=orphan)
-    rec = await _recommender(kube, clock, recorder)
+    rec = await start_recommender()
     try:
         await _play(rec, apiserver, clock, pods, 2, {"cpu": "200m", "memory": "100Mi"})
         names = {i["metadata"]["name"] for i in (await kube.request("GET", CP_PATH))["items"]}
@@ -269,13 +248,17 @@ async def test_checkpoints_of_gone_scalers_and_containers_are_collected(
 
 
 async def test_explain_shows_each_stage_and_the_cap(
-    apiserver: ApiServer, kube: Kube, clock: SettableClock, recorder: EventRecorder
+    apiserver: ApiServer,
+    kube: Kube,
+    clock: SettableClock,
+    recorder: EventRecorder,
+    start_recommender: StartRecommender,
 ) -> None:
     pods = await _hamster(kube, clock)
     policy = {"containerPolicies": [{"containerName": "*", "maxAllowed": {"cpu": "400m"}}]}
     body = vertical_scaler("hamster-vpa", "hamster", resourcePolicy=policy)
     await kube.request("POST", VS_PATH, body=body)
-    rec = await _recommender(kube, clock, recorder)
+    rec = await start_recommender()
     try:
         await _play(rec, apiserver, clock, pods, 120, {"cpu": "500m", "memory": "200Mi"})
     finally:
@@ -316,7 +299,11 @@ async def test_explain_shows_each_stage_and_the_cap(
 
 
 async def test_a_daemonset_target_is_found_through_its_spec_selector(
-    apiserver: ApiServer, kube: Kube, clock: SettableClock, recorder: EventRecorder
+    apiserver: ApiServer,
+    kube: Kube,
+    clock: SettableClock,
+    recorder: EventRecorder,
+    start_recommender: StartRecommender,
 ) -> None:
     agent = workload("hamster", 1)
     agent["kind"] = "DaemonSet"
@@ -326,7 +313,7 @@ async def test_a_daemonset_target_is_found_through_its_spec_selector(
     scaler = vertical_scaler("agent-vpa", "hamster")
     scaler["spec"]["targetRef"]["kind"] = "DaemonSet"
     await kube.request("POST", VS_PATH, body=scaler)
-    rec = await _recommender(kube, clock, recorder)
+    rec = await start_recommender()
     try:
         await _play(rec, apiserver, clock, ["hamster-x2x7k"], 5, {"cpu": "50m", "memory": "20Mi"})
     finally:
@@ -337,10 +324,14 @@ async def test_a_daemonset_target_is_found_through_its_spec_selector(
 
 
 async def test_without_a_scaler_no_pod_is_watched_and_the_first_one_is_served(
-    apiserver: ApiServer, kube: Kube, clock: SettableClock, recorder: EventRecorder
+    apiserver: ApiServer,
+    kube: Kube,
+    clock: SettableClock,
+    recorder: EventRecorder,
+    start_recommender: StartRecommender,
 ) -> None:
     pods = await _hamster(kube, clock)
-    rec = await _recommender(kube, clock, recorder)
+    rec = await start_recommender()
     try:
         # passes run, but nothing lists pods or their usage while no VerticalScaler exists
         await _play(rec, apiserver, clock, pods, 3, {"cpu": "500m", "memory": "200Mi"})

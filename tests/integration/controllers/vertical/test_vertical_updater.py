@@ -9,24 +9,20 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from podscaler.controllers.vertical import (
     VerticalRecommender,
-    VerticalSettings,
     VerticalUpdater,
 )
 from podscaler.controllers.vertical.admission import AdmissionWebhook, WebhookGate
 from podscaler.controllers.vertical.podresources import OBSERVED_CONTAINERS_ANNOTATION
-from podscaler.kube.clients import Kube, connect
+from podscaler.kube.clients import Kube
 from podscaler.kube.events import EventRecorder
 from podscaler.sim.apiserver.server import ApiServer
 from tests.integration.controllers.objects import wait_for
+from tests.integration.controllers.vertical.conftest import StartRecommender
 from tests.integration.controllers.vertical_objects import (
     PODS_PATH,
     VS_PATH,
@@ -38,30 +34,6 @@ from tests.integration.controllers.vertical_objects import (
 
 RS_PATH = "/apis/apps/v1/namespaces/default/replicasets"
 PDB_PATH = "/apis/policy/v1/namespaces/default/poddisruptionbudgets"
-
-
-@pytest.fixture
-def clock() -> SettableClock:
-    return SettableClock()
-
-
-@pytest.fixture
-async def apiserver(clock: SettableClock) -> AsyncIterator[ApiServer]:
-    async with ApiServer(now=clock.now, bookmark_interval=0.2) as server:
-        yield server
-
-
-@pytest.fixture
-async def kube(kubeconfig: Path) -> AsyncIterator[Kube]:
-    async with await connect(kubeconfig=kubeconfig) as client:
-        yield client
-
-
-@pytest.fixture
-async def recorder(kube: Kube, clock: SettableClock) -> AsyncIterator[EventRecorder]:
-    events = EventRecorder(kube, now=clock.now, reporting_instance="test")
-    yield events
-    await events.aclose()
 
 
 async def _hamsters(kube: Kube, clock: SettableClock, replicas: int) -> list[str]:
@@ -81,25 +53,14 @@ async def _hamsters(kube: Kube, clock: SettableClock, replicas: int) -> list[str
 
 
 async def _recommended(
+    start: StartRecommender,
     server: ApiServer,
-    kube: Kube,
     clock: SettableClock,
-    recorder: EventRecorder,
     pods: list[str],
     **settings: Any,
 ) -> VerticalRecommender:
-    rec = VerticalRecommender(
-        kube,
-        namespace="default",
-        now=clock.now,
-        settings=VerticalSettings(
-            recommender_interval_seconds=3600.0, updater_interval_seconds=3600.0, **settings
-        ),
-        recorder=recorder,
-    )
-    await rec.start()
-    await rec.wait_synced(10)
-    await rec.wait_pass(10)
+    """A recommender after an hour of half a core per pod (its updater loop waits an hour)."""
+    rec = await start(updater_interval_seconds=3600.0, **settings)
     for _ in range(60):
         clock.advance(60)
         for pod in pods:
@@ -125,11 +86,17 @@ async def _reasons(kube: Kube, recorder: EventRecorder) -> dict[str, int]:
 
 
 async def test_pods_far_below_the_recommendation_are_evicted_half_at_a_time(
-    apiserver: ApiServer, kube: Kube, clock: SettableClock, recorder: EventRecorder
+    apiserver: ApiServer,
+    kube: Kube,
+    clock: SettableClock,
+    recorder: EventRecorder,
+    start_recommender: StartRecommender,
 ) -> None:
     pods = await _hamsters(kube, clock, 4)
     await kube.request("POST", VS_PATH, body=vertical_scaler("hamster-vpa", "hamster"))
-    rec = await _recommended(apiserver, kube, clock, recorder, pods, evict_without_admission=True)
+    rec = await _recommended(
+        start_recommender, apiserver, clock, pods, evict_without_admission=True
+    )
     updater = VerticalUpdater(rec)
     try:
         await updater.run_pass()
@@ -143,7 +110,11 @@ async def test_pods_far_below_the_recommendation_are_evicted_half_at_a_time(
 
 
 async def test_a_pod_disruption_budget_holds(
-    apiserver: ApiServer, kube: Kube, clock: SettableClock, recorder: EventRecorder
+    apiserver: ApiServer,
+    kube: Kube,
+    clock: SettableClock,
+    recorder: EventRecorder,
+    start_recommender: StartRecommender,
 ) -> None:
     pods = await _hamsters(kube, clock, 4)
     pdb = {
@@ -162,7 +133,9 @@ async def test_a_pod_disruption_budget_holds(
     }
     await kube.request("PUT", f"{PDB_PATH}/hamster/status", body=created)
     await kube.request("POST", VS_PATH, body=vertical_scaler("hamster-vpa", "hamster"))
-    rec = await _recommended(apiserver, kube, clock, recorder, pods, evict_without_admission=True)
+    rec = await _recommended(
+        start_recommender, apiserver, clock, pods, evict_without_admission=True
+    )
     updater = VerticalUpdater(rec)
     try:
         await updater.run_pass()
@@ -174,14 +147,20 @@ async def test_a_pod_disruption_budget_holds(
 
 
 async def test_min_replicas_and_update_mode_off_evict_nothing(
-    apiserver: ApiServer, kube: Kube, clock: SettableClock, recorder: EventRecorder
+    apiserver: ApiServer,
+    kube: Kube,
+    clock: SettableClock,
+    recorder: EventRecorder,
+    start_recommender: StartRecommender,
 ) -> None:
     pods = await _hamsters(kube, clock, 2)
     scaler = vertical_scaler(
         "hamster-vpa", "hamster", updatePolicy={"updateMode": "Recreate", "minReplicas": 3}
     )
     await kube.request("POST", VS_PATH, body=scaler)
-    rec = await _recommended(apiserver, kube, clock, recorder, pods, evict_without_admission=True)
+    rec = await _recommended(
+        start_recommender, apiserver, clock, pods, evict_without_admission=True
+    )
     updater = VerticalUpdater(rec)
     try:
         await updater.run_pass()
@@ -204,11 +183,15 @@ async def test_min_replicas_and_update_mode_off_evict_nothing(
 
 
 async def test_without_an_admission_webhook_nothing_is_evicted_and_an_event_says_why(
-    apiserver: ApiServer, kube: Kube, clock: SettableClock, recorder: EventRecorder
+    apiserver: ApiServer,
+    kube: Kube,
+    clock: SettableClock,
+    recorder: EventRecorder,
+    start_recommender: StartRecommender,
 ) -> None:
     pods = await _hamsters(kube, clock, 4)
     await kube.request("POST", VS_PATH, body=vertical_scaler("hamster-vpa", "hamster"))
-    rec = await _recommended(apiserver, kube, clock, recorder, pods)
+    rec = await _recommended(start_recommender, apiserver, clock, pods)
     updater = VerticalUpdater(rec)
     try:
         await updater.run_pass()
@@ -222,15 +205,7 @@ async def test_without_an_admission_webhook_nothing_is_evicted_and_an_event_says
         def ready(self) -> bool:
             return True
 
-    rec = VerticalRecommender(
-        kube,
-        namespace="default",
-        now=clock.now,
-        settings=VerticalSettings(recommender_interval_seconds=3600.0),
-        recorder=recorder,
-    )
-    await rec.start()
-    await rec.wait_pass(10)
+    rec = await start_recommender()
     updater = VerticalUpdater(rec, admission=Serving())
     try:
         await updater.run_pass()
@@ -240,12 +215,16 @@ async def test_without_an_admission_webhook_nothing_is_evicted_and_an_event_says
 
 
 async def test_in_place_or_recreate_resizes_through_the_hook_and_evicts_the_rest(
-    apiserver: ApiServer, kube: Kube, clock: SettableClock, recorder: EventRecorder
+    apiserver: ApiServer,
+    kube: Kube,
+    clock: SettableClock,
+    recorder: EventRecorder,
+    start_recommender: StartRecommender,
 ) -> None:
     pods = await _hamsters(kube, clock, 4)
     spec = {"updatePolicy": {"updateMode": "InPlaceOrRecreate"}}
     await kube.request("POST", VS_PATH, body=vertical_scaler("hamster-vpa", "hamster", **spec))
-    rec = await _recommended(apiserver, kube, clock, recorder, pods)
+    rec = await _recommended(start_recommender, apiserver, clock, pods)
 
     class Resizer:
         """Resizes hamster-0 in place; the others are Infeasible (fall back to eviction)."""
@@ -278,13 +257,17 @@ async def test_in_place_or_recreate_resizes_through_the_hook_and_evicts_the_rest
 
 
 async def test_a_pod_created_past_the_serving_webhook_is_reported_once(
-    apiserver: ApiServer, kube: Kube, clock: SettableClock, recorder: EventRecorder
+    apiserver: ApiServer,
+    kube: Kube,
+    clock: SettableClock,
+    recorder: EventRecorder,
+    start_recommender: StartRecommender,
 ) -> None:
     """A webhook that timed out (failurePolicy Ignore let the pod in): the pod carries no
     observed-containers annotation although the webhook served when it was created."""
     pods = await _hamsters(kube, clock, 2)
     await kube.request("POST", VS_PATH, body=vertical_scaler("hamster-vpa", "hamster"))
-    rec = await _recommended(apiserver, kube, clock, recorder, pods)
+    rec = await _recommended(start_recommender, apiserver, clock, pods)
 
     class Serving:
         def ready(self) -> bool:
@@ -355,7 +338,11 @@ def _review(name: str, app: str) -> dict[str, Any]:
 
 
 async def test_the_webhook_answers_from_the_recommender_as_it_would_from_the_api(
-    apiserver: ApiServer, kube: Kube, clock: SettableClock, recorder: EventRecorder
+    apiserver: ApiServer,
+    kube: Kube,
+    clock: SettableClock,
+    recorder: EventRecorder,
+    start_recommender: StartRecommender,
 ) -> None:
     pods = await _hamsters(kube, clock, 2)
     spec = {"updatePolicy": {"updateMode": "Recreate"}}
@@ -365,7 +352,7 @@ async def test_the_webhook_answers_from_the_recommender_as_it_would_from_the_api
     # both paths) and one whose target does not exist (applied by neither).
     await kube.request("POST", VS_PATH, body=vertical_scaler("second", "hamster", **spec))
     await kube.request("POST", VS_PATH, body=vertical_scaler("ghost", "nothing-here", **spec))
-    rec = await _recommended(apiserver, kube, clock, recorder, pods)
+    rec = await _recommended(start_recommender, apiserver, clock, pods)
     gate = WebhookGate()
     gate.recommender = rec
     from_memory = AdmissionWebhook(kube, gate)
