@@ -27,7 +27,7 @@ VS = "/apis/autoscaling.podscaler.io/v1alpha1/namespaces/default/verticalscalers
 MWC = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/podscaler-vertical"
 
 
-def run(name: str, reads: dict[str, str]) -> tuple[RunResult, dict[str, Any], World]:
+def run(name: str, reads: dict[str, str]) -> tuple[dict[str, Any], World]:
     """Run built-in scenario *name*; GET each of *reads* (label → path) at its end."""
     scenario = load_scenario(name)
     missing = missing_features(scenario.features)
@@ -50,7 +50,7 @@ def run(name: str, reads: dict[str, str]) -> tuple[RunResult, dict[str, Any], Wo
 
     result = run_simulated(main, start=scenario.start)
     assert result.passed, [(r.text, r.detail) for r in result.results if not r.ok]
-    return result, seen, worlds[0]
+    return seen, worlds[0]
 
 
 def pods_of(listing: dict[str, Any], app: str) -> list[dict[str, Any]]:
@@ -68,7 +68,7 @@ def target_cpu_millicores(scaler: dict[str, Any]) -> int:
 
 
 def test_recreate_evicts_within_the_budget_and_the_webhook_sets_the_new_requests() -> None:
-    result, seen, world = run(
+    seen, world = run(
         "vpa-recreate",
         {
             "scaler": f"{VS}/hamster-vpa",
@@ -91,7 +91,7 @@ def test_recreate_evicts_within_the_budget_and_the_webhook_sets_the_new_requests
 
 
 def test_in_place_deferred_too_long_falls_back_to_eviction_through_the_webhook() -> None:
-    result, seen, world = run(
+    seen, world = run(
         "vpa-inplace-fallback",
         {
             "pods": "/api/v1/namespaces/default/pods",
@@ -121,7 +121,7 @@ def test_in_place_deferred_too_long_falls_back_to_eviction_through_the_webhook()
 
 def test_a_restarted_operator_keeps_the_recommendation_from_its_checkpoints() -> None:
     cp = "/apis/autoscaling.podscaler.io/v1alpha1/namespaces/default/verticalscalercheckpoints"
-    result, seen, world = run("vpa-restart", {"scaler": f"{VS}/hamster-vpa", "checkpoints": cp})
+    seen, world = run("vpa-restart", {"scaler": f"{VS}/hamster-vpa", "checkpoints": cp})
     assert any(a.text == "operator restarted" for a in world.timeline.annotations)
     # Only the quiet quarter of an hour (100m a pod) came after the restart; the target still
     # holds the busy one because the history came back from the checkpoint.
