@@ -99,8 +99,11 @@ def running_requests(pod: Mapping[str, Any]) -> list[ContainerRequests]:
     requests, the container still the old, and the updater must see the old ones (to fall
     back to eviction once the resize has been Deferred too long)."""
     running: dict[str, Mapping[str, Any]] = {}
-    for entry in (pod.get("status") or {}).get("containerStatuses") or ():
-        requests = (entry.get("resources") or {}).get("requests")
+    status = pod.get("status")
+    entries = status.get("containerStatuses") if isinstance(status, Mapping) else None
+    for entry in entries if isinstance(entries, list) else ():
+        resources = entry.get("resources") if isinstance(entry, Mapping) else None
+        requests = resources.get("requests") if isinstance(resources, Mapping) else None
         if isinstance(requests, Mapping) and requests:
             running[str(entry.get("name") or "")] = requests
     found = container_requests(pod)

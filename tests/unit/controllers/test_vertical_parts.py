@@ -19,9 +19,11 @@ from podscaler.controllers.vertical.pods import (
     container_terminations,
     is_live,
     owner_key,
+    running_requests,
     usage_of,
 )
-from podscaler.controllers.vertical.recommender import _moved, trim_pod
+from podscaler.controllers.vertical.recommender import _moved, published_targets, trim_pod
+from podscaler.controllers.vertical.resize import resize_state
 from podscaler.controllers.vertical.status import compose_status
 from podscaler.controllers.vertical.updater import RateLimiter, recommended_of
 from podscaler.engine.vpa import (
@@ -100,6 +102,60 @@ def test_a_pod_is_read_for_requests_owner_and_ooms() -> None:
     assert container_requests(trimmed) == container_requests(pod)
 
 
+def test_a_pending_resize_is_read_as_what_runs() -> None:
+    """Resized to 587m in the spec, Deferred by the kubelet: the container still runs with
+    100m, and the trimmed pod the updater reads keeps both that and the condition."""
+    pod = {
+        "metadata": {"name": "web-1"},
+        "spec": {
+            "containers": [
+                {"name": "app", "resources": {"requests": {"cpu": "587m", "memory": "250Mi"}}},
+                {"name": "side", "resources": {"requests": {"cpu": "10m"}}},
+            ],
+            "volumes": [],
+        },
+        "status": {
+            "phase": "Running",
+            "conditions": [
+                {"type": "Ready", "status": "True"},
+                {
+                    "type": "PodResizePending",
+                    "status": "True",
+                    "reason": "Deferred",
+                    "lastTransitionTime": "2026-03-02T00:00:00Z",
+                },
+            ],
+            "containerStatuses": [
+                {"name": "app", "resources": {"requests": {"cpu": "100m"}}, "ready": True}
+            ],
+        },
+    }
+    trimmed = trim_pod(pod)
+    assert [c["type"] for c in trimmed["status"]["conditions"]] == ["PodResizePending"]
+    app, side = running_requests(trimmed)
+    assert app.cpu_request_millicores == 100  # what runs
+    assert app.memory_request_millibytes == 250 * MIB * 1000  # not reported: the spec's
+    assert side.cpu_request_millicores == 10
+    assert running_requests({"spec": pod["spec"]}) == container_requests(pod)
+    state = resize_state(trimmed, datetime(2026, 3, 2, 0, 6, tzinfo=UTC))
+    assert (state.status, state.since_seconds) == ("Deferred", 360.0)
+
+
+def test_published_targets_seed_what_a_restarted_recommender_announced() -> None:
+    status = {
+        "recommendation": {
+            "containerRecommendations": [
+                {"containerName": "app", "target": {"cpu": "587m", "memory": "262144k"}},
+                {"containerName": "bad", "target": {"cpu": "lots"}},
+                {"target": {"cpu": "1"}},
+            ]
+        }
+    }
+    assert published_targets(status) == {"app": (587, 262144000)}
+    assert published_targets(None) == {}
+    assert published_targets({"recommendation": []}) == {}
+
+
 @settings(deadline=None, max_examples=200)
 @given(json_values)
 def test_reading_any_json_never_raises(value: Any) -> None:
@@ -110,6 +166,21 @@ def test_reading_any_json_never_raises(value: Any) -> None:
     recommended_of({"recommendation": {"containerRecommendations": [value]}})
     recommended_of({"recommendation": value})
     recommended_of({"recommendation": {"containerRecommendations": [{"target": value}]}})
+    published_targets({"recommendation": value})
+    published_targets({"recommendation": {"containerRecommendations": [value]}})
+    published_targets(
+        {"recommendation": {"containerRecommendations": [{"containerName": "a", "target": value}]}}
+    )
+    running_requests({"spec": {"containers": [{"name": "a"}]}, "status": document})
+    running_requests(
+        {"spec": {"containers": [{"name": "a"}]}, "status": {"containerStatuses": value}}
+    )
+    running_requests(
+        {
+            "spec": {"containers": [{"name": "a"}]},
+            "status": {"containerStatuses": [{"name": "a", "resources": value}]},
+        }
+    )
 
 
 def test_usage_of_pod_metrics() -> None:
