@@ -51,6 +51,7 @@ from podscaler.pki import Authority
 from podscaler.serving.authentication import Authenticator, UserInfo
 from podscaler.serving.authorization import Attributes, SubjectAccessReviewer
 from podscaler.serving.certificates import service_hostnames
+from podscaler.serving.connections import DEFAULT_LIMITS, ConnectionLimits
 from podscaler.serving.security import (
     DEFAULT_AUTH_REFRESH_SECONDS,
     CertificateOptions,
@@ -106,6 +107,7 @@ class MetricsApiServer:
         idle_timeout_seconds: float = DEFAULT_IDLE_TIMEOUT_SECONDS,
         handshake_timeout_seconds: float = DEFAULT_HANDSHAKE_TIMEOUT_SECONDS,
         serving_thread: bool = True,
+        limits: ConnectionLimits = DEFAULT_LIMITS,
     ) -> None:
         self.source = source
         self.request_timeout_seconds = request_timeout_seconds
@@ -120,6 +122,7 @@ class MetricsApiServer:
             handshake_timeout_seconds=handshake_timeout_seconds,
             max_line_size=_MAX_LINE_SIZE,
             serving_thread=serving_thread,
+            limits=limits,
         )
 
     @property
@@ -266,6 +269,10 @@ class MetricsApiOptions:
     #: Watch the APIService and restore our CA when it goes (see :mod:`.cabundle`); False
     #: only where the loop's clock is faked (a watch's read timeout would fire at once).
     guard_ca_bundle: bool = True
+    #: Connections kept (in all, per client address) and requests handled at once; over them
+    #: a connection is reset before its handshake, a request answered 429 (see
+    #: :mod:`podscaler.serving.connections`).
+    limits: ConnectionLimits = field(default_factory=ConnectionLimits)
 
 
 async def _check_apiservice(kube: Kube, options: MetricsApiOptions) -> None:
@@ -343,6 +350,7 @@ async def serve_metrics_api(
         request_timeout_seconds=options.request_timeout_seconds,
         idle_timeout_seconds=options.idle_timeout_seconds,
         serving_thread=options.serving_thread,
+        limits=options.limits,
     )
     await server.start(options.host, options.port)
     try:

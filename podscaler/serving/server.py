@@ -13,9 +13,13 @@ never reaches the next:
 
 Every error is a ``metav1.Status`` document (:mod:`~podscaler.serving.status`); an unexpected
 exception is logged by type only and answered 500. Slow or stuck clients cannot pin resources:
-the TLS handshake has its own timeout, and a connection that does not deliver a complete request
-head within ``idle_timeout_seconds`` (new or kept alive) is closed by aiohttp's keep-alive
-timer, which in aiohttp ≥ 3.10 also runs before the first request.
+connections are accepted by :class:`~podscaler.serving.connections.BoundedListener`, which
+resets those over the total or per-client limit before any handshake; the TLS handshake has
+its own timeout, and a connection that does not deliver a complete request head within
+``idle_timeout_seconds`` (new or kept alive, slowloris or silent) is closed by aiohttp's
+keep-alive timer, which in aiohttp ≥ 3.10 also runs before the first request. At most
+``limits.max_in_flight`` requests are handled at once (each waits on the deciding loop); more
+are answered ``429`` with ``Retry-After``, as kube-apiserver answers over its in-flight limit.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from podscaler.serving.authorization import (
     SubjectAccessReviewer,
     forbidden_message,
 )
+from podscaler.serving.connections import DEFAULT_LIMITS, BoundedListener, ConnectionLimits
 from podscaler.serving.status import StatusError
 from podscaler.serving.thread import ServingThread
 from podscaler.serving.tls import ServingTls
@@ -110,6 +115,7 @@ class SecureServer:
         handshake_timeout_seconds: float = DEFAULT_HANDSHAKE_TIMEOUT_SECONDS,
         max_line_size: int = DEFAULT_MAX_LINE_SIZE,
         serving_thread: bool = False,
+        limits: ConnectionLimits = DEFAULT_LIMITS,
     ) -> None:
         self.handler = handler
         self.tls = tls
@@ -120,10 +126,12 @@ class SecureServer:
         self.idle_timeout_seconds = idle_timeout_seconds
         self.handshake_timeout_seconds = handshake_timeout_seconds
         self.max_line_size = max_line_size
+        self.limits = limits
         self.port = 0
         self.url = ""
         self._runner: web.AppRunner | None = None
-        self._server: asyncio.Server | None = None
+        self._server: BoundedListener | None = None
+        self._in_flight = 0
         #: Accept, TLS and HTTP on a thread of their own (see :mod:`.thread`); the handler,
         #: authentication and authorization still run on the loop that started the server.
         self.thread = ServingThread(f"{component}-serving") if serving_thread else None
@@ -163,17 +171,15 @@ class SecureServer:
         await runner.setup()
         self._runner = runner
         assert runner.server is not None
-        loop = asyncio.get_running_loop()
-        # Our own listener rather than a TCPSite: only create_server takes a handshake timeout.
-        self._server = await loop.create_server(
+        # Our own listener rather than a TCPSite: connection limits before any handshake.
+        self._server = BoundedListener(
             runner.server,
-            host,
-            port,
-            ssl=self.tls.listener if self.tls is not None else None,
-            ssl_handshake_timeout=self.handshake_timeout_seconds if self.tls is not None else None,
-            reuse_address=True,
-            backlog=1024,
+            tls=self.tls.listener if self.tls is not None else None,
+            handshake_timeout_seconds=self.handshake_timeout_seconds,
+            limits=self.limits,
+            component=self.component,
         )
+        await self._server.start(host, port)
         sock = self._server.sockets[0]
         self.port = int(sock.getsockname()[1])
         shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
@@ -191,14 +197,24 @@ class SecureServer:
                 await self.thread.run(self._close)
         await self.thread.stop()
 
+    @property
+    def open_connections(self) -> int:
+        """Connections open or handshaking now (read on the serving loop's thread or after it
+        stopped; a plain int, so a racy read is merely stale)."""
+        return self._server.open_connections if self._server is not None else 0
+
+    @property
+    def refused_connections(self) -> int:
+        """Connections reset over the limits since the start."""
+        return sum(self._server.counts.refused.values()) if self._server is not None else 0
+
     async def _close(self) -> None:
         if self._server is not None:
             server, self._server = self._server, None
-            server.close()
+            await server.close()
             if self._runner is not None and self._runner.server is not None:
                 await self._runner.server.shutdown(1.0)
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(server.wait_closed(), 2.0)
+            server.abort_open()
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
@@ -231,6 +247,17 @@ class SecureServer:
             return _error(StatusError(500, "internal error while serving the request"))
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        if self._in_flight >= self.limits.max_in_flight:
+            response = _error(StatusError(429, "too many requests, please try again later"))
+            response.headers["Retry-After"] = "1"
+            return response
+        self._in_flight += 1
+        try:
+            return await self._dispatch_counted(request)
+        finally:
+            self._in_flight -= 1
+
+    async def _dispatch_counted(self, request: web.Request) -> web.StreamResponse:
         if self.thread is None:
             return await self.handler(request, await self.authenticate(request))
         # On the serving loop: the peer certificate (its connection lives here) and, unless a

@@ -19,6 +19,8 @@ _REASONS: Final = {
     404: "NotFound",
     405: "MethodNotAllowed",
     408: "Timeout",
+    413: "RequestEntityTooLarge",
+    429: "TooManyRequests",
     500: "InternalError",
     503: "ServiceUnavailable",
     504: "Timeout",
