@@ -23,13 +23,17 @@ down. The pod is then created with the resources it asked for.
 
 Serving: HTTPS on :mod:`podscaler.serving`'s listener with its certificate handling (files
 reloaded when replaced, or our own CA renewed before expiry, the CA bundle published into the
-MutatingWebhookConfiguration first). kube-apiserver calls webhooks without credentials unless
+MutatingWebhookConfiguration first, and put back within seconds whenever the configuration is
+re-applied without it: :func:`podscaler.serving.cabundle.guard_bundle`). The listener's
+connection limits apply (:mod:`podscaler.serving.connections`), and a review body must arrive
+within :data:`_BODY_SECONDS`. kube-apiserver calls webhooks without credentials unless
 it is given an admission kubeconfig, so the listener does not authenticate; it only reads pods
 it is sent and answers patches (no Secret, nothing stored).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -52,6 +56,7 @@ from podscaler.controllers.vertical.updater import recommended_of
 from podscaler.engine.vpa.amounts import Resources
 from podscaler.kube.clients import Kube
 from podscaler.kube.errors import KubeError
+from podscaler.serving.cabundle import guard_bundle, webhook_bundle_patch
 from podscaler.serving.certificates import SelfSignedIssuer, service_hostnames
 from podscaler.serving.security import CertificateOptions, certificate_source
 from podscaler.serving.server import SecureServer, respond
@@ -81,6 +86,10 @@ DEFAULT_PATH: Final = "/mutate-pods"
 DEFAULT_CONFIGURATION_NAME: Final = "podscaler-vertical"
 #: The largest AdmissionReview read (kube-apiserver's own request bound is 3 MiB).
 _MAX_REVIEW_BYTES: Final = 3 * 1024 * 1024
+#: A review's body must arrive within this (kube-apiserver's webhook timeout is at most 30 s);
+#: a client dribbling one pins no handler longer.
+_BODY_SECONDS: Final = 10.0
+_CONFIGURATIONS: Final = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
 _SCALERS_PATH: Final = "/apis/" + GROUP_VERSION + "/namespaces/{namespace}/verticalscalers"
 
 
@@ -271,7 +280,11 @@ class AdmissionWebhook:
             raise StatusError(405, f"{request.method} is not allowed; POST an AdmissionReview")
         if request.content_length is not None and request.content_length > _MAX_REVIEW_BYTES:
             raise StatusError(413, "the AdmissionReview is too large")
-        raw = await request.content.read(_MAX_REVIEW_BYTES + 1)
+        try:
+            async with asyncio.timeout(_BODY_SECONDS):
+                raw = await request.content.read(_MAX_REVIEW_BYTES + 1)
+        except TimeoutError as exc:
+            raise StatusError(408, "the AdmissionReview did not arrive in time") from exc
         if len(raw) > _MAX_REVIEW_BYTES:
             raise StatusError(413, "the AdmissionReview is too large")
         try:
@@ -285,7 +298,7 @@ class AdmissionWebhook:
 
 async def publish_ca_bundle(kube: Kube, configuration: str, bundle: bytes) -> None:
     """Put ``bundle`` into every webhook's ``clientConfig.caBundle`` of ``configuration``."""
-    path = f"/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/{configuration}"
+    path = f"{_CONFIGURATIONS}/{configuration}"
     current = await kube.request("GET", path)
     encoded = base64.b64encode(bundle).decode()
     webhooks = [
@@ -310,13 +323,16 @@ async def serve_admission_webhook(
     service: tuple[str, str] | None = None,
     on_ready: Callable[[SecureServer], None] | None = None,
     source: ScalerSource | None = None,
+    guard_ca_bundle: bool = True,
 ) -> None:
     """Serve the webhook until cancelled, keeping its certificate fresh.
 
     With no certificate files, a certificate from our own CA is issued for the Service's names
     (``service`` = namespace, name) and the CA is published into ``configuration`` before it
     is served; a failure to publish is logged (the webhook serves; its configuration's
-    ``failurePolicy: Ignore`` keeps pods flowing until the bundle lands). ``certificates.ca``:
+    ``failurePolicy: Ignore`` keeps pods flowing until the bundle lands), and guarded against
+    re-applies (``guard_ca_bundle``; False only where the loop's clock is faked).
+    ``certificates.ca``:
     the CA the replicas share (:mod:`podscaler.metricsapi.sharedca`), so that every replica
     publishes the same bundle; None mints one (right for a single replica only).
     """
@@ -355,7 +371,19 @@ async def serve_admission_webhook(
     try:
         if on_ready is not None:
             on_ready(server)
-        await keeper.run(tls)
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(keeper.run(tls))
+            if guard_ca_bundle and keeper.publish_ca_bundle is not None:
+                tasks.create_task(
+                    guard_bundle(
+                        kube,
+                        lambda: keeper.published,
+                        collection=_CONFIGURATIONS,
+                        name=configuration,
+                        patch_for=webhook_bundle_patch,
+                        component="webhook",
+                    )
+                )
     finally:
         await server.stop()
 
