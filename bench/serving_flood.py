@@ -8,8 +8,14 @@ TLS with a self-signed certificate, authenticating callers (an anonymous one get
 measurements per round, interleaved in the same run:
 
 * ``quiet``: no flood (the baseline);
-* ``flood, thread``: the metrics API on its serving thread (as ``podscaler run`` serves it);
-* ``flood, loop``: the same flood with serving on the deciding loop (the behaviour before).
+* ``flood, thread``: the metrics API as ``podscaler run`` serves it: on its serving thread,
+  with the default connection limits (:mod:`podscaler.serving.connections`: the flood comes
+  from one address, so all but ``max_per_client`` of its connections are reset at accept);
+* ``flood, loop``: the same flood with serving on the deciding loop and no connection limits
+  (the behaviour before issue 17 §6).
+
+Each line prints the 1-minute load average at the start and at the end of its measured period
+(the machine is shared: figures from a loaded machine are only comparable within one run).
 
 The flood (``--flood``, a process of its own) keeps ``--connections`` concurrent TLS
 connections busy for the measured period only: each connects, handshakes, asks
@@ -61,6 +67,7 @@ async def run_operator(kubeconfig: str, interval: int, periods: int, mode: str) 
         TokenReviewer,
     )
     from podscaler.serving.certificates import SelfSignedIssuer
+    from podscaler.serving.connections import DEFAULT_LIMITS, ConnectionLimits
     from podscaler.serving.tls import ServingTls
 
     kube = await connect(kubeconfig=Path(kubeconfig))
@@ -86,6 +93,7 @@ async def run_operator(kubeconfig: str, interval: int, periods: int, mode: str) 
         authenticator=Authenticator(AuthenticationConfig(), TokenReviewer(kube)),
         authorizer=None,
         serving_thread=mode != "loop",
+        limits=DEFAULT_LIMITS if mode != "loop" else ConnectionLimits(10**6, 10**6, 10**6),
     )
     await api.start("127.0.0.1", 0)
     print(json.dumps({"port": api.port}), flush=True)
@@ -96,6 +104,7 @@ async def run_operator(kubeconfig: str, interval: int, periods: int, mode: str) 
     await asyncio.sleep(interval * periods)
     measuring = False
     evaluations = controller.evaluations - evaluations0
+    refused = api.http.refused_connections
     await api.stop()
     await controller.aclose()
     await kube.close()
@@ -104,6 +113,7 @@ async def run_operator(kubeconfig: str, interval: int, periods: int, mode: str) 
         json.dumps(
             {
                 "evaluations": evaluations,
+                "refused": refused,
                 "p50_ms": pct(samples, 50) * 1000,
                 "p95_ms": pct(samples, 95) * 1000,
                 "p99_ms": pct(samples, 99) * 1000,
@@ -198,7 +208,7 @@ async def measure(args: argparse.Namespace, mode: str, prom_url: str, pin: bool)
             assert flooder.stdout is not None
             line = await flooder.stdout.readline()
             result.update(json.loads(line) if line else {})
-        result.update(mode=mode, load=load)
+        result.update(mode=mode, load=load, load_end=scale_loop._loadavg())
         return result
     finally:
         for process in (flooder, operator, api):
@@ -229,7 +239,8 @@ async def main_async(args: argparse.Namespace) -> None:
                     f"p95 {result['p95_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
                     f"max {result['max_ms']:.1f} ms, {result['evaluations']} evaluations, "
                     f"flood requests {result.get('requests', 0)} "
-                    f"(errors {result.get('errors', 0)}), load {result['load']}",
+                    f"(errors {result.get('errors', 0)}, reset at accept "
+                    f"{result.get('refused', 0)}), load {result['load']}..{result['load_end']}",
                     flush=True,
                 )
     finally:
