@@ -111,6 +111,7 @@ from podscaler.kube.errors import KubeError
 from podscaler.kube.events import EventRecorder
 from podscaler.kube.leases import LeaderElector
 from podscaler.metricsapi.apiservice import APISERVICE_NAME, apiservice_owner
+from podscaler.metricsapi.carotation import SharedCa, SharedCaKeeper
 from podscaler.metricsapi.forwarding import LOCAL, ForwardingSource
 from podscaler.metricsapi.server import MetricsApiOptions, serve_metrics_api
 from podscaler.metricsapi.sharedca import SharedCaError, shared_authority
@@ -122,7 +123,6 @@ from podscaler.observability.status import (
     condition_counts,
     lateness_summary,
 )
-from podscaler.pki import Authority
 from podscaler.serving.loopback import loopback_only
 from podscaler.serving.security import CertificateOptions
 
@@ -530,7 +530,8 @@ async def _serve_external_metrics(
     kube: Kube,
     options: MetricsApiOptions | None,
     servers: _Servers,
-    shared_ca: asyncio.Future[Authority | None] | None = None,
+    shared_ca: asyncio.Future[SharedCaKeeper | None] | None = None,
+    leading: Callable[[], bool] = lambda: True,
 ) -> None:
     """The metrics API for the operator's lifetime. It failing (a port taken, unreadable
     certificates) is logged and leaves the controllers running: direct mode needs no API; but
@@ -552,7 +553,7 @@ async def _serve_external_metrics(
     def serving(_: object) -> None:
         servers.metrics_api = "serving"
 
-    ca: Authority | None = None
+    keeper: SharedCaKeeper | None = None
     if options.cert_file is None and options.cert_dir is None:
         # Self-issued certificates: every replica issues from the one CA in a Secret, so the
         # APIService's caBundle trusts all of them (issue 17 item 10).
@@ -560,6 +561,16 @@ async def _serve_external_metrics(
             ca = await shared_authority(
                 kube, options.namespace, now=_WALL.now(), common_name=f"{options.service}-ca"
             )
+            # Rotated through the Secret by the Lease holder; every replica follows it.
+            keeper = SharedCaKeeper(
+                kube,
+                options.namespace,
+                SharedCa(ca),
+                now=_WALL.now,
+                leading=leading,
+                common_name=f"{options.service}-ca",
+            )
+            await keeper.check()  # a rotation under way: its next or previous CA too
         except (KubeError, SharedCaError) as exc:
             log.warning(
                 "metrics API: no shared CA (%s); this replica mints its own, which other "
@@ -567,9 +578,9 @@ async def _serve_external_metrics(
                 exc,
             )
     if shared_ca is not None and not shared_ca.done():
-        shared_ca.set_result(ca)
+        shared_ca.set_result(keeper)
     try:
-        await serve_metrics_api(source, kube, options, on_ready=serving, ca=ca)
+        await serve_metrics_api(source, kube, options, on_ready=serving, shared=keeper)
     except asyncio.CancelledError:
         raise
     except Exception as exc:
@@ -633,7 +644,7 @@ def _forwarding(
     membership: Membership,
     kube: Kube,
     api: MetricsApiOptions,
-    shared_ca: asyncio.Future[Authority | None],
+    shared_ca: asyncio.Future[SharedCaKeeper | None],
 ) -> ForwardingSource:
     """The metrics API's source under ``--shard``: owned objects from this replica, the
     others forwarded to their owner (:mod:`podscaler.metricsapi.forwarding`)."""
@@ -647,10 +658,10 @@ def _forwarding(
         return LOCAL if owner.identity == membership.identity else owner.address or None
 
     def ca_pem() -> bytes:
-        ca = shared_ca.result() if shared_ca.done() else None
-        if ca is None and api.cert_dir is not None and (api.cert_dir / "ca.crt").exists():
+        keeper = shared_ca.result() if shared_ca.done() else None
+        if keeper is None and api.cert_dir is not None and (api.cert_dir / "ca.crt").exists():
             return (api.cert_dir / "ca.crt").read_bytes()
-        return ca.pem if ca is not None else b""
+        return keeper.trust_bundle() if keeper is not None else b""
 
     return ForwardingSource(
         source,
@@ -922,9 +933,11 @@ async def run_operator(
     elif options.nodes is not None:
         node_work = loop.create_task(autoscale_nodes(), name="node-autoscaler")
 
+    #: Who steps the shared serving CA's rotation: the Lease holder (any replica otherwise).
+    lease_holder: LeaderElector | None = None
     if options.leader_elect:
         servers.standby = True
-        elector = LeaderElector(
+        elector = lease_holder = LeaderElector(
             kube,
             namespace=options.operator_namespace,
             name="podscaler-scaledobjects",
@@ -936,7 +949,7 @@ async def run_operator(
         work = loop.create_task(control(), name="scaledobject-controller")
     shard_tasks: list[asyncio.Task[None]] = []
     if membership is not None:
-        singleton_elector = LeaderElector(
+        singleton_elector = lease_holder = LeaderElector(
             lease_kube or kube,
             namespace=options.operator_namespace,
             name="podscaler-singletons",
@@ -948,16 +961,22 @@ async def run_operator(
             loop.create_task(singleton_elector.run(singletons), name="singletons"),
         ]
     stopper = loop.create_task(stop.wait(), name="stop")
+
+    def ca_leader() -> bool:
+        return lease_holder is None or lease_holder.is_leader
+
     api_source: MetricsSource = source
     forwarding: ForwardingSource | None = None
-    shared_ca: asyncio.Future[Authority | None] = loop.create_future()
+    shared_ca: asyncio.Future[SharedCaKeeper | None] = loop.create_future()
     if membership is not None and options.metrics_api is not None:
         forwarding = api_source = _forwarding(
             source, membership, kube, options.metrics_api, shared_ca
         )
         servers.forwarding = forwarding
     serving = loop.create_task(
-        _serve_external_metrics(api_source, kube, options.metrics_api, servers, shared_ca),
+        _serve_external_metrics(
+            api_source, kube, options.metrics_api, servers, shared_ca, leading=ca_leader
+        ),
         name="metrics-api",
     )
     webhook = loop.create_task(

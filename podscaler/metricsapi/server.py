@@ -46,11 +46,12 @@ from podscaler.metricsapi.apiservice import (
     publish_ca_bundle,
 )
 from podscaler.metricsapi.cabundle import guard_ca_bundle
+from podscaler.metricsapi.carotation import SharedCaKeeper
 from podscaler.metricsapi.forwarding import FORWARDED, FORWARDED_HEADER
 from podscaler.pki import Authority
 from podscaler.serving.authentication import Authenticator, UserInfo
 from podscaler.serving.authorization import Attributes, SubjectAccessReviewer
-from podscaler.serving.certificates import service_hostnames
+from podscaler.serving.certificates import SelfSignedIssuer, service_hostnames
 from podscaler.serving.connections import DEFAULT_LIMITS, ConnectionLimits
 from podscaler.serving.security import (
     DEFAULT_AUTH_REFRESH_SECONDS,
@@ -306,13 +307,15 @@ async def serve_metrics_api(
     *,
     on_ready: Callable[[MetricsApiServer], None] | None = None,
     ca: Authority | None = None,
+    shared: SharedCaKeeper | None = None,
 ) -> None:
     """Serve external.metrics.k8s.io until cancelled (``podscaler run`` runs it as a task).
 
     ``kube`` is the operator's API connection (TokenReview, SubjectAccessReview, the
     authentication ConfigMap, the APIService). ``on_ready`` is called once listening. ``ca``
     is the CA a self-issued certificate comes from (the replicas' shared one, see
-    :mod:`.sharedca`); None mints one.
+    :mod:`.sharedca`); None mints one. ``shared`` keeps that CA current from its Secret
+    across rotations (:mod:`.carotation`), and supersedes ``ca``.
     """
     await _check_apiservice(kube, options)
 
@@ -334,7 +337,7 @@ async def serve_metrics_api(
             key_file=options.key_file,
             cert_dir=options.cert_dir,
             hostnames=tuple(names),
-            ca=ca,
+            ca=shared.state.signing if shared is not None else ca,
         ),
         component=COMPONENT,
         publish_ca_bundle=publish if options.publish_ca_bundle else None,
@@ -342,6 +345,13 @@ async def serve_metrics_api(
         authorization=options.authorization,
         auth_refresh_seconds=options.auth_refresh_seconds,
     )
+    issuer = security.keeper.source
+    if shared is not None and isinstance(issuer, SelfSignedIssuer):
+        # Mid-rotation the bundle trusts more than the signing CA: publish that at once.
+        issuer.adopt(shared.state.signing, shared.trust_bundle())
+        await security.keeper.refresh(security.tls)
+        shared.issuers.append(issuer)
+        shared.on_change.append(lambda: security.keeper.refresh(security.tls))
     server = MetricsApiServer(
         source,
         tls=security.tls,
@@ -358,6 +368,8 @@ async def serve_metrics_api(
             on_ready(server)
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(security.keep_fresh())
+            if shared is not None and isinstance(issuer, SelfSignedIssuer):
+                tasks.create_task(shared.run())
             if options.guard_ca_bundle and security.keeper.publish_ca_bundle is not None:
                 # Put our CA back whenever the APIService is re-applied without it.
                 tasks.create_task(

@@ -10,9 +10,8 @@ Minted once: the first replica to find no Secret creates it with a POST; the API
 exactly one create succeed (the same arbiter a Lease election uses: a conflicting write fails),
 and a replica that loses the race reads the winner's. A Secret that does not hold a usable CA is
 an error the operator reports (it is never overwritten: another replica may be serving it).
-Rotation: the issuer renews the CA it was given when it would not outlive one more serving
-certificate (a year by default), which would split the replicas again; until rotation through
-the Secret is written, a CA past two thirds of its life is logged as a warning at start.
+Rotation goes through the Secret too, in three steps with overlap, by the leader
+(:mod:`.carotation`); every replica re-reads the Secret and follows.
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ from podscaler.kube.errors import AlreadyExists, NotFound
 from podscaler.pki import Authority
 from podscaler.serving.certificates import DEFAULT_CA_VALIDITY
 
-__all__ = ["SHARED_CA_SECRET", "SharedCaError", "shared_authority"]
+__all__ = ["SHARED_CA_SECRET", "SharedCaError", "decode_authority", "shared_authority"]
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +37,8 @@ class SharedCaError(Exception):
     """The shared CA Secret exists but holds no usable CA."""
 
 
-def _decode(secret: dict[str, object]) -> Authority:
+def decode_authority(secret: dict[str, object]) -> Authority:
+    """The signing CA (``ca.crt``, ``ca.key``) of the Secret; :class:`SharedCaError` if none."""
     data = secret.get("data")
     if not isinstance(data, dict) or "ca.crt" not in data or "ca.key" not in data:
         raise SharedCaError(f"Secret {SHARED_CA_SECRET} lacks ca.crt or ca.key")
@@ -58,7 +58,7 @@ async def shared_authority(
     Secret can be neither read nor created (RBAC)."""
     path = f"/api/v1/namespaces/{namespace}/secrets"
     try:
-        authority = _decode(await kube.request("GET", f"{path}/{SHARED_CA_SECRET}"))
+        authority = decode_authority(await kube.request("GET", f"{path}/{SHARED_CA_SECRET}"))
     except NotFound:
         minted = Authority.create(
             f"{common_name}@{int(now.timestamp())}", now=now, validity=DEFAULT_CA_VALIDITY
@@ -80,15 +80,7 @@ async def shared_authority(
         try:
             await kube.request("POST", path, body=body)
         except AlreadyExists:  # another replica won the race: use its CA
-            return _decode(await kube.request("GET", f"{path}/{SHARED_CA_SECRET}"))
+            return decode_authority(await kube.request("GET", f"{path}/{SHARED_CA_SECRET}"))
         log.info("metrics API: minted the replicas' serving CA into Secret %s", SHARED_CA_SECRET)
         return minted
-    start, end = authority.cert.not_valid_before_utc, authority.cert.not_valid_after_utc
-    if now > start + (end - start) * 2 / 3:
-        log.warning(
-            "metrics API: the shared CA in Secret %s expires %s; delete the Secret during a "
-            "rollout to mint a new one",
-            SHARED_CA_SECRET,
-            end.isoformat(),
-        )
     return authority

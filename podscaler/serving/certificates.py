@@ -154,6 +154,16 @@ class SelfSignedIssuer:
         self._previous_ca: Authority | None = None
         self._material: ServingMaterial | None = None
         self._serving_renew_at = dt.datetime.min.replace(tzinfo=dt.UTC)
+        #: The bundle clients trust, when someone else decides it (a CA rotation in progress).
+        self._trust: bytes | None = None
+
+    def adopt(self, ca: Authority, trust_bundle: bytes) -> None:
+        """Issue from *ca* from now on and publish *trust_bundle*: the next :meth:`material`
+        issues a new serving certificate (a shared CA rotated through its Secret)."""
+        self._ca = ca
+        self._previous_ca = None
+        self._trust = trust_bundle
+        self._serving_renew_at = dt.datetime.min.replace(tzinfo=dt.UTC)
 
     def _renew_at(self, cert: x509.Certificate) -> dt.datetime:
         start, end = cert.not_valid_before_utc + BACKDATE, cert.not_valid_after_utc
@@ -196,7 +206,10 @@ class SelfSignedIssuer:
             validity=self.serving_validity,
             hostnames=self.hostnames,
         )
-        bundle = ca.pem + (self._previous_ca.pem if self._previous_ca is not None else b"")
+        if self._trust is not None and ca.pem in self._trust:
+            bundle = self._trust
+        else:
+            bundle = ca.pem + (self._previous_ca.pem if self._previous_ca is not None else b"")
         self._material = ServingMaterial(serving.cert_pem, serving.key_pem, bundle)
         self._serving_renew_at = self._renew_at(serving.cert)
         log.info(
