@@ -71,8 +71,8 @@ PATTERNS: Final = (
     ),
     re.compile(
         r"(?i)(?P<keep>\b(?:x-api-key|api[-_]?key|x-auth-token|cookie|set-cookie|"
-        r"x-amz-security-token|password|passwd|client[-_]?secret|secret[-_]?access[-_]?key|"
-        r"session[-_]?token|access[-_]?token|bearer[-_]?token)\b['\"]?\s*[:=]\s*(?:b?['\"])?)"
+        r"x-amz-security-token|password|passwd|client[-_]?secret|(?:aws_)?secret[-_]?access[-_]?key|"
+        r"(?:aws_)?session[-_]?token|access[-_]?token|bearer[-_]?token)\b['\"]?\s*[:=]\s*(?:b?['\"])?)"
         r"[^\s'\",;&}]+"
     ),
     # a scheme and a token anywhere: "Basic YWxp...", "Bearer eyJ..."

@@ -5,10 +5,13 @@ header names the access key id (``Credential=AKIA…/20260101/eu-west-1/autoscal
 and the credential providers log where they found keys. podscaler's own messages never carry
 credentials, but someone debugging a scale-up turns ``botocore`` to DEBUG sooner or later.
 
-:class:`CredentialRedactor` is a :class:`logging.Filter` that formats each record, replaces
-anything that looks like an AWS key id, a SigV4 credential scope or signature, a session token
-header, and every secret value it was told about, and stores the result back as the record's
-message (so every handler and formatter downstream sees only the redacted text).
+What is redacted, and how, is :mod:`podscaler.observability.redaction`'s: AWS key ids, SigV4
+credential scopes and signatures, session-token headers and ``aws_*=`` assignments are among
+its credential-shaped patterns, and the secret values this provider was given are matched with
+their derived forms (base64, percent-encoded, escaped). This module only attaches it where
+botocore's records pass: :class:`CredentialRedactor` is a :class:`logging.Filter` that formats
+each record, redacts it, and stores the result back as the record's message (so every handler
+and formatter downstream sees only the redacted text).
 
 A filter attached to a *logger* only sees records logged on that very logger, not its
 children, so :func:`install_redaction` attaches the one shared filter to every botocore and
@@ -19,45 +22,24 @@ root logger's handlers (which catches records from loggers created later).
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Iterable
 from typing import Final
 
-__all__ = ["CredentialRedactor", "install_redaction", "redact"]
+from podscaler.observability.redaction import REDACTED, Redactor
 
-REDACTED: Final = "[redacted]"
-
-_PATTERNS: Final = (
-    # access key ids: long-term (AKIA), temporary (ASIA), and role/user ids
-    re.compile(r"\b(?:AKIA|ASIA|AROA|AIDA|ANPA|ANVA|AGPA|APKA)[A-Z0-9]{12,}\b"),
-    # SigV4: Credential=<key id>/<scope>, Signature=<hex>
-    re.compile(r"(?<=Credential=)[^,\s'\"&]+"),
-    re.compile(r"(?<=Signature=)[0-9a-fA-F]+"),
-    # session tokens in headers or query strings
-    re.compile(r"(?i)(?<=x-amz-security-token['\"]: b['\"])[^'\"]+"),
-    re.compile(r"(?i)(?<=x-amz-security-token['\"]: ['\"])[^'\"]+"),
-    re.compile(r"(?i)(?<=x-amz-security-token=)[^&\s'\"]+"),
-    re.compile(r"(?i)(?<=x-amz-security-token: )\S+"),
-    # key=value spellings the SDKs and shells use
-    re.compile(r"(?i)(?<=aws_secret_access_key=)\S+"),
-    re.compile(r"(?i)(?<=aws_session_token=)\S+"),
-    re.compile(r"(?i)(?<=['\"]SecretAccessKey['\"]: ['\"])[^'\"]+"),
-    re.compile(r"(?i)(?<=['\"]SessionToken['\"]: ['\"])[^'\"]+"),
-)
+__all__ = ["REDACTED", "CredentialRedactor", "install_redaction", "redact"]
 
 #: Loggers whose children get the filter attached directly.
 LOGGER_ROOTS: Final = ("botocore", "aiobotocore", "boto3", "urllib3")
 
+#: Shorter values are not taken as secrets here: they would redact ordinary words.
+MIN_SECRET_CHARS: Final = 8
+
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with credentials replaced by ``[redacted]``."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, REDACTED)
-    for pattern in _PATTERNS:
-        text = pattern.sub(REDACTED, text)
-    return text
+    """``text`` with credentials (and *secrets*, in every derived form) replaced."""
+    return Redactor.for_secrets(s for s in secrets if s).redact(text)
 
 
 class CredentialRedactor(logging.Filter):
@@ -66,13 +48,17 @@ class CredentialRedactor(logging.Filter):
     def __init__(self) -> None:
         super().__init__()
         self._secrets: set[str] = set()
+        self._redactor = Redactor()
         self._lock = threading.Lock()
 
     def add_secrets(self, secrets: Iterable[str]) -> None:
         """Values to redact wherever they appear (secret keys, session tokens); values shorter
-        than 8 characters are ignored (they would redact ordinary words)."""
+        than :data:`MIN_SECRET_CHARS` are ignored."""
         with self._lock:
-            self._secrets.update(s for s in secrets if s and len(s) >= 8)
+            before = len(self._secrets)
+            self._secrets.update(s for s in secrets if s and len(s) >= MIN_SECRET_CHARS)
+            if len(self._secrets) != before:
+                self._redactor = Redactor.for_secrets(self._secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "_podscaler_redacted", False):
@@ -82,13 +68,13 @@ class CredentialRedactor(logging.Filter):
         except Exception:  # a broken format string: leave the record to logging's own report
             return True
         with self._lock:
-            secrets = sorted(self._secrets, key=len, reverse=True)
-        record.msg = redact(message, secrets)
+            redactor = self._redactor
+        record.msg = redactor.redact(message)
         record.args = None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = redact(record.exc_text, secrets)
+            record.exc_text = redactor.redact(record.exc_text)
         record.__dict__["_podscaler_redacted"] = True
         return True
 
