@@ -495,34 +495,54 @@ class _Servers:
 
 
 async def _serve_admission_webhook(
-    kube: Kube, options: WebhookOptions | None, servers: _Servers
+    kube: Kube,
+    options: WebhookOptions | None,
+    servers: _Servers,
+    shared_ca: asyncio.Future[SharedCaKeeper | None] | None = None,
 ) -> None:
     """The VerticalScaler admission webhook, when asked for. It failing is logged and leaves
     the controllers running: its configuration's failurePolicy Ignore lets pods through; but
     the operator is not ready then (``/readyz``). Self-issued certificates come from the CA
-    the replicas share (the metrics API's Secret), so all of them publish one caBundle."""
+    the replicas share (the metrics API's Secret), so all of them publish one caBundle; when
+    this replica serves the metrics API too, the webhook follows that CA's rotation
+    (*shared_ca*, resolved once the metrics API has read the Secret)."""
     if options is None:
         return
     certificates: CertificateOptions | None = None
+    keeper: SharedCaKeeper | None = None
     if options.cert_file is None and options.key_file is None and options.cert_dir is None:
-        try:
-            ca = await shared_authority(
-                kube, options.namespace, now=_WALL.now(), common_name=f"{options.service}-ca"
-            )
-            certificates = CertificateOptions(ca=ca)
-        except (KubeError, SharedCaError) as exc:
-            log.warning(
-                "admission webhook: no shared CA (%s); this replica mints its own, which "
-                "other replicas' caBundle will not trust",
-                exc,
-            )
+        if shared_ca is not None:
+            keeper = await shared_ca
+        if keeper is not None:
+            certificates = CertificateOptions(ca=keeper.signing)
+        else:
+            certificates = await _webhook_authority(kube, options)
     try:
-        await run_admission_webhook(kube, options, servers.webhook_gate, certificates=certificates)
+        await run_admission_webhook(
+            kube, options, servers.webhook_gate, certificates=certificates, shared=keeper
+        )
     except asyncio.CancelledError:
         raise
     except Exception as exc:
         log.error("admission webhook stopped: %s: %s", type(exc).__name__, exc)
     servers.webhook_failed = True
+
+
+async def _webhook_authority(kube: Kube, options: WebhookOptions) -> CertificateOptions | None:
+    """The shared CA without the metrics API's keeper (the metrics API is off): read or minted
+    once through its Secret, not rotated by this replica."""
+    try:
+        ca = await shared_authority(
+            kube, options.namespace, now=_WALL.now(), common_name=f"{options.service}-ca"
+        )
+    except (KubeError, SharedCaError) as exc:
+        log.warning(
+            "admission webhook: no shared CA (%s); this replica mints its own, which "
+            "other replicas' caBundle will not trust",
+            exc,
+        )
+        return None
+    return CertificateOptions(ca=ca)
 
 
 async def _serve_external_metrics(
@@ -980,7 +1000,12 @@ async def run_operator(
         name="metrics-api",
     )
     webhook = loop.create_task(
-        _serve_admission_webhook(kube, options.admission_webhook, servers),
+        _serve_admission_webhook(
+            kube,
+            options.admission_webhook,
+            servers,
+            shared_ca if options.metrics_api is not None else None,
+        ),
         name="admission-webhook",
     )
     try:

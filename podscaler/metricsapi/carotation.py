@@ -196,6 +196,11 @@ class SharedCaKeeper:
             f"{self.common_name}@{int(now.timestamp())}", now=now, validity=validity
         )
 
+    @property
+    def signing(self) -> Authority:
+        """The CA to issue from now."""
+        return self.state.signing
+
     def trust_bundle(self) -> bytes:
         return self.state.trust_bundle()
 

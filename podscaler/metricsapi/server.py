@@ -64,7 +64,7 @@ from podscaler.serving.server import (
     SecureServer,
     respond,
 )
-from podscaler.serving.tls import ServingTls
+from podscaler.serving.tls import ServingTls, follow_rotation
 
 __all__ = [
     "DEFAULT_PORT",
@@ -346,12 +346,8 @@ async def serve_metrics_api(
         auth_refresh_seconds=options.auth_refresh_seconds,
     )
     issuer = security.keeper.source
-    if shared is not None and isinstance(issuer, SelfSignedIssuer):
-        # Mid-rotation the bundle trusts more than the signing CA: publish that at once.
-        issuer.adopt(shared.state.signing, shared.trust_bundle())
-        await security.keeper.refresh(security.tls)
-        shared.issuers.append(issuer)
-        shared.on_change.append(lambda: security.keeper.refresh(security.tls))
+    if shared is not None:
+        await follow_rotation(shared, security.keeper, security.tls)
     server = MetricsApiServer(
         source,
         tls=security.tls,

@@ -30,8 +30,9 @@ import ssl
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Final
+from typing import Any, Final, Protocol
 
+from podscaler.pki import Authority
 from podscaler.serving.certificates import CertificateFiles, SelfSignedIssuer, ServingMaterial
 
 __all__ = [
@@ -230,3 +231,33 @@ class CertificateKeeper:
             await asyncio.sleep(self.sleep_seconds())
             with contextlib.suppress(Exception):
                 await self.refresh(tls)
+
+
+class RotatingAuthority(Protocol):
+    """A CA this replica's servers issue from while something else rotates it (the metrics
+    API's keeper of the replicas' shared CA, :mod:`podscaler.metricsapi.carotation`): the CA to
+    sign with now, the bundle clients must trust now, and the hooks it calls on a change."""
+
+    issuers: list[SelfSignedIssuer]
+    on_change: list[Callable[[], Any]]
+
+    @property
+    def signing(self) -> Authority: ...
+
+    def trust_bundle(self) -> bytes: ...
+
+
+async def follow_rotation(
+    shared: RotatingAuthority, keeper: CertificateKeeper, tls: ServingTls
+) -> None:
+    """Make a self-issuing server follow *shared*: issue from its signing CA and publish its
+    bundle now (mid-rotation it trusts more than the signing CA), then again on every step.
+    Every server of a replica (metrics API, admission webhook) follows the one rotation, so
+    none of them mints a CA of its own when the first one nears its end."""
+    issuer = keeper.source
+    if not isinstance(issuer, SelfSignedIssuer):
+        return
+    issuer.adopt(shared.signing, shared.trust_bundle())
+    await keeper.refresh(tls)
+    shared.issuers.append(issuer)
+    shared.on_change.append(lambda: keeper.refresh(tls))

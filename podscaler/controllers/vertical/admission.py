@@ -61,7 +61,7 @@ from podscaler.serving.certificates import SelfSignedIssuer, service_hostnames
 from podscaler.serving.security import CertificateOptions, certificate_source
 from podscaler.serving.server import SecureServer, respond
 from podscaler.serving.status import StatusError
-from podscaler.serving.tls import CertificateKeeper, ServingTls
+from podscaler.serving.tls import CertificateKeeper, RotatingAuthority, ServingTls, follow_rotation
 
 __all__ = [
     "ADMITTING_MODES",
@@ -324,6 +324,7 @@ async def serve_admission_webhook(
     on_ready: Callable[[SecureServer], None] | None = None,
     source: ScalerSource | None = None,
     guard_ca_bundle: bool = True,
+    shared: RotatingAuthority | None = None,
 ) -> None:
     """Serve the webhook until cancelled, keeping its certificate fresh.
 
@@ -335,6 +336,8 @@ async def serve_admission_webhook(
     ``certificates.ca``:
     the CA the replicas share (:mod:`podscaler.metricsapi.sharedca`), so that every replica
     publishes the same bundle; None mints one (right for a single replica only).
+    ``shared``: that CA's rotation, kept by the metrics API (:func:`follow_rotation`); the
+    webhook issues from each new CA and publishes each bundle as the metrics API does.
     """
     if not certificates.hostnames and service is not None:
         certificates = CertificateOptions(
@@ -358,6 +361,8 @@ async def serve_admission_webhook(
         component="webhook",
     )
     tls = ServingTls(await keeper.initial())
+    if shared is not None:
+        await follow_rotation(shared, keeper, tls)
     webhook = AdmissionWebhook(kube, source)
     server = SecureServer(
         webhook.handle,
@@ -394,16 +399,18 @@ async def run_admission_webhook(
     gate: WebhookGate | None = None,
     *,
     certificates: CertificateOptions | None = None,
+    shared: RotatingAuthority | None = None,
 ) -> None:
     """The webhook for the operator's lifetime (``podscaler run --admission-webhook-port``).
-    ``certificates``: instead of the flags' (the operator's, with the replicas' shared CA)."""
+    ``certificates``: instead of the flags' (the operator's, with the replicas' shared CA);
+    ``shared``: that CA's rotation, to follow."""
 
     def ready(_server: SecureServer) -> None:
         if gate is not None:
             gate.serving = True
 
     try:
-        await _serve(kube, options, ready, certificates, gate)
+        await _serve(kube, options, ready, certificates, gate, shared)
     finally:
         if gate is not None:
             gate.serving = False
@@ -415,6 +422,7 @@ async def _serve(
     ready: Callable[[SecureServer], None],
     certificates: CertificateOptions | None,
     source: ScalerSource | None,
+    shared: RotatingAuthority | None = None,
 ) -> None:
     await serve_admission_webhook(
         kube,
@@ -428,4 +436,5 @@ async def _serve(
         service=(options.namespace, options.service),
         on_ready=ready,
         source=source,
+        shared=shared,
     )
