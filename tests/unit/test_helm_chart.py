@@ -325,11 +325,14 @@ def test_the_admission_webhook_is_the_vertical_webhook_component(tmp_path: Path)
     args = _run_args(docs)
     assert "--admission-webhook-service-namespace=podscaler" in args
     assert not [k for k in by_key(without_crds(helm_render())) if "webhook" in k[2]]
-    # Self-issued, every replica issues from the one CA in a Secret: that right comes with the
-    # webhook when the metrics API (which grants it too) is off.
+    # Self-issued, every replica issues from the one CA in a Secret: the right to mint it comes
+    # with the webhook when the metrics API (which grants it too) is off. Rotating it in place
+    # (update) is the metrics API's: the webhook alone never rotates, so it is not granted.
     alone = by_key(helm_render({**WEBHOOK_ON, "metricsApi": {"enabled": False}}))
     ca_role = charted[("Role", "podscaler", "podscaler-metrics-api-ca")]
-    assert alone[("Role", "podscaler", "podscaler-metrics-api-ca")]["rules"] == ca_role["rules"]
+    mint = {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]}
+    assert mint in ca_role["rules"]
+    assert alone[("Role", "podscaler", "podscaler-metrics-api-ca")]["rules"] == [mint]
     assert ("RoleBinding", "podscaler", "podscaler-metrics-api-ca") in alone
 
 
