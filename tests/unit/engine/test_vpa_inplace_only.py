@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from podscaler.controllers.vertical.explain import render_vertical_explanation
 from podscaler.engine.vpa.amounts import Resources
 from podscaler.engine.vpa.inplace import (
     InPlaceAction,
@@ -102,3 +103,20 @@ def test_one_value_lower_is_enough(attempt: dict[str, Resources], name: str, res
         else Resources(tried.cpu_millicores, before - 1)
     )
     assert lower_than_attempt(attempt, recommended)
+
+
+def test_explain_says_what_in_place_means() -> None:
+    scaler = {
+        "apiVersion": "autoscaling.podscaler.io/v1alpha1",
+        "kind": "VerticalScaler",
+        "metadata": {"name": "web-vs", "namespace": "default"},
+        "spec": {
+            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+            "updatePolicy": {"updateMode": "InPlace"},
+        },
+    }
+    lines = render_vertical_explanation(scaler, [], 0.0).splitlines()
+    assert lines[0].endswith("(updateMode InPlace)")
+    assert lines[1].startswith("updates: resized in place only, never evicted")
+    scaler["spec"]["updatePolicy"] = {"updateMode": "InPlaceOrRecreate"}  # type: ignore[index]
+    assert "never evicted" not in render_vertical_explanation(scaler, [], 0.0)
