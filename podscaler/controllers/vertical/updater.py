@@ -383,6 +383,9 @@ class VerticalUpdater:
             action = await self.resizer.resize_only(pod, state.scaler, recommended.targets)
             if action is InPlaceAction.SKIP:
                 self._skipped_infeasible(state, pod)
+            elif action is InPlaceAction.RESIZE:
+                # tried again: a new infeasible verdict deserves its own Event
+                self._skipped.pop(str(pod["metadata"].get("uid") or ""), None)
 
     def _skipped_infeasible(self, state: ScalerState, pod: Obj) -> None:
         """One Event per pod and remembered attempt: it is left alone until the
