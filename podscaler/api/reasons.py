@@ -171,6 +171,10 @@ class Reason(StrEnum):
     or Deferred for longer than 5 minutes, or the cluster refused ``pods/resize``), so the
     updater evicts it instead; the message says which."""
 
+    VerticalInPlaceSkipped = "VerticalInPlaceSkipped"
+    """InPlace: a pod's resize is Infeasible (or in-place resize is not available), and this
+    mode never evicts; the pod is tried again when the recommendation asks for less."""
+
     VerticalAdmissionMissed = "VerticalAdmissionMissed"
     """A pod of a VerticalScaler in an admitting mode was created while podscaler's admission
     webhook served, without passing through it (the API server could not reach it in time:

@@ -8,8 +8,8 @@ A ``autoscaling.k8s.io/v1`` VerticalPodAutoscaler ports by changing ``apiVersion
 ``oomMinBumpUp``) and ``recommenders`` mean what they mean upstream, and the status is
 ``recommendation.containerRecommendations[]`` (target, lowerBound, upperBound, uncappedTarget)
 plus conditions. Upstream's alpha fields that podscaler does not implement (``startupBoost``,
-per-container percentiles, per-container memory aggregation, ``updateMode: InPlace``) are
-rejected by name rather than silently ignored.
+per-container percentiles, per-container memory aggregation) are rejected by name rather than
+silently ignored; ``updateMode: InPlace`` (alpha since VPA 1.7) is supported.
 
 Validation follows upstream's admission controller (``ValidateVPA``), rule for rule, and adds
 warnings where upstream would quietly do something surprising (a resource it never recommends
@@ -56,7 +56,7 @@ UPSTREAM_KIND: Final = "VerticalPodAutoscaler"
 #: The recommender podscaler answers for: VerticalScalers naming none, or this one.
 DEFAULT_RECOMMENDER_NAME: Final = "default"
 
-UpdateMode = Literal["Off", "Initial", "Recreate", "InPlaceOrRecreate", "Auto"]
+UpdateMode = Literal["Off", "Initial", "Recreate", "InPlaceOrRecreate", "InPlace", "Auto"]
 ContainerScalingMode = Literal["Auto", "Off"]
 ControlledValues = Literal["RequestsAndLimits", "RequestsOnly"]
 ResourceName = Literal["cpu", "memory"]
@@ -114,7 +114,9 @@ class PodUpdatePolicy(SpecModel):
         description=(
             "Off: recommend only. Initial: set resources when pods are created. Recreate "
             "(default): also evict running pods that are far off. InPlaceOrRecreate: resize "
-            "running pods in place, evicting when that fails. Auto: deprecated alias of Recreate."
+            "running pods in place, evicting when that fails. InPlace: resize running pods in "
+            "place, never evicting (an infeasible resize is tried again when the "
+            "recommendation drops). Auto: deprecated alias of Recreate."
         ),
     )
     min_replicas: int | None = Field(
@@ -313,14 +315,6 @@ def _upstream_gaps(obj: Mapping[str, Any]) -> list[Problem]:
     for key, what in _UNSUPPORTED_SPEC_FIELDS.items():
         if key in spec:
             found.append(Problem(f"spec.{key}", f"{what} is not supported by podscaler"))
-    policy = spec.get("updatePolicy")
-    if isinstance(policy, Mapping) and policy.get("updateMode") == "InPlace":
-        found.append(
-            Problem(
-                "spec.updatePolicy.updateMode",
-                "InPlace (upstream alpha) is not supported; use InPlaceOrRecreate",
-            )
-        )
     resource_policy = spec.get("resourcePolicy")
     entries = (
         resource_policy.get("containerPolicies") if isinstance(resource_policy, Mapping) else None
@@ -342,11 +336,6 @@ def _without_gaps(obj: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(spec, Mapping):
         return data
     spec = {k: v for k, v in spec.items() if k not in _UNSUPPORTED_SPEC_FIELDS}
-    policy = spec.get("updatePolicy")
-    if isinstance(policy, Mapping) and policy.get("updateMode") == "InPlace":
-        spec["updatePolicy"] = {k: v for k, v in policy.items() if k != "updateMode"} | {
-            "updateMode": "InPlaceOrRecreate"
-        }
     resource_policy = spec.get("resourcePolicy")
     if isinstance(resource_policy, Mapping) and isinstance(
         resource_policy.get("containerPolicies"), list

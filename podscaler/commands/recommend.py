@@ -128,6 +128,20 @@ def parse_instant(text: str) -> float:
     show_default=True,
     help="Range queries in flight at once.",
 )
+@click.option(
+    "--round-cpu-millicores",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Round CPU recommendations up to a multiple of this (VPA's --round-cpu-millicores).",
+)
+@click.option(
+    "--round-memory-bytes",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Round memory recommendations up to a multiple of this (VPA's --round-memory-bytes).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress on standard error.")
 def recommend(
     prometheus_url: str,
@@ -147,6 +161,8 @@ def recommend(
     ca_file: str | None,
     insecure_skip_tls_verify: bool,
     concurrency: int,
+    round_cpu_millicores: int,
+    round_memory_bytes: int,
     quiet: bool,
 ) -> None:
     """Right-size requests from Prometheus history, without touching the cluster.
@@ -159,6 +175,7 @@ def recommend(
     from podscaler.api.selectors import SelectorError, parse_label_selector
     from podscaler.commands.recommending import Prices, format_report, run_recommend
     from podscaler.controllers.vertical.history import HistoryError, PrometheusSettings
+    from podscaler.engine.vpa import RecommenderSettings
 
     lookback = parse_duration_seconds(history)
     step = int(parse_duration_seconds(resolution))
@@ -198,6 +215,10 @@ def recommend(
                 selector=parsed_selector,
                 concurrency=concurrency,
                 progress=progress,
+                settings=RecommenderSettings(
+                    round_cpu_millicores=round_cpu_millicores,
+                    round_memory_bytes=round_memory_bytes,
+                ),
             )
         )
     except HistoryError as error:

@@ -259,6 +259,7 @@ async def run_recommend(
     selector: Any = None,
     concurrency: int = 2,
     progress: ProgressFn | None = None,
+    settings: RecommenderSettings | None = None,
 ) -> Report:
     """Fetch, estimate, and time both halves.
 
@@ -288,7 +289,7 @@ async def run_recommend(
     fetched = time.perf_counter() - fetch_started
     started = time.process_time()
     rows = recommend_from_history(
-        found, inventory, start=start, end=end, strategy=strategy, prices=prices
+        found, inventory, start=start, end=end, strategy=strategy, prices=prices, settings=settings
     )
     return Report(
         rows=rows,

@@ -222,10 +222,12 @@ def _vertical_lines(vertical: Mapping[str, Any]) -> list[str]:
         lines.append("  updater off (recommendations only)")
     else:
         refused = updater.get("refused", 0)
+        infeasible = updater.get("inPlaceInfeasible", 0)
         lines.append(
             f"  updater: {updater.get('evictions', 0)} pods evicted, "
             f"{updater.get('resizes', 0)} resized in place"
             + (f", {refused} evictions REFUSED" if refused else "")
+            + (f", {infeasible} held (InPlace, resize infeasible)" if infeasible else "")
         )
     return lines
 

@@ -23,6 +23,7 @@ from podscaler.controllers.vertical.history import (
     chunks,
     workload_of_pod_name,
 )
+from podscaler.engine.vpa import RecommenderSettings
 from podscaler.engine.vpa.simple import linear_percentile, simple
 
 MIB = 1024 * 1024
@@ -104,6 +105,23 @@ def test_the_simple_strategy() -> None:
 def _history(cores: float, memory: float, minutes: int) -> ContainerHistory:
     times = [START + 60 * m for m in range(minutes)]
     return ContainerHistory.of([(t, cores) for t in times], [(t, memory) for t in times])
+
+
+def test_recommend_rounds_as_the_recommender_flags_say() -> None:
+    """``podscaler recommend --round-cpu-millicores/--round-memory-bytes``: the same path as
+    ``--vertical-round-*`` in ``podscaler run``."""
+    found = {("shop", "web-7c9d8f6b5-zzzzz", "app"): _history(0.5, 200 * MIB, 1440)}
+    end = START + 1439 * 60
+    (plain,) = recommend_from_history(found, Inventory(), start=START, end=end)
+    rounding = RecommenderSettings(round_cpu_millicores=50, round_memory_bytes=128 * MIB)
+    (row,) = recommend_from_history(found, Inventory(), start=START, end=end, settings=rounding)
+    assert plain.recommended_cpu_millicores == 587
+    assert row.recommended_cpu_millicores == 600
+    assert plain.recommended_memory_bytes is not None
+    assert row.recommended_memory_bytes == -(-plain.recommended_memory_bytes // (128 * MIB)) * (
+        128 * MIB
+    )
+    assert row.recommended_memory_bytes % (128 * MIB) == 0
 
 
 def test_rows_from_histories() -> None:

@@ -227,6 +227,11 @@ def test_text_shows_the_vertical_scalers_and_their_updater() -> None:
         "vertical recommender: 12 passes, 340 usage samples, 1 OOM kills",
         "  updater: 4 pods evicted, 2 resized in place, 1 evictions REFUSED",
     ]
+    document["vertical"]["updater"]["inPlaceInfeasible"] = 3
+    assert render_text(document).splitlines()[-1] == (
+        "  updater: 4 pods evicted, 2 resized in place, 1 evictions REFUSED, "
+        "3 held (InPlace, resize infeasible)"
+    )
     document["vertical"]["updater"] = None
     assert render_text(document).splitlines()[-1] == "  updater off (recommendations only)"
     document["vertical"]["problem"] = (

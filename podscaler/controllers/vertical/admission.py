@@ -2,10 +2,10 @@
 
 kube-apiserver sends every pod creation that the MutatingWebhookConfiguration selects
 (``manifests/webhook/``) as an ``AdmissionReview`` (admission.k8s.io/v1). For a pod matched by a
-VerticalScaler in update mode ``Initial``, ``Recreate``, ``InPlaceOrRecreate`` or ``Auto`` (the
-pod's labels match the selector of the scaler's target), the answer is a JSONPatch setting the
-recommended resources (see :mod:`.podresources`) and annotating what changed. When several
-scalers match, the oldest wins (then the name), as upstream picks one.
+VerticalScaler in update mode ``Initial``, ``Recreate``, ``InPlaceOrRecreate``, ``InPlace`` or
+``Auto`` (the pod's labels match the selector of the scaler's target), the answer is a
+JSONPatch setting the recommended resources (see :mod:`.podresources`) and annotating what
+changed. When several scalers match, the oldest wins (then the name), as upstream picks one.
 
 **Where the scalers come from.** In ``podscaler run`` the webhook answers from the vertical
 recommender's memory (:class:`WebhookGate` is its :class:`ScalerSource`): the VerticalScalers
@@ -81,7 +81,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: The update modes in which new pods get the recommendation.
-ADMITTING_MODES: Final = frozenset({"Initial", "Recreate", "InPlaceOrRecreate", "Auto"})
+#: ``InPlace`` too: AEP-8818 applies recommendations at admission "like all other modes", so a
+#: pod created (or re-created by its controller) starts right-sized rather than waiting for a
+#: resize that might be infeasible on its node.
+ADMITTING_MODES: Final = frozenset({"Initial", "Recreate", "InPlaceOrRecreate", "InPlace", "Auto"})
 DEFAULT_PATH: Final = "/mutate-pods"
 DEFAULT_CONFIGURATION_NAME: Final = "podscaler-vertical"
 #: The largest AdmissionReview read (kube-apiserver's own request bound is 3 MiB).

@@ -147,6 +147,11 @@ def render_vertical_explanation(
         f"VerticalScaler {meta.get('namespace')}/{meta.get('name')} -> "
         f"{target.get('kind')} {target.get('name')} (updateMode {mode})"
     ]
+    if mode == "InPlace":
+        lines.append(
+            "updates: resized in place only, never evicted; a resize the node cannot hold "
+            "(Infeasible) is tried again when the recommendation asks for less"
+        )
     lines.extend(f"problem: {p}" for p in data["problems"])
     if not data["containers"]:
         lines.append(

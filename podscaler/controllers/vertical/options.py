@@ -62,6 +62,20 @@ class VerticalOptions:
         help="Evict even when no admission webhook gives re-created pods the new requests "
         "(VPA's --use-admission-controller-status=false).",
     )
+    round_cpu_millicores: int = flag(
+        1,
+        name="vertical-round-cpu-millicores",
+        minimum=1,
+        help="Round CPU recommendations (target and bounds) up to a multiple of this many "
+        "millicores (VPA's --round-cpu-millicores); 1: no rounding.",
+    )
+    round_memory_bytes: int = flag(
+        1,
+        name="vertical-round-memory-bytes",
+        minimum=1,
+        help="Round memory recommendations (target and bounds) up to a multiple of this many "
+        "bytes (VPA's --round-memory-bytes, e.g. 134217728 for 128Mi); 1: no rounding.",
+    )
     prometheus_url: str | None = flag(
         None,
         name="vertical-history-prometheus",
@@ -120,6 +134,11 @@ class VerticalOptions:
             base,
             recommender_interval_seconds=self.recommender_interval_seconds,
             updater_interval_seconds=self.updater_interval_seconds,
+            recommender=replace(
+                base.recommender,
+                round_cpu_millicores=self.round_cpu_millicores,
+                round_memory_bytes=self.round_memory_bytes,
+            ),
             update=replace(
                 base.update,
                 min_replicas=self.min_replicas,

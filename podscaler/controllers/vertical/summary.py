@@ -1,7 +1,8 @@
 """The VerticalScalers in ``/debug/status`` (what ``podscaler status`` prints): the scalers
 counted by their conditions, the ones that cannot work listed
 (:func:`podscaler.observability.status.vertical_counts`), and what the recommender and the
-updater have done (passes, samples, OOM kills; evictions, refusals, in-place resizes).
+updater have done (passes, samples, OOM kills; evictions, refusals, in-place resizes, and
+for ``updateMode: InPlace`` the pods held back by an infeasible resize).
 Read from the controllers' memory: no API call."""
 
 from __future__ import annotations
@@ -38,5 +39,7 @@ def vertical_summary(
             "evictions": updater.evictions,
             "refused": updater.refused,
             "resizes": resizer.resized if resizer is not None else 0,
+            # InPlace: pods whose last resize did not fit, waiting for a lower target.
+            "inPlaceInfeasible": len(resizer.infeasible) if resizer is not None else 0,
         }
     return counts, work

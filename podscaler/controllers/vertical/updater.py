@@ -1,7 +1,7 @@
 """The vertical updater: pods far from their recommendation are evicted, one budget at a time.
 
-Upstream's updater, every ``updater_interval``, for each VerticalScaler in Recreate, Auto or
-InPlaceOrRecreate mode with a published recommendation (read from the status, as upstream
+Upstream's updater, every ``updater_interval``, for each VerticalScaler in Recreate, Auto,
+InPlaceOrRecreate or InPlace mode with a published recommendation (read from the status, as upstream
 reads it, so what is applied is what users see):
 
 1. scores and admits each live pod (:mod:`podscaler.engine.vpa.updater`: outside
@@ -19,7 +19,8 @@ until an :class:`AdmissionGate` says one serves, nothing is evicted and an Event
 (upstream's updater waits for its admission controller's status the same way), unless
 ``evict_without_admission``. Hooks for the work still to come: :class:`AdmissionGate`
 (the mutating webhook) and :class:`InPlaceResizer` (``pods/resize``, tried first in
-InPlaceOrRecreate mode, eviction being the fallback).
+InPlaceOrRecreate mode, eviction being the fallback; the only way in InPlace mode, which
+never evicts and so needs no admission webhook to act).
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ from podscaler.engine.vpa import (
     order_for_update,
     update_priority,
 )
+from podscaler.engine.vpa.inplace import InPlaceAction
 from podscaler.engine.vpa.specs import eviction_requirements_of, update_mode_of
 from podscaler.kube.errors import KubeError, NotFound, TooManyRequests
 
@@ -93,6 +95,12 @@ class InPlaceResizer(Protocol):
     async def resize(
         self, pod: Mapping[str, Any], scaler: VerticalScaler, targets: Mapping[str, Resources]
     ) -> bool: ...
+
+    async def resize_only(
+        self, pod: Mapping[str, Any], scaler: VerticalScaler, targets: Mapping[str, Resources]
+    ) -> InPlaceAction:
+        """``InPlace`` mode: resize, wait or skip (Infeasible remembered); never evict."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -184,6 +192,8 @@ class VerticalUpdater:
         self._admitting_since: dict[tuple[str, str], float] = {}
         #: uids of pods already reported as created past the webhook (the latest 1,000)
         self._missed: dict[str, None] = {}
+        #: uids of pods reported as skipped for an infeasible resize (InPlace; latest 1,000)
+        self._skipped: dict[str, None] = {}
         #: Pods evicted (the latest 1,000), and evictions refused (tests and metrics).
         self.evicted: list[tuple[str, str]] = []
         self.evictions = 0
@@ -282,6 +292,9 @@ class VerticalUpdater:
         if not ordered:
             self._waiting.discard(state.key)
             return
+        if mode == UpdateMode.IN_PLACE:
+            await self._resize_only(state, ordered, by_name, pods, recommended, replicas_cache)
+            return
         in_place = mode == UpdateMode.IN_PLACE_OR_RECREATE and self.resizer is not None
         can_recreate = self._admission_ready()
         if not in_place and not can_recreate:
@@ -325,6 +338,71 @@ class VerticalUpdater:
                 return
             if await self._evict(state, pod):
                 budgets[owner] = budget.after_eviction(phase)
+
+    async def _resize_only(
+        self,
+        state: ScalerState,
+        ordered: list[UpdateCandidate],
+        by_name: dict[str, Obj],
+        pods: list[Obj],
+        recommended: Recommended,
+        replicas_cache: dict[tuple[str, str, str], int | None],
+    ) -> None:
+        """``InPlace`` mode: resize the chosen pods, in order, within their group's budget
+        (as upstream's in-place restriction), and never evict one."""
+        assert state.scaler is not None
+        if self.resizer is None:
+            if state.key not in self._waiting:
+                self._waiting.add(state.key)
+                self.recommender.event(
+                    state.obj,
+                    Reason.VerticalInPlaceSkipped,
+                    "updateMode InPlace, but this operator runs without in-place resize: "
+                    "nothing is updated (InPlace never evicts)",
+                )
+            return
+        self._waiting.discard(state.key)
+        update_policy = state.scaler.spec.update_policy
+        min_replicas = update_policy.min_replicas if update_policy else None
+        budgets: dict[tuple[str, str, str], EvictionBudget | None] = {}
+        for candidate in ordered:
+            pod = by_name[candidate.name]
+            owner = owner_key(pod)
+            if owner is None:
+                continue
+            if owner not in budgets:
+                budgets[owner] = await self._budget(
+                    state.key[0], owner, pods, min_replicas, replicas_cache
+                )
+            budget = budgets[owner]
+            if budget is None or not budget.can_evict(pod_phase(pod)):
+                continue
+            if self.settings.dry_run:
+                log.info("%s: would resize pod %s (dry run)", state.describe(), candidate.name)
+                continue
+            action = await self.resizer.resize_only(pod, state.scaler, recommended.targets)
+            if action is InPlaceAction.SKIP:
+                self._skipped_infeasible(state, pod)
+            elif action is InPlaceAction.RESIZE:
+                # tried again: a new infeasible verdict deserves its own Event
+                self._skipped.pop(str(pod["metadata"].get("uid") or ""), None)
+
+    def _skipped_infeasible(self, state: ScalerState, pod: Obj) -> None:
+        """One Event per pod and remembered attempt: it is left alone until the
+        recommendation asks for less."""
+        uid = str(pod["metadata"].get("uid") or "")
+        if uid in self._skipped:
+            return
+        self._skipped[uid] = None
+        if len(self._skipped) > 1000:
+            del self._skipped[next(iter(self._skipped))]
+        self.recommender.event(
+            state.obj,
+            Reason.VerticalInPlaceSkipped,
+            f"pod {pod['metadata'].get('name')} not resized in place: its node cannot hold the "
+            "new requests (Infeasible); updateMode InPlace never evicts, so it is tried again "
+            "when the recommendation asks for less",
+        )
 
     def _check_admitted(self, state: ScalerState, pods: list[Obj], now_seconds: float) -> None:
         """An Event for each pod created while the webhook served that did not pass through

@@ -57,13 +57,22 @@ class UpdateMode(StrEnum):
     INITIAL = "Initial"
     RECREATE = "Recreate"
     IN_PLACE_OR_RECREATE = "InPlaceOrRecreate"
+    #: Resize in place only, never evict (upstream's alpha ``InPlace``, AEP-8818).
+    IN_PLACE = "InPlace"
     #: Deprecated upstream; the same as Recreate.
     AUTO = "Auto"
 
 
 def evicts_pods(mode: UpdateMode | None) -> bool:
-    """Whether the updater acts on running pods in *mode* (``None``: the default, Recreate)."""
-    return mode in (None, UpdateMode.RECREATE, UpdateMode.AUTO, UpdateMode.IN_PLACE_OR_RECREATE)
+    """Whether the updater acts on running pods in *mode* (``None``: the default, Recreate);
+    in ``InPlace`` mode it acts by resizing only, never by evicting."""
+    return mode in (
+        None,
+        UpdateMode.RECREATE,
+        UpdateMode.AUTO,
+        UpdateMode.IN_PLACE_OR_RECREATE,
+        UpdateMode.IN_PLACE,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -181,7 +181,7 @@ async def test_a_new_pod_gets_the_recommendation_over_tls(
 
 async def test_modes_and_policies(cluster: tuple[ApiServer, Kube]) -> None:
     _server, kube = cluster
-    for name in ("off", "only", "capped"):
+    for name in ("off", "only", "capped", "inplace"):
         await kube.request(
             "POST", "/apis/apps/v1/namespaces/shop/deployments", body=deployment(name)
         )
@@ -195,6 +195,8 @@ async def test_modes_and_policies(cluster: tuple[ApiServer, Kube]) -> None:
         maxAllowed={"cpu": "300m"},
         controlledResources=["cpu"],
     )
+    # InPlace sets requests at admission too (AEP-8818: "like all other modes").
+    await add_scaler(kube, "inplace-vs", "inplace", "InPlace", maxAllowed={"cpu": "250m"})
 
     off = await kube.request("POST", PODS, body=pod("off-1", "off"))
     assert off["spec"]["containers"][0]["resources"]["requests"]["cpu"] == "100m"
@@ -210,6 +212,9 @@ async def test_modes_and_policies(cluster: tuple[ApiServer, Kube]) -> None:
     resources = capped["spec"]["containers"][0]["resources"]
     assert resources["requests"] == {"cpu": "300m", "memory": "50Mi"}
     assert "limits" not in resources
+
+    in_place = await kube.request("POST", PODS, body=pod("inplace-1", "inplace", limits=False))
+    assert in_place["spec"]["containers"][0]["resources"]["requests"]["cpu"] == "250m"
 
 
 async def test_pods_are_created_when_the_webhook_is_down(cluster: tuple[ApiServer, Kube]) -> None:
