@@ -19,6 +19,7 @@ re-record the expectations from a real kube-apiserver (``record.sh`` starts one)
     python -m tests.differential.runner                      # embedded server, prints the report
     python -m tests.differential.runner --server URL --token T
     python -m tests.differential.runner --server URL --token T --record --source TEXT
+    python -m tests.differential.runner --write-known-differences   # after a recording
 
 ``--record`` keeps each case's checks but replaces the expected values with the server's, and
 ``source`` says what was recorded. Values that differ between runs of the same server (uids,
@@ -207,6 +208,8 @@ def compare(expect: dict[str, Any], answer: Answer) -> list[str]:
 
 
 def _is_volatile(ptr: str, value: Any) -> bool:
+    if isinstance(value, str) and re.fullmatch(r"\$uid\d+", value):
+        return False  # an earlier step's uid, substituted again on every run
     last = ptr.rsplit("/", 1)[-1].replace("~1", "/").replace("~0", "~")
     if last in VOLATILE_KEYS:
         return True
@@ -428,9 +431,20 @@ class _Dumper(yaml.SafeDumper):
         return self._node_names.get(id(node)) or str(super().generate_anchor(node))
 
 
+class _BlockList(list[Any]):
+    """A list written one item a line (``known_differences``: one name per line in diffs)."""
+
+
+_Dumper.add_representer(
+    _BlockList, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=False)
+)
+
+
 def dump(data: dict[str, Any]) -> str:
     """The cases file as ``--record`` writes it: header comment, anchors kept."""
     _Dumper.names = {id(v): k for k, v in (data.get("templates") or {}).items()}
+    data = dict(data)
+    data["known_differences"] = _BlockList(data.get("known_differences") or [])
     text = yaml.dump(
         data,
         Dumper=_Dumper,
@@ -458,6 +472,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prefix", default="diff", help="prefix of the cases' namespaces")
     parser.add_argument("--only", help="run only the cases whose name matches this regex")
     parser.add_argument(
+        "--write-known-differences",
+        action="store_true",
+        help="run the embedded server and write the cases it answers differently into the file",
+    )
+    parser.add_argument(
         "--wait-for-service-account",
         action="store_true",
         help="wait for each namespace's default ServiceAccount (kube-controller-manager's)",
@@ -479,6 +498,10 @@ def main(argv: list[str] | None = None) -> int:
         outcomes = asyncio.run(run(args.server, args.token, **options))
     else:
         outcomes = asyncio.run(_embedded())
+        if args.write_known_differences:
+            data = load()
+            data["known_differences"] = [o.name for o in outcomes if not o.matched]
+            CASES.write_text(dump(data))
     print(report(outcomes))
     return 0
 
