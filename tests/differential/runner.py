@@ -162,6 +162,15 @@ def _header(answer: Answer, name: str) -> str | None:
     return None
 
 
+def _holds(item: Any, wanted: Any) -> bool:
+    """Whether ``item`` has ``wanted``'s keys with its values (mappings nest; lists are equal)."""
+    if isinstance(wanted, dict):
+        return isinstance(item, dict) and all(
+            k in item and _holds(item[k], v) for k, v in wanted.items()
+        )
+    return bool(item == wanted)
+
+
 def compare(expect: dict[str, Any], answer: Answer) -> list[str]:
     """Every way ``answer`` differs from ``expect`` (empty: it matches)."""
     diffs: list[str] = []
@@ -192,9 +201,7 @@ def compare(expect: dict[str, Any], answer: Answer) -> list[str]:
             diffs.append(f"{ptr} = {shown}, expected the value of {other}")
     for ptr, wanted in (expect.get("contains") or {}).items():
         items = pointer(body, ptr)
-        if not isinstance(items, list) or not any(
-            isinstance(i, dict) and all(i.get(k) == v for k, v in wanted.items()) for i in items
-        ):
+        if not isinstance(items, list) or not any(_holds(i, wanted) for i in items):
             diffs.append(f"{ptr} has no item with {wanted!r}")
     for name, want in (expect.get("headers") or {}).items():
         got = _header(answer, name)
@@ -210,6 +217,8 @@ def compare(expect: dict[str, Any], answer: Answer) -> list[str]:
 def _is_volatile(ptr: str, value: Any) -> bool:
     if isinstance(value, str) and re.fullmatch(r"\$uid\d+", value):
         return False  # an earlier step's uid, substituted again on every run
+    if value in ("None", ["None"]):
+        return False  # a headless Service's clusterIP: nothing was allocated
     last = ptr.rsplit("/", 1)[-1].replace("~1", "/").replace("~0", "~")
     if last in VOLATILE_KEYS:
         return True
@@ -429,6 +438,25 @@ class _Dumper(yaml.SafeDumper):
 
     def generate_anchor(self, node: yaml.Node) -> str:
         return self._node_names.get(id(node)) or str(super().generate_anchor(node))
+
+    def represent_dict(self, data: Any) -> yaml.Node:
+        node = self.represent_mapping("tag:yaml.org,2002:map", data)
+        node.flow_style = _short(data)
+        return node
+
+    def represent_list(self, data: Any) -> yaml.Node:
+        node = self.represent_sequence("tag:yaml.org,2002:seq", data)
+        node.flow_style = _short(data)
+        return node
+
+
+def _short(data: Any) -> bool:
+    """Small collections go on one line (``{name: c, image: nginx}``), the rest in blocks."""
+    return len(json.dumps(data)) <= 72
+
+
+_Dumper.add_representer(dict, _Dumper.represent_dict)
+_Dumper.add_representer(list, _Dumper.represent_list)
 
 
 class _BlockList(list[Any]):
