@@ -9,6 +9,8 @@ substring of the ``Warning`` header. The answer of every step is kept, so a late
 ``$uidN``, ``$rvN`` or ``$continueN`` (the uid, the resourceVersion or the continue token
 in step N's answer); ``${big:N}`` is a string of N characters (for the size limits).
 
+A case's ``note`` says what is surprising about the recorded answer (kept across
+re-recordings, which drop YAML comments). A step's ``sleep`` waits that many seconds first.
 A step with ``watch: {events: N, timeout: S}`` (or a path with ``watch=1``: one event, two
 seconds) is a watch: its answer's body is the list of the first N events (``{type, object}``)
 that arrived within S seconds.
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import re
 import ssl
@@ -318,7 +321,9 @@ async def send(
     if data is not None:
         headers.setdefault("Content-Type", step.get("content_type", "application/json"))
     url = base + step["path"]
-    async with session.request(step["method"], url, data=data, headers=headers) as resp:
+    # aiohttp warns about large raw bodies (the size-limit cases): a stream it reads in chunks.
+    payload = io.BytesIO(data) if data is not None and len(data) > 2**20 else data
+    async with session.request(step["method"], url, data=payload, headers=headers) as resp:
         joined: dict[str, str] = {}
         for key, value in resp.headers.items():
             joined[key] = f"{joined[key]}, {value}" if key in joined else value
