@@ -8,6 +8,7 @@ match (so the list only shrinks, and the percentage it implies stays true).
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from podscaler.sim.apiserver.server import ApiServer
 from tests.differential import runner
@@ -65,3 +66,73 @@ def test_compare_reports_each_kind_of_difference() -> None:
         answer,
     )
     assert len(diffs) == 9, diffs
+
+
+def test_record_keeps_run_dependent_values_out_of_the_expectations() -> None:
+    uid0 = "0d6c1d7e-5f1a-4c43-9a43-2b1f1d2a9c10"
+    answer = runner.Answer(
+        201,
+        {
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": "cm",
+                "namespace": "diff-7",
+                "uid": "4b0a1e86-14f8-4a4e-9c5e-6c0e0c7f1f11",
+                "resourceVersion": "812",
+                "ownerReferences": [{"name": "o", "uid": uid0}],
+                "labels": {"kubernetes.io/metadata.name": "diff-7"},
+            },
+            "spec": {
+                "clusterIP": "10.96.4.2",
+                "x": "a generated 9f3c2a77-1d2b-4c5e-8f9a-0b1c2d3e4f50",
+            },
+        },
+        {"Content-Type": "application/json"},
+    )
+    expect = {
+        "code": 200,
+        "fields": {
+            "/kind": "Pod",
+            "/metadata/uid": "x",
+            "/metadata/resourceVersion": "1",
+            "/metadata/namespace": "$ns",
+            "/metadata/ownerReferences/0/uid": "x",
+            "/metadata/labels": {},
+            "/spec/clusterIP": "x",
+            "/spec/x": "x",
+            "/spec/gone": 1,
+        },
+        "present": ["/status"],
+        "absent": ["/metadata/name"],
+        "headers": {"content-type": "text/plain"},
+    }
+    out = runner.record(expect, answer, "diff-7", {uid0: "$uid0"})
+    assert out["code"] == 201
+    assert out["fields"] == {
+        "/kind": "ConfigMap",
+        "/metadata/namespace": "$ns",
+        "/metadata/ownerReferences/0/uid": "$uid0",
+        "/metadata/labels": {"kubernetes.io/metadata.name": "$ns"},
+    }
+    assert set(out["present"]) == {
+        "/metadata/name",
+        "/metadata/uid",
+        "/metadata/resourceVersion",
+        "/spec/clusterIP",
+        "/spec/x",
+    }
+    assert set(out["absent"]) == {"/status", "/spec/gone"}
+    assert out["headers"] == {"content-type": "application/json"}
+    # What was recorded matches the answer it was recorded from (step 0 had uid0).
+    earlier = runner.Answer(201, {"metadata": {"uid": uid0}}, {})
+    assert runner.compare(runner._substitute(out, "diff-7", [earlier, answer]), answer) == []
+
+
+def test_dump_round_trips_and_keeps_the_template_anchors() -> None:
+    data = runner.load()
+    text = runner.dump(data)
+    assert text.startswith("# The API server differential suite")
+    assert yaml.safe_load(text) == data
+    assert "body: *deployment" in text
+    assert "deployment: &deployment" in text
+    assert "&id" not in text
