@@ -112,7 +112,7 @@ class Progress:
 #: The operator's watch timeout in a simulation. A watch timeout stands for minutes of *real*
 #: time (client-go asks for 5 to 10); the simulated clock runs thousands of times faster, where
 #: those minutes are weeks. Measured on the simulated clock as they are, 5 to 10 minutes reopened
-#: every informer's watch every few simulated minutes — ~3,500 watches (and proofs of
+#: every informer's watch every few simulated minutes — ~3,000 watches (and proofs of
 #: continuity) in the demo's day. So a simulation asks for 12 to 24 simulated hours.
 SIMULATED_WATCH_TIMEOUT_SECONDS = 12 * 3600.0
 

@@ -520,8 +520,8 @@ async def run_scenario(
         # Not the server's default of 5 s for tests: each bookmark is a wake-up, an HTTP chunk
         # and a decode per watch. kube-apiserver sends one about every minute of *real* time,
         # for clients that may reconnect; at thousands of times real time that minute is days
-        # of simulated time, and every minute of simulated time (~19,000 bookmarks in the
-        # demo's day, more than all its requests) was the watch timeouts' mistake again (see
+        # of simulated time, and every minute of simulated time (up to ~18,700 bookmarks in
+        # the demo's day, more than all its requests) was the watch timeouts' mistake again (see
         # SIMULATED_WATCH_TIMEOUT_SECONDS). Hourly keeps versions fresh for the rare re-watch.
         bookmark_interval=3600.0,
         aggregation=hpas,
