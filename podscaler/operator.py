@@ -736,6 +736,7 @@ async def run_operator(
         kubeconfig=options.cluster.kubeconfig,
         server=options.cluster.server,
         context=options.cluster.context,
+        watch_timeout_seconds=options.cluster.watch_timeout_seconds,
     )
     kube.user_agent = f"podscaler/{identity}"
     servers = _Servers(options, metrics)

@@ -62,12 +62,14 @@ from podscaler.kube.errors import (
 
 __all__ = [
     "DEFAULT_POOL_SIZE",
+    "DEFAULT_WATCH_TIMEOUT_SECONDS",
     "JSON_PATCH",
     "MERGE_PATCH",
     "STRATEGIC_MERGE_PATCH",
     "ConnectOptions",
     "Kube",
     "ServiceAccountToken",
+    "WatchStream",
     "connect",
 ]
 
@@ -86,6 +88,13 @@ DEFAULT_REQUEST_TIMEOUT_SECONDS: Final = 30.0
 #: Connections for requests (watches have their own): at most this many requests in flight,
 #: the others wait for a connection (kubernetes-asyncio's default is 100 too).
 DEFAULT_POOL_SIZE: Final = 100
+
+#: How long an informer's watch asks the server to keep its stream open (client-go's minimum
+#: watch timeout, five minutes; each watch asks for between one and two times this). The
+#: timeout exists for the real world — spreading clients over API server replicas, not trusting
+#: a connection forever — so it is real time: a simulation whose clock runs thousands of times
+#: faster asks for longer watches (``connect(watch_timeout_seconds=...)``).
+DEFAULT_WATCH_TIMEOUT_SECONDS: Final = 300.0
 
 #: aiohttp's read buffer: watch events of large objects exceed its 64 KiB default (etcd allows
 #: objects up to 1.5 MiB), as kubernetes-asyncio sets it.
@@ -157,8 +166,12 @@ class Kube:
         token: ServiceAccountToken | None = None,
         request_timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT_SECONDS,
         pool_size: int = DEFAULT_POOL_SIZE,
+        watch_timeout_seconds: float = DEFAULT_WATCH_TIMEOUT_SECONDS,
     ) -> None:
         self.api_client = api_client
+        #: What informers on this connection ask for as their watches' ``timeoutSeconds``
+        #: (see :data:`DEFAULT_WATCH_TIMEOUT_SECONDS`), unless they are given their own.
+        self.watch_timeout_seconds = watch_timeout_seconds
         self.configuration: Configuration = api_client.configuration
         self.host = str(self.configuration.host).rstrip("/")
         self.request_timeout_seconds = request_timeout_seconds
@@ -306,8 +319,9 @@ class Kube:
         *,
         params: Params | None = None,
         read_timeout_seconds: float | None = None,
-    ) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
-        """GET a newline-delimited JSON stream (a watch) and yield its decoded lines.
+    ) -> AsyncIterator[WatchStream]:
+        """GET a newline-delimited JSON stream (a watch) and yield its decoded lines (a
+        :class:`WatchStream`, which also names the connection the stream came on).
 
         The HTTP status is checked before yielding (a 410 raises :class:`Gone` here);
         ``read_timeout_seconds`` bounds the silence between two lines, so a half-open
@@ -328,9 +342,38 @@ class Kube:
                 if resp.status >= 300:
                     answer = _Response(resp.status, resp.reason or "", await resp.read())
                     raise _api_error("GET", path, answer)
-                yield _lines(resp, path)
+                # Through a proxy, the connection reaches the proxy, not the server: it
+                # proves nothing about which server answers (see WatchStream.connection).
+                # An answer complete with its headers has already given its connection back.
+                connection = resp.connection
+                token = None if connection is None or "proxy" in self._extra else connection
+                yield WatchStream(_lines(resp, path), None if token is None else token.protocol)
         except (aiohttp.ClientError, ssl.SSLError, OSError, TimeoutError) as exc:
             raise TransportError(f"watch {path}: {exc!r}") from exc
+
+
+class WatchStream:
+    """The decoded lines of one watch response, and the TCP connection they arrive on.
+
+    ``connection`` is an opaque token of that connection (None when it cannot vouch for the
+    server: through a proxy, or when the whole answer came with its headers). Two streams with
+    the same token came from the same server process, since a server that stops or restarts
+    closes its connections: an informer whose next watch reuses the connection of a watch it
+    already trusted needs no new proof that the server still holds its resourceVersion (see
+    :mod:`podscaler.kube.informers`).
+    """
+
+    __slots__ = ("_lines", "connection")
+
+    def __init__(self, lines: AsyncIterator[dict[str, Any]], connection: object | None) -> None:
+        self._lines = lines
+        self.connection = connection
+
+    def __aiter__(self) -> WatchStream:
+        return self
+
+    async def __anext__(self) -> dict[str, Any]:
+        return await anext(self._lines)
 
 
 async def _lines(resp: aiohttp.ClientResponse, path: str) -> AsyncIterator[dict[str, Any]]:
@@ -414,6 +457,7 @@ async def connect(
     service_account_dir: Path = SERVICE_ACCOUNT_DIR,
     request_timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT_SECONDS,
     pool_size: int = DEFAULT_POOL_SIZE,
+    watch_timeout_seconds: float = DEFAULT_WATCH_TIMEOUT_SECONDS,
 ) -> Kube:
     """Connect to an API server and return a :class:`Kube`.
 
@@ -456,6 +500,7 @@ async def connect(
         token=sa_token,
         request_timeout_seconds=request_timeout_seconds,
         pool_size=pool_size,
+        watch_timeout_seconds=watch_timeout_seconds,
     )
 
 
@@ -475,3 +520,6 @@ class ConnectOptions:
     server: str | None = flag(
         None, help="API server URL, instead of a kubeconfig (tests, port-forwards)."
     )
+    #: Not a flag: what informers ask for as their watches' timeout. A simulation sets it long
+    #: (see :data:`DEFAULT_WATCH_TIMEOUT_SECONDS`).
+    watch_timeout_seconds: float = DEFAULT_WATCH_TIMEOUT_SECONDS

@@ -7,13 +7,18 @@ of the API server, and react to changes through handlers. The protocol is the re
 2. WATCH from that version with ``allowWatchBookmarks=true``. Every event, and every
    BOOKMARK (which carries only a version), advances the remembered version.
 3. When the server ends the stream cleanly (its timeout, or it closed the watch) the watch
-   resumes from the remembered version, so nothing is lost and nothing is seen twice. Every
-   watch, once the server has accepted it (a server restarted with an empty store accepts a
-   watch from a version it never issued, and stays silent), must prove continuity before its
-   events count: the cluster identity (the ``kube-system`` namespace's uid, when readable) is
-   the one seen at the last list, and a one-item LIST at the remembered version does not
-   answer "Too large resource version". The watch stays open meanwhile, so a server that
-   restarts after the proof breaks it.
+   resumes from the remembered version, so nothing is lost and nothing is seen twice. A watch
+   that reaches a server over a *new* connection (the first after a list, or after the server
+   closed the old one) must prove continuity before its events count, since a server
+   restarted with an empty store accepts a watch from a version it never issued, and stays
+   silent: the cluster identity (the ``kube-system`` namespace's uid, when readable) is the
+   one seen at the last list, and a one-item LIST at the remembered version does not answer
+   "Too large resource version". The watch stays open meanwhile, so a server that restarts
+   after the proof breaks it. A watch that comes back on the very connection of the watch it
+   follows (HTTP keep-alive after a clean end: the usual case when ``timeoutSeconds`` ran out)
+   needs no proof: a server that stops closes its connections, so the same connection is the
+   same server, which issued every version we hold. (Through an HTTP proxy the connection
+   reaches the proxy, so there every watch proves.)
 4. When continuity cannot be proven, LIST again and *diff* the fresh list against the cache:
    objects that vanished while we were away get a delete, new ones an add, changed ones an
    update (and one whose uid changed — deleted and created again under the same name — a
@@ -256,7 +261,7 @@ class Informer:
         label_selector: str | None = None,
         field_selector: str | None = None,
         page_size: int = 500,
-        watch_timeout_seconds: float = 300.0,
+        watch_timeout_seconds: float | None = None,
         backoff: Backoff | None = None,
         transform: Callable[[Obj], Obj] | None = None,
     ) -> None:
@@ -269,6 +274,7 @@ class Informer:
         self.label_selector = label_selector
         self.field_selector = field_selector
         self.page_size = page_size
+        #: Each watch asks for between one and two times this (None: ``kube``'s).
         self.watch_timeout_seconds = watch_timeout_seconds
         self.name = resource.plural if namespace is None else f"{namespace}/{resource.plural}"
         self._backoff = backoff or Backoff()
@@ -286,6 +292,9 @@ class Informer:
         #: Set while the cache is known to follow the server; cleared from a failure until
         #: the next list (see :attr:`current`).
         self._current = asyncio.Event()
+        #: The connection of the last watch whose server was shown to hold our version: a
+        #: watch that comes back on it needs no new proof (see the module docstring).
+        self._trusted_connection: object | None = None
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -427,12 +436,14 @@ class Informer:
                 await asyncio.sleep(self._backoff.next_delay_seconds())
             except (Gone, _Discontinuity) as exc:
                 self._current.clear()
+                self._trusted_connection = None
                 log.info("informer %s: %s; listing again", self.name, exc)
                 need_list = True
                 self._count_relist()
             except Exception as exc:
                 # Whatever happened, the server may not be the one that issued our version.
                 self._current.clear()
+                self._trusted_connection = None
                 if not need_list:
                     self._count_relist()
                 need_list = True
@@ -522,7 +533,10 @@ class Informer:
 
     async def _watch(self) -> int:
         """One watch request; returns the number of events seen when the stream ends."""
-        timeout = int(self.watch_timeout_seconds * (1.0 + random.random()))
+        base = self.watch_timeout_seconds
+        if base is None:
+            base = self.kube.watch_timeout_seconds
+        timeout = int(base * (1.0 + random.random()))
         params = {
             **self._selector_params(),
             "watch": True,
@@ -534,7 +548,10 @@ class Informer:
         async with self.kube.stream(
             self.resource.path(self.namespace), params=params, read_timeout_seconds=timeout + 30
         ) as stream:
-            await self._prove_continuity()
+            connection = stream.connection
+            if connection is None or connection is not self._trusted_connection:
+                await self._prove_continuity()
+                self._trusted_connection = connection
             self._current.set()
             async for event in stream:
                 seen += 1

@@ -9,6 +9,7 @@ real pod), so their room is free.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,7 +66,10 @@ class Cluster:
         broken: dict[str, str] = {}
         for name, node in nodes_by_name.items():
             try:
-                states[name] = _node_state(snapshot, node, pods_by_node[name])
+                on_node = pods_by_node[name]
+                states[name] = snapshot.node_memo(
+                    node, on_node, functools.partial(_node_state, snapshot, node, on_node)
+                )
             except PodSpecError as exc:
                 broken[name] = str(exc)
         group_of = {n: g.id for g in groups for n in g.node_names}

@@ -5,7 +5,9 @@ providers report them — plain values, no clients, no clock.
 namespace labels) exactly as the Kubernetes API serves them. Reading them into predicate
 state is the expensive part of a pass (every pod's requests parsed), so a snapshot can be
 built with ``previous=`` the last loop's snapshot: pods whose ``uid`` and
-``resourceVersion`` did not change keep their parsed form.
+``resourceVersion`` did not change keep their parsed form, and a node whose dict and pods'
+dicts are the very objects of the last snapshot keeps what was computed of it
+(:meth:`ClusterSnapshot.node_memo`).
 
 :class:`NodeGroupState` is one node group (an ASG) as the controller read it from its
 provider before calling the planner: bounds, target size, which Nodes belong to it, the
@@ -14,9 +16,9 @@ provider's template node for scale-from-zero, price, per-group option overrides.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from podscaler.nodes.nodestate import PodSpecError, node_name, pod_key
 from podscaler.nodes.options import GroupOptions
@@ -71,6 +73,12 @@ def pod_identity(pod: Mapping[str, Any]) -> tuple[str, str]:
     )
 
 
+_T = TypeVar("_T")
+_NodeKey = tuple[int, tuple[int, ...]]
+#: (the node, its pods, what was computed of them)
+_NodeMemo = tuple[Mapping[str, Any], tuple[Mapping[str, Any], ...], Any]
+
+
 @dataclass(frozen=True, eq=False)
 class ClusterSnapshot:
     """The cluster for one planning pass. Build it with :meth:`build`."""
@@ -85,6 +93,10 @@ class ClusterSnapshot:
     _parsed: dict[tuple[str, str], PodRequirements | PodSpecError] = field(
         default_factory=dict, repr=False
     )
+    #: Whatever was computed of a node with the pods on it (``Cluster.build``'s NodeState),
+    #: keyed on those very objects: see :meth:`node_memo`.
+    _node_memo: dict[_NodeKey, _NodeMemo] = field(default_factory=dict, repr=False)
+    _previous_node_memo: dict[_NodeKey, _NodeMemo] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(
@@ -112,7 +124,35 @@ class ClusterSnapshot:
             daemonsets=tuple(daemonsets),
             namespace_labels=dict(namespace_labels or {}),
             _parsed=parsed,
+            _previous_node_memo=previous._node_memo if previous is not None else {},
         )
+
+    def node_memo(
+        self,
+        node: Mapping[str, Any],
+        pods: Sequence[Mapping[str, Any]],
+        compute: Callable[[], _T],
+    ) -> _T:
+        """``compute()`` for ``node`` with ``pods`` on it, or what it gave for the very same
+        objects (same dicts, in the same order) in this snapshot or the one it was built from.
+
+        Between two scans most nodes and their pods are the same informer objects: an informer
+        replaces an object's dict whenever its resourceVersion changes and never mutates it,
+        so object identity is a cheaper resourceVersion. The memo holds the objects it is keyed
+        on (their ids cannot be reused while it lives) and keeps only what the latest snapshot
+        asked for. ``compute`` must be a pure function of ``node`` and ``pods``."""
+        key: _NodeKey = (id(node), tuple(id(p) for p in pods))
+        memo = self._node_memo.get(key)
+        if memo is None:
+            memo = self._previous_node_memo.get(key)
+            if (
+                memo is None
+                or memo[0] is not node
+                or any(a is not b for a, b in zip(memo[1], pods, strict=True))
+            ):
+                memo = (node, tuple(pods), compute())
+            self._node_memo[key] = memo
+        return memo[2]
 
     def requirements(self, pod: Mapping[str, Any]) -> PodRequirements:
         """``pod`` read once per (uid, resourceVersion); raises :class:`PodSpecError`."""
