@@ -440,7 +440,7 @@ class _Servers:
                 "identity": membership.identity,
                 "members": list(membership.members),
                 "owning": membership.owning,
-                "objects": len(controller.objects) if controller is not None else 0,
+                "objects": controller.loop.size if controller is not None else 0,
                 "owned": owned,
                 "released": loop.released if loop is not None else 0,
                 "taken": loop.taken if loop is not None else 0,
@@ -881,7 +881,7 @@ async def run_operator(
             await controller.wait_synced()
             log.info(
                 "ScaledObject controller synced: %d objects (namespace: %s%s%s)",
-                len(controller.objects),
+                controller.loop.size,
                 options.namespace or "all",
                 ", dry run" if options.dry_run else "",
                 f", selector {options.shard_selector}" if options.shard_selector else "",

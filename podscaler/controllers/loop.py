@@ -43,14 +43,17 @@ that falls due while the cache is being repaired waits until it is current again
 may be gone, and the list that repairs the cache removes it (cancelling its task) if so.
 
 Ownership. With several active replicas (:mod:`podscaler.controllers.sharding`) a loop polls
-only the objects its replica owns (``owns``): it still holds every object the informer shows
-(cheap: the object and an empty context), but runs tasks only for the owned ones. When the
-owner changes, :meth:`PollLoop.rebalance` cancels the tasks of objects no longer owned at
-once (fencing: the old owner stops before the new one may start) and replaces their contexts
-with fresh ones (``fresh``): what a new owner knows comes from the object, as after a restart,
-and an object that comes back later is rebuilt the same way. Tasks start for objects newly
-owned; an object whose status is current takes its first poll within one interval, like after
-a restart.
+only the objects its replica owns (``owns``): it knows every object the informer shows but
+runs tasks only for the owned ones. With ``revive`` (the ScaledObject controller) an object
+owned elsewhere is only its key (:attr:`PollLoop.dormant`; the object itself stays in the
+informer), so a replica of N holds contexts (specs, triggers, HPA history, an Event) for about
+1/N of the objects; without it, every object keeps an empty context. When the owner changes,
+:meth:`PollLoop.rebalance` cancels the tasks of objects no longer owned at once (fencing: the
+old owner stops before the new one may start) and drops their contexts (``fresh`` forgets
+what the controller held): what a new owner knows comes from the object, as after a restart,
+and an object that comes back later is rebuilt the same way (``revive``). Tasks start for
+objects newly owned; an object whose status is current takes its first poll within one
+interval, like after a restart.
 
 Cancellation. :meth:`PollLoop.remove` (the object was deleted) and :meth:`PollLoop.aclose` (the
 controller stops) cancel the object's task, wait for it, and close the context (its scalers'
@@ -134,6 +137,7 @@ class PollLoop(Generic[C]):
         rng: random.Random | None = None,
         owns: Callable[[Key], bool] | None = None,
         fresh: Callable[[C], C] | None = None,
+        revive: Callable[[Key], C | None] | None = None,
     ) -> None:
         #: ``ScaledObject``, ``ScaledJob`` …: for logs and task names; lower-cased, KEDA's
         #: ``type`` label of the loop metrics.
@@ -156,6 +160,13 @@ class PollLoop(Generic[C]):
         self.owns = owns
         #: Builds the context a released object starts from again (None: keep the old one).
         self._fresh = fresh
+        #: Builds the context of an object this replica comes to own, from the controller's
+        #: cache (``None``: the object is gone). With it, objects another replica owns are
+        #: held as keys only (:attr:`dormant`), not as contexts: one replica of N holds
+        #: contexts for about 1/N of the objects.
+        self._revive = revive
+        #: Objects known (cached by the controller) but owned elsewhere, without a context.
+        self.dormant: set[Key] = set()
         #: Tasks cancelled by a rebalance and not finished yet, by object.
         self._releasing: dict[Key, asyncio.Task[None]] = {}
         #: Objects released to another replica and taken from one, for status and tests.
@@ -167,6 +178,15 @@ class PollLoop(Generic[C]):
         self.on_lateness: Callable[[float], None] | None = None
 
     @property
+    def size(self) -> int:
+        """The objects known to the loop: with a context, and dormant (owned elsewhere)."""
+        return len(self.objects) + len(self.dormant)
+
+    def known(self, key: Key) -> bool:
+        """Whether the loop knows the object (owned here or not)."""
+        return key in self.objects or key in self.dormant
+
+    @property
     def polled(self) -> list[Key]:
         """The objects with a running task (all of them unless ``owns`` says otherwise)."""
         return [key for key, task in self._tasks.items() if not task.done()]
@@ -174,10 +194,16 @@ class PollLoop(Generic[C]):
     # ---------------------------------------------------------------- the controller's side
 
     def add(self, key: Key, ctx: C) -> None:
-        """Hold *ctx* (a new object) and poll it if this replica owns it."""
-        self.objects[key] = ctx
+        """Hold *ctx* (a new object) and poll it if this replica owns it (with ``revive``, an
+        object owned elsewhere is remembered by its key and *ctx* dropped)."""
         if self.owns is None or self.owns(key):
+            self.dormant.discard(key)
+            self.objects[key] = ctx
             self._start(key)
+        elif self._revive is None:
+            self.objects[key] = ctx
+        elif key not in self.objects:  # (one being released becomes dormant by itself)
+            self.dormant.add(key)
 
     def _start(self, key: Key) -> None:
         self._tasks[key] = asyncio.get_running_loop().create_task(
@@ -205,6 +231,14 @@ class PollLoop(Generic[C]):
             if task is None and owned:
                 self._start(key)
                 taken += 1
+        for key in [k for k in self.dormant if self.owns(k)]:
+            self.dormant.discard(key)
+            ctx = self._revive(key) if self._revive is not None else None
+            if ctx is None:  # gone from the cache meanwhile: its delete is on its way
+                continue
+            self.objects[key] = ctx
+            self._start(key)
+            taken += 1
         self.released += released
         self.taken += taken
         return released, taken
@@ -217,7 +251,13 @@ class PollLoop(Generic[C]):
             if ctx is not None:
                 await ctx.close()
                 if self._fresh is not None:
-                    self.objects[key] = self._fresh(ctx)
+                    ctx = self._fresh(ctx)
+                if self._revive is not None and key not in self._tasks:
+                    # Owned elsewhere (and not taken back meanwhile): keep the key only.
+                    del self.objects[key]
+                    self.dormant.add(key)
+                else:
+                    self.objects[key] = ctx
         finally:
             self._releasing.pop(key, None)
 
@@ -231,6 +271,7 @@ class PollLoop(Generic[C]):
 
     async def remove(self, key: Key) -> C | None:
         """Stop polling the object (deleted): cancel its task, close its context."""
+        self.dormant.discard(key)
         task = self._tasks.pop(key, None)
         if task is not None:
             task.cancel()
@@ -253,6 +294,7 @@ class PollLoop(Generic[C]):
             await ctx.close()
         self._tasks.clear()
         self.objects.clear()
+        self.dormant.clear()
 
     # ---------------------------------------------------------------- the schedule
 

@@ -16,10 +16,11 @@ Ownership. Two ScaledObjects that target the same workload would fight over its 
 refused with Ready=False (reason ScaleTargetAlreadyManaged) until the first one goes away.
 
 Sharding. With ``owns`` (``namespace/name`` → whether this replica works on it; see
-:mod:`podscaler.controllers.sharding`) the controller still caches every object (the target
-ownership above needs them all) but polls only the owned ones; :meth:`rebalance` applies an
-ownership change. An object given away is forgotten as a deleted one is (scalers closed,
-decision records, metrics), and starts over from its status when it comes back.
+:mod:`podscaler.controllers.sharding`) the controller's informer still caches every object (the
+target ownership above needs them all) but only the owned ones get a context and a poll task;
+:meth:`rebalance` applies an ownership change. An object given away is forgotten as a deleted
+one is (scalers closed, decision records, metrics, its context), and starts over from its
+status when it comes back.
 """
 
 from __future__ import annotations
@@ -137,6 +138,7 @@ class ScaledObjectController(InformedController):
             rng=self._rng,
             owns=(lambda key: owns(f"{key[0]}/{key[1]}")) if owns is not None else None,
             fresh=self._given_away,
+            revive=self._revive,
         )
         self.objects = self.loop.objects
         self._by_target: dict[TargetKey, set[tuple[str, str]]] = {}
@@ -187,6 +189,15 @@ class ScaledObjectController(InformedController):
         # join) or it is gone.
         return ObjectContext(namespace=ctx.namespace, name=ctx.name, obj=ctx.obj)
 
+    def _revive(self, key: tuple[str, str]) -> ObjectContext | None:
+        """A context for an object this replica comes to own, from the informer's copy."""
+        obj = self.informer.get(key[0], key[1])
+        return None if obj is None else ObjectContext(namespace=key[0], name=key[1], obj=obj)
+
+    def known(self, namespace: str, name: str) -> bool:
+        """Whether the object exists as far as this replica's cache knows (owned or not)."""
+        return self.loop.known((namespace, name))
+
     # ---------------------------------------------------------------- ownership
 
     def _index(
@@ -213,7 +224,12 @@ class ScaledObjectController(InformedController):
         holders = self._by_target.get(target, set())
         if len(holders) < 2:
             return None
-        contenders = [self.objects[k].obj for k in holders if k in self.objects]
+        found = (self.informer.get(*k) for k in holders)
+        # (An object owned elsewhere that changed its target in a relist may linger in the
+        # old target's set: its current target decides.)
+        contenders = [obj for obj in found if obj is not None and target_key(obj) == target]
+        if not contenders:
+            return None
         oldest = min(contenders, key=_seniority)
         name = str((oldest.get("metadata") or {}).get("name") or "")
         return None if name == ctx.name else name
@@ -227,16 +243,22 @@ class ScaledObjectController(InformedController):
         if ctx is not None:  # re-added after a relist
             await self._on_update(ctx.obj, obj)
             return
+        if self.loop.known(key):  # owned elsewhere (dormant): nothing to hold but the key
+            self._index(key, obj, None)
+            return
         self.loop.add(key, ObjectContext(namespace=key[0], name=key[1], obj=obj))
         self._index(key, obj, None)
-        self.metrics.objects.set(len(self.objects))
+        self.metrics.objects.set(self.loop.size)
 
     async def _on_update(self, old: dict[str, Any], new: dict[str, Any]) -> None:
         meta = new.get("metadata") or {}
         key = (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
         ctx = self.objects.get(key)
         if ctx is None:
-            await self._on_add(new)
+            if key in self.loop.dormant:  # owned elsewhere: only the target index follows
+                self._index(key, new, old)
+            else:
+                await self._on_add(new)
             return
         previous = self.loop.update(ctx, new)
         if ctx.status is not None and new.get("status") == ctx.status:
@@ -249,7 +271,7 @@ class ScaledObjectController(InformedController):
         known = self.objects.get(key)
         self._index(key, None, known.obj if known is not None else obj)
         ctx = await self.loop.remove(key)
-        self.metrics.objects.set(len(self.objects))
+        self.metrics.objects.set(self.loop.size)
         if ctx is None:
             return
         self.evaluator.keeper.forget(ctx)

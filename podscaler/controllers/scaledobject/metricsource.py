@@ -100,6 +100,11 @@ class ControllerMetricsSource:
                 "this podscaler replica is on standby (not the leader); it holds no triggers"
             )
         ctx = controller.objects.get((namespace, scaled_object))
+        if ctx is None and controller.known(namespace, scaled_object):
+            raise MetricUnavailable(
+                f"ScaledObject {namespace}/{scaled_object} is not worked on by this replica "
+                "(another replica owns it, or it is being handed over)"
+            )
         if ctx is None:
             raise ScaledObjectNotFound(
                 f'scaledobjects.autoscaling.podscaler.io "{scaled_object}" not found in '

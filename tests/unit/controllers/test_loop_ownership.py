@@ -75,3 +75,80 @@ def test_a_given_away_object_that_is_deleted_is_closed_once() -> None:
         await polls.aclose()
 
     run_simulated(main())
+
+
+def test_with_revive_objects_owned_elsewhere_hold_no_context() -> None:
+    """One replica of N holds contexts for its own objects only: the others are keys, and a
+    context is built (from the controller's cache) when one comes to this replica."""
+
+    async def main() -> None:
+        owned = {("ns", "a")}
+        cache = {("ns", n): thing(n) for n in ("a", "b", "c")}
+        revived: list[str] = []
+
+        def revive(key: tuple[str, str]) -> Thing | None:
+            revived.append(key[1])
+            found = cache.get(key)
+            return None if found is None else fresh(found)
+
+        polls: PollLoop[Thing] = PollLoop(
+            "ScaledObject",
+            _record,
+            metrics=OperatorMetrics(),
+            owns=owned.__contains__,
+            fresh=fresh,
+            revive=revive,
+        )
+        for key, ctx in cache.items():
+            polls.add(key, ctx)
+        assert set(polls.objects) == {("ns", "a")}
+        assert polls.dormant == {("ns", "b"), ("ns", "c")}
+        assert polls.size == 3
+        assert polls.known(("ns", "b"))
+
+        del cache[("ns", "c")]  # gone from the cache: its delete is on its way
+        owned.update({("ns", "b"), ("ns", "c")})
+        owned.discard(("ns", "a"))
+        assert polls.rebalance() == (1, 1)
+        assert sorted(revived) == ["b", "c"]
+        await asyncio.sleep(INTERVAL + 1)
+        assert polls.objects[("ns", "b")].polled_at  # polled from the revived context
+        assert ("ns", "a") not in polls.objects  # released: back to a key
+        assert polls.dormant == {("ns", "a")}
+        assert cache[("ns", "a")].closed
+
+        owned.add(("ns", "a"))  # taken back while nothing is pending: revived again
+        assert polls.rebalance() == (0, 1)
+        assert set(polls.objects) == {("ns", "a"), ("ns", "b")}
+        assert await polls.remove(("ns", "c")) is None
+        assert polls.size == 2
+        await polls.aclose()
+        assert polls.size == 0
+
+    run_simulated(main())
+
+
+def test_with_revive_an_object_taken_back_during_its_release_keeps_a_context() -> None:
+    async def main() -> None:
+        owned = {("ns", "a")}
+        polls: PollLoop[Thing] = PollLoop(
+            "ScaledObject",
+            _record,
+            metrics=OperatorMetrics(),
+            owns=owned.__contains__,
+            fresh=fresh,
+            revive=lambda key: thing(key[1]),
+        )
+        polls.add(("ns", "a"), thing("a"))
+        await asyncio.sleep(1)
+        owned.clear()
+        assert polls.rebalance() == (1, 0)
+        owned.add(("ns", "a"))  # back before the release finished
+        assert polls.rebalance() == (0, 1)
+        await asyncio.sleep(INTERVAL + 1)
+        assert polls.dormant == set()
+        assert polls.objects[("ns", "a")].polled_at
+        assert polls.polled == [("ns", "a")]
+        await polls.aclose()
+
+    run_simulated(main())
