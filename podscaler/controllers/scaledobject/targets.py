@@ -4,7 +4,9 @@ Reads of the common kinds (``apps/v1`` Deployment, StatefulSet, ReplicaSet) come
 informer per kind, started the first time an object targets that kind: a poll then costs no
 API request at all for the target, which is what keeps 10,000 objects polling every 30 s
 within the API server's budget. Any other kind with a ``/scale`` subresource (custom resources)
-is read through ``/scale`` each poll. Writes always go through ``/scale`` (a merge patch of
+is read through ``/scale`` each poll. The cached copies are slim (:func:`slim_target`: replicas,
+selector and the containers' environment), since a replica caches every workload of its
+namespaces, not only its own targets. Writes always go through ``/scale`` (a merge patch of
 ``spec.replicas``, as ``kubectl scale`` and the HPA do).
 
 After a write, the cache may still hold the old object for a few milliseconds; the written
@@ -26,7 +28,7 @@ from podscaler.kube.informers import Informer, compact
 from podscaler.kube.resources import Discovery, Resource
 from podscaler.kube.scaling import Scale, ScaleClient, ScaleRef
 
-__all__ = ["CACHED_KINDS", "TargetReader"]
+__all__ = ["CACHED_KINDS", "TargetReader", "slim_target"]
 
 #: How long a read waits for a target cache that is being repaired before it gives up (the
 #: poll then reports the target unavailable and tries again next interval).
@@ -38,6 +40,47 @@ log = logging.getLogger(__name__)
 CACHED_KINDS = frozenset(
     {("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"), ("apps/v1", "ReplicaSet")}
 )
+
+
+#: What a target's cached copy keeps of its pod template's containers (for trigger
+#: environment, :func:`podscaler.controllers.triggers.auth.container_of`).
+_CONTAINER_KEYS = ("name", "env", "envFrom")
+
+
+def slim_target(obj: dict[str, Any]) -> dict[str, Any]:
+    """The part of a cached target this reader uses (an informer ``transform``): identity,
+    ``spec.replicas``, ``spec.selector``, ``status.replicas`` and the containers' names and
+    environment (what a trigger's ``fromEnv`` reads); the rest of the pod template, the
+    strategy and the status conditions are dropped.
+
+    Why: a replica caches every Deployment, StatefulSet and ReplicaSet of the namespaces it
+    watches (under ``--shard``, also those whose ScaledObjects other replicas own), and a real
+    workload's template (probes, volumes, resources, security contexts, sidecars) is often
+    several KiB; at 10,000 targets that was most of a replica's cache.
+    """
+    meta = obj.get("metadata") or {}
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    template = (spec.get("template") or {}).get("spec") or {}
+    containers = [
+        {k: c[k] for k in _CONTAINER_KEYS if k in c}
+        for c in template.get("containers") or []
+        if isinstance(c, dict)
+    ]
+    slim: dict[str, Any] = {
+        "metadata": {
+            k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion") if k in meta
+        },
+        "spec": {k: spec[k] for k in ("replicas", "selector") if k in spec},
+    }
+    for key in ("apiVersion", "kind"):
+        if key in obj:
+            slim[key] = obj[key]
+    if containers:
+        slim["spec"]["template"] = {"spec": {"containers": containers}}
+    if isinstance(status, dict) and "replicas" in status:
+        slim["status"] = {"replicas": status["replicas"]}
+    return compact(slim)
 
 
 def _selector(obj: dict[str, Any]) -> str:
@@ -91,7 +134,7 @@ class TargetReader:
                 if informer is None:
                     resource = await self._scales.resource(ref)
                     informer = Informer(
-                        self._kube, resource, namespace=self._namespace, transform=compact
+                        self._kube, resource, namespace=self._namespace, transform=slim_target
                     )
                     self._informers[key] = informer
                     informer.start()
@@ -145,7 +188,8 @@ class TargetReader:
         return scale
 
     async def workload(self, ref: ScaleRef) -> dict[str, Any] | None:
-        """The target object itself (for its pod template), ``None`` when it has none."""
+        """The target object (for its containers' environment; a cached target is
+        :func:`slim_target`'s copy), ``None`` when it has none."""
         informer = await self._informer(ref)
         if informer is not None:
             return informer.get(ref.namespace, ref.name)
