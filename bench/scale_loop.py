@@ -5,7 +5,7 @@ Setup, four processes so the operator's own CPU and memory are measured alone:
 1. the embedded API server (``podscaler cluster serve``), holding N Deployments and N
    ScaledObjects — a fresh one for every measurement, so no run inherits another's status;
 2. a minimal **Prometheus-API-compatible endpoint** (an aiohttp app answering
-   ``/api/v1/query`` with a constant sample, started by this script with ``--serve-prom``):
+   ``/api/v1/query`` with a constant sample, ``bench/harness.py --serve-prom``):
    a real Prometheus cannot serve 10,000 queries per 30 s beside the operator on a 2-core
    machine, and the scale loop is what is measured here, not PromQL;
 3. the **operator under test** (``--run-operator``): the ScaledObject controller (the same
@@ -41,7 +41,7 @@ would also write ``lastActiveTime`` on every one of those polls; podscaler since
 only when activity changes or the persisted value is R old — see
 ``podscaler/controllers/scaledobject/status.py``; a ``--baseline`` before that commit shows
 the difference.) The objects exist before the operator starts, as after a restart, and carry
-what the cluster would hold then (:func:`_previous_status`): each Deployment's status (1 of 1
+what the cluster would hold then (:func:`harness.previous_status`): each Deployment's status (1 of 1
 replicas ready) and each ScaledObject's status as the previous operator left it, written for
 its current generation (``observedGeneration``). Without it every object looks new to an
 operator that decides from the status whether nobody has polled an object yet (the current
@@ -78,7 +78,6 @@ import os
 import platform
 import resource
 import shutil
-import socket
 import statistics
 import sys
 import tempfile
@@ -91,6 +90,16 @@ ROOT = Path(__file__).resolve().parents[1]
 #: The tree whose operator is measured (``--baseline`` points the operator process elsewhere).
 TREE = Path(os.environ.get("PODSCALER_BENCH_TREE") or ROOT)
 sys.path.insert(0, str(TREE))
+
+from harness import (  # noqa: E402  (bench/, beside this file; imports no podscaler)
+    api_command,
+    free_port,
+    loadavg,
+    populate,
+    proc_cpu_seconds,
+    prom_command,
+    wait_port,
+)
 
 KEDA_ANCHOR_P95_MS = {100: 20.0, 1000: 75.0}
 TARGET_P95_MS = {1000: 20.0, 10000: 75.0}
@@ -109,29 +118,6 @@ def _pinned(cpu: int | None, command: list[str]) -> list[str]:
 
 def _can_pin() -> bool:
     return (os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def serve_prom(port: int) -> None:
-    """The Prometheus-API-compatible endpoint (a second process)."""
-    from aiohttp import web
-
-    body = (
-        b'{"status":"success","data":{"resultType":"vector",'
-        b'"result":[{"metric":{},"value":[0,"5"]}]}}'
-    )
-
-    async def query(request: web.Request) -> web.Response:
-        return web.Response(body=body, content_type="application/json")
-
-    app = web.Application()
-    app.router.add_get("/api/v1/query", query)
-    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None, backlog=4096)
 
 
 def _rss_mib() -> tuple[float, float]:
@@ -162,163 +148,12 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def _wait_port(port: int, limit_seconds: float = 30.0) -> None:
-    async with asyncio.timeout(limit_seconds):
-        while True:
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", port)
-                writer.close()
-                await writer.wait_closed()
-                return
-            except OSError:
-                await asyncio.sleep(0.1)
-
-
-def _previous_status(generation: int, at: str) -> dict[str, Any]:
-    """A ScaledObject's status as an operator polling it left it (Ready, Active, one
-    prometheus trigger at 1 replica), for *generation*, last written at *at*. The last
-    decision is in the current tree's words: an operator of another version rewrites it once,
-    in the warm-up, as after an upgrade."""
-
-    def condition(kind: str, status: str, reason: str = "", message: str = "") -> dict[str, Any]:
-        return {
-            "type": kind,
-            "status": status,
-            "reason": reason,
-            "message": message,
-            "lastTransitionTime": at,
-            "observedGeneration": generation,
-        }
-
-    metric = "s0-prometheus"
-    return {
-        "scaleTargetKind": "apps/v1.Deployment",
-        "scaleTargetGVKR": {
-            "group": "apps",
-            "version": "v1",
-            "kind": "Deployment",
-            "resource": "deployments",
-        },
-        "originalReplicaCount": 1,
-        "lastActiveTime": at,
-        "externalMetricNames": [metric],
-        "conditions": [
-            condition(
-                "Ready",
-                "True",
-                "ScaledObjectReady",
-                "ScaledObject is defined correctly and is ready for scaling",
-            ),
-            condition(
-                "Active", "True", "ScalerActive", "Scaling is performed because triggers are active"
-            ),
-            condition("Fallback", "Unknown"),
-            condition("Paused", "False"),
-        ],
-        "triggersActivity": {metric: {"isActive": True}},
-        "triggersTypes": "prometheus",
-        "observedGeneration": generation,
-        "lastDecision": {
-            "rule": "hpa",
-            "summary": "active at 1 replicas; the HPA calculation owns 1..N; 1 -> 1: metrics "
-            "proposed 1; applied the metrics' proposal",
-            "replicas": 1,
-            "boundBy": "Metrics",
-        },
-    }
-
-
-async def _populate(kube: Any, n: int, prom_url: str, interval: int) -> None:
-    """N Deployments and N ScaledObjects, each with the status it would have after a restart."""
-    from podscaler.kube.clients import MERGE_PATCH
-
-    sem = asyncio.Semaphore(64)
-    at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    deployments = "/apis/apps/v1/namespaces/default/deployments"
-    scaled_objects = "/apis/autoscaling.podscaler.io/v1alpha1/namespaces/default/scaledobjects"
-    ready = {
-        "observedGeneration": 1,
-        "replicas": 1,
-        "updatedReplicas": 1,
-        "readyReplicas": 1,
-        "availableReplicas": 1,
-    }
-
-    async def one(i: int) -> None:
-        name = f"w{i:05d}"
-        labels = {"app": name}
-        deployment = {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": name, "labels": labels},
-            "spec": {
-                "replicas": 1,
-                "selector": {"matchLabels": labels},
-                "template": {
-                    "metadata": {"labels": labels},
-                    "spec": {"containers": [{"name": "app", "image": "x"}]},
-                },
-            },
-        }
-        so = {
-            "apiVersion": "autoscaling.podscaler.io/v1alpha1",
-            "kind": "ScaledObject",
-            "metadata": {"name": name},
-            "spec": {
-                "scaleTargetRef": {"name": name},
-                "pollingInterval": interval,
-                "minReplicaCount": 1,
-                "maxReplicaCount": 10,
-                "triggers": [
-                    {
-                        "type": "prometheus",
-                        "metadata": {
-                            "serverAddress": prom_url,
-                            "query": f'sum(queue{{name="{name}"}})',
-                            "threshold": "10",
-                        },
-                    }
-                ],
-            },
-        }
-        async with sem:
-            await kube.request("POST", deployments, body=deployment)
-            await kube.request(
-                "PATCH",
-                f"{deployments}/{name}/status",
-                body={"status": ready},
-                content_type=MERGE_PATCH,
-            )
-            created = await kube.request("POST", scaled_objects, body=so)
-            generation = int(created["metadata"].get("generation") or 1)
-            await kube.request(
-                "PATCH",
-                f"{scaled_objects}/{name}/status",
-                body={"status": _previous_status(generation, at)},
-                content_type=MERGE_PATCH,
-            )
-
-    await asyncio.gather(*(one(i) for i in range(n)))
-
-
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     if not ordered:
         return float("nan")
     k = max(0, min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1))))
     return ordered[k]
-
-
-def _proc_cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _loadavg() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 async def run_operator(kubeconfig: str, interval: int, periods: int) -> None:
@@ -410,32 +245,28 @@ async def measure(
     from podscaler.kube.clients import connect
 
     workdir = Path(tempfile.mkdtemp(prefix="podscaler-bench-"))
-    api_port = _free_port()
+    api_port = free_port()
     kubeconfig = workdir / "kubeconfig"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     quiet = asyncio.subprocess.DEVNULL
-    api_command = [
-        sys.executable, "-m", "podscaler", "cluster", "serve", "--port", str(api_port),
-        "--kubeconfig", str(kubeconfig),
-    ]  # fmt: skip
     api = await asyncio.create_subprocess_exec(
-        *_pinned(SERVERS_CPU if pin else None, api_command),
+        *_pinned(SERVERS_CPU if pin else None, api_command(api_port, kubeconfig)),
         stdout=quiet, stderr=quiet, env=env, cwd=ROOT,
     )  # fmt: skip
     operator: asyncio.subprocess.Process | None = None
     try:
-        await _wait_port(api_port)
+        await wait_port(api_port)
         for _ in range(300):
             if kubeconfig.exists():
                 break
             await asyncio.sleep(0.1)
         kube = await connect(kubeconfig=kubeconfig)
         t0 = time.perf_counter()
-        await _populate(kube, n, prom_url, interval)
+        await populate(kube, n, prom_url, interval, restored=True)
         populate_s = time.perf_counter() - t0
         await kube.close()
         await asyncio.sleep(2.0)  # objects exist before the operator starts, as after a restart
-        load_before = _loadavg()
+        load_before = loadavg()
         operator_env = {**os.environ, "PYTHONPATH": str(tree), "PODSCALER_BENCH_TREE": str(tree)}
         operator_command = [
             sys.executable, __file__, "--run-operator", str(kubeconfig),
@@ -445,10 +276,10 @@ async def measure(
             *_pinned(OPERATOR_CPU if pin else None, operator_command),
             stdout=asyncio.subprocess.PIPE, env=operator_env, cwd=tree,
         )  # fmt: skip
-        api_cpu0 = _proc_cpu_seconds(api.pid)
+        api_cpu0 = proc_cpu_seconds(api.pid)
         assert operator.stdout is not None
         line = await operator.stdout.readline()
-        api_cpu = _proc_cpu_seconds(api.pid) - api_cpu0
+        api_cpu = proc_cpu_seconds(api.pid) - api_cpu0
         await operator.wait()
         if not line:
             raise RuntimeError(f"the operator under test ({tree}) reported nothing")
@@ -460,7 +291,7 @@ async def measure(
             expected=n * periods,
             api_cpu_share=api_cpu / (interval * (periods + 1)),
             load_before=load_before,
-            load_after=_loadavg(),
+            load_after=loadavg(),
         )
         return result
     finally:
@@ -555,7 +386,7 @@ async def main_async(
 ) -> None:
     print(f"# podscaler operator scale loop — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC — "
           f"{platform.node()} {platform.machine()} {os.cpu_count()} cpus, Python "
-          f"{platform.python_version()}; load average {_loadavg()}")  # fmt: skip
+          f"{platform.python_version()}; load average {loadavg()}")  # fmt: skip
     print(f"pollingInterval {interval} s, {periods} measured periods after one warm-up period")
     if pin:
         # The driver joins the servers: the operator's core is the operator's alone.
@@ -581,25 +412,24 @@ async def main_async(
         "| API server CPU share | load avg before → after | baseline |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    prom_port = _free_port()
+    prom_port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     quiet = asyncio.subprocess.DEVNULL
-    prom_command = [sys.executable, __file__, "--serve-prom", str(prom_port)]
     prom = await asyncio.create_subprocess_exec(
-        *_pinned(SERVERS_CPU if pin else None, prom_command),
+        *_pinned(SERVERS_CPU if pin else None, prom_command(prom_port)),
         stdout=quiet, stderr=quiet, env=env, cwd=ROOT,
     )  # fmt: skip
     summaries: list[str] = []
     try:
-        await _wait_port(prom_port)
+        await wait_port(prom_port)
         prom_url = f"http://127.0.0.1:{prom_port}"
         for n in sizes:
             runs: dict[str, list[dict[str, Any]]] = {label: [] for label, _ in variants}
             for round_ in range(rounds):
                 for label, tree in variants if round_ % 2 == 0 else variants[::-1]:
-                    prom_cpu0 = _proc_cpu_seconds(prom.pid)
+                    prom_cpu0 = proc_cpu_seconds(prom.pid)
                     r = await measure(n, interval, periods, prom_url, tree, pin=pin)
-                    prom_cpu = _proc_cpu_seconds(prom.pid) - prom_cpu0
+                    prom_cpu = proc_cpu_seconds(prom.pid) - prom_cpu0
                     runs[label].append(r)
                     print(_row(n, label, r), flush=True)
                     notes = [f"prometheus endpoint CPU {prom_cpu:.1f} s"]
@@ -615,7 +445,6 @@ async def main_async(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--serve-prom", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--sizes", default="100,1000,10000")
     parser.add_argument("--polling-interval", type=int, default=30)
     parser.add_argument("--periods", type=int, default=2)
@@ -631,9 +460,6 @@ def main() -> None:
     )
     parser.add_argument("--run-operator", metavar="KUBECONFIG", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve_prom:
-        serve_prom(args.serve_prom)
-        return
     if args.run_operator:
         asyncio.run(run_operator(args.run_operator, args.polling_interval, args.periods))
         return

@@ -47,6 +47,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import harness
 import scale_loop
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -156,28 +157,27 @@ async def measure(args: argparse.Namespace, mode: str, prom_url: str, pin: bool)
     from podscaler.kube.clients import connect
 
     workdir = Path(tempfile.mkdtemp(prefix="podscaler-flood-"))
-    api_port = scale_loop._free_port()
+    api_port = harness.free_port()
     kubeconfig = workdir / "kubeconfig"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     quiet = asyncio.subprocess.DEVNULL
     servers_cpu = scale_loop.SERVERS_CPU if pin else None
-    api_command = [
-        sys.executable, "-m", "podscaler", "cluster", "serve", "--port", str(api_port),
-        "--kubeconfig", str(kubeconfig),
-    ]  # fmt: skip
     api = await asyncio.create_subprocess_exec(
-        *scale_loop._pinned(servers_cpu, api_command), stdout=quiet, stderr=quiet, env=env
+        *scale_loop._pinned(servers_cpu, harness.api_command(api_port, kubeconfig)),
+        stdout=quiet,
+        stderr=quiet,
+        env=env,
     )
     operator: asyncio.subprocess.Process | None = None
     flooder: asyncio.subprocess.Process | None = None
     try:
-        await scale_loop._wait_port(api_port)
+        await harness.wait_port(api_port)
         for _ in range(300):
             if kubeconfig.exists():
                 break
             await asyncio.sleep(0.1)
         kube = await connect(kubeconfig=kubeconfig)
-        await scale_loop._populate(kube, args.objects, prom_url, args.polling_interval)
+        await harness.populate(kube, args.objects, prom_url, args.polling_interval, restored=True)
         await kube.close()
         await asyncio.sleep(2.0)
         command = [
@@ -191,7 +191,7 @@ async def measure(args: argparse.Namespace, mode: str, prom_url: str, pin: bool)
         assert operator.stdout is not None
         port = json.loads(await operator.stdout.readline())["port"]
         json.loads(await operator.stdout.readline())  # measuring starts
-        load = scale_loop._loadavg()
+        load = harness.loadavg()
         if mode != "quiet":
             seconds = args.flood_seconds or args.polling_interval * args.periods
             flood_command = [
@@ -218,17 +218,17 @@ async def measure(args: argparse.Namespace, mode: str, prom_url: str, pin: bool)
 
 async def main_async(args: argparse.Namespace) -> None:
     pin = not args.no_pin and scale_loop._can_pin()
-    prom_port = scale_loop._free_port()
+    prom_port = harness.free_port()
     prom = await asyncio.create_subprocess_exec(
         *scale_loop._pinned(
             scale_loop.SERVERS_CPU if pin else None,
-            [sys.executable, str(Path(scale_loop.__file__)), "--serve-prom", str(prom_port)],
+            harness.prom_command(prom_port),
         ),
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     results: list[dict[str, Any]] = []
     try:
-        await scale_loop._wait_port(prom_port)
+        await harness.wait_port(prom_port)
         for round_ in range(args.rounds):
             for mode in MODES:
                 result = await measure(args, mode, f"http://127.0.0.1:{prom_port}", pin)

@@ -41,7 +41,6 @@ import os
 import platform
 import re
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -55,7 +54,16 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-SO_PATH = "/apis/autoscaling.podscaler.io/v1alpha1/namespaces/default/scaledobjects"
+from harness import (  # noqa: E402  (bench/, beside this file)
+    api_command,
+    free_port,
+    loadavg,
+    populate,
+    proc_cpu_seconds,
+    proc_rss_mib,
+    prom_command,
+    wait_port,
+)
 
 #: Owners of allocations, by the path of the innermost podscaler/scalers frame (first match).
 OWNERS: list[tuple[str, str]] = [
@@ -75,112 +83,6 @@ OWNERS: list[tuple[str, str]] = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _loadavg() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
-def _cpu_of(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _rss_of(pid: int | str = "self") -> tuple[float, float]:
-    rss = hwm = 0.0
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            rss = int(line.split()[1]) / 1024
-        elif line.startswith("VmHWM:"):
-            hwm = int(line.split()[1]) / 1024
-    return rss, hwm
-
-
-def serve_prom(port: int) -> None:
-    """The Prometheus-API stand-in (a process of its own): every query answers 5."""
-    from aiohttp import web
-
-    body = (
-        b'{"status":"success","data":{"resultType":"vector",'
-        b'"result":[{"metric":{},"value":[0,"5"]}]}}'
-    )
-
-    async def query(request: web.Request) -> web.Response:
-        return web.Response(body=body, content_type="application/json")
-
-    app = web.Application()
-    app.router.add_get("/api/v1/query", query)
-    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None, backlog=4096)
-
-
-async def _wait_port(port: int, limit_seconds: float = 60.0) -> None:
-    async with asyncio.timeout(limit_seconds):
-        while True:
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", port)
-                writer.close()
-                await writer.wait_closed()
-                return
-            except OSError:
-                await asyncio.sleep(0.1)
-
-
-async def _populate(kube: Any, n: int, prom_url: str, interval: int) -> None:
-    sem = asyncio.Semaphore(64)
-
-    async def one(i: int) -> None:
-        name = f"w{i:05d}"
-        labels = {"app": name}
-        deployment = {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": name, "labels": labels},
-            "spec": {
-                "replicas": 1,
-                "selector": {"matchLabels": labels},
-                "template": {
-                    "metadata": {"labels": labels},
-                    "spec": {"containers": [{"name": "app", "image": "x"}]},
-                },
-            },
-        }
-        so = {
-            "apiVersion": "autoscaling.podscaler.io/v1alpha1",
-            "kind": "ScaledObject",
-            "metadata": {"name": name},
-            "spec": {
-                "scaleTargetRef": {"name": name},
-                "pollingInterval": interval,
-                "minReplicaCount": 1,
-                "maxReplicaCount": 10,
-                "triggers": [
-                    {
-                        "type": "prometheus",
-                        "metadata": {
-                            "serverAddress": prom_url,
-                            "query": f'sum(queue{{name="{name}"}})',
-                            "threshold": "10",
-                        },
-                    }
-                ],
-            },
-        }
-        async with sem:
-            await kube.request(
-                "POST", "/apis/apps/v1/namespaces/default/deployments", body=deployment
-            )
-            await kube.request("POST", SO_PATH, body=so)
-
-    await asyncio.gather(*(one(i) for i in range(n)))
-
-
 async def _stop(process: asyncio.subprocess.Process, sig: int = signal.SIGTERM) -> None:
     if process.returncode is not None:
         return
@@ -194,11 +96,16 @@ async def _stop(process: asyncio.subprocess.Process, sig: int = signal.SIGTERM) 
 
 
 class Cluster:
-    """A fresh ``podscaler cluster serve`` and Prometheus stand-in, populated with N objects."""
+    """A fresh embedded API server and Prometheus stand-in, populated with N objects. With
+    *audit*, the server appends every successful ``/scale`` write to ``audit.log`` (time,
+    User-Agent = replica identity, path); with *wave_seconds*, the stand-in's value moves so
+    that targets get written (see :mod:`harness`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, audit: bool = False, wave_seconds: float = 0.0) -> None:
         self.workdir = Path(tempfile.mkdtemp(prefix="podscaler-bench-sharding-"))
         self.kubeconfig = self.workdir / "kubeconfig"
+        self.audit = self.workdir / "audit.log" if audit else None
+        self.wave_seconds = wave_seconds
         self.processes: list[asyncio.subprocess.Process] = []
         self.api: asyncio.subprocess.Process | None = None
         self.prom_url = ""
@@ -206,19 +113,19 @@ class Cluster:
     async def start(self, n: int, interval: int) -> float:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         quiet = asyncio.subprocess.DEVNULL
-        api_port, prom_port = _free_port(), _free_port()
+        api_port, prom_port = free_port(), free_port()
         self.api = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "podscaler", "cluster", "serve", "--port", str(api_port),
-            "--kubeconfig", str(self.kubeconfig), stdout=quiet, stderr=quiet, env=env, cwd=ROOT,
+            *api_command(api_port, self.kubeconfig, audit=self.audit),
+            stdout=quiet, stderr=quiet, env=env, cwd=ROOT,
         )  # fmt: skip
         prom = await asyncio.create_subprocess_exec(
-            sys.executable, __file__, "--serve-prom", str(prom_port),
+            *prom_command(prom_port, wave_seconds=self.wave_seconds),
             stdout=quiet, stderr=quiet, env=env, cwd=ROOT,
         )  # fmt: skip
         self.processes += [self.api, prom]
         self.prom_url = f"http://127.0.0.1:{prom_port}"
-        await _wait_port(api_port)
-        await _wait_port(prom_port)
+        await wait_port(api_port)
+        await wait_port(prom_port)
         for _ in range(300):
             if self.kubeconfig.exists():
                 break
@@ -231,7 +138,7 @@ class Cluster:
             await kube.request(
                 "POST", "/api/v1/namespaces", body={"metadata": {"name": "podscaler"}}
             )
-            await _populate(kube, n, self.prom_url, interval)
+            await populate(kube, n, self.prom_url, interval)
         finally:
             await kube.close()
         return time.perf_counter() - t0
@@ -314,7 +221,7 @@ async def probe(kubeconfig: str, interval: int, share: str, trace: bool) -> None
         "polled": len(controller.loop.polled),
         "evaluations": controller.evaluations,
     }
-    result["rss_mib"], result["hwm_mib"] = _rss_of()
+    result["rss_mib"], result["hwm_mib"] = proc_rss_mib()
     if trace:
         snapshot = tracemalloc.take_snapshot()
         tracemalloc.stop()
@@ -354,7 +261,7 @@ async def memory(sizes: list[int], interval: int, share: str, trace: bool) -> No
                 f"{result['evaluations']:,} evaluations; populated in {populate_s:.0f} s): "
                 f"RSS {result['rss_mib']:.0f} MiB, peak {result['hwm_mib']:.0f} MiB"
                 + (f", traced {result['traced_mib']:.0f} MiB" if trace else "")
-                + f"; load {_loadavg()}",
+                + f"; load {loadavg()}",
                 flush=True,
             )
         finally:
@@ -426,75 +333,99 @@ def _p95(before: dict[float, float], after: dict[float, float]) -> float:
     return float("inf")
 
 
+class Fleet:
+    """``podscaler run --shard`` processes against one :class:`Cluster`, and what they say
+    about themselves (``/debug/shard``, ``/metrics``)."""
+
+    def __init__(self, cluster: Cluster, session: Any, n: int, lease: float) -> None:
+        self.cluster = cluster
+        self.session = session
+        self.n = n
+        self.lease = lease
+        self.running: list[Replica] = []
+        self.started = 0
+
+    async def start(self) -> Replica:
+        """One more replica (appended to :attr:`running` once it serves its metrics)."""
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        metrics_port, health_port = free_port(), free_port()
+        log = self.cluster.workdir / f"replica-{self.started}.log"
+        self.started += 1
+        with log.open("wb") as sink:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "podscaler", "run", "--shard",
+                "--shard-lease-duration", str(self.lease),
+                "--kubeconfig", str(self.cluster.kubeconfig),
+                "--metrics-port", str(metrics_port), "--health-port", str(health_port),
+                "--bind-address", "127.0.0.1", "--namespace", "default",
+                stdout=sink, stderr=sink, env=env, cwd=ROOT,
+            )  # fmt: skip
+        self.cluster.processes.append(process)
+        replica = Replica(process, metrics_port, log)
+        await wait_port(metrics_port, 120)
+        self.running.append(replica)
+        return replica
+
+    async def view(self, r: Replica) -> dict[str, Any]:
+        async with self.session.get(f"{r.endpoint}/debug/shard") as response:
+            found: dict[str, Any] = await response.json()
+            return found
+
+    async def scrape(self, r: Replica) -> str:
+        async with self.session.get(f"{r.endpoint}/metrics") as response:
+            text: str = await response.text()
+            return text
+
+    async def settled(self, limit: float) -> tuple[float, list[set[str]]]:
+        """Seconds until every running replica owns, all agree on the members and every
+        object has exactly one owner; the owned sets then."""
+        t0 = time.perf_counter()
+        async with asyncio.timeout(limit):
+            while True:
+                views = [await self.view(r) for r in self.running]
+                sets = [set(v["owned"]) for v in views]
+                if (
+                    all(v["owning"] and len(v["members"]) == len(self.running) for v in views)
+                    and sum(map(len, sets)) == len(set().union(*sets)) == self.n
+                ):
+                    return time.perf_counter() - t0, sets
+                await asyncio.sleep(0.25)
+
+    async def remove(self, r: Replica, sig: int) -> None:
+        self.running.remove(r)
+        await _stop(r.process, sig)
+
+
 async def replicas(n: int, interval: int, lease: float, window: float) -> None:
     import aiohttp
 
     cluster = Cluster()
-    running: list[Replica] = []
     try:
         populate_s = await cluster.start(n, interval)
         print(f"{n:,} ScaledObjects, pollingInterval {interval} s, lease {lease:g} s "
-              f"(populated in {populate_s:.0f} s); load {_loadavg()}", flush=True)  # fmt: skip
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+              f"(populated in {populate_s:.0f} s); load {loadavg()}", flush=True)  # fmt: skip
         async with aiohttp.ClientSession() as session:
-
-            async def view(r: Replica) -> dict[str, Any]:
-                async with session.get(f"{r.endpoint}/debug/shard") as response:
-                    found: dict[str, Any] = await response.json()
-                    return found
-
-            async def settled(limit: float) -> tuple[float, list[set[str]]]:
-                t0 = time.perf_counter()
-                async with asyncio.timeout(limit):
-                    while True:
-                        views = [await view(r) for r in running]
-                        sets = [set(v["owned"]) for v in views]
-                        if (
-                            all(v["owning"] and len(v["members"]) == len(running) for v in views)
-                            and sum(map(len, sets)) == len(set().union(*sets)) == n
-                        ):
-                            return time.perf_counter() - t0, sets
-                        await asyncio.sleep(0.25)
-
-            async def start() -> Replica:
-                metrics_port, health_port = _free_port(), _free_port()
-                log = cluster.workdir / f"replica-{len(running)}.log"
-                with log.open("wb") as sink:
-                    process = await asyncio.create_subprocess_exec(
-                        sys.executable, "-m", "podscaler", "run", "--shard",
-                        "--shard-lease-duration", str(lease),
-                        "--kubeconfig", str(cluster.kubeconfig),
-                        "--metrics-port", str(metrics_port), "--health-port", str(health_port),
-                        "--bind-address", "127.0.0.1", "--namespace", "default",
-                        stdout=sink, stderr=sink, env=env, cwd=ROOT,
-                    )  # fmt: skip
-                cluster.processes.append(process)
-                replica = Replica(process, metrics_port, log)
-                await _wait_port(metrics_port, 120)
-                return replica
+            fleet = Fleet(cluster, session, n, lease)
+            running = fleet.running
 
             async def measure(label: str) -> None:
-                async def scrape(r: Replica) -> str:
-                    async with session.get(f"{r.endpoint}/metrics") as response:
-                        return await response.text()
-
-                cpu0 = [_cpu_of(r.process.pid) for r in running]
-                b0 = [_buckets(await scrape(r)) for r in running]
+                cpu0 = [proc_cpu_seconds(r.process.pid) for r in running]
+                b0 = [_buckets(await fleet.scrape(r)) for r in running]
                 t0 = time.perf_counter()
                 await asyncio.sleep(window)
                 elapsed = time.perf_counter() - t0
                 for i, r in enumerate(running):
-                    cpu = (_cpu_of(r.process.pid) - cpu0[i]) / elapsed
-                    rss, hwm = _rss_of(r.process.pid)
-                    p95 = _p95(b0[i], _buckets(await scrape(r)))
+                    cpu = (proc_cpu_seconds(r.process.pid) - cpu0[i]) / elapsed
+                    rss, hwm = proc_rss_mib(r.process.pid)
+                    p95 = _p95(b0[i], _buckets(await fleet.scrape(r)))
                     print(f"  {label} replica {i}: CPU {cpu:.2f} s/s, RSS {rss:.0f} MiB "
                           f"(peak {hwm:.0f}), lateness p95 <= {p95 * 1000:.0f} ms",
                           flush=True)  # fmt: skip
 
             before: list[set[str]] = []
             for k in (1, 2, 3):
-                running.append(await start())
-                took, sets = await settled(lease * 4 + interval * 4 + 120)
+                await fleet.start()
+                took, sets = await fleet.settled(lease * 4 + interval * 4 + 120)
                 if before:
                     moved = len(sets[-1])
                     ideal = n / k
@@ -506,11 +437,9 @@ async def replicas(n: int, interval: int, lease: float, window: float) -> None:
                 await asyncio.sleep(2 * interval)  # two rounds of polls by the new owners
                 await measure(f"{k} replicas")
                 before = sets
-            victim = running.pop()
             orphans = before[-1]
-            victim.process.kill()
-            await victim.process.wait()
-            took, sets = await settled(lease * 4 + 60)
+            await fleet.remove(running[-1], signal.SIGKILL)
+            took, sets = await fleet.settled(lease * 4 + 60)
             print(f"SIGKILL of one of 3: {len(orphans):,} objects moved (ideal {n / 3:,.0f}: "
                   f"{len(orphans) / (n / 3):.2f}x), all reassigned after {took:.1f} s "
                   f"(lease {lease:g} s)", flush=True)  # fmt: skip
@@ -518,11 +447,140 @@ async def replicas(n: int, interval: int, lease: float, window: float) -> None:
         await cluster.stop()
 
 
+# ---------------------------------------------------------------------------------- steady
+
+
+def _audit_report(audit: Path, since: float) -> tuple[int, dict[str, int], list[str]]:
+    """Target writes in the audit after *since* (unix time): how many, per writer, and the
+    (target, second) pairs written by two replicas."""
+    writers: dict[tuple[str, int], set[str]] = defaultdict(set)
+    per_agent: dict[str, int] = defaultdict(int)
+    total = 0
+    for line in audit.read_text().splitlines():
+        at, agent, path = line.split(" ", 2)
+        if float(at) < since:
+            continue
+        total += 1
+        per_agent[agent] += 1
+        writers[(path.split("/")[-2], int(float(at)))].add(agent)
+    double = [f"{t}@{sec}: {sorted(a)}" for (t, sec), a in writers.items() if len(a) > 1]
+    return total, dict(per_agent), double
+
+
+async def steady(n: int, interval: int, lease: float, seconds: float, churn: float) -> None:
+    """3 replicas for *seconds* with a change every *churn* seconds, in turn: a fourth joins,
+    the fourth leaves (SIGTERM: it deletes its Lease), one of the three is SIGKILLed and a new
+    one started. Replicas 0 and 1 live throughout: their RSS growth is the steady-state
+    figure. Targets are written all along (the stand-in's value moves every 90 s per object),
+    and the API server's audit of ``/scale`` writes says whether two replicas ever wrote one
+    target in the same second."""
+    import aiohttp
+
+    cluster = Cluster(audit=True, wave_seconds=90.0)
+    try:
+        populate_s = await cluster.start(n, interval)
+        print(f"steady: {n:,} ScaledObjects, pollingInterval {interval} s, lease {lease:g} s, "
+              f"{seconds:.0f} s with a change every {churn:.0f} s (populated in "
+              f"{populate_s:.0f} s); load {loadavg()}", flush=True)  # fmt: skip
+        async with aiohttp.ClientSession() as session:
+            fleet = Fleet(cluster, session, n, lease)
+            limit = lease * 4 + interval * 4 + 120
+            for _ in range(3):
+                await fleet.start()
+            took, sets = await fleet.settled(limit)
+            print(f"3 replicas agreed after {took:.1f} s", flush=True)
+            await asyncio.sleep(3 * interval)  # warm: every owned object polled a few times
+            keepers = fleet.running[:2]
+            start_wall, t0 = time.time(), time.perf_counter()
+            rss0 = [proc_rss_mib(r.process.pid)[0] for r in keepers]
+            cpu0 = [proc_cpu_seconds(r.process.pid) for r in keepers]
+            b0 = [_buckets(await fleet.scrape(r)) for r in keepers]
+            samples: list[tuple[float, list[float]]] = [(0.0, rss0)]
+            events: list[str] = []
+            moved_total = 0
+            fourth: Replica | None = None
+            step = 0
+
+            async def change() -> None:
+                nonlocal fourth, sets, moved_total, step
+                kind = ("join", "leave", "kill")[step % 3]
+                step += 1
+                before = {key: i for i, owned in enumerate(sets) for key in owned}
+                members_before = list(fleet.running)
+                at = time.perf_counter() - t0
+                if kind == "join":
+                    fourth = await fleet.start()
+                    took, sets = await fleet.settled(limit)
+                    detail = f"agreed after {took:.1f} s"
+                elif kind == "leave":
+                    assert fourth is not None
+                    await fleet.remove(fourth, signal.SIGTERM)
+                    fourth = None
+                    took, sets = await fleet.settled(limit)
+                    detail = f"agreed after {took:.1f} s"
+                else:
+                    orphans = len(sets[2])
+                    await fleet.remove(fleet.running[2], signal.SIGKILL)
+                    took, sets = await fleet.settled(limit)
+                    await fleet.start()
+                    took2, sets = await fleet.settled(limit)
+                    detail = (
+                        f"the killed one's {orphans:,} reassigned after {took:.1f} s (counted "
+                        f"above with the new replica's), a new replica agreed {took2:.1f} s later"
+                    )
+                # An object moved when its owner (a process) differs before and after.
+                index = {id(r): i for i, r in enumerate(members_before)}
+                moved = 0
+                for i, owned in enumerate(sets):
+                    r = fleet.running[i]
+                    for key in owned:
+                        if before.get(key) != index.get(id(r)):
+                            moved += 1
+                moved_total += moved
+                line = f"  t={at:6.0f} s {kind:5s}: {moved:,} objects moved, {detail}"
+                events.append(line)
+                print(line, flush=True)
+
+            next_change = churn
+            while (elapsed := time.perf_counter() - t0) < seconds:
+                if elapsed >= next_change:
+                    await change()
+                    next_change += churn
+                    continue
+                await asyncio.sleep(min(30.0, next_change - elapsed, seconds - elapsed))
+                rss = [proc_rss_mib(r.process.pid)[0] for r in keepers]
+                samples.append((time.perf_counter() - t0, rss))
+                print(f"  t={samples[-1][0]:6.0f} s RSS of replicas 0, 1: "
+                      f"{rss[0]:.0f}, {rss[1]:.0f} MiB; load {loadavg()}", flush=True)  # fmt: skip
+            elapsed = time.perf_counter() - t0
+            print(f"\nsteady summary over {elapsed:.0f} s ({len(events)} changes; load "
+                  f"{loadavg()}):", flush=True)  # fmt: skip
+            for i, r in enumerate(keepers):
+                rss_series = [rss[i] for _, rss in samples]
+                cpu = (proc_cpu_seconds(r.process.pid) - cpu0[i]) / elapsed
+                p95 = _p95(b0[i], _buckets(await fleet.scrape(r)))
+                view = await fleet.view(r)
+                _, hwm = proc_rss_mib(r.process.pid)
+                print(f"  replica {i} (lived throughout): RSS {rss_series[0]:.0f} -> "
+                      f"{rss_series[-1]:.0f} MiB (growth {rss_series[-1] - rss_series[0]:+.0f}, "
+                      f"max {max(rss_series):.0f}, peak {hwm:.0f}), CPU {cpu:.2f} s/s, "
+                      f"lateness p95 <= {p95 * 1000:.0f} ms, handovers: released "
+                      f"{view['released']:,}, taken {view['taken']:,}", flush=True)  # fmt: skip
+            assert cluster.audit is not None
+            total, per_agent, double = _audit_report(cluster.audit, start_wall)
+            print(f"  objects moved over all changes: {moved_total:,}", flush=True)
+            print(f"  target writes: {total:,} by {len(per_agent)} replicas; written by two "
+                  f"replicas in the same second: {len(double)}", flush=True)  # fmt: skip
+            for item in double[:20]:
+                print(f"    {item}", flush=True)
+    finally:
+        await cluster.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--serve-prom", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--probe", metavar="KUBECONFIG", help=argparse.SUPPRESS)
-    parser.add_argument("part", nargs="?", choices=("memory", "replicas"))
+    parser.add_argument("part", nargs="?", choices=("memory", "replicas", "steady"))
     parser.add_argument("--sizes", default="1000,3000")
     parser.add_argument("--objects", type=int, default=3000)
     parser.add_argument("--polling-interval", type=int, default=10)
@@ -530,23 +588,26 @@ def main() -> None:
     parser.add_argument("--trace", action="store_true")
     parser.add_argument("--lease", type=float, default=15.0)
     parser.add_argument("--window", type=float, default=20.0)
+    parser.add_argument("--seconds", type=float, default=1800.0, help="steady: how long")
+    parser.add_argument("--churn", type=float, default=300.0, help="steady: between changes")
     args = parser.parse_args()
-    if args.serve_prom:
-        serve_prom(args.serve_prom)
-        return
     if args.probe:
         asyncio.run(probe(args.probe, args.polling_interval, args.share, args.trace))
         return
     print(f"# podscaler sharding bench — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC — "
           f"{platform.node()} {os.cpu_count()} cpus, Python {platform.python_version()}; "
-          f"load {_loadavg()}", flush=True)  # fmt: skip
+          f"load {loadavg()}", flush=True)  # fmt: skip
     if args.part == "memory":
         sizes = [int(s) for s in args.sizes.split(",")]
         asyncio.run(memory(sizes, args.polling_interval, args.share, args.trace))
     elif args.part == "replicas":
         asyncio.run(replicas(args.objects, args.polling_interval, args.lease, args.window))
+    elif args.part == "steady":
+        asyncio.run(
+            steady(args.objects, args.polling_interval, args.lease, args.seconds, args.churn)
+        )
     else:
-        parser.error("choose memory or replicas")
+        parser.error("choose memory, replicas or steady")
 
 
 if __name__ == "__main__":
