@@ -21,6 +21,17 @@ scaler's target resolved to its pods' selector (:mod:`.targets`). One pass
 At start, before the first pass, checkpoints are read back (a restart loses nothing) and,
 when configured, the histograms are filled from the user's Prometheus (:mod:`.bootstrap`).
 The updater (:mod:`.updater`) runs beside, acting on the published recommendations.
+
+Sharding (``podscaler run --shard``, issue 16). Every replica runs a recommender with ``owns``
+(the ScaledObjects' rendezvous ownership over the member Leases, keyed by the VerticalScaler's
+``namespace/name``). Each resolves every scaler and gives every pod to its scaler (the oldest
+matching scaler may be another replica's, and the updater, which runs on one replica under
+the singleton Lease, needs every scaler's pods), but only the owner samples usage into the
+history, recommends, writes the status and the checkpoints, and sends the Events. Ownership
+is read at each pass and again before each status write: a scaler given away has its history
+forgotten; one taken has its checkpoints read back, as after a restart (what the old owner
+learned since its last checkpoint is lost, as in a crash). The updater reads recommendations
+from the status (any replica's), so it needs no history of its own.
 """
 
 from __future__ import annotations
@@ -198,8 +209,14 @@ class VerticalRecommender:
         now: Callable[[], datetime],
         settings: VerticalSettings | None = None,
         recorder: EventRecorder | None = None,
+        owns: Callable[[str], bool] | None = None,
     ) -> None:
         self.kube = kube
+        #: Under ``--shard``: whether this replica learns and recommends for a scaler
+        #: (``namespace/name``); None: all of them. See "Sharding" in the module docstring.
+        self.owns = owns
+        #: The scalers this replica learned for at the last pass (to see handovers).
+        self._owned: set[Key] = set()
         self.namespace = namespace
         self.now = now
         self.settings = settings or VerticalSettings()
@@ -257,8 +274,10 @@ class VerticalRecommender:
         if self.states:
             await self._watch_pods()
         await self.restore_checkpoints()
+        self._owned = {k for k, s in self.states.items() if self._mine(s)}
         if self.settings.prometheus is not None:
-            await bootstrap_from_prometheus(self.settings, self.states, self.now().timestamp())
+            mine = {k: s for k, s in self.states.items() if k in self._owned}
+            await bootstrap_from_prometheus(self.settings, mine, self.now().timestamp())
         self._synced.set()
         log.info("vertical recommender synced: %d VerticalScalers", len(self.states))
         while True:
@@ -311,6 +330,25 @@ class VerticalRecommender:
         first = recommenders[0] if isinstance(recommenders[0], Mapping) else {}
         return first.get("name") == self.settings.recommender_name
 
+    def _mine(self, state: ScalerState) -> bool:
+        """Whether this replica learns, recommends and checkpoints for *state* (sharding)."""
+        return self.owns is None or self.owns(f"{state.key[0]}/{state.key[1]}")
+
+    async def _hand_over(self, states: list[ScalerState]) -> None:
+        """Ownership moved (``--shard``): forget what was learned for scalers given away (the
+        new owner reads their checkpoints back), read the checkpoints of scalers taken."""
+        mine = {s.key for s in states if self._mine(s)}
+        for key in self._owned - mine:
+            state = self.states.get(key)
+            if state is not None:
+                state.history = ScalerHistory(self.settings.recommender.aggregation)
+                state.recommendation = state.written_status = state.last_checkpoint_seconds = None
+                state.announced = {}
+        taken = mine - self._owned
+        self._owned = mine
+        if taken:
+            await self.restore_checkpoints(taken)
+
     # ---------------------------------------------------------------- one pass
 
     async def run_pass(self) -> None:
@@ -324,15 +362,22 @@ class VerticalRecommender:
         # for a day). The next pass after one is created samples as before.
         if states:
             await self._watch_pods()
+            if self.owns is not None:
+                await self._hand_over(states)
+            # Every scaler is resolved and claims its pods (an older scaler owned elsewhere
+            # may claim a pod first; the updater, on one replica, needs them all); only the
+            # owned ones learn, recommend and checkpoint.
             await self._resolve(states)
             metrics = await self._pod_metrics()
             claimed: set[Key] = set()
             writes = []
             for state in states:
-                self._feed(state, claimed, metrics)
-                writes.append(self._recommend(state, now))
+                mine = self._mine(state)
+                self._feed(state, claimed, metrics, learn=mine)
+                if mine:
+                    writes.append(self._recommend(state, now))
             await self._bounded(writes)
-            await self._write_checkpoints(states, now_seconds)
+            await self._write_checkpoints([s for s in states if self._mine(s)], now_seconds)
         if (
             self._last_gc_seconds is None
             or now_seconds - self._last_gc_seconds >= self.settings.gc_interval_seconds
@@ -390,7 +435,7 @@ class VerticalRecommender:
 
     def _set_problem(self, state: ScalerState, problem: TargetProblem | None) -> None:
         state.problem = problem
-        if problem is not None and problem != state.announced_problem:
+        if problem is not None and problem != state.announced_problem and self._mine(state):
             log.warning("%s: %s", state.describe(), problem.message)
             self.event(state.obj, Reason.VerticalScalerConfigUnsupported, problem.message)
         state.announced_problem = problem
@@ -410,7 +455,14 @@ class VerticalRecommender:
         self._metrics_problem = None
         return {pod_key(item): item for item in answer.get("items") or ()}
 
-    def _feed(self, state: ScalerState, claimed: set[Key], metrics: Mapping[Key, Obj]) -> None:
+    def _feed(
+        self,
+        state: ScalerState,
+        claimed: set[Key],
+        metrics: Mapping[Key, Obj],
+        *,
+        learn: bool = True,
+    ) -> None:
         if state.selector is None:
             state.pods = []
             return
@@ -422,6 +474,8 @@ class VerticalRecommender:
             claimed.add(key)
             pods.append(pod)
         state.pods = sorted(pod_key(p) for p in pods)
+        if not learn:  # owned by another replica: it learns from these pods
+            return
         history = state.history
         uids = {str((p.get("metadata") or {}).get("uid") or "") for p in pods}
         history.forget_pods(state.pods, uids)
@@ -459,6 +513,8 @@ class VerticalRecommender:
                     )
 
     async def _recommend(self, state: ScalerState, now: datetime) -> None:
+        if not self._mine(state):  # given away since the pass started: the owner writes
+            return
         recommendation: PodRecommendation | None = None
         if state.scaler is not None and state.problem is None:
             policy = resource_policy_of(state.scaler.spec)
@@ -522,8 +578,9 @@ class VerticalRecommender:
 
     # ---------------------------------------------------------------- checkpoints
 
-    async def restore_checkpoints(self) -> None:
-        """Load every checkpoint of a known scaler into its history (once, at start)."""
+    async def restore_checkpoints(self, only: set[Key] | None = None) -> None:
+        """Load every checkpoint of a known scaler this replica owns into its history (at
+        start; under ``--shard`` also for the scalers *only* when they are taken over)."""
         try:
             items = await list_checkpoints(self.kube, self.namespace)
         except KubeError as exc:
@@ -537,6 +594,8 @@ class VerticalRecommender:
             container = str(spec.get("containerName") or "")
             state = self.states.get(key)
             if state is None or not container or not item.get("status"):
+                continue
+            if (only is not None and key not in only) or not self._mine(state):
                 continue
             try:
                 aggregate = restore_aggregate(
@@ -603,8 +662,10 @@ class VerticalRecommender:
             meta = item.get("metadata") or {}
             key = (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
             owner = self.states.get((key[0], str((item.get("spec") or {}).get("vpaObjectName"))))
-            if key in wanted or (owner is not None and not self._ours(owner)):
-                continue
+            if key in wanted or (
+                owner is not None and not (self._ours(owner) and self._mine(owner))
+            ):
+                continue  # (another replica's, under --shard: it keeps its own)
             try:
                 await delete_checkpoint(self.kube, key[0], key[1])
             except KubeError as exc:

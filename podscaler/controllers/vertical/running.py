@@ -21,7 +21,12 @@ from podscaler.kube.clients import Kube
 from podscaler.kube.errors import KubeError
 from podscaler.kube.events import EventRecorder
 
-__all__ = ["VerticalControllers", "start_vertical_controllers"]
+__all__ = [
+    "VerticalControllers",
+    "attach_updater",
+    "detach_updater",
+    "start_vertical_controllers",
+]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +57,7 @@ async def start_vertical_controllers(
     admission: AdmissionGate | None = None,
     resizer: InPlaceResizer | None = None,
     registry: CollectorRegistry | None = None,
+    owns: Callable[[str], bool] | None = None,
 ) -> VerticalControllers | None:
     """Started controllers, or None. ``enabled`` None runs them when the VerticalScaler CRD
     is installed; True runs them regardless (the informer retries until it appears)."""
@@ -70,7 +76,7 @@ async def start_vertical_controllers(
     if not run:
         return None
     recommender = VerticalRecommender(
-        kube, namespace=namespace, now=now, settings=settings, recorder=recorder
+        kube, namespace=namespace, now=now, settings=settings, recorder=recorder, owns=owns
     )
     await recommender.start()
     updater = None
@@ -83,3 +89,29 @@ async def start_vertical_controllers(
         controllers.collector = VerticalCollector(recommender, updater)
         registry.register(controllers.collector)
     return controllers
+
+
+async def attach_updater(
+    controllers: VerticalControllers,
+    *,
+    admission: AdmissionGate | None = None,
+    resizer: InPlaceResizer | None = None,
+) -> VerticalUpdater:
+    """Under ``--shard``: the updater, on the replica that holds the singletons' Lease, beside
+    that replica's recommender (sharded: it resolves every scaler and claims every pod, and
+    the recommendations the updater acts on are read from the statuses any replica wrote)."""
+    updater = VerticalUpdater(controllers.recommender, admission=admission, resizer=resizer)
+    await updater.start()
+    controllers.updater = updater
+    if controllers.collector is not None:
+        controllers.collector.updater = updater
+    return updater
+
+
+async def detach_updater(controllers: VerticalControllers) -> None:
+    """The singletons' Lease is lost: stop the updater, keep the recommender."""
+    updater, controllers.updater = controllers.updater, None
+    if controllers.collector is not None:
+        controllers.collector.updater = None
+    if updater is not None:
+        await updater.aclose()
