@@ -71,7 +71,7 @@ import random
 import signal
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aiohttp import web
@@ -105,7 +105,9 @@ from podscaler.controllers.vertical.admission import (
     run_admission_webhook,
 )
 from podscaler.controllers.vertical.resize import PodResizer
+from podscaler.controllers.vertical.running import attach_updater, detach_updater
 from podscaler.controllers.vertical.summary import vertical_summary
+from podscaler.heap import release_free_memory
 from podscaler.kube.clients import ConnectOptions, Kube, connect
 from podscaler.kube.errors import KubeError
 from podscaler.kube.events import EventRecorder
@@ -628,7 +630,8 @@ async def settle_heap_periodically(
     object's scalers and state (at 10,000 objects the collector otherwise ran a dozen full
     collections of up to 1.2 s each in that round), after a young-generation collection each
     time; then, once the first round is over (*first_after_seconds*, one polling interval), a
-    full collection of what is not frozen, and a freeze.
+    full collection of what is not frozen, and a freeze; then the C heap's free pages go back
+    to the OS (:mod:`podscaler.heap`).
 
     Cost: cyclic garbage that is reachable at the moment of freezing (in-flight requests) and
     dies later is not collected while frozen, so every *every_seconds* the heap is unfrozen,
@@ -648,6 +651,7 @@ async def settle_heap_periodically(
     await asyncio.sleep(step_seconds)
     gc.collect()
     gc.freeze()
+    release_free_memory()  # the listing and first-round peak, freed: back to the OS
     settled_at = _WALL.monotonic()
     while True:
         await asyncio.sleep(every_seconds)
@@ -656,6 +660,7 @@ async def settle_heap_periodically(
         gc.unfreeze()
         gc.collect()
         gc.freeze()
+        release_free_memory()
         settled_at = _WALL.monotonic()
 
 
@@ -806,20 +811,33 @@ async def run_operator(
             await jobs.start()
         proportional: ProportionalController | None = None
         vertical: VerticalControllers | None = None
+        sharded: VerticalControllers | None = None
         try:
-            vertical = await start_vertical_controllers(
-                kube,
-                namespace=options.namespace,
-                now=now,
-                recorder=recorder,
-                enabled=options.vertical,
-                settings=options.vertical_settings,
-                admission=webhook_gate if options.admission_webhook is not None else None,
-                resizer=servers.resizer,
-                registry=metrics.registry,
+            if options.shard:  # the recommender runs sharded on every replica: see control()
+                sharded = await sharded_vertical
+                if sharded is not None and options.vertical_settings.updater:
+                    await attach_updater(
+                        sharded,
+                        admission=webhook_gate if options.admission_webhook is not None else None,
+                        resizer=servers.resizer,
+                    )
+            vertical = (
+                None
+                if options.shard
+                else await start_vertical_controllers(
+                    kube,
+                    namespace=options.namespace,
+                    now=now,
+                    recorder=recorder,
+                    enabled=options.vertical,
+                    settings=options.vertical_settings,
+                    admission=webhook_gate if options.admission_webhook is not None else None,
+                    resizer=servers.resizer,
+                    registry=metrics.registry,
+                )
             )
-            servers.vertical = vertical
             if vertical is not None:
+                servers.vertical = vertical
                 # the webhook answers from the recommender's memory, not the API server
                 webhook_gate.recommender = vertical.recommender
             proportional = await start_proportional_controller(
@@ -838,8 +856,12 @@ async def run_operator(
             servers.proportional = proportional
             await asyncio.Event().wait()
         finally:
-            servers.jobs = servers.proportional = servers.vertical = None
-            webhook_gate.recommender = None
+            servers.jobs = servers.proportional = None
+            if vertical is not None:
+                servers.vertical = None
+                webhook_gate.recommender = None
+            if sharded is not None:
+                await detach_updater(sharded)
             if vertical is not None:
                 await vertical.aclose()
             if proportional is not None:
@@ -851,6 +873,9 @@ async def run_operator(
 
     #: Ready while this process serves the admission webhook (the updater may evict).
     webhook_gate = servers.webhook_gate
+    #: Under --shard: this replica's VerticalScaler recommender (None: not run), for the
+    #: updater, which runs under the singletons' Lease beside it.
+    sharded_vertical: asyncio.Future[VerticalControllers | None] = loop.create_future()
 
     async def control() -> None:
         controller = ScaledObjectController(
@@ -875,6 +900,25 @@ async def run_operator(
             membership.on_change.append(controller.rebalance)
         await refresher.start()
         await controller.start()
+        recommender: VerticalControllers | None = None
+        if membership is not None:  # VerticalScalers are sharded like ScaledObjects
+            recommender = await start_vertical_controllers(
+                kube,
+                namespace=options.namespace,
+                now=now,
+                recorder=recorder,
+                enabled=options.vertical,
+                settings=replace(options.vertical_settings, updater=False),
+                registry=metrics.registry,
+                owns=membership.owns,
+            )
+            if not sharded_vertical.done():
+                sharded_vertical.set_result(recommender)
+            if recommender is not None:
+                servers.vertical = recommender
+                # every replica's webhook answers from its recommender's memory: it resolves
+                # every scaler, and the recommendations are the statuses any owner wrote
+                webhook_gate.recommender = recommender.recommender
         # Without --shard the singletons run beside the controller, in this replica.
         local = None if options.shard else loop.create_task(singletons(), name="singletons")
         try:
@@ -907,6 +951,9 @@ async def run_operator(
             if local is not None:
                 local.cancel()
                 await asyncio.gather(local, return_exceptions=True)
+            if recommender is not None:
+                servers.vertical = webhook_gate.recommender = None
+                await recommender.aclose()
             await controller.aclose()
             await refresher.aclose()
 
