@@ -26,7 +26,16 @@ Design (issue 16).
 * **Handover state** is what a restart has: the new owner builds a fresh context from the
   object (status ``lastActiveTime``, the fallback counter and the HPA history annotations are
   read back as after a restart); the old owner drops its context the same way.
-* **Singletons** (the node autoscaler, CPA, the VPA updater) stay under their leader Leases.
+* **VerticalScalers** shard the same way: every replica's recommender resolves every scaler and
+  claims every pod, only the owner learns, recommends and checkpoints
+  (:mod:`podscaler.controllers.vertical.recommender`, "Sharding"); the admission webhook
+  answers on every replica from the scalers' status, its certificate issued from the shared CA.
+* **Singletons** (the node autoscaler, CPA, the VPA updater, ScaledJobs) stay under their
+  leader Leases. Not yet: forecast headroom offered by ScaledObjects polled on another replica
+  than the node autoscaler's does not reach it (the board is in-process).
+* **Memory**: a replica holds contexts (specs, triggers, HPA history) only for the objects it
+  owns; the others are keys beside the informer's copy, and cached scale targets are slim
+  (:func:`podscaler.controllers.scaledobject.targets.slim_target`).
 * **Static sharding** (``--shard-selector``, Flux-style): the ScaledObject informer lists only
   the objects with the label; no Leases. Exclusive with ``--shard``.
 * **The metrics API** answers on every replica: see :mod:`.forwarding`.
