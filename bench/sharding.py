@@ -23,11 +23,20 @@ then over a measured window per replica the CPU seconds per second (``/proc/PID/
 ``podscaler_scale_loop_lateness_seconds`` histogram: the upper bound of the bucket holding the
 95th percentile, a coarse but honest figure).
 
+``steady`` — three replicas for ``--seconds`` (30 minutes by default) with a change every
+``--churn`` seconds, in turn: a fourth joins, it leaves (SIGTERM), one of the three is
+SIGKILLed and replaced. Targets are written all along (the stand-in's value moves), and the
+API server (``bench/harness.py --serve-api``) appends every ``/scale`` write to an audit file.
+Reports the RSS of the two replicas that live throughout (start, end, max), their CPU and
+lateness p95, objects moved per change and how long the replicas took to agree, and the target
+writes made by two replicas in the same second (must be 0).
+
 Usage::
 
     python bench/sharding.py memory --sizes 1000,3000 --trace
     python bench/sharding.py memory --sizes 10000 [--share 1/3]
     python bench/sharding.py replicas --objects 3000 --polling-interval 10
+    python bench/sharding.py steady --objects 1200 --polling-interval 15 --seconds 1800
 
 Runs are bounded: every process is stopped at the end (SIGTERM, then SIGKILL after 10 s).
 """
