@@ -39,9 +39,11 @@ from podscaler.controllers.loop import PollLoop
 from podscaler.controllers.scaledobject.context import SCALED_OBJECTS, ObjectContext, Settings
 from podscaler.controllers.scaledobject.evaluation import Evaluator
 from podscaler.controllers.scaledobject.records import DecisionLog
+from podscaler.controllers.scaledobject.slim import is_slim, slim_scaled_object
 from podscaler.controllers.scaledobject.statuswriter import StatusWriter
 from podscaler.controllers.scaledobject.targets import TargetReader
 from podscaler.kube.clients import Kube
+from podscaler.kube.errors import NotFound
 from podscaler.kube.events import EventRecorder
 from podscaler.kube.informers import Informer, compact
 from podscaler.kube.resources import Discovery
@@ -108,11 +110,12 @@ class ScaledObjectController(InformedController):
         self.targets = TargetReader(
             kube, self.discovery, namespace=namespace, use_cache=cache_targets
         )
+        self._owns = owns
         self.informer = Informer(
             kube,
             SCALED_OBJECTS,
             namespace=namespace,
-            transform=compact,
+            transform=self._cached_copy,
             label_selector=label_selector,
         )
         self.evaluator = Evaluator(
@@ -130,7 +133,7 @@ class ScaledObjectController(InformedController):
         self.evaluator.status_writer = self.status_writer
         self.loop: PollLoop[ObjectContext] = PollLoop(
             "ScaledObject",
-            self.evaluator.evaluate,
+            self._evaluate,
             metrics=self.metrics,
             start_spread=self.settings.start_spread,
             wakes=_wake_worthy,
@@ -156,6 +159,24 @@ class ScaledObjectController(InformedController):
     @on_lateness.setter
     def on_lateness(self, hook: Callable[[float], None] | None) -> None:
         self.loop.on_lateness = hook
+
+    def _cached_copy(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """The informer's copy: compacted; slim when another replica owns the object."""
+        if self._owns is not None:
+            meta = obj.get("metadata") or {}
+            if not self._owns(f"{meta.get('namespace') or ''}/{meta.get('name') or ''}"):
+                obj = slim_scaled_object(obj)
+        return compact(obj)
+
+    async def _evaluate(self, ctx: ObjectContext) -> object:
+        """One poll; an object taken over with a slim cached copy is read in full first."""
+        if is_slim(ctx.obj):
+            try:
+                full = await self.kube.request("GET", SCALED_OBJECTS.path(ctx.namespace, ctx.name))
+            except NotFound:
+                return None  # deleted: the informer's delete is on its way
+            ctx.obj = compact(full)
+        return await self.evaluator.evaluate(ctx)
 
     # ---------------------------------------------------------------- lifecycle
 

@@ -46,6 +46,7 @@ from podscaler.api.externalmetrics import (
 from podscaler.api.metrictarget import MetricTargetType
 from podscaler.api.scaledobject import COMPOSITE_METRIC_NAME, ScaledObject, ScalingSpec
 from podscaler.controllers.scaledobject.mapping import state_from_status
+from podscaler.controllers.scaledobject.slim import is_slim
 from podscaler.controllers.triggers.building import BuiltTrigger
 from podscaler.engine import keda
 from podscaler.kube.errors import KubeError
@@ -104,6 +105,11 @@ class ControllerMetricsSource:
             raise MetricUnavailable(
                 f"ScaledObject {namespace}/{scaled_object} is not worked on by this replica "
                 "(another replica owns it, or it is being handed over)"
+            )
+        if ctx is not None and is_slim(ctx.obj):
+            raise MetricUnavailable(
+                f"ScaledObject {namespace}/{scaled_object} is being taken over by this replica "
+                "(not polled here yet)"
             )
         if ctx is None:
             raise ScaledObjectNotFound(
