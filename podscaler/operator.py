@@ -416,7 +416,8 @@ class _Servers:
         if self.shard_view is None:
             return None
         return self.shard_view.summary(
-            [f"{ns}/{name}" for ns, name in (controller.objects if controller else ())],
+            # every object this replica knows: those it owns and the dormant ones (no context)
+            [f"{ns}/{name}" for ns, name in (controller.loop.keys() if controller else ())],
             polling=len(controller.loop.polled) if controller is not None else 0,
             forwarded=self.forwarding.forwarded if self.forwarding is not None else 0,
         )

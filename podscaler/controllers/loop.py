@@ -182,6 +182,10 @@ class PollLoop(Generic[C]):
         """The objects known to the loop: with a context, and dormant (owned elsewhere)."""
         return len(self.objects) + len(self.dormant)
 
+    def keys(self) -> list[Key]:
+        """Every object known to the loop: with a context, and dormant."""
+        return [*self.objects, *self.dormant]
+
     def known(self, key: Key) -> bool:
         """Whether the loop knows the object (owned here or not)."""
         return key in self.objects or key in self.dormant

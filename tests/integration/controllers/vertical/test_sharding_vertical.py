@@ -10,14 +10,12 @@ owner forgets its history.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from podscaler.controllers.vertical import VerticalRecommender, VerticalSettings
-from podscaler.kube.clients import Kube, connect
+from podscaler.kube.clients import Kube
 from podscaler.sim.apiserver.server import ApiServer
 from tests.integration.controllers.vertical_objects import (
     CP_PATH,
@@ -31,23 +29,6 @@ from tests.integration.controllers.vertical_objects import (
 pytestmark = pytest.mark.filterwarnings("error")
 
 HAMSTER, MOUSE = ("default", "hamster-vpa"), ("default", "mouse-vpa")
-
-
-@pytest.fixture
-def clock() -> SettableClock:
-    return SettableClock()
-
-
-@pytest.fixture
-async def apiserver(clock: SettableClock) -> AsyncIterator[ApiServer]:
-    async with ApiServer(now=clock.now, bookmark_interval=0.2) as server:
-        yield server
-
-
-@pytest.fixture
-async def kube(kubeconfig: Path) -> AsyncIterator[Kube]:
-    async with await connect(kubeconfig=kubeconfig) as client:
-        yield client
 
 
 async def test_each_replica_recommends_for_its_own_scalers_and_a_handover_restores(
