@@ -74,6 +74,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import importlib
 import os
 import platform
 import resource
@@ -181,12 +183,13 @@ async def run_operator(kubeconfig: str, interval: int, periods: int) -> None:
     await controller.start()
     await controller.wait_synced(300)
     settle = None
-    try:  # what ``podscaler run`` does for its heap, where the measured tree has it
-        from podscaler.operator import settle_heap_periodically
-    except ImportError:
-        pass
-    else:
-        settle = asyncio.get_running_loop().create_task(settle_heap_periodically(interval))
+    settling = None
+    for home in ("podscaler.heap", "podscaler.operator"):  # where the measured tree has it
+        with contextlib.suppress(ImportError, AttributeError):
+            settling = importlib.import_module(home).settle_heap_periodically
+            break
+    if settling is not None:  # what ``podscaler run`` does for its heap
+        settle = asyncio.get_running_loop().create_task(settling(interval))
     # Warm-up: every object polls once, sources connect, the heap is settled at its end.
     await asyncio.sleep(interval + 3.0)
     measuring = True

@@ -197,8 +197,8 @@ async def probe(kubeconfig: str, interval: int, share: str, trace: bool) -> None
     """The operator under test (``--probe``): one JSON line."""
     from podscaler.controllers.scaledobject import ScaledObjectController, Settings
     from podscaler.controllers.sharding.rendezvous import owner
+    from podscaler.heap import settle_heap_periodically
     from podscaler.kube.clients import connect
-    from podscaler.operator import settle_heap_periodically
 
     fraction = Fraction(share)
     members = [f"m{i}" for i in range(round(1 / fraction))] if fraction < 1 else None

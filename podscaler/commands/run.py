@@ -1,9 +1,9 @@
-"""``podscaler run``: the operator process (:mod:`podscaler.operator`), configured from its
+"""``podscaler run``: the operator process (:mod:`podscaler.manager`), configured from its
 option groups.
 
 Each group is a settings dataclass whose fields declare their flags: where the API server is
 (:class:`~podscaler.kube.clients.ConnectOptions`), the operator itself
-(:class:`~podscaler.operator.RunOptions`), logging
+(:class:`~podscaler.manager.RunOptions`), logging
 (:class:`~podscaler.observability.logging.LoggingOptions`) and the external metrics API
 (:class:`~podscaler.metricsapi.server.MetricsApiOptions`, under ``--metrics-api-``) and
 proportional scaling with cluster-proportional-autoscaler's own flags
@@ -32,9 +32,9 @@ from podscaler.controllers.proportional import FlagError, ProportionalOptions
 from podscaler.controllers.vertical import VerticalOptions
 from podscaler.controllers.vertical.admission import WebhookOptions
 from podscaler.kube.errors import KubeError
+from podscaler.manager import ListenFailed, RunOptions, run_operator
 from podscaler.metricsapi.server import MetricsApiOptions
 from podscaler.observability.logging import LoggingOptions
-from podscaler.operator import ListenFailed, RunOptions, run_operator
 
 __all__ = ["GROUPS", "run"]
 

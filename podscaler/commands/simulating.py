@@ -129,9 +129,9 @@ async def embedded_operator(
     from podscaler.controllers.nodes.settings import NodeAutoscalerConfig
     from podscaler.controllers.vertical.admission import WebhookOptions
     from podscaler.kube.clients import ConnectOptions
+    from podscaler.manager import RunOptions, run_operator
     from podscaler.metricsapi.server import MetricsApiOptions
     from podscaler.nodes.providers.sim import SimNodeGroup
-    from podscaler.operator import RunOptions, run_operator
 
     nodes: NodeAutoscalerConfig | None = None
     if context.node_autoscaler is not None:

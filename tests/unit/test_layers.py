@@ -28,7 +28,7 @@ ALLOWED: dict[str, set[str]] = {
     # X.509 mechanics (no I/O, no podscaler imports), shared by every TLS speaker.
     "podscaler.pki": set(),
     # Returning the process's freed heap to the OS (no podscaler imports).
-    "podscaler.heap": set(),
+    "podscaler.heap": {"podscaler.clock"},
     "podscaler.observability": {"podscaler.api"},
     "podscaler.engine": {"podscaler.api"},
     "podscaler.nodes": {"podscaler.api", "podscaler.engine", "podscaler.observability"},
@@ -74,7 +74,7 @@ ALLOWED: dict[str, set[str]] = {
     },
     # The operator process wired from its controllers and servers (podscaler run, and in
     # process for demo and simulate through the run seam).
-    "podscaler.operator": {
+    "podscaler.manager": {
         "podscaler.api",
         "podscaler.pki",
         "podscaler.heap",
@@ -101,7 +101,7 @@ ALLOWED: dict[str, set[str]] = {
         "podscaler.controllers",
         "podscaler.metricsapi",
         "podscaler.sim",
-        "podscaler.operator",
+        "podscaler.manager",
     },
 }
 

@@ -128,7 +128,7 @@ def _ml_unavailable() -> str | None:
 
 
 def _operator_available() -> str | None:
-    if importable("podscaler.operator") and importable("podscaler.controllers.scaledobject"):
+    if importable("podscaler.manager") and importable("podscaler.controllers.scaledobject"):
         return None
     return "the ScaledObject controller (podscaler run) is not built yet"
 
