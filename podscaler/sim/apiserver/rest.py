@@ -480,13 +480,13 @@ def deleted_answer(rt: ResourceType, entry: Entry) -> bytes | dict[str, Any]:
 
 def _grace_seconds(options: dict[str, Any]) -> int | None:
     """DeleteOptions' ``gracePeriodSeconds`` (None: the pod's own), refused when not an
-    integer (upstream: 400) and floored at 0."""
+    integer (upstream: 400); a negative one counts as 1 second (the store's rule, upstream's)."""
     raw = options.get("gracePeriodSeconds")
     if raw is None:
         return None
     if isinstance(raw, bool) or not isinstance(raw, int):
         raise BadRequest(f"gracePeriodSeconds: must be an integer, not {raw!r}")
-    return max(0, raw)
+    return raw
 
 
 async def delete_collection(
@@ -502,10 +502,13 @@ async def delete_collection(
         if predicate is None or predicate(e.obj)
     ]
     deleted: list[bytes] = []
+    grace = _grace_seconds(options)
     for ns, name in doomed:
         if objects.find(rt, ns, name) is None:
             continue
-        entry, _gone = objects.delete(rt, ns, name, propagation=options.get("propagationPolicy"))
+        entry, _gone = objects.delete(
+            rt, ns, name, propagation=options.get("propagationPolicy"), grace_seconds=grace
+        )
         deleted.append(entry.raw())
     head = (
         b'{"kind":"'
