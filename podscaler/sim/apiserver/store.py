@@ -57,6 +57,7 @@ from podscaler.sim.apiserver.errors import (
     not_found,
 )
 from podscaler.sim.apiserver.fanout import Event, FanOut, Watcher
+from podscaler.sim.apiserver.lifecycle import deletion_grace, finalized, is_pod, qos_class
 from podscaler.sim.apiserver.names import name_problems
 from podscaler.sim.apiserver.nodeports import NodePorts
 from podscaler.sim.apiserver.resources import ResourceType
@@ -397,7 +398,7 @@ class Store:
         rv = self._next_rv()
         new_meta["resourceVersion"] = str(rv)
         entry = Entry(new, rv)
-        if _finalized(new_meta, old_meta):
+        if finalized(new_meta, old_meta):
             self._bucket(rt)[ns][name] = entry
             self._index(rt, entry, old_obj)
             return self._remove(rt, entry, old_obj, reuse_rv=True)
@@ -456,13 +457,13 @@ class Store:
         finalizer = None if is_namespace else _PROPAGATION_FINALIZERS.get(propagation or "")
         if finalizer is not None and not deleting:
             return self._delete_with_propagation(
-                rt, entry, finalizer, _grace(rt, entry.obj, grace_seconds)
+                rt, entry, finalizer, deletion_grace(rt, entry.obj, grace_seconds)
             )
         if propagation == "Orphan":
             self._orphan_dependents(str(meta.get("uid")))
         if deleting and not is_namespace:
             return self._delete_again(rt, entry, grace_seconds)
-        grace = 0 if deleting else _grace(rt, entry.obj, grace_seconds)
+        grace = 0 if deleting else deletion_grace(rt, entry.obj, grace_seconds)
         if meta.get("finalizers") or is_namespace or grace > 0:
             if not deleting:
                 entry = self._mark_deleting(rt, entry, is_namespace=is_namespace, grace=grace)
@@ -475,7 +476,7 @@ class Store:
                     return self._remove(rt, current, current.obj), True
                 return current, False
             return entry, False
-        return self._remove(rt, entry, entry.obj, deleted_now=_is_pod(rt)), True
+        return self._remove(rt, entry, entry.obj, deleted_now=is_pod(rt)), True
 
     def _delete_again(
         self, rt: ResourceType, entry: Entry, grace_seconds: int | None
@@ -788,55 +789,8 @@ class Store:
         if rt.resource == "namespaces":
             obj["status"] = {"phase": "Active"}
         elif rt.resource == "pods":
-            obj["status"] = {"phase": "Pending", "qosClass": _qos_class(obj)}
+            obj["status"] = {"phase": "Pending", "qosClass": qos_class(obj)}
 
 
 def _spec_part(obj: Obj) -> dict[str, Any]:
     return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
-
-
-def _qos_class(pod: Obj) -> str:
-    """The pod's QoS class from its containers' requests and limits (upstream's rules)."""
-    containers = (pod.get("spec") or {}).get("containers") or []
-    any_set = False
-    guaranteed = bool(containers)
-    for container in containers:
-        resources = container.get("resources") or {}
-        requests = resources.get("requests") or {}
-        limits = resources.get("limits") or {}
-        if requests or limits:
-            any_set = True
-        for res in ("cpu", "memory"):
-            if res not in limits or requests.get(res, limits[res]) != limits[res]:
-                guaranteed = False
-    if not any_set:
-        return "BestEffort"
-    return "Guaranteed" if guaranteed else "Burstable"
-
-
-def _is_pod(rt: ResourceType) -> bool:
-    return rt.resource == "pods" and not rt.group
-
-
-def _grace(rt: ResourceType, obj: Obj, grace_seconds: int | None) -> int:
-    """The ``deletionGracePeriodSeconds`` of a first deletion (see :meth:`Store.delete`):
-    pods only (upstream's pod strategy), 0 unless bound to a node and not finished."""
-    if not _is_pod(rt):
-        return 0
-    if not (obj.get("spec") or {}).get("nodeName"):
-        return 0
-    if (obj.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
-        return 0
-    if grace_seconds is not None:
-        return 1 if grace_seconds < 0 else int(grace_seconds)
-    spec_grace = (obj.get("spec") or {}).get("terminationGracePeriodSeconds")
-    return spec_grace if isinstance(spec_grace, int) and spec_grace >= 0 else 30
-
-
-def _finalized(new_meta: Obj, old_meta: Obj) -> bool:
-    """Whether an update removes the object: it empties the finalizers of an object being
-    deleted with no grace period pending (a pod in its grace period waits for its kubelet)."""
-    if new_meta.get("finalizers") or not old_meta.get("deletionTimestamp"):
-        return False
-    pending = old_meta.get("deletionGracePeriodSeconds")
-    return not isinstance(pending, int) or pending <= 0
