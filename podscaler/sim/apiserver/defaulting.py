@@ -226,6 +226,10 @@ WITHOUT_GENERATION: Final = frozenset(
         ("events.k8s.io", "Event"),
         ("coordination.k8s.io", "Lease"),
         ("discovery.k8s.io", "EndpointSlice"),
+        ("rbac.authorization.k8s.io", "Role"),
+        ("rbac.authorization.k8s.io", "RoleBinding"),
+        ("rbac.authorization.k8s.io", "ClusterRole"),
+        ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
     }
 )
 

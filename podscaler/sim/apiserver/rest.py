@@ -33,6 +33,7 @@ from podscaler.sim.apiserver import (
     defaulting,
     delegation,
     managedfields,
+    negotiation,
     requestoptions,
     tables,
     validation,
@@ -65,7 +66,6 @@ from podscaler.sim.apiserver.wire import (
     read_patch,
     respond,
     selector_predicate,
-    wants_table,
 )
 
 MERGE_PATCH = "application/merge-patch+json"
@@ -115,13 +115,16 @@ async def collection(
     meta: dict[str, Any] = {"resourceVersion": str(list_rv)}
     if more:
         meta["continue"] = encode_continue(list_rv, (items[-1].namespace, items[-1].name))
-    if wants_table(request):
+    form = negotiation.answer_of(request, "list")
+    if form.form == "table":
         include = query.get("includeObject", "Metadata")
         return respond(
             tables.table(
                 rt, (e.obj for e in items), server.now(), list_meta=meta, include_object=include
             )
         )
+    if form.form == "metadata":
+        return respond(negotiation.partial_list(items, meta, form.version))
     head = (
         b'{"kind":"'
         + rt.list_kind.encode()
@@ -137,8 +140,12 @@ async def collection(
 def object_response(
     server: ServerState, request: web.Request, rt: ResourceType, entry: Entry, status: int = 200
 ) -> web.Response:
-    if wants_table(request):
+    """One object in the form the request negotiated (itself, a Table, its metadata)."""
+    form = negotiation.answer_of(request, "object")
+    if form.form == "table":
         return respond(tables.table(rt, [entry.obj], server.now()), status)
+    if form.form == "metadata":
+        return respond(negotiation.partial(entry.obj, form.version), status)
     return respond(entry.raw(), status)
 
 
