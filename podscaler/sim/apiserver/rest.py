@@ -17,7 +17,7 @@ Deliberate simplifications versus a real kube-apiserver:
   ``protobuf/``); a protobuf kind without a table answers 415. Responses are always JSON, which
   every client accepts in place of protobuf.
 * Server-side apply (``application/apply-patch+yaml``) and ``managedFields`` follow
-  ``managedfields.py``, whose simplifications (atomic lists) are listed there.
+  ``managedfields.py``, whose simplifications (which lists merge by key) are listed there.
 """
 
 from __future__ import annotations
@@ -203,7 +203,7 @@ def _record_update(
 ) -> None:
     manager = managedfields.manager_of(request.query, request.headers.get("User-Agent", ""))
     now = rfc3339(server.now())
-    managedfields.record_update(old, new, manager, rt.api_version, now)
+    managedfields.record_update(old, new, manager, rt.api_version, now, keyed=not rt.custom)
 
 
 async def server_side_apply(
@@ -241,6 +241,7 @@ async def server_side_apply(
         now=rfc3339(server.now()),
         kind=rt.resource,
         name=target.name,
+        keyed=not rt.custom,
     )
     if current is None:
         admission.admit(server.store, server.table, rt, result)
