@@ -43,7 +43,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from podscaler.sim.apiserver.errors import Conflict, invalid
+from podscaler.sim.apiserver.errors import BadRequest, Conflict, invalid
 
 #: JSON of a string (the C encoder json.dumps uses, without its per-call setup).
 _json_string = json.encoder.encode_basestring_ascii
@@ -566,6 +566,8 @@ def apply(
     """The object after ``manager`` applies ``config`` to ``current`` (None: create)."""
     if not manager:
         raise manager_required()
+    if keyed:
+        _check_keys(config, ())
     result: Obj = copy.deepcopy(dict(current)) if current is not None else {}
     entries = _entries(result)
     applied = set(leaves(config, (), keyed))
@@ -591,18 +593,51 @@ def apply(
     taken = {p for _m, p in conflicts}
     previous: set[FieldPath] = set()
     others: set[FieldPath] = set()
-    out: list[Obj] = []
+    kept: list[tuple[Obj, set[FieldPath]]] = []
     for entry in entries:
         owned = _owned(entry)
         if _is_applier(entry, manager):
             previous = owned
             continue
         owned -= taken
-        entry["fieldsV1"] = encode(owned)
         others |= owned
-        out.append(entry)
+        kept.append((entry, owned))
     _prune(result, previous - applied - others)
     _merge(result, config, (), keyed)
+    out: list[Obj] = []
+    for entry, owned in kept:
+        # what the merge replaced whole (an atomic value) is owned no more below it
+        entry["fieldsV1"] = encode({p for p in owned if _get(result, p) is not _ABSENT})
+        out.append(entry)
     out.append(_entry(manager, "Apply", api_version, now, encode(applied)))
     _set_entries(result, out)
     return result
+
+
+def _check_keys(config: Mapping[str, Any], prefix: FieldPath) -> None:
+    """Refuse (400) a list merged by key whose items lack a key or repeat one, as upstream
+    refuses to build the typed object of such an apply configuration."""
+    for key, value in config.items():
+        path = (*prefix, f"f:{key}")
+        if isinstance(value, dict):
+            _check_keys(value, path)
+            continue
+        fields = list_keys(path) if isinstance(value, list) and value else None
+        if fields is None:
+            continue
+        seen: set[str] = set()
+        for item in value:
+            item_path = item_key(item, fields)
+            if item_path is None:
+                names = ", ".join(f'"{n}"' for n, d in fields if d is None)
+                raise BadRequest(
+                    f"failed to create typed patch object: {_dotted(path)}: an item of a list "
+                    f"merged by key omits its key field ({names})"
+                )
+            if item_path in seen:
+                raise BadRequest(
+                    f"failed to create typed patch object: {_dotted(path)}: duplicate entries "
+                    f"for key {_dotted((item_path,))}"
+                )
+            seen.add(item_path)
+            _check_keys(item, (*path, item_path))

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from podscaler.sim.apiserver import managedfields
-from podscaler.sim.apiserver.errors import Conflict, Invalid
+from podscaler.sim.apiserver.errors import BadRequest, Conflict, Invalid
 
 NOW = "2026-01-02T03:04:05Z"
 
@@ -256,3 +256,38 @@ def test_a_creates_ownership_is_every_leaf(obj: dict[str, Any]) -> None:
     managedfields.record_update(None, new, "m", "apps/v1", NOW)
     (entry,) = new["metadata"]["managedFields"]
     assert managedfields.decode(entry["fieldsV1"]) == set(managedfields.leaves(obj))
+
+
+@settings(deadline=None, max_examples=150)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["m1", "m2"]), _objects, st.booleans()), min_size=1, max_size=5
+    )
+)
+def test_apply_histories_hold_each_intent(applies: list[tuple[str, Any, bool]]) -> None:
+    """After an apply that succeeds, every field it applied has the applied value, and every
+    owned path exists; a refused one (409) changes nothing."""
+    obj: dict[str, Any] | None = None
+    for manager, config, force in applies:
+        try:
+            result = _apply(obj, copy.deepcopy(config), manager, force=force)
+        except Conflict:
+            assert not force
+            continue
+        except BadRequest:
+            names = [c["name"] for c in config["spec"]["template"]["spec"]["containers"]]
+            envs = [
+                [e["name"] for e in c.get("env", [])]
+                for c in config["spec"]["template"]["spec"]["containers"]
+            ]
+            duplicated = [n for n in [names, *envs] if len(set(n)) < len(n)]
+            assert duplicated, "refused without a duplicate key"
+            continue
+        for path in managedfields.leaves(config):
+            value = managedfields._get(config, path)
+            if not isinstance(value, dict | list):  # a merged list keeps others' items
+                assert managedfields._get(result, path) == value, path
+        for entry in result["metadata"].get("managedFields", []):
+            for path in managedfields.decode(entry["fieldsV1"]):
+                assert managedfields._get(result, path) is not managedfields._ABSENT, path
+        obj = result
