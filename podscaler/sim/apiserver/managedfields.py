@@ -153,28 +153,29 @@ def _collect(obj: Mapping[str, Any], prefix: FieldPath, keyed: bool, out: list[F
 
 def _tree(obj: Mapping[str, Any], prefix: FieldPath, keyed: bool) -> Obj:
     """The FieldsV1 tree of every owned field of ``obj`` (what :func:`leaves` lists, built in
-    the same walk: a create's whole ownership)."""
+    the same walk: a create's whole ownership). Hot on creates: paths are built only where a
+    decision needs them (unowned fields live in the first two levels)."""
     out: Obj = {}
+    shallow = len(prefix) < 2
     for key, value in obj.items():
         part = f"f:{key}"
-        path = (*prefix, part)
-        if path in _UNOWNED:
+        if shallow and (*prefix, part) in _UNOWNED:
             continue
-        if isinstance(value, dict) and value:
-            below = _tree(value, path, keyed)
+        if value.__class__ is dict and value:
+            below = _tree(value, (*prefix, part), keyed)
             if below:
                 out[part] = below
             continue
-        items = (
-            _keyed(value, list_keys(path)) if keyed and value and value.__class__ is list else None
-        )
-        if items is None:
-            out[part] = {}
-            continue
-        node: Obj = {}
-        for item_path, item in items.items():
-            node[item_path] = {ITEM: {}, **_tree(item, (*path, item_path), keyed)}
-        out[part] = node
+        if keyed and value.__class__ is list and value:
+            path = (*prefix, part)
+            items = _keyed(value, list_keys(path))
+            if items is not None:
+                node: Obj = {}
+                for item_path, item in items.items():
+                    node[item_path] = {ITEM: {}, **_tree(item, (*path, item_path), keyed)}
+                out[part] = node
+                continue
+        out[part] = {}
     return out
 
 
@@ -460,20 +461,33 @@ def record_update(
         if entry.get("manager") == manager and entry.get("operation") == "Update":
             mine = entry
             continue
-        edited = _without(tree, touched)
-        if edited is not tree:
-            entry = {**entry, "fieldsV1": edited}
+        if any(_node(tree, path) is not None for path in touched):
+            entry = {**entry, "fieldsV1": _without(tree, touched)}
         out.append(entry)
-    own: Obj = {}
-    if mine is not None:
-        fields = mine.get("fieldsV1")
-        own = _without(fields, removed) if isinstance(fields, dict) else {}
-    own = _with(own, changed)
+    fields = mine.get("fieldsV1") if mine is not None else None
+    own: Obj = fields if isinstance(fields, dict) else {}
+    if removed and any(_node(own, path) is not None for path in removed):
+        own = _without(own, removed)
+    if changed and not all(_node(own, path) == {} for path in changed):
+        own = _with(own, changed)
     if mine is not None and not changed:
         out.append({**mine, "fieldsV1": own})  # only lost fields: the time stays
-    elif changed:
+    elif mine is not None:
+        out.append({**mine, "fieldsV1": own, "time": now})
+    else:
         out.append(_entry(manager, "Update", api_version, now, own))
     _set_entries(new, out)
+
+
+def _node(tree: Mapping[str, Any], path: FieldPath) -> Any:
+    """The node of ``tree`` at ``path`` (``{}`` for a leaf), or None when it has none (not
+    owned, or inside a field owned whole)."""
+    node: Any = tree
+    for part in path:
+        node = node.get(part)
+        if node is None:
+            return None
+    return node
 
 
 def _owns(tree: Mapping[str, Any], path: FieldPath) -> bool:
