@@ -28,7 +28,7 @@ Deliberate simplifications versus a real kube-apiserver (documented so nobody re
   (``foregroundDeletion``/``orphan``) on the owner, as upstream, then delete (or release) the
   dependents and remove it in the same call.
 * Deleting a namespace deletes its contents at once; the namespace stays ``Terminating`` only
-  while objects with finalizers remain in it.
+  while objects with finalizers, or bound pods in their grace period, remain in it.
 * Built-in defaulting (``defaulting.py``) runs on every create here, whoever the writer; the
   REST layer also runs it on request bodies of updates and patches, as upstream decoding does.
 * ``generation`` is kept for every kind that has one upstream (not ConfigMaps, Pods, ...: see
