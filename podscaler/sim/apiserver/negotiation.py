@@ -13,8 +13,9 @@ first alternative the server can give wins:
 
 The server speaks JSON only, so a protobuf alternative is passed over (every client that asks
 for protobuf also accepts JSON); an ``as`` it does not know, or the list form on a single
-object, is passed over too. A header that matches nothing gets the object as JSON (lenient:
-upstream answers 406 then).
+object, is passed over too. A header naming only media types kube-apiserver does not speak
+(``text/html``) is 406, as upstream; one naming only YAML or protobuf gets JSON (upstream would
+answer in those).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from podscaler.sim.apiserver.entries import Entry, Obj, dumps
+from podscaler.sim.apiserver.errors import NotAcceptable
 
 #: What is answered: the object, a Table, or PartialObjectMetadata(List).
 Form = Literal["object", "table", "metadata"]
@@ -32,6 +34,10 @@ Endpoint = Literal["object", "list", "watch"]
 META_GROUP: Final = "meta.k8s.io"
 _META_VERSIONS: Final = ("v1", "v1beta1")
 _PROTOBUF: Final = "application/vnd.kubernetes.protobuf"
+#: Media types an answer may be given in upstream (any other header alone is a 406).
+_SPOKEN: Final = frozenset(
+    {"application/json", "application/yaml", _PROTOBUF, "application/*", "*/*"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +69,13 @@ def media_ranges(accept: str) -> list[tuple[str, dict[str, str]]]:
 
 def negotiate(accept: str, endpoint: Endpoint) -> Answer:
     """The first form in ``accept`` this server gives at ``endpoint`` (see the module doc)."""
-    for media, params in media_ranges(accept):
+    ranges = media_ranges(accept)
+    if ranges and not any(media in _SPOKEN for media, _params in ranges):
+        raise NotAcceptable(
+            "only the following media types are accepted: application/json, application/yaml, "
+            "application/vnd.kubernetes.protobuf"
+        )
+    for media, params in ranges:
         if media == _PROTOBUF:
             continue
         as_ = params.get("as")

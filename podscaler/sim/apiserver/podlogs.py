@@ -5,8 +5,8 @@ container's output. Simulated containers print nothing, so a running container's
 (200, ``text/plain``); the refusals are kube-apiserver's and the kubelet's own, so scripts that
 handle them behave the same: a pod of several containers needs ``?container=`` (400, naming the
 choices), an unknown container is 400, and a container that has not started is 400 "is waiting
-to start". A pod not yet scheduled answers an empty log, as upstream when there is no kubelet
-to ask.
+to start". A pod not yet scheduled answers 204 No Content, as upstream when there is no
+kubelet to ask.
 """
 
 from __future__ import annotations
@@ -50,10 +50,11 @@ async def pod_log(server: ServerState, request: web.Request, target: Target) -> 
         container = names[0]
     elif container not in names:
         raise BadRequest(f"container {container} is not valid for pod {target.name}")
-    if (pod.get("spec") or {}).get("nodeName"):
-        reason = _waiting_reason(pod, container)
-        if reason is not None:
-            raise BadRequest(
-                f'container "{container}" in pod "{target.name}" is waiting to start: {reason}'
-            )
+    if not (pod.get("spec") or {}).get("nodeName"):
+        return web.Response(status=204)
+    reason = _waiting_reason(pod, container)
+    if reason is not None:
+        raise BadRequest(
+            f'container "{container}" in pod "{target.name}" is waiting to start: {reason}'
+        )
     return web.Response(body=b"", content_type="text/plain")

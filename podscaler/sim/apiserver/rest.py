@@ -143,7 +143,8 @@ def object_response(
     """One object in the form the request negotiated (itself, a Table, its metadata)."""
     form = negotiation.answer_of(request, "object")
     if form.form == "table":
-        return respond(tables.table(rt, [entry.obj], server.now()), status)
+        include = request.query.get("includeObject", "Metadata")
+        return respond(tables.table(rt, [entry.obj], server.now(), include_object=include), status)
     if form.form == "metadata":
         return respond(negotiation.partial(entry.obj, form.version), status)
     return respond(entry.raw(), status)

@@ -410,7 +410,9 @@ def table(
         row: dict[str, Any] = {"cells": [fn(obj, now) for _, _, _, fn in columns]}
         if include_object == "Object":
             row["object"] = obj
-        elif include_object != "None":
+        elif include_object == "None":
+            row["object"] = None  # upstream's empty RawExtension
+        else:
             row["object"] = {
                 "kind": "PartialObjectMetadata",
                 "apiVersion": "meta.k8s.io/v1",

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from podscaler.sim.apiserver import discovery
+from podscaler.sim.apiserver.errors import NotAcceptable
 from podscaler.sim.apiserver.negotiation import Answer, negotiate
 
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
@@ -57,7 +58,18 @@ def test_aggregated_discovery_is_given_when_preferred(accept: str, want: str | N
 
 @settings(deadline=None, max_examples=300)
 @given(st.text(alphabet=st.sampled_from('abgv=;,/ *"json.TableMeta12'), max_size=80))
-def test_any_header_gets_an_answer(accept: str) -> None:
+def test_any_header_gets_an_answer_or_a_406(accept: str) -> None:
     for endpoint in ("object", "list", "watch"):
-        assert negotiate(accept, endpoint).form in ("object", "table", "metadata")  # type: ignore[arg-type]
+        try:
+            form = negotiate(accept, endpoint).form  # type: ignore[arg-type]
+        except NotAcceptable:
+            continue
+        assert form in ("object", "table", "metadata")
     assert discovery.aggregated_version(accept) in (None, "v2", "v2beta1")
+
+
+def test_only_media_types_upstream_does_not_speak_are_406() -> None:
+    with pytest.raises(NotAcceptable):
+        negotiate("text/html", "list")
+    assert negotiate("text/html, application/yaml", "list") == Answer("object")
+    assert negotiate(PROTO, "object") == Answer("object")
