@@ -174,7 +174,7 @@ async def test_kinds_without_a_protobuf_table_get_415_and_advice(apiserver: ApiS
         (MAGIC + b"\x0a\x7f", 400),
         (_envelope("apps/v1", "Deployment", b"\x0a\x05\x0a\x03web\x12\x02\x08"), 400),
         (_envelope("v1", "ConfigMap", b"\x0a\x03\x0a\x01x"), 400),  # kind of another resource
-        (_envelope("rbac.authorization.k8s.io/v1", "Role", b""), 415),
+        (_envelope("storage.k8s.io/v1", "StorageClass", b""), 415),  # no table
     ],
 )
 async def test_bad_protobuf_is_a_clear_client_error(
