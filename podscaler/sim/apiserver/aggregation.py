@@ -52,9 +52,11 @@ Deliberate simplifications versus kube-aggregator:
   while it is False), so a backend that comes up is usable at once, without waiting for the
   next check; a backend that is down still answers 503, from the failed dial;
 * one address is used (the first ready one), not a random one per request;
-* discovery is the plain ``APIGroupList`` (see ``discovery.py``), and it lists every
-  APIService's group/version whether available or not (kubectl then reports the unavailable
-  group, as it does against a real cluster); versions are ordered by ``versionPriority`` only;
+* discovery lists every APIService's group/version whether available or not (kubectl then
+  reports the unavailable group, as it does against a real cluster): the legacy
+  ``APIGroupList``, and the aggregated document with the resources the backend listed at its
+  last passing check (``Stale`` when its last check failed); versions are ordered by
+  ``versionPriority`` only;
 * the front-proxy certificate is not rotated, and the backend's certificate is checked against
   ``caBundle`` (or the system roots when it is empty) unless ``insecureSkipTLSVerify``.
 """
@@ -290,6 +292,9 @@ class Aggregator:
         self._loop_task: asyncio.Task[None] | None = None
         self._checks: dict[str, asyncio.Task[None]] = {}
         self._recheck: set[str] = set()
+        #: APIService name → the resources its backend listed at the last discovery check
+        #: that passed (what aggregated discovery shows for it, stale once a check fails).
+        self._discovered: dict[str, list[Obj]] = {}
         table = server.table
         self._apiservices = _required(table.get("apiregistration.k8s.io", "v1", "apiservices"))
         self._services = _required(table.get("", "v1", "services"))
@@ -369,6 +374,9 @@ class Aggregator:
         if parts[0] != "apis":
             return None
         if len(parts) == 1:
+            version = discovery.aggregated_version(request.headers.get("Accept", ""))
+            if version is not None:
+                return discovery.aggregated_response(self._group_discovery(), version)
             return respond(self._group_list())
         if len(parts) == 2:
             return self._group(parts[1])
@@ -416,6 +424,30 @@ class Aggregator:
             else:
                 document["groups"].append(entry)
         return document
+
+    def _group_discovery(self) -> list[Obj]:
+        """The aggregated discovery items of ``/apis``: the local groups, with every group an
+        APIService routes replaced by what its backends listed (``Stale`` while its last check
+        failed, as kube-aggregator marks it, so clients report that group-version)."""
+        items = discovery.table_groups(self.server.table, core=False)
+        aggregated = self._aggregated()
+        if not aggregated:
+            return items
+        by_name = {str(i["metadata"].get("name")): n for n, i in enumerate(items)}
+        for group, services in aggregated.items():
+            versions = []
+            for obj in services:
+                version = str(obj["spec"]["version"])
+                resources = self._discovered.get(str(obj["metadata"]["name"]))
+                fresh = resources is not None and _available(obj)
+                listed = discovery.from_resource_list(group, version, resources or [])
+                versions.append((version, listed, "Current" if fresh else "Stale"))
+            entry = discovery.group_discovery(group, versions)
+            if group in by_name:
+                items[by_name[group]] = entry
+            else:
+                items.append(entry)
+        return items
 
     def _group(self, group: str) -> web.Response | None:
         aggregated = self._aggregated()
@@ -632,7 +664,7 @@ class Aggregator:
                 timeout=aiohttp.ClientTimeout(total=_CHECK_TIMEOUT_SECONDS),
                 allow_redirects=False,
             ) as answer:
-                await answer.read()
+                body = await answer.read()
                 if not 200 <= answer.status < 300:
                     raise _Unresolved(
                         "FailedDiscoveryCheck",
@@ -644,6 +676,10 @@ class Aggregator:
                 "FailedDiscoveryCheck",
                 f"failing or missing response from {shown}: {_describe(exc)}",
             ) from exc
+        with contextlib.suppress(ValueError):
+            listing = json.loads(body)
+            if isinstance(listing, dict) and isinstance(listing.get("resources"), list):
+                self._discovered[str(apiservice["metadata"]["name"])] = listing["resources"]
 
     def _set_available(self, name: str, status: str, reason: str, message: str) -> None:
         found = self.server.store.find(self._apiservices, "", name)
@@ -669,6 +705,11 @@ class Aggregator:
         self.server.store.update(self._apiservices, obj, name=name, subresource="status")
         if previous is None or previous.get("status") != status:
             log.info("embedded aggregator: APIService %s Available=%s (%s)", name, status, reason)
+
+
+def _available(apiservice: Obj) -> bool:
+    conditions = (apiservice.get("status") or {}).get("conditions") or ()
+    return any(c.get("type") == "Available" and c.get("status") == "True" for c in conditions)
 
 
 def _requestheaders(user: ForwardedUser) -> list[tuple[str, str]]:

@@ -73,6 +73,43 @@ def _external_policy(spec: Obj) -> Any:
     return "Cluster" if spec.get("type") in ("NodePort", "LoadBalancer") else ABSENT
 
 
+def _allocate_lb_node_ports(spec: Obj) -> Any:
+    return True if spec.get("type") == "LoadBalancer" else ABSENT
+
+
+def _hpa_metrics(spec: Obj) -> Any:
+    """An HPA without metrics scales on CPU at 80 % utilization."""
+    return [
+        {
+            "type": "Resource",
+            "resource": {
+                "name": "cpu",
+                "target": {"type": "Utilization", "averageUtilization": 80},
+            },
+        }
+    ]
+
+
+#: HPA ``behavior`` rules, filled in field by field only when ``behavior`` is given (a nil
+#: ``scaleDown.stabilizationWindowSeconds`` stays nil: the controller's flag decides it).
+_SCALE_UP: Final[Obj] = {
+    "stabilizationWindowSeconds": 0,
+    "selectPolicy": "Max",
+    "policies": [
+        {"type": "Pods", "value": 4, "periodSeconds": 15},
+        {"type": "Percent", "value": 100, "periodSeconds": 15},
+    ],
+}
+_SCALE_DOWN: Final[Obj] = {
+    "selectPolicy": "Max",
+    "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}],
+}
+
+
+def _rules(prefix: str, defaults: Obj) -> tuple[Row, ...]:
+    return ((prefix, defaults), *((f"{prefix}.{k}", v) for k, v in defaults.items()))
+
+
 #: Rows for every container (``containers``, ``initContainers``).
 _CONTAINER: Final[tuple[Row, ...]] = (
     ("terminationMessagePath", "/dev/termination-log"),
@@ -106,6 +143,7 @@ DEFAULTS: Final[dict[tuple[str, str], tuple[Row, ...]]] = {
         ("spec.ports[].targetPort", _target_port),
         ("spec.internalTrafficPolicy", "Cluster"),
         ("spec.externalTrafficPolicy", _external_policy),
+        ("spec.allocateLoadBalancerNodePorts", _allocate_lb_node_ports),
     ),
     ("", "PersistentVolumeClaim"): (("spec.volumeMode", "Filesystem"),),
     ("apps", "Deployment"): (
@@ -162,7 +200,12 @@ DEFAULTS: Final[dict[tuple[str, str], tuple[Row, ...]]] = {
         ("spec.failedJobsHistoryLimit", 1),
         ("spec.jobTemplate.spec.template.spec", "@pod"),
     ),
-    ("autoscaling", "HorizontalPodAutoscaler"): (("spec.minReplicas", 1),),
+    ("autoscaling", "HorizontalPodAutoscaler"): (
+        ("spec.minReplicas", 1),
+        ("spec.metrics", _hpa_metrics),
+        *_rules("spec.behavior.scaleUp", _SCALE_UP),
+        *_rules("spec.behavior.scaleDown", _SCALE_DOWN),
+    ),
 }
 
 
@@ -183,6 +226,10 @@ WITHOUT_GENERATION: Final = frozenset(
         ("events.k8s.io", "Event"),
         ("coordination.k8s.io", "Lease"),
         ("discovery.k8s.io", "EndpointSlice"),
+        ("rbac.authorization.k8s.io", "Role"),
+        ("rbac.authorization.k8s.io", "RoleBinding"),
+        ("rbac.authorization.k8s.io", "ClusterRole"),
+        ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
     }
 )
 
@@ -236,6 +283,10 @@ def apply_defaults(rt: ResourceType, obj: Obj) -> None:
         _merge_string_data(obj)
     if not rt.group and rt.kind == "Pod":
         _requests_from_limits(obj)
+    if rt.group == "autoscaling" and rt.kind == "HorizontalPodAutoscaler":
+        spec = obj.get("spec")
+        if isinstance(spec, dict) and spec.get("metrics") == []:
+            spec["metrics"] = _hpa_metrics(spec)
 
 
 def _merge_string_data(secret: Obj) -> None:

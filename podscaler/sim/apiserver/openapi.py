@@ -1,5 +1,7 @@
-"""``/openapi/v3``: enough OpenAPI for ``kubectl apply`` (default ``--validate=true``), and a
-minimal ``/openapi/v2`` for ``kubectl apply`` of a ``kind: List`` (see :func:`document_v2`).
+"""``/openapi/v3``: enough OpenAPI for ``kubectl apply`` (default ``--validate=true``), and
+``/openapi/v2``: the same model as one Swagger 2.0 document (JSON, what kube-apiserver answers
+by default), or as protobuf for ``kubectl apply`` of a ``kind: List`` (see
+:func:`document_v2`).
 
 kubectl 1.32 reads the v3 index, then the document of the object's group-version, and looks
 for a PATCH operation tagged with the object's ``x-kubernetes-group-version-kind`` that lists
@@ -24,23 +26,15 @@ from typing import Any
 
 from aiohttp import web
 
-from podscaler.sim.apiserver.errors import NotFound
+from podscaler.sim.apiserver.errors import NotAcceptable, NotFound
+from podscaler.sim.apiserver.negotiation import media_ranges
 from podscaler.sim.apiserver.resources import ResourceType
 from podscaler.sim.apiserver.state import ServerState
 from podscaler.sim.apiserver.wire import respond
 
 _OPEN: dict[str, Any] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
 _META_REF = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
-_PKG = {
-    "": "core",
-    "apps": "apps",
-    "batch": "batch",
-    "autoscaling": "autoscaling",
-    "policy": "policy",
-    "coordination.k8s.io": "coordination",
-    "events.k8s.io": "events",
-    "metrics.k8s.io": "metrics",
-}
+_PKG = {"": "core"}
 
 
 def _merge_list(key: str, items: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -112,7 +106,12 @@ def schema_name(rt: ResourceType) -> str:
         return f"io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.{rt.kind}"
     if rt.group == "apiregistration.k8s.io":
         return f"io.k8s.kube-aggregator.pkg.apis.apiregistration.v1.{rt.kind}"
-    return f"io.k8s.api.{_PKG.get(rt.group, rt.group)}.{rt.version}.{rt.kind}"
+    # upstream's Go package: the first label of a *.k8s.io group (rbac.authorization.k8s.io:
+    # rbac), the group itself otherwise
+    package = _PKG.get(
+        rt.group, rt.group.split(".")[0] if rt.group.endswith(".k8s.io") else rt.group
+    )
+    return f"io.k8s.api.{package}.{rt.version}.{rt.kind}"
 
 
 def _gvk(rt: ResourceType, kind: str | None = None) -> dict[str, str]:
@@ -277,10 +276,109 @@ def _digest(doc: dict[str, Any]) -> str:
     return hashlib.sha512(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:64].upper()
 
 
-#: ``/openapi/v2`` answers protobuf as raw bytes: client-go asks for
-#: ``application/com.github.proto-openapi.spec.v2@v1.0+protobuf`` and decodes whatever comes,
-#: but Go's MIME parser refuses that name in a Content-Type.
-OPENAPI_V2_CONTENT_TYPE = "application/octet-stream"
+#: The media type of ``/openapi/v2`` as protobuf, as kube-apiserver names it in its answer
+#: (clients ask for ``...spec.v2@v1.0+protobuf``, which Go's MIME parser refuses to write).
+OPENAPI_V2_CONTENT_TYPE = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+_V2_PROTOBUF_ASKED = (
+    "application/com.github.proto-openapi.spec.v2@v1.0+protobuf",
+    "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+)
+_REF_V3, _REF_V2 = "#/components/schemas/", "#/definitions/"
+
+
+def _v2_refs(value: Any) -> Any:
+    """``value`` with every v3 schema reference pointed at v2's ``definitions``."""
+    if isinstance(value, dict):
+        return {
+            k: (v.replace(_REF_V3, _REF_V2) if k == "$ref" and isinstance(v, str) else _v2_refs(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_v2_refs(v) for v in value]
+    return value
+
+
+def _v2_parameter(param: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in param.items() if k != "schema"}
+    out.update(param.get("schema") or {})
+    return out
+
+
+def _v2_operation(op: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in op.items() if k not in ("parameters", "requestBody", "responses")}
+    params = [_v2_parameter(p) for p in op.get("parameters") or ()]
+    body = op.get("requestBody")
+    if body is not None:
+        content: dict[str, Any] = body.get("content") or {}
+        out["consumes"] = list(content)
+        first: dict[str, Any] = next(iter(content.values()), {})
+        schema = first.get("schema", {})
+        params.append({"name": "body", "in": "body", "required": True, "schema": schema})
+    if params:
+        out["parameters"] = params
+    responses: dict[str, Any] = {}
+    for code, answer in (op.get("responses") or {}).items():
+        content = answer.get("content") or {}
+        responses[code] = {"description": answer.get("description", "")}
+        if content:
+            responses[code]["schema"] = next(iter(content.values())).get("schema", {})
+    out["responses"] = responses
+    out["produces"] = ["application/json", "application/yaml"]
+    out["schemes"] = ["https"]
+    return out
+
+
+def document_v2_json(server: ServerState) -> dict[str, Any]:
+    """``/openapi/v2`` as Swagger 2.0 JSON: every served group-version's paths and models
+    (the same ones as the ``/openapi/v3`` documents), in one document."""
+    paths: dict[str, Any] = {}
+    definitions: dict[str, Any] = {}
+    for group, versions in sorted(server.table.group_versions().items()):
+        for version in versions:
+            doc = document(server, group, version)
+            if doc is None:
+                continue
+            definitions.update(_v2_refs(doc["components"]["schemas"]))
+            for path, item in doc["paths"].items():
+                converted: dict[str, Any] = {}
+                for key, value in _v2_refs(item).items():
+                    if key == "parameters":
+                        converted[key] = [_v2_parameter(p) for p in value]
+                    else:
+                        converted[key] = _v2_operation(value)
+                paths[path] = converted
+    return {
+        "swagger": "2.0",
+        "info": {
+            "title": "Kubernetes (podscaler embedded API server)",
+            "version": "v1.32.0-podscaler",
+        },
+        "paths": paths,
+        "definitions": definitions,
+        "securityDefinitions": {
+            "BearerToken": {
+                "description": "Bearer Token authentication",
+                "type": "apiKey",
+                "name": "authorization",
+                "in": "header",
+            }
+        },
+        "security": [{"BearerToken": []}],
+    }
+
+
+def _v2_answer(server: ServerState, accept: str) -> web.Response:
+    """``/openapi/v2`` in the first form ``accept`` names: JSON, or protobuf; 406 when it
+    names neither (kube-apiserver's negotiation; no header means any)."""
+    for media, _params in media_ranges(accept or "*/*"):
+        if media in ("application/json", "application/*", "*/*"):
+            return respond(document_v2_json(server))
+        if media in _V2_PROTOBUF_ASKED:
+            return web.Response(body=document_v2(server), content_type=OPENAPI_V2_CONTENT_TYPE)
+    raise NotAcceptable(
+        "only the following media types are accepted: application/json, "
+        + ", ".join(_V2_PROTOBUF_ASKED)
+    )
 
 
 def _varint(value: int) -> bytes:
@@ -328,7 +426,7 @@ def document_v2(server: ServerState) -> bytes:
 
 def serve(server: ServerState, request: web.Request, parts: list[str]) -> web.Response:
     if parts == ["v2"]:
-        return web.Response(body=document_v2(server), content_type=OPENAPI_V2_CONTENT_TYPE)
+        return _v2_answer(server, request.headers.get("Accept", ""))
     if not parts or parts[0] != "v3":
         raise NotFound("the server could not find the requested resource")
     rest = parts[1:]

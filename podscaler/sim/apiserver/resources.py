@@ -145,7 +145,7 @@ BUILTIN: tuple[ResourceType, ...] = (
         "Pod",
         short=("po",),
         categories=("all",),
-        sub=("status", "binding", "eviction", "resize"),
+        sub=("status", "binding", "eviction", "resize", "log"),
     ),
     _t(
         "",
@@ -163,6 +163,17 @@ BUILTIN: tuple[ResourceType, ...] = (
     _t("", "v1", "events", "Event", short=("ev",), keep_status=True),
     _t("", "v1", "serviceaccounts", "ServiceAccount", short=("sa",)),
     _t("", "v1", "endpoints", "Endpoints", short=("ep",)),
+    _t("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice"),
+    _t("rbac.authorization.k8s.io", "v1", "roles", "Role"),
+    _t("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
+    _t("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", namespaced=False),
+    _t(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "clusterrolebindings",
+        "ClusterRoleBinding",
+        namespaced=False,
+    ),
     _t(
         "apps",
         "v1",

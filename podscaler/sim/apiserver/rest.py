@@ -17,7 +17,7 @@ Deliberate simplifications versus a real kube-apiserver:
   ``protobuf/``); a protobuf kind without a table answers 415. Responses are always JSON, which
   every client accepts in place of protobuf.
 * Server-side apply (``application/apply-patch+yaml``) and ``managedFields`` follow
-  ``managedfields.py``, whose simplifications (atomic lists) are listed there.
+  ``managedfields.py``, whose simplifications (which lists merge by key) are listed there.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from podscaler.sim.apiserver import (
     defaulting,
     delegation,
     managedfields,
+    negotiation,
     requestoptions,
     tables,
     validation,
@@ -65,7 +66,6 @@ from podscaler.sim.apiserver.wire import (
     read_patch,
     respond,
     selector_predicate,
-    wants_table,
 )
 
 MERGE_PATCH = "application/merge-patch+json"
@@ -115,13 +115,16 @@ async def collection(
     meta: dict[str, Any] = {"resourceVersion": str(list_rv)}
     if more:
         meta["continue"] = encode_continue(list_rv, (items[-1].namespace, items[-1].name))
-    if wants_table(request):
+    form = negotiation.answer_of(request, "list")
+    if form.form == "table":
         include = query.get("includeObject", "Metadata")
         return respond(
             tables.table(
                 rt, (e.obj for e in items), server.now(), list_meta=meta, include_object=include
             )
         )
+    if form.form == "metadata":
+        return respond(negotiation.partial_list(items, meta, form.version))
     head = (
         b'{"kind":"'
         + rt.list_kind.encode()
@@ -137,8 +140,13 @@ async def collection(
 def object_response(
     server: ServerState, request: web.Request, rt: ResourceType, entry: Entry, status: int = 200
 ) -> web.Response:
-    if wants_table(request):
-        return respond(tables.table(rt, [entry.obj], server.now()), status)
+    """One object in the form the request negotiated (itself, a Table, its metadata)."""
+    form = negotiation.answer_of(request, "object")
+    if form.form == "table":
+        include = request.query.get("includeObject", "Metadata")
+        return respond(tables.table(rt, [entry.obj], server.now(), include_object=include), status)
+    if form.form == "metadata":
+        return respond(negotiation.partial(entry.obj, form.version), status)
     return respond(entry.raw(), status)
 
 
@@ -196,7 +204,7 @@ def _record_update(
 ) -> None:
     manager = managedfields.manager_of(request.query, request.headers.get("User-Agent", ""))
     now = rfc3339(server.now())
-    managedfields.record_update(old, new, manager, rt.api_version, now)
+    managedfields.record_update(old, new, manager, rt.api_version, now, keyed=not rt.custom)
 
 
 async def server_side_apply(
@@ -234,6 +242,7 @@ async def server_side_apply(
         now=rfc3339(server.now()),
         kind=rt.resource,
         name=target.name,
+        keyed=not rt.custom,
     )
     if current is None:
         admission.admit(server.store, server.table, rt, result)
@@ -480,13 +489,13 @@ def deleted_answer(rt: ResourceType, entry: Entry) -> bytes | dict[str, Any]:
 
 def _grace_seconds(options: dict[str, Any]) -> int | None:
     """DeleteOptions' ``gracePeriodSeconds`` (None: the pod's own), refused when not an
-    integer (upstream: 400) and floored at 0."""
+    integer (upstream: 400); a negative one counts as 1 second (the store's rule, upstream's)."""
     raw = options.get("gracePeriodSeconds")
     if raw is None:
         return None
     if isinstance(raw, bool) or not isinstance(raw, int):
         raise BadRequest(f"gracePeriodSeconds: must be an integer, not {raw!r}")
-    return max(0, raw)
+    return raw
 
 
 async def delete_collection(
@@ -502,10 +511,13 @@ async def delete_collection(
         if predicate is None or predicate(e.obj)
     ]
     deleted: list[bytes] = []
+    grace = _grace_seconds(options)
     for ns, name in doomed:
         if objects.find(rt, ns, name) is None:
             continue
-        entry, _gone = objects.delete(rt, ns, name, propagation=options.get("propagationPolicy"))
+        entry, _gone = objects.delete(
+            rt, ns, name, propagation=options.get("propagationPolicy"), grace_seconds=grace
+        )
         deleted.append(entry.raw())
     head = (
         b'{"kind":"'

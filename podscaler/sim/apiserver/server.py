@@ -50,6 +50,7 @@ from podscaler.sim.apiserver import (
     discovery,
     kubeconfig,
     openapi,
+    podlogs,
     resize,
     rest,
     subresources,
@@ -448,19 +449,29 @@ class ApiServer:
             return openapi.serve(self, request, parts[1:])
         if head == "api":
             if len(parts) == 1:
+                aggregated = discovery.aggregated_version(request.headers.get("Accept", ""))
+                if aggregated is not None:
+                    items = discovery.table_groups(self.table, core=True)
+                    return discovery.aggregated_response(items, aggregated)
                 return respond(discovery.api_versions(f"{self.host}:{self.port}"))
             group, version, rest_parts = "", parts[1], parts[2:]
         elif head == "apis":
             if len(parts) == 1:
+                aggregated = discovery.aggregated_version(request.headers.get("Accept", ""))
+                if aggregated is not None:
+                    items = discovery.table_groups(self.table, core=False)
+                    return discovery.aggregated_response(items, aggregated)
                 return respond(discovery.api_group_list(self.table))
             if len(parts) == 2:
                 found = discovery.api_group(self.table, parts[1])
                 if found is None:
-                    raise NotFound("the server could not find the requested resource")
+                    return discovery.page_not_found()
                 return respond(found)
             group, version, rest_parts = parts[1], parts[2], parts[3:]
         else:
-            raise NotFound("the server could not find the requested resource")
+            return discovery.page_not_found()
+        if version not in self.table.group_versions().get(group, ()):
+            return discovery.page_not_found()
         if not rest_parts:
             listing = discovery.api_resource_list(self.table, group, version)
             if listing is None:
@@ -513,6 +524,8 @@ class ApiServer:
             return await subresources.evict(self, request, target)
         elif sub == "resize" and method in ("GET", "PUT", "PATCH"):
             return await resize.resize(self, request, target)
+        elif sub == "log" and method == "GET":
+            return await podlogs.pod_log(self, request, target)
         raise rest.method_not_allowed(method, f"{rt.resource}/{sub}")
 
     def _serve_metrics(self, request: web.Request, target: Target) -> web.Response:

@@ -20,14 +20,15 @@ Deliberate simplifications versus a real kube-apiserver (documented so nobody re
   :meth:`Store.compact_to` forgot); reads at an older version are 410. Reads at a version
   inside it rebuild the state from the history (:meth:`Store.changes_since`, used by
   ``versions.py`` for exact reads and pagination).
-* Deletion is immediate unless finalizers are present: there is no graceful termination
-  period for pods (the simulated kubelet, when present, owns that).
+* A bound pod's graceful deletion waits for a kubelet's DELETE of grace 0 (``sim/world``'s
+  kubelet sends it; without a world such a pod stays Terminating, as on a cluster whose node
+  is gone until the pod garbage collector runs).
 * Garbage collection is synchronous: deleting an owner removes its dependents (whose every
   owner is gone) in the same call. ``Foreground`` and ``Orphan`` first leave their finalizer
   (``foregroundDeletion``/``orphan``) on the owner, as upstream, then delete (or release) the
   dependents and remove it in the same call.
 * Deleting a namespace deletes its contents at once; the namespace stays ``Terminating`` only
-  while objects with finalizers remain in it.
+  while objects with finalizers, or bound pods in their grace period, remain in it.
 * Built-in defaulting (``defaulting.py``) runs on every create here, whoever the writer; the
   REST layer also runs it on request bodies of updates and patches, as upstream decoding does.
 * ``generation`` is kept for every kind that has one upstream (not ConfigMaps, Pods, ...: see
@@ -40,11 +41,11 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from podscaler import clock
-from podscaler.api.timestamps import format_time
+from podscaler.api.timestamps import format_time, parse_time
 from podscaler.sim.apiserver import defaulting
 from podscaler.sim.apiserver.entries import Entry, Key, Now, Obj, Predicate, dumps
 from podscaler.sim.apiserver.errors import (
@@ -56,7 +57,9 @@ from podscaler.sim.apiserver.errors import (
     not_found,
 )
 from podscaler.sim.apiserver.fanout import Event, FanOut, Watcher
+from podscaler.sim.apiserver.lifecycle import deletion_grace, finalized, is_pod, qos_class
 from podscaler.sim.apiserver.names import name_problems
+from podscaler.sim.apiserver.nodeports import NodePorts
 from podscaler.sim.apiserver.resources import ResourceType
 
 #: generateName suffix alphabet: upstream avoids vowels and look-alike digits.
@@ -103,6 +106,8 @@ class Store:
         self._rng = rng or random.Random()
         #: Service cluster IPs in use (allocated on create, released on removal).
         self._cluster_ips: set[str] = set()
+        #: Service node ports in use (see ``nodeports.py``).
+        self.node_ports = NodePorts(self._rng)
         self._rv = 1
         #: The history of changes and the open watches (see ``fanout.py``).
         self.fanout = FanOut(history_size=history_size, max_watch_queue=max_watch_queue)
@@ -271,8 +276,11 @@ class Store:
             meta["generation"] = 1
         else:
             meta.pop("generation", None)
+        is_service = rt.kind == "Service" and not rt.group
+        if is_service:
+            self.node_ports.assign(obj)
         defaulting.on_create(rt, obj, self._allocate_cluster_ip)
-        if rt.kind == "Service" and not rt.group and isinstance(obj.get("spec"), dict):
+        if is_service and isinstance(obj.get("spec"), dict):
             self._cluster_ips.add(str(obj["spec"].get("clusterIP")))
         for field in ("deletionTimestamp", "deletionGracePeriodSeconds"):
             meta.pop(field, None)
@@ -377,6 +385,8 @@ class Store:
                         ],
                         group=rt.group,
                     )
+        if subresource != "status" and rt.kind == "Service" and not rt.group:
+            self.node_ports.assign(new, old_obj)
         new["apiVersion"] = rt.api_version
         new["kind"] = rt.kind
         new_meta = new["metadata"]
@@ -388,7 +398,7 @@ class Store:
         rv = self._next_rv()
         new_meta["resourceVersion"] = str(rv)
         entry = Entry(new, rv)
-        if new_meta.get("deletionTimestamp") and not new_meta.get("finalizers"):
+        if finalized(new_meta, old_meta):
             self._bucket(rt)[ns][name] = entry
             self._index(rt, entry, old_obj)
             return self._remove(rt, entry, old_obj, reuse_rv=True)
@@ -410,11 +420,18 @@ class Store:
     ) -> tuple[Entry, bool]:
         """Delete an object; returns the last version and whether it is gone already.
 
-        With finalizers the object only gets a deletionTimestamp (once) and stays until a
-        later update empties its finalizers. A pod's ``deletionGracePeriodSeconds`` is
-        ``grace_seconds`` (DeleteOptions' ``gracePeriodSeconds``, an eviction's too) or its
-        ``spec.terminationGracePeriodSeconds`` (30 by default), as upstream; the kubelet
-        stops its containers within it.
+        As kube-apiserver does it:
+
+        * A pod bound to a node and not finished is deleted *gracefully*: it gets a
+          ``deletionGracePeriodSeconds`` — ``grace_seconds`` (DeleteOptions' or an Eviction's;
+          negative counts as 1) else its ``spec.terminationGracePeriodSeconds`` — and a
+          ``deletionTimestamp`` that many seconds from now, and stays Terminating until its
+          kubelet confirms with a DELETE of grace 0 (removing its last finalizer is not
+          enough). A later DELETE may only shorten the period. Unbound and finished pods, and a
+          grace of 0, go at once.
+        * An object with finalizers gets a deletionTimestamp (once) and a grace of 0, and stays
+          until an update empties its finalizers.
+        * Everything else goes at once.
         """
         ns = namespace if rt.namespaced else ""
         entry = self.get(rt, ns, name)
@@ -436,16 +453,20 @@ class Store:
                 kind=rt.resource,
             )
         is_namespace = rt.resource == "namespaces" and not rt.group
+        deleting = bool(meta.get("deletionTimestamp"))
         finalizer = None if is_namespace else _PROPAGATION_FINALIZERS.get(propagation or "")
-        if finalizer is not None and not meta.get("deletionTimestamp"):
-            return self._delete_with_propagation(rt, entry, finalizer)
+        if finalizer is not None and not deleting:
+            return self._delete_with_propagation(
+                rt, entry, finalizer, deletion_grace(rt, entry.obj, grace_seconds)
+            )
         if propagation == "Orphan":
             self._orphan_dependents(str(meta.get("uid")))
-        if meta.get("finalizers") or is_namespace:
-            if not meta.get("deletionTimestamp"):
-                entry = self._mark_deleting(
-                    rt, entry, is_namespace=is_namespace, grace=_grace(rt, entry.obj, grace_seconds)
-                )
+        if deleting and not is_namespace:
+            return self._delete_again(rt, entry, grace_seconds)
+        grace = 0 if deleting else deletion_grace(rt, entry.obj, grace_seconds)
+        if meta.get("finalizers") or is_namespace or grace > 0:
+            if not deleting:
+                entry = self._mark_deleting(rt, entry, is_namespace=is_namespace, grace=grace)
             if is_namespace:
                 self._empty_namespace(name)
                 current = self.find(rt, "", name)
@@ -455,7 +476,38 @@ class Store:
                     return self._remove(rt, current, current.obj), True
                 return current, False
             return entry, False
-        return self._remove(rt, entry, entry.obj), True
+        return self._remove(rt, entry, entry.obj, deleted_now=is_pod(rt)), True
+
+    def _delete_again(
+        self, rt: ResourceType, entry: Entry, grace_seconds: int | None
+    ) -> tuple[Entry, bool]:
+        """A DELETE of an object already being deleted: a graceful deletion pending may only be
+        shortened (to 0: gone at once, unless finalizers remain); otherwise nothing changes."""
+        meta = entry.obj["metadata"]
+        pending = meta.get("deletionGracePeriodSeconds")
+        if not isinstance(pending, int) or pending <= 0:
+            if meta.get("finalizers"):
+                return entry, False
+            return self._remove(rt, entry, entry.obj), True
+        if grace_seconds is None:
+            return entry, False
+        grace = 1 if grace_seconds < 0 else int(grace_seconds)
+        if grace >= pending:
+            return entry, False
+        new = entry.copy()
+        new_meta = new["metadata"]
+        requested = parse_time(meta.get("deletionTimestamp"))
+        base = (requested - timedelta(seconds=pending)) if requested else self._now()
+        new_meta["deletionTimestamp"] = rfc3339(base + timedelta(seconds=grace))
+        new_meta["deletionGracePeriodSeconds"] = grace
+        if grace == 0 and not new_meta.get("finalizers"):
+            return self._remove(rt, Entry(new, entry.rv), entry.obj), True
+        rv = self._next_rv()
+        new_meta["resourceVersion"] = str(rv)
+        shortened = Entry(new, rv)
+        self._bucket(rt)[entry.namespace if rt.namespaced else ""][entry.name] = shortened
+        self._emit(rt, "MODIFIED", shortened, entry.obj)
+        return shortened, False
 
     def _mark_deleting(
         self,
@@ -466,10 +518,13 @@ class Store:
         finalizer: str = "",
         grace: int = 0,
     ) -> Entry:
-        """Give ``entry`` its deletionTimestamp (and ``finalizer``), a MODIFIED event."""
+        """Give ``entry`` its deletionTimestamp (``grace`` seconds from now) and
+        ``finalizer``; a MODIFIED event. ``generation`` counts the deletion, as upstream."""
         new = entry.copy()
         meta = new["metadata"]
-        meta["deletionTimestamp"] = rfc3339(self._now())
+        if isinstance(meta.get("generation"), int):
+            meta["generation"] += 1
+        meta["deletionTimestamp"] = rfc3339(self._now() + timedelta(seconds=grace))
         meta["deletionGracePeriodSeconds"] = grace
         if finalizer and finalizer not in (meta.get("finalizers") or []):
             meta["finalizers"] = [*(meta.get("finalizers") or []), finalizer]
@@ -483,16 +538,17 @@ class Store:
         return marked
 
     def _delete_with_propagation(
-        self, rt: ResourceType, entry: Entry, finalizer: str
+        self, rt: ResourceType, entry: Entry, finalizer: str, grace: int
     ) -> tuple[Entry, bool]:
         """Foreground or Orphan deletion, as kube-apiserver and the garbage collector do it:
         the object gets ``foregroundDeletion`` (or ``orphan``) and a deletionTimestamp — what
         the DELETE answers — then its dependents are deleted (or released) and the finalizer
         removed, which deletes the object unless other finalizers remain. The collector runs
-        synchronously here, so watchers see MODIFIED, the dependents' events, then DELETED."""
+        synchronously here, so watchers see MODIFIED, the dependents' events, then DELETED
+        (for a pod deleted gracefully, once its kubelet confirms)."""
         ns = entry.namespace if rt.namespaced else ""
         uid = str(entry.obj["metadata"].get("uid"))
-        marked = self._mark_deleting(rt, entry, finalizer=finalizer)
+        marked = self._mark_deleting(rt, entry, finalizer=finalizer, grace=grace)
         if finalizer == "orphan":
             self._orphan_dependents(uid)
         else:
@@ -508,7 +564,18 @@ class Store:
             self.update(rt, new, namespace=ns, name=entry.name)
         return marked, self.find(rt, ns, entry.name) is None
 
-    def _remove(self, rt: ResourceType, entry: Entry, old: Obj, *, reuse_rv: bool = False) -> Entry:
+    def _remove(
+        self,
+        rt: ResourceType,
+        entry: Entry,
+        old: Obj,
+        *,
+        reuse_rv: bool = False,
+        deleted_now: bool = False,
+    ) -> Entry:
+        """Take the object out of the store: a DELETED event, its dependents collected.
+        ``deleted_now``: the last version carries the deletion it had no time to show (a pod
+        deleted with grace 0 answers with its deletionTimestamp, as upstream)."""
         ns, name = entry.namespace, entry.name
         bucket = self._bucket(rt)
         names = bucket.get(ns if rt.namespaced else "", {})
@@ -522,10 +589,14 @@ class Store:
             obj = entry.copy()
             rv = self._next_rv()
             obj["metadata"]["resourceVersion"] = str(rv)
+            if deleted_now and not obj["metadata"].get("deletionTimestamp"):
+                obj["metadata"]["deletionTimestamp"] = rfc3339(self._now())
+                obj["metadata"]["deletionGracePeriodSeconds"] = 0
             gone = Entry(obj, rv)
         self._index(rt, None, old)
         if rt.kind == "Service" and not rt.group and isinstance(old.get("spec"), dict):
             self._cluster_ips.discard(str(old["spec"].get("clusterIP")))
+            self.node_ports.release(old)
         self._emit(rt, "DELETED", gone, old)
         uid = str(old["metadata"].get("uid", ""))
         for hook in self.on_removed:
@@ -718,37 +789,8 @@ class Store:
         if rt.resource == "namespaces":
             obj["status"] = {"phase": "Active"}
         elif rt.resource == "pods":
-            obj["status"] = {"phase": "Pending", "qosClass": _qos_class(obj)}
+            obj["status"] = {"phase": "Pending", "qosClass": qos_class(obj)}
 
 
 def _spec_part(obj: Obj) -> dict[str, Any]:
     return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
-
-
-def _qos_class(pod: Obj) -> str:
-    """The pod's QoS class from its containers' requests and limits (upstream's rules)."""
-    containers = (pod.get("spec") or {}).get("containers") or []
-    any_set = False
-    guaranteed = bool(containers)
-    for container in containers:
-        resources = container.get("resources") or {}
-        requests = resources.get("requests") or {}
-        limits = resources.get("limits") or {}
-        if requests or limits:
-            any_set = True
-        for res in ("cpu", "memory"):
-            if res not in limits or requests.get(res, limits[res]) != limits[res]:
-                guaranteed = False
-    if not any_set:
-        return "BestEffort"
-    return "Guaranteed" if guaranteed else "Burstable"
-
-
-def _grace(rt: ResourceType, obj: Obj, grace_seconds: int | None) -> int:
-    """The ``deletionGracePeriodSeconds`` of a deletion (see :meth:`Store.delete`)."""
-    if rt.resource != "pods" or rt.group:
-        return 0
-    if grace_seconds is not None:
-        return max(0, int(grace_seconds))
-    spec_grace = (obj.get("spec") or {}).get("terminationGracePeriodSeconds")
-    return spec_grace if isinstance(spec_grace, int) and spec_grace >= 0 else 30

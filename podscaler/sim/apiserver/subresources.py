@@ -128,7 +128,7 @@ def _write_scale(
     _set_path(new, rt.scale.spec_replicas, replicas)
     manager = managedfields.manager_of(request.query, request.headers.get("User-Agent", ""))
     managedfields.record_update(
-        current.obj, new, manager, rt.api_version, rfc3339(server.store.now())
+        current.obj, new, manager, rt.api_version, rfc3339(server.store.now()), keyed=not rt.custom
     )
     entry = server.store.update(rt, new, namespace=target.namespace or "", name=target.name)
     return respond(scale_of(rt, entry))

@@ -108,8 +108,36 @@ def _node_roles(obj: Obj, _now: datetime) -> str:
 
 
 def _ports(obj: Obj, _now: datetime) -> str:
+    """``80/TCP``, or ``80:30080/TCP`` with a node port, as kubectl prints them."""
     ports = _g(obj, "spec", "ports", default=[])
-    return ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in ports) or "<none>"
+    return (
+        ",".join(
+            f"{p.get('port')}{':' + str(p['nodePort']) if p.get('nodePort') else ''}"
+            f"/{p.get('protocol', 'TCP')}"
+            for p in ports
+        )
+        or "<none>"
+    )
+
+
+def _external_ip(obj: Obj, _now: datetime) -> str:
+    """A LoadBalancer's ingress addresses (``<pending>`` until it has one), else the
+    Service's ``externalIPs`` or ``<none>``."""
+    spec = obj.get("spec") or {}
+    addresses = list(spec.get("externalIPs") or [])
+    if spec.get("type") == "LoadBalancer":
+        ingress = _g(obj, "status", "loadBalancer", "ingress", default=[]) or []
+        addresses = [i.get("ip") or i.get("hostname") for i in ingress if isinstance(i, dict)]
+        addresses = [a for a in addresses if a] + list(spec.get("externalIPs") or [])
+        return ",".join(addresses) or "<pending>"
+    if spec.get("type") == "ExternalName":
+        return str(spec.get("externalName") or "<none>")
+    return ",".join(addresses) or "<none>"
+
+
+def _data_count(obj: Obj, _now: datetime) -> int:
+    """Keys of ``data`` and ``binaryData`` (kubectl's DATA column)."""
+    return len(obj.get("data") or {}) + len(obj.get("binaryData") or {})
 
 
 def _ratio(a: tuple[str, ...], b: tuple[str, ...]) -> Callable[[Obj, datetime], str]:
@@ -219,7 +247,15 @@ BUILTIN_COLUMNS: dict[tuple[str, str], list[Column]] = {
         _NAME,
         ("Type", "string", 0, _field("spec", "type", default="ClusterIP")),
         ("Cluster-IP", "string", 0, _field("spec", "clusterIP", default="<none>")),
+        ("External-IP", "string", 0, _external_ip),
         ("Port(s)", "string", 0, _ports),
+        _AGE,
+    ],
+    ("", "ConfigMap"): [_NAME, ("Data", "integer", 0, _data_count), _AGE],
+    ("", "Secret"): [
+        _NAME,
+        ("Type", "string", 0, _field("type", default="")),
+        ("Data", "integer", 0, _data_count),
         _AGE,
     ],
     ("", "Event"): _EVENT_COLUMNS,
@@ -374,7 +410,9 @@ def table(
         row: dict[str, Any] = {"cells": [fn(obj, now) for _, _, _, fn in columns]}
         if include_object == "Object":
             row["object"] = obj
-        elif include_object != "None":
+        elif include_object == "None":
+            row["object"] = None  # upstream's empty RawExtension
+        else:
             row["object"] = {
                 "kind": "PartialObjectMetadata",
                 "apiVersion": "meta.k8s.io/v1",

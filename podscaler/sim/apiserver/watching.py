@@ -28,7 +28,7 @@ import contextlib
 
 from aiohttp import web
 
-from podscaler.sim.apiserver import tables, versions
+from podscaler.sim.apiserver import negotiation, tables, versions
 from podscaler.sim.apiserver.errors import Gone, Timeout
 from podscaler.sim.apiserver.state import ServerState
 from podscaler.sim.apiserver.store import Event, dumps
@@ -38,7 +38,6 @@ from podscaler.sim.apiserver.wire import (
     query_bool,
     query_int,
     selector_predicate,
-    wants_table,
 )
 
 DEFAULT_TIMEOUT_SECONDS = 1800
@@ -63,7 +62,7 @@ async def serve_watch(
     timeout = min(query_int(query, "timeoutSeconds", DEFAULT_TIMEOUT_SECONDS), _MAX_TIMEOUT)
     bookmarks = query_bool(query, "allowWatchBookmarks")
     initial = query_bool(query, "sendInitialEvents")
-    as_table = wants_table(request)
+    form = negotiation.answer_of(request, "watch")
     response = web.StreamResponse(status=200)
     response.content_type = JSON
     response.enable_chunked_encoding()
@@ -96,19 +95,20 @@ async def serve_watch(
         meta: dict[str, object] = {"resourceVersion": str(told)}
         if initial_end:
             meta["annotations"] = {"k8s.io/initial-events-end": "true"}
-        return (
-            dumps(
-                {
-                    "type": "BOOKMARK",
-                    "object": {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": meta},
-                }
-            )
-            + b"\n"
-        )
+        obj: dict[str, object] = {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": meta}
+        if form.form == "metadata":
+            obj = negotiation.partial({"metadata": meta}, form.version)
+        return dumps({"type": "BOOKMARK", "object": obj}) + b"\n"
 
     def render(batch: list[tuple[str, Event]]) -> bytes:
-        if not as_table:
+        if form.form == "object":
             return b"".join(ev.line(type_) for type_, ev in batch)
+        if form.form == "metadata":
+            return b"".join(
+                dumps({"type": type_, "object": negotiation.partial(ev.entry.obj, form.version)})
+                + b"\n"
+                for type_, ev in batch
+            )
         now = server.now()
         return b"".join(
             dumps({"type": type_, "object": tables.table(rt, [ev.entry.obj], now)}) + b"\n"

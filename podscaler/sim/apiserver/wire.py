@@ -266,10 +266,6 @@ def decode_continue(token: str) -> tuple[int, tuple[str, str]]:
         ) from exc
 
 
-def wants_table(request: web.Request) -> bool:
-    return "as=Table" in request.headers.get("Accept", "")
-
-
 def query_int(query: Any, name: str, default: int) -> int:
     text = query.get(name)
     if text in (None, ""):

@@ -17,12 +17,7 @@ from podscaler.sim.world.writing import ApiWriter, Kinds
 if TYPE_CHECKING:
     from podscaler.sim.apiserver.server import ApiServer
 
-__all__ = ["FINALIZER", "WorldContext"]
-
-#: Held by the simulated kubelet on every pod it runs, so a DELETE leaves the pod Terminating
-#: (``deletionTimestamp`` set) until the kubelet has stopped it: the store itself deletes at
-#: once, and this is how graceful termination becomes visible to kubectl and to operators.
-FINALIZER = "sim.podscaler.io/kubelet"
+__all__ = ["WorldContext"]
 
 _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 

@@ -3,10 +3,11 @@ readiness.
 
 A bound pod goes ``Pending`` (ContainerCreating) → ``Running`` after its profile's
 ``start_seconds`` → ``Ready`` after ``ready_seconds`` more. A job pod then runs its work and
-ends ``Succeeded`` or ``Failed``. A pod being deleted (``deletionTimestamp`` set; the kubelet's
-finalizer keeps it in the store) turns not Ready at once, gets a ``Killing`` Event and leaves
-after ``min(stop_seconds, grace)`` — the deletion's grace period (DeleteOptions'
-``gracePeriodSeconds``, an Eviction's), else ``terminationGracePeriodSeconds``. A container
+ends ``Succeeded`` or ``Failed``. A pod being deleted (``deletionTimestamp`` set; the API
+server keeps a bound pod Terminating until its kubelet confirms) turns not Ready at once, gets
+a ``Killing`` Event and, after ``min(stop_seconds, grace)`` — the deletion's grace period
+(DeleteOptions' ``gracePeriodSeconds``, an Eviction's), else ``terminationGracePeriodSeconds``
+— is DELETEd by the kubelet with grace 0, which removes it. A container
 whose memory usage exceeds its limit is OOMKilled: ``lastState.terminated.reason:
 OOMKilled``, ``restartCount`` +1, ``CrashLoopBackOff`` for 10 s doubling to 5 min, then it
 starts again.
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from podscaler.sim.apiserver.store import Obj, rfc3339
-from podscaler.sim.world.context import FINALIZER, WorldContext
+from podscaler.sim.world.context import WorldContext
 from podscaler.sim.world.load import PodLimits, pod_limits
 from podscaler.sim.world.profiles import WorkloadProfile
 from podscaler.sim.world.resizing import (
@@ -184,8 +185,8 @@ class Kubelet:
         if not node:
             return
         if node not in state.nodes:
-            # Bound to a node that is gone: the pod garbage collector deletes it.
-            self.ctx.writer.delete(self.ctx.kinds.pods, key[0], key[1])
+            # Bound to a node that is gone: the pod garbage collector force-deletes it.
+            self.ctx.writer.delete(self.ctx.kinds.pods, key[0], key[1], grace_seconds=0)
             return
         if run is None and pod_phase(pod) == "Pending":
             self._admit(pod, str(node))
@@ -340,11 +341,6 @@ class Kubelet:
             allocated=spec_resources(pod),
         )
         self.runs[key] = run
-        finalizers = list(pod["metadata"].get("finalizers") or [])
-        if FINALIZER not in finalizers:
-            new = dict(pod)
-            new["metadata"] = {**pod["metadata"], "finalizers": [*finalizers, FINALIZER]}
-            pod = self.ctx.writer.replace(self.ctx.kinds.pods, new).obj
         self._ips += 1
         run.ip = f"10.{1 + self._ips // 65000}.{(self._ips // 250) % 256}.{self._ips % 250 + 1}"
         status = self._status(pod, run, phase="Pending", waiting="ContainerCreating")
@@ -439,16 +435,19 @@ class Kubelet:
         self._release(pod)
 
     def _release(self, pod: Obj) -> None:
-        """Drop the kubelet's finalizer; the store then removes a pod being deleted."""
-        finalizers = list(pod["metadata"].get("finalizers") or [])
-        if FINALIZER not in finalizers:
-            return
-        finalizers.remove(FINALIZER)
-        new = dict(pod)
-        new["metadata"] = {**pod["metadata"], "finalizers": finalizers}
-        if not finalizers:
-            new["metadata"].pop("finalizers")
-        self.ctx.writer.replace(self.ctx.kinds.pods, new)
+        """The pod's containers are stopped (or never ran): confirm its deletion as a kubelet
+        does, with a DELETE of grace 0 for this uid; the store then removes it (once any
+        finalizers of others are gone)."""
+        meta = pod["metadata"]
+        if meta.get("deletionGracePeriodSeconds") == 0 and meta.get("finalizers"):
+            return  # confirmed already; waiting for other finalizers
+        self.ctx.writer.delete(
+            self.ctx.kinds.pods,
+            str(meta["namespace"]),
+            str(meta["name"]),
+            grace_seconds=0,
+            uid=str(meta["uid"]),
+        )
 
     # ------------------------------------------------------------------ status
 

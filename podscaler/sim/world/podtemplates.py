@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 from podscaler.sim.apiserver.store import Obj
-from podscaler.sim.world.context import FINALIZER
 from podscaler.sim.world.state import WORKLOAD_ANNOTATION
 
 __all__ = ["owner_reference", "pod_from_template", "template_hash"]
@@ -66,7 +65,6 @@ def pod_from_template(
             "labels": labels,
             "annotations": annotations,
             "ownerReferences": [owner_reference(owner)],
-            "finalizers": [FINALIZER],
         },
         "spec": template.get("spec") or {},
     }

@@ -3,8 +3,8 @@
 Scale-down picks victims as upstream ranks them — unscheduled before scheduled, Pending before
 Running, not Ready before Ready — and among equals the *newest* first, so a scale-in undoes the
 most recent scale-out and long-running pods keep serving. Deleted pods go through graceful
-termination (the kubelet's finalizer, see ``context.FINALIZER``) and no longer count once they
-carry a deletionTimestamp, as upstream.
+termination (Terminating until the kubelet confirms, see ``kubelet.py``) and no longer count
+once they carry a deletionTimestamp, as upstream.
 
 Simplifications: no ``minReadySeconds`` (available = Ready), no burst limits on creation. The
 expectations cache upstream keeps is needed only for pods going through admission webhooks

@@ -152,11 +152,28 @@ class ApiWriter:
         self._written()
         return entry
 
-    def delete(self, rt: ResourceType, namespace: str, name: str) -> Entry | None:
-        """DELETE (background propagation); None when the object was gone already."""
+    def delete(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        *,
+        grace_seconds: int | None = None,
+        uid: str | None = None,
+    ) -> Entry | None:
+        """DELETE (background propagation); None when the object was gone already.
+        ``grace_seconds``: DeleteOptions' (0: a kubelet's confirmation, a forced deletion);
+        ``uid``: the precondition that it is still the same object."""
         if self.store.find(rt, namespace, name) is None:
             return None
-        entry, _gone = self.store.delete(rt, namespace, name, propagation="Background")
+        entry, _gone = self.store.delete(
+            rt,
+            namespace,
+            name,
+            propagation="Background",
+            grace_seconds=grace_seconds,
+            precondition_uid=uid,
+        )
         self._written()
         return entry
 

@@ -280,6 +280,44 @@ async def test_discovery_lists_the_aggregated_group(
         assert f"/apis/{GROUP}/{VERSION}" in (await resp.json())["paths"]
 
 
+AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+
+
+async def _aggregated_group(client: aiohttp.ClientSession, server: ApiServer) -> dict[str, Any]:
+    headers = {"Accept": f"{AGGREGATED},application/json"}
+    async with client.get(f"{server.url}/apis", headers=headers) as resp:
+        assert resp.headers["Content-Type"] == AGGREGATED
+        items = (await resp.json())["items"]
+    assert any(i["metadata"]["name"] == "apps" for i in items)
+    return next(i for i in items if i["metadata"]["name"] == GROUP)
+
+
+async def test_aggregated_discovery_shows_what_the_backend_listed_and_when_it_went_stale(
+    server: ApiServer, client: aiohttp.ClientSession, backend: Backend, backend_ca: trustme.CA
+) -> None:
+    await _register(client, server, backend.port, backend_ca.cert_pem.bytes())
+    await _available(server, lambda c: c["status"] == "True")
+    group = await _aggregated_group(client, server)
+    (version,) = group["versions"]
+    assert (version["version"], version["freshness"]) == (VERSION, "Current")
+    assert version["resources"] == [
+        {
+            "resource": "things",
+            "responseKind": {"group": GROUP, "version": VERSION, "kind": "Thing"},
+            "scope": "Namespaced",
+            "singularResource": "",
+            "verbs": ["list"],
+        }
+    ]
+    await backend.stop()
+    assert server.aggregator is not None
+    await server.aggregator.check(f"{VERSION}.{GROUP}")
+    await _available(server, lambda c: c["status"] == "False")
+    stale = (await _aggregated_group(client, server))["versions"][0]
+    # kube-aggregator keeps the last resources it saw, marked Stale (clients report it)
+    assert (stale["freshness"], stale["resources"]) == ("Stale", version["resources"])
+
+
 async def test_a_wrong_ca_bundle_is_a_503_and_unavailable(
     server: ApiServer, client: aiohttp.ClientSession, backend: Backend
 ) -> None:

@@ -7,10 +7,12 @@ import base64
 import copy
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from podscaler.sim.apiserver import defaulting
+from podscaler.sim.apiserver.errors import Invalid
 from podscaler.sim.apiserver.resources import BUILTIN, ResourceType
 from podscaler.sim.apiserver.store import Store
 
@@ -137,6 +139,118 @@ def test_services_get_distinct_cluster_ips_and_headless_stays_headless() -> None
     ).obj["spec"]
     assert headless["clusterIP"] == "None"
     assert headless["clusterIPs"] == ["None"]
+
+
+def _service(name: str, type_: str, *ports: dict[str, Any]) -> dict[str, Any]:
+    return {"metadata": {"name": name}, "spec": {"type": type_, "ports": list(ports)}}
+
+
+def test_node_ports_are_allocated_in_range_without_collisions() -> None:
+    store = Store()
+    svc = _rt("", "services")
+    seen: set[int] = set()
+    for i in range(40):
+        spec = store.create(
+            svc,
+            _service(f"s{i}", "NodePort", {"name": "a", "port": 80}, {"name": "b", "port": 81}),
+            namespace="default",
+        ).obj["spec"]
+        for port in spec["ports"]:
+            assert 30000 <= port["nodePort"] <= 32767
+            seen.add(port["nodePort"])
+    assert len(seen) == 80
+    lb = store.create(svc, _service("lb", "LoadBalancer", {"port": 80}), namespace="default")
+    assert lb.obj["spec"]["allocateLoadBalancerNodePorts"] is True
+    assert 30000 <= lb.obj["spec"]["ports"][0]["nodePort"] <= 32767
+    plain = store.create(svc, _service("plain", "ClusterIP", {"port": 80}), namespace="default")
+    assert "nodePort" not in plain.obj["spec"]["ports"][0]
+
+
+def test_a_node_port_asked_for_must_be_free_and_in_range() -> None:
+    store = Store()
+    svc = _rt("", "services")
+    store.create(
+        svc, _service("a", "NodePort", {"port": 80, "nodePort": 30080}), namespace="default"
+    )
+    with pytest.raises(Invalid, match="provided port is already allocated"):
+        store.create(
+            svc, _service("b", "NodePort", {"port": 80, "nodePort": 30080}), namespace="default"
+        )
+    with pytest.raises(Invalid, match="not in the valid range"):
+        store.create(
+            svc, _service("c", "NodePort", {"port": 80, "nodePort": 80}), namespace="default"
+        )
+    store.delete(svc, "default", "a")
+    # released with its Service
+    store.create(
+        svc, _service("b", "NodePort", {"port": 80, "nodePort": 30080}), namespace="default"
+    )
+
+
+def test_an_update_keeps_released_and_drops_node_ports_as_upstream() -> None:
+    store = Store()
+    svc = _rt("", "services")
+    created = store.create(
+        svc, _service("a", "NodePort", {"name": "web", "port": 80}), namespace="default"
+    )
+    allocated = created.obj["spec"]["ports"][0]["nodePort"]
+    # sent without its node port: the port of the same name keeps it
+    again = created.copy()
+    del again["spec"]["ports"][0]["nodePort"]
+    kept = store.update(svc, again, namespace="default")
+    assert kept.obj["spec"]["ports"][0]["nodePort"] == allocated
+    # a switch to ClusterIP drops the node port left unchanged, and frees it
+    plain = kept.copy()
+    plain["spec"]["type"] = "ClusterIP"
+    dropped = store.update(svc, plain, namespace="default")
+    assert "nodePort" not in dropped.obj["spec"]["ports"][0]
+    store.create(
+        svc, _service("b", "NodePort", {"port": 80, "nodePort": allocated}), namespace="default"
+    )
+
+
+def test_hpa_defaults_metrics_and_behavior_rules() -> None:
+    store = Store()
+    hpa = _rt("autoscaling", "horizontalpodautoscalers")
+    ref = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}
+    plain = store.create(
+        hpa,
+        {"metadata": {"name": "a"}, "spec": {"scaleTargetRef": ref, "maxReplicas": 5}},
+        namespace="default",
+    ).obj["spec"]
+    assert plain["minReplicas"] == 1
+    assert plain["metrics"] == [
+        {
+            "type": "Resource",
+            "resource": {
+                "name": "cpu",
+                "target": {"type": "Utilization", "averageUtilization": 80},
+            },
+        }
+    ]
+    assert "behavior" not in plain
+    spec = {
+        "scaleTargetRef": ref,
+        "maxReplicas": 5,
+        "behavior": {
+            "scaleDown": {"policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}]}
+        },
+    }
+    behavior = store.create(
+        hpa, {"metadata": {"name": "b"}, "spec": spec}, namespace="default"
+    ).obj["spec"]["behavior"]
+    assert behavior["scaleDown"] == {
+        "policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}],
+        "selectPolicy": "Max",
+    }
+    assert behavior["scaleUp"] == {
+        "stabilizationWindowSeconds": 0,
+        "selectPolicy": "Max",
+        "policies": [
+            {"type": "Pods", "value": 4, "periodSeconds": 15},
+            {"type": "Percent", "value": 100, "periodSeconds": 15},
+        ],
+    }
 
 
 def test_namespaces_get_their_name_label() -> None:

@@ -203,8 +203,14 @@ def test_malformed_bodies_say_what_is_wrong(body: bytes, message: str) -> None:
 
 def test_a_kind_without_a_table_is_unsupported() -> None:
     with pytest.raises(UnsupportedKind) as err:
-        decode(envelope("rbac.authorization.k8s.io/v1", "Role", ld(1, meta("r"))))
-    assert (err.value.api_version, err.value.kind) == ("rbac.authorization.k8s.io/v1", "Role")
+        decode(envelope("storage.k8s.io/v1", "StorageClass", ld(1, meta("r"))))
+    assert (err.value.api_version, err.value.kind) == ("storage.k8s.io/v1", "StorageClass")
+
+
+def test_a_role_decodes_with_its_rules() -> None:
+    rule = ld(1, "get") + ld(1, "list") + ld(2, "") + ld(3, "pods")
+    got = decode(envelope("rbac.authorization.k8s.io/v1", "Role", ld(1, meta("r")) + ld(2, rule)))
+    assert got["rules"] == [{"verbs": ["get", "list"], "apiGroups": [""], "resources": ["pods"]}]
 
 
 # --------------------------------------------------------------------------- properties

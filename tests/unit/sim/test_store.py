@@ -169,6 +169,91 @@ def test_finalizers_hold_deletion_until_removed(store: Store) -> None:
     assert store.find(CMS, "default", "a") is None
 
 
+def bound_pod(name: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name},
+        "spec": {"nodeName": "node-1", "containers": [{"name": "c", "image": "x"}], **spec},
+    }
+
+
+def test_a_bound_pod_stays_terminating_until_its_kubelet_confirms(store: Store) -> None:
+    store.create(PODS, bound_pod("p"), namespace="default")
+    watcher = store.watch(PODS, "default", store.resource_version)
+    entry, gone = store.delete(PODS, "default", "p")
+    assert not gone
+    meta = entry.obj["metadata"]
+    # upstream: the deletionTimestamp is when the grace period (the pod's default 30 s) ends
+    assert meta["deletionGracePeriodSeconds"] == 30
+    assert meta["deletionTimestamp"] == "2026-01-02T03:04:35Z"
+    # a longer or equal grace period changes nothing, a shorter one moves the deadline
+    same, _ = store.delete(PODS, "default", "p", grace_seconds=60)
+    assert same.rv == entry.rv
+    shorter, gone = store.delete(PODS, "default", "p", grace_seconds=10)
+    assert not gone
+    assert shorter.obj["metadata"]["deletionGracePeriodSeconds"] == 10
+    assert shorter.obj["metadata"]["deletionTimestamp"] == "2026-01-02T03:04:15Z"
+    # emptying the finalizers of a pod in its grace period does not remove it
+    held = shorter.copy()
+    held["metadata"]["labels"] = {"a": "b"}
+    store.update(PODS, held, namespace="default")
+    assert store.find(PODS, "default", "p") is not None
+    with pytest.raises(Conflict):
+        store.delete(PODS, "default", "p", grace_seconds=0, precondition_uid="another-pod")
+    last, gone = store.delete(PODS, "default", "p", grace_seconds=0)
+    assert gone
+    assert store.find(PODS, "default", "p") is None
+    assert last.obj["metadata"]["deletionGracePeriodSeconds"] == 0
+    assert [t for t, _name, _rv in drained(watcher)] == [
+        "MODIFIED",
+        "MODIFIED",
+        "MODIFIED",
+        "DELETED",
+    ]
+
+
+def test_pods_deleted_at_once(store: Store) -> None:
+    """Unbound and finished pods, and a grace period of 0, go at once; a negative grace period
+    counts as one second."""
+    store.create(PODS, {"metadata": {"name": "pending"}, "spec": {}}, namespace="default")
+    entry, gone = store.delete(PODS, "default", "pending")
+    assert gone
+    assert entry.obj["metadata"]["deletionGracePeriodSeconds"] == 0
+    store.create(PODS, bound_pod("done"), namespace="default")
+    finished = store.get(PODS, "default", "done").copy()
+    finished["status"] = {"phase": "Succeeded"}
+    store.update(PODS, finished, namespace="default", subresource="status")
+    assert store.delete(PODS, "default", "done")[1]
+    store.create(PODS, bound_pod("forced"), namespace="default")
+    assert store.delete(PODS, "default", "forced", grace_seconds=0)[1]
+    store.create(PODS, bound_pod("own", terminationGracePeriodSeconds=5), namespace="default")
+    own, _ = store.delete(PODS, "default", "own")
+    assert own.obj["metadata"]["deletionGracePeriodSeconds"] == 5
+    store.create(PODS, bound_pod("negative"), namespace="default")
+    negative, _ = store.delete(PODS, "default", "negative", grace_seconds=-5)
+    assert negative.obj["metadata"]["deletionGracePeriodSeconds"] == 1
+
+
+def test_a_confirmed_pod_with_finalizers_waits_for_them(store: Store) -> None:
+    pod = bound_pod("p")
+    pod["metadata"]["finalizers"] = ["example.com/hold"]
+    store.create(PODS, pod, namespace="default")
+    store.delete(PODS, "default", "p")
+    confirmed, gone = store.delete(PODS, "default", "p", grace_seconds=0)
+    assert not gone
+    assert confirmed.obj["metadata"]["deletionGracePeriodSeconds"] == 0
+    released = confirmed.copy()
+    released["metadata"]["finalizers"] = []
+    store.update(PODS, released, namespace="default")
+    assert store.find(PODS, "default", "p") is None
+
+
+def test_deletion_counts_in_generation(store: Store) -> None:
+    dep = {"metadata": {"name": "web", "finalizers": ["example.com/hold"]}, "spec": {}}
+    store.create(DEPLOYS, dep, namespace="default")
+    entry, _ = store.delete(DEPLOYS, "default", "web")
+    assert entry.obj["metadata"]["generation"] == 2
+
+
 def owned(name: str, owner: Any) -> dict[str, Any]:
     meta = owner.obj["metadata"]
     return {
