@@ -324,6 +324,18 @@ class Store:
                 "the request"
             )
         old = self.get(rt, ns, name)
+        sent_uid = meta.get("uid")
+        if sent_uid and sent_uid != old.obj["metadata"].get("uid"):
+            # Upstream takes a uid in the sent object as a precondition (an update meant for
+            # an earlier object of the same name must not land on its successor).
+            raise Conflict(
+                f'Operation cannot be fulfilled on {rt.group_resource} "{name}": Precondition '
+                f"failed: UID in precondition: {sent_uid}, UID in object meta: "
+                f"{old.obj['metadata'].get('uid')}",
+                name=name,
+                group=rt.group,
+                kind=rt.resource,
+            )
         sent_rv = meta.get("resourceVersion")
         if sent_rv and str(sent_rv) != str(old.rv):
             raise self._conflict(rt, name)
