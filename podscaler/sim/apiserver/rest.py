@@ -155,7 +155,10 @@ async def create(server: ServerState, request: web.Request, target: Target) -> w
     if delegation.is_review(rt):
         return await delegation.review(server, rt, obj)
     dry = _dry_run(request)
-    warnings = requestoptions.drop_unknown_fields(rt, obj, _field_validation(request))
+    directive = _field_validation(request)
+    warnings = requestoptions.drop_unknown_fields(
+        rt, obj, directive, await _duplicates(request, directive)
+    )
     # As kube-apiserver: defaults at decoding, then mutating admission, then validation.
     defaulting.apply_defaults(rt, obj)
     admission.admit(server.store, server.table, rt, obj)
@@ -261,6 +264,14 @@ def _field_validation(request: web.Request) -> str:
     return requestoptions.field_validation(request.query, request.method)
 
 
+async def _duplicates(request: web.Request, directive: str) -> list[str]:
+    """The fields a JSON body sent twice (what ``fieldValidation`` reports); YAML and
+    protobuf bodies are not checked."""
+    if directive == "Ignore" or request.content_type in ("application/yaml", PROTOBUF):
+        return []
+    return await bodies.find_duplicates(await bodies.read(request))
+
+
 def _warned(response: web.Response, warnings: list[str]) -> web.Response:
     if warnings:
         response.headers["Warning"] = requestoptions.warning_header(warnings)
@@ -273,7 +284,10 @@ async def replace(server: ServerState, request: web.Request, target: Target) -> 
     obj = await read_object(request)
     check_kind(rt, obj)
     dry = _dry_run(request)
-    warnings = requestoptions.drop_unknown_fields(rt, obj, _field_validation(request))
+    directive = _field_validation(request)
+    warnings = requestoptions.drop_unknown_fields(
+        rt, obj, directive, await _duplicates(request, directive)
+    )
     if target.subresource is None:
         current = server.objects(rt).get(rt, target.namespace or "", target.name)
         defaulting.apply_defaults(rt, obj)
