@@ -105,14 +105,20 @@ async def collection(
     limit = options.limit
     items: list[Entry] = []
     more = False
-    for entry in entries:
+    remaining = iter(entries)  # one pass: what the limit leaves is counted below
+    for entry in remaining:
         if predicate is not None and not predicate(entry.obj):
             continue
         if limit > 0 and len(items) >= limit:
             more = True
             break
         items.append(entry)
-    meta: dict[str, Any] = {"resourceVersion": str(list_rv)}
+    # Upstream counts what a limit left only when nothing filters the list (with a selector
+    # the count would cost a full scan): the entry past the limit, and the rest.
+    left = 1 + sum(1 for _ in remaining) if more and predicate is None else 0
+    meta: dict[str, Any] = {"resourceVersion": str(list_rv)} | (
+        {"remainingItemCount": left} if left else {}
+    )
     if more:
         meta["continue"] = encode_continue(list_rv, (items[-1].namespace, items[-1].name))
     if wants_table(request):
