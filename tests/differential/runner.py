@@ -489,11 +489,11 @@ def dump(data: dict[str, Any]) -> str:
     return HEADER + text
 
 
-async def _embedded() -> list[Outcome]:
+async def _embedded(only: str | None = None) -> list[Outcome]:
     from podscaler.sim.apiserver.server import ApiServer
 
     async with ApiServer() as server:
-        return await run(server.url, server.token)
+        return await run(server.url, server.token, only=only)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -530,7 +530,9 @@ def main(argv: list[str] | None = None) -> int:
     elif args.server:
         outcomes = asyncio.run(run(args.server, args.token, **options))
     else:
-        outcomes = asyncio.run(_embedded())
+        if args.write_known_differences and args.only:
+            parser.error("--write-known-differences runs every case: drop --only")
+        outcomes = asyncio.run(_embedded(args.only))
         if args.write_known_differences:
             data = load()
             data["known_differences"] = [o.name for o in outcomes if not o.matched]

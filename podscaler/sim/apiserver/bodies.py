@@ -47,6 +47,8 @@ __all__ = [
     "decode",
     "decode_json",
     "decode_yaml",
+    "duplicate_fields",
+    "find_duplicates",
     "read",
 ]
 
@@ -98,6 +100,13 @@ async def decode(raw: bytes, content_type: str) -> Any:
     return decoder(raw)
 
 
+async def find_duplicates(raw: bytes) -> list[str]:
+    """:func:`duplicate_fields`, off the event loop when the body is large."""
+    if len(raw) >= OFFLOAD_BYTES:
+        return await asyncio.get_running_loop().run_in_executor(None, duplicate_fields, raw)
+    return duplicate_fields(raw)
+
+
 # ------------------------------------------------------------------------------------ JSON
 
 
@@ -124,6 +133,41 @@ def decode_json(raw: bytes) -> Any:
     if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _deeper_than(value, MAX_DEPTH):
         raise BadRequest(f"the body of the request could not be decoded: {_DEPTH_MESSAGE}")
     return value
+
+
+def duplicate_fields(raw: bytes) -> list[str]:
+    """The paths (``spec.template.metadata.labels.app``, ``items[0].name``) of the object
+    fields a JSON body sends more than once, for ``fieldValidation``; [] when it has none or
+    is not JSON. Only a body with duplicates pays for the walk that names their paths."""
+    repeated: dict[int, list[str]] = {}
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(items)
+        if len(obj) != len(items):
+            seen: set[str] = set()
+            dups = repeated.setdefault(id(obj), [])
+            for key, _value in items:
+                if key in seen and key not in dups:
+                    dups.append(key)
+                seen.add(key)
+        return obj
+
+    try:
+        value = json.loads(raw, object_pairs_hook=pairs)
+    except (ValueError, RecursionError):
+        return []
+    if not repeated:
+        return []
+    found: list[str] = []
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            found.extend(f"{path}.{key}" if path else key for key in repeated.get(id(node), ()))
+            stack.extend((v, f"{path}.{k}" if path else k) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(node))
+    return sorted(found)
 
 
 def _deeper_than(value: Any, limit: int) -> bool:

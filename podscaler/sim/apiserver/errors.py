@@ -55,9 +55,18 @@ class ApiError(Exception):
             "reason": self.reason,
             "code": self.code,
         }
+        if not self.reason:
+            del out["reason"]  # upstream's StatusReasonUnknown is "", omitted from the JSON
         if details:
             out["details"] = details
         return out
+
+
+class UnknownError(ApiError):
+    """A 500 without a reason: what kube-apiserver answers for an error that is not an API
+    status (its storage layer's, passed through as ``StatusReasonUnknown``)."""
+
+    reason = ""
 
 
 class BadRequest(ApiError):

@@ -17,7 +17,7 @@ import asyncio
 from collections import deque
 from collections.abc import Callable, Iterable
 
-from podscaler.sim.apiserver.entries import Entry, Key, Obj, Predicate
+from podscaler.sim.apiserver.entries import Entry, Key, Obj, Predicate, dumps
 from podscaler.sim.apiserver.errors import Gone
 
 __all__ = ["Event", "FanOut", "Watcher"]
@@ -43,7 +43,20 @@ class Event:
                     b'{"type":"' + self.type.encode() + b'","object":' + self.entry.raw() + b"}\n"
                 )
             return self._line
-        return b'{"type":"' + type_.encode() + b'","object":' + self.entry.raw() + b"}\n"
+        if type_ == "DELETED" and self.old is not None:
+            obj = dumps(self.shown(type_))
+        else:
+            obj = self.entry.raw()
+        return b'{"type":"' + type_.encode() + b'","object":' + obj + b"}\n"
+
+    def shown(self, type_: str) -> Obj:
+        """The object a watcher is sent for this event seen as ``type_``. A change that takes
+        an object out of a watch's selector is a DELETED carrying the version that last
+        matched, with this event's resourceVersion (upstream's watch cache does the same)."""
+        if type_ == "DELETED" and self.type == "MODIFIED" and self.old is not None:
+            meta = {**(self.old.get("metadata") or {}), "resourceVersion": str(self.rv)}
+            return {**self.old, "metadata": meta}
+        return self.entry.obj
 
 
 class Watcher:

@@ -6,16 +6,19 @@ not know: ``fieldValidation=Strict`` turns that into a 400, ``Warn`` (the server
 a ``Warning`` header, ``Ignore`` into silence.
 
 Deliberate simplification: the embedded server knows the fields of the top level and of
-``metadata`` of the kinds in :data:`TOP_LEVEL`, not every nested field; an unknown field deeper
-in a built-in object is kept as sent. Custom resources are pruned to their CRD's schema instead
-(``schemas.py``).
+``metadata`` of the kinds in :data:`TOP_LEVEL`, and below ``spec`` the structs
+``knownfields.py`` describes (workload specs, pod templates, pod specs, containers); an
+unknown field deeper than those is kept as sent. Custom resources are pruned to their CRD's
+schema instead (``schemas.py``). Fields sent twice in a JSON body are reported too (the last
+one wins, as in Go's decoder).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from podscaler.sim.apiserver import knownfields
 from podscaler.sim.apiserver.defaulting import DEFAULTS
 from podscaler.sim.apiserver.errors import BadRequest, invalid
 from podscaler.sim.apiserver.resources import ResourceType
@@ -92,28 +95,35 @@ def field_validation(query: Mapping[str, str], method: str) -> str:
     return value
 
 
-def drop_unknown_fields(rt: ResourceType, obj: dict[str, Any], directive: str) -> list[str]:
+def drop_unknown_fields(
+    rt: ResourceType, obj: dict[str, Any], directive: str, duplicates: Sequence[str] = ()
+) -> list[str]:
     """Remove the fields kube-apiserver would not decode; returns the warnings to send.
 
-    ``Strict`` refuses the body instead (400, upstream's wording).
+    ``duplicates`` are the paths of fields the body sent twice (the last one was kept, as
+    Go's decoder keeps it). ``Strict`` refuses the body instead (400, upstream's wording).
     """
+    messages = [f'duplicate field "{path}"' for path in duplicates]
     known = None if rt.custom else TOP_LEVEL.get((rt.group, rt.kind))
-    if known is None:
+    found: list[tuple[str, dict[str, Any], str]] = []
+    if known is not None:
+        found.extend((field, obj, field) for field in sorted(f for f in obj if f not in known))
+        meta = obj.get("metadata")
+        if isinstance(meta, dict):
+            found.extend(
+                (f"metadata.{field}", meta, field)
+                for field in sorted(f for f in meta if f not in _METADATA)
+            )
+        spec_shape = knownfields.SPECS.get((rt.group, rt.kind))
+        if spec_shape is not None and "spec" in known:
+            found.extend(knownfields.unknown(obj.get("spec"), spec_shape, "spec"))
+    messages.extend(f'unknown field "{path}"' for path, _holder, _key in found)
+    if not messages:
         return []
-    unknown = sorted(f for f in obj if f not in known)
-    meta = obj.get("metadata")
-    unknown_meta = sorted(f for f in meta if f not in _METADATA) if isinstance(meta, dict) else []
-    names = unknown + [f"metadata.{f}" for f in unknown_meta]
-    if not names:
-        return []
-    messages = [f'unknown field "{name}"' for name in names]
     if directive == "Strict":
         raise BadRequest(f"strict decoding error: {', '.join(messages)}")
-    for field in unknown:
-        del obj[field]
-    if isinstance(meta, dict):
-        for field in unknown_meta:
-            del meta[field]
+    for _path, holder, key in found:
+        holder.pop(key, None)
     return messages if directive == "Warn" else []
 
 

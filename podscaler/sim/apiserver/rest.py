@@ -105,14 +105,20 @@ async def collection(
     limit = options.limit
     items: list[Entry] = []
     more = False
-    for entry in entries:
+    remaining = iter(entries)  # one pass: what the limit leaves is counted below
+    for entry in remaining:
         if predicate is not None and not predicate(entry.obj):
             continue
         if limit > 0 and len(items) >= limit:
             more = True
             break
         items.append(entry)
-    meta: dict[str, Any] = {"resourceVersion": str(list_rv)}
+    # Upstream counts what a limit left only when nothing filters the list (with a selector
+    # the count would cost a full scan): the entry past the limit, and the rest.
+    left = 1 + sum(1 for _ in remaining) if more and predicate is None else 0
+    meta: dict[str, Any] = {"resourceVersion": str(list_rv)} | (
+        {"remainingItemCount": left} if left else {}
+    )
     if more:
         meta["continue"] = encode_continue(list_rv, (items[-1].namespace, items[-1].name))
     form = negotiation.answer_of(request, "list")
@@ -163,7 +169,10 @@ async def create(server: ServerState, request: web.Request, target: Target) -> w
     if delegation.is_review(rt):
         return await delegation.review(server, rt, obj)
     dry = _dry_run(request)
-    warnings = requestoptions.drop_unknown_fields(rt, obj, _field_validation(request))
+    directive = _field_validation(request)
+    warnings = requestoptions.drop_unknown_fields(
+        rt, obj, directive, await _duplicates(request, directive)
+    )
     # As kube-apiserver: defaults at decoding, then mutating admission, then validation.
     defaulting.apply_defaults(rt, obj)
     admission.admit(server.store, server.table, rt, obj)
@@ -270,6 +279,14 @@ def _field_validation(request: web.Request) -> str:
     return requestoptions.field_validation(request.query, request.method)
 
 
+async def _duplicates(request: web.Request, directive: str) -> list[str]:
+    """The fields a JSON body sent twice (what ``fieldValidation`` reports); YAML and
+    protobuf bodies are not checked."""
+    if directive == "Ignore" or request.content_type in ("application/yaml", PROTOBUF):
+        return []
+    return await bodies.find_duplicates(await bodies.read(request))
+
+
 def _warned(response: web.Response, warnings: list[str]) -> web.Response:
     if warnings:
         response.headers["Warning"] = requestoptions.warning_header(warnings)
@@ -282,7 +299,10 @@ async def replace(server: ServerState, request: web.Request, target: Target) -> 
     obj = await read_object(request)
     check_kind(rt, obj)
     dry = _dry_run(request)
-    warnings = requestoptions.drop_unknown_fields(rt, obj, _field_validation(request))
+    directive = _field_validation(request)
+    warnings = requestoptions.drop_unknown_fields(
+        rt, obj, directive, await _duplicates(request, directive)
+    )
     if target.subresource is None:
         current = server.objects(rt).get(rt, target.namespace or "", target.name)
         defaulting.apply_defaults(rt, obj)

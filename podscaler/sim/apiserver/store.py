@@ -332,6 +332,18 @@ class Store:
                 "the request"
             )
         old = self.get(rt, ns, name)
+        sent_uid = meta.get("uid")
+        if sent_uid and sent_uid != old.obj["metadata"].get("uid"):
+            # Upstream takes a uid in the sent object as a precondition (an update meant for
+            # an earlier object of the same name must not land on its successor).
+            raise Conflict(
+                f'Operation cannot be fulfilled on {rt.group_resource} "{name}": Precondition '
+                f"failed: UID in precondition: {sent_uid}, UID in object meta: "
+                f"{old.obj['metadata'].get('uid')}",
+                name=name,
+                group=rt.group,
+                kind=rt.resource,
+            )
         sent_rv = meta.get("resourceVersion")
         if sent_rv and str(sent_rv) != str(old.rv):
             raise self._conflict(rt, name)
@@ -391,7 +403,9 @@ class Store:
         new["kind"] = rt.kind
         new_meta = new["metadata"]
         new_meta["resourceVersion"] = old_meta.get("resourceVersion")
-        if "generation" in old_meta and _spec_part(new) != _spec_part(old_obj):
+        if "generation" in old_meta and _counts_for_generation(rt, new) != _counts_for_generation(
+            rt, old_obj
+        ):
             new_meta["generation"] = int(old_meta.get("generation", 1)) + 1
         if new == old_obj:
             return old
@@ -794,3 +808,14 @@ class Store:
 
 def _spec_part(obj: Obj) -> dict[str, Any]:
     return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
+
+
+def _counts_for_generation(rt: ResourceType, obj: Obj) -> dict[str, Any]:
+    """The parts of an object whose change bumps ``metadata.generation``: the spec part, and
+    for a Deployment its annotations too (upstream's apps strategy counts them: the controller
+    copies them onto the ReplicaSets, so a change is one it must act on). Others: spec only.
+    """
+    part = _spec_part(obj)
+    if rt.kind == "Deployment" and rt.group == "apps":
+        part["metadata.annotations"] = (obj.get("metadata") or {}).get("annotations") or {}
+    return part

@@ -75,11 +75,13 @@ def scale_of(rt: ResourceType, entry: Entry) -> dict[str, Any]:
         for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
         if k in meta
     }
+    replicas = int(spec[0]) if spec and spec[0] is not None else 0
     return {
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
         "metadata": scale_meta,
-        "spec": {"replicas": int(spec[0]) if spec and spec[0] is not None else 0},
+        # ScaleSpec.replicas is ``omitempty`` upstream: zero replicas is an empty spec.
+        "spec": {"replicas": replicas} if replicas else {},
         "status": scale_status,
     }
 

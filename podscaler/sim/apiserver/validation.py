@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+import re
 from typing import Any, Final
 
 from podscaler.api.selectors import LabelSelector, SelectorError
@@ -36,6 +38,7 @@ def validate(rt: ResourceType, obj: dict[str, Any], *, subresource: str | None =
     causes: list[tuple[str, str, str]] = []
     spec = obj.get("spec")
     if subresource is None:
+        causes.extend(_labels(obj.get("metadata")))
         if (rt.group, rt.kind) in _WORKLOADS:
             causes.extend(_workload(spec if isinstance(spec, dict) else {}))
         elif (rt.group, rt.kind) == ("", "Pod"):
@@ -43,6 +46,7 @@ def validate(rt: ResourceType, obj: dict[str, Any], *, subresource: str | None =
         elif (rt.group, rt.kind) == ("batch", "Job"):
             causes.extend(_job(spec if isinstance(spec, dict) else {}))
         elif (rt.group, rt.kind) in (("", "ConfigMap"), ("", "Secret")):
+            causes.extend(_data_keys(rt.kind, obj))
             causes.extend(_data_size(rt.kind, obj))
     if rt.custom and rt.schema is not None:
         causes.extend(_custom(rt, obj, subresource))
@@ -201,6 +205,117 @@ def _data_size(kind: str, obj: dict[str, Any]) -> list[tuple[str, str, str]]:
     if total <= MAX_DATA_BYTES:
         return []
     return [(field, "FieldValueTooLong", f"Too long: must have at most {MAX_DATA_BYTES} bytes")]
+
+
+_NAME_PART = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
+_CONFIG_KEY = re.compile(r"[-._a-zA-Z0-9]+")
+
+
+def _quoted(value: str) -> str:
+    """A value as Go's ``%q`` prints it in field errors (close enough for printable text)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _labels(meta: Any) -> list[tuple[str, str, str]]:
+    """Label keys (qualified names) and values (at most 63 characters, alphanumeric ends),
+    worded as upstream's ``ValidateLabels``."""
+    labels = meta.get("labels") if isinstance(meta, dict) else None
+    if not isinstance(labels, dict):
+        return []
+    causes: list[tuple[str, str, str]] = []
+    for key, value in labels.items():
+        for problem in _qualified_name_problems(str(key)):
+            causes.append(
+                (
+                    "metadata.labels",
+                    "FieldValueInvalid",
+                    f"Invalid value: {_quoted(key)}: {problem}",
+                )
+            )
+        text = "" if value is None else str(value)
+        problems = []
+        if len(text) > 63:
+            problems.append("must be no more than 63 characters")
+        if not _LABEL_VALUE.fullmatch(text):
+            problems.append(
+                "a valid label must be an empty string or consist of alphanumeric characters, "
+                "'-', '_' or '.', and must start and end with an alphanumeric character (e.g. "
+                "'MyValue',  or 'my_value',  or '12345', regex used for validation is "
+                f"'{_LABEL_VALUE.pattern}')"
+            )
+        for problem in problems:
+            causes.append(
+                (
+                    "metadata.labels",
+                    "FieldValueInvalid",
+                    f"Invalid value: {_quoted(text)}: {problem}",
+                )
+            )
+    return causes
+
+
+def _qualified_name_problems(key: str) -> list[str]:
+    """Upstream's ``IsQualifiedName``: an optional DNS-subdomain prefix, a slash, a name part."""
+    prefix, slash, name = key.rpartition("/")
+    problems: list[str] = []
+    if slash:
+        if not prefix:
+            problems.append("prefix part must be non-empty")
+        elif len(prefix) > 253:
+            problems.append("prefix part must be no more than 253 characters")
+        elif not _DNS_SUBDOMAIN.fullmatch(prefix):
+            problems.append(
+                "prefix part a lowercase RFC 1123 subdomain must consist of lower case "
+                "alphanumeric characters, '-' or '.', and must start and end with an "
+                "alphanumeric character (e.g. 'example.com', regex used for validation is "
+                f"'{_DNS_SUBDOMAIN.pattern}')"
+            )
+    if not name:
+        problems.append("name part must be non-empty")
+        return problems
+    if len(name) > 63:
+        problems.append("name part must be no more than 63 characters")
+    if not _NAME_PART.fullmatch(name):
+        problems.append(
+            "name part must consist of alphanumeric characters, '-', '_' or '.', and must "
+            "start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or "
+            f"'123-abc', regex used for validation is '{_NAME_PART.pattern}')"
+        )
+    return problems
+
+
+def _data_keys(kind: str, obj: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """ConfigMap and Secret keys, as upstream's ``IsConfigMapKey`` words their problems."""
+    fields = ("data", "binaryData") if kind == "ConfigMap" else ("data", "stringData")
+    causes: list[tuple[str, str, str]] = []
+    for field in fields:
+        found = obj.get(field)
+        if not isinstance(found, dict):
+            continue
+        for key in found:
+            text = str(key)
+            problems = []
+            if len(text) > 253:
+                problems.append("must be no more than 253 characters")
+            if not _CONFIG_KEY.fullmatch(text):
+                problems.append(
+                    "a valid config key must consist of alphanumeric characters, '-', '_' or "
+                    "'.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for "
+                    f"validation is '{_CONFIG_KEY.pattern}')"
+                )
+            if text == ".":
+                problems.append("must not be '.'")
+            elif text == "..":
+                problems.append("must not be '..'")
+            elif text.startswith(".."):
+                problems.append("must not start with '..'")
+            causes.extend(
+                (f"{field}[{text}]", "FieldValueInvalid", f"Invalid value: {_quoted(text)}: {p}")
+                for p in problems
+            )
+    return causes
 
 
 def _values(obj: dict[str, Any], key: str) -> list[Any]:

@@ -29,11 +29,18 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from podscaler.sim.apiserver.errors import BadRequest, Gone, invalid, too_large_resource_version
+from podscaler.sim.apiserver.errors import (
+    BadRequest,
+    Gone,
+    UnknownError,
+    invalid,
+    too_large_resource_version,
+)
 from podscaler.sim.apiserver.resources import ResourceType
 from podscaler.sim.apiserver.store import Entry, Store
 
@@ -45,6 +52,7 @@ __all__ = [
     "entries_at",
     "list_options",
     "parse",
+    "parse_watch",
     "reach",
     "watch_options_problems",
 ]
@@ -73,6 +81,19 @@ def parse(text: str) -> int:
     if value < 0:
         raise BadRequest(f"invalid resource version: {text[:80]!r}")
     return value
+
+
+def parse_watch(text: str) -> int:
+    """A watch's resourceVersion. One that is not a number is a 500 without a reason, not the
+    list's 400: kube-apiserver's watch cache passes its storage layer's parse error through."""
+    try:
+        return parse(text)
+    except BadRequest as exc:
+        quoted = json.dumps(text)
+        raise UnknownError(
+            f"resourceVersion: Invalid value: {quoted}: strconv.ParseUint: parsing {quoted}: "
+            "invalid syntax"
+        ) from exc
 
 
 def _forbidden(field: str, message: str) -> tuple[str, str, str]:

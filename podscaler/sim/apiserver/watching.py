@@ -48,7 +48,7 @@ _MAX_TIMEOUT = 86_400
 def _since(text: str | None) -> int | None:
     if text in (None, "", "0"):
         return None
-    return versions.parse(str(text))
+    return versions.parse_watch(str(text))
 
 
 async def serve_watch(

@@ -120,7 +120,7 @@ def _hpa(metrics: list[dict[str, Any]], *, max_replicas: int = 10) -> dict[str, 
 
 async def _replicas(kube: Kube) -> int:
     scale = await kube.request("GET", f"/apis/apps/v1/namespaces/{NS}/deployments/web/scale")
-    return int(scale["spec"]["replicas"])
+    return int(scale["spec"].get("replicas", 0))  # omitted when 0, as upstream
 
 
 async def _events(kube: Kube) -> list[tuple[str, str, str, int]]:
