@@ -105,13 +105,13 @@ async def serve_watch(
             return b"".join(ev.line(type_) for type_, ev in batch)
         if form.form == "metadata":
             return b"".join(
-                dumps({"type": type_, "object": negotiation.partial(ev.entry.obj, form.version)})
+                dumps({"type": type_, "object": negotiation.partial(ev.shown(type_), form.version)})
                 + b"\n"
                 for type_, ev in batch
             )
         now = server.now()
         return b"".join(
-            dumps({"type": type_, "object": tables.table(rt, [ev.entry.obj], now)}) + b"\n"
+            dumps({"type": type_, "object": tables.table(rt, [ev.shown(type_)], now)}) + b"\n"
             for type_, ev in batch
         )
 
