@@ -9,7 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from podscaler.controllers.nodes.status import StatusTemplate, dump, format_status_time
+from podscaler.controllers.nodes.status import (
+    StatusTemplate,
+    _scalar,
+    dump,
+    format_status_time,
+)
 
 pytestmark = pytest.mark.filterwarnings("error")
 
@@ -68,3 +73,20 @@ def test_a_document_with_two_probe_times_is_dumped_as_it_is() -> None:
     template = StatusTemplate()
     template.update(document)
     assert template.text() == dump(document)
+
+
+@settings(deadline=None, max_examples=200)
+@given(
+    st.datetimes(
+        min_value=datetime(1000, 1, 1), max_value=datetime(9999, 12, 31), timezones=st.just(UTC)
+    )
+)
+def test_probe_times_are_written_as_the_emitter_writes_them(moment: datetime) -> None:
+    """The shortcut for the two probe-time formats gives the emitter's text, quoting included."""
+    for value in (_rfc3339(moment), format_status_time(moment)):
+        assert _scalar(value) == dump({"k": value})[3:].rstrip("\n")
+
+
+@pytest.mark.parametrize("value", ["plain", "2026-12-07", "yes", "12:30", "2026-12-07T00:00:00"])
+def test_other_values_still_go_through_the_emitter(value: str) -> None:
+    assert _scalar(value) == dump({"k": value})[3:].rstrip("\n")
