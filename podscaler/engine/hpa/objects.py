@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from functools import lru_cache
 from typing import Any, Final
 
 from podscaler.api.conditions import Condition, ConditionStatus, condition_from_json
@@ -34,8 +35,16 @@ def milli_of(value: object) -> int | None:
     """A quantity in milli-units (millicores, milli-bytes); None when absent or malformed."""
     if value is None:
         return None
+    return _milli_of_text(value if isinstance(value, str) else str(value))
+
+
+@lru_cache(maxsize=4096)
+def _milli_of_text(text: str) -> int | None:
+    """Parsed once per distinct text: every poll reads each pod's requests again (the same few
+    strings, pod after pod) and its usage, and parsing was most of turning a pod list into
+    records. Bounded, and pure (an int per string), so the cache only saves time."""
     try:
-        return parse_quantity(str(value)).milli_value()
+        return parse_quantity(text).milli_value()
     except (QuantityError, ValueError):
         return None
 
