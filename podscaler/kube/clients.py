@@ -30,6 +30,9 @@ unused): one for requests, one for watch streams, each with its own connector. W
   streams take slots that requests then wait for. Watches get their own unlimited connector
   (one connection per informer), requests a pool of ``pool_size`` connections
   (:data:`DEFAULT_POOL_SIZE`), whose wait counts in a request's timeout.
+
+Neither session keeps cookies (client-go's ``http.Client`` has no jar either): an API server
+sets none, and aiohttp's default jar is consulted on every request and answer.
 """
 
 from __future__ import annotations
@@ -185,11 +188,13 @@ class Kube:
         # trust_env=False: see the module docstring (a .netrc read per request otherwise).
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=pool_size, ssl=tls),
+            cookie_jar=aiohttp.DummyCookieJar(),
             trust_env=False,
             read_bufsize=_READ_BUFSIZE,
         )
         self._watch_session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0, ssl=tls),
+            cookie_jar=aiohttp.DummyCookieJar(),
             trust_env=False,
             read_bufsize=_READ_BUFSIZE,
         )
