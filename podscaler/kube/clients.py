@@ -1,12 +1,12 @@
 """Connecting to a Kubernetes API server, and one generic request helper over dicts.
 
-kubernetes-asyncio loads the configuration (kubeconfig files and contexts, client
-certificates, exec plugins) and owns the HTTP session (its ``ApiClient`` builds the aiohttp
-session with the right TLS context). Above that we do not use its generated API classes: the
-operator handles arbitrary kinds (custom resources, ``/scale`` of anything) and informers see
-tens of thousands of objects, so building model objects for every answer would cost time and
-give nothing a dict does not. :class:`Kube` therefore sends requests itself on the
-``ApiClient``'s session and returns decoded JSON.
+kubernetes-asyncio loads a kubeconfig (files and contexts, client certificates, exec plugins,
+refreshed tokens). Above that we do not use its generated API classes: the operator handles
+arbitrary kinds (custom resources, ``/scale`` of anything) and informers see tens of thousands
+of objects, so building model objects for every answer would cost time and give nothing a dict
+does not. :class:`Kube` therefore sends requests itself and returns decoded JSON; what it needs
+to know of the server is an :class:`Endpoint`, and kubernetes-asyncio is imported only for a
+kubeconfig.
 
 Three ways in, all through :func:`connect`:
 
@@ -17,8 +17,8 @@ Three ways in, all through :func:`connect`:
   is re-read when the file changes (checked at most once a second) and after any 401;
 * an explicit server URL with an optional token, CA file, or ``insecure`` for tests.
 
-HTTP sessions. :class:`Kube` owns two aiohttp sessions of its own (the ``ApiClient``'s is left
-unused): one for requests, one for watch streams, each with its own connector. Why:
+HTTP sessions. :class:`Kube` owns two aiohttp sessions of its own (a kubeconfig's ``ApiClient``'s
+is left unused): one for requests, one for watch streams, each with its own connector. Why:
 
 * kubernetes-asyncio's session is built with ``trust_env=True``, which makes aiohttp read
   ``~/.netrc`` and look up the environment's proxies in the thread pool on **every request**:
@@ -46,12 +46,10 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
 from aiohttp.helpers import get_env_proxy_for_url
-from kubernetes_asyncio.client import ApiClient, Configuration
-from kubernetes_asyncio.config import load_kube_config
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
@@ -63,6 +61,9 @@ from podscaler.kube.errors import (
     error_for_status,
 )
 
+if TYPE_CHECKING:
+    from kubernetes_asyncio.client import ApiClient
+
 __all__ = [
     "DEFAULT_POOL_SIZE",
     "DEFAULT_WATCH_TIMEOUT_SECONDS",
@@ -70,6 +71,7 @@ __all__ = [
     "MERGE_PATCH",
     "STRATEGIC_MERGE_PATCH",
     "ConnectOptions",
+    "Endpoint",
     "Kube",
     "ServiceAccountToken",
     "WatchStream",
@@ -156,35 +158,61 @@ class _Response:
     body: bytes
 
 
-class Kube:
-    """A connection to one API server: the kubernetes-asyncio ``ApiClient`` and dict requests.
+@dataclass(frozen=True)
+class Endpoint:
+    """Where the API server is and how to trust it: what :class:`Kube` reads of
+    kubernetes-asyncio's ``Configuration``.
 
-    Close it (``await kube.close()`` or ``async with``) to close the HTTP session.
+    Only a kubeconfig needs kubernetes-asyncio (contexts, exec plugins, refreshed tokens);
+    an explicit URL and in-cluster files are read here, so that the commands that use them
+    (``podscaler demo``, ``simulate``, in-cluster ``run``) do not import its half-second of
+    generated models."""
+
+    host: str
+    ssl_ca_cert: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    verify_ssl: bool = True
+    disable_strict_ssl_verification: bool = False
+    #: TLS server name to verify instead of the host's (kubeconfig ``tls-server-name``).
+    server_hostname: str | None = None
+    proxy: str | None = None
+    proxy_headers: Mapping[str, str] | None = None
+    #: A fixed ``Authorization`` header (``--server`` with a token), if any.
+    authorization: str | None = None
+
+
+class Kube:
+    """A connection to one API server, and dict requests.
+
+    Credentials come from a rotating service-account token, else the kubeconfig's
+    ``ApiClient`` (kubernetes-asyncio refreshes exec-plugin tokens), else the endpoint's fixed
+    header. Close it (``await kube.close()`` or ``async with``) to close the HTTP session.
     """
 
     def __init__(
         self,
-        api_client: ApiClient,
+        endpoint: Endpoint,
         *,
+        api_client: ApiClient | None = None,
         token: ServiceAccountToken | None = None,
         request_timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT_SECONDS,
         pool_size: int = DEFAULT_POOL_SIZE,
         watch_timeout_seconds: float = DEFAULT_WATCH_TIMEOUT_SECONDS,
     ) -> None:
         self.api_client = api_client
+        self.endpoint = endpoint
         #: What informers on this connection ask for as their watches' ``timeoutSeconds``
         #: (see :data:`DEFAULT_WATCH_TIMEOUT_SECONDS`), unless they are given their own.
         self.watch_timeout_seconds = watch_timeout_seconds
-        self.configuration: Configuration = api_client.configuration
-        self.host = str(self.configuration.host).rstrip("/")
+        self.host = endpoint.host.rstrip("/")
         self.request_timeout_seconds = request_timeout_seconds
         self._token = token
         self.pool_size = pool_size
         #: Sent with every request: kube-apiserver's audit log names the caller's agent, and
         #: the operator puts its replica identity here to tell its replicas' writes apart.
         self.user_agent = "podscaler"
-        rest = api_client.rest_client
-        tls = _ssl_context(self.configuration)
+        tls = _ssl_context(endpoint)
         # trust_env=False: see the module docstring (a .netrc read per request otherwise).
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=pool_size, ssl=tls),
@@ -199,15 +227,15 @@ class Kube:
             read_bufsize=_READ_BUFSIZE,
         )
         self._extra: dict[str, Any] = {}
-        if rest.server_hostname:
-            self._extra["server_hostname"] = rest.server_hostname
-        proxy, proxy_auth = _proxy_for(self.host, rest.proxy)
+        if endpoint.server_hostname:
+            self._extra["server_hostname"] = endpoint.server_hostname
+        proxy, proxy_auth = _proxy_for(self.host, endpoint.proxy)
         if proxy is not None:
             self._extra["proxy"] = proxy
             if proxy_auth is not None:
                 self._extra["proxy_auth"] = proxy_auth
-        if rest.proxy_headers:
-            self._extra["proxy_headers"] = rest.proxy_headers
+        if endpoint.proxy_headers:
+            self._extra["proxy_headers"] = dict(endpoint.proxy_headers)
 
     @property
     def pool_stats(self) -> tuple[int, int]:
@@ -228,7 +256,8 @@ class Kube:
     async def close(self) -> None:
         await self._session.close()
         await self._watch_session.close()
-        await self.api_client.close()
+        if self.api_client is not None:
+            await self.api_client.close()
 
     async def credentials(self) -> dict[str, str]:
         """The ``Authorization`` header this client sends (empty without credentials): the
@@ -242,13 +271,16 @@ class Kube:
             headers["Content-Type"] = content_type
         if self._token is not None:
             headers["Authorization"] = self._token.header(asyncio.get_running_loop().time())
-        else:
-            auth = await self.configuration.auth_settings()
+        elif self.api_client is not None:
+            configuration = self.api_client.configuration
+            auth = await configuration.auth_settings()
             bearer = auth.get("BearerToken")
             if bearer and bearer.get("value"):
                 headers["Authorization"] = str(bearer["value"])
-            elif self.configuration.username or self.configuration.password:
-                headers["Authorization"] = self.configuration.get_basic_auth_token()
+            elif configuration.username or configuration.password:
+                headers["Authorization"] = configuration.get_basic_auth_token()
+        elif self.endpoint.authorization is not None:
+            headers["Authorization"] = self.endpoint.authorization
         return headers
 
     async def _send(
@@ -394,15 +426,15 @@ async def _lines(resp: aiohttp.ClientResponse, path: str) -> AsyncIterator[dict[
             yield decoded
 
 
-def _ssl_context(configuration: Configuration) -> ssl.SSLContext:
+def _ssl_context(endpoint: Endpoint) -> ssl.SSLContext:
     """The TLS context kubernetes-asyncio's ``RESTClientObject`` builds, for our connectors."""
-    context = ssl.create_default_context(cafile=configuration.ssl_ca_cert)
-    if configuration.cert_file:
-        context.load_cert_chain(configuration.cert_file, keyfile=configuration.key_file)
-    if not configuration.verify_ssl:
+    context = ssl.create_default_context(cafile=endpoint.ssl_ca_cert)
+    if endpoint.cert_file:
+        context.load_cert_chain(endpoint.cert_file, keyfile=endpoint.key_file)
+    if not endpoint.verify_ssl:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-    if configuration.disable_strict_ssl_verification:
+    if endpoint.disable_strict_ssl_verification:
         context.verify_flags &= ~ssl.VERIFY_X509_STRICT
     return context
 
@@ -470,16 +502,20 @@ async def connect(
     ``KUBERNETES_SERVICE_HOST`` is set (or ``in_cluster=True``); else ``$KUBECONFIG`` or
     ``~/.kube/config``. Nothing is sent to the server here.
     """
-    configuration = Configuration()
-    sa_token: ServiceAccountToken | None = None
+    limits: dict[str, Any] = {
+        "request_timeout_seconds": request_timeout_seconds,
+        "pool_size": pool_size,
+        "watch_timeout_seconds": watch_timeout_seconds,
+    }
     if server is not None:
-        configuration.host = server
-        if token is not None:
-            configuration.api_key["BearerToken"] = f"Bearer {token}"
-        if ca_file is not None:
-            configuration.ssl_ca_cert = os.fspath(ca_file)
-        configuration.verify_ssl = not insecure
-    elif kubeconfig is None and (
+        endpoint = Endpoint(
+            host=server,
+            ssl_ca_cert=None if ca_file is None else os.fspath(ca_file),
+            verify_ssl=not insecure,
+            authorization=None if token is None else f"Bearer {token}",
+        )
+        return Kube(endpoint, **limits)
+    if kubeconfig is None and (
         in_cluster or (in_cluster is None and os.environ.get("KUBERNETES_SERVICE_HOST"))
     ):
         host = os.environ.get("KUBERNETES_SERVICE_HOST", "")
@@ -488,25 +524,35 @@ async def connect(
             raise KubeError("in-cluster configuration needs KUBERNETES_SERVICE_HOST")
         if ":" in host:
             host = f"[{host}]"
-        configuration.host = f"https://{host}:{port}"
-        configuration.ssl_ca_cert = os.fspath(service_account_dir / "ca.crt")
-        sa_token = ServiceAccountToken(service_account_dir / "token")
-    else:
-        path = kubeconfig or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or None
-        await load_kube_config(
-            config_file=os.fspath(path) if path is not None else None,
-            context=context,
-            client_configuration=configuration,
-            persist_config=False,
+        endpoint = Endpoint(
+            host=f"https://{host}:{port}",
+            ssl_ca_cert=os.fspath(service_account_dir / "ca.crt"),
         )
-    api_client = ApiClient(configuration=configuration)
-    return Kube(
-        api_client,
-        token=sa_token,
-        request_timeout_seconds=request_timeout_seconds,
-        pool_size=pool_size,
-        watch_timeout_seconds=watch_timeout_seconds,
+        return Kube(endpoint, token=ServiceAccountToken(service_account_dir / "token"), **limits)
+    # Imported here: only a kubeconfig needs kubernetes-asyncio (see Endpoint).
+    from kubernetes_asyncio.client import ApiClient, Configuration
+    from kubernetes_asyncio.config import load_kube_config
+
+    configuration = Configuration()
+    path = kubeconfig or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or None
+    await load_kube_config(
+        config_file=os.fspath(path) if path is not None else None,
+        context=context,
+        client_configuration=configuration,
+        persist_config=False,
     )
+    endpoint = Endpoint(
+        host=str(configuration.host),
+        ssl_ca_cert=configuration.ssl_ca_cert,
+        cert_file=configuration.cert_file,
+        key_file=configuration.key_file,
+        verify_ssl=bool(configuration.verify_ssl),
+        disable_strict_ssl_verification=bool(configuration.disable_strict_ssl_verification),
+        server_hostname=configuration.tls_server_name,
+        proxy=configuration.proxy,
+        proxy_headers=configuration.proxy_headers,
+    )
+    return Kube(endpoint, api_client=ApiClient(configuration=configuration), **limits)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,7 @@ async def test_explicit_server_with_token() -> None:
     async with kube:
         assert kube.host == "https://127.0.0.1:6443"
         assert (await kube._headers(None))["Authorization"] == "Bearer abc"
-        assert kube.configuration.verify_ssl is False
+        assert kube.endpoint.verify_ssl is False
 
 
 async def test_in_cluster_reads_env_and_files(
@@ -79,3 +81,37 @@ async def test_sessions_do_not_read_the_environment_per_request(
     monkeypatch.setenv("NO_PROXY", "10.0.0.1")
     async with await connect(server="https://10.0.0.1:6443", insecure=True) as kube:
         assert "proxy" not in kube._extra
+
+
+async def test_kubeconfig_gives_endpoint_and_credentials(tmp_path: Path) -> None:
+    path = tmp_path / "config"
+    path.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        "clusters: [{name: k, cluster: {server: 'https://127.0.0.1:6443',"
+        " insecure-skip-tls-verify: true, tls-server-name: api.example}}]\n"
+        "users: [{name: u, user: {token: xyz}}]\n"
+        "contexts: [{name: c, context: {cluster: k, user: u}}]\n"
+    )
+    async with await connect(kubeconfig=path) as kube:
+        assert kube.host == "https://127.0.0.1:6443"
+        assert kube.endpoint.verify_ssl is False
+        assert kube.endpoint.server_hostname == "api.example"
+        assert kube.api_client is not None
+        assert (await kube._headers(None))["Authorization"] == "Bearer xyz"
+
+
+async def test_explicit_server_needs_no_kubernetes_asyncio() -> None:
+    kube = await connect(server="http://127.0.0.1:1")
+    async with kube:
+        assert kube.api_client is None
+        assert "Authorization" not in await kube._headers(None)
+
+
+def test_the_demo_does_not_import_kubernetes_asyncio() -> None:
+    """Its generated models take half a second to import; the demo connects by URL."""
+    code = (
+        "import sys, podscaler.commands.demo, podscaler.operator\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('kubernetes_asyncio'))\n"
+        "assert not loaded, loaded[:5]\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
