@@ -110,7 +110,7 @@ async def test_explicit_server_needs_no_kubernetes_asyncio() -> None:
 def test_the_demo_does_not_import_kubernetes_asyncio() -> None:
     """Its generated models take half a second to import; the demo connects by URL."""
     code = (
-        "import sys, podscaler.commands.demo, podscaler.operator\n"
+        "import sys, podscaler.commands.demo, podscaler.manager.run\n"
         "loaded = sorted(m for m in sys.modules if m.startswith('kubernetes_asyncio'))\n"
         "assert not loaded, loaded[:5]\n"
     )
