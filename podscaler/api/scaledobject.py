@@ -528,6 +528,21 @@ class GroupVersionKindResource(ApiModel):
     resource: str = Field(description="Resource (plural) of the target.")
 
 
+class ForecastHeadroom(ApiModel):
+    """Replicas a predictive trigger's forecast over its ``nodeHorizon`` needs beyond the
+    current ones, offered to the node autoscaler on whichever replica runs it (podscaler
+    addition, written under ``--shard``; see podscaler.controllers.triggers.published)."""
+
+    replicas: int = Field(
+        description="Extra replicas expected; nodes are planned for that many pods.",
+        json_schema_extra={"minimum": 1},
+    )
+    selector: str = Field(description="The target's pod selector (from /scale).")
+    expires_at: datetime = Field(
+        description="When the offer lapses unless the owner renews it (a dead owner's does)."
+    )
+
+
 class ScaledObjectStatus(ApiModel):
     """What podscaler last observed and decided; written only by podscaler."""
 
@@ -584,6 +599,10 @@ class ScaledObjectStatus(ApiModel):
     )
     last_decision: LastDecision | None = Field(
         default=None, description="The latest decision in short form (podscaler addition)."
+    )
+    forecast_headroom: ForecastHeadroom | None = Field(
+        default=None,
+        description="Forecast headroom offered to the node autoscaler (podscaler addition).",
     )
 
 

@@ -53,6 +53,8 @@ from podscaler.controllers.triggers.headroom import (
     HeadroomOffer,
     extra_replicas,
 )
+from podscaler.controllers.triggers.published import STATUS_KEY as HEADROOM_STATUS_KEY
+from podscaler.controllers.triggers.published import headroom_status
 from podscaler.engine import hpa, keda
 from podscaler.engine.keda import conditions as cond
 from podscaler.kube.clients import Kube
@@ -96,20 +98,23 @@ def parts_of(inputs: Inputs, last_decision: Mapping[str, Any]) -> StatusParts:
     )
 
 
-def _offer_node_headroom(ctx: ObjectContext, inputs: Inputs, desired: int | None) -> None:
+def _offer_node_headroom(
+    ctx: ObjectContext, inputs: Inputs, desired: int | None, board: HeadroomBoard | None
+) -> int:
     """Hands the replicas just decided, and a predictive trigger's replicas over
     ``nodeHorizon``, to the node autoscaler of this process
     (:mod:`podscaler.controllers.triggers.headroom`); a no-op without one. ``desired`` is
-    None when the decision was not written."""
+    None when the decision was not written. Returns the forecast's extra replicas offered."""
     current = max(inputs.scale.replicas, desired or 0)
     most = inputs.spec.hpa_max_replicas
     extra = max((extra_replicas(r.details, current, most) for r in inputs.poll.records), default=0)
-    board = HeadroomBoard.for_running_loop()
+    board = board or HeadroomBoard.for_running_loop()
     until = asyncio.get_running_loop().time() + OFFER_POLLS * inputs.spec.polling_interval_seconds
     offer = HeadroomOffer(
         ctx.namespace, ctx.name, inputs.scale.selector, extra, until, decided=desired or 0
     )
     board.offer(offer)
+    return extra
 
 
 class Applier:
@@ -136,6 +141,11 @@ class Applier:
         #: Writes statuses in the background when set (the controller sets one); without it
         #: a pass writes its status itself before returning.
         self.status_writer: StatusWriter | None = None
+        #: Under ``--shard``: also publish the forecast headroom in the status, for the node
+        #: autoscaler on whichever replica runs it (:mod:`.triggers.published`).
+        self.publish_headroom = False
+        #: the board offers go to (None: this event loop's)
+        self.board: HeadroomBoard | None = None
 
     # ---------------------------------------------------------------- a pass that decided
 
@@ -167,10 +177,22 @@ class Applier:
             dry_run=self.settings.dry_run,
         )  # fmt: skip
         parts = parts_of(inputs, record.short())
-        _offer_node_headroom(ctx, inputs, record.desired_replicas if error is None else None)
+        extra = _offer_node_headroom(
+            ctx, inputs, record.desired_replicas if error is None else None, self.board
+        )
         previous = ctx.known_status
         last_active = last_active_to_write(previous, state, refresh_seconds=inputs.refresh_seconds)
         status = compose_status(previous, state, parts, inputs.now, last_active=last_active)
+        if self.publish_headroom:
+            published = headroom_status(
+                (previous or {}).get(HEADROOM_STATUS_KEY),
+                replicas=extra,
+                selector=inputs.scale.selector,
+                now=inputs.now,
+                window_seconds=OFFER_POLLS * inputs.spec.polling_interval_seconds,
+            )
+            if published is not None:
+                status[HEADROOM_STATUS_KEY] = published
         status = finish_status(status, hpa_mode, inputs.now, inputs.generation)
         await self.write_status(ctx, status)
         return self.finish(ctx, record, asyncio.get_running_loop().time() - started)

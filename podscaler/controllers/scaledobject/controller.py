@@ -42,6 +42,8 @@ from podscaler.controllers.scaledobject.records import DecisionLog
 from podscaler.controllers.scaledobject.slim import is_slim, slim_scaled_object
 from podscaler.controllers.scaledobject.statuswriter import StatusWriter
 from podscaler.controllers.scaledobject.targets import TargetReader
+from podscaler.controllers.triggers.headroom import HeadroomBoard, HeadroomOffer
+from podscaler.controllers.triggers.published import published_offers
 from podscaler.kube.clients import Kube
 from podscaler.kube.errors import NotFound
 from podscaler.kube.events import EventRecorder
@@ -98,8 +100,12 @@ class ScaledObjectController(InformedController):
         rng: random.Random | None = None,
         owns: Callable[[str], bool] | None = None,
         label_selector: str | None = None,
+        headroom_board: HeadroomBoard | None = None,
     ) -> None:
         self.kube = kube
+        #: where offers of node headroom go (default: this event loop's board, read by the
+        #: node autoscaler of this process); a test gives each simulated replica its own
+        self._board = headroom_board
         #: Draws the poll phases; seeded by a simulation so that a run replays exactly.
         self._rng = rng or random.Random()
         self.namespace = namespace
@@ -129,6 +135,10 @@ class ScaledObjectController(InformedController):
             registry=registry or default_registry(),
             owner_of=self._owner_of,
         )
+        #: under --shard the owner publishes forecast headroom in the status (triggers/published)
+        self.evaluator.applier.publish_headroom = owns is not None
+        self.evaluator.applier.board = headroom_board
+        self._now = now
         self.status_writer = StatusWriter(kube, SCALED_OBJECTS)
         self.evaluator.status_writer = self.status_writer
         self.loop: PollLoop[ObjectContext] = PollLoop(
@@ -180,7 +190,21 @@ class ScaledObjectController(InformedController):
 
     # ---------------------------------------------------------------- lifecycle
 
+    async def start(self) -> None:
+        if self._owns is not None:
+            # Under --shard, offers of objects polled on other replicas reach this process's
+            # node autoscaler (if it runs here) through their statuses (triggers/published).
+            if self._board is None:
+                self._board = HeadroomBoard.for_running_loop()
+            self._board.add_source(self._published_offers)
+        await super().start()
+
+    def _published_offers(self, loop_now: float) -> list[HeadroomOffer]:
+        return published_offers(self.informer.items(), self._now(), loop_now)
+
     async def aclose(self) -> None:
+        if self._board is not None:
+            self._board.remove_source(self._published_offers)
         await self.informer.aclose()
         with contextlib.suppress(TimeoutError):  # what is still queued is written on restart
             async with asyncio.timeout(2.0):

@@ -3,7 +3,8 @@
 Every replica's informer lists and watches every ScaledObject (a replica must see the whole
 set to know the targets' owners and to take objects over), but it works on about 1/N of them.
 For the others it needs only what scheduling, target ownership and waking read: the metadata,
-``spec.scaleTargetRef``, ``spec.pollingInterval`` and ``status.observedGeneration``. The
+``spec.scaleTargetRef``, ``spec.pollingInterval``, ``status.observedGeneration`` and
+``status.forecastHeadroom`` (the owner's offer to the node autoscaler). The
 triggers, the advanced settings and most of the status (conditions, trigger activity, the last
 decision) are dropped from the cached copy: at 10,000 objects over three replicas that was most
 of a replica's informer cache.
@@ -51,8 +52,11 @@ def slim_scaled_object(obj: dict[str, Any]) -> dict[str, Any]:
     for key in ("apiVersion", "kind"):
         if key in obj:
             slim[key] = obj[key]
-    if isinstance(status, dict) and "observedGeneration" in status:
-        slim["status"] = {"observedGeneration": status["observedGeneration"]}
+    if isinstance(status, dict):
+        # forecastHeadroom: read by the node autoscaler wherever it runs (triggers/published)
+        kept = {k: status[k] for k in ("observedGeneration", "forecastHeadroom") if k in status}
+        if kept:
+            slim["status"] = kept
     return slim
 
 

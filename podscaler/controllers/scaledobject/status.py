@@ -75,6 +75,7 @@ OWNED_KEYS = (
     "lastDecision",
     "hpaName",
     "mode",
+    "forecastHeadroom",
 )
 
 

@@ -88,6 +88,17 @@ class HeadroomBoard:
     def __init__(self) -> None:
         self._offers: dict[tuple[str, str], HeadroomOffer] = {}
         self._listeners: list[Callable[[], None]] = []
+        #: other places offers come from (under ``--shard``: the ScaledObjects' statuses,
+        #: :mod:`podscaler.controllers.triggers.published`), each called with the loop time
+        self._sources: list[Callable[[float], list[HeadroomOffer]]] = []
+
+    def add_source(self, source: Callable[[float], list[HeadroomOffer]]) -> None:
+        """Also read offers from ``source`` (this process's offer for an object wins)."""
+        self._sources.append(source)
+
+    def remove_source(self, source: Callable[[float], list[HeadroomOffer]]) -> None:
+        if source in self._sources:
+            self._sources.remove(source)
 
     def listen(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` when an offer asks for more than before (a node pass is due)."""
@@ -117,7 +128,15 @@ class HeadroomBoard:
         """The offers still valid at ``now`` (expired ones are dropped)."""
         for key in [k for k, o in self._offers.items() if o.until < now]:
             del self._offers[key]
-        return [self._offers[k] for k in sorted(self._offers)]
+        if not self._sources:
+            return [self._offers[k] for k in sorted(self._offers)]
+        offers = dict(self._offers)
+        for source in self._sources:
+            for offer in source(now):
+                key = (offer.namespace, offer.owner)
+                if key not in offers and offer.until >= now:
+                    offers[key] = offer
+        return [offers[k] for k in sorted(offers)]
 
 
 def _labels(pod: Mapping[str, Any]) -> Mapping[str, str]:
