@@ -31,8 +31,9 @@ Design (issue 16).
   (:mod:`podscaler.controllers.vertical.recommender`, "Sharding"); the admission webhook
   answers on every replica from the scalers' status, its certificate issued from the shared CA.
 * **Singletons** (the node autoscaler, CPA, the VPA updater, ScaledJobs) stay under their
-  leader Leases. Not yet: forecast headroom offered by ScaledObjects polled on another replica
-  than the node autoscaler's does not reach it (the board is in-process).
+  leader Leases. Forecast headroom offered by a ScaledObject polled on another replica than
+  the node autoscaler's reaches it through the object's ``status.forecastHeadroom`` (with an
+  expiry, so a dead owner's offer lapses): :mod:`podscaler.controllers.triggers.published`.
 * **Memory**: a replica holds contexts (specs, triggers, HPA history) only for the objects it
   owns; the others are keys beside the informer's copy, and cached scale targets are slim
   (:func:`podscaler.controllers.scaledobject.targets.slim_target`).

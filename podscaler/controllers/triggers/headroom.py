@@ -22,7 +22,9 @@ deleted, or a trigger whose forecast has fallen, stops asking on its own. Worklo
 pod yet (scaled to zero) have no template and get no headroom.
 
 The board is kept per event loop (one operator, its controllers in one loop); the functions
-that make placeholders are pure.
+that make placeholders are pure. Under ``--shard`` the owner of a ScaledObject may be another
+replica than the node autoscaler's: the board then also reads the offers published in the
+ScaledObjects' statuses (:mod:`podscaler.controllers.triggers.published`).
 """
 
 from __future__ import annotations
