@@ -85,6 +85,10 @@ class Scheduler:
         )
         states: dict[str, NodeState] | None = None
         placed_anti_affinity = False
+        #: pending pods an earlier preemption nominated to a node (few: one per preemptor)
+        nominated_pods = [
+            k for k in state.unbound if (state.pods[k].get("status") or {}).get("nominatedNodeName")
+        ]
         for key in candidates:
             pod = state.pods.get(key)
             if pod is None or key not in state.unbound:
@@ -104,17 +108,21 @@ class Scheduler:
                 self._unschedulable(pod, f"the pod cannot be read: {exc}")
                 self._parked.add(key)
                 continue
+            seen = _with_nominated(states, pod, nominated_pods, state.unbound, state.pods)
             if facts.has_topology_rules or placed_anti_affinity:
-                result = filter_states(facts, list(states.values()))
+                result = filter_states(facts, list(seen.values()))
             else:
-                result = _filter_without_topology(facts, states)
+                result = _filter_without_topology(facts, seen)
             chosen = select_node(result)
             if chosen is None:
                 nominated = self._preempt(pod, facts, result, states)
                 self._unschedulable(
                     pod, unschedulable_message(result, preemption=True), nominated=nominated
                 )
-                self._parked.add(key)
+                if nominated is None:
+                    # A preemptor is not parked: it is tried again next pass, when its victims
+                    # may be gone (at once with a grace period of 0), before lower priorities.
+                    self._parked.add(key)
                 continue
             try:
                 self.ctx.writer.bind(self.ctx.kinds.pods, pod, chosen)
@@ -230,3 +238,31 @@ def _filter_without_topology(pod: PodRequirements, states: dict[str, NodeState])
         else:
             failures[state.name] = failure
     return FitResult(pod, len(states), tuple(feasible), failures)
+
+
+def _with_nominated(
+    states: dict[str, NodeState],
+    pod: Obj,
+    nominated: list[Key],
+    unbound: Mapping[Key, Any] | set[Key],
+    pods: Mapping[Key, Obj],
+) -> dict[str, NodeState]:
+    """The node states *pod* is filtered against: with the pods nominated to a node (by an
+    earlier preemption) that are at least as important as *pod* counted as placed there, so
+    a lower-priority pod cannot take the room a preemptor freed (upstream's
+    ``addNominatedPods``; without it, placeholders recreated after being preempted took the
+    room back at once, and were preempted again, forever)."""
+    priority = priority_of(pod)
+    uid = pod["metadata"].get("uid")
+    seen = states
+    for key in nominated:
+        other = pods.get(key)
+        if other is None or key not in unbound or other["metadata"].get("uid") == uid:
+            continue
+        node = (other.get("status") or {}).get("nominatedNodeName")
+        if not node or node not in states or priority_of(other) < priority:
+            continue
+        if seen is states:
+            seen = dict(states)
+        seen[node] = seen[node].with_pod(other)
+    return seen
