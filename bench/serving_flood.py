@@ -208,7 +208,7 @@ async def measure(args: argparse.Namespace, mode: str, prom_url: str, pin: bool)
             assert flooder.stdout is not None
             line = await flooder.stdout.readline()
             result.update(json.loads(line) if line else {})
-        result.update(mode=mode, load=load, load_end=scale_loop._loadavg())
+        result.update(mode=mode, load=load, load_end=harness.loadavg())
         return result
     finally:
         for process in (flooder, operator, api):
