@@ -11,27 +11,24 @@ and pods are patched again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from podscaler.controllers.vertical.admission import serve_admission_webhook
 from podscaler.kube.clients import Kube, connect
-from podscaler.serving.security import CertificateOptions
-from podscaler.serving.server import SecureServer
 from podscaler.sim.apiserver.server import ApiServer
 from tests.integration.sim.test_vertical_admission import (
     CONFIGURATION,
     NAMESPACE,
     PODS,
-    WEBHOOK_SERVICE,
     add_scaler,
     configuration,
     deployment,
     pod,
+    prepare,
+    webhook_served,
 )
 
 PATH = f"/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/{CONFIGURATION}"
@@ -41,33 +38,9 @@ PATH = f"/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/{CO
 async def kube(apiserver_tls: ApiServer, tmp_path: Path) -> AsyncIterator[Kube]:
     kubeconfig = apiserver_tls.write_kubeconfig(tmp_path / "kubeconfig")
     async with await connect(kubeconfig=kubeconfig) as client:
-        for ns in (NAMESPACE, "podscaler"):
-            await client.request("POST", "/api/v1/namespaces", body={"metadata": {"name": ns}})
-        await client.request(
-            "POST",
-            "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations",
-            body=configuration(),
-        )
-        ready: asyncio.Future[SecureServer] = asyncio.get_running_loop().create_future()
-        task = asyncio.create_task(
-            serve_admission_webhook(
-                client,
-                host="127.0.0.1",
-                port=0,
-                certificates=CertificateOptions(),
-                configuration=CONFIGURATION,
-                service=WEBHOOK_SERVICE,
-                on_ready=ready.set_result,
-            )
-        )
-        try:
-            server = await asyncio.wait_for(ready, 30)
-            apiserver_tls.register_service_endpoint(*WEBHOOK_SERVICE, "127.0.0.1", server.port)
+        await prepare(client)
+        async with webhook_served(apiserver_tls, client):
             yield client
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
 
 async def _patched(kube: Kube, name: str) -> bool:

@@ -23,12 +23,11 @@ from typing import Any
 import pytest
 from cryptography import x509
 
-from podscaler.controllers.vertical.admission import serve_admission_webhook
 from podscaler.kube.clients import Kube, connect
 from podscaler.metricsapi.carotation import SharedCaKeeper, decode_shared_ca
 from podscaler.metricsapi.sharedca import SHARED_CA_SECRET, shared_authority
+from podscaler.pki import Authority
 from podscaler.serving.security import CertificateOptions
-from podscaler.serving.server import SecureServer
 from podscaler.sim.apiserver.server import ApiServer
 from tests.integration.sim.test_vertical_admission import (
     CONFIGURATION,
@@ -36,9 +35,10 @@ from tests.integration.sim.test_vertical_admission import (
     PODS,
     WEBHOOK_SERVICE,
     add_scaler,
-    configuration,
     deployment,
     pod,
+    prepare,
+    webhook_served,
 )
 
 PATH = f"/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/{CONFIGURATION}"
@@ -54,13 +54,7 @@ def _now() -> datetime:
 async def kube(apiserver_tls: ApiServer, tmp_path: Path) -> AsyncIterator[Kube]:
     kubeconfig = apiserver_tls.write_kubeconfig(tmp_path / "kubeconfig")
     async with await connect(kubeconfig=kubeconfig) as client:
-        for ns in (NAMESPACE, OPERATOR_NS):
-            await client.request("POST", "/api/v1/namespaces", body={"metadata": {"name": ns}})
-        await client.request(
-            "POST",
-            "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations",
-            body=configuration(),
-        )
+        await prepare(client)
         yield client
 
 
@@ -80,69 +74,65 @@ async def test_the_webhook_serves_from_each_new_ca(kube: Kube, apiserver_tls: Ap
         overlap=timedelta(seconds=1),
         poll_seconds=0.2,
     )
-    ready: asyncio.Future[SecureServer] = asyncio.get_running_loop().create_future()
-    webhook = asyncio.create_task(
-        serve_admission_webhook(
-            kube,
-            host="127.0.0.1",
-            port=0,
-            certificates=CertificateOptions(ca=keeper.signing),
-            configuration=CONFIGURATION,
-            service=WEBHOOK_SERVICE,
-            on_ready=ready.set_result,
-            shared=keeper,
-        )
-    )
     rotating = asyncio.create_task(keeper.run())
+    served = webhook_served(
+        apiserver_tls, kube, certificates=CertificateOptions(ca=keeper.signing), shared=keeper
+    )
     try:
-        server = await asyncio.wait_for(ready, 30)
-        apiserver_tls.register_service_endpoint(*WEBHOOK_SERVICE, "127.0.0.1", server.port)
-        await kube.request(
-            "POST", f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments", body=deployment("hamster")
-        )
-        await add_scaler(kube, "hamster-vs", "hamster", "Recreate")
-        unpatched: list[str] = []
-        created = 0
-
-        async def create_pod() -> None:
-            nonlocal created
-            created += 1
-            name = f"p-{created}"
-            body: dict[str, Any] = await kube.request("POST", PODS, body=pod(name, "hamster"))
-            if body["spec"]["containers"][0]["resources"]["requests"]["cpu"] != "587m":
-                unpatched.append(name)
-
-        async with asyncio.timeout(10):
-            while True:  # until the webhook patches: it serves and the scaler is seen
-                await create_pod()
-                if not unpatched:
-                    break
-                unpatched.clear()
-                await asyncio.sleep(0.1)
-        keeper.rotate_now()
-
-        def rotated() -> bool:
-            state = keeper.state
-            return state.signing.pem != original.pem and state.previous_pem is None
-
-        async with asyncio.timeout(30):
-            while not rotated():
-                await create_pod()
-                await asyncio.sleep(0.05)
-        await asyncio.sleep(1.0)  # the last step's refresh reaches the webhook
-        for _ in range(3):
-            await create_pod()
-
-        assert unpatched == [], unpatched
-        new = keeper.state.signing
-        served = await apiserver_tls_handshake(server.port, new.pem)
-        assert served.issuer == new.cert.subject
-        assert [c.subject for c in await _bundle_certificates(kube)] == [new.cert.subject]
+        async with served as server:
+            await _rotate_while_admitting(kube, keeper, original, server.port)
     finally:
-        for task in (webhook, rotating):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        rotating.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await rotating
+
+
+async def _rotate_while_admitting(
+    kube: Kube, keeper: SharedCaKeeper, original: Authority, port: int
+) -> None:
+    """Pods created before, during and after the three steps are all patched; at the end the
+    webhook serves from the new CA and its configuration trusts the new CA only."""
+    await kube.request(
+        "POST", f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments", body=deployment("hamster")
+    )
+    await add_scaler(kube, "hamster-vs", "hamster", "Recreate")
+    unpatched: list[str] = []
+    created = 0
+
+    async def create_pod() -> None:
+        nonlocal created
+        created += 1
+        name = f"p-{created}"
+        body: dict[str, Any] = await kube.request("POST", PODS, body=pod(name, "hamster"))
+        if body["spec"]["containers"][0]["resources"]["requests"]["cpu"] != "587m":
+            unpatched.append(name)
+
+    async with asyncio.timeout(10):
+        while True:  # until the webhook patches: it serves and the scaler is seen
+            await create_pod()
+            if not unpatched:
+                break
+            unpatched.clear()
+            await asyncio.sleep(0.1)
+    keeper.rotate_now()
+
+    def rotated() -> bool:
+        state = keeper.state
+        return state.signing.pem != original.pem and state.previous_pem is None
+
+    async with asyncio.timeout(30):
+        while not rotated():
+            await create_pod()
+            await asyncio.sleep(0.05)
+    await asyncio.sleep(1.0)  # the last step's refresh reaches the webhook
+    for _ in range(3):
+        await create_pod()
+
+    assert unpatched == [], unpatched
+    new = keeper.state.signing
+    served = await apiserver_tls_handshake(port, new.pem)
+    assert served.issuer == new.cert.subject
+    assert [c.subject for c in await _bundle_certificates(kube)] == [new.cert.subject]
 
 
 async def apiserver_tls_handshake(port: int, bundle: bytes) -> x509.Certificate:

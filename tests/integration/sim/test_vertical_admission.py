@@ -109,39 +109,55 @@ async def add_scaler(kube: Kube, name: str, target: str, mode: str, **policy: An
     await kube.request("PUT", f"{VS_PATH}/{name}/status", body=created)
 
 
+async def prepare(kube: Kube) -> None:
+    """The namespaces and the shipped MutatingWebhookConfiguration (no caBundle yet)."""
+    for ns in (NAMESPACE, "podscaler"):
+        await kube.request("POST", "/api/v1/namespaces", body={"metadata": {"name": ns}})
+    await kube.request(
+        "POST",
+        "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations",
+        body=configuration(),
+    )
+
+
+@contextlib.asynccontextmanager
+async def webhook_served(
+    apiserver: ApiServer, kube: Kube, **options: Any
+) -> AsyncIterator[SecureServer]:
+    """The webhook served over TLS with self-issued certificates (``options``: more of
+    :func:`serve_admission_webhook`'s), its Service routed to it; stopped on exit."""
+    options.setdefault("certificates", CertificateOptions())
+    ready: asyncio.Future[SecureServer] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(
+        serve_admission_webhook(
+            kube,
+            host="127.0.0.1",
+            port=0,
+            configuration=CONFIGURATION,
+            service=WEBHOOK_SERVICE,
+            on_ready=ready.set_result,
+            **options,
+        )
+    )
+    try:
+        server = await asyncio.wait_for(ready, 30)
+        apiserver.register_service_endpoint(*WEBHOOK_SERVICE, "127.0.0.1", server.port)
+        yield server
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 @pytest.fixture
 async def cluster(
     apiserver_tls: ApiServer, tmp_path: Path
 ) -> AsyncIterator[tuple[ApiServer, Kube]]:
     kubeconfig = apiserver_tls.write_kubeconfig(tmp_path / "kubeconfig")
     async with await connect(kubeconfig=kubeconfig) as kube:
-        for ns in (NAMESPACE, "podscaler"):
-            await kube.request("POST", "/api/v1/namespaces", body={"metadata": {"name": ns}})
-        await kube.request(
-            "POST",
-            "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations",
-            body=configuration(),
-        )
-        ready: asyncio.Future[SecureServer] = asyncio.get_running_loop().create_future()
-        task = asyncio.create_task(
-            serve_admission_webhook(
-                kube,
-                host="127.0.0.1",
-                port=0,
-                certificates=CertificateOptions(),
-                configuration=CONFIGURATION,
-                service=WEBHOOK_SERVICE,
-                on_ready=ready.set_result,
-            )
-        )
-        try:
-            server = await asyncio.wait_for(ready, 30)
-            apiserver_tls.register_service_endpoint(*WEBHOOK_SERVICE, "127.0.0.1", server.port)
+        await prepare(kube)
+        async with webhook_served(apiserver_tls, kube):
             yield apiserver_tls, kube
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
 
 async def test_a_new_pod_gets_the_recommendation_over_tls(
