@@ -158,10 +158,24 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[k]
 
 
-async def run_operator(kubeconfig: str, interval: int, periods: int) -> None:
-    """The operator under test (``--run-operator``): one JSON line with its figures."""
+class Lateness:
+    """The controller's loop lateness, kept only while ``measuring`` (after the warm-up)."""
+
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+        self.measuring = False
+
+    def __call__(self, seconds: float) -> None:
+        if self.measuring:
+            self.samples.append(seconds)
+
+
+async def started_controller(kubeconfig: str) -> tuple[Any, Any, Lateness]:
+    """The ScaledObject controller of the measured tree, started and synced over every
+    namespace's objects in ``default``, with its lateness recorder (kube, controller, lateness).
+    Imports happen here: the measured tree (a baseline's or this one) is on ``sys.path`` only in
+    the operator's process."""
     import dataclasses
-    import json
 
     from podscaler.controllers.scaledobject import ScaledObjectController, Settings
     from podscaler.kube.clients import connect
@@ -172,16 +186,19 @@ async def run_operator(kubeconfig: str, interval: int, periods: int) -> None:
     controller = ScaledObjectController(
         kube, namespace="default", now=lambda: datetime.now(UTC), settings=settings
     )
-    samples: list[float] = []
-    measuring = False
-
-    def on_lateness(seconds: float) -> None:
-        if measuring:
-            samples.append(seconds)
-
-    controller.on_lateness = on_lateness
+    lateness = Lateness()
+    controller.on_lateness = lateness
     await controller.start()
     await controller.wait_synced(300)
+    return kube, controller, lateness
+
+
+async def run_operator(kubeconfig: str, interval: int, periods: int) -> None:
+    """The operator under test (``--run-operator``): one JSON line with its figures."""
+    import json
+
+    kube, controller, lateness = await started_controller(kubeconfig)
+    samples = lateness.samples
     settle = None
     settling = None
     for home in ("podscaler.heap", "podscaler.operator"):  # where the measured tree has it
@@ -192,10 +209,10 @@ async def run_operator(kubeconfig: str, interval: int, periods: int) -> None:
         settle = asyncio.get_running_loop().create_task(settling(interval))
     # Warm-up: every object polls once, sources connect, the heap is settled at its end.
     await asyncio.sleep(interval + 3.0)
-    measuring = True
+    lateness.measuring = True
     evaluations0, cpu0, wait0 = controller.evaluations, _cpu_seconds(), _runqueue_wait_seconds()
     await asyncio.sleep(interval * periods)
-    measuring = False
+    lateness.measuring = False
     evaluations = controller.evaluations - evaluations0
     cpu = _cpu_seconds() - cpu0
     waited = _runqueue_wait_seconds() - wait0

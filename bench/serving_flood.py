@@ -41,7 +41,6 @@ import ssl
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -56,11 +55,8 @@ MODES = ("quiet", "thread", "loop")
 
 async def run_operator(kubeconfig: str, interval: int, periods: int, mode: str) -> None:
     """The operator under test: the controller, the metrics API, one JSON line of figures."""
-    import dataclasses
 
-    from podscaler.controllers.scaledobject import ScaledObjectController, Settings
     from podscaler.controllers.scaledobject.metricsource import ControllerMetricsSource
-    from podscaler.kube.clients import connect
     from podscaler.metricsapi.server import MetricsApiServer
     from podscaler.serving.authentication import (
         AuthenticationConfig,
@@ -71,22 +67,8 @@ async def run_operator(kubeconfig: str, interval: int, periods: int, mode: str) 
     from podscaler.serving.connections import DEFAULT_LIMITS, ConnectionLimits
     from podscaler.serving.tls import ServingTls
 
-    kube = await connect(kubeconfig=Path(kubeconfig))
-    known = {f.name for f in dataclasses.fields(Settings)}
-    settings = Settings(**{k: v for k, v in {"start_spread": 1.0}.items() if k in known})
-    controller = ScaledObjectController(
-        kube, namespace="default", now=lambda: datetime.now(UTC), settings=settings
-    )
-    samples: list[float] = []
-    measuring = False
-
-    def on_lateness(seconds: float) -> None:
-        if measuring:
-            samples.append(seconds)
-
-    controller.on_lateness = on_lateness
-    await controller.start()
-    await controller.wait_synced(300)
+    kube, controller, lateness = await scale_loop.started_controller(kubeconfig)
+    samples = lateness.samples
     issuer = SelfSignedIssuer(["127.0.0.1", "localhost"])
     api = MetricsApiServer(
         ControllerMetricsSource(controller),
@@ -100,10 +82,10 @@ async def run_operator(kubeconfig: str, interval: int, periods: int, mode: str) 
     print(json.dumps({"port": api.port}), flush=True)
     await asyncio.sleep(interval + 3.0)  # warm-up: every object polled once
     print(json.dumps({"measuring": True}), flush=True)
-    measuring = True
+    lateness.measuring = True
     evaluations0 = controller.evaluations
     await asyncio.sleep(interval * periods)
-    measuring = False
+    lateness.measuring = False
     evaluations = controller.evaluations - evaluations0
     refused = api.http.refused_connections
     await api.stop()

@@ -23,7 +23,7 @@ Simplifications: no scheduling gates, no permit/bind plugins; a pod naming anoth
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from podscaler.nodes.nodestate import NodeState, PodSpecError
@@ -244,7 +244,7 @@ def _with_nominated(
     states: dict[str, NodeState],
     pod: Obj,
     nominated: list[Key],
-    unbound: Mapping[Key, Any] | set[Key],
+    unbound: Collection[Key],
     pods: Mapping[Key, Obj],
 ) -> dict[str, NodeState]:
     """The node states *pod* is filtered against: with the pods nominated to a node (by an
