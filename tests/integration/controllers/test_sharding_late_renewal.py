@@ -1,0 +1,238 @@
+"""Late Lease renewals of a shard member, on the embedded API server and the loop clock.
+
+A proxy in front of the API server holds one member's Lease renewals (PUTs) for a while, as a
+busy node or a slow API server would; nothing in the client is replaced. Covers:
+
+* a renewal answered after the member fenced itself but inside the keep window: it owns its
+  objects again at once (a poll loop on its answers polls them again within one interval),
+  the other member never owned them meanwhile;
+* renewals held past the keep window while the other member took the objects over: the late
+  renewal rejoins and waits a lease duration, the other gives the objects back at once;
+* a member whose own cycles fail while its view is still fresh does not believe a live member
+  expired from a list that may have missed its renewal (two owners otherwise).
+
+The watcher of ``test_sharding_lease`` checks both members' answers at every change either
+publishes: no object ever has two owners.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from podscaler.controllers.loop import PollLoop
+from podscaler.controllers.sharding import Membership
+from podscaler.kube.clients import Kube, connect
+from podscaler.observability.metrics import OperatorMetrics
+from podscaler.sim.apiserver.server import ApiServer
+from tests.fixtures.proxy import GatedProxy
+from tests.integration.controllers.test_sharding_lease import (
+    EPSILON,
+    KEYS,
+    LEASE,
+    RENEW,
+    RETRY,
+    all_owned_once,
+    member,
+    members,
+    owned,
+)
+from tests.integration.kube.waiting import eventually
+from tests.unit.controllers.test_loop import Thing
+
+pytestmark = pytest.mark.looptime
+
+#: The objects' polling interval in the poll loop driven by a member's answers.
+POLL = 5.0
+
+
+class LeaseHolding(GatedProxy):
+    """Forwards everything; a Lease PUT that arrives before :attr:`hold_until` (loop time)
+    is held until then (or until its client gives up)."""
+
+    def __init__(self, upstream: str) -> None:
+        super().__init__(upstream)
+        self.hold_until = 0.0
+        #: Loop times Lease PUTs arrived at.
+        self.puts: list[float] = []
+        self._arrived = asyncio.Event()
+
+    async def next_put(self) -> float:
+        """The arrival time of the next Lease PUT."""
+        self._arrived.clear()
+        await self._arrived.wait()
+        return self.puts[-1]
+
+    async def _forward(self, request: web.Request) -> web.StreamResponse:
+        if request.method == "PUT" and "/leases/" in request.path:
+            now = asyncio.get_running_loop().time()
+            self.puts.append(now)
+            self._arrived.set()
+            if now < self.hold_until:
+                await asyncio.sleep(self.hold_until - now)
+        return await super()._forward(request)
+
+
+class Polls:
+    """A poll loop over :data:`KEYS` that polls what *m* owns (rebalanced at each change)."""
+
+    def __init__(self, m: Membership) -> None:
+        self.at: dict[str, list[float]] = defaultdict(list)
+        self.loop: PollLoop[Thing] = PollLoop(
+            "ScaledObject",
+            self._poll,
+            metrics=OperatorMetrics(),
+            owns=lambda key: m.owns(f"{key[0]}/{key[1]}"),
+            fresh=lambda ctx: replace(ctx, wake=asyncio.Event(), closed=False),
+        )
+        for key in KEYS:
+            namespace, name = key.split("/")
+            obj: dict[str, Any] = {
+                "metadata": {"namespace": namespace, "name": name, "generation": 1},
+                "spec": {"pollingInterval": POLL},
+            }
+            self.loop.add((namespace, name), Thing(namespace, name, obj))
+        m.on_change.append(self.loop.rebalance)
+
+    async def _poll(self, ctx: Thing) -> None:
+        self.at[f"{ctx.namespace}/{ctx.name}"].append(asyncio.get_running_loop().time())
+
+    def between(self, key: str, start: float, end: float) -> list[float]:
+        return [t for t in self.at[key] if start <= t <= end]
+
+
+async def test_a_renewal_answered_late_inside_the_keep_window_takes_the_objects_back_at_once(
+    kube: Kube, apiserver: ApiServer
+) -> None:
+    loop = asyncio.get_running_loop()
+    async with (
+        LeaseHolding(apiserver.url) as proxy,
+        await connect(server=proxy.url) as slow,
+        members() as (group, watcher),
+    ):
+        a = group.start(member(slow, "a"))
+        await eventually(lambda: a.owning, timeout_seconds=RETRY * 2)
+        b = group.start(member(kube, "b"))
+        await eventually(lambda: b.owning, timeout_seconds=LEASE + 2 * RETRY)
+        mine, theirs = owned(a), owned(b)
+        assert mine
+        assert theirs
+        b_owned: list[set[str]] = []
+        b.on_change.append(lambda: b_owned.append(owned(b)))
+        polls = Polls(a)
+        owning_since: list[float] = []
+        a.on_change.append(lambda: owning_since.append(loop.time()) if a.owning else None)
+
+        previous = await proxy.next_put()
+        # The next renewal (sent a retry period later) is answered 9 s after it was sent:
+        # after a's renew deadline (previous + 10), before its keep window closes (+ 12).
+        proxy.hold_until = previous + RETRY + 9.0
+        await asyncio.sleep(previous + RENEW + 0.5 - loop.time())
+        assert a.state == "fenced"
+        assert not owned(a)
+        assert polls.loop.polled == []
+        fenced_at = previous + RENEW
+
+        await eventually(lambda: a.owning, timeout_seconds=LEASE)
+        (back_at,) = owning_since
+        assert back_at <= proxy.hold_until + EPSILON  # at once: no lease duration waited
+        assert back_at - fenced_at < RETRY
+        assert (a.kept, a.joins) == (1, 1)
+        assert a.state == "owning"
+        assert owned(a) == mine
+        assert owned(b) == theirs
+        assert all(seen == theirs for seen in b_owned)  # b never took a's objects
+
+        await asyncio.sleep(POLL + EPSILON)
+        for key in mine:  # idle only while fenced, polled again within one interval
+            assert not polls.between(key, fenced_at + 1e-3, back_at - 1e-3), key
+            assert polls.between(key, back_at, back_at + POLL + EPSILON), key
+        assert polls.loop.released == polls.loop.taken == len(mine)
+        assert watcher.checks > 0
+        await polls.loop.aclose()
+
+
+async def test_renewals_held_past_the_keep_window_rejoin_and_wait_a_lease(
+    kube: Kube, apiserver: ApiServer
+) -> None:
+    loop = asyncio.get_running_loop()
+    async with (
+        LeaseHolding(apiserver.url) as proxy,
+        await connect(server=proxy.url) as slow,
+        members() as (group, _),
+    ):
+        a = group.start(member(slow, "a"))
+        await eventually(lambda: a.owning, timeout_seconds=RETRY * 2)
+        b = group.start(member(kube, "b"))
+        await eventually(lambda: b.owning, timeout_seconds=LEASE + 2 * RETRY)
+        mine = owned(a)
+        polls = Polls(a)
+
+        previous = await proxy.next_put()
+        # Every renewal sent in the next 30 s waits until then: the first cycles give up
+        # (a's Lease expires for b, which takes everything), the last is answered at once.
+        proxy.hold_until = previous + 30.0
+        await eventually(lambda: owned(b) == set(KEYS), timeout_seconds=LEASE + 2 * RETRY)
+        assert loop.time() >= previous + LEASE
+        assert not owned(a)
+
+        await eventually(lambda: a.state == "joining", timeout_seconds=LEASE * 2)
+        renewed_at = loop.time()
+        assert renewed_at >= proxy.hold_until
+        assert renewed_at - previous > a.settings.keep_window_seconds
+        await eventually(lambda: not owned(b) & mine, timeout_seconds=RETRY + EPSILON)
+        await eventually(lambda: a.owning, timeout_seconds=LEASE * 2)
+        # The safety case: b may have worked on a's objects, so a waits until b saw it.
+        assert loop.time() - renewed_at >= LEASE - EPSILON
+        assert (a.kept, a.joins) == (0, 2)
+        assert all_owned_once([a, b])
+        for key in mine:
+            assert not polls.between(key, previous + RENEW + 1e-3, renewed_at + LEASE - 1)
+        await polls.loop.aclose()
+
+
+async def test_a_member_with_failing_cycles_does_not_believe_a_renewing_member_expired(
+    kube: Kube, apiserver: ApiServer, apiserver_proxy: GatedProxy
+) -> None:
+    """b's last list before its API server becomes unreachable misses a renewal of a's that
+    lands just after it (held 7.9 s, answered before a's renew deadline). b's view stays fresh
+    10 s longer; before LISTED_SHARE, b believed a expired 15 s after it last saw a's Lease
+    change, and both owned a's objects for about two seconds."""
+    loop = asyncio.get_running_loop()
+    async with (
+        LeaseHolding(apiserver.url) as proxy,
+        await connect(server=proxy.url) as slow,
+        await connect(server=apiserver_proxy.url) as cut_off,
+        members() as (group, watcher),
+    ):
+        a = group.start(member(slow, "a"))
+        await eventually(lambda: a.owning, timeout_seconds=RETRY * 2)
+        b = group.start(member(cut_off, "b"))
+        await eventually(lambda: b.owning, timeout_seconds=LEASE + 2 * RETRY)
+        mine = owned(a)
+        b_took: list[float] = []
+        b.on_change.append(lambda: b_took.append(loop.time()) if owned(b) & mine else None)
+
+        previous = await proxy.next_put()
+        proxy.hold_until = previous + RETRY + 7.9
+        await asyncio.sleep(previous + RENEW - 0.15 - loop.time())
+        # b's last list (started more than 5 s after it saw a's renewal) ends before a's
+        # next renewal lands.
+        apiserver_proxy.gate.clear()
+        await eventually(lambda: b.state == "fenced", timeout_seconds=RENEW + RETRY)
+        assert a.owning
+        assert owned(a) == mine
+        assert not b_took
+        assert not watcher.double
+
+        # Its held renewal is answered inside b's keep window: b works on at once.
+        apiserver_proxy.gate.set()
+        await eventually(lambda: all_owned_once([a, b]), timeout_seconds=RETRY)
+        assert (b.kept, b.joins) == (1, 1)
+        assert owned(a) == mine
+        assert not b_took
