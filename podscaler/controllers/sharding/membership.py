@@ -40,9 +40,14 @@ wait was answered within 0.8 L of the previous one's sending, the renew deadline
 which the settings check; after a join wait M has seen us anyway.) A joiner we missed while
 fenced is in the fresh list, and waits its own lease duration. A renewal answered later
 rejoins as above. The margin, 0.2 L (3 s of 15, more than client-go's 2 s retry period): its
-first half is where the others' expiring list must start, the second is slack for the rates
-of the loop clocks of two nodes (NTP slews a clock by at most 0.05 %; 10 % covers a badly
-stepped VM clock too). Either way the replica logs which case it was.
+first half is where the others' expiring list must start, the second is slack between the
+rates of two nodes' monotonic clocks (NTP slews one by at most 0.05 %: 10 % is ample, and
+leaves room for a VM whose clock is corrected in bursts). A shorter margin would keep a few
+more late renewals; a longer one keeps fewer and gains no safety that matters. Either way
+the replica logs which case it was.
+
+Readiness (``/readyz``, :mod:`podscaler.manager.endpoints`) follows :attr:`Membership.state`
+and :meth:`Membership.fenced_seconds`: not ready only when fenced for longer than L.
 """
 
 from __future__ import annotations
@@ -389,12 +394,14 @@ class Membership:
         others = any(self._alive(s, now) for s in seen.values())
         self._take_from = now + (self.settings.lease_duration_seconds if others else 0.0)
         self.joins += 1
-        if others:
+        if others or late is not None:
             log.info(
-                "shard membership %s: %s; taking objects from %.0f s on",
+                "shard membership %s: %s; taking objects %s",
                 self.identity,
-                "joined" if late is None else f"renewed {late:.1f} s after the previous renewal",
-                self.settings.lease_duration_seconds,
+                "joined"
+                if late is None
+                else f"rejoined (renewal answered {late:.1f} s after the previous one was sent)",
+                f"from {self.settings.lease_duration_seconds:.0f} s on" if others else "at once",
             )
 
     def _fresh(self, at: float) -> bool:

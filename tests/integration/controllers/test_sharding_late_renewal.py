@@ -18,6 +18,7 @@ publishes: no object ever has two owners.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
 from dataclasses import replace
 from typing import Any
@@ -107,8 +108,9 @@ class Polls:
 
 
 async def test_a_renewal_answered_late_inside_the_keep_window_takes_the_objects_back_at_once(
-    kube: Kube, apiserver: ApiServer
+    kube: Kube, apiserver: ApiServer, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, "podscaler.controllers.sharding.membership")
     loop = asyncio.get_running_loop()
     async with (
         LeaseHolding(apiserver.url) as proxy,
@@ -143,6 +145,7 @@ async def test_a_renewal_answered_late_inside_the_keep_window_takes_the_objects_
         assert back_at <= proxy.hold_until + EPSILON  # at once: no lease duration waited
         assert back_at - fenced_at < RETRY
         assert (a.kept, a.joins) == (1, 1)
+        assert "a: renewal answered 11.0 s after the previous one was sent" in caplog.text
         assert a.state == "owning"
         assert owned(a) == mine
         assert owned(b) == theirs
@@ -158,8 +161,9 @@ async def test_a_renewal_answered_late_inside_the_keep_window_takes_the_objects_
 
 
 async def test_renewals_held_past_the_keep_window_rejoin_and_wait_a_lease(
-    kube: Kube, apiserver: ApiServer
+    kube: Kube, apiserver: ApiServer, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, "podscaler.controllers.sharding.membership")
     loop = asyncio.get_running_loop()
     async with (
         LeaseHolding(apiserver.url) as proxy,
@@ -190,6 +194,7 @@ async def test_renewals_held_past_the_keep_window_rejoin_and_wait_a_lease(
         # The safety case: b may have worked on a's objects, so a waits until b saw it.
         assert loop.time() - renewed_at >= LEASE - EPSILON
         assert (a.kept, a.joins) == (0, 2)
+        assert "a: rejoined (renewal answered 30.0 s after the previous one" in caplog.text
         assert all_owned_once([a, b])
         for key in mine:
             assert not polls.between(key, previous + RENEW + 1e-3, renewed_at + LEASE - 1)
