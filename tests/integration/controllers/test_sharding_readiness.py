@@ -11,6 +11,7 @@ controller, the loop clock.
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import aiohttp
@@ -87,7 +88,7 @@ async def test_a_shard_member_is_not_ready_only_when_fenced_for_longer_than_a_le
             await asyncio.sleep(2.0)  # fenced for longer than a lease
             status, text = await readyz()
             assert status == 503
-            assert text.startswith("shard member fenced for 16 s")
+            assert re.match(r"shard member fenced for 1[67] s \(its Lease renewals fail", text)
             document = await health()
             assert document["health"]["ready"] is False
             assert any("fenced" in p for p in document["health"]["problems"])
@@ -127,7 +128,7 @@ async def test_a_shard_member_that_never_renewed_is_not_ready_after_a_lease(
             await asyncio.sleep(2.0)
             async with session.get(f"{health_url}/readyz") as resp:
                 assert resp.status == 503
-                assert (await resp.text()).startswith("shard member fenced for 16 s")
+                assert re.match(r"shard member fenced for 1[67] s", await resp.text())
         finally:
             await servers.stop()
             apiserver_proxy.gate.set()
