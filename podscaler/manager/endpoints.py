@@ -188,10 +188,10 @@ class Servers:
         KEDA's and controller-runtime's non-leaders, which are ready; so is a replica waiting
         out a join. A fence of a few seconds (a busy node, a slow renewal) is common under
         load and ends by itself: readiness that followed it would flap and move traffic onto
-        the replicas that are just as busy. Fenced for longer than a lease, the replica's API
-        server has not answered it for that long: its informers, the statuses it answers
-        from and the owners it forwards to are stale (the others have taken its objects by
-        then), so the Service should send its requests to the others.
+        the replicas that are just as busy. Fenced for longer than a lease, its renewals have
+        failed for that long (most likely its API server does not answer it): its informers,
+        the statuses it answers from and the owners it forwards to are stale (the others have
+        taken its objects by then), so the Service should send its requests to the others.
         """
         membership = self.membership
         if membership is None:
@@ -200,8 +200,8 @@ class Servers:
         if fenced <= membership.settings.lease_duration_seconds:
             return None
         return (
-            f"shard member fenced for {fenced:.0f} s (its Lease renewals fail: "
-            "the API server does not answer it)"
+            f"shard member fenced for {fenced:.0f} s (its Lease renewals fail; "
+            "what it answers is stale)"
         )
 
     def status(self) -> dict[str, Any]:
