@@ -264,7 +264,9 @@ class Membership:
                 started = loop.time()
                 # A cycle that outlasts the renew deadline fences the replica through
                 # _publish's timer, not by being cut: its renewal may still be answered in
-                # the keep window. Longer than that, a view it lists is stale anyway.
+                # the keep window. Longer than that, a view it lists is stale anyway. (Cut
+                # after a retry period once fenced, a busy node's slower cycles never
+                # rejoined.)
                 limit = self.settings.renew_deadline_seconds
                 if self._synced_at is not None:
                     keep_until = self._synced_at + self.settings.keep_window_seconds

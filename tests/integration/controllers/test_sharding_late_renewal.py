@@ -8,6 +8,7 @@ busy node or a slow API server would; nothing in the client is replaced. Covers:
   the other member never owned them meanwhile;
 * renewals held past the keep window while the other member took the objects over: the late
   renewal rejoins and waits a lease duration, the other gives the objects back at once;
+* a fenced member whose renewals take longer than a retry period still rejoins;
 * a member whose own cycles fail while its view is still fresh does not believe a live member
   expired from a list that may have missed its renewal (two owners otherwise);
 * three members whose requests and answers are delayed at random (seeded) for ten minutes.
@@ -61,11 +62,12 @@ SEEDS = list(range(1, int(os.environ.get("FENCING_SEEDS", "0")) + 1)) or [1, 3]
 
 class LeaseHolding(GatedProxy):
     """Forwards everything; a Lease PUT that arrives before :attr:`hold_until` (loop time)
-    is held until then (or until its client gives up)."""
+    is held until then (or until its client gives up), any other for :attr:`delay`."""
 
     def __init__(self, upstream: str) -> None:
         super().__init__(upstream)
         self.hold_until = 0.0
+        self.delay = 0.0
         #: Loop times Lease PUTs arrived at.
         self.puts: list[float] = []
         self._arrived = asyncio.Event()
@@ -81,8 +83,7 @@ class LeaseHolding(GatedProxy):
             now = asyncio.get_running_loop().time()
             self.puts.append(now)
             self._arrived.set()
-            if now < self.hold_until:
-                await asyncio.sleep(self.hold_until - now)
+            await asyncio.sleep(max(self.hold_until - now, self.delay))
         return await super()._forward(request)
 
 
@@ -206,6 +207,35 @@ async def test_renewals_held_past_the_keep_window_rejoin_and_wait_a_lease(
         for key in mine:
             assert not polls.between(key, previous + RENEW + 1e-3, renewed_at + LEASE - 1)
         await polls.loop.aclose()
+
+
+async def test_a_fenced_member_whose_renewals_take_longer_than_a_retry_period_rejoins(
+    kube: Kube, apiserver: ApiServer
+) -> None:
+    """Once fenced, a cycle may take up to a renew deadline (its view is fresh that long): a
+    member on a busy node whose renewals take 3 s rejoins (cut after a retry period, 2 s, it
+    stayed fenced for as long as they did)."""
+    loop = asyncio.get_running_loop()
+    async with (
+        LeaseHolding(apiserver.url) as proxy,
+        await connect(server=proxy.url) as slow,
+        members() as (group, _),
+    ):
+        a = group.start(member(slow, "a"))
+        await eventually(lambda: a.owning, timeout_seconds=RETRY * 2)
+        b = group.start(member(kube, "b"))
+        await eventually(lambda: b.owning, timeout_seconds=LEASE + 2 * RETRY)
+        previous = await proxy.next_put()
+        proxy.hold_until = previous + 2 * LEASE  # a's Lease expires: b takes everything
+        await eventually(lambda: owned(b) == set(KEYS), timeout_seconds=LEASE + 2 * RETRY)
+        proxy.delay = 3.0
+        await asyncio.sleep(proxy.hold_until - loop.time())
+        await eventually(lambda: a.state == "joining", timeout_seconds=RENEW + RETRY)
+        await eventually(lambda: all_owned_once([a, b]), timeout_seconds=LEASE + 2 * RETRY)
+        assert a.joins == 2
+        await asyncio.sleep(LEASE)  # 3 s renewals keep it working
+        assert a.owning
+        assert all_owned_once([a, b])
 
 
 async def test_a_member_with_failing_cycles_does_not_believe_a_renewing_member_expired(
