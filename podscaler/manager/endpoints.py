@@ -156,12 +156,15 @@ class Servers:
         return "failed" if self.webhook_failed else "starting"
 
     def not_ready(self) -> list[str]:
-        """Why the process should get no traffic yet."""
+        """Why the process should get no traffic (the Service in front of the replicas'
+        metrics API and webhook then sends it to the others)."""
         problems = []
         if self.metrics_api in ("starting", "failed"):
             problems.append(f"metrics API {self.metrics_api}")
         if self.admission_webhook in ("starting", "failed"):
             problems.append(f"admission webhook {self.admission_webhook}")
+        if (fenced := self._fenced_too_long()) is not None:
+            problems.append(fenced)
         if self.standby:
             return problems
         parts: list[tuple[str, Any]] = [
@@ -176,6 +179,30 @@ class Servers:
             f"{name} informers not synced" for name, c in parts if c is not None and not c.synced
         ]
         return problems
+
+    def _fenced_too_long(self) -> str | None:
+        """Under ``--shard``: a replica fenced for longer than a lease duration is not ready.
+
+        Why that and no more: a replica that owns nothing still answers the metrics API (it
+        forwards reads to the owners) and the webhook (from the VerticalScalers' status), like
+        KEDA's and controller-runtime's non-leaders, which are ready; so is a replica waiting
+        out a join. A fence of a few seconds (a busy node, a slow renewal) is common under
+        load and ends by itself: readiness that followed it would flap and move traffic onto
+        the replicas that are just as busy. Fenced for longer than a lease, its renewals have
+        failed for that long (most likely its API server does not answer it): its informers,
+        the statuses it answers from and the owners it forwards to are stale (the others have
+        taken its objects by then), so the Service should send its requests to the others.
+        """
+        membership = self.membership
+        if membership is None:
+            return None
+        fenced = membership.fenced_seconds()
+        if fenced <= membership.settings.lease_duration_seconds:
+            return None
+        return (
+            f"shard member fenced for {fenced:.0f} s (its Lease renewals fail; "
+            "what it answers is stale)"
+        )
 
     def status(self) -> dict[str, Any]:
         """The ``/debug/status`` document (:mod:`podscaler.observability.status`)."""
@@ -220,6 +247,8 @@ class Servers:
                 "problems": not_live + not_ready,
                 "metricsApi": self.metrics_api,
                 "admissionWebhook": self.admission_webhook,
+                # --shard: starting, fenced, joining or owning (None without --shard)
+                "shardMember": self.membership.state if self.membership is not None else None,
             },
             "objects": objects,
             "lateness": lateness_summary(self.metrics.last_lateness()),

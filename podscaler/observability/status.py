@@ -289,6 +289,8 @@ def render_text(doc: Mapping[str, Any]) -> str:
     health = doc.get("health") or {}
     state = "live" if health.get("live") else "NOT LIVE"
     state += ", ready" if health.get("ready") else ", NOT READY"
+    if health.get("shardMember"):  # --shard: starting, fenced, joining or owning
+        state += f", shard member {health['shardMember']}"
     role = doc.get("role", "")
     lines.append(f"podscaler {doc.get('version', '')} ({role}): {state}")
     for problem in health.get("problems") or ():

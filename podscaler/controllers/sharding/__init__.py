@@ -14,13 +14,17 @@ Design (issue 16).
   the same member set, with no coordination, and a join or a leave moves only the objects
   that go to the joiner or came from the leaver (~1/N).
 * **Fencing** (never two writers on one target):
-  - a replica works only while its view is fresh: a renew-and-list cycle that started less
-    than ``renew_deadline`` ago succeeded. A replica that cannot renew (a partition) owns
-    nothing from then on, before its Lease can expire for anyone else;
+  - a replica works only while its view is fresh: a renew-and-list cycle whose renewal was
+    sent less than ``renew_deadline`` ago succeeded. A replica that cannot renew (a partition)
+    owns nothing from then on, before its Lease can expire for anyone else; one whose renewal
+    is merely late (answered within 0.8 of the lease after the previous one was sent) takes
+    its objects back at once, since nobody can have taken them;
   - an old owner stops an object the moment its view says it is no longer the owner (the poll
     loop cancels the object's task and forgets its in-memory state);
   - a leaver's objects are taken at once only when it is gone: its Lease expired (it stopped
-    writing a renew deadline before) or it was deleted by the leaver after it stopped;
+    writing a renew deadline before; "expired" judged only from a list that started late
+    enough to show any renewal it still works by) or it was deleted by the leaver after it
+    stopped;
   - a joiner takes objects from live members only after one lease duration since it joined:
     by then every live member either saw it (and stopped those objects) or fenced itself.
 * **Handover state** is what a restart has: the new owner builds a fresh context from the
