@@ -31,6 +31,8 @@ import pydantic
 import yaml
 
 from podscaler.api.meta import GROUP_VERSION, KEDA_GROUP_VERSION
+from podscaler.api.metadatachecks import metadata_problems
+from podscaler.api.placeholders import placeholder_paths
 from podscaler.api.proportionalscaler import proportional_scaler_problems
 from podscaler.api.triggers import ScaleTrigger
 from podscaler.api.validation import (
@@ -58,6 +60,8 @@ TriggerChecker = Callable[[Sequence[tuple[int, ScaleTrigger]]], list[tuple[Sever
 
 #: Kinds whose ``spec.triggers`` are scaler triggers.
 _TRIGGER_KINDS: Final = frozenset({"ScaledObject", "ScaledJob"})
+#: Kinds without a namespace (the API server ignores one written on them).
+_CLUSTER_SCOPED_KINDS: Final = frozenset({"ClusterTriggerAuthentication"})
 
 
 @dataclass(frozen=True)
@@ -138,19 +142,17 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _metadata_problems(metadata: Any) -> list[Problem]:
-    """What the API server would refuse in ``metadata`` before any of our checks ran (seen in
-    the wild: manifests with no ``metadata`` at all, or a templated-away name)."""
-    if metadata is None:
-        return [Problem("metadata", "is missing; an object needs metadata.name")]
-    if not isinstance(metadata, Mapping):
-        return [Problem("metadata", "must be a mapping with a name")]
-    name = metadata.get("name")
-    if name is None and metadata.get("generateName"):
-        return []
-    if not isinstance(name, str) or not name.strip():
-        return [Problem("metadata.name", "is required (the API server refuses an object without)")]
-    return []
+def _placeholder_warnings(
+    data: Mapping[str, Any], found: Sequence[tuple[Severity, Problem]]
+) -> list[Problem]:
+    """A warning for each value of ``spec`` still holding a template placeholder, unless a
+    finding is already about that value (a quantity or an integer refused for its syntax)."""
+    reported = {problem.path for _, problem in found}
+    return [
+        Problem(path, f"{placeholder!r} looks like a template placeholder that was never filled in")
+        for path, placeholder in placeholder_paths(data.get("spec"), "spec")
+        if path not in reported
+    ]
 
 
 def _triggers_of(data: Mapping[str, Any]) -> list[tuple[int, ScaleTrigger]]:
@@ -242,13 +244,17 @@ def _validate_document(
             )
         )
     problems, warnings = _VALIDATORS[kind](data)
-    problems = [*_metadata_problems(metadata), *problems]
+    problems = [
+        *metadata_problems(metadata, namespaced=kind not in _CLUSTER_SCOPED_KINDS),
+        *problems,
+    ]
     found: list[tuple[Severity, Problem]] = [
         *(("error", problem) for problem in problems),
         *(("warning", problem) for problem in warnings),
     ]
     if trigger_checker is not None and kind in _TRIGGER_KINDS:
         found.extend(trigger_checker(_triggers_of(data)))
+    found.extend(("warning", problem) for problem in _placeholder_warnings(data, found))
     findings.extend(
         Finding(
             source,

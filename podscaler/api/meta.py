@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 __all__ = [
@@ -138,6 +138,18 @@ class ObjectMeta(ApiModel):
     owner_references: list[OwnerReference] = Field(
         default_factory=list, description="Owners of the object."
     )
+
+    @field_validator("labels", "annotations", mode="before")
+    @classmethod
+    def _null_map_is_empty(cls, value: Any) -> Any:
+        """``annotations:`` with nothing under it (a YAML null) is an empty map, as the API
+        server reads it; exports of live objects and Helm output often carry one."""
+        return {} if value is None else value
+
+    @field_validator("finalizers", "owner_references", mode="before")
+    @classmethod
+    def _null_list_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
 
     def annotation(self, which: Annotation) -> str | None:
         """The value of *which* under podscaler's name, else under KEDA's, else ``None``."""
