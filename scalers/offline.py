@@ -64,8 +64,8 @@ def _runtime_source(
     is taken to look everywhere)."""
     parameter = error.parameter
     metadata = trigger.metadata
-    if parameter is None or metadata.get(parameter, "").strip():
-        return None
+    if parameter is None or parameter in _TRIGGER_FIELDS or metadata.get(parameter, "").strip():
+        return None  # the trigger's own fields (an unknown ``type``) never come from elsewhere
     looked = set(error.missing_from) or {_ENV_SOURCE, _AUTH_SOURCE}
     env_name = metadata.get(parameter + _FROM_ENV, "").strip()
     if env_name and _ENV_SOURCE in looked:

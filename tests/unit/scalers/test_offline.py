@@ -126,6 +126,17 @@ def test_an_unknown_type_names_the_known_ones() -> None:
         assert known in finding.message
 
 
+def test_an_unknown_type_with_an_authentication_ref_is_still_an_error() -> None:
+    # The type is the trigger's own field: no TriggerAuthentication can supply it, so the
+    # finding is the unknown type, not "comes from the TriggerAuthentication at run time".
+    trigger = _trigger("rabbitmq", {"queueName": "q"}, authenticationRef={"name": "conn"})
+    findings = check_trigger_offline(REGISTRY, trigger, trigger_index=0, path="p")
+    errors = [f for f in findings if f.severity == "error"]
+    assert [(f.path, f.message.split(";")[0]) for f in errors] == [
+        ("p.type", "unknown trigger type 'rabbitmq'")
+    ]
+
+
 def test_a_misspelled_key_is_a_warning_with_its_path() -> None:
     metadata = {"serverAddress": "http://p:9090", "query": "up", "treshold": "5", "threshold": "5"}
     findings = check_trigger_offline(
