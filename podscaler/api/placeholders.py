@@ -2,11 +2,11 @@
 
 Manifests copied from Helm charts, Terraform templates, shell heredocs and blog posts often
 reach ``podscaler validate`` with a placeholder still in a value: ``{{ .Values.name }}`` (Go
-templates), ``${NAMESPACE}`` (envsubst, Terraform), ``{queue_name}`` (Python's ``format``) or
-``<your-queue-url>`` (documentation). Where the value has a syntax (a name, a quantity) the
-syntax check already refuses it and the hint here says why; where it has none (a trigger's
-``queueURL``, a target's name) nothing else would notice before the operator fails at run time,
-so each such value gets a warning.
+templates), ``${NAMESPACE}`` or ``$NAMESPACE`` (envsubst, Terraform), ``{queue_name}``
+(Python's ``format``) or ``<your-queue-url>`` (documentation). Where the value has a syntax (a
+name, a quantity) the syntax check already refuses it and the hint here says why; where it has
+none (a trigger's ``queueURL``, a target's name) nothing else would notice before the operator
+fails at run time, so each such value gets a warning.
 """
 
 from __future__ import annotations
@@ -17,10 +17,13 @@ from typing import Any, Final
 
 __all__ = ["placeholder_hint", "placeholder_paths"]
 
-#: Go/Helm ``{{ }}``, shell/Terraform ``${ }``, Python's ``{name}`` and documentation's
-#: ``<name>`` (a word inside angle brackets, so a PromQL comparison is not one).
+#: Go/Helm ``{{ }}``, shell/Terraform ``${ }`` and ``$NAME`` (upper case, as environment
+#: variables are written), Grafana's ``$__interval``-style variables (in queries copied from a
+#: dashboard; Prometheus knows none of them), Python's ``{name}`` and documentation's ``<name>``
+#: (a word inside angle brackets, so a PromQL comparison is not one).
 _PLACEHOLDER: Final = re.compile(
-    r"\{\{.*?\}\}|\$\{[^}]*\}|\{[A-Za-z_][A-Za-z0-9_]*\}|<[A-Za-z][A-Za-z0-9_ .-]*>"
+    r"\{\{.*?\}\}|\$\{[^}]*\}|\$[A-Z][A-Z0-9_]*\b|\$__[a-z_]+"
+    r"|\{[A-Za-z_][A-Za-z0-9_]*\}|<[A-Za-z][A-Za-z0-9_ .-]*>"
 )
 _PLAIN_KEY: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 

@@ -82,6 +82,15 @@ def test_placeholders_elsewhere_in_the_spec_are_warnings_once() -> None:
     ]
 
 
+def test_environment_and_dashboard_variables_are_placeholders() -> None:
+    text = TEMPLATE.format(metadata="  name: web", target="web").replace(
+        'desiredReplicas: "2"}',
+        'desiredReplicas: "2", a: "https://x.$REGION.example.com", b: "rate(x[$__interval])"}',
+    )
+    found = [f.path for f in validate_documents(text, "m.yaml") if "placeholder" in f.message]
+    assert found == ["spec.triggers[0].metadata.a", "spec.triggers[0].metadata.b"]
+
+
 def test_a_promql_comparison_is_not_a_placeholder() -> None:
     text = TEMPLATE.format(metadata="  name: web", target="web").replace(
         'desiredReplicas: "2"}', "desiredReplicas: \"2\", note: 'a < b and c > d'}"
