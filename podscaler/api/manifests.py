@@ -142,6 +142,18 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _not_a_mapping(data: Any) -> str:
+    """The message for a document that is not an object; the subject already says
+    "document". A lone word is most often a symbolic link checked out as a text file."""
+    if isinstance(data, str) and "\n" not in data.strip() and len(data) <= 200:
+        return (
+            f"is the text {data!r}, not a mapping (an object); a symbolic link checked out "
+            "as a plain file reads like this"
+        )
+    what = "a list" if isinstance(data, list) else f"a {type(data).__name__}"
+    return f"is {what}, not a mapping (an object)"
+
+
 def _placeholder_warnings(
     data: Mapping[str, Any], found: Sequence[tuple[Severity, Problem]]
 ) -> list[Problem]:
@@ -189,7 +201,7 @@ def _validate_document(
                 "",
                 "",
                 "",
-                "document is not a mapping (an object)",
+                _not_a_mapping(data),
                 "error",
                 doc_line,
             )

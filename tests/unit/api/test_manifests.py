@@ -148,3 +148,13 @@ def test_an_unquoted_off_says_yaml_read_it_as_a_boolean() -> None:
     assert error.message.endswith(
         "got false (YAML reads an unquoted Off, On, Yes or No as a boolean: quote it)"
     )
+
+
+def test_a_document_that_is_one_word_reads_as_a_symbolic_link() -> None:
+    # A symbolic link checked out as a file holds the target's name: one YAML string.
+    [error] = validate_documents("vertical-pod-autoscaler.yaml", "vpa.yaml")
+    assert str(error).startswith(
+        "vpa.yaml:1: error: document is the text 'vertical-pod-autoscaler.yaml', not a mapping"
+    )
+    [error] = validate_documents("- a\n- b\n", "list.yaml")
+    assert error.message == "is a list, not a mapping (an object)"
