@@ -32,7 +32,7 @@ import yaml
 
 from podscaler.api.meta import GROUP_VERSION, KEDA_GROUP_VERSION
 from podscaler.api.metadatachecks import metadata_problems
-from podscaler.api.placeholders import placeholder_paths
+from podscaler.api.placeholders import placeholder_hint, placeholder_paths
 from podscaler.api.proportionalscaler import proportional_scaler_problems
 from podscaler.api.triggers import ScaleTrigger
 from podscaler.api.validation import (
@@ -303,7 +303,7 @@ def validate_documents(
                 node = loader.get_node()
                 data = loader.construct_document(node) if node is not None else None
             except (yaml.YAMLError, ValueError, TypeError, RecursionError, OverflowError) as error:
-                findings.append(_yaml_error(error, source, index))
+                findings.append(_yaml_error(error, source, index, text))
                 break
             findings.extend(_validate_document(source, index, data, node, trigger_checker))
             index += 1
@@ -313,11 +313,17 @@ def validate_documents(
     return findings
 
 
-def _yaml_error(error: Exception, source: str, index: int) -> Finding:
+def _yaml_error(error: Exception, source: str, index: int, text: str) -> Finding:
     if isinstance(error, yaml.MarkedYAMLError):
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark is not None else None
         detail = " ".join(str(part) for part in (error.context, error.problem) if part)
+        if mark is not None:
+            # An unquoted ``{{ .Values.x }}`` or ``${x}`` is YAML flow syntax: the usual cause
+            # of a syntax error in a template that was never rendered; say so.
+            lines = text.splitlines()
+            if mark.line < len(lines) and (hint := placeholder_hint(lines[mark.line])):
+                detail += hint.replace(")", "; render the template, or quote the value)", 1)
         return Finding(source, index, "", "", "", f"YAML syntax error: {detail}", "error", line)
     # PyYAML raises plain ValueError and friends for some malformed scalars (e.g. a timestamp
     # with day 31 of February); they are syntax errors to the user all the same.

@@ -158,3 +158,17 @@ def test_a_document_that_is_one_word_reads_as_a_symbolic_link() -> None:
     )
     [error] = validate_documents("- a\n- b\n", "list.yaml")
     assert error.message == "is a list, not a mapping (an object)"
+
+
+def test_a_syntax_error_on_an_unrendered_placeholder_says_so() -> None:
+    # Unquoted, ``{{X}}`` is a mapping inside a mapping (an unhashable key) and ``${X}`` in
+    # JSON breaks the flow mapping: both are templates nobody rendered.
+    text = GOOD.replace('desiredReplicas: "3"', "desiredReplicas: {{REPLICAS}}")
+    [error] = validate_documents(text, "t.yaml")
+    assert error.line == 14
+    assert error.message.endswith(
+        "('{{REPLICAS}}' looks like a template placeholder that was never filled in; render "
+        "the template, or quote the value)"
+    )
+    [error] = validate_documents('{"spec": {"maxReplicaCount": ${MAX}}}', "t.json")
+    assert "'${MAX}' looks like a template placeholder" in error.message
