@@ -20,7 +20,7 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -36,6 +36,9 @@ _STAND_INS: Final = ("1", "true", "stand-in")
 _FROM_ENV: Final = "FromEnv"
 _ENV_SOURCE: Final = "resolvedEnv"
 _AUTH_SOURCE: Final = "authParams"
+#: The parameter a parser names when the TriggerAuthentication's pod identity is the problem:
+#: known (passed in) or not, no stand-in value could change it.
+_POD_IDENTITY: Final = "podIdentity"
 #: Fields of the trigger itself (not metadata) a parser may name as the culprit.
 _TRIGGER_FIELDS: Final = {"type": "type", "metricType": "metricType", "name": "name"}
 _PLAIN_KEY: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -73,7 +76,12 @@ def _runtime_source(
     is taken to look everywhere)."""
     parameter = error.parameter
     metadata = trigger.metadata
-    if parameter is None or parameter in _TRIGGER_FIELDS or metadata.get(parameter, "").strip():
+    if (
+        parameter is None
+        or parameter in _TRIGGER_FIELDS
+        or parameter == _POD_IDENTITY
+        or metadata.get(parameter, "").strip()
+    ):
         return None  # the trigger's own fields (an unknown ``type``) never come from elsewhere
     looked = set(error.missing_from) or {_ENV_SOURCE, _AUTH_SOURCE}
     env_name = metadata.get(parameter + _FROM_ENV, "").strip()
@@ -200,6 +208,8 @@ def _error_path(trigger: ScaleTrigger, path: str, error: ScalerConfigError) -> s
         return path
     if parameter in _TRIGGER_FIELDS and parameter not in trigger.metadata:
         return f"{path}.{_TRIGGER_FIELDS[parameter]}"
+    if parameter == _POD_IDENTITY and trigger.authentication_ref is not None:
+        return f"{path}.authenticationRef"
     if parameter in trigger.metadata or parameter + _FROM_ENV in trigger.metadata:
         return _parameter_path(trigger, f"{path}.metadata", parameter)
     return f"{path}.metadata"
@@ -210,12 +220,21 @@ def check_triggers_offline(
     triggers: Sequence[tuple[int, ScaleTrigger]],
     *,
     prefix: str = "spec.triggers",
+    pod_identities: Mapping[int, str] | None = None,
 ) -> list[OfflineFinding]:
-    """Findings for each ``(index, trigger)`` of an object's ``spec.triggers``."""
+    """Findings for each ``(index, trigger)`` of an object's ``spec.triggers``;
+    ``pod_identities`` gives the pod identity provider of the TriggerAuthentication a trigger
+    names, where it is known (the operator passes the same to the parser)."""
     findings: list[OfflineFinding] = []
     for index, trigger in triggers:
         findings.extend(
-            check_trigger_offline(registry, trigger, trigger_index=index, path=f"{prefix}[{index}]")
+            check_trigger_offline(
+                registry,
+                trigger,
+                trigger_index=index,
+                path=f"{prefix}[{index}]",
+                pod_identity_provider=(pod_identities or {}).get(index, ""),
+            )
         )
     return findings
 
@@ -225,10 +244,15 @@ def trigger_checker(registry: ScalerRegistry | None = None) -> TriggerChecker:
     takes it (``podscaler validate``); the process's registry unless one is given."""
     chosen = registry or default_registry()
 
-    def check(triggers: Sequence[tuple[int, ScaleTrigger]]) -> list[tuple[Severity, Problem]]:
+    def check(
+        triggers: Sequence[tuple[int, ScaleTrigger]],
+        /,
+        *,
+        pod_identities: Mapping[int, str] | None = None,
+    ) -> list[tuple[Severity, Problem]]:
         return [
             (finding.severity, Problem(finding.path, finding.message))
-            for finding in check_triggers_offline(chosen, triggers)
+            for finding in check_triggers_offline(chosen, triggers, pod_identities=pod_identities)
         ]
 
     return check

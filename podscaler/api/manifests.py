@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol
 
 import pydantic
 import yaml
@@ -50,13 +50,38 @@ from podscaler.api.verticalchecks import (
     vertical_scaler_findings,
 )
 
-__all__ = ["Finding", "Severity", "TriggerChecker", "validate_documents"]
+__all__ = [
+    "Finding",
+    "PodIdentities",
+    "Severity",
+    "TriggerChecker",
+    "pod_identities_of",
+    "validate_documents",
+]
 
 Severity = Literal["error", "warning", "info"]
 
-#: Checks an object's triggers, given as ``(index in spec.triggers, trigger)``; returns
-#: ``(severity, problem)`` pairs with paths from the object's root (``spec.triggers[0]…``).
-TriggerChecker = Callable[[Sequence[tuple[int, ScaleTrigger]]], list[tuple[Severity, Problem]]]
+
+class TriggerChecker(Protocol):
+    """Checks an object's triggers, given as ``(index in spec.triggers, trigger)``; returns
+    ``(severity, problem)`` pairs with paths from the object's root (``spec.triggers[0]…``).
+    ``pod_identities`` maps a trigger's index to the ``podIdentity.provider`` of the
+    TriggerAuthentication it names, where that object was among the manifests checked."""
+
+    def __call__(
+        self,
+        triggers: Sequence[tuple[int, ScaleTrigger]],
+        /,
+        *,
+        pod_identities: Mapping[int, str] | None = None,
+    ) -> list[tuple[Severity, Problem]]: ...
+
+
+#: ``podIdentity.provider`` of each (Cluster)TriggerAuthentication in the manifests, by
+#: ``(kind, name)``: a list of ``(namespace or None, provider)``, since a manifest without a
+#: namespace lands in whichever the client uses.
+PodIdentities = Mapping[tuple[str, str], Sequence[tuple[str | None, str]]]
+_AUTH_KINDS: Final = ("TriggerAuthentication", "ClusterTriggerAuthentication")
 
 #: Kinds whose ``spec.triggers`` are scaler triggers.
 _TRIGGER_KINDS: Final = frozenset({"ScaledObject", "ScaledJob"})
@@ -167,6 +192,57 @@ def _placeholder_warnings(
     ]
 
 
+def _namespace_of(data: Mapping[str, Any]) -> str | None:
+    metadata = data.get("metadata")
+    namespace = metadata.get("namespace") if isinstance(metadata, Mapping) else None
+    return namespace if isinstance(namespace, str) and namespace else None
+
+
+def pod_identities_of(texts: Sequence[str]) -> dict[tuple[str, str], list[tuple[str | None, str]]]:
+    """The pod identity providers of the TriggerAuthentications in *texts* (YAML streams;
+    unreadable ones are skipped: their syntax errors are reported where they are validated)."""
+    found: dict[tuple[str, str], list[tuple[str | None, str]]] = {}
+    for text in texts:
+        try:
+            documents = list(yaml.safe_load_all(text))
+        except (yaml.YAMLError, ValueError, TypeError, RecursionError, OverflowError):
+            continue
+        for data in documents:
+            if not isinstance(data, Mapping) or data.get("kind") not in _AUTH_KINDS:
+                continue
+            if data.get("apiVersion") not in (GROUP_VERSION, KEDA_GROUP_VERSION):
+                continue
+            metadata, spec = data.get("metadata"), data.get("spec")
+            name = metadata.get("name") if isinstance(metadata, Mapping) else None
+            identity = spec.get("podIdentity") if isinstance(spec, Mapping) else None
+            provider = identity.get("provider") if isinstance(identity, Mapping) else None
+            if isinstance(name, str):
+                entry = (_namespace_of(data), provider if isinstance(provider, str) else "")
+                found.setdefault((str(data["kind"]), name), []).append(entry)
+    return found
+
+
+def _trigger_pod_identities(
+    data: Mapping[str, Any],
+    triggers: Sequence[tuple[int, ScaleTrigger]],
+    identities: PodIdentities,
+) -> dict[int, str]:
+    """For each trigger whose authenticationRef names a TriggerAuthentication among the
+    manifests, that object's pod identity provider, as the operator would resolve it."""
+    namespace = _namespace_of(data)
+    out: dict[int, str] = {}
+    for index, trigger in triggers:
+        ref = trigger.authentication_ref
+        if ref is None:
+            continue
+        cluster = ref.effective_kind == "ClusterTriggerAuthentication"
+        for candidate, provider in identities.get((ref.effective_kind, ref.name), ()):
+            if cluster or candidate is None or namespace is None or candidate == namespace:
+                out[index] = provider
+                break
+    return out
+
+
 def _triggers_of(data: Mapping[str, Any]) -> list[tuple[int, ScaleTrigger]]:
     """The triggers of ``spec.triggers`` that parse as triggers, with their indexes: the rest
     of the object may be invalid (reported already) and the triggers still worth checking."""
@@ -189,6 +265,7 @@ def _validate_document(
     data: Any,
     node: yaml.Node | None,
     trigger_checker: TriggerChecker | None = None,
+    identities: PodIdentities | None = None,
 ) -> list[Finding]:
     doc_line = node.start_mark.line + 1 if node is not None else None
     if data is None:
@@ -265,7 +342,9 @@ def _validate_document(
         *(("warning", problem) for problem in warnings),
     ]
     if trigger_checker is not None and kind in _TRIGGER_KINDS:
-        found.extend(trigger_checker(_triggers_of(data)))
+        triggers = _triggers_of(data)
+        providers = _trigger_pod_identities(data, triggers, identities or {})
+        found.extend(trigger_checker(triggers, pod_identities=providers))
     found.extend(("warning", problem) for problem in _placeholder_warnings(data, found))
     findings.extend(
         Finding(
@@ -284,10 +363,18 @@ def _validate_document(
 
 
 def validate_documents(
-    text: str, source: str, *, trigger_checker: TriggerChecker | None = None
+    text: str,
+    source: str,
+    *,
+    trigger_checker: TriggerChecker | None = None,
+    identities: PodIdentities | None = None,
 ) -> list[Finding]:
     """Validate every document of the YAML stream *text* (read from *source*, for messages);
-    ``trigger_checker`` adds what the scalers say about each trigger."""
+    ``trigger_checker`` adds what the scalers say about each trigger, knowing the pod identity
+    of the TriggerAuthentications in ``identities`` (by default those of *text* itself; the
+    command passes those of every file it reads, see :func:`pod_identities_of`)."""
+    if identities is None and trigger_checker is not None:
+        identities = pod_identities_of([text])
     findings: list[Finding] = []
     loader: yaml.SafeLoader | None = None
     index = 0
@@ -305,7 +392,9 @@ def validate_documents(
             except (yaml.YAMLError, ValueError, TypeError, RecursionError, OverflowError) as error:
                 findings.append(_yaml_error(error, source, index, text))
                 break
-            findings.extend(_validate_document(source, index, data, node, trigger_checker))
+            findings.extend(
+                _validate_document(source, index, data, node, trigger_checker, identities)
+            )
             index += 1
     finally:
         if loader is not None:

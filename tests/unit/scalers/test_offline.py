@@ -12,7 +12,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from podscaler.api.manifests import validate_documents
+from podscaler.api.manifests import pod_identities_of, validate_documents
 from scalers.contract import ScalerConfigError, ScaleTrigger
 from scalers.offline import check_trigger_offline, trigger_checker
 from scalers.registry import default_registry
@@ -210,3 +210,42 @@ def test_validate_documents_reports_structure_and_triggers_together() -> None:
     errors = {(f.path, f.line) for f in findings if f.severity == "error"}
     assert ("metadata", 1) in errors
     assert ("spec.triggers[0].metadata", 7) in errors
+
+
+_AZURE_AUTH = """\
+apiVersion: keda.sh/v1alpha1
+kind: TriggerAuthentication
+metadata: {name: azure-id, namespace: team-a}
+spec: {podIdentity: {provider: azure-workload, identityId: x}}
+"""
+_PROM_WITH_AUTH = """\
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata: {name: web, namespace: NAMESPACE}
+spec:
+  scaleTargetRef: {name: web}
+  triggers:
+  - type: prometheus
+    metadata: {serverAddress: "http://p:9090", query: up, threshold: "5"}
+    authenticationRef: {name: azure-id}
+"""
+
+
+def _pod_identity_errors(text: str, **kwargs: Any) -> list[str]:
+    findings = validate_documents(text, "m.yaml", trigger_checker=trigger_checker(), **kwargs)
+    return [f.path for f in findings if f.severity == "error"]
+
+
+def test_the_pod_identity_of_a_trigger_authentication_in_the_files_is_known() -> None:
+    same_namespace = _PROM_WITH_AUTH.replace("NAMESPACE", "team-a")
+    expected = ["spec.triggers[0].authenticationRef"]
+    # In the same stream, or in another file of the same run (the command passes them all).
+    assert _pod_identity_errors(_AZURE_AUTH + "---\n" + same_namespace) == expected
+    identities = pod_identities_of([_AZURE_AUTH, same_namespace])
+    assert _pod_identity_errors(same_namespace, identities=identities) == expected
+    # Another namespace's TriggerAuthentication is not the one the operator would read.
+    other = _PROM_WITH_AUTH.replace("NAMESPACE", "team-b")
+    assert _pod_identity_errors(_AZURE_AUTH + "---\n" + other) == []
+    # Providers the prometheus trigger supports pass.
+    aws = _AZURE_AUTH.replace("azure-workload", "aws")
+    assert _pod_identity_errors(aws + "---\n" + same_namespace) == []
