@@ -51,6 +51,7 @@ from podscaler.api.verticalchecks import (
 )
 
 __all__ = [
+    "ConfigMapChecker",
     "Finding",
     "PodIdentities",
     "Severity",
@@ -82,6 +83,13 @@ class TriggerChecker(Protocol):
 #: namespace lands in whichever the client uses.
 PodIdentities = Mapping[tuple[str, str], Sequence[tuple[str | None, str]]]
 _AUTH_KINDS: Final = ("TriggerAuthentication", "ClusterTriggerAuthentication")
+
+#: Checks a ConfigMap of cluster-proportional-autoscaler parameters (``data.linear`` or
+#: ``data.ladder``), as a ProportionalScaler's ``configMapRef`` reads it; problems have paths
+#: from the object's root (``data.ladder``). ``podscaler validate`` passes the engine's parser.
+ConfigMapChecker = Callable[[Mapping[str, Any]], list[Problem]]
+#: The keys that make a ConfigMap one of cluster-proportional-autoscaler's.
+_CPA_KEYS: Final = ("linear", "ladder")
 
 #: Kinds whose ``spec.triggers`` are scaler triggers.
 _TRIGGER_KINDS: Final = frozenset({"ScaledObject", "ScaledJob"})
@@ -165,6 +173,50 @@ def _line_of(node: yaml.Node | None, path: str) -> int | None:
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
+
+
+def _is_cpa_config_map(api_version: str, kind: str, data: Mapping[str, Any]) -> bool:
+    content = data.get("data")
+    return (
+        api_version == "v1"
+        and kind == "ConfigMap"
+        and isinstance(content, Mapping)
+        and any(key in content for key in _CPA_KEYS)
+    )
+
+
+def _cpa_config_map_findings(
+    source: str,
+    index: int,
+    data: Mapping[str, Any],
+    node: yaml.Node | None,
+    checker: ConfigMapChecker,
+) -> list[Finding]:
+    """A ConfigMap holding ``linear`` or ``ladder``: checked as cluster-proportional-autoscaler
+    would read it (and a ProportionalScaler's ``configMapRef`` does), so a port keeps it."""
+    metadata = data.get("metadata")
+    name = _text(metadata.get("name")) if isinstance(metadata, Mapping) else ""
+    note = (
+        "checked as cluster-proportional-autoscaler parameters (a ProportionalScaler's "
+        "configMapRef reads this ConfigMap as it is)"
+    )
+    problems = [*metadata_problems(metadata), *checker(data)]
+    return [
+        Finding(source, index, "ConfigMap", name, "data", note, "info", _line_of(node, "data")),
+        *(
+            Finding(
+                source,
+                index,
+                "ConfigMap",
+                name,
+                problem.path,
+                problem.message,
+                "error",
+                _line_of(node, problem.path),
+            )
+            for problem in problems
+        ),
+    ]
 
 
 def _not_a_mapping(data: Any) -> str:
@@ -266,6 +318,7 @@ def _validate_document(
     node: yaml.Node | None,
     trigger_checker: TriggerChecker | None = None,
     identities: PodIdentities | None = None,
+    config_map_checker: ConfigMapChecker | None = None,
 ) -> list[Finding]:
     doc_line = node.start_mark.line + 1 if node is not None else None
     if data is None:
@@ -292,6 +345,8 @@ def _validate_document(
     port_note = upstream_vpa_port_note(api_version) if is_upstream_vpa(api_version, kind) else None
     if port_note is not None:
         ours, kind = True, "VerticalScaler"
+    if config_map_checker is not None and _is_cpa_config_map(api_version, kind, data):
+        return _cpa_config_map_findings(source, index, data, node, config_map_checker)
     if not ours or kind not in _VALIDATORS:
         if group in ("autoscaling.podscaler.io", "keda.sh"):
             message = (
@@ -368,11 +423,13 @@ def validate_documents(
     *,
     trigger_checker: TriggerChecker | None = None,
     identities: PodIdentities | None = None,
+    config_map_checker: ConfigMapChecker | None = None,
 ) -> list[Finding]:
     """Validate every document of the YAML stream *text* (read from *source*, for messages);
     ``trigger_checker`` adds what the scalers say about each trigger, knowing the pod identity
     of the TriggerAuthentications in ``identities`` (by default those of *text* itself; the
-    command passes those of every file it reads, see :func:`pod_identities_of`)."""
+    command passes those of every file it reads, see :func:`pod_identities_of`); with
+    ``config_map_checker``, ConfigMaps of cluster-proportional-autoscaler are checked too."""
     if identities is None and trigger_checker is not None:
         identities = pod_identities_of([text])
     findings: list[Finding] = []
@@ -393,7 +450,9 @@ def validate_documents(
                 findings.append(_yaml_error(error, source, index, text))
                 break
             findings.extend(
-                _validate_document(source, index, data, node, trigger_checker, identities)
+                _validate_document(
+                    source, index, data, node, trigger_checker, identities, config_map_checker
+                )
             )
             index += 1
     finally:
