@@ -64,6 +64,36 @@ class OfflineFinding:
     message: str
 
 
+#: Fields of a ScaledObject's (or ScaledJob's) spec, sometimes written into a trigger's
+#: metadata by mistake; KEDA ignores them there, so the object keeps its default bounds.
+_SPEC_FIELDS: Final = frozenset(
+    {
+        "minReplicaCount",
+        "maxReplicaCount",
+        "idleReplicaCount",
+        "pollingInterval",
+        "cooldownPeriod",
+        "initialCooldownPeriod",
+        "fallback",
+        "metricType",
+        "useCachedMetrics",
+    }
+)
+
+
+def _unread_key_message(trigger_type: str, key: str) -> str:
+    """Why a metadata key the parser never read is ignored: retired, misplaced, or unknown."""
+    if key in _RETIRED_KEYS:
+        return _RETIRED_KEYS[key]
+    if key in _SPEC_FIELDS:
+        where = "the trigger itself" if key in ("metricType", "useCachedMetrics") else "spec"
+        return (
+            f"{key!r} is a field of {where}, not a parameter of {trigger_type} triggers: in "
+            "metadata it is ignored (move it)"
+        )
+    return f"{key!r} is not a parameter of {trigger_type} triggers and is ignored (a misspelling?)"
+
+
 def _key_path(prefix: str, key: str) -> str:
     return f"{prefix}.{key}" if _PLAIN_KEY.fullmatch(key) else f"{prefix}['{key}']"
 
@@ -154,9 +184,7 @@ def check_trigger_offline(
                 OfflineFinding(
                     "warning",
                     _key_path(metadata_path, key),
-                    _RETIRED_KEYS.get(key)
-                    or f"{key!r} is not a parameter of {trigger.type} triggers and is ignored "
-                    "(a misspelling?)",
+                    _unread_key_message(trigger.type, key),
                 )
             )
         break

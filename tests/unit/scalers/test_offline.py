@@ -145,6 +145,28 @@ def test_metric_name_is_a_retired_key_not_a_misspelling() -> None:
     assert finding.message.startswith("'metricName' is no longer read (KEDA removed it in 2.12")
 
 
+def test_a_spec_field_written_into_metadata_is_named_as_misplaced() -> None:
+    # Seen in the wild: minReplicaCount and maxReplicaCount under a trigger's metadata, where
+    # KEDA ignores them (the object keeps its default bounds).
+    metadata = {"serverAddress": "http://p:9090", "query": "up", "threshold": "5"}
+    trigger = _trigger("prometheus", {**metadata, "maxReplicaCount": "6", "metricType": "Value"})
+    findings = check_trigger_offline(REGISTRY, trigger, trigger_index=0, path="p")
+    assert [(f.severity, f.path, f.message) for f in findings] == [
+        (
+            "warning",
+            "p.metadata.maxReplicaCount",
+            "'maxReplicaCount' is a field of spec, not a parameter of prometheus triggers: in "
+            "metadata it is ignored (move it)",
+        ),
+        (
+            "warning",
+            "p.metadata.metricType",
+            "'metricType' is a field of the trigger itself, not a parameter of prometheus "
+            "triggers: in metadata it is ignored (move it)",
+        ),
+    ]
+
+
 def test_a_misspelled_key_is_a_warning_with_its_path() -> None:
     metadata = {"serverAddress": "http://p:9090", "query": "up", "treshold": "5", "threshold": "5"}
     findings = check_trigger_offline(
