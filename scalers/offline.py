@@ -19,6 +19,7 @@ Pure: no I/O, no clock.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -81,17 +82,33 @@ _SPEC_FIELDS: Final = frozenset(
 )
 
 
-def _unread_key_message(trigger_type: str, key: str) -> str:
-    """Why a metadata key the parser never read is ignored: retired, misplaced, or unknown."""
-    if key in _RETIRED_KEYS:
-        return _RETIRED_KEYS[key]
+def _unread_key_message(trigger_type: str, key: str, read: Sequence[str] = ()) -> str:
+    """Why a metadata key the parser never read is ignored: retired, misplaced, or unknown
+    (then with the parameter it is closest to, when one is close: ``offsetRestPolicy``)."""
+    retired = {name.casefold(): message for name, message in _RETIRED_KEYS.items()}
+    if key.casefold() in retired:
+        return retired[key.casefold()]
     if key in _SPEC_FIELDS:
         where = "the trigger itself" if key in ("metricType", "useCachedMetrics") else "spec"
         return (
             f"{key!r} is a field of {where}, not a parameter of {trigger_type} triggers: in "
             "metadata it is ignored (move it)"
         )
-    return f"{key!r} is not a parameter of {trigger_type} triggers and is ignored (a misspelling?)"
+    message = f"{key!r} is not a parameter of {trigger_type} triggers and is ignored"
+    suggestion = _closest(key, read)
+    return (
+        f"{message}; did you mean {suggestion!r}?" if suggestion else f"{message} (a misspelling?)"
+    )
+
+
+def _closest(key: str, names: Sequence[str]) -> str | None:
+    """The parameter *key* most likely misspells: the same but for case (``queueUrl``), or
+    one a few edits away (``offsetRestPolicy``, ``treshold``)."""
+    folded = {name.casefold(): name for name in names if not name.endswith(_FROM_ENV)}
+    if key.casefold() in folded:
+        return folded[key.casefold()]
+    close = difflib.get_close_matches(key.casefold(), list(folded), n=1, cutoff=0.8)
+    return folded[close[0]] if close else None
 
 
 def _key_path(prefix: str, key: str) -> str:
@@ -184,7 +201,7 @@ def check_trigger_offline(
                 OfflineFinding(
                     "warning",
                     _key_path(metadata_path, key),
-                    _unread_key_message(trigger.type, key),
+                    _unread_key_message(trigger.type, key, config.read_parameters),
                 )
             )
         break

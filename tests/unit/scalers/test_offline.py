@@ -167,6 +167,21 @@ def test_a_spec_field_written_into_metadata_is_named_as_misplaced() -> None:
     ]
 
 
+def test_a_misspelt_key_names_the_parameter_it_is_closest_to() -> None:
+    metadata = {"bootstrapServers": "k:9092", "consumerGroup": "g", "topic": "t"}
+    # Seen in the wild: offsetRestPolicy for offsetResetPolicy (KEDA silently ignores it).
+    trigger = _trigger("kafka", {**metadata, "offsetRestPolicy": "latest", "lagthreshold": "5"})
+    messages = {
+        f.path: f.message
+        for f in check_trigger_offline(REGISTRY, trigger, trigger_index=0, path="p")
+    }
+    assert messages["p.metadata.offsetRestPolicy"].endswith("did you mean 'offsetResetPolicy'?")
+    assert messages["p.metadata.lagthreshold"].endswith("did you mean 'lagThreshold'?")
+    far = _trigger("kafka", {**metadata, "colour": "blue"})
+    [finding] = check_trigger_offline(REGISTRY, far, trigger_index=0, path="p")
+    assert finding.message.endswith("is ignored (a misspelling?)")
+
+
 def test_a_misspelled_key_is_a_warning_with_its_path() -> None:
     metadata = {"serverAddress": "http://p:9090", "query": "up", "treshold": "5", "threshold": "5"}
     findings = check_trigger_offline(
