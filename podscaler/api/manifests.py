@@ -295,6 +295,31 @@ def _trigger_pod_identities(
     return out
 
 
+def _auth_kind_mixups(
+    triggers: Sequence[tuple[int, ScaleTrigger]], identities: PodIdentities | None
+) -> list[Problem]:
+    """An ``authenticationRef`` without ``kind`` names a TriggerAuthentication; when the
+    manifests define no such object but a ClusterTriggerAuthentication of that name (or the
+    other way round), the operator will not find it: say which ``kind`` was meant."""
+    if not identities:
+        return []
+    problems: list[Problem] = []
+    for index, trigger in triggers:
+        ref = trigger.authentication_ref
+        if ref is None or (ref.effective_kind, ref.name) in identities:
+            continue
+        other = next((k for k in _AUTH_KINDS if k != ref.effective_kind), "")
+        if (other, ref.name) in identities:
+            problems.append(
+                Problem(
+                    f"spec.triggers[{index}].authenticationRef",
+                    f"names {ref.effective_kind} {ref.name!r}, but the manifests define a "
+                    f"{other} of that name and no {ref.effective_kind}: set kind: {other}",
+                )
+            )
+    return problems
+
+
 def _triggers_of(data: Mapping[str, Any]) -> list[tuple[int, ScaleTrigger]]:
     """The triggers of ``spec.triggers`` that parse as triggers, with their indexes: the rest
     of the object may be invalid (reported already) and the triggers still worth checking."""
@@ -400,6 +425,7 @@ def _validate_document(
         triggers = _triggers_of(data)
         providers = _trigger_pod_identities(data, triggers, identities or {})
         found.extend(trigger_checker(triggers, pod_identities=providers))
+        found.extend(("warning", problem) for problem in _auth_kind_mixups(triggers, identities))
     found.extend(("warning", problem) for problem in _placeholder_warnings(data, found))
     findings.extend(
         Finding(

@@ -286,3 +286,22 @@ def test_the_pod_identity_of_a_trigger_authentication_in_the_files_is_known() ->
     # Providers the prometheus trigger supports pass.
     aws = _AZURE_AUTH.replace("azure-workload", "aws")
     assert _pod_identity_errors(aws + "---\n" + same_namespace) == []
+
+
+def test_a_reference_to_the_wrong_kind_of_trigger_authentication_is_named() -> None:
+    # Seen in a guide: the ScaledObject's authenticationRef has no kind (so it names a
+    # TriggerAuthentication) while the file defines a ClusterTriggerAuthentication.
+    cluster = _AZURE_AUTH.replace(
+        "kind: TriggerAuthentication", "kind: ClusterTriggerAuthentication"
+    )
+    so = _PROM_WITH_AUTH.replace("NAMESPACE", "team-a")
+    findings = validate_documents(
+        cluster + "---\n" + so, "m.yaml", trigger_checker=trigger_checker()
+    )
+    [warning] = [f for f in findings if f.severity == "warning" and f.path.startswith("spec.")]
+    assert warning.path == "spec.triggers[0].authenticationRef"
+    assert warning.message == (
+        "names TriggerAuthentication 'azure-id', but the manifests define a "
+        "ClusterTriggerAuthentication of that name and no TriggerAuthentication: set kind: "
+        "ClusterTriggerAuthentication"
+    )
