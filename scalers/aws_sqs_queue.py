@@ -214,7 +214,7 @@ class AwsSqsQueueFactory(ScalerFactoryBase[AwsSqsQueueConfig]):
         assert in_flight is not None
         assert delayed is not None
         return AwsSqsQueueConfig(
-            **given.base_fields(r.unexpected()),
+            **given.base_fields(r.unexpected(), r.known()),
             queue_url=queue_url,
             queue_name=queue_name_from_url(queue_url),
             queue_length=queue_length,

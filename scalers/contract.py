@@ -133,6 +133,8 @@ class ScalerConfig(BaseModel):
     trigger_index: int = 0
     trigger_name: str = ""
     unexpected_parameters: tuple[str, ...] = ()
+    #: The parameter names the parser looked for: what a misspelt key is compared with.
+    read_parameters: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------------------------
@@ -543,12 +545,15 @@ class TriggerInput:
     trigger_index: int = 0
     pod_identity_provider: str = ""
 
-    def base_fields(self, unexpected_parameters: tuple[str, ...]) -> dict[str, Any]:
+    def base_fields(
+        self, unexpected_parameters: tuple[str, ...], read_parameters: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
         """The :class:`ScalerConfig` fields every parsed config starts from."""
         return {
             "trigger_index": self.trigger_index,
             "trigger_name": self.trigger.name or "",
             "unexpected_parameters": unexpected_parameters,
+            "read_parameters": read_parameters,
         }
 
 

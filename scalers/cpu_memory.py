@@ -142,7 +142,7 @@ class CPUMemoryFactory(ScalerFactoryBase[CPUMemoryConfig]):
                 parameter="metricType",
             )
         return CPUMemoryConfig(
-            **given.base_fields(reader.unexpected()),
+            **given.base_fields(reader.unexpected(), reader.known()),
             resource=self.resource,
             metric_type=MetricTargetType(metric_type),
             value=value,

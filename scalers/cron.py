@@ -144,7 +144,7 @@ class CronFactory(ScalerFactoryBase[CronConfig]):
         except ValueError as exc:
             raise ScalerConfigError(str(exc), parameter="timezone") from exc
         return CronConfig(
-            **given.base_fields(reader.unexpected()),
+            **given.base_fields(reader.unexpected(), reader.known()),
             timezone=timezone,
             start=start,
             end=end,

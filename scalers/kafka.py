@@ -383,7 +383,7 @@ class KafkaFactory(ScalerFactoryBase[KafkaConfig]):
             )
         r.mark_known("commitOffset")
         return KafkaConfig(
-            **given.base_fields(r.unexpected()),
+            **given.base_fields(r.unexpected(), r.known()),
             bootstrap_servers=tuple(s.strip() for s in servers.split(",") if s.strip()),
             consumer_group=group,
             topic=topic,

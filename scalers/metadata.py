@@ -346,6 +346,11 @@ class MetadataReader:
         """Declare parameters the trigger reads in some other way (not unexpected)."""
         self._known.update(names)
 
+    def known(self) -> tuple[str, ...]:
+        """Every parameter name a read asked for (or :meth:`mark_known` declared), sorted:
+        the vocabulary a misspelt key is compared with."""
+        return tuple(sorted(self._known))
+
     def unexpected(self) -> tuple[str, ...]:
         """Metadata keys no read asked for, sorted. ``xFromEnv`` is expected only where ``x``
         was read with the container env among its sources (prometheus' ``serverAddress`` is

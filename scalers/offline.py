@@ -19,8 +19,9 @@ Pure: no I/O, no clock.
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -36,9 +37,21 @@ _STAND_INS: Final = ("1", "true", "stand-in")
 _FROM_ENV: Final = "FromEnv"
 _ENV_SOURCE: Final = "resolvedEnv"
 _AUTH_SOURCE: Final = "authParams"
+#: The parameter a parser names when the TriggerAuthentication's pod identity is the problem:
+#: known (passed in) or not, no stand-in value could change it.
+_POD_IDENTITY: Final = "podIdentity"
 #: Fields of the trigger itself (not metadata) a parser may name as the culprit.
 _TRIGGER_FIELDS: Final = {"type": "type", "metricType": "metricType", "name": "name"}
 _PLAIN_KEY: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: Metadata keys every trigger type once read and KEDA dropped; manifests keep them for years
+#: (a third of the ScaledObjects found in public repositories carry ``metricName``), so the
+#: warning says what happened instead of asking whether they are misspelt.
+_RETIRED_KEYS: Final = {
+    "metricName": (
+        "'metricName' is no longer read (KEDA removed it in 2.12; metric names are generated "
+        "as s<index>-<type>-…) and is ignored; it can be deleted"
+    ),
+}
 
 Severity = Literal["error", "warning", "info"]  # as podscaler.api.manifests.Severity
 
@@ -50,6 +63,52 @@ class OfflineFinding:
     severity: Severity
     path: str
     message: str
+
+
+#: Fields of a ScaledObject's (or ScaledJob's) spec, sometimes written into a trigger's
+#: metadata by mistake; KEDA ignores them there, so the object keeps its default bounds.
+_SPEC_FIELDS: Final = frozenset(
+    {
+        "minReplicaCount",
+        "maxReplicaCount",
+        "idleReplicaCount",
+        "pollingInterval",
+        "cooldownPeriod",
+        "initialCooldownPeriod",
+        "fallback",
+        "metricType",
+        "useCachedMetrics",
+    }
+)
+
+
+def _unread_key_message(trigger_type: str, key: str, read: Sequence[str] = ()) -> str:
+    """Why a metadata key the parser never read is ignored: retired, misplaced, or unknown
+    (then with the parameter it is closest to, when one is close: ``offsetRestPolicy``)."""
+    retired = {name.casefold(): message for name, message in _RETIRED_KEYS.items()}
+    if key.casefold() in retired:
+        return retired[key.casefold()]
+    if key in _SPEC_FIELDS:
+        where = "the trigger itself" if key in ("metricType", "useCachedMetrics") else "spec"
+        return (
+            f"{key!r} is a field of {where}, not a parameter of {trigger_type} triggers: in "
+            "metadata it is ignored (move it)"
+        )
+    message = f"{key!r} is not a parameter of {trigger_type} triggers and is ignored"
+    suggestion = _closest(key, read)
+    return (
+        f"{message}; did you mean {suggestion!r}?" if suggestion else f"{message} (a misspelling?)"
+    )
+
+
+def _closest(key: str, names: Sequence[str]) -> str | None:
+    """The parameter *key* most likely misspells: the same but for case (``queueUrl``), or
+    one a few edits away (``offsetRestPolicy``, ``treshold``)."""
+    folded = {name.casefold(): name for name in names if not name.endswith(_FROM_ENV)}
+    if key.casefold() in folded:
+        return folded[key.casefold()]
+    close = difflib.get_close_matches(key.casefold(), list(folded), n=1, cutoff=0.8)
+    return folded[close[0]] if close else None
 
 
 def _key_path(prefix: str, key: str) -> str:
@@ -64,8 +123,13 @@ def _runtime_source(
     is taken to look everywhere)."""
     parameter = error.parameter
     metadata = trigger.metadata
-    if parameter is None or metadata.get(parameter, "").strip():
-        return None
+    if (
+        parameter is None
+        or parameter in _TRIGGER_FIELDS
+        or parameter == _POD_IDENTITY
+        or metadata.get(parameter, "").strip()
+    ):
+        return None  # the trigger's own fields (an unknown ``type``) never come from elsewhere
     looked = set(error.missing_from) or {_ENV_SOURCE, _AUTH_SOURCE}
     env_name = metadata.get(parameter + _FROM_ENV, "").strip()
     if env_name and _ENV_SOURCE in looked:
@@ -137,8 +201,7 @@ def check_trigger_offline(
                 OfflineFinding(
                     "warning",
                     _key_path(metadata_path, key),
-                    f"{key!r} is not a parameter of {trigger.type} triggers and is ignored "
-                    "(a misspelling?)",
+                    _unread_key_message(trigger.type, key, config.read_parameters),
                 )
             )
         break
@@ -190,6 +253,8 @@ def _error_path(trigger: ScaleTrigger, path: str, error: ScalerConfigError) -> s
         return path
     if parameter in _TRIGGER_FIELDS and parameter not in trigger.metadata:
         return f"{path}.{_TRIGGER_FIELDS[parameter]}"
+    if parameter == _POD_IDENTITY and trigger.authentication_ref is not None:
+        return f"{path}.authenticationRef"
     if parameter in trigger.metadata or parameter + _FROM_ENV in trigger.metadata:
         return _parameter_path(trigger, f"{path}.metadata", parameter)
     return f"{path}.metadata"
@@ -200,12 +265,21 @@ def check_triggers_offline(
     triggers: Sequence[tuple[int, ScaleTrigger]],
     *,
     prefix: str = "spec.triggers",
+    pod_identities: Mapping[int, str] | None = None,
 ) -> list[OfflineFinding]:
-    """Findings for each ``(index, trigger)`` of an object's ``spec.triggers``."""
+    """Findings for each ``(index, trigger)`` of an object's ``spec.triggers``;
+    ``pod_identities`` gives the pod identity provider of the TriggerAuthentication a trigger
+    names, where it is known (the operator passes the same to the parser)."""
     findings: list[OfflineFinding] = []
     for index, trigger in triggers:
         findings.extend(
-            check_trigger_offline(registry, trigger, trigger_index=index, path=f"{prefix}[{index}]")
+            check_trigger_offline(
+                registry,
+                trigger,
+                trigger_index=index,
+                path=f"{prefix}[{index}]",
+                pod_identity_provider=(pod_identities or {}).get(index, ""),
+            )
         )
     return findings
 
@@ -215,10 +289,15 @@ def trigger_checker(registry: ScalerRegistry | None = None) -> TriggerChecker:
     takes it (``podscaler validate``); the process's registry unless one is given."""
     chosen = registry or default_registry()
 
-    def check(triggers: Sequence[tuple[int, ScaleTrigger]]) -> list[tuple[Severity, Problem]]:
+    def check(
+        triggers: Sequence[tuple[int, ScaleTrigger]],
+        /,
+        *,
+        pod_identities: Mapping[int, str] | None = None,
+    ) -> list[tuple[Severity, Problem]]:
         return [
             (finding.severity, Problem(finding.path, finding.message))
-            for finding in check_triggers_offline(chosen, triggers)
+            for finding in check_triggers_offline(chosen, triggers, pod_identities=pod_identities)
         ]
 
     return check

@@ -270,7 +270,9 @@ class PredictiveFactory(ScalerFactoryBase[PredictiveConfig]):
             )
         unexpected = sorted(set(live.unexpected_parameters) & set(r.unexpected()))
         return PredictiveConfig(
-            **given.base_fields(tuple(unexpected)),
+            **given.base_fields(
+                tuple(unexpected), tuple(sorted({*live.read_parameters, *r.known()}))
+            ),
             prometheus=live.model_copy(update={"unexpected_parameters": ()}),
             history_window_seconds=window,
             query_step_seconds=step,

@@ -163,7 +163,7 @@ class PrometheusFactory(ScalerFactoryBase[PrometheusConfig]):
                 parameter="awsRegion",
             )
         return PrometheusConfig(
-            **given.base_fields(r.unexpected()),
+            **given.base_fields(r.unexpected(), r.known()),
             server_address=server_address,
             query=query,
             threshold=threshold,

@@ -25,12 +25,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol
 
 import pydantic
 import yaml
 
 from podscaler.api.meta import GROUP_VERSION, KEDA_GROUP_VERSION
+from podscaler.api.metadatachecks import metadata_problems
+from podscaler.api.placeholders import placeholder_hint, placeholder_paths
 from podscaler.api.proportionalscaler import proportional_scaler_problems
 from podscaler.api.triggers import ScaleTrigger
 from podscaler.api.validation import (
@@ -48,16 +50,51 @@ from podscaler.api.verticalchecks import (
     vertical_scaler_findings,
 )
 
-__all__ = ["Finding", "Severity", "TriggerChecker", "validate_documents"]
+__all__ = [
+    "ConfigMapChecker",
+    "Finding",
+    "PodIdentities",
+    "Severity",
+    "TriggerChecker",
+    "pod_identities_of",
+    "validate_documents",
+]
 
 Severity = Literal["error", "warning", "info"]
 
-#: Checks an object's triggers, given as ``(index in spec.triggers, trigger)``; returns
-#: ``(severity, problem)`` pairs with paths from the object's root (``spec.triggers[0]…``).
-TriggerChecker = Callable[[Sequence[tuple[int, ScaleTrigger]]], list[tuple[Severity, Problem]]]
+
+class TriggerChecker(Protocol):
+    """Checks an object's triggers, given as ``(index in spec.triggers, trigger)``; returns
+    ``(severity, problem)`` pairs with paths from the object's root (``spec.triggers[0]…``).
+    ``pod_identities`` maps a trigger's index to the ``podIdentity.provider`` of the
+    TriggerAuthentication it names, where that object was among the manifests checked."""
+
+    def __call__(
+        self,
+        triggers: Sequence[tuple[int, ScaleTrigger]],
+        /,
+        *,
+        pod_identities: Mapping[int, str] | None = None,
+    ) -> list[tuple[Severity, Problem]]: ...
+
+
+#: ``podIdentity.provider`` of each (Cluster)TriggerAuthentication in the manifests, by
+#: ``(kind, name)``: a list of ``(namespace or None, provider)``, since a manifest without a
+#: namespace lands in whichever the client uses.
+PodIdentities = Mapping[tuple[str, str], Sequence[tuple[str | None, str]]]
+_AUTH_KINDS: Final = ("TriggerAuthentication", "ClusterTriggerAuthentication")
+
+#: Checks a ConfigMap of cluster-proportional-autoscaler parameters (``data.linear`` or
+#: ``data.ladder``), as a ProportionalScaler's ``configMapRef`` reads it; problems have paths
+#: from the object's root (``data.ladder``). ``podscaler validate`` passes the engine's parser.
+ConfigMapChecker = Callable[[Mapping[str, Any]], list[Problem]]
+#: The keys that make a ConfigMap one of cluster-proportional-autoscaler's.
+_CPA_KEYS: Final = ("linear", "ladder")
 
 #: Kinds whose ``spec.triggers`` are scaler triggers.
 _TRIGGER_KINDS: Final = frozenset({"ScaledObject", "ScaledJob"})
+#: Kinds without a namespace (the API server ignores one written on them).
+_CLUSTER_SCOPED_KINDS: Final = frozenset({"ClusterTriggerAuthentication"})
 
 
 @dataclass(frozen=True)
@@ -138,19 +175,149 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _metadata_problems(metadata: Any) -> list[Problem]:
-    """What the API server would refuse in ``metadata`` before any of our checks ran (seen in
-    the wild: manifests with no ``metadata`` at all, or a templated-away name)."""
-    if metadata is None:
-        return [Problem("metadata", "is missing; an object needs metadata.name")]
-    if not isinstance(metadata, Mapping):
-        return [Problem("metadata", "must be a mapping with a name")]
-    name = metadata.get("name")
-    if name is None and metadata.get("generateName"):
+def _is_cpa_config_map(api_version: str, kind: str, data: Mapping[str, Any]) -> bool:
+    content = data.get("data")
+    return (
+        api_version == "v1"
+        and kind == "ConfigMap"
+        and isinstance(content, Mapping)
+        and any(key in content for key in _CPA_KEYS)
+    )
+
+
+def _cpa_config_map_findings(
+    source: str,
+    index: int,
+    data: Mapping[str, Any],
+    node: yaml.Node | None,
+    checker: ConfigMapChecker,
+) -> list[Finding]:
+    """A ConfigMap holding ``linear`` or ``ladder``: checked as cluster-proportional-autoscaler
+    would read it (and a ProportionalScaler's ``configMapRef`` does), so a port keeps it."""
+    metadata = data.get("metadata")
+    name = _text(metadata.get("name")) if isinstance(metadata, Mapping) else ""
+    note = (
+        "checked as cluster-proportional-autoscaler parameters (a ProportionalScaler's "
+        "configMapRef reads this ConfigMap as it is)"
+    )
+    problems = [*metadata_problems(metadata), *checker(data)]
+    return [
+        Finding(source, index, "ConfigMap", name, "data", note, "info", _line_of(node, "data")),
+        *(
+            Finding(
+                source,
+                index,
+                "ConfigMap",
+                name,
+                problem.path,
+                problem.message,
+                "error",
+                _line_of(node, problem.path),
+            )
+            for problem in problems
+        ),
+    ]
+
+
+def _not_a_mapping(data: Any) -> str:
+    """The message for a document that is not an object; the subject already says
+    "document". A lone word is most often a symbolic link checked out as a text file."""
+    if isinstance(data, str) and "\n" not in data.strip() and len(data) <= 200:
+        return (
+            f"is the text {data!r}, not a mapping (an object); a symbolic link checked out "
+            "as a plain file reads like this"
+        )
+    what = "a list" if isinstance(data, list) else f"a {type(data).__name__}"
+    return f"is {what}, not a mapping (an object)"
+
+
+def _placeholder_warnings(
+    data: Mapping[str, Any], found: Sequence[tuple[Severity, Problem]]
+) -> list[Problem]:
+    """A warning for each value of ``spec`` still holding a template placeholder, unless a
+    finding is already about that value (a quantity or an integer refused for its syntax)."""
+    reported = {problem.path for _, problem in found}
+    return [
+        Problem(path, f"{placeholder!r} looks like a template placeholder that was never filled in")
+        for path, placeholder in placeholder_paths(data.get("spec"), "spec")
+        if path not in reported
+    ]
+
+
+def _namespace_of(data: Mapping[str, Any]) -> str | None:
+    metadata = data.get("metadata")
+    namespace = metadata.get("namespace") if isinstance(metadata, Mapping) else None
+    return namespace if isinstance(namespace, str) and namespace else None
+
+
+def pod_identities_of(texts: Sequence[str]) -> dict[tuple[str, str], list[tuple[str | None, str]]]:
+    """The pod identity providers of the TriggerAuthentications in *texts* (YAML streams;
+    unreadable ones are skipped: their syntax errors are reported where they are validated)."""
+    found: dict[tuple[str, str], list[tuple[str | None, str]]] = {}
+    for text in texts:
+        try:
+            documents = list(yaml.safe_load_all(text))
+        except (yaml.YAMLError, ValueError, TypeError, RecursionError, OverflowError):
+            continue
+        for data in documents:
+            if not isinstance(data, Mapping) or data.get("kind") not in _AUTH_KINDS:
+                continue
+            if data.get("apiVersion") not in (GROUP_VERSION, KEDA_GROUP_VERSION):
+                continue
+            metadata, spec = data.get("metadata"), data.get("spec")
+            name = metadata.get("name") if isinstance(metadata, Mapping) else None
+            identity = spec.get("podIdentity") if isinstance(spec, Mapping) else None
+            provider = identity.get("provider") if isinstance(identity, Mapping) else None
+            if isinstance(name, str):
+                entry = (_namespace_of(data), provider if isinstance(provider, str) else "")
+                found.setdefault((str(data["kind"]), name), []).append(entry)
+    return found
+
+
+def _trigger_pod_identities(
+    data: Mapping[str, Any],
+    triggers: Sequence[tuple[int, ScaleTrigger]],
+    identities: PodIdentities,
+) -> dict[int, str]:
+    """For each trigger whose authenticationRef names a TriggerAuthentication among the
+    manifests, that object's pod identity provider, as the operator would resolve it."""
+    namespace = _namespace_of(data)
+    out: dict[int, str] = {}
+    for index, trigger in triggers:
+        ref = trigger.authentication_ref
+        if ref is None:
+            continue
+        cluster = ref.effective_kind == "ClusterTriggerAuthentication"
+        for candidate, provider in identities.get((ref.effective_kind, ref.name), ()):
+            if cluster or candidate is None or namespace is None or candidate == namespace:
+                out[index] = provider
+                break
+    return out
+
+
+def _auth_kind_mixups(
+    triggers: Sequence[tuple[int, ScaleTrigger]], identities: PodIdentities | None
+) -> list[Problem]:
+    """An ``authenticationRef`` without ``kind`` names a TriggerAuthentication; when the
+    manifests define no such object but a ClusterTriggerAuthentication of that name (or the
+    other way round), the operator will not find it: say which ``kind`` was meant."""
+    if not identities:
         return []
-    if not isinstance(name, str) or not name.strip():
-        return [Problem("metadata.name", "is required (the API server refuses an object without)")]
-    return []
+    problems: list[Problem] = []
+    for index, trigger in triggers:
+        ref = trigger.authentication_ref
+        if ref is None or (ref.effective_kind, ref.name) in identities:
+            continue
+        other = next((k for k in _AUTH_KINDS if k != ref.effective_kind), "")
+        if (other, ref.name) in identities:
+            problems.append(
+                Problem(
+                    f"spec.triggers[{index}].authenticationRef",
+                    f"names {ref.effective_kind} {ref.name!r}, but the manifests define a "
+                    f"{other} of that name and no {ref.effective_kind}: set kind: {other}",
+                )
+            )
+    return problems
 
 
 def _triggers_of(data: Mapping[str, Any]) -> list[tuple[int, ScaleTrigger]]:
@@ -175,6 +342,8 @@ def _validate_document(
     data: Any,
     node: yaml.Node | None,
     trigger_checker: TriggerChecker | None = None,
+    identities: PodIdentities | None = None,
+    config_map_checker: ConfigMapChecker | None = None,
 ) -> list[Finding]:
     doc_line = node.start_mark.line + 1 if node is not None else None
     if data is None:
@@ -187,7 +356,7 @@ def _validate_document(
                 "",
                 "",
                 "",
-                "document is not a mapping (an object)",
+                _not_a_mapping(data),
                 "error",
                 doc_line,
             )
@@ -201,6 +370,8 @@ def _validate_document(
     port_note = upstream_vpa_port_note(api_version) if is_upstream_vpa(api_version, kind) else None
     if port_note is not None:
         ours, kind = True, "VerticalScaler"
+    if config_map_checker is not None and _is_cpa_config_map(api_version, kind, data):
+        return _cpa_config_map_findings(source, index, data, node, config_map_checker)
     if not ours or kind not in _VALIDATORS:
         if group in ("autoscaling.podscaler.io", "keda.sh"):
             message = (
@@ -242,13 +413,20 @@ def _validate_document(
             )
         )
     problems, warnings = _VALIDATORS[kind](data)
-    problems = [*_metadata_problems(metadata), *problems]
+    problems = [
+        *metadata_problems(metadata, namespaced=kind not in _CLUSTER_SCOPED_KINDS),
+        *problems,
+    ]
     found: list[tuple[Severity, Problem]] = [
         *(("error", problem) for problem in problems),
         *(("warning", problem) for problem in warnings),
     ]
     if trigger_checker is not None and kind in _TRIGGER_KINDS:
-        found.extend(trigger_checker(_triggers_of(data)))
+        triggers = _triggers_of(data)
+        providers = _trigger_pod_identities(data, triggers, identities or {})
+        found.extend(trigger_checker(triggers, pod_identities=providers))
+        found.extend(("warning", problem) for problem in _auth_kind_mixups(triggers, identities))
+    found.extend(("warning", problem) for problem in _placeholder_warnings(data, found))
     findings.extend(
         Finding(
             source,
@@ -266,10 +444,20 @@ def _validate_document(
 
 
 def validate_documents(
-    text: str, source: str, *, trigger_checker: TriggerChecker | None = None
+    text: str,
+    source: str,
+    *,
+    trigger_checker: TriggerChecker | None = None,
+    identities: PodIdentities | None = None,
+    config_map_checker: ConfigMapChecker | None = None,
 ) -> list[Finding]:
     """Validate every document of the YAML stream *text* (read from *source*, for messages);
-    ``trigger_checker`` adds what the scalers say about each trigger."""
+    ``trigger_checker`` adds what the scalers say about each trigger, knowing the pod identity
+    of the TriggerAuthentications in ``identities`` (by default those of *text* itself; the
+    command passes those of every file it reads, see :func:`pod_identities_of`); with
+    ``config_map_checker``, ConfigMaps of cluster-proportional-autoscaler are checked too."""
+    if identities is None and trigger_checker is not None:
+        identities = pod_identities_of([text])
     findings: list[Finding] = []
     loader: yaml.SafeLoader | None = None
     index = 0
@@ -285,9 +473,13 @@ def validate_documents(
                 node = loader.get_node()
                 data = loader.construct_document(node) if node is not None else None
             except (yaml.YAMLError, ValueError, TypeError, RecursionError, OverflowError) as error:
-                findings.append(_yaml_error(error, source, index))
+                findings.append(_yaml_error(error, source, index, text))
                 break
-            findings.extend(_validate_document(source, index, data, node, trigger_checker))
+            findings.extend(
+                _validate_document(
+                    source, index, data, node, trigger_checker, identities, config_map_checker
+                )
+            )
             index += 1
     finally:
         if loader is not None:
@@ -295,11 +487,17 @@ def validate_documents(
     return findings
 
 
-def _yaml_error(error: Exception, source: str, index: int) -> Finding:
+def _yaml_error(error: Exception, source: str, index: int, text: str) -> Finding:
     if isinstance(error, yaml.MarkedYAMLError):
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark is not None else None
         detail = " ".join(str(part) for part in (error.context, error.problem) if part)
+        if mark is not None:
+            # An unquoted ``{{ .Values.x }}`` or ``${x}`` is YAML flow syntax: the usual cause
+            # of a syntax error in a template that was never rendered; say so.
+            lines = text.splitlines()
+            if mark.line < len(lines) and (hint := placeholder_hint(lines[mark.line])):
+                detail += hint.replace(")", "; render the template, or quote the value)", 1)
         return Finding(source, index, "", "", "", f"YAML syntax error: {detail}", "error", line)
     # PyYAML raises plain ValueError and friends for some malformed scalars (e.g. a timestamp
     # with day 31 of February); they are syntax errors to the user all the same.

@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from types import UnionType
+from typing import Annotated, Any, Final, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 
 __all__ = [
@@ -77,9 +78,79 @@ class SpecModel(ApiModel):
     The API server prunes unknown fields of a structural schema without a word; rejecting
     them here is what lets ``podscaler validate`` catch ``minReplicas`` written for
     ``minReplicaCount`` before the object is applied.
+
+    Scalars are checked by their JSON type, as the CRD schema checks them: pydantic would read
+    ``minReplicaCount: "1"`` as 1 and ``restoreToOriginalReplicaCount: "yes"`` as true, which
+    the API server refuses ("must be of type integer"), so :meth:`_json_type` refuses them
+    first. A whole number written as a float (``5.0``) stays an integer, as for the server.
     """
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _json_type(cls, value: Any, info: ValidationInfo) -> Any:
+        expected = (
+            _scalar_kind(cls.model_fields[info.field_name].annotation) if info.field_name else None
+        )
+        if expected is None or value is None:
+            return value
+        if expected == "boolean":
+            if not isinstance(value, bool):
+                raise ValueError(
+                    f"must be true or false, got {_json_text(value)}{_quoted(value, expected)}"
+                )
+        elif isinstance(value, (bool, str)):
+            noun = "an integer" if expected == "integer" else "a number"
+            raise ValueError(f"must be {noun}, got {_json_text(value)}{_quoted(value, expected)}")
+        return value
+
+
+_SCALARS: Final[dict[Any, str]] = {int: "integer", float: "number", bool: "boolean"}
+
+
+def _scalar_kind(annotation: Any) -> str | None:
+    """``integer``, ``number`` or ``boolean`` when a field holds only that JSON type (``None``
+    allowed); ``None`` for anything else (strings, unions such as int-or-string, models)."""
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    members = (
+        [a for a in get_args(annotation) if a is not type(None)]
+        if get_origin(annotation) in (Union, UnionType)
+        else [annotation]
+    )
+    kinds = {_SCALARS.get(member) for member in members}
+    if kinds == {"integer", "number"}:
+        return "number"
+    return kinds.pop() if len(kinds) == 1 else None
+
+
+def _json_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _quoted(value: Any, expected: str) -> str:
+    """The hint for a scalar YAML read as a string only because it was quoted (``"1"``,
+    ``"true"``): the server wants the value itself."""
+    if not isinstance(value, str):
+        return ""
+    text = value.strip()
+    if expected == "boolean":
+        fits = text in ("true", "false")
+    else:
+        try:
+            number = float(text)
+        except ValueError:
+            return ""
+        fits = expected == "number" or number.is_integer()
+    return (
+        " (quoted, it is a string, which the API server refuses: remove the quotes)"
+        if (fits)
+        else ""
+    )
 
 
 class TargetReference(SpecModel):
@@ -138,6 +209,18 @@ class ObjectMeta(ApiModel):
     owner_references: list[OwnerReference] = Field(
         default_factory=list, description="Owners of the object."
     )
+
+    @field_validator("labels", "annotations", mode="before")
+    @classmethod
+    def _null_map_is_empty(cls, value: Any) -> Any:
+        """``annotations:`` with nothing under it (a YAML null) is an empty map, as the API
+        server reads it; exports of live objects and Helm output often carry one."""
+        return {} if value is None else value
+
+    @field_validator("finalizers", "owner_references", mode="before")
+    @classmethod
+    def _null_list_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
 
     def annotation(self, which: Annotation) -> str | None:
         """The value of *which* under podscaler's name, else under KEDA's, else ``None``."""

@@ -33,6 +33,8 @@ __all__ = [
     "Requirement",
     "SelectorError",
     "field_set",
+    "label_key_problems",
+    "label_value_problems",
     "parse_field_selector",
     "parse_label_selector",
     "supported_fields",
@@ -119,6 +121,22 @@ def _key_problems(key: str) -> list[str]:
     return problems
 
 
+def label_key_problems(key: str) -> list[str]:
+    """Why ``key`` is not a valid label or annotation key (a qualified name), with
+    kube-apiserver's messages; empty when it is one."""
+    return _key_problems(key)
+
+
+def label_value_problems(value: str) -> list[str]:
+    """Why ``value`` is not a valid label value, with kube-apiserver's messages."""
+    problems = []
+    if len(value) > _NAME_MAX:
+        problems.append(f"must be no more than {_NAME_MAX} characters")
+    if not _VALUE_RE.fullmatch(value):
+        problems.append(_VALUE_MSG)
+    return problems
+
+
 def _validate_key(key: str, where: str = "key") -> None:
     problems = _key_problems(key)
     if problems:
@@ -126,11 +144,7 @@ def _validate_key(key: str, where: str = "key") -> None:
 
 
 def _validate_value(key: str, value: str, where: str = "values") -> None:
-    problems = []
-    if len(value) > _NAME_MAX:
-        problems.append(f"must be no more than {_NAME_MAX} characters")
-    if not _VALUE_RE.fullmatch(value):
-        problems.append(_VALUE_MSG)
+    problems = label_value_problems(value)
     if problems:
         raise SelectorError(f'{where}[{key}]: Invalid value: "{value}": {"; ".join(problems)}')
 

@@ -106,6 +106,8 @@ def _join_path(prefix: str, loc: Iterable[int | str]) -> str:
 
 
 def _describe(value: Any) -> str:
+    if value is None or isinstance(value, bool):
+        return "null" if value is None else str(value).lower()  # as the YAML said it
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -128,7 +130,13 @@ def _pydantic_message(error: Mapping[str, Any]) -> str:
         expected = "a list" if kind == "list_type" else "a mapping"
         return f"must be {expected}, got {_describe(value)}"
     if kind == "literal_error":
-        return f"must be one of {ctx.get('expected', '')}, got {_describe(value)}"
+        message = f"must be one of {ctx.get('expected', '')}, got {_describe(value)}"
+        if isinstance(value, bool):
+            # YAML 1.1 (PyYAML here, and kubectl's YAML reader) reads an unquoted Off, On,
+            # Yes or No as a boolean: ``updateMode: Off`` arrives as false, and the API
+            # server refuses it too ("must be of type string").
+            message += " (YAML reads an unquoted Off, On, Yes or No as a boolean: quote it)"
+        return message
     if kind in {"greater_than_equal", "greater_than", "less_than_equal", "less_than"}:
         bound = {
             "greater_than_equal": (">=", "ge"),

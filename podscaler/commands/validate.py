@@ -34,10 +34,12 @@ def validate(files: tuple[Path, ...], output: str, quiet: bool) -> None:
     Reads each FILE ("-" for standard input; a directory means its *.yaml and *.yml files),
     validates every ScaledObject, ScaledJob, TriggerAuthentication, ClusterTriggerAuthentication,
     ProportionalScaler and VerticalScaler in it (an upstream VerticalPodAutoscaler is checked as
-    a VerticalScaler, with a note on porting it), and ignores other kinds. Exit status: 0 when
+    a VerticalScaler, with a note on porting it, and a cluster-proportional-autoscaler ConfigMap
+    as the parameters a ProportionalScaler reads), and ignores other kinds. Exit status: 0 when
     nothing is wrong, 1 when any document is invalid, 2 when a file cannot be read.
     """
-    from podscaler.api.manifests import validate_documents
+    from podscaler.api.manifests import pod_identities_of, validate_documents
+    from podscaler.engine.cpa.params import config_map_problems
     from scalers.offline import trigger_checker
 
     checker = trigger_checker()
@@ -60,8 +62,16 @@ def validate(files: tuple[Path, ...], output: str, quiet: bool) -> None:
                 click.echo(f"{candidate}: cannot read: {exc}", err=True)
                 unreadable = True
     errors = warnings = 0
+    # A ScaledObject's TriggerAuthentication may be in another file of the same run.
+    identities = pod_identities_of([text for _, text in sources])
     for source, text in sources:
-        for finding in validate_documents(text, source, trigger_checker=checker):
+        for finding in validate_documents(
+            text,
+            source,
+            trigger_checker=checker,
+            identities=identities,
+            config_map_checker=config_map_problems,
+        ):
             errors += finding.severity == "error"
             warnings += finding.severity == "warning"
             if quiet and finding.severity not in {"error", "warning"}:

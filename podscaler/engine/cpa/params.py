@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+from podscaler.api.validation import Problem
 from podscaler.engine.cpa.gojson import FieldKind, GoJsonError, decode_struct
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "ParamsError",
     "check_ladder",
     "check_linear",
+    "config_map_problems",
     "go_format_entries",
     "parse_config_data",
     "parse_ladder",
@@ -250,3 +252,26 @@ def parse_config_data(data: Mapping[str, str] | None) -> Params:
         except ParamsError as exc:
             raise ParamsError(f"error parsing ladder params: {exc}") from exc
     raise ParamsError(f"not a supported control mode: {mode}")
+
+
+def config_map_problems(config_map: Mapping[str, Any]) -> list[Problem]:
+    """What is wrong with a CPA ConfigMap (an object, as ``podscaler validate`` reads it):
+    the API server's rule that every ``data`` value is a string, then CPA's own parse."""
+    data = config_map.get("data")
+    if not isinstance(data, Mapping):
+        return [Problem("data", "must be a mapping of strings")]
+    for key, value in data.items():
+        if not isinstance(value, str):
+            return [
+                Problem(
+                    f"data.{key}",
+                    "must be a string: a ConfigMap's values are strings, so write the JSON "
+                    "object as one (e.g. after '|-' on the line before)",
+                )
+            ]
+    try:
+        parse_config_data(data)
+    except ParamsError as exc:
+        ((key, _),) = data.items() if len(data) == 1 else ((None, None),)
+        return [Problem(f"data.{key}" if key is not None else "data", str(exc))]
+    return []

@@ -225,3 +225,27 @@ async def test_run_time_values_are_named_not_guessed(kube: Kube, cluster: dict[s
     typo = _validate(_so("typo", {**_SQS, "metadata": {**_SQS["metadata"], "queueLenght": "5"}}))
     [warning] = [f for f in typo if f.severity == "warning"]
     assert warning.path == "spec.triggers[0].metadata.queueLenght"
+
+
+async def test_the_pod_identity_of_a_trigger_authentication_among_the_files_is_read(
+    kube: Kube, cluster: dict[str, Any]
+) -> None:
+    # Found in the wild: a TriggerAuthentication with podIdentity azure-workload and a
+    # prometheus ScaledObject using it, in one file. The operator refuses the trigger; validate
+    # passed it, since the provider comes from the other document.
+    auth = {
+        "apiVersion": "autoscaling.podscaler.io/v1alpha1",
+        "kind": "TriggerAuthentication",
+        "metadata": {"name": "azure-id", "namespace": NS},
+        "spec": {"podIdentity": {"provider": "azure-workload", "identityId": "id"}},
+    }
+    await create(kube, f"{GROUP}/namespaces/{NS}/triggerauthentications", auth)
+    so = _so("azure", {**_prom(), "authenticationRef": {"name": "azure-id"}})
+    operator = await _operator_accepts(kube, cluster, so)
+    assert "pod identity provider 'azure-workload' is not supported" in operator
+    findings = validate_documents(
+        yaml.safe_dump_all([auth, so]), "both.yaml", trigger_checker=trigger_checker()
+    )
+    [error] = [f for f in findings if f.severity == "error"]
+    assert error.path == "spec.triggers[0].authenticationRef"
+    assert error.message in operator

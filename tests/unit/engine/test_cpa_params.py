@@ -14,9 +14,11 @@ import json
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from podscaler.api.manifests import validate_documents
 from podscaler.engine.cpa import (
     LadderParams,
     LinearParams,
@@ -25,6 +27,7 @@ from podscaler.engine.cpa import (
     parse_ladder,
     parse_linear,
 )
+from podscaler.engine.cpa.params import config_map_problems
 
 # ------------------------------------------------------------------------------------ examples
 
@@ -248,3 +251,54 @@ def test_a_negative_number_anywhere_in_a_step_is_refused(
     rows[index][column] = negative
     with pytest.raises(ParamsError, match="invalid negative values"):
         parse_ladder(json.dumps({"coresToReplicas": rows}))
+
+
+# --- podscaler validate: a CPA ConfigMap among the manifests ---------------------------------
+
+
+def _validate_config_map(data: object) -> list[tuple[str, str, str]]:
+    document = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "dns-autoscaler", "namespace": "kube-system"},
+        "data": data,
+    }
+    findings = validate_documents(
+        yaml.safe_dump(document), "cm.yaml", config_map_checker=config_map_problems
+    )
+    return [(f.severity, f.path, f.message) for f in findings]
+
+
+def test_validate_checks_a_cpa_config_map_as_cpa_reads_it() -> None:
+    good = _validate_config_map({"linear": '{"coresPerReplica":256,"nodesPerReplica":16}'})
+    assert [(severity, path) for severity, path, _ in good] == [("info", "data")]
+    # The README's ladder example ends its object with a comma: Go's JSON refuses it.
+    comma = _validate_config_map({"ladder": '{"coresToReplicas": [[1, 1], [64, 3]],\n}'})
+    assert comma[1][:2] == ("error", "data.ladder")
+    assert comma[1][2].startswith("error parsing ladder params: could not parse parameters")
+    # Written as a YAML mapping: the API server refuses a ConfigMap value that is no string.
+    mapping = _validate_config_map({"linear": {"coresPerReplica": 256}})
+    assert mapping[1][:2] == ("error", "data.linear")
+    assert mapping[1][2].startswith("must be a string")
+    extra = _validate_config_map({"ladder": '{"nodesToReplicas":[[1,2]]}', "other": "x"})
+    assert extra[1][:2] == ("error", "data")
+    assert "expected only one entry" in extra[1][2]
+
+
+def test_other_config_maps_are_still_skipped() -> None:
+    [finding] = _validate_config_map({"nginx.conf": "events {}"})
+    assert finding[0] == "info"
+    assert finding[2].startswith("skipped: v1 ConfigMap")
+
+
+@settings(deadline=None, max_examples=200)
+@given(
+    st.dictionaries(
+        st.sampled_from(["linear", "ladder", "other"]),
+        st.none() | st.integers() | st.text(max_size=40) | st.just('{"min": 1}'),
+        min_size=1,
+    )
+)
+def test_any_cpa_config_map_gives_problems_never_an_exception(data: dict[str, object]) -> None:
+    for problem in config_map_problems({"data": data}):
+        assert problem.path.startswith("data")
