@@ -52,7 +52,6 @@ BEHAVIOR: Final = "autoscaling.alpha.kubernetes.io/behavior"
 ANNOTATIONS: Final = (METRICS, CURRENT_METRICS, CONDITIONS, BEHAVIOR)
 
 
-
 def _go_json(value: Any) -> str:
     """Compact JSON as Go's encoder writes it (``<``, ``>``, ``&`` escaped)."""
     text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
