@@ -79,6 +79,18 @@ def _is_cpu_utilization(metric: Obj) -> bool:
 # ---------------------------------------------------------------- v2 -> v1
 
 
+class V1View(dict[str, Any]):
+    """A v1 HPA that keeps the stored v2 object it was made from, for the server's Table:
+    kubectl's TARGETS column pairs each metric with the current metric at the same index of
+    the stored object, an order the v1 form has lost (its CPU metric moves to the end)."""
+
+    __slots__ = ("stored",)
+
+    def __init__(self, obj: Obj, stored: Obj) -> None:
+        super().__init__(obj)
+        self.stored = stored
+
+
 def _spec_metric_to_v1(metric: Obj) -> Obj:
     kind = metric.get("type")
     out: Obj = {"type": kind}
@@ -247,7 +259,7 @@ def v2_to_v1(obj: Obj) -> Obj:
     out["metadata"] = meta
     out["spec"] = v1_spec
     out["status"] = v1_status
-    return out
+    return V1View(out, obj)
 
 
 # ---------------------------------------------------------------- v1 -> v2
