@@ -160,6 +160,7 @@ async def test_status_counts_what_the_operator_manages(
         "problems": [],
         "metricsApi": "off",
         "admissionWebhook": "off",
+        "shardMember": None,  # not run with --shard
     }
     assert document["role"] == "active"
     so = document["objects"]["ScaledObject"]
