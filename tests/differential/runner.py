@@ -337,6 +337,8 @@ async def send(
             body: Any = json.loads(raw)
         except ValueError:
             body = raw.decode(errors="replace")
+            if resp.content_type == "application/yaml":
+                body = yaml.safe_load(raw)
         return Answer(resp.status, body, joined)
 
 

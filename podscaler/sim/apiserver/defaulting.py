@@ -276,6 +276,10 @@ def apply_defaults(rt: ResourceType, obj: Obj) -> None:
     """Fill in, in place, what kube-apiserver's defaulting fills in for a request body."""
     if rt.custom:
         return
+    if (rt.group, rt.version, rt.kind) == ("autoscaling", "v1", "HorizontalPodAutoscaler"):
+        # v1 defaults only minReplicas; v2's defaults apply once converted (views.py).
+        _apply(obj, (("spec.minReplicas", 1),))
+        return
     rows = DEFAULTS.get((rt.group, rt.kind))
     if rows is not None:
         _apply(obj, rows)

@@ -11,17 +11,25 @@ first alternative the server can give wins:
   a list: the objects' ``metadata`` only (metadata-only informers, the garbage collector);
 * no ``as``: the object itself.
 
-The server speaks JSON only, so a protobuf alternative is passed over (every client that asks
-for protobuf also accepts JSON); an ``as`` it does not know, or the list form on a single
+The server writes JSON and YAML, so a protobuf alternative is passed over (every client that
+asks for protobuf also accepts JSON); an ``as`` it does not know, or the list form on a single
 object, is passed over too. A header naming only media types kube-apiserver does not speak
-(``text/html``) is 406, as upstream; one naming only YAML or protobuf gets JSON (upstream would
-answer in those).
+(``text/html``) is 406, as upstream; one naming only protobuf gets JSON (upstream would answer
+in protobuf).
+
+YAML (``application/yaml``) is an encoding, not a form: whichever form was chosen is written as
+YAML when the media type the server picks is YAML (:func:`wants_yaml`; the server's middleware
+re-encodes the JSON answer, errors included, as kube-apiserver does). Watches have no YAML
+framing upstream: a watch that accepts only YAML is 406 (:data:`WATCH_MEDIA_TYPES`).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Final, Literal
+
+import yaml
 
 from podscaler.sim.apiserver.entries import Entry, Obj, dumps
 from podscaler.sim.apiserver.errors import NotAcceptable
@@ -34,6 +42,11 @@ Endpoint = Literal["object", "list", "watch"]
 META_GROUP: Final = "meta.k8s.io"
 _META_VERSIONS: Final = ("v1", "v1beta1")
 _PROTOBUF: Final = "application/vnd.kubernetes.protobuf"
+YAML: Final = "application/yaml"
+#: What a watch may be answered in upstream (there is no YAML stream framing).
+WATCH_MEDIA_TYPES: Final = (
+    "application/json;stream=watch, application/vnd.kubernetes.protobuf;stream=watch"
+)
 #: Media types an answer may be given in upstream (any other header alone is a 406).
 _SPOKEN: Final = frozenset(
     {"application/json", "application/yaml", _PROTOBUF, "application/*", "*/*"}
@@ -116,3 +129,38 @@ def partial_list(entries: list[Entry], list_meta: Obj, version: str = "v1") -> b
         + b',"items":['
     )
     return head + b",".join(dumps(partial(e.obj, version)) for e in entries) + b"]}"
+
+
+def _quality(params: dict[str, str]) -> float:
+    try:
+        return float(params.get("q", "1"))
+    except ValueError:
+        return 0.0
+
+
+def wants_yaml(accept: str) -> bool:
+    """Whether the media type the server picks from ``accept`` is YAML: the most preferred
+    (``q``, then order) of JSON, YAML and wildcards; protobuf is passed over, as above."""
+    ranges = [
+        (media, params)
+        for media, params in media_ranges(accept)
+        if media in _SPOKEN and media != _PROTOBUF and _quality(params) > 0
+    ]
+    if not ranges:
+        return False
+    best = max(ranges, key=lambda r: _quality(r[1]))  # max keeps the first of equals
+    return best[0] == YAML
+
+
+_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def to_yaml(raw: bytes) -> bytes:
+    """A JSON answer written as YAML: keys sorted, block style, as sigs.k8s.io/yaml writes."""
+    return yaml.dump(
+        json.loads(raw),
+        Dumper=_Dumper,
+        sort_keys=True,
+        allow_unicode=True,
+        default_flow_style=False,
+    ).encode()

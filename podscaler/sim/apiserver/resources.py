@@ -8,8 +8,9 @@ live in the object.
 
 Deliberate simplifications versus a real kube-apiserver:
 
-* every resource is served at exactly one version (the one listed here, or a CRD's storage
-  version); there is no conversion between versions;
+* every resource is served at one version (the one listed here, or a CRD's storage
+  version), except the two views of another resource's objects ``views.py`` converts
+  (events.k8s.io/v1 Events, autoscaling/v1 HorizontalPodAutoscalers);
 * PodMetrics and NodeMetrics (``metrics.k8s.io``) are listed here for discovery, but are served
   from the simulation's values (see ``metrics.py``), not from the object store.
 """
@@ -72,7 +73,8 @@ class ResourceType:
     #: workloads and pods start from an empty status that controllers fill in).
     keep_status_on_create: bool = False
     #: Served as a view of another resource's objects, (group, resource) of the stored one:
-    #: events.k8s.io/v1 Events are the core/v1 Events, converted (see ``views.py``).
+    #: events.k8s.io/v1 Events are the core/v1 Events, autoscaling/v1 HPAs the v2 ones,
+    #: converted (see ``views.py``).
     stored_as: tuple[str, str] | None = None
 
     @property
@@ -223,6 +225,17 @@ BUILTIN: tuple[ResourceType, ...] = (
         short=("hpa",),
         categories=("all",),
         sub=("status",),
+    ),
+    # After v2: the group's preferred version is the first one listed.
+    _t(
+        "autoscaling",
+        "v1",
+        "horizontalpodautoscalers",
+        "HorizontalPodAutoscaler",
+        short=("hpa",),
+        categories=("all",),
+        sub=("status",),
+        stored_as=("autoscaling", "horizontalpodautoscalers"),
     ),
     _t(
         "policy",

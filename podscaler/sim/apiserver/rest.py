@@ -36,6 +36,7 @@ from podscaler.sim.apiserver import (
     negotiation,
     requestoptions,
     tables,
+    typedlists,
     validation,
     versions,
 )
@@ -140,7 +141,7 @@ async def collection(
         + dumps(meta)
         + b',"items":['
     )
-    return respond(head + b",".join(e.raw() for e in items) + b"]}")
+    return respond(typedlists.typed_list(head, rt, items))
 
 
 def object_response(
@@ -530,7 +531,7 @@ async def delete_collection(
         for e in objects.entries(rt, target.namespace)
         if predicate is None or predicate(e.obj)
     ]
-    deleted: list[bytes] = []
+    deleted: list[Entry] = []
     grace = _grace_seconds(options)
     for ns, name in doomed:
         if objects.find(rt, ns, name) is None:
@@ -538,7 +539,7 @@ async def delete_collection(
         entry, _gone = objects.delete(
             rt, ns, name, propagation=options.get("propagationPolicy"), grace_seconds=grace
         )
-        deleted.append(entry.raw())
+        deleted.append(entry)
     head = (
         b'{"kind":"'
         + rt.list_kind.encode()
@@ -548,7 +549,7 @@ async def delete_collection(
         + str(server.store.resource_version).encode()
         + b'"},"items":['
     )
-    return respond(head + b",".join(deleted) + b"]}")
+    return respond(typedlists.typed_list(head, rt, deleted))
 
 
 def _dry_run(request: web.Request) -> bool:

@@ -49,6 +49,7 @@ from podscaler.sim.apiserver import (
     crds,
     discovery,
     kubeconfig,
+    negotiation,
     openapi,
     podlogs,
     resize,
@@ -65,6 +66,7 @@ from podscaler.sim.apiserver.errors import (
     ApiError,
     InternalError,
     MethodNotAllowed,
+    NotAcceptable,
     NotFound,
 )
 from podscaler.sim.apiserver.metrics import MetricsBoard
@@ -73,9 +75,11 @@ from podscaler.sim.apiserver.store import Entry, Obj, Store, Watcher, rfc3339
 from podscaler.sim.apiserver.views import Objects
 from podscaler.sim.apiserver.webhooks import WebhookCaller
 from podscaler.sim.apiserver.wire import (
+    JSON,
     Target,
     error_response,
     parse_resource_path,
+    query_bool,
     respond,
     selector_predicate,
 )
@@ -119,6 +123,34 @@ async def _status_errors(
     except Exception as exc:
         log.exception("embedded API server: %s %s failed", request.method, request.path)
         return error_response(InternalError(f"internal error: {type(exc).__name__}: {exc}"))
+
+
+@web.middleware
+async def _yaml_answers(
+    request: web.Request, handler: Callable[[web.Request], Any]
+) -> web.StreamResponse:
+    """Answer in YAML where the request prefers it (``negotiation.wants_yaml``): the JSON
+    answer of any API path, a Status included, re-encoded. A watch preferring YAML is 406, as
+    upstream (there is no YAML watch framing)."""
+    accept = request.headers.get("Accept", "")
+    api = request.path.startswith(("/api/", "/apis/")) or request.path in ("/api", "/apis")
+    if not api or "yaml" not in accept or not negotiation.wants_yaml(accept):
+        response: web.StreamResponse = await handler(request)
+        return response
+    if query_bool(request.query, "watch") or "/watch/" in request.path:
+        answer = error_response(
+            NotAcceptable(
+                f"only the following media types are accepted: {negotiation.WATCH_MEDIA_TYPES}"
+            )
+        )
+    else:
+        answer = await handler(request)
+    if isinstance(answer, web.Response) and answer.content_type == JSON:
+        body = answer.body
+        if isinstance(body, bytes) and body:
+            answer.body = negotiation.to_yaml(body)
+            answer.content_type = negotiation.YAML
+    return answer
 
 
 class ApiServer:
@@ -191,7 +223,8 @@ class ApiServer:
         if self.install_crds:
             self._install_podscaler_crds()
         app = web.Application(
-            middlewares=[self._audited, _status_errors], client_max_size=bodies.MAX_BODY_BYTES
+            middlewares=[self._audited, _yaml_answers, _status_errors],
+            client_max_size=bodies.MAX_BODY_BYTES,
         )
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         if self.aggregator is not None:

@@ -61,6 +61,7 @@ from podscaler.sim.apiserver.lifecycle import deletion_grace, finalized, is_pod,
 from podscaler.sim.apiserver.names import name_problems
 from podscaler.sim.apiserver.nodeports import NodePorts
 from podscaler.sim.apiserver.resources import ResourceType
+from podscaler.sim.apiserver.typedlists import set_type
 
 #: generateName suffix alphabet: upstream avoids vowels and look-alike digits.
 _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
@@ -268,8 +269,7 @@ class Store:
                 group=rt.group,
                 kind=rt.resource,
             )
-        obj["apiVersion"] = rt.api_version
-        obj["kind"] = rt.kind
+        set_type(obj, rt)
         meta["uid"] = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
         meta["creationTimestamp"] = rfc3339(self._now())
         if defaulting.has_generation(rt):
@@ -399,8 +399,7 @@ class Store:
                     )
         if subresource != "status" and rt.kind == "Service" and not rt.group:
             self.node_ports.assign(new, old_obj)
-        new["apiVersion"] = rt.api_version
-        new["kind"] = rt.kind
+        set_type(new, rt)
         new_meta = new["metadata"]
         new_meta["resourceVersion"] = old_meta.get("resourceVersion")
         if "generation" in old_meta and _counts_for_generation(rt, new) != _counts_for_generation(

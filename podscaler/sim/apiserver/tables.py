@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from podscaler.api.timestamps import parse_time
+from podscaler.sim.apiserver.hpaconversion import V1View, v1_to_v2
 from podscaler.sim.apiserver.resources import ResourceType
 from podscaler.sim.apiserver.store import Obj
 from podscaler.sim.apiserver.views import events_v1_to_core_event
@@ -153,6 +154,68 @@ def _hpa_ref(obj: Obj, _now: datetime) -> str:
     return f"{ref.get('kind', '')}/{ref.get('name', '')}"
 
 
+#: Metrics shown in an HPA's TARGETS cell before "+ N more...".
+_HPA_SHOWN = 2
+
+
+def _hpa_metric(metric: Obj, status: Obj) -> str:
+    """One metric as ``current/target``, as kubectl shows it: ``cpu: 70%/60%``,
+    ``memory: 90Mi/100Mi``, ``7/10``, ``2/3 (avg)``. The current value is the status entry at
+    the same index, when it is of the same type (``<unknown>`` otherwise)."""
+    kind = str(metric.get("type") or "")
+    if kind in ("Resource", "ContainerResource"):
+        field = "resource" if kind == "Resource" else "containerResource"
+        source = metric.get(field) or {}
+        target = source.get("target") or {}
+        now = (status.get(field) or {}).get("current")
+        if "averageValue" in target:
+            current = (now or {}).get("averageValue", "<unknown>")
+            return f"{source.get('name')}: {current}/{target['averageValue']}"
+        utilization = (now or {}).get("averageUtilization")
+        current = f"{utilization}%" if utilization is not None else "<unknown>"
+        wanted = target.get("averageUtilization")
+        return f"{source.get('name')}: {current}/{f'{wanted}%' if wanted is not None else '<auto>'}"
+    if kind == "Pods":
+        target = (metric.get("pods") or {}).get("target") or {}
+        now = (status.get("pods") or {}).get("current")
+        current = (now or {}).get("averageValue", "<unknown>")
+        return f"{current}/{target.get('averageValue')}"
+    if kind in ("Object", "External"):
+        field = kind.lower()
+        target = (metric.get(field) or {}).get("target") or {}
+        now = (status.get(field) or {}).get("current")
+        if "averageValue" in target:
+            current = (now or {}).get("averageValue", "<unknown>")
+            return f"{current}/{target['averageValue']} (avg)"
+        current = (now or {}).get("value", "<unknown>")
+        return f"{current}/{target.get('value')}"
+    return "<unknown type>"
+
+
+def _hpa_targets(obj: Obj, _now: datetime) -> str:
+    """kubectl's TARGETS: the first two metrics and how many more, from the stored v2 form (a
+    v1 view carries it; a v1 object without it is converted, its CPU metric then last)."""
+    if isinstance(obj, V1View):
+        obj = obj.stored
+    elif obj.get("apiVersion") == "autoscaling/v1":
+        obj = v1_to_v2(obj)
+    metrics = [m for m in _g(obj, "spec", "metrics", default=[]) or [] if isinstance(m, dict)]
+    if not metrics:
+        return "<none>"
+    statuses = list(_g(obj, "status", "currentMetrics", default=[]) or [])
+    shown = [
+        _hpa_metric(m, statuses[i] if i < len(statuses) and isinstance(statuses[i], dict) else {})
+        for i, m in enumerate(metrics[:_HPA_SHOWN])
+    ]
+    more = len(metrics) - len(shown)
+    return ", ".join(shown) + (f" + {more} more..." if more else "")
+
+
+def _hpa_min_pods(obj: Obj, _now: datetime) -> str:
+    minimum = _g(obj, "spec", "minReplicas", default=None)
+    return "<unset>" if minimum is None else str(minimum)
+
+
 # Events, as kubectl's event printer shows them. The cells are computed from the core/v1 shape
 # (events.k8s.io/v1 objects are converted first): an Event written through the newer API has
 # eventTime and series instead of firstTimestamp, lastTimestamp and count, and a reporting
@@ -289,9 +352,10 @@ BUILTIN_COLUMNS: dict[tuple[str, str], list[Column]] = {
     ("autoscaling", "HorizontalPodAutoscaler"): [
         _NAME,
         ("Reference", "string", 0, _hpa_ref),
-        ("MinPods", "integer", 0, _field("spec", "minReplicas", default=1)),
-        ("MaxPods", "integer", 0, _field("spec", "maxReplicas")),
-        ("Replicas", "integer", 0, _field("status", "currentReplicas")),
+        ("Targets", "string", 0, _hpa_targets),
+        ("MinPods", "string", 0, _hpa_min_pods),
+        ("MaxPods", "string", 0, _field("spec", "maxReplicas")),
+        ("Replicas", "string", 0, _field("status", "currentReplicas")),
         _AGE,
     ],
     ("policy", "PodDisruptionBudget"): [

@@ -1,4 +1,7 @@
-"""One stored resource served at two group-versions: Events as core/v1 and events.k8s.io/v1.
+"""One stored resource served at two group-versions: Events as core/v1 and events.k8s.io/v1,
+HorizontalPodAutoscalers as autoscaling/v2 and autoscaling/v1 (``hpaconversion.py`` holds
+that conversion; a v1 write gets v2's defaults once converted, as upstream defaults the
+storage version when it decodes).
 
 kube-apiserver keeps each Event once and serves it through both APIs: an Event podscaler
 writes through ``events.k8s.io/v1`` is what ``kubectl describe`` finds through
@@ -36,6 +39,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from podscaler.sim.apiserver import defaulting, hpaconversion
 from podscaler.sim.apiserver.resources import ResourceTable, ResourceType
 from podscaler.sim.apiserver.store import Entry, Event, Obj, Store, Watcher
 
@@ -150,13 +154,18 @@ class ConvertedObjects:
         self._store.unwatch(self._storage, watcher)
 
 
-#: (group, resource) of a view → (group, version, resource) of the stored resource and the
-#: conversions (to the view, from the view).
-_VIEWS: dict[tuple[str, str], tuple[tuple[str, str, str], Convert, Convert]] = {
-    ("events.k8s.io", "events"): (
+#: (group, version, resource) of a view → (group, version, resource) of the stored resource
+#: and the conversions (to the view, from the view).
+_VIEWS: dict[tuple[str, str, str], tuple[tuple[str, str, str], Convert, Convert]] = {
+    ("events.k8s.io", "v1", "events"): (
         ("", "v1", "events"),
         core_event_to_events_v1,
         events_v1_to_core_event,
+    ),
+    ("autoscaling", "v1", "horizontalpodautoscalers"): (
+        ("autoscaling", "v2", "horizontalpodautoscalers"),
+        hpaconversion.v2_to_v1,
+        hpaconversion.v1_to_v2,
     ),
 }
 
@@ -168,11 +177,17 @@ Objects = Store | ConvertedObjects
 
 def objects(store: Store, table: ResourceTable, rt: ResourceType) -> Objects:
     """The store as the REST handlers of ``rt`` must see it."""
-    view = _VIEWS.get((rt.group, rt.resource))
+    view = _VIEWS.get((rt.group, rt.version, rt.resource))
     if view is None or rt.custom:
         return store
     (group, version, resource), to_view, from_view = view
     storage = table.get(group, version, resource)
     if storage is None:  # pragma: no cover - both are built in
         return store
-    return ConvertedObjects(store, storage, rt, to_view, from_view)
+
+    def stored(obj: Obj) -> Obj:
+        converted = from_view(obj)
+        defaulting.apply_defaults(storage, converted)
+        return converted
+
+    return ConvertedObjects(store, storage, rt, to_view, stored)

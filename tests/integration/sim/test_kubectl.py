@@ -155,3 +155,29 @@ spec:
     changed = scaled_object.replace("maxReplicaCount: 5", "maxReplicaCount: 7")
     assert "configured" in await kubectl("apply", "-f", "-", stdin=changed)
     assert await kubectl("get", "so", "web", "-o", "jsonpath={.spec.maxReplicaCount}") == "7"
+
+
+async def test_autoscale_and_hpa_read_at_both_versions(kubectl: Kubectl) -> None:
+    """``kubectl autoscale`` writes an autoscaling/v1 HPA (kubectl 1.32 does), which the
+    server keeps as v2; v1 clients and v2 clients see the same object."""
+    await kubectl("apply", "-f", "-", stdin=DEPLOYMENT)
+    out = await kubectl("autoscale", "deployment", "web", "--cpu-percent=55", "--min=2", "--max=6")
+    assert "horizontalpodautoscaler.autoscaling/web autoscaled" in out
+    # (kubectl expands a short name only without a version: hpa.v1.autoscaling is not one.)
+    v1_hpa, v2_hpa = V1_HPA, "horizontalpodautoscalers.v2.autoscaling"
+    v2 = await kubectl("get", v2_hpa, "web", "-o", "jsonpath={.spec.metrics}")
+    assert '"averageUtilization":55' in v2
+    v1 = await kubectl(
+        "get", v1_hpa, "web", "-o", "jsonpath={.spec.targetCPUUtilizationPercentage}"
+    )
+    assert v1 == "55"
+    assert "Deployment/web" in await kubectl("get", "hpa")
+    await kubectl("patch", v1_hpa, "web", "--type=merge", "-p", '{"spec":{"maxReplicas":9}}')
+    assert await kubectl("get", v2_hpa, "web", "-o", "jsonpath={.spec.maxReplicas}") == "9"
+    raw = await kubectl(
+        "get", "--raw", "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers/web"
+    )
+    assert '"targetCPUUtilizationPercentage":55' in raw
+
+
+V1_HPA = "horizontalpodautoscalers.v1.autoscaling"

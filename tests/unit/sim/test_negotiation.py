@@ -1,15 +1,19 @@
 """Which form an ``Accept`` header asks for (``negotiation.py``, ``discovery.py``): the first
-alternative the server can give, protobuf and unknown forms passed over."""
+alternative the server can give, protobuf and unknown forms passed over; and when the answer
+is written as YAML."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from podscaler.sim.apiserver import discovery
 from podscaler.sim.apiserver.errors import NotAcceptable
-from podscaler.sim.apiserver.negotiation import Answer, negotiate
+from podscaler.sim.apiserver.negotiation import Answer, negotiate, to_yaml, wants_yaml
 
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 META = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
@@ -73,3 +77,37 @@ def test_only_media_types_upstream_does_not_speak_are_406() -> None:
         negotiate("text/html", "list")
     assert negotiate("text/html, application/yaml", "list") == Answer("object")
     assert negotiate(PROTO, "object") == Answer("object")
+
+
+@pytest.mark.parametrize(
+    ("accept", "want"),
+    [
+        ("", False),
+        ("application/yaml", True),
+        ("application/json, application/yaml", False),
+        ("application/yaml, application/json", True),
+        (f"{PROTO}, application/yaml", True),
+        ("application/yaml;q=0.5, application/json", False),
+        ("application/json;q=0.1, application/yaml", True),
+        ("application/yaml;q=0, application/json", False),
+        ("text/html, application/yaml", True),
+        ("application/yaml;as=Table;v=v1;g=meta.k8s.io", True),
+        ("*/*, application/yaml", False),
+    ],
+)
+def test_yaml_is_chosen_where_it_is_the_preferred_spoken_type(accept: str, want: bool) -> None:
+    assert wants_yaml(accept) is want
+
+
+@settings(deadline=None, max_examples=200)
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        lambda inner: (
+            st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+        ),
+        max_leaves=20,
+    )
+)
+def test_yaml_answers_read_back_as_the_json_they_came_from(value: object) -> None:
+    assert yaml.safe_load(to_yaml(json.dumps(value).encode())) == value

@@ -51,6 +51,7 @@ ROOTS: dict[str, str] = {
     "batch/v1/Job": "batch/v1.Job",
     "batch/v1/CronJob": "batch/v1.CronJob",
     "autoscaling/v2/HorizontalPodAutoscaler": "autoscaling/v2.HorizontalPodAutoscaler",
+    "autoscaling/v1/HorizontalPodAutoscaler": "autoscaling/v1.HorizontalPodAutoscaler",
     "autoscaling/v1/Scale": "autoscaling/v1.Scale",
     "policy/v1/PodDisruptionBudget": "policy/v1.PodDisruptionBudget",
     "coordination.k8s.io/v1/Lease": "coordination/v1.Lease",
