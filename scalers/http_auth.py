@@ -18,10 +18,11 @@ import os
 import ssl
 import tempfile
 from enum import StrEnum
+from typing import Final
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import SecretStr
 
-from scalers.contract import ScalerConfigError
+from scalers.contract import ScalerConfigError, SharedFieldsSet
 from scalers.metadata import AUTH_PARAMS, MetadataReader, Source
 
 __all__ = ["AuthMode", "HTTPAuth", "parse_http_auth", "ssl_context"]
@@ -40,10 +41,8 @@ class AuthMode(StrEnum):
     OAUTH = "oauth"
 
 
-class HTTPAuth(BaseModel):
+class HTTPAuth(SharedFieldsSet):
     """The parsed authentication block. Empty ``modes`` means no authentication."""
-
-    model_config = ConfigDict(frozen=True)
 
     modes: tuple[AuthMode, ...] = ()
     bearer_token: SecretStr | None = None
@@ -130,7 +129,11 @@ def parse_http_auth(reader: MetadataReader) -> HTTPAuth:
     )
     reader.mark_known("endpointParams")
     _validate(auth)
-    return auth
+    # Most triggers have no authentication: they all share one empty block (memory).
+    return _NO_AUTH if auth == _NO_AUTH else auth
+
+
+_NO_AUTH: Final = HTTPAuth()
 
 
 def _validate(auth: HTTPAuth) -> None:
