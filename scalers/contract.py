@@ -47,6 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from podscaler import clock
 from podscaler.api.metrictarget import MetricTargetType
+from podscaler.api.sharedfields import SharedFieldsSet
 from podscaler.api.triggers import AuthenticationRef, ScaleTrigger
 
 if TYPE_CHECKING:
@@ -71,7 +72,6 @@ __all__ = [
     "ScalerFactory",
     "ScalerFactoryBase",
     "SharedClients",
-    "SharedFieldsSet",
     "TriggerError",
     "TriggerInput",
     "exported_metric_value",
@@ -121,30 +121,8 @@ class ScalerError(TriggerError):
 # a scaler sees it); its authenticationRef is api's AuthenticationRef.
 
 
-#: One set object per distinct set of field names (see :class:`SharedFieldsSet`).
-_FIELDS_SETS: dict[frozenset[str], set[str]] = {}
 #: One tuple object per distinct tuple of parameter names (``read_parameters``).
 _NAME_TUPLES: dict[tuple[str, ...], tuple[str, ...]] = {}
-
-
-class SharedFieldsSet(BaseModel):
-    """A frozen model whose instances share pydantic's record of the fields they were given.
-
-    pydantic keeps, on every instance, a ``set`` of the names of the fields that were set
-    explicitly (``model_fields_set``): for a config of twenty fields a 2 KiB hash table, more
-    than the values themselves, and every object of an operator holds one per trigger (and one
-    per authentication block). Instances given the same fields share one set here. That is
-    safe because the models are frozen: pydantic only changes that set on assignment, which
-    they refuse; ``model_copy`` copies it before updating it.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    def model_post_init(self, context: Any, /) -> None:
-        given = self.__pydantic_fields_set__
-        shared = _FIELDS_SETS.setdefault(frozenset(given), given)
-        if shared is not given:
-            object.__setattr__(self, "__pydantic_fields_set__", shared)
 
 
 def shared_names(names: tuple[str, ...]) -> tuple[str, ...]:

@@ -20,9 +20,10 @@ import tempfile
 from enum import StrEnum
 from typing import Final
 
-from pydantic import SecretStr
+from pydantic import ConfigDict, SecretStr
 
-from scalers.contract import ScalerConfigError, SharedFieldsSet
+from podscaler.api.sharedfields import SharedFieldsSet
+from scalers.contract import ScalerConfigError
 from scalers.metadata import AUTH_PARAMS, MetadataReader, Source
 
 __all__ = ["AuthMode", "HTTPAuth", "parse_http_auth", "ssl_context"]
@@ -43,6 +44,8 @@ class AuthMode(StrEnum):
 
 class HTTPAuth(SharedFieldsSet):
     """The parsed authentication block. Empty ``modes`` means no authentication."""
+
+    model_config = ConfigDict(frozen=True)
 
     modes: tuple[AuthMode, ...] = ()
     bearer_token: SecretStr | None = None
