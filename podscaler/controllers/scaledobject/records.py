@@ -19,11 +19,17 @@ Where records live, and why there:
   each change of decision costs one. Spans are dropped when their last poll is older than
   :data:`DEFAULT_HISTORY_SECONDS` (24 h) behind the newest, and beyond
   :data:`DEFAULT_SPANS_PER_OBJECT` (an object changing its decision more often than every
-  ~3 minutes all day keeps its latest changes, not the whole day). Memory per object,
-  measured at 10,000 objects (``bench/decision_history.py``, ``bench/RESULTS.md``): a span is
-  ~1.2 KiB; a steady object holds 25 KiB (its 20 recent records; the history adds one span),
-  a busy one — 34 spans a day, as web-diurnal's 2 → 10 → 2 — 68 KiB: 250 MiB and 660 MiB at
-  10,000 such objects; the count caps one object's history at ~0.6 MiB;
+  ~3 minutes all day keeps its latest changes, not the whole day). Memory per object
+  (``tests/unit/controllers/test_decision_history.py``, tracemalloc): a span is ~1.1 KiB; an
+  object that changed its decision once an hour all day (47 spans) holds 60 KiB, its 20
+  recent records 8 KiB of it; a steady object ~6 KiB (``test_decision_packing.py``), 60 MiB
+  at 10,000 (27 KiB each before the records were packed); the count caps one object's history
+  at ~0.6 MiB;
+* a record that repeats the one before in all but its numbers (trigger values and poll
+  durations, the HPA metrics' usage and ratio, the float facts) and its time is kept packed:
+  those numbers in ~100 bytes, beside the earlier record it repeats, and rebuilt when read.
+  Most polls of a steady object are such repeats; a record is packed only when the rebuild
+  equals it, so a reader never sees a difference;
 * the latest one, shortened (:meth:`DecisionRecord.short`), goes into
   ``status.lastDecision`` and is written only when it *changes*, so a steady object costs no
   status writes; ``podscaler explain`` can read it with nothing but a kubeconfig.
