@@ -32,6 +32,9 @@ objects; ``bench/metrics_memory.py``). They are plain numbers in one table, ``(n
 name) → _ObjectSeries`` (``__slots__``; a trigger's series share one ``_TriggerSeries``),
 rendered at scrape time by one collector into the same families, with the same names, help,
 label names and values: 0.64 KiB an object, and a poll's recording a quarter of the CPU.
+:meth:`OperatorMetrics.exposition` writes those families' text straight from the table
+(:class:`_TableFamily`): a scrape at 10,000 objects holds the event loop for 0.19 s of CPU
+(1.0 s with the children) and peaks at 27 MiB above the heap (120 MiB with the children).
 Counters rendered from the table carry no ``_created`` sample (when a series was first written:
 no dashboard or alert reads it). The histograms and ``podscaler_scaledobjects`` have no
 per-object labels and stay prometheus_client metrics, collected through the same collector so
@@ -49,13 +52,15 @@ tests and benchmarks can run several operators in one process.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from functools import partial
 from typing import Any, Final
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.metrics_core import Metric
+from prometheus_client.samples import Sample
+from prometheus_client.utils import floatToGoString
 
 __all__ = ["CONTENT_TYPE_LATEST", "SCALED_JOB", "SCALED_OBJECT", "OperatorMetrics"]
 
@@ -393,23 +398,107 @@ class OperatorMetrics:
             self._kinds.pop((kind, namespace, name), None)
 
     def exposition(self) -> bytes:
-        """The text exposition format of every metric."""
-        return generate_latest(self.registry)
+        """The text exposition format of every metric on the registry (what
+        ``generate_latest(registry)`` writes, byte for byte): the table's families written
+        straight from the table (see :class:`_TableFamily`), the others by prometheus_client.
+        """
+        parts = []
+        for family in self.registry.collect():
+            if isinstance(family, _TableFamily):
+                parts.append(family.text().encode())
+            else:
+                parts.append(generate_latest(_Just(family)))
+        return b"".join(parts)
 
 
 _Objects = list[tuple[tuple[str, str], _ObjectSeries]]
 #: (namespace, name, trigger) of every trigger of every ScaledObject.
 _Triggers = list[tuple[str, str, _TriggerSeries]]
 _Kinds = list[tuple[tuple[str, str, str], _KindSeries]]
+#: One series: its label values (in the family's label order) and its value.
+_Row = tuple[tuple[str, ...], float]
+
+
+class _TableFamily(Metric):
+    """A family rendered from the table, from a function that yields its rows.
+
+    Its samples are built when first read (by ``registry.collect()``'s readers:
+    ``get_sample_value``, prometheus_client's ``generate_latest``). :meth:`OperatorMetrics.
+    exposition` asks for :meth:`text` instead, written straight from the rows in the text
+    format prometheus_client writes, byte for byte: about 6 times less CPU than building the
+    samples and formatting them (which checks and escapes each label name of each sample), and
+    no sample objects alive at the peak of a scrape.
+    """
+
+    def __init__(
+        self,
+        spec: tuple[str, str],
+        typ: str,
+        labelnames: tuple[str, ...],
+        rows: Callable[[], Iterable[_Row]],
+    ) -> None:
+        name, documentation = spec
+        super().__init__(name, documentation, typ)
+        self._built: list[Sample] | None = None  # after Metric set self.samples = []
+        self._labelnames = labelnames
+        self._rows = rows
+        self._sample_name = f"{name}_total" if typ == "counter" else name
+
+    @property
+    def samples(self) -> list[Sample]:
+        if self._built is None:
+            name, labelnames = self._sample_name, self._labelnames
+            self._built = [
+                Sample(name, dict(zip(labelnames, values, strict=True)), value)
+                for values, value in self._rows()
+            ]
+        return self._built
+
+    @samples.setter
+    def samples(self, samples: list[Sample]) -> None:
+        self._built = samples
+
+    def text(self) -> str:
+        """The family in the text format (as ``generate_latest`` writes it: HELP, TYPE, then
+        one line per series with the labels sorted by name and the values escaped)."""
+        name, labelnames = self._sample_name, self._labelnames
+        help_text = self.documentation.replace("\\", r"\\").replace("\n", r"\n")
+        order = sorted(range(len(labelnames)), key=labelnames.__getitem__)
+        pairs = ",".join(f'{labelnames[i]}="{{{i}}}"' for i in order)
+        template = f"{name}{{{{{pairs}}}}} {{{len(labelnames)}}}\n"
+        lines = [f"# HELP {name} {help_text}\n# TYPE {name} {self.type}\n"]
+        for values, value in self._rows():
+            lines.append(template.format(*map(_escaped, values), _float_text(value)))
+        return "".join(lines)
+
+
+#: prometheus_client's float formatting (Go's: ``+Inf``, ``NaN``, exponents past 1e+06), typed.
+_float_text: Callable[[float], str] = floatToGoString
+
+
+def _escaped(value: str) -> str:
+    """A label value as the text format writes it."""
+    if "\\" in value or "\n" in value or '"' in value:
+        return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+    return value
+
+
+class _Just:
+    """A collector of one family (to format a family of another collector on its own)."""
+
+    def __init__(self, family: Metric) -> None:
+        self._family = family
+
+    def collect(self) -> list[Metric]:
+        return [self._family]
 
 
 class _OperatorCollector:
     """Renders :class:`OperatorMetrics`' tables into the families, in the order they were
     registered when each was a prometheus_client metric of its own.
 
-    One family at a time, each from its own pass over the tables: the text format is written
-    family by family, so only one family's samples are alive at once (all of them at once
-    were ~15 MiB more at the peak of a scrape at 10,000 objects).
+    Each family from its own pass over a copy of the tables, when it is read: the text format
+    is written family by family, so one family at a time is alive during a scrape.
     """
 
     def __init__(self, metrics: OperatorMetrics) -> None:
@@ -433,109 +522,107 @@ class _OperatorCollector:
         self, objects: _Objects, triggers: _Triggers, kinds: _Kinds, *, describe: bool
     ) -> Iterator[Metric]:
         m = self._metrics
-        yield _by_object(GaugeMetricFamily(*_DESIRED, labels=_OBJECT_LABELS), objects, _desired)
-        yield _by_object(GaugeMetricFamily(*_CURRENT, labels=_OBJECT_LABELS), objects, _current)
-        decisions = CounterMetricFamily(*_DECISIONS, labels=(*_OBJECT_LABELS, "rule"))
-        for (namespace, name), series in objects:
-            for rule, count in list((series.decisions or {}).items()):
-                decisions.add_metric((namespace, name, rule), float(count))
-        yield decisions
-        writes = CounterMetricFamily(*_WRITES, labels=(*_OBJECT_LABELS, "outcome"))
-        for (namespace, name), series in objects:
-            if series.writes_ok:
-                writes.add_metric((namespace, name, "success"), float(series.writes_ok))
-            if series.writes_failed:
-                writes.add_metric((namespace, name, "error"), float(series.writes_failed))
-        yield writes
-        yield _by_trigger(GaugeMetricFamily(*_TRIGGER_VALUE, labels=_TRIGGER_LABELS), triggers)
-        yield _by_trigger(
-            CounterMetricFamily(*_TRIGGER_ERRORS, labels=_TRIGGER_LABELS), triggers, _errors
-        )
+        obj, trig, keda = _OBJECT_LABELS, _TRIGGER_LABELS, KEDA_SCALER_LABELS
+        yield _TableFamily(_DESIRED, "gauge", obj, partial(_object_rows, objects, _desired))
+        yield _TableFamily(_CURRENT, "gauge", obj, partial(_object_rows, objects, _current))
+        rules = (*obj, "rule")
+        yield _TableFamily(_DECISIONS, "counter", rules, partial(_decision_rows, objects))
+        outcomes = (*obj, "outcome")
+        yield _TableFamily(_WRITES, "counter", outcomes, partial(_write_rows, objects))
+        rows = partial(_trigger_rows, triggers, _value)
+        yield _TableFamily(_TRIGGER_VALUE, "gauge", trig, rows)
+        rows = partial(_trigger_rows, triggers, _errors)
+        yield _TableFamily(_TRIGGER_ERRORS, "counter", trig, rows)
         for metric in (m.evaluation_duration, m.loop_lateness):
             yield from metric.describe() if describe else metric.collect()
-        for key, (name, help_text) in TRIGGER_DETAIL_GAUGES.items():
-            detail = GaugeMetricFamily(name, help_text, labels=_TRIGGER_LABELS)
-            for namespace, obj, trigger in triggers:
-                number = trigger.details.get(key) if trigger.details is not None else None
-                if number is not None:
-                    detail.add_metric(_ours(namespace, obj, trigger), number)
-            yield detail
+        for key, detail in TRIGGER_DETAIL_GAUGES.items():
+            yield _TableFamily(detail, "gauge", trig, partial(_detail_rows, triggers, key))
         yield from m.objects.describe() if describe else m.objects.collect()
-        keda = KEDA_SCALER_LABELS
-        for spec, value in (
-            (_KEDA_VALUE, _floored),
-            (_KEDA_LATENCY, _latency),
-            (_KEDA_ACTIVE, _active),
+        for spec, typ, value in (
+            (_KEDA_VALUE, "gauge", _floored),
+            (_KEDA_LATENCY, "gauge", _latency),
+            (_KEDA_ACTIVE, "gauge", _active),
+            (_KEDA_DETAIL_ERRORS, "counter", _errors),
+            (_KEDA_ERRORS, "counter", _errors),
         ):
-            yield _by_trigger(GaugeMetricFamily(*spec, labels=keda), triggers, value, keda=True)
-        for spec in (_KEDA_DETAIL_ERRORS, _KEDA_ERRORS):
-            counter = CounterMetricFamily(*spec, labels=keda)
-            yield _by_trigger(counter, triggers, _errors, keda=True)
-        yield _by_object(
-            CounterMetricFamily(*_KEDA_OBJECT_ERRORS, labels=_KEDA_OBJECT_LABELS),
-            objects,
-            _object_errors,
-        )
-        job_errors = CounterMetricFamily(*_KEDA_JOB_ERRORS, labels=("namespace", "scaledJob"))
-        for (kind, namespace, name), other in kinds:
-            if other.errors and kind == SCALED_JOB:
-                job_errors.add_metric((namespace, name), float(other.errors))
-        yield job_errors
-        yield _by_object(
-            GaugeMetricFamily(*_KEDA_PAUSED, labels=_KEDA_OBJECT_LABELS), objects, _paused
-        )
-        loop_latency = GaugeMetricFamily(
-            *_KEDA_LOOP_LATENCY, labels=("namespace", "type", "resource")
-        )
-        for (namespace, name), series in objects:
-            if series.lateness is not None:
-                resource = f"{namespace}/{name}"
-                loop_latency.add_metric((namespace, SCALED_OBJECT, resource), series.lateness)
-        for (kind, namespace, name), other in kinds:
-            if other.lateness is not None:
-                loop_latency.add_metric((namespace, kind, f"{namespace}/{name}"), other.lateness)
-        yield loop_latency
+            rows = partial(_trigger_rows, triggers, value, keda=True)
+            yield _TableFamily(spec, typ, keda, rows)
+        rows = partial(_object_rows, objects, _object_errors)
+        yield _TableFamily(_KEDA_OBJECT_ERRORS, "counter", _KEDA_OBJECT_LABELS, rows)
+        jobs = ("namespace", "scaledJob")
+        yield _TableFamily(_KEDA_JOB_ERRORS, "counter", jobs, partial(_job_error_rows, kinds))
+        rows = partial(_object_rows, objects, _paused)
+        yield _TableFamily(_KEDA_PAUSED, "gauge", _KEDA_OBJECT_LABELS, rows)
+        latency = ("namespace", "type", "resource")
+        rows = partial(_lateness_rows, objects, kinds)
+        yield _TableFamily(_KEDA_LOOP_LATENCY, "gauge", latency, rows)
 
 
-_Family = GaugeMetricFamily | CounterMetricFamily
+# ---------------------------------------------------------------- rows of each family
 
 
-def _by_object(
-    family: _Family, objects: _Objects, value: Callable[[_ObjectSeries], float | None]
-) -> _Family:
-    """*family* with a series labelled (namespace, name) for each object *value* has one."""
+def _object_rows(
+    objects: _Objects, value: Callable[[_ObjectSeries], float | None]
+) -> Iterator[_Row]:
     for obj, series in objects:
         number = value(series)
         if number is not None:
-            family.add_metric(obj, number)
-    return family
+            yield obj, number
 
 
-def _by_trigger(
-    family: _Family,
+def _decision_rows(objects: _Objects) -> Iterator[_Row]:
+    for (namespace, name), series in objects:
+        for rule, count in list((series.decisions or {}).items()):
+            yield (namespace, name, rule), float(count)
+
+
+def _write_rows(objects: _Objects) -> Iterator[_Row]:
+    for (namespace, name), series in objects:
+        if series.writes_ok:
+            yield (namespace, name, "success"), float(series.writes_ok)
+        if series.writes_failed:
+            yield (namespace, name, "error"), float(series.writes_failed)
+
+
+def _trigger_rows(
     triggers: _Triggers,
-    value: Callable[[_TriggerSeries], float | None] = lambda t: t.value,
+    value: Callable[[_TriggerSeries], float | None],
     *,
     keda: bool = False,
-) -> _Family:
-    """*family* with a series for each trigger *value* has one, labelled as podscaler labels a
-    trigger or, with *keda*, as KEDA labels a scaler (:data:`KEDA_SCALER_LABELS`)."""
+) -> Iterator[_Row]:
+    """A row for each trigger *value* has one, labelled as podscaler labels a trigger or,
+    with *keda*, as KEDA labels a scaler (:data:`KEDA_SCALER_LABELS`)."""
     for namespace, name, trigger in triggers:
         number = value(trigger)
         if number is None:
             continue
+        index = str(trigger.index)
         if keda:
-            index = str(trigger.index)
-            family.add_metric(
-                (namespace, trigger.metric, name, trigger.scaler, index, SCALED_OBJECT), number
-            )
+            yield (namespace, trigger.metric, name, trigger.scaler, index, SCALED_OBJECT), number
         else:
-            family.add_metric(_ours(namespace, name, trigger), number)
-    return family
+            yield (namespace, name, index, trigger.scaler, trigger.metric), number
 
 
-def _ours(namespace: str, name: str, trigger: _TriggerSeries) -> tuple[str, ...]:
-    return (namespace, name, str(trigger.index), trigger.scaler, trigger.metric)
+def _detail_rows(triggers: _Triggers, key: str) -> Iterator[_Row]:
+    for namespace, name, trigger in triggers:
+        number = trigger.details.get(key) if trigger.details is not None else None
+        if number is not None:
+            yield (namespace, name, str(trigger.index), trigger.scaler, trigger.metric), number
+
+
+def _job_error_rows(kinds: _Kinds) -> Iterator[_Row]:
+    for (kind, namespace, name), other in kinds:
+        if other.errors and kind == SCALED_JOB:
+            yield (namespace, name), float(other.errors)
+
+
+def _lateness_rows(objects: _Objects, kinds: _Kinds) -> Iterator[_Row]:
+    for (namespace, name), series in objects:
+        if series.lateness is not None:
+            yield (namespace, SCALED_OBJECT, f"{namespace}/{name}"), series.lateness
+    for (kind, namespace, name), other in kinds:
+        if other.lateness is not None:
+            yield (namespace, kind, f"{namespace}/{name}"), other.lateness
 
 
 def _desired(series: _ObjectSeries) -> float | None:
@@ -552,6 +639,10 @@ def _paused(series: _ObjectSeries) -> float | None:
 
 def _object_errors(series: _ObjectSeries) -> float | None:
     return float(series.errors) if series.errors else None
+
+
+def _value(trigger: _TriggerSeries) -> float | None:
+    return trigger.value
 
 
 def _errors(trigger: _TriggerSeries) -> float | None:

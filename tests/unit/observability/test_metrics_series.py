@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.exposition import generate_latest
 
 from podscaler.observability.metrics import SCALED_JOB, SCALED_OBJECT, OperatorMetrics
 from tests.unit.observability.metrics_children import ChildrenMetrics
@@ -201,12 +202,32 @@ def test_every_family_is_exposed_and_described_before_any_object() -> None:
         OperatorMetrics(registry)
 
 
+def test_the_exposition_is_what_prometheus_client_writes_for_the_same_registry() -> None:
+    """``exposition()`` writes the table's families itself and leaves the others of a shared
+    registry (the node, proportional and vertical metrics in ``podscaler run``) to
+    prometheus_client, in the registry's order."""
+    registry = CollectorRegistry(target_info={"cluster": "test"})
+    before = Counter("other_before", "Registered before.", ["x"], registry=registry)
+    before.labels('a "b"').inc()
+    new = OperatorMetrics(registry)
+    Gauge("other_after", "Registered after.", registry=registry).set(float("nan"))
+    for call in SCRIPT:
+        call(new)
+    text = new.exposition()
+    assert text == generate_latest(registry)
+    assert text.index(b"target_info") < text.index(b"other_before") < text.index(b"keda_")
+    assert text.index(b"keda_internal_scale_loop_latency_seconds") < text.index(b"other_after")
+
+
 def test_an_error_count_for_a_kind_without_an_error_family_is_refused() -> None:
     with pytest.raises(ValueError, match="no error family"):
         OperatorMetrics().object_error("ns", "x", kind="verticalscaler")
 
 
-NAMES = st.sampled_from([("a", "x"), ("a", "y"), ("b", "x")])
+#: Few names (so calls meet the same objects), some with what the text format escapes.
+NAMES = st.tuples(
+    st.sampled_from(["a", "b", 'q"uote']), st.sampled_from(["x", "back\\slash", "new\nline", "ünï"])
+)
 NUMBERS = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-(2**40), 2**40))
 
 
@@ -262,5 +283,7 @@ def calls(draw: st.DrawFn) -> Call:
 @given(st.lists(calls(), max_size=40))
 def test_any_sequence_of_recordings_renders_as_the_children_did(script: list[Call]) -> None:
     new, old = both(script)
-    assert normalized(new.exposition()) == normalized(old.exposition())
+    text = new.exposition()
+    assert normalized(text) == normalized(old.exposition())
+    assert text == generate_latest(new.registry)  # the table's own writer: byte for byte
     assert sorted(map(repr, new.last_lateness())) == sorted(map(repr, old.last_lateness()))
