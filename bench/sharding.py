@@ -256,6 +256,29 @@ def _deep_sizes(roots: dict[str, object], fences: list[object]) -> dict[str, flo
     return sizes
 
 
+def _records_summary(decisions: Any) -> dict[str, Any]:
+    """How many kept decision records are packed repeats, and for the others which fields
+    differ from the record before (what kept them whole)."""
+    from dataclasses import fields
+
+    kept = packed = 0
+    differing: dict[str, int] = defaultdict(int)
+    for records in decisions._records.values():
+        previous = None
+        for entry in records:
+            kept += 1
+            if not hasattr(entry, "at"):  # a packed repeat (``_Repeat``; none on older trees)
+                packed += 1
+                previous = None
+                continue
+            if previous is not None:
+                for f in fields(entry):
+                    if f.name != "at" and getattr(entry, f.name) != getattr(previous, f.name):
+                        differing[f.name] += 1
+            previous = entry
+    return {"kept": kept, "packed": packed, "whole, differing from the one before": differing}
+
+
 async def probe(kubeconfig: str, interval: int, share: str, trace: bool, settle: float) -> None:
     """The operator under test (``--probe``): one JSON line."""
     from podscaler.controllers.scaledobject import ScaledObjectController, Settings
@@ -303,6 +326,7 @@ async def probe(kubeconfig: str, interval: int, share: str, trace: bool, settle:
     }
     result["rss_mib"], result["hwm_mib"] = proc_rss_mib()
     result["pymalloc"] = _pymalloc_summary()
+    result["records"] = _records_summary(controller.decisions)
     contexts = list(controller.loop.objects.values())
     decisions = controller.decisions
     result["reachable_mib"] = _deep_sizes(
@@ -374,6 +398,7 @@ async def memory(
                 + (f", traced {result['traced_mib']:.0f} MiB" if trace else "")
                 + f"; load {loadavg()}"
                 + f"\n  pymalloc (MiB): {result['pymalloc']}"
+                + f"\n  decision records: {result['records']}"
                 + f"\n  reachable (MiB, each from its first root): {result['reachable_mib']}"
                 + (
                     f"\n  RSS each minute after sync: {result['samples']}"
