@@ -193,7 +193,93 @@ def _by_owner(snapshot: tracemalloc.Snapshot) -> dict[str, int]:
     return totals
 
 
-async def probe(kubeconfig: str, interval: int, share: str, trace: bool) -> None:
+def _pymalloc_summary() -> dict[str, float]:
+    """What CPython's small-object allocator holds, in MiB (``sys._debugmallocstats``, which
+    writes to the C stderr): the arenas it has taken from the OS, the bytes live objects use
+    in them and the free bytes it keeps. The rest of the RSS is the C heap (malloc: extension
+    modules, buffers, large objects) and the interpreter's own."""
+    wanted = {
+        "arenas allocated current": "arenas",
+        "bytes in allocated blocks": "allocated",
+        "bytes in available blocks": "available",
+    }
+    found: dict[str, float] = {}
+    with tempfile.TemporaryFile(mode="w+") as out:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        try:
+            os.dup2(out.fileno(), 2)
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        out.seek(0)
+        for line in out:
+            label, _, value = line.partition("=")
+            name = wanted.get(label.strip("# ").strip())
+            if name is not None:
+                found[name] = int(value.strip().replace(",", ""))
+    # An arena is 1 MiB (CPython 3.10+): the count is its MiB.
+    return {k: v if k == "arenas" else round(v / 2**20, 1) for k, v in found.items()}
+
+
+def _deep_sizes(roots: dict[str, object], fences: list[object]) -> dict[str, float]:
+    """MiB reachable from each root that no earlier root reached (``gc.get_referents``,
+    stopping at modules, classes, functions, code, the event loop and the *fences*, shared
+    things that would otherwise pull everything into the first root that reaches them):
+    where the live bytes are, without tracemalloc (which slows the operator so much that a
+    steady state is never reached)."""
+    import gc
+    import types
+
+    stop = (
+        type,
+        types.ModuleType,
+        types.FunctionType,
+        types.CodeType,
+        types.BuiltinFunctionType,
+        asyncio.AbstractEventLoop,
+    )
+    seen: set[int] = {id(f) for f in fences} - {id(r) for r in roots.values()}
+    sizes: dict[str, float] = {}
+    for name, root in roots.items():
+        total = 0
+        stack = [root]
+        while stack:
+            obj = stack.pop()
+            if id(obj) in seen or isinstance(obj, stop):
+                continue
+            seen.add(id(obj))
+            total += sys.getsizeof(obj, 0)
+            stack.extend(gc.get_referents(obj))
+        sizes[name] = round(total / 2**20, 2)
+    return sizes
+
+
+def _records_summary(decisions: Any) -> dict[str, Any]:
+    """How many kept decision records are packed repeats, and for the others which fields
+    differ from the record before (what kept them whole)."""
+    from dataclasses import fields
+
+    kept = packed = 0
+    differing: dict[str, int] = defaultdict(int)
+    for records in decisions._records.values():
+        previous = None
+        for entry in records:
+            kept += 1
+            if not hasattr(entry, "at"):  # a packed repeat (``_Repeat``; none on older trees)
+                packed += 1
+                previous = None
+                continue
+            if previous is not None:
+                for f in fields(entry):
+                    if f.name != "at" and getattr(entry, f.name) != getattr(previous, f.name):
+                        differing[f.name] += 1
+            previous = entry
+    return {"kept": kept, "packed": packed, "whole, differing from the one before": differing}
+
+
+async def probe(kubeconfig: str, interval: int, share: str, trace: bool, settle: float) -> None:
     """The operator under test (``--probe``): one JSON line."""
     from podscaler.controllers.scaledobject import ScaledObjectController, Settings
     from podscaler.controllers.sharding.rendezvous import owner
@@ -215,6 +301,7 @@ async def probe(kubeconfig: str, interval: int, share: str, trace: bool) -> None
     )
     await controller.start()
     await controller.wait_synced(600)
+    synced = asyncio.get_running_loop().time()
     settling = asyncio.get_running_loop().create_task(settle_heap_periodically(interval))
     # Steady state: every owned object polled twice (trigger clients built, status written),
     # then one more interval; bounded, and the JSON says how far it got.
@@ -225,12 +312,49 @@ async def probe(kubeconfig: str, interval: int, share: str, trace: bool) -> None
             break
         await asyncio.sleep(1.0)
     await asyncio.sleep(interval)
+    # --settle: steady state in time, not in polls (the HPA history window, the decision
+    # records per object, the heap): RSS sampled every minute until *settle* seconds after sync.
+    samples: list[float] = []
+    while loop.time() < synced + settle:
+        await asyncio.sleep(min(60.0, synced + settle - loop.time()))
+        samples.append(round(proc_rss_mib()[0], 1))
     result: dict[str, Any] = {
         "objects": len(controller.objects),
         "polled": len(controller.loop.polled),
         "evaluations": controller.evaluations,
+        "samples": samples,
     }
     result["rss_mib"], result["hwm_mib"] = proc_rss_mib()
+    result["pymalloc"] = _pymalloc_summary()
+    result["records"] = _records_summary(controller.decisions)
+    contexts = list(controller.loop.objects.values())
+    decisions = controller.decisions
+    result["reachable_mib"] = _deep_sizes(
+        {
+            "decision records (recent)": decisions._records,
+            "decision history (spans)": decisions._spans,
+            "informer (ScaledObjects)": controller.informer._objects,
+            "targets (cache)": controller.targets,
+            "metrics": controller.metrics,
+            **{
+                f"context.{field}": [getattr(c, field) for c in contexts]
+                for field in (
+                    "spec_cache",
+                    "triggers",
+                    "hpa_history",
+                    "scaling_state",
+                    "last_poll",
+                    "status",
+                    "target",
+                    "wake",
+                )
+            },
+            "contexts (the rest)": contexts,
+            "poll tasks": controller.loop._tasks,
+            "rest of the controller": controller,
+        },
+        fences=[kube, controller, controller.loop, controller.evaluator, controller.informer],
+    )
     if trace:
         snapshot = tracemalloc.take_snapshot()
         tracemalloc.stop()
@@ -243,7 +367,9 @@ async def probe(kubeconfig: str, interval: int, share: str, trace: bool) -> None
     print(json.dumps(result), flush=True)
 
 
-async def memory(sizes: list[int], interval: int, share: str, trace: bool) -> None:
+async def memory(
+    sizes: list[int], interval: int, share: str, trace: bool, settle: float = 0.0
+) -> None:
     results: dict[int, dict[str, Any]] = {}
     for n in sizes:
         cluster = Cluster()
@@ -251,7 +377,7 @@ async def memory(sizes: list[int], interval: int, share: str, trace: bool) -> No
             populate_s = await cluster.start(n, interval)
             command = [
                 sys.executable, __file__, "--probe", str(cluster.kubeconfig),
-                "--polling-interval", str(interval), "--share", share,
+                "--polling-interval", str(interval), "--share", share, "--settle", str(settle),
             ] + (["--trace"] if trace else [])  # fmt: skip
             env = {**os.environ, "PYTHONPATH": str(ROOT)}
             operator = await asyncio.create_subprocess_exec(
@@ -270,7 +396,15 @@ async def memory(sizes: list[int], interval: int, share: str, trace: bool) -> No
                 f"{result['evaluations']:,} evaluations; populated in {populate_s:.0f} s): "
                 f"RSS {result['rss_mib']:.0f} MiB, peak {result['hwm_mib']:.0f} MiB"
                 + (f", traced {result['traced_mib']:.0f} MiB" if trace else "")
-                + f"; load {loadavg()}",
+                + f"; load {loadavg()}"
+                + f"\n  pymalloc (MiB): {result['pymalloc']}"
+                + f"\n  decision records: {result['records']}"
+                + f"\n  reachable (MiB, each from its first root): {result['reachable_mib']}"
+                + (
+                    f"\n  RSS each minute after sync: {result['samples']}"
+                    if result["samples"]
+                    else ""
+                ),
                 flush=True,
             )
         finally:
@@ -595,20 +729,23 @@ def main() -> None:
     parser.add_argument("--polling-interval", type=int, default=10)
     parser.add_argument("--share", default="1")
     parser.add_argument("--trace", action="store_true")
+    parser.add_argument(
+        "--settle", type=float, default=0.0, help="memory: measure this long after sync at least"
+    )
     parser.add_argument("--lease", type=float, default=15.0)
     parser.add_argument("--window", type=float, default=20.0)
     parser.add_argument("--seconds", type=float, default=1800.0, help="steady: how long")
     parser.add_argument("--churn", type=float, default=300.0, help="steady: between changes")
     args = parser.parse_args()
     if args.probe:
-        asyncio.run(probe(args.probe, args.polling_interval, args.share, args.trace))
+        asyncio.run(probe(args.probe, args.polling_interval, args.share, args.trace, args.settle))
         return
     print(f"# podscaler sharding bench — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC — "
           f"{platform.node()} {os.cpu_count()} cpus, Python {platform.python_version()}; "
           f"load {loadavg()}", flush=True)  # fmt: skip
     if args.part == "memory":
         sizes = [int(s) for s in args.sizes.split(",")]
-        asyncio.run(memory(sizes, args.polling_interval, args.share, args.trace))
+        asyncio.run(memory(sizes, args.polling_interval, args.share, args.trace, args.settle))
     elif args.part == "replicas":
         asyncio.run(replicas(args.objects, args.polling_interval, args.lease, args.window))
     elif args.part == "steady":

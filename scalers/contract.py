@@ -43,10 +43,11 @@ from typing import (
     runtime_checkable,
 )
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from podscaler import clock
 from podscaler.api.metrictarget import MetricTargetType
+from podscaler.api.sharedfields import SharedFieldsSet
 from podscaler.api.triggers import AuthenticationRef, ScaleTrigger
 
 if TYPE_CHECKING:
@@ -74,6 +75,7 @@ __all__ = [
     "TriggerError",
     "TriggerInput",
     "exported_metric_value",
+    "shared_names",
     "wall_clock",
 ]
 
@@ -119,7 +121,16 @@ class ScalerError(TriggerError):
 # a scaler sees it); its authenticationRef is api's AuthenticationRef.
 
 
-class ScalerConfig(BaseModel):
+#: One tuple object per distinct tuple of parameter names (``read_parameters``).
+_NAME_TUPLES: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def shared_names(names: tuple[str, ...]) -> tuple[str, ...]:
+    """*names* as the one tuple object holding them (triggers of a type read the same names)."""
+    return _NAME_TUPLES.setdefault(names, names)
+
+
+class ScalerConfig(SharedFieldsSet):
     """Fields every parsed trigger config has, whatever its type.
 
     ``unexpected_parameters`` lists metadata keys the trigger type does not read. KEDA ignores
@@ -135,6 +146,11 @@ class ScalerConfig(BaseModel):
     unexpected_parameters: tuple[str, ...] = ()
     #: The parameter names the parser looked for: what a misspelt key is compared with.
     read_parameters: tuple[str, ...] = ()
+
+    @field_validator("read_parameters")
+    @classmethod
+    def _shared_read_parameters(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        return shared_names(names)
 
 
 # --------------------------------------------------------------------------------------------

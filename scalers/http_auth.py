@@ -18,9 +18,11 @@ import os
 import ssl
 import tempfile
 from enum import StrEnum
+from typing import Final
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import ConfigDict, SecretStr
 
+from podscaler.api.sharedfields import SharedFieldsSet
 from scalers.contract import ScalerConfigError
 from scalers.metadata import AUTH_PARAMS, MetadataReader, Source
 
@@ -40,7 +42,7 @@ class AuthMode(StrEnum):
     OAUTH = "oauth"
 
 
-class HTTPAuth(BaseModel):
+class HTTPAuth(SharedFieldsSet):
     """The parsed authentication block. Empty ``modes`` means no authentication."""
 
     model_config = ConfigDict(frozen=True)
@@ -130,7 +132,11 @@ def parse_http_auth(reader: MetadataReader) -> HTTPAuth:
     )
     reader.mark_known("endpointParams")
     _validate(auth)
-    return auth
+    # Most triggers have no authentication: they all share one empty block (memory).
+    return _NO_AUTH if auth == _NO_AUTH else auth
+
+
+_NO_AUTH: Final = HTTPAuth()
 
 
 def _validate(auth: HTTPAuth) -> None:

@@ -16,8 +16,10 @@ from datetime import datetime
 from types import UnionType
 from typing import Annotated, Any, Final, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
+
+from podscaler.api.sharedfields import SharedFieldsSet
 
 __all__ = [
     "API_GROUP",
@@ -55,7 +57,7 @@ DEFAULT_TARGET_API_VERSION: Final = "apps/v1"
 DEFAULT_TARGET_KIND: Final = "Deployment"
 
 
-class ApiModel(BaseModel):
+class ApiModel(SharedFieldsSet):
     """Base of every API model: camelCase names on the wire, snake_case in Python.
 
     ``populate_by_name`` lets code build models with Python names; ``by_alias`` dumping gives

@@ -23,7 +23,6 @@ ScaledJobs), with a TriggerError Event; a ScaledJob never creates Jobs because a
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -39,7 +38,7 @@ from podscaler.api.scaledjob import ScaledJob
 from podscaler.api.timestamps import format_time
 from podscaler.api.triggers import polling_interval_of
 from podscaler.controllers.informed import InformedController
-from podscaler.controllers.loop import PollLoop
+from podscaler.controllers.loop import PollLoop, Wake
 from podscaler.controllers.transitions import condition_changes
 from podscaler.controllers.triggers import (
     AuthRefresher,
@@ -95,7 +94,7 @@ class ScaledJobContext:
     namespace: str
     name: str
     obj: dict[str, Any]
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    wake: Wake = field(default_factory=Wake)
     triggers: TriggerSet | None = None
     built_generation: int | None = None
     status: dict[str, Any] | None = None

@@ -9,13 +9,13 @@ status it wrote. Everything a single decision needs is copied out of it first
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from podscaler.api.conditions import Condition
 from podscaler.api.triggers import polling_interval_of
+from podscaler.controllers.loop import Wake
 from podscaler.controllers.scaledobject.specs import SpecCache
 from podscaler.controllers.scaledobject.status import DEFAULT_LAST_ACTIVE_REFRESH_CAP_SECONDS
 from podscaler.controllers.triggers import TriggerPoll, TriggerSet
@@ -55,7 +55,7 @@ class ObjectContext:
     namespace: str
     name: str
     obj: dict[str, Any]
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    wake: Wake = field(default_factory=Wake)
     triggers: TriggerSet | None = None
     built_generation: int | None = None
     #: The generation whose ignored trigger metadata keys were reported (one Event each); a

@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from podscaler.api.triggers import ScaleTrigger
+from podscaler.controllers.loop import Wake
 from podscaler.controllers.triggers.building import TriggerPoll, TriggerSet, build_triggers
 from podscaler.controllers.triggers.refresh import AuthRefresher, Owner, recording
 from podscaler.kube.clients import Kube
@@ -43,7 +44,7 @@ class Triggered(Protocol):
     triggers: TriggerSet | None
     #: The generation ``triggers`` were built from; ``None`` asks for a rebuild.
     built_generation: int | None
-    wake: asyncio.Event
+    wake: Wake
 
     @property
     def generation(self) -> int | None: ...

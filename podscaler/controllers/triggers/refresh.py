@@ -42,6 +42,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
+from podscaler.controllers.loop import Wake
 from podscaler.kube.clients import Kube
 from podscaler.kube.errors import KubeError, NotFound
 from podscaler.kube.informers import Informer
@@ -129,7 +130,7 @@ class Rebuildable(Protocol):
     the next evaluation rebuild the triggers, and ``wake`` makes it happen now."""
 
     built_generation: int | None
-    wake: asyncio.Event
+    wake: Wake
 
 
 @dataclass

@@ -273,7 +273,7 @@ DEFAULT_METRICS: tuple[MetricSpec, ...] = (
 # History the controller keeps between passes (upstream keeps it in memory, per HPA key)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Recommendation:
     """One pass's un-stabilized desired replica count, and when it was made."""
 
@@ -281,7 +281,7 @@ class Recommendation:
     at_seconds: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ScaleEvent:
     """A successful rescale: ``replica_change`` is positive in both directions.
 
@@ -294,7 +294,7 @@ class ScaleEvent:
     outdated: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HpaHistory:
     """Everything one HPA remembers between passes.
 

@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from podscaler.controllers.loop import PollLoop
+from podscaler.controllers.loop import PollLoop, Wake
 from podscaler.controllers.sharding import Membership
 from podscaler.kube.clients import Kube, connect
 from podscaler.observability.metrics import OperatorMetrics
@@ -97,7 +97,7 @@ class Polls:
             self._poll,
             metrics=OperatorMetrics(),
             owns=lambda key: m.owns(f"{key[0]}/{key[1]}"),
-            fresh=lambda ctx: replace(ctx, wake=asyncio.Event(), closed=False),
+            fresh=lambda ctx: replace(ctx, wake=Wake(), closed=False),
         )
         for key in KEYS:
             namespace, name = key.split("/")

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from podscaler.controllers.loop import PollLoop, spec_changed, status_is_current
+from podscaler.controllers.loop import PollLoop, Wake, spec_changed, status_is_current
 from podscaler.observability.metrics import SCALED_JOB, SCALED_OBJECT, OperatorMetrics
 from podscaler.sim.clock import run_simulated
 
@@ -30,7 +30,7 @@ class Thing:
     namespace: str
     name: str
     obj: dict[str, Any]
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    wake: Wake = field(default_factory=Wake)
     polled_at: list[float] = field(default_factory=list)
     closed: bool = False
 
@@ -319,3 +319,28 @@ def test_remove_cancels_the_task_and_closes_the_context() -> None:
 
 async def _record(ctx: Thing) -> None:
     ctx.polled_at.append(asyncio.get_running_loop().time())
+
+
+def test_wake_sleeps_until_its_deadline_or_until_set() -> None:
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        wake = Wake()
+        start = loop.time()
+        assert await wake.sleep_until(start + 0.05) is False
+        assert loop.time() - start >= 0.04
+        loop.call_later(0.01, wake.set)
+        start = loop.time()
+        assert await wake.sleep_until(start + 30.0) is True
+        assert loop.time() - start < 5.0
+        assert wake.is_set()  # set before: the next sleep returns at once, until cleared
+        assert await wake.sleep_until(loop.time() + 30.0) is True
+        wake.clear()
+        sleeper = loop.create_task(wake.sleep_until(loop.time() + 30.0))
+        await asyncio.sleep(0.01)
+        sleeper.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await sleeper
+        wake.set()  # no sleeper left: only the flag
+        assert wake.is_set()
+
+    asyncio.run(scenario())

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
-from podscaler.controllers.loop import PollLoop
+from podscaler.controllers.loop import PollLoop, Wake
 from podscaler.observability.metrics import OperatorMetrics
 from podscaler.sim.clock import run_simulated
 from tests.unit.controllers.test_loop import INTERVAL, Thing, thing
@@ -18,7 +18,7 @@ async def _record(ctx: Thing) -> None:
 
 
 def fresh(ctx: Thing) -> Thing:
-    return replace(ctx, wake=asyncio.Event(), polled_at=[], closed=False)
+    return replace(ctx, wake=Wake(), polled_at=[], closed=False)
 
 
 def test_only_owned_objects_are_polled_and_a_handover_starts_from_a_fresh_context() -> None:

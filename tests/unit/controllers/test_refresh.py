@@ -3,12 +3,12 @@ records, and that a change landing while a build reads is not lost."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import cast
 
 import pytest
 
+from podscaler.controllers.loop import Wake
 from podscaler.controllers.triggers.refresh import (
     AuthRefresher,
     looks_like_auth_failure,
@@ -62,7 +62,7 @@ def test_only_reads_inside_a_recording_are_kept() -> None:
 @dataclass
 class Target:
     built_generation: int | None = 4
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    wake: Wake = field(default_factory=Wake)
 
 
 async def test_a_change_during_the_build_rebuilds_again() -> None:
