@@ -53,7 +53,13 @@ old owner stops before the new one may start) and drops their contexts (``fresh`
 what the controller held): what a new owner knows comes from the object, as after a restart,
 and an object that comes back later is rebuilt the same way (``revive``). Tasks start for
 objects newly owned; an object whose status is current takes its first poll within one
-interval, like after a restart.
+interval, like after a restart. A replica that fences itself (its view of the members is too
+old to own anything; :mod:`podscaler.controllers.sharding.membership`) may find its late
+renewal kept, and then owns the same objects again at once: with ``held`` (true while fenced)
+the fence cancels only the polls running at that moment (those contexts start over, as above)
+and the other objects' tasks sleep on, keeping their contexts and skipping their polls while
+fenced; a kept renewal resumes them as they were (HPA history, trigger clients, cooldown
+clock), a rejoin releases them as any object given away.
 
 Cancellation. :meth:`PollLoop.remove` (the object was deleted) and :meth:`PollLoop.aclose` (the
 controller stops) cancel the object's task, wait for it, and close the context (its scalers'
@@ -192,6 +198,7 @@ class PollLoop(Generic[C]):
         owns: Callable[[Key], bool] | None = None,
         fresh: Callable[[C], C] | None = None,
         revive: Callable[[Key], C | None] | None = None,
+        held: Callable[[], bool] | None = None,
     ) -> None:
         #: ``ScaledObject``, ``ScaledJob`` …: for logs and task names; lower-cased, KEDA's
         #: ``type`` label of the loop metrics.
@@ -219,6 +226,12 @@ class PollLoop(Generic[C]):
         #: held as keys only (:attr:`dormant`), not as contexts: one replica of N holds
         #: contexts for about 1/N of the objects.
         self._revive = revive
+        #: Whether ownership is suspended rather than lost (a fenced replica, which may find
+        #: its renewal kept): objects not owned keep their contexts and sleeping tasks, and
+        #: skip their polls (see "Ownership" in the module docstring).
+        self._held = held
+        #: Objects whose poll is running now (a fence cancels those, and only those).
+        self._polling: set[Key] = set()
         #: Objects known (cached by the controller) but owned elsewhere, without a context.
         self.dormant: set[Key] = set()
         #: Tasks cancelled by a rebalance and not finished yet, by object.
@@ -246,8 +259,13 @@ class PollLoop(Generic[C]):
 
     @property
     def polled(self) -> list[Key]:
-        """The objects with a running task (all of them unless ``owns`` says otherwise)."""
-        return [key for key, task in self._tasks.items() if not task.done()]
+        """The objects with a running task that this replica owns now (all of them unless
+        ``owns`` says otherwise; none while fenced)."""
+        return [
+            key
+            for key, task in self._tasks.items()
+            if not task.done() and (self.owns is None or self.owns(key))
+        ]
 
     # ---------------------------------------------------------------- the controller's side
 
@@ -274,9 +292,18 @@ class PollLoop(Generic[C]):
         if self.owns is None:
             return 0, 0
         released = taken = 0
+        held = self._held is not None and self._held()
         for key in list(self.objects):
             owned = self.owns(key)
             task = self._tasks.get(key)
+            if (
+                held
+                and not owned
+                and task is not None
+                and not task.done()
+                and key not in self._polling
+            ):
+                continue  # fenced: it skips its polls, its context kept for a renewal
             if task is not None and (not owned or task.done()):
                 # (A done task stopped itself on seeing the object was no longer owned.)
                 del self._tasks[key]
@@ -376,13 +403,19 @@ class PollLoop(Generic[C]):
                 # repairs the cache cancels this task if so. Nothing is decided meanwhile.
                 await self._cache.wait_current()
             if self.owns is not None and not self.owns(key):
-                return  # a rebalance is on its way to cancel this task: no poll meanwhile
+                if self._held is None or not self._held():
+                    return  # a rebalance is on its way to cancel this task: no poll meanwhile
+                # Fenced: no poll; the next chance an interval on (a wake is not kept: a
+                # spec change that came meanwhile waits for that poll).
+                deadline = loop.time() + ctx.polling_interval_seconds
+                continue
             started = loop.time()
             if not woke:
                 lateness = started - deadline
                 self._metrics.lateness(ctx.namespace, ctx.name, lateness, kind=self._type)
                 if self.on_lateness is not None:
                     self.on_lateness(lateness)
+            self._polling.add(key)
             try:
                 await self._poll(ctx)
             except asyncio.CancelledError:
@@ -391,6 +424,8 @@ class PollLoop(Generic[C]):
                 # Principle 5: a bug met by one object must not stop the others (or this one).
                 log.exception("evaluating %s %s/%s failed", self.kind, ctx.namespace, ctx.name)
                 self._metrics.object_error(ctx.namespace, ctx.name, kind=self._type)
+            finally:
+                self._polling.discard(key)
             self.evaluations += 1
             interval = ctx.polling_interval_seconds
             if first and spread == 0.0 and self._phase_spread > 0.0:

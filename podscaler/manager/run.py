@@ -276,6 +276,7 @@ async def run_operator(
             rng=random.Random(options.seed),
             owns=membership.owns if membership is not None else None,
             label_selector=options.shard_selector,
+            held=membership.fenced if membership is not None else None,
         )
         refresher = AuthRefresher(
             kube, namespace=options.namespace, period_seconds=options.auth_refresh_seconds

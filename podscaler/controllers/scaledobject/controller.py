@@ -20,7 +20,8 @@ Sharding. With ``owns`` (``namespace/name`` → whether this replica works on it
 target ownership above needs them all) but only the owned ones get a context and a poll task;
 :meth:`rebalance` applies an ownership change. An object given away is forgotten as a deleted
 one is (scalers closed, decision records, metrics, its context), and starts over from its
-status when it comes back.
+status when it comes back. With ``held`` (the membership's ``fenced``) a fenced replica's
+objects are paused rather than given away (:class:`~podscaler.controllers.loop.PollLoop`).
 """
 
 from __future__ import annotations
@@ -101,6 +102,7 @@ class ScaledObjectController(InformedController):
         owns: Callable[[str], bool] | None = None,
         label_selector: str | None = None,
         headroom_board: HeadroomBoard | None = None,
+        held: Callable[[], bool] | None = None,
     ) -> None:
         self.kube = kube
         #: where offers of node headroom go (default: this event loop's board, read by the
@@ -152,6 +154,7 @@ class ScaledObjectController(InformedController):
             owns=(lambda key: owns(f"{key[0]}/{key[1]}")) if owns is not None else None,
             fresh=self._given_away,
             revive=self._revive,
+            held=held,
         )
         self.objects = self.loop.objects
         self._by_target: dict[TargetKey, set[tuple[str, str]]] = {}

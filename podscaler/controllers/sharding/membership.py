@@ -209,6 +209,11 @@ class Membership:
             return "fenced"
         return "owning" if self._owning else "joining"
 
+    def fenced(self) -> bool:
+        """Whether this replica is fenced now (its ownership suspended: a late renewal may
+        still be kept, see the module docstring)."""
+        return self.state == "fenced"
+
     def fenced_seconds(self) -> float:
         """Loop seconds since this replica's view went stale (since :meth:`run` started when
         no cycle succeeded yet); 0 while it is fresh."""

@@ -60,6 +60,11 @@ POLL = 5.0
 SEEDS = list(range(1, int(os.environ.get("FENCING_SEEDS", "0")) + 1)) or [1, 3]
 
 
+def split(key: str) -> tuple[str, str]:
+    namespace, name = key.split("/")
+    return namespace, name
+
+
 class LeaseHolding(GatedProxy):
     """Forwards everything; a Lease PUT that arrives before :attr:`hold_until` (loop time)
     is held until then (or until its client gives up), any other for :attr:`delay`."""
@@ -90,14 +95,17 @@ class LeaseHolding(GatedProxy):
 class Polls:
     """A poll loop over :data:`KEYS` that polls what *m* owns (rebalanced at each change)."""
 
-    def __init__(self, m: Membership) -> None:
+    def __init__(self, m: Membership, *, held: bool = True, slow: str = "") -> None:
         self.at: dict[str, list[float]] = defaultdict(list)
+        #: An object whose polls take a minute (always running: a fence cancels it).
+        self.slow = slow
         self.loop: PollLoop[Thing] = PollLoop(
             "ScaledObject",
             self._poll,
             metrics=OperatorMetrics(),
             owns=lambda key: m.owns(f"{key[0]}/{key[1]}"),
             fresh=lambda ctx: replace(ctx, wake=Wake(), closed=False),
+            held=m.fenced if held else None,
         )
         for key in KEYS:
             namespace, name = key.split("/")
@@ -109,15 +117,22 @@ class Polls:
         m.on_change.append(self.loop.rebalance)
 
     async def _poll(self, ctx: Thing) -> None:
-        self.at[f"{ctx.namespace}/{ctx.name}"].append(asyncio.get_running_loop().time())
+        key = f"{ctx.namespace}/{ctx.name}"
+        self.at[key].append(asyncio.get_running_loop().time())
+        if key == self.slow:
+            await asyncio.sleep(60.0)
 
     def between(self, key: str, start: float, end: float) -> list[float]:
         return [t for t in self.at[key] if start <= t <= end]
 
 
+@pytest.mark.parametrize("held", [True, False], ids=["paused-at-the-fence", "released"])
 async def test_a_renewal_answered_late_inside_the_keep_window_takes_the_objects_back_at_once(
-    kube: Kube, apiserver: ApiServer, caplog: pytest.LogCaptureFixture
+    kube: Kube, apiserver: ApiServer, caplog: pytest.LogCaptureFixture, held: bool
 ) -> None:
+    """With ``held`` (what the ScaledObject controller does) the objects sleeping at the fence
+    keep their contexts and resume as they were; only a poll running at the fence is
+    cancelled and its object started over. Without it every object is released and taken."""
     caplog.set_level(logging.INFO, "podscaler.controllers.sharding.membership")
     loop = asyncio.get_running_loop()
     async with (
@@ -134,10 +149,13 @@ async def test_a_renewal_answered_late_inside_the_keep_window_takes_the_objects_
         assert theirs
         b_owned: list[set[str]] = []
         b.on_change.append(lambda: b_owned.append(owned(b)))
-        polls = Polls(a)
+        busy = sorted(mine)[0]
+        polls = Polls(a, held=held, slow=busy)
         owning_since: list[float] = []
         a.on_change.append(lambda: owning_since.append(loop.time()) if a.owning else None)
 
+        await eventually(lambda: all(polls.at[key] for key in mine), timeout_seconds=POLL * 2)
+        contexts = {key: polls.loop.objects[split(key)] for key in mine}
         previous = await proxy.next_put()
         # The next renewal (sent a retry period later) is answered 9 s after it was sent:
         # after a's renew deadline (previous + 10), before its keep window closes (+ 12).
@@ -163,7 +181,12 @@ async def test_a_renewal_answered_late_inside_the_keep_window_takes_the_objects_
         for key in mine:  # idle only while fenced, polled again within one interval
             assert not polls.between(key, fenced_at + 1e-3, back_at - 1e-3), key
             assert polls.between(key, back_at, back_at + POLL + EPSILON), key
-        assert polls.loop.released == polls.loop.taken == len(mine)
+        if held:  # only the running poll was cancelled; the others kept their contexts
+            assert polls.loop.released == polls.loop.taken == 1
+            for key in mine - {busy}:
+                assert polls.loop.objects[split(key)] is contexts[key], key
+        else:
+            assert polls.loop.released == polls.loop.taken == len(mine)
         assert watcher.checks > 0
         await polls.loop.aclose()
 
