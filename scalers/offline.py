@@ -30,7 +30,13 @@ from podscaler.api.validation import Problem
 from scalers.contract import ScalerConfig, ScalerConfigError, ScaleTrigger
 from scalers.registry import ScalerRegistry, default_registry
 
-__all__ = ["OfflineFinding", "check_trigger_offline", "check_triggers_offline", "trigger_checker"]
+__all__ = [
+    "OfflineFinding",
+    "check_trigger_offline",
+    "check_triggers_offline",
+    "trigger_checker",
+    "unread_key_message",
+]
 
 #: Values standing in for a parameter only known at run time, tried in this order.
 _STAND_INS: Final = ("1", "true", "stand-in")
@@ -82,7 +88,7 @@ _SPEC_FIELDS: Final = frozenset(
 )
 
 
-def _unread_key_message(trigger_type: str, key: str, read: Sequence[str] = ()) -> str:
+def unread_key_message(trigger_type: str, key: str, read: Sequence[str] = ()) -> str:
     """Why a metadata key the parser never read is ignored: retired, misplaced, or unknown
     (then with the parameter it is closest to, when one is close: ``offsetRestPolicy``)."""
     retired = {name.casefold(): message for name, message in _RETIRED_KEYS.items()}
@@ -201,7 +207,7 @@ def check_trigger_offline(
                 OfflineFinding(
                     "warning",
                     _key_path(metadata_path, key),
-                    _unread_key_message(trigger.type, key, config.read_parameters),
+                    unread_key_message(trigger.type, key, config.read_parameters),
                 )
             )
         break

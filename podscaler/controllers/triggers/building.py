@@ -50,6 +50,7 @@ from scalers.contract import (
     ScalerEnvironment,
     ScaleTrigger,
 )
+from scalers.offline import unread_key_message
 from scalers.registry import ScalerRegistry
 
 __all__ = [
@@ -148,18 +149,17 @@ class TriggerSet:
 
     def ignored_metadata_note(self) -> str | None:
         """The metadata keys the triggers' types do not read, one clause per trigger, for the
-        Warning Event (``None`` when every key is read). Keys only, never values."""
+        Warning Event (``None`` when every key is read), each said as ``podscaler validate``
+        says it (retired, misplaced, or the parameter it is closest to). Keys only, never
+        values."""
         clauses = []
         for t in self.triggers:
             keys = t.config.unexpected_parameters
             if keys:
                 label = f"trigger {t.index} ({t.name or t.type})"
-                names = ", ".join(repr(k) for k in keys)
-                noun = "is not a parameter" if len(keys) == 1 else "are not parameters"
-                clauses.append(f"{label}: {names} {noun} of {t.type} triggers")
-        if not clauses:
-            return None
-        return "; ".join(clauses) + "; ignored (a misspelling?)"
+                why = [unread_key_message(t.type, k, t.config.read_parameters) for k in keys]
+                clauses.append(f"{label}: {'; '.join(why)}")
+        return "; ".join(clauses) if clauses else None
 
     @property
     def external_metric_names(self) -> list[str]:
