@@ -285,6 +285,67 @@ def _rebuilt(base: DecisionRecord, at: str, moving: Sequence[float | None]) -> D
     return replace(base, at=at, triggers=triggers, hpa=hpa, facts=facts)
 
 
+def _is_moving(value: object) -> bool:
+    return value is None or type(value) is float
+
+
+def _same_but_moving(base: DecisionRecord, record: DecisionRecord) -> bool:
+    """Whether ``_rebuilt(base, record.at, _moving(record))`` would equal *record*, field for
+    field and type for type, without building it (a third of the cost of a poll's record)."""
+    if (
+        record.generation != base.generation
+        or record.current_replicas != base.current_replicas
+        or record.desired_replicas != base.desired_replicas
+        or record.rule != base.rule
+        or record.summary != base.summary
+        or record.active is not base.active
+        or record.scaled is not base.scaled
+        or record.dry_run is not base.dry_run
+        or record.error != base.error
+        or len(record.triggers) != len(base.triggers)
+    ):
+        return False
+    for mine, theirs in zip(record.triggers, base.triggers, strict=True):
+        if (mine.index, mine.type, mine.name, mine.metric, mine.active, mine.error) != (
+            theirs.index,
+            theirs.type,
+            theirs.name,
+            theirs.metric,
+            theirs.active,
+            theirs.error,
+        ) or mine.details != theirs.details:
+            return False
+    hpa, before = record.hpa, base.hpa
+    if hpa is not None or before is not None:
+        if hpa is None or before is None or len(hpa.metrics) != len(before.metrics):
+            return False
+        if (hpa.bound_by, hpa.summary, hpa.metric_replicas, hpa.stabilized_replicas) != (
+            before.bound_by,
+            before.summary,
+            before.metric_replicas,
+            before.stabilized_replicas,
+        ) or hpa.desired_replicas != before.desired_replicas:
+            return False
+        for metric, was in zip(hpa.metrics, before.metrics, strict=True):
+            if (metric.metric, metric.replicas, metric.held, metric.error) != (
+                was.metric,
+                was.replicas,
+                was.held,
+                was.error,
+            ):
+                return False
+    if list(record.facts) != list(base.facts):  # the same keys in the same order
+        return False
+    for key, value in record.facts.items():
+        was = base.facts[key]
+        if _is_moving(was):
+            if not _is_moving(value):
+                return False
+        elif type(value) is not type(was) or value != was:
+            return False
+    return True
+
+
 def _repeat(base: DecisionRecord, record: DecisionRecord) -> _Repeat | None:
     """*record* packed against *base*, or None unless it can be rebuilt from the pack exactly
     (equal in every field, each number a float or None as before, its time in UTC to the
@@ -301,7 +362,7 @@ def _repeat(base: DecisionRecord, record: DecisionRecord) -> _Repeat | None:
     if when.tzinfo is None:
         return None
     at = (when - _EPOCH) // timedelta(microseconds=1)
-    if _at_text(at) != record.at or _rebuilt(base, record.at, moving) != record:
+    if _at_text(at) != record.at or not _same_but_moving(base, record):
         return None
     missing = sum(1 << i for i, v in enumerate(moving) if v is None)
     numbers = [0.0 if v is None else v for v in moving]

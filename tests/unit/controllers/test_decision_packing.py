@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import gc
 import tracemalloc
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -42,6 +45,7 @@ def records(draw: st.DrawFn, at: str) -> DecisionRecord:
             draw(st.booleans()),
             draw(st.sampled_from([None, "timed out"])),
             draw(st.sampled_from([0.0, 0.25, 0.001])),
+            draw(st.sampled_from([None, {"summary": "forecast 3"}, {"summary": "forecast 4"}])),
         )
         for i in range(draw(st.integers(0, 2)))
     )
@@ -64,19 +68,20 @@ def records(draw: st.DrawFn, at: str) -> DecisionRecord:
             )
         )
     )
-    facts = {
-        "currentReplicas": current,
+    facts: dict[str, object] = {
+        "currentReplicas": draw(st.sampled_from([current, float(current), True])),
         "isActive": draw(st.booleans()),
         "lastActiveSeconds": draw(values),
         "activeTriggers": ("s0-prometheus",),
     }
     return DecisionRecord(
         at=at,
-        generation=1,
+        generation=draw(st.sampled_from([1, 2, None])),
         current_replicas=current,
         desired_replicas=desired,
         rule=draw(st.sampled_from(["hpa", "cooldown"])),
-        summary="same",
+        summary=draw(st.sampled_from(["same", "other"])),
+        scaled=draw(st.booleans()),
         active=bool(facts["isActive"]),
         triggers=triggers,
         hpa=hpa,
@@ -95,13 +100,56 @@ times = st.one_of(
 )
 
 
-@settings(max_examples=300)
+#: One field of a record changed to another value of the same or another type: what a
+#: packed repeat must not hide.
+TWEAKS: list[tuple[str, Any]] = [
+    ("generation", 7),
+    ("summary", "other words"),
+    ("rule", "fallback"),
+    ("error", "status not written"),
+    ("scaled", True),
+    ("current_replicas", 9),
+]
+FACT_TWEAKS: list[Any] = [True, 1, 1.0, "1", None, 2.5]
+
+
+@st.composite
+def repeats(draw: st.DrawFn, previous: DecisionRecord, at: str) -> DecisionRecord:
+    """*previous* with new moving numbers (what a steady object's next poll is), sometimes with
+    one other field changed as well."""
+    triggers = tuple(
+        replace(t, value=draw(values), duration_seconds=draw(st.sampled_from([0.0, 0.5])))
+        for t in previous.triggers
+    )
+    hpa = previous.hpa
+    if hpa is not None:
+        metrics = tuple(replace(m, usage=draw(values), ratio=draw(values)) for m in hpa.metrics)
+        hpa = replace(hpa, metrics=metrics)
+    facts = dict(previous.facts, lastActiveSeconds=draw(values))
+    record = replace(previous, at=at, triggers=triggers, hpa=hpa, facts=facts)
+    tweak = draw(st.integers(0, len(TWEAKS) + 3))
+    if tweak < len(TWEAKS):
+        name, value = TWEAKS[tweak]
+        record = replace(record, **{name: value})
+    elif tweak == len(TWEAKS):
+        facts["currentReplicas"] = draw(st.sampled_from(FACT_TWEAKS))
+    elif tweak == len(TWEAKS) + 1 and triggers:
+        changed = replace(triggers[0], active=not triggers[0].active, details={"summary": "x"})
+        record = replace(record, triggers=(changed, *triggers[1:]))
+    return record
+
+
+@settings(max_examples=500, deadline=None)
 @given(st.data())
 def test_records_read_back_exactly_as_added(data: st.DataObject) -> None:
     log = DecisionLog(per_object=data.draw(st.integers(1, 6)))
-    added = []
+    added: list[DecisionRecord] = []
     for _ in range(data.draw(st.integers(1, 15))):
-        record = data.draw(records(data.draw(times)))
+        at = data.draw(times)
+        if added and data.draw(st.integers(0, 4)):  # mostly a repeat of the poll before
+            record = data.draw(repeats(added[-1], at))
+        else:
+            record = data.draw(records(at))
         log.add("shop", "web", record)
         added.append(record)
     kept = added[-log.per_object :]
@@ -167,3 +215,40 @@ def test_a_steady_object_keeps_its_twenty_records_in_a_few_kib() -> None:
     # 6.2 KiB measured (a full record, 19 packed, their deque, one span); 28 KiB before
     # (each record whole, and every poll's time in the shared timestamp cache)
     assert per_object < 9 * 1024, per_object
+
+
+@pytest.mark.parametrize(
+    ("fact", "before", "after"),
+    [
+        ("currentReplicas", True, 1),  # equal, but another type: kept whole
+        ("currentReplicas", 1, 1.0),
+        ("lastActiveSeconds", 1.5, 2),  # a moving number that became an int
+        ("lastActiveSeconds", None, "soon"),
+        ("isActive", False, 0),
+    ],
+)
+def test_a_fact_of_another_type_is_read_back_with_its_type(
+    fact: str, before: object, after: object
+) -> None:
+    log = DecisionLog()
+    first = steady(0.0, 40.0)
+    first = replace(first, facts={**first.facts, fact: before})
+    second = steady(30.0, 41.0)
+    second = replace(second, facts={**second.facts, fact: after})
+    log.add("ns", "o", first)
+    log.add("ns", "o", second)
+    got = log.recent("ns", "o")[-1].facts[fact]
+    assert type(got) is type(after)
+    assert got == after
+
+
+def test_a_steady_poll_is_packed_and_read_back_as_it_was() -> None:
+    log = DecisionLog()
+    for poll in range(3):
+        log.add("ns", "o", steady(poll * 30.0, 40.0 + poll))
+    assert [type(kept).__name__ for kept in log._records[("ns", "o")]] == [
+        "DecisionRecord",
+        "_Repeat",
+        "_Repeat",
+    ]
+    assert log.recent("ns", "o") == [steady(p * 30.0, 40.0 + p) for p in range(3)]
