@@ -10,10 +10,17 @@ under ``tracemalloc`` (25 frames) from its first import, and after one warm-up i
 live allocation is charged to an *owner*: the innermost frame in podscaler's or the scalers'
 code on its stack, grouped (informer cache, decision records, metric children, trigger clients,
 per-object context and task, …). Two sizes give the per-object slope, free of the fixed cost of
-the interpreter and the imports. Without ``--trace`` it reports RSS only (tracemalloc's own
-bookkeeping doubles the heap). ``--share 1/3`` makes the controller poll only the objects a
-rendezvous owner would give it among three members (the informer still caches every object):
-what one replica of three holds.
+the interpreter and the imports. Without ``--trace`` (tracemalloc's own bookkeeping doubles
+the heap and slows the operator too much to reach a steady state) it reports the RSS, what
+CPython's small-object allocator holds (live blocks, free blocks: fragmentation would show as
+the second), how many kept decision records are packed, and the MiB reachable from each owner
+(``gc.get_referents`` from the informer, the records, the metrics, each per-object context
+field, the poll tasks; each byte charged to the first owner that reaches it). ``--settle S``
+keeps the operator running until S seconds after its informer synced, sampling the RSS each
+minute: the steady state is in time (records, HPA history, spans fill up over minutes), not in
+polls. ``--share 1/3`` makes the controller poll only the objects a rendezvous owner would give
+it among three members (the informer still caches every object): what one replica of three
+holds.
 
 ``replicas`` — N objects, ``podscaler run --shard`` processes started one after the other (1,
 then 2, then 3), then the third SIGKILLed. After each change: objects that changed owner
@@ -34,7 +41,7 @@ writes made by two replicas in the same second (must be 0).
 Usage::
 
     python bench/sharding.py memory --sizes 1000,3000 --trace
-    python bench/sharding.py memory --sizes 10000 [--share 1/3]
+    python bench/sharding.py memory --sizes 10000 --polling-interval 30 --settle 1800 [--share 1/3]
     python bench/sharding.py replicas --objects 3000 --polling-interval 10
     python bench/sharding.py steady --objects 1200 --polling-interval 15 --seconds 1800
 
