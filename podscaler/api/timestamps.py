@@ -18,16 +18,18 @@ __all__ = ["format_seconds", "format_time", "parse_seconds", "parse_time"]
 _LAYOUT = "%Y-%m-%dT%H:%M:%SZ"
 
 
-def parse_time(text: object) -> datetime | None:
-    """An aware datetime from an RFC 3339 string, ``None`` when absent or malformed."""
+def parse_time(text: object, *, cached: bool = True) -> datetime | None:
+    """An aware datetime from an RFC 3339 string, ``None`` when absent or malformed.
+
+    Cached by default (datetimes are immutable): a pod's start and Ready times are read on
+    every poll. A caller whose every text is new (a decision record's time) passes
+    ``cached=False`` rather than flush the cache for the others."""
     if not isinstance(text, str) or not text:
         return None
-    return _parse_time(text)
+    return _parse_cached(text) if cached else _parse(text)
 
 
-@functools.lru_cache(maxsize=4096)
-def _parse_time(text: str) -> datetime | None:
-    # Cached (datetimes are immutable): a pod's start and Ready times are read on every poll.
+def _parse(text: str) -> datetime | None:
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -35,9 +37,12 @@ def _parse_time(text: str) -> datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def parse_seconds(text: object) -> float | None:
+_parse_cached = functools.lru_cache(maxsize=4096)(_parse)
+
+
+def parse_seconds(text: object, *, cached: bool = True) -> float | None:
     """:func:`parse_time` as Unix seconds (the engines' clock), ``None`` when absent."""
-    moment = parse_time(text)
+    moment = parse_time(text, cached=cached)
     return None if moment is None else moment.timestamp()
 
 
