@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from podscaler.api.quantities import QuantityError, parse_quantity
+from podscaler.api.timestamps import parse_time
 from podscaler.api.verticalscaler import VerticalScaler
 from podscaler.controllers.vertical.podresources import container_updates
 from podscaler.engine.vpa.amounts import Resources
@@ -49,22 +50,13 @@ _STRATEGIC = "application/strategic-merge-patch+json"
 _PENDING, _IN_PROGRESS = "PodResizePending", "PodResizeInProgress"
 
 
-def _parse_time(text: Any) -> datetime | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def resize_state(pod: Mapping[str, Any], now: datetime) -> ResizeState:
     """The pod's resize as its conditions report it (``status.resize`` before 1.33 as well)."""
     for condition in (pod.get("status") or {}).get("conditions") or ():
         kind = condition.get("type")
         if kind not in (_PENDING, _IN_PROGRESS) or condition.get("status") != "True":
             continue
-        since = _parse_time(condition.get("lastTransitionTime"))
+        since = parse_time(condition.get("lastTransitionTime"))
         seconds = (now - since).total_seconds() if since is not None else 0.0
         reason = str(condition.get("reason") or "")
         if kind == _IN_PROGRESS:
